@@ -1,0 +1,27 @@
+/* Chi-squared test of homogeneity of the 2 x k table (reference counts vs
+ * current counts) over the union of categories, without continuity
+ * correction: the same as scipy.stats.chi2_contingency(table,
+ * correction=False). Columns where both counts are zero are dropped.
+ * Categories: the listed reference categories, the reference "other" bucket,
+ * and each unseen current category (tracked names, plus the overflow as one
+ * more column). When the reference has a non-empty "other" bucket, unseen
+ * values are folded into it (they may be rare training values). */
+#ifndef DRIFTWATCH_CHI2_H
+#define DRIFTWATCH_CHI2_H
+
+#include "driftwatch/sample.h"
+
+typedef struct dw_chi2_result {
+    double statistic;
+    int df;         /* (columns kept - 1); 0 means the test is undefined */
+    double p_value; /* 1 when df == 0 or a side is empty */
+} dw_chi2_result;
+
+/* Returns 0, DW_ERR_INVALID for a numeric column, DW_ERR_EMPTY (statistic 0,
+ * p 1) if either side has no values. */
+int dw_chi2(const dw_sample *cur, dw_chi2_result *out);
+
+/* The homogeneity test on explicit count rows a[k], b[k]. */
+int dw_chi2_counts(const uint64_t *a, const uint64_t *b, size_t k, dw_chi2_result *out);
+
+#endif

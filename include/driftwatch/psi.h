@@ -1,0 +1,29 @@
+/* Population Stability Index.
+ *
+ * PSI = sum_i (c_i - r_i) * ln(c_i / r_i) over B buckets, with smoothed
+ * proportions p_i = (count_i + 0.5) / (total + 0.5 * B) on both sides
+ * (additive "Jeffreys" smoothing: finite for empty buckets, and negligible
+ * once a bucket holds a few dozen values). Never inf or NaN; 0 when both
+ * sides are empty.
+ *
+ * Numeric buckets: DW_PSI_BUCKETS equal-frequency buckets of the reference,
+ * made by grouping the fine bins by cumulative reference count; current
+ * underflow joins the first bucket and overflow the last.
+ * Categorical buckets: each listed category, the reference "other" bucket
+ * (if non-empty) and one bucket for all unseen values. */
+#ifndef DRIFTWATCH_PSI_H
+#define DRIFTWATCH_PSI_H
+
+#include "driftwatch/sample.h"
+
+#define DW_PSI_BUCKETS 10
+#define DW_PSI_SMOOTHING 0.5
+
+/* PSI of the sample against its reference column. Returns 0 or
+ * DW_ERR_EMPTY (with *out = 0) when the current sample is empty. */
+int dw_psi(const dw_sample *cur, double *out);
+
+/* PSI from two count vectors of length k (the formula above). */
+double dw_psi_counts(const uint64_t *ref, const uint64_t *cur, size_t k);
+
+#endif
