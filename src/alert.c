@@ -1,0 +1,73 @@
+#include "driftwatch/alert.h"
+
+#include <stdio.h>
+#include <string.h>
+
+dw_alert_event dw_alert_step(dw_alert *a, bool breach, bool clear, uint32_t for_count,
+                             int64_t now_ms)
+{
+    if (for_count == 0)
+        for_count = 1;
+    switch (a->state) {
+    case DW_ALERT_INACTIVE:
+    case DW_ALERT_PENDING:
+        if (!breach) {
+            a->state = DW_ALERT_INACTIVE;
+            a->breaches = 0;
+            return DW_ALERT_NONE;
+        }
+        a->breaches++;
+        if (a->breaches >= for_count) {
+            a->state = DW_ALERT_FIRING;
+            a->started_ms = now_ms;
+            a->episodes++;
+            return DW_ALERT_FIRED;
+        }
+        a->state = DW_ALERT_PENDING;
+        return DW_ALERT_NONE;
+    case DW_ALERT_FIRING:
+        if (breach || !clear)
+            return DW_ALERT_NONE;
+        a->state = DW_ALERT_INACTIVE;
+        a->breaches = 0;
+        a->ended_ms = now_ms;
+        return DW_ALERT_RESOLVED;
+    }
+    return DW_ALERT_NONE;
+}
+
+const char *dw_alert_state_name(dw_alert_state s)
+{
+    switch (s) {
+    case DW_ALERT_INACTIVE: return "inactive";
+    case DW_ALERT_PENDING: return "pending";
+    case DW_ALERT_FIRING: return "firing";
+    }
+    return "unknown";
+}
+
+/* FNV-1a 64 over the fields with a separator byte that cannot appear in
+ * them, so ("ab","c") and ("a","bc") differ. A cryptographic hash is not
+ * needed: the key only has to be stable and well spread. */
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; s && *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    h ^= 0x1f;
+    h *= 1099511628211ULL;
+    return h;
+}
+
+void dw_alert_dedup_key(const char *model, const char *version, const char *column,
+                        const char *window, const char *kind, char out[17])
+{
+    uint64_t h = 14695981039346656037ULL;
+    h = fnv1a(h, model);
+    h = fnv1a(h, version ? version : "");
+    h = fnv1a(h, column);
+    h = fnv1a(h, window);
+    h = fnv1a(h, kind);
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
