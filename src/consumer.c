@@ -1,0 +1,369 @@
+/* At-least-once Kafka consumer on librdkafka's high-level consumer.
+ *
+ * Only the poll API is used (rd_kafka_consumer_poll): librdkafka 2.0.x has
+ * known bugs in batch consumption around rebalances. Everything librdkafka
+ * calls back (rebalance, errors) is served from inside dw_consumer_poll() on
+ * the caller's thread, because rd_kafka_poll_set_consumer() redirects the
+ * main queue to the consumer queue; only the log callback runs on
+ * librdkafka's threads (dw_log is thread-safe). */
+#include "driftwatch/consumer.h"
+
+#include "driftwatch/error.h"
+#include "driftwatch/log.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+struct dw_consumer {
+    rd_kafka_t *rk;
+    int closed;
+    int fatal;
+    char fatal_reason[512];
+    dw_ratelimit transient_rl; /* transient errors: one line per 10 s */
+    dw_ratelimit store_rl;
+};
+
+/* Settings we force, applied after the pass-through properties; the value
+ * NULL marks one filled in from dw_kafka_settings. */
+static const char *const forced_keys[] = {
+    "bootstrap.servers",        "group.id",
+    "enable.auto.offset.store", "enable.auto.commit",
+    "auto.commit.interval.ms",  "partition.assignment.strategy",
+    "enable.partition.eof",
+};
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    dw_log_level lv = level <= LOG_ERR       ? DW_LOG_ERROR
+                      : level <= LOG_WARNING ? DW_LOG_WARN
+                      : level <= LOG_INFO    ? DW_LOG_INFO
+                                             : DW_LOG_DEBUG;
+    dw_log(lv, "rdkafka", "%s: %s", fac, buf);
+}
+
+void dw_kafka_conf_logging(struct rd_kafka_conf_s *conf)
+{
+    char err[256];
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    /* librdkafka filters by its syslog level before calling us; map ours so
+     * debug lines are not even formatted unless wanted. */
+    const char *lvl = dw_log_min_level <= DW_LOG_DEBUG  ? "7"
+                      : dw_log_min_level <= DW_LOG_INFO ? "6"
+                      : dw_log_min_level <= DW_LOG_WARN ? "4"
+                                                        : "3";
+    (void)rd_kafka_conf_set(conf, "log_level", lvl, err, sizeof err);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    dw_consumer *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[400];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof why);
+        snprintf(c->fatal_reason, sizeof c->fatal_reason, "%s: %s", rd_kafka_err2name(orig), why);
+        c->fatal = 1;
+        dw_log(DW_LOG_ERROR, "consumer", "fatal Kafka error: %s", c->fatal_reason);
+        return;
+    }
+    dw_log_ratelimited(&c->transient_rl, DW_LOG_WARN, "consumer", "Kafka error %s: %s",
+                       rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* Commits what was stored so far (synchronously). Nothing stored is fine. */
+static int commit_stored(rd_kafka_t *rk, const char *why)
+{
+    rd_kafka_resp_err_t err = rd_kafka_commit(rk, NULL, 0);
+    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return 0;
+    dw_log(DW_LOG_WARN, "consumer", "offset commit (%s) failed: %s", why, rd_kafka_err2str(err));
+    return DW_ERR_KAFKA;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    (void)opaque;
+    int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t aerr = 0;
+
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        dw_log(DW_LOG_INFO, "consumer", "assigned %d partition(s) (%s rebalance)", parts->cnt,
+               cooperative ? "cooperative" : "eager");
+        if (cooperative)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            aerr = rd_kafka_assign(rk, parts);
+        break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        dw_log(DW_LOG_INFO, "consumer", "revoking %d partition(s)%s", parts->cnt,
+               rd_kafka_assignment_lost(rk) ? " (assignment lost)" : "");
+        /* Commit before giving partitions away so the next owner starts
+         * right after what we applied. A lost assignment may already be
+         * owned by someone else: committing then could move their offsets
+         * backwards, so skip it (the records are redelivered instead). */
+        if (!rd_kafka_assignment_lost(rk))
+            (void)commit_stored(rk, "revoke");
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            aerr = rd_kafka_assign(rk, NULL);
+        break;
+    default:
+        dw_log(DW_LOG_WARN, "consumer", "rebalance failed: %s", rd_kafka_err2str(err));
+        if (!cooperative)
+            aerr = rd_kafka_assign(rk, NULL);
+        break;
+    }
+    if (error) {
+        dw_log(DW_LOG_ERROR, "consumer", "incremental (un)assign failed: %s",
+               rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else if (aerr) {
+        dw_log(DW_LOG_ERROR, "consumer", "assign failed: %s", rd_kafka_err2str(aerr));
+    }
+}
+
+static int set_prop(rd_kafka_conf_t *conf, const char *key, const char *value, char *errbuf,
+                    size_t errlen)
+{
+    char err[512];
+    if (rd_kafka_conf_set(conf, key, value, err, sizeof err) != RD_KAFKA_CONF_OK)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "kafka property \"%s\": %s", key, err);
+    return 0;
+}
+
+int dw_consumer_new(const dw_kafka_settings *s, dw_consumer **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    if (!s->brokers || !*s->brokers)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "kafka: no brokers configured");
+    if (!s->group_id || !*s->group_id)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "kafka: no consumer group id configured");
+    if (s->ntopics == 0 || !s->topics)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "kafka: no topics to consume");
+    if (s->ntopics > DW_KAFKA_MAX_TOPICS)
+        return dw_seterr(errbuf, errlen, DW_ERR_LIMIT, "kafka: %zu topics, at most %d supported",
+                         s->ntopics, DW_KAFKA_MAX_TOPICS);
+    if (s->nprops > DW_KAFKA_MAX_PROPS)
+        return dw_seterr(errbuf, errlen, DW_ERR_LIMIT,
+                         "kafka: %zu properties, at most %d supported", s->nprops,
+                         DW_KAFKA_MAX_PROPS);
+    for (size_t i = 0; i < s->ntopics; i++)
+        if (!s->topics[i] || !*s->topics[i] || strlen(s->topics[i]) >= DW_KAFKA_TOPIC_MAX)
+            return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                             "kafka: topic %zu: name empty or longer than 249 bytes", i + 1);
+
+    dw_consumer *c = dw_calloc(1, sizeof *c);
+    c->transient_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
+    c->store_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
+
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* Defaults a pass-through property may change. */
+    int rc = set_prop(conf, "client.id", "driftwatch", errbuf, errlen);
+    if (!rc)
+        rc = set_prop(conf, "auto.offset.reset", "earliest", errbuf, errlen);
+    for (size_t i = 0; !rc && i < s->nprops; i++) {
+        if (!s->prop_keys[i] || !s->prop_values[i]) {
+            rc = dw_seterr(errbuf, errlen, DW_ERR_INVALID, "kafka: property %zu has no %s", i + 1,
+                           s->prop_keys[i] ? "value" : "name");
+            break;
+        }
+        for (size_t k = 0; k < sizeof forced_keys / sizeof forced_keys[0]; k++)
+            if (!strcmp(s->prop_keys[i], forced_keys[k]))
+                dw_log(DW_LOG_WARN, "consumer",
+                       "kafka property %s is set by driftwatch; the configured value is ignored",
+                       s->prop_keys[i]);
+        rc = set_prop(conf, s->prop_keys[i], s->prop_values[i], errbuf, errlen);
+    }
+
+    char interval[32];
+    snprintf(interval, sizeof interval, "%lld",
+             (long long)(s->commit_interval_ms > 0 ? s->commit_interval_ms : 5000));
+    const char *forced[][2] = {
+        {"bootstrap.servers", s->brokers},
+        {"group.id", s->group_id},
+        {"enable.auto.offset.store", "false"},
+        {"enable.auto.commit", "true"},
+        {"auto.commit.interval.ms", interval},
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"enable.partition.eof", "false"},
+    };
+    for (size_t i = 0; !rc && i < sizeof forced / sizeof forced[0]; i++)
+        rc = set_prop(conf, forced[i][0], forced[i][1], errbuf, errlen);
+    if (!rc && s->auto_offset_reset)
+        rc = set_prop(conf, "auto.offset.reset", s->auto_offset_reset, errbuf, errlen);
+    if (rc) {
+        rd_kafka_conf_destroy(conf);
+        free(c);
+        return rc;
+    }
+    dw_kafka_conf_logging(conf);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, c);
+
+    char err[512];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        free(c);
+        return dw_seterr(errbuf, errlen, DW_ERR_KAFKA, "kafka: creating the consumer: %s", err);
+    }
+    /* conf is owned by rk from here on. Serve callbacks from consumer_poll. */
+    rd_kafka_poll_set_consumer(c->rk);
+
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new((int)s->ntopics);
+    for (size_t i = 0; i < s->ntopics; i++)
+        rd_kafka_topic_partition_list_add(sub, s->topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t serr = rd_kafka_subscribe(c->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (serr) {
+        rd_kafka_destroy(c->rk);
+        free(c);
+        return dw_seterr(errbuf, errlen, DW_ERR_KAFKA, "kafka: subscribing to %s%s: %s",
+                         s->topics[0], s->ntopics > 1 ? " and others" : "", rd_kafka_err2str(serr));
+    }
+    dw_log(DW_LOG_INFO, "consumer", "consumer for group %s subscribed to %zu topic(s) at %s",
+           s->group_id, s->ntopics, s->brokers);
+    *out = c;
+    return 0;
+}
+
+int dw_consumer_poll(dw_consumer *c, int timeout_ms, dw_kafka_msg *msg)
+{
+    memset(msg, 0, sizeof *msg);
+    if (c->fatal || c->closed)
+        return c->fatal ? DW_ERR_KAFKA : DW_ERR_STATE;
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    if (c->fatal) {
+        if (m)
+            rd_kafka_message_destroy(m);
+        return DW_ERR_KAFKA;
+    }
+    if (!m)
+        return 0;
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+            char why[400];
+            rd_kafka_resp_err_t orig = rd_kafka_fatal_error(c->rk, why, sizeof why);
+            snprintf(c->fatal_reason, sizeof c->fatal_reason, "%s: %s", rd_kafka_err2name(orig),
+                     why);
+            c->fatal = 1;
+            rd_kafka_message_destroy(m);
+            return DW_ERR_KAFKA;
+        }
+        dw_log_ratelimited(&c->transient_rl, DW_LOG_WARN, "consumer",
+                           "consume error on %s [%d]: %s",
+                           m->rkt ? rd_kafka_topic_name(m->rkt) : "-", (int)m->partition,
+                           rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return 0;
+    }
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    msg->payload = m->payload;
+    msg->len = m->len;
+    msg->key = m->key;
+    msg->key_len = m->key_len;
+    msg->topic = rd_kafka_topic_name(m->rkt);
+    msg->partition = m->partition;
+    msg->offset = m->offset;
+    msg->timestamp_ms = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
+    msg->rkm = m;
+    return 1;
+}
+
+int dw_consumer_store(dw_consumer *c, const dw_kafka_msg *msg)
+{
+    const rd_kafka_message_t *m = msg->rkm;
+    if (!m)
+        return DW_ERR_INVALID;
+    /* rd_kafka_offset_store() stores offset + 1, the next one to read. */
+    rd_kafka_resp_err_t err = rd_kafka_offset_store(m->rkt, m->partition, m->offset);
+    if (!err)
+        return 0;
+    if (err == RD_KAFKA_RESP_ERR__STATE || err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+        dw_log_ratelimited(&c->store_rl, DW_LOG_INFO, "consumer",
+                           "%s [%d] offset %lld not stored: partition no longer assigned",
+                           msg->topic, (int)msg->partition, (long long)msg->offset);
+        return DW_ERR_STATE;
+    }
+    dw_log_ratelimited(&c->store_rl, DW_LOG_WARN, "consumer", "storing offset failed: %s",
+                       rd_kafka_err2str(err));
+    return DW_ERR_KAFKA;
+}
+
+void dw_kafka_msg_release(dw_kafka_msg *msg)
+{
+    if (!msg)
+        return;
+    if (msg->rkm)
+        rd_kafka_message_destroy(msg->rkm);
+    memset(msg, 0, sizeof *msg);
+}
+
+int dw_consumer_commit(dw_consumer *c)
+{
+    if (c->closed)
+        return DW_ERR_STATE;
+    return commit_stored(c->rk, "explicit");
+}
+
+size_t dw_consumer_lag(dw_consumer *c, dw_partition_lag *out, size_t max)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (c->closed || rd_kafka_assignment(c->rk, &a) || !a)
+        return 0;
+    (void)rd_kafka_position(c->rk, a);
+    size_t n = 0;
+    for (int i = 0; i < a->cnt && n < max; i++) {
+        const rd_kafka_topic_partition_t *p = &a->elems[i];
+        dw_partition_lag *l = &out[n++];
+        snprintf(l->topic, sizeof l->topic, "%s", p->topic);
+        l->partition = p->partition;
+        l->position = p->offset >= 0 ? p->offset : -1;
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) || hi < 0)
+            hi = -1;
+        l->high_watermark = hi;
+        l->lag = (l->position >= 0 && hi >= 0) ? (hi > l->position ? hi - l->position : 0) : -1;
+    }
+    rd_kafka_topic_partition_list_destroy(a);
+    return n;
+}
+
+const char *dw_consumer_error(const dw_consumer *c)
+{
+    return c->fatal_reason;
+}
+
+int dw_consumer_close(dw_consumer *c)
+{
+    if (c->closed)
+        return 0;
+    c->closed = 1;
+    int rc = 0;
+    if (!c->fatal)
+        rc = commit_stored(c->rk, "close");
+    rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
+    if (err) {
+        dw_log(DW_LOG_WARN, "consumer", "closing the consumer: %s", rd_kafka_err2str(err));
+        rc = DW_ERR_KAFKA;
+    }
+    return rc;
+}
+
+void dw_consumer_free(dw_consumer *c)
+{
+    if (!c)
+        return;
+    if (!c->closed)
+        (void)dw_consumer_close(c);
+    rd_kafka_destroy(c->rk);
+    free(c);
+}
