@@ -4,6 +4,8 @@
 #ifndef DRIFTWATCH_COMMANDS_H
 #define DRIFTWATCH_COMMANDS_H
 
+#include <signal.h>
+
 int cmd_reference(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -13,7 +15,7 @@ int cmd_mock_kafka(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
 /* Set by the SIGINT/SIGTERM handler installed in main.c. */
-extern volatile int dw_stop_requested;
-extern volatile int dw_reload_requested;
+extern volatile sig_atomic_t dw_stop_requested;
+extern volatile sig_atomic_t dw_reload_requested;
 
 #endif

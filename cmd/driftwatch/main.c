@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-volatile int dw_stop_requested;
-volatile int dw_reload_requested;
+volatile sig_atomic_t dw_stop_requested;
+volatile sig_atomic_t dw_reload_requested;
 
 static void on_stop(int sig)
 {

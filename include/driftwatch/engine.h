@@ -1,0 +1,91 @@
+/* The drift engine: routes records to their model's state, keeps event time,
+ * closes panes as the watermark passes them, evaluates every window that
+ * ends, steps the alerts and emits one notification document per model and
+ * evaluation time (docs/alerts.md).
+ *
+ * The same engine serves `run` (fed from Kafka) and `replay` (fed from a
+ * file): given the same records in the same order it emits the same
+ * documents, byte for byte apart from the delivery timestamp the notifier
+ * adds.
+ *
+ * Single writer: one thread calls every function except dw_engine_stats()
+ * and dw_engine_snapshot(), which other threads may call at any time. */
+#ifndef DRIFTWATCH_ENGINE_H
+#define DRIFTWATCH_ENGINE_H
+
+#include "driftwatch/config.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Why a record or message was not applied (a metrics label). */
+typedef enum dw_reject_reason {
+    DW_REJECT_INVALID_JSON = 0, /* the message is not valid JSON */
+    DW_REJECT_NOT_OBJECT,       /* a record that is not a JSON object */
+    DW_REJECT_NO_MODEL,         /* no model field and no records.default_model */
+    DW_REJECT_UNKNOWN_MODEL,    /* a model (or version) no models[] entry covers */
+    DW_REJECT_BAD_TIMESTAMP,    /* a timestamp that is not a number or RFC 3339 */
+    DW_REJECT_LATE,             /* older than the watermark: its pane closed */
+    DW_REJECT_TOO_MANY_VERSIONS,/* beyond DW_ENGINE_MAX_VERSIONS of one model */
+    DW_REJECT_TOO_LARGE,        /* message larger than kafka.max_message_bytes */
+    DW_REJECT_MAX
+} dw_reject_reason;
+
+/* Static snake_case name of a reason ("invalid_json", ...). */
+const char *dw_reject_reason_name(dw_reject_reason r);
+
+/* Versions of one models[] entry tracked at once (each gets its own state). */
+#define DW_ENGINE_MAX_VERSIONS 16
+
+typedef struct dw_engine_stats {
+    uint64_t messages;           /* messages given to dw_engine_process() */
+    uint64_t records;            /* records found in them */
+    uint64_t applied;            /* records counted into windows */
+    uint64_t rejected[DW_REJECT_MAX];
+    uint64_t wrong_type_fields;  /* monitored values of the wrong type (still
+                                    counted as type errors of their column) */
+    uint64_t evaluations;        /* window evaluations */
+    uint64_t notifications;      /* documents emitted */
+    int64_t watermark_ms;        /* event-time watermark (INT64_MIN before data) */
+    int64_t max_event_ms;        /* newest event time seen */
+} dw_engine_stats;
+
+typedef struct dw_engine dw_engine;
+
+/* Receives each notification document; takes ownership of doc. */
+typedef void (*dw_emit_fn)(void *ctx, json_t *doc);
+/* Told about each rejected record or message (for logs and dead letters).
+ * raw/len is the record's (or, for invalid JSON, the message's) bytes;
+ * detail is a short human reason. Borrowed for the call only. */
+typedef void (*dw_reject_fn)(void *ctx, dw_reject_reason reason, const char *detail,
+                             const char *raw, size_t len);
+
+/* Creates an engine for cfg (borrowed: it must outlive the engine) and
+ * loads every model's reference file. Errors name the file and reason. */
+int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t errlen);
+void dw_engine_free(dw_engine *e);
+
+void dw_engine_on_emit(dw_engine *e, dw_emit_fn fn, void *ctx);
+void dw_engine_on_reject(dw_engine *e, dw_reject_fn fn, void *ctx);
+
+/* Processes one message (a JSON record or array of records).
+ * fallback_ts_ms is used for records without a timestamp (the Kafka message
+ * timestamp; pass INT64_MIN if there is none, which rejects them).
+ * Returns the number of records applied. Never fails as a whole: problems
+ * are counted per reason and reported through the reject callback. */
+size_t dw_engine_process(dw_engine *e, const char *buf, size_t len, int64_t fallback_ts_ms);
+
+/* Wall-clock tick: when no record arrived for time.idle_timeout, event time
+ * advances by the wall-clock time that passed, so windows keep closing (and
+ * alerts resolve) when traffic stops. Call about once a second. */
+void dw_engine_tick(dw_engine *e, int64_t wall_ms);
+
+/* Closes every pane that holds data and evaluates the windows ending there:
+ * the final evaluation at the end of a replay or at shutdown. */
+void dw_engine_flush(dw_engine *e);
+
+/* Counters (a consistent copy; safe from any thread). */
+void dw_engine_stats_get(dw_engine *e, dw_engine_stats *out);
+
+#endif

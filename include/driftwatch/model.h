@@ -1,0 +1,116 @@
+/* The live state of one monitored (model, version): its reference, the
+ * counter layout of its columns, one sliding window per configured window,
+ * the unseen-category slots, the alert state of every (column, window, kind)
+ * and the latest evaluation results.
+ *
+ * Counter layout of one column inside a pane (offset `off`):
+ *   numeric:     [missing, type_error, under, bin_0 .. bin_{k-1}, over]
+ *   categorical: [missing, type_error, cat_0 .. cat_{m-1},
+ *                 new_0 .. new_{K-1}, new_overflow]
+ * where K = max_new_categories. So a dw_sample is a view into a window sum
+ * and sliding a window is plain vector arithmetic.
+ *
+ * Single writer (the consumer thread). */
+#ifndef DRIFTWATCH_MODEL_H
+#define DRIFTWATCH_MODEL_H
+
+#include "driftwatch/alert.h"
+#include "driftwatch/drift.h"
+#include "driftwatch/reference.h"
+#include "driftwatch/window.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DW_MAX_WINDOWS 16
+/* Upper bound of unseen categories tracked by name per column. */
+#define DW_MAX_NEW_CATEGORIES 1024
+
+typedef enum dw_value_kind {
+    DW_VAL_MISSING = 0, /* null, absent */
+    DW_VAL_NUMBER,
+    DW_VAL_STRING,      /* str/len: unescaped bytes, not NUL-terminated */
+    DW_VAL_BOOL,
+    DW_VAL_OTHER,       /* object or array: always a type error */
+} dw_value_kind;
+
+typedef struct dw_value {
+    dw_value_kind kind;
+    double num;       /* DW_VAL_NUMBER */
+    bool b;           /* DW_VAL_BOOL */
+    const char *str;  /* DW_VAL_STRING; for numbers, their JSON text */
+    size_t len;
+} dw_value;
+
+typedef struct dw_window_spec {
+    const char *name;
+    int64_t length_ms, slide_ms;
+} dw_window_spec;
+
+typedef struct dw_model_spec {
+    const char *name;
+    const char *version;        /* NULL: records without a version */
+    const dw_reference *ref;    /* borrowed, must outlive the model */
+    const dw_thresholds *const *col_thresholds; /* ref->ncols pointers, borrowed */
+    const bool *col_ignored;    /* ref->ncols, may be NULL */
+    const dw_window_spec *windows;
+    size_t nwindows;            /* 1..DW_MAX_WINDOWS */
+    int64_t lateness_ms;
+    size_t max_new_categories;  /* K, 0..DW_MAX_NEW_CATEGORIES */
+    uint32_t alert_for;         /* consecutive breaches before firing */
+    double clear_psi, clear_ks; /* hysteresis levels */
+} dw_model_spec;
+
+typedef struct dw_model dw_model;
+
+/* Creates the state. Copies what it needs from spec except the borrowed
+ * pointers noted above. Returns NULL on an invalid spec (window sizes). */
+dw_model *dw_model_new(const dw_model_spec *spec);
+void dw_model_free(dw_model *m);
+
+const char *dw_model_name(const dw_model *m);
+const char *dw_model_version(const dw_model *m);
+const dw_reference *dw_model_reference(const dw_model *m);
+size_t dw_model_nwindows(const dw_model *m);
+dw_window *dw_model_window(dw_model *m, size_t wi);
+const char *dw_model_window_name(const dw_model *m, size_t wi);
+
+/* Result of classifying one value of column col. */
+typedef enum dw_slot_status {
+    DW_SLOT_OK = 0,
+    DW_SLOT_MISSING,
+    DW_SLOT_TYPE_ERROR,
+} dw_slot_status;
+
+/* The counter index (within a pane) that value v of column col increments,
+ * allocating an unseen-category slot if needed. Never allocates memory. */
+size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status *status);
+
+/* Counter index of "missing" for column col (used for absent fields). */
+size_t dw_model_missing_slot(const dw_model *m, size_t col);
+
+/* Adds 1 to each counter in slots[0..n) in the pane of every window holding
+ * event time t_ms. Returns 0, or DW_ERR_STATE if some window's pane for t
+ * is closed (late) or not open yet (the caller must advance time first). */
+int dw_model_add(dw_model *m, int64_t t_ms, const size_t *slots, size_t n);
+
+/* Evaluates window wi (after the caller closed a pane of it): computes the
+ * statistics of every non-ignored column, applies BH and the decision, and
+ * steps the alert state machines at event time now_ms. res receives
+ * ref->ncols results (ignored columns have count 0 and drift false);
+ * events receives, per column, the distribution event in [2*col] and the
+ * quality event in [2*col+1]. Frees unseen-category slots that no window
+ * counts any more. Returns the number of drifting columns. */
+size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_result *res,
+                         dw_alert_event *events);
+
+/* Alert state of (col, window, kind) where kind 0 = distribution,
+ * 1 = quality. */
+const dw_alert *dw_model_alert(const dw_model *m, size_t col, size_t wi, int kind);
+
+/* The current sample of column col in window wi (a view into the window's
+ * sum; valid until the next change of the window). */
+void dw_model_sample(const dw_model *m, size_t wi, size_t col, dw_sample *out);
+
+#endif

@@ -1,0 +1,777 @@
+#include "driftwatch/engine.h"
+
+#include "driftwatch/error.h"
+#include "driftwatch/log.h"
+#include "driftwatch/model.h"
+#include "driftwatch/reference.h"
+#include "driftwatch/scanner.h"
+#include "driftwatch/timestamp.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- column name index: "features.amount" -> column, looked up from
+ * scanner path slices without building the joined string ---- */
+
+typedef struct col_index {
+    size_t mask;     /* table size - 1 (power of two) */
+    int32_t *slots;  /* column index or -1 */
+    const dw_reference *ref;
+} col_index;
+
+static uint64_t fnv_bytes(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+#define FNV_SEED 14695981039346656037ULL
+
+static void col_index_build(col_index *ci, const dw_reference *ref)
+{
+    size_t size = 8;
+    while (size < ref->ncols * 2)
+        size <<= 1;
+    ci->mask = size - 1;
+    ci->ref = ref;
+    ci->slots = dw_malloc(size * sizeof *ci->slots);
+    for (size_t i = 0; i < size; i++)
+        ci->slots[i] = -1;
+    for (size_t j = 0; j < ref->ncols; j++) {
+        const char *n = ref->cols[j].name;
+        size_t h = (size_t)fnv_bytes(FNV_SEED, n, strlen(n)) & ci->mask;
+        while (ci->slots[h] >= 0)
+            h = (h + 1) & ci->mask;
+        ci->slots[h] = (int32_t)j;
+    }
+}
+
+/* Finds the column whose name is parts joined by '.'. */
+static int col_index_find(const col_index *ci, const dw_scan_slice *parts, size_t nparts)
+{
+    uint64_t hv = FNV_SEED;
+    size_t total = 0;
+    for (size_t i = 0; i < nparts; i++) {
+        if (i) {
+            hv = fnv_bytes(hv, ".", 1);
+            total++;
+        }
+        hv = fnv_bytes(hv, parts[i].ptr, parts[i].len);
+        total += parts[i].len;
+    }
+    for (size_t h = (size_t)hv & ci->mask;; h = (h + 1) & ci->mask) {
+        int32_t j = ci->slots[h];
+        if (j < 0)
+            return -1;
+        const char *name = ci->ref->cols[j].name;
+        if (strlen(name) != total)
+            continue;
+        size_t pos = 0;
+        bool eq = true;
+        for (size_t i = 0; i < nparts && eq; i++) {
+            if (i) {
+                eq = name[pos] == '.';
+                pos++;
+            }
+            eq = eq && memcmp(name + pos, parts[i].ptr, parts[i].len) == 0;
+            pos += parts[i].len;
+        }
+        if (eq)
+            return j;
+    }
+}
+
+/* ---- engine ---- */
+
+typedef struct model_entry {
+    const dw_model_config *cfg;
+    dw_reference *ref; /* owned here */
+    col_index cols;
+    const dw_thresholds **th; /* per column, owned by the config */
+    bool *ignored;
+    dw_model *states[DW_ENGINE_MAX_VERSIONS + 1]; /* by version; [0] may be NULL-version */
+    size_t nstates;
+} model_entry;
+
+#define MAX_PATHS 256
+
+struct dw_engine {
+    const dw_config *cfg;
+    model_entry *models;
+    size_t nmodels;
+    dw_window_spec windows[DW_MAX_WINDOWS];
+    size_t nwindows;
+
+    dw_emit_fn emit;
+    void *emit_ctx;
+    dw_reject_fn reject;
+    void *reject_ctx;
+
+    /* event time */
+    int64_t max_event_ms;
+    int64_t watermark_ms;
+    int64_t next_boundary; /* smallest pane end not closed yet, any window */
+    int64_t last_record_wall, last_tick_wall;
+
+    /* per-record scratch, sized once so processing never allocates */
+    dw_scan_field *fields;
+    size_t *slots;
+    uint32_t *seen;
+    uint32_t seen_gen;
+    size_t max_cols;
+    dw_column_result *res;
+    dw_alert_event *events;
+    json_t **pending; /* per (model, version) document for this boundary */
+
+    dw_engine_stats stats; /* see STAT_ADD */
+};
+
+/* Counters are written by the engine's thread only and read by others:
+ * relaxed atomics keep the hot path free of locks. */
+#define STAT_ADD(e, field, n) __atomic_fetch_add(&(e)->stats.field, (n), __ATOMIC_RELAXED)
+#define STAT_SET(e, field, v) __atomic_store_n(&(e)->stats.field, (v), __ATOMIC_RELAXED)
+#define STAT_GET(e, field) __atomic_load_n(&(e)->stats.field, __ATOMIC_RELAXED)
+
+static const char *reject_names[DW_REJECT_MAX] = {
+    "invalid_json", "not_object",        "no_model",  "unknown_model",
+    "bad_timestamp", "late",             "too_many_versions", "too_large",
+};
+
+const char *dw_reject_reason_name(dw_reject_reason r)
+{
+    return r < DW_REJECT_MAX ? reject_names[r] : "unknown";
+}
+
+void dw_engine_on_emit(dw_engine *e, dw_emit_fn fn, void *ctx)
+{
+    e->emit = fn;
+    e->emit_ctx = ctx;
+}
+
+void dw_engine_on_reject(dw_engine *e, dw_reject_fn fn, void *ctx)
+{
+    e->reject = fn;
+    e->reject_ctx = ctx;
+}
+
+int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    dw_engine *e = dw_calloc(1, sizeof *e);
+    e->cfg = cfg;
+    e->max_event_ms = INT64_MIN;
+    e->watermark_ms = INT64_MIN;
+    e->next_boundary = INT64_MAX;
+    e->nwindows = cfg->nwindows;
+    for (size_t w = 0; w < cfg->nwindows; w++) {
+        e->windows[w].name = cfg->windows[w].name;
+        e->windows[w].length_ms = cfg->windows[w].length_ms;
+        e->windows[w].slide_ms = cfg->windows[w].slide_ms;
+    }
+    e->models = dw_calloc(cfg->nmodels ? cfg->nmodels : 1, sizeof *e->models);
+    e->nmodels = cfg->nmodels;
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        model_entry *me = &e->models[i];
+        me->cfg = &cfg->models[i];
+        int rc = dw_reference_load(me->cfg->reference, &me->ref, errbuf, errlen);
+        if (rc < 0) {
+            dw_engine_free(e);
+            return rc;
+        }
+        col_index_build(&me->cols, me->ref);
+        me->th = dw_calloc(me->ref->ncols + 1, sizeof *me->th);
+        me->ignored = dw_calloc(me->ref->ncols + 1, sizeof *me->ignored);
+        for (size_t j = 0; j < me->ref->ncols; j++)
+            me->th[j] = dw_config_column_thresholds(cfg, me->cfg, me->ref->cols[j].name,
+                                                    &me->ignored[j]);
+        if (me->ref->ncols > e->max_cols)
+            e->max_cols = me->ref->ncols;
+    }
+    e->fields = dw_calloc(MAX_PATHS, sizeof *e->fields);
+    e->slots = dw_calloc(e->max_cols + 1, sizeof *e->slots);
+    e->seen = dw_calloc(e->max_cols + 1, sizeof *e->seen);
+    e->res = dw_calloc(e->max_cols + 1, sizeof *e->res);
+    e->events = dw_calloc(2 * e->max_cols + 2, sizeof *e->events);
+    e->pending = dw_calloc(e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) + 1, sizeof *e->pending);
+    *out = e;
+    return 0;
+}
+
+void dw_engine_free(dw_engine *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->nmodels; i++) {
+        model_entry *me = &e->models[i];
+        for (size_t v = 0; v < me->nstates; v++)
+            dw_model_free(me->states[v]);
+        free(me->cols.slots);
+        free(me->th);
+        free(me->ignored);
+        dw_reference_free(me->ref);
+    }
+    free(e->models);
+    free(e->fields);
+    free(e->slots);
+    free(e->seen);
+    free(e->res);
+    free(e->events);
+    free(e->pending);
+    free(e);
+}
+
+void dw_engine_stats_get(dw_engine *e, dw_engine_stats *out)
+{
+    out->messages = STAT_GET(e, messages);
+    out->records = STAT_GET(e, records);
+    out->applied = STAT_GET(e, applied);
+    for (int r = 0; r < DW_REJECT_MAX; r++)
+        out->rejected[r] = STAT_GET(e, rejected[r]);
+    out->wrong_type_fields = STAT_GET(e, wrong_type_fields);
+    out->evaluations = STAT_GET(e, evaluations);
+    out->notifications = STAT_GET(e, notifications);
+    out->watermark_ms = STAT_GET(e, watermark_ms);
+    out->max_event_ms = STAT_GET(e, max_event_ms);
+}
+
+
+static void reject(dw_engine *e, dw_reject_reason r, const char *detail, const char *raw,
+                   size_t len)
+{
+    STAT_ADD(e, rejected[r], 1);
+    if (e->reject)
+        e->reject(e->reject_ctx, r, detail, raw, len);
+}
+
+/* ---- notification documents ---- */
+
+static json_t *jnum(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+static json_t *jtime(int64_t ms)
+{
+    char buf[40];
+    dw_ts_format(ms, buf, sizeof buf);
+    return json_string(buf);
+}
+
+static json_t *tests_json(const dw_column_result *r)
+{
+    json_t *t = json_object();
+    if (r->has_ks)
+        json_object_set_new(t, "ks",
+                            json_pack("{s:o,s:o,s:o}", "statistic", jnum(r->ks.statistic),
+                                      "p_value", jnum(r->ks.p_value), "p_adjusted",
+                                      jnum(r->p_adjusted)));
+    if (r->has_chi2)
+        json_object_set_new(t, "chi2",
+                            json_pack("{s:o,s:i,s:o,s:o}", "statistic", jnum(r->chi2.statistic),
+                                      "df", r->chi2.df, "p_value", jnum(r->chi2.p_value),
+                                      "p_adjusted", jnum(r->p_adjusted)));
+    json_object_set_new(t, "psi", jnum(r->psi));
+    return t;
+}
+
+static json_t *quality_json(const dw_column_result *r)
+{
+    const dw_quality *q = &r->quality;
+    return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:I}", "values", (json_int_t)q->total,
+                     "missing_rate", jnum(q->missing_rate), "ref_missing_rate",
+                     jnum(q->ref_missing_rate), "out_of_range_rate", jnum(q->out_of_range_rate),
+                     "unseen_rate", jnum(q->unseen_rate), "type_error_rate",
+                     jnum(q->type_error_rate), "type_errors", (json_int_t)q->type_errors);
+}
+
+/* Unseen categories of the sample, most frequent first (bounded by K). */
+static json_t *new_categories_json(const dw_sample *s)
+{
+    json_t *a = json_array();
+    if (s->ref->type != DW_COL_CATEGORICAL)
+        return a;
+    size_t order[DW_MAX_NEW_CATEGORIES];
+    size_t n = 0;
+    for (size_t k = 0; k < s->nnew; k++)
+        if (s->new_counts[k] > 0 && s->new_names[k][0])
+            order[n++] = k;
+    for (size_t i = 1; i < n; i++) /* insertion sort by count desc, name asc */
+        for (size_t j = i; j > 0; j--) {
+            size_t a1 = order[j - 1], b1 = order[j];
+            uint64_t ca = s->new_counts[a1], cb = s->new_counts[b1];
+            if (ca > cb || (ca == cb && strcmp(s->new_names[a1], s->new_names[b1]) <= 0))
+                break;
+            order[j - 1] = b1;
+            order[j] = a1;
+        }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(s->new_names[order[i]]));
+    return a;
+}
+
+static json_t *alert_json(const model_entry *me, dw_model *m, size_t wi, size_t col, int kind,
+                          dw_alert_event ev, const dw_column_result *r)
+{
+    const dw_alert *a = dw_model_alert(m, col, wi, kind);
+    dw_window *w = dw_model_window(m, wi);
+    const char *colname = me->ref->cols[col].name;
+    const char *kind_name = kind ? "quality" : "distribution";
+    char key[17];
+    dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), colname,
+                       dw_model_window_name(m, wi), kind_name, key);
+    dw_sample s;
+    dw_model_sample(m, wi, col, &s);
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(ev == DW_ALERT_FIRED ? "firing" : "resolved"));
+    json_object_set_new(o, "column", json_string(colname));
+    json_object_set_new(o, "column_type",
+                        json_string(r->type == DW_COL_NUMERIC ? "numeric" : "categorical"));
+    json_object_set_new(o, "window", json_string(dw_model_window_name(m, wi)));
+    json_object_set_new(o, "window_start", jtime(dw_window_start(w)));
+    json_object_set_new(o, "window_end", jtime(dw_window_end(w)));
+    json_object_set_new(o, "samples", json_integer((json_int_t)r->count));
+    json_object_set_new(o, "kind", json_string(kind_name));
+    /* Quality problems (null floods, type changes) are usually outages
+     * upstream: critical. Distribution drift is a warning. */
+    json_object_set_new(o, "severity", json_string(kind ? "critical" : "warning"));
+    json_object_set_new(o, "tests", tests_json(r));
+    json_object_set_new(o, "quality", quality_json(r));
+    json_object_set_new(o, "reference_samples", json_integer((json_int_t)me->ref->cols[col].count));
+    json_object_set_new(o, "new_categories", new_categories_json(&s));
+    json_object_set_new(o, "dedup_key", json_string(key));
+    json_object_set_new(o, "starts_at", jtime(a->started_ms));
+    json_object_set_new(o, "ends_at", ev == DW_ALERT_RESOLVED ? jtime(a->ended_ms) : json_null());
+    return o;
+}
+
+static json_t *new_document(const dw_model *m, int64_t at_ms)
+{
+    char id[17];
+    char at[40];
+    dw_ts_format(at_ms, at, sizeof at);
+    dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), "", at, "notification", id);
+    json_t *doc = json_object();
+    json_object_set_new(doc, "version", json_string("1"));
+    json_object_set_new(doc, "kind", json_string("drift"));
+    json_object_set_new(doc, "id", json_string(id));
+    json_object_set_new(doc, "model", json_string(dw_model_name(m)));
+    json_object_set_new(doc, "model_version",
+                        dw_model_version(m) ? json_string(dw_model_version(m)) : json_null());
+    json_object_set_new(doc, "evaluated_at", json_string(at));
+    json_object_set_new(doc, "alerts", json_array());
+    return doc;
+}
+
+/* ---- time ---- */
+
+static void evaluate_window(dw_engine *e, model_entry *me, size_t state_idx, size_t wi,
+                            int64_t end_ms)
+{
+    dw_model *m = me->states[state_idx];
+    size_t ncols = me->ref->ncols;
+    dw_model_evaluate(m, wi, end_ms, e->res, e->events);
+    STAT_ADD(e, evaluations, 1);
+    size_t pidx = (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1) + state_idx;
+    for (size_t j = 0; j < ncols; j++) {
+        for (int kind = 0; kind < 2; kind++) {
+            dw_alert_event ev = e->events[2 * j + (size_t)kind];
+            if (ev == DW_ALERT_NONE)
+                continue;
+            if (!e->pending[pidx])
+                e->pending[pidx] = new_document(m, end_ms);
+            json_array_append_new(json_object_get(e->pending[pidx], "alerts"),
+                                  alert_json(me, m, wi, j, kind, ev, &e->res[j]));
+        }
+    }
+}
+
+static void emit_pending(dw_engine *e)
+{
+    size_t n = e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1);
+    for (size_t i = 0; i < n; i++) {
+        if (!e->pending[i])
+            continue;
+        STAT_ADD(e, notifications, 1);
+        if (e->emit)
+            e->emit(e->emit_ctx, e->pending[i]);
+        else
+            json_decref(e->pending[i]);
+        e->pending[i] = NULL;
+    }
+}
+
+static int64_t floor_to(int64_t t, int64_t step)
+{
+    int64_t q = t / step;
+    if (t % step != 0 && t < 0)
+        q--;
+    return q * step;
+}
+
+/* Closes, in time order, every pane whose end is <= limit (per window:
+ * limit_for(slide)), evaluating each window as its pane closes and emitting
+ * the grouped documents once per boundary. final: limit is the end of the
+ * pane holding the newest record (flush). */
+static void advance(dw_engine *e, int64_t limit, bool final)
+{
+    /* Long gaps: windows whose data all expired restart at the gap's end
+     * instead of closing thousands of empty panes. */
+    for (size_t i = 0; i < e->nmodels; i++)
+        for (size_t v = 0; v < e->models[i].nstates; v++)
+            for (size_t w = 0; w < e->nwindows; w++) {
+                dw_window *win = dw_model_window(e->models[i].states[v], w);
+                int64_t slide = dw_window_slide(win);
+                int64_t lim = final ? floor_to(e->max_event_ms, slide) + slide
+                                    : floor_to(limit, slide);
+                dw_window_skip_to(win, lim);
+            }
+    for (;;) {
+        int64_t next = INT64_MAX;
+        for (size_t i = 0; i < e->nmodels; i++)
+            for (size_t v = 0; v < e->models[i].nstates; v++)
+                for (size_t w = 0; w < e->nwindows; w++) {
+                    dw_window *win = dw_model_window(e->models[i].states[v], w);
+                    int64_t ne = dw_window_next_end(win);
+                    int64_t slide = dw_window_slide(win);
+                    int64_t lim = final ? floor_to(e->max_event_ms, slide) + slide : limit;
+                    if (ne != INT64_MIN && ne <= lim && ne < next)
+                        next = ne;
+                }
+        if (next == INT64_MAX)
+            break;
+        for (size_t i = 0; i < e->nmodels; i++)
+            for (size_t v = 0; v < e->models[i].nstates; v++)
+                for (size_t w = 0; w < e->nwindows; w++) {
+                    dw_window *win = dw_model_window(e->models[i].states[v], w);
+                    if (dw_window_next_end(win) != next)
+                        continue;
+                    dw_window_close_next(win);
+                    evaluate_window(e, &e->models[i], v, w, next);
+                }
+        emit_pending(e);
+    }
+    /* Cache the earliest pane end still open so records only pay for this
+     * when a boundary is crossed. */
+    int64_t nb = INT64_MAX;
+    for (size_t i = 0; i < e->nmodels; i++)
+        for (size_t v = 0; v < e->models[i].nstates; v++)
+            for (size_t w = 0; w < e->nwindows; w++) {
+                int64_t ne = dw_window_next_end(dw_model_window(e->models[i].states[v], w));
+                if (ne != INT64_MIN && ne < nb)
+                    nb = ne;
+            }
+    e->next_boundary = nb;
+}
+
+static void set_watermark(dw_engine *e, int64_t wm)
+{
+    if (wm <= e->watermark_ms)
+        return;
+    e->watermark_ms = wm;
+    STAT_SET(e, watermark_ms, wm);
+    STAT_SET(e, max_event_ms, e->max_event_ms);
+    if (wm >= e->next_boundary)
+        advance(e, wm, false);
+}
+
+void dw_engine_tick(dw_engine *e, int64_t wall_ms)
+{
+    int64_t idle = e->cfg->time.idle_timeout_ms;
+    if (idle <= 0 || e->max_event_ms == INT64_MIN)
+        return;
+    if (wall_ms - e->last_record_wall < idle) {
+        e->last_tick_wall = wall_ms;
+        return;
+    }
+    /* Idle: event time follows the wall clock. */
+    int64_t step = wall_ms - (e->last_tick_wall > e->last_record_wall ? e->last_tick_wall
+                                                                       : e->last_record_wall);
+    e->last_tick_wall = wall_ms;
+    if (step <= 0)
+        return;
+    e->max_event_ms += step;
+    set_watermark(e, e->max_event_ms - e->cfg->time.allowed_lateness_ms);
+}
+
+void dw_engine_flush(dw_engine *e)
+{
+    if (e->max_event_ms == INT64_MIN)
+        return;
+    advance(e, 0, true);
+}
+
+/* ---- records ---- */
+
+static bool slice_eq(dw_scan_slice s, const char *str)
+{
+    size_t n = strlen(str);
+    return s.len == n && memcmp(s.ptr, str, n) == 0;
+}
+
+static bool field_in_list(const dw_scan_field *f, char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (dw_scan_path_eq(f, list[i]))
+            return true;
+    return false;
+}
+
+static bool key0_in_list(const dw_scan_field *f, char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(f->key_escaped & 1) && slice_eq(f->key[0], list[i]))
+            return true;
+    return false;
+}
+
+/* The model state for (entry, version), created on first sight. */
+static dw_model *model_state(dw_engine *e, model_entry *me, const char *ver, size_t verlen,
+                             size_t *state_idx, bool *too_many)
+{
+    *too_many = false;
+    for (size_t v = 0; v < me->nstates; v++) {
+        const char *sv = dw_model_version(me->states[v]);
+        if ((!sv && !ver) || (sv && ver && strlen(sv) == verlen && !memcmp(sv, ver, verlen))) {
+            *state_idx = v;
+            return me->states[v];
+        }
+    }
+    if (me->nstates >= DW_ENGINE_MAX_VERSIONS) {
+        *too_many = true;
+        return NULL;
+    }
+    /* First record of this version: the only allocation outside start-up,
+     * once per (model, version). */
+    char *vcopy = ver ? dw_strndup(ver, verlen) : NULL;
+    dw_model_spec spec = {
+        .name = me->cfg->name,
+        .version = vcopy,
+        .ref = me->ref,
+        .col_thresholds = me->th,
+        .col_ignored = me->ignored,
+        .windows = e->windows,
+        .nwindows = e->nwindows,
+        .lateness_ms = e->cfg->time.allowed_lateness_ms,
+        .max_new_categories = e->cfg->evaluation.max_new_categories,
+        .alert_for = (uint32_t)e->cfg->alerts.for_evaluations,
+        .clear_psi = e->cfg->alerts.clear_psi,
+        .clear_ks = e->cfg->alerts.clear_ks,
+    };
+    dw_model *m = dw_model_new(&spec);
+    free(vcopy);
+    if (!m)
+        return NULL;
+    *state_idx = me->nstates;
+    me->states[me->nstates++] = m;
+    return m;
+}
+
+static void value_of(const dw_scan_field *f, char *buf, size_t cap, dw_value *v)
+{
+    memset(v, 0, sizeof *v);
+    switch (f->kind) {
+    case DW_SCAN_NULL: v->kind = DW_VAL_MISSING; break;
+    case DW_SCAN_BOOL:
+        v->kind = DW_VAL_BOOL;
+        v->b = f->boolean;
+        break;
+    case DW_SCAN_NUMBER:
+        v->kind = DW_VAL_NUMBER;
+        v->num = f->num;
+        v->str = f->raw.ptr;
+        v->len = f->raw.len;
+        break;
+    case DW_SCAN_STRING:
+        v->kind = DW_VAL_STRING;
+        if (f->str_escaped) {
+            size_t n = 0;
+            dw_scan_unescape(f->raw.ptr, f->raw.len, buf, cap, &n);
+            v->str = buf;
+            v->len = n;
+        } else {
+            v->str = f->raw.ptr;
+            v->len = f->raw.len;
+        }
+        break;
+    default: v->kind = DW_VAL_OTHER; break;
+    }
+}
+
+static void apply_record(dw_engine *e, dw_scan_record *rec, int64_t fallback_ts)
+{
+    const dw_records_config *rc = &e->cfg->records;
+    const dw_scan_field *f_ts = NULL, *f_model = NULL, *f_ver = NULL;
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const dw_scan_field *f = &rec->fields[i];
+        if (!f_ts && dw_scan_path_eq(f, rc->timestamp))
+            f_ts = f;
+        else if (!f_model && dw_scan_path_eq(f, rc->model))
+            f_model = f;
+        else if (!f_ver && dw_scan_path_eq(f, rc->model_version))
+            f_ver = f;
+    }
+
+    /* Timestamp: number (s/ms/us/ns by magnitude) or RFC 3339; else the
+     * Kafka message time. */
+    int64_t t;
+    if (f_ts && (f_ts->kind == DW_SCAN_NUMBER || f_ts->kind == DW_SCAN_STRING)) {
+        if (dw_ts_from_field(f_ts, &t) < 0) {
+            reject(e, DW_REJECT_BAD_TIMESTAMP,
+                   "timestamp is neither epoch s/ms/us/ns nor RFC 3339", rec->raw.ptr,
+                   rec->raw.len);
+            return;
+        }
+    } else if (f_ts && f_ts->kind != DW_SCAN_NULL) {
+        reject(e, DW_REJECT_BAD_TIMESTAMP, "timestamp is neither a number nor a string",
+               rec->raw.ptr, rec->raw.len);
+        return;
+    } else if (fallback_ts != INT64_MIN) {
+        t = fallback_ts;
+    } else {
+        reject(e, DW_REJECT_BAD_TIMESTAMP, "no timestamp", rec->raw.ptr, rec->raw.len);
+        return;
+    }
+
+    /* Model and version. */
+    char namebuf[DW_MAX_NAME + 1], verbuf[DW_MAX_NAME + 1];
+    const char *mname = NULL, *ver = NULL;
+    size_t mlen = 0, verlen = 0;
+    if (f_model && f_model->kind == DW_SCAN_STRING) {
+        dw_value v;
+        value_of(f_model, namebuf, sizeof namebuf, &v);
+        mname = v.str;
+        mlen = v.len;
+    } else if (rc->default_model) {
+        mname = rc->default_model;
+        mlen = strlen(mname);
+    } else {
+        reject(e, DW_REJECT_NO_MODEL, "no model field", rec->raw.ptr, rec->raw.len);
+        return;
+    }
+    if (f_ver && (f_ver->kind == DW_SCAN_STRING || f_ver->kind == DW_SCAN_NUMBER)) {
+        dw_value v;
+        value_of(f_ver, verbuf, sizeof verbuf, &v);
+        ver = v.str;
+        verlen = v.len;
+    }
+    model_entry *me = NULL;
+    for (size_t i = 0; i < e->nmodels; i++) {
+        const dw_model_config *mc = e->models[i].cfg;
+        if (strlen(mc->name) != mlen || memcmp(mc->name, mname, mlen) != 0)
+            continue;
+        if (mc->version) {
+            if (ver && strlen(mc->version) == verlen && !memcmp(mc->version, ver, verlen)) {
+                me = &e->models[i];
+                break; /* an exact version entry wins */
+            }
+        } else if (!me) {
+            me = &e->models[i];
+        }
+    }
+    if (!me) {
+        reject(e, DW_REJECT_UNKNOWN_MODEL, "no models[] entry for this model and version",
+               rec->raw.ptr, rec->raw.len);
+        return;
+    }
+    size_t sidx;
+    bool too_many;
+    dw_model *m = model_state(e, me, ver, verlen, &sidx, &too_many);
+    if (!m) {
+        reject(e, too_many ? DW_REJECT_TOO_MANY_VERSIONS : DW_REJECT_UNKNOWN_MODEL,
+               "too many versions of this model", rec->raw.ptr, rec->raw.len);
+        return;
+    }
+
+    /* Event time: the watermark moves before the record is placed, so its
+     * pane is open unless the record is late. */
+    if (t > e->max_event_ms) {
+        e->max_event_ms = t;
+        set_watermark(e, t - e->cfg->time.allowed_lateness_ms);
+    }
+    if (e->watermark_ms != INT64_MIN && t < e->watermark_ms) {
+        /* The pane may still be open for a long slide, but one rule for
+         * all windows keeps "late" meaning one thing. */
+        reject(e, DW_REJECT_LATE, "older than the watermark", rec->raw.ptr, rec->raw.len);
+        return;
+    }
+
+    /* Columns. */
+    size_t n = 0;
+    uint32_t gen = ++e->seen_gen;
+    if (gen == 0) {
+        memset(e->seen, 0, (e->max_cols + 1) * sizeof *e->seen);
+        gen = e->seen_gen = 1;
+    }
+    uint64_t wrong = 0;
+    char valbuf[DW_MAX_NAME + 1];
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const dw_scan_field *f = &rec->fields[i];
+        int col = -1;
+        if (f->depth == 2 && key0_in_list(f, rc->columns, rc->ncolumns) &&
+            !(f->key_escaped & 2))
+            col = col_index_find(&me->cols, f->key, 2);
+        else if (rc->nfields && field_in_list(f, rc->fields, rc->nfields))
+            col = col_index_find(&me->cols, f->key, f->depth);
+        if (col < 0 || e->seen[col] == gen)
+            continue;
+        e->seen[col] = gen;
+        dw_value v;
+        value_of(f, valbuf, sizeof valbuf, &v);
+        dw_slot_status st;
+        e->slots[n++] = dw_model_slot(m, (size_t)col, &v, &st);
+        if (st == DW_SLOT_TYPE_ERROR)
+            wrong++;
+    }
+    for (size_t j = 0; j < me->ref->ncols; j++)
+        if (e->seen[j] != gen)
+            e->slots[n++] = dw_model_missing_slot(m, j);
+
+    if (dw_model_add(m, t, e->slots, n) < 0) {
+        reject(e, DW_REJECT_LATE, "its pane already closed", rec->raw.ptr, rec->raw.len);
+        return;
+    }
+    STAT_ADD(e, applied, 1);
+    if (wrong)
+        STAT_ADD(e, wrong_type_fields, wrong);
+    e->last_record_wall = e->last_tick_wall = dw_wall_ms();
+}
+
+size_t dw_engine_process(dw_engine *e, const char *buf, size_t len, int64_t fallback_ts_ms)
+{
+    STAT_ADD(e, messages, 1);
+    int64_t max_bytes = e->cfg->kafka.max_message_bytes;
+    if (max_bytes > 0 && (int64_t)len > max_bytes) {
+        reject(e, DW_REJECT_TOO_LARGE, "message larger than kafka.max_message_bytes", buf,
+               len > 256 ? 256 : len);
+        return 0;
+    }
+    uint64_t applied_before = STAT_GET(e, applied);
+
+    dw_scanner sc;
+    dw_scan_init(&sc, buf, len);
+    dw_scan_record rec = {.fields = e->fields, .cap = MAX_PATHS};
+    for (;;) {
+        int rc = dw_scan_next(&sc, &rec);
+        if (rc == 0)
+            break;
+        if (rc == DW_ERR_INVALID) {
+            STAT_ADD(e, records, 1);
+            reject(e, DW_REJECT_NOT_OBJECT, "array element is not an object", buf, len);
+            continue;
+        }
+        if (rc < 0) {
+            char detail[256];
+            dw_scan_format_error(&sc, NULL, detail, sizeof detail);
+            reject(e, DW_REJECT_INVALID_JSON, detail, buf, len);
+            break;
+        }
+        STAT_ADD(e, records, 1);
+        apply_record(e, &rec, fallback_ts_ms);
+    }
+    return (size_t)(STAT_GET(e, applied) - applied_before);
+}

@@ -1,0 +1,368 @@
+#include "driftwatch/model.h"
+
+#include "driftwatch/error.h"
+#include "driftwatch/histogram.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct col_state {
+    const dw_ref_column *ref;
+    size_t off;                /* first counter of the column in a pane */
+    const dw_thresholds *th;
+    bool ignored;
+    /* categorical: unseen-category slots (names live here, counts in panes) */
+    char **new_names;          /* K buffers of DW_MAX_NAME + 1 bytes, "" = free */
+    const char **new_view;     /* the same pointers, const, for dw_sample */
+    size_t *new_len;
+    dw_alert alerts[DW_MAX_WINDOWS][2];
+} col_state;
+
+struct dw_model {
+    char *name, *version;
+    const dw_reference *ref;
+    size_t ncols, width, nwin, K;
+    col_state *cols;
+    dw_window *win[DW_MAX_WINDOWS];
+    char *win_name[DW_MAX_WINDOWS];
+    uint32_t alert_for;
+    double clear_psi, clear_ks;
+    uint64_t **pane_tmp; /* per-window pane pointers for dw_model_add */
+    /* evaluation scratch, ncols each, so evaluating does not allocate */
+    dw_column_result *tested;
+    dw_thresholds *tested_th;
+    size_t *tested_map;
+};
+
+static size_t col_width(const dw_ref_column *c, size_t K)
+{
+    if (c->type == DW_COL_NUMERIC)
+        return 2 + c->nbins + 2;
+    return 2 + c->ncat + K + 1;
+}
+
+dw_model *dw_model_new(const dw_model_spec *spec)
+{
+    if (!spec->ref || spec->nwindows == 0 || spec->nwindows > DW_MAX_WINDOWS ||
+        spec->max_new_categories > DW_MAX_NEW_CATEGORIES)
+        return NULL;
+    dw_model *m = dw_calloc(1, sizeof *m);
+    m->name = dw_strdup(spec->name);
+    m->version = spec->version ? dw_strdup(spec->version) : NULL;
+    m->ref = spec->ref;
+    m->ncols = spec->ref->ncols;
+    m->K = spec->max_new_categories;
+    m->alert_for = spec->alert_for ? spec->alert_for : 1;
+    m->clear_psi = spec->clear_psi;
+    m->clear_ks = spec->clear_ks;
+    m->cols = dw_calloc(m->ncols ? m->ncols : 1, sizeof *m->cols);
+    size_t off = 0;
+    for (size_t j = 0; j < m->ncols; j++) {
+        col_state *c = &m->cols[j];
+        c->ref = &spec->ref->cols[j];
+        c->off = off;
+        c->th = spec->col_thresholds[j];
+        c->ignored = spec->col_ignored ? spec->col_ignored[j] : false;
+        off += col_width(c->ref, m->K);
+        if (c->ref->type == DW_COL_CATEGORICAL && m->K) {
+            c->new_names = dw_calloc(m->K, sizeof *c->new_names);
+            c->new_view = dw_calloc(m->K, sizeof *c->new_view);
+            c->new_len = dw_calloc(m->K, sizeof *c->new_len);
+            for (size_t k = 0; k < m->K; k++) {
+                c->new_names[k] = dw_calloc(1, DW_MAX_NAME + 1);
+                c->new_view[k] = c->new_names[k];
+            }
+        }
+    }
+    m->width = off ? off : 1;
+    size_t nc = m->ncols ? m->ncols : 1;
+    m->tested = dw_calloc(nc, sizeof *m->tested);
+    m->tested_th = dw_calloc(nc, sizeof *m->tested_th);
+    m->tested_map = dw_calloc(nc, sizeof *m->tested_map);
+    m->nwin = spec->nwindows;
+    m->pane_tmp = dw_calloc(m->nwin, sizeof *m->pane_tmp);
+    for (size_t w = 0; w < m->nwin; w++) {
+        m->win[w] = dw_window_new(spec->windows[w].length_ms, spec->windows[w].slide_ms,
+                                  spec->lateness_ms, m->width);
+        m->win_name[w] = dw_strdup(spec->windows[w].name);
+        if (!m->win[w]) {
+            m->nwin = w + 1;
+            dw_model_free(m);
+            return NULL;
+        }
+    }
+    return m;
+}
+
+void dw_model_free(dw_model *m)
+{
+    if (!m)
+        return;
+    for (size_t j = 0; j < m->ncols; j++) {
+        col_state *c = &m->cols[j];
+        if (c->new_names) {
+            for (size_t k = 0; k < m->K; k++)
+                free(c->new_names[k]);
+            free(c->new_names);
+            free(c->new_view);
+            free(c->new_len);
+        }
+    }
+    for (size_t w = 0; w < m->nwin; w++) {
+        dw_window_free(m->win[w]);
+        free(m->win_name[w]);
+    }
+    free(m->pane_tmp);
+    free(m->tested);
+    free(m->tested_th);
+    free(m->tested_map);
+    free(m->cols);
+    free(m->name);
+    free(m->version);
+    free(m);
+}
+
+const char *dw_model_name(const dw_model *m)
+{
+    return m->name;
+}
+const char *dw_model_version(const dw_model *m)
+{
+    return m->version;
+}
+const dw_reference *dw_model_reference(const dw_model *m)
+{
+    return m->ref;
+}
+size_t dw_model_nwindows(const dw_model *m)
+{
+    return m->nwin;
+}
+dw_window *dw_model_window(dw_model *m, size_t wi)
+{
+    return m->win[wi];
+}
+const char *dw_model_window_name(const dw_model *m, size_t wi)
+{
+    return m->win_name[wi];
+}
+
+size_t dw_model_missing_slot(const dw_model *m, size_t col)
+{
+    return m->cols[col].off;
+}
+
+/* Text cells that mean "missing", the same list as the training-data reader
+ * (docs/reference-format.md), so serving and training agree. */
+static bool is_missing_text(const char *s, size_t len)
+{
+    switch (len) {
+    case 0: return true;
+    case 2: return memcmp(s, "NA", 2) == 0;
+    case 3: return memcmp(s, "NaN", 3) == 0 || memcmp(s, "nan", 3) == 0;
+    case 4: return memcmp(s, "null", 4) == 0;
+    default: return false;
+    }
+}
+
+static size_t numeric_slot(const col_state *c, double x)
+{
+    /* b is -1 (under) .. nbins (over): under sits at off+2, bin i at
+     * off+3+i, over at off+3+nbins. NaN never gets here. */
+    long b = dw_ref_bin(c->ref, x);
+    return (size_t)((long)c->off + 3 + b);
+}
+
+static size_t category_slot(dw_model *m, col_state *c, const char *s, size_t len)
+{
+    long idx = dw_ref_category(c->ref, s, len);
+    if (idx >= 0)
+        return c->off + 2 + (size_t)idx;
+    size_t base = c->off + 2 + c->ref->ncat;
+    size_t free_k = m->K;
+    for (size_t k = 0; k < m->K; k++) {
+        if (c->new_names[k][0] == '\0') {
+            if (free_k == m->K)
+                free_k = k;
+            continue;
+        }
+        if (c->new_len[k] == len && memcmp(c->new_names[k], s, len) == 0)
+            return base + k;
+    }
+    /* Names longer than a slot can hold, or no slot free: pooled. */
+    if (free_k == m->K || len > DW_MAX_NAME || len == 0)
+        return base + m->K;
+    memcpy(c->new_names[free_k], s, len);
+    c->new_names[free_k][len] = '\0';
+    c->new_len[free_k] = len;
+    return base + free_k;
+}
+
+size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status *status)
+{
+    col_state *c = &m->cols[col];
+    *status = DW_SLOT_OK;
+    if (c->ref->type == DW_COL_NUMERIC) {
+        double x;
+        switch (v->kind) {
+        case DW_VAL_NUMBER:
+            x = v->num;
+            break;
+        case DW_VAL_STRING: {
+            /* Numbers logged as strings ("12.5") are accepted, as the
+             * training-data reader accepts them in CSV. */
+            char buf[64];
+            char *end;
+            if (is_missing_text(v->str, v->len))
+                goto missing;
+            if (v->len >= sizeof buf)
+                goto type_error;
+            memcpy(buf, v->str, v->len);
+            buf[v->len] = '\0';
+            x = strtod(buf, &end);
+            if (end == buf || *end != '\0' || !isfinite(x))
+                goto type_error;
+            break;
+        }
+        case DW_VAL_MISSING:
+            goto missing;
+        default:
+            goto type_error;
+        }
+        if (isnan(x))
+            goto missing;
+        return numeric_slot(c, x);
+    }
+    switch (v->kind) {
+    case DW_VAL_STRING:
+        if (is_missing_text(v->str, v->len))
+            goto missing;
+        return category_slot(m, c, v->str, v->len);
+    case DW_VAL_BOOL:
+        return v->b ? category_slot(m, c, "true", 4) : category_slot(m, c, "false", 5);
+    case DW_VAL_NUMBER:
+        /* Integer-coded categories (zip codes, ids) arrive as numbers. */
+        if (v->str && v->len)
+            return category_slot(m, c, v->str, v->len);
+        goto type_error;
+    case DW_VAL_MISSING:
+        goto missing;
+    default:
+        goto type_error;
+    }
+missing:
+    *status = DW_SLOT_MISSING;
+    return c->off;
+type_error:
+    *status = DW_SLOT_TYPE_ERROR;
+    return c->off + 1;
+}
+
+int dw_model_add(dw_model *m, int64_t t_ms, const size_t *slots, size_t n)
+{
+    for (size_t w = 0; w < m->nwin; w++) {
+        m->pane_tmp[w] = dw_window_pane_for(m->win[w], t_ms);
+        if (!m->pane_tmp[w])
+            return DW_ERR_STATE;
+    }
+    for (size_t w = 0; w < m->nwin; w++) {
+        uint64_t *pane = m->pane_tmp[w];
+        for (size_t i = 0; i < n; i++)
+            pane[slots[i]]++;
+    }
+    return 0;
+}
+
+void dw_model_sample(const dw_model *m, size_t wi, size_t col, dw_sample *out)
+{
+    const col_state *c = &m->cols[col];
+    const uint64_t *sum = dw_window_sum(m->win[wi]) + c->off;
+    memset(out, 0, sizeof *out);
+    out->ref = c->ref;
+    out->missing = sum[0];
+    out->type_errors = sum[1];
+    out->bins = sum + 2;
+    if (c->ref->type == DW_COL_CATEGORICAL) {
+        out->nnew = c->new_names ? m->K : 0;
+        out->new_counts = sum + 2 + c->ref->ncat;
+        out->new_names = c->new_view;
+        out->new_overflow = sum[2 + c->ref->ncat + m->K];
+    }
+}
+
+/* Frees unseen-category slots no window counts any more, so a long-running
+ * sidecar does not run out of slots. */
+static void reclaim_slots(dw_model *m)
+{
+    for (size_t j = 0; j < m->ncols; j++) {
+        col_state *c = &m->cols[j];
+        if (!c->new_names)
+            continue;
+        size_t base = c->off + 2 + c->ref->ncat;
+        for (size_t k = 0; k < m->K; k++) {
+            if (c->new_names[k][0] == '\0')
+                continue;
+            uint64_t total = 0;
+            for (size_t w = 0; w < m->nwin && total == 0; w++)
+                total += dw_window_total(m->win[w], base + k);
+            if (total == 0) {
+                c->new_names[k][0] = '\0';
+                c->new_len[k] = 0;
+            }
+        }
+    }
+}
+
+size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_result *res,
+                         dw_alert_event *events)
+{
+    /* Ignored columns are evaluated for display but kept out of the BH
+     * family: they are not tests we act on. */
+    size_t n = 0;
+    for (size_t j = 0; j < m->ncols; j++) {
+        dw_sample s;
+        dw_model_sample(m, wi, j, &s);
+        dw_column_evaluate(&s, &res[j]);
+    }
+    /* Compact the tested columns, decide, and copy back. */
+    dw_column_result *tested = m->tested;
+    dw_thresholds *th = m->tested_th;
+    size_t *map = m->tested_map;
+    for (size_t j = 0; j < m->ncols; j++) {
+        if (m->cols[j].ignored)
+            continue;
+        tested[n] = res[j];
+        th[n] = *m->cols[j].th;
+        map[n++] = j;
+    }
+    size_t drifting = n ? dw_drift_decide(tested, n, th, 1) : 0;
+    for (size_t i = 0; i < n; i++)
+        res[map[i]] = tested[i];
+
+    for (size_t j = 0; j < m->ncols; j++) {
+        col_state *c = &m->cols[j];
+        dw_column_result *r = &res[j];
+        if (c->ignored) {
+            r->drift = r->quality_issue = false;
+            events[2 * j] = events[2 * j + 1] = DW_ALERT_NONE;
+            continue;
+        }
+        /* Hysteresis: a firing distribution alert resolves once the test is
+         * no longer significant, the window is too thin to judge, or the
+         * effect fell below the clear levels. */
+        bool effect_high = r->psi >= m->clear_psi || (r->has_ks && r->ks.statistic >= m->clear_ks);
+        bool clear = !r->enough_samples || !r->significant || !effect_high;
+        events[2 * j] = dw_alert_step(&c->alerts[wi][0], r->drift, clear, m->alert_for, now_ms);
+        events[2 * j + 1] = dw_alert_step(&c->alerts[wi][1], r->quality_issue,
+                                          !r->quality_issue, m->alert_for, now_ms);
+    }
+    reclaim_slots(m);
+    return drifting;
+}
+
+const dw_alert *dw_model_alert(const dw_model *m, size_t col, size_t wi, int kind)
+{
+    return &m->cols[col].alerts[wi][kind ? 1 : 0];
+}

@@ -1,0 +1,281 @@
+#include "driftwatch/sidecar.h"
+
+#include "driftwatch/consumer.h"
+#include "driftwatch/dead_letter.h"
+#include "driftwatch/error.h"
+#include "driftwatch/log.h"
+#include "driftwatch/notifier.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest line replay reads (a message); longer lines are rejected as
+ * too large, like Kafka messages over kafka.max_message_bytes. */
+#define REPLAY_MAX_LINE (16 * 1024 * 1024)
+
+struct dw_sidecar {
+    const dw_config *cfg;
+    dw_sidecar_options opts;
+    dw_engine *engine;
+    dw_notifier *notifier; /* NULL with stdout_only */
+    dw_sink_spec *specs;
+    dw_sink_kv *spec_kv;   /* headers and options of all specs */
+    dw_dead_letter *dlq;
+    const dw_kafka_msg *current; /* message being processed (for dead letters) */
+    dw_ratelimit reject_rl;
+};
+
+static void emit(void *ctx, json_t *doc)
+{
+    dw_sidecar *s = ctx;
+    if (s->notifier) {
+        dw_notifier_submit(s->notifier, doc);
+        return;
+    }
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text) {
+        fputs(text, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+        free(text);
+    }
+    json_decref(doc);
+}
+
+static void on_reject(void *ctx, dw_reject_reason reason, const char *detail, const char *raw,
+                      size_t len)
+{
+    dw_sidecar *s = ctx;
+    dw_log_ratelimited(&s->reject_rl, DW_LOG_WARN, "engine", "record rejected (%s): %s",
+                       dw_reject_reason_name(reason), detail);
+    if (s->dlq && s->current) {
+        dw_kafka_msg copy = *s->current;
+        copy.payload = raw;
+        copy.len = len;
+        char why[320];
+        snprintf(why, sizeof why, "%s: %s", dw_reject_reason_name(reason), detail);
+        dw_dead_letter_send(s->dlq, &copy, why);
+    }
+}
+
+/* The notifier's sink specs from the configuration (borrowing its strings). */
+static int build_specs(dw_sidecar *s, char *errbuf, size_t errlen)
+{
+    const dw_config *cfg = s->cfg;
+    size_t nkv = 0;
+    for (size_t i = 0; i < cfg->nsinks; i++)
+        nkv += cfg->sinks[i].nheaders + cfg->sinks[i].nparams;
+    s->specs = dw_calloc(cfg->nsinks + 1, sizeof *s->specs);
+    s->spec_kv = dw_calloc(nkv + 1, sizeof *s->spec_kv);
+    size_t k = 0;
+    for (size_t i = 0; i < cfg->nsinks; i++) {
+        const dw_sink_config *sc = &cfg->sinks[i];
+        dw_sink_spec *sp = &s->specs[i];
+        dw_sink_spec_init(sp);
+        sp->name = sc->name;
+        sp->type = dw_sink_kind_name(sc->type);
+        sp->url = sc->url;
+        sp->timeout_ms = sc->timeout_ms;
+        sp->max_retries = sc->max_retries;
+        sp->send_resolved = sc->send_resolved;
+        sp->min_interval_ms = sc->min_interval_ms;
+        sp->headers = &s->spec_kv[k];
+        sp->n_headers = sc->nheaders;
+        for (size_t h = 0; h < sc->nheaders; h++, k++) {
+            s->spec_kv[k].key = sc->headers[h].key;
+            s->spec_kv[k].value = sc->headers[h].value;
+        }
+        sp->options = &s->spec_kv[k];
+        sp->n_options = sc->nparams;
+        for (size_t h = 0; h < sc->nparams; h++, k++) {
+            s->spec_kv[k].key = sc->params[h].key;
+            s->spec_kv[k].value = sc->params[h].value;
+        }
+        if (!dw_sink_type_find(sp->type))
+            return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                             "%s: sink \"%s\": type \"%s\" is not supported yet", cfg->path,
+                             sc->name, sp->type);
+    }
+    return 0;
+}
+
+int dw_sidecar_new(const dw_config *cfg, const dw_sidecar_options *opts, dw_sidecar **out,
+                   char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    dw_sidecar *s = dw_calloc(1, sizeof *s);
+    s->cfg = cfg;
+    if (opts)
+        s->opts = *opts;
+    if (s->opts.drain_budget_ms <= 0)
+        s->opts.drain_budget_ms = 10000;
+    s->reject_rl = (dw_ratelimit)DW_RATELIMIT_INIT(5000);
+    int rc = dw_engine_new(cfg, &s->engine, errbuf, errlen);
+    if (rc < 0)
+        goto fail;
+    dw_engine_on_emit(s->engine, emit, s);
+    dw_engine_on_reject(s->engine, on_reject, s);
+    if (!s->opts.stdout_only) {
+        rc = build_specs(s, errbuf, errlen);
+        if (rc < 0)
+            goto fail;
+        rc = dw_notifier_new(s->specs, cfg->nsinks, &s->notifier, errbuf, errlen);
+        if (rc < 0)
+            goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    dw_sidecar_free(s);
+    return rc;
+}
+
+dw_engine *dw_sidecar_engine(dw_sidecar *s)
+{
+    return s->engine;
+}
+
+static void finish(dw_sidecar *s)
+{
+    dw_engine_flush(s->engine);
+    if (s->notifier) {
+        int left = dw_notifier_drain(s->notifier, s->opts.drain_budget_ms);
+        if (left > 0)
+            dw_log(DW_LOG_WARN, "sidecar", "%d notifications still queued after the %lld ms "
+                   "drain budget", left, (long long)s->opts.drain_budget_ms);
+    }
+}
+
+int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, size_t errlen)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, in)) > 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
+        if (n == 0)
+            continue;
+        if (n > REPLAY_MAX_LINE)
+            n = REPLAY_MAX_LINE; /* counted as invalid JSON by the scanner */
+        dw_engine_process(s->engine, line, (size_t)n, INT64_MIN);
+    }
+    int err = ferror(in);
+    free(line);
+    if (err)
+        return dw_seterr(errbuf, errlen, DW_ERR_IO, "%s: read error", name);
+    finish(s);
+    return 0;
+}
+
+int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, size_t errlen)
+{
+    const dw_kafka_config *kc = &s->cfg->kafka;
+    const char **keys = dw_calloc(kc->nproperties + 1, sizeof *keys);
+    const char **vals = dw_calloc(kc->nproperties + 1, sizeof *vals);
+    for (size_t i = 0; i < kc->nproperties; i++) {
+        keys[i] = kc->properties[i].key;
+        vals[i] = kc->properties[i].value;
+    }
+    const char *brokers = s->opts.brokers ? s->opts.brokers : kc->brokers;
+    dw_kafka_settings ks = {
+        .brokers = brokers,
+        .topics = (const char *const *)kc->topics,
+        .ntopics = kc->ntopics,
+        .group_id = kc->group_id,
+        .auto_offset_reset = kc->auto_offset_reset == DW_OFFSET_LATEST ? "latest" : "earliest",
+        .prop_keys = keys,
+        .prop_values = vals,
+        .nprops = kc->nproperties,
+        .commit_interval_ms = kc->commit_interval_ms,
+    };
+    dw_consumer *c = NULL;
+    int rc = dw_consumer_new(&ks, &c, errbuf, errlen);
+    if (rc < 0)
+        goto out;
+    if (kc->dead_letter_topic) {
+        dw_dead_letter_settings ds = {
+            .brokers = brokers,
+            .topic = kc->dead_letter_topic,
+            .prop_keys = keys,
+            .prop_values = vals,
+            .nprops = kc->nproperties,
+        };
+        rc = dw_dead_letter_new(&ds, &s->dlq, errbuf, errlen);
+        if (rc < 0)
+            goto out;
+    }
+    dw_log(DW_LOG_INFO, "sidecar", "consuming %zu topic(s) from %s as group %s", kc->ntopics,
+           brokers, kc->group_id);
+    int64_t last_tick = 0;
+    while (!*stop) {
+        dw_kafka_msg msg;
+        rc = dw_consumer_poll(c, (int)kc->poll_timeout_ms, &msg);
+        if (rc < 0) {
+            dw_seterr(errbuf, errlen, rc, "kafka: %s", dw_consumer_error(c));
+            break;
+        }
+        if (rc == 1) {
+            s->current = &msg;
+            dw_engine_process(s->engine, msg.payload, msg.payload ? msg.len : 0,
+                              msg.timestamp_ms >= 0 ? msg.timestamp_ms : INT64_MIN);
+            s->current = NULL;
+            /* At-least-once: the offset is stored only now that the record
+             * is counted in the windows. */
+            dw_consumer_store(c, &msg);
+            dw_kafka_msg_release(&msg);
+        }
+        rc = 0;
+        int64_t now = dw_wall_ms();
+        if (now - last_tick >= 1000) {
+            dw_engine_tick(s->engine, now);
+            if (s->dlq)
+                dw_dead_letter_poll(s->dlq);
+            last_tick = now;
+        }
+    }
+    dw_log(DW_LOG_INFO, "sidecar", "stopping: final evaluation, commit, drain");
+    finish(s);
+out:
+    if (c) {
+        int crc = dw_consumer_close(c);
+        if (crc < 0 && rc == 0)
+            dw_log(DW_LOG_WARN, "sidecar", "final commit failed: %s", dw_consumer_error(c));
+        dw_consumer_free(c);
+    }
+    if (s->dlq) {
+        dw_dead_letter_close(s->dlq, 5000);
+        dw_dead_letter_free(s->dlq);
+        s->dlq = NULL;
+    }
+    free(keys);
+    free(vals);
+    return rc;
+}
+
+void dw_sidecar_delivery_totals(dw_sidecar *s, uint64_t *sent, uint64_t *failed,
+                                uint64_t *dropped)
+{
+    *sent = *failed = *dropped = 0;
+    if (!s->notifier)
+        return;
+    for (size_t i = 0; i < dw_notifier_sink_count(s->notifier); i++) {
+        dw_sink_stats st;
+        if (dw_notifier_stats(s->notifier, i, &st) == 0) {
+            *sent += st.sent;
+            *failed += st.failed;
+            *dropped += st.dropped;
+        }
+    }
+}
+
+void dw_sidecar_free(dw_sidecar *s)
+{
+    if (!s)
+        return;
+    dw_notifier_free(s->notifier);
+    dw_engine_free(s->engine);
+    free(s->specs);
+    free(s->spec_kv);
+    free(s);
+}
