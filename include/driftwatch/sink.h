@@ -1,0 +1,149 @@
+/* Alert sinks: one small vtable per destination type (webhook, stdout, and
+ * later Slack, PagerDuty, Alertmanager, retrain targets), in the style of
+ * Fluent Bit's output plugins. A sink type only turns driftwatch's native
+ * notification document into a request and judges the response; queues,
+ * retries, timeouts and HTTP transport live in the notifier (notifier.h), so
+ * adding a sink type touches no other sink's file.
+ *
+ * Adding a sink type: write src/sink_<name>.c defining
+ * `const dw_sink_type dw_sink_<name>`, declare it below, and list it in the
+ * registry table in src/notifier.c (one line each). */
+#ifndef DRIFTWATCH_SINK_H
+#define DRIFTWATCH_SINK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What to do with a delivery after one attempt. */
+typedef enum dw_delivery {
+    DW_DELIVERY_OK = 0,    /* accepted by the receiver: done */
+    DW_DELIVERY_RETRY = 1, /* transient failure: try again after a backoff */
+    DW_DELIVERY_DROP = 2,  /* permanent failure: give up now, count as failed */
+} dw_delivery;
+
+/* format() result meaning "this document has nothing for this sink" (for
+ * example only resolved alerts and send_resolved=false): not an error, not
+ * sent, counted as skipped. */
+#define DW_SINK_SKIP 1
+
+/* A borrowed key/value pair (headers, options). */
+typedef struct dw_kv {
+    const char *key;
+    const char *value;
+} dw_kv;
+
+/* Bounds on a sink spec; dw_notifier_new() rejects specs beyond them. */
+#define DW_SINK_MAX_HEADERS 16  /* user headers per sink */
+#define DW_SINK_MAX_OPTIONS 32  /* type-specific options per sink */
+#define DW_SINK_MAX_RETRIES 100 /* retries after the first attempt */
+#define DW_SINK_MAX_TIMEOUT_MS 600000
+#define DW_SINK_MAX_QUEUE 1048576 /* queued documents per sink */
+
+/* Defaults set by dw_sink_spec_init(). */
+#define DW_SINK_DEFAULT_TIMEOUT_MS 5000
+#define DW_SINK_DEFAULT_MAX_RETRIES 5
+#define DW_SINK_DEFAULT_QUEUE 1024
+
+/* One configured sink, filled by the config loader. All pointers are
+ * borrowed: dw_notifier_new() copies everything it keeps, so the caller may
+ * free the spec afterwards. */
+typedef struct dw_sink_spec {
+    const char *name;        /* unique, used in logs and metrics */
+    const char *type;        /* a registered dw_sink_type name */
+    const char *url;         /* HTTP sinks: http:// or https:// URL */
+    int64_t timeout_ms;      /* per request, connect included; 1..DW_SINK_MAX_TIMEOUT_MS */
+    int max_retries;         /* retries after the first attempt; 0..DW_SINK_MAX_RETRIES */
+    bool send_resolved;      /* deliver alerts whose status is "resolved" */
+    const dw_kv *headers;    /* extra HTTP headers (e.g. Authorization) */
+    size_t n_headers;        /* <= DW_SINK_MAX_HEADERS */
+    const dw_kv *options;    /* type-specific settings, e.g. stdout's format */
+    size_t n_options;        /* <= DW_SINK_MAX_OPTIONS */
+    int64_t min_interval_ms; /* at least this long between two requests; 0 = none */
+    size_t queue_size;       /* 0 = DW_SINK_DEFAULT_QUEUE; <= DW_SINK_MAX_QUEUE */
+} dw_sink_spec;
+
+/* Sets every field to its default (NULL strings, no headers/options,
+ * send_resolved true). */
+void dw_sink_spec_init(dw_sink_spec *spec);
+
+/* The value of option key, or NULL. */
+const char *dw_sink_spec_option(const dw_sink_spec *spec, const char *key);
+
+/* Bounds on one formatted request. */
+#define DW_HTTP_MAX_HEADERS 32 /* sink headers + user headers */
+
+/* The request a sink type builds from a document. Everything in it is owned
+ * by the request and released by dw_http_request_clear(). */
+typedef struct dw_http_request {
+    char *body; /* NUL-terminated; may be NULL for an empty body */
+    size_t body_len;
+    char content_type[64];              /* e.g. "application/json" */
+    char method[8];                     /* "" means POST */
+    char *url;                          /* NULL: use the spec's url */
+    char *headers[DW_HTTP_MAX_HEADERS]; /* "Name: value" lines */
+    size_t n_headers;
+} dw_http_request;
+
+/* Frees the request's contents and zeroes it; safe on a zeroed request. */
+void dw_http_request_clear(dw_http_request *req);
+
+/* Appends "name: value". Returns 0, DW_ERR_LIMIT when DW_HTTP_MAX_HEADERS
+ * are set, or DW_ERR_INVALID when either part holds CR or LF (header
+ * injection). */
+int dw_http_request_add_header(dw_http_request *req, const char *name, const char *value);
+
+/* Takes a JSON body: req->body becomes json_dumps(doc, JSON_COMPACT), and
+ * the content type application/json. Returns 0 or DW_ERR_INVALID. */
+int dw_http_request_set_json(dw_http_request *req, const json_t *doc);
+
+typedef struct dw_sink_type {
+    const char *name;
+
+    /* Optional: checks type-specific parts of the spec (url, options) when
+     * the notifier is built. Returns 0 or a negative dw_err with one
+     * sentence in errbuf. */
+    int (*validate)(const dw_sink_spec *spec, char *errbuf, size_t errlen);
+
+    /* Builds the request for doc (the native document, "sent_at" already
+     * set to the delivery time). Called on the notifier thread for every
+     * attempt. Returns 0, DW_SINK_SKIP, or a negative dw_err (the document
+     * is then given up and counted as failed). */
+    int (*format)(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out);
+
+    /* Judges one HTTP response: status is 0 when no response arrived
+     * (connection refused, timeout); body holds at most the first
+     * DW_SINK_RESPONSE_MAX bytes. NULL means dw_sink_classify_http(). */
+    dw_delivery (*classify_response)(const dw_sink_spec *spec, long status, const char *body,
+                                     size_t body_len);
+
+    /* Optional: delivers locally instead of over HTTP (the stdout sink).
+     * Runs on the notifier thread; returns a dw_delivery. */
+    dw_delivery (*write)(const dw_sink_spec *spec, const dw_http_request *req);
+} dw_sink_type;
+
+/* Bytes of a response body kept for classification and logging. */
+#define DW_SINK_RESPONSE_MAX 4096
+
+/* The shared HTTP policy: 2xx OK; 0 (no response), 408, 429 and 5xx RETRY;
+ * every other status DROP. */
+dw_delivery dw_sink_classify_http(long status);
+
+/* The registered sink type called name, or NULL. */
+const dw_sink_type *dw_sink_type_find(const char *name);
+
+/* Writes the registered type names, comma-separated, into buf (for error
+ * messages). */
+void dw_sink_type_names(char *buf, size_t len);
+
+/* A new reference to doc with alerts whose "status" is "resolved" removed
+ * when the spec does not send resolved alerts (doc itself, increfed, when
+ * nothing is removed), or NULL when no alert is left. */
+json_t *dw_sink_filter_alerts(const dw_sink_spec *spec, const json_t *doc);
+
+/* Registered sink types (listed in the table in src/notifier.c). */
+extern const dw_sink_type dw_sink_stdout;
+extern const dw_sink_type dw_sink_webhook;
+
+#endif

@@ -1,0 +1,948 @@
+/* Alert delivery: per-sink bounded queues, one notifier thread driving
+ * libcurl's multi interface, the retry policy, and the sink registry and
+ * helpers shared by every sink type.
+ *
+ * Threads: the caller's thread only touches the queues (under n->lock) and
+ * wakes the notifier thread with curl_multi_wakeup(). Everything else about
+ * a delivery (the current document, the curl handle, the retry schedule) is
+ * owned by the notifier thread. Each json_t document belongs to exactly one
+ * queue slot or one in-flight delivery at a time (submit deep-copies it for
+ * the second and later sinks), so no document is shared between threads. */
+#include "driftwatch/notifier.h"
+
+#include "driftwatch/error.h"
+#include "driftwatch/log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MOD "notifier"
+
+/* The registry: one line per sink type. */
+static const dw_sink_type *const sink_types[] = {
+    &dw_sink_stdout,
+    &dw_sink_webhook,
+};
+
+/* Bytes of a refused response body written to the log. */
+#define LOG_BODY_MAX 512
+/* Longest the thread sleeps with nothing to do; a wakeup cuts it short. */
+#define IDLE_POLL_MS 1000
+/* Upper bound for min_interval_ms: a larger one is a configuration error. */
+#define MAX_MIN_INTERVAL_MS 3600000
+
+/* ------------------------------------------------------------------ */
+/* Sink registry and helpers                                           */
+
+void dw_sink_spec_init(dw_sink_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->timeout_ms = DW_SINK_DEFAULT_TIMEOUT_MS;
+    spec->max_retries = DW_SINK_DEFAULT_MAX_RETRIES;
+    spec->send_resolved = true;
+    spec->queue_size = DW_SINK_DEFAULT_QUEUE;
+}
+
+const char *dw_sink_spec_option(const dw_sink_spec *spec, const char *key)
+{
+    for (size_t i = 0; i < spec->n_options; i++)
+        if (spec->options[i].key && strcmp(spec->options[i].key, key) == 0)
+            return spec->options[i].value;
+    return NULL;
+}
+
+void dw_http_request_clear(dw_http_request *req)
+{
+    free(req->body);
+    free(req->url);
+    for (size_t i = 0; i < req->n_headers; i++)
+        free(req->headers[i]);
+    memset(req, 0, sizeof *req);
+}
+
+static bool has_crlf(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+int dw_http_request_add_header(dw_http_request *req, const char *name, const char *value)
+{
+    if (!name || !*name || !value || has_crlf(name) || has_crlf(value) || strchr(name, ':'))
+        return DW_ERR_INVALID;
+    if (req->n_headers >= DW_HTTP_MAX_HEADERS)
+        return DW_ERR_LIMIT;
+    size_t len = strlen(name) + strlen(value) + 3;
+    char *line = dw_malloc(len);
+    snprintf(line, len, "%s: %s", name, value);
+    req->headers[req->n_headers++] = line;
+    return 0;
+}
+
+int dw_http_request_set_json(dw_http_request *req, const json_t *doc)
+{
+    char *s = json_dumps(doc, JSON_COMPACT);
+    if (!s)
+        return DW_ERR_INVALID;
+    free(req->body);
+    /* jansson allocates with malloc (no custom allocator is installed), so
+     * the string can be released with free() like the rest. */
+    req->body = s;
+    req->body_len = strlen(s);
+    snprintf(req->content_type, sizeof req->content_type, "application/json");
+    return 0;
+}
+
+dw_delivery dw_sink_classify_http(long status)
+{
+    if (status >= 200 && status < 300)
+        return DW_DELIVERY_OK;
+    if (status == 0 || status == 408 || status == 429 || (status >= 500 && status < 600))
+        return DW_DELIVERY_RETRY;
+    return DW_DELIVERY_DROP;
+}
+
+const dw_sink_type *dw_sink_type_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < sizeof sink_types / sizeof sink_types[0]; i++)
+        if (strcmp(sink_types[i]->name, name) == 0)
+            return sink_types[i];
+    return NULL;
+}
+
+void dw_sink_type_names(char *buf, size_t len)
+{
+    size_t o = 0;
+    if (!len)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof sink_types / sizeof sink_types[0] && o < len; i++) {
+        int w = snprintf(buf + o, len - o, "%s%s", i ? ", " : "", sink_types[i]->name);
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
+}
+
+json_t *dw_sink_filter_alerts(const dw_sink_spec *spec, const json_t *doc)
+{
+    json_t *d = (json_t *)doc; /* jansson's getters are not const-correct */
+    json_t *alerts = json_object_get(d, "alerts");
+    if (!json_is_array(alerts))
+        return json_incref(d);
+    size_t total = json_array_size(alerts);
+    json_t *keep = json_array();
+    for (size_t i = 0; i < total; i++) {
+        json_t *a = json_array_get(alerts, i);
+        const char *st = json_string_value(json_object_get(a, "status"));
+        if (!spec->send_resolved && st && strcmp(st, "resolved") == 0)
+            continue;
+        json_array_append(keep, a);
+    }
+    size_t kept = json_array_size(keep);
+    if (kept == 0) {
+        json_decref(keep);
+        return NULL;
+    }
+    if (kept == total) {
+        json_decref(keep);
+        return json_incref(d);
+    }
+    /* A shallow copy shares the unchanged members with doc; both stay on
+     * the notifier thread, so the sharing is safe. */
+    json_t *copy = json_copy(d);
+    json_object_set_new(copy, "alerts", keep);
+    return copy;
+}
+
+/* ------------------------------------------------------------------ */
+/* Retry policy                                                        */
+
+int64_t dw_backoff_ceiling_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms)
+{
+    if (base_ms <= 0)
+        return 0;
+    /* Doubling past the cap (or past 2^62) cannot matter: stop early so
+     * the shift never overflows. */
+    int64_t c = base_ms;
+    for (unsigned i = 0; i < attempt; i++) {
+        if (c >= cap_ms || c > INT64_MAX / 2)
+            return cap_ms;
+        c *= 2;
+    }
+    return c < cap_ms ? c : cap_ms;
+}
+
+/* splitmix64: small, fast, and good enough for jitter (not for secrets). */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+int64_t dw_backoff_delay_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms, uint64_t *rng)
+{
+    int64_t ceil = dw_backoff_ceiling_ms(attempt, base_ms, cap_ms);
+    if (ceil <= 0)
+        return 0;
+    /* The modulo bias is below 2^-37 for ceilings up to 2^27 ms. */
+    return (int64_t)(rng_next(rng) % ((uint64_t)ceil + 1));
+}
+
+int dw_retry_after_parse(const char *value, int64_t now_wall_ms, int64_t *delay_ms)
+{
+    if (!value)
+        return DW_ERR_PARSE;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (*value >= '0' && *value <= '9') {
+        uint64_t secs = 0;
+        const char *p = value;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (secs < (uint64_t)DW_RETRY_AFTER_CAP_MS) /* saturate, never overflow */
+                secs = secs * 10 + (uint64_t)(*p - '0');
+        }
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p)
+            return DW_ERR_PARSE;
+        uint64_t ms = secs * 1000;
+        *delay_ms = ms > (uint64_t)DW_RETRY_AFTER_CAP_MS ? DW_RETRY_AFTER_CAP_MS : (int64_t)ms;
+        return 0;
+    }
+    /* HTTP-date (IMF-fixdate, RFC 850 or asctime): curl_getdate() parses all
+     * three, so no date parser is written here. */
+    time_t t = curl_getdate(value, NULL);
+    if (t == (time_t)-1)
+        return DW_ERR_PARSE;
+    int64_t d = (int64_t)t * 1000 - now_wall_ms;
+    if (d < 0)
+        d = 0;
+    if (d > DW_RETRY_AFTER_CAP_MS)
+        d = DW_RETRY_AFTER_CAP_MS;
+    *delay_ms = d;
+    return 0;
+}
+
+void dw_notifier_time_format(int64_t epoch_ms, char *buf, size_t len)
+{
+    time_t secs = (time_t)(epoch_ms / 1000);
+    int ms = (int)(epoch_ms % 1000);
+    if (ms < 0) {
+        ms += 1000;
+        secs -= 1;
+    }
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char date[32];
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%03dZ", date, ms);
+}
+
+/* ------------------------------------------------------------------ */
+/* Bounded document queue (a ring; guarded by dw_notifier.lock)        */
+
+typedef struct doc_queue {
+    json_t **items;
+    size_t cap, head, len;
+} doc_queue;
+
+/* Appends doc; when full, removes and returns the oldest (else NULL). */
+static json_t *queue_push(doc_queue *q, json_t *doc)
+{
+    json_t *dropped = NULL;
+    if (q->len == q->cap) {
+        dropped = q->items[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->len--;
+    }
+    q->items[(q->head + q->len) % q->cap] = doc;
+    q->len++;
+    return dropped;
+}
+
+static json_t *queue_pop(doc_queue *q)
+{
+    if (!q->len)
+        return NULL;
+    json_t *d = q->items[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    return d;
+}
+
+/* ------------------------------------------------------------------ */
+/* The notifier                                                        */
+
+typedef enum sink_state { SINK_IDLE, SINK_WAITING, SINK_ACTIVE } sink_state;
+
+typedef struct sink {
+    dw_sink_spec spec; /* points into the owned copies below */
+    char *name, *type_name, *url;
+    dw_kv *headers, *options; /* keys and values owned */
+    const dw_sink_type *type;
+
+    doc_queue q; /* under lock */
+    bool busy;   /* under lock: cur is set */
+
+    /* Notifier thread only. */
+    sink_state state;
+    json_t *cur;
+    unsigned attempt;       /* failed tries of cur so far */
+    uint64_t next_at_ms;    /* monotonic time of the next try */
+    uint64_t last_start_ms; /* for min_interval_ms */
+    bool started_once;
+    CURL *easy;
+    struct curl_slist *slist;
+    dw_http_request req;
+    char resp[DW_SINK_RESPONSE_MAX + 1];
+    size_t resp_len;
+    char retry_after[128];
+    char curl_err[CURL_ERROR_SIZE];
+
+    _Atomic uint64_t submitted, sent, retried, failed, dropped, skipped, queued;
+} sink;
+
+struct dw_notifier {
+    sink *sinks;
+    size_t n;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* signalled when a delivery finishes */
+    pthread_t thread;
+    bool thread_started;
+    bool stop;      /* under lock */
+    bool paused;    /* under lock */
+    size_t pending; /* under lock: queued + in flight, all sinks */
+    CURLM *multi;
+    uint64_t rng; /* notifier thread only */
+    dw_notifier_options opts;
+};
+
+#define INC(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
+#define DEC(x) atomic_fetch_sub_explicit(&(x), 1, memory_order_relaxed)
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+static void finish(dw_notifier *n, sink *s)
+{
+    json_decref(s->cur);
+    s->cur = NULL;
+    s->state = SINK_IDLE;
+    s->attempt = 0;
+    dw_http_request_clear(&s->req);
+    DEC(s->queued);
+    pthread_mutex_lock(&n->lock);
+    s->busy = false;
+    n->pending--;
+    pthread_cond_broadcast(&n->cond);
+    pthread_mutex_unlock(&n->lock);
+}
+
+/* Makes a response body printable as one log line. */
+static void body_excerpt(const char *body, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && i < LOG_BODY_MAX && o + 1 < outlen; i++) {
+        unsigned char c = (unsigned char)body[i];
+        out[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+    }
+    out[o] = '\0';
+}
+
+/* Applies the outcome of one try of s->cur. why describes a transport
+ * failure (NULL when a response arrived). */
+static void attempt_done(dw_notifier *n, sink *s, dw_delivery d, long status, const char *why)
+{
+    const char *id = json_string_value(json_object_get(s->cur, "id"));
+    if (!id)
+        id = "";
+    if (d == DW_DELIVERY_OK) {
+        INC(s->sent);
+        dw_log(DW_LOG_DEBUG, MOD, "sink \"%s\": delivered %s (status %ld)", s->name, id, status);
+        finish(n, s);
+        return;
+    }
+    char excerpt[LOG_BODY_MAX + 1];
+    char reason[sizeof excerpt + CURL_ERROR_SIZE + 64];
+    body_excerpt(s->resp, s->resp_len, excerpt, sizeof excerpt);
+    if (why)
+        snprintf(reason, sizeof reason, "%s", why);
+    else
+        snprintf(reason, sizeof reason, "HTTP %ld%s%s", status, excerpt[0] ? ": " : "", excerpt);
+    if (d == DW_DELIVERY_DROP) {
+        INC(s->failed);
+        dw_log(DW_LOG_WARN, MOD, "sink \"%s\": notification %s refused, not retried: %s", s->name,
+               id, reason);
+        finish(n, s);
+        return;
+    }
+    if (s->attempt >= (unsigned)s->spec.max_retries) {
+        INC(s->failed);
+        dw_log(DW_LOG_WARN, MOD, "sink \"%s\": giving up on notification %s after %u tries: %s",
+               s->name, id, s->attempt + 1, reason);
+        finish(n, s);
+        return;
+    }
+    int64_t delay;
+    if (!s->retry_after[0] || dw_retry_after_parse(s->retry_after, dw_wall_ms(), &delay) != 0) {
+        if (n->opts.no_jitter)
+            delay =
+                dw_backoff_ceiling_ms(s->attempt, n->opts.backoff_base_ms, n->opts.backoff_cap_ms);
+        else
+            delay = dw_backoff_delay_ms(s->attempt, n->opts.backoff_base_ms, n->opts.backoff_cap_ms,
+                                        &n->rng);
+    }
+    INC(s->retried);
+    s->attempt++;
+    s->next_at_ms = dw_now_ms() + (uint64_t)delay;
+    s->state = SINK_WAITING;
+    dw_log(DW_LOG_INFO, MOD, "sink \"%s\": retry %u of %d for notification %s in %lld ms (%s)",
+           s->name, s->attempt, s->spec.max_retries, id, (long long)delay, reason);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    sink *s = userdata;
+    size_t len = size * nmemb;
+    /* Keep only the first DW_SINK_RESPONSE_MAX bytes; the rest is read and
+     * discarded so a large error page cannot grow memory. */
+    size_t room = DW_SINK_RESPONSE_MAX - s->resp_len;
+    size_t take = len < room ? len : room;
+    memcpy(s->resp + s->resp_len, ptr, take);
+    s->resp_len += take;
+    s->resp[s->resp_len] = '\0';
+    return len;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    sink *s = userdata;
+    size_t len = size * nmemb;
+    /* A new status line (after a 100 Continue, say) starts a new header
+     * block: forget what the previous one said. */
+    if (len >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        s->retry_after[0] = '\0';
+        return len;
+    }
+    static const char name[] = "retry-after:";
+    if (len > sizeof name - 1 && strncasecmp(ptr, name, sizeof name - 1) == 0) {
+        size_t vlen = len - (sizeof name - 1);
+        const char *v = ptr + sizeof name - 1;
+        while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+            vlen--;
+        if (vlen >= sizeof s->retry_after)
+            vlen = sizeof s->retry_after - 1;
+        memcpy(s->retry_after, v, vlen);
+        s->retry_after[vlen] = '\0';
+    }
+    return len;
+}
+
+static void release_easy(dw_notifier *n, sink *s)
+{
+    if (s->easy) {
+        curl_multi_remove_handle(n->multi, s->easy);
+        curl_easy_cleanup(s->easy);
+        s->easy = NULL;
+    }
+    curl_slist_free_all(s->slist);
+    s->slist = NULL;
+}
+
+static bool slist_add(struct curl_slist **l, const char *line)
+{
+    struct curl_slist *t = curl_slist_append(*l, line);
+    if (!t)
+        return false;
+    *l = t;
+    return true;
+}
+
+/* Starts one try of s->cur: formats it, then writes it locally or hands an
+ * HTTP request to the multi handle. */
+static void start_attempt(dw_notifier *n, sink *s)
+{
+    char ts[40];
+    dw_notifier_time_format(dw_wall_ms(), ts, sizeof ts);
+    json_object_set_new(s->cur, "sent_at", json_string(ts));
+
+    dw_http_request_clear(&s->req);
+    s->resp_len = 0;
+    s->resp[0] = '\0';
+    s->retry_after[0] = '\0';
+    s->curl_err[0] = '\0';
+    int rc = s->type->format(&s->spec, s->cur, &s->req);
+    if (rc == DW_SINK_SKIP) {
+        INC(s->skipped);
+        finish(n, s);
+        return;
+    }
+    if (rc < 0) {
+        INC(s->failed);
+        dw_log(DW_LOG_WARN, MOD, "sink \"%s\": could not format the notification: %s", s->name,
+               dw_strerror(rc));
+        finish(n, s);
+        return;
+    }
+    s->last_start_ms = dw_now_ms();
+    s->started_once = true;
+    if (s->type->write) {
+        dw_delivery d = s->type->write(&s->spec, &s->req);
+        attempt_done(n, s, d, 0, d == DW_DELIVERY_OK ? NULL : "local write failed");
+        return;
+    }
+
+    char ct[96];
+    snprintf(ct, sizeof ct, "Content-Type: %s",
+             s->req.content_type[0] ? s->req.content_type : "application/json");
+    /* "Expect:" stops curl from waiting for a 100 Continue on big bodies. */
+    bool ok = slist_add(&s->slist, ct) && slist_add(&s->slist, "Expect:");
+    for (size_t i = 0; ok && i < s->req.n_headers; i++)
+        ok = slist_add(&s->slist, s->req.headers[i]);
+    for (size_t i = 0; ok && i < s->spec.n_headers; i++) {
+        char line[1024];
+        snprintf(line, sizeof line, "%s: %s", s->spec.headers[i].key, s->spec.headers[i].value);
+        ok = slist_add(&s->slist, line);
+    }
+    s->easy = curl_easy_init();
+    if (!ok || !s->easy) {
+        /* curl reports allocation failure; the project's policy is abort. */
+        fprintf(stderr, "driftwatch: out of memory in libcurl\n");
+        abort();
+    }
+    CURL *e = s->easy;
+    curl_easy_setopt(e, CURLOPT_URL, s->req.url ? s->req.url : s->spec.url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->req.body ? s->req.body : "");
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->req.body_len);
+    if (s->req.method[0] && strcmp(s->req.method, "POST") != 0)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->req.method);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->slist);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "driftwatch");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->spec.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)s->spec.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->curl_err);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+    curl_multi_add_handle(n->multi, e);
+    s->state = SINK_ACTIVE;
+}
+
+static void transfer_done(dw_notifier *n, CURL *e, CURLcode res)
+{
+    sink *s = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&s);
+    long status = 0;
+    char why[CURL_ERROR_SIZE + 64];
+    const char *whyp = NULL;
+    if (res == CURLE_OK) {
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    } else {
+        snprintf(why, sizeof why, "%s", s->curl_err[0] ? s->curl_err : curl_easy_strerror(res));
+        whyp = why;
+    }
+    release_easy(n, s);
+    dw_delivery d = s->type->classify_response
+                        ? s->type->classify_response(&s->spec, status, s->resp, s->resp_len)
+                        : dw_sink_classify_http(status);
+    /* Errors that no retry can fix. */
+    if (res == CURLE_URL_MALFORMAT || res == CURLE_UNSUPPORTED_PROTOCOL)
+        d = DW_DELIVERY_DROP;
+    attempt_done(n, s, d, status, whyp);
+}
+
+static void *notifier_main(void *arg)
+{
+    dw_notifier *n = arg;
+    for (;;) {
+        pthread_mutex_lock(&n->lock);
+        if (n->stop) {
+            pthread_mutex_unlock(&n->lock);
+            break;
+        }
+        uint64_t now = dw_now_ms();
+        if (!n->paused) {
+            for (size_t i = 0; i < n->n; i++) {
+                sink *s = &n->sinks[i];
+                if (s->state != SINK_IDLE || !s->q.len)
+                    continue;
+                s->cur = queue_pop(&s->q);
+                s->busy = true;
+                s->attempt = 0;
+                s->state = SINK_WAITING;
+                s->next_at_ms = now;
+            }
+        }
+        pthread_mutex_unlock(&n->lock);
+
+        for (size_t i = 0; i < n->n; i++) {
+            sink *s = &n->sinks[i];
+            if (s->state != SINK_WAITING)
+                continue;
+            uint64_t at = s->next_at_ms;
+            if (s->started_once && s->spec.min_interval_ms > 0 &&
+                s->last_start_ms + (uint64_t)s->spec.min_interval_ms > at)
+                at = s->last_start_ms + (uint64_t)s->spec.min_interval_ms;
+            if (at <= now)
+                start_attempt(n, s);
+        }
+
+        int running = 0;
+        curl_multi_perform(n->multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(n->multi, &left))) {
+            if (msg->msg == CURLMSG_DONE)
+                transfer_done(n, msg->easy_handle, msg->data.result);
+        }
+
+        /* Sleep until the earliest scheduled retry, a socket event, curl's
+         * own timer, or a wakeup from submit/resume/free. */
+        int64_t timeout = IDLE_POLL_MS;
+        now = dw_now_ms();
+        for (size_t i = 0; i < n->n; i++) {
+            sink *s = &n->sinks[i];
+            if (s->state == SINK_IDLE) {
+                /* A finished sink may have more queued: loop at once. */
+                pthread_mutex_lock(&n->lock);
+                bool more = s->q.len > 0 && !n->paused;
+                pthread_mutex_unlock(&n->lock);
+                if (more)
+                    timeout = 0;
+                continue;
+            }
+            if (s->state != SINK_WAITING)
+                continue;
+            uint64_t at = s->next_at_ms;
+            if (s->started_once && s->spec.min_interval_ms > 0 &&
+                s->last_start_ms + (uint64_t)s->spec.min_interval_ms > at)
+                at = s->last_start_ms + (uint64_t)s->spec.min_interval_ms;
+            int64_t t = at > now ? (int64_t)(at - now) : 0;
+            if (t < timeout)
+                timeout = t;
+        }
+        curl_multi_poll(n->multi, NULL, 0, (int)timeout, NULL);
+    }
+    return NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? dw_strdup(s) : NULL;
+}
+
+static void sink_release(sink *s)
+{
+    free(s->name);
+    free(s->type_name);
+    free(s->url);
+    for (size_t i = 0; s->headers && i < s->spec.n_headers; i++) {
+        free((char *)s->headers[i].key);
+        free((char *)s->headers[i].value);
+    }
+    free(s->headers);
+    for (size_t i = 0; s->options && i < s->spec.n_options; i++) {
+        free((char *)s->options[i].key);
+        free((char *)s->options[i].value);
+    }
+    free(s->options);
+    free(s->q.items);
+}
+
+static dw_kv *copy_kv(const dw_kv *kv, size_t n)
+{
+    dw_kv *c = dw_calloc(n ? n : 1, sizeof *c);
+    for (size_t i = 0; i < n; i++) {
+        c[i].key = dw_strdup(kv[i].key);
+        c[i].value = dw_strdup(kv[i].value);
+    }
+    return c;
+}
+
+static int check_spec(const dw_sink_spec *specs, size_t idx, char *errbuf, size_t errlen)
+{
+    const dw_sink_spec *sp = &specs[idx];
+    if (!sp->name || !*sp->name)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "sink #%zu: a name is required", idx + 1);
+    const char *nm = sp->name;
+    for (size_t j = 0; j < idx; j++)
+        if (specs[j].name && strcmp(specs[j].name, nm) == 0)
+            return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                             "sink \"%s\": the name is used by another sink", nm);
+    const dw_sink_type *t = dw_sink_type_find(sp->type);
+    if (!t) {
+        char names[256];
+        dw_sink_type_names(names, sizeof names);
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": unknown type \"%s\" (known types: %s)", nm,
+                         sp->type ? sp->type : "", names);
+    }
+    if (sp->timeout_ms < 1 || sp->timeout_ms > DW_SINK_MAX_TIMEOUT_MS)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": timeout_ms %lld is outside 1..%d", nm,
+                         (long long)sp->timeout_ms, DW_SINK_MAX_TIMEOUT_MS);
+    if (sp->max_retries < 0 || sp->max_retries > DW_SINK_MAX_RETRIES)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": max_retries %d is outside 0..%d", nm, sp->max_retries,
+                         DW_SINK_MAX_RETRIES);
+    if (sp->min_interval_ms < 0 || sp->min_interval_ms > MAX_MIN_INTERVAL_MS)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": min_interval_ms %lld is outside 0..%d", nm,
+                         (long long)sp->min_interval_ms, MAX_MIN_INTERVAL_MS);
+    if (sp->queue_size > DW_SINK_MAX_QUEUE)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": queue_size %zu is above the limit %d", nm, sp->queue_size,
+                         DW_SINK_MAX_QUEUE);
+    if (sp->n_headers > DW_SINK_MAX_HEADERS || (sp->n_headers && !sp->headers))
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": at most %d headers are allowed", nm, DW_SINK_MAX_HEADERS);
+    for (size_t i = 0; i < sp->n_headers; i++) {
+        const dw_kv *h = &sp->headers[i];
+        if (!h->key || !*h->key || !h->value || has_crlf(h->key) || has_crlf(h->value) ||
+            strchr(h->key, ':') || strlen(h->key) + strlen(h->value) > 1000)
+            return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                             "sink \"%s\": header \"%s\" must have a name without ':' and a "
+                             "value without line breaks, 1000 bytes at most",
+                             nm, h->key ? h->key : "");
+    }
+    if (sp->n_options > DW_SINK_MAX_OPTIONS || (sp->n_options && !sp->options))
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": at most %d options are allowed", nm, DW_SINK_MAX_OPTIONS);
+    for (size_t i = 0; i < sp->n_options; i++)
+        if (!sp->options[i].key || !sp->options[i].value)
+            return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                             "sink \"%s\": option #%zu has no key or value", nm, i + 1);
+    if (t->validate)
+        return t->validate(sp, errbuf, errlen);
+    return 0;
+}
+
+int dw_notifier_new(const dw_sink_spec *specs, size_t n, dw_notifier **out, char *errbuf,
+                    size_t errlen)
+{
+    return dw_notifier_new_ex(specs, n, NULL, out, errbuf, errlen);
+}
+
+int dw_notifier_new_ex(const dw_sink_spec *specs, size_t n, const dw_notifier_options *opts,
+                       dw_notifier **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    if (n > DW_NOTIFIER_MAX_SINKS)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "%zu sinks configured, at most %d allowed",
+                         n, DW_NOTIFIER_MAX_SINKS);
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_spec(specs, i, errbuf, errlen);
+        if (rc)
+            return rc;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return dw_seterr(errbuf, errlen, DW_ERR_HTTP, "libcurl could not be initialised");
+
+    dw_notifier *nt = dw_calloc(1, sizeof *nt);
+    if (opts)
+        nt->opts = *opts;
+    if (nt->opts.backoff_base_ms <= 0)
+        nt->opts.backoff_base_ms = DW_BACKOFF_BASE_MS;
+    if (nt->opts.backoff_cap_ms <= 0)
+        nt->opts.backoff_cap_ms = DW_BACKOFF_CAP_MS;
+    nt->rng =
+        nt->opts.rng_seed ? nt->opts.rng_seed : ((uint64_t)dw_wall_ms() << 16) ^ (uint64_t)getpid();
+    nt->paused = nt->opts.start_paused;
+    nt->n = n;
+    nt->sinks = dw_calloc(n ? n : 1, sizeof *nt->sinks);
+    for (size_t i = 0; i < n; i++) {
+        sink *s = &nt->sinks[i];
+        const dw_sink_spec *sp = &specs[i];
+        s->spec = *sp;
+        s->name = dw_strdup(sp->name);
+        s->type_name = dw_strdup(sp->type);
+        s->url = dup_or_null(sp->url);
+        s->headers = copy_kv(sp->headers, sp->n_headers);
+        s->options = copy_kv(sp->options, sp->n_options);
+        s->spec.name = s->name;
+        s->spec.type = s->type_name;
+        s->spec.url = s->url;
+        s->spec.headers = s->headers;
+        s->spec.options = s->options;
+        s->type = dw_sink_type_find(sp->type);
+        s->q.cap = sp->queue_size ? sp->queue_size : DW_SINK_DEFAULT_QUEUE;
+        s->spec.queue_size = s->q.cap;
+        s->q.items = dw_calloc(s->q.cap, sizeof *s->q.items);
+    }
+
+    pthread_mutex_init(&nt->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&nt->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    nt->multi = curl_multi_init();
+    if (!nt->multi) {
+        fprintf(stderr, "driftwatch: out of memory in libcurl\n");
+        abort();
+    }
+    int prc = pthread_create(&nt->thread, NULL, notifier_main, nt);
+    if (prc != 0) {
+        dw_notifier_free(nt);
+        return dw_seterr(errbuf, errlen, DW_ERR_STATE, "the notifier thread could not start: %s",
+                         strerror(prc));
+    }
+    nt->thread_started = true;
+    *out = nt;
+    return 0;
+}
+
+int dw_notifier_submit(dw_notifier *n, json_t *doc)
+{
+    if (!n || !json_is_object(doc)) {
+        json_decref(doc);
+        return DW_ERR_INVALID;
+    }
+    if (n->n == 0) {
+        json_decref(doc);
+        return 0;
+    }
+    /* Copies are made before taking the lock, so the notifier thread never
+     * waits on a deep copy. */
+    json_t *copies[DW_NOTIFIER_MAX_SINKS];
+    copies[0] = doc;
+    for (size_t i = 1; i < n->n; i++) {
+        copies[i] = json_deep_copy(doc);
+        if (!copies[i]) {
+            fprintf(stderr, "driftwatch: out of memory copying a notification\n");
+            abort();
+        }
+    }
+    json_t *dropped[DW_NOTIFIER_MAX_SINKS];
+    pthread_mutex_lock(&n->lock);
+    for (size_t i = 0; i < n->n; i++) {
+        sink *s = &n->sinks[i];
+        dropped[i] = queue_push(&s->q, copies[i]);
+        INC(s->submitted);
+        if (dropped[i])
+            INC(s->dropped);
+        else {
+            INC(s->queued);
+            n->pending++;
+        }
+    }
+    pthread_mutex_unlock(&n->lock);
+    curl_multi_wakeup(n->multi);
+    for (size_t i = 0; i < n->n; i++) {
+        if (dropped[i]) {
+            dw_log(DW_LOG_WARN, MOD,
+                   "sink \"%s\": queue full (%zu), dropped the oldest notification",
+                   n->sinks[i].name, n->sinks[i].q.cap);
+            json_decref(dropped[i]);
+        }
+    }
+    return 0;
+}
+
+int dw_notifier_drain(dw_notifier *n, int64_t budget_ms)
+{
+    if (!n)
+        return 0;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    if (budget_ms < 0)
+        budget_ms = 0;
+    deadline.tv_sec += budget_ms / 1000;
+    deadline.tv_nsec += (budget_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&n->lock);
+    while (n->pending > 0) {
+        if (pthread_cond_timedwait(&n->cond, &n->lock, &deadline) == ETIMEDOUT)
+            break;
+    }
+    size_t left = n->pending;
+    pthread_mutex_unlock(&n->lock);
+    return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+void dw_notifier_resume(dw_notifier *n)
+{
+    pthread_mutex_lock(&n->lock);
+    n->paused = false;
+    pthread_mutex_unlock(&n->lock);
+    curl_multi_wakeup(n->multi);
+}
+
+size_t dw_notifier_sink_count(const dw_notifier *n)
+{
+    return n ? n->n : 0;
+}
+
+const char *dw_notifier_sink_name(const dw_notifier *n, size_t index)
+{
+    return n && index < n->n ? n->sinks[index].name : NULL;
+}
+
+int dw_notifier_stats(const dw_notifier *n, size_t index, dw_sink_stats *out)
+{
+    if (!n || index >= n->n)
+        return DW_ERR_INVALID;
+    /* The counters are atomics; reading them needs no lock (the set is not
+     * a consistent snapshot across counters, which metrics do not need). */
+    sink *s = &n->sinks[index];
+    out->submitted = LOAD(s->submitted);
+    out->sent = LOAD(s->sent);
+    out->retried = LOAD(s->retried);
+    out->failed = LOAD(s->failed);
+    out->dropped = LOAD(s->dropped);
+    out->skipped = LOAD(s->skipped);
+    out->queued = LOAD(s->queued);
+    return 0;
+}
+
+void dw_notifier_free(dw_notifier *n)
+{
+    if (!n)
+        return;
+    if (n->thread_started) {
+        pthread_mutex_lock(&n->lock);
+        n->stop = true;
+        pthread_mutex_unlock(&n->lock);
+        curl_multi_wakeup(n->multi);
+        pthread_join(n->thread, NULL);
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        sink *s = &n->sinks[i];
+        size_t abandoned = s->q.len + (s->cur ? 1 : 0);
+        if (abandoned)
+            dw_log(DW_LOG_WARN, MOD,
+                   "sink \"%s\": shutting down with %zu undelivered notifications", s->name,
+                   abandoned);
+        release_easy(n, s);
+        dw_http_request_clear(&s->req);
+        json_decref(s->cur);
+        json_t *d;
+        while ((d = queue_pop(&s->q)))
+            json_decref(d);
+        sink_release(s);
+    }
+    free(n->sinks);
+    if (n->multi)
+        curl_multi_cleanup(n->multi);
+    pthread_cond_destroy(&n->cond);
+    pthread_mutex_destroy(&n->lock);
+    free(n);
+    curl_global_cleanup();
+}

@@ -1,0 +1,142 @@
+/* The stdout sink: writes each notification to standard output, as one
+ * JSON line (default, `format: json`) or as one human summary line per alert
+ * (`format: text`). Printing is this sink's whole job, so it is the one
+ * library file that writes to stdout; it runs on the notifier thread. */
+#include "driftwatch/sink.h"
+
+#include "driftwatch/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool text_mode(const dw_sink_spec *spec)
+{
+    const char *f = dw_sink_spec_option(spec, "format");
+    return f && strcmp(f, "text") == 0;
+}
+
+static int stdout_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
+{
+    const char *f = dw_sink_spec_option(spec, "format");
+    if (f && strcmp(f, "json") != 0 && strcmp(f, "text") != 0)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": option format \"%s\" must be json or text", spec->name, f);
+    return 0;
+}
+
+/* Writes s with control characters replaced, so one alert stays one line
+ * whatever a column name contains. */
+static void put_clean(FILE *f, const char *s)
+{
+    for (; s && *s; s++)
+        fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
+}
+
+static void put_str(FILE *f, const char *key, json_t *v)
+{
+    const char *s = json_string_value(v);
+    if (!s)
+        return;
+    fprintf(f, " %s=", key);
+    put_clean(f, s);
+}
+
+static void put_num(FILE *f, const char *key, json_t *v)
+{
+    if (json_is_number(v))
+        fprintf(f, " %s=%.6g", key, json_number_value(v));
+}
+
+/* "<evaluated_at> FIRING model=fraud version=v3 column=... window=15m
+ *  severity=warning kind=distribution samples=4980 ks.statistic=0.31
+ *  ks.p_adjusted=1e-39 psi=0.52" */
+static void text_line(FILE *f, json_t *doc, json_t *a)
+{
+    put_clean(f, json_string_value(json_object_get(doc, "evaluated_at")));
+    const char *st = json_string_value(json_object_get(a, "status"));
+    fputc(' ', f);
+    for (const char *p = st ? st : "unknown"; *p; p++)
+        fputc((unsigned char)*p < 0x20 ? '?' : (*p >= 'a' && *p <= 'z' ? *p - 32 : *p), f);
+    put_str(f, "model", json_object_get(doc, "model"));
+    put_str(f, "version", json_object_get(doc, "model_version"));
+    put_str(f, "column", json_object_get(a, "column"));
+    put_str(f, "window", json_object_get(a, "window"));
+    put_str(f, "severity", json_object_get(a, "severity"));
+    put_str(f, "kind", json_object_get(a, "kind"));
+    json_t *samples = json_object_get(a, "samples");
+    if (json_is_integer(samples))
+        fprintf(f, " samples=%lld", (long long)json_integer_value(samples));
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(a, "tests"), k, v)
+    {
+        if (json_is_object(v)) {
+            char key[128];
+            snprintf(key, sizeof key, "%s.statistic", k);
+            put_num(f, key, json_object_get(v, "statistic"));
+            snprintf(key, sizeof key, "%s.p_adjusted", k);
+            put_num(f, key, json_object_get(v, "p_adjusted"));
+        } else {
+            put_num(f, k, v);
+        }
+    }
+    json_object_foreach(json_object_get(a, "quality"), k, v) put_num(f, k, v);
+    fputc('\n', f);
+}
+
+static int stdout_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
+{
+    json_t *d = dw_sink_filter_alerts(spec, doc);
+    if (!d)
+        return DW_SINK_SKIP;
+    int rc = 0;
+    if (!text_mode(spec)) {
+        rc = dw_http_request_set_json(out, d);
+        if (rc == 0) {
+            /* One document per line: append the newline to the body. */
+            out->body = dw_realloc(out->body, out->body_len + 2);
+            out->body[out->body_len++] = '\n';
+            out->body[out->body_len] = '\0';
+        }
+    } else {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) {
+            fprintf(stderr, "driftwatch: out of memory formatting a notification\n");
+            abort();
+        }
+        json_t *a;
+        size_t i;
+        json_array_foreach(json_object_get(d, "alerts"), i, a) text_line(f, d, a);
+        fclose(f);
+        free(out->body);
+        out->body = buf;
+        out->body_len = len;
+        snprintf(out->content_type, sizeof out->content_type, "text/plain");
+    }
+    json_decref(d);
+    return rc;
+}
+
+static dw_delivery stdout_write(const dw_sink_spec *spec, const dw_http_request *req)
+{
+    (void)spec;
+    if (!req->body_len)
+        return DW_DELIVERY_OK;
+    flockfile(stdout);
+    size_t w = fwrite(req->body, 1, req->body_len, stdout);
+    int fl = fflush(stdout);
+    funlockfile(stdout);
+    /* A closed or full stdout will not get better by retrying. */
+    return (w == req->body_len && fl == 0) ? DW_DELIVERY_OK : DW_DELIVERY_DROP;
+}
+
+const dw_sink_type dw_sink_stdout = {
+    .name = "stdout",
+    .validate = stdout_validate,
+    .format = stdout_format,
+    .classify_response = NULL,
+    .write = stdout_write,
+};
