@@ -1,0 +1,239 @@
+/* The driftwatch configuration: a YAML (or JSON) file parsed with libyaml and
+ * validated strictly. docs/configuration.md documents every key.
+ *
+ * Strictness: unknown keys, wrong types, missing required keys and values
+ * out of range are refused with one sentence "<file>:<line>: <path>: <reason>"
+ * (lines are 1-based). Scalar values (never keys) may contain ${VAR} and
+ * ${VAR:-default}; "$$" is a literal dollar. Relative paths (models[].reference,
+ * state_dir) are resolved against the directory of the configuration file.
+ *
+ * Ownership: a dw_config owns every string and array reachable from it; it is
+ * immutable after loading and freed in one call with dw_config_free(). All
+ * durations are int64 milliseconds. */
+#ifndef DRIFTWATCH_CONFIG_H
+#define DRIFTWATCH_CONFIG_H
+
+#include "driftwatch/drift.h"
+#include "driftwatch/log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds (a larger configuration is refused with DW_ERR_LIMIT). */
+#define DW_CONFIG_MAX_BYTES (1024 * 1024) /* size of the file */
+#define DW_CONFIG_MAX_NODES 200000        /* YAML nodes visited, aliases expanded */
+#define DW_CONFIG_MAX_SCALAR 65536        /* one value after ${} interpolation */
+#define DW_CONFIG_MAX_WINDOWS 16
+#define DW_CONFIG_MAX_PANES 1440 /* length / slide of one window */
+#define DW_CONFIG_MAX_MODELS 256
+#define DW_CONFIG_MAX_SINKS 32
+#define DW_CONFIG_MAX_RETRAIN 32
+#define DW_CONFIG_MAX_TOPICS 64
+#define DW_CONFIG_MAX_LIST 256             /* records.columns/fields, filter lists */
+#define DW_CONFIG_MAX_MAP 128              /* kafka.properties, headers */
+#define DW_CONFIG_MAX_COLUMN_OVERRIDES 4096 /* models[].columns entries per model */
+#define DW_CONFIG_MAX_NAME 64              /* window, sink and retrain names */
+
+/* A string key/value pair (properties, headers, type-specific parameters).
+ * Non-string YAML scalars are kept as written ("true", "5"). */
+typedef struct dw_kv {
+    char *key;
+    char *value;
+} dw_kv;
+
+/* Value of key in kv[0..n), or NULL. */
+const char *dw_kv_get(const dw_kv *kv, size_t n, const char *key);
+
+typedef enum dw_offset_reset { DW_OFFSET_EARLIEST = 0, DW_OFFSET_LATEST = 1 } dw_offset_reset;
+
+typedef struct dw_kafka_config {
+    char *brokers;     /* librdkafka bootstrap.servers */
+    size_t ntopics;    /* 1..DW_CONFIG_MAX_TOPICS */
+    char **topics;
+    char *group_id;    /* default "driftwatch" */
+    dw_offset_reset auto_offset_reset; /* default earliest */
+    char *dead_letter_topic;           /* NULL: none */
+    size_t nproperties;                /* passed to librdkafka as is */
+    dw_kv *properties;
+    int64_t poll_timeout_ms;    /* default 100 */
+    int64_t commit_interval_ms; /* default 5000 */
+    int64_t max_message_bytes;  /* default 1048576 */
+} dw_kafka_config;
+
+typedef struct dw_records_config {
+    char *timestamp;     /* dotted path, default "ts" */
+    char *model;         /* default "model" */
+    char *model_version; /* default "model_version" */
+    size_t ncolumns;     /* object paths whose members become "<path>.<member>" */
+    char **columns;      /* default {"features", "prediction"} */
+    size_t nfields;      /* extra scalar paths monitored as they are */
+    char **fields;       /* default none */
+    char *default_model; /* NULL: records without a model field are dropped */
+} dw_records_config;
+
+/* A per-column override inside a model. */
+typedef struct dw_column_config {
+    char *name;             /* full column name, e.g. "features.amount" */
+    int line;               /* line in the configuration, for messages */
+    bool ignore;            /* never evaluated */
+    dw_thresholds thresholds; /* resolved: global < model < column */
+} dw_column_config;
+
+typedef struct dw_model_config {
+    char *name;
+    char *version;   /* NULL: any version (each version tracked separately) */
+    char *reference; /* path, resolved against the config's directory */
+    int line;        /* line of the model entry */
+    int reference_line;
+    dw_thresholds thresholds; /* resolved: global < model */
+    size_t ncolumns;          /* sorted by name */
+    dw_column_config *columns;
+} dw_model_config;
+
+typedef struct dw_window_config {
+    char *name;
+    int64_t length_ms;
+    int64_t slide_ms;
+    uint32_t panes; /* length / slide, 1..DW_CONFIG_MAX_PANES */
+} dw_window_config;
+
+typedef enum dw_sink_type {
+    DW_SINK_WEBHOOK = 0,
+    DW_SINK_STDOUT,
+    DW_SINK_SLACK,
+    DW_SINK_PAGERDUTY,
+    DW_SINK_ALERTMANAGER,
+} dw_sink_type;
+
+typedef enum dw_severity {
+    DW_SEVERITY_ANY = 0, /* no filter */
+    DW_SEVERITY_WARNING,
+    DW_SEVERITY_CRITICAL,
+} dw_severity;
+
+typedef struct dw_sink_filter {
+    size_t nmodels; /* 0: every model */
+    char **models;
+    size_t ncolumns; /* 0: every column */
+    char **columns;
+    dw_severity min_severity; /* warning: all alerts; critical: critical only */
+} dw_sink_filter;
+
+typedef struct dw_sink_config {
+    char *name;
+    dw_sink_type type;
+    char *url;           /* NULL for stdout */
+    int64_t timeout_ms;  /* default 5000 */
+    int max_retries;     /* default 5 */
+    bool send_resolved;  /* default true */
+    size_t nheaders;
+    dw_kv *headers;
+    int64_t min_interval_ms; /* default 0 */
+    dw_sink_filter filter;
+    size_t nparams; /* type-specific keys (slack: channel, ...), validated */
+    dw_kv *params;
+} dw_sink_config;
+
+typedef enum dw_retrain_type {
+    DW_RETRAIN_AIRFLOW = 0,
+    DW_RETRAIN_ARGO,
+    DW_RETRAIN_KUBEFLOW,
+    DW_RETRAIN_GITHUB,
+    DW_RETRAIN_WEBHOOK,
+} dw_retrain_type;
+
+typedef struct dw_retrain_config {
+    char *name;
+    dw_retrain_type type;
+    char *url;
+    char *model;  /* NULL: any model */
+    int min_columns;  /* default 3 */
+    char *window;     /* a windows[].name; default the first window */
+    int64_t for_ms;   /* default 15m */
+    int64_t cooldown_ms; /* default 6h */
+    size_t nparams;
+    dw_kv *params;
+} dw_retrain_config;
+
+typedef struct dw_alerts_config {
+    int for_evaluations;        /* "for", default 2 */
+    double clear_psi;           /* default 0.1 */
+    double clear_ks;            /* default 0.05 */
+    int64_t keep_firing_for_ms; /* default 0 */
+    bool group_by_model;        /* default true */
+} dw_alerts_config;
+
+typedef struct dw_config {
+    char *path;    /* the name given to load/parse, used in messages */
+    char *basedir; /* directory relative paths were resolved against, or NULL */
+    dw_kafka_config kafka;
+    dw_records_config records;
+    size_t nmodels; /* 1..DW_CONFIG_MAX_MODELS */
+    dw_model_config *models;
+    size_t nwindows; /* 1..DW_CONFIG_MAX_WINDOWS */
+    dw_window_config *windows;
+    dw_thresholds thresholds; /* the global block */
+    dw_alerts_config alerts;
+    struct {
+        int64_t allowed_lateness_ms; /* default 1m */
+        int64_t idle_timeout_ms;     /* default 30s; 0 disables the idle advance */
+    } time;
+    size_t nsinks; /* 0 only if the file says "sinks: []" */
+    dw_sink_config *sinks;
+    size_t nretrain;
+    dw_retrain_config *retrain;
+    struct {
+        char *listen; /* "host:port", default "0.0.0.0:9187" */
+        char *host;   /* host part without IPv6 brackets */
+        uint16_t port;
+        bool enabled; /* default true */
+    } http;
+    struct {
+        dw_log_level level;   /* default info */
+        dw_log_format format; /* default json */
+    } log;
+    char *state_dir; /* default "/var/lib/driftwatch" */
+    struct {
+        uint32_t max_new_categories; /* default 32 */
+    } evaluation;
+} dw_config;
+
+/* Reads and validates the file at path (at most DW_CONFIG_MAX_BYTES);
+ * relative paths inside are resolved against path's directory. On success
+ * *out is a new config the caller frees with dw_config_free(); on failure
+ * *out is NULL, the return is a negative dw_err and errbuf holds
+ * "<path>:<line>: <reason>" (or "<path>: <reason>" for I/O errors). */
+int dw_config_load(const char *path, dw_config **out, char *errbuf, size_t errlen);
+
+/* Parses text[0..len) (need not be NUL-terminated). name is used in error
+ * messages; basedir (may be NULL: paths stay as written) is what relative
+ * paths are resolved against. Same ownership and errors as dw_config_load(). */
+int dw_config_parse(const char *name, const char *text, size_t len, const char *basedir,
+                    dw_config **out, char *errbuf, size_t errlen);
+
+/* Frees cfg and everything it owns; NULL is a no-op. */
+void dw_config_free(dw_config *cfg);
+
+/* The thresholds that apply to column of model (global < model < column
+ * overrides, resolved at load time, so this is a binary search). model NULL
+ * gives the global block. *ignored (if not NULL) is set when the column is
+ * marked ignore. The pointer is owned by cfg. */
+const dw_thresholds *dw_config_column_thresholds(const dw_config *cfg,
+                                                 const dw_model_config *model,
+                                                 const char *column, bool *ignored);
+
+/* The model entry for records of (name, version): an entry with exactly that
+ * version wins over one without a version. version may be NULL. Returns NULL
+ * when none matches. */
+const dw_model_config *dw_config_find_model(const dw_config *cfg, const char *name,
+                                            const char *version);
+
+/* The window called name, or NULL. */
+const dw_window_config *dw_config_find_window(const dw_config *cfg, const char *name);
+
+/* Static lower-case names ("webhook", "airflow", ...). */
+const char *dw_sink_type_name(dw_sink_type t);
+const char *dw_retrain_type_name(dw_retrain_type t);
+
+#endif
