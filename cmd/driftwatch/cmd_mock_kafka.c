@@ -37,7 +37,7 @@ static void usage(FILE *f)
             "  --log-format F           json|text (default json)\n"
             "\n"
             "NOT for production: data is kept in memory only, and each partition keeps only\n"
-            "the most recent ~10 MB (and at most 100000 message batches); older data is\n"
+            "the most recent ~5 MB (and at most 100000 record batches); older data is\n"
             "dropped silently.\n",
             DW_MOCK_KAFKA_MAX_BROKERS);
 }
@@ -170,7 +170,7 @@ int cmd_mock_kafka(int argc, char **argv)
         goto out;
     }
     dw_log(DW_LOG_WARN, "mock_kafka",
-           "this broker keeps data in memory only and drops all but the most recent ~10 MB "
+           "this broker keeps data in memory only and drops all but the most recent ~5 MB "
            "per partition: for tests and trials, never production");
 
     /* The broker runs on librdkafka's threads; this one only waits for the

@@ -6,9 +6,9 @@
  * and it auto-creates topics that a producer asks for (4 partitions).
  *
  * It is NOT durable and NOT a production broker: everything lives in memory
- * and the mock keeps only the most recent ~10 MB (librdkafka 2.0.2; newer
- * releases: 5 MB) and at most 100000 message sets per partition, silently
- * dropping older ones (see docs/mock-kafka.md). */
+ * and the mock keeps only the most recent ~5 MB (5 MiB of record batches,
+ * measured with librdkafka 2.0.2) and at most 100000 record batches per
+ * partition, silently dropping older ones (see docs/mock-kafka.md). */
 #ifndef DRIFTWATCH_MOCK_KAFKA_H
 #define DRIFTWATCH_MOCK_KAFKA_H
 
