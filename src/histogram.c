@@ -1,0 +1,129 @@
+/* Numeric bin lookup (binary search over the right-closed edges) and the
+ * category hash index. Both are on the per-message hot path: no allocation,
+ * no locks, O(log nbins) and O(1) average respectively. */
+#include "driftwatch/histogram.h"
+
+#include "driftwatch/error.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+long dw_ref_bin(const dw_ref_column *col, double x)
+{
+    if (isnan(x))
+        return DW_BIN_NAN;
+    const double *e = col->edges;
+    size_t n = col->nbins;
+    /* A valid reference has nbins >= 1; without bins every value is out of
+     * range, and "above" keeps the index inside [-1, nbins]. */
+    if (n == 0 || !e)
+        return 0;
+    if (x < e[0])
+        return -1;
+    if (x > e[n])
+        return (long)n;
+    /* Smallest i in [0, n) with x <= e[i + 1]: bin i is (e[i], e[i+1]] (bin 0
+     * also holds e[0]), so that is the bin of x. It exists since x <= e[n]. */
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (x <= e[mid + 1])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return (long)lo;
+}
+
+struct dw_cat_index {
+    size_t mask;     /* table size - 1; the size is a power of two */
+    uint32_t *slots; /* 0 = empty, else category index + 1 */
+    size_t *lens;    /* strlen of each category, so lookups compare lengths first */
+    size_t ncat;
+};
+
+/* FNV-1a: short category strings, no need for a keyed hash because the
+ * index is built from the trusted reference and never grows from input. */
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+void dw_cat_index_free(struct dw_cat_index *idx)
+{
+    if (!idx)
+        return;
+    free(idx->slots);
+    free(idx->lens);
+    free(idx);
+}
+
+/* Returns the slot holding (value, len), or the empty slot where it would go. */
+static size_t probe(const struct dw_cat_index *idx, char *const *cats, const char *value,
+                    size_t len)
+{
+    size_t i = (size_t)hash_bytes(value, len) & idx->mask;
+    /* Terminates: the load factor is <= 0.5, so an empty slot exists. */
+    for (;;) {
+        uint32_t s = idx->slots[i];
+        if (s == 0)
+            return i;
+        size_t c = s - 1;
+        if (idx->lens[c] == len && memcmp(cats[c], value, len) == 0)
+            return i;
+        i = (i + 1) & idx->mask; /* linear probing: cache friendly for small tables */
+    }
+}
+
+int dw_cat_index_build(dw_ref_column *col)
+{
+    dw_cat_index_free(col->cat_index);
+    col->cat_index = NULL;
+    if (col->type != DW_COL_CATEGORICAL)
+        return DW_ERR_INVALID;
+    if (col->ncat > DW_MAX_CATEGORIES)
+        return DW_ERR_LIMIT;
+
+    struct dw_cat_index *idx = dw_calloc(1, sizeof *idx);
+    size_t size = 16;
+    while (size < 2 * col->ncat)
+        size *= 2;
+    idx->mask = size - 1;
+    idx->ncat = col->ncat;
+    idx->slots = dw_calloc(size, sizeof *idx->slots);
+    idx->lens = dw_calloc(col->ncat ? col->ncat : 1, sizeof *idx->lens);
+    for (size_t c = 0; c < col->ncat; c++) {
+        idx->lens[c] = strlen(col->categories[c]);
+        size_t slot = probe(idx, col->categories, col->categories[c], idx->lens[c]);
+        if (idx->slots[slot] != 0) {
+            dw_cat_index_free(idx);
+            return DW_ERR_INVALID; /* duplicate category */
+        }
+        idx->slots[slot] = (uint32_t)(c + 1);
+    }
+    col->cat_index = idx;
+    return 0;
+}
+
+long dw_ref_category(const dw_ref_column *col, const char *value, size_t len)
+{
+    const struct dw_cat_index *idx = col->cat_index;
+    if (idx && idx->ncat == col->ncat) {
+        uint32_t s = idx->slots[probe(idx, col->categories, value, len)];
+        return s ? (long)s - 1 : -1;
+    }
+    /* No index (a column built by hand, e.g. in a test): linear scan. */
+    for (size_t c = 0; c < col->ncat; c++) {
+        const char *cat = col->categories[c];
+        if (strlen(cat) == len && memcmp(cat, value, len) == 0)
+            return (long)c;
+    }
+    return -1;
+}

@@ -1,0 +1,121 @@
+/* Population Stability Index with additive smoothing (see psi.h and
+ * docs/statistics.md). Evaluated per column and window, so it allocates
+ * nothing: the totals are computed first, then the buckets are streamed. */
+#include "driftwatch/psi.h"
+
+#include "driftwatch/error.h"
+
+#include <math.h>
+
+/* One bucket's term (c - r) ln(c / r) with smoothed proportions. The
+ * smoothing keeps both proportions > 0, so the log is finite; the term is
+ * >= 0 because (c - r) and ln(c / r) have the same sign. */
+static double psi_term(uint64_t r, uint64_t c, double rden, double cden)
+{
+    double pr = ((double)r + DW_PSI_SMOOTHING) / rden;
+    double pc = ((double)c + DW_PSI_SMOOTHING) / cden;
+    return (pc - pr) * log(pc / pr);
+}
+
+static double denom(uint64_t total, size_t k)
+{
+    return (double)total + DW_PSI_SMOOTHING * (double)k;
+}
+
+double dw_psi_counts(const uint64_t *ref, const uint64_t *cur, size_t k)
+{
+    uint64_t rt = 0, ct = 0;
+    for (size_t i = 0; i < k; i++) {
+        rt += ref[i];
+        ct += cur[i];
+    }
+    if (k == 0 || (rt == 0 && ct == 0))
+        return 0.0;
+    double rden = denom(rt, k), cden = denom(ct, k), psi = 0.0;
+    for (size_t i = 0; i < k; i++)
+        psi += psi_term(ref[i], cur[i], rden, cden);
+    return psi;
+}
+
+/* Groups the fine bins into at most DW_PSI_BUCKETS equal-frequency buckets.
+ * Fine bin i gets the group id g(i) = min(B - 1, floor(B * before_i / total))
+ * where before_i is the reference count of bins 0..i-1 (exact integer
+ * arithmetic), and consecutive bins with the same id form one bucket; bins
+ * after the last non-empty one join the last bucket. So a
+ * bucket boundary sits before the first bin at which the cumulative
+ * reference share reaches j / B. A fine bin is never split: a bin holding
+ * more than 1/B of the mass skips ids, which gives fewer, larger buckets and
+ * never an empty reference bucket (except when the whole reference is
+ * empty). Current underflow joins the first bucket and overflow the last.
+ * Writes the counts of k <= DW_PSI_BUCKETS buckets and returns k. */
+static size_t numeric_buckets(const dw_sample *cur, uint64_t r[DW_PSI_BUCKETS],
+                              uint64_t c[DW_PSI_BUCKETS])
+{
+    const dw_ref_column *ref = cur->ref;
+    const size_t nb = ref->nbins;
+    uint64_t total = 0;
+    for (size_t i = 0; i < nb; i++)
+        total += ref->bin_counts[i];
+
+    size_t k = 1;
+    uint64_t id = 0, before = 0;
+    r[0] = 0;
+    c[0] = cur->bins[0];
+    for (size_t i = 0; i < nb; i++) {
+        /* before < total: trailing empty reference bins stay in the last
+         * bucket instead of forming an empty one. */
+        if (before < total) {
+            /* 128-bit product: before * B must not overflow for any count. */
+            __extension__ unsigned __int128 scaled = (unsigned __int128)before * DW_PSI_BUCKETS;
+            uint64_t g = (uint64_t)(scaled / total);
+            if (g > DW_PSI_BUCKETS - 1)
+                g = DW_PSI_BUCKETS - 1;
+            if (g > id) {
+                id = g;
+                r[k] = 0;
+                c[k] = 0;
+                k++;
+            }
+        }
+        r[k - 1] += ref->bin_counts[i];
+        c[k - 1] += cur->bins[1 + i];
+        before += ref->bin_counts[i];
+    }
+    c[k - 1] += cur->bins[nb + 1];
+    return k;
+}
+
+int dw_psi(const dw_sample *cur, double *out)
+{
+    *out = 0.0;
+    const dw_ref_column *ref = cur->ref;
+    if (dw_sample_count(cur) == 0)
+        return DW_ERR_EMPTY;
+
+    if (ref->type == DW_COL_NUMERIC) {
+        uint64_t r[DW_PSI_BUCKETS], c[DW_PSI_BUCKETS];
+        size_t k = numeric_buckets(cur, r, c);
+        *out = dw_psi_counts(r, c, k);
+        return 0;
+    }
+
+    /* Categorical: listed categories, then "other" (which absorbs unseen
+     * values when it is non-empty: they may be rare training values), else
+     * one bucket for unseen values if there are any. */
+    uint64_t unseen = dw_sample_unseen(cur);
+    uint64_t rt = ref->other_count, ct = unseen;
+    for (size_t i = 0; i < ref->ncat; i++) {
+        rt += ref->cat_counts[i];
+        ct += cur->bins[i];
+    }
+    size_t k = ref->ncat + ((ref->other_count > 0 || unseen > 0) ? 1 : 0);
+    if (k == 0)
+        return 0;
+    double rden = denom(rt, k), cden = denom(ct, k), psi = 0.0;
+    for (size_t i = 0; i < ref->ncat; i++)
+        psi += psi_term(ref->cat_counts[i], cur->bins[i], rden, cden);
+    if (ref->other_count > 0 || unseen > 0)
+        psi += psi_term(ref->other_count, unseen, rden, cden);
+    *out = psi;
+    return 0;
+}

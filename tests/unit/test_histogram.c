@@ -1,0 +1,208 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "driftwatch/histogram.h"
+
+#include "driftwatch/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static dw_ref_column numeric(double *edges, size_t nbins)
+{
+    dw_ref_column c;
+    memset(&c, 0, sizeof c);
+    c.type = DW_COL_NUMERIC;
+    c.nbins = nbins;
+    c.edges = edges;
+    return c;
+}
+
+static void test_bin_right_closed_rule(void **state)
+{
+    (void)state;
+    double e[] = {0.0, 1.0, 2.0, 3.0};
+    dw_ref_column c = numeric(e, 3);
+    assert_int_equal(dw_ref_bin(&c, -0.1), -1);
+    assert_int_equal(dw_ref_bin(&c, 0.0), 0); /* bin 0 is closed on the left */
+    assert_int_equal(dw_ref_bin(&c, 0.5), 0);
+    assert_int_equal(dw_ref_bin(&c, 1.0), 0); /* right-closed */
+    assert_int_equal(dw_ref_bin(&c, nextafter(1.0, 2.0)), 1);
+    assert_int_equal(dw_ref_bin(&c, 2.0), 1);
+    assert_int_equal(dw_ref_bin(&c, 2.5), 2);
+    assert_int_equal(dw_ref_bin(&c, 3.0), 2); /* the maximum is in range */
+    assert_int_equal(dw_ref_bin(&c, nextafter(3.0, 4.0)), 3);
+}
+
+static void test_bin_nan_and_infinities(void **state)
+{
+    (void)state;
+    double e[] = {0.0, 1.0, 2.0};
+    dw_ref_column c = numeric(e, 2);
+    assert_int_equal(dw_ref_bin(&c, NAN), DW_BIN_NAN);
+    assert_int_equal(dw_ref_bin(&c, -INFINITY), -1);
+    assert_int_equal(dw_ref_bin(&c, INFINITY), 2);
+}
+
+static void test_bin_constant_column(void **state)
+{
+    (void)state;
+    /* One bin holding only the value 5: edges[0] == edges[1]. */
+    double e[] = {5.0, 5.0};
+    dw_ref_column c = numeric(e, 1);
+    assert_int_equal(dw_ref_bin(&c, 5.0), 0);
+    assert_int_equal(dw_ref_bin(&c, 4.999), -1);
+    assert_int_equal(dw_ref_bin(&c, 5.001), 1);
+}
+
+static void test_bin_discrete_column(void **state)
+{
+    (void)state;
+    /* Values 1, 2, 3 each in their own bin: {1}, (1, 2], (2, 3]. */
+    double e[] = {1.0, 1.0, 2.0, 3.0};
+    dw_ref_column c = numeric(e, 3);
+    assert_int_equal(dw_ref_bin(&c, 1.0), 0);
+    assert_int_equal(dw_ref_bin(&c, 2.0), 1);
+    assert_int_equal(dw_ref_bin(&c, 3.0), 2);
+    assert_int_equal(dw_ref_bin(&c, 1.5), 1);
+}
+
+/* The binary search agrees with the definition evaluated by a linear scan. */
+static void test_bin_matches_linear_scan(void **state)
+{
+    (void)state;
+    enum { NB = 1000 };
+    double *e = malloc((NB + 1) * sizeof *e);
+    for (size_t i = 0; i <= NB; i++)
+        e[i] = (double)i * 0.37 - 100.0;
+    dw_ref_column c = numeric(e, NB);
+    srand(42);
+    for (int t = 0; t < 20000; t++) {
+        double x;
+        if (t % 4 == 0)
+            x = e[rand() % (NB + 1)]; /* exactly on an edge */
+        else
+            x = -110.0 + 390.0 * rand() / (double)RAND_MAX;
+        long want;
+        if (x < e[0])
+            want = -1;
+        else if (x > e[NB])
+            want = NB;
+        else {
+            want = 0;
+            while (!(x <= e[want + 1]))
+                want++;
+        }
+        assert_int_equal(dw_ref_bin(&c, x), want);
+    }
+    free(e);
+}
+
+static dw_ref_column categorical(char **cats, size_t n)
+{
+    dw_ref_column c;
+    memset(&c, 0, sizeof c);
+    c.type = DW_COL_CATEGORICAL;
+    c.ncat = n;
+    c.categories = cats;
+    return c;
+}
+
+static void test_category_index_lookup_slices(void **state)
+{
+    (void)state;
+    char *cats[] = {"DE", "FR", "", "D", "DEU"};
+    dw_ref_column c = categorical(cats, 5);
+    assert_int_equal(dw_cat_index_build(&c), 0);
+    assert_non_null(c.cat_index);
+    /* Slices need not be NUL-terminated. */
+    assert_int_equal(dw_ref_category(&c, "DEx", 2), 0);
+    assert_int_equal(dw_ref_category(&c, "DEU", 3), 4);
+    assert_int_equal(dw_ref_category(&c, "DEU", 1), 3);
+    assert_int_equal(dw_ref_category(&c, "FR", 2), 1);
+    assert_int_equal(dw_ref_category(&c, "x", 0), 2); /* the empty category */
+    assert_int_equal(dw_ref_category(&c, "IT", 2), -1);
+    assert_int_equal(dw_ref_category(&c, "DE\0x", 4), -1);
+    /* Rebuilding replaces the old index without leaking it. */
+    assert_int_equal(dw_cat_index_build(&c), 0);
+    assert_int_equal(dw_ref_category(&c, "FR", 2), 1);
+    dw_cat_index_free(c.cat_index);
+}
+
+static void test_category_without_index_scans(void **state)
+{
+    (void)state;
+    char *cats[] = {"a", "bb"};
+    dw_ref_column c = categorical(cats, 2);
+    assert_int_equal(dw_ref_category(&c, "bbb", 2), 1);
+    assert_int_equal(dw_ref_category(&c, "bbb", 3), -1);
+    assert_int_equal(dw_ref_category(&c, "a\0", 2), -1);
+}
+
+static void test_category_index_many(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    char **cats = malloc(N * sizeof *cats);
+    for (size_t i = 0; i < N; i++) {
+        cats[i] = malloc(16);
+        snprintf(cats[i], 16, "cat-%zu", i * 7919);
+    }
+    dw_ref_column c = categorical(cats, N);
+    assert_int_equal(dw_cat_index_build(&c), 0);
+    char buf[32];
+    for (size_t i = 0; i < N; i++) {
+        int len = snprintf(buf, sizeof buf, "cat-%zu", i * 7919);
+        assert_int_equal(dw_ref_category(&c, buf, (size_t)len), (long)i);
+        len = snprintf(buf, sizeof buf, "cat-%zu", i * 7919 + 1);
+        assert_int_equal(dw_ref_category(&c, buf, (size_t)len), -1);
+    }
+    dw_cat_index_free(c.cat_index);
+    for (size_t i = 0; i < N; i++)
+        free(cats[i]);
+    free(cats);
+}
+
+static void test_category_index_errors(void **state)
+{
+    (void)state;
+    char *dup[] = {"x", "y", "x"};
+    dw_ref_column c = categorical(dup, 3);
+    assert_int_equal(dw_cat_index_build(&c), DW_ERR_INVALID);
+    assert_null(c.cat_index);
+
+    static char *many[DW_MAX_CATEGORIES + 1];
+    dw_ref_column big = categorical(many, DW_MAX_CATEGORIES + 1);
+    assert_int_equal(dw_cat_index_build(&big), DW_ERR_LIMIT);
+    assert_null(big.cat_index);
+
+    double e[] = {0.0, 1.0};
+    dw_ref_column num = numeric(e, 1);
+    assert_int_equal(dw_cat_index_build(&num), DW_ERR_INVALID);
+
+    dw_ref_column empty = categorical(NULL, 0);
+    assert_int_equal(dw_cat_index_build(&empty), 0);
+    assert_int_equal(dw_ref_category(&empty, "a", 1), -1);
+    dw_cat_index_free(empty.cat_index);
+    dw_cat_index_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bin_right_closed_rule),
+        cmocka_unit_test(test_bin_nan_and_infinities),
+        cmocka_unit_test(test_bin_constant_column),
+        cmocka_unit_test(test_bin_discrete_column),
+        cmocka_unit_test(test_bin_matches_linear_scan),
+        cmocka_unit_test(test_category_index_lookup_slices),
+        cmocka_unit_test(test_category_without_index_scans),
+        cmocka_unit_test(test_category_index_many),
+        cmocka_unit_test(test_category_index_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
