@@ -389,6 +389,12 @@ static const char *v_nonempty(const char *s)
     return *s ? NULL : "must not be empty";
 }
 
+static const char *v_any(const char *s)
+{
+    (void)s;
+    return NULL;
+}
+
 static const char *v_no_space(const char *s)
 {
     if (!*s)
@@ -525,15 +531,23 @@ static int missing(ctx *c, yaml_node_t *map, const char *parent, const char *key
     return fail(c, map, DW_ERR_INVALID, "missing required key \"%s\"", key);
 }
 
-/* String at map[key]: required when def is NULL and req is set; absent and
- * not required gives a copy of def (or NULL). */
+/* String at map[key]. Absent, null, or (for optional keys) empty after
+ * interpolation ("${VAR:-}") gives a copy of def (or NULL); required keys
+ * must be present and non-empty. */
 static int get_string(ctx *c, yaml_node_t *map, const char *parent, const char *key, bool req,
                       const char *def, validator check, char **out)
 {
     char p[PATHLEN];
     join_path(p, parent, key);
     yaml_node_t *v = map_get(c, map, key);
-    if (is_null(v)) {
+    char *s = NULL;
+    if (!is_null(v)) {
+        int rc = scalar_text(c, v, p, &s);
+        if (rc)
+            return rc;
+    }
+    if (!s || (!*s && !req)) {
+        free(s);
         if (req)
             return v ? fail(c, v, DW_ERR_INVALID, "%s: must not be empty", p)
                      : missing(c, map, parent, key);
@@ -541,10 +555,13 @@ static int get_string(ctx *c, yaml_node_t *map, const char *parent, const char *
         *out = def ? dw_strdup(def) : NULL;
         return 0;
     }
-    char *s = NULL;
-    int rc = conv_string(c, v, p, check, &s);
-    if (rc)
+    const char *why = (check ? check : v_nonempty)(s);
+    if (why) {
+        int rc = *s ? fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" %s", p, s, why)
+                    : fail(c, v, DW_ERR_INVALID, "%s: %s", p, why);
+        free(s);
         return rc;
+    }
     free(*out);
     *out = s;
     return 0;
@@ -1493,17 +1510,24 @@ static int typed_entry(ctx *c, yaml_node_t *v, const char *path, const type_spec
     for (size_t i = 0; i < ts->nparams; i++) {
         const param_spec *ps = &ts->params[i];
         char *s = NULL;
-        validator chk = ps->kind == P_URL ? v_url : v_nonempty;
-        if ((rc = get_string(c, v, path, ps->key, ps->required, NULL, chk, &s)))
+        if ((rc = get_string(c, v, path, ps->key, ps->required, NULL,
+                             ps->required ? v_nonempty : v_any, &s)))
             return rc;
-        if (!s)
+        /* An optional key that interpolates to "" (secret: "${SECRET:-}") is
+         * treated as absent, so one file serves setups with and without it. */
+        if (!s || !*s) {
+            free(s);
             continue;
+        }
         /* Count first so that dw_config_free() releases s on a later error. */
         dw_kv *kv = &(*params)[(*nparams)++];
         kv->key = dw_strdup(ps->key);
         kv->value = s;
         yaml_node_t *pv = map_get(c, v, ps->key);
         join_path(p, path, ps->key);
+        const char *why = ps->kind == P_URL ? v_url(s) : NULL;
+        if (why)
+            return fail(c, pv, DW_ERR_INVALID, "%s: \"%.80s\" %s", p, s, why);
         if (ps->kind == P_DURATION) {
             int64_t ms;
             if ((rc = check_duration(c, pv, p, s, 1, DW_DURATION_MAX_MS, &ms)))

@@ -479,6 +479,7 @@ static void test_env_interpolation(void **state)
                  "  brokers: ${DW_TEST_BROKERS}\n"
                  "  topics: [\"${DW_TEST_UNSET:-fallback}\", \"x${DW_TEST_EMPTY:-e}y\"]\n"
                  "  group_id: \"g-${DW_TEST_EMPTY}-$$HOME-$x\"\n"
+                 "  dead_letter_topic: \"${DW_TEST_UNSET:-}\"\n"
                  "models:\n"
                  "  - {name: m, reference: r}\n"
                  "sinks:\n"
@@ -494,6 +495,8 @@ static void test_env_interpolation(void **state)
     assert_string_equal(cfg->kafka.topics[1], "xey");
     /* "$$" is a literal dollar; a "$" not followed by "{" is kept. */
     assert_string_equal(cfg->kafka.group_id, "g--$HOME-$x");
+    /* An optional key that interpolates to "" is absent. */
+    assert_null(cfg->kafka.dead_letter_topic);
     assert_string_equal(cfg->sinks[0].url, "http://127.0.0.1:8080/a");
     assert_int_equal(cfg->sinks[0].max_retries, 7);
     assert_string_equal(dw_kv_get(cfg->sinks[0].headers, 1, "X-Key"), "");
@@ -811,6 +814,36 @@ static void test_duration_table(void **state)
     }
 }
 
+/* The shipped examples must stay valid: they are what users copy. */
+static void test_examples_parse(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"minimal.yaml", "minimal.json", "full.yaml"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[1024], err[512] = "";
+        snprintf(path, sizeof path, "%s/deploy/examples/%s", DW_SOURCE_ROOT, files[i]);
+        dw_config *cfg = NULL;
+        if (dw_config_load(path, &cfg, err, sizeof err) != 0)
+            fail_msg("%s", err);
+        assert_string_equal(cfg->models[0].name, "fraud");
+        if (i < 2) {
+            /* The YAML and JSON minimal examples describe the same thing. */
+            assert_int_equal(cfg->nsinks, 1);
+            assert_int_equal(cfg->sinks[0].type, DW_SINK_WEBHOOK);
+            assert_int_equal(cfg->windows[0].panes, 15);
+        } else {
+            assert_int_equal(cfg->nmodels, 2);
+            assert_int_equal(cfg->nsinks, 5);
+            assert_int_equal(cfg->nretrain, 1);
+            assert_int_equal(cfg->nwindows, 3);
+            bool ign = false;
+            dw_config_column_thresholds(cfg, &cfg->models[0], "features.request_hour", &ign);
+            assert_true(ign);
+        }
+        dw_config_free(cfg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -827,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_syntax_and_structure_errors),
         cmocka_unit_test(test_load_resolves_paths),
         cmocka_unit_test(test_duration_table),
+        cmocka_unit_test(test_examples_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
