@@ -1,0 +1,246 @@
+/* notify_driver: feeds native notification documents to a dw_notifier and
+ * prints the per-sink counters as JSON, for tests/integration/test_notifier.py.
+ *
+ *   notify_driver --input DOCS.jsonl [--webhook URL]... [--stdout]
+ *                 [--stdout-format json|text] [--max-retries N] [--timeout-ms N]
+ *                 [--queue-size N] [--min-interval-ms N] [--no-send-resolved]
+ *                 [--header NAME=VALUE]... [--backoff-base-ms N] [--backoff-cap-ms N]
+ *                 [--seed N] [--repeat N] [--drain-ms N] [--stats FILE]
+ *
+ * Output (to --stats FILE, else stdout), one JSON object:
+ *   {"sinks": [{"name", "submitted", "sent", "retried", "failed", "dropped",
+ *               "skipped", "queued"}...],
+ *    "remaining": <dw_notifier_drain result>, "submits": N,
+ *    "max_submit_us": <longest dw_notifier_submit call>}
+ * max_submit_us is how the tests see that submit() never waits for a slow
+ * receiver. Exit status 0, or 2 on bad usage/input. */
+#include "driftwatch/error.h"
+#include "driftwatch/log.h"
+#include "driftwatch/notifier.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_SINKS 8
+#define MAX_HEADERS 8
+#define MAX_DOCS 10000 /* documents read from --input */
+#define MAX_LINE (1 << 20)
+
+static int usage(const char *msg)
+{
+    fprintf(stderr, "notify_driver: %s\n", msg);
+    return 2;
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int main(int argc, char **argv)
+{
+    const char *input = NULL, *stats_path = NULL, *stdout_format = NULL;
+    const char *webhooks[MAX_SINKS];
+    size_t n_webhooks = 0;
+    int want_stdout = 0, max_retries = 3, repeat = 1, send_resolved = 1;
+    long long timeout_ms = 2000, drain_ms = 60000, min_interval_ms = 0, queue_size = 0;
+    dw_notifier_options opts = {0};
+    dw_kv headers[MAX_HEADERS];
+    char *header_store[MAX_HEADERS];
+    size_t n_headers = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_VALUE                                                                                 \
+    do {                                                                                           \
+        if (!v)                                                                                    \
+            return usage("an option is missing its value");                                        \
+        i++;                                                                                       \
+    } while (0)
+        if (strcmp(a, "--input") == 0) {
+            NEED_VALUE;
+            input = v;
+        } else if (strcmp(a, "--webhook") == 0) {
+            NEED_VALUE;
+            if (n_webhooks + (size_t)want_stdout >= MAX_SINKS)
+                return usage("too many sinks");
+            webhooks[n_webhooks++] = v;
+        } else if (strcmp(a, "--stdout") == 0) {
+            want_stdout = 1;
+        } else if (strcmp(a, "--stdout-format") == 0) {
+            NEED_VALUE;
+            stdout_format = v;
+        } else if (strcmp(a, "--max-retries") == 0) {
+            NEED_VALUE;
+            max_retries = atoi(v);
+        } else if (strcmp(a, "--timeout-ms") == 0) {
+            NEED_VALUE;
+            timeout_ms = atoll(v);
+        } else if (strcmp(a, "--queue-size") == 0) {
+            NEED_VALUE;
+            queue_size = atoll(v);
+        } else if (strcmp(a, "--min-interval-ms") == 0) {
+            NEED_VALUE;
+            min_interval_ms = atoll(v);
+        } else if (strcmp(a, "--no-send-resolved") == 0) {
+            send_resolved = 0;
+        } else if (strcmp(a, "--header") == 0) {
+            NEED_VALUE;
+            char *eq = strchr(v, '=');
+            if (!eq || n_headers >= MAX_HEADERS)
+                return usage("--header takes NAME=VALUE (at most 8)");
+            header_store[n_headers] = dw_strndup(v, (size_t)(eq - v));
+            headers[n_headers].key = header_store[n_headers];
+            headers[n_headers].value = eq + 1;
+            n_headers++;
+        } else if (strcmp(a, "--backoff-base-ms") == 0) {
+            NEED_VALUE;
+            opts.backoff_base_ms = atoll(v);
+        } else if (strcmp(a, "--backoff-cap-ms") == 0) {
+            NEED_VALUE;
+            opts.backoff_cap_ms = atoll(v);
+        } else if (strcmp(a, "--seed") == 0) {
+            NEED_VALUE;
+            opts.rng_seed = strtoull(v, NULL, 10);
+        } else if (strcmp(a, "--repeat") == 0) {
+            NEED_VALUE;
+            repeat = atoi(v);
+        } else if (strcmp(a, "--drain-ms") == 0) {
+            NEED_VALUE;
+            drain_ms = atoll(v);
+        } else if (strcmp(a, "--stats") == 0) {
+            NEED_VALUE;
+            stats_path = v;
+        } else {
+            return usage("unknown option (see the comment at the top of notify_driver.c)");
+        }
+#undef NEED_VALUE
+    }
+    if (!input)
+        return usage("--input is required");
+    if (repeat < 1)
+        return usage("--repeat must be at least 1");
+
+    /* Read the documents first so that submit latency measures submit. */
+    FILE *in = fopen(input, "r");
+    if (!in) {
+        perror(input);
+        return 2;
+    }
+    json_t **docs = dw_calloc(MAX_DOCS, sizeof *docs);
+    size_t n_docs = 0;
+    char *line = dw_malloc(MAX_LINE);
+    size_t lineno = 0;
+    while (fgets(line, MAX_LINE, in)) {
+        lineno++;
+        if (line[strspn(line, " \t\r\n")] == '\0')
+            continue;
+        if (n_docs >= MAX_DOCS)
+            return usage("too many documents in --input");
+        json_error_t jerr;
+        docs[n_docs] = json_loads(line, 0, &jerr);
+        if (!docs[n_docs]) {
+            fprintf(stderr, "notify_driver: %s:%zu:%d: %s\n", input, lineno, jerr.column,
+                    jerr.text);
+            return 2;
+        }
+        n_docs++;
+    }
+    fclose(in);
+    free(line);
+
+    dw_sink_spec specs[MAX_SINKS];
+    char names[MAX_SINKS][32];
+    dw_kv fmt_opt = {"format", stdout_format ? stdout_format : "json"};
+    size_t n_specs = 0;
+    for (size_t i = 0; i < n_webhooks; i++) {
+        dw_sink_spec *s = &specs[n_specs];
+        dw_sink_spec_init(s);
+        snprintf(names[n_specs], sizeof names[n_specs], "webhook-%zu", i + 1);
+        s->name = names[n_specs];
+        s->type = "webhook";
+        s->url = webhooks[i];
+        n_specs++;
+    }
+    if (want_stdout) {
+        dw_sink_spec *s = &specs[n_specs];
+        dw_sink_spec_init(s);
+        s->name = "stdout";
+        s->type = "stdout";
+        s->options = &fmt_opt;
+        s->n_options = 1;
+        n_specs++;
+    }
+    for (size_t i = 0; i < n_specs; i++) {
+        specs[i].timeout_ms = timeout_ms;
+        specs[i].max_retries = max_retries;
+        specs[i].send_resolved = send_resolved != 0;
+        specs[i].min_interval_ms = min_interval_ms;
+        specs[i].queue_size = (size_t)queue_size;
+        specs[i].headers = headers;
+        specs[i].n_headers = n_headers;
+    }
+
+    dw_notifier *n = NULL;
+    char err[512];
+    int rc = dw_notifier_new_ex(specs, n_specs, &opts, &n, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "notify_driver: %s\n", err);
+        return 2;
+    }
+
+    uint64_t max_us = 0;
+    size_t submits = 0;
+    for (int r = 0; r < repeat; r++) {
+        for (size_t i = 0; i < n_docs; i++) {
+            json_t *d = r + 1 < repeat ? json_deep_copy(docs[i]) : docs[i];
+            uint64_t t0 = now_us();
+            dw_notifier_submit(n, d);
+            uint64_t dt = now_us() - t0;
+            if (dt > max_us)
+                max_us = dt;
+            submits++;
+        }
+    }
+    free(docs);
+
+    int remaining = dw_notifier_drain(n, drain_ms);
+
+    json_t *out = json_object();
+    json_t *arr = json_array();
+    for (size_t i = 0; i < dw_notifier_sink_count(n); i++) {
+        dw_sink_stats st;
+        dw_notifier_stats(n, i, &st);
+        json_array_append_new(
+            arr, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name",
+                           dw_notifier_sink_name(n, i), "submitted", (json_int_t)st.submitted,
+                           "sent", (json_int_t)st.sent, "retried", (json_int_t)st.retried, "failed",
+                           (json_int_t)st.failed, "dropped", (json_int_t)st.dropped, "skipped",
+                           (json_int_t)st.skipped, "queued", (json_int_t)st.queued));
+    }
+    json_object_set_new(out, "sinks", arr);
+    json_object_set_new(out, "remaining", json_integer(remaining));
+    json_object_set_new(out, "submits", json_integer((json_int_t)submits));
+    json_object_set_new(out, "max_submit_us", json_integer((json_int_t)max_us));
+    dw_notifier_free(n);
+
+    FILE *so = stats_path ? fopen(stats_path, "w") : stdout;
+    if (!so) {
+        perror(stats_path);
+        return 2;
+    }
+    json_dumpf(out, so, JSON_COMPACT);
+    fputc('\n', so);
+    if (so != stdout)
+        fclose(so);
+    json_decref(out);
+    for (size_t i = 0; i < n_headers; i++)
+        free(header_store[i]);
+    return 0;
+}
