@@ -192,8 +192,7 @@ static int check_map(ctx *c, yaml_node_t *n, const char *path, const char *const
                      size_t nallowed, size_t max)
 {
     if (n->type != YAML_MAPPING_NODE)
-        return fail(c, n, DW_ERR_INVALID, "%s: expected a mapping, got %s", path,
-                    kind_name(n));
+        return fail(c, n, DW_ERR_INVALID, "%s: expected a mapping, got %s", path, kind_name(n));
     size_t count = map_size(n);
     int rc = budget(c, n, count);
     if (rc)
@@ -231,7 +230,7 @@ static int check_map(ctx *c, yaml_node_t *n, const char *path, const char *const
     return 0;
 }
 
-#define CHECK_MAP(c, n, path, keys, max)                                                      \
+#define CHECK_MAP(c, n, path, keys, max)                                                           \
     check_map((c), (n), (path), (keys), sizeof(keys) / sizeof((keys)[0]), (max))
 
 static yaml_node_t *map_get(ctx *c, yaml_node_t *m, const char *key)
@@ -624,8 +623,8 @@ static int get_double(ctx *c, yaml_node_t *map, const char *parent, const char *
             rc = fail(c, v, DW_ERR_INVALID, "%s: %g is out of range (must be %s %g)", p, x,
                       lo_open ? ">" : ">=", lo);
         else
-            rc = fail(c, v, DW_ERR_INVALID, "%s: %g is out of range (must be %s %g and %s %g)",
-                      p, x, lo_open ? ">" : ">=", lo, hi_open ? "<" : "<=", hi);
+            rc = fail(c, v, DW_ERR_INVALID, "%s: %g is out of range (must be %s %g and %s %g)", p,
+                      x, lo_open ? ">" : ">=", lo, hi_open ? "<" : "<=", hi);
     } else {
         *out = x;
     }
@@ -644,8 +643,7 @@ static int parse_bool(ctx *c, yaml_node_t *v, const char *p, bool *out)
     else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
         *out = false;
     else
-        rc = fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" is not a boolean (use true or false)", p,
-                  s);
+        rc = fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" is not a boolean (use true or false)", p, s);
     free(s);
     return rc;
 }
@@ -679,8 +677,8 @@ static int check_duration(ctx *c, yaml_node_t *v, const char *p, const char *s, 
     return 0;
 }
 
-static int get_duration(ctx *c, yaml_node_t *map, const char *parent, const char *key,
-                        int64_t def, int64_t lo, int64_t hi, int64_t *out, yaml_node_t **where)
+static int get_duration(ctx *c, yaml_node_t *map, const char *parent, const char *key, int64_t def,
+                        int64_t lo, int64_t hi, int64_t *out, yaml_node_t **where)
 {
     char p[PATHLEN];
     join_path(p, parent, key);
@@ -749,8 +747,8 @@ static void free_strv(char **v, size_t n)
 
 /* A list of strings. Absent: a copy of defs[0..ndefs) (req: an error). */
 static int get_strv(ctx *c, yaml_node_t *map, const char *parent, const char *key, bool req,
-                    const char *const *defs, size_t ndefs, size_t min, size_t max,
-                    validator check, char ***out, size_t *nout)
+                    const char *const *defs, size_t ndefs, size_t min, size_t max, validator check,
+                    char ***out, size_t *nout)
 {
     char p[PATHLEN], ip[PATHLEN];
     join_path(p, parent, key);
@@ -888,9 +886,8 @@ enum {
     TH_TYPE_ERR = 1u << 5,
 };
 
-static const char *const threshold_keys[] = {"alpha",       "psi",
-                                             "ks",          "min_samples",
-                                             "missing_rate_delta", "type_error_rate"};
+static const char *const threshold_keys[] = {
+    "alpha", "psi", "ks", "min_samples", "missing_rate_delta", "type_error_rate"};
 
 typedef struct th_override {
     dw_thresholds v;
@@ -974,8 +971,7 @@ static int get_thresholds(ctx *c, yaml_node_t *map, const char *parent, dw_thres
 {
     yaml_node_t *sec;
     char p[PATHLEN];
-    int rc = get_section(c, map, parent, "thresholds", threshold_keys, NELEM(threshold_keys),
-                         &sec);
+    int rc = get_section(c, map, parent, "thresholds", threshold_keys, NELEM(threshold_keys), &sec);
     if (rc)
         return rc;
     memset(ov, 0, sizeof *ov);
@@ -992,9 +988,8 @@ static int get_thresholds(ctx *c, yaml_node_t *map, const char *parent, dw_thres
 static int parse_kafka(ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {
-        "brokers",        "topics",          "group_id",          "auto_offset_reset",
-        "dead_letter_topic", "properties",   "poll_timeout",      "commit_interval",
-        "max_message_bytes",
+        "brokers",    "topics",       "group_id",        "auto_offset_reset", "dead_letter_topic",
+        "properties", "poll_timeout", "commit_interval", "max_message_bytes",
     };
     static const char *const resets[] = {"earliest", "latest"};
     dw_kafka_config *k = &c->cfg->kafka;
@@ -1007,8 +1002,8 @@ static int parse_kafka(ctx *c, yaml_node_t *root)
     int64_t n;
     if ((rc = CHECK_MAP(c, sec, "kafka", keys, 0)) ||
         (rc = get_string(c, sec, "kafka", "brokers", true, NULL, v_no_space, &k->brokers)) ||
-        (rc = get_strv(c, sec, "kafka", "topics", true, NULL, 0, 1, DW_CONFIG_MAX_TOPICS,
-                       v_topic, &k->topics, &k->ntopics)) ||
+        (rc = get_strv(c, sec, "kafka", "topics", true, NULL, 0, 1, DW_CONFIG_MAX_TOPICS, v_topic,
+                       &k->topics, &k->ntopics)) ||
         (rc = get_string(c, sec, "kafka", "group_id", false, "driftwatch", v_no_space,
                          &k->group_id)) ||
         (rc = get_enum(c, sec, "kafka", "auto_offset_reset", resets, NELEM(resets),
@@ -1046,8 +1041,8 @@ static int parse_records(ctx *c, yaml_node_t *root)
                          &r->model_version)) ||
         (rc = get_strv(c, sec, "records", "columns", false, def_columns, NELEM(def_columns), 0,
                        DW_CONFIG_MAX_LIST, v_dotted, &r->columns, &r->ncolumns)) ||
-        (rc = get_strv(c, sec, "records", "fields", false, NULL, 0, 0, DW_CONFIG_MAX_LIST,
-                       v_dotted, &r->fields, &r->nfields)) ||
+        (rc = get_strv(c, sec, "records", "fields", false, NULL, 0, 0, DW_CONFIG_MAX_LIST, v_dotted,
+                       &r->fields, &r->nfields)) ||
         (rc = get_string(c, sec, "records", "default_model", false, NULL, v_model_name,
                          &r->default_model)))
         return rc;
@@ -1060,7 +1055,7 @@ static int parse_records(ctx *c, yaml_node_t *root)
             any = !strcmp(c->cfg->models[i].name, r->default_model);
         if (!any)
             return fail(c, map_get(c, sec, "default_model"), DW_ERR_NOT_FOUND,
-                        "records.default_model: \"%.80s\" is not one of the models", 
+                        "records.default_model: \"%.80s\" is not one of the models",
                         r->default_model);
     }
     return 0;
@@ -1076,9 +1071,9 @@ static int cmp_column(const void *a, const void *b)
 static int parse_column(ctx *c, dw_model_config *m, yaml_node_t *kn, yaml_node_t *v,
                         const char *path, dw_column_config *col)
 {
-    static const char *const keys[] = {"ignore", "thresholds",         "alpha",
-                                       "psi",    "ks",                 "min_samples",
-                                       "missing_rate_delta", "type_error_rate"};
+    static const char *const keys[] = {
+        "ignore",      "thresholds",         "alpha",          "psi", "ks",
+        "min_samples", "missing_rate_delta", "type_error_rate"};
     col->name = dw_strdup((const char *)kn->data.scalar.value);
     col->line = line_of(kn);
     col->thresholds = m->thresholds;
@@ -1220,8 +1215,8 @@ static int parse_windows(ctx *c, yaml_node_t *root)
                     : missing(c, it, ip, "length");
             break;
         }
-        if ((rc = get_duration(c, it, ip, "length", 0, 1, 366LL * 24 * 3600 * 1000,
-                               &w->length_ms, &ln)) ||
+        if ((rc = get_duration(c, it, ip, "length", 0, 1, 366LL * 24 * 3600 * 1000, &w->length_ms,
+                               &ln)) ||
             (rc = get_duration(c, it, ip, "slide", w->length_ms, 1, 366LL * 24 * 3600 * 1000,
                                &w->slide_ms, &sn)))
             break;
@@ -1249,9 +1244,9 @@ static int parse_windows(ctx *c, yaml_node_t *root)
         w->panes = (uint32_t)panes;
         for (size_t j = 0; j < i; j++) {
             if (!strcmp(cfg->windows[j].name, w->name)) {
-                rc = fail(c, map_get(c, it, "name") ? map_get(c, it, "name") : it,
-                          DW_ERR_INVALID, "%s.name: duplicate window name \"%s\" (first at line %d)",
-                          ip, w->name, lines[j]);
+                rc = fail(c, map_get(c, it, "name") ? map_get(c, it, "name") : it, DW_ERR_INVALID,
+                          "%s.name: duplicate window name \"%s\" (first at line %d)", ip, w->name,
+                          lines[j]);
                 break;
             }
         }
@@ -1368,8 +1363,7 @@ static int parse_misc(ctx *c, yaml_node_t *root)
         return rc;
     cfg->log.format = (dw_log_format)e;
     char *dir = NULL;
-    if ((rc = get_string(c, root, "", "state_dir", false, "/var/lib/driftwatch", v_nonempty,
-                         &dir)))
+    if ((rc = get_string(c, root, "", "state_dir", false, "/var/lib/driftwatch", v_nonempty, &dir)))
         return rc;
     cfg->state_dir = resolve_path(c->basedir, dir);
     free(dir);
@@ -1436,10 +1430,8 @@ static const param_spec p_github[] = {{"repository", P_STRING, true, NULL, 0},
 
 /* Indexed by dw_retrain_type. */
 static const type_spec retrain_types[] = {
-    {"airflow", p_airflow, NELEM(p_airflow), true},
-    {"argo", p_argo, NELEM(p_argo), true},
-    {"kubeflow", p_kubeflow, NELEM(p_kubeflow), true},
-    {"github", p_github, NELEM(p_github), true},
+    {"airflow", p_airflow, NELEM(p_airflow), true},    {"argo", p_argo, NELEM(p_argo), true},
+    {"kubeflow", p_kubeflow, NELEM(p_kubeflow), true}, {"github", p_github, NELEM(p_github), true},
     {"webhook", p_webhook, NELEM(p_webhook), true},
 };
 
@@ -1459,16 +1451,15 @@ const char *dw_retrain_type_name(dw_retrain_type t)
  * own keys (naming the type a misplaced key belongs to), then reads the
  * type-specific parameters into *params. */
 static int typed_entry(ctx *c, yaml_node_t *v, const char *path, const type_spec *types,
-                       size_t ntypes, const char *const *common, size_t ncommon,
-                       const char *what, int *type, dw_kv **params, size_t *nparams)
+                       size_t ntypes, const char *const *common, size_t ncommon, const char *what,
+                       int *type, dw_kv **params, size_t *nparams)
 {
     const char *names[8];
     char p[PATHLEN];
     for (size_t i = 0; i < ntypes; i++)
         names[i] = types[i].name;
     if (v->type != YAML_MAPPING_NODE)
-        return fail(c, v, DW_ERR_INVALID, "%s: expected a mapping, got %s", path,
-                    kind_name(v));
+        return fail(c, v, DW_ERR_INVALID, "%s: expected a mapping, got %s", path, kind_name(v));
     yaml_node_t *tv = map_get(c, v, "type");
     if (is_null(tv))
         return tv ? fail(c, tv, DW_ERR_INVALID, "%s.type: must not be empty", path)
@@ -1483,8 +1474,7 @@ static int typed_entry(ctx *c, yaml_node_t *v, const char *path, const type_spec
         allowed[nallowed++] = common[i];
     for (size_t i = 0; i < ts->nparams; i++)
         allowed[nallowed++] = ts->params[i].key;
-    for (yaml_node_pair_t *pp = v->data.mapping.pairs.start; pp < v->data.mapping.pairs.top;
-         pp++) {
+    for (yaml_node_pair_t *pp = v->data.mapping.pairs.start; pp < v->data.mapping.pairs.top; pp++) {
         yaml_node_t *kn;
         const char *k = key_text(c, pp, &kn);
         if (!k)
@@ -1496,8 +1486,8 @@ static int typed_entry(ctx *c, yaml_node_t *v, const char *path, const type_spec
             for (size_t i = 0; i < types[t].nparams; i++)
                 if (!strcmp(k, types[t].params[i].key))
                     return fail(c, kn, DW_ERR_INVALID,
-                                "%s: key \"%s\" is not used by %s %s (it belongs to type %s)",
-                                path, k, ts->name, what, types[t].name);
+                                "%s: key \"%s\" is not used by %s %s (it belongs to type %s)", path,
+                                k, ts->name, what, types[t].name);
     }
     if ((rc = check_map(c, v, path, allowed, nallowed, 0)))
         return rc;
@@ -1590,13 +1580,13 @@ static void free_sink(dw_sink_config *s)
 
 static int parse_sink(ctx *c, yaml_node_t *v, const char *path, dw_sink_config *s)
 {
-    static const char *const common[] = {"name",        "type",    "url",
-                                         "timeout",     "max_retries", "send_resolved",
-                                         "headers",     "min_interval", "filter"};
+    static const char *const common[] = {"name",    "type",         "url",
+                                         "timeout", "max_retries",  "send_resolved",
+                                         "headers", "min_interval", "filter"};
     int type, rc;
     int64_t n;
-    if ((rc = typed_entry(c, v, path, sink_types, NELEM(sink_types), common, NELEM(common),
-                          "sinks", &type, &s->params, &s->nparams)))
+    if ((rc = typed_entry(c, v, path, sink_types, NELEM(sink_types), common, NELEM(common), "sinks",
+                          &type, &s->params, &s->nparams)))
         return rc;
     s->type = (dw_sink_type)type;
     if ((rc = get_string(c, v, path, "name", true, NULL, v_name, &s->name)) ||
@@ -1660,12 +1650,12 @@ static void free_retrain(dw_retrain_config *r)
 
 static int parse_retrain_entry(ctx *c, yaml_node_t *v, const char *path, dw_retrain_config *r)
 {
-    static const char *const common[] = {"name",   "type", "url", "model",   "min_columns",
-                                         "window", "for",  "cooldown"};
+    static const char *const common[] = {"name",        "type",   "url", "model",
+                                         "min_columns", "window", "for", "cooldown"};
     int type, rc;
     int64_t n;
-    if ((rc = typed_entry(c, v, path, retrain_types, NELEM(retrain_types), common,
-                          NELEM(common), "retrain targets", &type, &r->params, &r->nparams)))
+    if ((rc = typed_entry(c, v, path, retrain_types, NELEM(retrain_types), common, NELEM(common),
+                          "retrain targets", &type, &r->params, &r->nparams)))
         return rc;
     r->type = (dw_retrain_type)type;
     if ((rc = get_string(c, v, path, "name", true, NULL, v_name, &r->name)) ||
@@ -1677,8 +1667,7 @@ static int parse_retrain_entry(ctx *c, yaml_node_t *v, const char *path, dw_retr
     if (r->model && !model_exists(c->cfg, r->model))
         return fail(c, map_get(c, v, "model"), DW_ERR_NOT_FOUND,
                     "%s.model: \"%.80s\" is not one of the models", path, r->model);
-    if ((rc = get_string(c, v, path, "window", false, c->cfg->windows[0].name, v_name,
-                         &r->window)))
+    if ((rc = get_string(c, v, path, "window", false, c->cfg->windows[0].name, v_name, &r->window)))
         return rc;
     if (!dw_config_find_window(c->cfg, r->window))
         return fail(c, map_get(c, v, "window"), DW_ERR_NOT_FOUND,
@@ -1721,8 +1710,8 @@ static int parse_retrain(ctx *c, yaml_node_t *root)
 
 static int parse_root(ctx *c, yaml_node_t *root)
 {
-    static const char *const keys[] = {"kafka",  "records", "models",    "windows", "thresholds",
-                                       "alerts", "time",    "sinks",     "retrain", "http",
+    static const char *const keys[] = {"kafka",  "records",   "models",    "windows", "thresholds",
+                                       "alerts", "time",      "sinks",     "retrain", "http",
                                        "log",    "state_dir", "evaluation"};
     if (root->type != YAML_MAPPING_NODE)
         return fail(c, root, DW_ERR_INVALID, "the configuration must be a mapping, not %s",
@@ -1736,9 +1725,8 @@ static int parse_root(ctx *c, yaml_node_t *root)
         (rc = get_thresholds(c, root, "", &c->cfg->thresholds, &ov)) ||
         (rc = parse_kafka(c, root)) || (rc = parse_models(c, root)) ||
         (rc = parse_records(c, root)) || (rc = parse_windows(c, root)) ||
-        (rc = parse_alerts(c, root)) || (rc = parse_time(c, root)) ||
-        (rc = parse_sinks(c, root)) || (rc = parse_retrain(c, root)) ||
-        (rc = parse_misc(c, root)))
+        (rc = parse_alerts(c, root)) || (rc = parse_time(c, root)) || (rc = parse_sinks(c, root)) ||
+        (rc = parse_retrain(c, root)) || (rc = parse_misc(c, root)))
         return rc;
     return 0;
 }
@@ -1747,8 +1735,8 @@ static int yaml_error(ctx *c, yaml_parser_t *p)
 {
     const char *problem = p->problem ? p->problem : "malformed input";
     if (p->context)
-        return dw_seterr(c->errbuf, c->errlen, DW_ERR_PARSE, "%s:%d: invalid YAML: %s %s",
-                         c->name, (int)p->problem_mark.line + 1, problem, p->context);
+        return dw_seterr(c->errbuf, c->errlen, DW_ERR_PARSE, "%s:%d: invalid YAML: %s %s", c->name,
+                         (int)p->problem_mark.line + 1, problem, p->context);
     return dw_seterr(c->errbuf, c->errlen, DW_ERR_PARSE, "%s:%d: invalid YAML: %s", c->name,
                      (int)p->problem_mark.line + 1, problem);
 }
@@ -1832,8 +1820,8 @@ int dw_config_load(const char *path, dw_config **out, char *errbuf, size_t errle
                          DW_CONFIG_MAX_BYTES);
     }
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? dw_strndup(path, slash == path ? 1 : (size_t)(slash - path))
-                      : dw_strdup(".");
+    char *dir =
+        slash ? dw_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : dw_strdup(".");
     int rc = dw_config_parse(path, buf, n, dir, out, errbuf, errlen);
     free(dir);
     free(buf);
@@ -1894,8 +1882,7 @@ const char *dw_kv_get(const dw_kv *kv, size_t n, const char *key)
     return NULL;
 }
 
-const dw_thresholds *dw_config_column_thresholds(const dw_config *cfg,
-                                                 const dw_model_config *model,
+const dw_thresholds *dw_config_column_thresholds(const dw_config *cfg, const dw_model_config *model,
                                                  const char *column, bool *ignored)
 {
     if (ignored)

@@ -30,10 +30,10 @@
 #define DW_CONFIG_MAX_SINKS 32
 #define DW_CONFIG_MAX_RETRAIN 32
 #define DW_CONFIG_MAX_TOPICS 64
-#define DW_CONFIG_MAX_LIST 256             /* records.columns/fields, filter lists */
-#define DW_CONFIG_MAX_MAP 128              /* kafka.properties, headers */
+#define DW_CONFIG_MAX_LIST 256              /* records.columns/fields, filter lists */
+#define DW_CONFIG_MAX_MAP 128               /* kafka.properties, headers */
 #define DW_CONFIG_MAX_COLUMN_OVERRIDES 4096 /* models[].columns entries per model */
-#define DW_CONFIG_MAX_NAME 64              /* window, sink and retrain names */
+#define DW_CONFIG_MAX_NAME 64               /* window, sink and retrain names */
 
 /* A string key/value pair (properties, headers, type-specific parameters).
  * Non-string YAML scalars are kept as written ("true", "5"). */
@@ -48,10 +48,10 @@ const char *dw_kv_get(const dw_kv *kv, size_t n, const char *key);
 typedef enum dw_offset_reset { DW_OFFSET_EARLIEST = 0, DW_OFFSET_LATEST = 1 } dw_offset_reset;
 
 typedef struct dw_kafka_config {
-    char *brokers;     /* librdkafka bootstrap.servers */
-    size_t ntopics;    /* 1..DW_CONFIG_MAX_TOPICS */
+    char *brokers;  /* librdkafka bootstrap.servers */
+    size_t ntopics; /* 1..DW_CONFIG_MAX_TOPICS */
     char **topics;
-    char *group_id;    /* default "driftwatch" */
+    char *group_id;                    /* default "driftwatch" */
     dw_offset_reset auto_offset_reset; /* default earliest */
     char *dead_letter_topic;           /* NULL: none */
     size_t nproperties;                /* passed to librdkafka as is */
@@ -74,9 +74,9 @@ typedef struct dw_records_config {
 
 /* A per-column override inside a model. */
 typedef struct dw_column_config {
-    char *name;             /* full column name, e.g. "features.amount" */
-    int line;               /* line in the configuration, for messages */
-    bool ignore;            /* never evaluated */
+    char *name;               /* full column name, e.g. "features.amount" */
+    int line;                 /* line in the configuration, for messages */
+    bool ignore;              /* never evaluated */
     dw_thresholds thresholds; /* resolved: global < model < column */
 } dw_column_config;
 
@@ -123,10 +123,10 @@ typedef struct dw_sink_filter {
 typedef struct dw_sink_config {
     char *name;
     dw_sink_type type;
-    char *url;           /* NULL for stdout */
-    int64_t timeout_ms;  /* default 5000 */
-    int max_retries;     /* default 5 */
-    bool send_resolved;  /* default true */
+    char *url;          /* NULL for stdout */
+    int64_t timeout_ms; /* default 5000 */
+    int max_retries;    /* default 5 */
+    bool send_resolved; /* default true */
     size_t nheaders;
     dw_kv *headers;
     int64_t min_interval_ms; /* default 0 */
@@ -147,10 +147,10 @@ typedef struct dw_retrain_config {
     char *name;
     dw_retrain_type type;
     char *url;
-    char *model;  /* NULL: any model */
-    int min_columns;  /* default 3 */
-    char *window;     /* a windows[].name; default the first window */
-    int64_t for_ms;   /* default 15m */
+    char *model;         /* NULL: any model */
+    int min_columns;     /* default 3 */
+    char *window;        /* a windows[].name; default the first window */
+    int64_t for_ms;      /* default 15m */
     int64_t cooldown_ms; /* default 6h */
     size_t nparams;
     dw_kv *params;
@@ -219,8 +219,7 @@ void dw_config_free(dw_config *cfg);
  * overrides, resolved at load time, so this is a binary search). model NULL
  * gives the global block. *ignored (if not NULL) is set when the column is
  * marked ignore. The pointer is owned by cfg. */
-const dw_thresholds *dw_config_column_thresholds(const dw_config *cfg,
-                                                 const dw_model_config *model,
+const dw_thresholds *dw_config_column_thresholds(const dw_config *cfg, const dw_model_config *model,
                                                  const char *column, bool *ignored);
 
 /* The model entry for records of (name, version): an entry with exactly that

@@ -36,12 +36,12 @@ static const char minimal_yaml[] = "kafka:\n"
                                    "    url: \"http://127.0.0.1:8080/alerts\"\n";
 
 /* Six lines: whatever a test appends starts on line 7. */
-#define BASE                                                                                  \
-    "kafka:\n"                                                                                \
-    "  brokers: 127.0.0.1:9092\n"                                                             \
-    "  topics: [t]\n"                                                                         \
-    "models:\n"                                                                               \
-    "  - name: fraud\n"                                                                       \
+#define BASE                                                                                       \
+    "kafka:\n"                                                                                     \
+    "  brokers: 127.0.0.1:9092\n"                                                                  \
+    "  topics: [t]\n"                                                                              \
+    "models:\n"                                                                                    \
+    "  - name: fraud\n"                                                                            \
     "    reference: r.json\n"
 
 static dw_config *parse_ok(const char *text, const char *basedir)
@@ -177,118 +177,117 @@ static void test_omitted_sections_get_defaults(void **state)
     dw_config_free(cfg);
 }
 
-static const char full_yaml[] =
-    "# every key set\n"
-    "kafka:\n"
-    "  brokers: \"k1:9092,k2:9092\"\n"
-    "  topics: [logs-a, logs-b]\n"
-    "  group_id: dw-prod\n"
-    "  auto_offset_reset: latest\n"
-    "  dead_letter_topic: dw-dead\n"
-    "  properties:\n"
-    "    security.protocol: SASL_SSL\n"
-    "    sasl.mechanism: PLAIN\n"
-    "    enable.idempotence: true\n"
-    "    fetch.max.bytes: 52428800\n"
-    "  poll_timeout: 250ms\n"
-    "  commit_interval: 10s\n"
-    "  max_message_bytes: 2097152\n"
-    "records:\n"
-    "  timestamp: meta.ts\n"
-    "  model: meta.model\n"
-    "  model_version: meta.version\n"
-    "  columns: [inputs, outputs]\n"
-    "  fields: [latency_ms]\n"
-    "  default_model: fraud\n"
-    "thresholds:\n"
-    "  alpha: 0.05\n"
-    "  psi: 0.25\n"
-    "  ks: 0.15\n"
-    "  min_samples: 500\n"
-    "  missing_rate_delta: 0.2\n"
-    "  type_error_rate: 0.01\n"
-    "models:\n"
-    "  - name: fraud\n"
-    "    version: v3\n"
-    "    reference: /data/fraud-v3.json\n"
-    "    thresholds: {psi: 0.3, min_samples: 1000}\n"
-    "    columns:\n"
-    "      inputs.amount: {psi: 0.5}\n"
-    "      inputs.id: {ignore: true}\n"
-    "      outputs.score:\n"
-    "        thresholds: {ks: 0.2}\n"
-    "        alpha: 0.001\n"
-    "  - name: fraud\n"
-    "    reference: refs/fraud.json\n"
-    "  - name: churn\n"
-    "    reference: refs/churn.json\n"
-    "windows:\n"
-    "  - {name: 5m, length: 5m, slide: 30s}\n"
-    "  - name: day\n"
-    "    length: 1d\n"
-    "    slide: 1h\n"
-    "  - length: 2h\n"
-    "alerts:\n"
-    "  for: 3\n"
-    "  clear_psi: 0.15\n"
-    "  clear_ks: 0.1\n"
-    "  keep_firing_for: 10m\n"
-    "  group_by_model: false\n"
-    "time:\n"
-    "  allowed_lateness: 2m\n"
-    "  idle_timeout: 0\n"
-    "sinks:\n"
-    "  - name: hook\n"
-    "    type: webhook\n"
-    "    url: https://127.0.0.1:8443/hook\n"
-    "    timeout: 2s\n"
-    "    max_retries: 0\n"
-    "    send_resolved: false\n"
-    "    headers: {Authorization: Bearer abc, X-Team: ml}\n"
-    "    min_interval: 1m\n"
-    "    secret: s3cret\n"
-    "    filter:\n"
-    "      models: [fraud]\n"
-    "      columns: [inputs.amount]\n"
-    "      severity: critical\n"
-    "  - name: chat\n"
-    "    type: slack\n"
-    "    url: http://127.0.0.1:9000/slack\n"
-    "    channel: \"#ml-alerts\"\n"
-    "  - name: pd\n"
-    "    type: pagerduty\n"
-    "    url: http://127.0.0.1:9000/pd\n"
-    "    routing_key: R0UT1NG\n"
-    "    severity: warning\n"
-    "  - name: am\n"
-    "    type: alertmanager\n"
-    "    url: http://127.0.0.1:9093/api/v2/alerts\n"
-    "    resend_interval: 4h\n"
-    "  - {name: console, type: stdout}\n"
-    "retrain:\n"
-    "  - name: gh\n"
-    "    type: github\n"
-    "    url: http://127.0.0.1:9000/gh\n"
-    "    model: fraud\n"
-    "    min_columns: 5\n"
-    "    window: day\n"
-    "    for: 30m\n"
-    "    cooldown: 12h\n"
-    "    repository: acme/models\n"
-    "    workflow: retrain.yml\n"
-    "  - name: af\n"
-    "    type: airflow\n"
-    "    url: http://127.0.0.1:8080\n"
-    "    dag_id: retrain_churn\n"
-    "http:\n"
-    "  listen: \"[::1]:9999\"\n"
-    "  enabled: false\n"
-    "log:\n"
-    "  level: debug\n"
-    "  format: text\n"
-    "state_dir: state\n"
-    "evaluation:\n"
-    "  max_new_categories: 64\n";
+static const char full_yaml[] = "# every key set\n"
+                                "kafka:\n"
+                                "  brokers: \"k1:9092,k2:9092\"\n"
+                                "  topics: [logs-a, logs-b]\n"
+                                "  group_id: dw-prod\n"
+                                "  auto_offset_reset: latest\n"
+                                "  dead_letter_topic: dw-dead\n"
+                                "  properties:\n"
+                                "    security.protocol: SASL_SSL\n"
+                                "    sasl.mechanism: PLAIN\n"
+                                "    enable.idempotence: true\n"
+                                "    fetch.max.bytes: 52428800\n"
+                                "  poll_timeout: 250ms\n"
+                                "  commit_interval: 10s\n"
+                                "  max_message_bytes: 2097152\n"
+                                "records:\n"
+                                "  timestamp: meta.ts\n"
+                                "  model: meta.model\n"
+                                "  model_version: meta.version\n"
+                                "  columns: [inputs, outputs]\n"
+                                "  fields: [latency_ms]\n"
+                                "  default_model: fraud\n"
+                                "thresholds:\n"
+                                "  alpha: 0.05\n"
+                                "  psi: 0.25\n"
+                                "  ks: 0.15\n"
+                                "  min_samples: 500\n"
+                                "  missing_rate_delta: 0.2\n"
+                                "  type_error_rate: 0.01\n"
+                                "models:\n"
+                                "  - name: fraud\n"
+                                "    version: v3\n"
+                                "    reference: /data/fraud-v3.json\n"
+                                "    thresholds: {psi: 0.3, min_samples: 1000}\n"
+                                "    columns:\n"
+                                "      inputs.amount: {psi: 0.5}\n"
+                                "      inputs.id: {ignore: true}\n"
+                                "      outputs.score:\n"
+                                "        thresholds: {ks: 0.2}\n"
+                                "        alpha: 0.001\n"
+                                "  - name: fraud\n"
+                                "    reference: refs/fraud.json\n"
+                                "  - name: churn\n"
+                                "    reference: refs/churn.json\n"
+                                "windows:\n"
+                                "  - {name: 5m, length: 5m, slide: 30s}\n"
+                                "  - name: day\n"
+                                "    length: 1d\n"
+                                "    slide: 1h\n"
+                                "  - length: 2h\n"
+                                "alerts:\n"
+                                "  for: 3\n"
+                                "  clear_psi: 0.15\n"
+                                "  clear_ks: 0.1\n"
+                                "  keep_firing_for: 10m\n"
+                                "  group_by_model: false\n"
+                                "time:\n"
+                                "  allowed_lateness: 2m\n"
+                                "  idle_timeout: 0\n"
+                                "sinks:\n"
+                                "  - name: hook\n"
+                                "    type: webhook\n"
+                                "    url: https://127.0.0.1:8443/hook\n"
+                                "    timeout: 2s\n"
+                                "    max_retries: 0\n"
+                                "    send_resolved: false\n"
+                                "    headers: {Authorization: Bearer abc, X-Team: ml}\n"
+                                "    min_interval: 1m\n"
+                                "    secret: s3cret\n"
+                                "    filter:\n"
+                                "      models: [fraud]\n"
+                                "      columns: [inputs.amount]\n"
+                                "      severity: critical\n"
+                                "  - name: chat\n"
+                                "    type: slack\n"
+                                "    url: http://127.0.0.1:9000/slack\n"
+                                "    channel: \"#ml-alerts\"\n"
+                                "  - name: pd\n"
+                                "    type: pagerduty\n"
+                                "    url: http://127.0.0.1:9000/pd\n"
+                                "    routing_key: R0UT1NG\n"
+                                "    severity: warning\n"
+                                "  - name: am\n"
+                                "    type: alertmanager\n"
+                                "    url: http://127.0.0.1:9093/api/v2/alerts\n"
+                                "    resend_interval: 4h\n"
+                                "  - {name: console, type: stdout}\n"
+                                "retrain:\n"
+                                "  - name: gh\n"
+                                "    type: github\n"
+                                "    url: http://127.0.0.1:9000/gh\n"
+                                "    model: fraud\n"
+                                "    min_columns: 5\n"
+                                "    window: day\n"
+                                "    for: 30m\n"
+                                "    cooldown: 12h\n"
+                                "    repository: acme/models\n"
+                                "    workflow: retrain.yml\n"
+                                "  - name: af\n"
+                                "    type: airflow\n"
+                                "    url: http://127.0.0.1:8080\n"
+                                "    dag_id: retrain_churn\n"
+                                "http:\n"
+                                "  listen: \"[::1]:9999\"\n"
+                                "  enabled: false\n"
+                                "log:\n"
+                                "  level: debug\n"
+                                "  format: text\n"
+                                "state_dir: state\n"
+                                "evaluation:\n"
+                                "  max_new_categories: 64\n";
 
 static void test_full_file(void **state)
 {
@@ -302,12 +301,10 @@ static void test_full_file(void **state)
     assert_int_equal(k->auto_offset_reset, DW_OFFSET_LATEST);
     assert_string_equal(k->dead_letter_topic, "dw-dead");
     assert_int_equal(k->nproperties, 4);
-    assert_string_equal(dw_kv_get(k->properties, k->nproperties, "security.protocol"),
-                        "SASL_SSL");
+    assert_string_equal(dw_kv_get(k->properties, k->nproperties, "security.protocol"), "SASL_SSL");
     /* Non-string scalars are passed to librdkafka as written. */
     assert_string_equal(dw_kv_get(k->properties, k->nproperties, "enable.idempotence"), "true");
-    assert_string_equal(dw_kv_get(k->properties, k->nproperties, "fetch.max.bytes"),
-                        "52428800");
+    assert_string_equal(dw_kv_get(k->properties, k->nproperties, "fetch.max.bytes"), "52428800");
     assert_null(dw_kv_get(k->properties, k->nproperties, "nope"));
     assert_int_equal(k->poll_timeout_ms, 250);
     assert_int_equal(k->commit_interval_ms, 10000);
@@ -342,7 +339,7 @@ static void test_full_file(void **state)
     const dw_thresholds *t = dw_config_column_thresholds(cfg, m, "inputs.amount", &ign);
     assert_false(ign);
     assert_close(t->psi_threshold, 0.5, EPS); /* column */
-    assert_int_equal(t->min_samples, 1000);          /* model */
+    assert_int_equal(t->min_samples, 1000);   /* model */
     assert_close(t->alpha, 0.05, EPS);        /* global */
     assert_close(t->ks_threshold, 0.15, EPS); /* global */
     t = dw_config_column_thresholds(cfg, m, "inputs.id", &ign);
@@ -407,8 +404,8 @@ static void test_full_file(void **state)
     assert_string_equal(dw_kv_get(cfg->sinks[2].params, cfg->sinks[2].nparams, "routing_key"),
                         "R0UT1NG");
     assert_int_equal(cfg->sinks[3].type, DW_SINK_ALERTMANAGER);
-    assert_string_equal(
-        dw_kv_get(cfg->sinks[3].params, cfg->sinks[3].nparams, "resend_interval"), "4h");
+    assert_string_equal(dw_kv_get(cfg->sinks[3].params, cfg->sinks[3].nparams, "resend_interval"),
+                        "4h");
     assert_int_equal(cfg->sinks[4].type, DW_SINK_STDOUT);
     assert_string_equal(dw_sink_type_name(cfg->sinks[3].type), "alertmanager");
 
@@ -444,13 +441,14 @@ static void test_full_file(void **state)
 static void test_json_config(void **state)
 {
     (void)state;
-    const char *json = "{\n"
-                       "  \"kafka\": {\"brokers\": \"127.0.0.1:9092\", \"topics\": [\"a\"]},\n"
-                       "  \"models\": [{\"name\": \"m\", \"reference\": \"m.json\",\n"
-                       "              \"thresholds\": {\"alpha\": 0.02, \"min_samples\": 50}}],\n"
-                       "  \"windows\": [{\"name\": \"w\", \"length\": \"10m\", \"slide\": \"1m\"}],\n"
-                       "  \"http\": {\"enabled\": false}\n"
-                       "}\n";
+    const char *json =
+        "{\n"
+        "  \"kafka\": {\"brokers\": \"127.0.0.1:9092\", \"topics\": [\"a\"]},\n"
+        "  \"models\": [{\"name\": \"m\", \"reference\": \"m.json\",\n"
+        "              \"thresholds\": {\"alpha\": 0.02, \"min_samples\": 50}}],\n"
+        "  \"windows\": [{\"name\": \"w\", \"length\": \"10m\", \"slide\": \"1m\"}],\n"
+        "  \"http\": {\"enabled\": false}\n"
+        "}\n";
     dw_config *cfg = parse_ok(json, NULL);
     assert_string_equal(cfg->kafka.topics[0], "a");
     assert_close(cfg->models[0].thresholds.alpha, 0.02, EPS);
@@ -512,7 +510,8 @@ static void test_env_interpolation(void **state)
                  "or ${NAME:-default}; $$ for a literal dollar)");
     /* Interpolated values are type-checked like written ones. */
     setenv("DW_TEST_RETRIES", "many", 1);
-    expect_error(BASE "sinks:\n  - name: s\n    type: stdout\n    max_retries: ${DW_TEST_RETRIES}\n",
+    expect_error(BASE
+                 "sinks:\n  - name: s\n    type: stdout\n    max_retries: ${DW_TEST_RETRIES}\n",
                  DW_ERR_INVALID, "test.yaml:10: sinks[0].max_retries: \"many\" is not an integer");
     unsetenv("DW_TEST_BROKERS");
     unsetenv("DW_TEST_EMPTY");
@@ -680,7 +679,8 @@ static void test_ranges_and_durations(void **state)
                  "kafka.group_id)");
     expect_error(BASE "sinks:\n  - name: a\n    type: webhook\n    url: http://h\n"
                       "    headers: {X-A: \"a\\r\\nX-B: b\"}\n",
-                 DW_ERR_INVALID, "test.yaml:11: sinks[0].headers.X-A: must not contain a line break");
+                 DW_ERR_INVALID,
+                 "test.yaml:11: sinks[0].headers.X-A: must not contain a line break");
     expect_error(BASE "  - name: m2\n    reference: r\n    columns:\n      a: {psi: 0.1, "
                       "thresholds: {psi: 0.2}}\n",
                  DW_ERR_INVALID,
@@ -756,8 +756,8 @@ static void test_load_resolves_paths(void **state)
     rc = dw_config_load(path, &cfg, err, sizeof err);
     assert_int_equal(rc, DW_ERR_INVALID);
     assert_null(cfg);
-    snprintf(want, sizeof want,
-             "%s:7: log.level: \"loud\" is not one of debug, info, warn, error", path);
+    snprintf(want, sizeof want, "%s:7: log.level: \"loud\" is not one of debug, info, warn, error",
+             path);
     assert_string_equal(err, want);
     unlink(path);
 
@@ -776,9 +776,9 @@ static void test_duration_table(void **state)
         const char *s;
         int64_t ms;
     } ok[] = {
-        {"500ms", 500},     {"30s", 30000},       {"5m", 300000},      {"1h", 3600000},
-        {"1h30m", 5400000}, {"2d", 172800000},    {"30", 30000},       {"0", 0},
-        {"0s", 0},          {"1m30s", 90000},     {"1s500ms", 1500},   {"1d2h3m4s5ms", 93784005},
+        {"500ms", 500},     {"30s", 30000},    {"5m", 300000},    {"1h", 3600000},
+        {"1h30m", 5400000}, {"2d", 172800000}, {"30", 30000},     {"0", 0},
+        {"0s", 0},          {"1m30s", 90000},  {"1s500ms", 1500}, {"1d2h3m4s5ms", 93784005},
         {"007s", 7000},     {"90m", 5400000},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -788,8 +788,10 @@ static void test_duration_table(void **state)
         assert_int_equal(ms, ok[i].ms);
     }
     static const char *const bad[] = {
-        "",   "5x", "m",   "-5s", "1.5h", "30m1h", "1h1h", "5 m", " 5m", "5m ",
-        "1s500", "ms", "5M", "1y", "999999999999999999999s", "40000d",
+        "",       "5x",   "m",   "-5s", "1.5h",
+        "30m1h",  "1h1h", "5 m", " 5m", "5m ",
+        "1s500",  "ms",   "5M",  "1y",  "999999999999999999999s",
+        "40000d",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ms = 42;
@@ -803,7 +805,7 @@ static void test_duration_table(void **state)
     static const struct {
         int64_t ms;
         const char *s;
-    } fmt[] = {{0, "0s"},       {500, "500ms"},     {1500, "1s500ms"},     {60000, "1m"},
+    } fmt[] = {{0, "0s"},          {500, "500ms"},   {1500, "1s500ms"},        {60000, "1m"},
                {5400000, "1h30m"}, {86400000, "1d"}, {93784005, "1d2h3m4s5ms"}};
     for (size_t i = 0; i < sizeof fmt / sizeof fmt[0]; i++) {
         char buf[48];
