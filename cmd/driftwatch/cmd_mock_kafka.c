@@ -160,8 +160,7 @@ int cmd_mock_kafka(int argc, char **argv)
         goto out;
     }
     const char *bs = dw_mock_kafka_bootstraps(mk);
-    printf("%s\n", bs);
-    fflush(stdout);
+    /* The file first: whoever reads the stdout line may rely on it. */
     if (bootstrap_file && write_atomically(bootstrap_file, bs)) {
         fprintf(stderr, "driftwatch mock-kafka: %s: cannot write bootstrap file: %s\n",
                 bootstrap_file, strerror(errno));
@@ -169,6 +168,8 @@ int cmd_mock_kafka(int argc, char **argv)
         status = 1;
         goto out;
     }
+    printf("%s\n", bs);
+    fflush(stdout);
     dw_log(DW_LOG_WARN, "mock_kafka",
            "this broker keeps data in memory only and drops all but the most recent ~5 MB "
            "per partition: for tests and trials, never production");

@@ -22,7 +22,7 @@ import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-BUDGET_S = 90  # hard bound: the test fails rather than hang
+BUDGET_S = 60  # hard bound: the test fails rather than hang
 TOPIC = "model-logs"
 PARTITIONS = 3
 GROUP = "it-driver"
