@@ -9,7 +9,8 @@
  *
  * A column has a quality problem when its missing rate exceeds the
  * reference's by more than missing_rate_delta, or its type-error rate exceeds
- * type_error_rate (with at least min_samples values seen). */
+ * type_error_rate (with at least min_samples values seen, counting missing
+ * values and type errors). */
 #ifndef DRIFTWATCH_DRIFT_H
 #define DRIFTWATCH_DRIFT_H
 
@@ -43,7 +44,7 @@ void dw_thresholds_default(dw_thresholds *t);
 typedef struct dw_column_result {
     const dw_ref_column *ref;
     dw_col_type type;
-    uint64_t count;   /* non-missing values */
+    uint64_t count; /* non-missing values */
     uint64_t missing;
     bool has_ks;
     dw_ks_result ks;
@@ -51,8 +52,8 @@ typedef struct dw_column_result {
     bool has_chi2;
     dw_chi2_result chi2;
     dw_quality quality;
-    double p_value;     /* the deciding test's raw p-value (KS or chi2) */
-    double p_adjusted;  /* after BH across the evaluation */
+    double p_value;    /* the deciding test's raw p-value (KS or chi2) */
+    double p_adjusted; /* after BH across the evaluation */
     bool enough_samples;
     bool significant;   /* p_adjusted < alpha */
     bool effect;        /* effect size clears its threshold */
@@ -61,15 +62,18 @@ typedef struct dw_column_result {
 } dw_column_result;
 
 /* Computes the statistics of one column (everything except p_adjusted and
- * the decision flags). */
+ * the decision flags). An empty side gives neutral results (p 1, PSI 0).
+ * out->ref points at cur->ref (borrowed). No allocation. */
 void dw_column_evaluate(const dw_sample *cur, dw_column_result *out);
 
 /* Applies BH across res[0..n) and sets p_adjusted and the decision flags.
- * th[i] are per-column thresholds (th may point to n structs, or th_stride 0
- * to use th[0] for all). BH uses alpha-independent adjusted p-values, so
- * per-column alpha is compared with the same adjusted value. Returns the
- * number of drifting columns. */
-size_t dw_drift_decide(dw_column_result *res, size_t n, const dw_thresholds *th,
-                       size_t th_stride);
+ * Column i uses the thresholds th[i * th_stride]: th_stride 1 with n structs
+ * for per-column thresholds, th_stride 0 to use th[0] for all. The BH family
+ * is the columns with enough samples (chosen without looking at p-values);
+ * the others get p_adjusted = 1. BH uses alpha-independent adjusted
+ * p-values, so per-column alpha is compared with the same adjusted value.
+ * When both effect criteria are disabled, significance alone decides.
+ * Returns the number of drifting columns. */
+size_t dw_drift_decide(dw_column_result *res, size_t n, const dw_thresholds *th, size_t th_stride);
 
 #endif

@@ -4,8 +4,9 @@
  * D = max |F_ref - F_cur| over the reference bin edges (plus the points just
  * below the minimum and at the maximum, which the under/overflow counts make
  * exact). Because bins are right-closed this equals the raw-sample statistic
- * whenever the current values fall on edges; otherwise the error is bounded by
- * the largest mass of one bin. The p-value uses the asymptotic Kolmogorov
+ * whenever the current values fall on edges; otherwise it underestimates the
+ * raw statistic by at most the largest reference bin mass
+ * (docs/statistics.md). The p-value uses the asymptotic Kolmogorov
  * distribution with n_eff = n*m/(n+m). */
 #ifndef DRIFTWATCH_KS_H
 #define DRIFTWATCH_KS_H

@@ -6,11 +6,16 @@
  * once a bucket holds a few dozen values). Never inf or NaN; 0 when both
  * sides are empty.
  *
- * Numeric buckets: DW_PSI_BUCKETS equal-frequency buckets of the reference,
- * made by grouping the fine bins by cumulative reference count; current
- * underflow joins the first bucket and overflow the last.
- * Categorical buckets: each listed category, the reference "other" bucket
- * (if non-empty) and one bucket for all unseen values. */
+ * Numeric buckets: up to DW_PSI_BUCKETS equal-frequency buckets of the
+ * reference, made by grouping the fine bins by cumulative reference count
+ * without splitting one: fine bin i goes to group
+ * min(B - 1, floor(B * (reference count of bins before i) / total)), bins
+ * after the last one with reference mass join the last group; current
+ * underflow joins the first bucket and overflow the last
+ * (docs/statistics.md has the details).
+ * Categorical buckets: each listed category; then the reference "other"
+ * bucket if non-empty, which also absorbs all unseen values; otherwise one
+ * bucket for all unseen values when there are any. */
 #ifndef DRIFTWATCH_PSI_H
 #define DRIFTWATCH_PSI_H
 

@@ -21,13 +21,13 @@
 
 typedef struct dw_sample {
     const dw_ref_column *ref;
-    uint64_t missing;      /* missing values (null, absent, NaN, "", NA) */
-    uint64_t type_errors;  /* values of the wrong type (text in a numeric column...) */
-    const uint64_t *bins;  /* see above */
+    uint64_t missing;     /* missing values (null, absent, NaN, "", NA) */
+    uint64_t type_errors; /* values of the wrong type (text in a numeric column...) */
+    const uint64_t *bins; /* see above */
     size_t nnew;
-    const uint64_t *new_counts;  /* nnew */
-    const char *const *new_names;/* nnew, NUL-terminated */
-    uint64_t new_overflow;       /* unseen values not tracked by name */
+    const uint64_t *new_counts;   /* nnew */
+    const char *const *new_names; /* nnew, NUL-terminated */
+    uint64_t new_overflow;        /* unseen values not tracked by name */
 } dw_sample;
 
 /* Number of entries of dw_sample.bins for ref. */
