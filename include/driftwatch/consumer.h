@@ -85,9 +85,9 @@ int dw_consumer_new(const dw_kafka_settings *settings, dw_consumer **out, char *
 
 /* Waits up to timeout_ms for a message. Returns 1 and fills *msg (release it
  * with dw_kafka_msg_release()), 0 on timeout or after a transient error
- * (logged, rate-limited), or DW_ERR_KAFKA on a fatal error: the consumer is
- * then unusable and dw_consumer_error() says why. Rebalance callbacks run
- * inside this call. */
+ * (logged, rate-limited), DW_ERR_KAFKA on a fatal error (the consumer is
+ * then unusable and dw_consumer_error() says why) or DW_ERR_STATE after
+ * dw_consumer_close(). Rebalance callbacks run inside this call. */
 int dw_consumer_poll(dw_consumer *c, int timeout_ms, dw_kafka_msg *msg);
 
 /* Marks msg as applied: its offset + 1 will be committed. Must be called
