@@ -35,10 +35,11 @@ static int webhook_format(const dw_sink_spec *spec, const json_t *doc, dw_http_r
         return DW_SINK_SKIP;
     int rc = dw_http_request_set_json(out, d);
     /* The notification id is stable across retries, so receivers can use it
-     * to drop duplicates (a retry after a lost 2xx). */
+     * to drop duplicates (a retry after a lost 2xx). An id that cannot be a
+     * header value (line breaks) is left out rather than failing delivery. */
     const char *id = json_string_value(json_object_get(d, "id"));
     if (rc == 0 && id && *id)
-        rc = dw_http_request_add_header(out, "Idempotency-Key", id);
+        (void)dw_http_request_add_header(out, "Idempotency-Key", id);
     json_decref(d);
     return rc;
 }

@@ -203,6 +203,16 @@ class NotifierTest(unittest.TestCase):
         self.assertEqual((st["sent"], st["skipped"]), (1, 1))
         self.assertEqual([json.loads(r["body"])["id"] for r in rx.requests()], ["fraud-v3-31"])
 
+    def test_min_interval_spaces_requests(self):
+        rx = self.receiver(["200"])
+        self.run_driver([native_doc(70), native_doc(71)], "--webhook", rx.url,
+                        "--min-interval-ms", "500")
+        reqs = rx.requests()
+        self.assertEqual(len(reqs), 2)
+        # A lower bound the notifier guarantees (5 ms slack for the millisecond
+        # clock it schedules on), not a performance measurement.
+        self.assertGreaterEqual(reqs[1]["mono"] - reqs[0]["mono"], 0.5 - 0.005)
+
     def test_user_headers_are_sent(self):
         rx = self.receiver(["200"])
         self.run_driver([native_doc(40)], "--webhook", rx.url, "--header",

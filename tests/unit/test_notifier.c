@@ -273,6 +273,14 @@ static void test_webhook_filters_resolved_when_asked(void **state)
     assert_int_equal(json_array_size(json_object_get(doc, "alerts")), 2);
     json_decref(doc);
 
+    /* A document without an alerts array (e.g. a retraining trigger) is
+     * passed through whole. */
+    doc = json_pack("{s:s, s:s}", "kind", "retrain", "id", "t-1");
+    assert_int_equal(t->format(&sp, doc, &r), 0);
+    assert_string_equal(r.body, "{\"kind\":\"retrain\",\"id\":\"t-1\"}");
+    dw_http_request_clear(&r);
+    json_decref(doc);
+
     doc = make_doc("n-2", "resolved", NULL);
     assert_int_equal(t->format(&sp, doc, &r), DW_SINK_SKIP);
     dw_http_request_clear(&r);
