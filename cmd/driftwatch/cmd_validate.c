@@ -1,11 +1,146 @@
+/* driftwatch validate -c FILE: loads the configuration and every model's
+ * reference file exactly as the sidecar would, prints a short summary, and
+ * exits 0, or prints one "driftwatch: <file>:<line>: <reason>" line and
+ * exits 2. Nothing is contacted: brokers and sinks are not checked. */
 #include "commands.h"
 
+#include "driftwatch/config.h"
+#include "driftwatch/duration.h"
+#include "driftwatch/error.h"
+#include "driftwatch/reference.h"
+
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fputs("usage: driftwatch validate -c CONFIG\n"
+          "\n"
+          "Checks a configuration file (YAML or JSON) and the reference statistics of\n"
+          "every model it names, then prints a summary. Exit status: 0 valid, 2 invalid.\n"
+          "\n"
+          "options:\n"
+          "  -c, --config FILE   the configuration file\n"
+          "  -q, --quiet         print nothing when the configuration is valid\n"
+          "  -h, --help          this help\n",
+          f);
+}
+
+/* Loads each model's reference and checks that its column overrides name
+ * columns that exist; ncols[i] receives the column count of model i. */
+static int check_models(const dw_config *cfg, size_t *ncols)
+{
+    char err[1024];
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        const dw_model_config *m = &cfg->models[i];
+        dw_reference *ref = NULL;
+        if (dw_reference_load(m->reference, &ref, err, sizeof err) != 0) {
+            fprintf(stderr, "driftwatch: %s:%d: models[%zu].reference: %s\n", cfg->path,
+                    m->reference_line, i, err);
+            return 2;
+        }
+        for (size_t j = 0; j < m->ncolumns; j++) {
+            if (dw_reference_find(ref, m->columns[j].name) < 0) {
+                fprintf(stderr,
+                        "driftwatch: %s:%d: models[%zu].columns: column \"%s\" is not in the "
+                        "reference %s\n",
+                        cfg->path, m->columns[j].line, i, m->columns[j].name, m->reference);
+                dw_reference_free(ref);
+                return 2;
+            }
+        }
+        ncols[i] = ref->ncols;
+        dw_reference_free(ref);
+    }
+    return 0;
+}
+
+static void print_summary(const dw_config *cfg, const size_t *ncols)
+{
+    char a[48], b[48];
+    printf("config: %s\n", cfg->path);
+    printf("kafka: %s, %zu topic%s, group %s\n", cfg->kafka.brokers, cfg->kafka.ntopics,
+           cfg->kafka.ntopics == 1 ? "" : "s", cfg->kafka.group_id);
+    printf("models (%zu):\n", cfg->nmodels);
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        const dw_model_config *m = &cfg->models[i];
+        size_t ignored = 0;
+        for (size_t j = 0; j < m->ncolumns; j++)
+            ignored += m->columns[j].ignore;
+        printf("  %s (version %s): %s, %zu columns, %zu overrides, %zu ignored\n", m->name,
+               m->version ? m->version : "any", m->reference, ncols[i], m->ncolumns, ignored);
+    }
+    printf("windows (%zu):\n", cfg->nwindows);
+    for (size_t i = 0; i < cfg->nwindows; i++) {
+        const dw_window_config *w = &cfg->windows[i];
+        printf("  %s: length %s, slide %s, %u panes\n", w->name,
+               dw_duration_format(w->length_ms, a, sizeof a),
+               dw_duration_format(w->slide_ms, b, sizeof b), w->panes);
+    }
+    printf("sinks (%zu):\n", cfg->nsinks);
+    for (size_t i = 0; i < cfg->nsinks; i++) {
+        const dw_sink_config *s = &cfg->sinks[i];
+        printf("  %s: %s%s%s\n", s->name, dw_sink_type_name(s->type), s->url ? " " : "",
+               s->url ? s->url : "");
+    }
+    if (cfg->nretrain) {
+        printf("retrain (%zu):\n", cfg->nretrain);
+        for (size_t i = 0; i < cfg->nretrain; i++) {
+            const dw_retrain_config *r = &cfg->retrain[i];
+            printf("  %s: %s %s (model %s, window %s, >= %d columns)\n", r->name,
+                   dw_retrain_type_name(r->type), r->url, r->model ? r->model : "any", r->window,
+                   r->min_columns);
+        }
+    }
+}
 
 int cmd_validate(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "driftwatch: 'validate' is not implemented yet\n");
-    return 2;
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    int quiet = 0, opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:qh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "driftwatch: validate: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (!path) {
+        fprintf(stderr, "driftwatch: validate: -c CONFIG is required\n");
+        usage(stderr);
+        return 2;
+    }
+
+    char err[1024];
+    dw_config *cfg = NULL;
+    if (dw_config_load(path, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "driftwatch: %s\n", err);
+        return 2;
+    }
+    /* Everything is checked before anything is printed, so a failure
+     * prints only its one stderr line. */
+    size_t *ncols = dw_calloc(cfg->nmodels, sizeof *ncols);
+    int rc = check_models(cfg, ncols);
+    if (rc == 0 && !quiet) {
+        print_summary(cfg, ncols);
+        printf("configuration OK\n");
+    }
+    free(ncols);
+    dw_config_free(cfg);
+    return rc;
 }
