@@ -28,6 +28,9 @@
 #define DW_MAX_CATEGORIES 10000
 /* Longest column name or category value, in bytes. */
 #define DW_MAX_NAME 256
+/* Most columns in one reference, and the largest reference file read. */
+#define DW_REFERENCE_MAX_COLUMNS 4096
+#define DW_REFERENCE_MAX_FILE (256u << 20)
 
 typedef enum dw_col_type {
     DW_COL_NUMERIC = 0,
@@ -35,35 +38,35 @@ typedef enum dw_col_type {
 } dw_col_type;
 
 typedef struct dw_ref_column {
-    char *name;       /* e.g. "features.amount" */
+    char *name; /* e.g. "features.amount" */
     dw_col_type type;
     uint64_t count;   /* non-missing values seen in training */
     uint64_t missing; /* missing values (empty, null, NA, NaN) */
 
     /* numeric only */
     double min, max, mean, std;
-    size_t nbins;        /* >= 1 */
-    double *edges;       /* nbins + 1, see the file comment */
-    uint64_t *bin_counts;/* nbins, summing to count */
+    size_t nbins;         /* >= 1 */
+    double *edges;        /* nbins + 1, see the file comment */
+    uint64_t *bin_counts; /* nbins, summing to count */
 
     /* categorical only */
-    size_t ncat;          /* listed categories, most frequent first */
-    char **categories;    /* ncat NUL-terminated values */
-    uint64_t *cat_counts; /* ncat */
-    uint64_t other_count; /* values beyond max_categories, pooled */
+    size_t ncat;                    /* listed categories, most frequent first */
+    char **categories;              /* ncat NUL-terminated values */
+    uint64_t *cat_counts;           /* ncat */
+    uint64_t other_count;           /* values beyond max_categories, pooled */
     struct dw_cat_index *cat_index; /* private hash index for dw_ref_category */
 } dw_ref_column;
 
 typedef struct dw_reference {
-    int format_version;   /* DW_REFERENCE_FORMAT_VERSION */
-    char *model;          /* may be NULL */
-    char *model_version;  /* may be NULL */
-    char *created_at;     /* RFC 3339, may be NULL */
-    char *source;         /* description of the training data, may be NULL */
-    uint64_t rows;        /* training rows */
+    int format_version;  /* DW_REFERENCE_FORMAT_VERSION */
+    char *model;         /* may be NULL */
+    char *model_version; /* may be NULL */
+    char *created_at;    /* RFC 3339, may be NULL */
+    char *source;        /* description of the training data, may be NULL */
+    uint64_t rows;       /* training rows */
     size_t ncols;
-    dw_ref_column *cols;  /* ncols */
-    char checksum[72];    /* "sha256:<64 hex>" as stored/computed */
+    dw_ref_column *cols; /* ncols */
+    char checksum[72];   /* "sha256:<64 hex>" as stored/computed */
 } dw_reference;
 
 /* Loads and strictly validates a reference file. On failure returns a
@@ -76,8 +79,17 @@ int dw_reference_load(const char *path, dw_reference **out, char *errbuf, size_t
 int dw_reference_parse(const char *name, const char *json, size_t len, dw_reference **out,
                        char *errbuf, size_t errlen);
 
-/* Writes ref to path (atomically: temp file + rename), with its checksum. */
+/* Writes ref to path (atomically: a temporary file in the same directory,
+ * fsync, rename), with its checksum. The serialised text is first checked
+ * with dw_reference_parse(), so a file that is written can be loaded.
+ * ref is not modified. */
 int dw_reference_save(const dw_reference *ref, const char *path, char *errbuf, size_t errlen);
+
+/* Serialises ref (with its checksum, as dw_reference_save() writes it) into
+ * a NUL-terminated string the caller frees with free(). If checksum is
+ * non-NULL it receives "sha256:<hex>" (72 bytes). */
+int dw_reference_to_string(const dw_reference *ref, char **out, char checksum[72], char *errbuf,
+                           size_t errlen);
 
 /* Index of the column called name, or -1. */
 int dw_reference_find(const dw_reference *ref, const char *name);
