@@ -154,30 +154,8 @@ size_t dw_model_missing_slot(const dw_model *m, size_t col)
     return m->cols[col].off;
 }
 
-/* Text cells that mean "missing", the same list as the training-data reader
- * (docs/reference-format.md), so serving and training agree. */
-static bool is_missing_text(const char *s, size_t len)
+static size_t category_slot(dw_model *m, col_state *c, long idx, const char *s, size_t len)
 {
-    switch (len) {
-    case 0: return true;
-    case 2: return memcmp(s, "NA", 2) == 0;
-    case 3: return memcmp(s, "NaN", 3) == 0 || memcmp(s, "nan", 3) == 0;
-    case 4: return memcmp(s, "null", 4) == 0;
-    default: return false;
-    }
-}
-
-static size_t numeric_slot(const col_state *c, double x)
-{
-    /* b is -1 (under) .. nbins (over): under sits at off+2, bin i at
-     * off+3+i, over at off+3+nbins. NaN never gets here. */
-    long b = dw_ref_bin(c->ref, x);
-    return (size_t)((long)c->off + 3 + b);
-}
-
-static size_t category_slot(dw_model *m, col_state *c, const char *s, size_t len)
-{
-    long idx = dw_ref_category(c->ref, s, len);
     if (idx >= 0)
         return c->off + 2 + (size_t)idx;
     size_t base = c->off + 2 + c->ref->ncat;
@@ -191,7 +169,7 @@ static size_t category_slot(dw_model *m, col_state *c, const char *s, size_t len
         if (c->new_len[k] == len && memcmp(c->new_names[k], s, len) == 0)
             return base + k;
     }
-    /* Names longer than a slot can hold, or no slot free: pooled. */
+    /* No slot free, or a name longer than a slot holds: pooled. */
     if (free_k == m->K || len > DW_MAX_NAME || len == 0)
         return base + m->K;
     memcpy(c->new_names[free_k], s, len);
@@ -203,59 +181,27 @@ static size_t category_slot(dw_model *m, col_state *c, const char *s, size_t len
 size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status *status)
 {
     col_state *c = &m->cols[col];
+    long idx = -1;
+    const char *text = NULL;
+    size_t len = 0;
+    char scratch[DW_VALUE_SCRATCH];
     *status = DW_SLOT_OK;
-    if (c->ref->type == DW_COL_NUMERIC) {
-        double x;
-        switch (v->kind) {
-        case DW_VAL_NUMBER:
-            x = v->num;
-            break;
-        case DW_VAL_STRING: {
-            /* Numbers logged as strings ("12.5") are accepted, as the
-             * training-data reader accepts them in CSV. */
-            char buf[64];
-            char *end;
-            if (is_missing_text(v->str, v->len))
-                goto missing;
-            if (v->len >= sizeof buf)
-                goto type_error;
-            memcpy(buf, v->str, v->len);
-            buf[v->len] = '\0';
-            x = strtod(buf, &end);
-            if (end == buf || *end != '\0' || !isfinite(x))
-                goto type_error;
-            break;
-        }
-        case DW_VAL_MISSING:
-            goto missing;
-        default:
-            goto type_error;
-        }
-        if (isnan(x))
-            goto missing;
-        return numeric_slot(c, x);
+    switch (dw_value_classify(c->ref, v, &idx, &text, &len, scratch)) {
+    case DW_CLASS_MISSING:
+        *status = DW_SLOT_MISSING;
+        return c->off;
+    case DW_CLASS_TYPE_ERROR:
+        *status = DW_SLOT_TYPE_ERROR;
+        return c->off + 1;
+    case DW_CLASS_BIN:
+        /* idx is -1 (under) .. nbins (over): under sits at off+2, bin i at
+         * off+3+i, over at off+3+nbins. */
+        return (size_t)((long)c->off + 3 + idx);
+    case DW_CLASS_CATEGORY:
+        return category_slot(m, c, idx, NULL, 0);
+    case DW_CLASS_UNSEEN:
+        return category_slot(m, c, -1, text, len);
     }
-    switch (v->kind) {
-    case DW_VAL_STRING:
-        if (is_missing_text(v->str, v->len))
-            goto missing;
-        return category_slot(m, c, v->str, v->len);
-    case DW_VAL_BOOL:
-        return v->b ? category_slot(m, c, "true", 4) : category_slot(m, c, "false", 5);
-    case DW_VAL_NUMBER:
-        /* Integer-coded categories (zip codes, ids) arrive as numbers. */
-        if (v->str && v->len)
-            return category_slot(m, c, v->str, v->len);
-        goto type_error;
-    case DW_VAL_MISSING:
-        goto missing;
-    default:
-        goto type_error;
-    }
-missing:
-    *status = DW_SLOT_MISSING;
-    return c->off;
-type_error:
     *status = DW_SLOT_TYPE_ERROR;
     return c->off + 1;
 }

@@ -26,7 +26,7 @@
 #define MOD "notifier"
 
 /* The registry: one line per sink type. */
-static const dw_sink_type *const sink_types[] = {
+static const dw_sink_ops *const sink_types[] = {
     &dw_sink_stdout,
     &dw_sink_webhook,
 };
@@ -108,7 +108,7 @@ dw_delivery dw_sink_classify_http(long status)
     return DW_DELIVERY_DROP;
 }
 
-const dw_sink_type *dw_sink_type_find(const char *name)
+const dw_sink_ops *dw_sink_ops_find(const char *name)
 {
     if (!name)
         return NULL;
@@ -118,7 +118,7 @@ const dw_sink_type *dw_sink_type_find(const char *name)
     return NULL;
 }
 
-void dw_sink_type_names(char *buf, size_t len)
+void dw_sink_ops_names(char *buf, size_t len)
 {
     size_t o = 0;
     if (!len)
@@ -289,8 +289,8 @@ typedef enum sink_state { SINK_IDLE, SINK_WAITING, SINK_ACTIVE } sink_state;
 typedef struct sink {
     dw_sink_spec spec; /* points into the owned copies below */
     char *name, *type_name, *url;
-    dw_kv *headers, *options; /* keys and values owned */
-    const dw_sink_type *type;
+    dw_sink_kv *headers, *options; /* keys and values owned */
+    const dw_sink_ops *type;
 
     doc_queue q; /* under lock */
     bool busy;   /* under lock: cur is set */
@@ -663,9 +663,9 @@ static void sink_release(sink *s)
     free(s->q.items);
 }
 
-static dw_kv *copy_kv(const dw_kv *kv, size_t n)
+static dw_sink_kv *copy_kv(const dw_sink_kv *kv, size_t n)
 {
-    dw_kv *c = dw_calloc(n ? n : 1, sizeof *c);
+    dw_sink_kv *c = dw_calloc(n ? n : 1, sizeof *c);
     for (size_t i = 0; i < n; i++) {
         c[i].key = dw_strdup(kv[i].key);
         c[i].value = dw_strdup(kv[i].value);
@@ -683,10 +683,10 @@ static int check_spec(const dw_sink_spec *specs, size_t idx, char *errbuf, size_
         if (specs[j].name && strcmp(specs[j].name, nm) == 0)
             return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                              "sink \"%s\": the name is used by another sink", nm);
-    const dw_sink_type *t = dw_sink_type_find(sp->type);
+    const dw_sink_ops *t = dw_sink_ops_find(sp->type);
     if (!t) {
         char names[256];
-        dw_sink_type_names(names, sizeof names);
+        dw_sink_ops_names(names, sizeof names);
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "sink \"%s\": unknown type \"%s\" (known types: %s)", nm,
                          sp->type ? sp->type : "", names);
@@ -711,7 +711,7 @@ static int check_spec(const dw_sink_spec *specs, size_t idx, char *errbuf, size_
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "sink \"%s\": at most %d headers are allowed", nm, DW_SINK_MAX_HEADERS);
     for (size_t i = 0; i < sp->n_headers; i++) {
-        const dw_kv *h = &sp->headers[i];
+        const dw_sink_kv *h = &sp->headers[i];
         if (!h->key || !*h->key || !h->value || has_crlf(h->key) || has_crlf(h->value) ||
             strchr(h->key, ':') || strlen(h->key) + strlen(h->value) > 1000)
             return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
@@ -778,7 +778,7 @@ int dw_notifier_new_ex(const dw_sink_spec *specs, size_t n, const dw_notifier_op
         s->spec.url = s->url;
         s->spec.headers = s->headers;
         s->spec.options = s->options;
-        s->type = dw_sink_type_find(sp->type);
+        s->type = dw_sink_ops_find(sp->type);
         s->q.cap = sp->queue_size ? sp->queue_size : DW_SINK_DEFAULT_QUEUE;
         s->spec.queue_size = s->q.cap;
         s->q.items = dw_calloc(s->q.cap, sizeof *s->q.items);

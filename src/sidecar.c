@@ -73,7 +73,7 @@ static int build_specs(dw_sidecar *s, char *errbuf, size_t errlen)
         dw_sink_spec *sp = &s->specs[i];
         dw_sink_spec_init(sp);
         sp->name = sc->name;
-        sp->type = dw_sink_kind_name(sc->type);
+        sp->type = dw_sink_type_name(sc->type);
         sp->url = sc->url;
         sp->timeout_ms = sc->timeout_ms;
         sp->max_retries = sc->max_retries;
@@ -91,7 +91,7 @@ static int build_specs(dw_sidecar *s, char *errbuf, size_t errlen)
             s->spec_kv[k].key = sc->params[h].key;
             s->spec_kv[k].value = sc->params[h].value;
         }
-        if (!dw_sink_type_find(sp->type))
+        if (!dw_sink_ops_find(sp->type))
             return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                              "%s: sink \"%s\": type \"%s\" is not supported yet", cfg->path,
                              sc->name, sp->type);
@@ -113,9 +113,12 @@ int dw_sidecar_new(const dw_config *cfg, const dw_sidecar_options *opts, dw_side
     int rc = dw_engine_new(cfg, &s->engine, errbuf, errlen);
     if (rc < 0)
         goto fail;
-    dw_engine_on_emit(s->engine, emit, s);
+    if (s->opts.emit)
+        dw_engine_on_emit(s->engine, s->opts.emit, s->opts.emit_ctx);
+    else
+        dw_engine_on_emit(s->engine, emit, s);
     dw_engine_on_reject(s->engine, on_reject, s);
-    if (!s->opts.stdout_only) {
+    if (!s->opts.stdout_only && !s->opts.emit) {
         rc = build_specs(s, errbuf, errlen);
         if (rc < 0)
             goto fail;

@@ -133,7 +133,7 @@ static dw_delivery stdout_write(const dw_sink_spec *spec, const dw_http_request 
     return (w == req->body_len && fl == 0) ? DW_DELIVERY_OK : DW_DELIVERY_DROP;
 }
 
-const dw_sink_type dw_sink_stdout = {
+const dw_sink_ops dw_sink_stdout = {
     .name = "stdout",
     .validate = stdout_validate,
     .format = stdout_format,

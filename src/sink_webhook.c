@@ -44,7 +44,7 @@ static int webhook_format(const dw_sink_spec *spec, const json_t *doc, dw_http_r
     return rc;
 }
 
-const dw_sink_type dw_sink_webhook = {
+const dw_sink_ops dw_sink_webhook = {
     .name = "webhook",
     .validate = webhook_validate,
     .format = webhook_format,

@@ -1,11 +1,201 @@
+/* `driftwatch check`: one-shot comparison of a file with a reference; exit 1
+ * on drift, so it can gate a CI pipeline against training/serving skew. */
 #include "commands.h"
 
+#include "driftwatch/check.h"
+#include "driftwatch/error.h"
+#include "driftwatch/reference.h"
+
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_OVERRIDES 256
+
+static void usage(FILE *f)
+{
+    fputs("usage: driftwatch check --reference REF [--format csv|jsonl] [--json]\n"
+          "                        [--alpha A] [--psi X] [--ks D] [--min-samples N]\n"
+          "                        [--missing-rate-delta X] [--type-error-rate X]\n"
+          "                        [--column NAME:key=value[,key=value...]]... FILE\n"
+          "\n"
+          "Compares FILE (CSV with a header row, or JSONL; '-' reads stdin) with the\n"
+          "reference statistics REF and prints one row per column (or a JSON document\n"
+          "with --json). A column drifts when its Benjamini-Hochberg corrected p-value\n"
+          "is below --alpha (default 0.01), its effect size clears --psi (0.2) or --ks\n"
+          "(0.1), and it has at least --min-samples values (100). --column overrides\n"
+          "thresholds for one column (keys: alpha, psi, ks, min_samples,\n"
+          "missing_rate_delta, type_error_rate), e.g.\n"
+          "  --column features.amount:psi=0.3,ks=0.15\n"
+          "\n"
+          "Exit status: 0 no drift, 1 drift or a data-quality issue, 2 usage or input error.\n",
+          f);
+}
+
+static int parse_double(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "driftwatch: %s: '%s' is not a number in [%g, %g]\n", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int set_threshold(dw_thresholds *th, const char *key, const char *val)
+{
+    double v;
+    if (!strcmp(key, "alpha"))
+        return parse_double("alpha", val, 1e-300, 1, &th->alpha);
+    if (!strcmp(key, "psi"))
+        return parse_double("psi", val, 0, 1e9, &th->psi_threshold);
+    if (!strcmp(key, "ks"))
+        return parse_double("ks", val, 0, 1, &th->ks_threshold);
+    if (!strcmp(key, "missing_rate_delta"))
+        return parse_double("missing_rate_delta", val, 0, 1, &th->missing_rate_delta);
+    if (!strcmp(key, "type_error_rate"))
+        return parse_double("type_error_rate", val, 0, 1, &th->type_error_rate);
+    if (!strcmp(key, "min_samples")) {
+        if (parse_double("min_samples", val, 0, 1e15, &v) < 0)
+            return -1;
+        th->min_samples = (uint64_t)v;
+        return 0;
+    }
+    fprintf(stderr,
+            "driftwatch: --column: unknown threshold '%s' (alpha, psi, ks, min_samples, "
+            "missing_rate_delta, type_error_rate)\n",
+            key);
+    return -1;
+}
+
+/* "NAME:key=value,key=value" → override (column name may contain dots and
+ * colons; the last ':' separates it). */
+static int parse_override(char *spec, const dw_thresholds *base, dw_check_override *o)
+{
+    char *colon = strrchr(spec, ':');
+    if (!colon || colon == spec || !colon[1]) {
+        fprintf(stderr, "driftwatch: --column '%s': expected NAME:key=value[,key=value]\n",
+                spec);
+        return -1;
+    }
+    *colon = '\0';
+    o->column = spec;
+    o->th = *base;
+    char *save = NULL;
+    for (char *kv = strtok_r(colon + 1, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            fprintf(stderr, "driftwatch: --column %s: '%s' is not key=value\n", spec, kv);
+            return -1;
+        }
+        *eq = '\0';
+        if (set_threshold(&o->th, kv, eq + 1) < 0)
+            return -1;
+    }
+    return 0;
+}
 
 int cmd_check(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "driftwatch: 'check' is not implemented yet\n");
-    return 2;
+    static const struct option longopts[] = {
+        {"reference", required_argument, NULL, 'r'},
+        {"format", required_argument, NULL, 'f'},
+        {"json", no_argument, NULL, 'j'},
+        {"alpha", required_argument, NULL, 'a'},
+        {"psi", required_argument, NULL, 'p'},
+        {"ks", required_argument, NULL, 'k'},
+        {"min-samples", required_argument, NULL, 'm'},
+        {"missing-rate-delta", required_argument, NULL, 'M'},
+        {"type-error-rate", required_argument, NULL, 'T'},
+        {"column", required_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *refpath = NULL;
+    int json = 0;
+    dw_check_options opts;
+    memset(&opts, 0, sizeof opts);
+    dw_thresholds_default(&opts.thresholds);
+    char *column_specs[MAX_OVERRIDES];
+    size_t ncolumn_specs = 0;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "r:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'r': refpath = optarg; break;
+        case 'f':
+            if (dw_table_format_parse(optarg, &opts.format) < 0) {
+                fprintf(stderr, "driftwatch: --format: '%s' is not csv or jsonl\n", optarg);
+                return 2;
+            }
+            break;
+        case 'j': json = 1; break;
+        case 'a':
+        case 'p':
+        case 'k':
+        case 'm':
+        case 'M':
+        case 'T': {
+            const char *key = opt == 'a'   ? "alpha"
+                              : opt == 'p' ? "psi"
+                              : opt == 'k' ? "ks"
+                              : opt == 'm' ? "min_samples"
+                              : opt == 'M' ? "missing_rate_delta"
+                                           : "type_error_rate";
+            if (set_threshold(&opts.thresholds, key, optarg) < 0)
+                return 2;
+            break;
+        }
+        case 'C':
+            if (ncolumn_specs == MAX_OVERRIDES) {
+                fprintf(stderr, "driftwatch: at most %d --column options\n", MAX_OVERRIDES);
+                return 2;
+            }
+            column_specs[ncolumn_specs++] = optarg;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!refpath || optind != argc - 1) {
+        fprintf(stderr, "driftwatch: check needs --reference REF and one input FILE\n");
+        usage(stderr);
+        return 2;
+    }
+    /* Column overrides start from the run-wide thresholds, whatever the
+     * order of the options. */
+    dw_check_override overrides[MAX_OVERRIDES];
+    for (size_t i = 0; i < ncolumn_specs; i++)
+        if (parse_override(column_specs[i], &opts.thresholds, &overrides[i]) < 0)
+            return 2;
+    opts.overrides = overrides;
+    opts.noverrides = ncolumn_specs;
+
+    char err[1024];
+    dw_reference *ref = NULL;
+    if (dw_reference_load(refpath, &ref, err, sizeof err) < 0) {
+        fprintf(stderr, "driftwatch: %s\n", err);
+        return 2;
+    }
+    dw_check_report *rep = NULL;
+    if (dw_check_run(ref, argv[optind], &opts, &rep, err, sizeof err) < 0) {
+        fprintf(stderr, "driftwatch: %s\n", err);
+        dw_reference_free(ref);
+        return 2;
+    }
+    if (json) {
+        json_t *doc = dw_check_report_json(rep);
+        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        fputc('\n', stdout);
+        json_decref(doc);
+    } else {
+        dw_check_report_print(rep, stdout);
+    }
+    int status = dw_check_drifted(rep) || dw_check_quality_issues(rep) ? 1 : 0;
+    dw_check_report_free(rep);
+    dw_reference_free(ref);
+    return status;
 }

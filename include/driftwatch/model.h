@@ -17,6 +17,7 @@
 #include "driftwatch/alert.h"
 #include "driftwatch/drift.h"
 #include "driftwatch/reference.h"
+#include "driftwatch/value.h"
 #include "driftwatch/window.h"
 
 #include <stdbool.h>
@@ -26,22 +27,6 @@
 #define DW_MAX_WINDOWS 16
 /* Upper bound of unseen categories tracked by name per column. */
 #define DW_MAX_NEW_CATEGORIES 1024
-
-typedef enum dw_value_kind {
-    DW_VAL_MISSING = 0, /* null, absent */
-    DW_VAL_NUMBER,
-    DW_VAL_STRING,      /* str/len: unescaped bytes, not NUL-terminated */
-    DW_VAL_BOOL,
-    DW_VAL_OTHER,       /* object or array: always a type error */
-} dw_value_kind;
-
-typedef struct dw_value {
-    dw_value_kind kind;
-    double num;       /* DW_VAL_NUMBER */
-    bool b;           /* DW_VAL_BOOL */
-    const char *str;  /* DW_VAL_STRING; for numbers, their JSON text */
-    size_t len;
-} dw_value;
 
 typedef struct dw_window_spec {
     const char *name;

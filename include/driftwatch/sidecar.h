@@ -19,6 +19,10 @@ typedef struct dw_sidecar_options {
     int64_t drain_budget_ms;
     /* Override of the config's kafka.brokers (the demo's embedded broker). */
     const char *brokers;
+    /* When set, notification documents go to this callback (which takes
+     * ownership) instead of the sinks: the demo prints them for people. */
+    dw_emit_fn emit;
+    void *emit_ctx;
 } dw_sidecar_options;
 
 typedef struct dw_sidecar dw_sidecar;

@@ -6,7 +6,7 @@
  * adding a sink type touches no other sink's file.
  *
  * Adding a sink type: write src/sink_<name>.c defining
- * `const dw_sink_type dw_sink_<name>`, declare it below, and list it in the
+ * `const dw_sink_ops dw_sink_<name>`, declare it below, and list it in the
  * registry table in src/notifier.c (one line each). */
 #ifndef DRIFTWATCH_SINK_H
 #define DRIFTWATCH_SINK_H
@@ -29,10 +29,10 @@ typedef enum dw_delivery {
 #define DW_SINK_SKIP 1
 
 /* A borrowed key/value pair (headers, options). */
-typedef struct dw_kv {
+typedef struct dw_sink_kv {
     const char *key;
     const char *value;
-} dw_kv;
+} dw_sink_kv;
 
 /* Bounds on a sink spec; dw_notifier_new() rejects specs beyond them. */
 #define DW_SINK_MAX_HEADERS 16  /* user headers per sink */
@@ -51,14 +51,14 @@ typedef struct dw_kv {
  * free the spec afterwards. */
 typedef struct dw_sink_spec {
     const char *name;        /* unique, used in logs and metrics */
-    const char *type;        /* a registered dw_sink_type name */
+    const char *type;        /* a registered dw_sink_ops name */
     const char *url;         /* HTTP sinks: http:// or https:// URL */
     int64_t timeout_ms;      /* per request, connect included; 1..DW_SINK_MAX_TIMEOUT_MS */
     int max_retries;         /* retries after the first attempt; 0..DW_SINK_MAX_RETRIES */
     bool send_resolved;      /* deliver alerts whose status is "resolved" */
-    const dw_kv *headers;    /* extra HTTP headers (e.g. Authorization) */
+    const dw_sink_kv *headers;    /* extra HTTP headers (e.g. Authorization) */
     size_t n_headers;        /* <= DW_SINK_MAX_HEADERS */
-    const dw_kv *options;    /* type-specific settings, e.g. stdout's format */
+    const dw_sink_kv *options;    /* type-specific settings, e.g. stdout's format */
     size_t n_options;        /* <= DW_SINK_MAX_OPTIONS */
     int64_t min_interval_ms; /* at least this long between two requests; 0 = none */
     size_t queue_size;       /* 0 = DW_SINK_DEFAULT_QUEUE; <= DW_SINK_MAX_QUEUE */
@@ -98,7 +98,7 @@ int dw_http_request_add_header(dw_http_request *req, const char *name, const cha
  * the content type application/json. Returns 0 or DW_ERR_INVALID. */
 int dw_http_request_set_json(dw_http_request *req, const json_t *doc);
 
-typedef struct dw_sink_type {
+typedef struct dw_sink_ops {
     const char *name;
 
     /* Optional: checks type-specific parts of the spec (url, options) when
@@ -121,7 +121,7 @@ typedef struct dw_sink_type {
     /* Optional: delivers locally instead of over HTTP (the stdout sink).
      * Runs on the notifier thread; returns a dw_delivery. */
     dw_delivery (*write)(const dw_sink_spec *spec, const dw_http_request *req);
-} dw_sink_type;
+} dw_sink_ops;
 
 /* Bytes of a response body kept for classification and logging. */
 #define DW_SINK_RESPONSE_MAX 4096
@@ -131,11 +131,11 @@ typedef struct dw_sink_type {
 dw_delivery dw_sink_classify_http(long status);
 
 /* The registered sink type called name, or NULL. */
-const dw_sink_type *dw_sink_type_find(const char *name);
+const dw_sink_ops *dw_sink_ops_find(const char *name);
 
 /* Writes the registered type names, comma-separated, into buf (for error
  * messages). */
-void dw_sink_type_names(char *buf, size_t len);
+void dw_sink_ops_names(char *buf, size_t len);
 
 /* A new reference to doc with alerts whose "status" is "resolved" removed
  * when the spec does not send resolved alerts (doc itself, increfed, when
@@ -143,7 +143,7 @@ void dw_sink_type_names(char *buf, size_t len);
 json_t *dw_sink_filter_alerts(const dw_sink_spec *spec, const json_t *doc);
 
 /* Registered sink types (listed in the table in src/notifier.c). */
-extern const dw_sink_type dw_sink_stdout;
-extern const dw_sink_type dw_sink_webhook;
+extern const dw_sink_ops dw_sink_stdout;
+extern const dw_sink_ops dw_sink_webhook;
 
 #endif

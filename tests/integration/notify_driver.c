@@ -50,7 +50,7 @@ int main(int argc, char **argv)
     int want_stdout = 0, max_retries = 3, repeat = 1, send_resolved = 1;
     long long timeout_ms = 2000, drain_ms = 60000, min_interval_ms = 0, queue_size = 0;
     dw_notifier_options opts = {0};
-    dw_kv headers[MAX_HEADERS];
+    dw_sink_kv headers[MAX_HEADERS];
     char *header_store[MAX_HEADERS];
     size_t n_headers = 0;
 
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 
     dw_sink_spec specs[MAX_SINKS];
     char names[MAX_SINKS][32];
-    dw_kv fmt_opt = {"format", stdout_format ? stdout_format : "json"};
+    dw_sink_kv fmt_opt = {"format", stdout_format ? stdout_format : "json"};
     size_t n_specs = 0;
     for (size_t i = 0; i < n_webhooks; i++) {
         dw_sink_spec *s = &specs[n_specs];

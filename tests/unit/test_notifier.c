@@ -162,12 +162,12 @@ static json_t *make_doc(const char *id, const char *status1, const char *status2
 static void test_registry_knows_builtin_types(void **state)
 {
     (void)state;
-    assert_non_null(dw_sink_type_find("webhook"));
-    assert_non_null(dw_sink_type_find("stdout"));
-    assert_null(dw_sink_type_find("carrier-pigeon"));
-    assert_null(dw_sink_type_find(NULL));
+    assert_non_null(dw_sink_ops_find("webhook"));
+    assert_non_null(dw_sink_ops_find("stdout"));
+    assert_null(dw_sink_ops_find("carrier-pigeon"));
+    assert_null(dw_sink_ops_find(NULL));
     char names[64];
-    dw_sink_type_names(names, sizeof names);
+    dw_sink_ops_names(names, sizeof names);
     assert_non_null(strstr(names, "webhook"));
     assert_non_null(strstr(names, "stdout"));
 }
@@ -199,7 +199,7 @@ static void test_bad_specs_are_rejected_with_a_sentence(void **state)
     assert_non_null(strstr(err, "timeout_ms"));
 
     sp[0].timeout_ms = 1000;
-    dw_kv bad = {"X-Evil", "a\r\nHost: elsewhere"};
+    dw_sink_kv bad = {"X-Evil", "a\r\nHost: elsewhere"};
     sp[0].headers = &bad;
     sp[0].n_headers = 1;
     assert_int_equal(dw_notifier_new(sp, 1, &n, err, sizeof err), DW_ERR_INVALID);
@@ -211,7 +211,7 @@ static void test_bad_specs_are_rejected_with_a_sentence(void **state)
     assert_int_equal(dw_notifier_new(sp, 2, &n, err, sizeof err), DW_ERR_INVALID);
     assert_non_null(strstr(err, "used by another sink"));
 
-    dw_kv fmt = {"format", "yaml"};
+    dw_sink_kv fmt = {"format", "yaml"};
     dw_sink_spec_init(&sp[0]);
     sp[0].name = "out";
     sp[0].type = "stdout";
@@ -239,7 +239,7 @@ static void test_header_injection_is_refused(void **state)
 static void test_webhook_filters_resolved_when_asked(void **state)
 {
     (void)state;
-    const dw_sink_type *t = dw_sink_type_find("webhook");
+    const dw_sink_ops *t = dw_sink_ops_find("webhook");
     dw_sink_spec sp;
     dw_sink_spec_init(&sp);
     sp.name = "hook";
@@ -290,8 +290,8 @@ static void test_webhook_filters_resolved_when_asked(void **state)
 static void test_stdout_text_format_one_line_per_alert(void **state)
 {
     (void)state;
-    const dw_sink_type *t = dw_sink_type_find("stdout");
-    dw_kv opt = {"format", "text"};
+    const dw_sink_ops *t = dw_sink_ops_find("stdout");
+    dw_sink_kv opt = {"format", "text"};
     dw_sink_spec sp;
     dw_sink_spec_init(&sp);
     sp.name = "out";

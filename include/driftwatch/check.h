@@ -1,0 +1,53 @@
+/* One-shot comparison of a data file (CSV or JSONL, e.g. a sample of serving
+ * logs or a feature pipeline's output) with a reference: the engine behind
+ * `driftwatch check`, a CI gate against training/serving skew. */
+#ifndef DRIFTWATCH_CHECK_H
+#define DRIFTWATCH_CHECK_H
+
+#include "driftwatch/drift.h"
+#include "driftwatch/reference.h"
+#include "driftwatch/table.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+/* Unseen categories tracked by name per column; more are pooled. */
+#define DW_CHECK_MAX_NEW_CATEGORIES 1000
+
+typedef struct dw_check_override {
+    const char *column;  /* full column name */
+    dw_thresholds th;    /* complete thresholds for that column */
+} dw_check_override;
+
+typedef struct dw_check_options {
+    dw_table_format format;    /* DW_TABLE_AUTO: by extension */
+    dw_thresholds thresholds;  /* for every column without an override */
+    const dw_check_override *overrides;
+    size_t noverrides;
+} dw_check_options;
+
+typedef struct dw_check_report dw_check_report;
+
+/* Reads input (a path, or "-" for stdin) and compares every reference
+ * column. Errors (unreadable file, malformed row, an override naming no
+ * reference column, an input without any row) are one sentence naming the
+ * file, line or column. The caller frees *out with dw_check_report_free(). */
+int dw_check_run(const dw_reference *ref, const char *input, const dw_check_options *opts,
+                 dw_check_report **out, char *errbuf, size_t errlen);
+
+/* Number of reference columns that drifted / have a quality issue. */
+size_t dw_check_drifted(const dw_check_report *r);
+size_t dw_check_quality_issues(const dw_check_report *r);
+
+/* The per-column results (ncols = ref->ncols, in reference order). */
+const dw_column_result *dw_check_results(const dw_check_report *r, size_t *ncols);
+
+/* The documented JSON report (docs/check.md). New reference. */
+json_t *dw_check_report_json(const dw_check_report *r);
+
+/* The aligned table for people. */
+void dw_check_report_print(const dw_check_report *r, FILE *f);
+
+void dw_check_report_free(dw_check_report *r);
+
+#endif

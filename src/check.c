@@ -1,0 +1,401 @@
+#include "driftwatch/check.h"
+
+#include "driftwatch/error.h"
+#include "driftwatch/sample.h"
+#include "driftwatch/value.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct col_counts {
+    uint64_t missing, type_errors;
+    uint64_t *bins;         /* dw_sample_nbins(ref) */
+    size_t nnew;            /* unseen categories tracked by name */
+    char **new_names;
+    uint64_t *new_counts;
+    uint64_t new_overflow;
+    const dw_thresholds *th;
+} col_counts;
+
+struct dw_check_report {
+    const dw_reference *ref;
+    char *input;
+    uint64_t rows;
+    col_counts *cols;
+    dw_column_result *res;
+    dw_thresholds *th;      /* per column, resolved */
+    size_t drifted, quality;
+    size_t nunmonitored;    /* input columns the reference does not have */
+    char **unmonitored;
+};
+
+static void count_unseen(col_counts *c, const char *s, size_t len)
+{
+    for (size_t k = 0; k < c->nnew; k++)
+        if (strlen(c->new_names[k]) == len && memcmp(c->new_names[k], s, len) == 0) {
+            c->new_counts[k]++;
+            return;
+        }
+    if (c->nnew >= DW_CHECK_MAX_NEW_CATEGORIES || len > DW_MAX_NAME) {
+        c->new_overflow++;
+        return;
+    }
+    if ((c->nnew & (c->nnew - 1)) == 0) { /* grow at powers of two */
+        size_t cap = c->nnew ? c->nnew * 2 : 4;
+        c->new_names = dw_realloc(c->new_names, cap * sizeof *c->new_names);
+        c->new_counts = dw_realloc(c->new_counts, cap * sizeof *c->new_counts);
+    }
+    c->new_names[c->nnew] = dw_strndup(s, len);
+    c->new_counts[c->nnew++] = 1;
+}
+
+static void count_value(const dw_ref_column *ref, col_counts *c, const dw_value *v)
+{
+    long idx = 0;
+    const char *text = NULL;
+    size_t len = 0;
+    char scratch[DW_VALUE_SCRATCH];
+    switch (dw_value_classify(ref, v, &idx, &text, &len, scratch)) {
+    case DW_CLASS_MISSING: c->missing++; break;
+    case DW_CLASS_TYPE_ERROR: c->type_errors++; break;
+    case DW_CLASS_BIN: c->bins[idx + 1]++; break; /* bins[0] is the underflow */
+    case DW_CLASS_CATEGORY: c->bins[idx]++; break;
+    case DW_CLASS_UNSEEN: count_unseen(c, text, len); break;
+    }
+}
+
+static void cell_value(const dw_cell *cell, dw_value *v)
+{
+    memset(v, 0, sizeof *v);
+    switch (cell->kind) {
+    case DW_CELL_MISSING: v->kind = DW_VAL_MISSING; break;
+    case DW_CELL_NUMBER:
+        v->kind = DW_VAL_NUMBER;
+        v->num = cell->num;
+        break;
+    case DW_CELL_BOOL:
+        v->kind = DW_VAL_BOOL;
+        v->b = cell->boolean != 0;
+        break;
+    case DW_CELL_STRING:
+        v->kind = DW_VAL_STRING;
+        v->str = cell->str;
+        v->len = cell->len;
+        break;
+    }
+}
+
+void dw_check_report_free(dw_check_report *r)
+{
+    if (!r)
+        return;
+    for (size_t j = 0; r->cols && j < r->ref->ncols; j++) {
+        col_counts *c = &r->cols[j];
+        free(c->bins);
+        for (size_t k = 0; k < c->nnew; k++)
+            free(c->new_names[k]);
+        free(c->new_names);
+        free(c->new_counts);
+    }
+    for (size_t i = 0; i < r->nunmonitored; i++)
+        free(r->unmonitored[i]);
+    free(r->unmonitored);
+    free(r->cols);
+    free(r->res);
+    free(r->th);
+    free(r->input);
+    free(r);
+}
+
+static void sample_of(const dw_check_report *r, size_t j, dw_sample *s)
+{
+    const col_counts *c = &r->cols[j];
+    memset(s, 0, sizeof *s);
+    s->ref = &r->ref->cols[j];
+    s->missing = c->missing;
+    s->type_errors = c->type_errors;
+    s->bins = c->bins;
+    s->nnew = c->nnew;
+    s->new_counts = c->new_counts;
+    s->new_names = (const char *const *)c->new_names;
+    s->new_overflow = c->new_overflow;
+}
+
+int dw_check_run(const dw_reference *ref, const char *input, const dw_check_options *opts,
+                 dw_check_report **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    size_t nc = ref->ncols;
+    dw_check_report *r = dw_calloc(1, sizeof *r);
+    r->ref = ref;
+    r->input = dw_strdup(input);
+    r->cols = dw_calloc(nc + 1, sizeof *r->cols);
+    r->res = dw_calloc(nc + 1, sizeof *r->res);
+    r->th = dw_calloc(nc + 1, sizeof *r->th);
+    for (size_t j = 0; j < nc; j++) {
+        r->cols[j].bins = dw_calloc(dw_sample_nbins(&ref->cols[j]) + 1, sizeof(uint64_t));
+        r->th[j] = opts->thresholds;
+    }
+    for (size_t i = 0; i < opts->noverrides; i++) {
+        int j = dw_reference_find(ref, opts->overrides[i].column);
+        if (j < 0) {
+            dw_check_report_free(r);
+            return dw_seterr(errbuf, errlen, DW_ERR_NOT_FOUND,
+                             "threshold override: column \"%s\" is not in the reference",
+                             opts->overrides[i].column);
+        }
+        r->th[j] = opts->overrides[i].th;
+    }
+
+    dw_table *t = NULL;
+    int rc = dw_table_open(input, opts->format, &t, errbuf, errlen);
+    if (rc < 0) {
+        dw_check_report_free(r);
+        return rc;
+    }
+    /* Map table columns (which can appear as rows go, in JSONL) to
+     * reference columns, lazily. -2: not looked up yet, -1: unmonitored. */
+    size_t mapcap = 64;
+    long *map = dw_malloc(mapcap * sizeof *map);
+    for (size_t i = 0; i < mapcap; i++)
+        map[i] = -2;
+    uint8_t *seen = dw_calloc(nc + 1, 1);
+    const dw_cell *cells;
+    size_t ncells;
+    while ((rc = dw_table_next(t, &cells, &ncells, errbuf, errlen)) == 1) {
+        r->rows++;
+        memset(seen, 0, nc);
+        for (size_t i = 0; i < ncells; i++) {
+            size_t tc = cells[i].col;
+            if (tc >= mapcap) {
+                size_t nm = mapcap;
+                while (nm <= tc)
+                    nm *= 2;
+                map = dw_realloc(map, nm * sizeof *map);
+                for (size_t k = mapcap; k < nm; k++)
+                    map[k] = -2;
+                mapcap = nm;
+            }
+            if (map[tc] == -2) {
+                map[tc] = dw_reference_find(ref, dw_table_column(t, tc));
+                if (map[tc] < 0) {
+                    r->unmonitored = dw_realloc(r->unmonitored,
+                                                (r->nunmonitored + 1) * sizeof *r->unmonitored);
+                    r->unmonitored[r->nunmonitored++] = dw_strdup(dw_table_column(t, tc));
+                }
+            }
+            long j = map[tc];
+            if (j < 0 || seen[j])
+                continue;
+            seen[j] = 1;
+            dw_value v;
+            cell_value(&cells[i], &v);
+            count_value(&ref->cols[j], &r->cols[j], &v);
+        }
+        /* A reference column absent from a row is missing in that row. */
+        for (size_t j = 0; j < nc; j++)
+            if (!seen[j])
+                r->cols[j].missing++;
+    }
+    free(map);
+    free(seen);
+    dw_table_free(t);
+    if (rc < 0) {
+        dw_check_report_free(r);
+        return rc;
+    }
+    if (r->rows == 0) {
+        dw_check_report_free(r);
+        return dw_seterr(errbuf, errlen, DW_ERR_EMPTY, "%s: no data rows", input);
+    }
+    for (size_t j = 0; j < nc; j++) {
+        dw_sample s;
+        sample_of(r, j, &s);
+        dw_column_evaluate(&s, &r->res[j]);
+    }
+    r->drifted = dw_drift_decide(r->res, nc, r->th, 1);
+    for (size_t j = 0; j < nc; j++)
+        if (r->res[j].quality_issue)
+            r->quality++;
+    *out = r;
+    return 0;
+}
+
+size_t dw_check_drifted(const dw_check_report *r)
+{
+    return r->drifted;
+}
+
+size_t dw_check_quality_issues(const dw_check_report *r)
+{
+    return r->quality;
+}
+
+const dw_column_result *dw_check_results(const dw_check_report *r, size_t *ncols)
+{
+    *ncols = r->ref->ncols;
+    return r->res;
+}
+
+static json_t *jnum(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+/* Indices of the named unseen categories of column j, by count desc. */
+static size_t sorted_new(const col_counts *c, size_t *order)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < c->nnew; k++)
+        order[n++] = k;
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = i; k > 0; k--) {
+            size_t a = order[k - 1], b = order[k];
+            if (c->new_counts[a] > c->new_counts[b] ||
+                (c->new_counts[a] == c->new_counts[b] &&
+                 strcmp(c->new_names[a], c->new_names[b]) <= 0))
+                break;
+            order[k - 1] = b;
+            order[k] = a;
+        }
+    return n;
+}
+
+json_t *dw_check_report_json(const dw_check_report *r)
+{
+    json_t *cols = json_array();
+    size_t *order = dw_calloc(DW_CHECK_MAX_NEW_CATEGORIES + 1, sizeof *order);
+    for (size_t j = 0; j < r->ref->ncols; j++) {
+        const dw_column_result *res = &r->res[j];
+        const col_counts *c = &r->cols[j];
+        const dw_thresholds *th = &r->th[j];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(r->ref->cols[j].name));
+        json_object_set_new(o, "type", json_string(res->type == DW_COL_NUMERIC ? "numeric"
+                                                                               : "categorical"));
+        json_object_set_new(o, "count", json_integer((json_int_t)res->count));
+        json_object_set_new(o, "missing", json_integer((json_int_t)res->missing));
+        json_object_set_new(o, "missing_rate", jnum(res->quality.missing_rate));
+        json_object_set_new(o, "reference_missing_rate", jnum(res->quality.ref_missing_rate));
+        json_object_set_new(o, "type_errors", json_integer((json_int_t)res->quality.type_errors));
+        json_object_set_new(o, "drift", json_boolean(res->drift));
+        json_object_set_new(o, "quality_issue", json_boolean(res->quality_issue));
+        if (res->has_ks)
+            json_object_set_new(o, "ks",
+                                json_pack("{s:o,s:o}", "statistic", jnum(res->ks.statistic),
+                                          "p_value", jnum(res->ks.p_value)));
+        if (res->has_chi2)
+            json_object_set_new(o, "chi2",
+                                json_pack("{s:o,s:i,s:o}", "statistic",
+                                          jnum(res->chi2.statistic), "df", res->chi2.df,
+                                          "p_value", jnum(res->chi2.p_value)));
+        json_object_set_new(o, "psi", jnum(res->psi));
+        json_object_set_new(o, "p_adjusted", jnum(res->p_adjusted));
+        if (res->type == DW_COL_NUMERIC)
+            json_object_set_new(o, "out_of_range_rate", jnum(res->quality.out_of_range_rate));
+        else {
+            json_t *nc = json_array();
+            size_t n = sorted_new(c, order);
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(nc, json_string(c->new_names[order[i]]));
+            json_object_set_new(o, "new_categories", nc);
+            json_t *ncc = json_object();
+            for (size_t i = 0; i < n; i++)
+                json_object_set_new(ncc, c->new_names[order[i]],
+                                    json_integer((json_int_t)c->new_counts[order[i]]));
+            json_object_set_new(o, "new_category_counts", ncc);
+            json_object_set_new(o, "unseen_rate", jnum(res->quality.unseen_rate));
+        }
+        json_object_set_new(o, "thresholds",
+                            json_pack("{s:o,s:o,s:o,s:I}", "alpha", jnum(th->alpha), "psi",
+                                      jnum(th->psi_threshold), "ks", jnum(th->ks_threshold),
+                                      "min_samples", (json_int_t)th->min_samples));
+        json_array_append_new(cols, o);
+    }
+    free(order);
+    json_t *unmon = json_array();
+    for (size_t i = 0; i < r->nunmonitored; i++)
+        json_array_append_new(unmon, json_string(r->unmonitored[i]));
+    json_t *doc = json_object();
+    json_object_set_new(doc, "version", json_string("1"));
+    json_object_set_new(doc, "input", json_string(r->input));
+    json_object_set_new(doc, "reference_model",
+                        r->ref->model ? json_string(r->ref->model) : json_null());
+    json_object_set_new(doc, "reference_checksum", json_string(r->ref->checksum));
+    json_object_set_new(doc, "rows", json_integer((json_int_t)r->rows));
+    json_object_set_new(doc, "drift", json_boolean(r->drifted > 0));
+    json_object_set_new(doc, "drifted_columns", json_integer((json_int_t)r->drifted));
+    json_object_set_new(doc, "quality_issues", json_integer((json_int_t)r->quality));
+    json_object_set_new(doc, "columns", cols);
+    json_object_set_new(doc, "unmonitored_columns", unmon);
+    return doc;
+}
+
+/* prec > 0: fixed with prec decimals; prec < 0: %g with -prec digits. */
+static void fmt_num(char *buf, size_t len, double x, int prec)
+{
+    if (!isfinite(x))
+        snprintf(buf, len, "-");
+    else if (prec >= 0)
+        snprintf(buf, len, "%.*f", prec, x);
+    else
+        snprintf(buf, len, "%.*g", -prec, x);
+}
+
+void dw_check_report_print(const dw_check_report *r, FILE *f)
+{
+    size_t w = 6;
+    for (size_t j = 0; j < r->ref->ncols; j++) {
+        size_t l = strlen(r->ref->cols[j].name);
+        if (l > w)
+            w = l;
+    }
+    fprintf(f, "  %-*s  %-11s %9s %7s %7s %9s %7s %11s %9s  %s\n", (int)w, "COLUMN", "TYPE",
+            "N", "MISS%", "KS_D", "KS_P", "PSI", "CHI2", "CHI2_P", "VERDICT");
+    size_t *order = dw_calloc(DW_CHECK_MAX_NEW_CATEGORIES + 1, sizeof *order);
+    for (size_t j = 0; j < r->ref->ncols; j++) {
+        const dw_column_result *res = &r->res[j];
+        const col_counts *c = &r->cols[j];
+        char ksd[16] = "-", ksp[16] = "-", psi[16], chi[24] = "-", chip[16] = "-";
+        if (res->has_ks) {
+            fmt_num(ksd, sizeof ksd, res->ks.statistic, 4);
+            fmt_num(ksp, sizeof ksp, res->ks.p_value, -2);
+        }
+        fmt_num(psi, sizeof psi, res->psi, 4);
+        if (res->has_chi2) {
+            fmt_num(chi, sizeof chi, res->chi2.statistic, 1);
+            fmt_num(chip, sizeof chip, res->chi2.p_value, -2);
+        }
+        const char *verdict = res->drift ? "DRIFT"
+                              : res->quality_issue ? "QUALITY"
+                              : !res->enough_samples ? "too few samples"
+                                                     : "ok";
+        fprintf(f, "%s %-*s  %-11s %9llu %6.1f%% %7s %9s %7s %11s %9s  %s",
+                res->drift || res->quality_issue ? "*" : " ", (int)w, r->ref->cols[j].name,
+                res->type == DW_COL_NUMERIC ? "numeric" : "categorical",
+                (unsigned long long)res->count, 100.0 * res->quality.missing_rate, ksd, ksp, psi,
+                chi, chip, verdict);
+        if (res->drift && res->quality.missing_rate > 0 && res->quality_issue)
+            fputs(" +QUALITY", f);
+        size_t n = sorted_new(c, order);
+        if (n || c->new_overflow) {
+            uint64_t total = res->count ? res->count : 1;
+            fputs("  new:", f);
+            for (size_t i = 0; i < n && i < 5; i++)
+                fprintf(f, " %s (%.1f%%)", c->new_names[order[i]],
+                        100.0 * (double)c->new_counts[order[i]] / (double)total);
+            if (n > 5)
+                fprintf(f, " +%zu more", n - 5);
+            if (c->new_overflow)
+                fprintf(f, " +%llu values of further categories",
+                        (unsigned long long)c->new_overflow);
+        }
+        fputc('\n', f);
+    }
+    free(order);
+    fprintf(f, "\n%llu rows; %zu of %zu columns drifted, %zu with data-quality issues\n",
+            (unsigned long long)r->rows, r->drifted, r->ref->ncols, r->quality);
+    if (r->nunmonitored)
+        fprintf(f, "%zu input column(s) not in the reference were ignored\n", r->nunmonitored);
+}
