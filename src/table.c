@@ -419,7 +419,8 @@ static int jsonl_next(dw_table *t, char *errbuf, size_t errlen)
         if (i == len)
             continue;
         json_error_t jerr;
-        t->root = json_loadb(t->line, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
+        t->root = json_loadb(t->line, len,
+                             JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
         if (!t->root)
             return dw_seterr(errbuf, errlen, DW_ERR_PARSE,
                              "%s:%zu: malformed JSON at column %d: %s", t->name, t->lineno,
