@@ -23,7 +23,18 @@ struct dw_consumer {
     char fatal_reason[512];
     dw_ratelimit transient_rl; /* transient errors: one line per 10 s */
     dw_ratelimit store_rl;
+    void (*on_assign)(void *ctx, const char *topic, int32_t partition, int assigned);
+    void *assign_ctx;
 };
+
+static void notify_assign(dw_consumer *c, const rd_kafka_topic_partition_list_t *parts,
+                          int assigned)
+{
+    if (!c || !c->on_assign)
+        return;
+    for (int i = 0; i < parts->cnt; i++)
+        c->on_assign(c->assign_ctx, parts->elems[i].topic, parts->elems[i].partition, assigned);
+}
 
 /* Settings we force, applied after the pass-through properties; the value
  * NULL marks one filled in from dw_kafka_settings. */
@@ -85,7 +96,7 @@ static int commit_stored(rd_kafka_t *rk, const char *why)
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    (void)opaque;
+    dw_consumer *c = opaque;
     int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t aerr = 0;
@@ -98,6 +109,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             error = rd_kafka_incremental_assign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, parts);
+        notify_assign(c, parts, 1);
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         dw_log(DW_LOG_INFO, "consumer", "revoking %d partition(s)%s", parts->cnt,
@@ -112,6 +124,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             error = rd_kafka_incremental_unassign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, NULL);
+        notify_assign(c, parts, 0);
         break;
     default:
         dw_log(DW_LOG_WARN, "consumer", "rebalance failed: %s", rd_kafka_err2str(err));
@@ -159,6 +172,8 @@ int dw_consumer_new(const dw_kafka_settings *s, dw_consumer **out, char *errbuf,
                              "kafka: topic %zu: name empty or longer than 249 bytes", i + 1);
 
     dw_consumer *c = dw_calloc(1, sizeof *c);
+    c->on_assign = s->on_assign;
+    c->assign_ctx = s->assign_ctx;
     c->transient_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
     c->store_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
 
@@ -305,6 +320,44 @@ void dw_kafka_msg_release(dw_kafka_msg *msg)
     if (msg->rkm)
         rd_kafka_message_destroy(msg->rkm);
     memset(msg, 0, sizeof *msg);
+}
+
+int dw_consumer_pause_at(dw_consumer *c, const dw_kafka_msg *msg)
+{
+    if (!msg->topic)
+        return DW_ERR_INVALID;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, msg->topic,
+                                                                       msg->partition);
+    tp->offset = msg->offset;
+    int rc = 0;
+    rd_kafka_resp_err_t err = rd_kafka_pause_partitions(c->rk, l);
+    /* An asynchronous seek: messages fetched before it are discarded by
+     * librdkafka, the next fetch starts at msg's offset. */
+    rd_kafka_error_t *error = err ? NULL : rd_kafka_seek_partitions(c->rk, l, 0);
+    if (err || error) {
+        dw_log(DW_LOG_WARN, "consumer", "pause/seek of %s [%d] failed: %s", msg->topic,
+               (int)msg->partition, err ? rd_kafka_err2str(err) : rd_kafka_error_string(error));
+        rc = DW_ERR_KAFKA;
+    }
+    if (error)
+        rd_kafka_error_destroy(error);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+int dw_consumer_resume(dw_consumer *c, const char *topic, int32_t partition)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    rd_kafka_resp_err_t err = rd_kafka_resume_partitions(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err) {
+        dw_log(DW_LOG_WARN, "consumer", "resume of %s [%d] failed: %s", topic, (int)partition,
+               rd_kafka_err2str(err));
+        return DW_ERR_KAFKA;
+    }
+    return 0;
 }
 
 int dw_consumer_commit(dw_consumer *c)

@@ -133,7 +133,12 @@ static void on_notification(void *ctx, json_t *doc)
         fmt_offset(at, when, sizeof when);
         json_t *tests = json_object_get(a, "tests");
         char stats[160] = "";
-        if (json_object_get(tests, "ks"))
+        if (kind && !strcmp(kind, "quality"))
+            snprintf(stats, sizeof stats, "missing %.1f%% (reference %.1f%%), type errors %.1f%%",
+                     100 * num_at(a, "quality", "missing_rate"),
+                     100 * num_at(a, "quality", "ref_missing_rate"),
+                     100 * num_at(a, "quality", "type_error_rate"));
+        else if (json_object_get(tests, "ks"))
             snprintf(stats, sizeof stats, "KS D=%.3f p=%.1e  PSI=%.3f",
                      num_at(tests, "ks", "statistic"), num_at(tests, "ks", "p_value"),
                      num_at(tests, "psi", NULL));
@@ -394,6 +399,10 @@ int dw_demo_run(const dw_demo_options *opts, volatile sig_atomic_t *stop, char *
             "evaluations, %llu notifications, %.1f s wall time.\n",
             d.produced, (unsigned long long)st.applied, (unsigned long long)st.evaluations,
             (unsigned long long)st.notifications, (double)(dw_now_ms() - d.start_ms) / 1000.0);
+    for (int r = 0; r < DW_REJECT_MAX; r++)
+        if (st.rejected[r])
+            fprintf(d.out, "  %llu records rejected: %s\n", (unsigned long long)st.rejected[r],
+                    dw_reject_reason_name((dw_reject_reason)r));
     summary_line(&d, "features.amount", shift, back);
     summary_line(&d, "features.country", shift, back);
     bool ok = check_story(&d, "features.amount") && check_story(&d, "features.country");

@@ -100,6 +100,14 @@ typedef struct model_entry {
 
 #define MAX_PATHS 256
 
+typedef struct source {
+    char *topic;        /* NULL for source 0 */
+    int32_t partition;
+    bool assigned, seen;
+    int64_t max_t;      /* newest event time delivered */
+    int64_t last_wall;  /* wall time of the last record (or the assignment) */
+} source;
+
 struct dw_engine {
     const dw_config *cfg;
     model_entry *models;
@@ -117,6 +125,10 @@ struct dw_engine {
     int64_t watermark_ms;
     int64_t next_boundary; /* smallest pane end not closed yet, any window */
     int64_t last_record_wall, last_tick_wall;
+    source *sources;
+    size_t nsources;
+    bool ahead; /* set by apply_record when the record is beyond the open panes */
+    int64_t ahead_ts;
 
     /* per-record scratch, sized once so processing never allocates */
     dw_scan_field *fields;
@@ -192,6 +204,8 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
         if (me->ref->ncols > e->max_cols)
             e->max_cols = me->ref->ncols;
     }
+    e->sources = dw_calloc(DW_ENGINE_MAX_SOURCES, sizeof *e->sources);
+    e->nsources = 1; /* source 0: files, and anything unregistered */
     e->fields = dw_calloc(MAX_PATHS, sizeof *e->fields);
     e->slots = dw_calloc(e->max_cols + 1, sizeof *e->slots);
     e->seen = dw_calloc(e->max_cols + 1, sizeof *e->seen);
@@ -215,6 +229,9 @@ void dw_engine_free(dw_engine *e)
         free(me->ignored);
         dw_reference_free(me->ref);
     }
+    for (size_t i = 0; i < e->nsources; i++)
+        free(e->sources[i].topic);
+    free(e->sources);
     free(e->models);
     free(e->fields);
     free(e->slots);
@@ -413,6 +430,21 @@ static int64_t floor_to(int64_t t, int64_t step)
     return q * step;
 }
 
+/* Caches the earliest pane end still open, so records only pay for
+ * advance() when the watermark crosses a boundary. */
+static void refresh_next_boundary(dw_engine *e)
+{
+    int64_t nb = INT64_MAX;
+    for (size_t i = 0; i < e->nmodels; i++)
+        for (size_t v = 0; v < e->models[i].nstates; v++)
+            for (size_t w = 0; w < e->nwindows; w++) {
+                int64_t ne = dw_window_next_end(dw_model_window(e->models[i].states[v], w));
+                if (ne != INT64_MIN && ne < nb)
+                    nb = ne;
+            }
+    e->next_boundary = nb;
+}
+
 /* Closes, in time order, every pane whose end is <= limit (per window:
  * limit_for(slide)), evaluating each window as its pane closes and emitting
  * the grouped documents once per boundary. final: limit is the end of the
@@ -455,17 +487,7 @@ static void advance(dw_engine *e, int64_t limit, bool final)
                 }
         emit_pending(e);
     }
-    /* Cache the earliest pane end still open so records only pay for this
-     * when a boundary is crossed. */
-    int64_t nb = INT64_MAX;
-    for (size_t i = 0; i < e->nmodels; i++)
-        for (size_t v = 0; v < e->models[i].nstates; v++)
-            for (size_t w = 0; w < e->nwindows; w++) {
-                int64_t ne = dw_window_next_end(dw_model_window(e->models[i].states[v], w));
-                if (ne != INT64_MIN && ne < nb)
-                    nb = ne;
-            }
-    e->next_boundary = nb;
+    refresh_next_boundary(e);
 }
 
 static void set_watermark(dw_engine *e, int64_t wm)
@@ -479,11 +501,96 @@ static void set_watermark(dw_engine *e, int64_t wm)
         advance(e, wm, false);
 }
 
+/* min over active sources of their newest event time (see engine.h);
+ * INT64_MIN while an assigned source has delivered nothing yet. */
+static int64_t sources_min(const dw_engine *e, int64_t wall_ms)
+{
+    int64_t idle = e->cfg->time.idle_timeout_ms;
+    int64_t m = INT64_MAX;
+    bool any = false;
+    for (size_t i = 0; i < e->nsources; i++) {
+        const source *src = &e->sources[i];
+        if (!src->seen && !src->assigned)
+            continue;
+        if (idle > 0 && wall_ms - src->last_wall >= idle)
+            continue;
+        any = true;
+        int64_t v = src->seen ? src->max_t : INT64_MIN;
+        if (v < m)
+            m = v;
+    }
+    return any ? m : e->max_event_ms;
+}
+
+static void update_watermark(dw_engine *e, int64_t wall_ms)
+{
+    int64_t m = sources_min(e, wall_ms);
+    if (m != INT64_MIN)
+        set_watermark(e, m - e->cfg->time.allowed_lateness_ms);
+}
+
+int dw_engine_source(dw_engine *e, const char *topic, int32_t partition)
+{
+    for (size_t i = 1; i < e->nsources; i++)
+        if (e->sources[i].partition == partition && !strcmp(e->sources[i].topic, topic))
+            return (int)i;
+    if (e->nsources >= DW_ENGINE_MAX_SOURCES)
+        return -1;
+    source *src = &e->sources[e->nsources];
+    src->topic = dw_strdup(topic);
+    src->partition = partition;
+    src->max_t = INT64_MIN;
+    return (int)e->nsources++;
+}
+
+const char *dw_engine_source_topic(const dw_engine *e, int id, int32_t *partition)
+{
+    if (id < 0 || (size_t)id >= e->nsources)
+        return NULL;
+    *partition = e->sources[id].partition;
+    return e->sources[id].topic;
+}
+
+void dw_engine_source_assigned(dw_engine *e, int id, bool assigned)
+{
+    if (id < 0 || (size_t)id >= e->nsources)
+        return;
+    source *src = &e->sources[id];
+    src->assigned = assigned;
+    src->last_wall = dw_wall_ms();
+    if (!assigned) {
+        /* Another replica owns it now: it no longer holds time back. */
+        src->seen = false;
+        src->max_t = INT64_MIN;
+        update_watermark(e, src->last_wall);
+    }
+}
+
+int64_t dw_engine_open_until(dw_engine *e)
+{
+    int64_t m = INT64_MAX;
+    for (size_t i = 0; i < e->nmodels; i++)
+        for (size_t v = 0; v < e->models[i].nstates; v++)
+            for (size_t w = 0; w < e->nwindows; w++) {
+                int64_t oe = dw_window_open_end(dw_model_window(e->models[i].states[v], w));
+                if (oe < m)
+                    m = oe;
+            }
+    return m;
+}
+
+int64_t dw_engine_watermark(const dw_engine *e)
+{
+    return e->watermark_ms;
+}
+
 void dw_engine_tick(dw_engine *e, int64_t wall_ms)
 {
     int64_t idle = e->cfg->time.idle_timeout_ms;
     if (idle <= 0 || e->max_event_ms == INT64_MIN)
         return;
+    /* A source that went quiet stops holding the watermark back. */
+    update_watermark(e, wall_ms);
     if (wall_ms - e->last_record_wall < idle) {
         e->last_tick_wall = wall_ms;
         return;
@@ -495,6 +602,9 @@ void dw_engine_tick(dw_engine *e, int64_t wall_ms)
     if (step <= 0)
         return;
     e->max_event_ms += step;
+    for (size_t i = 0; i < e->nsources; i++)
+        if (e->sources[i].seen && e->sources[i].max_t < e->max_event_ms)
+            e->sources[i].max_t = e->max_event_ms;
     set_watermark(e, e->max_event_ms - e->cfg->time.allowed_lateness_ms);
 }
 
@@ -556,7 +666,9 @@ static dw_model *model_state(dw_engine *e, model_entry *me, const char *ver, siz
         .col_ignored = me->ignored,
         .windows = e->windows,
         .nwindows = e->nwindows,
-        .lateness_ms = e->cfg->time.allowed_lateness_ms,
+        .lateness_ms = e->cfg->time.allowed_lateness_ms > DW_ENGINE_MIN_AHEAD_MS
+                           ? e->cfg->time.allowed_lateness_ms
+                           : DW_ENGINE_MIN_AHEAD_MS,
         .max_new_categories = e->cfg->evaluation.max_new_categories,
         .alert_for = (uint32_t)e->cfg->alerts.for_evaluations,
         .clear_psi = e->cfg->alerts.clear_psi,
@@ -602,7 +714,8 @@ static void value_of(const dw_scan_field *f, char *buf, size_t cap, dw_value *v)
     }
 }
 
-static void apply_record(dw_engine *e, dw_scan_record *rec, int64_t fallback_ts)
+static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t fallback_ts,
+                         int64_t wall_ms, bool first)
 {
     const dw_records_config *rc = &e->cfg->records;
     const dw_scan_field *f_ts = NULL, *f_model = NULL, *f_ver = NULL;
@@ -688,11 +801,18 @@ static void apply_record(dw_engine *e, dw_scan_record *rec, int64_t fallback_ts)
     }
 
     /* Event time: the watermark moves before the record is placed, so its
-     * pane is open unless the record is late. */
-    if (t > e->max_event_ms) {
-        e->max_event_ms = t;
-        set_watermark(e, t - e->cfg->time.allowed_lateness_ms);
+     * pane is open unless the record is late (or its source is far ahead).
+     * The source's time moves even for a record that is ahead: Kafka
+     * partitions are in time order, so the partition has got that far,
+     * and the slower ones can then move the watermark. */
+    src->last_wall = wall_ms;
+    if (!src->seen || t > src->max_t) {
+        src->seen = true;
+        src->max_t = t;
     }
+    if (t > e->max_event_ms)
+        e->max_event_ms = t;
+    update_watermark(e, wall_ms);
     if (e->watermark_ms != INT64_MIN && t < e->watermark_ms) {
         /* The pane may still be open for a long slide, but one rule for
          * all windows keeps "late" meaning one thing. */
@@ -717,6 +837,11 @@ static void apply_record(dw_engine *e, dw_scan_record *rec, int64_t fallback_ts)
             col = col_index_find(&me->cols, f->key, 2);
         else if (rc->nfields && field_in_list(f, rc->fields, rc->nfields))
             col = col_index_find(&me->cols, f->key, f->depth);
+        else if (f->depth == 1 && !(f->key_escaped & 1) && f != f_ts && f != f_model &&
+                 f != f_ver)
+            /* Top-level scalars (latency_ms) are columns when the reference
+             * has them, as the training-data reader makes them. */
+            col = col_index_find(&me->cols, f->key, 1);
         if (col < 0 || e->seen[col] == gen)
             continue;
         e->seen[col] = gen;
@@ -731,30 +856,56 @@ static void apply_record(dw_engine *e, dw_scan_record *rec, int64_t fallback_ts)
         if (e->seen[j] != gen)
             e->slots[n++] = dw_model_missing_slot(m, j);
 
+    bool fresh = dw_window_next_end(dw_model_window(m, 0)) == INT64_MIN;
     if (dw_model_add(m, t, e->slots, n) < 0) {
-        reject(e, DW_REJECT_LATE, "its pane already closed", rec->raw.ptr, rec->raw.len);
+        if (first) {
+            e->ahead = true; /* the caller redelivers the message later */
+            e->ahead_ts = t;
+            return;
+        }
+        reject(e, DW_REJECT_LATE, "too far ahead of the other partitions", rec->raw.ptr,
+               rec->raw.len);
         return;
+    }
+    if (fresh) {
+        /* This state's windows started their clocks with this record. */
+        refresh_next_boundary(e);
+        if (e->watermark_ms >= e->next_boundary)
+            advance(e, e->watermark_ms, false);
     }
     STAT_ADD(e, applied, 1);
     if (wrong)
         STAT_ADD(e, wrong_type_fields, wrong);
-    e->last_record_wall = e->last_tick_wall = dw_wall_ms();
+    e->last_record_wall = e->last_tick_wall = wall_ms;
 }
 
 size_t dw_engine_process(dw_engine *e, const char *buf, size_t len, int64_t fallback_ts_ms)
 {
+    dw_process_result res;
+    dw_engine_process_from(e, 0, buf, len, fallback_ts_ms, &res);
+    return res.applied;
+}
+
+void dw_engine_process_from(dw_engine *e, int source_id, const char *buf, size_t len,
+                            int64_t fallback_ts_ms, dw_process_result *res)
+{
+    res->applied = 0;
+    res->ahead = false;
+    e->ahead = false;
+    source *src = &e->sources[source_id >= 0 && (size_t)source_id < e->nsources ? source_id : 0];
     STAT_ADD(e, messages, 1);
     int64_t max_bytes = e->cfg->kafka.max_message_bytes;
     if (max_bytes > 0 && (int64_t)len > max_bytes) {
         reject(e, DW_REJECT_TOO_LARGE, "message larger than kafka.max_message_bytes", buf,
                len > 256 ? 256 : len);
-        return 0;
+        return;
     }
     uint64_t applied_before = STAT_GET(e, applied);
-
+    int64_t wall = dw_wall_ms();
     dw_scanner sc;
     dw_scan_init(&sc, buf, len);
     dw_scan_record rec = {.fields = e->fields, .cap = MAX_PATHS};
+    bool first = true;
     for (;;) {
         int rc = dw_scan_next(&sc, &rec);
         if (rc == 0)
@@ -762,6 +913,7 @@ size_t dw_engine_process(dw_engine *e, const char *buf, size_t len, int64_t fall
         if (rc == DW_ERR_INVALID) {
             STAT_ADD(e, records, 1);
             reject(e, DW_REJECT_NOT_OBJECT, "array element is not an object", buf, len);
+            first = false;
             continue;
         }
         if (rc < 0) {
@@ -770,8 +922,14 @@ size_t dw_engine_process(dw_engine *e, const char *buf, size_t len, int64_t fall
             reject(e, DW_REJECT_INVALID_JSON, detail, buf, len);
             break;
         }
+        apply_record(e, src, &rec, fallback_ts_ms, wall, first);
+        if (e->ahead) {
+            res->ahead = true; /* nothing of this message was applied */
+            res->ahead_ts = e->ahead_ts;
+            return;
+        }
         STAT_ADD(e, records, 1);
-        apply_record(e, &rec, fallback_ts_ms);
+        first = false;
     }
-    return (size_t)(STAT_GET(e, applied) - applied_before);
+    res->applied = (size_t)(STAT_GET(e, applied) - applied_before);
 }

@@ -22,6 +22,17 @@ struct dw_sidecar {
     dw_sink_kv *spec_kv;   /* headers and options of all specs */
     dw_dead_letter *dlq;
     const dw_kafka_msg *current; /* message being processed (for dead letters) */
+    /* event-time alignment: partitions paused because they ran ahead */
+    size_t npaused;
+    int64_t paused_min_ts; /* smallest event time of a paused message */
+    /* Per source id: the offset a paused partition must restart at, or -1.
+     * Messages librdkafka had already fetched past it are dropped (they
+     * come again after the seek), so nothing is counted twice. */
+    int64_t *rewind_to;
+    uint8_t *resumed;            /* per source id: paused, resumed, not yet re-read */
+    const char *last_topic;      /* cache of the last message's source id */
+    int32_t last_partition;
+    int last_source;
     dw_ratelimit reject_rl;
 };
 
@@ -48,6 +59,11 @@ static void on_reject(void *ctx, dw_reject_reason reason, const char *detail, co
     dw_sidecar *s = ctx;
     dw_log_ratelimited(&s->reject_rl, DW_LOG_WARN, "engine", "record rejected (%s): %s",
                        dw_reject_reason_name(reason), detail);
+    if (s->current)
+        dw_log(DW_LOG_DEBUG, "engine", "rejected %s [%d] offset %lld (%s), watermark %lld",
+               s->current->topic ? s->current->topic : "-", (int)s->current->partition,
+               (long long)s->current->offset, dw_reject_reason_name(reason),
+               (long long)dw_engine_watermark(s->engine));
     if (s->dlq && s->current) {
         dw_kafka_msg copy = *s->current;
         copy.payload = raw;
@@ -171,6 +187,32 @@ int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, s
     return 0;
 }
 
+static void on_assign(void *ctx, const char *topic, int32_t partition, int assigned)
+{
+    dw_sidecar *s = ctx;
+    int id = dw_engine_source(s->engine, topic, partition);
+    dw_log(DW_LOG_DEBUG, "sidecar", "%s %s [%d] (source %d)", assigned ? "assigned" : "revoked",
+           topic, (int)partition, id);
+    dw_engine_source_assigned(s->engine, id, assigned != 0);
+    s->last_topic = NULL; /* topic strings may be freed with the assignment */
+}
+
+static int source_of(dw_sidecar *s, const dw_kafka_msg *msg)
+{
+    if (!msg->topic)
+        return 0;
+    if (s->last_topic && msg->partition == s->last_partition &&
+        strcmp(msg->topic, s->last_topic) == 0)
+        return s->last_source;
+    int id = dw_engine_source(s->engine, msg->topic, msg->partition);
+    if (id < 0)
+        id = 0;
+    s->last_topic = msg->topic;
+    s->last_partition = msg->partition;
+    s->last_source = id;
+    return id;
+}
+
 int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, size_t errlen)
 {
     const dw_kafka_config *kc = &s->cfg->kafka;
@@ -191,6 +233,8 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         .prop_values = vals,
         .nprops = kc->nproperties,
         .commit_interval_ms = kc->commit_interval_ms,
+        .on_assign = on_assign,
+        .assign_ctx = s,
     };
     dw_consumer *c = NULL;
     int rc = dw_consumer_new(&ks, &c, errbuf, errlen);
@@ -208,6 +252,10 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         if (rc < 0)
             goto out;
     }
+    s->rewind_to = dw_malloc(DW_ENGINE_MAX_SOURCES * sizeof *s->rewind_to);
+    s->resumed = dw_calloc(DW_ENGINE_MAX_SOURCES, 1);
+    for (size_t i = 0; i < DW_ENGINE_MAX_SOURCES; i++)
+        s->rewind_to[i] = -1;
     dw_log(DW_LOG_INFO, "sidecar", "consuming %zu topic(s) from %s as group %s", kc->ntopics,
            brokers, kc->group_id);
     int64_t last_tick = 0;
@@ -219,14 +267,54 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
             break;
         }
         if (rc == 1) {
+            dw_process_result pr;
+            int src = source_of(s, &msg);
+            if (s->rewind_to[src] >= 0) {
+                if (msg.offset != s->rewind_to[src]) {
+                    dw_kafka_msg_release(&msg); /* fetched before the seek */
+                    continue;
+                }
+                s->rewind_to[src] = -1;
+                s->resumed[src] = 0;
+            }
             s->current = &msg;
-            dw_engine_process(s->engine, msg.payload, msg.payload ? msg.len : 0,
-                              msg.timestamp_ms >= 0 ? msg.timestamp_ms : INT64_MIN);
+            dw_engine_process_from(s->engine, src, msg.payload,
+                                   msg.payload ? msg.len : 0,
+                                   msg.timestamp_ms >= 0 ? msg.timestamp_ms : INT64_MIN, &pr);
             s->current = NULL;
-            /* At-least-once: the offset is stored only now that the record
-             * is counted in the windows. */
-            dw_consumer_store(c, &msg);
+            if (pr.ahead) {
+                /* This partition ran ahead of the others in event time:
+                 * wait for them, then read this message again. */
+                dw_log(DW_LOG_DEBUG, "sidecar", "pausing %s [%d] at offset %lld: ahead in event time",
+                       msg.topic, (int)msg.partition, (long long)msg.offset);
+                if (dw_consumer_pause_at(c, &msg) == 0) {
+                    s->rewind_to[src] = msg.offset;
+                    s->resumed[src] = 0;
+                    if (s->npaused++ == 0 || pr.ahead_ts < s->paused_min_ts)
+                        s->paused_min_ts = pr.ahead_ts;
+                }
+            } else {
+                /* At-least-once: the offset is stored only now that the
+                 * record is counted in the windows. */
+                dw_consumer_store(c, &msg);
+            }
             dw_kafka_msg_release(&msg);
+        }
+        /* Resume once the earliest paused message fits: the partitions
+         * holding time back have caught up (the slowest partition's own
+         * message always fits, so this cannot deadlock). */
+        if (s->npaused && s->paused_min_ts < dw_engine_open_until(s->engine)) {
+            dw_log(DW_LOG_DEBUG, "sidecar", "resuming %zu paused partition(s)", s->npaused);
+            for (int id = 0; id < DW_ENGINE_MAX_SOURCES && s->npaused; id++) {
+                int32_t part;
+                const char *topic = dw_engine_source_topic(s->engine, id, &part);
+                if (s->rewind_to[id] >= 0 && topic && !s->resumed[id]) {
+                    dw_consumer_resume(c, topic, part);
+                    s->resumed[id] = 1;
+                    s->npaused--;
+                }
+            }
+            s->npaused = 0;
         }
         rc = 0;
         int64_t now = dw_wall_ms();
@@ -280,5 +368,7 @@ void dw_sidecar_free(dw_sidecar *s)
     dw_engine_free(s->engine);
     free(s->specs);
     free(s->spec_kv);
+    free(s->rewind_to);
+    free(s->resumed);
     free(s);
 }

@@ -77,6 +77,11 @@ uint64_t *dw_window_pane_for(dw_window *w, int64_t t_ms)
     return slot(w, q);
 }
 
+int64_t dw_window_open_end(const dw_window *w)
+{
+    return w->started ? (w->next + (int64_t)w->nopen) * w->slide_ms : INT64_MAX;
+}
+
 int64_t dw_window_next_end(const dw_window *w)
 {
     return w->started ? (w->next + 1) * w->slide_ms : INT64_MIN;

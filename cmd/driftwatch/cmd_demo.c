@@ -4,6 +4,7 @@
 #include "driftwatch/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cmd_demo(int argc, char **argv)
@@ -21,7 +22,7 @@ int cmd_demo(int argc, char **argv)
         return 2;
     }
     /* The demo talks to people: only warnings and errors as log lines. */
-    dw_log_set_level(DW_LOG_WARN);
+    dw_log_set_level(getenv("DW_DEMO_DEBUG") ? DW_LOG_DEBUG : DW_LOG_WARN);
     dw_log_set_format(DW_LOG_TEXT);
     char err[1024];
     int rc = dw_demo_run(NULL, &dw_stop_requested, err, sizeof err);

@@ -45,6 +45,10 @@ typedef struct dw_kafka_settings {
     const char *const *prop_values; /* applied before the forced settings */
     size_t nprops;                  /* 0..DW_KAFKA_MAX_PROPS */
     int64_t commit_interval_ms;     /* <= 0: 5000 */
+    /* Optional: told about every partition assigned (assigned = 1) or
+     * revoked (0), on the thread that calls dw_consumer_poll(). */
+    void (*on_assign)(void *ctx, const char *topic, int32_t partition, int assigned);
+    void *assign_ctx;
 } dw_kafka_settings;
 
 /* One consumed message. The pointers stay valid until
@@ -102,6 +106,15 @@ void dw_kafka_msg_release(dw_kafka_msg *msg);
 /* Synchronously commits the stored offsets. Returns 0 (also when nothing
  * new was stored) or DW_ERR_KAFKA (reason logged). */
 int dw_consumer_commit(dw_consumer *c);
+
+/* Pauses msg's partition and seeks it back to msg's offset, so the message
+ * is delivered again after dw_consumer_resume_all(). For event-time
+ * alignment: a partition read far ahead of the others waits for them. */
+int dw_consumer_pause_at(dw_consumer *c, const dw_kafka_msg *msg);
+
+/* Resumes a partition paused by dw_consumer_pause_at(). Partitions that
+ * were not paused must not be "resumed": librdkafka restarts their fetch. */
+int dw_consumer_resume(dw_consumer *c, const char *topic, int32_t partition);
 
 /* Fills up to max entries with the lag of the currently assigned partitions
  * and returns how many were written. Uses watermarks librdkafka cached from

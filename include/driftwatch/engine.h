@@ -16,6 +16,7 @@
 #include "driftwatch/config.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,12 +70,58 @@ void dw_engine_free(dw_engine *e);
 void dw_engine_on_emit(dw_engine *e, dw_emit_fn fn, void *ctx);
 void dw_engine_on_reject(dw_engine *e, dw_reject_fn fn, void *ctx);
 
-/* Processes one message (a JSON record or array of records).
- * fallback_ts_ms is used for records without a timestamp (the Kafka message
- * timestamp; pass INT64_MIN if there is none, which rejects them).
- * Returns the number of records applied. Never fails as a whole: problems
- * are counted per reason and reported through the reject callback. */
+/* Processes one message (a JSON record or array of records) from source 0
+ * (a file). Same as dw_engine_process_from(e, 0, ...). */
 size_t dw_engine_process(dw_engine *e, const char *buf, size_t len, int64_t fallback_ts_ms);
+
+/* Sources: the event-time watermark is the minimum over the active sources
+ * (Kafka partitions) of the newest event time each has delivered, minus the
+ * allowed lateness, so a partition that the consumer happens to read ahead
+ * of the others does not make their records late. A source counts while it
+ * is assigned or has delivered records, unless it has been idle (no records)
+ * for time.idle_timeout of wall-clock time. Source 0 always exists. */
+#define DW_ENGINE_MAX_SOURCES 1024
+
+/* The id of (topic, partition), registering it on first use; -1 when
+ * DW_ENGINE_MAX_SOURCES are registered (the record then counts as source 0). */
+int dw_engine_source(dw_engine *e, const char *topic, int32_t partition);
+
+/* The topic (NULL for source 0) and partition of a source. */
+const char *dw_engine_source_topic(const dw_engine *e, int source, int32_t *partition);
+
+/* Marks a source assigned (it holds the watermark back until it delivers or
+ * goes idle) or revoked (it stops counting). */
+void dw_engine_source_assigned(dw_engine *e, int source, bool assigned);
+
+typedef struct dw_process_result {
+    size_t applied;  /* records counted into windows */
+    /* The message's first record lies beyond the panes the windows hold
+     * open (its source is far ahead of the others): nothing was applied and
+     * the caller should pause that source and deliver the message again
+     * once the watermark has moved (dw_engine_watermark()). */
+    bool ahead;
+    int64_t ahead_ts; /* with ahead: the event time of that record */
+} dw_process_result;
+
+/* Records with event times before this fit into every window now (so a
+ * message that was ahead at ahead_ts can be delivered again once
+ * ahead_ts < dw_engine_open_until()). INT64_MAX when nothing limits it. */
+int64_t dw_engine_open_until(dw_engine *e);
+
+/* Windows hold panes open this far ahead of the watermark at least (or
+ * time.allowed_lateness if larger), so partitions read a little out of step
+ * are counted without pausing them. */
+#define DW_ENGINE_MIN_AHEAD_MS (5 * 60 * 1000)
+
+/* Processes one message from source. fallback_ts_ms is used for records
+ * without a timestamp (the Kafka message timestamp; INT64_MIN if there is
+ * none, which rejects them). Never fails as a whole: problems are counted
+ * per reason and reported through the reject callback. */
+void dw_engine_process_from(dw_engine *e, int source, const char *buf, size_t len,
+                            int64_t fallback_ts_ms, dw_process_result *res);
+
+/* The current event-time watermark (INT64_MIN before any record). */
+int64_t dw_engine_watermark(const dw_engine *e);
 
 /* Wall-clock tick: when no record arrived for time.idle_timeout, event time
  * advances by the wall-clock time that passed, so windows keep closing (and

@@ -29,8 +29,14 @@ void dw_window_free(dw_window *w);
  * pane already closed (a late record: the caller counts it) or is beyond the
  * ring (the caller must close panes first; cannot happen when the watermark
  * is max event time - lateness). Before the first close, any time is
- * accepted and starts the window's clock. */
+ * accepted and starts the window's clock. `lateness_ms` of dw_window_new()
+ * sizes how far ahead of the next pane to close records may be. */
 uint64_t *dw_window_pane_for(dw_window *w, int64_t t_ms);
+
+/* The end (exclusive) of the newest pane the ring holds open: records at or
+ * after it are refused by dw_window_pane_for(). INT64_MAX before the clock
+ * started. */
+int64_t dw_window_open_end(const dw_window *w);
 
 /* End time (exclusive) of the next pane to close, or INT64_MIN before the
  * clock started. */
