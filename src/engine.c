@@ -8,6 +8,7 @@
 #include "driftwatch/timestamp.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,9 @@ struct dw_engine {
     json_t **pending; /* per (model, version) document for this boundary */
 
     dw_engine_stats stats; /* see STAT_ADD */
+    pthread_mutex_t snap_lock;
+    json_t *snapshot; /* published status document, see dw_engine_snapshot() */
+    uint64_t last_publish_ms;
 };
 
 /* Counters are written by the engine's thread only and read by others:
@@ -176,6 +180,7 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     *out = NULL;
     dw_engine *e = dw_calloc(1, sizeof *e);
     e->cfg = cfg;
+    pthread_mutex_init(&e->snap_lock, NULL);
     e->max_event_ms = INT64_MIN;
     e->watermark_ms = INT64_MIN;
     e->next_boundary = INT64_MAX;
@@ -239,6 +244,8 @@ void dw_engine_free(dw_engine *e)
     free(e->res);
     free(e->events);
     free(e->pending);
+    json_decref(e->snapshot);
+    pthread_mutex_destroy(&e->snap_lock);
     free(e);
 }
 
@@ -384,6 +391,174 @@ static json_t *new_document(const dw_model *m, int64_t at_ms)
     return doc;
 }
 
+/* ---- status snapshot (for /api/v1/status, /ui and /metrics) ---- */
+
+#define DISPLAY_BINS 20
+#define DISPLAY_CATEGORIES 10
+
+/* Reference and current distributions of a column on a coarse grid a
+ * person can read: 20 equal-width bins over the training range (plus
+ * below/above) for numbers, the top categories plus "other" and "new" for
+ * categories. Values are fractions of each side's total. */
+static json_t *display_hist(const dw_sample *s)
+{
+    const dw_ref_column *c = s->ref;
+    json_t *labels = json_array(), *ref = json_array(), *cur = json_array();
+    double rt = 0, ct = 0;
+    if (c->type == DW_COL_NUMERIC) {
+        double r[DISPLAY_BINS + 2] = {0}, q[DISPLAY_BINS + 2] = {0};
+        double lo = c->edges[0], hi = c->edges[c->nbins], w = (hi - lo) / DISPLAY_BINS;
+        for (size_t i = 0; i < c->nbins; i++) {
+            double mid = 0.5 * (c->edges[i] + c->edges[i + 1]);
+            size_t d = w > 0 ? (size_t)((mid - lo) / w) : 0;
+            if (d >= DISPLAY_BINS)
+                d = DISPLAY_BINS - 1;
+            r[d + 1] += (double)c->bin_counts[i];
+            q[d + 1] += (double)s->bins[i + 1];
+        }
+        q[0] = (double)s->bins[0];
+        q[DISPLAY_BINS + 1] = (double)s->bins[c->nbins + 1];
+        for (int d = 0; d < DISPLAY_BINS + 2; d++) {
+            rt += r[d];
+            ct += q[d];
+        }
+        for (int d = 0; d < DISPLAY_BINS + 2; d++) {
+            char lab[48];
+            if (d == 0)
+                snprintf(lab, sizeof lab, "< %.4g", lo);
+            else if (d == DISPLAY_BINS + 1)
+                snprintf(lab, sizeof lab, "> %.4g", hi);
+            else
+                snprintf(lab, sizeof lab, "%.4g", lo + w * (d - 1));
+            json_array_append_new(labels, json_string(lab));
+            json_array_append_new(ref, json_real(rt > 0 ? r[d] / rt : 0));
+            json_array_append_new(cur, json_real(ct > 0 ? q[d] / ct : 0));
+        }
+    } else {
+        size_t top = c->ncat < DISPLAY_CATEGORIES ? c->ncat : DISPLAY_CATEGORIES;
+        double r_other = (double)c->other_count, q_other = 0;
+        for (size_t i = 0; i < c->ncat; i++) {
+            rt += (double)c->cat_counts[i];
+            ct += (double)s->bins[i];
+            if (i >= top) {
+                r_other += (double)c->cat_counts[i];
+                q_other += (double)s->bins[i];
+            }
+        }
+        rt += (double)c->other_count;
+        double q_new = (double)dw_sample_unseen(s);
+        ct += q_new;
+        for (size_t i = 0; i < top; i++) {
+            json_array_append_new(labels, json_string(c->categories[i]));
+            json_array_append_new(ref, json_real(rt > 0 ? (double)c->cat_counts[i] / rt : 0));
+            json_array_append_new(cur, json_real(ct > 0 ? (double)s->bins[i] / ct : 0));
+        }
+        if (c->ncat > top || c->other_count) {
+            json_array_append_new(labels, json_string("(other)"));
+            json_array_append_new(ref, json_real(rt > 0 ? r_other / rt : 0));
+            json_array_append_new(cur, json_real(ct > 0 ? q_other / ct : 0));
+        }
+        json_array_append_new(labels, json_string("(new)"));
+        json_array_append_new(ref, json_real(0));
+        json_array_append_new(cur, json_real(ct > 0 ? q_new / ct : 0));
+    }
+    return json_pack("{s:o,s:o,s:o}", "labels", labels, "reference", ref, "current", cur);
+}
+
+static json_t *column_status(dw_model *m, const model_entry *me, size_t j, size_t nwin)
+{
+    const dw_ref_column *rc = &me->ref->cols[j];
+    json_t *wins = json_object();
+    for (size_t w = 0; w < nwin; w++) {
+        const dw_column_result *r = dw_model_last_result(m, w, j);
+        json_t *o = json_object();
+        if (r) {
+            json_object_set_new(o, "samples", json_integer((json_int_t)r->count));
+            json_object_set_new(o, "tests", tests_json(r));
+            json_object_set_new(o, "quality", quality_json(r));
+            json_object_set_new(o, "drift", json_boolean(r->drift));
+            json_object_set_new(o, "quality_issue", json_boolean(r->quality_issue));
+            json_object_set_new(o, "enough_samples", json_boolean(r->enough_samples));
+        }
+        json_object_set_new(o, "state", json_string(dw_alert_state_name(
+                                            dw_model_alert(m, j, w, 0)->state)));
+        json_object_set_new(o, "quality_state", json_string(dw_alert_state_name(
+                                                    dw_model_alert(m, j, w, 1)->state)));
+        dw_sample s;
+        dw_model_sample(m, w, j, &s);
+        json_object_set_new(o, "histogram", display_hist(&s));
+        json_object_set_new(o, "new_categories", new_categories_json(&s));
+        int64_t t[DW_MODEL_HISTORY];
+        double psi[DW_MODEL_HISTORY];
+        size_t n = dw_model_history(m, w, j, t, psi, DW_MODEL_HISTORY);
+        json_t *hist = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(hist, json_pack("{s:o,s:o}", "at", jtime(t[i]), "psi",
+                                                  jnum(psi[i])));
+        json_object_set_new(o, "psi_history", hist);
+        json_object_set_new(wins, dw_model_window_name(m, w), o);
+    }
+    return json_pack("{s:s,s:s,s:I,s:o}", "name", rc->name, "type",
+                     rc->type == DW_COL_NUMERIC ? "numeric" : "categorical", "reference_samples",
+                     (json_int_t)rc->count, "windows", wins);
+}
+
+static void publish_snapshot(dw_engine *e)
+{
+    json_t *models = json_array();
+    for (size_t i = 0; i < e->nmodels; i++) {
+        model_entry *me = &e->models[i];
+        for (size_t v = 0; v < me->nstates; v++) {
+            dw_model *m = me->states[v];
+            json_t *wins = json_array();
+            for (size_t w = 0; w < e->nwindows; w++) {
+                dw_window *win = dw_model_window(m, w);
+                int64_t le = dw_model_last_evaluated(m, w);
+                json_array_append_new(
+                    wins, json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "name",
+                                    dw_model_window_name(m, w), "length_seconds",
+                                    (json_int_t)(dw_window_length(win) / 1000), "slide_seconds",
+                                    (json_int_t)(dw_window_slide(win) / 1000), "start",
+                                    le == INT64_MIN ? json_null() : jtime(dw_window_start(win)),
+                                    "end", le == INT64_MIN ? json_null() : jtime(le),
+                                    "evaluated", json_boolean(le != INT64_MIN)));
+            }
+            json_t *cols = json_array();
+            for (size_t j = 0; j < me->ref->ncols; j++)
+                json_array_append_new(cols, column_status(m, me, j, e->nwindows));
+            json_array_append_new(
+                models, json_pack("{s:s,s:o,s:{s:s,s:s,s:I},s:o,s:o}", "model", dw_model_name(m),
+                                  "model_version",
+                                  dw_model_version(m) ? json_string(dw_model_version(m))
+                                                      : json_null(),
+                                  "reference", "path", me->cfg->reference, "checksum",
+                                  me->ref->checksum, "rows", (json_int_t)me->ref->rows,
+                                  "windows", wins, "columns", cols));
+        }
+    }
+    json_t *doc = json_pack("{s:s,s:o,s:o,s:o}", "version", "1", "watermark",
+                            e->watermark_ms == INT64_MIN ? json_null() : jtime(e->watermark_ms),
+                            "max_event_time",
+                            e->max_event_ms == INT64_MIN ? json_null() : jtime(e->max_event_ms),
+                            "models", models);
+    pthread_mutex_lock(&e->snap_lock);
+    json_t *old = e->snapshot;
+    e->snapshot = doc;
+    pthread_mutex_unlock(&e->snap_lock);
+    json_decref(old);
+}
+
+json_t *dw_engine_snapshot(dw_engine *e)
+{
+    pthread_mutex_lock(&e->snap_lock);
+    json_t *doc = json_incref(e->snapshot);
+    pthread_mutex_unlock(&e->snap_lock);
+    if (!doc)
+        doc = json_pack("{s:s,s:n,s:n,s:[]}", "version", "1", "watermark", "max_event_time",
+                        "models");
+    return doc;
+}
+
 /* ---- time ---- */
 
 static void evaluate_window(dw_engine *e, model_entry *me, size_t state_idx, size_t wi,
@@ -451,6 +626,7 @@ static void refresh_next_boundary(dw_engine *e)
  * pane holding the newest record (flush). */
 static void advance(dw_engine *e, int64_t limit, bool final)
 {
+    bool published = true; /* nothing evaluated yet: nothing new to publish */
     /* Long gaps: windows whose data all expired restart at the gap's end
      * instead of closing thousands of empty panes. */
     for (size_t i = 0; i < e->nmodels; i++)
@@ -486,6 +662,14 @@ static void advance(dw_engine *e, int64_t limit, bool final)
                     evaluate_window(e, &e->models[i], v, w, next);
                 }
         emit_pending(e);
+        published = false;
+    }
+    /* Building the document costs about a millisecond: at most once a
+     * second of wall time (a replay crosses thousands of boundaries a
+     * second), and always at the end (flush). */
+    if ((!published && dw_now_ms() - e->last_publish_ms >= 1000) || final) {
+        publish_snapshot(e);
+        e->last_publish_ms = dw_now_ms();
     }
     refresh_next_boundary(e);
 }

@@ -18,6 +18,10 @@ typedef struct col_state {
     const char **new_view;     /* the same pointers, const, for dw_sample */
     size_t *new_len;
     dw_alert alerts[DW_MAX_WINDOWS][2];
+    dw_column_result last[DW_MAX_WINDOWS];
+    double hist_psi[DW_MAX_WINDOWS][DW_MODEL_HISTORY];
+    int64_t hist_t[DW_MAX_WINDOWS][DW_MODEL_HISTORY];
+    size_t hist_n[DW_MAX_WINDOWS]; /* evaluations so far (ring index = n % size) */
 } col_state;
 
 struct dw_model {
@@ -30,6 +34,7 @@ struct dw_model {
     uint32_t alert_for;
     double clear_psi, clear_ks;
     uint64_t **pane_tmp; /* per-window pane pointers for dw_model_add */
+    int64_t last_eval[DW_MAX_WINDOWS];
     /* evaluation scratch, ncols each, so evaluating does not allocate */
     dw_column_result *tested;
     dw_thresholds *tested_th;
@@ -82,6 +87,8 @@ dw_model *dw_model_new(const dw_model_spec *spec)
     m->tested_th = dw_calloc(nc, sizeof *m->tested_th);
     m->tested_map = dw_calloc(nc, sizeof *m->tested_map);
     m->nwin = spec->nwindows;
+    for (size_t w = 0; w < DW_MAX_WINDOWS; w++)
+        m->last_eval[w] = INT64_MIN;
     m->pane_tmp = dw_calloc(m->nwin, sizeof *m->pane_tmp);
     for (size_t w = 0; w < m->nwin; w++) {
         m->win[w] = dw_window_new(spec->windows[w].length_ms, spec->windows[w].slide_ms,
@@ -304,6 +311,14 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
         events[2 * j + 1] = dw_alert_step(&c->alerts[wi][1], r->quality_issue,
                                           !r->quality_issue, m->alert_for, now_ms);
     }
+    for (size_t j = 0; j < m->ncols; j++) {
+        col_state *c = &m->cols[j];
+        c->last[wi] = res[j];
+        size_t h = c->hist_n[wi]++ % DW_MODEL_HISTORY;
+        c->hist_psi[wi][h] = res[j].psi;
+        c->hist_t[wi][h] = now_ms;
+    }
+    m->last_eval[wi] = now_ms;
     reclaim_slots(m);
     return drifting;
 }
@@ -311,4 +326,32 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
 const dw_alert *dw_model_alert(const dw_model *m, size_t col, size_t wi, int kind)
 {
     return &m->cols[col].alerts[wi][kind ? 1 : 0];
+}
+
+const dw_column_result *dw_model_last_result(const dw_model *m, size_t wi, size_t col)
+{
+    if (m->last_eval[wi] == INT64_MIN)
+        return NULL;
+    return &m->cols[col].last[wi];
+}
+
+int64_t dw_model_last_evaluated(const dw_model *m, size_t wi)
+{
+    return m->last_eval[wi];
+}
+
+size_t dw_model_history(const dw_model *m, size_t wi, size_t col, int64_t *t, double *psi,
+                        size_t max)
+{
+    const col_state *c = &m->cols[col];
+    size_t n = c->hist_n[wi] < DW_MODEL_HISTORY ? c->hist_n[wi] : DW_MODEL_HISTORY;
+    if (n > max)
+        n = max;
+    size_t first = c->hist_n[wi] - n;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = (first + i) % DW_MODEL_HISTORY;
+        t[i] = c->hist_t[wi][h];
+        psi[i] = c->hist_psi[wi][h];
+    }
+    return n;
 }

@@ -165,6 +165,34 @@ static void finish(dw_sidecar *s)
     }
 }
 
+/* One line with every counter, so a person (or a test) reading the log
+ * sees what the run did: "counters: messages=... applied=... rejected.late=..." */
+static void log_counters(dw_sidecar *s)
+{
+    dw_engine_stats st;
+    dw_engine_stats_get(s->engine, &st);
+    char buf[1024];
+    size_t n = (size_t)snprintf(buf, sizeof buf,
+                                "counters: messages=%llu records=%llu applied=%llu "
+                                "wrong_type_fields=%llu evaluations=%llu notifications=%llu",
+                                (unsigned long long)st.messages, (unsigned long long)st.records,
+                                (unsigned long long)st.applied,
+                                (unsigned long long)st.wrong_type_fields,
+                                (unsigned long long)st.evaluations,
+                                (unsigned long long)st.notifications);
+    for (int r = 0; r < DW_REJECT_MAX && n < sizeof buf; r++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, " rejected.%s=%llu",
+                              dw_reject_reason_name((dw_reject_reason)r),
+                              (unsigned long long)st.rejected[r]);
+    uint64_t sent, failed, dropped;
+    dw_sidecar_delivery_totals(s, &sent, &failed, &dropped);
+    if (n < sizeof buf)
+        snprintf(buf + n, sizeof buf - n, " delivered=%llu delivery_failed=%llu dropped=%llu",
+                 (unsigned long long)sent, (unsigned long long)failed,
+                 (unsigned long long)dropped);
+    dw_log(DW_LOG_INFO, "sidecar", "%s", buf);
+}
+
 int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, size_t errlen)
 {
     char *line = NULL;
@@ -184,6 +212,7 @@ int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, s
     if (err)
         return dw_seterr(errbuf, errlen, DW_ERR_IO, "%s: read error", name);
     finish(s);
+    log_counters(s);
     return 0;
 }
 
@@ -327,6 +356,7 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
     }
     dw_log(DW_LOG_INFO, "sidecar", "stopping: final evaluation, commit, drain");
     finish(s);
+    log_counters(s);
 out:
     if (c) {
         int crc = dw_consumer_close(c);

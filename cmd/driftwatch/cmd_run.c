@@ -166,17 +166,6 @@ int cmd_replay(int argc, char **argv)
     rc = dw_sidecar_replay(s, in, a.input, err, sizeof err);
     if (in != stdin)
         fclose(in);
-    dw_engine_stats st;
-    dw_engine_stats_get(dw_sidecar_engine(s), &st);
-    uint64_t rejected = 0;
-    for (int r = 0; r < DW_REJECT_MAX; r++)
-        rejected += st.rejected[r];
-    dw_log(DW_LOG_INFO, "replay",
-           "%llu messages, %llu records applied, %llu rejected, %llu evaluations, %llu "
-           "notifications",
-           (unsigned long long)st.messages, (unsigned long long)st.applied,
-           (unsigned long long)rejected, (unsigned long long)st.evaluations,
-           (unsigned long long)st.notifications);
     if (rc < 0)
         fprintf(stderr, "driftwatch: %s\n", err);
     dw_sidecar_free(s);

@@ -132,6 +132,12 @@ void dw_engine_tick(dw_engine *e, int64_t wall_ms);
  * the final evaluation at the end of a replay or at shutdown. */
 void dw_engine_flush(dw_engine *e);
 
+/* The latest published status document (docs/api.md): models, columns,
+ * windows, the latest statistics and alert states, display histograms and
+ * recent PSI history. Published by the engine's thread after every
+ * evaluation; safe to call from any thread. Returns a new reference. */
+json_t *dw_engine_snapshot(dw_engine *e);
+
 /* Counters (a consistent copy; safe from any thread). */
 void dw_engine_stats_get(dw_engine *e, dw_engine_stats *out);
 

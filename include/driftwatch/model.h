@@ -94,6 +94,21 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
  * 1 = quality. */
 const dw_alert *dw_model_alert(const dw_model *m, size_t col, size_t wi, int kind);
 
+/* Evaluations remembered per (column, window) for the status page. */
+#define DW_MODEL_HISTORY 60
+
+/* The result of the last evaluation of (col, window wi), or NULL before
+ * the first one. */
+const dw_column_result *dw_model_last_result(const dw_model *m, size_t wi, size_t col);
+
+/* End time of the last evaluation of window wi (INT64_MIN before it). */
+int64_t dw_model_last_evaluated(const dw_model *m, size_t wi);
+
+/* Copies up to max of the most recent evaluations of (col, wi), oldest
+ * first: their window end times and PSI values. Returns how many. */
+size_t dw_model_history(const dw_model *m, size_t wi, size_t col, int64_t *t, double *psi,
+                        size_t max);
+
 /* The current sample of column col in window wi (a view into the window's
  * sum; valid until the next change of the window). */
 void dw_model_sample(const dw_model *m, size_t wi, size_t col, dw_sample *out);
