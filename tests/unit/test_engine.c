@@ -1,0 +1,284 @@
+/* The engine end to end in-process: references built from generated data,
+ * records fed as JSON messages, notification documents captured. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "driftwatch/config.h"
+#include "driftwatch/engine.h"
+#include "driftwatch/reference.h"
+#include "driftwatch/reference_build.h"
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define T0 1795500000000LL
+
+typedef struct fixture {
+    char dir[64];
+    char refpath[128];
+    dw_config *cfg;
+    dw_engine *e;
+    json_t *docs; /* captured notification documents */
+    size_t rejects[DW_REJECT_MAX];
+} fixture;
+
+static void capture(void *ctx, json_t *doc)
+{
+    fixture *f = ctx;
+    json_array_append_new(f->docs, doc);
+}
+
+static void on_reject(void *ctx, dw_reject_reason r, const char *detail, const char *raw,
+                      size_t len)
+{
+    (void)detail;
+    (void)raw;
+    (void)len;
+    ((fixture *)ctx)->rejects[r]++;
+}
+
+static int record(char *buf, size_t cap, gsl_rng *r, int64_t ts, double shift, bool newcat)
+{
+    static const char *cats[] = {"a", "b", "c"};
+    const char *c = newcat && gsl_rng_uniform(r) < 0.3 ? "zz" : cats[gsl_rng_uniform_int(r, 3)];
+    return snprintf(buf, cap,
+                    "{\"ts\":%lld,\"model\":\"m\",\"features\":{\"x\":%.4f,\"y\":%.4f,"
+                    "\"c\":\"%s\"},\"prediction\":{\"score\":%.4f}}",
+                    (long long)ts, gsl_ran_gaussian(r, 1.0) + shift, gsl_ran_gaussian(r, 1.0), c,
+                    gsl_rng_uniform(r));
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/dw-test-engine-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    char training[128];
+    snprintf(training, sizeof training, "%s/training.jsonl", f->dir);
+    snprintf(f->refpath, sizeof f->refpath, "%s/m.json", f->dir);
+    FILE *fp = fopen(training, "w");
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 1);
+    char buf[512];
+    for (int i = 0; i < 20000; i++) {
+        record(buf, sizeof buf, r, T0, 0, false);
+        fprintf(fp, "%s\n", buf);
+    }
+    fclose(fp);
+    gsl_rng_free(r);
+    dw_build_options o;
+    dw_build_options_init(&o);
+    o.model = "m";
+    dw_reference *ref = NULL;
+    char err[512];
+    assert_int_equal(dw_reference_build(training, &o, &ref, err, sizeof err), 0);
+    assert_int_equal(dw_reference_save(ref, f->refpath, err, sizeof err), 0);
+    dw_reference_free(ref);
+    unlink(training);
+
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
+             "models:\n  - name: m\n    reference: \"%s\"\n"
+             "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
+             "alerts: {for: 2}\n"
+             "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
+             "sinks: []\n",
+             f->refpath);
+    assert_int_equal(dw_config_parse("test.yaml", yaml, strlen(yaml), NULL, &f->cfg, err,
+                                     sizeof err),
+                     0);
+    assert_int_equal(dw_engine_new(f->cfg, &f->e, err, sizeof err), 0);
+    f->docs = json_array();
+    dw_engine_on_emit(f->e, capture, f);
+    dw_engine_on_reject(f->e, on_reject, f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    dw_engine_free(f->e);
+    dw_config_free(f->cfg);
+    json_decref(f->docs);
+    unlink(f->refpath);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Feeds `minutes` of event time at `per_min` records a minute. */
+static void feed(fixture *f, gsl_rng *r, int64_t from_min, int minutes, int per_min,
+                 double shift, bool newcat)
+{
+    char buf[512];
+    for (int64_t m = from_min; m < from_min + minutes; m++)
+        for (int i = 0; i < per_min; i++) {
+            int n = record(buf, sizeof buf, r, T0 + m * 60000 + i * (60000 / per_min), shift,
+                           newcat);
+            dw_engine_process(f->e, buf, (size_t)n, INT64_MIN);
+        }
+}
+
+/* (column, status) pairs of every captured alert, in order. */
+static size_t count_alerts(json_t *docs, const char *column, const char *status)
+{
+    size_t n = 0, i, k;
+    json_t *d, *a;
+    json_array_foreach(docs, i, d) json_array_foreach(json_object_get(d, "alerts"), k, a)
+    {
+        if (!strcmp(json_string_value(json_object_get(a, "column")), column) &&
+            !strcmp(json_string_value(json_object_get(a, "status")), status))
+            n++;
+    }
+    return n;
+}
+
+static void test_quiet_then_drift_then_resolve(void **state)
+{
+    fixture *f = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 2);
+    feed(f, r, 0, 60, 200, 0, false);
+    assert_int_equal(json_array_size(f->docs), 0); /* no drift: nothing sent */
+    feed(f, r, 60, 30, 200, 1.0, true);
+    assert_int_equal(count_alerts(f->docs, "features.x", "firing"), 1);
+    assert_int_equal(count_alerts(f->docs, "features.c", "firing"), 1);
+    assert_int_equal(count_alerts(f->docs, "features.y", "firing"), 0);
+    feed(f, r, 90, 30, 200, 0, false);
+    dw_engine_flush(f->e);
+    assert_int_equal(count_alerts(f->docs, "features.x", "resolved"), 1);
+    assert_int_equal(count_alerts(f->docs, "features.c", "resolved"), 1);
+
+    /* The firing document names the new category and carries the tests. */
+    size_t i, k;
+    json_t *d, *a;
+    bool seen = false;
+    json_array_foreach(f->docs, i, d) json_array_foreach(json_object_get(d, "alerts"), k, a)
+    {
+        if (strcmp(json_string_value(json_object_get(a, "column")), "features.c") ||
+            strcmp(json_string_value(json_object_get(a, "status")), "firing"))
+            continue;
+        json_t *nc = json_object_get(a, "new_categories");
+        assert_int_equal(json_array_size(nc), 1);
+        assert_string_equal(json_string_value(json_array_get(nc, 0)), "zz");
+        assert_non_null(json_object_get(json_object_get(a, "tests"), "chi2"));
+        assert_string_equal(json_string_value(json_object_get(d, "kind")), "drift");
+        seen = true;
+    }
+    assert_true(seen);
+    dw_engine_stats st;
+    dw_engine_stats_get(f->e, &st);
+    assert_int_equal(st.applied, 120 * 200);
+    gsl_rng_free(r);
+}
+
+static void test_rejects_are_counted_by_reason(void **state)
+{
+    fixture *f = *state;
+    const char *msgs[] = {
+        "{\"ts\": 1795500000000, \"model\": \"m\", \"features\": {\"x\": 1}}", /* ok */
+        "{not json",                                                           /* invalid */
+        "{\"ts\": 1795500000000, \"model\": \"other\"}",                       /* unknown */
+        "{\"ts\": 1795500000000}",                                             /* no model */
+        "{\"ts\": \"yesterday\", \"model\": \"m\"}",                           /* bad ts */
+        "[{\"ts\": 1795500001000, \"model\": \"m\"}, 5]",                      /* 1 ok, 1 not obj */
+        "{\"ts\": 1795500600000, \"model\": \"m\"}",                           /* ok, 10 min on */
+        "{\"ts\": 1795500000000, \"model\": \"m\"}",                           /* now late */
+        "{\"ts\": 1795500600000, \"model\": \"m\", \"features\": {\"x\": \"abc\"}}", /* type */
+    };
+    for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++)
+        dw_engine_process(f->e, msgs[i], strlen(msgs[i]), INT64_MIN);
+    dw_engine_stats st;
+    dw_engine_stats_get(f->e, &st);
+    assert_int_equal(st.applied, 4);
+    assert_int_equal(st.rejected[DW_REJECT_INVALID_JSON], 1);
+    assert_int_equal(st.rejected[DW_REJECT_UNKNOWN_MODEL], 1);
+    assert_int_equal(st.rejected[DW_REJECT_NO_MODEL], 1);
+    assert_int_equal(st.rejected[DW_REJECT_BAD_TIMESTAMP], 1);
+    assert_int_equal(st.rejected[DW_REJECT_NOT_OBJECT], 1);
+    assert_int_equal(st.rejected[DW_REJECT_LATE], 1);
+    assert_int_equal(st.wrong_type_fields, 1);
+    assert_int_equal(f->rejects[DW_REJECT_LATE], 1);
+    /* Records without a timestamp use the Kafka time when there is one. */
+    const char *nots = "{\"model\": \"m\"}";
+    dw_engine_process(f->e, nots, strlen(nots), 1795500600000LL);
+    dw_engine_stats_get(f->e, &st);
+    assert_int_equal(st.applied, 5);
+}
+
+static json_t *run_once(fixture *f, unsigned long seed)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, seed);
+    feed(f, r, 0, 20, 100, 0, false);
+    feed(f, r, 20, 20, 100, 1.5, false);
+    feed(f, r, 40, 20, 100, 0, false);
+    dw_engine_flush(f->e);
+    gsl_rng_free(r);
+    return json_incref(f->docs);
+}
+
+static void test_same_input_same_documents(void **state)
+{
+    fixture *a = *state;
+    json_t *da = run_once(a, 9);
+    fixture *b = NULL;
+    setup((void **)&b);
+    json_t *db = run_once(b, 9);
+    assert_true(json_array_size(da) > 0);
+    char *sa = json_dumps(da, JSON_SORT_KEYS), *sb = json_dumps(db, JSON_SORT_KEYS);
+    assert_string_equal(sa, sb);
+    free(sa);
+    free(sb);
+    json_decref(da);
+    json_decref(db);
+    teardown((void **)&b);
+}
+
+static void test_partition_ahead_is_held_back(void **state)
+{
+    fixture *f = *state;
+    int s1 = dw_engine_source(f->e, "t", 0), s2 = dw_engine_source(f->e, "t", 1);
+    assert_true(s1 > 0 && s2 > 0 && s1 != s2);
+    assert_int_equal(dw_engine_source(f->e, "t", 0), s1);
+    dw_engine_source_assigned(f->e, s1, true);
+    dw_engine_source_assigned(f->e, s2, true);
+    char buf[256];
+    dw_process_result res;
+    /* Partition 0 runs an hour ahead while partition 1 has said nothing:
+     * the watermark must not move, so partition 1's records stay on time. */
+    int64_t t;
+    for (t = 0; t < 60; t++) {
+        int n = snprintf(buf, sizeof buf, "{\"ts\":%lld,\"model\":\"m\"}",
+                         (long long)(T0 + t * 60000));
+        dw_engine_process_from(f->e, s1, buf, (size_t)n, INT64_MIN, &res);
+        if (res.ahead)
+            break;
+    }
+    assert_true(res.ahead); /* beyond the panes held open: pause it */
+    assert_true(res.ahead_ts >= dw_engine_open_until(f->e));
+    assert_int_equal(dw_engine_watermark(f->e), INT64_MIN);
+    int n = snprintf(buf, sizeof buf, "{\"ts\":%lld,\"model\":\"m\"}", (long long)(T0 + 1000));
+    dw_engine_process_from(f->e, s2, buf, (size_t)n, INT64_MIN, &res);
+    assert_int_equal(res.applied, 1);
+    assert_false(res.ahead);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_quiet_then_drift_then_resolve, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejects_are_counted_by_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_input_same_documents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
