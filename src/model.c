@@ -307,7 +307,12 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
          * effect fell below the clear levels. */
         bool effect_high = r->psi >= m->clear_psi || (r->has_ks && r->ks.statistic >= m->clear_ks);
         bool clear = !r->enough_samples || !r->significant || !effect_high;
-        events[2 * j] = dw_alert_step(&c->alerts[wi][0], r->drift, clear, m->alert_for, now_ms);
+        /* Inhibition: while the column has a data-quality problem (an
+         * upstream outage flooding it with nulls or wrong types), its
+         * distribution is a symptom, not news: the one quality alert says
+         * it, so the distribution alert does not fire on top. */
+        bool breach = r->drift && !r->quality_issue;
+        events[2 * j] = dw_alert_step(&c->alerts[wi][0], breach, clear, m->alert_for, now_ms);
         events[2 * j + 1] = dw_alert_step(&c->alerts[wi][1], r->quality_issue,
                                           !r->quality_issue, m->alert_for, now_ms);
     }

@@ -243,6 +243,46 @@ static void test_same_input_same_documents(void **state)
     teardown((void **)&b);
 }
 
+/* A null flood in one column, with what is left of it shifted (a degraded
+ * upstream): one data-quality alert, not a quality plus a distribution
+ * alert. */
+static void test_missing_flood_is_one_quality_alert(void **state)
+{
+    fixture *f = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 4);
+    feed(f, r, 0, 30, 200, 0, false);
+    char buf[512];
+    for (int64_t m = 30; m < 60; m++)
+        for (int i = 0; i < 200; i++) {
+            int64_t ts = T0 + m * 60000 + i * 300;
+            int n;
+            if (gsl_rng_uniform(r) < 0.6)
+                n = snprintf(buf, sizeof buf,
+                             "{\"ts\":%lld,\"model\":\"m\",\"features\":{\"x\":null,"
+                             "\"y\":%.4f,\"c\":\"a\"},\"prediction\":{\"score\":0.5}}",
+                             (long long)ts, gsl_ran_gaussian(r, 1.0));
+            else
+                n = record(buf, sizeof buf, r, ts, 2.0, false);
+            dw_engine_process(f->e, buf, (size_t)n, INT64_MIN);
+        }
+    size_t i, k, quality = 0, distribution = 0;
+    json_t *d, *a;
+    json_array_foreach(f->docs, i, d) json_array_foreach(json_object_get(d, "alerts"), k, a)
+    {
+        if (strcmp(json_string_value(json_object_get(a, "column")), "features.x") ||
+            strcmp(json_string_value(json_object_get(a, "status")), "firing"))
+            continue;
+        if (!strcmp(json_string_value(json_object_get(a, "kind")), "quality"))
+            quality++;
+        else
+            distribution++;
+    }
+    assert_int_equal(quality, 1);
+    assert_int_equal(distribution, 0);
+    gsl_rng_free(r);
+}
+
 static void test_partition_ahead_is_held_back(void **state)
 {
     fixture *f = *state;
@@ -279,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rejects_are_counted_by_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_input_same_documents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_flood_is_one_quality_alert, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
