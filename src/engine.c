@@ -101,6 +101,13 @@ typedef struct model_entry {
 
 #define MAX_PATHS 256
 
+/* One retraining rule's progress for one (model, version). */
+typedef struct retrain_state {
+    int64_t since;      /* event time the condition started holding, or INT64_MIN */
+    int64_t last_fired; /* event time of the last trigger, or INT64_MIN */
+    bool fired;         /* triggered in the current episode */
+} retrain_state;
+
 typedef struct source {
     char *topic;        /* NULL for source 0 */
     int32_t partition;
@@ -140,6 +147,8 @@ struct dw_engine {
     dw_column_result *res;
     dw_alert_event *events;
     json_t **pending; /* per (model, version) document for this boundary */
+    json_t *pending_retrain; /* retraining trigger documents for this boundary */
+    struct retrain_state *retrain; /* [model][version][rule] */
 
     dw_engine_stats stats; /* see STAT_ADD */
     pthread_mutex_t snap_lock;
@@ -217,6 +226,11 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     e->res = dw_calloc(e->max_cols + 1, sizeof *e->res);
     e->events = dw_calloc(2 * e->max_cols + 2, sizeof *e->events);
     e->pending = dw_calloc(e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) + 1, sizeof *e->pending);
+    e->pending_retrain = json_array();
+    size_t nrs = e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) * (cfg->nretrain ? cfg->nretrain : 1);
+    e->retrain = dw_calloc(nrs, sizeof *e->retrain);
+    for (size_t i = 0; i < nrs; i++)
+        e->retrain[i].since = e->retrain[i].last_fired = INT64_MIN;
     *out = e;
     return 0;
 }
@@ -244,6 +258,8 @@ void dw_engine_free(dw_engine *e)
     free(e->res);
     free(e->events);
     free(e->pending);
+    json_decref(e->pending_retrain);
+    free(e->retrain);
     json_decref(e->snapshot);
     pthread_mutex_destroy(&e->snap_lock);
     free(e);
@@ -559,6 +575,94 @@ json_t *dw_engine_snapshot(dw_engine *e)
     return doc;
 }
 
+/* ---- retraining triggers ---- */
+
+/* The rule holds when at least min_columns columns, or any prediction
+ * column, have a firing distribution alert in the rule's window. */
+static bool retrain_condition(dw_model *m, const dw_reference *ref, size_t wi,
+                              const dw_retrain_config *rc, json_t *columns)
+{
+    int firing = 0;
+    bool prediction = false;
+    for (size_t j = 0; j < ref->ncols; j++) {
+        if (dw_model_alert(m, j, wi, 0)->state != DW_ALERT_FIRING)
+            continue;
+        firing++;
+        if (!strncmp(ref->cols[j].name, "prediction.", 11))
+            prediction = true;
+        const dw_column_result *r = dw_model_last_result(m, wi, j);
+        if (columns && r)
+            json_array_append_new(
+                columns, json_pack("{s:s,s:I,s:o,s:o}", "column", ref->cols[j].name, "samples",
+                                   (json_int_t)r->count, "tests", tests_json(r), "firing_since",
+                                   jtime(dw_model_alert(m, j, wi, 0)->started_ms)));
+    }
+    return firing >= rc->min_columns || prediction;
+}
+
+static void check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_t wi,
+                          int64_t end_ms)
+{
+    const dw_config *cfg = e->cfg;
+    dw_model *m = me->states[state_idx];
+    for (size_t k = 0; k < cfg->nretrain; k++) {
+        const dw_retrain_config *rc = &cfg->retrain[k];
+        const dw_window_config *wc = dw_config_find_window(cfg, rc->window);
+        if (!wc || (size_t)(wc - cfg->windows) != wi)
+            continue;
+        if (rc->model && strcmp(rc->model, me->cfg->name) != 0)
+            continue;
+        retrain_state *st =
+            &e->retrain[(((size_t)(me - e->models)) * (DW_ENGINE_MAX_VERSIONS + 1) + state_idx) *
+                            cfg->nretrain +
+                        k];
+        if (!retrain_condition(m, me->ref, wi, rc, NULL)) {
+            st->since = INT64_MIN; /* the episode is over */
+            st->fired = false;
+            continue;
+        }
+        if (st->since == INT64_MIN)
+            st->since = end_ms;
+        if (st->fired || end_ms - st->since < rc->for_ms)
+            continue;
+        if (st->last_fired != INT64_MIN && end_ms - st->last_fired < rc->cooldown_ms)
+            continue; /* an earlier episode triggered recently: cooldown */
+        st->fired = true;
+        st->last_fired = end_ms;
+
+        /* The idempotency key names the episode: the same drift episode gives
+         * the same key on every replica and after a restart. */
+        char since[40], key[17];
+        dw_ts_format(st->since, since, sizeof since);
+        dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), rc->name, since, "retrain",
+                           key);
+        json_t *columns = json_array();
+        retrain_condition(m, me->ref, wi, rc, columns);
+        dw_window *w = dw_model_window(m, wi);
+        json_t *doc = json_object();
+        json_object_set_new(doc, "version", json_string("1"));
+        json_object_set_new(doc, "kind", json_string("retrain"));
+        json_object_set_new(doc, "id", json_string(key));
+        json_object_set_new(doc, "idempotency_key", json_string(key));
+        json_object_set_new(doc, "rule", json_string(rc->name));
+        json_object_set_new(doc, "target", json_string(dw_retrain_type_name(rc->type)));
+        json_object_set_new(doc, "model", json_string(dw_model_name(m)));
+        json_object_set_new(doc, "model_version", dw_model_version(m)
+                                                      ? json_string(dw_model_version(m))
+                                                      : json_null());
+        json_object_set_new(doc, "reference",
+                            json_pack("{s:s,s:s,s:I}", "path", me->cfg->reference, "checksum",
+                                      me->ref->checksum, "rows", (json_int_t)me->ref->rows));
+        json_object_set_new(doc, "window", json_string(rc->window));
+        json_object_set_new(doc, "window_start", jtime(dw_window_start(w)));
+        json_object_set_new(doc, "window_end", jtime(dw_window_end(w)));
+        json_object_set_new(doc, "drift_since", json_string(since));
+        json_object_set_new(doc, "triggered_at", jtime(end_ms));
+        json_object_set_new(doc, "columns", columns);
+        json_array_append_new(e->pending_retrain, doc);
+    }
+}
+
 /* ---- time ---- */
 
 static void evaluate_window(dw_engine *e, model_entry *me, size_t state_idx, size_t wi,
@@ -580,6 +684,8 @@ static void evaluate_window(dw_engine *e, model_entry *me, size_t state_idx, siz
                                   alert_json(me, m, wi, j, kind, ev, &e->res[j]));
         }
     }
+    if (e->cfg->nretrain)
+        check_retrain(e, me, state_idx, wi, end_ms);
 }
 
 static void emit_pending(dw_engine *e)
@@ -595,6 +701,15 @@ static void emit_pending(dw_engine *e)
             json_decref(e->pending[i]);
         e->pending[i] = NULL;
     }
+    size_t k;
+    json_t *doc;
+    json_array_foreach(e->pending_retrain, k, doc)
+    {
+        STAT_ADD(e, notifications, 1);
+        if (e->emit)
+            e->emit(e->emit_ctx, json_incref(doc));
+    }
+    json_array_clear(e->pending_retrain);
 }
 
 static int64_t floor_to(int64_t t, int64_t step)

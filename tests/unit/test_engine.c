@@ -54,6 +54,8 @@ static int record(char *buf, size_t cap, gsl_rng *r, int64_t ts, double shift, b
                     gsl_rng_uniform(r));
 }
 
+static const char *extra_yaml = "";
+
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -82,15 +84,15 @@ static int setup(void **state)
     dw_reference_free(ref);
     unlink(training);
 
-    char yaml[1024];
+    char yaml[2048];
     snprintf(yaml, sizeof yaml,
              "kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
              "models:\n  - name: m\n    reference: \"%s\"\n"
              "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
              "alerts: {for: 2}\n"
              "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
-             "sinks: []\n",
-             f->refpath);
+             "sinks: []\n%s",
+             f->refpath, extra_yaml);
     assert_int_equal(dw_config_parse("test.yaml", yaml, strlen(yaml), NULL, &f->cfg, err,
                                      sizeof err),
                      0);
@@ -312,6 +314,53 @@ static void test_partition_ahead_is_held_back(void **state)
     assert_false(res.ahead);
 }
 
+static int setup_retrain(void **state)
+{
+    extra_yaml = "retrain:\n  - name: rt\n    type: webhook\n    url: http://127.0.0.1:9/x\n"
+                 "    model: m\n    window: 10m\n    min_columns: 2\n    for: 5m\n"
+                 "    cooldown: 3h\n";
+    int rc = setup(state);
+    extra_yaml = "";
+    return rc;
+}
+
+static size_t count_kind(json_t *docs, const char *kind)
+{
+    size_t n = 0, i;
+    json_t *d;
+    json_array_foreach(docs, i, d) if (!strcmp(json_string_value(json_object_get(d, "kind")),
+                                               kind)) n++;
+    return n;
+}
+
+/* A 1-hour drift in 2 columns: one trigger per episode, not one per
+ * window; a second episode inside the cooldown: none; after it: one. */
+static void test_retrain_once_per_episode_and_cooldown(void **state)
+{
+    fixture *f = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 5);
+    feed(f, r, 0, 30, 200, 0, false);
+    feed(f, r, 30, 60, 200, 1.0, true); /* x and c drift for an hour */
+    assert_int_equal(count_kind(f->docs, "retrain"), 1);
+    feed(f, r, 90, 30, 200, 0, false);
+    feed(f, r, 120, 40, 200, 1.0, true); /* second episode, inside the 3h cooldown */
+    assert_int_equal(count_kind(f->docs, "retrain"), 1);
+    feed(f, r, 160, 60, 200, 0, false);
+    feed(f, r, 220, 40, 200, 1.0, true); /* third episode, after the cooldown */
+    assert_int_equal(count_kind(f->docs, "retrain"), 2);
+
+    json_t *doc = NULL, *d;
+    size_t i;
+    json_array_foreach(f->docs, i, d) if (!strcmp(json_string_value(json_object_get(d, "kind")),
+                                                  "retrain")) doc = d;
+    assert_string_equal(json_string_value(json_object_get(doc, "rule")), "rt");
+    assert_true(json_array_size(json_object_get(doc, "columns")) >= 2);
+    assert_int_equal(strlen(json_string_value(json_object_get(doc, "idempotency_key"))), 16);
+    assert_non_null(json_object_get(json_object_get(doc, "reference"), "checksum"));
+    gsl_rng_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +369,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_same_input_same_documents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_flood_is_one_quality_alert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retrain_once_per_episode_and_cooldown,
+                                        setup_retrain, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
