@@ -184,6 +184,72 @@ void dw_engine_on_reject(dw_engine *e, dw_reject_fn fn, void *ctx)
     e->reject_ctx = ctx;
 }
 
+static void entry_free(model_entry *me)
+{
+    for (size_t v = 0; v < me->nstates; v++)
+        dw_model_free(me->states[v]);
+    free(me->cols.slots);
+    free(me->th);
+    free(me->ignored);
+    dw_reference_free(me->ref);
+    memset(me, 0, sizeof *me);
+}
+
+/* Loads every model's reference and resolves its column thresholds. */
+static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_cols, char *errbuf,
+                        size_t errlen)
+{
+    model_entry *models = dw_calloc(cfg->nmodels ? cfg->nmodels : 1, sizeof *models);
+    *max_cols = 0;
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        model_entry *me = &models[i];
+        me->cfg = &cfg->models[i];
+        int rc = dw_reference_load(me->cfg->reference, &me->ref, errbuf, errlen);
+        if (rc < 0) {
+            for (size_t k = 0; k < i; k++)
+                entry_free(&models[k]);
+            free(models);
+            return rc;
+        }
+        col_index_build(&me->cols, me->ref);
+        me->th = dw_calloc(me->ref->ncols + 1, sizeof *me->th);
+        me->ignored = dw_calloc(me->ref->ncols + 1, sizeof *me->ignored);
+        for (size_t j = 0; j < me->ref->ncols; j++)
+            me->th[j] = dw_config_column_thresholds(cfg, me->cfg, me->ref->cols[j].name,
+                                                    &me->ignored[j]);
+        if (me->ref->ncols > *max_cols)
+            *max_cols = me->ref->ncols;
+    }
+    *out = models;
+    return 0;
+}
+
+/* (Re)sizes what depends on the models: per-record scratch, pending
+ * documents and retraining state (which starts afresh). */
+static void size_scratch(dw_engine *e, size_t max_cols)
+{
+    if (max_cols + 1 > e->max_cols + 1 || !e->slots) {
+        free(e->slots);
+        free(e->seen);
+        free(e->res);
+        free(e->events);
+        e->max_cols = max_cols;
+        e->slots = dw_calloc(e->max_cols + 1, sizeof *e->slots);
+        e->seen = dw_calloc(e->max_cols + 1, sizeof *e->seen);
+        e->res = dw_calloc(e->max_cols + 1, sizeof *e->res);
+        e->events = dw_calloc(2 * e->max_cols + 2, sizeof *e->events);
+        e->seen_gen = 0;
+    }
+    free(e->pending);
+    e->pending = dw_calloc(e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) + 1, sizeof *e->pending);
+    free(e->retrain);
+    size_t nrs =
+        e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) * (e->cfg->nretrain ? e->cfg->nretrain : 1);
+    e->retrain = dw_calloc(nrs, sizeof *e->retrain);
+    for (size_t i = 0; i < nrs; i++)
+        e->retrain[i].since = e->retrain[i].last_fired = INT64_MIN;
+}
+
 int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
@@ -199,39 +265,98 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
         e->windows[w].length_ms = cfg->windows[w].length_ms;
         e->windows[w].slide_ms = cfg->windows[w].slide_ms;
     }
-    e->models = dw_calloc(cfg->nmodels ? cfg->nmodels : 1, sizeof *e->models);
-    e->nmodels = cfg->nmodels;
-    for (size_t i = 0; i < cfg->nmodels; i++) {
-        model_entry *me = &e->models[i];
-        me->cfg = &cfg->models[i];
-        int rc = dw_reference_load(me->cfg->reference, &me->ref, errbuf, errlen);
-        if (rc < 0) {
-            dw_engine_free(e);
-            return rc;
-        }
-        col_index_build(&me->cols, me->ref);
-        me->th = dw_calloc(me->ref->ncols + 1, sizeof *me->th);
-        me->ignored = dw_calloc(me->ref->ncols + 1, sizeof *me->ignored);
-        for (size_t j = 0; j < me->ref->ncols; j++)
-            me->th[j] = dw_config_column_thresholds(cfg, me->cfg, me->ref->cols[j].name,
-                                                    &me->ignored[j]);
-        if (me->ref->ncols > e->max_cols)
-            e->max_cols = me->ref->ncols;
+    size_t max_cols;
+    int rc = entries_load(cfg, &e->models, &max_cols, errbuf, errlen);
+    if (rc < 0) {
+        pthread_mutex_destroy(&e->snap_lock);
+        free(e);
+        return rc;
     }
+    e->nmodels = cfg->nmodels;
     e->sources = dw_calloc(DW_ENGINE_MAX_SOURCES, sizeof *e->sources);
     e->nsources = 1; /* source 0: files, and anything unregistered */
     e->fields = dw_calloc(MAX_PATHS, sizeof *e->fields);
-    e->slots = dw_calloc(e->max_cols + 1, sizeof *e->slots);
-    e->seen = dw_calloc(e->max_cols + 1, sizeof *e->seen);
-    e->res = dw_calloc(e->max_cols + 1, sizeof *e->res);
-    e->events = dw_calloc(2 * e->max_cols + 2, sizeof *e->events);
-    e->pending = dw_calloc(e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) + 1, sizeof *e->pending);
     e->pending_retrain = json_array();
-    size_t nrs = e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) * (cfg->nretrain ? cfg->nretrain : 1);
-    e->retrain = dw_calloc(nrs, sizeof *e->retrain);
-    for (size_t i = 0; i < nrs; i++)
-        e->retrain[i].since = e->retrain[i].last_fired = INT64_MIN;
+    size_scratch(e, max_cols);
     *out = e;
+    return 0;
+}
+
+static void refresh_next_boundary(dw_engine *e);
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+int dw_engine_reload(dw_engine *e, const dw_config *cfg, char *errbuf, size_t errlen)
+{
+    const dw_config *old = e->cfg;
+    bool same_windows = cfg->nwindows == old->nwindows &&
+                        cfg->time.allowed_lateness_ms == old->time.allowed_lateness_ms &&
+                        cfg->evaluation.max_new_categories == old->evaluation.max_new_categories;
+    for (size_t w = 0; same_windows && w < cfg->nwindows; w++)
+        same_windows = !strcmp(cfg->windows[w].name, old->windows[w].name) &&
+                       cfg->windows[w].length_ms == old->windows[w].length_ms &&
+                       cfg->windows[w].slide_ms == old->windows[w].slide_ms;
+    if (!same_windows)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "%s: windows, time.allowed_lateness or evaluation.max_new_categories "
+                         "changed: restart driftwatch to apply them",
+                         cfg->path);
+    model_entry *models;
+    size_t max_cols;
+    int rc = entries_load(cfg, &models, &max_cols, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        model_entry *me = &models[i];
+        for (size_t k = 0; k < e->nmodels; k++) {
+            model_entry *oe = &e->models[k];
+            if (!oe->ref || strcmp(oe->cfg->name, me->cfg->name) ||
+                !same_str(oe->cfg->version, me->cfg->version))
+                continue;
+            if (strcmp(oe->ref->checksum, me->ref->checksum) != 0) {
+                dw_log(DW_LOG_WARN, "engine",
+                       "model %s: reference %s changed, its windows start afresh", me->cfg->name,
+                       me->cfg->reference);
+                break;
+            }
+            /* Same reference: keep the old one (the states point into it)
+             * and move the window state over. */
+            dw_reference_free(me->ref);
+            free(me->cols.slots);
+            me->ref = oe->ref;
+            me->cols = oe->cols;
+            oe->ref = NULL;
+            oe->cols.slots = NULL;
+            for (size_t j = 0; j < me->ref->ncols; j++)
+                me->th[j] = dw_config_column_thresholds(cfg, me->cfg, me->ref->cols[j].name,
+                                                        &me->ignored[j]);
+            memcpy(me->states, oe->states, sizeof me->states);
+            me->nstates = oe->nstates;
+            oe->nstates = 0;
+            for (size_t v = 0; v < me->nstates; v++)
+                dw_model_set_params(me->states[v], me->th, me->ignored,
+                                    (uint32_t)cfg->alerts.for_evaluations, cfg->alerts.clear_psi,
+                                    cfg->alerts.clear_ks);
+            break;
+        }
+    }
+    /* Pending documents belong to the old models; nothing is pending
+     * between two messages, so this only frees empty slots. */
+    for (size_t i = 0; i < e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1); i++)
+        json_decref(e->pending[i]);
+    for (size_t k = 0; k < e->nmodels; k++)
+        entry_free(&e->models[k]);
+    free(e->models);
+    e->models = models;
+    e->nmodels = cfg->nmodels;
+    e->cfg = cfg;
+    for (size_t w = 0; w < cfg->nwindows; w++)
+        e->windows[w].name = cfg->windows[w].name;
+    size_scratch(e, max_cols);
+    refresh_next_boundary(e);
     return 0;
 }
 
@@ -239,15 +364,8 @@ void dw_engine_free(dw_engine *e)
 {
     if (!e)
         return;
-    for (size_t i = 0; i < e->nmodels; i++) {
-        model_entry *me = &e->models[i];
-        for (size_t v = 0; v < me->nstates; v++)
-            dw_model_free(me->states[v]);
-        free(me->cols.slots);
-        free(me->th);
-        free(me->ignored);
-        dw_reference_free(me->ref);
-    }
+    for (size_t i = 0; i < e->nmodels; i++)
+        entry_free(&e->models[i]);
     for (size_t i = 0; i < e->nsources; i++)
         free(e->sources[i].topic);
     free(e->sources);
@@ -257,6 +375,9 @@ void dw_engine_free(dw_engine *e)
     free(e->seen);
     free(e->res);
     free(e->events);
+    if (e->pending)
+        for (size_t i = 0; i < e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1); i++)
+            json_decref(e->pending[i]);
     free(e->pending);
     json_decref(e->pending_retrain);
     free(e->retrain);

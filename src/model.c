@@ -131,6 +131,19 @@ void dw_model_free(dw_model *m)
     free(m);
 }
 
+void dw_model_set_params(dw_model *m, const dw_thresholds *const *col_thresholds,
+                         const bool *col_ignored, uint32_t alert_for, double clear_psi,
+                         double clear_ks)
+{
+    for (size_t j = 0; j < m->ncols; j++) {
+        m->cols[j].th = col_thresholds[j];
+        m->cols[j].ignored = col_ignored ? col_ignored[j] : false;
+    }
+    m->alert_for = alert_for ? alert_for : 1;
+    m->clear_psi = clear_psi;
+    m->clear_ks = clear_ks;
+}
+
 const char *dw_model_name(const dw_model *m)
 {
     return m->name;

@@ -67,6 +67,16 @@ typedef void (*dw_reject_fn)(void *ctx, dw_reject_reason reason, const char *det
 int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t errlen);
 void dw_engine_free(dw_engine *e);
 
+/* Switches to a new configuration (SIGHUP) without losing window state:
+ * thresholds, alert settings, column overrides and retraining rules apply
+ * from the next evaluation; a model whose reference file changed (another
+ * checksum) starts its windows afresh; removed models are dropped. Changing
+ * windows, time.allowed_lateness or evaluation.max_new_categories needs a
+ * restart: such a configuration is refused, as is one whose references do
+ * not load, and the engine then keeps running on the old one. cfg is
+ * borrowed and must outlive the engine (or the next reload). */
+int dw_engine_reload(dw_engine *e, const dw_config *cfg, char *errbuf, size_t errlen);
+
 void dw_engine_on_emit(dw_engine *e, dw_emit_fn fn, void *ctx);
 void dw_engine_on_reject(dw_engine *e, dw_reject_fn fn, void *ctx);
 

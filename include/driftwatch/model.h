@@ -54,6 +54,13 @@ typedef struct dw_model dw_model;
 dw_model *dw_model_new(const dw_model_spec *spec);
 void dw_model_free(dw_model *m);
 
+/* Applies new thresholds and alert settings (a configuration reload) while
+ * keeping the window state. Same ownership rules as dw_model_spec; the
+ * reference and windows must be the ones the model was created with. */
+void dw_model_set_params(dw_model *m, const dw_thresholds *const *col_thresholds,
+                         const bool *col_ignored, uint32_t alert_for, double clear_psi,
+                         double clear_ks);
+
 const char *dw_model_name(const dw_model *m);
 const char *dw_model_version(const dw_model *m);
 const dw_reference *dw_model_reference(const dw_model *m);

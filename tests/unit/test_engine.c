@@ -361,6 +361,61 @@ static void test_retrain_once_per_episode_and_cooldown(void **state)
     gsl_rng_free(r);
 }
 
+static dw_config *config_with(fixture *f, const char *thresholds, const char *window)
+{
+    char yaml[2048], err[512];
+    snprintf(yaml, sizeof yaml,
+             "kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
+             "models:\n  - name: m\n    reference: \"%s\"\n"
+             "windows:\n  - {name: 10m, length: %s, slide: 1m}\n"
+             "thresholds: %s\n"
+             "alerts: {for: 2}\n"
+             "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
+             "sinks: []\n",
+             f->refpath, window, thresholds);
+    dw_config *cfg = NULL;
+    assert_int_equal(dw_config_parse("reload.yaml", yaml, strlen(yaml), NULL, &cfg, err,
+                                     sizeof err),
+                     0);
+    return cfg;
+}
+
+/* SIGHUP: a changed threshold changes the next evaluation, the windows keep
+ * their counts; a configuration that changes the windows is refused and the
+ * old one keeps running. */
+static void test_reload_keeps_windows_and_applies_thresholds(void **state)
+{
+    fixture *f = *state;
+    dw_config *strict = config_with(f, "{psi: 50, ks: 0.99}", "10m");
+    char err[512];
+    assert_int_equal(dw_engine_reload(f->e, strict, err, sizeof err), 0);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 6);
+    feed(f, r, 0, 20, 200, 1.0, false);
+    assert_int_equal(count_alerts(f->docs, "features.x", "firing"), 0);
+
+    dw_config *moved = config_with(f, "{psi: 0.2, ks: 0.1}", "20m");
+    assert_true(dw_engine_reload(f->e, moved, err, sizeof err) < 0);
+    assert_non_null(strstr(err, "restart"));
+    dw_config_free(moved);
+
+    dw_config *normal = config_with(f, "{psi: 0.2, ks: 0.1}", "10m");
+    assert_int_equal(dw_engine_reload(f->e, normal, err, sizeof err), 0);
+    dw_config_free(strict); /* the engine no longer refers to it */
+    /* Two more minutes of the same data: the window already holds 10
+     * minutes of drifted records, so the new thresholds fire after `for`
+     * (2) evaluations without waiting for a new window to fill. */
+    feed(f, r, 20, 3, 200, 1.0, false);
+    assert_int_equal(count_alerts(f->docs, "features.x", "firing"), 1);
+    dw_engine_stats st;
+    dw_engine_stats_get(f->e, &st);
+    assert_int_equal(st.applied, 23 * 200);
+    dw_engine_free(f->e);
+    f->e = NULL;
+    dw_config_free(normal);
+    gsl_rng_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +424,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_same_input_same_documents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_flood_is_one_quality_alert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_windows_and_applies_thresholds, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_retrain_once_per_episode_and_cooldown,
                                         setup_retrain, teardown),
     };
