@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- column name index: "features.amount" -> column, looked up from
  * scanner path slices without building the joined string ---- */
@@ -398,6 +399,9 @@ void dw_engine_stats_get(dw_engine *e, dw_engine_stats *out)
     out->notifications = STAT_GET(e, notifications);
     out->watermark_ms = STAT_GET(e, watermark_ms);
     out->max_event_ms = STAT_GET(e, max_event_ms);
+    for (int b = 0; b <= DW_ENGINE_EVAL_BUCKETS; b++)
+        out->eval_buckets[b] = STAT_GET(e, eval_buckets[b]);
+    out->eval_ns = STAT_GET(e, eval_ns);
 }
 
 
@@ -786,12 +790,35 @@ static void check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_
 
 /* ---- time ---- */
 
+/* Evaluation durations for the metrics histogram: a few hundred
+ * evaluations a second at most, so two clock reads each cost nothing. */
+const double dw_engine_eval_bounds[DW_ENGINE_EVAL_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void record_eval_duration(dw_engine *e, uint64_t ns)
+{
+    size_t b = 0;
+    while (b < DW_ENGINE_EVAL_BUCKETS && (double)ns > dw_engine_eval_bounds[b] * 1e9)
+        b++;
+    STAT_ADD(e, eval_buckets[b], 1);
+    STAT_ADD(e, eval_ns, ns);
+}
+
 static void evaluate_window(dw_engine *e, model_entry *me, size_t state_idx, size_t wi,
                             int64_t end_ms)
 {
     dw_model *m = me->states[state_idx];
     size_t ncols = me->ref->ncols;
+    uint64_t t0 = mono_ns();
     dw_model_evaluate(m, wi, end_ms, e->res, e->events);
+    record_eval_duration(e, mono_ns() - t0);
     STAT_ADD(e, evaluations, 1);
     size_t pidx = (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1) + state_idx;
     for (size_t j = 0; j < ncols; j++) {

@@ -39,6 +39,11 @@ const char *dw_reject_reason_name(dw_reject_reason r);
 /* Versions of one models[] entry tracked at once (each gets its own state). */
 #define DW_ENGINE_MAX_VERSIONS 16
 
+/* Upper bounds (seconds) of the evaluation-duration histogram buckets
+ * (driftwatch_evaluation_duration_seconds). */
+#define DW_ENGINE_EVAL_BUCKETS 12
+extern const double dw_engine_eval_bounds[DW_ENGINE_EVAL_BUCKETS];
+
 typedef struct dw_engine_stats {
     uint64_t messages;           /* messages given to dw_engine_process() */
     uint64_t records;            /* records found in them */
@@ -50,6 +55,12 @@ typedef struct dw_engine_stats {
     uint64_t notifications;      /* documents emitted */
     int64_t watermark_ms;        /* event-time watermark (INT64_MIN before data) */
     int64_t max_event_ms;        /* newest event time seen */
+    /* Durations of window evaluations (one window of one model version):
+     * eval_buckets[i] counts those <= dw_engine_eval_bounds[i] and above
+     * the previous bound (not cumulative); the last entry counts the rest
+     * (+Inf). eval_ns is their sum in nanoseconds. */
+    uint64_t eval_buckets[DW_ENGINE_EVAL_BUCKETS + 1];
+    uint64_t eval_ns;
 } dw_engine_stats;
 
 typedef struct dw_engine dw_engine;
