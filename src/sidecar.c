@@ -15,6 +15,7 @@
 
 struct dw_sidecar {
     const dw_config *cfg;
+    dw_config *owned_cfg; /* a reloaded configuration (the first is the caller's) */
     dw_sidecar_options opts;
     dw_engine *engine;
     dw_notifier *notifier; /* NULL with stdout_only */
@@ -242,6 +243,105 @@ static int source_of(dw_sidecar *s, const dw_kafka_msg *msg)
     return id;
 }
 
+static bool kv_equal(const dw_kv *a, size_t na, const dw_kv *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i].key, b[i].key) || strcmp(a[i].value, b[i].value))
+            return false;
+    return true;
+}
+
+static bool same(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* Whether two configurations deliver to the same sinks the same way. */
+static bool sinks_equal(const dw_config *a, const dw_config *b)
+{
+    if (a->nsinks != b->nsinks)
+        return false;
+    for (size_t i = 0; i < a->nsinks; i++) {
+        const dw_sink_config *x = &a->sinks[i], *y = &b->sinks[i];
+        if (strcmp(x->name, y->name) || x->type != y->type || !same(x->url, y->url) ||
+            x->timeout_ms != y->timeout_ms || x->max_retries != y->max_retries ||
+            x->send_resolved != y->send_resolved || x->min_interval_ms != y->min_interval_ms ||
+            !kv_equal(x->headers, x->nheaders, y->headers, y->nheaders) ||
+            !kv_equal(x->params, x->nparams, y->params, y->nparams))
+            return false;
+    }
+    return true;
+}
+
+/* SIGHUP: the new configuration and references, or the old ones with the
+ * reason logged. Window state is kept (dw_engine_reload). */
+static void reload(dw_sidecar *s)
+{
+    char err[1024];
+    dw_config *cfg = NULL;
+    if (dw_config_load(s->cfg->path, &cfg, err, sizeof err) < 0) {
+        dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s",
+               err);
+        return;
+    }
+    if (strcmp(cfg->kafka.brokers, s->cfg->kafka.brokers) ||
+        strcmp(cfg->kafka.group_id, s->cfg->kafka.group_id))
+        dw_log(DW_LOG_WARN, "sidecar", "kafka settings changed: they apply after a restart");
+    dw_notifier *notifier = NULL;
+    dw_sink_spec *specs = NULL;
+    dw_sink_kv *spec_kv = NULL;
+    bool new_sinks = s->notifier && !sinks_equal(s->cfg, cfg);
+    if (new_sinks) {
+        /* Build the new notifier first so a bad sink refuses the reload. */
+        const dw_config *old = s->cfg;
+        dw_sink_spec *old_specs = s->specs;
+        dw_sink_kv *old_kv = s->spec_kv;
+        s->cfg = cfg;
+        int rc = build_specs(s, err, sizeof err);
+        if (rc == 0)
+            rc = dw_notifier_new(s->specs, cfg->nsinks, &notifier, err, sizeof err);
+        specs = s->specs;
+        spec_kv = s->spec_kv;
+        s->cfg = old;
+        s->specs = old_specs;
+        s->spec_kv = old_kv;
+        if (rc < 0) {
+            free(specs);
+            free(spec_kv);
+            dw_config_free(cfg);
+            dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s",
+                   err);
+            return;
+        }
+    }
+    if (dw_engine_reload(s->engine, cfg, err, sizeof err) < 0) {
+        dw_notifier_free(notifier);
+        free(specs);
+        free(spec_kv);
+        dw_config_free(cfg);
+        dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s",
+               err);
+        return;
+    }
+    if (new_sinks) {
+        dw_notifier_drain(s->notifier, 2000);
+        dw_notifier_free(s->notifier);
+        free(s->specs);
+        free(s->spec_kv);
+        s->notifier = notifier;
+        s->specs = specs;
+        s->spec_kv = spec_kv;
+    }
+    dw_config_free(s->owned_cfg);
+    s->owned_cfg = cfg;
+    s->cfg = cfg;
+    dw_log_set_level(cfg->log.level);
+    dw_log(DW_LOG_INFO, "sidecar", "configuration reloaded from %s%s", cfg->path,
+           new_sinks ? " (sinks rebuilt)" : "");
+}
+
 int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, size_t errlen)
 {
     const dw_kafka_config *kc = &s->cfg->kafka;
@@ -346,6 +446,10 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
             s->npaused = 0;
         }
         rc = 0;
+        if (s->opts.reload && *s->opts.reload) {
+            *s->opts.reload = 0;
+            reload(s);
+        }
         int64_t now = dw_wall_ms();
         if (now - last_tick >= 1000) {
             dw_engine_tick(s->engine, now);
@@ -400,5 +504,6 @@ void dw_sidecar_free(dw_sidecar *s)
     free(s->spec_kv);
     free(s->rewind_to);
     free(s->resumed);
+    dw_config_free(s->owned_cfg);
     free(s);
 }

@@ -125,7 +125,8 @@ int cmd_run(int argc, char **argv)
         return 2;
     char err[1024];
     dw_sidecar *s = NULL;
-    if (dw_sidecar_new(cfg, NULL, &s, err, sizeof err) < 0) {
+    dw_sidecar_options opts = {.reload = &dw_reload_requested};
+    if (dw_sidecar_new(cfg, &opts, &s, err, sizeof err) < 0) {
         fprintf(stderr, "driftwatch: %s\n", err);
         dw_config_free(cfg);
         return 2;

@@ -23,6 +23,10 @@ typedef struct dw_sidecar_options {
      * ownership) instead of the sinks: the demo prints them for people. */
     dw_emit_fn emit;
     void *emit_ctx;
+    /* When non-zero (SIGHUP), `run` reloads the configuration file and the
+     * reference files and clears the flag. A file that does not load, or
+     * changes what needs a restart, is refused: the old one keeps running. */
+    volatile sig_atomic_t *reload;
 } dw_sidecar_options;
 
 typedef struct dw_sidecar dw_sidecar;
