@@ -1372,7 +1372,9 @@ static int parse_misc(ctx *c, yaml_node_t *root)
         (rc = get_int(c, sec, "evaluation", "max_new_categories", 32, 0, 10000, &n)))
         return rc;
     cfg->evaluation.max_new_categories = (uint32_t)n;
-    return 0;
+    /* Below Kubernetes' default 30 s grace period, with room to commit. */
+    return get_duration(c, root, "", "shutdown_budget", 10000, 0, 600000,
+                        &cfg->shutdown_budget_ms, NULL);
 }
 
 /* ------------------------------------------ sinks and retrain targets */
@@ -1712,7 +1714,7 @@ static int parse_root(ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {"kafka",  "records",   "models",    "windows", "thresholds",
                                        "alerts", "time",      "sinks",     "retrain", "http",
-                                       "log",    "state_dir", "evaluation"};
+                                       "log",    "state_dir", "evaluation", "shutdown_budget"};
     if (root->type != YAML_MAPPING_NODE)
         return fail(c, root, DW_ERR_INVALID, "the configuration must be a mapping, not %s",
                     kind_name(root));

@@ -125,7 +125,7 @@ int dw_sidecar_new(const dw_config *cfg, const dw_sidecar_options *opts, dw_side
     if (opts)
         s->opts = *opts;
     if (s->opts.drain_budget_ms <= 0)
-        s->opts.drain_budget_ms = 10000;
+        s->opts.drain_budget_ms = cfg->shutdown_budget_ms > 0 ? cfg->shutdown_budget_ms : 10000;
     s->reject_rl = (dw_ratelimit)DW_RATELIMIT_INIT(5000);
     int rc = dw_engine_new(cfg, &s->engine, errbuf, errlen);
     if (rc < 0)
