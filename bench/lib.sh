@@ -1,0 +1,56 @@
+# Shared helpers of bench_check.sh and bench_replay.sh (sourced, not run).
+
+PY=/usr/bin/python3
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+
+# bench_setup BUILD_DIR: sets DW (the binary), WORK (scratch directory) and
+# RUNS, and checks the tools the benchmarks need.
+bench_setup() {
+    local build="${1:-build}"
+    case "$build" in /*) ;; *) build="$TOP/$build" ;; esac
+    DW="$build/cmd/driftwatch/driftwatch"
+    WORK="${WORK:-/tmp/driftwatch-bench}"
+    RUNS="${RUNS:-3}"
+    [ -x "$DW" ] || { echo "no driftwatch binary at $DW (build it: meson setup $build && ninja -C $build)" >&2; exit 2; }
+    [ -x /usr/bin/time ] || { echo "/usr/bin/time is missing: install the Debian package 'time' (apt-get install time)" >&2; exit 2; }
+    $PY -c 'import numpy, scipy' 2>/dev/null || { echo "$PY lacks numpy/scipy (python3-numpy, python3-scipy)" >&2; exit 2; }
+    mkdir -p "$WORK"
+}
+
+# timed LABEL CMD...: runs CMD with stdout to $WORK/LABEL.out, appends
+# "seconds maxrss_kb" to $WORK/LABEL.times. Exit status 0 and 1 (drift) are
+# both success; anything else aborts the benchmark.
+timed() {
+    local label="$1"
+    shift
+    local rc=0
+    /usr/bin/time -f "%e %M" -o "$WORK/$label.last" "$@" >"$WORK/$label.out" 2>"$WORK/$label.err" || rc=$?
+    if [ "$rc" -gt 1 ]; then
+        echo "$label failed (exit $rc):" >&2
+        tail -5 "$WORK/$label.err" >&2
+        exit 1
+    fi
+    tail -1 "$WORK/$label.last" >>"$WORK/$label.times"
+}
+
+# median LABEL COLUMN: the median of column 1 (seconds) or 2 (KB) of LABEL.times.
+median() {
+    sort -g -k"$2","$2" "$WORK/$1.times" | awk -v c="$2" '{ v[NR] = $c }
+        END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# all LABEL: every run's seconds, space separated.
+all() {
+    awk '{ printf "%s%s", sep, $1; sep = " " } END { print "" }' "$WORK/$1.times"
+}
+
+machine() {
+    echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)"
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    local bt
+    bt=$($PY -c 'import json, sys
+print([o["value"] for o in json.load(open(sys.argv[1])) if o["name"] == "buildtype"][0])' \
+        "$(dirname "$DW")/../../meson-info/intro-buildoptions.json" 2>/dev/null || echo unknown)
+    echo "build: $DW (buildtype $bt)"
+}
