@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +26,17 @@
 
 #define MOD "notifier"
 
-/* The registry: one line per sink type. */
+/* The registry: one line per sink type (kept that way so adding a type is
+ * a one-line change). */
+/* clang-format off */
 static const dw_sink_ops *const sink_types[] = {
     &dw_sink_stdout,
     &dw_sink_webhook,
+    &dw_sink_slack,
+    &dw_sink_pagerduty,
+    &dw_sink_alertmanager,
 };
+/* clang-format on */
 
 /* Bytes of a refused response body written to the log. */
 #define LOG_BODY_MAX 512
@@ -132,18 +139,67 @@ void dw_sink_ops_names(char *buf, size_t len)
     }
 }
 
+int dw_sink_check_url(const dw_sink_spec *spec, const char *url, char *errbuf, size_t errlen)
+{
+    if (!url || !*url)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "sink \"%s\": a url is required",
+                         spec->name);
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": url \"%s\" must start with http:// or https://", spec->name,
+                         url);
+    /* curl's own parser judges the rest: what passes is what the transfer
+     * accepts. */
+    CURLU *u = curl_url();
+    CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
+    curl_url_cleanup(u);
+    if (uc != CURLUE_OK)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "sink \"%s\": url \"%s\" is not valid: %s",
+                         spec->name, url, curl_url_strerror(uc));
+    return 0;
+}
+
+int dw_sink_severity_rank(const char *severity)
+{
+    static const char *const names[] = {"info", "warning", "error", "critical"};
+    for (int i = 0; severity && i < 4; i++)
+        if (strcmp(severity, names[i]) == 0)
+            return i + 1;
+    return 0;
+}
+
+static bool listed(char *const *list, size_t n, const char *s)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(list[i], s) == 0)
+            return true;
+    return false;
+}
+
 json_t *dw_sink_filter_alerts(const dw_sink_spec *spec, const json_t *doc)
 {
     json_t *d = (json_t *)doc; /* jansson's getters are not const-correct */
+    /* A model outside the filter: nothing in this document is for us. */
+    if (spec->n_filter_models && !listed(spec->filter_models, spec->n_filter_models,
+                                         json_string_value(json_object_get(d, "model"))))
+        return NULL;
     json_t *alerts = json_object_get(d, "alerts");
     if (!json_is_array(alerts))
         return json_incref(d);
+    int min_rank = dw_sink_severity_rank(spec->filter_severity);
     size_t total = json_array_size(alerts);
     json_t *keep = json_array();
     for (size_t i = 0; i < total; i++) {
         json_t *a = json_array_get(alerts, i);
         const char *st = json_string_value(json_object_get(a, "status"));
         if (!spec->send_resolved && st && strcmp(st, "resolved") == 0)
+            continue;
+        if (spec->n_filter_columns && !listed(spec->filter_columns, spec->n_filter_columns,
+                                              json_string_value(json_object_get(a, "column"))))
+            continue;
+        /* An alert without a known severity passes only an "info" floor. */
+        if (min_rank > 1 &&
+            dw_sink_severity_rank(json_string_value(json_object_get(a, "severity"))) < min_rank)
             continue;
         json_array_append(keep, a);
     }
@@ -161,6 +217,81 @@ json_t *dw_sink_filter_alerts(const dw_sink_spec *spec, const json_t *doc)
     json_t *copy = json_copy(d);
     json_object_set_new(copy, "alerts", keep);
     return copy;
+}
+
+/* Appends printf output at *o, never past len (truncation keeps buf
+ * terminated). */
+static void appendf(char *buf, size_t len, size_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void appendf(char *buf, size_t len, size_t *o, const char *fmt, ...)
+{
+    if (*o + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *o, len - *o, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *o = (size_t)w >= len - *o ? len - 1 : *o + (size_t)w;
+}
+
+static void append_num(char *buf, size_t len, size_t *o, const char *sep, const char *name,
+                       json_t *v)
+{
+    if (json_is_number(v))
+        appendf(buf, len, o, "%s%s=%.3g", *o ? sep : "", name, json_number_value(v));
+}
+
+static void append_rate(char *buf, size_t len, size_t *o, const char *name, json_t *v, bool always)
+{
+    if (json_is_number(v) && (always || json_number_value(v) > 0))
+        appendf(buf, len, o, "%s%s %.1f%%", *o ? ", " : "", name, 100.0 * json_number_value(v));
+}
+
+char *dw_sink_alert_stats(const json_t *alert, char *buf, size_t len)
+{
+    size_t o = 0;
+    if (!len)
+        return buf;
+    buf[0] = '\0';
+    json_t *a = (json_t *)alert;
+    const char *kind = json_string_value(json_object_get(a, "kind"));
+    if (kind && strcmp(kind, "quality") == 0) {
+        json_t *q = json_object_get(a, "quality");
+        append_rate(buf, len, &o, "missing", json_object_get(q, "missing_rate"), true);
+        json_t *ref = json_object_get(q, "ref_missing_rate");
+        if (json_is_number(ref))
+            appendf(buf, len, &o, " (reference %.1f%%)", 100.0 * json_number_value(ref));
+        append_rate(buf, len, &o, "out of range", json_object_get(q, "out_of_range_rate"), false);
+        append_rate(buf, len, &o, "unseen categories", json_object_get(q, "unseen_rate"), false);
+        append_rate(buf, len, &o, "type errors", json_object_get(q, "type_error_rate"), false);
+    } else {
+        json_t *t = json_object_get(a, "tests");
+        json_t *ks = json_object_get(t, "ks"), *chi = json_object_get(t, "chi2");
+        if (json_is_object(ks)) {
+            append_num(buf, len, &o, ", ", "KS D", json_object_get(ks, "statistic"));
+            append_num(buf, len, &o, " ", "p_adj", json_object_get(ks, "p_adjusted"));
+        }
+        if (json_is_object(chi)) {
+            append_num(buf, len, &o, ", ", "chi2", json_object_get(chi, "statistic"));
+            append_num(buf, len, &o, " ", "df", json_object_get(chi, "df"));
+            append_num(buf, len, &o, " ", "p_adj", json_object_get(chi, "p_adjusted"));
+        }
+        append_num(buf, len, &o, ", ", "PSI", json_object_get(t, "psi"));
+    }
+    json_t *cats = json_object_get(a, "new_categories");
+    size_t nc = json_array_size(cats);
+    for (size_t i = 0; i < nc && i < 3; i++) {
+        const char *c = json_string_value(json_array_get(cats, i));
+        appendf(buf, len, &o, "%s%s", i ? ", " : (o ? "; new categories: " : "new categories: "),
+                c ? c : "?");
+    }
+    if (nc > 3)
+        appendf(buf, len, &o, " (+%zu more)", nc - 3);
+    json_t *n = json_object_get(a, "samples");
+    if (json_is_integer(n))
+        appendf(buf, len, &o, "%s%lld samples", o ? "; " : "", (long long)json_integer_value(n));
+    return buf;
 }
 
 /* ------------------------------------------------------------------ */
@@ -289,7 +420,8 @@ typedef enum sink_state { SINK_IDLE, SINK_WAITING, SINK_ACTIVE } sink_state;
 typedef struct sink {
     dw_sink_spec spec; /* points into the owned copies below */
     char *name, *type_name, *url;
-    dw_sink_kv *headers, *options; /* keys and values owned */
+    dw_sink_kv *headers, *options;                            /* keys and values owned */
+    char **filter_models, **filter_columns, *filter_severity; /* owned */
     const dw_sink_ops *type;
 
     doc_queue q; /* under lock */
@@ -660,7 +792,22 @@ static void sink_release(sink *s)
         free((char *)s->options[i].value);
     }
     free(s->options);
+    for (size_t i = 0; s->filter_models && i < s->spec.n_filter_models; i++)
+        free(s->filter_models[i]);
+    free(s->filter_models);
+    for (size_t i = 0; s->filter_columns && i < s->spec.n_filter_columns; i++)
+        free(s->filter_columns[i]);
+    free(s->filter_columns);
+    free(s->filter_severity);
     free(s->q.items);
+}
+
+static char **copy_list(char *const *l, size_t n)
+{
+    char **c = dw_calloc(n ? n : 1, sizeof *c);
+    for (size_t i = 0; i < n; i++)
+        c[i] = dw_strdup(l[i]);
+    return c;
 }
 
 static dw_sink_kv *copy_kv(const dw_sink_kv *kv, size_t n)
@@ -726,6 +873,25 @@ static int check_spec(const dw_sink_spec *specs, size_t idx, char *errbuf, size_
         if (!sp->options[i].key || !sp->options[i].value)
             return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                              "sink \"%s\": option #%zu has no key or value", nm, i + 1);
+    if (sp->n_filter_models > DW_SINK_MAX_FILTER || sp->n_filter_columns > DW_SINK_MAX_FILTER ||
+        (sp->n_filter_models && !sp->filter_models) ||
+        (sp->n_filter_columns && !sp->filter_columns))
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": a filter list holds at most %d names", nm,
+                         DW_SINK_MAX_FILTER);
+    for (size_t i = 0; i < sp->n_filter_models; i++)
+        if (!sp->filter_models[i])
+            return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                             "sink \"%s\": filter model #%zu is missing", nm, i + 1);
+    for (size_t i = 0; i < sp->n_filter_columns; i++)
+        if (!sp->filter_columns[i])
+            return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                             "sink \"%s\": filter column #%zu is missing", nm, i + 1);
+    if (sp->filter_severity && !dw_sink_severity_rank(sp->filter_severity))
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": filter severity \"%s\" must be info, warning, error or "
+                         "critical",
+                         nm, sp->filter_severity);
     if (t->validate)
         return t->validate(sp, errbuf, errlen);
     return 0;
@@ -778,7 +944,15 @@ int dw_notifier_new_ex(const dw_sink_spec *specs, size_t n, const dw_notifier_op
         s->spec.url = s->url;
         s->spec.headers = s->headers;
         s->spec.options = s->options;
+        s->filter_models = copy_list(sp->filter_models, sp->n_filter_models);
+        s->filter_columns = copy_list(sp->filter_columns, sp->n_filter_columns);
+        s->filter_severity = dup_or_null(sp->filter_severity);
+        s->spec.filter_models = s->filter_models;
+        s->spec.filter_columns = s->filter_columns;
+        s->spec.filter_severity = s->filter_severity;
         s->type = dw_sink_ops_find(sp->type);
+        if (s->spec.min_interval_ms == 0)
+            s->spec.min_interval_ms = s->type->default_min_interval_ms;
         s->q.cap = sp->queue_size ? sp->queue_size : DW_SINK_DEFAULT_QUEUE;
         s->spec.queue_size = s->q.cap;
         s->q.items = dw_calloc(s->q.cap, sizeof *s->q.items);
@@ -806,6 +980,46 @@ int dw_notifier_new_ex(const dw_sink_spec *specs, size_t n, const dw_notifier_op
     return 0;
 }
 
+/* For sinks whose target takes one alert per request: the parts of doc, one
+ * document per alert with id "<id>/<dedup_key>" (an array of new
+ * references; doc is consumed). Each part is a deep copy, so no json value
+ * is shared between queue slots. */
+static json_t *split_per_alert(json_t *doc)
+{
+    json_t *parts = json_array();
+    json_t *alerts = json_object_get(doc, "alerts");
+    size_t na = json_array_size(alerts);
+    if (na <= 1) {
+        json_array_append_new(parts, doc);
+        return parts;
+    }
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    for (size_t k = 0; k < na; k++) {
+        json_t *part = json_object();
+        const char *key;
+        json_t *v;
+        json_object_foreach(doc, key, v)
+        {
+            if (strcmp(key, "alerts") != 0)
+                json_object_set_new(part, key, json_deep_copy(v));
+        }
+        json_t *a = json_array_get(alerts, k);
+        json_t *one = json_array();
+        json_array_append_new(one, json_deep_copy(a));
+        json_object_set_new(part, "alerts", one);
+        const char *dk = json_string_value(json_object_get(a, "dedup_key"));
+        char pid[512];
+        if (dk)
+            snprintf(pid, sizeof pid, "%s/%s", id ? id : "", dk);
+        else
+            snprintf(pid, sizeof pid, "%s/%zu", id ? id : "", k);
+        json_object_set_new(part, "id", json_string(pid));
+        json_array_append_new(parts, part);
+    }
+    json_decref(doc);
+    return parts;
+}
+
 int dw_notifier_submit(dw_notifier *n, json_t *doc)
 {
     if (!n || !json_is_object(doc)) {
@@ -827,29 +1041,60 @@ int dw_notifier_submit(dw_notifier *n, json_t *doc)
             abort();
         }
     }
-    json_t *dropped[DW_NOTIFIER_MAX_SINKS];
+    /* items[first[i] .. first[i+1]): the documents for sink i (one, or one
+     * per alert), each holding exactly one reference, taken out of the
+     * split arrays before the lock: once queued, a document's reference
+     * count is touched only by the notifier thread. */
+    json_t *parts[DW_NOTIFIER_MAX_SINKS];
+    size_t first[DW_NOTIFIER_MAX_SINKS + 1];
+    size_t total = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        parts[i] = n->sinks[i].type->one_alert_per_request ? split_per_alert(copies[i]) : NULL;
+        total += parts[i] ? json_array_size(parts[i]) : 1;
+    }
+    json_t **items = dw_calloc(total, sizeof *items);
+    /* Room for every drop is made before the lock too. */
+    json_t **dropped = dw_calloc(total, sizeof *dropped);
+    size_t *sink_of = dw_calloc(total, sizeof *sink_of);
+    size_t o = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        first[i] = o;
+        if (!parts[i]) {
+            items[o++] = copies[i];
+            continue;
+        }
+        for (size_t k = 0; k < json_array_size(parts[i]); k++)
+            items[o++] = json_incref(json_array_get(parts[i], k));
+        json_decref(parts[i]);
+    }
+    first[n->n] = o;
+    size_t nd = 0;
     pthread_mutex_lock(&n->lock);
     for (size_t i = 0; i < n->n; i++) {
         sink *s = &n->sinks[i];
-        dropped[i] = queue_push(&s->q, copies[i]);
-        INC(s->submitted);
-        if (dropped[i])
-            INC(s->dropped);
-        else {
-            INC(s->queued);
-            n->pending++;
+        for (size_t k = first[i]; k < first[i + 1]; k++) {
+            json_t *old = queue_push(&s->q, items[k]);
+            INC(s->submitted);
+            if (old) {
+                INC(s->dropped);
+                sink_of[nd] = i;
+                dropped[nd++] = old;
+            } else {
+                INC(s->queued);
+                n->pending++;
+            }
         }
     }
     pthread_mutex_unlock(&n->lock);
     curl_multi_wakeup(n->multi);
-    for (size_t i = 0; i < n->n; i++) {
-        if (dropped[i]) {
-            dw_log(DW_LOG_WARN, MOD,
-                   "sink \"%s\": queue full (%zu), dropped the oldest notification",
-                   n->sinks[i].name, n->sinks[i].q.cap);
-            json_decref(dropped[i]);
-        }
+    free(items);
+    for (size_t k = 0; k < nd; k++) {
+        dw_log(DW_LOG_WARN, MOD, "sink \"%s\": queue full (%zu), dropped the oldest notification",
+               n->sinks[sink_of[k]].name, n->sinks[sink_of[k]].q.cap);
+        json_decref(dropped[k]);
     }
+    free(dropped);
+    free(sink_of);
     return 0;
 }
 

@@ -1,11 +1,16 @@
 /* The plain webhook sink: POSTs driftwatch's native document as JSON, with
- * "sent_at" set by the notifier, to any HTTP endpoint. */
+ * "sent_at" set by the notifier, to any HTTP endpoint. With option `secret`
+ * each request is signed per the Standard Webhooks spec (webhook-id,
+ * webhook-timestamp, webhook-signature). */
 #include "driftwatch/sink.h"
 
 #include "driftwatch/error.h"
+#include "driftwatch/hmac.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static int webhook_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
 {
@@ -25,6 +30,15 @@ static int webhook_validate(const dw_sink_spec *spec, char *errbuf, size_t errle
     if (uc != CURLUE_OK)
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "sink \"%s\": url \"%s\" is not valid: %s",
                          spec->name, url, curl_url_strerror(uc));
+    const char *secret = dw_sink_spec_option(spec, "secret");
+    unsigned char key[DW_WEBHOOK_SECRET_MAX];
+    size_t keylen;
+    /* An empty secret ("${SECRET:-}") means "do not sign". */
+    if (secret && *secret && dw_webhook_secret_decode(secret, key, sizeof key, &keylen) != 0)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": option secret must be base64 (optionally prefixed "
+                         "\"whsec_\"), at most %d bytes decoded",
+                         spec->name, DW_WEBHOOK_SECRET_MAX);
     return 0;
 }
 
@@ -40,6 +54,25 @@ static int webhook_format(const dw_sink_spec *spec, const json_t *doc, dw_http_r
     const char *id = json_string_value(json_object_get(d, "id"));
     if (rc == 0 && id && *id)
         (void)dw_http_request_add_header(out, "Idempotency-Key", id);
+    const char *secret = dw_sink_spec_option(spec, "secret");
+    if (rc == 0 && secret && *secret) {
+        /* Signed per attempt: the body (sent_at) and the timestamp change
+         * between retries, the id does not. A receiver needs the id, so a
+         * document without a usable one is refused rather than sent
+         * unverifiable. */
+        char sig[DW_WEBHOOK_SIGNATURE_LEN];
+        char ts[24];
+        long long now = (long long)time(NULL);
+        snprintf(ts, sizeof ts, "%lld", now);
+        if (!id || !*id || dw_http_request_add_header(out, "webhook-id", id) != 0)
+            rc = DW_ERR_INVALID;
+        if (rc == 0)
+            rc = dw_webhook_sign(secret, id, now, out->body, out->body_len, sig, sizeof sig);
+        if (rc == 0)
+            rc = dw_http_request_add_header(out, "webhook-timestamp", ts);
+        if (rc == 0)
+            rc = dw_http_request_add_header(out, "webhook-signature", sig);
+    }
     json_decref(d);
     return rc;
 }

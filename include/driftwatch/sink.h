@@ -60,9 +60,21 @@ typedef struct dw_sink_spec {
     size_t n_headers;        /* <= DW_SINK_MAX_HEADERS */
     const dw_sink_kv *options;    /* type-specific settings, e.g. stdout's format */
     size_t n_options;        /* <= DW_SINK_MAX_OPTIONS */
-    int64_t min_interval_ms; /* at least this long between two requests; 0 = none */
+    int64_t min_interval_ms; /* at least this long between two requests; 0 = none
+                                (or the type's default_min_interval_ms) */
     size_t queue_size;       /* 0 = DW_SINK_DEFAULT_QUEUE; <= DW_SINK_MAX_QUEUE */
+
+    /* Which alerts this sink gets, applied by dw_sink_filter_alerts(); an
+     * empty list (or NULL severity) lets everything through. */
+    char *const *filter_models;  /* exact model names */
+    size_t n_filter_models;      /* <= DW_SINK_MAX_FILTER */
+    char *const *filter_columns; /* exact column paths ("features.amount") */
+    size_t n_filter_columns;     /* <= DW_SINK_MAX_FILTER */
+    const char *filter_severity; /* minimum: "info" < "warning" < "error" < "critical" */
 } dw_sink_spec;
+
+/* Names per filter list; dw_notifier_new() rejects longer lists. */
+#define DW_SINK_MAX_FILTER 256
 
 /* Sets every field to its default (NULL strings, no headers/options,
  * send_resolved true). */
@@ -121,6 +133,16 @@ typedef struct dw_sink_ops {
     /* Optional: delivers locally instead of over HTTP (the stdout sink).
      * Runs on the notifier thread; returns a dw_delivery. */
     dw_delivery (*write)(const dw_sink_spec *spec, const dw_http_request *req);
+
+    /* The target takes one alert per request (PagerDuty's Events API): the
+     * notifier queues a document with several alerts as one document per
+     * alert, with id "<id>/<dedup_key>", so each alert is delivered, retried
+     * and counted on its own. */
+    bool one_alert_per_request;
+
+    /* min_interval_ms used when the spec leaves it 0 (Slack: one message a
+     * second). */
+    int64_t default_min_interval_ms;
 } dw_sink_ops;
 
 /* Bytes of a response body kept for classification and logging. */
@@ -137,13 +159,32 @@ const dw_sink_ops *dw_sink_ops_find(const char *name);
  * messages). */
 void dw_sink_ops_names(char *buf, size_t len);
 
-/* A new reference to doc with alerts whose "status" is "resolved" removed
- * when the spec does not send resolved alerts (doc itself, increfed, when
- * nothing is removed), or NULL when no alert is left. */
+/* A new reference to doc keeping only the alerts this sink gets: resolved
+ * alerts go when the spec does not send them, and the spec's filter
+ * (models, columns, minimum severity) applies. doc itself, increfed, when
+ * nothing is removed; NULL when no alert is left. */
 json_t *dw_sink_filter_alerts(const dw_sink_spec *spec, const json_t *doc);
+
+/* Checks that url is an http:// or https:// URL curl accepts (the url
+ * option of spec, or a type's default). Returns 0 or DW_ERR_INVALID with
+ * one sentence naming the sink in errbuf. */
+int dw_sink_check_url(const dw_sink_spec *spec, const char *url, char *errbuf, size_t errlen);
+
+/* Rank of a severity name: info 1, warning 2, error 3, critical 4; 0 for
+ * anything else (NULL included). */
+int dw_sink_severity_rank(const char *severity);
+
+/* One readable line of an alert's statistics into buf (truncated to len),
+ * e.g. "KS D=0.31 p_adj=1e-39, PSI=0.52; 4980 samples" or
+ * "missing 31.0% (reference 2.0%); 4980 samples".
+ * Returns buf. */
+char *dw_sink_alert_stats(const json_t *alert, char *buf, size_t len);
 
 /* Registered sink types (listed in the table in src/notifier.c). */
 extern const dw_sink_ops dw_sink_stdout;
 extern const dw_sink_ops dw_sink_webhook;
+extern const dw_sink_ops dw_sink_slack;
+extern const dw_sink_ops dw_sink_pagerduty;
+extern const dw_sink_ops dw_sink_alertmanager;
 
 #endif

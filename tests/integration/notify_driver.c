@@ -1,11 +1,18 @@
 /* notify_driver: feeds native notification documents to a dw_notifier and
  * prints the per-sink counters as JSON, for tests/integration/test_notifier.py.
  *
- *   notify_driver --input DOCS.jsonl [--webhook URL]... [--stdout]
+ *   notify_driver --input DOCS.jsonl [--webhook URL]... [--sink TYPE=URL]...
+ *                 [--option KEY=VALUE]... [--filter-model M]... [--filter-column C]...
+ *                 [--filter-severity S] [--stdout]
  *                 [--stdout-format json|text] [--max-retries N] [--timeout-ms N]
  *                 [--queue-size N] [--min-interval-ms N] [--no-send-resolved]
  *                 [--header NAME=VALUE]... [--backoff-base-ms N] [--backoff-cap-ms N]
  *                 [--seed N] [--repeat N] [--drain-ms N] [--stats FILE]
+ *
+ * --sink adds a sink of any registered type (slack, pagerduty, alertmanager,
+ * webhook; URL may be empty), named "<type>-<n>"; --option adds a
+ * type-specific option to the sink added last (--webhook or --sink). The
+ * --filter-* options apply to every sink.
  *
  * Output (to --stats FILE, else stdout), one JSON object:
  *   {"sinks": [{"name", "submitted", "sent", "retried", "failed", "dropped",
@@ -26,6 +33,8 @@
 
 #define MAX_SINKS 8
 #define MAX_HEADERS 8
+#define MAX_OPTIONS 8  /* per sink */
+#define MAX_FILTERS 16 /* per filter list */
 #define MAX_DOCS 10000 /* documents read from --input */
 #define MAX_LINE (1 << 20)
 
@@ -46,7 +55,16 @@ int main(int argc, char **argv)
 {
     const char *input = NULL, *stats_path = NULL, *stdout_format = NULL;
     const char *webhooks[MAX_SINKS];
+    const char *sink_types[MAX_SINKS];
     size_t n_webhooks = 0;
+    dw_sink_kv sink_opts[MAX_SINKS][MAX_OPTIONS];
+    char *opt_store[MAX_SINKS][MAX_OPTIONS];
+    size_t n_sink_opts[MAX_SINKS] = {0};
+    char *type_store[MAX_SINKS];
+    size_t n_type_store = 0;
+    char *filter_models[MAX_FILTERS], *filter_columns[MAX_FILTERS];
+    size_t n_filter_models = 0, n_filter_columns = 0;
+    const char *filter_severity = NULL;
     int want_stdout = 0, max_retries = 3, repeat = 1, send_resolved = 1;
     long long timeout_ms = 2000, drain_ms = 60000, min_interval_ms = 0, queue_size = 0;
     dw_notifier_options opts = {0};
@@ -70,7 +88,38 @@ int main(int argc, char **argv)
             NEED_VALUE;
             if (n_webhooks + (size_t)want_stdout >= MAX_SINKS)
                 return usage("too many sinks");
+            sink_types[n_webhooks] = "webhook";
             webhooks[n_webhooks++] = v;
+        } else if (strcmp(a, "--sink") == 0) {
+            NEED_VALUE;
+            char *eq = strchr(v, '=');
+            if (!eq || n_webhooks + (size_t)want_stdout >= MAX_SINKS)
+                return usage("--sink takes TYPE=URL (at most 8 sinks)");
+            type_store[n_type_store] = dw_strndup(v, (size_t)(eq - v));
+            sink_types[n_webhooks] = type_store[n_type_store++];
+            webhooks[n_webhooks++] = eq + 1;
+        } else if (strcmp(a, "--option") == 0) {
+            NEED_VALUE;
+            char *eq = strchr(v, '=');
+            if (!eq || n_webhooks == 0 || n_sink_opts[n_webhooks - 1] >= MAX_OPTIONS)
+                return usage("--option takes KEY=VALUE after --webhook or --sink (at most 8)");
+            size_t si = n_webhooks - 1, k = n_sink_opts[si]++;
+            opt_store[si][k] = dw_strndup(v, (size_t)(eq - v));
+            sink_opts[si][k].key = opt_store[si][k];
+            sink_opts[si][k].value = eq + 1;
+        } else if (strcmp(a, "--filter-model") == 0) {
+            NEED_VALUE;
+            if (n_filter_models >= MAX_FILTERS)
+                return usage("too many --filter-model");
+            filter_models[n_filter_models++] = (char *)v;
+        } else if (strcmp(a, "--filter-column") == 0) {
+            NEED_VALUE;
+            if (n_filter_columns >= MAX_FILTERS)
+                return usage("too many --filter-column");
+            filter_columns[n_filter_columns++] = (char *)v;
+        } else if (strcmp(a, "--filter-severity") == 0) {
+            NEED_VALUE;
+            filter_severity = v;
         } else if (strcmp(a, "--stdout") == 0) {
             want_stdout = 1;
         } else if (strcmp(a, "--stdout-format") == 0) {
@@ -162,10 +211,12 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n_webhooks; i++) {
         dw_sink_spec *s = &specs[n_specs];
         dw_sink_spec_init(s);
-        snprintf(names[n_specs], sizeof names[n_specs], "webhook-%zu", i + 1);
+        snprintf(names[n_specs], sizeof names[n_specs], "%s-%zu", sink_types[i], i + 1);
         s->name = names[n_specs];
-        s->type = "webhook";
+        s->type = sink_types[i];
         s->url = webhooks[i];
+        s->options = sink_opts[i];
+        s->n_options = n_sink_opts[i];
         n_specs++;
     }
     if (want_stdout) {
@@ -185,6 +236,11 @@ int main(int argc, char **argv)
         specs[i].queue_size = (size_t)queue_size;
         specs[i].headers = headers;
         specs[i].n_headers = n_headers;
+        specs[i].filter_models = filter_models;
+        specs[i].n_filter_models = n_filter_models;
+        specs[i].filter_columns = filter_columns;
+        specs[i].n_filter_columns = n_filter_columns;
+        specs[i].filter_severity = filter_severity;
     }
 
     dw_notifier *n = NULL;
@@ -242,5 +298,10 @@ int main(int argc, char **argv)
     json_decref(out);
     for (size_t i = 0; i < n_headers; i++)
         free(header_store[i]);
+    for (size_t i = 0; i < n_type_store; i++)
+        free(type_store[i]);
+    for (size_t i = 0; i < n_webhooks; i++)
+        for (size_t k = 0; k < n_sink_opts[i]; k++)
+            free(opt_store[i][k]);
     return 0;
 }

@@ -1,0 +1,166 @@
+/* The Alertmanager sink: POSTs the alerts of a document as a JSON array to
+ * `<url>/api/v2/alerts` (url = the Alertmanager base URL), in the shape of
+ * Alertmanager's postableAlerts, so its grouping, silences and inhibition
+ * work on driftwatch's labels:
+ *
+ *   labels       alertname (DriftDetected | DataQuality), model,
+ *                model_version, column, window, severity
+ *   annotations  summary, description (the statistics)
+ *   startsAt     when the alert started firing (event time)
+ *   endsAt       resolved: when it resolved; firing: see below
+ *   generatorURL option generator_url
+ *
+ * Firing alerts: Alertmanager resolves an alert by itself when endsAt
+ * passes (or resolve_timeout, 5 minutes by default, when endsAt is absent)
+ * unless the client re-posts it. driftwatch's engine notifies on changes
+ * only and does not re-post firing alerts yet, so a firing alert carries an
+ * endsAt DW_AM_FIRING_HOLD_MS after the later of its start and now: it
+ * stays active until driftwatch sends the resolve, and a driftwatch that
+ * died does not leave it firing for ever. */
+#include "driftwatch/sink.h"
+
+#include "driftwatch/error.h"
+#include "driftwatch/log.h"
+#include "driftwatch/notifier.h"
+#include "driftwatch/timestamp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DW_AM_FIRING_HOLD_MS (24LL * 3600 * 1000)
+#define AM_PATH "/api/v2/alerts"
+
+static int am_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
+{
+    int rc = dw_sink_check_url(spec, spec->url, errbuf, errlen);
+    if (rc)
+        return rc;
+    const char *gen = dw_sink_spec_option(spec, "generator_url");
+    if (gen && *gen && strncmp(gen, "http://", 7) != 0 && strncmp(gen, "https://", 8) != 0)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sink \"%s\": option generator_url \"%s\" must start with http:// or "
+                         "https://",
+                         spec->name, gen);
+    return 0;
+}
+
+/* "<base>/api/v2/alerts"; a url that already names the endpoint is kept. */
+static char *am_endpoint(const char *base)
+{
+    size_t n = strlen(base);
+    size_t pl = strlen(AM_PATH);
+    if (n >= pl && strcmp(base + n - pl, AM_PATH) == 0)
+        return dw_strdup(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    char *u = dw_malloc(n + pl + 1);
+    memcpy(u, base, n);
+    memcpy(u + n, AM_PATH, pl + 1);
+    return u;
+}
+
+static const char *str_of(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* Label values must be non-empty strings: Alertmanager treats an empty
+ * label as absent, so absent ones are left out. */
+static void set_label(json_t *labels, const char *key, const char *value)
+{
+    if (value && *value)
+        json_object_set_new(labels, key, json_string(value));
+}
+
+static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_t now_ms)
+{
+    const char *kind = str_of(a, "kind");
+    bool quality = kind && strcmp(kind, "quality") == 0;
+    const char *model = str_of(doc, "model"), *version = str_of(doc, "model_version");
+    const char *col = str_of(a, "column"), *win = str_of(a, "window");
+
+    json_t *labels = json_object();
+    set_label(labels, "alertname", quality ? "DataQuality" : "DriftDetected");
+    set_label(labels, "model", model);
+    set_label(labels, "model_version", version);
+    set_label(labels, "column", col);
+    set_label(labels, "window", win);
+    set_label(labels, "severity", str_of(a, "severity"));
+
+    char summary[512], stats[512], desc[1024];
+    snprintf(summary, sizeof summary, "%s in %s%s%s: %s (%s window)",
+             quality ? "Data quality problem" : "Drift", model ? model : "?", version ? " " : "",
+             version ? version : "", col ? col : "?", win ? win : "?");
+    dw_sink_alert_stats(a, stats, sizeof stats);
+    const char *ws = str_of(a, "window_start"), *we = str_of(a, "window_end");
+    snprintf(desc, sizeof desc, "%s%s%s%s%s%s", stats, ws && we ? " (window " : "",
+             ws && we ? ws : "", ws && we ? " to " : "", ws && we ? we : "", ws && we ? ")" : "");
+    json_t *ann = json_object();
+    /* Truncation of these buffers can only cut a very long column name;
+     * json_string() refuses a cut UTF-8 sequence, and then the field is
+     * simply absent (json_object_set_new ignores NULL). */
+    json_object_set_new(ann, "summary", json_string(summary));
+    json_object_set_new(ann, "description", json_string(desc));
+    const char *dk = str_of(a, "dedup_key");
+    if (dk)
+        json_object_set_new(ann, "dedup_key", json_string(dk));
+
+    json_t *al = json_object();
+    json_object_set_new(al, "labels", labels);
+    json_object_set_new(al, "annotations", ann);
+    const char *since = str_of(a, "starts_at");
+    int64_t since_ms = now_ms;
+    if (since) {
+        json_object_set_new(al, "startsAt", json_string(since));
+        if (dw_ts_parse_rfc3339(since, strlen(since), &since_ms) != 0)
+            since_ms = now_ms;
+    }
+    const char *st = str_of(a, "status");
+    const char *until = str_of(a, "ends_at");
+    char ends[40];
+    if (st && strcmp(st, "resolved") == 0 && until) {
+        json_object_set_new(al, "endsAt", json_string(until));
+    } else {
+        int64_t base = since_ms > now_ms ? since_ms : now_ms;
+        dw_notifier_time_format(base + DW_AM_FIRING_HOLD_MS, ends, sizeof ends);
+        json_object_set_new(al, "endsAt", json_string(ends));
+    }
+    const char *gen = dw_sink_spec_option(spec, "generator_url");
+    if (gen && *gen)
+        json_object_set_new(al, "generatorURL", json_string(gen));
+    return al;
+}
+
+static int am_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
+{
+    json_t *d = dw_sink_filter_alerts(spec, doc);
+    if (!d)
+        return DW_SINK_SKIP;
+    json_t *alerts = json_object_get(d, "alerts");
+    if (json_array_size(alerts) == 0) {
+        json_decref(d);
+        return DW_SINK_SKIP;
+    }
+    int64_t now = dw_wall_ms();
+    json_t *arr = json_array();
+    size_t i;
+    json_t *a;
+    json_array_foreach(alerts, i, a) json_array_append_new(arr, am_alert(spec, d, a, now));
+    int rc = dw_http_request_set_json(out, arr);
+    if (rc == 0)
+        out->url = am_endpoint(spec->url);
+    json_decref(arr);
+    json_decref(d);
+    return rc;
+}
+
+const dw_sink_ops dw_sink_alertmanager = {
+    .name = "alertmanager",
+    .validate = am_validate,
+    .format = am_format,
+    .classify_response = NULL, /* 200 accepted; 400 refused; 5xx retried */
+    .write = NULL,
+    .one_alert_per_request = false,
+    .default_min_interval_ms = 0,
+};

@@ -1,0 +1,312 @@
+/* The Slack sink: posts to a Slack incoming webhook
+ * (https://api.slack.com/messaging/webhooks) a message with `text` (the
+ * fallback shown in notifications) and Block Kit `blocks`: a header with
+ * the model, version and windows, one section per alert (firing and
+ * resolved, marked), and a context line with the evaluation time.
+ *
+ * Slack allows about one message a second per webhook: the sink's
+ * default min_interval is 1000 ms, and 429 + Retry-After is honoured by the
+ * notifier. Block Kit bounds (50 blocks, 150 characters of header, 3000 per
+ * section) are respected by folding alerts beyond DW_SLACK_MAX_ALERT_BLOCKS
+ * into one "+N more" section. */
+#include "driftwatch/sink.h"
+
+#include "driftwatch/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Sections for alerts; with the header, the context and the "+N more"
+ * section the message stays under Slack's 50 blocks. */
+#define DW_SLACK_MAX_ALERT_BLOCKS 45
+/* Slack's limits for header text and section text. */
+#define SLACK_HEADER_MAX 150
+#define SLACK_SECTION_MAX 3000
+/* Columns named in the fallback text per status. */
+#define TEXT_MAX_COLUMNS 10
+/* Distinct windows named in the header. */
+#define HEADER_MAX_WINDOWS 8
+
+static int slack_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
+{
+    return dw_sink_check_url(spec, spec->url, errbuf, errlen);
+}
+
+/* A growing string (bounded by the callers' limits). */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->s = dw_realloc(b->s, b->cap);
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+/* Appends s escaped for Slack mrkdwn: &, < and > are control characters
+ * there (links, mentions), control characters would break the line, and a
+ * backtick would end the code span the column name sits in. */
+static void sb_mrkdwn(sbuf *b, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': sb_str(b, "&amp;"); break;
+        case '<': sb_str(b, "&lt;"); break;
+        case '>': sb_str(b, "&gt;"); break;
+        case '`': sb_str(b, "'"); break;
+        default:
+            if ((unsigned char)*s < 0x20)
+                sb_str(b, " ");
+            else
+                sb_put(b, s, 1);
+        }
+    }
+}
+
+/* Cuts b to at most max bytes without splitting a UTF-8 sequence, ending
+ * in "..." when something was cut. */
+static void sb_limit(sbuf *b, size_t max)
+{
+    if (b->len <= max)
+        return;
+    size_t cut = max - 3;
+    while (cut > 0 && ((unsigned char)b->s[cut] & 0xC0) == 0x80)
+        cut--;
+    b->len = cut;
+    b->s[cut] = '\0';
+    sb_str(b, "...");
+}
+
+static const char *str_of(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static bool is_resolved(json_t *a)
+{
+    const char *st = str_of(a, "status");
+    return st && strcmp(st, "resolved") == 0;
+}
+
+static json_t *text_obj(const char *type, const char *text)
+{
+    return json_pack("{s:s, s:s}", "type", type, "text", text);
+}
+
+/* "Drift: fraud v3 (15m, 1h)" or "Resolved: ..." when nothing fires. */
+static json_t *header_block(json_t *doc, json_t *alerts, bool any_firing)
+{
+    sbuf b = {0};
+    sb_str(&b, any_firing ? "Drift: " : "Resolved: ");
+    const char *model = str_of(doc, "model"), *version = str_of(doc, "model_version");
+    sb_str(&b, model ? model : "(unknown model)");
+    if (version && *version) {
+        sb_str(&b, " ");
+        sb_str(&b, version);
+    }
+    const char *seen[HEADER_MAX_WINDOWS];
+    size_t nseen = 0, more = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(alerts, i, a)
+    {
+        const char *w = str_of(a, "window");
+        if (!w)
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < nseen && !dup; k++)
+            dup = strcmp(seen[k], w) == 0;
+        if (dup)
+            continue;
+        if (nseen < HEADER_MAX_WINDOWS)
+            seen[nseen++] = w;
+        else
+            more++;
+    }
+    for (size_t k = 0; k < nseen; k++) {
+        sb_str(&b, k ? ", " : " (");
+        sb_str(&b, seen[k]);
+    }
+    if (more)
+        sb_str(&b, ", ...");
+    if (nseen)
+        sb_str(&b, ")");
+    /* plain_text: nothing to escape; only Slack's length limit. */
+    for (size_t k = 0; k < b.len; k++)
+        if ((unsigned char)b.s[k] < 0x20)
+            b.s[k] = ' ';
+    sb_limit(&b, SLACK_HEADER_MAX);
+    json_t *blk =
+        json_pack("{s:s, s:o}", "type", "header", "text",
+                  json_pack("{s:s, s:s, s:b}", "type", "plain_text", "text", b.s, "emoji", 1));
+    free(b.s);
+    return blk;
+}
+
+/* One alert: ":red_circle: *FIRING* `features.amount` · 15m · warning ·
+ * distribution\nKS D=0.31 p_adj=1e-39, PSI=0.52; 4980 samples". */
+static json_t *alert_block(json_t *a)
+{
+    sbuf b = {0};
+    bool resolved = is_resolved(a);
+    sb_str(&b, resolved ? ":large_green_circle: *RESOLVED* `" : ":red_circle: *FIRING* `");
+    const char *col = str_of(a, "column");
+    sb_mrkdwn(&b, col ? col : "?");
+    sb_str(&b, "`");
+    static const char *const keys[] = {"window", "severity", "kind"};
+    for (size_t k = 0; k < 3; k++) {
+        const char *v = str_of(a, keys[k]);
+        if (v) {
+            sb_str(&b, " · ");
+            sb_mrkdwn(&b, v);
+        }
+    }
+    char stats[1024];
+    dw_sink_alert_stats(a, stats, sizeof stats);
+    if (stats[0]) {
+        sb_str(&b, "\n");
+        sb_mrkdwn(&b, stats);
+    }
+    if (resolved) {
+        const char *since = str_of(a, "starts_at"), *until = str_of(a, "ends_at");
+        if (since && until) {
+            sb_str(&b, "\nfiring from ");
+            sb_mrkdwn(&b, since);
+            sb_str(&b, " to ");
+            sb_mrkdwn(&b, until);
+        }
+    }
+    sb_limit(&b, SLACK_SECTION_MAX);
+    json_t *blk = json_pack("{s:s, s:o}", "type", "section", "text", text_obj("mrkdwn", b.s));
+    free(b.s);
+    return blk;
+}
+
+/* The fallback: "driftwatch: fraud v3: 2 firing (features.amount 15m,
+ * features.age 15m); 1 resolved (features.country 1h)". */
+static char *fallback_text(json_t *doc, json_t *alerts, size_t nfiring, size_t nresolved)
+{
+    sbuf b = {0};
+    sb_str(&b, "driftwatch: ");
+    const char *model = str_of(doc, "model"), *version = str_of(doc, "model_version");
+    sb_mrkdwn(&b, model ? model : "(unknown model)");
+    if (version && *version) {
+        sb_str(&b, " ");
+        sb_mrkdwn(&b, version);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        size_t count = pass ? nresolved : nfiring;
+        if (!count)
+            continue;
+        char head[64];
+        snprintf(head, sizeof head, "%s %zu %s (", pass && nfiring ? ";" : ":", count,
+                 pass ? "resolved" : "firing");
+        sb_str(&b, head);
+        size_t shown = 0, i;
+        json_t *a;
+        json_array_foreach(alerts, i, a)
+        {
+            if (is_resolved(a) != (pass == 1))
+                continue;
+            if (shown == TEXT_MAX_COLUMNS) {
+                sb_str(&b, ", ...");
+                break;
+            }
+            const char *col = str_of(a, "column"), *w = str_of(a, "window");
+            sb_str(&b, shown ? ", " : "");
+            sb_mrkdwn(&b, col ? col : "?");
+            if (w) {
+                sb_str(&b, " ");
+                sb_mrkdwn(&b, w);
+            }
+            shown++;
+        }
+        sb_str(&b, ")");
+    }
+    return b.s;
+}
+
+static int slack_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
+{
+    json_t *d = dw_sink_filter_alerts(spec, doc);
+    if (!d)
+        return DW_SINK_SKIP;
+    json_t *alerts = json_object_get(d, "alerts");
+    size_t n = json_array_size(alerts);
+    if (n == 0) {
+        json_decref(d);
+        return DW_SINK_SKIP;
+    }
+    size_t nfiring = 0, i;
+    json_t *a;
+    json_array_foreach(alerts, i, a) nfiring += !is_resolved(a);
+
+    json_t *blocks = json_array();
+    json_array_append_new(blocks, header_block(d, alerts, nfiring > 0));
+    /* Firing alerts first: they are what someone has to act on. */
+    size_t shown = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        json_array_foreach(alerts, i, a)
+        {
+            if (is_resolved(a) != (pass == 1) || shown >= DW_SLACK_MAX_ALERT_BLOCKS)
+                continue;
+            json_array_append_new(blocks, alert_block(a));
+            shown++;
+        }
+    }
+    if (shown < n) {
+        char more[64];
+        snprintf(more, sizeof more, "+%zu more", n - shown);
+        json_array_append_new(
+            blocks, json_pack("{s:s, s:o}", "type", "section", "text", text_obj("mrkdwn", more)));
+    }
+    sbuf ctx = {0};
+    const char *at = str_of(d, "evaluated_at"), *id = str_of(d, "id");
+    sb_str(&ctx, "evaluated at ");
+    sb_mrkdwn(&ctx, at ? at : "?");
+    if (id) {
+        sb_str(&ctx, " · notification ");
+        sb_mrkdwn(&ctx, id);
+    }
+    sb_limit(&ctx, SLACK_SECTION_MAX);
+    json_t *elems = json_array();
+    json_array_append_new(elems, text_obj("mrkdwn", ctx.s));
+    free(ctx.s);
+    json_array_append_new(blocks, json_pack("{s:s, s:o}", "type", "context", "elements", elems));
+
+    char *text = fallback_text(d, alerts, nfiring, n - nfiring);
+    json_t *msg = json_pack("{s:s, s:o}", "text", text, "blocks", blocks);
+    free(text);
+    const char *channel = dw_sink_spec_option(spec, "channel");
+    const char *username = dw_sink_spec_option(spec, "username");
+    if (channel && *channel)
+        json_object_set_new(msg, "channel", json_string(channel));
+    if (username && *username)
+        json_object_set_new(msg, "username", json_string(username));
+    int rc = msg ? dw_http_request_set_json(out, msg) : DW_ERR_INVALID;
+    json_decref(msg);
+    json_decref(d);
+    return rc;
+}
+
+const dw_sink_ops dw_sink_slack = {
+    .name = "slack",
+    .validate = slack_validate,
+    .format = slack_format,
+    .classify_response = NULL, /* the shared policy: 429 and 5xx retried */
+    .write = NULL,
+    .one_alert_per_request = false,
+    .default_min_interval_ms = 1000,
+};
