@@ -1330,7 +1330,9 @@ static int parse_listen(ctx *c, yaml_node_t *v, const char *listen)
     }
     char *end = NULL;
     long port = colon ? strtol(colon + 1, &end, 10) : 0;
-    if (!colon || !colon[1] || *end || port < 1 || port > 65535)
+    /* Port 0 asks for an ephemeral port (tests): src/http.c logs the bound
+     * one and writes it to $DW_HTTP_PORT_FILE. */
+    if (!colon || !colon[1] || *end || port < 0 || port > 65535)
         return fail(c, v, DW_ERR_INVALID,
                     "http.listen: \"%.80s\" is not host:port (like 0.0.0.0:9187 or [::]:9187)",
                     listen);

@@ -259,6 +259,8 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     pthread_mutex_init(&e->snap_lock, NULL);
     e->max_event_ms = INT64_MIN;
     e->watermark_ms = INT64_MIN;
+    e->stats.watermark_ms = INT64_MIN; /* as documented: INT64_MIN before data */
+    e->stats.max_event_ms = INT64_MIN;
     e->next_boundary = INT64_MAX;
     e->nwindows = cfg->nwindows;
     for (size_t w = 0; w < cfg->nwindows; w++) {

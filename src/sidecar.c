@@ -3,6 +3,7 @@
 #include "driftwatch/consumer.h"
 #include "driftwatch/dead_letter.h"
 #include "driftwatch/error.h"
+#include "driftwatch/http.h"
 #include "driftwatch/log.h"
 #include "driftwatch/notifier.h"
 
@@ -35,6 +36,7 @@ struct dw_sidecar {
     int32_t last_partition;
     int last_source;
     dw_ratelimit reject_rl;
+    dw_http *http; /* NULL when http.enabled is false or outside run/replay */
 };
 
 static void emit(void *ctx, json_t *doc)
@@ -194,12 +196,41 @@ static void log_counters(dw_sidecar *s)
     dw_log(DW_LOG_INFO, "sidecar", "%s", buf);
 }
 
+/* The HTTP server (src/http.c) for run and replay, when http.enabled. */
+static int http_start(dw_sidecar *s, char *errbuf, size_t errlen)
+{
+    if (!s->cfg->http.enabled)
+        return 0;
+    dw_http_options ho = {
+        .host = s->cfg->http.host,
+        .port = s->cfg->http.port,
+        .engine = s->engine,
+        .notifier = s->notifier,
+        .poll_timeout_ms = s->cfg->kafka.poll_timeout_ms,
+    };
+    return dw_http_start(&ho, &s->http, errbuf, errlen);
+}
+
+static void http_stop(dw_sidecar *s)
+{
+    dw_http_stop(s->http);
+    s->http = NULL;
+}
+
 int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, size_t errlen)
 {
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
+    char herr[512];
+    /* A backtest must not fail because the status port is taken (another
+     * replay or the sidecar itself may hold it): warn and go on. */
+    if (http_start(s, herr, sizeof herr) < 0)
+        dw_log(DW_LOG_WARN, "sidecar", "replay continues without the HTTP server: %s", herr);
+    uint64_t lines = 0;
     while ((n = getline(&line, &cap, in)) > 0) {
+        if ((++lines & 1023) == 0)
+            dw_http_heartbeat(s->http);
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             n--;
         if (n == 0)
@@ -210,10 +241,14 @@ int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, s
     }
     int err = ferror(in);
     free(line);
-    if (err)
+    if (err) {
+        http_stop(s);
         return dw_seterr(errbuf, errlen, DW_ERR_IO, "%s: read error", name);
+    }
+    dw_http_heartbeat(s->http);
     finish(s);
     log_counters(s);
+    http_stop(s);
     return 0;
 }
 
@@ -327,6 +362,7 @@ static void reload(dw_sidecar *s)
     }
     if (new_sinks) {
         dw_notifier_drain(s->notifier, 2000);
+        dw_http_set_notifier(s->http, notifier); /* before the old one is freed */
         dw_notifier_free(s->notifier);
         free(s->specs);
         free(s->spec_kv);
@@ -366,7 +402,10 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         .assign_ctx = s,
     };
     dw_consumer *c = NULL;
-    int rc = dw_consumer_new(&ks, &c, errbuf, errlen);
+    int rc = http_start(s, errbuf, errlen);
+    if (rc < 0)
+        goto out;
+    rc = dw_consumer_new(&ks, &c, errbuf, errlen);
     if (rc < 0)
         goto out;
     if (kc->dead_letter_topic) {
@@ -390,6 +429,7 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
     int64_t last_tick = 0;
     while (!*stop) {
         dw_kafka_msg msg;
+        dw_http_heartbeat(s->http);
         rc = dw_consumer_poll(c, (int)kc->poll_timeout_ms, &msg);
         if (rc < 0) {
             dw_seterr(errbuf, errlen, rc, "kafka: %s", dw_consumer_error(c));
@@ -455,10 +495,12 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
             dw_engine_tick(s->engine, now);
             if (s->dlq)
                 dw_dead_letter_poll(s->dlq);
+            dw_http_publish_lag(s->http, c);
             last_tick = now;
         }
     }
     dw_log(DW_LOG_INFO, "sidecar", "stopping: final evaluation, commit, drain");
+    dw_http_set_ready(s->http, false, "stopping");
     finish(s);
     log_counters(s);
 out:
@@ -473,6 +515,7 @@ out:
         dw_dead_letter_free(s->dlq);
         s->dlq = NULL;
     }
+    http_stop(s);
     free(keys);
     free(vals);
     return rc;

@@ -1,0 +1,65 @@
+/* Prometheus text exposition (format 0.0.4) of driftwatch's counters and
+ * the latest drift statistics, for GET /metrics (docs/api.md lists every
+ * metric, its type and labels).
+ *
+ * The renderer is a pure function of its input: the engine's counters, its
+ * published status document, the consumer lag and the notifier's per-sink
+ * counters. It does not lock anything; callers collect a consistent input
+ * first (src/http.c). */
+#ifndef DRIFTWATCH_METRICS_H
+#define DRIFTWATCH_METRICS_H
+
+#include "driftwatch/consumer.h"
+#include "driftwatch/engine.h"
+#include "driftwatch/notifier.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Label cardinality bounds. A column series is one (model, model_version,
+ * column, window) label set; each carries the seven driftwatch_column_*
+ * gauges. Label sets beyond the bound are left out (the first ones in the
+ * status document's order are kept) and counted in
+ * driftwatch_metrics_series_dropped_total. Partitions (consumer lag) and
+ * sinks beyond their bounds are left out and counted the same way. */
+#define DW_METRICS_MAX_COLUMN_SERIES 10000
+#define DW_METRICS_MAX_PARTITIONS 1024
+#define DW_METRICS_MAX_SINKS 256
+
+/* One notification sink's counters. */
+typedef struct dw_metrics_sink {
+    const char *name;
+    dw_sink_stats stats;
+    uint64_t outbox_depth; /* documents kept on disk for a later start (0 without an outbox) */
+} dw_metrics_sink;
+
+typedef struct dw_metrics_input {
+    const char *version;          /* driftwatch_build_info{version}; NULL: "unknown" */
+    bool up;                      /* driftwatch_up: the consumer loop is live */
+    const dw_engine_stats *stats; /* required */
+    const json_t *snapshot;       /* dw_engine_snapshot() document; NULL: no column series */
+    const dw_partition_lag *lag;  /* assigned partitions; lag < 0 (unknown) is left out */
+    size_t nlag;
+    const dw_metrics_sink *sinks;
+    size_t nsinks;
+    size_t max_column_series; /* 0: DW_METRICS_MAX_COLUMN_SERIES */
+    /* driftwatch_metrics_series_dropped_total before this render (the
+     * caller keeps the running total so the counter is monotonic). */
+    uint64_t series_dropped_before;
+} dw_metrics_input;
+
+/* Renders the exposition text. Returns a NUL-terminated buffer the caller
+ * frees with free(); *len (if not NULL) is its length without the NUL.
+ * *dropped (if not NULL) is the number of series this render left out
+ * (already included in the printed driftwatch_metrics_series_dropped_total).
+ * Never fails (out of memory aborts, the project's policy). */
+char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropped);
+
+/* Writes v as a Prometheus label value (backslash, double quote and
+ * newline escaped) to f. Exported for tests. */
+void dw_metrics_write_label_value(FILE *f, const char *v);
+
+#endif

@@ -1,0 +1,483 @@
+#include "driftwatch/http.h"
+
+#include "driftwatch/error.h"
+#include "driftwatch/log.h"
+#include "driftwatch/metrics.h"
+#include "driftwatch/ui.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef DW_VERSION
+#define DW_VERSION "unknown"
+#endif
+
+struct dw_http {
+    struct MHD_Daemon *daemon;
+    dw_engine *engine;
+    char *version;
+    uint16_t port;
+    int64_t liveness_ms;
+    uint64_t heartbeat_ms; /* dw_now_ms() of the last progress; atomic */
+    int ready;             /* atomic */
+    uint64_t series_dropped; /* running total for /metrics; atomic */
+
+    pthread_mutex_t lock; /* guards what follows */
+    dw_notifier *notifier; /* swapped by a reload (dw_http_set_notifier) */
+    char *not_ready_reason;
+    dw_partition_lag *lag; /* DW_HTTP_MAX_PARTITIONS entries */
+    size_t nlag;
+    bool have_consumer; /* dw_http_publish_lag() was called at least once */
+};
+
+/* ---- state published by other threads ---- */
+
+void dw_http_heartbeat(dw_http *h)
+{
+    if (h)
+        __atomic_store_n(&h->heartbeat_ms, dw_now_ms(), __ATOMIC_RELAXED);
+}
+
+void dw_http_set_ready(dw_http *h, bool ready, const char *reason)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    free(h->not_ready_reason);
+    h->not_ready_reason = reason ? dw_strdup(reason) : NULL;
+    __atomic_store_n(&h->ready, ready ? 1 : 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void dw_http_publish_lag(dw_http *h, dw_consumer *c)
+{
+    if (!h || !c)
+        return;
+    /* dw_consumer_lag() reads librdkafka's cached watermarks (no network
+     * round trip), so holding the lock over it delays a scrape by
+     * microseconds at most. */
+    pthread_mutex_lock(&h->lock);
+    h->nlag = dw_consumer_lag(c, h->lag, DW_HTTP_MAX_PARTITIONS);
+    h->have_consumer = true;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void dw_http_set_notifier(dw_http *h, dw_notifier *n)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->notifier = n;
+    pthread_mutex_unlock(&h->lock);
+}
+
+uint16_t dw_http_port(const dw_http *h)
+{
+    return h->port;
+}
+
+/* Milliseconds since the consumer loop last made progress. */
+static uint64_t progress_age(const dw_http *h)
+{
+    uint64_t hb = __atomic_load_n(&h->heartbeat_ms, __ATOMIC_RELAXED);
+    uint64_t now = dw_now_ms();
+    return now > hb ? now - hb : 0;
+}
+
+static bool is_live(const dw_http *h)
+{
+    return progress_age(h) <= (uint64_t)h->liveness_ms;
+}
+
+/* A copy of the lag table, so the renderers run without the lock. */
+static dw_partition_lag *copy_lag(dw_http *h, size_t *n, bool *have_consumer)
+{
+    pthread_mutex_lock(&h->lock);
+    dw_partition_lag *out = dw_malloc((h->nlag + 1) * sizeof *out);
+    memcpy(out, h->lag, h->nlag * sizeof *out);
+    *n = h->nlag;
+    *have_consumer = h->have_consumer;
+    pthread_mutex_unlock(&h->lock);
+    return out;
+}
+
+/* The sinks' counters. Names are copied: the notifier they belong to may
+ * be replaced by a reload as soon as the lock is released. */
+static dw_metrics_sink *collect_sinks(dw_http *h, size_t *n)
+{
+    pthread_mutex_lock(&h->lock);
+    size_t cnt = h->notifier ? dw_notifier_sink_count(h->notifier) : 0;
+    dw_metrics_sink *s = dw_calloc(cnt + 1, sizeof *s);
+    size_t k = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        if (dw_notifier_stats(h->notifier, i, &s[k].stats) < 0)
+            continue;
+        s[k].name = dw_strdup(dw_notifier_sink_name(h->notifier, i));
+        s[k].outbox_depth = 0; /* no on-disk outbox yet */
+        k++;
+    }
+    pthread_mutex_unlock(&h->lock);
+    *n = k;
+    return s;
+}
+
+static void free_sinks(dw_metrics_sink *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free((char *)s[i].name);
+    free(s);
+}
+
+/* ---- documents ---- */
+
+static json_t *jcount(uint64_t v)
+{
+    return json_integer((json_int_t)v);
+}
+
+json_t *dw_http_status(dw_http *h)
+{
+    json_t *snap = dw_engine_snapshot(h->engine);
+    json_t *doc = json_object();
+    /* Shallow: the snapshot is immutable once published, and jansson's
+     * reference counts are atomic (JSON_HAVE_ATOMIC_BUILTINS), so sharing
+     * its members across threads is safe. */
+    json_object_update(doc, snap);
+    json_decref(snap);
+    json_object_set_new(doc, "driftwatch", json_pack("{s:s}", "version", h->version));
+
+    uint64_t age = progress_age(h);
+    json_object_set_new(doc, "health",
+                        json_pack("{s:b,s:b,s:f}", "live", age <= (uint64_t)h->liveness_ms,
+                                  "ready", __atomic_load_n(&h->ready, __ATOMIC_RELAXED) != 0,
+                                  "last_progress_seconds", (double)age / 1000.0));
+
+    dw_engine_stats st;
+    dw_engine_stats_get(h->engine, &st);
+    json_t *rej = json_object();
+    for (int r = 0; r < DW_REJECT_MAX; r++)
+        json_object_set_new(rej, dw_reject_reason_name((dw_reject_reason)r),
+                            jcount(st.rejected[r]));
+    json_object_set_new(
+        doc, "counters",
+        json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "messages", jcount(st.messages), "records",
+                  jcount(st.records), "applied", jcount(st.applied), "rejected", rej,
+                  "wrong_type_fields", jcount(st.wrong_type_fields), "evaluations",
+                  jcount(st.evaluations), "notifications", jcount(st.notifications)));
+
+    size_t nlag;
+    bool have_consumer;
+    dw_partition_lag *lag = copy_lag(h, &nlag, &have_consumer);
+    if (have_consumer) {
+        json_t *parts = json_array();
+        int64_t total = 0;
+        for (size_t i = 0; i < nlag; i++) {
+            const dw_partition_lag *p = &lag[i];
+            if (p->lag > 0)
+                total += p->lag;
+            json_array_append_new(
+                parts, json_pack("{s:s,s:i,s:o,s:o,s:o}", "topic", p->topic, "partition",
+                                 (int)p->partition, "position",
+                                 p->position >= 0 ? json_integer(p->position) : json_null(),
+                                 "high_watermark",
+                                 p->high_watermark >= 0 ? json_integer(p->high_watermark)
+                                                        : json_null(),
+                                 "lag", p->lag >= 0 ? json_integer(p->lag) : json_null()));
+        }
+        json_object_set_new(doc, "consumer",
+                            json_pack("{s:o,s:I}", "partitions", parts, "lag_total",
+                                      (json_int_t)total));
+    } else {
+        json_object_set_new(doc, "consumer", json_null());
+    }
+    free(lag);
+
+    size_t nsinks;
+    dw_metrics_sink *sinks = collect_sinks(h, &nsinks);
+    json_t *sa = json_array();
+    for (size_t i = 0; i < nsinks; i++) {
+        const dw_sink_stats *ss = &sinks[i].stats;
+        json_array_append_new(
+            sa, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "name", sinks[i].name, "sent",
+                          jcount(ss->sent), "retried", jcount(ss->retried), "failed",
+                          jcount(ss->failed), "dropped", jcount(ss->dropped), "queued",
+                          jcount(ss->queued), "outbox_depth", jcount(sinks[i].outbox_depth)));
+    }
+    free_sinks(sinks, nsinks);
+    json_object_set_new(doc, "sinks", sa);
+    return doc;
+}
+
+static char *render_metrics(dw_http *h, size_t *len)
+{
+    dw_engine_stats st;
+    dw_engine_stats_get(h->engine, &st);
+    json_t *snap = dw_engine_snapshot(h->engine);
+    size_t nlag, nsinks;
+    bool have_consumer;
+    dw_partition_lag *lag = copy_lag(h, &nlag, &have_consumer);
+    dw_metrics_sink *sinks = collect_sinks(h, &nsinks);
+    dw_metrics_input in = {
+        .version = h->version,
+        .up = is_live(h),
+        .stats = &st,
+        .snapshot = snap,
+        .lag = lag,
+        .nlag = nlag,
+        .sinks = sinks,
+        .nsinks = nsinks,
+        .series_dropped_before = __atomic_load_n(&h->series_dropped, __ATOMIC_RELAXED),
+    };
+    uint64_t dropped = 0;
+    char *text = dw_metrics_render(&in, len, &dropped);
+    if (dropped)
+        __atomic_fetch_add(&h->series_dropped, dropped, __ATOMIC_RELAXED);
+    json_decref(snap);
+    free(lag);
+    free_sinks(sinks, nsinks);
+    return text;
+}
+
+/* ---- request handling ---- */
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, char *body,
+                               size_t len, const char *ctype)
+{
+    /* body was malloc()ed (open_memstream, json_dumps with jansson's
+     * default allocator, or strdup); MHD frees it after sending. */
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    if (ctype[5] == 'h') /* text/html: the page loads nothing from anywhere */
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status,
+                                    const char *text)
+{
+    char *b = dw_strdup(text);
+    return respond(conn, status, b, strlen(b), "text/plain; charset=utf-8");
+}
+
+static const char INDEX[] = "driftwatch\n"
+                            "\n"
+                            "/healthz        liveness: the consumer loop makes progress\n"
+                            "/readyz         readiness: configuration and references loaded\n"
+                            "/metrics        Prometheus metrics\n"
+                            "/api/v1/status  status document (JSON)\n"
+                            "/ui             status page\n";
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
+    dw_http *h = cls;
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)con_cls;
+    dw_log(DW_LOG_DEBUG, "http", "%s %s", method, url);
+    if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+        return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                            "method not allowed: only GET and HEAD\n");
+    if (!strcmp(url, "/healthz")) {
+        uint64_t age = progress_age(h);
+        if (age <= (uint64_t)h->liveness_ms)
+            return respond_text(conn, MHD_HTTP_OK, "ok\n");
+        char msg[160];
+        snprintf(msg, sizeof msg, "consumer loop made no progress for %llu s (limit %lld s)\n",
+                 (unsigned long long)(age / 1000), (long long)(h->liveness_ms / 1000));
+        return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+    }
+    if (!strcmp(url, "/readyz")) {
+        char msg[320];
+        pthread_mutex_lock(&h->lock);
+        bool ready = __atomic_load_n(&h->ready, __ATOMIC_RELAXED) != 0;
+        snprintf(msg, sizeof msg, "%s\n",
+                 ready ? "ready" : h->not_ready_reason ? h->not_ready_reason : "not ready");
+        pthread_mutex_unlock(&h->lock);
+        return respond_text(conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+    }
+    if (!strcmp(url, "/metrics")) {
+        size_t len;
+        char *text = render_metrics(h, &len);
+        return respond(conn, MHD_HTTP_OK, text, len, "text/plain; version=0.0.4; charset=utf-8");
+    }
+    if (!strcmp(url, "/api/v1/status")) {
+        json_t *doc = dw_http_status(h);
+        char *text = json_dumps(doc, JSON_INDENT(2));
+        json_decref(doc);
+        if (!text) {
+            fputs("driftwatch: out of memory (status document)\n", stderr);
+            abort();
+        }
+        size_t len = strlen(text);
+        return respond(conn, MHD_HTTP_OK, text, len, "application/json");
+    }
+    if (!strcmp(url, "/ui") || !strcmp(url, "/ui/")) {
+        json_t *doc = dw_http_status(h);
+        const char *win = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "window");
+        size_t len;
+        char *html = dw_ui_render(doc, win, &len);
+        json_decref(doc);
+        return respond(conn, MHD_HTTP_OK, html, len, "text/html; charset=utf-8");
+    }
+    if (!strcmp(url, "/"))
+        return respond_text(conn, MHD_HTTP_OK, INDEX);
+    return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found: see / for the endpoints\n");
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
+    dw_log(DW_LOG_WARN, "http", "%s", msg);
+}
+
+/* ---- start and stop ---- */
+
+/* Binds the listening socket ourselves (rather than letting MHD do it) so
+ * a failure says exactly why: "address already in use", "cannot assign
+ * requested address". */
+static int listen_socket(const char *host, uint16_t port, int *fd_out, int *family,
+                         char *errbuf, size_t errlen)
+{
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char ps[8];
+    snprintf(ps, sizeof ps, "%u", (unsigned)port);
+    int g = getaddrinfo(host, ps, &hints, &ai);
+    if (g != 0)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "http.listen: host \"%s\": %s", host,
+                         gai_strerror(g));
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                    ai->ai_protocol);
+    int rc = 0;
+    if (fd < 0) {
+        rc = dw_seterr(errbuf, errlen, DW_ERR_IO, "http.listen: socket: %s", strerror(errno));
+        goto out;
+    }
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, DW_HTTP_MAX_CONNECTIONS) < 0) {
+        rc = dw_seterr(errbuf, errlen, DW_ERR_IO, "http.listen: cannot listen on %s:%u: %s",
+                       host, (unsigned)port, strerror(errno));
+        close(fd);
+        goto out;
+    }
+    *fd_out = fd;
+    *family = ai->ai_family;
+out:
+    freeaddrinfo(ai);
+    return rc;
+}
+
+static void write_port_file(uint16_t port)
+{
+    const char *path = getenv(DW_HTTP_PORT_FILE_ENV);
+    if (!path || !*path)
+        return;
+    size_t n = strlen(path) + 8;
+    char *tmp = dw_malloc(n);
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    bool ok = f && fprintf(f, "%u\n", (unsigned)port) > 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0)
+        dw_log(DW_LOG_WARN, "http", "%s=%s: cannot write the port file: %s",
+               DW_HTTP_PORT_FILE_ENV, path, strerror(errno));
+    free(tmp);
+}
+
+int dw_http_start(const dw_http_options *opts, dw_http **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    if (!opts || !opts->engine)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "http: no engine to serve");
+    const char *host = opts->host && *opts->host ? opts->host : "0.0.0.0";
+    int fd = -1, family = AF_INET;
+    int rc = listen_socket(host, opts->port, &fd, &family, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    uint16_t port = opts->port;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port);
+
+    dw_http *h = dw_calloc(1, sizeof *h);
+    h->engine = opts->engine;
+    h->notifier = opts->notifier;
+    h->version = dw_strdup(opts->version ? opts->version : DW_VERSION);
+    h->port = port;
+    h->liveness_ms = DW_HTTP_LIVENESS_MS;
+    if (3 * opts->poll_timeout_ms > h->liveness_ms)
+        h->liveness_ms = 3 * opts->poll_timeout_ms;
+    h->heartbeat_ms = dw_now_ms();
+    h->ready = 1;
+    h->lag = dw_calloc(DW_HTTP_MAX_PARTITIONS, sizeof *h->lag);
+    pthread_mutex_init(&h->lock, NULL);
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->daemon = MHD_start_daemon(
+        flags, port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)DW_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)DW_HTTP_TIMEOUT_S, MHD_OPTION_END);
+    if (!h->daemon) {
+        close(fd);
+        dw_http_stop(h);
+        return dw_seterr(errbuf, errlen, DW_ERR_IO,
+                         "http.listen: cannot start the HTTP server on %s:%u (see the log)", host,
+                         (unsigned)port);
+    }
+    dw_log(DW_LOG_INFO, "http", "listening on %s%s%s:%u", family == AF_INET6 ? "[" : "", host,
+           family == AF_INET6 ? "]" : "", (unsigned)port);
+    write_port_file(port);
+    *out = h;
+    return 0;
+}
+
+void dw_http_stop(dw_http *h)
+{
+    if (!h)
+        return;
+    if (h->daemon)
+        MHD_stop_daemon(h->daemon); /* closes the listening socket too */
+    pthread_mutex_destroy(&h->lock);
+    free(h->not_ready_reason);
+    free(h->lag);
+    free(h->version);
+    free(h);
+}

@@ -1,0 +1,376 @@
+#include "driftwatch/metrics.h"
+
+#include "driftwatch/error.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* open_memstream() grows the output as needed; a failure can only be out
+ * of memory, which the project's policy turns into an abort. */
+static FILE *buf_open(char **buf, size_t *len)
+{
+    FILE *f = open_memstream(buf, len);
+    if (!f) {
+        fputs("driftwatch: out of memory (open_memstream)\n", stderr);
+        abort();
+    }
+    return f;
+}
+
+static char *buf_close(FILE *f, char **buf, size_t *len)
+{
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        fputs("driftwatch: out of memory (metrics buffer)\n", stderr);
+        abort();
+    }
+    return *buf;
+}
+
+void dw_metrics_write_label_value(FILE *f, const char *v)
+{
+    for (const char *p = v ? v : ""; *p; p++) {
+        switch (*p) {
+        case '\\': fputs("\\\\", f); break;
+        case '"': fputs("\\\"", f); break;
+        case '\n': fputs("\\n", f); break;
+        default: fputc(*p, f);
+        }
+    }
+}
+
+/* A float the way Prometheus reads it: NaN, +Inf, -Inf, or the shortest of
+ * %.15g / %.17g that reads back to the same double (so 0.1 prints as 0.1,
+ * not 0.10000000000000001). */
+static void write_double(FILE *f, double x)
+{
+    if (isnan(x)) {
+        fputs("NaN", f);
+        return;
+    }
+    if (isinf(x)) {
+        fputs(x > 0 ? "+Inf" : "-Inf", f);
+        return;
+    }
+    char b[40];
+    snprintf(b, sizeof b, "%.15g", x);
+    if (strtod(b, NULL) != x)
+        snprintf(b, sizeof b, "%.17g", x);
+    fputs(b, f);
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+    /* HELP texts are constants of this file without backslashes or
+     * newlines, so they need no escaping. */
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample_u64(FILE *f, const char *name, const char *labels, uint64_t v)
+{
+    if (labels && *labels)
+        fprintf(f, "%s{%s} %" PRIu64 "\n", name, labels, v);
+    else
+        fprintf(f, "%s %" PRIu64 "\n", name, v);
+}
+
+static void sample_double(FILE *f, const char *name, const char *labels, double v)
+{
+    if (labels && *labels)
+        fprintf(f, "%s{%s} ", name, labels);
+    else
+        fprintf(f, "%s ", name);
+    write_double(f, v);
+    fputc('\n', f);
+}
+
+/* Formats label pairs (names[i]="values[i]", escaped) into a new string. */
+static char *labels_of(size_t n, const char *const *names, const char *const *values)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = buf_open(&buf, &len);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%s%s=\"", i ? "," : "", names[i]);
+        dw_metrics_write_label_value(f, values[i]);
+        fputc('"', f);
+    }
+    return buf_close(f, &buf, &len);
+}
+
+/* ---- column series from the status document ---- */
+
+enum { COL_SAMPLES, COL_KS_D, COL_KS_P, COL_PSI, COL_CHI2_P, COL_MISSING, COL_DRIFT, COL_NMETRICS };
+
+static const struct {
+    const char *name;
+    const char *help;
+} col_metrics[COL_NMETRICS] = {
+    {"driftwatch_column_samples", "Values of the column in the window at its latest evaluation."},
+    {"driftwatch_column_ks_statistic",
+     "Kolmogorov-Smirnov distance D between reference and window (numeric columns)."},
+    {"driftwatch_column_ks_p_value", "Kolmogorov-Smirnov p-value, before correction (numeric columns)."},
+    {"driftwatch_column_psi", "Population Stability Index of the window against the reference."},
+    {"driftwatch_column_chi2_p_value",
+     "Chi-squared homogeneity p-value, before correction (categorical columns)."},
+    {"driftwatch_column_missing_rate", "Share of missing values in the window."},
+    {"driftwatch_column_drift", "1 when the column drifts at its latest evaluation, else 0."},
+};
+
+typedef struct col_series {
+    char *labels;
+    double v[COL_NMETRICS];
+    bool has[COL_NMETRICS];
+} col_series;
+
+static bool num_at(const json_t *obj, const char *k1, const char *k2, double *out)
+{
+    const json_t *v = json_object_get(obj, k1);
+    if (v && k2)
+        v = json_object_get(v, k2);
+    if (!v || !json_is_number(v))
+        return false;
+    *out = json_number_value(v);
+    return true;
+}
+
+static const char *str_or_empty(const json_t *v)
+{
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* Collects the evaluated (model, version, column, window) label sets, at
+ * most max; returns how many exist in total (kept + dropped). */
+static size_t collect_columns(const json_t *snap, size_t max, col_series **out, size_t *nout)
+{
+    static const char *const names[] = {"model", "model_version", "column", "window"};
+    size_t total = 0, n = 0, cap = 0;
+    col_series *cs = NULL;
+    const json_t *models = json_object_get(snap, "models");
+    size_t i, j;
+    const json_t *m, *c;
+    json_array_foreach(models, i, m) {
+        const char *model = str_or_empty(json_object_get(m, "model"));
+        const char *version = str_or_empty(json_object_get(m, "model_version"));
+        json_array_foreach(json_object_get(m, "columns"), j, c) {
+            const char *col = str_or_empty(json_object_get(c, "name"));
+            const char *wname;
+            const json_t *w;
+            json_object_foreach((json_t *)json_object_get(c, "windows"), wname, w) {
+                if (!json_object_get(w, "samples"))
+                    continue; /* not evaluated yet: no statistics to show */
+                total++;
+                if (n >= max)
+                    continue;
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 64;
+                    cs = dw_realloc(cs, cap * sizeof *cs);
+                }
+                col_series *s = &cs[n++];
+                memset(s, 0, sizeof *s);
+                const char *vals[] = {model, version, col, wname};
+                s->labels = labels_of(4, names, vals);
+                s->has[COL_SAMPLES] = num_at(w, "samples", NULL, &s->v[COL_SAMPLES]);
+                const json_t *tests = json_object_get(w, "tests");
+                s->has[COL_KS_D] = num_at(tests, "ks", "statistic", &s->v[COL_KS_D]);
+                s->has[COL_KS_P] = num_at(tests, "ks", "p_value", &s->v[COL_KS_P]);
+                s->has[COL_PSI] = num_at(tests, "psi", NULL, &s->v[COL_PSI]);
+                s->has[COL_CHI2_P] = num_at(tests, "chi2", "p_value", &s->v[COL_CHI2_P]);
+                s->has[COL_MISSING] =
+                    num_at(json_object_get(w, "quality"), "missing_rate", NULL, &s->v[COL_MISSING]);
+                const json_t *d = json_object_get(w, "drift");
+                s->has[COL_DRIFT] = json_is_boolean(d);
+                s->v[COL_DRIFT] = json_is_true(d) ? 1 : 0;
+            }
+        }
+    }
+    *out = cs;
+    *nout = n;
+    return total;
+}
+
+static void alerts_firing(FILE *f, const json_t *snap)
+{
+    static const char *const names[] = {"model", "model_version", "kind"};
+    size_t i, j;
+    const json_t *m, *c;
+    json_array_foreach(json_object_get(snap, "models"), i, m) {
+        uint64_t firing[2] = {0, 0};
+        json_array_foreach(json_object_get(m, "columns"), j, c) {
+            const char *wname;
+            const json_t *w;
+            json_object_foreach((json_t *)json_object_get(c, "windows"), wname, w) {
+                if (!strcmp(str_or_empty(json_object_get(w, "state")), "firing"))
+                    firing[0]++;
+                if (!strcmp(str_or_empty(json_object_get(w, "quality_state")), "firing"))
+                    firing[1]++;
+            }
+        }
+        for (int k = 0; k < 2; k++) {
+            const char *vals[] = {str_or_empty(json_object_get(m, "model")),
+                                  str_or_empty(json_object_get(m, "model_version")),
+                                  k ? "quality" : "distribution"};
+            char *l = labels_of(3, names, vals);
+            sample_u64(f, "driftwatch_alerts_firing", l, firing[k]);
+            free(l);
+        }
+    }
+}
+
+/* ---- the exposition ---- */
+
+static void write_histogram(FILE *f, const dw_engine_stats *st)
+{
+    const char *name = "driftwatch_evaluation_duration_seconds";
+    family(f, name, "histogram",
+           "Time to evaluate one window of one model version (all its columns).");
+    uint64_t cum = 0;
+    for (int b = 0; b <= DW_ENGINE_EVAL_BUCKETS; b++) {
+        cum += st->eval_buckets[b];
+        fprintf(f, "%s_bucket{le=\"", name);
+        if (b < DW_ENGINE_EVAL_BUCKETS)
+            write_double(f, dw_engine_eval_bounds[b]);
+        else
+            fputs("+Inf", f);
+        fprintf(f, "\"} %" PRIu64 "\n", cum);
+    }
+    sample_double(f, "driftwatch_evaluation_duration_seconds_sum", NULL,
+                  (double)st->eval_ns / 1e9);
+    sample_u64(f, "driftwatch_evaluation_duration_seconds_count", NULL, cum);
+}
+
+char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropped)
+{
+    char *buf = NULL;
+    size_t blen = 0;
+    uint64_t drop = 0;
+    const dw_engine_stats *st = in->stats;
+    FILE *f = buf_open(&buf, &blen);
+
+    family(f, "driftwatch_build_info", "gauge", "Always 1; the version label says which build runs.");
+    {
+        static const char *const n[] = {"version"};
+        const char *v[] = {in->version ? in->version : "unknown"};
+        char *l = labels_of(1, n, v);
+        sample_u64(f, "driftwatch_build_info", l, 1);
+        free(l);
+    }
+    family(f, "driftwatch_up", "gauge",
+           "1 while the consumer loop makes progress (the same test as /healthz), else 0.");
+    sample_u64(f, "driftwatch_up", NULL, in->up ? 1 : 0);
+
+    family(f, "driftwatch_messages_total", "counter", "Messages given to the engine.");
+    sample_u64(f, "driftwatch_messages_total", NULL, st->messages);
+    family(f, "driftwatch_records_total", "counter", "Records found in the messages.");
+    sample_u64(f, "driftwatch_records_total", NULL, st->records);
+    family(f, "driftwatch_records_applied_total", "counter", "Records counted into the windows.");
+    sample_u64(f, "driftwatch_records_applied_total", NULL, st->applied);
+    family(f, "driftwatch_records_rejected_total", "counter",
+           "Records or messages not applied, by reason (late records have reason late).");
+    for (int r = 0; r < DW_REJECT_MAX; r++) {
+        static const char *const n[] = {"reason"};
+        const char *v[] = {dw_reject_reason_name((dw_reject_reason)r)};
+        char *l = labels_of(1, n, v);
+        sample_u64(f, "driftwatch_records_rejected_total", l, st->rejected[r]);
+        free(l);
+    }
+    family(f, "driftwatch_field_type_errors_total", "counter",
+           "Monitored values of the wrong type (the record is still applied).");
+    sample_u64(f, "driftwatch_field_type_errors_total", NULL, st->wrong_type_fields);
+
+    family(f, "driftwatch_consumer_lag", "gauge",
+           "Messages between the consumer position and the partition's high watermark.");
+    size_t nlag = 0;
+    for (size_t i = 0; i < in->nlag; i++) {
+        const dw_partition_lag *pl = &in->lag[i];
+        if (pl->lag < 0)
+            continue;
+        if (nlag++ >= DW_METRICS_MAX_PARTITIONS) {
+            drop++;
+            continue;
+        }
+        static const char *const n[] = {"topic", "partition"};
+        char part[16];
+        snprintf(part, sizeof part, "%d", (int)pl->partition);
+        const char *v[] = {pl->topic, part};
+        char *l = labels_of(2, n, v);
+        sample_u64(f, "driftwatch_consumer_lag", l, (uint64_t)pl->lag);
+        free(l);
+    }
+    family(f, "driftwatch_watermark_seconds", "gauge",
+           "Event-time watermark (Unix seconds); absent before the first record.");
+    if (st->watermark_ms != INT64_MIN)
+        sample_double(f, "driftwatch_watermark_seconds", NULL, (double)st->watermark_ms / 1000.0);
+    family(f, "driftwatch_evaluations_total", "counter", "Window evaluations.");
+    sample_u64(f, "driftwatch_evaluations_total", NULL, st->evaluations);
+    write_histogram(f, st);
+
+    col_series *cs = NULL;
+    size_t ncs = 0;
+    size_t max = in->max_column_series ? in->max_column_series : DW_METRICS_MAX_COLUMN_SERIES;
+    if (in->snapshot)
+        drop += collect_columns(in->snapshot, max, &cs, &ncs) - ncs;
+    for (int k = 0; k < COL_NMETRICS; k++) {
+        family(f, col_metrics[k].name, "gauge", col_metrics[k].help);
+        for (size_t i = 0; i < ncs; i++)
+            if (cs[i].has[k])
+                sample_double(f, col_metrics[k].name, cs[i].labels, cs[i].v[k]);
+    }
+    for (size_t i = 0; i < ncs; i++)
+        free(cs[i].labels);
+    free(cs);
+
+    family(f, "driftwatch_alerts_firing", "gauge",
+           "Alerts firing now, per model version and kind (distribution or quality).");
+    if (in->snapshot)
+        alerts_firing(f, in->snapshot);
+
+    static const struct {
+        const char *name, *help;
+    } sink_counters[] = {
+        {"driftwatch_notifications_sent_total", "Notifications the sink's receiver accepted."},
+        {"driftwatch_notifications_retried_total", "Delivery attempts that failed and were retried."},
+        {"driftwatch_notifications_failed_total",
+         "Notifications given up (retries exhausted or a permanent error)."},
+        {"driftwatch_notifications_dropped_total", "Notifications dropped because the queue was full."},
+    };
+    size_t nsinks = in->nsinks < DW_METRICS_MAX_SINKS ? in->nsinks : DW_METRICS_MAX_SINKS;
+    if (in->nsinks > nsinks)
+        drop += in->nsinks - nsinks;
+    char **sl = dw_calloc(nsinks + 1, sizeof *sl);
+    for (size_t i = 0; i < nsinks; i++) {
+        static const char *const n[] = {"sink"};
+        const char *v[] = {in->sinks[i].name};
+        sl[i] = labels_of(1, n, v);
+    }
+    for (size_t k = 0; k < sizeof sink_counters / sizeof sink_counters[0]; k++) {
+        family(f, sink_counters[k].name, "counter", sink_counters[k].help);
+        for (size_t i = 0; i < nsinks; i++) {
+            const dw_sink_stats *ss = &in->sinks[i].stats;
+            uint64_t v = k == 0 ? ss->sent : k == 1 ? ss->retried : k == 2 ? ss->failed
+                                                                          : ss->dropped;
+            sample_u64(f, sink_counters[k].name, sl[i], v);
+        }
+    }
+    family(f, "driftwatch_outbox_depth", "gauge",
+           "Notifications kept in the on-disk outbox for delivery after a restart.");
+    for (size_t i = 0; i < nsinks; i++)
+        sample_u64(f, "driftwatch_outbox_depth", sl[i], in->sinks[i].outbox_depth);
+    for (size_t i = 0; i < nsinks; i++)
+        free(sl[i]);
+    free(sl);
+
+    family(f, "driftwatch_metrics_series_dropped_total", "counter",
+           "Series left out of /metrics by the label cardinality bounds, summed over scrapes.");
+    sample_u64(f, "driftwatch_metrics_series_dropped_total", NULL,
+               in->series_dropped_before + drop);
+
+    if (dropped)
+        *dropped = drop;
+    char *out = buf_close(f, &buf, &blen);
+    if (len)
+        *len = blen;
+    return out;
+}

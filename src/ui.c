@@ -1,0 +1,513 @@
+#include "driftwatch/ui.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Chart geometry (SVG user units; the SVG scales to its card). */
+#define CH_W 320.0
+#define CH_H 150.0
+#define CH_LEFT 6.0
+#define CH_RIGHT 314.0
+#define CH_TOP 8.0
+#define CH_BOTTOM 118.0
+#define SPARK_W 140.0
+#define SPARK_H 28.0
+/* Bounds on what one card draws, whatever the document holds. */
+#define MAX_BARS 64
+#define MAX_SPARK 256
+
+static void esc(FILE *f, const char *s)
+{
+    for (const char *p = s ? s : ""; *p; p++) {
+        switch (*p) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default: fputc(*p, f);
+        }
+    }
+}
+
+/* At most max bytes of s, escaped, with an ellipsis when cut (never in the
+ * middle of a UTF-8 sequence). */
+static void esc_short(FILE *f, const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max) {
+        esc(f, s);
+        return;
+    }
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    char buf[64];
+    if (max >= sizeof buf)
+        max = sizeof buf - 1;
+    memcpy(buf, s, max);
+    buf[max] = 0;
+    esc(f, buf);
+    fputs("&#8230;", f);
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static bool jnum_at(const json_t *o, const char *k1, const char *k2, double *out)
+{
+    const json_t *v = json_object_get(o, k1);
+    if (v && k2)
+        v = json_object_get(v, k2);
+    if (!json_is_number(v))
+        return false;
+    *out = json_number_value(v);
+    return true;
+}
+
+/* A statistic for people: 3 significant digits, small p-values in
+ * scientific notation. */
+static void num(FILE *f, double x)
+{
+    if (x != 0 && fabs(x) < 1e-3)
+        fprintf(f, "%.2e", x);
+    else
+        fprintf(f, "%.3g", x);
+}
+
+static const char STYLE[] =
+    "*{box-sizing:border-box}"
+    "body{margin:0;font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
+    "background:#f3f5f7;color:#1d2733}"
+    "header{background:#1d2733;color:#fff;padding:12px 24px;display:flex;flex-wrap:wrap;"
+    "align-items:baseline;gap:8px 28px}"
+    "header h1{font-size:20px;margin:0;letter-spacing:.5px}"
+    "header .kv{color:#b8c4d0;font-size:13px}header .kv b{color:#fff;font-weight:600}"
+    "nav{padding:10px 24px;font-size:13px;color:#55626f}"
+    "nav a{display:inline-block;margin-left:6px;padding:2px 10px;border-radius:12px;"
+    "background:#e2e7ec;color:#1d2733;text-decoration:none}"
+    "nav a.sel{background:#1d2733;color:#fff}"
+    "main{padding:0 24px 24px}"
+    "section.model{margin-top:14px}"
+    "section.model h2{font-size:18px;margin:8px 0 2px}"
+    "section.model h2 .ver{font-weight:400;color:#55626f}"
+    ".meta{font-size:12px;color:#55626f;margin-bottom:10px}"
+    ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:14px}"
+    ".card{background:#fff;border-radius:8px;border-left:6px solid var(--c);padding:10px 12px;"
+    "box-shadow:0 1px 3px rgba(0,0,0,.08)}"
+    ".card h3{font-size:14px;margin:0;display:flex;justify-content:space-between;gap:8px;"
+    "align-items:center;word-break:break-all}"
+    ".badge{flex:none;font-size:11px;font-weight:600;color:#fff;background:var(--c);"
+    "border-radius:10px;padding:1px 8px;text-transform:uppercase;letter-spacing:.4px}"
+    ".type{font-size:11px;color:#55626f;font-weight:400}"
+    "svg.chart{width:100%;height:auto;display:block;margin:4px 0}"
+    ".legend{font-size:11px;color:#55626f;display:flex;gap:12px;align-items:center}"
+    ".sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;"
+    "vertical-align:-1px}"
+    "table.stats{width:100%;border-collapse:collapse;font-size:12px;margin-top:6px}"
+    "table.stats td{padding:1px 4px;border-top:1px solid #edf0f3}"
+    "table.stats td.v{text-align:right;font-variant-numeric:tabular-nums}"
+    ".sparkrow{display:flex;align-items:center;gap:8px;font-size:11px;color:#55626f;"
+    "margin-top:6px}"
+    ".new{font-size:11px;color:#8a4b00;margin-top:4px}"
+    ".empty{background:#fff;border-radius:8px;padding:24px;margin-top:16px;color:#55626f}"
+    ".ok{--c:#2e7d32}.pending{--c:#e08a00}.firing{--c:#c62828}.quality{--c:#7b1fa2}"
+    ".nodata{--c:#8a97a4}"
+    "footer{padding:8px 24px 20px;font-size:12px;color:#8a97a4}";
+
+/* The drift state of one column in one window, as a CSS class and a label. */
+static void card_state(const json_t *w, const char **cls, const char **label)
+{
+    const char *st = jstr(w, "state"), *qs = jstr(w, "quality_state");
+    bool evaluated = json_object_get(w, "samples") != NULL;
+    if (qs && !strcmp(qs, "firing")) {
+        *cls = "quality";
+        *label = "quality problem";
+    } else if (st && !strcmp(st, "firing")) {
+        *cls = "firing";
+        *label = "drifting";
+    } else if ((st && !strcmp(st, "pending")) || (qs && !strcmp(qs, "pending")) ||
+               json_is_true(json_object_get(w, "drift"))) {
+        *cls = "pending";
+        *label = "pending";
+    } else if (!evaluated) {
+        *cls = "nodata";
+        *label = "no data yet";
+    } else if (json_is_false(json_object_get(w, "enough_samples"))) {
+        *cls = "nodata";
+        *label = "too few samples";
+    } else {
+        *cls = "ok";
+        *label = "ok";
+    }
+}
+
+static void chart(FILE *f, const char *column, const json_t *hist)
+{
+    const json_t *labels = json_object_get(hist, "labels");
+    const json_t *ref = json_object_get(hist, "reference");
+    const json_t *cur = json_object_get(hist, "current");
+    size_t n = json_array_size(labels);
+    if (json_array_size(ref) < n)
+        n = json_array_size(ref);
+    if (json_array_size(cur) < n)
+        n = json_array_size(cur);
+    if (n > MAX_BARS)
+        n = MAX_BARS;
+    double top = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = json_number_value(json_array_get(ref, i));
+        double c = json_number_value(json_array_get(cur, i));
+        if (r > top)
+            top = r;
+        if (c > top)
+            top = c;
+    }
+    fputs("<svg class=\"chart\" data-column=\"", f);
+    esc(f, column);
+    fprintf(f,
+            "\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\">"
+            "<title>",
+            CH_W, CH_H);
+    esc(f, column);
+    fputs(": reference (grey) vs current window</title>", f);
+    fprintf(f,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c5cdd5\"/>",
+            CH_LEFT, CH_BOTTOM, CH_RIGHT, CH_BOTTOM);
+    if (n == 0 || top <= 0) {
+        fprintf(f,
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\" "
+                "fill=\"#8a97a4\">no values in this window yet</text></svg>",
+                CH_W / 2, (CH_TOP + CH_BOTTOM) / 2);
+        return;
+    }
+    double slot = (CH_RIGHT - CH_LEFT) / (double)n, h = CH_BOTTOM - CH_TOP;
+    double gap = slot > 6 ? 1.5 : 0.5;
+    for (size_t i = 0; i < n; i++) {
+        double r = json_number_value(json_array_get(ref, i));
+        double c = json_number_value(json_array_get(cur, i));
+        double x = CH_LEFT + slot * (double)i;
+        double rh = h * r / top, chh = h * c / top;
+        fputs("<g><title>", f);
+        esc(f, json_string_value(json_array_get(labels, i)));
+        fprintf(f, ": reference %.1f%%, current %.1f%%</title>", 100 * r, 100 * c);
+        /* Reference: a full-width grey bar; current: a narrower bar in
+         * the state colour on top, so both stay visible where they differ. */
+        fprintf(f,
+                "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#aeb9c4\"/>",
+                x + gap / 2, CH_BOTTOM - rh, slot - gap, rh);
+        fprintf(f,
+                "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
+                "style=\"fill:var(--c)\" fill-opacity=\"0.7\"/></g>",
+                x + slot * 0.22, CH_BOTTOM - chh, slot * 0.56, chh);
+    }
+    /* Axis labels: every bar for a few categories, else first, every
+     * fifth and last. */
+    for (size_t i = 0; i < n; i++) {
+        bool show = n <= 12 || i == 0 || i == n - 1 || (i % 5 == 0 && n - 1 - i >= 3);
+        if (!show)
+            continue;
+        double x = CH_LEFT + slot * ((double)i + 0.5);
+        const char *anchor = n > 12 && i == 0 ? "start" : n > 12 && i == n - 1 ? "end" : "middle";
+        if (n > 12 && i == 0)
+            x = CH_LEFT;
+        if (n > 12 && i == n - 1)
+            x = CH_RIGHT;
+        fprintf(f,
+                "<text x=\"%.2f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%s\" "
+                "fill=\"#55626f\">",
+                x, CH_BOTTOM + 13, anchor, n > 8 && n <= 12 ? "8" : "9");
+        esc_short(f, json_string_value(json_array_get(labels, i)) ? json_string_value(
+                                                                        json_array_get(labels, i))
+                                                                  : "",
+                  n > 8 ? 6 : 10);
+        fputs("</text>", f);
+    }
+    fprintf(f,
+            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"#8a97a4\">max %.1f%%</text>",
+            CH_LEFT, CH_H - 4, 100 * top);
+    fputs("</svg>", f);
+}
+
+static void sparkline(FILE *f, const json_t *hist)
+{
+    size_t n = json_array_size(hist);
+    size_t first = n > MAX_SPARK ? n - MAX_SPARK : 0;
+    double top = 0;
+    size_t valid = 0;
+    for (size_t i = first; i < n; i++) {
+        double v;
+        if (jnum_at(json_array_get(hist, i), "psi", NULL, &v)) {
+            valid++;
+            if (v > top)
+                top = v;
+        }
+    }
+    fprintf(f,
+            "<svg class=\"spark\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+            "xmlns=\"http://www.w3.org/2000/svg\"><title>PSI of the last evaluations</title>",
+            SPARK_W, SPARK_H, SPARK_W, SPARK_H);
+    fprintf(f, "<rect width=\"%.0f\" height=\"%.0f\" rx=\"3\" fill=\"#f3f5f7\"/>", SPARK_W,
+            SPARK_H);
+    if (valid >= 1) {
+        /* Scale to at least 0.25 so a calm column's noise stays flat and
+         * the usual 0.2 threshold is visible as a dashed line. */
+        if (top < 0.25)
+            top = 0.25;
+        double th = SPARK_H - 3 - (SPARK_H - 6) * 0.2 / top;
+        fprintf(f,
+                "<line x1=\"0\" y1=\"%.2f\" x2=\"%.0f\" y2=\"%.2f\" stroke=\"#d6a3a3\" "
+                "stroke-dasharray=\"3 2\"/>",
+                th, SPARK_W, th);
+        fputs("<polyline fill=\"none\" style=\"stroke:var(--c)\" stroke-width=\"1.5\" points=\"",
+              f);
+        size_t k = 0;
+        double lx = 0, ly = 0;
+        for (size_t i = first; i < n; i++) {
+            double v;
+            if (!jnum_at(json_array_get(hist, i), "psi", NULL, &v))
+                continue;
+            lx = valid > 1 ? 3 + (SPARK_W - 6) * (double)k / (double)(valid - 1) : SPARK_W / 2;
+            ly = SPARK_H - 3 - (SPARK_H - 6) * v / top;
+            fprintf(f, "%s%.2f,%.2f", k ? " " : "", lx, ly);
+            k++;
+        }
+        fprintf(f, "\"/><circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" style=\"fill:var(--c)\"/>",
+                lx, ly);
+    }
+    fputs("</svg>", f);
+}
+
+static void stat_row(FILE *f, const char *name, const json_t *obj, const char *k1,
+                     const char *k2)
+{
+    double v;
+    if (!jnum_at(obj, k1, k2, &v))
+        return;
+    fprintf(f, "<tr><td>%s</td><td class=\"v\">", name);
+    num(f, v);
+    fputs("</td></tr>", f);
+}
+
+static void card(FILE *f, const json_t *col, const char *wname)
+{
+    const char *name = jstr(col, "name");
+    const json_t *w = json_object_get(json_object_get(col, "windows"), wname);
+    const char *cls, *label;
+    card_state(w, &cls, &label);
+    fprintf(f, "<div class=\"card %s\"><h3><span>", cls);
+    esc(f, name);
+    fputs(" <span class=\"type\">", f);
+    esc(f, jstr(col, "type"));
+    fprintf(f, "</span></span><span class=\"badge\">%s</span></h3>", label);
+    chart(f, name ? name : "", json_object_get(w, "histogram"));
+    fputs("<div class=\"legend\"><span><span class=\"sw\" style=\"background:#aeb9c4\"></span>"
+          "reference</span><span><span class=\"sw\" style=\"background:var(--c);opacity:.7\">"
+          "</span>current window</span></div>",
+          f);
+    fputs("<table class=\"stats\">", f);
+    const json_t *tests = json_object_get(w, "tests");
+    double samples;
+    if (jnum_at(w, "samples", NULL, &samples))
+        fprintf(f, "<tr><td>samples</td><td class=\"v\">%.0f</td></tr>", samples);
+    stat_row(f, "KS D", tests, "ks", "statistic");
+    stat_row(f, "KS p", tests, "ks", "p_value");
+    stat_row(f, "&chi;&sup2; p", tests, "chi2", "p_value");
+    stat_row(f, "PSI", tests, "psi", NULL);
+    stat_row(f, "missing rate", w, "quality", "missing_rate");
+    stat_row(f, "reference missing rate", w, "quality", "ref_missing_rate");
+    fputs("</table>", f);
+    const json_t *newc = json_object_get(w, "new_categories");
+    if (json_array_size(newc) > 0) {
+        fputs("<div class=\"new\">new categories: ", f);
+        size_t i;
+        const json_t *c;
+        json_array_foreach(newc, i, c) {
+            if (i >= 5) {
+                fprintf(f, " and %zu more", json_array_size(newc) - 5);
+                break;
+            }
+            if (i)
+                fputs(", ", f);
+            esc_short(f, json_is_string(c) ? json_string_value(c) : "", 24);
+        }
+        fputs("</div>", f);
+    }
+    fputs("<div class=\"sparkrow\">", f);
+    sparkline(f, json_object_get(w, "psi_history"));
+    fputs("<span>PSI, recent evaluations</span></div></div>", f);
+}
+
+/* The window a model's cards show: the requested one if the model has it,
+ * else its first. */
+static const char *pick_window(const json_t *model, const char *want)
+{
+    const json_t *wins = json_object_get(model, "windows");
+    size_t i;
+    const json_t *w;
+    json_array_foreach(wins, i, w) {
+        const char *n = jstr(w, "name");
+        if (want && n && !strcmp(n, want))
+            return n;
+    }
+    return jstr(json_array_get(wins, 0), "name");
+}
+
+static void model_section(FILE *f, const json_t *m, const char *want)
+{
+    const char *wname = pick_window(m, want);
+    fputs("<section class=\"model\"><h2>", f);
+    esc(f, jstr(m, "model"));
+    if (jstr(m, "model_version")) {
+        fputs(" <span class=\"ver\">", f);
+        esc(f, jstr(m, "model_version"));
+        fputs("</span>", f);
+    }
+    fputs("</h2><div class=\"meta\">", f);
+    size_t i;
+    const json_t *w;
+    json_array_foreach(json_object_get(m, "windows"), i, w) {
+        const char *n = jstr(w, "name");
+        if (!n || !wname || strcmp(n, wname))
+            continue;
+        fputs("window <b>", f);
+        esc(f, n);
+        fputs("</b>", f);
+        if (jstr(w, "start") && jstr(w, "end")) {
+            fputs(" &middot; ", f);
+            esc(f, jstr(w, "start"));
+            fputs(" &ndash; ", f);
+            esc(f, jstr(w, "end"));
+        } else {
+            fputs(" &middot; not evaluated yet", f);
+        }
+    }
+    const json_t *ref = json_object_get(m, "reference");
+    if (ref) {
+        fputs(" &middot; reference ", f);
+        esc(f, jstr(ref, "path"));
+        double rows;
+        if (jnum_at(ref, "rows", NULL, &rows))
+            fprintf(f, " (%.0f rows)", rows);
+    }
+    fputs("</div><div class=\"grid\">", f);
+    const json_t *c;
+    json_array_foreach(json_object_get(m, "columns"), i, c) card(f, c, wname ? wname : "");
+    fputs("</div></section>", f);
+}
+
+static void header(FILE *f, const json_t *st)
+{
+    fputs("<header><h1>driftwatch</h1>", f);
+    const char *ver = jstr(json_object_get(st, "driftwatch"), "version");
+    if (ver) {
+        fputs("<span class=\"kv\">version <b>", f);
+        esc(f, ver);
+        fputs("</b></span>", f);
+    }
+    const json_t *h = json_object_get(st, "health");
+    if (h)
+        fprintf(f, "<span class=\"kv\">consumer <b>%s</b></span>",
+                json_is_true(json_object_get(h, "live")) ? "live" : "stalled");
+    fputs("<span class=\"kv\">watermark <b>", f);
+    esc(f, jstr(st, "watermark") ? jstr(st, "watermark") : "none yet");
+    fputs("</b></span>", f);
+    const json_t *cnt = json_object_get(st, "counters");
+    double v;
+    if (jnum_at(cnt, "applied", NULL, &v))
+        fprintf(f, "<span class=\"kv\">records applied <b>%.0f</b></span>", v);
+    double rej = 0;
+    const char *k;
+    const json_t *x;
+    json_object_foreach((json_t *)json_object_get(cnt, "rejected"), k, x) rej +=
+        json_number_value(x);
+    if (cnt)
+        fprintf(f, "<span class=\"kv\">rejected <b>%.0f</b></span>", rej);
+    const json_t *cons = json_object_get(st, "consumer");
+    if (jnum_at(cons, "lag_total", NULL, &v))
+        fprintf(f, "<span class=\"kv\">consumer lag <b>%.0f</b></span>", v);
+    fputs("</header>", f);
+}
+
+/* Links to every window name the models have (first appearance order). */
+static void nav(FILE *f, const json_t *models, const char *want)
+{
+    const char *names[32];
+    size_t n = 0;
+    size_t i, j;
+    const json_t *m, *w;
+    json_array_foreach(models, i, m) {
+        json_array_foreach(json_object_get(m, "windows"), j, w) {
+            const char *nm = jstr(w, "name");
+            bool dup = !nm;
+            for (size_t k = 0; k < n && !dup; k++)
+                dup = !strcmp(names[k], nm);
+            if (!dup && n < sizeof names / sizeof names[0])
+                names[n++] = nm;
+        }
+    }
+    if (n == 0)
+        return;
+    bool found = false;
+    for (size_t k = 0; k < n; k++)
+        found |= want && !strcmp(want, names[k]);
+    fputs("<nav>window:", f);
+    for (size_t k = 0; k < n; k++) {
+        bool sel = found ? !strcmp(want, names[k]) : k == 0;
+        fprintf(f, "<a%s href=\"?window=", sel ? " class=\"sel\"" : "");
+        /* Window names are letters, digits, '_', '-', '.' (config.c):
+         * safe in a query string; escape anyway for the attribute. */
+        esc(f, names[k]);
+        fputs("\">", f);
+        esc(f, names[k]);
+        fputs("</a>", f);
+    }
+    fputs("</nav>", f);
+}
+
+char *dw_ui_render(const json_t *status, const char *window, size_t *len)
+{
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *f = open_memstream(&buf, &blen);
+    if (!f) {
+        fputs("driftwatch: out of memory (open_memstream)\n", stderr);
+        abort();
+    }
+    fprintf(f,
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta http-equiv=\"refresh\" content=\"%d\">"
+            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+            "<title>driftwatch status</title><style>%s</style></head><body>",
+            DW_UI_REFRESH_SECONDS, STYLE);
+    header(f, status);
+    const json_t *models = json_object_get(status, "models");
+    nav(f, models, window);
+    fputs("<main>", f);
+    if (json_array_size(models) == 0) {
+        fputs("<div class=\"empty\">No window has been evaluated yet. Charts appear once the "
+              "first window closes in event time (records are being counted meanwhile).</div>",
+              f);
+    }
+    size_t i;
+    const json_t *m;
+    json_array_foreach(models, i, m) model_section(f, m, window);
+    fprintf(f,
+            "</main><footer>Grey bars: training reference; coloured bars: the current window "
+            "(green ok, amber pending, red drifting, purple data-quality problem, grey not "
+            "enough data). The page refreshes every %d s.</footer></body></html>\n",
+            DW_UI_REFRESH_SECONDS);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        fputs("driftwatch: out of memory (ui buffer)\n", stderr);
+        abort();
+    }
+    if (len)
+        *len = blen;
+    return buf;
+}

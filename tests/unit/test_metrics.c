@@ -1,0 +1,389 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "driftwatch/metrics.h"
+
+#include "driftwatch/ui.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A status document as the engine publishes it (src/engine.c,
+ * publish_snapshot), cut down to what the renderers read. */
+static json_t *snapshot(const char *model, const char *column0)
+{
+    const char *text =
+        "{\"version\":\"1\",\"watermark\":\"2026-11-25T10:00:00.000Z\",\"models\":[{"
+        "\"model\":\"M\",\"model_version\":\"v3\","
+        "\"windows\":[{\"name\":\"15m\"},{\"name\":\"1h\"}],"
+        "\"columns\":["
+        " {\"name\":\"C0\",\"type\":\"numeric\",\"windows\":{"
+        "  \"15m\":{\"samples\":120,\"tests\":{\"ks\":{\"statistic\":0.1,\"p_value\":0.25},"
+        "           \"psi\":0.3},\"quality\":{\"missing_rate\":0.05},\"drift\":true,"
+        "           \"state\":\"firing\",\"quality_state\":\"inactive\","
+        "           \"histogram\":{\"labels\":[\"<0\",\"0\",\">1\"],\"reference\":[0.2,0.5,0.3],"
+        "                         \"current\":[0.1,0.4,0.5]},"
+        "           \"psi_history\":[{\"psi\":0.1},{\"psi\":0.3}]},"
+        "  \"1h\":{\"state\":\"inactive\",\"quality_state\":\"inactive\"}}},"
+        " {\"name\":\"country\",\"type\":\"categorical\",\"windows\":{"
+        "  \"15m\":{\"samples\":120,\"tests\":{\"chi2\":{\"statistic\":3,\"p_value\":0.5},"
+        "           \"psi\":0.01},\"quality\":{\"missing_rate\":0},\"drift\":false,"
+        "           \"state\":\"inactive\",\"quality_state\":\"firing\"},"
+        "  \"1h\":{\"samples\":400,\"tests\":{\"psi\":null},\"drift\":false,"
+        "           \"state\":\"pending\",\"quality_state\":\"inactive\"}}}"
+        "]}]}";
+    json_error_t err;
+    json_t *doc = json_loads(text, 0, &err);
+    if (!doc)
+        fail_msg("fixture: %s at %d", err.text, err.position);
+    json_t *m = json_array_get(json_object_get(doc, "models"), 0);
+    json_object_set_new(m, "model", json_string(model));
+    json_object_set_new(json_array_get(json_object_get(m, "columns"), 0), "name",
+                        json_string(column0));
+    return doc;
+}
+
+static char *render(const dw_engine_stats *st, const json_t *snap, size_t max_series,
+                    uint64_t *dropped)
+{
+    dw_partition_lag lag[2] = {
+        {.topic = "logs", .partition = 0, .position = 5, .high_watermark = 12, .lag = 7},
+        {.topic = "logs", .partition = 1, .position = -1, .high_watermark = -1, .lag = -1},
+    };
+    dw_metrics_sink sinks[1] = {{.name = "hook"}};
+    sinks[0].stats.sent = 4;
+    sinks[0].stats.retried = 2;
+    sinks[0].stats.failed = 1;
+    sinks[0].stats.dropped = 3;
+    dw_metrics_input in = {
+        .version = "9.9.9",
+        .up = true,
+        .stats = st,
+        .snapshot = snap,
+        .lag = lag,
+        .nlag = 2,
+        .sinks = sinks,
+        .nsinks = 1,
+        .max_column_series = max_series,
+        .series_dropped_before = 10,
+    };
+    size_t len = 0;
+    char *text = dw_metrics_render(&in, &len, dropped);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    return text;
+}
+
+static dw_engine_stats base_stats(void)
+{
+    dw_engine_stats st;
+    memset(&st, 0, sizeof st);
+    st.messages = 9;
+    st.records = 8;
+    st.applied = 5;
+    st.rejected[DW_REJECT_LATE] = 2;
+    st.rejected[DW_REJECT_INVALID_JSON] = 1;
+    st.wrong_type_fields = 6;
+    st.evaluations = 4;
+    st.watermark_ms = 1795500000500;
+    return st;
+}
+
+/* The whole line (without "\n") must be present. */
+static void assert_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+    for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
+        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == 0))
+            return;
+    fail_msg("line not found: %s", line);
+}
+
+static bool has_prefix_line(const char *text, const char *prefix)
+{
+    for (const char *p = text; (p = strstr(p, prefix)) != NULL; p++)
+        if (p == text || p[-1] == '\n')
+            return true;
+    return false;
+}
+
+/* Checks the text format 0.0.4 grammar line by line: comments are HELP or
+ * TYPE, a family's HELP and TYPE precede its samples, a family's samples
+ * are contiguous, sample values parse as floats. */
+static void assert_wellformed(const char *text)
+{
+    char seen[128][96];
+    size_t nseen = 0;
+    char cur[96] = "";
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        assert_non_null(nl); /* every line ends with \n */
+        size_t n = (size_t)(nl - p);
+        char line[2048];
+        assert_true(n < sizeof line);
+        memcpy(line, p, n);
+        line[n] = 0;
+        p = nl + 1;
+        if (line[0] == '#') {
+            char kind[8], name[96];
+            assert_int_equal(sscanf(line, "# %7s %95s", kind, name), 2);
+            assert_true(!strcmp(kind, "HELP") || !strcmp(kind, "TYPE"));
+            if (!strcmp(kind, "HELP")) {
+                for (size_t i = 0; i < nseen; i++)
+                    if (!strcmp(seen[i], name))
+                        fail_msg("family %s appears twice", name);
+                assert_true(nseen < 128);
+                strcpy(seen[nseen++], name);
+                strcpy(cur, name);
+            } else {
+                assert_string_equal(name, cur);
+                const char *type = line + strlen("# TYPE ") + strlen(name) + 1;
+                assert_true(!strcmp(type, "counter") || !strcmp(type, "gauge") ||
+                            !strcmp(type, "histogram"));
+            }
+            continue;
+        }
+        /* metric name, then optional {labels}, then one space and a value */
+        size_t i = 0;
+        while (isalnum((unsigned char)line[i]) || line[i] == '_' || line[i] == ':')
+            i++;
+        assert_true(i > 0);
+        char name[96];
+        memcpy(name, line, i);
+        name[i] = 0;
+        /* samples belong to the current family (histograms add suffixes) */
+        assert_true(strncmp(name, cur, strlen(cur)) == 0);
+        if (line[i] == '{') {
+            bool in_str = false;
+            for (i++; line[i] && (in_str || line[i] != '}'); i++) {
+                if (in_str && line[i] == '\\') {
+                    assert_true(line[i + 1] == '\\' || line[i + 1] == '"' || line[i + 1] == 'n');
+                    i++;
+                } else if (line[i] == '"') {
+                    in_str = !in_str;
+                }
+            }
+            assert_int_equal(line[i], '}');
+            i++;
+        }
+        assert_int_equal(line[i], ' ');
+        const char *v = line + i + 1;
+        if (strcmp(v, "NaN") && strcmp(v, "+Inf") && strcmp(v, "-Inf")) {
+            char *end;
+            strtod(v, &end);
+            assert_true(end != v && *end == 0);
+        }
+    }
+}
+
+static void test_metrics_counters_and_format(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    json_t *snap = snapshot("M", "C0");
+    uint64_t dropped = 99;
+    char *t = render(&st, snap, 0, &dropped);
+    assert_wellformed(t);
+    assert_int_equal(dropped, 0);
+    assert_line(t, "driftwatch_build_info{version=\"9.9.9\"} 1");
+    assert_line(t, "driftwatch_up 1");
+    assert_line(t, "# TYPE driftwatch_messages_total counter");
+    assert_line(t, "driftwatch_messages_total 9");
+    assert_line(t, "driftwatch_records_total 8");
+    assert_line(t, "driftwatch_records_applied_total 5");
+    assert_line(t, "driftwatch_records_rejected_total{reason=\"late\"} 2");
+    assert_line(t, "driftwatch_records_rejected_total{reason=\"invalid_json\"} 1");
+    assert_line(t, "driftwatch_records_rejected_total{reason=\"too_large\"} 0");
+    assert_line(t, "driftwatch_field_type_errors_total 6");
+    assert_line(t, "driftwatch_evaluations_total 4");
+    assert_line(t, "driftwatch_watermark_seconds 1795500000.5");
+    /* known lag only: partition 1 has not been fetched yet */
+    assert_line(t, "driftwatch_consumer_lag{topic=\"logs\",partition=\"0\"} 7");
+    assert_false(has_prefix_line(t, "driftwatch_consumer_lag{topic=\"logs\",partition=\"1\"}"));
+    assert_line(t, "driftwatch_notifications_sent_total{sink=\"hook\"} 4");
+    assert_line(t, "driftwatch_notifications_retried_total{sink=\"hook\"} 2");
+    assert_line(t, "driftwatch_notifications_failed_total{sink=\"hook\"} 1");
+    assert_line(t, "driftwatch_notifications_dropped_total{sink=\"hook\"} 3");
+    assert_line(t, "driftwatch_outbox_depth{sink=\"hook\"} 0");
+    assert_line(t, "driftwatch_metrics_series_dropped_total 10");
+    free(t);
+    json_decref(snap);
+}
+
+static void test_metrics_column_series(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    json_t *snap = snapshot("M", "C0");
+    char *t = render(&st, snap, 0, NULL);
+#define L(col, win) "{model=\"M\",model_version=\"v3\",column=\"" col "\",window=\"" win "\"}"
+    assert_line(t, "driftwatch_column_samples" L("C0", "15m") " 120");
+    /* 0.1 prints as 0.1: shortest round-trip formatting */
+    assert_line(t, "driftwatch_column_ks_statistic" L("C0", "15m") " 0.1");
+    assert_line(t, "driftwatch_column_ks_p_value" L("C0", "15m") " 0.25");
+    assert_line(t, "driftwatch_column_psi" L("C0", "15m") " 0.3");
+    assert_line(t, "driftwatch_column_missing_rate" L("C0", "15m") " 0.05");
+    assert_line(t, "driftwatch_column_drift" L("C0", "15m") " 1");
+    assert_line(t, "driftwatch_column_chi2_p_value" L("country", "15m") " 0.5");
+    assert_line(t, "driftwatch_column_drift" L("country", "15m") " 0");
+    assert_line(t, "driftwatch_column_samples" L("country", "1h") " 400");
+    /* a numeric column has no chi2, a categorical one no KS; a null PSI
+     * and a window never evaluated (C0/1h) give no sample at all */
+    assert_false(has_prefix_line(t, "driftwatch_column_chi2_p_value" L("C0", "15m")));
+    assert_false(has_prefix_line(t, "driftwatch_column_ks_statistic" L("country", "15m")));
+    assert_false(has_prefix_line(t, "driftwatch_column_psi" L("country", "1h")));
+    assert_false(has_prefix_line(t, "driftwatch_column_samples" L("C0", "1h")));
+    /* firing: C0/15m distribution, country/15m quality; pending is not firing */
+    assert_line(t, "driftwatch_alerts_firing{model=\"M\",model_version=\"v3\","
+                   "kind=\"distribution\"} 1");
+    assert_line(t, "driftwatch_alerts_firing{model=\"M\",model_version=\"v3\",kind=\"quality\"} 1");
+#undef L
+    free(t);
+    json_decref(snap);
+}
+
+static void test_metrics_label_escaping(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    json_t *snap = snapshot("a\"b\\c\nd", "x\\\"y");
+    char *t = render(&st, snap, 0, NULL);
+    assert_wellformed(t);
+    assert_line(t, "driftwatch_column_samples{model=\"a\\\"b\\\\c\\nd\",model_version=\"v3\","
+                   "column=\"x\\\\\\\"y\",window=\"15m\"} 120");
+    free(t);
+    json_decref(snap);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    dw_metrics_write_label_value(f, "plain {}=, \xc3\xa9");
+    dw_metrics_write_label_value(f, NULL);
+    fclose(f);
+    assert_string_equal(buf, "plain {}=, \xc3\xa9"); /* only \\, \" and \n are escaped */
+    free(buf);
+}
+
+static void test_metrics_histogram_cumulative(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    uint64_t per_bucket[DW_ENGINE_EVAL_BUCKETS + 1] = {3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 4};
+    memcpy(st.eval_buckets, per_bucket, sizeof per_bucket);
+    st.eval_ns = 2500000000u;
+    char *t = render(&st, NULL, 0, NULL);
+    assert_wellformed(t);
+    assert_line(t, "# TYPE driftwatch_evaluation_duration_seconds histogram");
+    uint64_t cum = 0;
+    double prev = -1;
+    for (int b = 0; b <= DW_ENGINE_EVAL_BUCKETS; b++) {
+        cum += per_bucket[b];
+        char want[160];
+        if (b < DW_ENGINE_EVAL_BUCKETS) {
+            assert_true(dw_engine_eval_bounds[b] > prev); /* bounds increase */
+            prev = dw_engine_eval_bounds[b];
+            snprintf(want, sizeof want,
+                     "driftwatch_evaluation_duration_seconds_bucket{le=\"%g\"} %llu",
+                     dw_engine_eval_bounds[b], (unsigned long long)cum);
+        } else {
+            snprintf(want, sizeof want,
+                     "driftwatch_evaluation_duration_seconds_bucket{le=\"+Inf\"} %llu",
+                     (unsigned long long)cum);
+        }
+        assert_line(t, want);
+    }
+    assert_int_equal(cum, 10);
+    assert_line(t, "driftwatch_evaluation_duration_seconds_count 10");
+    assert_line(t, "driftwatch_evaluation_duration_seconds_sum 2.5");
+    /* no snapshot: no column series, and no watermark before data */
+    assert_false(has_prefix_line(t, "driftwatch_column_samples{"));
+    free(t);
+
+    st.watermark_ms = INT64_MIN;
+    t = render(&st, NULL, 0, NULL);
+    assert_false(has_prefix_line(t, "driftwatch_watermark_seconds "));
+    assert_line(t, "# TYPE driftwatch_watermark_seconds gauge");
+    free(t);
+}
+
+static void test_metrics_series_bound(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    json_t *snap = snapshot("M", "C0");
+    /* three evaluated label sets (C0/15m, country/15m, country/1h); keep 2 */
+    uint64_t dropped = 0;
+    char *t = render(&st, snap, 2, &dropped);
+    assert_wellformed(t);
+    assert_int_equal(dropped, 1);
+    assert_line(t, "driftwatch_metrics_series_dropped_total 11"); /* 10 before + 1 */
+    assert_true(has_prefix_line(t, "driftwatch_column_samples{model=\"M\",model_version=\"v3\","
+                                   "column=\"country\",window=\"15m\"}"));
+    assert_false(has_prefix_line(t, "driftwatch_column_samples{model=\"M\",model_version=\"v3\","
+                                    "column=\"country\",window=\"1h\"}"));
+    free(t);
+    json_decref(snap);
+}
+
+/* The status page: one chart per column, text escaped, state classes. */
+static void test_ui_page(void **state)
+{
+    (void)state;
+    json_t *snap = snapshot("<script>alert(1)</script>", "col\"<b>&");
+    size_t len = 0;
+    char *html = dw_ui_render(snap, NULL, &len);
+    assert_int_equal(strlen(html), len);
+    assert_non_null(strstr(html, "<meta http-equiv=\"refresh\" content=\"10\">"));
+    assert_null(strstr(html, "<script"));
+    assert_null(strstr(html, "col\"<b>&"));
+    assert_non_null(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_non_null(strstr(html, "data-column=\"col&quot;&lt;b&gt;&amp;\""));
+    assert_non_null(strstr(html, "data-column=\"country\""));
+    size_t charts = 0;
+    for (const char *p = html; (p = strstr(p, "data-column=")) != NULL; p++)
+        charts++;
+    assert_int_equal(charts, 2);
+    /* 15m (the first window) is shown: C0 is firing, country has a quality alert */
+    assert_non_null(strstr(html, "<div class=\"card firing\">"));
+    assert_non_null(strstr(html, "<div class=\"card quality\">"));
+    /* self-contained: nothing loaded from anywhere */
+    assert_null(strstr(html, "src="));
+    assert_null(strstr(html, "href=\"http"));
+    assert_null(strstr(html, "url("));
+    free(html);
+
+    /* ?window=1h: C0 never evaluated there, country pending */
+    html = dw_ui_render(snap, "1h", NULL);
+    assert_non_null(strstr(html, "<div class=\"card nodata\">"));
+    assert_non_null(strstr(html, "<div class=\"card pending\">"));
+    assert_non_null(strstr(html, "<a class=\"sel\" href=\"?window=1h\">"));
+    free(html);
+    json_decref(snap);
+
+    json_t *empty = json_pack("{s:[]}", "models");
+    html = dw_ui_render(empty, "nope", NULL);
+    assert_non_null(strstr(html, "No window has been evaluated yet"));
+    assert_null(strstr(html, "data-column="));
+    free(html);
+    json_decref(empty);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metrics_counters_and_format),
+        cmocka_unit_test(test_metrics_column_series),
+        cmocka_unit_test(test_metrics_label_escaping),
+        cmocka_unit_test(test_metrics_histogram_cumulative),
+        cmocka_unit_test(test_metrics_series_bound),
+        cmocka_unit_test(test_ui_page),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
