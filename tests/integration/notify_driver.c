@@ -248,6 +248,17 @@ int main(int argc, char **argv)
     int rc = dw_notifier_new_ex(specs, n_specs, &opts, &n, err, sizeof err);
     if (rc) {
         fprintf(stderr, "notify_driver: %s\n", err);
+        /* Freed so that the refusal paths stay clean under LeakSanitizer. */
+        for (size_t i = 0; i < n_docs; i++)
+            json_decref(docs[i]);
+        free(docs);
+        for (size_t i = 0; i < n_headers; i++)
+            free(header_store[i]);
+        for (size_t i = 0; i < n_type_store; i++)
+            free(type_store[i]);
+        for (size_t i = 0; i < n_webhooks; i++)
+            for (size_t k = 0; k < n_sink_opts[i]; k++)
+                free(opt_store[i][k]);
         return 2;
     }
 
