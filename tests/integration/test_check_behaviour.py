@@ -141,6 +141,9 @@ def check_json(ref, cur, *opts):
     if out.returncode not in (0, 1):
         print("check failed (%d): %s" % (out.returncode, out.stderr.strip()))
         sys.exit(1)
+    # Nothing on stderr on success (this also catches sanitizer reports,
+    # which exit 1 like a drift verdict).
+    check(out.stderr == "", "check %s: stderr: %s" % (cur, out.stderr.strip()[:2000]))
     doc = json.loads(out.stdout)
     return out.returncode, doc, {c["name"]: c for c in doc["columns"]}
 

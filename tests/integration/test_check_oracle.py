@@ -262,6 +262,9 @@ def check_json(ref_path, cur_path):
     if out.returncode not in (0, 1):
         print("driftwatch check failed (%d): %s" % (out.returncode, out.stderr.strip()))
         sys.exit(1)
+    # Nothing on stderr on success (this also catches sanitizer reports,
+    # which exit 1 like a drift verdict).
+    check(out.stderr == "", "%s: stderr: %s" % (cur_path, out.stderr.strip()[:2000]))
     doc = json.loads(out.stdout)
     want_status = 1 if doc["drifted_columns"] or doc["quality_issues"] else 0
     check(out.returncode == want_status,
