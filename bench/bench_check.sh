@@ -34,11 +34,13 @@ $PY "$HERE/compare_check.py" check "$WORK/check-dw-check.out" "$WORK/check-peer-
 echo
 machine
 echo "rows: $ROWS x 20 columns ($(du -m "$train" | cut -f1) MB CSV), runs: $RUNS"
-printf '%-24s %10s %12s %s\n' "step" "median s" "peak RSS MB" "all runs (s)"
+printf '%-16s %9s %9s %9s %8s  %s\n' "step" "median s" "best s" "cpu s" "RSS MB" "all runs (s)"
 for l in check-dw-build check-peer-build check-dw-check check-peer-check; do
-    printf '%-24s %10s %12s %s\n' "${l#check-}" "$(median "$l" 1)" \
-        "$(awk -v k="$(median "$l" 2)" 'BEGIN { printf "%.0f", k / 1024 }')" "$(all "$l")"
+    printf '%-16s %9s %9s %9s %8s  %s\n' "${l#check-}" "$(median "$l" 1)" "$(best "$l")" \
+        "$(median "$l" 3)" "$(awk -v k="$(median "$l" 2)" 'BEGIN { printf "%.0f", k / 1024 }')" \
+        "$(all "$l")"
 done
+echo "(median s: median wall time; best s: fastest run; cpu s: median user+system time)"
 awk -v a="$(median check-peer-build 1)" -v b="$(median check-dw-build 1)" \
     'BEGIN { printf "reference build: peer / driftwatch = %.2fx\n", a / b }'
 awk -v a="$(median check-peer-check 1)" -v b="$(median check-dw-check 1)" \

@@ -57,7 +57,7 @@ done
 $PY "$HERE/compare_replay.py" "$WORK/replay-dw.out" "$WORK/replay-peer.out"
 
 if [ "$BIG" -gt 0 ]; then
-    big="$WORK/replay-$BIG.jsonl"
+    big="$WORK/replay-big-$BIG.jsonl"
     echo "generating $BIG records (seed 13) for the memory run ..."
     $PY "$HERE/gen_data.py" jsonl --records "$BIG" --seed 13 --drift "$big"
     timed replay-dw-big taskset -c 0 "$DW" replay -c "$WORK/replay.yaml" --stdout "$big"
@@ -69,15 +69,19 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 echo
 machine
 echo "records: $RECORDS ($(du -m "$logs" | cut -f1) MB, $(awk '{ n += length($0) + 1 } END { printf "%.0f", n / NR }' "$logs") bytes/record), runs: $RUNS"
-printf '%-22s %10s %12s %12s %s\n' "run" "median s" "records/s" "peak RSS MB" "all runs (s)"
+echo "records/s = records / median wall seconds; best = the fastest run; cpu = records / median user+system seconds"
+printf '%-20s %9s %11s %11s %11s %8s  %s\n' "run" "median s" "records/s" "best rec/s" "cpu rec/s" "RSS MB" "all runs (s)"
 for l in replay-dw replay-dw-1core replay-peer; do
     s=$(median "$l" 1)
-    printf '%-22s %10s %12s %12s %s\n' "${l#replay-}" "$s" "$(rate "$RECORDS" "$s")" \
+    printf '%-20s %9s %11s %11s %11s %8s  %s\n' "${l#replay-}" "$s" "$(rate "$RECORDS" "$s")" \
+        "$(rate "$RECORDS" "$(best "$l")")" "$(rate "$RECORDS" "$(median "$l" 3)")" \
         "$(mb "$(median "$l" 2)")" "$(all "$l")"
 done
 if [ "$BIG" -gt 0 ]; then
     s=$(median replay-dw-big 1)
-    printf '%-22s %10s %12s %12s\n' "dw-1core $BIG" "$s" "$(rate "$BIG" "$s")" "$(mb "$(median replay-dw-big 2)")"
+    printf '%-20s %9s %11s %11s %11s %8s\n' "dw-1core $BIG" "$s" "$(rate "$BIG" "$s")" "-" \
+        "$(rate "$BIG" "$(median replay-dw-big 3)")" "$(mb "$(median replay-dw-big 2)")"
 fi
 awk -v a="$(median replay-peer 1)" -v b="$(median replay-dw-1core 1)" \
-    'BEGIN { printf "driftwatch (one core) / peer = %.1fx\n", a / b }'
+    -v c="$(median replay-peer 3)" -v d="$(median replay-dw-1core 3)" \
+    'BEGIN { printf "driftwatch (one core) / peer = %.1fx by median wall time, %.1fx by CPU time\n", a / b, c / d }'

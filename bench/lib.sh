@@ -25,28 +25,37 @@ timed() {
     local label="$1"
     shift
     local rc=0
-    /usr/bin/time -f "%e %M" -o "$WORK/$label.last" "$@" >"$WORK/$label.out" 2>"$WORK/$label.err" || rc=$?
+    /usr/bin/time -f "%e %M %U %S" -o "$WORK/$label.last" "$@" >"$WORK/$label.out" 2>"$WORK/$label.err" || rc=$?
     if [ "$rc" -gt 1 ]; then
         echo "$label failed (exit $rc):" >&2
         tail -5 "$WORK/$label.err" >&2
         exit 1
     fi
-    tail -1 "$WORK/$label.last" >>"$WORK/$label.times"
+    # seconds, peak RSS KB, CPU seconds (user + system)
+    tail -1 "$WORK/$label.last" | awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }' >>"$WORK/$label.times"
 }
 
-# median LABEL COLUMN: the median of column 1 (seconds) or 2 (KB) of LABEL.times.
+# median LABEL COLUMN: the median of column 1 (wall seconds), 2 (peak RSS KB)
+# or 3 (CPU seconds) of LABEL.times.
 median() {
     sort -g -k"$2","$2" "$WORK/$1.times" | awk -v c="$2" '{ v[NR] = $c }
         END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# all LABEL: every run's seconds, space separated.
+# best LABEL: the fastest run's wall seconds (the least disturbed by other
+# work on the machine).
+best() {
+    sort -g -k1,1 "$WORK/$1.times" | head -1 | cut -d' ' -f1
+}
+
+# all LABEL: every run's wall seconds, space separated.
 all() {
     awk '{ printf "%s%s", sep, $1; sep = " " } END { print "" }' "$WORK/$1.times"
 }
 
 machine() {
     echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)"
+    echo "load average (1/5/15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine adds noise)"
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     local bt
     bt=$($PY -c 'import json, sys
