@@ -155,6 +155,7 @@ struct dw_engine {
     pthread_mutex_t snap_lock;
     json_t *snapshot; /* published status document, see dw_engine_snapshot() */
     uint64_t last_publish_ms;
+    bool snapshot_stale; /* evaluations since the last publish (throttled) */
 };
 
 /* Counters are written by the engine's thread only and read by others:
@@ -932,9 +933,12 @@ static void advance(dw_engine *e, int64_t limit, bool final)
     /* Building the document costs about a millisecond: at most once a
      * second of wall time (a replay crosses thousands of boundaries a
      * second), and always at the end (flush). */
-    if ((!published && dw_now_ms() - e->last_publish_ms >= 1000) || final) {
+    if (!published)
+        e->snapshot_stale = true;
+    if ((e->snapshot_stale && dw_now_ms() - e->last_publish_ms >= 1000) || final) {
         publish_snapshot(e);
         e->last_publish_ms = dw_now_ms();
+        e->snapshot_stale = false;
     }
     refresh_next_boundary(e);
 }
@@ -1035,6 +1039,15 @@ int64_t dw_engine_watermark(const dw_engine *e)
 
 void dw_engine_tick(dw_engine *e, int64_t wall_ms)
 {
+    /* Evaluations the throttle kept out of the last snapshot are published
+     * here, a second later at most, even when no further pane closes
+     * (otherwise /metrics and /ui could show stale statistics for a whole
+     * slide). */
+    if (e->snapshot_stale && dw_now_ms() - e->last_publish_ms >= 1000) {
+        publish_snapshot(e);
+        e->last_publish_ms = dw_now_ms();
+        e->snapshot_stale = false;
+    }
     int64_t idle = e->cfg->time.idle_timeout_ms;
     if (idle <= 0 || e->max_event_ms == INT64_MIN)
         return;
