@@ -28,11 +28,11 @@ struct dw_http {
     char *version;
     uint16_t port;
     int64_t liveness_ms;
-    uint64_t heartbeat_ms; /* dw_now_ms() of the last progress; atomic */
-    int ready;             /* atomic */
+    uint64_t heartbeat_ms;   /* dw_now_ms() of the last progress; atomic */
+    int ready;               /* atomic */
     uint64_t series_dropped; /* running total for /metrics; atomic */
 
-    pthread_mutex_t lock; /* guards what follows */
+    pthread_mutex_t lock;  /* guards what follows */
     dw_notifier *notifier; /* swapped by a reload (dw_http_set_notifier) */
     char *not_ready_reason;
     dw_partition_lag *lag; /* DW_HTTP_MAX_PARTITIONS entries */
@@ -158,8 +158,8 @@ json_t *dw_http_status(dw_http *h)
 
     uint64_t age = progress_age(h);
     json_object_set_new(doc, "health",
-                        json_pack("{s:b,s:b,s:f}", "live", age <= (uint64_t)h->liveness_ms,
-                                  "ready", __atomic_load_n(&h->ready, __ATOMIC_RELAXED) != 0,
+                        json_pack("{s:b,s:b,s:f}", "live", age <= (uint64_t)h->liveness_ms, "ready",
+                                  __atomic_load_n(&h->ready, __ATOMIC_RELAXED) != 0,
                                   "last_progress_seconds", (double)age / 1000.0));
 
     dw_engine_stats st;
@@ -186,17 +186,17 @@ json_t *dw_http_status(dw_http *h)
             if (p->lag > 0)
                 total += p->lag;
             json_array_append_new(
-                parts, json_pack("{s:s,s:i,s:o,s:o,s:o}", "topic", p->topic, "partition",
-                                 (int)p->partition, "position",
-                                 p->position >= 0 ? json_integer(p->position) : json_null(),
-                                 "high_watermark",
-                                 p->high_watermark >= 0 ? json_integer(p->high_watermark)
-                                                        : json_null(),
-                                 "lag", p->lag >= 0 ? json_integer(p->lag) : json_null()));
+                parts,
+                json_pack("{s:s,s:i,s:o,s:o,s:o}", "topic", p->topic, "partition",
+                          (int)p->partition, "position",
+                          p->position >= 0 ? json_integer(p->position) : json_null(),
+                          "high_watermark",
+                          p->high_watermark >= 0 ? json_integer(p->high_watermark) : json_null(),
+                          "lag", p->lag >= 0 ? json_integer(p->lag) : json_null()));
         }
-        json_object_set_new(doc, "consumer",
-                            json_pack("{s:o,s:I}", "partitions", parts, "lag_total",
-                                      (json_int_t)total));
+        json_object_set_new(
+            doc, "consumer",
+            json_pack("{s:o,s:I}", "partitions", parts, "lag_total", (json_int_t)total));
     } else {
         json_object_set_new(doc, "consumer", json_null());
     }
@@ -250,8 +250,8 @@ static char *render_metrics(dw_http *h, size_t *len)
 
 /* ---- request handling ---- */
 
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, char *body,
-                               size_t len, const char *ctype)
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, char *body, size_t len,
+                               const char *ctype)
 {
     /* body was malloc()ed (open_memstream, json_dumps with jansson's
      * default allocator, or strdup); MHD frees it after sending. */
@@ -273,8 +273,7 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, cha
     return ret;
 }
 
-static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status,
-                                    const char *text)
+static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status, const char *text)
 {
     char *b = dw_strdup(text);
     return respond(conn, status, b, strlen(b), "text/plain; charset=utf-8");
@@ -315,7 +314,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         pthread_mutex_lock(&h->lock);
         bool ready = __atomic_load_n(&h->ready, __ATOMIC_RELAXED) != 0;
         snprintf(msg, sizeof msg, "%s\n",
-                 ready ? "ready" : h->not_ready_reason ? h->not_ready_reason : "not ready");
+                 ready                 ? "ready"
+                 : h->not_ready_reason ? h->not_ready_reason
+                                       : "not ready");
         pthread_mutex_unlock(&h->lock);
         return respond_text(conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, msg);
     }
@@ -364,8 +365,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 /* Binds the listening socket ourselves (rather than letting MHD do it) so
  * a failure says exactly why: "address already in use", "cannot assign
  * requested address". */
-static int listen_socket(const char *host, uint16_t port, int *fd_out, int *family,
-                         char *errbuf, size_t errlen)
+static int listen_socket(const char *host, uint16_t port, int *fd_out, int *family, char *errbuf,
+                         size_t errlen)
 {
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -377,8 +378,7 @@ static int listen_socket(const char *host, uint16_t port, int *fd_out, int *fami
     if (g != 0)
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "http.listen: host \"%s\": %s", host,
                          gai_strerror(g));
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    ai->ai_protocol);
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     int rc = 0;
     if (fd < 0) {
         rc = dw_seterr(errbuf, errlen, DW_ERR_IO, "http.listen: socket: %s", strerror(errno));
@@ -387,8 +387,8 @@ static int listen_socket(const char *host, uint16_t port, int *fd_out, int *fami
     int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, DW_HTTP_MAX_CONNECTIONS) < 0) {
-        rc = dw_seterr(errbuf, errlen, DW_ERR_IO, "http.listen: cannot listen on %s:%u: %s",
-                       host, (unsigned)port, strerror(errno));
+        rc = dw_seterr(errbuf, errlen, DW_ERR_IO, "http.listen: cannot listen on %s:%u: %s", host,
+                       (unsigned)port, strerror(errno));
         close(fd);
         goto out;
     }
@@ -412,8 +412,8 @@ static void write_port_file(uint16_t port)
     if (f && fclose(f) != 0)
         ok = false;
     if (!ok || rename(tmp, path) != 0)
-        dw_log(DW_LOG_WARN, "http", "%s=%s: cannot write the port file: %s",
-               DW_HTTP_PORT_FILE_ENV, path, strerror(errno));
+        dw_log(DW_LOG_WARN, "http", "%s=%s: cannot write the port file: %s", DW_HTTP_PORT_FILE_ENV,
+               path, strerror(errno));
     free(tmp);
 }
 
@@ -450,11 +450,11 @@ int dw_http_start(const dw_http_options *opts, dw_http **out, char *errbuf, size
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->daemon = MHD_start_daemon(
-        flags, port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)DW_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)DW_HTTP_TIMEOUT_S, MHD_OPTION_END);
+    h->daemon =
+        MHD_start_daemon(flags, port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+                         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)DW_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)DW_HTTP_TIMEOUT_S, MHD_OPTION_END);
     if (!h->daemon) {
         close(fd);
         dw_http_stop(h);

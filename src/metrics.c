@@ -111,7 +111,8 @@ static const struct {
     {"driftwatch_column_samples", "Values of the column in the window at its latest evaluation."},
     {"driftwatch_column_ks_statistic",
      "Kolmogorov-Smirnov distance D between reference and window (numeric columns)."},
-    {"driftwatch_column_ks_p_value", "Kolmogorov-Smirnov p-value, before correction (numeric columns)."},
+    {"driftwatch_column_ks_p_value",
+     "Kolmogorov-Smirnov p-value, before correction (numeric columns)."},
     {"driftwatch_column_psi", "Population Stability Index of the window against the reference."},
     {"driftwatch_column_chi2_p_value",
      "Chi-squared homogeneity p-value, before correction (categorical columns)."},
@@ -151,14 +152,17 @@ static size_t collect_columns(const json_t *snap, size_t max, col_series **out, 
     const json_t *models = json_object_get(snap, "models");
     size_t i, j;
     const json_t *m, *c;
-    json_array_foreach(models, i, m) {
+    json_array_foreach(models, i, m)
+    {
         const char *model = str_or_empty(json_object_get(m, "model"));
         const char *version = str_or_empty(json_object_get(m, "model_version"));
-        json_array_foreach(json_object_get(m, "columns"), j, c) {
+        json_array_foreach(json_object_get(m, "columns"), j, c)
+        {
             const char *col = str_or_empty(json_object_get(c, "name"));
             const char *wname;
             const json_t *w;
-            json_object_foreach((json_t *)json_object_get(c, "windows"), wname, w) {
+            json_object_foreach((json_t *)json_object_get(c, "windows"), wname, w)
+            {
                 if (!json_object_get(w, "samples"))
                     continue; /* not evaluated yet: no statistics to show */
                 total++;
@@ -196,12 +200,15 @@ static void alerts_firing(FILE *f, const json_t *snap)
     static const char *const names[] = {"model", "model_version", "kind"};
     size_t i, j;
     const json_t *m, *c;
-    json_array_foreach(json_object_get(snap, "models"), i, m) {
+    json_array_foreach(json_object_get(snap, "models"), i, m)
+    {
         uint64_t firing[2] = {0, 0};
-        json_array_foreach(json_object_get(m, "columns"), j, c) {
+        json_array_foreach(json_object_get(m, "columns"), j, c)
+        {
             const char *wname;
             const json_t *w;
-            json_object_foreach((json_t *)json_object_get(c, "windows"), wname, w) {
+            json_object_foreach((json_t *)json_object_get(c, "windows"), wname, w)
+            {
                 if (!strcmp(str_or_empty(json_object_get(w, "state")), "firing"))
                     firing[0]++;
                 if (!strcmp(str_or_empty(json_object_get(w, "quality_state")), "firing"))
@@ -236,8 +243,7 @@ static void write_histogram(FILE *f, const dw_engine_stats *st)
             fputs("+Inf", f);
         fprintf(f, "\"} %" PRIu64 "\n", cum);
     }
-    sample_double(f, "driftwatch_evaluation_duration_seconds_sum", NULL,
-                  (double)st->eval_ns / 1e9);
+    sample_double(f, "driftwatch_evaluation_duration_seconds_sum", NULL, (double)st->eval_ns / 1e9);
     sample_u64(f, "driftwatch_evaluation_duration_seconds_count", NULL, cum);
 }
 
@@ -249,7 +255,8 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
     const dw_engine_stats *st = in->stats;
     FILE *f = buf_open(&buf, &blen);
 
-    family(f, "driftwatch_build_info", "gauge", "Always 1; the version label says which build runs.");
+    family(f, "driftwatch_build_info", "gauge",
+           "Always 1; the version label says which build runs.");
     {
         static const char *const n[] = {"version"};
         const char *v[] = {in->version ? in->version : "unknown"};
@@ -331,10 +338,12 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         const char *name, *help;
     } sink_counters[] = {
         {"driftwatch_notifications_sent_total", "Notifications the sink's receiver accepted."},
-        {"driftwatch_notifications_retried_total", "Delivery attempts that failed and were retried."},
+        {"driftwatch_notifications_retried_total",
+         "Delivery attempts that failed and were retried."},
         {"driftwatch_notifications_failed_total",
          "Notifications given up (retries exhausted or a permanent error)."},
-        {"driftwatch_notifications_dropped_total", "Notifications dropped because the queue was full."},
+        {"driftwatch_notifications_dropped_total",
+         "Notifications dropped because the queue was full."},
     };
     size_t nsinks = in->nsinks < DW_METRICS_MAX_SINKS ? in->nsinks : DW_METRICS_MAX_SINKS;
     if (in->nsinks > nsinks)
@@ -349,8 +358,10 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         family(f, sink_counters[k].name, "counter", sink_counters[k].help);
         for (size_t i = 0; i < nsinks; i++) {
             const dw_sink_stats *ss = &in->sinks[i].stats;
-            uint64_t v = k == 0 ? ss->sent : k == 1 ? ss->retried : k == 2 ? ss->failed
-                                                                          : ss->dropped;
+            uint64_t v = k == 0   ? ss->sent
+                         : k == 1 ? ss->retried
+                         : k == 2 ? ss->failed
+                                  : ss->dropped;
             sample_u64(f, sink_counters[k].name, sl[i], v);
         }
     }

@@ -176,8 +176,7 @@ static void chart(FILE *f, const char *column, const json_t *hist)
             CH_W, CH_H);
     esc(f, column);
     fputs(": reference (grey) vs current window</title>", f);
-    fprintf(f,
-            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c5cdd5\"/>",
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c5cdd5\"/>",
             CH_LEFT, CH_BOTTOM, CH_RIGHT, CH_BOTTOM);
     if (n == 0 || top <= 0) {
         fprintf(f,
@@ -198,8 +197,7 @@ static void chart(FILE *f, const char *column, const json_t *hist)
         fprintf(f, ": reference %.1f%%, current %.1f%%</title>", 100 * r, 100 * c);
         /* Reference: a full-width grey bar; current: a narrower bar in
          * the state colour on top, so both stay visible where they differ. */
-        fprintf(f,
-                "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#aeb9c4\"/>",
+        fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#aeb9c4\"/>",
                 x + gap / 2, CH_BOTTOM - rh, slot - gap, rh);
         fprintf(f,
                 "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
@@ -222,14 +220,13 @@ static void chart(FILE *f, const char *column, const json_t *hist)
                 "<text x=\"%.2f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%s\" "
                 "fill=\"#55626f\">",
                 x, CH_BOTTOM + 13, anchor, n > 8 && n <= 12 ? "8" : "9");
-        esc_short(f, json_string_value(json_array_get(labels, i)) ? json_string_value(
-                                                                        json_array_get(labels, i))
-                                                                  : "",
-                  n > 8 ? 6 : 10);
+        const char *lab = json_string_value(json_array_get(labels, i));
+        /* the end labels are anchored at the edges: room for more */
+        size_t room = n > 12 && (i == 0 || i == n - 1) ? 10 : n > 8 ? 6 : 10;
+        esc_short(f, lab ? lab : "", room);
         fputs("</text>", f);
     }
-    fprintf(f,
-            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"#8a97a4\">max %.1f%%</text>",
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"#8a97a4\">max %.1f%%</text>",
             CH_LEFT, CH_H - 4, 100 * top);
     fputs("</svg>", f);
 }
@@ -277,14 +274,13 @@ static void sparkline(FILE *f, const json_t *hist)
             fprintf(f, "%s%.2f,%.2f", k ? " " : "", lx, ly);
             k++;
         }
-        fprintf(f, "\"/><circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" style=\"fill:var(--c)\"/>",
-                lx, ly);
+        fprintf(f, "\"/><circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" style=\"fill:var(--c)\"/>", lx,
+                ly);
     }
     fputs("</svg>", f);
 }
 
-static void stat_row(FILE *f, const char *name, const json_t *obj, const char *k1,
-                     const char *k2)
+static void stat_row(FILE *f, const char *name, const json_t *obj, const char *k1, const char *k2)
 {
     double v;
     if (!jnum_at(obj, k1, k2, &v))
@@ -327,7 +323,8 @@ static void card(FILE *f, const json_t *col, const char *wname)
         fputs("<div class=\"new\">new categories: ", f);
         size_t i;
         const json_t *c;
-        json_array_foreach(newc, i, c) {
+        json_array_foreach(newc, i, c)
+        {
             if (i >= 5) {
                 fprintf(f, " and %zu more", json_array_size(newc) - 5);
                 break;
@@ -350,7 +347,8 @@ static const char *pick_window(const json_t *model, const char *want)
     const json_t *wins = json_object_get(model, "windows");
     size_t i;
     const json_t *w;
-    json_array_foreach(wins, i, w) {
+    json_array_foreach(wins, i, w)
+    {
         const char *n = jstr(w, "name");
         if (want && n && !strcmp(n, want))
             return n;
@@ -371,7 +369,8 @@ static void model_section(FILE *f, const json_t *m, const char *want)
     fputs("</h2><div class=\"meta\">", f);
     size_t i;
     const json_t *w;
-    json_array_foreach(json_object_get(m, "windows"), i, w) {
+    json_array_foreach(json_object_get(m, "windows"), i, w)
+    {
         const char *n = jstr(w, "name");
         if (!n || !wname || strcmp(n, wname))
             continue;
@@ -441,8 +440,10 @@ static void nav(FILE *f, const json_t *models, const char *want)
     size_t n = 0;
     size_t i, j;
     const json_t *m, *w;
-    json_array_foreach(models, i, m) {
-        json_array_foreach(json_object_get(m, "windows"), j, w) {
+    json_array_foreach(models, i, m)
+    {
+        json_array_foreach(json_object_get(m, "windows"), j, w)
+        {
             const char *nm = jstr(w, "name");
             bool dup = !nm;
             for (size_t k = 0; k < n && !dup; k++)

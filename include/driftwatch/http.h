@@ -35,11 +35,11 @@
 #define DW_HTTP_PORT_FILE_ENV "DW_HTTP_PORT_FILE"
 
 typedef struct dw_http_options {
-    const char *host;      /* numeric IPv4/IPv6 address or a host name; NULL: 0.0.0.0 */
-    uint16_t port;         /* 0: an ephemeral port (see dw_http_port()) */
-    const char *version;   /* build version for driftwatch_build_info; NULL: "unknown" */
-    dw_engine *engine;     /* required; borrowed, must outlive the server */
-    dw_notifier *notifier; /* may be NULL (no sinks); borrowed */
+    const char *host;        /* numeric IPv4/IPv6 address or a host name; NULL: 0.0.0.0 */
+    uint16_t port;           /* 0: an ephemeral port (see dw_http_port()) */
+    const char *version;     /* build version for driftwatch_build_info; NULL: "unknown" */
+    dw_engine *engine;       /* required; borrowed, must outlive the server */
+    dw_notifier *notifier;   /* may be NULL (no sinks); borrowed */
     int64_t poll_timeout_ms; /* the consumer's poll timeout (widens the liveness window) */
 } dw_http_options;
 
