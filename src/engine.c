@@ -1355,9 +1355,11 @@ void dw_engine_process_from(dw_engine *e, int source_id, const char *buf, size_t
     res->ahead = false;
     e->ahead = false;
     source *src = &e->sources[source_id >= 0 && (size_t)source_id < e->nsources ? source_id : 0];
-    STAT_ADD(e, messages, 1);
+    /* A message put back because its partition ran ahead is counted when
+     * it comes again, not twice. */
     int64_t max_bytes = e->cfg->kafka.max_message_bytes;
     if (max_bytes > 0 && (int64_t)len > max_bytes) {
+        STAT_ADD(e, messages, 1);
         reject(e, DW_REJECT_TOO_LARGE, "message larger than kafka.max_message_bytes", buf,
                len > 256 ? 256 : len);
         return;
@@ -1393,5 +1395,6 @@ void dw_engine_process_from(dw_engine *e, int source_id, const char *buf, size_t
         STAT_ADD(e, records, 1);
         first = false;
     }
+    STAT_ADD(e, messages, 1);
     res->applied = (size_t)(STAT_GET(e, applied) - applied_before);
 }

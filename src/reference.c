@@ -152,7 +152,7 @@ static int add_u64(const pctx *p, uint64_t *sum, uint64_t x, const char *what)
 static int parse_numeric(const pctx *p, json_t *jc, dw_ref_column *c)
 {
     int rc;
-    uint64_t nb;
+    uint64_t nb = 0;
     if ((rc = get_double(p, jc, "min", &c->min)) < 0 ||
         (rc = get_double(p, jc, "max", &c->max)) < 0 ||
         (rc = get_double(p, jc, "mean", &c->mean)) < 0 ||

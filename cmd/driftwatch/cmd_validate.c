@@ -14,6 +14,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Webhook URLs often carry their secret in the path (Slack, many others)
+ * or in user:password@: print only scheme://host[:port] so the summary can
+ * go into CI logs. */
+static const char *redact_url(const char *url, char *buf, size_t len)
+{
+    const char *p = strstr(url, "://");
+    if (!p) {
+        snprintf(buf, len, "(url)");
+        return buf;
+    }
+    const char *host = p + 3;
+    const char *at = strchr(host, '@');
+    const char *slash = strchr(host, '/');
+    if (at && (!slash || at < slash))
+        host = at + 1;
+    int hostlen = (int)(slash ? (size_t)(slash - host) : strlen(host));
+    snprintf(buf, len, "%.*s%.*s%s", (int)(p + 3 - url), url, hostlen, host,
+             slash && slash[1] ? "/..." : "");
+    return buf;
+}
+
 static void usage(FILE *f)
 {
     fputs("usage: driftwatch validate -c CONFIG\n"
@@ -82,16 +103,18 @@ static void print_summary(const dw_config *cfg, const size_t *ncols)
     printf("sinks (%zu):\n", cfg->nsinks);
     for (size_t i = 0; i < cfg->nsinks; i++) {
         const dw_sink_config *s = &cfg->sinks[i];
+        char u[256];
         printf("  %s: %s%s%s\n", s->name, dw_sink_type_name(s->type), s->url ? " " : "",
-               s->url ? s->url : "");
+               s->url ? redact_url(s->url, u, sizeof u) : "");
     }
     if (cfg->nretrain) {
         printf("retrain (%zu):\n", cfg->nretrain);
         for (size_t i = 0; i < cfg->nretrain; i++) {
             const dw_retrain_config *r = &cfg->retrain[i];
+            char u[256];
             printf("  %s: %s %s (model %s, window %s, >= %d columns)\n", r->name,
-                   dw_retrain_type_name(r->type), r->url, r->model ? r->model : "any", r->window,
-                   r->min_columns);
+                   dw_retrain_type_name(r->type), redact_url(r->url, u, sizeof u),
+                   r->model ? r->model : "any", r->window, r->min_columns);
         }
     }
 }
