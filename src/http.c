@@ -349,7 +349,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found: see / for the endpoints\n");
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's messages (printf-style format from the library). */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];
