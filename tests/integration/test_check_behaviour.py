@@ -43,7 +43,7 @@ N_CUR = 5000        # current rows (acceptance: n = 5,000)
 N_BIG = 200000      # acceptance: a 0.02-SD shift with n = 200,000
 RATE = 0.95         # acceptance: >= 95 % of seeds
 DEFAULT_SEEDS = 60  # 60 seeds: a true rate of 99 % passes >= 95 % with prob. > 0.99
-BIG_SEEDS = 6
+BIG_SEEDS = 4
 
 failures = []
 
@@ -99,13 +99,19 @@ NAMES = [c[0] for c in NUMERIC] + [c[0] for c in CATEGORICAL]
 NEW_CATEGORY = "BR"
 
 
+def fmt(x):
+    """CSV text of the values, 9 significant digits (str.format on a list is
+    about twice as fast as np.char.mod, which dominated the run time)."""
+    return list(map("{:.9g}".format, x.tolist()))
+
+
 def draw(rng, n, shift_col=None, shift_sd=0.0, new_cat_col=None):
     cols = {}
     for name, sample, sd in NUMERIC:
         x = sample(rng, n)
         if name == shift_col:
             x = x + shift_sd * sd
-        cols[name] = np.char.mod("%.9g", x)
+        cols[name] = fmt(x)
     for name, values, p in CATEGORICAL:
         x = rng.choice(values, n, p=p).astype(object)
         if name == new_cat_col:
@@ -228,8 +234,8 @@ def big_pair(tmp, cols, seed, shift_sd):
     ref_csv = os.path.join(tmp, "big-ref.csv")
     ref = os.path.join(tmp, "big-ref.json")
     cur = os.path.join(tmp, "big-cur.csv")
-    write_csv(ref_csv, {name: np.char.mod("%.9g", f(rng, N_BIG)) for name, f, _ in cols})
-    write_csv(cur, {name: np.char.mod("%.9g", f(rng, N_BIG) + shift_sd * sd)
+    write_csv(ref_csv, {name: fmt(f(rng, N_BIG)) for name, f, _ in cols})
+    write_csv(cur, {name: fmt(f(rng, N_BIG) + shift_sd * sd)
                     for name, f, sd in cols})
     build_ref(ref_csv, ref)
     return check_json(ref, cur)
