@@ -305,12 +305,18 @@ json_t *dw_check_report_json(const dw_check_report *r)
                 json_object_set_new(ncc, c->new_names[order[i]],
                                     json_integer((json_int_t)c->new_counts[order[i]]));
             json_object_set_new(o, "new_category_counts", ncc);
+            /* Unseen values beyond the categories tracked by name. */
+            json_object_set_new(o, "new_category_overflow",
+                                json_integer((json_int_t)c->new_overflow));
             json_object_set_new(o, "unseen_rate", jnum(res->quality.unseen_rate));
         }
         json_object_set_new(o, "thresholds",
-                            json_pack("{s:o,s:o,s:o,s:I}", "alpha", jnum(th->alpha), "psi",
-                                      jnum(th->psi_threshold), "ks", jnum(th->ks_threshold),
-                                      "min_samples", (json_int_t)th->min_samples));
+                            json_pack("{s:o,s:o,s:o,s:I,s:o,s:o}", "alpha", jnum(th->alpha),
+                                      "psi", jnum(th->psi_threshold), "ks",
+                                      jnum(th->ks_threshold), "min_samples",
+                                      (json_int_t)th->min_samples, "missing_rate_delta",
+                                      jnum(th->missing_rate_delta), "type_error_rate",
+                                      jnum(th->type_error_rate)));
         json_array_append_new(cols, o);
     }
     free(order);
@@ -376,7 +382,7 @@ void dw_check_report_print(const dw_check_report *r, FILE *f)
                 res->type == DW_COL_NUMERIC ? "numeric" : "categorical",
                 (unsigned long long)res->count, 100.0 * res->quality.missing_rate, ksd, ksp, psi,
                 chi, chip, verdict);
-        if (res->drift && res->quality.missing_rate > 0 && res->quality_issue)
+        if (res->drift && res->quality_issue)
             fputs(" +QUALITY", f);
         size_t n = sorted_new(c, order);
         if (n || c->new_overflow) {

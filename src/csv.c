@@ -148,13 +148,17 @@ static int read_record(dw_csv *c, char *errbuf, size_t errlen)
     int ch;
     c->nfields = 0;
     c->reclen = 0;
-    /* Skip blank lines (LF or CRLF with nothing before them). */
+    /* Skip blank lines (LF or CRLF with nothing before them), except in a
+     * one-column file, where a blank line is a record with an empty (that
+     * is, missing) cell: skipping it would hide missing values. */
     for (;;) {
         ch = getbyte(c);
         if (ch == -2)
             return io_fail(c, errbuf, errlen);
         if (ch == EOF)
             return 0;
+        if (c->ncols == 1)
+            break;
         if (ch == '\n') {
             c->line++;
             continue;

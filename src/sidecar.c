@@ -98,6 +98,13 @@ static int build_specs(dw_sidecar *s, char *errbuf, size_t errlen)
         sp->max_retries = sc->max_retries;
         sp->send_resolved = sc->send_resolved;
         sp->min_interval_ms = sc->min_interval_ms;
+        sp->filter_models = sc->filter.models;
+        sp->n_filter_models = sc->filter.nmodels;
+        sp->filter_columns = sc->filter.columns;
+        sp->n_filter_columns = sc->filter.ncolumns;
+        sp->filter_severity = sc->filter.min_severity == DW_SEVERITY_CRITICAL  ? "critical"
+                              : sc->filter.min_severity == DW_SEVERITY_WARNING ? "warning"
+                                                                               : NULL;
         sp->headers = &s->spec_kv[k];
         sp->n_headers = sc->nheaders;
         for (size_t h = 0; h < sc->nheaders; h++, k++) {

@@ -61,6 +61,10 @@ static int set_threshold(dw_thresholds *th, const char *key, const char *val)
     if (!strcmp(key, "min_samples")) {
         if (parse_double("min_samples", val, 0, 1e15, &v) < 0)
             return -1;
+        if (v != (double)(uint64_t)v) {
+            fprintf(stderr, "driftwatch: min_samples: '%s' is not a whole number\n", val);
+            return -1;
+        }
         th->min_samples = (uint64_t)v;
         return 0;
     }
@@ -188,7 +192,7 @@ int cmd_check(int argc, char **argv)
     }
     if (json) {
         json_t *doc = dw_check_report_json(rep);
-        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
         fputc('\n', stdout);
         json_decref(doc);
     } else {
