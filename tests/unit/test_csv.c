@@ -200,12 +200,35 @@ static void test_quoted_empty_and_single_column(void **state)
     dw_csv_free(c);
 }
 
+/* Regression: in a one-column file a blank line is an empty (missing) cell,
+ * not a line to skip, or missing values would vanish from the counts. */
+static void test_one_column_blank_line_is_a_missing_cell(void **state)
+{
+    (void)state;
+    char text[] = "x\n1\n\n2\n";
+    FILE *f = fmemopen(text, strlen(text), "r");
+    dw_csv *c = NULL;
+    char err[256];
+    assert_int_equal(dw_csv_open_stream(f, "one.csv", 1, &c, err, sizeof err), 0);
+    int rows = 0, empty = 0;
+    while (dw_csv_next(c, err, sizeof err) == 1) {
+        size_t len;
+        dw_csv_field(c, 0, &len);
+        rows++;
+        empty += len == 0;
+    }
+    assert_int_equal(rows, 3);
+    assert_int_equal(empty, 1);
+    dw_csv_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_and_quoting),
         cmocka_unit_test(test_embedded_newlines_and_line_numbers),
         cmocka_unit_test(test_crlf_bom_blank_lines_no_final_newline),
+        cmocka_unit_test(test_one_column_blank_line_is_a_missing_cell),
         cmocka_unit_test(test_wrong_field_count_names_file_and_line),
         cmocka_unit_test(test_unterminated_quote_and_junk_after_quote),
         cmocka_unit_test(test_field_size_limit),
