@@ -61,5 +61,5 @@ machine() {
     bt=$($PY -c 'import json, sys
 print([o["value"] for o in json.load(open(sys.argv[1])) if o["name"] == "buildtype"][0])' \
         "$(dirname "$DW")/../../meson-info/intro-buildoptions.json" 2>/dev/null || echo unknown)
-    echo "build: $DW (buildtype $bt)"
+    echo "build: $DW (buildtype $bt, binary modified $(date -u -r "$DW" +%Y-%m-%dT%H:%M:%SZ))"
 }
