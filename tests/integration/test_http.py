@@ -327,7 +327,7 @@ http:
     shot = os.path.join(artifacts, "ui.png")
     if os.path.exists(shot):
         os.unlink(shot)
-    r = chromium(["--window-size=1400,1900", "--screenshot=" + shot, base + "/ui"], profile)
+    r = chromium(["--window-size=1400,1500", "--screenshot=" + shot, base + "/ui"], profile)
     assert r.returncode == 0, r.stderr[-2000:]
     with open(shot, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n", "screenshot is not a PNG"
