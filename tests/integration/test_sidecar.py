@@ -500,6 +500,9 @@ def case3_malformed():
         proc = start_sidecar(cfg, "sidecar-malformed")
         rng = np.random.default_rng(33)
         valid = stream(rng, 0, 20)
+        # Each is not JSON as a whole, so each counts once, under
+        # invalid_json, and nothing of it is applied ('[{"ts": 1}' is a
+        # truncated array whose first element alone would parse).
         bad_json = ['not json at all', '{"ts": 1767225600000, "model": "itest", "features": {',
                     '{"ts": 1767225600000, model: "itest"}', '{"ts": ,}', '[{"ts": 1}',
                     '{"ts": 1767225600000 "model": "itest"}']
