@@ -10,6 +10,58 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct dw_bin_index {
+    double lo, inv_width; /* bucket of x: (x - lo) * inv_width */
+    size_t nbuckets;
+    uint32_t *first;      /* nbuckets: upper edges below the bucket's start */
+};
+
+void dw_bin_index_free(struct dw_bin_index *idx)
+{
+    if (!idx)
+        return;
+    free(idx->first);
+    free(idx);
+}
+
+/* Number of upper edges e[1..n] strictly below x. */
+static size_t upper_edges_below(const double *e, size_t n, double x)
+{
+    size_t lo = 0, hi = n; /* answer in [lo, hi] */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e[mid + 1] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int dw_bin_index_build(dw_ref_column *col)
+{
+    dw_bin_index_free(col->bin_index);
+    col->bin_index = NULL;
+    if (col->type != DW_COL_NUMERIC || col->nbins == 0 || !col->edges)
+        return DW_ERR_INVALID;
+    double lo = col->edges[0], hi = col->edges[col->nbins];
+    if (!(hi > lo) || !isfinite(hi - lo))
+        return DW_ERR_INVALID;
+    size_t nb = col->nbins * 4;
+    if (nb > DW_BIN_INDEX_MAX)
+        nb = DW_BIN_INDEX_MAX;
+    struct dw_bin_index *idx = dw_calloc(1, sizeof *idx);
+    idx->lo = lo;
+    idx->inv_width = (double)nb / (hi - lo);
+    idx->nbuckets = nb;
+    idx->first = dw_calloc(nb, sizeof *idx->first);
+    for (size_t b = 0; b < nb; b++)
+        idx->first[b] = (uint32_t)upper_edges_below(col->edges, col->nbins,
+                                                    lo + (double)b * (hi - lo) / (double)nb);
+    col->bin_index = idx;
+    return 0;
+}
+
 long dw_ref_bin(const dw_ref_column *col, double x)
 {
     if (isnan(x))
@@ -24,8 +76,24 @@ long dw_ref_bin(const dw_ref_column *col, double x)
         return -1;
     if (x > e[n])
         return (long)n;
-    /* Smallest i in [0, n) with x <= e[i + 1]: bin i is (e[i], e[i+1]] (bin 0
-     * also holds e[0]), so that is the bin of x. It exists since x <= e[n]. */
+    /* The bin of x is the smallest i in [0, n) with x <= e[i + 1]: bin i is
+     * (e[i], e[i+1]] (bin 0 also holds e[0]); it exists since x <= e[n]. */
+    const struct dw_bin_index *idx = col->bin_index;
+    if (idx) {
+        size_t b = (size_t)((x - idx->lo) * idx->inv_width);
+        if (b >= idx->nbuckets)
+            b = idx->nbuckets - 1;
+        size_t i = idx->first[b];
+        if (i >= n)
+            i = n - 1;
+        /* The start is right unless rounding put x one bucket too far:
+         * then e[i] >= x, and the search below decides. */
+        if (i == 0 || e[i] < x) {
+            while (i < n - 1 && e[i + 1] < x)
+                i++;
+            return (long)i;
+        }
+    }
     size_t lo = 0, hi = n - 1;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

@@ -55,6 +55,7 @@ typedef struct dw_ref_column {
     uint64_t *cat_counts;           /* ncat */
     uint64_t other_count;           /* values beyond max_categories, pooled */
     struct dw_cat_index *cat_index; /* private hash index for dw_ref_category */
+    struct dw_bin_index *bin_index; /* private lookup table for dw_ref_bin, may be NULL */
 } dw_ref_column;
 
 typedef struct dw_reference {

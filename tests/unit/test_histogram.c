@@ -191,10 +191,66 @@ static void test_category_index_errors(void **state)
     dw_cat_index_free(NULL);
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The lookup table must give exactly the binary search's answer: on
+ * quantile edges of skewed data, on discrete edges with a closed first bin,
+ * at every edge and its neighbours, and on random values. */
+static void test_bin_index_matches_search(void **state)
+{
+    (void)state;
+    srand(11);
+    for (int kind = 0; kind < 3; kind++) {
+        size_t n = kind == 2 ? 7 : 1000;
+        double *e = malloc((n + 1) * sizeof *e);
+        if (kind == 0) { /* quantiles of a lognormal-like sample */
+            for (size_t i = 0; i <= n; i++) {
+                double u = ((double)rand() + 1) / ((double)RAND_MAX + 2);
+                e[i] = exp(3 * (u - 0.5)) * 100;
+            }
+            qsort(e, n + 1, sizeof *e, cmp_d);
+            for (size_t i = 1; i <= n; i++)
+                if (e[i] <= e[i - 1])
+                    e[i] = nextafter(e[i - 1], INFINITY);
+        } else if (kind == 1) { /* dense in the middle, tiny gaps */
+            for (size_t i = 0; i <= n; i++)
+                e[i] = tan(((double)i / (double)n - 0.5) * 3.0);
+        } else { /* discrete: one bin per value, bin 0 closed */
+            double v[] = {1, 1, 2, 3, 5, 8, 13, 21};
+            memcpy(e, v, sizeof v);
+        }
+        dw_ref_column plain = numeric(e, n), fast = numeric(e, n);
+        assert_int_equal(dw_bin_index_build(&fast), 0);
+        assert_non_null(fast.bin_index);
+        for (size_t i = 0; i <= n; i++) {
+            double probes[] = {e[i], nextafter(e[i], -INFINITY), nextafter(e[i], INFINITY)};
+            for (int k = 0; k < 3; k++)
+                assert_int_equal(dw_ref_bin(&fast, probes[k]), dw_ref_bin(&plain, probes[k]));
+        }
+        double span = e[n] - e[0];
+        for (int r = 0; r < 200000; r++) {
+            double x = e[0] - 0.1 * span + 1.2 * span * ((double)rand() / RAND_MAX);
+            assert_int_equal(dw_ref_bin(&fast, x), dw_ref_bin(&plain, x));
+        }
+        dw_bin_index_free(fast.bin_index);
+        free(e);
+    }
+    /* A constant column has no table: the search serves it. */
+    double c[] = {4, 4};
+    dw_ref_column k = numeric(c, 1);
+    assert_true(dw_bin_index_build(&k) < 0);
+    assert_int_equal(dw_ref_bin(&k, 4), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bin_right_closed_rule),
+        cmocka_unit_test(test_bin_index_matches_search),
         cmocka_unit_test(test_bin_nan_and_infinities),
         cmocka_unit_test(test_bin_constant_column),
         cmocka_unit_test(test_bin_discrete_column),
