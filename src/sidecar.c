@@ -230,9 +230,10 @@ int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, s
     size_t cap = 0;
     ssize_t n;
     char herr[512];
-    /* A backtest must not fail because the status port is taken (another
-     * replay or the sidecar itself may hold it): warn and go on. */
-    if (http_start(s, herr, sizeof herr) < 0)
+    /* Only on request (replay --http): a backtest should not open a port
+     * by default, and must not fail because the status port is taken
+     * (another replay or the sidecar itself may hold it): warn and go on. */
+    if (s->opts.replay_http && http_start(s, herr, sizeof herr) < 0)
         dw_log(DW_LOG_WARN, "sidecar", "replay continues without the HTTP server: %s", herr);
     uint64_t lines = 0;
     while ((n = getline(&line, &cap, in)) > 0) {

@@ -17,19 +17,21 @@ typedef struct run_args {
     const char *log_level;
     const char *log_format;
     int stdout_only;
+    int http;
     const char *input;
 } run_args;
 
 static void usage(FILE *f, int replay)
 {
     if (replay)
-        fputs("usage: driftwatch replay -c CONFIG [--stdout] [--log-level L] [--log-format "
-              "json|text] FILE\n"
+        fputs("usage: driftwatch replay -c CONFIG [--stdout] [--http] [--log-level L] "
+              "[--log-format json|text] FILE\n"
               "\n"
               "Runs the engine over FILE (JSONL: one message per line; '-' reads stdin) with\n"
               "the configuration's models, windows and thresholds, and delivers the\n"
               "notifications to its sinks, or prints them with --stdout. The same input\n"
-              "gives the same notifications, so thresholds can be backtested.\n",
+              "gives the same notifications, so thresholds can be backtested. --http serves\n"
+              "/metrics, /api/v1/status and /ui on http.listen while it runs.\n",
               f);
     else
         fputs("usage: driftwatch run -c CONFIG [--log-level L] [--log-format json|text]\n"
@@ -46,6 +48,7 @@ static int parse(int argc, char **argv, int replay, run_args *a)
         {"log-level", required_argument, NULL, 'l'},
         {"log-format", required_argument, NULL, 'f'},
         {"stdout", no_argument, NULL, 's'},
+        {"http", no_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -63,6 +66,14 @@ static int parse(int argc, char **argv, int replay, run_args *a)
                 return 2;
             }
             a->stdout_only = 1;
+            break;
+        case 'H':
+            if (!replay) {
+                fprintf(stderr, "driftwatch: --http is an option of replay (run always serves "
+                                "http.listen unless http.enabled is false)\n");
+                return 2;
+            }
+            a->http = 1;
             break;
         case 'h': usage(stdout, replay); return 0;
         default: usage(stderr, replay); return 2;
@@ -156,7 +167,7 @@ int cmd_replay(int argc, char **argv)
     }
     char err[1024];
     dw_sidecar *s = NULL;
-    dw_sidecar_options opts = {.stdout_only = a.stdout_only != 0};
+    dw_sidecar_options opts = {.stdout_only = a.stdout_only != 0, .replay_http = a.http != 0};
     if (dw_sidecar_new(cfg, &opts, &s, err, sizeof err) < 0) {
         fprintf(stderr, "driftwatch: %s\n", err);
         if (in != stdin)

@@ -27,6 +27,8 @@ typedef struct dw_sidecar_options {
      * reference files and clears the flag. A file that does not load, or
      * changes what needs a restart, is refused: the old one keeps running. */
     volatile sig_atomic_t *reload;
+    /* replay: serve the HTTP endpoints (http.listen) while replaying. */
+    bool replay_http;
 } dw_sidecar_options;
 
 typedef struct dw_sidecar dw_sidecar;
