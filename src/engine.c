@@ -1319,7 +1319,12 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
             e->slots[n++] = dw_model_missing_slot(m, j);
 
     bool fresh = dw_window_next_end(dw_model_window(m, 0)) == INT64_MIN;
-    if (dw_model_add(m, t, e->slots, n) < 0) {
+    int arc = dw_model_add(m, t, e->slots, n);
+    if (arc == DW_ERR_LIMIT) {
+        reject(e, DW_REJECT_LATE, "its pane already closed", rec->raw.ptr, rec->raw.len);
+        return;
+    }
+    if (arc < 0) {
         if (first) {
             e->ahead = true; /* the caller redelivers the message later */
             e->ahead_ts = t;
@@ -1367,6 +1372,26 @@ void dw_engine_process_from(dw_engine *e, int source_id, const char *buf, size_t
     uint64_t applied_before = STAT_GET(e, applied);
     int64_t wall = dw_wall_ms();
     dw_scanner sc;
+    /* An array of records is validated whole first, so a message that is
+     * not valid JSON is rejected whole instead of half applied. (A single
+     * object is only yielded once it is complete and valid.) */
+    size_t lead = 0;
+    while (lead < len && (buf[lead] == ' ' || buf[lead] == '\t' || buf[lead] == '\n' ||
+                          buf[lead] == '\r'))
+        lead++;
+    if (lead < len && buf[lead] == '[') {
+        dw_scan_record probe = {.fields = NULL, .cap = 0};
+        int vrc;
+        dw_scan_init(&sc, buf, len);
+        while ((vrc = dw_scan_next(&sc, &probe)) != 0)
+            if (vrc < 0 && vrc != DW_ERR_INVALID) {
+                char detail[256];
+                dw_scan_format_error(&sc, NULL, detail, sizeof detail);
+                STAT_ADD(e, messages, 1);
+                reject(e, DW_REJECT_INVALID_JSON, detail, buf, len);
+                return;
+            }
+    }
     dw_scan_init(&sc, buf, len);
     dw_scan_record rec = {.fields = e->fields, .cap = MAX_PATHS};
     bool first = true;

@@ -231,7 +231,7 @@ int dw_model_add(dw_model *m, int64_t t_ms, const size_t *slots, size_t n)
     for (size_t w = 0; w < m->nwin; w++) {
         m->pane_tmp[w] = dw_window_pane_for(m->win[w], t_ms);
         if (!m->pane_tmp[w])
-            return DW_ERR_STATE;
+            return dw_window_is_ahead(m->win[w], t_ms) ? DW_ERR_STATE : DW_ERR_LIMIT;
     }
     for (size_t w = 0; w < m->nwin; w++) {
         uint64_t *pane = m->pane_tmp[w];

@@ -15,7 +15,9 @@ struct dw_window {
     uint64_t *ring;  /* nslots * width */
     uint64_t *sum;   /* width */
     bool started;
+    bool closed;     /* a pane has closed: the clock can no longer move back */
     int64_t next;    /* index (time / slide) of the next pane to close */
+    int64_t hi;      /* newest pane that received data */
     size_t filled;   /* closed panes currently in sum, <= npanes */
 };
 
@@ -68,13 +70,26 @@ uint64_t *dw_window_pane_for(dw_window *w, int64_t t_ms)
     int64_t q = floor_div(t_ms, w->slide_ms);
     if (!w->started) {
         w->started = true;
+        w->next = w->hi = q;
+    }
+    if (q < w->next) {
+        /* Before the first close the clock may start earlier than the first
+         * record (another partition's older records), as long as the panes
+         * already holding data stay within the open ones. */
+        if (w->closed || w->hi - q >= (int64_t)w->nopen)
+            return NULL; /* late: its pane closed, or cannot be opened */
         w->next = q;
     }
-    if (q < w->next)
-        return NULL; /* late: its pane already closed */
     if (q - w->next >= (int64_t)w->nopen)
         return NULL; /* ahead of the ring: caller must close panes first */
+    if (q > w->hi)
+        w->hi = q;
     return slot(w, q);
+}
+
+bool dw_window_is_ahead(const dw_window *w, int64_t t_ms)
+{
+    return w->started && floor_div(t_ms, w->slide_ms) - w->next >= (int64_t)w->nopen;
 }
 
 int64_t dw_window_open_end(const dw_window *w)
@@ -92,6 +107,7 @@ int64_t dw_window_close_next(dw_window *w)
     if (!w->started)
         return INT64_MIN;
     int64_t p = w->next;
+    w->closed = true;
     uint64_t *pane = slot(w, p);
     for (size_t i = 0; i < w->width; i++)
         w->sum[i] += pane[i];
@@ -120,7 +136,7 @@ int dw_window_skip_to(dw_window *w, int64_t end_ms)
     memset(w->ring, 0, w->nslots * w->width * sizeof(uint64_t));
     memset(w->sum, 0, w->width * sizeof(uint64_t));
     w->filled = 0;
-    w->next = q;
+    w->next = w->hi = q;
     return 1;
 }
 

@@ -83,8 +83,9 @@ size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status 
 size_t dw_model_missing_slot(const dw_model *m, size_t col);
 
 /* Adds 1 to each counter in slots[0..n) in the pane of every window holding
- * event time t_ms. Returns 0, or DW_ERR_STATE if some window's pane for t
- * is closed (late) or not open yet (the caller must advance time first). */
+ * event time t_ms. Returns 0; DW_ERR_STATE if t is beyond the panes some
+ * window holds open (the caller must advance time first, nothing was
+ * added); DW_ERR_LIMIT if some window's pane for t closed (a late record). */
 int dw_model_add(dw_model *m, int64_t t_ms, const size_t *slots, size_t n);
 
 /* Evaluates window wi (after the caller closed a pane of it): computes the

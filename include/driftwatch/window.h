@@ -14,6 +14,7 @@
 #ifndef DRIFTWATCH_WINDOW_H
 #define DRIFTWATCH_WINDOW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,11 +28,14 @@ void dw_window_free(dw_window *w);
 
 /* The counters of the open pane holding event time t_ms, or NULL when that
  * pane already closed (a late record: the caller counts it) or is beyond the
- * ring (the caller must close panes first; cannot happen when the watermark
- * is max event time - lateness). Before the first close, any time is
- * accepted and starts the window's clock. `lateness_ms` of dw_window_new()
+ * ring (dw_window_is_ahead(): the caller must close panes first). The first
+ * record starts the window's clock; until the first pane closes, an older
+ * record moves the clock back if the panes holding data still fit. `lateness_ms` of dw_window_new()
  * sizes how far ahead of the next pane to close records may be. */
 uint64_t *dw_window_pane_for(dw_window *w, int64_t t_ms);
+
+/* True when t_ms lies beyond the panes the ring holds open. */
+bool dw_window_is_ahead(const dw_window *w, int64_t t_ms);
 
 /* The end (exclusive) of the newest pane the ring holds open: records at or
  * after it are refused by dw_window_pane_for(). INT64_MAX before the clock

@@ -198,12 +198,19 @@ static void test_rejects_are_counted_by_reason(void **state)
     };
     for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++)
         dw_engine_process(f->e, msgs[i], strlen(msgs[i]), INT64_MIN);
+    /* Regression: a truncated array is rejected whole, nothing of it
+     * applied, and counted once (not also as "no model"). */
+    const char *cut[] = {"[{\"ts\": 1795500600000, \"model\": \"m\"}, {\"ts\": 1",
+                         "[{\"ts\": 1}"};
+    for (size_t i = 0; i < 2; i++)
+        dw_engine_process(f->e, cut[i], strlen(cut[i]), INT64_MIN);
     dw_engine_stats st;
     dw_engine_stats_get(f->e, &st);
     assert_int_equal(st.applied, 4);
-    assert_int_equal(st.rejected[DW_REJECT_INVALID_JSON], 1);
+    assert_int_equal(st.rejected[DW_REJECT_INVALID_JSON], 3);
     assert_int_equal(st.rejected[DW_REJECT_UNKNOWN_MODEL], 1);
     assert_int_equal(st.rejected[DW_REJECT_NO_MODEL], 1);
+    assert_int_equal(st.messages, 11);
     assert_int_equal(st.rejected[DW_REJECT_BAD_TIMESTAMP], 1);
     assert_int_equal(st.rejected[DW_REJECT_NOT_OBJECT], 1);
     assert_int_equal(st.rejected[DW_REJECT_LATE], 1);

@@ -133,6 +133,30 @@ static void test_total_and_clear_counter(void **state)
     dw_window_free(w);
 }
 
+/* Regression: a partition whose first records are older than another
+ * partition's first record must still be counted (the clock moves back
+ * until the first pane closes), not bounced as "ahead" forever. */
+static void test_clock_moves_back_before_first_close(void **state)
+{
+    (void)state;
+    dw_window *w = dw_window_new(10000, 1000, 3000, 1); /* 4 open panes */
+    assert_non_null(dw_window_pane_for(w, 5500));        /* starts at pane 5 */
+    uint64_t *p = dw_window_pane_for(w, 3200);          /* pane 3: fits */
+    assert_non_null(p);
+    (*p)++;
+    assert_false(dw_window_is_ahead(w, 3200));
+    assert_int_equal(dw_window_next_end(w), 4000);
+    /* Pane 1 would push pane 5 out of the open ones: refused, not ahead. */
+    assert_null(dw_window_pane_for(w, 1500));
+    assert_false(dw_window_is_ahead(w, 1500));
+    assert_true(dw_window_is_ahead(w, 7100));
+    dw_window_close_next(w);
+    assert_int_equal(dw_window_sum(w)[0], 1);
+    /* After a close the clock never moves back: that is lateness. */
+    assert_null(dw_window_pane_for(w, 3900));
+    dw_window_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_records_ahead_of_ring_are_refused),
         cmocka_unit_test(test_matches_brute_force_with_lateness),
         cmocka_unit_test(test_skip_clears_after_long_gap),
+        cmocka_unit_test(test_clock_moves_back_before_first_close),
         cmocka_unit_test(test_total_and_clear_counter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
