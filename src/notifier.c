@@ -35,6 +35,10 @@ static const dw_sink_ops *const sink_types[] = {
     &dw_sink_slack,
     &dw_sink_pagerduty,
     &dw_sink_alertmanager,
+    &dw_target_airflow,
+    &dw_target_argo,
+    &dw_target_kubeflow,
+    &dw_target_github,
 };
 /* clang-format on */
 
@@ -1022,19 +1026,25 @@ static json_t *split_per_alert(json_t *doc)
 
 int dw_notifier_submit(dw_notifier *n, json_t *doc)
 {
-    if (!n || !json_is_object(doc)) {
+    return dw_notifier_submit_to(n, doc, 0, n ? n->n : 0);
+}
+
+int dw_notifier_submit_to(dw_notifier *n, json_t *doc, size_t first_sink, size_t count)
+{
+    if (!n || !json_is_object(doc) || first_sink > n->n || count > n->n - first_sink) {
         json_decref(doc);
         return DW_ERR_INVALID;
     }
-    if (n->n == 0) {
+    if (count == 0) {
         json_decref(doc);
         return 0;
     }
+    size_t lo = first_sink, hi = first_sink + count;
     /* Copies are made before taking the lock, so the notifier thread never
      * waits on a deep copy. */
     json_t *copies[DW_NOTIFIER_MAX_SINKS];
-    copies[0] = doc;
-    for (size_t i = 1; i < n->n; i++) {
+    copies[lo] = doc;
+    for (size_t i = lo + 1; i < hi; i++) {
         copies[i] = json_deep_copy(doc);
         if (!copies[i]) {
             fprintf(stderr, "driftwatch: out of memory copying a notification\n");
@@ -1048,7 +1058,7 @@ int dw_notifier_submit(dw_notifier *n, json_t *doc)
     json_t *parts[DW_NOTIFIER_MAX_SINKS];
     size_t first[DW_NOTIFIER_MAX_SINKS + 1];
     size_t total = 0;
-    for (size_t i = 0; i < n->n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         parts[i] = n->sinks[i].type->one_alert_per_request ? split_per_alert(copies[i]) : NULL;
         total += parts[i] ? json_array_size(parts[i]) : 1;
     }
@@ -1057,7 +1067,7 @@ int dw_notifier_submit(dw_notifier *n, json_t *doc)
     json_t **dropped = dw_calloc(total, sizeof *dropped);
     size_t *sink_of = dw_calloc(total, sizeof *sink_of);
     size_t o = 0;
-    for (size_t i = 0; i < n->n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         first[i] = o;
         if (!parts[i]) {
             items[o++] = copies[i];
@@ -1067,10 +1077,10 @@ int dw_notifier_submit(dw_notifier *n, json_t *doc)
             items[o++] = json_incref(json_array_get(parts[i], k));
         json_decref(parts[i]);
     }
-    first[n->n] = o;
+    first[hi] = o;
     size_t nd = 0;
     pthread_mutex_lock(&n->lock);
-    for (size_t i = 0; i < n->n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         sink *s = &n->sinks[i];
         for (size_t k = first[i]; k < first[i + 1]; k++) {
             json_t *old = queue_push(&s->q, items[k]);

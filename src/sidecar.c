@@ -43,7 +43,24 @@ static void emit(void *ctx, json_t *doc)
 {
     dw_sidecar *s = ctx;
     if (s->notifier) {
-        dw_notifier_submit(s->notifier, doc);
+        /* A retraining trigger goes to its rule's target only (the specs
+         * after the sinks, see build_specs), a drift document to the sinks
+         * only. */
+        const char *kind = json_string_value(json_object_get(doc, "kind"));
+        if (kind && strcmp(kind, "retrain") == 0) {
+            const char *rule = json_string_value(json_object_get(doc, "rule"));
+            for (size_t k = 0; rule && k < s->cfg->nretrain; k++) {
+                if (strcmp(s->cfg->retrain[k].name, rule) == 0) {
+                    dw_notifier_submit_to(s->notifier, doc, s->cfg->nsinks + k, 1);
+                    return;
+                }
+            }
+            dw_log(DW_LOG_WARN, "sidecar", "retraining trigger for unknown rule \"%s\" dropped",
+                   rule ? rule : "");
+            json_decref(doc);
+            return;
+        }
+        dw_notifier_submit_to(s->notifier, doc, 0, s->cfg->nsinks);
         return;
     }
     char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
@@ -77,14 +94,17 @@ static void on_reject(void *ctx, dw_reject_reason reason, const char *detail, co
     }
 }
 
-/* The notifier's sink specs from the configuration (borrowing its strings). */
+/* The notifier's sink specs from the configuration (borrowing its strings):
+ * the sinks, then one per retraining target (emit() relies on the order). */
 static int build_specs(dw_sidecar *s, char *errbuf, size_t errlen)
 {
     const dw_config *cfg = s->cfg;
     size_t nkv = 0;
     for (size_t i = 0; i < cfg->nsinks; i++)
         nkv += cfg->sinks[i].nheaders + cfg->sinks[i].nparams;
-    s->specs = dw_calloc(cfg->nsinks + 1, sizeof *s->specs);
+    for (size_t i = 0; i < cfg->nretrain; i++)
+        nkv += cfg->retrain[i].nparams;
+    s->specs = dw_calloc(cfg->nsinks + cfg->nretrain + 1, sizeof *s->specs);
     s->spec_kv = dw_calloc(nkv + 1, sizeof *s->spec_kv);
     size_t k = 0;
     for (size_t i = 0; i < cfg->nsinks; i++) {
@@ -122,6 +142,29 @@ static int build_specs(dw_sidecar *s, char *errbuf, size_t errlen)
                              "%s: sink \"%s\": type \"%s\" is not supported yet", cfg->path,
                              sc->name, sp->type);
     }
+    for (size_t i = 0; i < cfg->nretrain; i++) {
+        const dw_retrain_config *rc = &cfg->retrain[i];
+        dw_sink_spec *sp = &s->specs[cfg->nsinks + i];
+        dw_sink_spec_init(sp);
+        sp->name = rc->name;
+        sp->type = dw_retrain_type_name(rc->type);
+        sp->url = rc->url;
+        /* One trigger per drift episode: worth retrying longer than an
+         * alert that the next evaluation repeats anyway. */
+        sp->max_retries = 10;
+        sp->options = &s->spec_kv[k];
+        sp->n_options = rc->nparams;
+        for (size_t h = 0; h < rc->nparams; h++, k++) {
+            s->spec_kv[k].key = rc->params[h].key;
+            s->spec_kv[k].value = rc->params[h].value;
+        }
+        for (size_t j = 0; j < cfg->nsinks; j++)
+            if (strcmp(cfg->sinks[j].name, rc->name) == 0)
+                return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                                 "%s: retrain target \"%s\" has the name of a sink; names must "
+                                 "differ (they label metrics)",
+                                 cfg->path, rc->name);
+    }
     return 0;
 }
 
@@ -148,7 +191,8 @@ int dw_sidecar_new(const dw_config *cfg, const dw_sidecar_options *opts, dw_side
         rc = build_specs(s, errbuf, errlen);
         if (rc < 0)
             goto fail;
-        rc = dw_notifier_new(s->specs, cfg->nsinks, &s->notifier, errbuf, errlen);
+        rc = dw_notifier_new(s->specs, cfg->nsinks + cfg->nretrain, &s->notifier, errbuf,
+                             errlen);
         if (rc < 0)
             goto fail;
     }
@@ -315,6 +359,14 @@ static bool sinks_equal(const dw_config *a, const dw_config *b)
             !kv_equal(x->params, x->nparams, y->params, y->nparams))
             return false;
     }
+    if (a->nretrain != b->nretrain)
+        return false;
+    for (size_t i = 0; i < a->nretrain; i++) {
+        const dw_retrain_config *x = &a->retrain[i], *y = &b->retrain[i];
+        if (strcmp(x->name, y->name) || x->type != y->type || !same(x->url, y->url) ||
+            !kv_equal(x->params, x->nparams, y->params, y->nparams))
+            return false;
+    }
     return true;
 }
 
@@ -344,7 +396,8 @@ static void reload(dw_sidecar *s)
         s->cfg = cfg;
         int rc = build_specs(s, err, sizeof err);
         if (rc == 0)
-            rc = dw_notifier_new(s->specs, cfg->nsinks, &notifier, err, sizeof err);
+            rc = dw_notifier_new(s->specs, cfg->nsinks + cfg->nretrain, &notifier, err,
+                                 sizeof err);
         specs = s->specs;
         spec_kv = s->spec_kv;
         s->cfg = old;

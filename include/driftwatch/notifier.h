@@ -65,6 +65,13 @@ int dw_notifier_new_ex(const dw_sink_spec *specs, size_t n, const dw_notifier_op
  * Returns 0, or DW_ERR_INVALID when doc is not an object. */
 int dw_notifier_submit(dw_notifier *n, json_t *doc);
 
+/* Same, for sinks [first, first + count) only (the order of the specs given
+ * to dw_notifier_new): the sidecar sends a retraining trigger to its own
+ * target and drift documents to the alert sinks. Takes ownership of doc in
+ * every case. Returns 0 (count 0 included), or DW_ERR_INVALID when doc is
+ * not an object or the range is outside the sinks. */
+int dw_notifier_submit_to(dw_notifier *n, json_t *doc, size_t first, size_t count);
+
 /* Waits until every queue is empty and nothing is in flight, or budget_ms
  * has passed. Returns the number of documents still waiting (summed over
  * sinks); 0 means all were delivered, given up or skipped. */

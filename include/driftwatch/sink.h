@@ -187,4 +187,11 @@ extern const dw_sink_ops dw_sink_slack;
 extern const dw_sink_ops dw_sink_pagerduty;
 extern const dw_sink_ops dw_sink_alertmanager;
 
+/* Retraining targets (src/target_<name>.c): sink types that take only
+ * documents of kind "retrain" and skip everything else. */
+extern const dw_sink_ops dw_target_airflow;
+extern const dw_sink_ops dw_target_argo;
+extern const dw_sink_ops dw_target_kubeflow;
+extern const dw_sink_ops dw_target_github;
+
 #endif

@@ -1,0 +1,182 @@
+/* The Airflow retraining target: starts a DAG run through Airflow's REST
+ * API for every retraining trigger (a native document of kind "retrain").
+ *
+ *   api v1 (Airflow 2, the default): POST <url>/api/v1/dags/{dag_id}/dagRuns
+ *       {"dag_run_id": "driftwatch-<idempotency_key>", "conf": {evidence}}
+ *   api v2 (Airflow 3):              POST <url>/api/v2/dags/{dag_id}/dagRuns
+ *       {"dag_run_id": ..., "logical_date": <triggered_at>, "conf": {...}}
+ *
+ * The run id is derived from the episode's idempotency key, so a retry
+ * after a lost answer, a second replica or a restart asks for the same run:
+ * Airflow answers 409 Conflict and that counts as delivered. Authentication:
+ * options username + password (HTTP Basic, Airflow 2's basic_auth backend)
+ * or token (Bearer, Airflow 3's JWT), or the sink's own headers. */
+#include "driftwatch/sink.h"
+
+#include "driftwatch/error.h"
+#include "driftwatch/hmac.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest dag_run_id Airflow stores (its column is 250 characters). */
+#define AIRFLOW_RUN_ID_MAX 250
+
+static const char *opt(const dw_sink_spec *spec, const char *key)
+{
+    const char *v = dw_sink_spec_option(spec, key);
+    return v && *v ? v : NULL;
+}
+
+static int airflow_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
+{
+    int rc = dw_sink_check_url(spec, spec->url, errbuf, errlen);
+    if (rc)
+        return rc;
+    if (!opt(spec, "dag_id"))
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "retrain target \"%s\": option dag_id is required", spec->name);
+    const char *api = opt(spec, "api");
+    if (api && strcmp(api, "v1") != 0 && strcmp(api, "v2") != 0)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "retrain target \"%s\": option api is \"%s\", expected v1 or v2",
+                         spec->name, api);
+    bool user = opt(spec, "username") != NULL, pass = opt(spec, "password") != NULL;
+    if (user != pass)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "retrain target \"%s\": options username and password go together",
+                         spec->name);
+    if (user && opt(spec, "token"))
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "retrain target \"%s\": set either username/password or token, not both",
+                         spec->name);
+    return 0;
+}
+
+/* The evidence every retraining target carries (docs/alerts.md): the
+ * native document without its transport fields, with the window as one
+ * object so the whole fits GitHub's ten top-level keys too. NULL when doc
+ * is not a retraining trigger. */
+static json_t *evidence(const json_t *doc)
+{
+    json_t *d = (json_t *)doc; /* jansson's getters are not const-correct */
+    const char *kind = json_string_value(json_object_get(d, "kind"));
+    if (!kind || strcmp(kind, "retrain") != 0)
+        return NULL;
+    return json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:{s:O?, s:O?, s:O?}, s:O?, s:O?, s:O?}",
+                     "idempotency_key", json_object_get(d, "idempotency_key"), "rule",
+                     json_object_get(d, "rule"), "model", json_object_get(d, "model"),
+                     "model_version", json_object_get(d, "model_version"), "reference",
+                     json_object_get(d, "reference"), "window", "name",
+                     json_object_get(d, "window"), "start", json_object_get(d, "window_start"),
+                     "end", json_object_get(d, "window_end"), "drift_since",
+                     json_object_get(d, "drift_since"), "triggered_at",
+                     json_object_get(d, "triggered_at"), "columns", json_object_get(d, "columns"));
+}
+
+/* base (without trailing slashes) + "/api/<api>/dags/<escaped dag>/dagRuns". */
+static char *runs_url(const char *base, const char *api, const char *dag)
+{
+    char *esc = curl_easy_escape(NULL, dag, 0);
+    if (!esc) {
+        fprintf(stderr, "driftwatch: out of memory in libcurl\n");
+        abort();
+    }
+    size_t blen = strlen(base);
+    while (blen && base[blen - 1] == '/')
+        blen--;
+    size_t len = blen + strlen(api) + strlen(esc) + 32;
+    char *url = dw_malloc(len);
+    snprintf(url, len, "%.*s/api/%s/dags/%s/dagRuns", (int)blen, base, api, esc);
+    curl_free(esc);
+    return url;
+}
+
+static int add_auth(const dw_sink_spec *spec, dw_http_request *out)
+{
+    const char *token = opt(spec, "token"), *user = opt(spec, "username");
+    if (token) {
+        /* Accept a token pasted with its scheme ("Bearer eyJ..."). */
+        if (strncmp(token, "Bearer ", 7) == 0)
+            token += 7;
+        size_t n = strlen(token) + 8;
+        char *v = dw_malloc(n);
+        snprintf(v, n, "Bearer %s", token);
+        int rc = dw_http_request_add_header(out, "Authorization", v);
+        free(v);
+        return rc;
+    }
+    if (!user)
+        return 0;
+    const char *pass = opt(spec, "password");
+    size_t n = strlen(user) + strlen(pass) + 2;
+    char *cred = dw_malloc(n);
+    snprintf(cred, n, "%s:%s", user, pass);
+    char *b64 = dw_base64_encode((const unsigned char *)cred, strlen(cred));
+    free(cred);
+    n = strlen(b64) + 7;
+    char *v = dw_malloc(n);
+    snprintf(v, n, "Basic %s", b64);
+    int rc = dw_http_request_add_header(out, "Authorization", v);
+    free(b64);
+    free(v);
+    return rc;
+}
+
+static int airflow_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
+{
+    json_t *conf = evidence(doc);
+    if (!conf)
+        return DW_SINK_SKIP; /* drift documents are for the sinks */
+    const char *key = json_string_value(json_object_get(conf, "idempotency_key"));
+    if (!key || !*key || strlen(key) + 11 > AIRFLOW_RUN_ID_MAX) {
+        json_decref(conf);
+        return DW_ERR_INVALID;
+    }
+    const char *api = opt(spec, "api");
+    bool v2 = api && strcmp(api, "v2") == 0;
+    char run_id[AIRFLOW_RUN_ID_MAX + 1];
+    snprintf(run_id, sizeof run_id, "driftwatch-%s", key);
+    json_t *body = json_pack("{s:s, s:O}", "dag_run_id", run_id, "conf", conf);
+    /* Airflow 3 requires logical_date (it may be null); the trigger's event
+     * time keeps a replay's runs at the time the drift happened. */
+    if (v2) {
+        json_t *at = json_object_get(conf, "triggered_at");
+        json_object_set(body, "logical_date", at ? at : json_null());
+    }
+    int rc = dw_http_request_set_json(out, body);
+    json_decref(body);
+    json_decref(conf);
+    if (rc)
+        return rc;
+    out->url = runs_url(spec->url, v2 ? "v2" : "v1", opt(spec, "dag_id"));
+    if ((rc = dw_http_request_add_header(out, "Accept", "application/json")) ||
+        (rc = dw_http_request_add_header(out, "Idempotency-Key", key)) ||
+        (rc = add_auth(spec, out)))
+        return rc;
+    return 0;
+}
+
+/* 409 Conflict: a run with this dag_run_id exists, i.e. this episode's run
+ * was already created (by an earlier attempt whose answer was lost, or by
+ * another replica): done, not a failure. */
+static dw_delivery airflow_classify(const dw_sink_spec *spec, long status, const char *body,
+                                    size_t body_len)
+{
+    (void)spec;
+    (void)body;
+    (void)body_len;
+    if (status == 409)
+        return DW_DELIVERY_OK;
+    return dw_sink_classify_http(status);
+}
+
+const dw_sink_ops dw_target_airflow = {
+    .name = "airflow",
+    .validate = airflow_validate,
+    .format = airflow_format,
+    .classify_response = airflow_classify,
+    .write = NULL,
+};
