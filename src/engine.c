@@ -90,6 +90,8 @@ static int col_index_find(const col_index *ci, const dw_scan_slice *parts, size_
 
 /* ---- engine ---- */
 
+static int64_t floor_to(int64_t t, int64_t step);
+
 typedef struct model_entry {
     const dw_model_config *cfg;
     dw_reference *ref; /* owned here */
@@ -114,6 +116,7 @@ typedef struct source {
     int32_t partition;
     bool assigned, seen;
     int64_t max_t;      /* newest event time delivered */
+    int64_t first_t;    /* event time of its first record (while seen) */
     int64_t last_wall;  /* wall time of the last record (or the assignment) */
 } source;
 
@@ -137,6 +140,8 @@ struct dw_engine {
     source *sources;
     size_t nsources;
     bool ahead; /* set by apply_record when the record is beyond the open panes */
+    int64_t pre_limit; /* see apply_record: before the watermark is known */
+    int64_t min_slide;
     int64_t ahead_ts;
 
     /* per-record scratch, sized once so processing never allocates */
@@ -264,7 +269,11 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     e->stats.max_event_ms = INT64_MIN;
     e->next_boundary = INT64_MAX;
     e->nwindows = cfg->nwindows;
+    e->pre_limit = INT64_MIN;
+    e->min_slide = INT64_MAX;
     for (size_t w = 0; w < cfg->nwindows; w++) {
+        if (cfg->windows[w].slide_ms < e->min_slide)
+            e->min_slide = cfg->windows[w].slide_ms;
         e->windows[w].name = cfg->windows[w].name;
         e->windows[w].length_ms = cfg->windows[w].length_ms;
         e->windows[w].slide_ms = cfg->windows[w].slide_ms;
@@ -1022,6 +1031,8 @@ void dw_engine_source_assigned(dw_engine *e, int id, bool assigned)
 int64_t dw_engine_open_until(dw_engine *e)
 {
     int64_t m = INT64_MAX;
+    if (e->watermark_ms == INT64_MIN && e->nsources > 1 && e->pre_limit != INT64_MIN)
+        m = floor_to(e->pre_limit, e->min_slide) + e->min_slide; /* see apply_record */
     for (size_t i = 0; i < e->nmodels; i++)
         for (size_t v = 0; v < e->models[i].nstates; v++)
             for (size_t w = 0; w < e->nwindows; w++) {
@@ -1268,6 +1279,15 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
      * partitions are in time order, so the partition has got that far,
      * and the slower ones can then move the watermark. */
     src->last_wall = wall_ms;
+    if (!src->seen) {
+        src->first_t = t;
+        /* Until every assigned partition has delivered (the watermark is
+         * unknown), windows only take records up to the first pane of the
+         * oldest partition seen, so a partition read first cannot fill
+         * panes far ahead of one that turns out to be older. */
+        if (e->pre_limit == INT64_MIN || t < e->pre_limit)
+            e->pre_limit = t;
+    }
     if (!src->seen || t > src->max_t) {
         src->seen = true;
         src->max_t = t;
@@ -1319,7 +1339,12 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
             e->slots[n++] = dw_model_missing_slot(m, j);
 
     bool fresh = dw_window_next_end(dw_model_window(m, 0)) == INT64_MIN;
-    int arc = dw_model_add(m, t, e->slots, n);
+    int arc;
+    if (e->watermark_ms == INT64_MIN && e->nsources > 1 &&
+        t >= floor_to(e->pre_limit, e->min_slide) + e->min_slide)
+        arc = DW_ERR_STATE; /* ahead of the partitions not heard from yet */
+    else
+        arc = dw_model_add(m, t, e->slots, n);
     if (arc == DW_ERR_LIMIT) {
         reject(e, DW_REJECT_LATE, "its pane already closed", rec->raw.ptr, rec->raw.len);
         return;

@@ -132,7 +132,7 @@ int64_t dw_engine_open_until(dw_engine *e);
 /* Windows hold panes open this far ahead of the watermark at least (or
  * time.allowed_lateness if larger), so partitions read a little out of step
  * are counted without pausing them. */
-#define DW_ENGINE_MIN_AHEAD_MS (5 * 60 * 1000)
+#define DW_ENGINE_MIN_AHEAD_MS (10 * 60 * 1000)
 
 /* Processes one message from source. fallback_ts_ms is used for records
  * without a timestamp (the Kafka message timestamp; INT64_MIN if there is
