@@ -12,6 +12,7 @@
 
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
+#include "driftwatch/outbox.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +50,10 @@ static const dw_sink_ops *const sink_types[] = {
 #define IDLE_POLL_MS 1000
 /* Upper bound for min_interval_ms: a larger one is a configuration error. */
 #define MAX_MIN_INTERVAL_MS 3600000
+/* How often a sink whose outbox directory is locked by someone else (the
+ * notifier being replaced at a reload, another driftwatch on the same
+ * state_dir) tries again to take it over and load what is left in it. */
+#define OUTBOX_RETRY_MS 1000
 
 /* ------------------------------------------------------------------ */
 /* Sink registry and helpers                                           */
@@ -369,6 +375,69 @@ int dw_retry_after_parse(const char *value, int64_t now_wall_ms, int64_t *delay_
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Circuit breaker                                                     */
+
+void dw_breaker_init(dw_breaker *b, unsigned threshold, int64_t open_ms, int64_t max_open_ms)
+{
+    memset(b, 0, sizeof *b);
+    b->threshold = threshold ? threshold : DW_BREAKER_THRESHOLD;
+    b->base_open_ms = open_ms > 0 ? open_ms : DW_BREAKER_OPEN_MS;
+    b->max_open_ms = max_open_ms > 0 ? max_open_ms : DW_BREAKER_MAX_OPEN_MS;
+    if (b->max_open_ms < b->base_open_ms)
+        b->max_open_ms = b->base_open_ms;
+    b->state = DW_BREAKER_CLOSED;
+}
+
+bool dw_breaker_allow(dw_breaker *b, int64_t now_ms)
+{
+    if (b->state != DW_BREAKER_OPEN)
+        return true;
+    if (now_ms < b->open_until_ms)
+        return false;
+    b->state = DW_BREAKER_HALF_OPEN;
+    return true;
+}
+
+static void breaker_open(dw_breaker *b, int64_t open_ms, int64_t now_ms)
+{
+    b->state = DW_BREAKER_OPEN;
+    b->open_ms = open_ms < b->max_open_ms ? open_ms : b->max_open_ms;
+    b->open_until_ms = now_ms + b->open_ms;
+}
+
+dw_breaker_state dw_breaker_record(dw_breaker *b, bool failed, int64_t now_ms)
+{
+    if (!failed) {
+        b->state = DW_BREAKER_CLOSED;
+        b->failures = 0;
+        b->open_ms = 0;
+        return b->state;
+    }
+    if (b->failures < UINT32_MAX)
+        b->failures++;
+    switch (b->state) {
+    case DW_BREAKER_CLOSED:
+        if (b->failures >= b->threshold)
+            breaker_open(b, b->base_open_ms, now_ms);
+        break;
+    case DW_BREAKER_HALF_OPEN:
+        /* The probe failed: the receiver is still down, wait twice as long
+         * (the doubling stops at max_open_ms, so no overflow). */
+        breaker_open(b, b->open_ms > 0 ? b->open_ms * 2 : b->base_open_ms, now_ms);
+        break;
+    case DW_BREAKER_OPEN: break; /* no attempt starts while open; nothing to change */
+    }
+    return b->state;
+}
+
+bool dw_breaker_is_failure(dw_delivery d, long status)
+{
+    if (d == DW_DELIVERY_OK)
+        return false;
+    return status == 0 || status == 408 || (status >= 500 && status < 600);
+}
+
 void dw_notifier_time_format(int64_t epoch_ms, char *buf, size_t len)
 {
     time_t secs = (time_t)(epoch_ms / 1000);
@@ -387,33 +456,55 @@ void dw_notifier_time_format(int64_t epoch_ms, char *buf, size_t len)
 /* ------------------------------------------------------------------ */
 /* Bounded document queue (a ring; guarded by dw_notifier.lock)        */
 
+/* A queued document and the name of its outbox file (NULL without an
+ * outbox, or when writing the file failed). */
+typedef struct qitem {
+    json_t *doc;
+    char *file;
+} qitem;
+
 typedef struct doc_queue {
-    json_t **items;
+    qitem *items;
     size_t cap, head, len;
 } doc_queue;
 
-/* Appends doc; when full, removes and returns the oldest (else NULL). */
-static json_t *queue_push(doc_queue *q, json_t *doc)
+/* Appends it; when full, removes and returns the oldest (else a NULL doc). */
+static qitem queue_push(doc_queue *q, qitem it)
 {
-    json_t *dropped = NULL;
+    qitem dropped = {0};
     if (q->len == q->cap) {
         dropped = q->items[q->head];
         q->head = (q->head + 1) % q->cap;
         q->len--;
     }
-    q->items[(q->head + q->len) % q->cap] = doc;
+    q->items[(q->head + q->len) % q->cap] = it;
     q->len++;
     return dropped;
 }
 
-static json_t *queue_pop(doc_queue *q)
+/* Puts it before everything queued (an older document loaded from the
+ * outbox). The caller checks that there is room. */
+static void queue_push_front(doc_queue *q, qitem it)
 {
+    q->head = (q->head + q->cap - 1) % q->cap;
+    q->items[q->head] = it;
+    q->len++;
+}
+
+static qitem queue_pop(doc_queue *q)
+{
+    qitem it = {0};
     if (!q->len)
-        return NULL;
-    json_t *d = q->items[q->head];
+        return it;
+    it = q->items[q->head];
     q->head = (q->head + 1) % q->cap;
     q->len--;
-    return d;
+    return it;
+}
+
+static const char *doc_id(const json_t *doc)
+{
+    return json_string_value(json_object_get((json_t *)doc, "id"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -428,12 +519,21 @@ typedef struct sink {
     char **filter_models, **filter_columns, *filter_severity; /* owned */
     const dw_sink_ops *type;
 
-    doc_queue q; /* under lock */
-    bool busy;   /* under lock: cur is set */
+    doc_queue q;  /* under lock */
+    bool busy;    /* under lock: cur is set */
+    char *cur_id; /* under lock: the id of cur (for deduplication), or NULL */
+
+    /* Set up before the thread starts, then: put from any thread, load and
+     * remove on the notifier thread. NULL without an outbox. */
+    dw_outbox *ob;
+    bool ob_loaded;          /* notifier thread: leftovers loaded (or none) */
+    uint64_t ob_next_try_ms; /* notifier thread: next try to take the lock */
+    dw_ratelimit ob_rl;      /* outbox write errors in the log */
 
     /* Notifier thread only. */
     sink_state state;
     json_t *cur;
+    char *cur_file;         /* cur's outbox file, or NULL */
     unsigned attempt;       /* failed tries of cur so far */
     uint64_t next_at_ms;    /* monotonic time of the next try */
     uint64_t last_start_ms; /* for min_interval_ms */
@@ -445,8 +545,14 @@ typedef struct sink {
     size_t resp_len;
     char retry_after[128];
     char curl_err[CURL_ERROR_SIZE];
+    dw_breaker br;
 
     _Atomic uint64_t submitted, sent, retried, failed, dropped, skipped, queued;
+    _Atomic uint64_t recovered, deduplicated, outbox_depth, outbox_errors, circuit_open;
+    /* Monotonic ms until which the circuit stays open, 0 when it is not
+     * open: dw_notifier_drain() stops waiting for a sink parked past its
+     * budget. */
+    _Atomic int64_t open_until_ms;
 } sink;
 
 struct dw_notifier {
@@ -468,19 +574,78 @@ struct dw_notifier {
 #define DEC(x) atomic_fetch_sub_explicit(&(x), 1, memory_order_relaxed)
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
+/* Removes an outbox file whose document is done (delivered, given up,
+ * skipped, dropped or a duplicate); frees the name. */
+static void outbox_discard(sink *s, char *file, bool in_depth)
+{
+    if (!file)
+        return;
+    /* The document is done either way, so depth (the documents whose file
+     * is pending) goes down even when the file could not be removed. */
+    if (in_depth)
+        DEC(s->outbox_depth);
+    if (dw_outbox_remove(s->ob, file) != 0)
+        dw_log_ratelimited(&s->ob_rl, DW_LOG_ERROR, MOD,
+                           "sink \"%s\": could not remove %s/%s; it will be sent again after "
+                           "a restart",
+                           s->name, dw_outbox_dir(s->ob), file);
+    free(file);
+}
+
+/* cur is done: delivered, given up or skipped (never because of a
+ * shutdown: dw_notifier_free() abandons cur without coming here, so its
+ * outbox file stays). */
 static void finish(dw_notifier *n, sink *s)
 {
     json_decref(s->cur);
     s->cur = NULL;
+    outbox_discard(s, s->cur_file, true);
+    s->cur_file = NULL;
     s->state = SINK_IDLE;
     s->attempt = 0;
     dw_http_request_clear(&s->req);
     DEC(s->queued);
     pthread_mutex_lock(&n->lock);
     s->busy = false;
+    free(s->cur_id);
+    s->cur_id = NULL;
     n->pending--;
     pthread_cond_broadcast(&n->cond);
     pthread_mutex_unlock(&n->lock);
+}
+
+/* Feeds one attempt's outcome to the sink's circuit breaker and logs a
+ * change of state once. */
+static void breaker_update(dw_notifier *n, sink *s, dw_delivery d, long status, const char *why)
+{
+    dw_breaker_state before = s->br.state;
+    int64_t now = (int64_t)dw_now_ms();
+    dw_breaker_state after = dw_breaker_record(&s->br, dw_breaker_is_failure(d, status), now);
+    if (after == before && after != DW_BREAKER_OPEN)
+        return;
+    if (after == DW_BREAKER_OPEN && before != DW_BREAKER_OPEN) {
+        if (before == DW_BREAKER_CLOSED)
+            dw_log(DW_LOG_WARN, MOD,
+                   "sink \"%s\": circuit open for %lld s after %u consecutive failed attempts "
+                   "(last: %s); notifications wait in the queue",
+                   s->name, (long long)(s->br.open_ms / 1000), s->br.failures, why);
+        else
+            dw_log(DW_LOG_WARN, MOD,
+                   "sink \"%s\": the half-open attempt failed (%s); circuit open again for "
+                   "%lld s",
+                   s->name, why, (long long)(s->br.open_ms / 1000));
+        atomic_store(&s->circuit_open, 1);
+        atomic_store(&s->open_until_ms, s->br.open_until_ms);
+        /* A drain in progress may stop waiting for this sink now. */
+        pthread_mutex_lock(&n->lock);
+        pthread_cond_broadcast(&n->cond);
+        pthread_mutex_unlock(&n->lock);
+    } else if (after == DW_BREAKER_CLOSED) {
+        dw_log(DW_LOG_INFO, MOD, "sink \"%s\": circuit closed: the receiver answers again",
+               s->name);
+        atomic_store(&s->circuit_open, 0);
+        atomic_store(&s->open_until_ms, 0);
+    }
 }
 
 /* Makes a response body printable as one log line. */
@@ -501,6 +666,9 @@ static void attempt_done(dw_notifier *n, sink *s, dw_delivery d, long status, co
     const char *id = json_string_value(json_object_get(s->cur, "id"));
     if (!id)
         id = "";
+    char what[64];
+    snprintf(what, sizeof what, "HTTP %ld", status);
+    breaker_update(n, s, d, status, why ? why : what);
     if (d == DW_DELIVERY_OK) {
         INC(s->sent);
         dw_log(DW_LOG_DEBUG, MOD, "sink \"%s\": delivered %s (status %ld)", s->name, id, status);
@@ -701,10 +869,128 @@ static void transfer_done(dw_notifier *n, CURL *e, CURLcode res)
     attempt_done(n, s, d, status, whyp);
 }
 
+/* Earliest monotonic time the next attempt of s->cur may start: its retry
+ * schedule, the sink's minimum interval and an open circuit. */
+static uint64_t next_start_ms(const sink *s)
+{
+    uint64_t at = s->next_at_ms;
+    if (s->started_once && s->spec.min_interval_ms > 0 &&
+        s->last_start_ms + (uint64_t)s->spec.min_interval_ms > at)
+        at = s->last_start_ms + (uint64_t)s->spec.min_interval_ms;
+    if (s->br.state == DW_BREAKER_OPEN && s->br.open_until_ms > 0 &&
+        (uint64_t)s->br.open_until_ms > at)
+        at = (uint64_t)s->br.open_until_ms;
+    return at;
+}
+
+/* Where a document with this id is already held for s: 1 in the queue
+ * (*file = its outbox file), 2 in flight, 0 nowhere. Under n->lock. */
+static int find_id(const sink *s, const char *id, const char **file)
+{
+    if (!id)
+        return 0;
+    if (s->cur_id && strcmp(s->cur_id, id) == 0)
+        return 2;
+    for (size_t k = 0; k < s->q.len; k++) {
+        const qitem *it = &s->q.items[(s->q.head + k) % s->q.cap];
+        const char *other = doc_id(it->doc);
+        if (other && strcmp(other, id) == 0) {
+            *file = it->file;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Loads what an earlier run (or the notifier this one replaces) left in
+ * s's outbox and queues it before everything queued so far, oldest first.
+ * Returns false when the directory is still locked by someone else. */
+static bool outbox_recover(dw_notifier *n, sink *s)
+{
+    int rc = dw_outbox_lock(s->ob);
+    if (rc == DW_ERR_STATE)
+        return false;
+    s->ob_loaded = true;
+    dw_outbox_loaded L;
+    if (rc == 0)
+        rc = dw_outbox_load(s->ob, &L);
+    if (rc < 0) {
+        INC(s->outbox_errors);
+        dw_log(DW_LOG_ERROR, MOD,
+               "sink \"%s\": cannot read the outbox %s (%s); notifications left there by an "
+               "earlier run are not sent",
+               s->name, dw_outbox_dir(s->ob), dw_strerror(rc));
+        return true;
+    }
+    if (L.bad)
+        dw_log(DW_LOG_ERROR, MOD,
+               "sink \"%s\": %zu unreadable outbox files in %s were renamed to *.bad", s->name,
+               L.bad, dw_outbox_dir(s->ob));
+    if (L.dropped)
+        dw_log(DW_LOG_WARN, MOD,
+               "sink \"%s\": the outbox held more than the queue size (%zu); removed the %zu "
+               "oldest",
+               s->name, s->q.cap, L.dropped);
+    for (size_t k = 0; k < L.dropped; k++)
+        INC(s->dropped);
+    for (size_t k = 0; k < L.duplicates; k++)
+        INC(s->deduplicated);
+    size_t queued = 0, late_drops = 0, dups = 0;
+    /* Newest first, each in front of the queue: the oldest ends up first,
+     * and when the queue is full it is the oldest that no longer fits. */
+    char **discard = dw_calloc(L.n ? L.n : 1, sizeof *discard);
+    size_t nd = 0;
+    pthread_mutex_lock(&n->lock);
+    for (size_t k = L.n; k-- > 0;) {
+        dw_outbox_item *it = &L.items[k];
+        const char *held_file = NULL;
+        int where = find_id(s, doc_id(it->doc), &held_file);
+        if (where == 1 && held_file && strcmp(held_file, it->file) == 0) {
+            /* Our own file, written before the lock was ours. */
+            free(it->file);
+        } else if (where) {
+            discard[nd++] = it->file;
+            dups++;
+        } else if (s->q.len == s->q.cap) {
+            discard[nd++] = it->file;
+            late_drops++;
+        } else {
+            queue_push_front(&s->q, (qitem){it->doc, it->file});
+            it->doc = NULL;
+            INC(s->queued);
+            INC(s->recovered);
+            INC(s->outbox_depth);
+            n->pending++;
+            queued++;
+        }
+        it->file = NULL;
+    }
+    pthread_mutex_unlock(&n->lock);
+    for (size_t k = 0; k < nd; k++)
+        outbox_discard(s, discard[k], false);
+    for (size_t k = 0; k < dups; k++)
+        INC(s->deduplicated);
+    for (size_t k = 0; k < late_drops; k++)
+        INC(s->dropped);
+    free(discard);
+    dw_outbox_loaded_clear(&L);
+    if (queued)
+        dw_log(DW_LOG_INFO, MOD,
+               "sink \"%s\": %zu notifications left by an earlier run queued again from %s",
+               s->name, queued, dw_outbox_dir(s->ob));
+    return true;
+}
+
 static void *notifier_main(void *arg)
 {
     dw_notifier *n = arg;
     for (;;) {
+        /* Outboxes another notifier held when this one started. */
+        for (size_t i = 0; i < n->n; i++) {
+            sink *s = &n->sinks[i];
+            if (s->ob && !s->ob_loaded && dw_now_ms() >= s->ob_next_try_ms && !outbox_recover(n, s))
+                s->ob_next_try_ms = dw_now_ms() + OUTBOX_RETRY_MS;
+        }
         pthread_mutex_lock(&n->lock);
         if (n->stop) {
             pthread_mutex_unlock(&n->lock);
@@ -716,7 +1002,11 @@ static void *notifier_main(void *arg)
                 sink *s = &n->sinks[i];
                 if (s->state != SINK_IDLE || !s->q.len)
                     continue;
-                s->cur = queue_pop(&s->q);
+                qitem it = queue_pop(&s->q);
+                s->cur = it.doc;
+                s->cur_file = it.file;
+                const char *cid = doc_id(s->cur);
+                s->cur_id = cid ? dw_strdup(cid) : NULL;
                 s->busy = true;
                 s->attempt = 0;
                 s->state = SINK_WAITING;
@@ -729,12 +1019,16 @@ static void *notifier_main(void *arg)
             sink *s = &n->sinks[i];
             if (s->state != SINK_WAITING)
                 continue;
-            uint64_t at = s->next_at_ms;
-            if (s->started_once && s->spec.min_interval_ms > 0 &&
-                s->last_start_ms + (uint64_t)s->spec.min_interval_ms > at)
-                at = s->last_start_ms + (uint64_t)s->spec.min_interval_ms;
-            if (at <= now)
-                start_attempt(n, s);
+            if (next_start_ms(s) > now)
+                continue;
+            if (!dw_breaker_allow(&s->br, (int64_t)now))
+                continue;
+            if (s->br.state == DW_BREAKER_HALF_OPEN && atomic_load(&s->open_until_ms) != 0) {
+                dw_log(DW_LOG_INFO, MOD, "sink \"%s\": circuit half-open: trying one request",
+                       s->name);
+                atomic_store(&s->open_until_ms, 0);
+            }
+            start_attempt(n, s);
         }
 
         int running = 0;
@@ -763,13 +1057,18 @@ static void *notifier_main(void *arg)
             }
             if (s->state != SINK_WAITING)
                 continue;
-            uint64_t at = s->next_at_ms;
-            if (s->started_once && s->spec.min_interval_ms > 0 &&
-                s->last_start_ms + (uint64_t)s->spec.min_interval_ms > at)
-                at = s->last_start_ms + (uint64_t)s->spec.min_interval_ms;
+            uint64_t at = next_start_ms(s);
             int64_t t = at > now ? (int64_t)(at - now) : 0;
             if (t < timeout)
                 timeout = t;
+        }
+        for (size_t i = 0; i < n->n; i++) {
+            sink *s = &n->sinks[i];
+            if (s->ob && !s->ob_loaded) {
+                int64_t t = s->ob_next_try_ms > now ? (int64_t)(s->ob_next_try_ms - now) : 0;
+                if (t < timeout)
+                    timeout = t;
+            }
         }
         curl_multi_poll(n->multi, NULL, 0, (int)timeout, NULL);
     }
@@ -804,6 +1103,8 @@ static void sink_release(sink *s)
     free(s->filter_columns);
     free(s->filter_severity);
     free(s->q.items);
+    free(s->cur_id);
+    dw_outbox_close(s->ob);
 }
 
 static char **copy_list(char *const *l, size_t n)
@@ -901,6 +1202,50 @@ static int check_spec(const dw_sink_spec *specs, size_t idx, char *errbuf, size_
     return 0;
 }
 
+/* Opens every sink's outbox and queues what an earlier run left there
+ * (before the thread starts, so the leftovers go first). A state_dir that
+ * is missing or not writable is one error in the log, not a refusal to
+ * start: alerts still go out, they only do not survive a restart. */
+static void outbox_start(dw_notifier *n)
+{
+    const char *dir = n->opts.state_dir;
+    if (!dir || n->n == 0)
+        return;
+    struct stat st;
+    const char *why = NULL;
+    if (stat(dir, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode))
+        why = "not a directory";
+    else if (access(dir, W_OK | X_OK) != 0)
+        why = strerror(errno);
+    if (why) {
+        dw_log(DW_LOG_ERROR, MOD,
+               "state_dir %s: %s; running without the outbox: notifications pending at a "
+               "shutdown or crash will not be sent after the restart",
+               dir, why);
+        for (size_t i = 0; i < n->n; i++)
+            INC(n->sinks[i].outbox_errors);
+        return;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        sink *s = &n->sinks[i];
+        char err[512];
+        if (dw_outbox_open(dir, s->name, s->q.cap, &s->ob, err, sizeof err) < 0) {
+            dw_log(DW_LOG_ERROR, MOD, "sink \"%s\": running without the outbox: %s", s->name, err);
+            INC(s->outbox_errors);
+            continue;
+        }
+        if (!outbox_recover(n, s)) {
+            dw_log(DW_LOG_INFO, MOD,
+                   "sink \"%s\": the outbox %s is in use by another notifier; what it leaves "
+                   "will be loaded once it is released",
+                   s->name, dw_outbox_dir(s->ob));
+            s->ob_next_try_ms = dw_now_ms() + OUTBOX_RETRY_MS;
+        }
+    }
+}
+
 int dw_notifier_new(const dw_sink_spec *specs, size_t n, dw_notifier **out, char *errbuf,
                     size_t errlen)
 {
@@ -960,6 +1305,9 @@ int dw_notifier_new_ex(const dw_sink_spec *specs, size_t n, const dw_notifier_op
         s->q.cap = sp->queue_size ? sp->queue_size : DW_SINK_DEFAULT_QUEUE;
         s->spec.queue_size = s->q.cap;
         s->q.items = dw_calloc(s->q.cap, sizeof *s->q.items);
+        dw_breaker_init(&s->br, nt->opts.breaker_threshold, nt->opts.breaker_open_ms,
+                        nt->opts.breaker_max_open_ms);
+        s->ob_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
     }
 
     pthread_mutex_init(&nt->lock, NULL);
@@ -968,6 +1316,9 @@ int dw_notifier_new_ex(const dw_sink_spec *specs, size_t n, const dw_notifier_op
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&nt->cond, &ca);
     pthread_condattr_destroy(&ca);
+    outbox_start(nt);
+    /* state_dir is borrowed and needed only here. */
+    nt->opts.state_dir = NULL;
     nt->multi = curl_multi_init();
     if (!nt->multi) {
         fprintf(stderr, "driftwatch: out of memory in libcurl\n");
@@ -1062,30 +1413,54 @@ int dw_notifier_submit_to(dw_notifier *n, json_t *doc, size_t first_sink, size_t
         parts[i] = n->sinks[i].type->one_alert_per_request ? split_per_alert(copies[i]) : NULL;
         total += parts[i] ? json_array_size(parts[i]) : 1;
     }
-    json_t **items = dw_calloc(total, sizeof *items);
-    /* Room for every drop is made before the lock too. */
-    json_t **dropped = dw_calloc(total, sizeof *dropped);
+    qitem *items = dw_calloc(total, sizeof *items);
+    /* Room for every drop and duplicate is made before the lock too. */
+    qitem *dropped = dw_calloc(total, sizeof *dropped);
     size_t *sink_of = dw_calloc(total, sizeof *sink_of);
+    bool *dup = dw_calloc(total, sizeof *dup);
     size_t o = 0;
     for (size_t i = lo; i < hi; i++) {
         first[i] = o;
         if (!parts[i]) {
-            items[o++] = copies[i];
+            items[o++].doc = copies[i];
             continue;
         }
         for (size_t k = 0; k < json_array_size(parts[i]); k++)
-            items[o++] = json_incref(json_array_get(parts[i], k));
+            items[o++].doc = json_incref(json_array_get(parts[i], k));
         json_decref(parts[i]);
     }
     first[hi] = o;
+    /* Durable before queued: once submit returns, a crash does not lose the
+     * document. Written outside the lock (fsync takes milliseconds); a
+     * failed write leaves the document in memory only. */
+    for (size_t i = lo; i < hi; i++) {
+        sink *s = &n->sinks[i];
+        for (size_t k = first[i]; s->ob && k < first[i + 1]; k++) {
+            char err[512];
+            if (dw_outbox_put(s->ob, items[k].doc, &items[k].file, err, sizeof err) == 0)
+                INC(s->outbox_depth);
+            else
+                dw_log_ratelimited(&s->ob_rl, DW_LOG_ERROR, MOD,
+                                   "sink \"%s\": outbox write failed, the notification is kept "
+                                   "in memory only: %s",
+                                   s->name, err);
+        }
+    }
     size_t nd = 0;
     pthread_mutex_lock(&n->lock);
     for (size_t i = lo; i < hi; i++) {
         sink *s = &n->sinks[i];
         for (size_t k = first[i]; k < first[i + 1]; k++) {
-            json_t *old = queue_push(&s->q, items[k]);
             INC(s->submitted);
-            if (old) {
+            const char *held = NULL;
+            if (find_id(s, doc_id(items[k].doc), &held)) {
+                dup[k] = true;
+                continue;
+            }
+            qitem old = queue_push(&s->q, items[k]);
+            items[k].doc = NULL; /* the queue's now */
+            items[k].file = NULL;
+            if (old.doc) {
                 INC(s->dropped);
                 sink_of[nd] = i;
                 dropped[nd++] = old;
@@ -1097,15 +1472,47 @@ int dw_notifier_submit_to(dw_notifier *n, json_t *doc, size_t first_sink, size_t
     }
     pthread_mutex_unlock(&n->lock);
     curl_multi_wakeup(n->multi);
+    for (size_t i = lo; i < hi; i++) {
+        sink *s = &n->sinks[i];
+        for (size_t k = first[i]; k < first[i + 1]; k++) {
+            if (!dup[k])
+                continue;
+            dw_log(DW_LOG_DEBUG, MOD, "sink \"%s\": notification %s is already queued", s->name,
+                   doc_id(items[k].doc) ? doc_id(items[k].doc) : "");
+            INC(s->deduplicated);
+            outbox_discard(s, items[k].file, true);
+            json_decref(items[k].doc);
+        }
+    }
     free(items);
+    free(dup);
     for (size_t k = 0; k < nd; k++) {
+        sink *s = &n->sinks[sink_of[k]];
         dw_log(DW_LOG_WARN, MOD, "sink \"%s\": queue full (%zu), dropped the oldest notification",
-               n->sinks[sink_of[k]].name, n->sinks[sink_of[k]].q.cap);
-        json_decref(dropped[k]);
+               s->name, s->q.cap);
+        outbox_discard(s, dropped[k].file, true);
+        json_decref(dropped[k].doc);
     }
     free(dropped);
     free(sink_of);
     return 0;
+}
+
+/* Can waiting until deadline_ms deliver anything? Not when every sink that
+ * holds documents has its circuit open past the deadline. Under n->lock. */
+static bool worth_waiting(const dw_notifier *n, uint64_t deadline_ms)
+{
+    if (n->paused)
+        return true;
+    for (size_t i = 0; i < n->n; i++) {
+        const sink *s = &n->sinks[i];
+        if (!s->q.len && !s->busy)
+            continue;
+        int64_t until = atomic_load(&((sink *)s)->open_until_ms);
+        if (until <= 0 || (uint64_t)until <= deadline_ms)
+            return true;
+    }
+    return false;
 }
 
 int dw_notifier_drain(dw_notifier *n, int64_t budget_ms)
@@ -1116,6 +1523,7 @@ int dw_notifier_drain(dw_notifier *n, int64_t budget_ms)
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     if (budget_ms < 0)
         budget_ms = 0;
+    uint64_t deadline_ms = dw_now_ms() + (uint64_t)budget_ms;
     deadline.tv_sec += budget_ms / 1000;
     deadline.tv_nsec += (budget_ms % 1000) * 1000000L;
     if (deadline.tv_nsec >= 1000000000L) {
@@ -1123,7 +1531,7 @@ int dw_notifier_drain(dw_notifier *n, int64_t budget_ms)
         deadline.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&n->lock);
-    while (n->pending > 0) {
+    while (n->pending > 0 && worth_waiting(n, deadline_ms)) {
         if (pthread_cond_timedwait(&n->cond, &n->lock, &deadline) == ETIMEDOUT)
             break;
     }
@@ -1164,6 +1572,11 @@ int dw_notifier_stats(const dw_notifier *n, size_t index, dw_sink_stats *out)
     out->dropped = LOAD(s->dropped);
     out->skipped = LOAD(s->skipped);
     out->queued = LOAD(s->queued);
+    out->recovered = LOAD(s->recovered);
+    out->deduplicated = LOAD(s->deduplicated);
+    out->outbox_depth = LOAD(s->outbox_depth);
+    out->outbox_errors = LOAD(s->outbox_errors) + (s->ob ? dw_outbox_errors(s->ob) : 0);
+    out->circuit_open = LOAD(s->circuit_open);
     return 0;
 }
 
@@ -1181,16 +1594,25 @@ void dw_notifier_free(dw_notifier *n)
     for (size_t i = 0; i < n->n; i++) {
         sink *s = &n->sinks[i];
         size_t abandoned = s->q.len + (s->cur ? 1 : 0);
-        if (abandoned)
+        if (abandoned && s->ob)
+            dw_log(DW_LOG_WARN, MOD,
+                   "sink \"%s\": shutting down with %zu undelivered notifications; they stay "
+                   "in %s and are sent after the restart",
+                   s->name, abandoned, dw_outbox_dir(s->ob));
+        else if (abandoned)
             dw_log(DW_LOG_WARN, MOD,
                    "sink \"%s\": shutting down with %zu undelivered notifications", s->name,
                    abandoned);
         release_easy(n, s);
         dw_http_request_clear(&s->req);
+        /* Abandoned, not given up: the outbox files stay. */
         json_decref(s->cur);
-        json_t *d;
-        while ((d = queue_pop(&s->q)))
-            json_decref(d);
+        free(s->cur_file);
+        qitem it;
+        while ((it = queue_pop(&s->q)).doc) {
+            json_decref(it.doc);
+            free(it.file);
+        }
         sink_release(s);
     }
     free(n->sinks);

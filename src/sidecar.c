@@ -191,8 +191,10 @@ int dw_sidecar_new(const dw_config *cfg, const dw_sidecar_options *opts, dw_side
         rc = build_specs(s, errbuf, errlen);
         if (rc < 0)
             goto fail;
-        rc = dw_notifier_new(s->specs, cfg->nsinks + cfg->nretrain, &s->notifier, errbuf,
-                             errlen);
+        /* The outbox under state_dir keeps what is pending across restarts. */
+        dw_notifier_options no = {.state_dir = cfg->state_dir};
+        rc = dw_notifier_new_ex(s->specs, cfg->nsinks + cfg->nretrain, &no, &s->notifier, errbuf,
+                                errlen);
         if (rc < 0)
             goto fail;
     }
@@ -395,9 +397,10 @@ static void reload(dw_sidecar *s)
         dw_sink_kv *old_kv = s->spec_kv;
         s->cfg = cfg;
         int rc = build_specs(s, err, sizeof err);
+        dw_notifier_options no = {.state_dir = cfg->state_dir};
         if (rc == 0)
-            rc = dw_notifier_new(s->specs, cfg->nsinks + cfg->nretrain, &notifier, err,
-                                 sizeof err);
+            rc = dw_notifier_new_ex(s->specs, cfg->nsinks + cfg->nretrain, &no, &notifier, err,
+                                    sizeof err);
         specs = s->specs;
         spec_kv = s->spec_kv;
         s->cfg = old;

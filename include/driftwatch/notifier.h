@@ -35,17 +35,40 @@ typedef struct dw_notifier_options {
     int64_t backoff_base_ms; /* 0 = DW_BACKOFF_BASE_MS */
     int64_t backoff_cap_ms;  /* 0 = DW_BACKOFF_CAP_MS */
     bool start_paused;       /* queue but do not deliver until dw_notifier_resume() */
+
+    /* Durable outbox (outbox.h): every queued document is first written to
+     * <state_dir>/outbox/<sink>/, and what a previous run left there is
+     * queued again at start. NULL = no outbox (documents live in memory
+     * only). When state_dir is missing or not writable the notifier logs
+     * one error and runs without the outbox (counted in outbox_errors). */
+    const char *state_dir;
+
+    /* Circuit breaker per sink; 0 = DW_BREAKER_THRESHOLD / _OPEN_MS /
+     * _MAX_OPEN_MS. */
+    unsigned breaker_threshold;
+    int64_t breaker_open_ms;
+    int64_t breaker_max_open_ms;
 } dw_notifier_options;
 
-/* Counters of one sink. Each is monotonic except queued. */
+/* Counters of one sink. Each is monotonic except the gauges queued,
+ * outbox_depth and circuit_open. Every document that enters ends in exactly
+ * one place: submitted + recovered = sent + failed + skipped + deduplicated
+ * + dropped + queued (dropped also counts outbox files beyond the queue
+ * size found at start, which never entered). */
 typedef struct dw_sink_stats {
-    uint64_t submitted; /* documents queued for this sink */
-    uint64_t sent;      /* accepted by the receiver */
-    uint64_t retried;   /* attempts that failed and were scheduled again */
-    uint64_t failed;    /* given up: retries exhausted, or a permanent error */
-    uint64_t dropped;   /* discarded because the queue was full (oldest first) */
-    uint64_t skipped;   /* nothing to send for this sink (e.g. only resolved) */
-    uint64_t queued;    /* waiting or in flight now */
+    uint64_t submitted;     /* documents queued for this sink */
+    uint64_t sent;          /* accepted by the receiver */
+    uint64_t retried;       /* attempts that failed and were scheduled again */
+    uint64_t failed;        /* given up: retries exhausted, or a permanent error */
+    uint64_t dropped;       /* discarded because the queue was full (oldest first) */
+    uint64_t skipped;       /* nothing to send for this sink (e.g. only resolved) */
+    uint64_t queued;        /* waiting or in flight now */
+    uint64_t recovered;     /* loaded from the outbox (left by an earlier run) */
+    uint64_t deduplicated;  /* not queued: a document with the same id was */
+    uint64_t outbox_depth;  /* outbox files pending now */
+    uint64_t outbox_errors; /* outbox writes/removals that failed, corrupt files
+                               set aside, and 1 when the outbox is disabled */
+    uint64_t circuit_open;  /* 1 while the sink's circuit is open or half-open */
 } dw_sink_stats;
 
 /* Builds a notifier for specs[0..n) (copied: the caller keeps ownership of
@@ -73,8 +96,11 @@ int dw_notifier_submit(dw_notifier *n, json_t *doc);
 int dw_notifier_submit_to(dw_notifier *n, json_t *doc, size_t first, size_t count);
 
 /* Waits until every queue is empty and nothing is in flight, or budget_ms
- * has passed. Returns the number of documents still waiting (summed over
- * sinks); 0 means all were delivered, given up or skipped. */
+ * has passed, or everything left waits for a circuit that stays open past
+ * the budget (waiting longer would deliver nothing). Returns the number of
+ * documents still waiting (summed over sinks); 0 means all were delivered,
+ * given up or skipped. What is left stays in the outbox for the next run:
+ * shutting down is not a reason to give a document up. */
 int dw_notifier_drain(dw_notifier *n, int64_t budget_ms);
 
 /* Starts delivery after dw_notifier_options.start_paused. */
@@ -89,8 +115,9 @@ const char *dw_notifier_sink_name(const dw_notifier *n, size_t index);
 int dw_notifier_stats(const dw_notifier *n, size_t index, dw_sink_stats *out);
 
 /* Stops the thread (in-flight requests are abandoned, queued documents are
- * freed and logged) and frees everything. Call dw_notifier_drain() first for
- * an orderly shutdown. NULL is a no-op. */
+ * freed and logged; their outbox files stay for the next run) and frees
+ * everything. Call dw_notifier_drain() first for an orderly shutdown. NULL
+ * is a no-op. */
 void dw_notifier_free(dw_notifier *n);
 
 /* --- The retry policy as pure functions (exported for tests) ------------ */
@@ -107,6 +134,51 @@ int64_t dw_backoff_delay_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms, u
  * ("Wed, 21 Oct 2015 07:28:00 GMT"), into a delay from now_wall_ms (epoch
  * ms), clamped to [0, DW_RETRY_AFTER_CAP_MS]. Returns 0 or DW_ERR_PARSE. */
 int dw_retry_after_parse(const char *value, int64_t now_wall_ms, int64_t *delay_ms);
+
+/* --- Circuit breaker (a pure state machine, exported for tests) ---------
+ *
+ * Per sink: after `threshold` consecutive failed attempts (no answer,
+ * timeout, 408 or 5xx) the circuit opens and nothing is sent for open_ms;
+ * then one attempt is let through (half-open; the notifier sends one
+ * request per sink at a time, so it is exactly one): success closes the
+ * circuit, failure opens it again for twice as long, up to max_open_ms.
+ * Any other answer (2xx, 429, other 4xx) shows the receiver is up and
+ * counts as a success here; whether the document is retried is the retry
+ * policy's business. Times are the caller's monotonic milliseconds. */
+
+#define DW_BREAKER_THRESHOLD 5
+#define DW_BREAKER_OPEN_MS 30000
+#define DW_BREAKER_MAX_OPEN_MS 300000
+
+typedef enum dw_breaker_state {
+    DW_BREAKER_CLOSED = 0,
+    DW_BREAKER_OPEN = 1,
+    DW_BREAKER_HALF_OPEN = 2,
+} dw_breaker_state;
+
+typedef struct dw_breaker {
+    unsigned threshold;
+    int64_t base_open_ms, max_open_ms;
+    dw_breaker_state state;
+    unsigned failures;     /* consecutive failed attempts */
+    int64_t open_ms;       /* length of the current or last open period */
+    int64_t open_until_ms; /* while open */
+} dw_breaker;
+
+/* A closed breaker; zero arguments mean the DW_BREAKER_* defaults. */
+void dw_breaker_init(dw_breaker *b, unsigned threshold, int64_t open_ms, int64_t max_open_ms);
+
+/* May an attempt start at now_ms? Closed and half-open: yes. Open: no
+ * before open_until_ms; at or after it the breaker turns half-open and
+ * says yes. */
+bool dw_breaker_allow(dw_breaker *b, int64_t now_ms);
+
+/* Records the outcome of an attempt; returns the new state. */
+dw_breaker_state dw_breaker_record(dw_breaker *b, bool failed, int64_t now_ms);
+
+/* Did an attempt that ended with status (0 = no answer) and delivery d
+ * fail in the breaker's sense? */
+bool dw_breaker_is_failure(dw_delivery d, long status);
 
 /* Formats epoch milliseconds as RFC 3339 UTC with milliseconds
  * ("2026-11-25T13:45:00.000Z") into buf (at least 25 bytes). */

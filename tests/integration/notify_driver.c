@@ -8,15 +8,20 @@
  *                 [--queue-size N] [--min-interval-ms N] [--no-send-resolved]
  *                 [--header NAME=VALUE]... [--backoff-base-ms N] [--backoff-cap-ms N]
  *                 [--seed N] [--repeat N] [--drain-ms N] [--stats FILE]
+ *                 [--state-dir DIR] [--breaker-threshold N] [--breaker-open-ms N]
+ *                 [--breaker-max-open-ms N]
  *
  * --sink adds a sink of any registered type (slack, pagerduty, alertmanager,
  * webhook; URL may be empty), named "<type>-<n>"; --option adds a
  * type-specific option to the sink added last (--webhook or --sink). The
- * --filter-* options apply to every sink.
+ * --filter-* options apply to every sink. --state-dir turns on the durable
+ * outbox (dw_notifier_options.state_dir); the --breaker-* options tune the
+ * circuit breaker.
  *
  * Output (to --stats FILE, else stdout), one JSON object:
  *   {"sinks": [{"name", "submitted", "sent", "retried", "failed", "dropped",
- *               "skipped", "queued"}...],
+ *               "skipped", "queued", "recovered", "deduplicated", "outbox_depth",
+ *               "outbox_errors", "circuit_open"}...],
  *    "remaining": <dw_notifier_drain result>, "submits": N,
  *    "max_submit_us": <longest dw_notifier_submit call>}
  * max_submit_us is how the tests see that submit() never waits for a slow
@@ -166,6 +171,18 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--stats") == 0) {
             NEED_VALUE;
             stats_path = v;
+        } else if (strcmp(a, "--state-dir") == 0) {
+            NEED_VALUE;
+            opts.state_dir = v;
+        } else if (strcmp(a, "--breaker-threshold") == 0) {
+            NEED_VALUE;
+            opts.breaker_threshold = (unsigned)atoi(v);
+        } else if (strcmp(a, "--breaker-open-ms") == 0) {
+            NEED_VALUE;
+            opts.breaker_open_ms = atoll(v);
+        } else if (strcmp(a, "--breaker-max-open-ms") == 0) {
+            NEED_VALUE;
+            opts.breaker_max_open_ms = atoll(v);
         } else {
             return usage("unknown option (see the comment at the top of notify_driver.c)");
         }
@@ -284,12 +301,17 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < dw_notifier_sink_count(n); i++) {
         dw_sink_stats st;
         dw_notifier_stats(n, i, &st);
-        json_array_append_new(
-            arr, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name",
-                           dw_notifier_sink_name(n, i), "submitted", (json_int_t)st.submitted,
-                           "sent", (json_int_t)st.sent, "retried", (json_int_t)st.retried, "failed",
-                           (json_int_t)st.failed, "dropped", (json_int_t)st.dropped, "skipped",
-                           (json_int_t)st.skipped, "queued", (json_int_t)st.queued));
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name",
+                              dw_notifier_sink_name(n, i), "submitted", (json_int_t)st.submitted,
+                              "sent", (json_int_t)st.sent, "retried", (json_int_t)st.retried,
+                              "failed", (json_int_t)st.failed, "dropped", (json_int_t)st.dropped,
+                              "skipped", (json_int_t)st.skipped, "queued", (json_int_t)st.queued);
+        json_object_set_new(o, "recovered", json_integer((json_int_t)st.recovered));
+        json_object_set_new(o, "deduplicated", json_integer((json_int_t)st.deduplicated));
+        json_object_set_new(o, "outbox_depth", json_integer((json_int_t)st.outbox_depth));
+        json_object_set_new(o, "outbox_errors", json_integer((json_int_t)st.outbox_errors));
+        json_object_set_new(o, "circuit_open", json_integer((json_int_t)st.circuit_open));
+        json_array_append_new(arr, o);
     }
     json_object_set_new(out, "sinks", arr);
     json_object_set_new(out, "remaining", json_integer(remaining));
