@@ -92,6 +92,25 @@ static int col_index_find(const col_index *ci, const dw_scan_slice *parts, size_
 
 static int64_t floor_to(int64_t t, int64_t step);
 
+/* Which column the i-th field of a record is, remembered from the last
+ * record (producers write their fields in the same order), so most fields
+ * cost two short memcmp()s instead of a hash lookup. */
+#define MEMO_KEY 30
+typedef struct field_memo {
+    int32_t col;    /* column, -1 not a column, -2 nothing remembered */
+    uint8_t depth;  /* 1 or 2 */
+    uint8_t len[2];
+    char key[2][MEMO_KEY];
+} field_memo;
+
+/* A configured dotted path (records.timestamp, ...) split once. */
+typedef struct cpath {
+    const char *dotted;
+    int depth; /* 0: cannot match a scanner field (too deep) */
+    const char *part[DW_SCAN_MAX_DEPTH];
+    size_t len[DW_SCAN_MAX_DEPTH];
+} cpath;
+
 typedef struct model_entry {
     const dw_model_config *cfg;
     dw_reference *ref; /* owned here */
@@ -99,6 +118,7 @@ typedef struct model_entry {
     const dw_thresholds **th; /* per column, owned by the config */
     bool *ignored;
     dw_model *states[DW_ENGINE_MAX_VERSIONS + 1]; /* by version; [0] may be NULL-version */
+    field_memo *memo; /* MAX_PATHS */
     size_t nstates;
 } model_entry;
 
@@ -156,6 +176,7 @@ struct dw_engine {
     json_t *pending_retrain; /* retraining trigger documents for this boundary */
     struct retrain_state *retrain; /* [model][version][rule] */
 
+    cpath p_ts, p_model, p_version; /* records.timestamp/model/model_version */
     dw_engine_stats stats; /* see STAT_ADD */
     pthread_mutex_t snap_lock;
     json_t *snapshot; /* published status document, see dw_engine_snapshot() */
@@ -191,11 +212,49 @@ void dw_engine_on_reject(dw_engine *e, dw_reject_fn fn, void *ctx)
     e->reject_ctx = ctx;
 }
 
+static void cpath_init(cpath *cp, const char *dotted)
+{
+    memset(cp, 0, sizeof *cp);
+    cp->dotted = dotted;
+    const char *p = dotted;
+    for (int d = 0; d < DW_SCAN_MAX_DEPTH; d++) {
+        const char *dot = strchr(p, '.');
+        cp->part[d] = p;
+        cp->len[d] = dot ? (size_t)(dot - p) : strlen(p);
+        cp->depth = d + 1;
+        if (!dot)
+            return;
+        p = dot + 1;
+    }
+    cp->depth = 0; /* deeper than the scanner reports */
+}
+
+static void cpaths_init(dw_engine *e)
+{
+    cpath_init(&e->p_ts, e->cfg->records.timestamp);
+    cpath_init(&e->p_model, e->cfg->records.model);
+    cpath_init(&e->p_version, e->cfg->records.model_version);
+}
+
+/* dw_scan_path_eq() with cheap rejects first: depth, then lengths. */
+static inline bool cpath_eq(const cpath *cp, const dw_scan_field *f)
+{
+    if (f->depth != cp->depth)
+        return false;
+    if (f->key_escaped)
+        return dw_scan_path_eq(f, cp->dotted);
+    for (int d = 0; d < cp->depth; d++)
+        if (f->key[d].len != cp->len[d] || memcmp(f->key[d].ptr, cp->part[d], cp->len[d]) != 0)
+            return false;
+    return true;
+}
+
 static void entry_free(model_entry *me)
 {
     for (size_t v = 0; v < me->nstates; v++)
         dw_model_free(me->states[v]);
     free(me->cols.slots);
+    free(me->memo);
     free(me->th);
     free(me->ignored);
     dw_reference_free(me->ref);
@@ -219,6 +278,9 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
             return rc;
         }
         col_index_build(&me->cols, me->ref);
+        me->memo = dw_malloc(MAX_PATHS * sizeof *me->memo);
+        for (size_t k = 0; k < MAX_PATHS; k++)
+            me->memo[k].col = -2;
         me->th = dw_calloc(me->ref->ncols + 1, sizeof *me->th);
         me->ignored = dw_calloc(me->ref->ncols + 1, sizeof *me->ignored);
         for (size_t j = 0; j < me->ref->ncols; j++)
@@ -291,6 +353,7 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     e->fields = dw_calloc(MAX_PATHS, sizeof *e->fields);
     e->pending_retrain = json_array();
     size_scratch(e, max_cols);
+    cpaths_init(e);
     *out = e;
     return 0;
 }
@@ -369,6 +432,7 @@ int dw_engine_reload(dw_engine *e, const dw_config *cfg, char *errbuf, size_t er
     for (size_t w = 0; w < cfg->nwindows; w++)
         e->windows[w].name = cfg->windows[w].name;
     size_scratch(e, max_cols);
+    cpaths_init(e);
     refresh_next_boundary(e);
     return 0;
 }
@@ -1194,11 +1258,11 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     const dw_scan_field *f_ts = NULL, *f_model = NULL, *f_ver = NULL;
     for (size_t i = 0; i < rec->nfields; i++) {
         const dw_scan_field *f = &rec->fields[i];
-        if (!f_ts && dw_scan_path_eq(f, rc->timestamp))
+        if (!f_ts && cpath_eq(&e->p_ts, f))
             f_ts = f;
-        else if (!f_model && dw_scan_path_eq(f, rc->model))
+        else if (!f_model && cpath_eq(&e->p_model, f))
             f_model = f;
-        else if (!f_ver && dw_scan_path_eq(f, rc->model_version))
+        else if (!f_ver && cpath_eq(&e->p_version, f))
             f_ver = f;
     }
 
@@ -1313,17 +1377,36 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     char valbuf[DW_MAX_NAME + 1];
     for (size_t i = 0; i < rec->nfields; i++) {
         const dw_scan_field *f = &rec->fields[i];
-        int col = -1;
-        if (f->depth == 2 && key0_in_list(f, rc->columns, rc->ncolumns) &&
-            !(f->key_escaped & 2))
-            col = col_index_find(&me->cols, f->key, 2);
-        else if (rc->nfields && field_in_list(f, rc->fields, rc->nfields))
-            col = col_index_find(&me->cols, f->key, f->depth);
-        else if (f->depth == 1 && !(f->key_escaped & 1) && f != f_ts && f != f_model &&
-                 f != f_ver)
-            /* Top-level scalars (latency_ms) are columns when the reference
-             * has them, as the training-data reader makes them. */
-            col = col_index_find(&me->cols, f->key, 1);
+        field_memo *mm = &me->memo[i];
+        int col;
+        if (mm->col != -2 && mm->depth == f->depth && !f->key_escaped &&
+            mm->len[0] == f->key[0].len && !memcmp(mm->key[0], f->key[0].ptr, mm->len[0]) &&
+            (f->depth == 1 ||
+             (mm->len[1] == f->key[1].len && !memcmp(mm->key[1], f->key[1].ptr, mm->len[1])))) {
+            col = mm->col;
+        } else {
+            col = -1;
+            if (f->depth == 2 && key0_in_list(f, rc->columns, rc->ncolumns) &&
+                !(f->key_escaped & 2))
+                col = col_index_find(&me->cols, f->key, 2);
+            else if (rc->nfields && field_in_list(f, rc->fields, rc->nfields))
+                col = col_index_find(&me->cols, f->key, f->depth);
+            else if (f->depth == 1 && !(f->key_escaped & 1) && f != f_ts && f != f_model &&
+                     f != f_ver)
+                /* Top-level scalars (latency_ms) are columns when the
+                 * reference has them, as the training-data reader makes them. */
+                col = col_index_find(&me->cols, f->key, 1);
+            mm->col = -2;
+            if (f->depth <= 2 && !f->key_escaped && f->key[0].len < MEMO_KEY &&
+                (f->depth == 1 || f->key[1].len < MEMO_KEY)) {
+                mm->depth = f->depth;
+                for (int d = 0; d < f->depth; d++) {
+                    mm->len[d] = (uint8_t)f->key[d].len;
+                    memcpy(mm->key[d], f->key[d].ptr, f->key[d].len);
+                }
+                mm->col = col;
+            }
+        }
         if (col < 0 || e->seen[col] == gen)
             continue;
         e->seen[col] = gen;
