@@ -626,14 +626,14 @@ static void breaker_update(dw_notifier *n, sink *s, dw_delivery d, long status, 
     if (after == DW_BREAKER_OPEN && before != DW_BREAKER_OPEN) {
         if (before == DW_BREAKER_CLOSED)
             dw_log(DW_LOG_WARN, MOD,
-                   "sink \"%s\": circuit open for %lld s after %u consecutive failed attempts "
+                   "sink \"%s\": circuit open for %.3g s after %u consecutive failed attempts "
                    "(last: %s); notifications wait in the queue",
-                   s->name, (long long)(s->br.open_ms / 1000), s->br.failures, why);
+                   s->name, (double)s->br.open_ms / 1000.0, s->br.failures, why);
         else
             dw_log(DW_LOG_WARN, MOD,
                    "sink \"%s\": the half-open attempt failed (%s); circuit open again for "
-                   "%lld s",
-                   s->name, why, (long long)(s->br.open_ms / 1000));
+                   "%.3g s",
+                   s->name, why, (double)s->br.open_ms / 1000.0);
         atomic_store(&s->circuit_open, 1);
         atomic_store(&s->open_until_ms, s->br.open_until_ms);
         /* A drain in progress may stop waiting for this sink now. */

@@ -91,8 +91,12 @@ int dw_outbox_open(const char *state_dir, const char *sink_name, size_t max_file
                          "outbox: a state_dir, a sink name and a bound are required");
     char sub[64 + 16];
     bool changed = sanitize(sink_name, sub, 64);
-    /* "." and ".." are valid sanitized text but not a directory of ours. */
-    if (changed || sub[0] == '.')
+    /* No hidden directory, and never "." or "..". */
+    if (sub[0] == '.') {
+        sub[0] = '_';
+        changed = true;
+    }
+    if (changed)
         snprintf(sub + strlen(sub), sizeof sub - strlen(sub), "-%08x", fnv1a(sink_name));
 
     size_t plen = strlen(state_dir) + strlen(sub) + 16;
