@@ -35,8 +35,7 @@ static int argo_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
         return rc;
     if (!opt(spec, "workflow_template") && !opt(spec, "discriminator"))
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                         "retrain target \"%s\": option workflow_template is required",
-                         spec->name);
+                         "retrain target \"%s\": option workflow_template is required", spec->name);
     return 0;
 }
 

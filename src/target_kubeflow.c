@@ -104,9 +104,9 @@ static int kubeflow_format(const dw_sink_spec *spec, const json_t *doc, dw_http_
     const char *pv = opt(spec, "pipeline_version_id");
     if (pv)
         json_object_set_new(ref, "pipeline_version_id", json_string(pv));
-    json_t *body = json_pack("{s:s, s:s, s:o, s:{s:o}}", "display_name", name, "description", desc,
-                             "pipeline_version_reference", ref, "runtime_config", "parameters",
-                             params);
+    json_t *body =
+        json_pack("{s:s, s:s, s:o, s:{s:o}}", "display_name", name, "description", desc,
+                  "pipeline_version_reference", ref, "runtime_config", "parameters", params);
     const char *exp = opt(spec, "experiment_id");
     if (body && exp)
         json_object_set_new(body, "experiment_id", json_string(exp));

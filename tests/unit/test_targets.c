@@ -25,14 +25,14 @@
  * "sent_at" added as the notifier does. */
 static json_t *retrain_doc(bool with_version)
 {
-    json_t *cols = json_pack(
-        "[{s:s, s:I, s:{s:{s:f, s:f, s:f}, s:f}, s:s},"
-        " {s:s, s:I, s:{s:{s:f, s:i, s:f, s:f}, s:f}, s:s}]",
-        "column", "features.amount", "samples", (json_int_t)18000, "tests", "ks", "statistic",
-        0.31, "p_value", 1e-40, "p_adjusted", 1e-39, "psi", 0.52, "firing_since",
-        "2026-11-25T13:02:00.000Z", "column", "features.country", "samples", (json_int_t)18000,
-        "tests", "chi2", "statistic", 812.5, "df", 7, "p_value", 1e-170, "p_adjusted", 1e-169,
-        "psi", 0.41, "firing_since", "2026-11-25T13:03:00.000Z");
+    json_t *cols = json_pack("[{s:s, s:I, s:{s:{s:f, s:f, s:f}, s:f}, s:s},"
+                             " {s:s, s:I, s:{s:{s:f, s:i, s:f, s:f}, s:f}, s:s}]",
+                             "column", "features.amount", "samples", (json_int_t)18000, "tests",
+                             "ks", "statistic", 0.31, "p_value", 1e-40, "p_adjusted", 1e-39, "psi",
+                             0.52, "firing_since", "2026-11-25T13:02:00.000Z", "column",
+                             "features.country", "samples", (json_int_t)18000, "tests", "chi2",
+                             "statistic", 812.5, "df", 7, "p_value", 1e-170, "p_adjusted", 1e-169,
+                             "psi", 0.41, "firing_since", "2026-11-25T13:03:00.000Z");
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:{s:s, s:s, s:I}, s:s, s:s, "
                      "s:s, s:s, s:s, s:o, s:s}",
                      "version", "1", "kind", "retrain", "id", KEY, "idempotency_key", KEY, "rule",
@@ -126,8 +126,8 @@ static void check_evidence(json_t *ev, bool version_as_empty_string)
     assert_string_equal(sget(c0, "column"), "features.amount");
     assert_int_equal(json_integer_value(json_object_get(c0, "samples")), 18000);
     /* Tolerance 0: the number is copied, not recomputed. */
-    assert_true(json_real_value(json_object_get(
-                    json_object_get(json_object_get(c0, "tests"), "ks"), "statistic")) == 0.31);
+    assert_true(json_real_value(json_object_get(json_object_get(json_object_get(c0, "tests"), "ks"),
+                                                "statistic")) == 0.31);
     assert_string_equal(sget(json_array_get(cols, 1), "column"), "features.country");
     /* Transport fields stay out. */
     assert_null(json_object_get(ev, "sent_at"));
@@ -178,7 +178,8 @@ static void test_airflow_v2_logical_date_and_bearer_token(void **state)
     dw_http_request req;
     json_t *b = format_ok(&dw_target_airflow, &sp, retrain_doc(false), &req);
     /* The dag id is one path segment: space and slash are escaped. */
-    assert_string_equal(req.url, "https://af.example/base/api/v2/dags/retrain%20fraud%2Fv3/dagRuns");
+    assert_string_equal(req.url,
+                        "https://af.example/base/api/v2/dags/retrain%20fraud%2Fv3/dagRuns");
     assert_int_equal(json_object_size(b), 3);
     assert_string_equal(sget(b, "dag_run_id"), "driftwatch-" KEY);
     assert_string_equal(sget(b, "logical_date"), "2026-11-25T13:18:00.000Z");
@@ -401,10 +402,8 @@ static void test_github_loopback_url_and_answers(void **state)
 static void test_targets_skip_drift_documents(void **state)
 {
     (void)state;
-    dw_sink_kv o[] = {{"dag_id", "d"},
-                      {"workflow_template", "w"},
-                      {"pipeline_id", "p"},
-                      {"repository", "a/b"}};
+    dw_sink_kv o[] = {
+        {"dag_id", "d"}, {"workflow_template", "w"}, {"pipeline_id", "p"}, {"repository", "a/b"}};
     const dw_sink_ops *ops[] = {&dw_target_airflow, &dw_target_argo, &dw_target_kubeflow,
                                 &dw_target_github};
     for (size_t i = 0; i < 4; i++) {
