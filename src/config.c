@@ -1418,17 +1418,23 @@ static const type_spec sink_types[] = {
     {"alertmanager", p_alertmanager, NELEM(p_alertmanager), true},
 };
 
+static const char *const airflow_apis[] = {"v1", "v2"};
 static const param_spec p_airflow[] = {{"dag_id", P_STRING, true, NULL, 0},
+                                       {"api", P_ENUM, false, airflow_apis, NELEM(airflow_apis)},
                                        {"username", P_STRING, false, NULL, 0},
-                                       {"password", P_STRING, false, NULL, 0}};
-static const param_spec p_argo[] = {{"workflow_template", P_STRING, true, NULL, 0},
+                                       {"password", P_STRING, false, NULL, 0},
+                                       {"token", P_STRING, false, NULL, 0}};
+static const param_spec p_argo[] = {{"workflow_template", P_STRING, false, NULL, 0},
+                                    {"discriminator", P_STRING, false, NULL, 0},
                                     {"namespace", P_STRING, false, NULL, 0},
                                     {"token", P_STRING, false, NULL, 0}};
 static const param_spec p_kubeflow[] = {{"pipeline_id", P_STRING, true, NULL, 0},
+                                        {"pipeline_version_id", P_STRING, false, NULL, 0},
                                         {"experiment_id", P_STRING, false, NULL, 0},
                                         {"token", P_STRING, false, NULL, 0}};
 static const param_spec p_github[] = {{"repository", P_STRING, true, NULL, 0},
-                                      {"workflow", P_STRING, true, NULL, 0},
+                                      {"event_type", P_STRING, false, NULL, 0},
+                                      {"workflow", P_STRING, false, NULL, 0},
                                       {"ref", P_STRING, false, NULL, 0},
                                       {"token", P_STRING, false, NULL, 0}};
 
@@ -1706,6 +1712,20 @@ static int parse_retrain(ctx *c, yaml_node_t *root)
                 return fail(c, map_get(c, it, "name"), DW_ERR_INVALID,
                             "%s.name: duplicate retrain target name \"%s\"", ip,
                             cfg->retrain[i].name);
+        /* Rules and sinks share the notifier's names (logs, metrics). */
+        for (size_t j = 0; j < cfg->nsinks; j++)
+            if (!strcmp(cfg->sinks[j].name, cfg->retrain[i].name))
+                return fail(c, map_get(c, it, "name"), DW_ERR_INVALID,
+                            "%s.name: \"%s\" is already the name of a sink", ip,
+                            cfg->retrain[i].name);
+        if (cfg->retrain[i].type == DW_RETRAIN_GITHUB) {
+            const char *repo = dw_kv_get(cfg->retrain[i].params, cfg->retrain[i].nparams,
+                                         "repository");
+            const char *slash = repo ? strchr(repo, '/') : NULL;
+            if (repo && (!slash || slash == repo || !slash[1] || strchr(slash + 1, '/')))
+                return fail(c, map_get(c, it, "repository"), DW_ERR_INVALID,
+                            "%s.repository: \"%s\" is not owner/name", ip, repo);
+        }
     }
     return 0;
 }

@@ -592,9 +592,14 @@ static void test_required_keys(void **state)
                  "test.yaml:8: sinks[0]: missing required key \"type\"");
     expect_error(BASE "sinks:\n  - name: s\n    type: pagerduty\n    url: http://h\n",
                  DW_ERR_INVALID, "test.yaml:8: sinks[0]: missing required key \"routing_key\"");
+    expect_error(BASE "retrain:\n  - name: r\n    type: github\n    url: http://h\n",
+                 DW_ERR_INVALID, "test.yaml:8: retrain[0]: missing required key \"repository\"");
     expect_error(BASE "retrain:\n  - name: r\n    type: github\n    url: http://h\n"
-                      "    repository: a/b\n",
-                 DW_ERR_INVALID, "test.yaml:8: retrain[0]: missing required key \"workflow\"");
+                      "    repository: nobody\n",
+                 DW_ERR_INVALID, "test.yaml:11: retrain[0].repository: \"nobody\" is not owner/name");
+    expect_error(BASE "sinks:\n  - {name: same, type: stdout}\n"
+                      "retrain:\n  - name: same\n    type: webhook\n    url: http://h\n",
+                 DW_ERR_INVALID, "test.yaml:10: retrain[0].name: \"same\" is already the name of a sink");
     expect_error(BASE "windows:\n  - name: w\n", DW_ERR_INVALID,
                  "test.yaml:8: windows[0]: missing required key \"length\"");
 }
