@@ -67,7 +67,9 @@ static inline size_t oracle_count_leaves(json_t *obj, int depth)
 
 static inline int oracle_fail(char *why, size_t whylen, const char *msg, size_t a, size_t b)
 {
-    snprintf(why, whylen, "%s (%zu, %zu)", msg, a, b);
+    /* Truncating the reason is fine; using the result tells gcc so. */
+    if (snprintf(why, whylen, "%s (%zu, %zu)", msg, a, b) < 0)
+        why[0] = '\0';
     return -1;
 }
 
