@@ -11,12 +11,11 @@
  * Airflow answers 409 Conflict and that counts as delivered. Authentication:
  * options username + password (HTTP Basic, Airflow 2's basic_auth backend)
  * or token (Bearer, Airflow 3's JWT), or the sink's own headers. */
-#include "driftwatch/sink.h"
+#include "driftwatch/target.h"
 
 #include "driftwatch/error.h"
 #include "driftwatch/hmac.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,93 +23,40 @@
 /* Longest dag_run_id Airflow stores (its column is 250 characters). */
 #define AIRFLOW_RUN_ID_MAX 250
 
-static const char *opt(const dw_sink_spec *spec, const char *key)
-{
-    const char *v = dw_sink_spec_option(spec, key);
-    return v && *v ? v : NULL;
-}
-
 static int airflow_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
 {
     int rc = dw_sink_check_url(spec, spec->url, errbuf, errlen);
     if (rc)
         return rc;
-    if (!opt(spec, "dag_id"))
+    if (!dw_target_option(spec, "dag_id"))
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "retrain target \"%s\": option dag_id is required", spec->name);
-    const char *api = opt(spec, "api");
+    const char *api = dw_target_option(spec, "api");
     if (api && strcmp(api, "v1") != 0 && strcmp(api, "v2") != 0)
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "retrain target \"%s\": option api is \"%s\", expected v1 or v2",
                          spec->name, api);
-    bool user = opt(spec, "username") != NULL, pass = opt(spec, "password") != NULL;
+    bool user = dw_target_option(spec, "username") != NULL,
+         pass = dw_target_option(spec, "password") != NULL;
     if (user != pass)
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "retrain target \"%s\": options username and password go together",
                          spec->name);
-    if (user && opt(spec, "token"))
+    if (user && dw_target_option(spec, "token"))
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "retrain target \"%s\": set either username/password or token, not both",
                          spec->name);
     return 0;
 }
 
-/* The evidence every retraining target carries (docs/alerts.md): the
- * native document without its transport fields, with the window as one
- * object so the whole fits GitHub's ten top-level keys too. NULL when doc
- * is not a retraining trigger. */
-static json_t *evidence(const json_t *doc)
-{
-    json_t *d = (json_t *)doc; /* jansson's getters are not const-correct */
-    const char *kind = json_string_value(json_object_get(d, "kind"));
-    if (!kind || strcmp(kind, "retrain") != 0)
-        return NULL;
-    return json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:{s:O?, s:O?, s:O?}, s:O?, s:O?, s:O?}",
-                     "idempotency_key", json_object_get(d, "idempotency_key"), "rule",
-                     json_object_get(d, "rule"), "model", json_object_get(d, "model"),
-                     "model_version", json_object_get(d, "model_version"), "reference",
-                     json_object_get(d, "reference"), "window", "name",
-                     json_object_get(d, "window"), "start", json_object_get(d, "window_start"),
-                     "end", json_object_get(d, "window_end"), "drift_since",
-                     json_object_get(d, "drift_since"), "triggered_at",
-                     json_object_get(d, "triggered_at"), "columns", json_object_get(d, "columns"));
-}
-
-/* base (without trailing slashes) + "/api/<api>/dags/<escaped dag>/dagRuns". */
-static char *runs_url(const char *base, const char *api, const char *dag)
-{
-    char *esc = curl_easy_escape(NULL, dag, 0);
-    if (!esc) {
-        fprintf(stderr, "driftwatch: out of memory in libcurl\n");
-        abort();
-    }
-    size_t blen = strlen(base);
-    while (blen && base[blen - 1] == '/')
-        blen--;
-    size_t len = blen + strlen(api) + strlen(esc) + 32;
-    char *url = dw_malloc(len);
-    snprintf(url, len, "%.*s/api/%s/dags/%s/dagRuns", (int)blen, base, api, esc);
-    curl_free(esc);
-    return url;
-}
-
 static int add_auth(const dw_sink_spec *spec, dw_http_request *out)
 {
-    const char *token = opt(spec, "token"), *user = opt(spec, "username");
-    if (token) {
-        /* Accept a token pasted with its scheme ("Bearer eyJ..."). */
-        if (strncmp(token, "Bearer ", 7) == 0)
-            token += 7;
-        size_t n = strlen(token) + 8;
-        char *v = dw_malloc(n);
-        snprintf(v, n, "Bearer %s", token);
-        int rc = dw_http_request_add_header(out, "Authorization", v);
-        free(v);
-        return rc;
-    }
+    const char *token = dw_target_option(spec, "token"), *user = dw_target_option(spec, "username");
+    if (token)
+        return dw_target_add_bearer(out, token);
     if (!user)
         return 0;
-    const char *pass = opt(spec, "password");
+    const char *pass = dw_target_option(spec, "password");
     size_t n = strlen(user) + strlen(pass) + 2;
     char *cred = dw_malloc(n);
     snprintf(cred, n, "%s:%s", user, pass);
@@ -127,7 +73,7 @@ static int add_auth(const dw_sink_spec *spec, dw_http_request *out)
 
 static int airflow_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
 {
-    json_t *conf = evidence(doc);
+    json_t *conf = dw_target_evidence(doc);
     if (!conf)
         return DW_SINK_SKIP; /* drift documents are for the sinks */
     const char *key = json_string_value(json_object_get(conf, "idempotency_key"));
@@ -135,7 +81,7 @@ static int airflow_format(const dw_sink_spec *spec, const json_t *doc, dw_http_r
         json_decref(conf);
         return DW_ERR_INVALID;
     }
-    const char *api = opt(spec, "api");
+    const char *api = dw_target_option(spec, "api");
     bool v2 = api && strcmp(api, "v2") == 0;
     char run_id[AIRFLOW_RUN_ID_MAX + 1];
     snprintf(run_id, sizeof run_id, "driftwatch-%s", key);
@@ -151,7 +97,11 @@ static int airflow_format(const dw_sink_spec *spec, const json_t *doc, dw_http_r
     json_decref(conf);
     if (rc)
         return rc;
-    out->url = runs_url(spec->url, v2 ? "v2" : "v1", opt(spec, "dag_id"));
+    const char *dag = dw_target_option(spec, "dag_id");
+    out->url = dw_target_url(spec->url, v2 ? "/api/v2/dags/%s/dagRuns" : "/api/v1/dags/%s/dagRuns",
+                             &dag, 1);
+    if (!out->url)
+        return DW_ERR_INVALID;
     if ((rc = dw_http_request_add_header(out, "Accept", "application/json")) ||
         (rc = dw_http_request_add_header(out, "Idempotency-Key", key)) ||
         (rc = add_auth(spec, out)))

@@ -15,11 +15,10 @@
  * (passed on in client_payload.dispatch: repository_dispatch always runs
  * the default branch's workflows, so a listener can use them to decide
  * whether it is meant), event_type (default "driftwatch-retrain"). */
-#include "driftwatch/sink.h"
+#include "driftwatch/target.h"
 
 #include "driftwatch/error.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +31,6 @@
 #define GITHUB_PAYLOAD_MAX_KEYS 10
 /* The REST API version the request is written against. */
 #define GITHUB_API_VERSION "2022-11-28"
-
-static const char *opt(const dw_sink_spec *spec, const char *key)
-{
-    const char *v = dw_sink_spec_option(spec, key);
-    return v && *v ? v : NULL;
-}
 
 static const char *base_url(const dw_sink_spec *spec)
 {
@@ -56,13 +49,13 @@ static int github_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen
     int rc = dw_sink_check_url(spec, base_url(spec), errbuf, errlen);
     if (rc)
         return rc;
-    const char *repo = opt(spec, "repository");
+    const char *repo = dw_target_option(spec, "repository");
     if (!repository_ok(repo))
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "retrain target \"%s\": option repository is \"%s\", expected "
                          "\"owner/name\"",
                          spec->name, repo ? repo : "");
-    const char *et = opt(spec, "event_type");
+    const char *et = dw_target_option(spec, "event_type");
     if (et && strlen(et) > GITHUB_EVENT_TYPE_MAX)
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "retrain target \"%s\": option event_type is longer than GitHub's %d "
@@ -71,59 +64,12 @@ static int github_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen
     return 0;
 }
 
-/* The evidence every retraining target carries (docs/alerts.md): the
- * native document without its transport fields, with the window as one
- * object. NULL when doc is not a retraining trigger. */
-static json_t *evidence(const json_t *doc)
-{
-    json_t *d = (json_t *)doc; /* jansson's getters are not const-correct */
-    const char *kind = json_string_value(json_object_get(d, "kind"));
-    if (!kind || strcmp(kind, "retrain") != 0)
-        return NULL;
-    return json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:{s:O?, s:O?, s:O?}, s:O?, s:O?, s:O?}",
-                     "idempotency_key", json_object_get(d, "idempotency_key"), "rule",
-                     json_object_get(d, "rule"), "model", json_object_get(d, "model"),
-                     "model_version", json_object_get(d, "model_version"), "reference",
-                     json_object_get(d, "reference"), "window", "name",
-                     json_object_get(d, "window"), "start", json_object_get(d, "window_start"),
-                     "end", json_object_get(d, "window_end"), "drift_since",
-                     json_object_get(d, "drift_since"), "triggered_at",
-                     json_object_get(d, "triggered_at"), "columns", json_object_get(d, "columns"));
-}
-
-static char *escape(const char *s, size_t len)
-{
-    char *e = curl_easy_escape(NULL, s, (int)len);
-    if (!e) {
-        fprintf(stderr, "driftwatch: out of memory in libcurl\n");
-        abort();
-    }
-    return e;
-}
-
-/* base (without trailing slashes) + "/repos/<owner>/<name>/dispatches". */
-static char *dispatch_url(const char *base, const char *repository)
-{
-    const char *slash = strchr(repository, '/');
-    char *owner = escape(repository, (size_t)(slash - repository));
-    char *name = escape(slash + 1, strlen(slash + 1));
-    size_t blen = strlen(base);
-    while (blen && base[blen - 1] == '/')
-        blen--;
-    size_t len = blen + strlen(owner) + strlen(name) + 24;
-    char *url = dw_malloc(len);
-    snprintf(url, len, "%.*s/repos/%s/%s/dispatches", (int)blen, base, owner, name);
-    curl_free(owner);
-    curl_free(name);
-    return url;
-}
-
 static int github_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
 {
-    json_t *payload = evidence(doc);
+    json_t *payload = dw_target_evidence(doc);
     if (!payload)
         return DW_SINK_SKIP; /* drift documents are for the sinks */
-    const char *wf = opt(spec, "workflow"), *ref = opt(spec, "ref");
+    const char *wf = dw_target_option(spec, "workflow"), *ref = dw_target_option(spec, "ref");
     if (wf || ref) {
         json_t *dispatch = json_object();
         if (wf)
@@ -140,30 +86,28 @@ static int github_format(const dw_sink_spec *spec, const json_t *doc, dw_http_re
     char key[128];
     const char *k = json_string_value(json_object_get(payload, "idempotency_key"));
     snprintf(key, sizeof key, "%s", k ? k : "");
-    const char *et = opt(spec, "event_type");
+    const char *et = dw_target_option(spec, "event_type");
     json_t *body = json_pack("{s:s, s:o}", "event_type", et ? et : GITHUB_DEFAULT_EVENT,
                              "client_payload", payload);
     int rc = body ? dw_http_request_set_json(out, body) : DW_ERR_INVALID;
     json_decref(body);
     if (rc)
         return rc;
-    out->url = dispatch_url(base_url(spec), opt(spec, "repository"));
+    /* "owner/name" (checked by github_validate) gives two path segments:
+     * each is escaped on its own, the slash between them is kept. */
+    const char *repo = dw_target_option(spec, "repository"), *slash = strchr(repo, '/');
+    char *owner = dw_strndup(repo, (size_t)(slash - repo));
+    const char *segments[] = {owner, slash + 1};
+    out->url = dw_target_url(base_url(spec), "/repos/%s/%s/dispatches", segments, 2);
+    free(owner);
+    if (!out->url)
+        return DW_ERR_INVALID;
     if ((rc = dw_http_request_add_header(out, "Accept", "application/vnd.github+json")) ||
         (rc = dw_http_request_add_header(out, "X-GitHub-Api-Version", GITHUB_API_VERSION)))
         return rc;
     if (key[0] && (rc = dw_http_request_add_header(out, "Idempotency-Key", key)))
         return rc;
-    const char *token = opt(spec, "token");
-    if (token) {
-        if (strncmp(token, "Bearer ", 7) == 0)
-            token += 7;
-        size_t n = strlen(token) + 8;
-        char *v = dw_malloc(n);
-        snprintf(v, n, "Bearer %s", token);
-        rc = dw_http_request_add_header(out, "Authorization", v);
-        free(v);
-    }
-    return rc;
+    return dw_target_add_bearer(out, dw_target_option(spec, "token"));
 }
 
 /* Whether body[0..len) mentions a rate limit (case-insensitive). */

@@ -18,52 +18,25 @@
  * list for columns). KFP has no idempotency key: the display name carries
  * the episode's key so a duplicate (a retry after a lost answer) can be
  * recognised, but it is not refused by the server. */
-#include "driftwatch/sink.h"
+#include "driftwatch/target.h"
 
 #include "driftwatch/error.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Bytes of the run description (KFP stores it as text; keep it short). */
 #define KFP_DESCRIPTION_MAX 512
-
-static const char *opt(const dw_sink_spec *spec, const char *key)
-{
-    const char *v = dw_sink_spec_option(spec, key);
-    return v && *v ? v : NULL;
-}
 
 static int kubeflow_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
 {
     int rc = dw_sink_check_url(spec, spec->url, errbuf, errlen);
     if (rc)
         return rc;
-    if (!opt(spec, "pipeline_id"))
+    if (!dw_target_option(spec, "pipeline_id"))
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "retrain target \"%s\": option pipeline_id is required", spec->name);
     return 0;
-}
-
-/* The evidence every retraining target carries (docs/alerts.md): the
- * native document without its transport fields, with the window as one
- * object. NULL when doc is not a retraining trigger. */
-static json_t *evidence(const json_t *doc)
-{
-    json_t *d = (json_t *)doc; /* jansson's getters are not const-correct */
-    const char *kind = json_string_value(json_object_get(d, "kind"));
-    if (!kind || strcmp(kind, "retrain") != 0)
-        return NULL;
-    return json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:{s:O?, s:O?, s:O?}, s:O?, s:O?, s:O?}",
-                     "idempotency_key", json_object_get(d, "idempotency_key"), "rule",
-                     json_object_get(d, "rule"), "model", json_object_get(d, "model"),
-                     "model_version", json_object_get(d, "model_version"), "reference",
-                     json_object_get(d, "reference"), "window", "name",
-                     json_object_get(d, "window"), "start", json_object_get(d, "window_start"),
-                     "end", json_object_get(d, "window_end"), "drift_since",
-                     json_object_get(d, "drift_since"), "triggered_at",
-                     json_object_get(d, "triggered_at"), "columns", json_object_get(d, "columns"));
 }
 
 static const char *str_or(json_t *o, const char *key, const char *dflt)
@@ -74,7 +47,7 @@ static const char *str_or(json_t *o, const char *key, const char *dflt)
 
 static int kubeflow_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
 {
-    json_t *params = evidence(doc);
+    json_t *params = dw_target_evidence(doc);
     if (!params)
         return DW_SINK_SKIP; /* drift documents are for the sinks */
     /* params goes into the body below: keep the key and the name here. */
@@ -100,14 +73,14 @@ static int kubeflow_format(const dw_sink_spec *spec, const json_t *doc, dw_http_
              str_or(json_object_get(params, "window"), "name", "?"),
              str_or(params, "drift_since", "?"));
 
-    json_t *ref = json_pack("{s:s}", "pipeline_id", opt(spec, "pipeline_id"));
-    const char *pv = opt(spec, "pipeline_version_id");
+    json_t *ref = json_pack("{s:s}", "pipeline_id", dw_target_option(spec, "pipeline_id"));
+    const char *pv = dw_target_option(spec, "pipeline_version_id");
     if (pv)
         json_object_set_new(ref, "pipeline_version_id", json_string(pv));
     json_t *body =
         json_pack("{s:s, s:s, s:o, s:{s:o}}", "display_name", name, "description", desc,
                   "pipeline_version_reference", ref, "runtime_config", "parameters", params);
-    const char *exp = opt(spec, "experiment_id");
+    const char *exp = dw_target_option(spec, "experiment_id");
     if (body && exp)
         json_object_set_new(body, "experiment_id", json_string(exp));
     int rc = body ? dw_http_request_set_json(out, body) : DW_ERR_INVALID;
@@ -115,27 +88,14 @@ static int kubeflow_format(const dw_sink_spec *spec, const json_t *doc, dw_http_
     if (rc)
         return rc;
 
-    size_t blen = strlen(spec->url);
-    while (blen && spec->url[blen - 1] == '/')
-        blen--;
-    size_t len = blen + sizeof "/apis/v2beta1/runs";
-    out->url = dw_malloc(len);
-    snprintf(out->url, len, "%.*s/apis/v2beta1/runs", (int)blen, spec->url);
+    out->url = dw_target_url(spec->url, "/apis/v2beta1/runs", NULL, 0);
+    if (!out->url)
+        return DW_ERR_INVALID;
 
     if ((rc = dw_http_request_add_header(out, "Accept", "application/json")) ||
         (rc = dw_http_request_add_header(out, "Idempotency-Key", name + strlen("driftwatch-"))))
         return rc;
-    const char *token = opt(spec, "token");
-    if (token) {
-        if (strncmp(token, "Bearer ", 7) == 0)
-            token += 7;
-        size_t n = strlen(token) + 8;
-        char *v = dw_malloc(n);
-        snprintf(v, n, "Bearer %s", token);
-        rc = dw_http_request_add_header(out, "Authorization", v);
-        free(v);
-    }
-    return rc;
+    return dw_target_add_bearer(out, dw_target_option(spec, "token"));
 }
 
 const dw_sink_ops dw_target_kubeflow = {
