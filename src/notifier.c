@@ -1455,6 +1455,13 @@ int dw_notifier_submit_to(dw_notifier *n, json_t *doc, size_t first_sink, size_t
             const char *held = NULL;
             if (find_id(s, doc_id(items[k].doc), &held)) {
                 dup[k] = true;
+                /* A late outbox load may already have queued this very
+                 * file: then it is that item's file, not ours to remove. */
+                if (held && items[k].file && strcmp(held, items[k].file) == 0) {
+                    DEC(s->outbox_depth); /* counted by the load already */
+                    free(items[k].file);
+                    items[k].file = NULL;
+                }
                 continue;
             }
             qitem old = queue_push(&s->q, items[k]);

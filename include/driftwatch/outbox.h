@@ -6,10 +6,10 @@
  * zero-padded decimal digits (so name order is write order) and <id> is the
  * document's "id" with every byte outside [A-Za-z0-9._-] replaced by '_'
  * (at most DW_OUTBOX_MAX_ID_CHARS of it). The sink name is sanitized the
- * same way; when that changes it, a hash of the real name is appended so two
- * sinks never share a directory. Each file holds the document exactly as it
- * was queued (compact JSON). A file is written atomically: a temporary file
- * in the same directory, fsync, rename, fsync of the directory.
+ * same way (and a leading '.' becomes '_'); when that changes it, a hash of
+ * the real name is appended so two sinks never share a directory. Each file holds the document
+ * exactly as it was queued (compact JSON). A file is written atomically: a temporary file in the
+ * same directory, fsync, rename, fsync of the directory.
  *
  * One outbox per directory loads it: dw_outbox_lock() takes an flock(2) on
  * "<dir>/.lock", which also keeps a second notifier of this process (during
