@@ -123,7 +123,7 @@ static dw_metrics_sink *collect_sinks(dw_http *h, size_t *n)
         if (dw_notifier_stats(h->notifier, i, &s[k].stats) < 0)
             continue;
         s[k].name = dw_strdup(dw_notifier_sink_name(h->notifier, i));
-        s[k].outbox_depth = 0; /* no on-disk outbox yet */
+        s[k].outbox_depth = s[k].stats.outbox_depth;
         k++;
     }
     pthread_mutex_unlock(&h->lock);

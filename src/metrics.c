@@ -369,6 +369,14 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
            "Notifications kept in the on-disk outbox for delivery after a restart.");
     for (size_t i = 0; i < nsinks; i++)
         sample_u64(f, "driftwatch_outbox_depth", sl[i], in->sinks[i].outbox_depth);
+    family(f, "driftwatch_sink_circuit_open", "gauge",
+           "1 while the sink's circuit breaker holds deliveries back after repeated failures.");
+    for (size_t i = 0; i < nsinks; i++)
+        sample_u64(f, "driftwatch_sink_circuit_open", sl[i], in->sinks[i].stats.circuit_open);
+    family(f, "driftwatch_outbox_errors_total", "counter",
+           "Outbox files that could not be written, removed or read (set aside as .bad).");
+    for (size_t i = 0; i < nsinks; i++)
+        sample_u64(f, "driftwatch_outbox_errors_total", sl[i], in->sinks[i].stats.outbox_errors);
     for (size_t i = 0; i < nsinks; i++)
         free(sl[i]);
     free(sl);
