@@ -19,7 +19,7 @@ dw_alert_event dw_alert_step(dw_alert *a, bool breach, bool clear, uint32_t for_
         a->breaches++;
         if (a->breaches >= for_count) {
             a->state = DW_ALERT_FIRING;
-            a->started_ms = now_ms;
+            a->started_ms = a->notified_ms = now_ms;
             a->episodes++;
             return DW_ALERT_FIRED;
         }

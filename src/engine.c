@@ -1,5 +1,6 @@
 #include "driftwatch/engine.h"
 
+#include "driftwatch/duration.h"
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 #include "driftwatch/model.h"
@@ -174,6 +175,8 @@ struct dw_engine {
     dw_alert_event *events;
     json_t **pending; /* per (model, version) document for this boundary */
     json_t *pending_retrain; /* retraining trigger documents for this boundary */
+    json_t **pending_reminder; /* per (model, version): still-firing alerts to re-send */
+    int64_t resend_ms; /* reminder interval; 0: no sink wants reminders */
     struct retrain_state *retrain; /* [model][version][rule] */
 
     cpath p_ts, p_model, p_version; /* records.timestamp/model/model_version */
@@ -293,6 +296,25 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
     return 0;
 }
 
+/* Alertmanager expects active alerts to be posted again: the smallest
+ * resend_interval of the alertmanager sinks (default 5 minutes, of event
+ * time), or 0 when there is none. */
+static int64_t resend_interval(const dw_config *cfg)
+{
+    int64_t best = 0;
+    for (size_t i = 0; i < cfg->nsinks; i++) {
+        if (cfg->sinks[i].type != DW_SINK_ALERTMANAGER)
+            continue;
+        int64_t ms = 5 * 60 * 1000;
+        const char *v = dw_kv_get(cfg->sinks[i].params, cfg->sinks[i].nparams, "resend_interval");
+        if (v && dw_duration_parse(v, &ms) < 0)
+            ms = 5 * 60 * 1000; /* validated at load; keep the default if not */
+        if (ms > 0 && (best == 0 || ms < best))
+            best = ms;
+    }
+    return best;
+}
+
 /* (Re)sizes what depends on the models: per-record scratch, pending
  * documents and retraining state (which starts afresh). */
 static void size_scratch(dw_engine *e, size_t max_cols)
@@ -311,6 +333,10 @@ static void size_scratch(dw_engine *e, size_t max_cols)
     }
     free(e->pending);
     e->pending = dw_calloc(e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) + 1, sizeof *e->pending);
+    free(e->pending_reminder);
+    e->pending_reminder =
+        dw_calloc(e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) + 1, sizeof *e->pending_reminder);
+    e->resend_ms = resend_interval(e->cfg);
     free(e->retrain);
     size_t nrs =
         e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) * (e->cfg->nretrain ? e->cfg->nretrain : 1);
@@ -421,8 +447,11 @@ int dw_engine_reload(dw_engine *e, const dw_config *cfg, char *errbuf, size_t er
     }
     /* Pending documents belong to the old models; nothing is pending
      * between two messages, so this only frees empty slots. */
-    for (size_t i = 0; i < e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1); i++)
+    for (size_t i = 0; i < e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1); i++) {
         json_decref(e->pending[i]);
+        json_decref(e->pending_reminder[i]);
+        e->pending_reminder[i] = NULL;
+    }
     for (size_t k = 0; k < e->nmodels; k++)
         entry_free(&e->models[k]);
     free(e->models);
@@ -456,6 +485,10 @@ void dw_engine_free(dw_engine *e)
         for (size_t i = 0; i < e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1); i++)
             json_decref(e->pending[i]);
     free(e->pending);
+    if (e->pending_reminder)
+        for (size_t i = 0; i < e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1); i++)
+            json_decref(e->pending_reminder[i]);
+    free(e->pending_reminder);
     json_decref(e->pending_retrain);
     free(e->retrain);
     json_decref(e->snapshot);
@@ -590,12 +623,14 @@ static json_t *alert_json(const model_entry *me, dw_model *m, size_t wi, size_t 
     return o;
 }
 
-static json_t *new_document(const dw_model *m, int64_t at_ms)
+/* kind "notification" or "reminder": part of the id, so a reminder and a
+ * notification of the same evaluation are two documents to the outbox. */
+static json_t *new_document(const dw_model *m, int64_t at_ms, const char *kind)
 {
     char id[17];
     char at[40];
     dw_ts_format(at_ms, at, sizeof at);
-    dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), "", at, "notification", id);
+    dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), "", at, kind, id);
     json_t *doc = json_object();
     json_object_set_new(doc, "version", json_string("1"));
     json_object_set_new(doc, "kind", json_string("drift"));
@@ -903,10 +938,26 @@ static void evaluate_window(dw_engine *e, model_entry *me, size_t state_idx, siz
             if (ev == DW_ALERT_NONE)
                 continue;
             if (!e->pending[pidx])
-                e->pending[pidx] = new_document(m, end_ms);
+                e->pending[pidx] = new_document(m, end_ms, "notification");
             json_array_append_new(json_object_get(e->pending[pidx], "alerts"),
                                   alert_json(me, m, wi, j, kind, ev, &e->res[j]));
         }
+    }
+    if (e->resend_ms > 0) {
+        for (size_t j = 0; j < ncols; j++)
+            for (int kind = 0; kind < 2; kind++) {
+                const dw_alert *a = dw_model_alert(m, j, wi, kind);
+                if (a->state != DW_ALERT_FIRING || e->events[2 * j + (size_t)kind] != DW_ALERT_NONE ||
+                    end_ms - a->notified_ms < e->resend_ms)
+                    continue;
+                if (!e->pending_reminder[pidx]) {
+                    e->pending_reminder[pidx] = new_document(m, end_ms, "reminder");
+                    json_object_set_new(e->pending_reminder[pidx], "reminder", json_true());
+                }
+                json_array_append_new(json_object_get(e->pending_reminder[pidx], "alerts"),
+                                      alert_json(me, m, wi, j, kind, DW_ALERT_FIRED, &e->res[j]));
+                dw_model_alert_notified(m, j, wi, kind, end_ms);
+            }
     }
     if (e->cfg->nretrain)
         check_retrain(e, me, state_idx, wi, end_ms);
@@ -924,6 +975,15 @@ static void emit_pending(dw_engine *e)
         else
             json_decref(e->pending[i]);
         e->pending[i] = NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!e->pending_reminder[i])
+            continue;
+        if (e->emit)
+            e->emit(e->emit_ctx, e->pending_reminder[i]);
+        else
+            json_decref(e->pending_reminder[i]);
+        e->pending_reminder[i] = NULL;
     }
     size_t k;
     json_t *doc;

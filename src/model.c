@@ -373,3 +373,8 @@ size_t dw_model_history(const dw_model *m, size_t wi, size_t col, int64_t *t, do
     }
     return n;
 }
+
+void dw_model_alert_notified(dw_model *m, size_t col, size_t wi, int kind, int64_t now_ms)
+{
+    m->cols[col].alerts[wi][kind ? 1 : 0].notified_ms = now_ms;
+}

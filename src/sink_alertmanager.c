@@ -163,4 +163,5 @@ const dw_sink_ops dw_sink_alertmanager = {
     .write = NULL,
     .one_alert_per_request = false,
     .default_min_interval_ms = 0,
+    .reminders = true,
 };

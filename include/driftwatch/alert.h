@@ -33,6 +33,7 @@ typedef struct dw_alert {
     int64_t started_ms;  /* event time it fired (valid while firing) */
     int64_t ended_ms;    /* event time it resolved (after DW_ALERT_RESOLVED) */
     uint64_t episodes;   /* times it fired so far */
+    int64_t notified_ms; /* event time of the last firing notification or reminder */
 } dw_alert;
 
 /* Feeds one evaluation at event time now_ms. breach: the firing condition

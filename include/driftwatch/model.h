@@ -117,6 +117,10 @@ int64_t dw_model_last_evaluated(const dw_model *m, size_t wi);
 size_t dw_model_history(const dw_model *m, size_t wi, size_t col, int64_t *t, double *psi,
                         size_t max);
 
+/* Records that a reminder of the firing alert (col, wi, kind) was sent at
+ * event time now_ms. */
+void dw_model_alert_notified(dw_model *m, size_t col, size_t wi, int kind, int64_t now_ms);
+
 /* The current sample of column col in window wi (a view into the window's
  * sum; valid until the next change of the window). */
 void dw_model_sample(const dw_model *m, size_t wi, size_t col, dw_sample *out);

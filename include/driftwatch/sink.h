@@ -143,6 +143,12 @@ typedef struct dw_sink_ops {
     /* min_interval_ms used when the spec leaves it 0 (Slack: one message a
      * second). */
     int64_t default_min_interval_ms;
+
+    /* The sink wants reminder documents ("reminder": true: alerts that are
+     * still firing, re-sent every resend_interval), as Alertmanager expects
+     * clients to re-post active alerts. Other sinks never see them, so
+     * people are not paged again for the same episode. */
+    bool reminders;
 } dw_sink_ops;
 
 /* Bytes of a response body kept for classification and logging. */

@@ -55,6 +55,7 @@ static int record(char *buf, size_t cap, gsl_rng *r, int64_t ts, double shift, b
 }
 
 static const char *extra_yaml = "";
+static const char *sinks_yaml = "sinks: []\n";
 
 static int setup(void **state)
 {
@@ -91,8 +92,8 @@ static int setup(void **state)
              "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
              "alerts: {for: 2}\n"
              "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
-             "sinks: []\n%s",
-             f->refpath, extra_yaml);
+             "%s%s",
+             f->refpath, sinks_yaml, extra_yaml);
     assert_int_equal(dw_config_parse("test.yaml", yaml, strlen(yaml), NULL, &f->cfg, err,
                                      sizeof err),
                      0);
@@ -423,6 +424,52 @@ static void test_reload_keeps_windows_and_applies_thresholds(void **state)
     gsl_rng_free(r);
 }
 
+static int setup_alertmanager(void **state)
+{
+    sinks_yaml = "sinks:\n  - name: am\n    type: alertmanager\n    url: http://127.0.0.1:9/\n"
+                 "    resend_interval: 5m\n";
+    int rc = setup(state);
+    sinks_yaml = "sinks: []\n";
+    return rc;
+}
+
+/* With an Alertmanager sink, alerts that stay firing are re-sent every
+ * resend_interval of event time in separate "reminder" documents (with
+ * their own ids); the firing notification itself is sent once. */
+static void test_reminders_for_alertmanager(void **state)
+{
+    fixture *f = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 8);
+    feed(f, r, 0, 20, 200, 0, false);
+    feed(f, r, 20, 40, 200, 1.5, false); /* features.x drifts for 40 minutes */
+    size_t i, k, firing = 0, reminders = 0;
+    json_t *d, *a;
+    char first_id[32] = "";
+    json_array_foreach(f->docs, i, d)
+    {
+        bool rem = json_is_true(json_object_get(d, "reminder"));
+        json_array_foreach(json_object_get(d, "alerts"), k, a)
+        {
+            if (strcmp(json_string_value(json_object_get(a, "column")), "features.x") ||
+                strcmp(json_string_value(json_object_get(a, "window")), "10m"))
+                continue;
+            if (rem) {
+                reminders++;
+                assert_string_not_equal(json_string_value(json_object_get(d, "id")), first_id);
+            } else if (!strcmp(json_string_value(json_object_get(a, "status")), "firing")) {
+                firing++;
+                snprintf(first_id, sizeof first_id, "%s",
+                         json_string_value(json_object_get(d, "id")));
+            }
+        }
+    }
+    assert_int_equal(firing, 1);
+    /* Fired within the first minutes of the drift, then every 5 minutes. */
+    assert_true(reminders >= 6 && reminders <= 8);
+    gsl_rng_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +479,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_flood_is_one_quality_alert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_windows_and_applies_thresholds, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reminders_for_alertmanager, setup_alertmanager,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_retrain_once_per_episode_and_cooldown,
                                         setup_retrain, teardown),
