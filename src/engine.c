@@ -188,8 +188,11 @@ struct dw_engine {
 };
 
 /* Counters are written by the engine's thread only and read by others:
- * relaxed atomics keep the hot path free of locks. */
-#define STAT_ADD(e, field, n) __atomic_fetch_add(&(e)->stats.field, (n), __ATOMIC_RELAXED)
+ * relaxed atomic loads and stores keep the hot path free of locks, and with
+ * one writer an add needs no locked read-modify-write instruction. */
+#define STAT_ADD(e, field, n)                                                                      \
+    __atomic_store_n(&(e)->stats.field,                                                            \
+                     __atomic_load_n(&(e)->stats.field, __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
 #define STAT_SET(e, field, v) __atomic_store_n(&(e)->stats.field, (v), __ATOMIC_RELAXED)
 #define STAT_GET(e, field) __atomic_load_n(&(e)->stats.field, __ATOMIC_RELAXED)
 
