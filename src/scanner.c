@@ -379,6 +379,19 @@ static int scan_number(ctx *c, double *out)
     return number_slow(c, s, p, neg, out);
 }
 
+int dw_scan_number(const char *s, size_t len, double *out)
+{
+    if (len == 0)
+        return DW_ERR_PARSE;
+    ctx c;
+    memset(&c, 0, sizeof c);
+    c.p = s;
+    c.end = s + len;
+    if (scan_number(&c, out) < 0 || c.p != s + len)
+        return DW_ERR_PARSE;
+    return 0;
+}
+
 /* Literal at c->p (first letter already known to be t, f or n). */
 static int scan_literal(ctx *c, const char *word, size_t n)
 {

@@ -1,6 +1,8 @@
 /* Row reader over CSV (csv.c) and JSONL (jansson), see table.h. */
 #include "driftwatch/table.h"
 
+#include "driftwatch/scanner.h"
+
 #include "driftwatch/csv.h"
 #include "driftwatch/error.h"
 #include "driftwatch/reference.h"
@@ -88,6 +90,11 @@ int dw_parse_number(const char *s, size_t len, double *out)
     char tmp[64];
     if (len == 0 || len >= sizeof tmp)
         return DW_ERR_PARSE;
+    /* Most cells are plain JSON-style numbers: the scanner's reader is
+     * exact and several times faster than strtod (a third of `check`'s
+     * time went to strtod). Other spellings ("+1", ".5", "1.") go on. */
+    if (dw_scan_number(s, len, out) == 0)
+        return isfinite(*out) ? 0 : DW_ERR_PARSE;
     int digits = 0;
     for (size_t i = 0; i < len; i++) {
         char ch = s[i];

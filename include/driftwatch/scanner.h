@@ -132,6 +132,11 @@ int dw_scan_format_error(const dw_scanner *s, const char *source, char *errbuf, 
  * DW_ERR_PARSE for a malformed escape (not possible for scanner slices). */
 int dw_scan_unescape(const char *raw, size_t len, char *out, size_t cap, size_t *outlen);
 
+/* Parses s[0..len), which must be exactly one JSON number, with the
+ * scanner's number reader (exact fast path, strtod-equivalent otherwise).
+ * Returns 0, or DW_ERR_PARSE for anything else (including overflow). */
+int dw_scan_number(const char *s, size_t len, double *out);
+
 /* True when the raw key (escaped: it contains escapes) decodes to exactly
  * name[0..name_len). No allocation. */
 bool dw_scan_key_eq(dw_scan_slice key, bool escaped, const char *name, size_t name_len);

@@ -227,9 +227,47 @@ static void test_number_text_and_parsing(void **state)
     assert_null(dw_cell_text(&miss, buf, &len));
 }
 
+/* dw_parse_number takes the scanner's fast reader first: it must give
+ * exactly strtod's value on every plain decimal spelling, and still take
+ * the spellings JSON does not allow ("+1", ".5", "1.", "007"). */
+static void test_parse_number_equals_strtod(void **state)
+{
+    (void)state;
+    srand(5);
+    char buf[48];
+    for (int i = 0; i < 200000; i++) {
+        int kind = rand() % 4;
+        double v = ((double)rand() / RAND_MAX - 0.5) * pow(10, rand() % 40 - 20);
+        if (kind == 0)
+            snprintf(buf, sizeof buf, "%.4f", v);
+        else if (kind == 1)
+            snprintf(buf, sizeof buf, "%.17g", v);
+        else if (kind == 2)
+            snprintf(buf, sizeof buf, "%d", rand() - RAND_MAX / 2);
+        else
+            snprintf(buf, sizeof buf, "%.3e", v);
+        double got;
+        assert_int_equal(dw_parse_number(buf, strlen(buf), &got), 0);
+        double want = strtod(buf, NULL);
+        assert_memory_equal(&got, &want, sizeof got); /* bit for bit, -0 included */
+    }
+    const char *other[] = {"+1", ".5", "1.", "007", "-0", "1e5", "1E-3"};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        double got;
+        assert_int_equal(dw_parse_number(other[i], strlen(other[i]), &got), 0);
+        double want = strtod(other[i], NULL);
+        assert_memory_equal(&got, &want, sizeof got);
+    }
+    double x;
+    assert_true(dw_parse_number("1e400", 5, &x) < 0);
+    assert_true(dw_parse_number("nan", 3, &x) < 0);
+    assert_true(dw_parse_number("0x10", 4, &x) < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_number_equals_strtod),
         cmocka_unit_test(test_csv_cell_kinds_and_missing_list),
         cmocka_unit_test(test_jsonl_flattening),
         cmocka_unit_test(test_jsonl_array_line_and_errors),
