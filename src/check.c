@@ -10,8 +10,8 @@
 
 typedef struct col_counts {
     uint64_t missing, type_errors;
-    uint64_t *bins;         /* dw_sample_nbins(ref) */
-    size_t nnew;            /* unseen categories tracked by name */
+    uint64_t *bins; /* dw_sample_nbins(ref) */
+    size_t nnew;    /* unseen categories tracked by name */
     char **new_names;
     uint64_t *new_counts;
     uint64_t new_overflow;
@@ -24,9 +24,9 @@ struct dw_check_report {
     uint64_t rows;
     col_counts *cols;
     dw_column_result *res;
-    dw_thresholds *th;      /* per column, resolved */
+    dw_thresholds *th; /* per column, resolved */
     size_t drifted, quality;
-    size_t nunmonitored;    /* input columns the reference does not have */
+    size_t nunmonitored; /* input columns the reference does not have */
     char **unmonitored;
 };
 
@@ -180,8 +180,8 @@ int dw_check_run(const dw_reference *ref, const char *input, const dw_check_opti
             if (map[tc] == -2) {
                 map[tc] = dw_reference_find(ref, dw_table_column(t, tc));
                 if (map[tc] < 0) {
-                    r->unmonitored = dw_realloc(r->unmonitored,
-                                                (r->nunmonitored + 1) * sizeof *r->unmonitored);
+                    r->unmonitored =
+                        dw_realloc(r->unmonitored, (r->nunmonitored + 1) * sizeof *r->unmonitored);
                     r->unmonitored[r->nunmonitored++] = dw_strdup(dw_table_column(t, tc));
                 }
             }
@@ -272,8 +272,8 @@ json_t *dw_check_report_json(const dw_check_report *r)
         const dw_thresholds *th = &r->th[j];
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(r->ref->cols[j].name));
-        json_object_set_new(o, "type", json_string(res->type == DW_COL_NUMERIC ? "numeric"
-                                                                               : "categorical"));
+        json_object_set_new(o, "type",
+                            json_string(res->type == DW_COL_NUMERIC ? "numeric" : "categorical"));
         json_object_set_new(o, "count", json_integer((json_int_t)res->count));
         json_object_set_new(o, "missing", json_integer((json_int_t)res->missing));
         json_object_set_new(o, "missing_rate", jnum(res->quality.missing_rate));
@@ -287,9 +287,8 @@ json_t *dw_check_report_json(const dw_check_report *r)
                                           "p_value", jnum(res->ks.p_value)));
         if (res->has_chi2)
             json_object_set_new(o, "chi2",
-                                json_pack("{s:o,s:i,s:o}", "statistic",
-                                          jnum(res->chi2.statistic), "df", res->chi2.df,
-                                          "p_value", jnum(res->chi2.p_value)));
+                                json_pack("{s:o,s:i,s:o}", "statistic", jnum(res->chi2.statistic),
+                                          "df", res->chi2.df, "p_value", jnum(res->chi2.p_value)));
         json_object_set_new(o, "psi", jnum(res->psi));
         json_object_set_new(o, "p_adjusted", jnum(res->p_adjusted));
         if (res->type == DW_COL_NUMERIC)
@@ -311,12 +310,11 @@ json_t *dw_check_report_json(const dw_check_report *r)
             json_object_set_new(o, "unseen_rate", jnum(res->quality.unseen_rate));
         }
         json_object_set_new(o, "thresholds",
-                            json_pack("{s:o,s:o,s:o,s:I,s:o,s:o}", "alpha", jnum(th->alpha),
-                                      "psi", jnum(th->psi_threshold), "ks",
-                                      jnum(th->ks_threshold), "min_samples",
-                                      (json_int_t)th->min_samples, "missing_rate_delta",
-                                      jnum(th->missing_rate_delta), "type_error_rate",
-                                      jnum(th->type_error_rate)));
+                            json_pack("{s:o,s:o,s:o,s:I,s:o,s:o}", "alpha", jnum(th->alpha), "psi",
+                                      jnum(th->psi_threshold), "ks", jnum(th->ks_threshold),
+                                      "min_samples", (json_int_t)th->min_samples,
+                                      "missing_rate_delta", jnum(th->missing_rate_delta),
+                                      "type_error_rate", jnum(th->type_error_rate)));
         json_array_append_new(cols, o);
     }
     free(order);
@@ -357,8 +355,8 @@ void dw_check_report_print(const dw_check_report *r, FILE *f)
         if (l > w)
             w = l;
     }
-    fprintf(f, "  %-*s  %-11s %9s %7s %7s %9s %7s %11s %9s  %s\n", (int)w, "COLUMN", "TYPE",
-            "N", "MISS%", "KS_D", "KS_P", "PSI", "CHI2", "CHI2_P", "VERDICT");
+    fprintf(f, "  %-*s  %-11s %9s %7s %7s %9s %7s %11s %9s  %s\n", (int)w, "COLUMN", "TYPE", "N",
+            "MISS%", "KS_D", "KS_P", "PSI", "CHI2", "CHI2_P", "VERDICT");
     size_t *order = dw_calloc(DW_CHECK_MAX_NEW_CATEGORIES + 1, sizeof *order);
     for (size_t j = 0; j < r->ref->ncols; j++) {
         const dw_column_result *res = &r->res[j];
@@ -373,8 +371,8 @@ void dw_check_report_print(const dw_check_report *r, FILE *f)
             fmt_num(chi, sizeof chi, res->chi2.statistic, 1);
             fmt_num(chip, sizeof chip, res->chi2.p_value, -2);
         }
-        const char *verdict = res->drift ? "DRIFT"
-                              : res->quality_issue ? "QUALITY"
+        const char *verdict = res->drift             ? "DRIFT"
+                              : res->quality_issue   ? "QUALITY"
                               : !res->enough_samples ? "too few samples"
                                                      : "ok";
         fprintf(f, "%s %-*s  %-11s %9llu %6.1f%% %7s %9s %7s %11s %9s  %s",

@@ -1375,8 +1375,8 @@ static int parse_misc(ctx *c, yaml_node_t *root)
         return rc;
     cfg->evaluation.max_new_categories = (uint32_t)n;
     /* Below Kubernetes' default 30 s grace period, with room to commit. */
-    return get_duration(c, root, "", "shutdown_budget", 10000, 0, 600000,
-                        &cfg->shutdown_budget_ms, NULL);
+    return get_duration(c, root, "", "shutdown_budget", 10000, 0, 600000, &cfg->shutdown_budget_ms,
+                        NULL);
 }
 
 /* ------------------------------------------ sinks and retrain targets */
@@ -1719,8 +1719,8 @@ static int parse_retrain(ctx *c, yaml_node_t *root)
                             "%s.name: \"%s\" is already the name of a sink", ip,
                             cfg->retrain[i].name);
         if (cfg->retrain[i].type == DW_RETRAIN_GITHUB) {
-            const char *repo = dw_kv_get(cfg->retrain[i].params, cfg->retrain[i].nparams,
-                                         "repository");
+            const char *repo =
+                dw_kv_get(cfg->retrain[i].params, cfg->retrain[i].nparams, "repository");
             const char *slash = repo ? strchr(repo, '/') : NULL;
             if (repo && (!slash || slash == repo || !slash[1] || strchr(slash + 1, '/')))
                 return fail(c, map_get(c, it, "repository"), DW_ERR_INVALID,
@@ -1734,9 +1734,9 @@ static int parse_retrain(ctx *c, yaml_node_t *root)
 
 static int parse_root(ctx *c, yaml_node_t *root)
 {
-    static const char *const keys[] = {"kafka",  "records",   "models",    "windows", "thresholds",
-                                       "alerts", "time",      "sinks",     "retrain", "http",
-                                       "log",    "state_dir", "evaluation", "shutdown_budget"};
+    static const char *const keys[] = {
+        "kafka", "records", "models", "windows", "thresholds", "alerts",     "time",
+        "sinks", "retrain", "http",   "log",     "state_dir",  "evaluation", "shutdown_budget"};
     if (root->type != YAML_MAPPING_NODE)
         return fail(c, root, DW_ERR_INVALID, "the configuration must be a mapping, not %s",
                     kind_name(root));

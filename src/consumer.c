@@ -327,8 +327,8 @@ int dw_consumer_pause_at(dw_consumer *c, const dw_kafka_msg *msg)
     if (!msg->topic)
         return DW_ERR_INVALID;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, msg->topic,
-                                                                       msg->partition);
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_add(l, msg->topic, msg->partition);
     tp->offset = msg->offset;
     int rc = 0;
     rd_kafka_resp_err_t err = rd_kafka_pause_partitions(c->rk, l);

@@ -39,8 +39,7 @@ static const char *devices[] = {"ios", "android", "web"};
 /* One log record of the example fraud model. During the drift, amount
  * shifts by one standard deviation on its log scale and a new country, BR,
  * takes 20% of the traffic. */
-static int gen_record(gsl_rng *r, int64_t ts, bool drift, unsigned long seq, char *buf,
-                      size_t cap)
+static int gen_record(gsl_rng *r, int64_t ts, bool drift, unsigned long seq, char *buf, size_t cap)
 {
     double amount = gsl_ran_lognormal(r, drift ? 3.5 + 0.8 : 3.5, 0.8);
     int age = 18 + (int)(gsl_rng_uniform(r) * 62);
@@ -118,8 +117,7 @@ static void on_notification(void *ctx, json_t *doc)
     demo *d = ctx;
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(doc, "alerts"), i, a)
-    {
+    json_array_foreach (json_object_get(doc, "alerts"), i, a) {
         const char *status = json_string_value(json_object_get(a, "status"));
         const char *column = json_string_value(json_object_get(a, "column"));
         const char *window = json_string_value(json_object_get(a, "window"));
@@ -155,7 +153,8 @@ static void on_notification(void *ctx, json_t *doc)
             fputs("  new categories:", d->out);
             size_t k;
             json_t *c;
-            json_array_foreach(nc, k, c) fprintf(d->out, " %s", json_string_value(c));
+            json_array_foreach (nc, k, c)
+                fprintf(d->out, " %s", json_string_value(c));
         }
         fputc('\n', d->out);
         if (d->nevents < MAX_EVENTS && column) {
@@ -204,8 +203,7 @@ static void *producer_main(void *arg)
                 continue;
             }
             if (e) {
-                snprintf(d->produce_err, sizeof d->produce_err, "produce: %s",
-                         rd_kafka_err2str(e));
+                snprintf(d->produce_err, sizeof d->produce_err, "produce: %s", rd_kafka_err2str(e));
                 d->produce_error = 1;
             }
             break;

@@ -19,8 +19,8 @@
  * scanner path slices without building the joined string ---- */
 
 typedef struct col_index {
-    size_t mask;     /* table size - 1 (power of two) */
-    int32_t *slots;  /* column index or -1 */
+    size_t mask;    /* table size - 1 (power of two) */
+    int32_t *slots; /* column index or -1 */
     const dw_reference *ref;
 } col_index;
 
@@ -98,8 +98,8 @@ static int64_t floor_to(int64_t t, int64_t step);
  * cost two short memcmp()s instead of a hash lookup. */
 #define MEMO_KEY 30
 typedef struct field_memo {
-    int32_t col;    /* column, -1 not a column, -2 nothing remembered */
-    uint8_t depth;  /* 1 or 2 */
+    int32_t col;   /* column, -1 not a column, -2 nothing remembered */
+    uint8_t depth; /* 1 or 2 */
     uint8_t len[2];
     char key[2][MEMO_KEY];
 } field_memo;
@@ -119,7 +119,7 @@ typedef struct model_entry {
     const dw_thresholds **th; /* per column, owned by the config */
     bool *ignored;
     dw_model *states[DW_ENGINE_MAX_VERSIONS + 1]; /* by version; [0] may be NULL-version */
-    field_memo *memo; /* MAX_PATHS */
+    field_memo *memo;                             /* MAX_PATHS */
     size_t nstates;
 } model_entry;
 
@@ -133,12 +133,12 @@ typedef struct retrain_state {
 } retrain_state;
 
 typedef struct source {
-    char *topic;        /* NULL for source 0 */
+    char *topic; /* NULL for source 0 */
     int32_t partition;
     bool assigned, seen;
-    int64_t max_t;      /* newest event time delivered */
-    int64_t first_t;    /* event time of its first record (while seen) */
-    int64_t last_wall;  /* wall time of the last record (or the assignment) */
+    int64_t max_t;     /* newest event time delivered */
+    int64_t first_t;   /* event time of its first record (while seen) */
+    int64_t last_wall; /* wall time of the last record (or the assignment) */
 } source;
 
 struct dw_engine {
@@ -160,7 +160,7 @@ struct dw_engine {
     int64_t last_record_wall, last_tick_wall;
     source *sources;
     size_t nsources;
-    bool ahead; /* set by apply_record when the record is beyond the open panes */
+    bool ahead;        /* set by apply_record when the record is beyond the open panes */
     int64_t pre_limit; /* see apply_record: before the watermark is known */
     int64_t min_slide;
     int64_t ahead_ts;
@@ -173,14 +173,14 @@ struct dw_engine {
     size_t max_cols;
     dw_column_result *res;
     dw_alert_event *events;
-    json_t **pending; /* per (model, version) document for this boundary */
-    json_t *pending_retrain; /* retraining trigger documents for this boundary */
-    json_t **pending_reminder; /* per (model, version): still-firing alerts to re-send */
-    int64_t resend_ms; /* reminder interval; 0: no sink wants reminders */
+    json_t **pending;              /* per (model, version) document for this boundary */
+    json_t *pending_retrain;       /* retraining trigger documents for this boundary */
+    json_t **pending_reminder;     /* per (model, version): still-firing alerts to re-send */
+    int64_t resend_ms;             /* reminder interval; 0: no sink wants reminders */
     struct retrain_state *retrain; /* [model][version][rule] */
 
     cpath p_ts, p_model, p_version; /* records.timestamp/model/model_version */
-    dw_engine_stats stats; /* see STAT_ADD */
+    dw_engine_stats stats;          /* see STAT_ADD */
     pthread_mutex_t snap_lock;
     json_t *snapshot; /* published status document, see dw_engine_snapshot() */
     uint64_t last_publish_ms;
@@ -197,8 +197,8 @@ struct dw_engine {
 #define STAT_GET(e, field) __atomic_load_n(&(e)->stats.field, __ATOMIC_RELAXED)
 
 static const char *reject_names[DW_REJECT_MAX] = {
-    "invalid_json", "not_object",        "no_model",  "unknown_model",
-    "bad_timestamp", "late",             "too_many_versions", "too_large",
+    "invalid_json",  "not_object", "no_model",          "unknown_model",
+    "bad_timestamp", "late",       "too_many_versions", "too_large",
 };
 
 const char *dw_reject_reason_name(dw_reject_reason r)
@@ -290,8 +290,8 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
         me->th = dw_calloc(me->ref->ncols + 1, sizeof *me->th);
         me->ignored = dw_calloc(me->ref->ncols + 1, sizeof *me->ignored);
         for (size_t j = 0; j < me->ref->ncols; j++)
-            me->th[j] = dw_config_column_thresholds(cfg, me->cfg, me->ref->cols[j].name,
-                                                    &me->ignored[j]);
+            me->th[j] =
+                dw_config_column_thresholds(cfg, me->cfg, me->ref->cols[j].name, &me->ignored[j]);
         if (me->ref->ncols > *max_cols)
             *max_cols = me->ref->ncols;
     }
@@ -516,7 +516,6 @@ void dw_engine_stats_get(dw_engine *e, dw_engine_stats *out)
     out->eval_ns = STAT_GET(e, eval_ns);
 }
 
-
 static void reject(dw_engine *e, dw_reject_reason r, const char *detail, const char *raw,
                    size_t len)
 {
@@ -599,8 +598,8 @@ static json_t *alert_json(const model_entry *me, dw_model *m, size_t wi, size_t 
     const char *colname = me->ref->cols[col].name;
     const char *kind_name = kind ? "quality" : "distribution";
     char key[17];
-    dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), colname,
-                       dw_model_window_name(m, wi), kind_name, key);
+    dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), colname, dw_model_window_name(m, wi),
+                       kind_name, key);
     dw_sample s;
     dw_model_sample(m, wi, col, &s);
     json_t *o = json_object();
@@ -735,10 +734,10 @@ static json_t *column_status(dw_model *m, const model_entry *me, size_t j, size_
             json_object_set_new(o, "quality_issue", json_boolean(r->quality_issue));
             json_object_set_new(o, "enough_samples", json_boolean(r->enough_samples));
         }
-        json_object_set_new(o, "state", json_string(dw_alert_state_name(
-                                            dw_model_alert(m, j, w, 0)->state)));
-        json_object_set_new(o, "quality_state", json_string(dw_alert_state_name(
-                                                    dw_model_alert(m, j, w, 1)->state)));
+        json_object_set_new(o, "state",
+                            json_string(dw_alert_state_name(dw_model_alert(m, j, w, 0)->state)));
+        json_object_set_new(o, "quality_state",
+                            json_string(dw_alert_state_name(dw_model_alert(m, j, w, 1)->state)));
         dw_sample s;
         dw_model_sample(m, w, j, &s);
         json_object_set_new(o, "histogram", display_hist(&s));
@@ -748,8 +747,8 @@ static json_t *column_status(dw_model *m, const model_entry *me, size_t j, size_
         size_t n = dw_model_history(m, w, j, t, psi, DW_MODEL_HISTORY);
         json_t *hist = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(hist, json_pack("{s:o,s:o}", "at", jtime(t[i]), "psi",
-                                                  jnum(psi[i])));
+            json_array_append_new(hist,
+                                  json_pack("{s:o,s:o}", "at", jtime(t[i]), "psi", jnum(psi[i])));
         json_object_set_new(o, "psi_history", hist);
         json_object_set_new(wins, dw_model_window_name(m, w), o);
     }
@@ -770,32 +769,30 @@ static void publish_snapshot(dw_engine *e)
                 dw_window *win = dw_model_window(m, w);
                 int64_t le = dw_model_last_evaluated(m, w);
                 json_array_append_new(
-                    wins, json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "name",
-                                    dw_model_window_name(m, w), "length_seconds",
-                                    (json_int_t)(dw_window_length(win) / 1000), "slide_seconds",
-                                    (json_int_t)(dw_window_slide(win) / 1000), "start",
-                                    le == INT64_MIN ? json_null() : jtime(dw_window_start(win)),
-                                    "end", le == INT64_MIN ? json_null() : jtime(le),
-                                    "evaluated", json_boolean(le != INT64_MIN)));
+                    wins,
+                    json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "name", dw_model_window_name(m, w),
+                              "length_seconds", (json_int_t)(dw_window_length(win) / 1000),
+                              "slide_seconds", (json_int_t)(dw_window_slide(win) / 1000), "start",
+                              le == INT64_MIN ? json_null() : jtime(dw_window_start(win)), "end",
+                              le == INT64_MIN ? json_null() : jtime(le), "evaluated",
+                              json_boolean(le != INT64_MIN)));
             }
             json_t *cols = json_array();
             for (size_t j = 0; j < me->ref->ncols; j++)
                 json_array_append_new(cols, column_status(m, me, j, e->nwindows));
             json_array_append_new(
-                models, json_pack("{s:s,s:o,s:{s:s,s:s,s:I},s:o,s:o}", "model", dw_model_name(m),
-                                  "model_version",
-                                  dw_model_version(m) ? json_string(dw_model_version(m))
-                                                      : json_null(),
-                                  "reference", "path", me->cfg->reference, "checksum",
-                                  me->ref->checksum, "rows", (json_int_t)me->ref->rows,
-                                  "windows", wins, "columns", cols));
+                models,
+                json_pack("{s:s,s:o,s:{s:s,s:s,s:I},s:o,s:o}", "model", dw_model_name(m),
+                          "model_version",
+                          dw_model_version(m) ? json_string(dw_model_version(m)) : json_null(),
+                          "reference", "path", me->cfg->reference, "checksum", me->ref->checksum,
+                          "rows", (json_int_t)me->ref->rows, "windows", wins, "columns", cols));
         }
     }
-    json_t *doc = json_pack("{s:s,s:o,s:o,s:o}", "version", "1", "watermark",
-                            e->watermark_ms == INT64_MIN ? json_null() : jtime(e->watermark_ms),
-                            "max_event_time",
-                            e->max_event_ms == INT64_MIN ? json_null() : jtime(e->max_event_ms),
-                            "models", models);
+    json_t *doc = json_pack(
+        "{s:s,s:o,s:o,s:o}", "version", "1", "watermark",
+        e->watermark_ms == INT64_MIN ? json_null() : jtime(e->watermark_ms), "max_event_time",
+        e->max_event_ms == INT64_MIN ? json_null() : jtime(e->max_event_ms), "models", models);
     pthread_mutex_lock(&e->snap_lock);
     json_t *old = e->snapshot;
     e->snapshot = doc;
@@ -873,8 +870,7 @@ static void check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_
          * the same key on every replica and after a restart. */
         char since[40], key[17];
         dw_ts_format(st->since, since, sizeof since);
-        dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), rc->name, since, "retrain",
-                           key);
+        dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), rc->name, since, "retrain", key);
         json_t *columns = json_array();
         retrain_condition(m, me->ref, wi, rc, columns);
         dw_window *w = dw_model_window(m, wi);
@@ -886,9 +882,8 @@ static void check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_
         json_object_set_new(doc, "rule", json_string(rc->name));
         json_object_set_new(doc, "target", json_string(dw_retrain_type_name(rc->type)));
         json_object_set_new(doc, "model", json_string(dw_model_name(m)));
-        json_object_set_new(doc, "model_version", dw_model_version(m)
-                                                      ? json_string(dw_model_version(m))
-                                                      : json_null());
+        json_object_set_new(doc, "model_version",
+                            dw_model_version(m) ? json_string(dw_model_version(m)) : json_null());
         json_object_set_new(doc, "reference",
                             json_pack("{s:s,s:s,s:I}", "path", me->cfg->reference, "checksum",
                                       me->ref->checksum, "rows", (json_int_t)me->ref->rows));
@@ -950,7 +945,8 @@ static void evaluate_window(dw_engine *e, model_entry *me, size_t state_idx, siz
         for (size_t j = 0; j < ncols; j++)
             for (int kind = 0; kind < 2; kind++) {
                 const dw_alert *a = dw_model_alert(m, j, wi, kind);
-                if (a->state != DW_ALERT_FIRING || e->events[2 * j + (size_t)kind] != DW_ALERT_NONE ||
+                if (a->state != DW_ALERT_FIRING ||
+                    e->events[2 * j + (size_t)kind] != DW_ALERT_NONE ||
                     end_ms - a->notified_ms < e->resend_ms)
                     continue;
                 if (!e->pending_reminder[pidx]) {
@@ -990,8 +986,7 @@ static void emit_pending(dw_engine *e)
     }
     size_t k;
     json_t *doc;
-    json_array_foreach(e->pending_retrain, k, doc)
-    {
+    json_array_foreach (e->pending_retrain, k, doc) {
         STAT_ADD(e, notifications, 1);
         if (e->emit)
             e->emit(e->emit_ctx, json_incref(doc));
@@ -1036,8 +1031,8 @@ static void advance(dw_engine *e, int64_t limit, bool final)
             for (size_t w = 0; w < e->nwindows; w++) {
                 dw_window *win = dw_model_window(e->models[i].states[v], w);
                 int64_t slide = dw_window_slide(win);
-                int64_t lim = final ? floor_to(e->max_event_ms, slide) + slide
-                                    : floor_to(limit, slide);
+                int64_t lim =
+                    final ? floor_to(e->max_event_ms, slide) + slide : floor_to(limit, slide);
                 dw_window_skip_to(win, lim);
             }
     for (;;) {
@@ -1197,7 +1192,7 @@ void dw_engine_tick(dw_engine *e, int64_t wall_ms)
     }
     /* Idle: event time follows the wall clock. */
     int64_t step = wall_ms - (e->last_tick_wall > e->last_record_wall ? e->last_tick_wall
-                                                                       : e->last_record_wall);
+                                                                      : e->last_record_wall);
     e->last_tick_wall = wall_ms;
     if (step <= 0)
         return;
@@ -1334,9 +1329,8 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     int64_t t;
     if (f_ts && (f_ts->kind == DW_SCAN_NUMBER || f_ts->kind == DW_SCAN_STRING)) {
         if (dw_ts_from_field(f_ts, &t) < 0) {
-            reject(e, DW_REJECT_BAD_TIMESTAMP,
-                   "timestamp is neither epoch s/ms/us/ns nor RFC 3339", rec->raw.ptr,
-                   rec->raw.len);
+            reject(e, DW_REJECT_BAD_TIMESTAMP, "timestamp is neither epoch s/ms/us/ns nor RFC 3339",
+                   rec->raw.ptr, rec->raw.len);
             return;
         }
     } else if (f_ts && f_ts->kind != DW_SCAN_NULL) {
@@ -1547,8 +1541,8 @@ void dw_engine_process_from(dw_engine *e, int source_id, const char *buf, size_t
      * not valid JSON is rejected whole instead of half applied. (A single
      * object is only yielded once it is complete and valid.) */
     size_t lead = 0;
-    while (lead < len && (buf[lead] == ' ' || buf[lead] == '\t' || buf[lead] == '\n' ||
-                          buf[lead] == '\r'))
+    while (lead < len &&
+           (buf[lead] == ' ' || buf[lead] == '\t' || buf[lead] == '\n' || buf[lead] == '\r'))
         lead++;
     if (lead < len && buf[lead] == '[') {
         dw_scan_record probe = {.fields = NULL, .cap = 0};

@@ -13,7 +13,7 @@
 struct dw_bin_index {
     double lo, inv_width; /* bucket of x: (x - lo) * inv_width */
     size_t nbuckets;
-    uint32_t *first;      /* nbuckets: upper edges below the bucket's start */
+    uint32_t *first; /* nbuckets: upper edges below the bucket's start */
 };
 
 void dw_bin_index_free(struct dw_bin_index *idx)

@@ -14,8 +14,14 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *level_names[] = {"debug", "info", "warn", "error", "off"};
 
-void dw_log_set_level(dw_log_level level) { dw_log_min_level = (int)level; }
-void dw_log_set_format(dw_log_format format) { log_format = format; }
+void dw_log_set_level(dw_log_level level)
+{
+    dw_log_min_level = (int)level;
+}
+void dw_log_set_format(dw_log_format format)
+{
+    log_format = format;
+}
 
 int dw_log_level_parse(const char *s, dw_log_level *out)
 {
@@ -99,8 +105,8 @@ void dw_log_write(dw_log_level level, const char *module, const char *fmt, ...)
         fprintf(stderr, "%s %-5s %s: %s\n", ts, lv, module, msg);
     } else {
         json_escape(esc, sizeof esc, msg);
-        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"module\":\"%s\",\"msg\":\"%s\"}\n",
-                ts, lv, module, esc);
+        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"module\":\"%s\",\"msg\":\"%s\"}\n", ts,
+                lv, module, esc);
     }
     fflush(stderr);
     pthread_mutex_unlock(&log_lock);

@@ -152,17 +152,14 @@ static size_t collect_columns(const json_t *snap, size_t max, col_series **out, 
     const json_t *models = json_object_get(snap, "models");
     size_t i, j;
     const json_t *m, *c;
-    json_array_foreach(models, i, m)
-    {
+    json_array_foreach (models, i, m) {
         const char *model = str_or_empty(json_object_get(m, "model"));
         const char *version = str_or_empty(json_object_get(m, "model_version"));
-        json_array_foreach(json_object_get(m, "columns"), j, c)
-        {
+        json_array_foreach (json_object_get(m, "columns"), j, c) {
             const char *col = str_or_empty(json_object_get(c, "name"));
             const char *wname;
             const json_t *w;
-            json_object_foreach((json_t *)json_object_get(c, "windows"), wname, w)
-            {
+            json_object_foreach ((json_t *)json_object_get(c, "windows"), wname, w) {
                 if (!json_object_get(w, "samples"))
                     continue; /* not evaluated yet: no statistics to show */
                 total++;
@@ -200,15 +197,12 @@ static void alerts_firing(FILE *f, const json_t *snap)
     static const char *const names[] = {"model", "model_version", "kind"};
     size_t i, j;
     const json_t *m, *c;
-    json_array_foreach(json_object_get(snap, "models"), i, m)
-    {
+    json_array_foreach (json_object_get(snap, "models"), i, m) {
         uint64_t firing[2] = {0, 0};
-        json_array_foreach(json_object_get(m, "columns"), j, c)
-        {
+        json_array_foreach (json_object_get(m, "columns"), j, c) {
             const char *wname;
             const json_t *w;
-            json_object_foreach((json_t *)json_object_get(c, "windows"), wname, w)
-            {
+            json_object_foreach ((json_t *)json_object_get(c, "windows"), wname, w) {
                 if (!strcmp(str_or_empty(json_object_get(w, "state")), "firing"))
                     firing[0]++;
                 if (!strcmp(str_or_empty(json_object_get(w, "quality_state")), "firing"))

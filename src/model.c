@@ -10,12 +10,12 @@
 
 typedef struct col_state {
     const dw_ref_column *ref;
-    size_t off;                /* first counter of the column in a pane */
+    size_t off; /* first counter of the column in a pane */
     const dw_thresholds *th;
     bool ignored;
     /* categorical: unseen-category slots (names live here, counts in panes) */
-    char **new_names;          /* K buffers of DW_MAX_NAME + 1 bytes, "" = free */
-    const char **new_view;     /* the same pointers, const, for dw_sample */
+    char **new_names;      /* K buffers of DW_MAX_NAME + 1 bytes, "" = free */
+    const char **new_view; /* the same pointers, const, for dw_sample */
     size_t *new_len;
     dw_alert alerts[DW_MAX_WINDOWS][2];
     dw_column_result last[DW_MAX_WINDOWS];
@@ -207,20 +207,14 @@ size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status 
     char scratch[DW_VALUE_SCRATCH];
     *status = DW_SLOT_OK;
     switch (dw_value_classify(c->ref, v, &idx, &text, &len, scratch)) {
-    case DW_CLASS_MISSING:
-        *status = DW_SLOT_MISSING;
-        return c->off;
-    case DW_CLASS_TYPE_ERROR:
-        *status = DW_SLOT_TYPE_ERROR;
-        return c->off + 1;
+    case DW_CLASS_MISSING: *status = DW_SLOT_MISSING; return c->off;
+    case DW_CLASS_TYPE_ERROR: *status = DW_SLOT_TYPE_ERROR; return c->off + 1;
     case DW_CLASS_BIN:
         /* idx is -1 (under) .. nbins (over): under sits at off+2, bin i at
          * off+3+i, over at off+3+nbins. */
         return (size_t)((long)c->off + 3 + idx);
-    case DW_CLASS_CATEGORY:
-        return category_slot(m, c, idx, NULL, 0);
-    case DW_CLASS_UNSEEN:
-        return category_slot(m, c, -1, text, len);
+    case DW_CLASS_CATEGORY: return category_slot(m, c, idx, NULL, 0);
+    case DW_CLASS_UNSEEN: return category_slot(m, c, -1, text, len);
     }
     *status = DW_SLOT_TYPE_ERROR;
     return c->off + 1;
@@ -326,8 +320,8 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
          * it, so the distribution alert does not fire on top. */
         bool breach = r->drift && !r->quality_issue;
         events[2 * j] = dw_alert_step(&c->alerts[wi][0], breach, clear, m->alert_for, now_ms);
-        events[2 * j + 1] = dw_alert_step(&c->alerts[wi][1], r->quality_issue,
-                                          !r->quality_issue, m->alert_for, now_ms);
+        events[2 * j + 1] = dw_alert_step(&c->alerts[wi][1], r->quality_issue, !r->quality_issue,
+                                          m->alert_for, now_ms);
     }
     for (size_t j = 0; j < m->ncols; j++) {
         col_state *c = &m->cols[j];

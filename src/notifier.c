@@ -1359,8 +1359,7 @@ static json_t *split_per_alert(json_t *doc)
         json_t *part = json_object();
         const char *key;
         json_t *v;
-        json_object_foreach(doc, key, v)
-        {
+        json_object_foreach (doc, key, v) {
             if (strcmp(key, "alerts") != 0)
                 json_object_set_new(part, key, json_deep_copy(v));
         }

@@ -21,7 +21,7 @@ struct dw_sidecar {
     dw_engine *engine;
     dw_notifier *notifier; /* NULL with stdout_only */
     dw_sink_spec *specs;
-    dw_sink_kv *spec_kv;   /* headers and options of all specs */
+    dw_sink_kv *spec_kv; /* headers and options of all specs */
     dw_dead_letter *dlq;
     const dw_kafka_msg *current; /* message being processed (for dead letters) */
     /* event-time alignment: partitions paused because they ran ahead */
@@ -31,8 +31,8 @@ struct dw_sidecar {
      * Messages librdkafka had already fetched past it are dropped (they
      * come again after the seek), so nothing is counted twice. */
     int64_t *rewind_to;
-    uint8_t *resumed;            /* per source id: paused, resumed, not yet re-read */
-    const char *last_topic;      /* cache of the last message's source id */
+    uint8_t *resumed;       /* per source id: paused, resumed, not yet re-read */
+    const char *last_topic; /* cache of the last message's source id */
     int32_t last_partition;
     int last_source;
     dw_ratelimit reject_rl;
@@ -216,8 +216,10 @@ static void finish(dw_sidecar *s)
     if (s->notifier) {
         int left = dw_notifier_drain(s->notifier, s->opts.drain_budget_ms);
         if (left > 0)
-            dw_log(DW_LOG_WARN, "sidecar", "%d notifications still queued after the %lld ms "
-                   "drain budget", left, (long long)s->opts.drain_budget_ms);
+            dw_log(DW_LOG_WARN, "sidecar",
+                   "%d notifications still queued after the %lld ms "
+                   "drain budget",
+                   left, (long long)s->opts.drain_budget_ms);
     }
 }
 
@@ -228,14 +230,13 @@ static void log_counters(dw_sidecar *s)
     dw_engine_stats st;
     dw_engine_stats_get(s->engine, &st);
     char buf[1024];
-    size_t n = (size_t)snprintf(buf, sizeof buf,
-                                "counters: messages=%llu records=%llu applied=%llu "
-                                "wrong_type_fields=%llu evaluations=%llu notifications=%llu",
-                                (unsigned long long)st.messages, (unsigned long long)st.records,
-                                (unsigned long long)st.applied,
-                                (unsigned long long)st.wrong_type_fields,
-                                (unsigned long long)st.evaluations,
-                                (unsigned long long)st.notifications);
+    size_t n =
+        (size_t)snprintf(buf, sizeof buf,
+                         "counters: messages=%llu records=%llu applied=%llu "
+                         "wrong_type_fields=%llu evaluations=%llu notifications=%llu",
+                         (unsigned long long)st.messages, (unsigned long long)st.records,
+                         (unsigned long long)st.applied, (unsigned long long)st.wrong_type_fields,
+                         (unsigned long long)st.evaluations, (unsigned long long)st.notifications);
     for (int r = 0; r < DW_REJECT_MAX && n < sizeof buf; r++)
         n += (size_t)snprintf(buf + n, sizeof buf - n, " rejected.%s=%llu",
                               dw_reject_reason_name((dw_reject_reason)r),
@@ -244,8 +245,7 @@ static void log_counters(dw_sidecar *s)
     dw_sidecar_delivery_totals(s, &sent, &failed, &dropped);
     if (n < sizeof buf)
         snprintf(buf + n, sizeof buf - n, " delivered=%llu delivery_failed=%llu dropped=%llu",
-                 (unsigned long long)sent, (unsigned long long)failed,
-                 (unsigned long long)dropped);
+                 (unsigned long long)sent, (unsigned long long)failed, (unsigned long long)dropped);
     dw_log(DW_LOG_INFO, "sidecar", "%s", buf);
 }
 
@@ -511,15 +511,15 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
                 s->resumed[src] = 0;
             }
             s->current = &msg;
-            dw_engine_process_from(s->engine, src, msg.payload,
-                                   msg.payload ? msg.len : 0,
+            dw_engine_process_from(s->engine, src, msg.payload, msg.payload ? msg.len : 0,
                                    msg.timestamp_ms >= 0 ? msg.timestamp_ms : INT64_MIN, &pr);
             s->current = NULL;
             if (pr.ahead) {
                 /* This partition ran ahead of the others in event time:
                  * wait for them, then read this message again. */
-                dw_log(DW_LOG_DEBUG, "sidecar", "pausing %s [%d] at offset %lld: ahead in event time",
-                       msg.topic, (int)msg.partition, (long long)msg.offset);
+                dw_log(DW_LOG_DEBUG, "sidecar",
+                       "pausing %s [%d] at offset %lld: ahead in event time", msg.topic,
+                       (int)msg.partition, (long long)msg.offset);
                 if (dw_consumer_pause_at(c, &msg) == 0) {
                     s->rewind_to[src] = msg.offset;
                     s->resumed[src] = 0;
@@ -585,8 +585,7 @@ out:
     return rc;
 }
 
-void dw_sidecar_delivery_totals(dw_sidecar *s, uint64_t *sent, uint64_t *failed,
-                                uint64_t *dropped)
+void dw_sidecar_delivery_totals(dw_sidecar *s, uint64_t *sent, uint64_t *failed, uint64_t *dropped)
 {
     *sent = *failed = *dropped = 0;
     if (!s->notifier)

@@ -146,7 +146,8 @@ static int am_format(const dw_sink_spec *spec, const json_t *doc, dw_http_reques
     json_t *arr = json_array();
     size_t i;
     json_t *a;
-    json_array_foreach(alerts, i, a) json_array_append_new(arr, am_alert(spec, d, a, now));
+    json_array_foreach (alerts, i, a)
+        json_array_append_new(arr, am_alert(spec, d, a, now));
     int rc = dw_http_request_set_json(out, arr);
     if (rc == 0)
         out->url = am_endpoint(spec->url);

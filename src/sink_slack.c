@@ -120,8 +120,7 @@ static json_t *header_block(json_t *doc, json_t *alerts, bool any_firing)
     size_t nseen = 0, more = 0;
     size_t i;
     json_t *a;
-    json_array_foreach(alerts, i, a)
-    {
+    json_array_foreach (alerts, i, a) {
         const char *w = str_of(a, "window");
         if (!w)
             continue;
@@ -216,8 +215,7 @@ static char *fallback_text(json_t *doc, json_t *alerts, size_t nfiring, size_t n
         sb_str(&b, head);
         size_t shown = 0, i;
         json_t *a;
-        json_array_foreach(alerts, i, a)
-        {
+        json_array_foreach (alerts, i, a) {
             if (is_resolved(a) != (pass == 1))
                 continue;
             if (shown == TEXT_MAX_COLUMNS) {
@@ -251,15 +249,15 @@ static int slack_format(const dw_sink_spec *spec, const json_t *doc, dw_http_req
     }
     size_t nfiring = 0, i;
     json_t *a;
-    json_array_foreach(alerts, i, a) nfiring += !is_resolved(a);
+    json_array_foreach (alerts, i, a)
+        nfiring += !is_resolved(a);
 
     json_t *blocks = json_array();
     json_array_append_new(blocks, header_block(d, alerts, nfiring > 0));
     /* Firing alerts first: they are what someone has to act on. */
     size_t shown = 0;
     for (int pass = 0; pass < 2; pass++) {
-        json_array_foreach(alerts, i, a)
-        {
+        json_array_foreach (alerts, i, a) {
             if (is_resolved(a) != (pass == 1) || shown >= DW_SLACK_MAX_ALERT_BLOCKS)
                 continue;
             json_array_append_new(blocks, alert_block(a));

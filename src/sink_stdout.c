@@ -69,8 +69,7 @@ static void text_line(FILE *f, json_t *doc, json_t *a)
         fprintf(f, " samples=%lld", (long long)json_integer_value(samples));
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(a, "tests"), k, v)
-    {
+    json_object_foreach (json_object_get(a, "tests"), k, v) {
         if (json_is_object(v)) {
             char key[128];
             snprintf(key, sizeof key, "%s.statistic", k);
@@ -81,7 +80,8 @@ static void text_line(FILE *f, json_t *doc, json_t *a)
             put_num(f, k, v);
         }
     }
-    json_object_foreach(json_object_get(a, "quality"), k, v) put_num(f, k, v);
+    json_object_foreach (json_object_get(a, "quality"), k, v)
+        put_num(f, k, v);
     fputc('\n', f);
 }
 
@@ -109,7 +109,8 @@ static int stdout_format(const dw_sink_spec *spec, const json_t *doc, dw_http_re
         }
         json_t *a;
         size_t i;
-        json_array_foreach(json_object_get(d, "alerts"), i, a) text_line(f, d, a);
+        json_array_foreach (json_object_get(d, "alerts"), i, a)
+            text_line(f, d, a);
         fclose(f);
         free(out->body);
         out->body = buf;

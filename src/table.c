@@ -372,16 +372,14 @@ static int flatten(dw_table *t, json_t *obj, char *errbuf, size_t errlen)
     json_t *v;
     char name[2 * DW_MAX_NAME + 2];
     t->ncells = 0;
-    json_object_foreach(obj, key, v)
-    {
+    json_object_foreach (obj, key, v) {
         int rc;
         if (is_meta(key))
             continue;
         if (json_is_object(v) && (!strcmp(key, "features") || !strcmp(key, "prediction"))) {
             const char *k2;
             json_t *v2;
-            json_object_foreach(v, k2, v2)
-            {
+            json_object_foreach (v, k2, v2) {
                 size_t n1 = strlen(key), n2 = strlen(k2);
                 if (n2 > DW_MAX_NAME)
                     n2 = DW_MAX_NAME; /* too long anyway: json_cell reports it */

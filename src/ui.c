@@ -323,8 +323,7 @@ static void card(FILE *f, const json_t *col, const char *wname)
         fputs("<div class=\"new\">new categories: ", f);
         size_t i;
         const json_t *c;
-        json_array_foreach(newc, i, c)
-        {
+        json_array_foreach (newc, i, c) {
             if (i >= 5) {
                 fprintf(f, " and %zu more", json_array_size(newc) - 5);
                 break;
@@ -347,8 +346,7 @@ static const char *pick_window(const json_t *model, const char *want)
     const json_t *wins = json_object_get(model, "windows");
     size_t i;
     const json_t *w;
-    json_array_foreach(wins, i, w)
-    {
+    json_array_foreach (wins, i, w) {
         const char *n = jstr(w, "name");
         if (want && n && !strcmp(n, want))
             return n;
@@ -369,8 +367,7 @@ static void model_section(FILE *f, const json_t *m, const char *want)
     fputs("</h2><div class=\"meta\">", f);
     size_t i;
     const json_t *w;
-    json_array_foreach(json_object_get(m, "windows"), i, w)
-    {
+    json_array_foreach (json_object_get(m, "windows"), i, w) {
         const char *n = jstr(w, "name");
         if (!n || !wname || strcmp(n, wname))
             continue;
@@ -396,7 +393,8 @@ static void model_section(FILE *f, const json_t *m, const char *want)
     }
     fputs("</div><div class=\"grid\">", f);
     const json_t *c;
-    json_array_foreach(json_object_get(m, "columns"), i, c) card(f, c, wname ? wname : "");
+    json_array_foreach (json_object_get(m, "columns"), i, c)
+        card(f, c, wname ? wname : "");
     fputs("</div></section>", f);
 }
 
@@ -423,8 +421,8 @@ static void header(FILE *f, const json_t *st)
     double rej = 0;
     const char *k;
     const json_t *x;
-    json_object_foreach((json_t *)json_object_get(cnt, "rejected"), k, x) rej +=
-        json_number_value(x);
+    json_object_foreach ((json_t *)json_object_get(cnt, "rejected"), k, x)
+        rej += json_number_value(x);
     if (cnt)
         fprintf(f, "<span class=\"kv\">rejected <b>%.0f</b></span>", rej);
     const json_t *cons = json_object_get(st, "consumer");
@@ -440,10 +438,8 @@ static void nav(FILE *f, const json_t *models, const char *want)
     size_t n = 0;
     size_t i, j;
     const json_t *m, *w;
-    json_array_foreach(models, i, m)
-    {
-        json_array_foreach(json_object_get(m, "windows"), j, w)
-        {
+    json_array_foreach (models, i, m) {
+        json_array_foreach (json_object_get(m, "windows"), j, w) {
             const char *nm = jstr(w, "name");
             bool dup = !nm;
             for (size_t k = 0; k < n && !dup; k++)
@@ -497,7 +493,8 @@ char *dw_ui_render(const json_t *status, const char *window, size_t *len)
     }
     size_t i;
     const json_t *m;
-    json_array_foreach(models, i, m) model_section(f, m, window);
+    json_array_foreach (models, i, m)
+        model_section(f, m, window);
     fprintf(f,
             "</main><footer>Grey bars: training reference; coloured bars: the current window "
             "(green ok, amber pending, red drifting, purple data-quality problem, grey not "

@@ -14,8 +14,8 @@ bool dw_value_text_is_missing(const char *s, size_t len)
     return dw_text_is_missing(s, len) != 0;
 }
 
-static dw_value_class categorize(const dw_ref_column *col, const char *s, size_t len,
-                                 long *index, const char **text, size_t *tlen)
+static dw_value_class categorize(const dw_ref_column *col, const char *s, size_t len, long *index,
+                                 const char **text, size_t *tlen)
 {
     long idx = dw_ref_category(col, s, len);
     if (idx >= 0) {
@@ -28,8 +28,7 @@ static dw_value_class categorize(const dw_ref_column *col, const char *s, size_t
 }
 
 dw_value_class dw_value_classify(const dw_ref_column *col, const dw_value *v, long *index,
-                                 const char **text, size_t *len,
-                                 char scratch[DW_VALUE_SCRATCH])
+                                 const char **text, size_t *len, char scratch[DW_VALUE_SCRATCH])
 {
     if (v->kind == DW_VAL_MISSING)
         return DW_CLASS_MISSING;

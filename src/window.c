@@ -8,17 +8,17 @@
 
 struct dw_window {
     int64_t length_ms, slide_ms;
-    size_t npanes;   /* panes in one window: length / slide */
-    size_t nopen;    /* open panes the ring can hold ahead of the watermark */
-    size_t nslots;   /* npanes + nopen */
+    size_t npanes; /* panes in one window: length / slide */
+    size_t nopen;  /* open panes the ring can hold ahead of the watermark */
+    size_t nslots; /* npanes + nopen */
     size_t width;
-    uint64_t *ring;  /* nslots * width */
-    uint64_t *sum;   /* width */
+    uint64_t *ring; /* nslots * width */
+    uint64_t *sum;  /* width */
     bool started;
-    bool closed;     /* a pane has closed: the clock can no longer move back */
-    int64_t next;    /* index (time / slide) of the next pane to close */
-    int64_t hi;      /* newest pane that received data */
-    size_t filled;   /* closed panes currently in sum, <= npanes */
+    bool closed;   /* a pane has closed: the clock can no longer move back */
+    int64_t next;  /* index (time / slide) of the next pane to close */
+    int64_t hi;    /* newest pane that received data */
+    size_t filled; /* closed panes currently in sum, <= npanes */
 };
 
 static int64_t floor_div(int64_t a, int64_t b)

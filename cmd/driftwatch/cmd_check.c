@@ -81,8 +81,7 @@ static int parse_override(char *spec, const dw_thresholds *base, dw_check_overri
 {
     char *colon = strrchr(spec, ':');
     if (!colon || colon == spec || !colon[1]) {
-        fprintf(stderr, "driftwatch: --column '%s': expected NAME:key=value[,key=value]\n",
-                spec);
+        fprintf(stderr, "driftwatch: --column '%s': expected NAME:key=value[,key=value]\n", spec);
         return -1;
     }
     *colon = '\0';

@@ -75,8 +75,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
-        {"run", cmd_run},           {"replay", cmd_replay},   {"reference", cmd_reference},
-        {"check", cmd_check},       {"validate", cmd_validate}, {"mock-kafka", cmd_mock_kafka},
+        {"run", cmd_run},     {"replay", cmd_replay},     {"reference", cmd_reference},
+        {"check", cmd_check}, {"validate", cmd_validate}, {"mock-kafka", cmd_mock_kafka},
         {"demo", cmd_demo},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -15,13 +15,13 @@
 #define DW_CHECK_MAX_NEW_CATEGORIES 1000
 
 typedef struct dw_check_override {
-    const char *column;  /* full column name */
-    dw_thresholds th;    /* complete thresholds for that column */
+    const char *column; /* full column name */
+    dw_thresholds th;   /* complete thresholds for that column */
 } dw_check_override;
 
 typedef struct dw_check_options {
-    dw_table_format format;    /* DW_TABLE_AUTO: by extension */
-    dw_thresholds thresholds;  /* for every column without an override */
+    dw_table_format format;   /* DW_TABLE_AUTO: by extension */
+    dw_thresholds thresholds; /* for every column without an override */
     const dw_check_override *overrides;
     size_t noverrides;
 } dw_check_options;

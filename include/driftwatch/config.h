@@ -193,7 +193,7 @@ typedef struct dw_config {
         dw_log_level level;   /* default info */
         dw_log_format format; /* default json */
     } log;
-    char *state_dir; /* default "/var/lib/driftwatch" */
+    char *state_dir;            /* default "/var/lib/driftwatch" */
     int64_t shutdown_budget_ms; /* default 10 s: notifier drain at SIGTERM */
     struct {
         uint32_t max_new_categories; /* default 32 */

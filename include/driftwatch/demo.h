@@ -7,9 +7,9 @@
 #include <stdio.h>
 
 typedef struct dw_demo_options {
-    unsigned long seed;         /* 0: the default seed */
-    int records_per_minute;     /* event-time traffic; 0: 200 */
-    FILE *out;                  /* what the person reads; NULL: stdout */
+    unsigned long seed;     /* 0: the default seed */
+    int records_per_minute; /* event-time traffic; 0: 200 */
+    FILE *out;              /* what the person reads; NULL: stdout */
 } dw_demo_options;
 
 /* Runs the demo; *stop (may be NULL) ends it early. Returns 0 when the

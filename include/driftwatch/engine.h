@@ -22,14 +22,14 @@
 
 /* Why a record or message was not applied (a metrics label). */
 typedef enum dw_reject_reason {
-    DW_REJECT_INVALID_JSON = 0, /* the message is not valid JSON */
-    DW_REJECT_NOT_OBJECT,       /* a record that is not a JSON object */
-    DW_REJECT_NO_MODEL,         /* no model field and no records.default_model */
-    DW_REJECT_UNKNOWN_MODEL,    /* a model (or version) no models[] entry covers */
-    DW_REJECT_BAD_TIMESTAMP,    /* a timestamp that is not a number or RFC 3339 */
-    DW_REJECT_LATE,             /* older than the watermark: its pane closed */
-    DW_REJECT_TOO_MANY_VERSIONS,/* beyond DW_ENGINE_MAX_VERSIONS of one model */
-    DW_REJECT_TOO_LARGE,        /* message larger than kafka.max_message_bytes */
+    DW_REJECT_INVALID_JSON = 0,  /* the message is not valid JSON */
+    DW_REJECT_NOT_OBJECT,        /* a record that is not a JSON object */
+    DW_REJECT_NO_MODEL,          /* no model field and no records.default_model */
+    DW_REJECT_UNKNOWN_MODEL,     /* a model (or version) no models[] entry covers */
+    DW_REJECT_BAD_TIMESTAMP,     /* a timestamp that is not a number or RFC 3339 */
+    DW_REJECT_LATE,              /* older than the watermark: its pane closed */
+    DW_REJECT_TOO_MANY_VERSIONS, /* beyond DW_ENGINE_MAX_VERSIONS of one model */
+    DW_REJECT_TOO_LARGE,         /* message larger than kafka.max_message_bytes */
     DW_REJECT_MAX
 } dw_reject_reason;
 
@@ -45,16 +45,16 @@ const char *dw_reject_reason_name(dw_reject_reason r);
 extern const double dw_engine_eval_bounds[DW_ENGINE_EVAL_BUCKETS];
 
 typedef struct dw_engine_stats {
-    uint64_t messages;           /* messages given to dw_engine_process() */
-    uint64_t records;            /* records found in them */
-    uint64_t applied;            /* records counted into windows */
+    uint64_t messages; /* messages given to dw_engine_process() */
+    uint64_t records;  /* records found in them */
+    uint64_t applied;  /* records counted into windows */
     uint64_t rejected[DW_REJECT_MAX];
-    uint64_t wrong_type_fields;  /* monitored values of the wrong type (still
-                                    counted as type errors of their column) */
-    uint64_t evaluations;        /* window evaluations */
-    uint64_t notifications;      /* documents emitted */
-    int64_t watermark_ms;        /* event-time watermark (INT64_MIN before data) */
-    int64_t max_event_ms;        /* newest event time seen */
+    uint64_t wrong_type_fields; /* monitored values of the wrong type (still
+                                   counted as type errors of their column) */
+    uint64_t evaluations;       /* window evaluations */
+    uint64_t notifications;     /* documents emitted */
+    int64_t watermark_ms;       /* event-time watermark (INT64_MIN before data) */
+    int64_t max_event_ms;       /* newest event time seen */
     /* Durations of window evaluations (one window of one model version):
      * eval_buckets[i] counts those <= dw_engine_eval_bounds[i] and above
      * the previous bound (not cumulative); the last entry counts the rest
@@ -115,7 +115,7 @@ const char *dw_engine_source_topic(const dw_engine *e, int source, int32_t *part
 void dw_engine_source_assigned(dw_engine *e, int source, bool assigned);
 
 typedef struct dw_process_result {
-    size_t applied;  /* records counted into windows */
+    size_t applied; /* records counted into windows */
     /* The message's first record lies beyond the panes the windows hold
      * open (its source is far ahead of the others): nothing was applied and
      * the caller should pause that source and deliver the message again

@@ -33,10 +33,10 @@ int dw_log_format_parse(const char *s, dw_log_format *out);
 void dw_log_write(dw_log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define dw_log(level, module, ...)                                             \
-    do {                                                                       \
-        if ((int)(level) >= dw_log_min_level)                                  \
-            dw_log_write((level), (module), __VA_ARGS__);                      \
+#define dw_log(level, module, ...)                                                                 \
+    do {                                                                                           \
+        if ((int)(level) >= dw_log_min_level)                                                      \
+            dw_log_write((level), (module), __VA_ARGS__);                                          \
     } while (0)
 
 /* A rate limiter for one kind of repeated message: at most one line per
@@ -47,24 +47,26 @@ typedef struct dw_ratelimit {
     uint64_t suppressed;
 } dw_ratelimit;
 
-#define DW_RATELIMIT_INIT(ms) {(ms), 0, 0}
+#define DW_RATELIMIT_INIT(ms)                                                                      \
+    {                                                                                              \
+        (ms), 0, 0                                                                                 \
+    }
 
 /* Returns 1 if a line may be written now (and sets *suppressed to the number
  * of lines dropped since the last one), 0 if this line is to be dropped. */
 int dw_ratelimit_allow(dw_ratelimit *rl, uint64_t now_ms, uint64_t *suppressed);
 
-#define dw_log_ratelimited(rl, level, module, fmt, ...)                        \
-    do {                                                                       \
-        uint64_t dw_supp_;                                                     \
-        if ((int)(level) >= dw_log_min_level &&                                \
-            dw_ratelimit_allow((rl), dw_now_ms(), &dw_supp_)) {                \
-            if (dw_supp_)                                                      \
-                dw_log_write((level), (module),                                \
-                             fmt " (%llu similar suppressed)", ##__VA_ARGS__,  \
-                             (unsigned long long)dw_supp_);                    \
-            else                                                               \
-                dw_log_write((level), (module), fmt, ##__VA_ARGS__);           \
-        }                                                                      \
+#define dw_log_ratelimited(rl, level, module, fmt, ...)                                            \
+    do {                                                                                           \
+        uint64_t dw_supp_;                                                                         \
+        if ((int)(level) >= dw_log_min_level &&                                                    \
+            dw_ratelimit_allow((rl), dw_now_ms(), &dw_supp_)) {                                    \
+            if (dw_supp_)                                                                          \
+                dw_log_write((level), (module), fmt " (%llu similar suppressed)", ##__VA_ARGS__,   \
+                             (unsigned long long)dw_supp_);                                        \
+            else                                                                                   \
+                dw_log_write((level), (module), fmt, ##__VA_ARGS__);                               \
+        }                                                                                          \
     } while (0)
 
 /* Monotonic milliseconds. */

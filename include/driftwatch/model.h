@@ -35,12 +35,12 @@ typedef struct dw_window_spec {
 
 typedef struct dw_model_spec {
     const char *name;
-    const char *version;        /* NULL: records without a version */
-    const dw_reference *ref;    /* borrowed, must outlive the model */
+    const char *version;                        /* NULL: records without a version */
+    const dw_reference *ref;                    /* borrowed, must outlive the model */
     const dw_thresholds *const *col_thresholds; /* ref->ncols pointers, borrowed */
-    const bool *col_ignored;    /* ref->ncols, may be NULL */
+    const bool *col_ignored;                    /* ref->ncols, may be NULL */
     const dw_window_spec *windows;
-    size_t nwindows;            /* 1..DW_MAX_WINDOWS */
+    size_t nwindows; /* 1..DW_MAX_WINDOWS */
     int64_t lateness_ms;
     size_t max_new_categories;  /* K, 0..DW_MAX_NEW_CATEGORIES */
     uint32_t alert_for;         /* consecutive breaches before firing */

@@ -50,8 +50,7 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
 dw_engine *dw_sidecar_engine(dw_sidecar *s);
 
 /* Counters of the notifier's sinks, summed: {sent, failed, dropped}. */
-void dw_sidecar_delivery_totals(dw_sidecar *s, uint64_t *sent, uint64_t *failed,
-                                uint64_t *dropped);
+void dw_sidecar_delivery_totals(dw_sidecar *s, uint64_t *sent, uint64_t *failed, uint64_t *dropped);
 
 void dw_sidecar_free(dw_sidecar *s);
 

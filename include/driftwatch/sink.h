@@ -50,19 +50,19 @@ typedef struct dw_sink_kv {
  * borrowed: dw_notifier_new() copies everything it keeps, so the caller may
  * free the spec afterwards. */
 typedef struct dw_sink_spec {
-    const char *name;        /* unique, used in logs and metrics */
-    const char *type;        /* a registered dw_sink_ops name */
-    const char *url;         /* HTTP sinks: http:// or https:// URL */
-    int64_t timeout_ms;      /* per request, connect included; 1..DW_SINK_MAX_TIMEOUT_MS */
-    int max_retries;         /* retries after the first attempt; 0..DW_SINK_MAX_RETRIES */
-    bool send_resolved;      /* deliver alerts whose status is "resolved" */
-    const dw_sink_kv *headers;    /* extra HTTP headers (e.g. Authorization) */
-    size_t n_headers;        /* <= DW_SINK_MAX_HEADERS */
-    const dw_sink_kv *options;    /* type-specific settings, e.g. stdout's format */
-    size_t n_options;        /* <= DW_SINK_MAX_OPTIONS */
-    int64_t min_interval_ms; /* at least this long between two requests; 0 = none
-                                (or the type's default_min_interval_ms) */
-    size_t queue_size;       /* 0 = DW_SINK_DEFAULT_QUEUE; <= DW_SINK_MAX_QUEUE */
+    const char *name;          /* unique, used in logs and metrics */
+    const char *type;          /* a registered dw_sink_ops name */
+    const char *url;           /* HTTP sinks: http:// or https:// URL */
+    int64_t timeout_ms;        /* per request, connect included; 1..DW_SINK_MAX_TIMEOUT_MS */
+    int max_retries;           /* retries after the first attempt; 0..DW_SINK_MAX_RETRIES */
+    bool send_resolved;        /* deliver alerts whose status is "resolved" */
+    const dw_sink_kv *headers; /* extra HTTP headers (e.g. Authorization) */
+    size_t n_headers;          /* <= DW_SINK_MAX_HEADERS */
+    const dw_sink_kv *options; /* type-specific settings, e.g. stdout's format */
+    size_t n_options;          /* <= DW_SINK_MAX_OPTIONS */
+    int64_t min_interval_ms;   /* at least this long between two requests; 0 = none
+                                  (or the type's default_min_interval_ms) */
+    size_t queue_size;         /* 0 = DW_SINK_DEFAULT_QUEUE; <= DW_SINK_MAX_QUEUE */
 
     /* Which alerts this sink gets, applied by dw_sink_filter_alerts(); an
      * empty list (or NULL severity) lets everything through. */

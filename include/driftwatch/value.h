@@ -20,16 +20,16 @@
 typedef enum dw_value_kind {
     DW_VAL_MISSING = 0, /* null, absent */
     DW_VAL_NUMBER,
-    DW_VAL_STRING,      /* str/len: unescaped bytes, not NUL-terminated */
+    DW_VAL_STRING, /* str/len: unescaped bytes, not NUL-terminated */
     DW_VAL_BOOL,
-    DW_VAL_OTHER,       /* object or array */
+    DW_VAL_OTHER, /* object or array */
 } dw_value_kind;
 
 typedef struct dw_value {
     dw_value_kind kind;
-    double num;       /* DW_VAL_NUMBER */
-    bool b;           /* DW_VAL_BOOL */
-    const char *str;  /* DW_VAL_STRING */
+    double num;      /* DW_VAL_NUMBER */
+    bool b;          /* DW_VAL_BOOL */
+    const char *str; /* DW_VAL_STRING */
     size_t len;
 } dw_value;
 
@@ -47,8 +47,7 @@ typedef enum dw_value_class {
 /* Classifies v for col. *text and *len are set for DW_CLASS_UNSEEN (they point
  * into v, into scratch, or at a static string). Never allocates. */
 dw_value_class dw_value_classify(const dw_ref_column *col, const dw_value *v, long *index,
-                                 const char **text, size_t *len,
-                                 char scratch[DW_VALUE_SCRATCH]);
+                                 const char **text, size_t *len, char scratch[DW_VALUE_SCRATCH]);
 
 /* True for the text cells that mean "missing" (see above). */
 bool dw_value_text_is_missing(const char *s, size_t len);

@@ -55,8 +55,7 @@ static inline size_t oracle_count_leaves(json_t *obj, int depth)
     size_t n = 0;
     const char *k;
     json_t *v;
-    json_object_foreach(obj, k, v)
-    {
+    json_object_foreach (obj, k, v) {
         if (json_is_object(v) && depth + 1 < DW_SCAN_MAX_DEPTH)
             n += oracle_count_leaves(v, depth + 1);
         else

@@ -596,10 +596,12 @@ static void test_required_keys(void **state)
                  DW_ERR_INVALID, "test.yaml:8: retrain[0]: missing required key \"repository\"");
     expect_error(BASE "retrain:\n  - name: r\n    type: github\n    url: http://h\n"
                       "    repository: nobody\n",
-                 DW_ERR_INVALID, "test.yaml:11: retrain[0].repository: \"nobody\" is not owner/name");
+                 DW_ERR_INVALID,
+                 "test.yaml:11: retrain[0].repository: \"nobody\" is not owner/name");
     expect_error(BASE "sinks:\n  - {name: same, type: stdout}\n"
                       "retrain:\n  - name: same\n    type: webhook\n    url: http://h\n",
-                 DW_ERR_INVALID, "test.yaml:10: retrain[0].name: \"same\" is already the name of a sink");
+                 DW_ERR_INVALID,
+                 "test.yaml:10: retrain[0].name: \"same\" is already the name of a sink");
     expect_error(BASE "windows:\n  - name: w\n", DW_ERR_INVALID,
                  "test.yaml:8: windows[0]: missing required key \"length\"");
 }

@@ -94,9 +94,8 @@ static int setup(void **state)
              "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
              "%s%s",
              f->refpath, sinks_yaml, extra_yaml);
-    assert_int_equal(dw_config_parse("test.yaml", yaml, strlen(yaml), NULL, &f->cfg, err,
-                                     sizeof err),
-                     0);
+    assert_int_equal(
+        dw_config_parse("test.yaml", yaml, strlen(yaml), NULL, &f->cfg, err, sizeof err), 0);
     assert_int_equal(dw_engine_new(f->cfg, &f->e, err, sizeof err), 0);
     f->docs = json_array();
     dw_engine_on_emit(f->e, capture, f);
@@ -118,14 +117,14 @@ static int teardown(void **state)
 }
 
 /* Feeds `minutes` of event time at `per_min` records a minute. */
-static void feed(fixture *f, gsl_rng *r, int64_t from_min, int minutes, int per_min,
-                 double shift, bool newcat)
+static void feed(fixture *f, gsl_rng *r, int64_t from_min, int minutes, int per_min, double shift,
+                 bool newcat)
 {
     char buf[512];
     for (int64_t m = from_min; m < from_min + minutes; m++)
         for (int i = 0; i < per_min; i++) {
-            int n = record(buf, sizeof buf, r, T0 + m * 60000 + i * (60000 / per_min), shift,
-                           newcat);
+            int n =
+                record(buf, sizeof buf, r, T0 + m * 60000 + i * (60000 / per_min), shift, newcat);
             dw_engine_process(f->e, buf, (size_t)n, INT64_MIN);
         }
 }
@@ -135,12 +134,12 @@ static size_t count_alerts(json_t *docs, const char *column, const char *status)
 {
     size_t n = 0, i, k;
     json_t *d, *a;
-    json_array_foreach(docs, i, d) json_array_foreach(json_object_get(d, "alerts"), k, a)
-    {
-        if (!strcmp(json_string_value(json_object_get(a, "column")), column) &&
-            !strcmp(json_string_value(json_object_get(a, "status")), status))
-            n++;
-    }
+    json_array_foreach (docs, i, d)
+        json_array_foreach (json_object_get(d, "alerts"), k, a) {
+            if (!strcmp(json_string_value(json_object_get(a, "column")), column) &&
+                !strcmp(json_string_value(json_object_get(a, "status")), status))
+                n++;
+        }
     return n;
 }
 
@@ -164,18 +163,18 @@ static void test_quiet_then_drift_then_resolve(void **state)
     size_t i, k;
     json_t *d, *a;
     bool seen = false;
-    json_array_foreach(f->docs, i, d) json_array_foreach(json_object_get(d, "alerts"), k, a)
-    {
-        if (strcmp(json_string_value(json_object_get(a, "column")), "features.c") ||
-            strcmp(json_string_value(json_object_get(a, "status")), "firing"))
-            continue;
-        json_t *nc = json_object_get(a, "new_categories");
-        assert_int_equal(json_array_size(nc), 1);
-        assert_string_equal(json_string_value(json_array_get(nc, 0)), "zz");
-        assert_non_null(json_object_get(json_object_get(a, "tests"), "chi2"));
-        assert_string_equal(json_string_value(json_object_get(d, "kind")), "drift");
-        seen = true;
-    }
+    json_array_foreach (f->docs, i, d)
+        json_array_foreach (json_object_get(d, "alerts"), k, a) {
+            if (strcmp(json_string_value(json_object_get(a, "column")), "features.c") ||
+                strcmp(json_string_value(json_object_get(a, "status")), "firing"))
+                continue;
+            json_t *nc = json_object_get(a, "new_categories");
+            assert_int_equal(json_array_size(nc), 1);
+            assert_string_equal(json_string_value(json_array_get(nc, 0)), "zz");
+            assert_non_null(json_object_get(json_object_get(a, "tests"), "chi2"));
+            assert_string_equal(json_string_value(json_object_get(d, "kind")), "drift");
+            seen = true;
+        }
     assert_true(seen);
     dw_engine_stats st;
     dw_engine_stats_get(f->e, &st);
@@ -201,8 +200,7 @@ static void test_rejects_are_counted_by_reason(void **state)
         dw_engine_process(f->e, msgs[i], strlen(msgs[i]), INT64_MIN);
     /* Regression: a truncated array is rejected whole, nothing of it
      * applied, and counted once (not also as "no model"). */
-    const char *cut[] = {"[{\"ts\": 1795500600000, \"model\": \"m\"}, {\"ts\": 1",
-                         "[{\"ts\": 1}"};
+    const char *cut[] = {"[{\"ts\": 1795500600000, \"model\": \"m\"}, {\"ts\": 1", "[{\"ts\": 1}"};
     for (size_t i = 0; i < 2; i++)
         dw_engine_process(f->e, cut[i], strlen(cut[i]), INT64_MIN);
     dw_engine_stats st;
@@ -278,16 +276,16 @@ static void test_missing_flood_is_one_quality_alert(void **state)
         }
     size_t i, k, quality = 0, distribution = 0;
     json_t *d, *a;
-    json_array_foreach(f->docs, i, d) json_array_foreach(json_object_get(d, "alerts"), k, a)
-    {
-        if (strcmp(json_string_value(json_object_get(a, "column")), "features.x") ||
-            strcmp(json_string_value(json_object_get(a, "status")), "firing"))
-            continue;
-        if (!strcmp(json_string_value(json_object_get(a, "kind")), "quality"))
-            quality++;
-        else
-            distribution++;
-    }
+    json_array_foreach (f->docs, i, d)
+        json_array_foreach (json_object_get(d, "alerts"), k, a) {
+            if (strcmp(json_string_value(json_object_get(a, "column")), "features.x") ||
+                strcmp(json_string_value(json_object_get(a, "status")), "firing"))
+                continue;
+            if (!strcmp(json_string_value(json_object_get(a, "kind")), "quality"))
+                quality++;
+            else
+                distribution++;
+        }
     assert_int_equal(quality, 1);
     assert_int_equal(distribution, 0);
     gsl_rng_free(r);
@@ -307,8 +305,8 @@ static void test_partition_ahead_is_held_back(void **state)
      * the watermark must not move, so partition 1's records stay on time. */
     int64_t t;
     for (t = 0; t < 60; t++) {
-        int n = snprintf(buf, sizeof buf, "{\"ts\":%lld,\"model\":\"m\"}",
-                         (long long)(T0 + t * 60000));
+        int n =
+            snprintf(buf, sizeof buf, "{\"ts\":%lld,\"model\":\"m\"}", (long long)(T0 + t * 60000));
         dw_engine_process_from(f->e, s1, buf, (size_t)n, INT64_MIN, &res);
         if (res.ahead)
             break;
@@ -336,8 +334,9 @@ static size_t count_kind(json_t *docs, const char *kind)
 {
     size_t n = 0, i;
     json_t *d;
-    json_array_foreach(docs, i, d) if (!strcmp(json_string_value(json_object_get(d, "kind")),
-                                               kind)) n++;
+    json_array_foreach (docs, i, d)
+        if (!strcmp(json_string_value(json_object_get(d, "kind")), kind))
+            n++;
     return n;
 }
 
@@ -360,8 +359,9 @@ static void test_retrain_once_per_episode_and_cooldown(void **state)
 
     json_t *doc = NULL, *d;
     size_t i;
-    json_array_foreach(f->docs, i, d) if (!strcmp(json_string_value(json_object_get(d, "kind")),
-                                                  "retrain")) doc = d;
+    json_array_foreach (f->docs, i, d)
+        if (!strcmp(json_string_value(json_object_get(d, "kind")), "retrain"))
+            doc = d;
     assert_string_equal(json_string_value(json_object_get(doc, "rule")), "rt");
     assert_true(json_array_size(json_object_get(doc, "columns")) >= 2);
     assert_int_equal(strlen(json_string_value(json_object_get(doc, "idempotency_key"))), 16);
@@ -382,9 +382,8 @@ static dw_config *config_with(fixture *f, const char *thresholds, const char *wi
              "sinks: []\n",
              f->refpath, window, thresholds);
     dw_config *cfg = NULL;
-    assert_int_equal(dw_config_parse("reload.yaml", yaml, strlen(yaml), NULL, &cfg, err,
-                                     sizeof err),
-                     0);
+    assert_int_equal(
+        dw_config_parse("reload.yaml", yaml, strlen(yaml), NULL, &cfg, err, sizeof err), 0);
     return cfg;
 }
 
@@ -446,11 +445,9 @@ static void test_reminders_for_alertmanager(void **state)
     size_t i, k, firing = 0, reminders = 0;
     json_t *d, *a;
     char first_id[32] = "";
-    json_array_foreach(f->docs, i, d)
-    {
+    json_array_foreach (f->docs, i, d) {
         bool rem = json_is_true(json_object_get(d, "reminder"));
-        json_array_foreach(json_object_get(d, "alerts"), k, a)
-        {
+        json_array_foreach (json_object_get(d, "alerts"), k, a) {
             if (strcmp(json_string_value(json_object_get(a, "column")), "features.x") ||
                 strcmp(json_string_value(json_object_get(a, "window")), "10m"))
                 continue;
@@ -482,8 +479,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reminders_for_alertmanager, setup_alertmanager,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_retrain_once_per_episode_and_cooldown,
-                                        setup_retrain, teardown),
+        cmocka_unit_test_setup_teardown(test_retrain_once_per_episode_and_cooldown, setup_retrain,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,7 +140,7 @@ static void test_clock_moves_back_before_first_close(void **state)
 {
     (void)state;
     dw_window *w = dw_window_new(10000, 1000, 3000, 1); /* 4 open panes */
-    assert_non_null(dw_window_pane_for(w, 5500));        /* starts at pane 5 */
+    assert_non_null(dw_window_pane_for(w, 5500));       /* starts at pane 5 */
     uint64_t *p = dw_window_pane_for(w, 3200);          /* pane 3: fits */
     assert_non_null(p);
     (*p)++;
