@@ -14,22 +14,9 @@
 
 static int webhook_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
 {
-    const char *url = spec->url;
-    if (!url || !*url)
-        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "sink \"%s\": a url is required",
-                         spec->name);
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                         "sink \"%s\": url \"%s\" must start with http:// or https://", spec->name,
-                         url);
-    /* Let curl's own parser judge the rest, so what passes here is exactly
-     * what the transfer will accept. */
-    CURLU *u = curl_url();
-    CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
-    curl_url_cleanup(u);
-    if (uc != CURLUE_OK)
-        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "sink \"%s\": url \"%s\" is not valid: %s",
-                         spec->name, url, curl_url_strerror(uc));
+    int rc = dw_sink_check_url(spec, spec->url, errbuf, errlen);
+    if (rc)
+        return rc;
     const char *secret = dw_sink_spec_option(spec, "secret");
     unsigned char key[DW_WEBHOOK_SECRET_MAX];
     size_t keylen;
