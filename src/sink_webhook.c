@@ -7,7 +7,6 @@
 #include "driftwatch/error.h"
 #include "driftwatch/hmac.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
