@@ -14,7 +14,8 @@ int cmd_demo(int argc, char **argv)
              "Runs the whole pipeline in under a minute: an embedded Kafka-protocol broker,\n"
              "a synthetic producer for an example fraud model, a feature shift and a new\n"
              "category part-way through (in event time), the sidecar's engine, and the\n"
-             "alerts firing and resolving. Exit status 0 when the expected alerts happened.");
+             "alerts firing and resolving. Exit status 0 when the expected alerts happened.\n"
+             "Set DW_DEMO_DEBUG=1 to see the sidecar's debug log (pausing of partitions, ...).");
         return 0;
     }
     if (argc > 1) {
