@@ -180,6 +180,7 @@ struct dw_engine {
     struct retrain_state *retrain; /* [model][version][rule] */
 
     cpath p_ts, p_model, p_version; /* records.timestamp/model/model_version */
+    json_t *restored; /* alerts of a previous run, applied as their models appear */
     dw_engine_stats stats;          /* see STAT_ADD */
     pthread_mutex_t snap_lock;
     json_t *snapshot; /* published status document, see dw_engine_snapshot() */
@@ -493,6 +494,7 @@ void dw_engine_free(dw_engine *e)
             json_decref(e->pending_reminder[i]);
     free(e->pending_reminder);
     json_decref(e->pending_retrain);
+    json_decref(e->restored);
     free(e->retrain);
     json_decref(e->snapshot);
     pthread_mutex_destroy(&e->snap_lock);
@@ -1210,6 +1212,83 @@ void dw_engine_flush(dw_engine *e)
     advance(e, 0, true);
 }
 
+/* ---- alert state across restarts ---- */
+
+static int window_index(const dw_engine *e, const char *name)
+{
+    for (size_t w = 0; w < e->nwindows; w++)
+        if (name && !strcmp(e->windows[w].name, name))
+            return (int)w;
+    return -1;
+}
+
+json_t *dw_engine_alert_state(dw_engine *e)
+{
+    json_t *alerts = json_array();
+    for (size_t i = 0; i < e->nmodels; i++) {
+        model_entry *me = &e->models[i];
+        for (size_t v = 0; v < me->nstates; v++) {
+            dw_model *m = me->states[v];
+            for (size_t j = 0; j < me->ref->ncols; j++)
+                for (size_t w = 0; w < e->nwindows; w++)
+                    for (int kind = 0; kind < 2; kind++) {
+                        const dw_alert *a = dw_model_alert(m, j, w, kind);
+                        if (a->state != DW_ALERT_FIRING)
+                            continue;
+                        const char *kn = kind ? "quality" : "distribution";
+                        char key[17];
+                        dw_alert_dedup_key(dw_model_name(m), dw_model_version(m),
+                                           me->ref->cols[j].name, e->windows[w].name, kn, key);
+                        json_array_append_new(
+                            alerts,
+                            json_pack("{s:s,s:o,s:s,s:s,s:s,s:I,s:I,s:s}", "model",
+                                      dw_model_name(m), "model_version",
+                                      dw_model_version(m) ? json_string(dw_model_version(m))
+                                                          : json_null(),
+                                      "column", me->ref->cols[j].name, "window",
+                                      e->windows[w].name, "kind", kn, "started_at_ms",
+                                      (json_int_t)a->started_ms, "notified_at_ms",
+                                      (json_int_t)a->notified_ms, "dedup_key", key));
+                    }
+        }
+    }
+    return json_pack("{s:i,s:o}", "version", 1, "alerts", alerts);
+}
+
+void dw_engine_restore_alerts(dw_engine *e, const json_t *state)
+{
+    json_t *alerts = json_object_get(state, "alerts");
+    if (!json_is_array(alerts))
+        return;
+    json_decref(e->restored);
+    e->restored = json_deep_copy(alerts);
+}
+
+/* Applies the restored alerts of a (model, version) state just created. */
+static void apply_restored(dw_engine *e, model_entry *me, dw_model *m)
+{
+    if (!e->restored)
+        return;
+    size_t i;
+    json_t *a;
+    json_array_foreach(e->restored, i, a)
+    {
+        const char *model = json_string_value(json_object_get(a, "model"));
+        const char *ver = json_string_value(json_object_get(a, "model_version"));
+        const char *mv = dw_model_version(m);
+        if (!model || strcmp(model, dw_model_name(m)) || !((!ver && !mv) || (ver && mv && !strcmp(ver, mv))))
+            continue;
+        int col = dw_reference_find(me->ref, json_string_value(json_object_get(a, "column")));
+        int w = window_index(e, json_string_value(json_object_get(a, "window")));
+        const char *kind = json_string_value(json_object_get(a, "kind"));
+        if (col < 0 || w < 0 || !kind)
+            continue;
+        dw_model_alert_restore(m, (size_t)col, (size_t)w, !strcmp(kind, "quality"),
+                               (int64_t)json_integer_value(json_object_get(a, "started_at_ms")),
+                               (int64_t)json_integer_value(json_object_get(a, "notified_at_ms")));
+    }
+}
+
 /* ---- records ---- */
 
 static bool slice_eq(dw_scan_slice s, const char *str)
@@ -1275,6 +1354,7 @@ static dw_model *model_state(dw_engine *e, model_entry *me, const char *ver, siz
         return NULL;
     *state_idx = me->nstates;
     me->states[me->nstates++] = m;
+    apply_restored(e, me, m);
     return m;
 }
 

@@ -301,6 +301,9 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
     for (size_t i = 0; i < n; i++)
         res[map[i]] = tested[i];
 
+    const dw_window *win = m->win[wi];
+    bool full = dw_window_filled(win) >=
+                (size_t)(dw_window_length(win) / dw_window_slide(win));
     for (size_t j = 0; j < m->ncols; j++) {
         col_state *c = &m->cols[j];
         dw_column_result *r = &res[j];
@@ -313,15 +316,20 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
          * no longer significant, the window is too thin to judge, or the
          * effect fell below the clear levels. */
         bool effect_high = r->psi >= m->clear_psi || (r->has_ks && r->ks.statistic >= m->clear_ks);
-        bool clear = !r->enough_samples || !r->significant || !effect_high;
+        /* A window still filling (after a start or a long gap) that is too
+         * thin to judge does not resolve what is firing: it waits until the
+         * window is full, then too few samples means the data stopped. */
+        bool thin = !r->enough_samples, judge_thin = full;
+        bool clear = thin ? judge_thin : (!r->significant || !effect_high);
         /* Inhibition: while the column has a data-quality problem (an
          * upstream outage flooding it with nulls or wrong types), its
          * distribution is a symptom, not news: the one quality alert says
          * it, so the distribution alert does not fire on top. */
         bool breach = r->drift && !r->quality_issue;
         events[2 * j] = dw_alert_step(&c->alerts[wi][0], breach, clear, m->alert_for, now_ms);
-        events[2 * j + 1] = dw_alert_step(&c->alerts[wi][1], r->quality_issue, !r->quality_issue,
-                                          m->alert_for, now_ms);
+        events[2 * j + 1] = dw_alert_step(&c->alerts[wi][1], r->quality_issue,
+                                          thin ? judge_thin : !r->quality_issue, m->alert_for,
+                                          now_ms);
     }
     for (size_t j = 0; j < m->ncols; j++) {
         col_state *c = &m->cols[j];
@@ -371,4 +379,15 @@ size_t dw_model_history(const dw_model *m, size_t wi, size_t col, int64_t *t, do
 void dw_model_alert_notified(dw_model *m, size_t col, size_t wi, int kind, int64_t now_ms)
 {
     m->cols[col].alerts[wi][kind ? 1 : 0].notified_ms = now_ms;
+}
+
+void dw_model_alert_restore(dw_model *m, size_t col, size_t wi, int kind, int64_t started_ms,
+                            int64_t notified_ms)
+{
+    dw_alert *a = &m->cols[col].alerts[wi][kind ? 1 : 0];
+    a->state = DW_ALERT_FIRING;
+    a->breaches = m->alert_for;
+    a->started_ms = started_ms;
+    a->notified_ms = notified_ms;
+    a->episodes++;
 }

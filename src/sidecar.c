@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Longest line replay reads (a message); longer lines are rejected as
  * too large, like Kafka messages over kafka.max_message_bytes. */
@@ -36,6 +37,7 @@ struct dw_sidecar {
     int32_t last_partition;
     int last_source;
     dw_ratelimit reject_rl;
+    dw_ratelimit state_rl;
     dw_http *http; /* NULL when http.enabled is false or outside run/replay */
 };
 
@@ -179,6 +181,7 @@ int dw_sidecar_new(const dw_config *cfg, const dw_sidecar_options *opts, dw_side
     if (s->opts.drain_budget_ms <= 0)
         s->opts.drain_budget_ms = cfg->shutdown_budget_ms > 0 ? cfg->shutdown_budget_ms : 10000;
     s->reject_rl = (dw_ratelimit)DW_RATELIMIT_INIT(5000);
+    s->state_rl = (dw_ratelimit)DW_RATELIMIT_INIT(600000);
     int rc = dw_engine_new(cfg, &s->engine, errbuf, errlen);
     if (rc < 0)
         goto fail;
@@ -221,6 +224,47 @@ static void finish(dw_sidecar *s)
                    "drain budget",
                    left, (long long)s->opts.drain_budget_ms);
     }
+}
+
+/* Firing alerts survive a restart in <state_dir>/alerts.json, so their
+ * resolve is still sent when the data recovers (docs/operations.md). */
+static void alert_state_path(const dw_sidecar *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/alerts.json", s->cfg->state_dir);
+}
+
+static void load_alert_state(dw_sidecar *s)
+{
+    char path[4096];
+    alert_state_path(s, path, sizeof path);
+    if (access(path, F_OK) != 0)
+        return;
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, 0, &jerr);
+    if (!doc) {
+        dw_log(DW_LOG_WARN, "sidecar", "%s: line %d: %s: alert states not restored", path,
+               jerr.line, jerr.text);
+        return;
+    }
+    dw_engine_restore_alerts(s->engine, doc);
+    dw_log(DW_LOG_INFO, "sidecar", "restored %zu firing alert(s) from %s",
+           json_array_size(json_object_get(doc, "alerts")), path);
+    json_decref(doc);
+}
+
+static void save_alert_state(dw_sidecar *s)
+{
+    char path[4096], tmp[4200];
+    alert_state_path(s, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    json_t *doc = dw_engine_alert_state(s->engine);
+    /* Written aside and renamed, so a crash leaves the old file or the new. */
+    if (json_dump_file(doc, tmp, JSON_COMPACT) != 0 || rename(tmp, path) != 0) {
+        dw_log_ratelimited(&s->state_rl, DW_LOG_WARN, "sidecar",
+                           "cannot write %s: alert states will not survive a restart", path);
+        unlink(tmp);
+    }
+    json_decref(doc);
 }
 
 /* One line with every counter, so a person (or a test) reading the log
@@ -490,7 +534,8 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         s->rewind_to[i] = -1;
     dw_log(DW_LOG_INFO, "sidecar", "consuming %zu topic(s) from %s as group %s", kc->ntopics,
            brokers, kc->group_id);
-    int64_t last_tick = 0;
+    int64_t last_tick = 0, last_save = dw_now_ms();
+    load_alert_state(s);
     while (!*stop) {
         dw_kafka_msg msg;
         dw_http_heartbeat(s->http);
@@ -562,10 +607,15 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
             dw_http_publish_lag(s->http, c);
             last_tick = now;
         }
+        if (dw_now_ms() - last_save >= 60000) {
+            save_alert_state(s);
+            last_save = dw_now_ms();
+        }
     }
     dw_log(DW_LOG_INFO, "sidecar", "stopping: final evaluation, commit, drain");
     dw_http_set_ready(s->http, false, "stopping");
     finish(s);
+    save_alert_state(s);
     log_counters(s);
 out:
     if (c) {

@@ -121,6 +121,12 @@ size_t dw_model_history(const dw_model *m, size_t wi, size_t col, int64_t *t, do
  * event time now_ms. */
 void dw_model_alert_notified(dw_model *m, size_t col, size_t wi, int kind, int64_t now_ms);
 
+/* Marks (col, wi, kind) firing since started_ms, as a previous run left it
+ * (see dw_engine_restore_alerts()), so its resolve is sent when the data
+ * recovers. */
+void dw_model_alert_restore(dw_model *m, size_t col, size_t wi, int kind, int64_t started_ms,
+                            int64_t notified_ms);
+
 /* The current sample of column col in window wi (a view into the window's
  * sum; valid until the next change of the window). */
 void dw_model_sample(const dw_model *m, size_t wi, size_t col, dw_sample *out);

@@ -473,6 +473,54 @@ static void test_reminders_for_alertmanager(void **state)
     gsl_rng_free(r);
 }
 
+static const char *dedup_of(json_t *docs, const char *column, const char *status)
+{
+    size_t i, k;
+    json_t *d, *a;
+    json_array_foreach (docs, i, d)
+        json_array_foreach (json_object_get(d, "alerts"), k, a)
+            if (!strcmp(json_string_value(json_object_get(a, "column")), column) &&
+                !strcmp(json_string_value(json_object_get(a, "status")), status))
+                return json_string_value(json_object_get(a, "dedup_key"));
+    return NULL;
+}
+
+/* A restart must not swallow the resolve of an alert that was firing: the
+ * new engine restores it and resolves it (same dedup key) once the data
+ * shows the drift is over; a window still filling with too few samples to
+ * judge does not resolve it. */
+static void test_firing_alert_survives_restart(void **state)
+{
+    fixture *a = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 10);
+    feed(a, r, 0, 20, 200, 0, false);
+    feed(a, r, 20, 20, 200, 1.5, false);
+    const char *fired = dedup_of(a->docs, "features.x", "firing");
+    assert_non_null(fired);
+    json_t *saved = dw_engine_alert_state(a->e);
+    char *text = json_dumps(saved, JSON_COMPACT); /* what a file holds */
+    json_decref(saved);
+
+    fixture *b = NULL;
+    setup((void **)&b);
+    json_t *loaded = json_loads(text, 0, NULL);
+    dw_engine_restore_alerts(b->e, loaded);
+    json_decref(loaded);
+    free(text);
+    /* One record a minute: a window too thin to judge, still filling. */
+    feed(b, r, 40, 5, 1, 0, false);
+    assert_null(dedup_of(b->docs, "features.x", "resolved"));
+    /* Normal traffic again: resolved, with the key the receiver knows. */
+    feed(b, r, 45, 5, 200, 0, false);
+    const char *resolved = dedup_of(b->docs, "features.x", "resolved");
+    assert_non_null(resolved);
+    assert_string_equal(resolved, fired);
+    assert_null(dedup_of(b->docs, "features.x", "firing"));
+    teardown((void **)&b);
+    gsl_rng_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +531,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_flood_is_one_quality_alert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_windows_and_applies_thresholds, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_firing_alert_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reminders_for_alertmanager, setup_alertmanager,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_retrain_once_per_episode_and_cooldown, setup_retrain,
