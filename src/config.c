@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -877,14 +878,9 @@ static char *resolve_path(const char *basedir, const char *p)
 
 /* ------------------------------------------------------------ thresholds */
 
-enum {
-    TH_ALPHA = 1u << 0,
-    TH_PSI = 1u << 1,
-    TH_KS = 1u << 2,
-    TH_MIN_SAMPLES = 1u << 3,
-    TH_MISSING = 1u << 4,
-    TH_TYPE_ERR = 1u << 5,
-};
+/* Bit 3 of th_override.set and where[3]: min_samples; the other bits are
+ * the real-valued thresholds' (real_thresholds[].bit). */
+enum { TH_MIN_SAMPLES = 1u << 3 };
 
 static const char *const threshold_keys[] = {
     "alpha", "psi", "ks", "min_samples", "missing_rate_delta", "type_error_rate"};
@@ -895,47 +891,47 @@ typedef struct th_override {
     yaml_node_t *where[6]; /* value node of each set key, for conflict messages */
 } th_override;
 
+/* The real-valued thresholds: key, allowed range, field, and bit (the TH_
+ * flag and the index into th_override.where). min_samples, an integer, is
+ * read on its own. */
+static const struct {
+    const char *key;
+    double lo;
+    bool lo_open;
+    double hi;
+    bool hi_open;
+    size_t off;
+    unsigned bit;
+} real_thresholds[] = {
+    {"alpha", 0, true, 1, true, offsetof(dw_thresholds, alpha), 0},
+    {"psi", 0, false, INFINITY, false, offsetof(dw_thresholds, psi_threshold), 1},
+    {"ks", 0, false, 1, false, offsetof(dw_thresholds, ks_threshold), 2},
+    {"missing_rate_delta", 0, false, 1, false, offsetof(dw_thresholds, missing_rate_delta), 4},
+    {"type_error_rate", 0, false, 1, false, offsetof(dw_thresholds, type_error_rate), 5},
+};
+
+static double *threshold_field(dw_thresholds *t, size_t off)
+{
+    return (double *)(void *)((char *)t + off);
+}
+
 /* Reads the threshold keys present in map (other keys are the caller's). */
 static int read_thresholds(ctx *c, yaml_node_t *map, const char *path, th_override *o)
 {
     memset(o, 0, sizeof *o);
     int rc;
-    double d;
-    yaml_node_t *w;
-    if ((rc = get_double(c, map, path, "alpha", 0, 0, true, 1, true, &d, &w)))
-        return rc;
-    if (w) {
-        o->v.alpha = d;
-        o->set |= TH_ALPHA;
-        o->where[0] = w;
-    }
-    if ((rc = get_double(c, map, path, "psi", 0, 0, false, INFINITY, false, &d, &w)))
-        return rc;
-    if (w) {
-        o->v.psi_threshold = d;
-        o->set |= TH_PSI;
-        o->where[1] = w;
-    }
-    if ((rc = get_double(c, map, path, "ks", 0, 0, false, 1, false, &d, &w)))
-        return rc;
-    if (w) {
-        o->v.ks_threshold = d;
-        o->set |= TH_KS;
-        o->where[2] = w;
-    }
-    if ((rc = get_double(c, map, path, "missing_rate_delta", 0, 0, false, 1, false, &d, &w)))
-        return rc;
-    if (w) {
-        o->v.missing_rate_delta = d;
-        o->set |= TH_MISSING;
-        o->where[4] = w;
-    }
-    if ((rc = get_double(c, map, path, "type_error_rate", 0, 0, false, 1, false, &d, &w)))
-        return rc;
-    if (w) {
-        o->v.type_error_rate = d;
-        o->set |= TH_TYPE_ERR;
-        o->where[5] = w;
+    for (size_t i = 0; i < NELEM(real_thresholds); i++) {
+        double d;
+        yaml_node_t *w;
+        if ((rc = get_double(c, map, path, real_thresholds[i].key, 0, real_thresholds[i].lo,
+                             real_thresholds[i].lo_open, real_thresholds[i].hi,
+                             real_thresholds[i].hi_open, &d, &w)))
+            return rc;
+        if (w) {
+            *threshold_field(&o->v, real_thresholds[i].off) = d;
+            o->set |= 1u << real_thresholds[i].bit;
+            o->where[real_thresholds[i].bit] = w;
+        }
     }
     yaml_node_t *ms = map_get(c, map, "min_samples");
     if (!is_null(ms)) {
@@ -951,18 +947,12 @@ static int read_thresholds(ctx *c, yaml_node_t *map, const char *path, th_overri
 
 static void apply_thresholds(dw_thresholds *t, const th_override *o)
 {
-    if (o->set & TH_ALPHA)
-        t->alpha = o->v.alpha;
-    if (o->set & TH_PSI)
-        t->psi_threshold = o->v.psi_threshold;
-    if (o->set & TH_KS)
-        t->ks_threshold = o->v.ks_threshold;
+    for (size_t i = 0; i < NELEM(real_thresholds); i++)
+        if (o->set & (1u << real_thresholds[i].bit))
+            *threshold_field(t, real_thresholds[i].off) =
+                *threshold_field((dw_thresholds *)&o->v, real_thresholds[i].off);
     if (o->set & TH_MIN_SAMPLES)
         t->min_samples = o->v.min_samples;
-    if (o->set & TH_MISSING)
-        t->missing_rate_delta = o->v.missing_rate_delta;
-    if (o->set & TH_TYPE_ERR)
-        t->type_error_rate = o->v.type_error_rate;
 }
 
 /* A "thresholds:" block at map[key] applied onto *t. */
