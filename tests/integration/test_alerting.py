@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections import Counter, defaultdict
 from datetime import datetime
 
@@ -45,6 +44,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from receiver import Receiver  # noqa: E402
+from dwcases import run_cases  # noqa: E402
 
 DW = None
 WORKDIR = None
@@ -486,20 +486,9 @@ def main(argv):
     WORKDIR = tempfile.mkdtemp(prefix="dw-alerting-")
     passed = failed = 0
     try:
-        for case in CASES:
-            if only and case.__name__ not in only:
-                continue
-            t = time.monotonic()
-            try:
-                case()
-                passed += 1
-                print("PASS %s (%.1f s)" % (case.__name__, time.monotonic() - t), flush=True)
-            except Exception as e:
-                failed += 1
-                print("FAIL %s (%.1f s): %s" % (case.__name__, time.monotonic() - t, e),
-                      flush=True)
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
+        p, f = run_cases(CASES, only)
+        passed += p
+        failed += f
     finally:
         if failed:
             print("work directory kept: %s" % WORKDIR)

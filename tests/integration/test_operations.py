@@ -53,6 +53,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from receiver import Receiver  # noqa: E402
+from dwcases import run_cases  # noqa: E402
 
 DW = None
 WORKDIR = None
@@ -619,20 +620,9 @@ def main(argv):
         wait_for(lambda: os.path.exists(bs_file) and open(bs_file).read().strip(), 20,
                  "mock-kafka's bootstrap file")
         BOOTSTRAP = open(bs_file).read().strip()
-        for case in CASES:
-            if only and case.__name__ not in only:
-                continue
-            t = time.monotonic()
-            try:
-                case()
-                passed += 1
-                print("PASS %s (%.1f s)" % (case.__name__, time.monotonic() - t), flush=True)
-            except Exception as e:
-                failed += 1
-                print("FAIL %s (%.1f s): %s" % (case.__name__, time.monotonic() - t, e),
-                      flush=True)
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
+        p, f = run_cases(CASES, only)
+        passed += p
+        failed += f
         rc, _ = terminate(mock, 20)
         check(rc == 0, "mock-kafka exited %d on SIGTERM" % rc)
     except Exception as e:
