@@ -7,6 +7,7 @@
 
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
+#include "driftwatch/sink.h"
 
 #include <errno.h>
 #include <math.h>
@@ -1371,109 +1372,44 @@ static int parse_misc(ctx *c, yaml_node_t *root)
 
 /* ------------------------------------------ sinks and retrain targets */
 
-typedef enum { P_STRING, P_DURATION, P_ENUM, P_URL } param_kind;
-
-typedef struct param_spec {
-    const char *key;
-    param_kind kind;
-    bool required;
-    const char *const *values; /* P_ENUM */
-    size_t nvalues;
-} param_spec;
-
-typedef struct type_spec {
-    const char *name;
-    const param_spec *params;
-    size_t nparams;
-    bool needs_url;
-} type_spec;
-
-static const char *const pd_severities[] = {"critical", "error", "warning", "info"};
-static const param_spec p_slack[] = {{"channel", P_STRING, false, NULL, 0},
-                                     {"username", P_STRING, false, NULL, 0}};
-static const param_spec p_pagerduty[] = {
-    {"routing_key", P_STRING, true, NULL, 0},
-    {"severity", P_ENUM, false, pd_severities, NELEM(pd_severities)},
-    {"source", P_STRING, false, NULL, 0}};
-static const param_spec p_alertmanager[] = {{"generator_url", P_URL, false, NULL, 0},
-                                            {"resend_interval", P_DURATION, false, NULL, 0}};
-static const param_spec p_webhook[] = {{"secret", P_STRING, false, NULL, 0}};
-
-/* Indexed by dw_sink_type. */
-static const type_spec sink_types[] = {
-    {"webhook", p_webhook, NELEM(p_webhook), true},
-    {"stdout", NULL, 0, false},
-    {"slack", p_slack, NELEM(p_slack), true},
-    {"pagerduty", p_pagerduty, NELEM(p_pagerduty), true},
-    {"alertmanager", p_alertmanager, NELEM(p_alertmanager), true},
-};
-
-static const char *const airflow_apis[] = {"v1", "v2"};
-static const param_spec p_airflow[] = {{"dag_id", P_STRING, true, NULL, 0},
-                                       {"api", P_ENUM, false, airflow_apis, NELEM(airflow_apis)},
-                                       {"username", P_STRING, false, NULL, 0},
-                                       {"password", P_STRING, false, NULL, 0},
-                                       {"token", P_STRING, false, NULL, 0}};
-static const param_spec p_argo[] = {{"workflow_template", P_STRING, false, NULL, 0},
-                                    {"discriminator", P_STRING, false, NULL, 0},
-                                    {"namespace", P_STRING, false, NULL, 0},
-                                    {"token", P_STRING, false, NULL, 0}};
-static const param_spec p_kubeflow[] = {{"pipeline_id", P_STRING, true, NULL, 0},
-                                        {"pipeline_version_id", P_STRING, false, NULL, 0},
-                                        {"experiment_id", P_STRING, false, NULL, 0},
-                                        {"token", P_STRING, false, NULL, 0}};
-static const param_spec p_github[] = {{"repository", P_STRING, true, NULL, 0},
-                                      {"event_type", P_STRING, false, NULL, 0},
-                                      {"workflow", P_STRING, false, NULL, 0},
-                                      {"ref", P_STRING, false, NULL, 0},
-                                      {"token", P_STRING, false, NULL, 0}};
-
-/* Indexed by dw_retrain_type. */
-static const type_spec retrain_types[] = {
-    {"airflow", p_airflow, NELEM(p_airflow), true},    {"argo", p_argo, NELEM(p_argo), true},
-    {"kubeflow", p_kubeflow, NELEM(p_kubeflow), true}, {"github", p_github, NELEM(p_github), true},
-    {"webhook", p_webhook, NELEM(p_webhook), true},
-};
-
-const char *dw_sink_type_name(dw_sink_type t)
-{
-    return (size_t)t < NELEM(sink_types) ? sink_types[t].name : "unknown";
-}
-
-const char *dw_retrain_type_name(dw_retrain_type t)
-{
-    return (size_t)t < NELEM(retrain_types) ? retrain_types[t].name : "unknown";
-}
-
 #define MAX_KEYS 32
 
-/* Reads "type", then checks the keys of entry v against common + the type's
- * own keys (naming the type a misplaced key belongs to), then reads the
- * type-specific parameters into *params. */
-static int typed_entry(ctx *c, yaml_node_t *v, const char *path, const type_spec *types,
-                       size_t ntypes, const char *const *common, size_t ncommon, const char *what,
-                       int *type, dw_kv **params, size_t *nparams)
+/* Reads "type" (a registered sink type with role), then checks the keys of
+ * entry v against common + the type's own options (naming the type a
+ * misplaced key belongs to), then reads and checks the options against the
+ * type's table into *params. The option tables live with the sink types
+ * (src/sinks/), so this code knows none of them by name. */
+static int typed_entry(ctx *c, yaml_node_t *v, const char *path, unsigned role,
+                       const char *const *common, size_t ncommon, const char *what,
+                       const dw_sink_ops **type, dw_kv **params, size_t *nparams)
 {
-    const char *names[8];
+    const dw_sink_ops *types[MAX_KEYS];
+    const char *names[MAX_KEYS];
+    size_t ntypes = 0;
     char p[PATHLEN];
-    for (size_t i = 0; i < ntypes; i++)
-        names[i] = types[i].name;
+    for (size_t i = 0; dw_sink_ops_at(i) && ntypes < MAX_KEYS; i++)
+        if (dw_sink_ops_at(i)->roles & role) {
+            types[ntypes] = dw_sink_ops_at(i);
+            names[ntypes++] = dw_sink_ops_at(i)->name;
+        }
     if (v->type != YAML_MAPPING_NODE)
         return fail(c, v, DW_ERR_INVALID, "%s: expected a mapping, got %s", path, kind_name(v));
     yaml_node_t *tv = map_get(c, v, "type");
     if (is_null(tv))
         return tv ? fail(c, tv, DW_ERR_INVALID, "%s.type: must not be empty", path)
                   : missing(c, v, path, "type");
-    int rc = enum_value(c, tv, join_path(p, path, "type"), names, ntypes, type);
+    int t;
+    int rc = enum_value(c, tv, join_path(p, path, "type"), names, ntypes, &t);
     if (rc)
         return rc;
-    const type_spec *ts = &types[*type];
-    const char *allowed[MAX_KEYS];
+    const dw_sink_ops *ts = *type = types[t];
+    const char *allowed[MAX_KEYS + DW_SINK_MAX_OPTION_KEYS];
     size_t nallowed = 0;
     for (size_t i = 0; i < ncommon; i++)
         allowed[nallowed++] = common[i];
-    for (size_t i = 0; i < ts->nparams; i++)
-        allowed[nallowed++] = ts->params[i].key;
+    for (const dw_sink_option *o = ts->options; o && o->key; o++)
+        if (nallowed < NELEM(allowed))
+            allowed[nallowed++] = o->key;
     for (yaml_node_pair_t *pp = v->data.mapping.pairs.start; pp < v->data.mapping.pairs.top; pp++) {
         yaml_node_t *kn;
         const char *k = key_text(c, pp, &kn);
@@ -1482,26 +1418,27 @@ static int typed_entry(ctx *c, yaml_node_t *v, const char *path, const type_spec
         bool known = false;
         for (size_t i = 0; i < nallowed && !known; i++)
             known = !strcmp(k, allowed[i]);
-        for (size_t t = 0; t < ntypes && !known; t++)
-            for (size_t i = 0; i < types[t].nparams; i++)
-                if (!strcmp(k, types[t].params[i].key))
-                    return fail(c, kn, DW_ERR_INVALID,
-                                "%s: key \"%s\" is not used by %s %s (it belongs to type %s)", path,
-                                k, ts->name, what, types[t].name);
+        for (size_t i = 0; i < ntypes && !known; i++)
+            if (dw_sink_option_find(types[i], k))
+                return fail(c, kn, DW_ERR_INVALID,
+                            "%s: key \"%s\" is not used by %s %s (it belongs to type %s)", path, k,
+                            ts->name, what, types[i]->name);
     }
     if ((rc = check_map(c, v, path, allowed, nallowed, 0)))
         return rc;
-    if (!ts->needs_url && !is_null(map_get(c, v, "url")))
+    if (ts->no_url && !is_null(map_get(c, v, "url")))
         return fail(c, map_get(c, v, "url"), DW_ERR_INVALID, "%s.url: %s %s take no url", path,
                     ts->name, what);
 
-    *params = dw_calloc(ts->nparams, sizeof **params);
+    size_t nopts = 0;
+    for (const dw_sink_option *o = ts->options; o && o->key; o++)
+        nopts++;
+    *params = dw_calloc(nopts + 1, sizeof **params);
     *nparams = 0;
-    for (size_t i = 0; i < ts->nparams; i++) {
-        const param_spec *ps = &ts->params[i];
+    for (const dw_sink_option *o = ts->options; o && o->key; o++) {
         char *s = NULL;
-        if ((rc = get_string(c, v, path, ps->key, ps->required, NULL,
-                             ps->required ? v_nonempty : v_any, &s)))
+        if ((rc = get_string(c, v, path, o->key, o->required, NULL,
+                             o->required ? v_nonempty : v_any, &s)))
             return rc;
         /* An optional key that interpolates to "" (secret: "${SECRET:-}") is
          * treated as absent, so one file serves setups with and without it. */
@@ -1511,22 +1448,23 @@ static int typed_entry(ctx *c, yaml_node_t *v, const char *path, const type_spec
         }
         /* Count first so that dw_config_free() releases s on a later error. */
         dw_kv *kv = &(*params)[(*nparams)++];
-        kv->key = dw_strdup(ps->key);
+        kv->key = dw_strdup(o->key);
         kv->value = s;
-        yaml_node_t *pv = map_get(c, v, ps->key);
-        join_path(p, path, ps->key);
-        const char *why = ps->kind == P_URL ? v_url(s) : NULL;
-        if (why)
-            return fail(c, pv, DW_ERR_INVALID, "%s: \"%.80s\" %s", p, s, why);
-        if (ps->kind == P_DURATION) {
-            int64_t ms;
-            if ((rc = check_duration(c, pv, p, s, 1, DW_DURATION_MAX_MS, &ms)))
-                return rc;
-        } else if (ps->kind == P_ENUM) {
+        yaml_node_t *pv = map_get(c, v, o->key);
+        join_path(p, path, o->key);
+        if (o->type == DW_SINK_OPT_ENUM) {
+            /* enum_value() adds a "did you mean". */
+            size_t nv = 0;
+            while (o->values[nv])
+                nv++;
             int e;
-            if ((rc = enum_value(c, pv, p, ps->values, ps->nvalues, &e)))
+            if ((rc = enum_value(c, pv, p, o->values, nv, &e)))
                 return rc;
         }
+        char why[160];
+        const char *bad = dw_sink_option_check(o, s, why, sizeof why);
+        if (bad)
+            return fail(c, pv, DW_ERR_INVALID, "%s: \"%.80s\" %s", p, s, bad);
     }
     return 0;
 }
@@ -1583,22 +1521,26 @@ static int parse_sink(ctx *c, yaml_node_t *v, const char *path, dw_sink_config *
     static const char *const common[] = {"name",    "type",         "url",
                                          "timeout", "max_retries",  "send_resolved",
                                          "headers", "min_interval", "filter"};
-    int type, rc;
+    const dw_sink_ops *type;
+    int rc;
     int64_t n;
-    if ((rc = typed_entry(c, v, path, sink_types, NELEM(sink_types), common, NELEM(common), "sinks",
-                          &type, &s->params, &s->nparams)))
+    if ((rc = typed_entry(c, v, path, DW_SINK_ROLE_ALERTS, common, NELEM(common), "sinks", &type,
+                          &s->params, &s->nparams)))
         return rc;
-    s->type = (dw_sink_type)type;
+    s->type = type->name;
     if ((rc = get_string(c, v, path, "name", true, NULL, v_name, &s->name)) ||
-        (rc = get_string(c, v, path, "url", sink_types[type].needs_url, NULL, v_url, &s->url)) ||
-        (rc = get_duration(c, v, path, "timeout", 5000, 1, 600000, &s->timeout_ms, NULL)) ||
-        (rc = get_int(c, v, path, "max_retries", 5, 0, 100, &n)))
+        (rc = get_string(c, v, path, "url", !type->no_url && !type->default_url, NULL, v_url,
+                         &s->url)) ||
+        (rc = get_duration(c, v, path, "timeout", DW_SINK_DEFAULT_TIMEOUT_MS, 1,
+                           DW_SINK_MAX_TIMEOUT_MS, &s->timeout_ms, NULL)) ||
+        (rc = get_int(c, v, path, "max_retries", DW_SINK_DEFAULT_MAX_RETRIES, 0,
+                      DW_SINK_MAX_RETRIES, &n)))
         return rc;
     s->max_retries = (int)n;
     if ((rc = get_bool(c, v, path, "send_resolved", true, &s->send_resolved)) ||
-        (rc = get_kv(c, v, path, "headers", DW_CONFIG_MAX_MAP, v_header_name, v_header_value,
+        (rc = get_kv(c, v, path, "headers", DW_SINK_MAX_HEADERS, v_header_name, v_header_value,
                      &s->headers, &s->nheaders)) ||
-        (rc = get_duration(c, v, path, "min_interval", 0, 0, 7LL * 24 * 3600 * 1000,
+        (rc = get_duration(c, v, path, "min_interval", 0, 0, DW_SINK_MAX_MIN_INTERVAL_MS,
                            &s->min_interval_ms, NULL)) ||
         (rc = parse_filter(c, v, path, &s->filter)))
         return rc;
@@ -1614,10 +1556,10 @@ static int parse_sinks(ctx *c, yaml_node_t *root)
         cfg->sinks = dw_calloc(1, sizeof *cfg->sinks);
         cfg->nsinks = 1;
         dw_sink_config *s = &cfg->sinks[0];
-        s->name = dw_strdup("stdout");
-        s->type = DW_SINK_STDOUT;
-        s->timeout_ms = 5000;
-        s->max_retries = 5;
+        s->name = dw_strdup(DW_SINK_DEFAULT_TYPE);
+        s->type = dw_sink_ops_find(DW_SINK_DEFAULT_TYPE)->name;
+        s->timeout_ms = DW_SINK_DEFAULT_TIMEOUT_MS;
+        s->max_retries = DW_SINK_DEFAULT_MAX_RETRIES;
         s->send_resolved = true;
         return 0;
     }
@@ -1652,14 +1594,15 @@ static int parse_retrain_entry(ctx *c, yaml_node_t *v, const char *path, dw_retr
 {
     static const char *const common[] = {"name",        "type",   "url", "model",
                                          "min_columns", "window", "for", "cooldown"};
-    int type, rc;
+    const dw_sink_ops *type;
+    int rc;
     int64_t n;
-    if ((rc = typed_entry(c, v, path, retrain_types, NELEM(retrain_types), common, NELEM(common),
+    if ((rc = typed_entry(c, v, path, DW_SINK_ROLE_RETRAIN, common, NELEM(common),
                           "retrain targets", &type, &r->params, &r->nparams)))
         return rc;
-    r->type = (dw_retrain_type)type;
+    r->type = type->name;
     if ((rc = get_string(c, v, path, "name", true, NULL, v_name, &r->name)) ||
-        (rc = get_string(c, v, path, "url", true, NULL, v_url, &r->url)) ||
+        (rc = get_string(c, v, path, "url", !type->default_url, NULL, v_url, &r->url)) ||
         (rc = get_string(c, v, path, "model", false, NULL, v_model_name, &r->model)) ||
         (rc = get_int(c, v, path, "min_columns", 3, 1, 100000, &n)))
         return rc;
@@ -1708,14 +1651,6 @@ static int parse_retrain(ctx *c, yaml_node_t *root)
                 return fail(c, map_get(c, it, "name"), DW_ERR_INVALID,
                             "%s.name: \"%s\" is already the name of a sink", ip,
                             cfg->retrain[i].name);
-        if (cfg->retrain[i].type == DW_RETRAIN_GITHUB) {
-            const char *repo =
-                dw_kv_get(cfg->retrain[i].params, cfg->retrain[i].nparams, "repository");
-            const char *slash = repo ? strchr(repo, '/') : NULL;
-            if (repo && (!slash || slash == repo || !slash[1] || strchr(slash + 1, '/')))
-                return fail(c, map_get(c, it, "repository"), DW_ERR_INVALID,
-                            "%s.repository: \"%s\" is not owner/name", ip, repo);
-        }
     }
     return 0;
 }

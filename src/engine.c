@@ -307,7 +307,7 @@ static int64_t resend_interval(const dw_config *cfg)
 {
     int64_t best = 0;
     for (size_t i = 0; i < cfg->nsinks; i++) {
-        if (cfg->sinks[i].type != DW_SINK_ALERTMANAGER)
+        if (strcmp(cfg->sinks[i].type, "alertmanager") != 0)
             continue;
         int64_t ms = 5 * 60 * 1000;
         const char *v = dw_kv_get(cfg->sinks[i].params, cfg->sinks[i].nparams, "resend_interval");
@@ -882,7 +882,7 @@ static void check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_
         json_object_set_new(doc, "id", json_string(key));
         json_object_set_new(doc, "idempotency_key", json_string(key));
         json_object_set_new(doc, "rule", json_string(rc->name));
-        json_object_set_new(doc, "target", json_string(dw_retrain_type_name(rc->type)));
+        json_object_set_new(doc, "target", json_string(rc->type));
         json_object_set_new(doc, "model", json_string(dw_model_name(m)));
         json_object_set_new(doc, "model_version",
                             dw_model_version(m) ? json_string(dw_model_version(m)) : json_null());

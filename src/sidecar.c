@@ -114,7 +114,7 @@ static int build_specs(dw_sidecar *s, char *errbuf, size_t errlen)
         dw_sink_spec *sp = &s->specs[i];
         dw_sink_spec_init(sp);
         sp->name = sc->name;
-        sp->type = dw_sink_type_name(sc->type);
+        sp->type = sc->type;
         sp->url = sc->url;
         sp->timeout_ms = sc->timeout_ms;
         sp->max_retries = sc->max_retries;
@@ -149,7 +149,7 @@ static int build_specs(dw_sidecar *s, char *errbuf, size_t errlen)
         dw_sink_spec *sp = &s->specs[cfg->nsinks + i];
         dw_sink_spec_init(sp);
         sp->name = rc->name;
-        sp->type = dw_retrain_type_name(rc->type);
+        sp->type = rc->type;
         sp->url = rc->url;
         /* One trigger per drift episode: worth retrying longer than an
          * alert that the next evaluation repeats anyway. */

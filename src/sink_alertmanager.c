@@ -31,19 +31,12 @@
 #define DW_AM_FIRING_HOLD_MS (24LL * 3600 * 1000)
 #define AM_PATH "/api/v2/alerts"
 
-static int am_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
-{
-    int rc = dw_sink_check_url(spec, spec->url, errbuf, errlen);
-    if (rc)
-        return rc;
-    const char *gen = dw_sink_spec_option(spec, "generator_url");
-    if (gen && *gen && strncmp(gen, "http://", 7) != 0 && strncmp(gen, "https://", 8) != 0)
-        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                         "sink \"%s\": option generator_url \"%s\" must start with http:// or "
-                         "https://",
-                         spec->name, gen);
-    return 0;
-}
+static const dw_sink_option am_options[] = {
+    {.key = "generator_url", .type = DW_SINK_OPT_URL},
+    /* Read by the engine, which sends the reminders (sink.h). */
+    {.key = "resend_interval", .type = DW_SINK_OPT_DURATION, .def = "5m", .min = 1},
+    {0},
+};
 
 /* "<base>/api/v2/alerts"; a url that already names the endpoint is kept. */
 static char *am_endpoint(const char *base)
@@ -127,7 +120,7 @@ static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_
         json_object_set_new(al, "endsAt", json_string(ends));
     }
     const char *gen = dw_sink_spec_option(spec, "generator_url");
-    if (gen && *gen)
+    if (gen)
         json_object_set_new(al, "generatorURL", json_string(gen));
     return al;
 }
@@ -158,7 +151,9 @@ static int am_format(const dw_sink_spec *spec, const json_t *doc, dw_http_reques
 
 const dw_sink_ops dw_sink_alertmanager = {
     .name = "alertmanager",
-    .validate = am_validate,
+    .roles = DW_SINK_ROLE_ALERTS,
+    .options = am_options,
+    .validate = NULL,
     .format = am_format,
     .classify_response = NULL, /* 200 accepted; 400 refused; 5xx retried */
     .write = NULL,

@@ -19,27 +19,15 @@
 #define PD_SUMMARY_MAX 1024
 #define PD_DEDUP_KEY_MAX 255
 
-static const char *pd_url(const dw_sink_spec *spec)
-{
-    return spec->url && *spec->url ? spec->url : PD_DEFAULT_URL;
-}
+static const char *const pd_severities[] = {"critical", "error", "warning", "info", NULL};
 
-static int pd_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
-{
-    const char *rk = dw_sink_spec_option(spec, "routing_key");
-    if (!rk || !*rk)
-        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                         "sink \"%s\": option routing_key (the Events API v2 integration key) "
-                         "is required",
-                         spec->name);
-    const char *sev = dw_sink_spec_option(spec, "severity");
-    if (sev && *sev && !dw_sink_severity_rank(sev))
-        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                         "sink \"%s\": option severity \"%s\" must be critical, error, warning or "
-                         "info",
-                         spec->name, sev);
-    return dw_sink_check_url(spec, pd_url(spec), errbuf, errlen);
-}
+static const dw_sink_option pd_options[] = {
+    {.key = "routing_key", .type = DW_SINK_OPT_STRING, .required = true},
+    /* Unset: the alert's own severity. */
+    {.key = "severity", .type = DW_SINK_OPT_ENUM, .values = pd_severities},
+    {.key = "source", .type = DW_SINK_OPT_STRING, .def = "driftwatch"},
+    {0},
+};
 
 static const char *str_of(json_t *o, const char *key)
 {
@@ -66,7 +54,7 @@ static void utf8_trim(char *s)
 static const char *pd_severity(const dw_sink_spec *spec, json_t *a)
 {
     const char *opt = dw_sink_spec_option(spec, "severity");
-    if (opt && *opt)
+    if (opt)
         return opt;
     const char *sev = str_of(a, "severity");
     return dw_sink_severity_rank(sev) ? sev : "warning";
@@ -142,9 +130,9 @@ static int pd_format(const dw_sink_spec *spec, const json_t *doc, dw_http_reques
                  stats[0] ? ": " : "", stats);
         utf8_trim(summary);
         const char *source = dw_sink_spec_option(spec, "source");
-        json_t *payload = json_pack("{s:s, s:s, s:s, s:o}", "summary", summary, "source",
-                                    source && *source ? source : "driftwatch", "severity",
-                                    pd_severity(spec, a), "custom_details", custom_details(d, a));
+        json_t *payload =
+            json_pack("{s:s, s:s, s:s, s:o}", "summary", summary, "source", source, "severity",
+                      pd_severity(spec, a), "custom_details", custom_details(d, a));
         if (!payload) {
             json_decref(ev);
             json_decref(d);
@@ -190,7 +178,10 @@ static dw_delivery pd_classify(const dw_sink_spec *spec, long status, const char
 
 const dw_sink_ops dw_sink_pagerduty = {
     .name = "pagerduty",
-    .validate = pd_validate,
+    .roles = DW_SINK_ROLE_ALERTS,
+    .options = pd_options,
+    .default_url = PD_DEFAULT_URL,
+    .validate = NULL,
     .format = pd_format,
     .classify_response = pd_classify,
     .write = NULL,

@@ -28,10 +28,11 @@
 /* Distinct windows named in the header. */
 #define HEADER_MAX_WINDOWS 8
 
-static int slack_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
-{
-    return dw_sink_check_url(spec, spec->url, errbuf, errlen);
-}
+static const dw_sink_option slack_options[] = {
+    {.key = "channel", .type = DW_SINK_OPT_STRING},
+    {.key = "username", .type = DW_SINK_OPT_STRING},
+    {0},
+};
 
 /* A growing string (bounded by the callers' limits). */
 typedef struct sbuf {
@@ -289,9 +290,9 @@ static int slack_format(const dw_sink_spec *spec, const json_t *doc, dw_http_req
     free(text);
     const char *channel = dw_sink_spec_option(spec, "channel");
     const char *username = dw_sink_spec_option(spec, "username");
-    if (channel && *channel)
+    if (channel)
         json_object_set_new(msg, "channel", json_string(channel));
-    if (username && *username)
+    if (username)
         json_object_set_new(msg, "username", json_string(username));
     int rc = msg ? dw_http_request_set_json(out, msg) : DW_ERR_INVALID;
     json_decref(msg);
@@ -301,7 +302,9 @@ static int slack_format(const dw_sink_spec *spec, const json_t *doc, dw_http_req
 
 const dw_sink_ops dw_sink_slack = {
     .name = "slack",
-    .validate = slack_validate,
+    .roles = DW_SINK_ROLE_ALERTS,
+    .options = slack_options,
+    .validate = NULL,
     .format = slack_format,
     .classify_response = NULL, /* the shared policy: 429 and 5xx retried */
     .write = NULL,

@@ -16,14 +16,12 @@ static bool text_mode(const dw_sink_spec *spec)
     return f && strcmp(f, "text") == 0;
 }
 
-static int stdout_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
-{
-    const char *f = dw_sink_spec_option(spec, "format");
-    if (f && strcmp(f, "json") != 0 && strcmp(f, "text") != 0)
-        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                         "sink \"%s\": option format \"%s\" must be json or text", spec->name, f);
-    return 0;
-}
+static const char *const stdout_formats[] = {"json", "text", NULL};
+
+static const dw_sink_option stdout_options[] = {
+    {.key = "format", .type = DW_SINK_OPT_ENUM, .def = "json", .values = stdout_formats},
+    {0},
+};
 
 /* Writes s with control characters replaced, so one alert stays one line
  * whatever a column name contains. */
@@ -136,7 +134,10 @@ static dw_delivery stdout_write(const dw_sink_spec *spec, const dw_http_request 
 
 const dw_sink_ops dw_sink_stdout = {
     .name = "stdout",
-    .validate = stdout_validate,
+    .roles = DW_SINK_ROLE_ALERTS,
+    .options = stdout_options,
+    .no_url = true,
+    .validate = NULL,
     .format = stdout_format,
     .classify_response = NULL,
     .write = stdout_write,

@@ -13,20 +13,22 @@
 
 static int webhook_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
 {
-    int rc = dw_sink_check_url(spec, spec->url, errbuf, errlen);
-    if (rc)
-        return rc;
     const char *secret = dw_sink_spec_option(spec, "secret");
     unsigned char key[DW_WEBHOOK_SECRET_MAX];
     size_t keylen;
     /* An empty secret ("${SECRET:-}") means "do not sign". */
-    if (secret && *secret && dw_webhook_secret_decode(secret, key, sizeof key, &keylen) != 0)
+    if (secret && dw_webhook_secret_decode(secret, key, sizeof key, &keylen) != 0)
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "sink \"%s\": option secret must be base64 (optionally prefixed "
                          "\"whsec_\"), at most %d bytes decoded",
                          spec->name, DW_WEBHOOK_SECRET_MAX);
     return 0;
 }
+
+static const dw_sink_option webhook_options[] = {
+    {.key = "secret", .type = DW_SINK_OPT_STRING},
+    {0},
+};
 
 static int webhook_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
 {
@@ -41,7 +43,7 @@ static int webhook_format(const dw_sink_spec *spec, const json_t *doc, dw_http_r
     if (rc == 0 && id && *id)
         (void)dw_http_request_add_header(out, "Idempotency-Key", id);
     const char *secret = dw_sink_spec_option(spec, "secret");
-    if (rc == 0 && secret && *secret) {
+    if (rc == 0 && secret) {
         /* Signed per attempt: the body (sent_at) and the timestamp change
          * between retries, the id does not. A receiver needs the id, so a
          * document without a usable one is refused rather than sent
@@ -65,6 +67,8 @@ static int webhook_format(const dw_sink_spec *spec, const json_t *doc, dw_http_r
 
 const dw_sink_ops dw_sink_webhook = {
     .name = "webhook",
+    .roles = DW_SINK_ROLE_ALERTS | DW_SINK_ROLE_RETRAIN,
+    .options = webhook_options,
     .validate = webhook_validate,
     .format = webhook_format,
     .classify_response = NULL, /* the shared HTTP policy */

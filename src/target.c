@@ -9,12 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *dw_target_option(const dw_sink_spec *spec, const char *key)
-{
-    const char *v = dw_sink_spec_option(spec, key);
-    return v && *v ? v : NULL;
-}
-
 json_t *dw_target_evidence(const json_t *doc)
 {
     json_t *d = (json_t *)doc; /* jansson's getters are not const-correct */

@@ -23,26 +23,27 @@
 /* Longest dag_run_id Airflow stores (its column is 250 characters). */
 #define AIRFLOW_RUN_ID_MAX 250
 
+static const char *const airflow_apis[] = {"v1", "v2", NULL};
+
+static const dw_sink_option airflow_options[] = {
+    {.key = "dag_id", .type = DW_SINK_OPT_STRING, .required = true},
+    {.key = "api", .type = DW_SINK_OPT_ENUM, .def = "v1", .values = airflow_apis},
+    {.key = "username", .type = DW_SINK_OPT_STRING},
+    {.key = "password", .type = DW_SINK_OPT_STRING},
+    {.key = "token", .type = DW_SINK_OPT_STRING},
+    {0},
+};
+
+/* The two ways to authenticate exclude each other. */
 static int airflow_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
 {
-    int rc = dw_sink_check_url(spec, spec->url, errbuf, errlen);
-    if (rc)
-        return rc;
-    if (!dw_target_option(spec, "dag_id"))
-        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                         "retrain target \"%s\": option dag_id is required", spec->name);
-    const char *api = dw_target_option(spec, "api");
-    if (api && strcmp(api, "v1") != 0 && strcmp(api, "v2") != 0)
-        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                         "retrain target \"%s\": option api is \"%s\", expected v1 or v2",
-                         spec->name, api);
-    bool user = dw_target_option(spec, "username") != NULL,
-         pass = dw_target_option(spec, "password") != NULL;
+    bool user = dw_sink_spec_option(spec, "username") != NULL,
+         pass = dw_sink_spec_option(spec, "password") != NULL;
     if (user != pass)
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "retrain target \"%s\": options username and password go together",
                          spec->name);
-    if (user && dw_target_option(spec, "token"))
+    if (user && dw_sink_spec_option(spec, "token"))
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "retrain target \"%s\": set either username/password or token, not both",
                          spec->name);
@@ -51,12 +52,13 @@ static int airflow_validate(const dw_sink_spec *spec, char *errbuf, size_t errle
 
 static int add_auth(const dw_sink_spec *spec, dw_http_request *out)
 {
-    const char *token = dw_target_option(spec, "token"), *user = dw_target_option(spec, "username");
+    const char *token = dw_sink_spec_option(spec, "token"),
+               *user = dw_sink_spec_option(spec, "username");
     if (token)
         return dw_target_add_bearer(out, token);
     if (!user)
         return 0;
-    const char *pass = dw_target_option(spec, "password");
+    const char *pass = dw_sink_spec_option(spec, "password");
     size_t n = strlen(user) + strlen(pass) + 2;
     char *cred = dw_malloc(n);
     snprintf(cred, n, "%s:%s", user, pass);
@@ -81,8 +83,8 @@ static int airflow_format(const dw_sink_spec *spec, const json_t *doc, dw_http_r
         json_decref(conf);
         return DW_ERR_INVALID;
     }
-    const char *api = dw_target_option(spec, "api");
-    bool v2 = api && strcmp(api, "v2") == 0;
+    const char *api = dw_sink_spec_option(spec, "api");
+    bool v2 = strcmp(api, "v2") == 0;
     char run_id[AIRFLOW_RUN_ID_MAX + 1];
     snprintf(run_id, sizeof run_id, "driftwatch-%s", key);
     json_t *body = json_pack("{s:s, s:O}", "dag_run_id", run_id, "conf", conf);
@@ -97,7 +99,7 @@ static int airflow_format(const dw_sink_spec *spec, const json_t *doc, dw_http_r
     json_decref(conf);
     if (rc)
         return rc;
-    const char *dag = dw_target_option(spec, "dag_id");
+    const char *dag = dw_sink_spec_option(spec, "dag_id");
     out->url = dw_target_url(spec->url, v2 ? "/api/v2/dags/%s/dagRuns" : "/api/v1/dags/%s/dagRuns",
                              &dag, 1);
     if (!out->url)
@@ -125,6 +127,8 @@ static dw_delivery airflow_classify(const dw_sink_spec *spec, long status, const
 
 const dw_sink_ops dw_target_airflow = {
     .name = "airflow",
+    .roles = DW_SINK_ROLE_RETRAIN,
+    .options = airflow_options,
     .validate = airflow_validate,
     .format = airflow_format,
     .classify_response = airflow_classify,

@@ -15,14 +15,19 @@
 
 #include "driftwatch/error.h"
 
-#define ARGO_DEFAULT_NAMESPACE "argo"
+static const dw_sink_option argo_options[] = {
+    {.key = "workflow_template", .type = DW_SINK_OPT_STRING},
+    {.key = "discriminator", .type = DW_SINK_OPT_STRING}, /* default workflow_template */
+    {.key = "namespace", .type = DW_SINK_OPT_STRING, .def = "argo"},
+    {.key = "token", .type = DW_SINK_OPT_STRING},
+    {0},
+};
 
+/* One of workflow_template and discriminator names the event. */
 static int argo_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
 {
-    int rc = dw_sink_check_url(spec, spec->url, errbuf, errlen);
-    if (rc)
-        return rc;
-    if (!dw_target_option(spec, "workflow_template") && !dw_target_option(spec, "discriminator"))
+    if (!dw_sink_spec_option(spec, "workflow_template") &&
+        !dw_sink_spec_option(spec, "discriminator"))
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "retrain target \"%s\": option workflow_template is required", spec->name);
     return 0;
@@ -40,20 +45,21 @@ static int argo_format(const dw_sink_spec *spec, const json_t *doc, dw_http_requ
     json_decref(ev);
     if (rc)
         return rc;
-    const char *ns = dw_target_option(spec, "namespace"),
-               *disc = dw_target_option(spec, "discriminator");
-    const char *segments[] = {ns ? ns : ARGO_DEFAULT_NAMESPACE,
-                              disc ? disc : dw_target_option(spec, "workflow_template")};
+    const char *ns = dw_sink_spec_option(spec, "namespace"),
+               *disc = dw_sink_spec_option(spec, "discriminator");
+    const char *segments[] = {ns, disc ? disc : dw_sink_spec_option(spec, "workflow_template")};
     out->url = dw_target_url(spec->url, "/api/v1/events/%s/%s", segments, 2);
     if (!out->url)
         return DW_ERR_INVALID;
     if ((rc = dw_http_request_add_header(out, "Accept", "application/json")))
         return rc;
-    return dw_target_add_bearer(out, dw_target_option(spec, "token"));
+    return dw_target_add_bearer(out, dw_sink_spec_option(spec, "token"));
 }
 
 const dw_sink_ops dw_target_argo = {
     .name = "argo",
+    .roles = DW_SINK_ROLE_RETRAIN,
+    .options = argo_options,
     .validate = argo_validate,
     .format = argo_format,
     .classify_response = NULL, /* the shared policy: 503 (queue full) is retried */

@@ -25,7 +25,6 @@
 #include <strings.h>
 
 #define GITHUB_DEFAULT_URL "https://api.github.com"
-#define GITHUB_DEFAULT_EVENT "driftwatch-retrain"
 /* GitHub's limits for repository_dispatch. */
 #define GITHUB_EVENT_TYPE_MAX 100
 #define GITHUB_PAYLOAD_MAX_KEYS 10
@@ -34,7 +33,7 @@
 
 static const char *base_url(const dw_sink_spec *spec)
 {
-    return spec->url && *spec->url ? spec->url : GITHUB_DEFAULT_URL;
+    return spec->url && *spec->url ? spec->url : dw_target_github.default_url;
 }
 
 /* "owner/name": both parts non-empty, exactly one slash. */
@@ -44,32 +43,29 @@ static bool repository_ok(const char *r)
     return slash && slash != r && slash[1] && !strchr(slash + 1, '/');
 }
 
-static int github_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
+static const char *repository_check(const char *r)
 {
-    int rc = dw_sink_check_url(spec, base_url(spec), errbuf, errlen);
-    if (rc)
-        return rc;
-    const char *repo = dw_target_option(spec, "repository");
-    if (!repository_ok(repo))
-        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                         "retrain target \"%s\": option repository is \"%s\", expected "
-                         "\"owner/name\"",
-                         spec->name, repo ? repo : "");
-    const char *et = dw_target_option(spec, "event_type");
-    if (et && strlen(et) > GITHUB_EVENT_TYPE_MAX)
-        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                         "retrain target \"%s\": option event_type is longer than GitHub's %d "
-                         "characters",
-                         spec->name, GITHUB_EVENT_TYPE_MAX);
-    return 0;
+    return repository_ok(r) ? NULL : "is not owner/name";
 }
+
+static const dw_sink_option github_options[] = {
+    {.key = "repository", .type = DW_SINK_OPT_STRING, .required = true, .check = repository_check},
+    {.key = "event_type",
+     .type = DW_SINK_OPT_STRING,
+     .def = "driftwatch-retrain",
+     .max = GITHUB_EVENT_TYPE_MAX},
+    {.key = "workflow", .type = DW_SINK_OPT_STRING},
+    {.key = "ref", .type = DW_SINK_OPT_STRING},
+    {.key = "token", .type = DW_SINK_OPT_STRING},
+    {0},
+};
 
 static int github_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
 {
     json_t *payload = dw_target_evidence(doc);
     if (!payload)
         return DW_SINK_SKIP; /* drift documents are for the sinks */
-    const char *wf = dw_target_option(spec, "workflow"), *ref = dw_target_option(spec, "ref");
+    const char *wf = dw_sink_spec_option(spec, "workflow"), *ref = dw_sink_spec_option(spec, "ref");
     if (wf || ref) {
         json_t *dispatch = json_object();
         if (wf)
@@ -86,16 +82,15 @@ static int github_format(const dw_sink_spec *spec, const json_t *doc, dw_http_re
     char key[128];
     const char *k = json_string_value(json_object_get(payload, "idempotency_key"));
     snprintf(key, sizeof key, "%s", k ? k : "");
-    const char *et = dw_target_option(spec, "event_type");
-    json_t *body = json_pack("{s:s, s:o}", "event_type", et ? et : GITHUB_DEFAULT_EVENT,
-                             "client_payload", payload);
+    const char *et = dw_sink_spec_option(spec, "event_type");
+    json_t *body = json_pack("{s:s, s:o}", "event_type", et, "client_payload", payload);
     int rc = body ? dw_http_request_set_json(out, body) : DW_ERR_INVALID;
     json_decref(body);
     if (rc)
         return rc;
-    /* "owner/name" (checked by github_validate) gives two path segments:
+    /* "owner/name" (checked by repository_check) gives two path segments:
      * each is escaped on its own, the slash between them is kept. */
-    const char *repo = dw_target_option(spec, "repository"), *slash = strchr(repo, '/');
+    const char *repo = dw_sink_spec_option(spec, "repository"), *slash = strchr(repo, '/');
     char *owner = dw_strndup(repo, (size_t)(slash - repo));
     const char *segments[] = {owner, slash + 1};
     out->url = dw_target_url(base_url(spec), "/repos/%s/%s/dispatches", segments, 2);
@@ -107,7 +102,7 @@ static int github_format(const dw_sink_spec *spec, const json_t *doc, dw_http_re
         return rc;
     if (key[0] && (rc = dw_http_request_add_header(out, "Idempotency-Key", key)))
         return rc;
-    return dw_target_add_bearer(out, dw_target_option(spec, "token"));
+    return dw_target_add_bearer(out, dw_sink_spec_option(spec, "token"));
 }
 
 /* Whether body[0..len) mentions a rate limit (case-insensitive). */
@@ -135,7 +130,10 @@ static dw_delivery github_classify(const dw_sink_spec *spec, long status, const 
 
 const dw_sink_ops dw_target_github = {
     .name = "github",
-    .validate = github_validate,
+    .roles = DW_SINK_ROLE_RETRAIN,
+    .options = github_options,
+    .default_url = GITHUB_DEFAULT_URL,
+    .validate = NULL,
     .format = github_format,
     .classify_response = github_classify,
     .write = NULL,

@@ -28,16 +28,13 @@
 /* Bytes of the run description (KFP stores it as text; keep it short). */
 #define KFP_DESCRIPTION_MAX 512
 
-static int kubeflow_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
-{
-    int rc = dw_sink_check_url(spec, spec->url, errbuf, errlen);
-    if (rc)
-        return rc;
-    if (!dw_target_option(spec, "pipeline_id"))
-        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                         "retrain target \"%s\": option pipeline_id is required", spec->name);
-    return 0;
-}
+static const dw_sink_option kubeflow_options[] = {
+    {.key = "pipeline_id", .type = DW_SINK_OPT_STRING, .required = true},
+    {.key = "pipeline_version_id", .type = DW_SINK_OPT_STRING},
+    {.key = "experiment_id", .type = DW_SINK_OPT_STRING},
+    {.key = "token", .type = DW_SINK_OPT_STRING},
+    {0},
+};
 
 static const char *str_or(json_t *o, const char *key, const char *dflt)
 {
@@ -73,14 +70,14 @@ static int kubeflow_format(const dw_sink_spec *spec, const json_t *doc, dw_http_
              str_or(json_object_get(params, "window"), "name", "?"),
              str_or(params, "drift_since", "?"));
 
-    json_t *ref = json_pack("{s:s}", "pipeline_id", dw_target_option(spec, "pipeline_id"));
-    const char *pv = dw_target_option(spec, "pipeline_version_id");
+    json_t *ref = json_pack("{s:s}", "pipeline_id", dw_sink_spec_option(spec, "pipeline_id"));
+    const char *pv = dw_sink_spec_option(spec, "pipeline_version_id");
     if (pv)
         json_object_set_new(ref, "pipeline_version_id", json_string(pv));
     json_t *body =
         json_pack("{s:s, s:s, s:o, s:{s:o}}", "display_name", name, "description", desc,
                   "pipeline_version_reference", ref, "runtime_config", "parameters", params);
-    const char *exp = dw_target_option(spec, "experiment_id");
+    const char *exp = dw_sink_spec_option(spec, "experiment_id");
     if (body && exp)
         json_object_set_new(body, "experiment_id", json_string(exp));
     int rc = body ? dw_http_request_set_json(out, body) : DW_ERR_INVALID;
@@ -95,12 +92,14 @@ static int kubeflow_format(const dw_sink_spec *spec, const json_t *doc, dw_http_
     if ((rc = dw_http_request_add_header(out, "Accept", "application/json")) ||
         (rc = dw_http_request_add_header(out, "Idempotency-Key", name + strlen("driftwatch-"))))
         return rc;
-    return dw_target_add_bearer(out, dw_target_option(spec, "token"));
+    return dw_target_add_bearer(out, dw_sink_spec_option(spec, "token"));
 }
 
 const dw_sink_ops dw_target_kubeflow = {
     .name = "kubeflow",
-    .validate = kubeflow_validate,
+    .roles = DW_SINK_ROLE_RETRAIN,
+    .options = kubeflow_options,
+    .validate = NULL,
     .format = kubeflow_format,
     .classify_response = NULL, /* the shared HTTP policy */
     .write = NULL,

@@ -104,7 +104,7 @@ static void print_summary(const dw_config *cfg, const size_t *ncols)
     for (size_t i = 0; i < cfg->nsinks; i++) {
         const dw_sink_config *s = &cfg->sinks[i];
         char u[256];
-        printf("  %s: %s%s%s\n", s->name, dw_sink_type_name(s->type), s->url ? " " : "",
+        printf("  %s: %s%s%s\n", s->name, s->type, s->url ? " " : "",
                s->url ? redact_url(s->url, u, sizeof u) : "");
     }
     if (cfg->nretrain) {
@@ -112,9 +112,9 @@ static void print_summary(const dw_config *cfg, const size_t *ncols)
         for (size_t i = 0; i < cfg->nretrain; i++) {
             const dw_retrain_config *r = &cfg->retrain[i];
             char u[256];
-            printf("  %s: %s %s (model %s, window %s, >= %d columns)\n", r->name,
-                   dw_retrain_type_name(r->type), redact_url(r->url, u, sizeof u),
-                   r->model ? r->model : "any", r->window, r->min_columns);
+            printf("  %s: %s %s (model %s, window %s, >= %d columns)\n", r->name, r->type,
+                   redact_url(r->url, u, sizeof u), r->model ? r->model : "any", r->window,
+                   r->min_columns);
         }
     }
 }

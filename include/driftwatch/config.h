@@ -98,14 +98,6 @@ typedef struct dw_window_config {
     uint32_t panes; /* length / slide, 1..DW_CONFIG_MAX_PANES */
 } dw_window_config;
 
-typedef enum dw_sink_type {
-    DW_SINK_WEBHOOK = 0,
-    DW_SINK_STDOUT,
-    DW_SINK_SLACK,
-    DW_SINK_PAGERDUTY,
-    DW_SINK_ALERTMANAGER,
-} dw_sink_type;
-
 typedef enum dw_severity {
     DW_SEVERITY_ANY = 0, /* no filter */
     DW_SEVERITY_WARNING,
@@ -122,8 +114,8 @@ typedef struct dw_sink_filter {
 
 typedef struct dw_sink_config {
     char *name;
-    dw_sink_type type;
-    char *url;          /* NULL for stdout */
+    const char *type;   /* a registered sink type's name (sink.h); static, not owned */
+    char *url;          /* NULL: the type takes none, or uses its default_url */
     int64_t timeout_ms; /* default 5000 */
     int max_retries;    /* default 5 */
     bool send_resolved; /* default true */
@@ -131,22 +123,15 @@ typedef struct dw_sink_config {
     dw_kv *headers;
     int64_t min_interval_ms; /* default 0 */
     dw_sink_filter filter;
-    size_t nparams; /* type-specific keys (slack: channel, ...), validated */
+    size_t nparams; /* the type's own options (sink.h's option tables), validated;
+                       options left unset or empty are not listed */
     dw_kv *params;
 } dw_sink_config;
 
-typedef enum dw_retrain_type {
-    DW_RETRAIN_AIRFLOW = 0,
-    DW_RETRAIN_ARGO,
-    DW_RETRAIN_KUBEFLOW,
-    DW_RETRAIN_GITHUB,
-    DW_RETRAIN_WEBHOOK,
-} dw_retrain_type;
-
 typedef struct dw_retrain_config {
     char *name;
-    dw_retrain_type type;
-    char *url;
+    const char *type;    /* a registered sink type's name (sink.h); static, not owned */
+    char *url;           /* NULL: the type's default_url */
     char *model;         /* NULL: any model */
     int min_columns;     /* default 3 */
     char *window;        /* a windows[].name; default the first window */
@@ -231,9 +216,5 @@ const dw_model_config *dw_config_find_model(const dw_config *cfg, const char *na
 
 /* The window called name, or NULL. */
 const dw_window_config *dw_config_find_window(const dw_config *cfg, const char *name);
-
-/* Static lower-case names ("webhook", "airflow", ...). */
-const char *dw_sink_type_name(dw_sink_type t);
-const char *dw_retrain_type_name(dw_retrain_type t);
 
 #endif

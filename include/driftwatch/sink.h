@@ -5,9 +5,14 @@
  * retries, timeouts and HTTP transport live in the notifier (notifier.h), so
  * adding a sink type touches no other sink's file.
  *
- * Adding a sink type: write src/sink_<name>.c defining
- * `const dw_sink_ops dw_sink_<name>`, declare it below, and list it in the
- * registry table in src/notifier.c (one line each). */
+ * Each type also declares the options it takes (key, type, default, limits)
+ * next to its code, as Fluent Bit's config_map does: dw_sink_validate() and
+ * the configuration loader check every option against that table and refuse
+ * keys it does not list, so neither knows any type by name.
+ *
+ * Adding a sink type: write src/sinks/sink_<name>.c defining
+ * `const dw_sink_ops dw_sink_<name>` with its options, add one line to the
+ * registry in src/sink.c and one to src/meson.build (docs/writing-a-sink.md). */
 #ifndef DRIFTWATCH_SINK_H
 #define DRIFTWATCH_SINK_H
 
@@ -39,7 +44,8 @@ typedef struct dw_sink_kv {
 #define DW_SINK_MAX_OPTIONS 32  /* type-specific options per sink */
 #define DW_SINK_MAX_RETRIES 100 /* retries after the first attempt */
 #define DW_SINK_MAX_TIMEOUT_MS 600000
-#define DW_SINK_MAX_QUEUE 1048576 /* queued documents per sink */
+#define DW_SINK_MAX_QUEUE 1048576           /* queued documents per sink */
+#define DW_SINK_MAX_MIN_INTERVAL_MS 3600000 /* min_interval_ms */
 
 /* Defaults set by dw_sink_spec_init(). */
 #define DW_SINK_DEFAULT_TIMEOUT_MS 5000
@@ -80,7 +86,9 @@ typedef struct dw_sink_spec {
  * send_resolved true). */
 void dw_sink_spec_init(dw_sink_spec *spec);
 
-/* The value of option key, or NULL. */
+/* The value of option key when it is set and not empty (an option written
+ * as "" counts as not given, so "${SECRET:-}" turns it off), else the
+ * default the spec's type declares for it, else NULL. Borrowed. */
 const char *dw_sink_spec_option(const dw_sink_spec *spec, const char *key);
 
 /* Bounds on one formatted request. */
@@ -110,12 +118,59 @@ int dw_http_request_add_header(dw_http_request *req, const char *name, const cha
  * the content type application/json. Returns 0 or DW_ERR_INVALID. */
 int dw_http_request_set_json(dw_http_request *req, const json_t *doc);
 
+/* The value types of a sink option. */
+typedef enum dw_sink_opt_type {
+    DW_SINK_OPT_STRING = 0, /* any text; max > 0: at most max bytes */
+    DW_SINK_OPT_URL,        /* an http:// or https:// URL */
+    DW_SINK_OPT_DURATION,   /* "30s", "5m", "1h30m": min..max milliseconds */
+    DW_SINK_OPT_ENUM,       /* one of values[] */
+} dw_sink_opt_type;
+
+/* One option a sink type takes (a key of its entry in the configuration,
+ * an element of dw_sink_spec.options). */
+typedef struct dw_sink_option {
+    const char *key;
+    dw_sink_opt_type type;
+    bool required;             /* must be set and not empty */
+    const char *def;           /* given by dw_sink_spec_option() when unset; NULL: none */
+    const char *const *values; /* DW_SINK_OPT_ENUM: the allowed values, NULL-terminated */
+    int64_t min, max;          /* DW_SINK_OPT_DURATION: bounds (max 0: DW_DURATION_MAX_MS);
+                                  DW_SINK_OPT_STRING: max length (0: none) */
+    /* Optional further check of a non-empty value: NULL when acceptable,
+     * else the reason, worded to follow the quoted value ("is not
+     * owner/name"). */
+    const char *(*check)(const char *value);
+} dw_sink_option;
+
+/* Where a type may be configured (dw_sink_ops.roles). */
+#define DW_SINK_ROLE_ALERTS 1u  /* an entry of sinks: (drift notifications) */
+#define DW_SINK_ROLE_RETRAIN 2u /* an entry of retrain: (retraining triggers) */
+
+/* The type configured when the configuration has no sinks section. */
+#define DW_SINK_DEFAULT_TYPE "stdout"
+
+/* Bound on a type's option table. */
+#define DW_SINK_MAX_OPTION_KEYS 16
+
 typedef struct dw_sink_ops {
     const char *name;
 
-    /* Optional: checks type-specific parts of the spec (url, options) when
-     * the notifier is built. Returns 0 or a negative dw_err with one
-     * sentence in errbuf. */
+    /* DW_SINK_ROLE_ALERTS and/or DW_SINK_ROLE_RETRAIN. */
+    unsigned roles;
+
+    /* The options this type takes, ended by an entry with key NULL (NULL:
+     * none). Other keys are refused. */
+    const dw_sink_option *options;
+
+    /* The url: a type that delivers locally (write) takes none; one with a
+     * default_url may leave it out; every other type requires it. */
+    bool no_url;
+    const char *default_url;
+
+    /* Optional: checks what the option table cannot say (options that go
+     * together or exclude each other, a secret's encoding), after
+     * dw_sink_validate() has checked the url and every option against the
+     * table. Returns 0 or a negative dw_err with one sentence in errbuf. */
     int (*validate)(const dw_sink_spec *spec, char *errbuf, size_t errlen);
 
     /* Builds the request for doc (the native document, "sent_at" already
@@ -161,9 +216,28 @@ dw_delivery dw_sink_classify_http(long status);
 /* The registered sink type called name, or NULL. */
 const dw_sink_ops *dw_sink_ops_find(const char *name);
 
+/* The i-th registered type (in registry order), or NULL past the end. */
+const dw_sink_ops *dw_sink_ops_at(size_t i);
+
 /* Writes the registered type names, comma-separated, into buf (for error
  * messages). */
 void dw_sink_ops_names(char *buf, size_t len);
+
+/* The entry for key in ops' option table, or NULL. */
+const dw_sink_option *dw_sink_option_find(const dw_sink_ops *ops, const char *key);
+
+/* Checks a non-empty value of option o: NULL when acceptable, else the
+ * reason, worded to follow the quoted value ("is not a duration (use 30s,
+ * 5m, 1h, 1h30m)"), written into why[0..len). The configuration loader and
+ * dw_sink_validate() share it. */
+const char *dw_sink_option_check(const dw_sink_option *o, const char *value, char *why, size_t len);
+
+/* Checks spec against its type: the type is registered, the url is there
+ * when the type needs one (and valid, the type's default_url included),
+ * every option is one the type declares, with a valid value, the required
+ * ones are set; then the type's own validate(). Returns 0 or
+ * DW_ERR_INVALID with one sentence naming the sink in errbuf. */
+int dw_sink_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen);
 
 /* A new reference to doc keeping only the alerts this sink gets: resolved
  * alerts go when the spec does not send them, and the spec's filter
@@ -186,7 +260,7 @@ int dw_sink_severity_rank(const char *severity);
  * Returns buf. */
 char *dw_sink_alert_stats(const json_t *alert, char *buf, size_t len);
 
-/* Registered sink types (listed in the table in src/notifier.c). */
+/* Registered sink types (listed in the registry in src/sink.c). */
 extern const dw_sink_ops dw_sink_stdout;
 extern const dw_sink_ops dw_sink_webhook;
 extern const dw_sink_ops dw_sink_slack;

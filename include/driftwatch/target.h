@@ -1,6 +1,5 @@
-/* What every retraining target (src/target_<name>.c) shares: reading its
- * options, the evidence it sends, the URL it posts to and its Bearer
- * token. The targets themselves are dw_sink_ops (sink.h); these helpers
+/* What every retraining target (src/target_<name>.c) shares: the evidence it sends, the URL it
+ * posts to and its Bearer token. The targets themselves are dw_sink_ops (sink.h); these helpers
  * only keep the four of them from carrying four copies of the same code. */
 #ifndef DRIFTWATCH_TARGET_H
 #define DRIFTWATCH_TARGET_H
@@ -12,11 +11,6 @@
 
 /* Path segments dw_target_url() substitutes at most. */
 #define DW_TARGET_URL_MAX_SEGMENTS 8
-
-/* The value of option key when it is set and not empty, else NULL: an
- * option written as "" in the config counts as not given. Borrowed from
- * spec. */
-const char *dw_target_option(const dw_sink_spec *spec, const char *key);
 
 /* The evidence every retraining target carries (docs/alerts.md): the
  * native document without its transport fields, with the window as one

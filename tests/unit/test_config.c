@@ -6,6 +6,7 @@
 #include "driftwatch/config.h"
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
+#include "driftwatch/sink.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -126,7 +127,7 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(cfg->nsinks, 1);
     const dw_sink_config *s = &cfg->sinks[0];
     assert_string_equal(s->name, "hook");
-    assert_int_equal(s->type, DW_SINK_WEBHOOK);
+    assert_string_equal(s->type, "webhook");
     assert_string_equal(s->url, "http://127.0.0.1:8080/alerts");
     assert_int_equal(s->timeout_ms, 5000);
     assert_int_equal(s->max_retries, 5);
@@ -164,7 +165,7 @@ static void test_omitted_sections_get_defaults(void **state)
     assert_int_equal(cfg->windows[1].slide_ms, 300000);
     assert_int_equal(cfg->windows[1].panes, 12);
     assert_int_equal(cfg->nsinks, 1);
-    assert_int_equal(cfg->sinks[0].type, DW_SINK_STDOUT);
+    assert_string_equal(cfg->sinks[0].type, "stdout");
     assert_string_equal(cfg->sinks[0].name, "stdout");
     assert_null(cfg->sinks[0].url);
     /* Without a basedir, relative paths stay as written. */
@@ -397,21 +398,21 @@ static void test_full_file(void **state)
     assert_string_equal(s->filter.models[0], "fraud");
     assert_string_equal(s->filter.columns[0], "inputs.amount");
     assert_int_equal(s->filter.min_severity, DW_SEVERITY_CRITICAL);
-    assert_int_equal(cfg->sinks[1].type, DW_SINK_SLACK);
+    assert_string_equal(cfg->sinks[1].type, "slack");
     assert_string_equal(dw_kv_get(cfg->sinks[1].params, cfg->sinks[1].nparams, "channel"),
                         "#ml-alerts");
-    assert_int_equal(cfg->sinks[2].type, DW_SINK_PAGERDUTY);
+    assert_string_equal(cfg->sinks[2].type, "pagerduty");
     assert_string_equal(dw_kv_get(cfg->sinks[2].params, cfg->sinks[2].nparams, "routing_key"),
                         "R0UT1NG");
-    assert_int_equal(cfg->sinks[3].type, DW_SINK_ALERTMANAGER);
+    assert_string_equal(cfg->sinks[3].type, "alertmanager");
     assert_string_equal(dw_kv_get(cfg->sinks[3].params, cfg->sinks[3].nparams, "resend_interval"),
                         "4h");
-    assert_int_equal(cfg->sinks[4].type, DW_SINK_STDOUT);
-    assert_string_equal(dw_sink_type_name(cfg->sinks[3].type), "alertmanager");
+    assert_string_equal(cfg->sinks[4].type, "stdout");
+    assert_ptr_equal(cfg->sinks[3].type, dw_sink_alertmanager.name);
 
     assert_int_equal(cfg->nretrain, 2);
     const dw_retrain_config *rt = &cfg->retrain[0];
-    assert_int_equal(rt->type, DW_RETRAIN_GITHUB);
+    assert_string_equal(rt->type, "github");
     assert_string_equal(rt->model, "fraud");
     assert_int_equal(rt->min_columns, 5);
     assert_string_equal(rt->window, "day");
@@ -419,13 +420,13 @@ static void test_full_file(void **state)
     assert_int_equal(rt->cooldown_ms, 12 * 3600000);
     assert_string_equal(dw_kv_get(rt->params, rt->nparams, "workflow"), "retrain.yml");
     rt = &cfg->retrain[1];
-    assert_int_equal(rt->type, DW_RETRAIN_AIRFLOW);
+    assert_string_equal(rt->type, "airflow");
     assert_null(rt->model);
     assert_int_equal(rt->min_columns, 3);
     assert_string_equal(rt->window, "5m"); /* the first window */
     assert_int_equal(rt->for_ms, 900000);
     assert_int_equal(rt->cooldown_ms, 6 * 3600000);
-    assert_string_equal(dw_retrain_type_name(rt->type), "airflow");
+    assert_ptr_equal(rt->type, dw_target_airflow.name);
 
     assert_string_equal(cfg->http.listen, "[::1]:9999");
     assert_string_equal(cfg->http.host, "::1");
@@ -838,7 +839,7 @@ static void test_examples_parse(void **state)
         if (i < 2) {
             /* The YAML and JSON minimal examples describe the same thing. */
             assert_int_equal(cfg->nsinks, 1);
-            assert_int_equal(cfg->sinks[0].type, DW_SINK_WEBHOOK);
+            assert_string_equal(cfg->sinks[0].type, "webhook");
             assert_int_equal(cfg->windows[0].panes, 15);
         } else {
             assert_int_equal(cfg->nmodels, 2);
@@ -851,6 +852,49 @@ static void test_examples_parse(void **state)
         }
         dw_config_free(cfg);
     }
+}
+
+/* The keys of a sink or retrain entry come from the type's option table
+ * (src/sinks/): a type with a default url needs none in the file, and an
+ * option's type and limits are checked at load with the line. */
+static void test_sink_options_come_from_the_type_tables(void **state)
+{
+    (void)state;
+    dw_config *cfg = parse_ok(BASE "sinks:\n  - name: pd\n    type: pagerduty\n"
+                                   "    routing_key: rk\n  - name: out\n    type: stdout\n"
+                                   "    format: text\n"
+                                   "retrain:\n  - name: gh\n    type: github\n"
+                                   "    repository: acme/models\n",
+                              NULL);
+    assert_string_equal(cfg->sinks[0].type, "pagerduty");
+    assert_null(cfg->sinks[0].url);
+    assert_string_equal(dw_kv_get(cfg->sinks[0].params, cfg->sinks[0].nparams, "routing_key"),
+                        "rk");
+    assert_string_equal(dw_kv_get(cfg->sinks[1].params, cfg->sinks[1].nparams, "format"), "text");
+    assert_string_equal(cfg->retrain[0].type, "github");
+    assert_null(cfg->retrain[0].url);
+    dw_config_free(cfg);
+
+    expect_error(BASE "sinks:\n  - name: out\n    type: stdout\n    format: yaml\n", DW_ERR_INVALID,
+                 "test.yaml:10: sinks[0].format: \"yaml\" is not one of json, text");
+    expect_error(BASE "sinks:\n  - name: pd\n    type: pagerduty\n    routing_key: rk\n"
+                      "    severity: critcal\n",
+                 DW_ERR_INVALID,
+                 "test.yaml:11: sinks[0].severity: \"critcal\" is not one of critical, error, "
+                 "warning, info (did you mean \"critical\"?)");
+    expect_error(BASE "retrain:\n  - name: gh\n    type: github\n    repository: a/b\n"
+                      "    event_type: \""
+                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n",
+                 DW_ERR_INVALID,
+                 "test.yaml:11: retrain[0].event_type: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" is longer than 100 characters");
+    expect_error(BASE "retrain:\n  - name: r\n    type: airflow\n    url: http://h\n"
+                      "    dag_id: d\n    routing_key: rk\n",
+                 DW_ERR_INVALID, "test.yaml:12: retrain[0]: unknown key \"routing_key\"");
+    /* The limits the notifier enforces are the ones the loader checks. */
+    expect_error(BASE "sinks:\n  - {name: s, type: stdout, min_interval: 2h}\n", DW_ERR_INVALID,
+                 "test.yaml:8: sinks[0].min_interval: 2h is out of range (0s to 1h)");
 }
 
 int main(void)
@@ -870,6 +914,7 @@ int main(void)
         cmocka_unit_test(test_load_resolves_paths),
         cmocka_unit_test(test_duration_table),
         cmocka_unit_test(test_examples_parse),
+        cmocka_unit_test(test_sink_options_come_from_the_type_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

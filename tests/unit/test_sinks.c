@@ -225,7 +225,7 @@ static void test_webhook_signs_when_secret_is_set(void **state)
     dw_sink_kv opt = {"secret", secret};
     dw_sink_spec s = spec_of("webhook", "http://127.0.0.1:9/hook", &opt, 1);
     char err[256];
-    assert_int_equal(dw_sink_webhook.validate(&s, err, sizeof err), 0);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), 0);
     json_t *doc = three_alert_doc();
     dw_http_request req = {0};
     int64_t before = dw_wall_ms() / 1000;
@@ -254,7 +254,7 @@ static void test_webhook_signs_when_secret_is_set(void **state)
 
     dw_sink_kv bad = {"secret", "whsec_***"};
     s = spec_of("webhook", "http://127.0.0.1:9/hook", &bad, 1);
-    assert_int_equal(dw_sink_webhook.validate(&s, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
     assert_non_null(strstr(err, "secret"));
     json_decref(doc);
 }
@@ -361,7 +361,7 @@ static void test_slack_payload_text_blocks_and_resolved(void **state)
     dw_sink_kv opts[] = {{"channel", "#ml-alerts"}, {"username", "driftwatch"}};
     dw_sink_spec s = spec_of("slack", "https://hooks.slack.com/services/T/B/X", opts, 2);
     char err[256];
-    assert_int_equal(dw_sink_slack.validate(&s, err, sizeof err), 0);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), 0);
     json_t *doc = three_alert_doc();
     dw_http_request req = {0};
     assert_int_equal(dw_sink_slack.format(&s, doc, &req), 0);
@@ -465,9 +465,9 @@ static void test_slack_defaults_to_one_message_a_second(void **state)
     assert_false(dw_sink_slack.one_alert_per_request);
     dw_sink_spec s = spec_of("slack", "ftp://x", NULL, 0);
     char err[256];
-    assert_int_equal(dw_sink_slack.validate(&s, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
     s.url = NULL;
-    assert_int_equal(dw_sink_slack.validate(&s, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
 }
 
 /* ---- PagerDuty ---------------------------------------------------------- */
@@ -485,7 +485,7 @@ static void test_pagerduty_trigger_event(void **state)
     dw_sink_kv opts[] = {{"routing_key", "R0UTINGKEY0123456789abcdef012345"}};
     dw_sink_spec s = spec_of("pagerduty", "http://127.0.0.1:9/v2/enqueue", opts, 1);
     char err[256];
-    assert_int_equal(dw_sink_pagerduty.validate(&s, err, sizeof err), 0);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), 0);
     json_t *doc = one_alert_doc(ks_alert("firing", "features.amount", "15m", "warning", "k-1"));
     dw_http_request req = {0};
     assert_int_equal(dw_sink_pagerduty.format(&s, doc, &req), 0);
@@ -522,7 +522,7 @@ static void test_pagerduty_resolve_severity_source_and_default_url(void **state)
     dw_sink_kv opts[] = {{"routing_key", "rk"}, {"severity", "error"}, {"source", "pod-7"}};
     dw_sink_spec s = spec_of("pagerduty", NULL, opts, 3);
     char err[256];
-    assert_int_equal(dw_sink_pagerduty.validate(&s, err, sizeof err), 0);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), 0);
     json_t *doc = one_alert_doc(ks_alert("resolved", "features.amount", "15m", "warning", "k-1"));
     dw_http_request req = {0};
     assert_int_equal(dw_sink_pagerduty.format(&s, doc, &req), 0);
@@ -565,11 +565,11 @@ static void test_pagerduty_validation_and_one_alert_per_request(void **state)
     (void)state;
     char err[256];
     dw_sink_spec s = spec_of("pagerduty", "http://127.0.0.1:9/", NULL, 0);
-    assert_int_equal(dw_sink_pagerduty.validate(&s, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
     assert_non_null(strstr(err, "routing_key"));
     dw_sink_kv bad[] = {{"routing_key", "rk"}, {"severity", "fatal"}};
     s = spec_of("pagerduty", "http://127.0.0.1:9/", bad, 2);
-    assert_int_equal(dw_sink_pagerduty.validate(&s, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
     assert_non_null(strstr(err, "severity"));
 
     assert_true(dw_sink_pagerduty.one_alert_per_request);
@@ -604,7 +604,7 @@ static void test_alertmanager_postable_alerts(void **state)
     dw_sink_kv opts[] = {{"generator_url", "http://driftwatch:8080/ui"}};
     dw_sink_spec s = spec_of("alertmanager", "http://127.0.0.1:9093/", opts, 1);
     char err[256];
-    assert_int_equal(dw_sink_alertmanager.validate(&s, err, sizeof err), 0);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), 0);
     json_t *doc = three_alert_doc();
     dw_http_request req = {0};
     int64_t before = dw_wall_ms();
@@ -670,7 +670,7 @@ static void test_alertmanager_endpoint_and_validation(void **state)
     };
     for (size_t i = 0; i < 3; i++) {
         dw_sink_spec s = spec_of("alertmanager", urls[i][0], NULL, 0);
-        assert_int_equal(dw_sink_alertmanager.validate(&s, err, sizeof err), 0);
+        assert_int_equal(dw_sink_validate(&s, err, sizeof err), 0);
         dw_http_request req = {0};
         assert_int_equal(dw_sink_alertmanager.format(&s, doc, &req), 0);
         assert_string_equal(req.url, urls[i][1]);
@@ -683,10 +683,10 @@ static void test_alertmanager_endpoint_and_validation(void **state)
     }
     json_decref(doc);
     dw_sink_spec s = spec_of("alertmanager", NULL, NULL, 0);
-    assert_int_equal(dw_sink_alertmanager.validate(&s, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
     dw_sink_kv bad = {"generator_url", "driftwatch/ui"};
     s = spec_of("alertmanager", "http://am:9093", &bad, 1);
-    assert_int_equal(dw_sink_alertmanager.validate(&s, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
     assert_non_null(strstr(err, "generator_url"));
 }
 
@@ -725,6 +725,55 @@ static void test_registry_knows_the_new_types(void **state)
     assert_non_null(strstr(names, "alertmanager"));
 }
 
+/* Every registered type's option table is one the generic code can apply:
+ * enums list values, required options have no default, keys are unique,
+ * and each type is usable somewhere. */
+static void test_option_tables_are_well_formed(void **state)
+{
+    (void)state;
+    size_t ntypes = 0;
+    for (const dw_sink_ops *t; (t = dw_sink_ops_at(ntypes)); ntypes++) {
+        assert_true(t->roles & (DW_SINK_ROLE_ALERTS | DW_SINK_ROLE_RETRAIN));
+        assert_ptr_equal(dw_sink_ops_find(t->name), t);
+        size_t nopts = 0;
+        for (const dw_sink_option *o = t->options; o && o->key; o++, nopts++) {
+            assert_ptr_equal(dw_sink_option_find(t, o->key), o);
+            if (o->type == DW_SINK_OPT_ENUM)
+                assert_non_null(o->values);
+            if (o->required)
+                assert_null(o->def);
+            char why[160];
+            if (o->def)
+                assert_null(dw_sink_option_check(o, o->def, why, sizeof why));
+        }
+        assert_true(nopts <= DW_SINK_MAX_OPTION_KEYS);
+    }
+    assert_int_equal(ntypes, 9);
+}
+
+/* dw_sink_validate() refuses an option the type does not declare, and
+ * dw_sink_spec_option() gives a declared default for an unset or empty one. */
+static void test_options_unknown_refused_defaults_applied(void **state)
+{
+    (void)state;
+    char err[256];
+    dw_sink_kv opts[] = {{"routing_key", "rk"}, {"channel", "#x"}};
+    dw_sink_spec s = spec_of("pagerduty", NULL, opts, 2);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
+    assert_non_null(strstr(err, "takes no option \"channel\""));
+    s.n_options = 1;
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), 0);
+    assert_string_equal(dw_sink_spec_option(&s, "source"), "driftwatch");
+    assert_null(dw_sink_spec_option(&s, "severity"));
+    dw_sink_kv empty[] = {{"routing_key", "rk"}, {"source", ""}};
+    s = spec_of("pagerduty", NULL, empty, 2);
+    assert_string_equal(dw_sink_spec_option(&s, "source"), "driftwatch");
+    dw_sink_kv dur[] = {{"resend_interval", "soon"}};
+    s = spec_of("alertmanager", "http://am", dur, 1);
+    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
+    assert_non_null(strstr(err, "is not a duration"));
+}
+
 int main(void)
 {
     dw_log_set_level(DW_LOG_ERROR);
@@ -749,6 +798,8 @@ int main(void)
         cmocka_unit_test(test_alertmanager_endpoint_and_validation),
         cmocka_unit_test(test_notifier_queues_one_document_per_alert_for_pagerduty),
         cmocka_unit_test(test_registry_knows_the_new_types),
+        cmocka_unit_test(test_option_tables_are_well_formed),
+        cmocka_unit_test(test_options_unknown_refused_defaults_applied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -139,7 +139,7 @@ static json_t *format_ok(const dw_sink_ops *ops, const dw_sink_spec *spec, json_
                          dw_http_request *req)
 {
     char err[256];
-    assert_int_equal(ops->validate(spec, err, sizeof err), 0);
+    assert_int_equal(dw_sink_validate(spec, err, sizeof err), 0);
     memset(req, 0, sizeof *req);
     int rc = ops->format(spec, doc, req);
     if (rc != 0)
@@ -220,23 +220,22 @@ static void test_airflow_validation(void **state)
 {
     (void)state;
     char err[256];
-    const dw_sink_ops *ops = &dw_target_airflow;
     dw_sink_spec sp = spec_of("airflow", "http://a", NULL, 0);
-    assert_int_equal(ops->validate(&sp, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
     assert_non_null(strstr(err, "dag_id"));
     dw_sink_kv bad_api[] = {{"dag_id", "d"}, {"api", "v3"}};
     sp = spec_of("airflow", "http://a", bad_api, 2);
-    assert_int_equal(ops->validate(&sp, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
     assert_non_null(strstr(err, "v1 or v2"));
     dw_sink_kv half[] = {{"dag_id", "d"}, {"username", "u"}};
     sp = spec_of("airflow", "http://a", half, 2);
-    assert_int_equal(ops->validate(&sp, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
     dw_sink_kv both[] = {{"dag_id", "d"}, {"username", "u"}, {"password", "p"}, {"token", "t"}};
     sp = spec_of("airflow", "http://a", both, 4);
-    assert_int_equal(ops->validate(&sp, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
     dw_sink_kv ok[] = {{"dag_id", "d"}};
     sp = spec_of("airflow", "ftp://a", ok, 1);
-    assert_int_equal(ops->validate(&sp, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
 }
 
 /* ---- Argo -------------------------------------------------------------- */
@@ -272,7 +271,7 @@ static void test_argo_namespace_discriminator_and_token(void **state)
     dw_http_request_clear(&req);
     char err[256];
     sp = spec_of("argo", "http://a", NULL, 0);
-    assert_int_equal(dw_target_argo.validate(&sp, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
     assert_non_null(strstr(err, "workflow_template"));
 }
 
@@ -325,7 +324,7 @@ static void test_kubeflow_optional_ids_left_out(void **state)
     dw_http_request_clear(&req);
     char err[256];
     sp = spec_of("kubeflow", "http://kfp", NULL, 0);
-    assert_int_equal(dw_target_kubeflow.validate(&sp, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
     assert_non_null(strstr(err, "pipeline_id"));
 }
 
@@ -387,14 +386,14 @@ static void test_github_loopback_url_and_answers(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         dw_sink_kv r = {"repository", bad[i]};
         sp = spec_of("github", NULL, &r, 1);
-        assert_int_equal(ops->validate(&sp, err, sizeof err), DW_ERR_INVALID);
+        assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
     }
     char longtype[128];
     memset(longtype, 'x', 101);
     longtype[101] = '\0';
     dw_sink_kv lt[] = {{"repository", "a/b"}, {"event_type", longtype}};
     sp = spec_of("github", NULL, lt, 2);
-    assert_int_equal(ops->validate(&sp, err, sizeof err), DW_ERR_INVALID);
+    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
 }
 
 /* ---- every target ------------------------------------------------------ */
