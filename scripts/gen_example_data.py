@@ -18,7 +18,7 @@ writes, relative to the top of the checkout:
                                         `driftwatch reference build` with
                                         SOURCE_DATE_EPOCH fixed, so it is reproducible
 
-The distributions match the streaming demo (src/demo.c). Needs Debian's
+The distributions match the streaming demo (cmd/driftwatch/demo.c). Needs Debian's
 python3-numpy (/usr/bin/python3)."""
 
 import argparse

@@ -5,6 +5,7 @@
  * sinks and retrain) are parsed first. */
 #include "driftwatch/config.h"
 
+#include "config_yaml_int.h"
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
 #include "driftwatch/sink.h"
@@ -19,392 +20,9 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-/* Longest key path in a message ("models[12].columns.features.x.psi"). */
-#define PATHLEN 320
-/* Longest message body before the "<file>:<line>: " prefix. */
-#define MSGLEN 768
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-typedef struct ctx {
-    const char *name;
-    const char *basedir;
-    yaml_document_t *doc;
-    char *errbuf;
-    size_t errlen;
-    size_t visits; /* bounded by DW_CONFIG_MAX_NODES: aliases can multiply nodes */
-    dw_config *cfg;
-} ctx;
-
-/* ---------------------------------------------------------------- errors */
-
-static int line_of(const yaml_node_t *n)
-{
-    return n ? (int)n->start_mark.line + 1 : 1;
-}
-
-static int fail(ctx *c, const yaml_node_t *n, int err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(ctx *c, const yaml_node_t *n, int err, const char *fmt, ...)
-{
-    char msg[MSGLEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return dw_seterr(c->errbuf, c->errlen, err, "%s:%d: %s", c->name, line_of(n), msg);
-}
-
-static const char *kind_name(const yaml_node_t *n)
-{
-    switch (n->type) {
-    case YAML_SCALAR_NODE: return "a scalar";
-    case YAML_SEQUENCE_NODE: return "a list";
-    case YAML_MAPPING_NODE: return "a mapping";
-    default: return "nothing";
-    }
-}
-
-static size_t min_sz(size_t a, size_t b)
-{
-    return a < b ? a : b;
-}
-
-/* Edit distance for "did you mean", counting a swap of two neighbours as one
- * edit (optimal string alignment: "pis" is one edit from "psi"). Keys are
- * short; longer strings are not compared (a large distance is returned). */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return 99;
-    size_t d[64][64];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
-            size_t v = min_sz(d[i - 1][j - 1] + (a[i - 1] != b[j - 1]),
-                              min_sz(d[i - 1][j] + 1, d[i][j - 1] + 1));
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                v = min_sz(v, d[i - 2][j - 2] + 1);
-            d[i][j] = v;
-        }
-    }
-    return d[la][lb];
-}
-
-/* The closest of names[0..n) to s, or NULL when none is close. */
-static const char *closest(const char *s, const char *const *names, size_t n)
-{
-    const char *best = NULL;
-    size_t bestd = 3; /* at most two edits, and fewer than half the word */
-    for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(s, names[i]);
-        if (d < bestd && d * 2 < strlen(names[i]) + 1) {
-            best = names[i];
-            bestd = d;
-        }
-    }
-    return best;
-}
-
-/* Writes ` (did you mean "x"?)` or "" into buf. */
-static const char *hint(char *buf, size_t len, const char *s, const char *const *names, size_t n)
-{
-    const char *m = closest(s, names, n);
-    if (m)
-        snprintf(buf, len, " (did you mean \"%s\"?)", m);
-    else
-        buf[0] = '\0';
-    return buf;
-}
-
-/* Marks a truncated path with "..." (paths are only used in messages). */
-static const char *mark_truncated(char *buf, int w)
-{
-    if (w < 0 || w >= PATHLEN)
-        memcpy(buf + PATHLEN - 4, "...", 4);
-    return buf;
-}
-
-static const char *join_path(char *buf, const char *parent, const char *key)
-{
-    if (parent && *parent)
-        return mark_truncated(buf, snprintf(buf, PATHLEN, "%s.%s", parent, key));
-    return mark_truncated(buf, snprintf(buf, PATHLEN, "%s", key));
-}
-
-static const char *index_path(char *buf, const char *parent, size_t i)
-{
-    return mark_truncated(buf, snprintf(buf, PATHLEN, "%s[%zu]", parent, i));
-}
-
-/* ----------------------------------------------------------------- nodes */
-
-static yaml_node_t *node_at(ctx *c, int id)
-{
-    return yaml_document_get_node(c->doc, id);
-}
-
-static int budget(ctx *c, const yaml_node_t *n, size_t k)
-{
-    c->visits += k;
-    if (c->visits > DW_CONFIG_MAX_NODES)
-        return fail(c, n, DW_ERR_LIMIT,
-                    "the configuration has more than %d YAML nodes (aliases expanded)",
-                    DW_CONFIG_MAX_NODES);
-    return 0;
-}
-
-/* A plain "null", "~" or nothing at all: treated as if the key were absent. */
-static bool is_null(const yaml_node_t *n)
-{
-    if (!n)
-        return true;
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return false;
-    const char *v = (const char *)n->data.scalar.value;
-    return n->data.scalar.length == 0 || !strcmp(v, "~") || !strcmp(v, "null") ||
-           !strcmp(v, "Null") || !strcmp(v, "NULL");
-}
-
-static size_t map_size(const yaml_node_t *m)
-{
-    return (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
-}
-
-static size_t seq_size(const yaml_node_t *s)
-{
-    return (size_t)(s->data.sequence.items.top - s->data.sequence.items.start);
-}
-
-static const char *key_text(ctx *c, const yaml_node_pair_t *p, yaml_node_t **keynode)
-{
-    yaml_node_t *k = node_at(c, p->key);
-    if (keynode)
-        *keynode = k;
-    return k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : NULL;
-}
-
-/* Checks that n is a mapping of at most max entries (0: no bound beyond the
- * node budget) with string keys, no duplicates and, when allowed is not
- * NULL, only keys from allowed[0..nallowed). */
-static int check_map(ctx *c, yaml_node_t *n, const char *path, const char *const *allowed,
-                     size_t nallowed, size_t max)
-{
-    if (n->type != YAML_MAPPING_NODE)
-        return fail(c, n, DW_ERR_INVALID, "%s: expected a mapping, got %s", path, kind_name(n));
-    size_t count = map_size(n);
-    int rc = budget(c, n, count);
-    if (rc)
-        return rc;
-    if (max && count > max)
-        return fail(c, n, DW_ERR_LIMIT, "%s: more than %zu entries", path, max);
-    yaml_node_pair_t *pairs = n->data.mapping.pairs.start;
-    for (size_t i = 0; i < count; i++) {
-        yaml_node_t *k;
-        const char *key = key_text(c, &pairs[i], &k);
-        if (!key)
-            return fail(c, k ? k : n, DW_ERR_INVALID, "%s: keys must be strings", path);
-        if (strlen(key) != k->data.scalar.length)
-            return fail(c, k, DW_ERR_INVALID, "%s: a key contains a NUL character", path);
-        for (size_t j = 0; j < i; j++) {
-            yaml_node_t *k2;
-            const char *key2 = key_text(c, &pairs[j], &k2);
-            if (key2 && !strcmp(key, key2))
-                return fail(c, k, DW_ERR_INVALID, "%s%sduplicate key \"%s\" (first at line %d)",
-                            path, *path ? ": " : "", key, line_of(k2));
-        }
-        if (!allowed)
-            continue;
-        bool known = false;
-        for (size_t j = 0; j < nallowed && !known; j++)
-            known = !strcmp(key, allowed[j]);
-        if (!known) {
-            char h[128];
-            hint(h, sizeof h, key, allowed, nallowed);
-            if (*path)
-                return fail(c, k, DW_ERR_INVALID, "%s: unknown key \"%s\"%s", path, key, h);
-            return fail(c, k, DW_ERR_INVALID, "unknown top-level key \"%s\"%s", key, h);
-        }
-    }
-    return 0;
-}
-
-#define CHECK_MAP(c, n, path, keys, max)                                                           \
-    check_map((c), (n), (path), (keys), sizeof(keys) / sizeof((keys)[0]), (max))
-
-static yaml_node_t *map_get(ctx *c, yaml_node_t *m, const char *key)
-{
-    if (!m || m->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        const char *k = key_text(c, p, NULL);
-        if (k && !strcmp(k, key))
-            return node_at(c, p->value);
-    }
-    return NULL;
-}
-
-static int check_seq(ctx *c, yaml_node_t *n, const char *path, size_t min, size_t max)
-{
-    if (n->type != YAML_SEQUENCE_NODE)
-        return fail(c, n, DW_ERR_INVALID, "%s: expected a list, got %s", path, kind_name(n));
-    size_t count = seq_size(n);
-    int rc = budget(c, n, count);
-    if (rc)
-        return rc;
-    if (count < min)
-        return fail(c, n, DW_ERR_INVALID, "%s: needs at least %zu entr%s", path, min,
-                    min == 1 ? "y" : "ies");
-    if (count > max)
-        return fail(c, n, DW_ERR_LIMIT, "%s: more than %zu entries", path, max);
-    return 0;
-}
-
-static yaml_node_t *seq_item(ctx *c, yaml_node_t *s, size_t i)
-{
-    return node_at(c, s->data.sequence.items.start[i]);
-}
-
-/* --------------------------------------------------------- interpolation */
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = dw_realloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static bool var_start(char ch)
-{
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_';
-}
-
-static bool var_char(char ch)
-{
-    return var_start(ch) || (ch >= '0' && ch <= '9');
-}
-
-/* Expands ${VAR}, ${VAR:-default} and $$ in s[0..len); a '$' followed by
- * anything else is kept. ":-" uses the default when VAR is unset or empty,
- * as in the shell. Result bounded by DW_CONFIG_MAX_SCALAR. */
-static int interpolate(ctx *c, yaml_node_t *n, const char *path, const char *s, size_t len,
-                       char **out)
-{
-    sbuf b = {0};
-    sb_add(&b, "", 0);
-    size_t i = 0;
-    while (i < len) {
-        if (s[i] != '$' || i + 1 >= len || (s[i + 1] != '$' && s[i + 1] != '{')) {
-            sb_add(&b, s + i, 1);
-            i++;
-        } else if (s[i + 1] == '$') {
-            sb_add(&b, "$", 1);
-            i += 2;
-        } else {
-            const char *open = s + i + 2;
-            const char *close = memchr(open, '}', len - (i + 2));
-            if (!close) {
-                free(b.p);
-                return fail(c, n, DW_ERR_INVALID,
-                            "%s: unterminated \"${\" (write $$ for a literal dollar)", path);
-            }
-            size_t nl = 0;
-            while (open + nl < close && var_char(open[nl]))
-                nl++;
-            bool has_default = open + nl + 1 < close && open[nl] == ':' && open[nl + 1] == '-';
-            if (nl == 0 || !var_start(open[0]) || nl > 255 ||
-                (open + nl != close && !has_default)) {
-                int len2 = (int)min_sz((size_t)(close - open), 64);
-                free(b.p);
-                return fail(c, n, DW_ERR_INVALID,
-                            "%s: \"${%.*s}\" is not a variable reference (use ${NAME} or "
-                            "${NAME:-default}; $$ for a literal dollar)",
-                            path, len2, open);
-            }
-            char *var = dw_strndup(open, nl);
-            const char *val = getenv(var);
-            if (has_default && (!val || !*val)) {
-                sb_add(&b, open + nl + 2, (size_t)(close - (open + nl + 2)));
-            } else if (!val) {
-                int rc = fail(c, n, DW_ERR_NOT_FOUND,
-                              "%s: environment variable \"%s\" is not set (use ${%s:-default} "
-                              "for a default)",
-                              path, var, var);
-                free(var);
-                free(b.p);
-                return rc;
-            } else {
-                sb_add(&b, val, strlen(val));
-            }
-            free(var);
-            i = (size_t)(close - s) + 1;
-        }
-        if (b.len > DW_CONFIG_MAX_SCALAR) {
-            free(b.p);
-            return fail(c, n, DW_ERR_LIMIT, "%s: value longer than %d bytes", path,
-                        DW_CONFIG_MAX_SCALAR);
-        }
-    }
-    *out = b.p;
-    return 0;
-}
-
-/* The interpolated text of scalar node n; the caller frees *out. */
-static int scalar_text(ctx *c, yaml_node_t *n, const char *path, char **out)
-{
-    if (n->type != YAML_SCALAR_NODE)
-        return fail(c, n, DW_ERR_INVALID, "%s: expected a single value, got %s", path,
-                    kind_name(n));
-    int rc = budget(c, n, 1);
-    if (rc)
-        return rc;
-    const char *v = (const char *)n->data.scalar.value;
-    size_t len = n->data.scalar.length;
-    if (memchr(v, '\0', len))
-        return fail(c, n, DW_ERR_INVALID, "%s: value contains a NUL character", path);
-    return interpolate(c, n, path, v, len, out);
-}
-
-/* ------------------------------------------------------------ validators */
-
-/* Each returns NULL when s is acceptable, else the reason. */
-typedef const char *(*validator)(const char *s);
-
-static const char *v_nonempty(const char *s)
-{
-    return *s ? NULL : "must not be empty";
-}
-
-static const char *v_any(const char *s)
-{
-    (void)s;
-    return NULL;
-}
-
-static const char *v_no_space(const char *s)
-{
-    if (!*s)
-        return "must not be empty";
-    for (; *s; s++)
-        if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-            return "must not contain whitespace";
-    return NULL;
-}
+/* ------------------------------------------------------ schema validators */
 
 /* Window, sink and retrain names appear in metric labels and URLs. */
 static const char *v_name(const char *s)
@@ -415,7 +33,7 @@ static const char *v_name(const char *s)
         return "is longer than 64 characters";
     for (; *s; s++) {
         char ch = *s;
-        if (!var_char(ch) && ch != '-' && ch != '.')
+        if (!dw_yaml_var_char(ch) && ch != '-' && ch != '.')
             return "may contain only letters, digits, '_', '-' and '.'";
     }
     return NULL;
@@ -440,7 +58,7 @@ static const char *v_topic(const char *s)
     if (!strcmp(s, ".") || !strcmp(s, ".."))
         return "is not a valid Kafka topic name";
     for (; *s; s++)
-        if (!var_char(*s) && *s != '-' && *s != '.')
+        if (!dw_yaml_var_char(*s) && *s != '-' && *s != '.')
             return "may contain only letters, digits, '.', '_' and '-' (Kafka's rule)";
     return NULL;
 }
@@ -454,34 +72,6 @@ static const char *v_dotted(const char *s)
     if (s[0] == '.' || s[strlen(s) - 1] == '.' || strstr(s, ".."))
         return "is not a dotted path (like \"features\" or \"meta.ts\")";
     return NULL;
-}
-
-static const char *v_url(const char *s)
-{
-    if (strncmp(s, "http://", 7) && strncmp(s, "https://", 8))
-        return "must start with http:// or https://";
-    const char *r = v_no_space(s);
-    if (r)
-        return r;
-    if (!s[strncmp(s, "https://", 8) ? 7 : 8])
-        return "has no host";
-    return NULL;
-}
-
-static const char *v_header_name(const char *s)
-{
-    if (!*s)
-        return "must not be empty";
-    for (; *s; s++)
-        if (*s <= ' ' || *s == ':' || *s == 127)
-            return "is not a valid HTTP header name";
-    return NULL;
-}
-
-static const char *v_header_value(const char *s)
-{
-    /* CR/LF would let a value inject further headers. */
-    return strpbrk(s, "\r\n") ? "must not contain a line break" : NULL;
 }
 
 static const char *v_property(const char *key)
@@ -502,379 +92,6 @@ static const char *v_property(const char *key)
         }
     }
     return *key ? NULL : "must not be empty";
-}
-
-/* ------------------------------------------------------- typed getters */
-
-static int conv_string(ctx *c, yaml_node_t *v, const char *path, validator check, char **out)
-{
-    char *s;
-    int rc = scalar_text(c, v, path, &s);
-    if (rc)
-        return rc;
-    const char *why = (check ? check : v_nonempty)(s);
-    if (why) {
-        if (*s)
-            rc = fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" %s", path, s, why);
-        else
-            rc = fail(c, v, DW_ERR_INVALID, "%s: %s", path, why);
-        free(s);
-        return rc;
-    }
-    *out = s;
-    return 0;
-}
-
-static int missing(ctx *c, yaml_node_t *map, const char *parent, const char *key)
-{
-    if (parent && *parent)
-        return fail(c, map, DW_ERR_INVALID, "%s: missing required key \"%s\"", parent, key);
-    return fail(c, map, DW_ERR_INVALID, "missing required key \"%s\"", key);
-}
-
-/* String at map[key]. Absent, null, or (for optional keys) empty after
- * interpolation ("${VAR:-}") gives a copy of def (or NULL); required keys
- * must be present and non-empty. */
-static int get_string(ctx *c, yaml_node_t *map, const char *parent, const char *key, bool req,
-                      const char *def, validator check, char **out)
-{
-    char p[PATHLEN];
-    join_path(p, parent, key);
-    yaml_node_t *v = map_get(c, map, key);
-    char *s = NULL;
-    if (!is_null(v)) {
-        int rc = scalar_text(c, v, p, &s);
-        if (rc)
-            return rc;
-    }
-    if (!s || (!*s && !req)) {
-        free(s);
-        if (req)
-            return v ? fail(c, v, DW_ERR_INVALID, "%s: must not be empty", p)
-                     : missing(c, map, parent, key);
-        free(*out);
-        *out = def ? dw_strdup(def) : NULL;
-        return 0;
-    }
-    const char *why = (check ? check : v_nonempty)(s);
-    if (why) {
-        int rc = *s ? fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" %s", p, s, why)
-                    : fail(c, v, DW_ERR_INVALID, "%s: %s", p, why);
-        free(s);
-        return rc;
-    }
-    free(*out);
-    *out = s;
-    return 0;
-}
-
-static int get_int(ctx *c, yaml_node_t *map, const char *parent, const char *key, int64_t def,
-                   int64_t lo, int64_t hi, int64_t *out)
-{
-    char p[PATHLEN];
-    join_path(p, parent, key);
-    yaml_node_t *v = map_get(c, map, key);
-    if (is_null(v)) {
-        *out = def;
-        return 0;
-    }
-    char *s;
-    int rc = scalar_text(c, v, p, &s);
-    if (rc)
-        return rc;
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (!*s || *end || errno)
-        rc = fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" is not an integer", p, s);
-    else if (x < lo || x > hi)
-        rc = fail(c, v, DW_ERR_INVALID, "%s: %lld is out of range (%lld to %lld)", p, x,
-                  (long long)lo, (long long)hi);
-    else
-        *out = x;
-    free(s);
-    return rc;
-}
-
-/* Range: lo < x (lo_open) or lo <= x; x < hi (hi_open) or x <= hi; hi may be
- * INFINITY. */
-static int get_double(ctx *c, yaml_node_t *map, const char *parent, const char *key, double def,
-                      double lo, bool lo_open, double hi, bool hi_open, double *out,
-                      yaml_node_t **where)
-{
-    char p[PATHLEN];
-    join_path(p, parent, key);
-    yaml_node_t *v = map_get(c, map, key);
-    if (where)
-        *where = is_null(v) ? NULL : v;
-    if (is_null(v)) {
-        *out = def;
-        return 0;
-    }
-    char *s;
-    int rc = scalar_text(c, v, p, &s);
-    if (rc)
-        return rc;
-    char *end;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(x)) {
-        rc = fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" is not a number", p, s);
-    } else if ((lo_open ? x <= lo : x < lo) || (hi_open ? x >= hi : x > hi)) {
-        if (isinf(hi))
-            rc = fail(c, v, DW_ERR_INVALID, "%s: %g is out of range (must be %s %g)", p, x,
-                      lo_open ? ">" : ">=", lo);
-        else
-            rc = fail(c, v, DW_ERR_INVALID, "%s: %g is out of range (must be %s %g and %s %g)", p,
-                      x, lo_open ? ">" : ">=", lo, hi_open ? "<" : "<=", hi);
-    } else {
-        *out = x;
-    }
-    free(s);
-    return rc;
-}
-
-static int parse_bool(ctx *c, yaml_node_t *v, const char *p, bool *out)
-{
-    char *s;
-    int rc = scalar_text(c, v, p, &s);
-    if (rc)
-        return rc;
-    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
-        *out = true;
-    else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
-        *out = false;
-    else
-        rc = fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" is not a boolean (use true or false)", p, s);
-    free(s);
-    return rc;
-}
-
-static int get_bool(ctx *c, yaml_node_t *map, const char *parent, const char *key, bool def,
-                    bool *out)
-{
-    char p[PATHLEN];
-    join_path(p, parent, key);
-    yaml_node_t *v = map_get(c, map, key);
-    if (is_null(v)) {
-        *out = def;
-        return 0;
-    }
-    return parse_bool(c, v, p, out);
-}
-
-static int check_duration(ctx *c, yaml_node_t *v, const char *p, const char *s, int64_t lo,
-                          int64_t hi, int64_t *out)
-{
-    int64_t ms;
-    if (dw_duration_parse(s, &ms))
-        return fail(c, v, DW_ERR_INVALID,
-                    "%s: \"%.80s\" is not a duration (use 30s, 5m, 1h, 1h30m)", p, s);
-    if (ms < lo || ms > hi) {
-        char a[48], b[48];
-        return fail(c, v, DW_ERR_INVALID, "%s: %s is out of range (%s to %s)", p, s,
-                    dw_duration_format(lo, a, sizeof a), dw_duration_format(hi, b, sizeof b));
-    }
-    *out = ms;
-    return 0;
-}
-
-static int get_duration(ctx *c, yaml_node_t *map, const char *parent, const char *key, int64_t def,
-                        int64_t lo, int64_t hi, int64_t *out, yaml_node_t **where)
-{
-    char p[PATHLEN];
-    join_path(p, parent, key);
-    yaml_node_t *v = map_get(c, map, key);
-    if (where)
-        *where = is_null(v) ? NULL : v;
-    if (is_null(v)) {
-        *out = def;
-        return 0;
-    }
-    char *s;
-    int rc = scalar_text(c, v, p, &s);
-    if (rc)
-        return rc;
-    rc = check_duration(c, v, p, s, lo, hi, out);
-    free(s);
-    return rc;
-}
-
-static int enum_value(ctx *c, yaml_node_t *v, const char *p, const char *const *names, size_t n,
-                      int *out)
-{
-    char *s;
-    int rc = scalar_text(c, v, p, &s);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        if (!strcmp(s, names[i])) {
-            *out = (int)i;
-            free(s);
-            return 0;
-        }
-    }
-    char list[256] = "", h[128];
-    for (size_t i = 0; i < n; i++) {
-        size_t o = strlen(list);
-        snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", names[i]);
-    }
-    rc = fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" is not one of %s%s", p, s, list,
-              hint(h, sizeof h, s, names, n));
-    free(s);
-    return rc;
-}
-
-static int get_enum(ctx *c, yaml_node_t *map, const char *parent, const char *key,
-                    const char *const *names, size_t n, int def, int *out)
-{
-    char p[PATHLEN];
-    join_path(p, parent, key);
-    yaml_node_t *v = map_get(c, map, key);
-    if (is_null(v)) {
-        *out = def;
-        return 0;
-    }
-    return enum_value(c, v, p, names, n, out);
-}
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-static void free_strv(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* A list of strings. Absent: a copy of defs[0..ndefs) (req: an error). */
-static int get_strv(ctx *c, yaml_node_t *map, const char *parent, const char *key, bool req,
-                    const char *const *defs, size_t ndefs, size_t min, size_t max, validator check,
-                    char ***out, size_t *nout)
-{
-    char p[PATHLEN], ip[PATHLEN];
-    join_path(p, parent, key);
-    yaml_node_t *v = map_get(c, map, key);
-    if (is_null(v)) {
-        if (req)
-            return v ? fail(c, v, DW_ERR_INVALID, "%s: must not be empty", p)
-                     : missing(c, map, parent, key);
-        *out = dw_calloc(ndefs, sizeof(char *));
-        for (size_t i = 0; i < ndefs; i++)
-            (*out)[i] = dw_strdup(defs[i]);
-        *nout = ndefs;
-        return 0;
-    }
-    int rc = check_seq(c, v, p, min, max);
-    if (rc)
-        return rc;
-    size_t n = seq_size(v);
-    char **arr = dw_calloc(n, sizeof(char *));
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *it = seq_item(c, v, i);
-        rc = conv_string(c, it, index_path(ip, p, i), check, &arr[i]);
-        if (rc) {
-            free_strv(arr, n);
-            return rc;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (!strcmp(arr[i], arr[j])) {
-                rc = fail(c, it, DW_ERR_INVALID, "%s: \"%.80s\" is listed twice", p, arr[i]);
-                free_strv(arr, n);
-                return rc;
-            }
-        }
-    }
-    *out = arr;
-    *nout = n;
-    return 0;
-}
-
-static void free_kv(dw_kv *kv, size_t n)
-{
-    for (size_t i = 0; kv && i < n; i++) {
-        free(kv[i].key);
-        free(kv[i].value);
-    }
-    free(kv);
-}
-
-/* A map of string keys to scalar values (stringified), values may be empty. */
-static int get_kv(ctx *c, yaml_node_t *map, const char *parent, const char *key, size_t max,
-                  validator check_key, validator check_value, dw_kv **out, size_t *nout)
-{
-    char p[PATHLEN], kp[PATHLEN];
-    join_path(p, parent, key);
-    yaml_node_t *v = map_get(c, map, key);
-    *out = NULL;
-    *nout = 0;
-    if (is_null(v))
-        return 0;
-    int rc = check_map(c, v, p, NULL, 0, max);
-    if (rc)
-        return rc;
-    size_t n = map_size(v);
-    dw_kv *kv = dw_calloc(n, sizeof *kv);
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *kn;
-        yaml_node_pair_t *pair = &v->data.mapping.pairs.start[i];
-        const char *k = key_text(c, pair, &kn);
-        join_path(kp, p, k);
-        const char *why = check_key ? check_key(k) : NULL;
-        if (why) {
-            rc = fail(c, kn, DW_ERR_INVALID, "%s: key \"%.80s\" %s", p, k, why);
-            break;
-        }
-        kv[i].key = dw_strdup(k);
-        yaml_node_t *val = node_at(c, pair->value);
-        if (is_null(val)) {
-            kv[i].value = dw_strdup("");
-        } else {
-            rc = scalar_text(c, val, kp, &kv[i].value);
-            if (rc)
-                break;
-        }
-        why = check_value ? check_value(kv[i].value) : NULL;
-        if (why) {
-            rc = fail(c, val, DW_ERR_INVALID, "%s: %s", kp, why);
-            break;
-        }
-    }
-    if (rc) {
-        free_kv(kv, n);
-        return rc;
-    }
-    *out = kv;
-    *nout = n;
-    return 0;
-}
-
-/* A section (mapping) by key: NULL when absent or null. */
-static int get_section(ctx *c, yaml_node_t *map, const char *parent, const char *key,
-                       const char *const *allowed, size_t nallowed, yaml_node_t **out)
-{
-    char p[PATHLEN];
-    yaml_node_t *v = map_get(c, map, key);
-    *out = NULL;
-    if (is_null(v))
-        return 0;
-    int rc = check_map(c, v, join_path(p, parent, key), allowed, nallowed, 0);
-    if (rc == 0)
-        *out = v;
-    return rc;
-}
-
-static char *resolve_path(const char *basedir, const char *p)
-{
-    if (p[0] == '/' || !basedir || !*basedir || !strcmp(basedir, "."))
-        return dw_strdup(p);
-    size_t bl = strlen(basedir);
-    while (bl > 1 && basedir[bl - 1] == '/')
-        bl--;
-    size_t n = bl + 1 + strlen(p) + 1;
-    char *r = dw_malloc(n);
-    snprintf(r, n, "%.*s/%s", (int)bl, basedir, p);
-    return r;
 }
 
 /* ------------------------------------------------------------ thresholds */
@@ -917,16 +134,16 @@ static double *threshold_field(dw_thresholds *t, size_t off)
 }
 
 /* Reads the threshold keys present in map (other keys are the caller's). */
-static int read_thresholds(ctx *c, yaml_node_t *map, const char *path, th_override *o)
+static int read_thresholds(dw_yaml_ctx *c, yaml_node_t *map, const char *path, th_override *o)
 {
     memset(o, 0, sizeof *o);
     int rc;
     for (size_t i = 0; i < NELEM(real_thresholds); i++) {
         double d;
         yaml_node_t *w;
-        if ((rc = get_double(c, map, path, real_thresholds[i].key, 0, real_thresholds[i].lo,
-                             real_thresholds[i].lo_open, real_thresholds[i].hi,
-                             real_thresholds[i].hi_open, &d, &w)))
+        if ((rc = dw_yaml_get_double(c, map, path, real_thresholds[i].key, 0, real_thresholds[i].lo,
+                                     real_thresholds[i].lo_open, real_thresholds[i].hi,
+                                     real_thresholds[i].hi_open, &d, &w)))
             return rc;
         if (w) {
             *threshold_field(&o->v, real_thresholds[i].off) = d;
@@ -934,10 +151,10 @@ static int read_thresholds(ctx *c, yaml_node_t *map, const char *path, th_overri
             o->where[real_thresholds[i].bit] = w;
         }
     }
-    yaml_node_t *ms = map_get(c, map, "min_samples");
-    if (!is_null(ms)) {
+    yaml_node_t *ms = dw_yaml_map_get(c, map, "min_samples");
+    if (!dw_yaml_is_null(ms)) {
         int64_t n;
-        if ((rc = get_int(c, map, path, "min_samples", 0, 1, INT64_C(1000000000000), &n)))
+        if ((rc = dw_yaml_get_int(c, map, path, "min_samples", 0, 1, INT64_C(1000000000000), &n)))
             return rc;
         o->v.min_samples = (uint64_t)n;
         o->set |= TH_MIN_SAMPLES;
@@ -957,18 +174,19 @@ static void apply_thresholds(dw_thresholds *t, const th_override *o)
 }
 
 /* A "thresholds:" block at map[key] applied onto *t. */
-static int get_thresholds(ctx *c, yaml_node_t *map, const char *parent, dw_thresholds *t,
+static int get_thresholds(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, dw_thresholds *t,
                           th_override *ov)
 {
     yaml_node_t *sec;
-    char p[PATHLEN];
-    int rc = get_section(c, map, parent, "thresholds", threshold_keys, NELEM(threshold_keys), &sec);
+    char p[DW_YAML_PATHLEN];
+    int rc = dw_yaml_get_section(c, map, parent, "thresholds", threshold_keys,
+                                 NELEM(threshold_keys), &sec);
     if (rc)
         return rc;
     memset(ov, 0, sizeof *ov);
     if (!sec)
         return 0;
-    if ((rc = read_thresholds(c, sec, join_path(p, parent, "thresholds"), ov)))
+    if ((rc = read_thresholds(c, sec, dw_yaml_join_path(p, parent, "thresholds"), ov)))
         return rc;
     apply_thresholds(t, ov);
     return 0;
@@ -976,7 +194,7 @@ static int get_thresholds(ctx *c, yaml_node_t *map, const char *parent, dw_thres
 
 /* ----------------------------------------------------------------- kafka */
 
-static int parse_kafka(ctx *c, yaml_node_t *root)
+static int parse_kafka(dw_yaml_ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {
         "brokers",    "topics",       "group_id",        "auto_offset_reset", "dead_letter_topic",
@@ -984,30 +202,31 @@ static int parse_kafka(ctx *c, yaml_node_t *root)
     };
     static const char *const resets[] = {"earliest", "latest"};
     dw_kafka_config *k = &c->cfg->kafka;
-    yaml_node_t *sec = map_get(c, root, "kafka");
+    yaml_node_t *sec = dw_yaml_map_get(c, root, "kafka");
     if (!sec)
-        return fail(c, root, DW_ERR_INVALID, "missing required section \"kafka\"");
-    if (is_null(sec))
-        return fail(c, sec, DW_ERR_INVALID, "kafka: must not be empty");
+        return dw_yaml_fail(c, root, DW_ERR_INVALID, "missing required section \"kafka\"");
+    if (dw_yaml_is_null(sec))
+        return dw_yaml_fail(c, sec, DW_ERR_INVALID, "kafka: must not be empty");
     int rc, e;
     int64_t n;
-    if ((rc = CHECK_MAP(c, sec, "kafka", keys, 0)) ||
-        (rc = get_string(c, sec, "kafka", "brokers", true, NULL, v_no_space, &k->brokers)) ||
-        (rc = get_strv(c, sec, "kafka", "topics", true, NULL, 0, 1, DW_CONFIG_MAX_TOPICS, v_topic,
-                       &k->topics, &k->ntopics)) ||
-        (rc = get_string(c, sec, "kafka", "group_id", false, "driftwatch", v_no_space,
-                         &k->group_id)) ||
-        (rc = get_enum(c, sec, "kafka", "auto_offset_reset", resets, NELEM(resets),
-                       DW_OFFSET_EARLIEST, &e)) ||
-        (rc = get_string(c, sec, "kafka", "dead_letter_topic", false, NULL, v_topic,
-                         &k->dead_letter_topic)) ||
-        (rc = get_kv(c, sec, "kafka", "properties", DW_CONFIG_MAX_MAP, v_property, NULL,
-                     &k->properties, &k->nproperties)) ||
-        (rc = get_duration(c, sec, "kafka", "poll_timeout", 100, 1, 60000, &k->poll_timeout_ms,
-                           NULL)) ||
-        (rc = get_duration(c, sec, "kafka", "commit_interval", 5000, 1, 24 * 3600 * 1000,
-                           &k->commit_interval_ms, NULL)) ||
-        (rc = get_int(c, sec, "kafka", "max_message_bytes", 1048576, 1024, 1000000000, &n)))
+    if ((rc = DW_YAML_CHECK_MAP(c, sec, "kafka", keys, 0)) ||
+        (rc = dw_yaml_get_string(c, sec, "kafka", "brokers", true, NULL, dw_yaml_v_no_space,
+                                 &k->brokers)) ||
+        (rc = dw_yaml_get_strv(c, sec, "kafka", "topics", true, NULL, 0, 1, DW_CONFIG_MAX_TOPICS,
+                               v_topic, &k->topics, &k->ntopics)) ||
+        (rc = dw_yaml_get_string(c, sec, "kafka", "group_id", false, "driftwatch",
+                                 dw_yaml_v_no_space, &k->group_id)) ||
+        (rc = dw_yaml_get_enum(c, sec, "kafka", "auto_offset_reset", resets, NELEM(resets),
+                               DW_OFFSET_EARLIEST, &e)) ||
+        (rc = dw_yaml_get_string(c, sec, "kafka", "dead_letter_topic", false, NULL, v_topic,
+                                 &k->dead_letter_topic)) ||
+        (rc = dw_yaml_get_kv(c, sec, "kafka", "properties", DW_CONFIG_MAX_MAP, v_property, NULL,
+                             &k->properties, &k->nproperties)) ||
+        (rc = dw_yaml_get_duration(c, sec, "kafka", "poll_timeout", 100, 1, 60000,
+                                   &k->poll_timeout_ms, NULL)) ||
+        (rc = dw_yaml_get_duration(c, sec, "kafka", "commit_interval", 5000, 1, 24 * 3600 * 1000,
+                                   &k->commit_interval_ms, NULL)) ||
+        (rc = dw_yaml_get_int(c, sec, "kafka", "max_message_bytes", 1048576, 1024, 1000000000, &n)))
         return rc;
     k->auto_offset_reset = (dw_offset_reset)e;
     k->max_message_bytes = n;
@@ -1016,38 +235,41 @@ static int parse_kafka(ctx *c, yaml_node_t *root)
 
 /* --------------------------------------------------------------- records */
 
-static int parse_records(ctx *c, yaml_node_t *root)
+static int parse_records(dw_yaml_ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {"timestamp", "model",  "model_version",
                                        "columns",   "fields", "default_model"};
     static const char *const def_columns[] = {"features", "prediction"};
     dw_records_config *r = &c->cfg->records;
     yaml_node_t *sec;
-    int rc = get_section(c, root, "", "records", keys, NELEM(keys), &sec);
+    int rc = dw_yaml_get_section(c, root, "", "records", keys, NELEM(keys), &sec);
     if (rc)
         return rc;
-    if ((rc = get_string(c, sec, "records", "timestamp", false, "ts", v_dotted, &r->timestamp)) ||
-        (rc = get_string(c, sec, "records", "model", false, "model", v_dotted, &r->model)) ||
-        (rc = get_string(c, sec, "records", "model_version", false, "model_version", v_dotted,
-                         &r->model_version)) ||
-        (rc = get_strv(c, sec, "records", "columns", false, def_columns, NELEM(def_columns), 0,
-                       DW_CONFIG_MAX_LIST, v_dotted, &r->columns, &r->ncolumns)) ||
-        (rc = get_strv(c, sec, "records", "fields", false, NULL, 0, 0, DW_CONFIG_MAX_LIST, v_dotted,
-                       &r->fields, &r->nfields)) ||
-        (rc = get_string(c, sec, "records", "default_model", false, NULL, v_model_name,
-                         &r->default_model)))
+    if ((rc = dw_yaml_get_string(c, sec, "records", "timestamp", false, "ts", v_dotted,
+                                 &r->timestamp)) ||
+        (rc =
+             dw_yaml_get_string(c, sec, "records", "model", false, "model", v_dotted, &r->model)) ||
+        (rc = dw_yaml_get_string(c, sec, "records", "model_version", false, "model_version",
+                                 v_dotted, &r->model_version)) ||
+        (rc = dw_yaml_get_strv(c, sec, "records", "columns", false, def_columns, NELEM(def_columns),
+                               0, DW_CONFIG_MAX_LIST, v_dotted, &r->columns, &r->ncolumns)) ||
+        (rc = dw_yaml_get_strv(c, sec, "records", "fields", false, NULL, 0, 0, DW_CONFIG_MAX_LIST,
+                               v_dotted, &r->fields, &r->nfields)) ||
+        (rc = dw_yaml_get_string(c, sec, "records", "default_model", false, NULL, v_model_name,
+                                 &r->default_model)))
         return rc;
     if (r->ncolumns + r->nfields == 0)
-        return fail(c, sec, DW_ERR_INVALID,
-                    "records: columns and fields are both empty, so nothing would be monitored");
+        return dw_yaml_fail(
+            c, sec, DW_ERR_INVALID,
+            "records: columns and fields are both empty, so nothing would be monitored");
     if (r->default_model) {
         bool any = false;
         for (size_t i = 0; i < c->cfg->nmodels && !any; i++)
             any = !strcmp(c->cfg->models[i].name, r->default_model);
         if (!any)
-            return fail(c, map_get(c, sec, "default_model"), DW_ERR_NOT_FOUND,
-                        "records.default_model: \"%.80s\" is not one of the models",
-                        r->default_model);
+            return dw_yaml_fail(c, dw_yaml_map_get(c, sec, "default_model"), DW_ERR_NOT_FOUND,
+                                "records.default_model: \"%.80s\" is not one of the models",
+                                r->default_model);
     }
     return 0;
 }
@@ -1059,69 +281,70 @@ static int cmp_column(const void *a, const void *b)
     return strcmp(((const dw_column_config *)a)->name, ((const dw_column_config *)b)->name);
 }
 
-static int parse_column(ctx *c, dw_model_config *m, yaml_node_t *kn, yaml_node_t *v,
+static int parse_column(dw_yaml_ctx *c, dw_model_config *m, yaml_node_t *kn, yaml_node_t *v,
                         const char *path, dw_column_config *col)
 {
     static const char *const keys[] = {
         "ignore",      "thresholds",         "alpha",          "psi", "ks",
         "min_samples", "missing_rate_delta", "type_error_rate"};
     col->name = dw_strdup((const char *)kn->data.scalar.value);
-    col->line = line_of(kn);
+    col->line = dw_yaml_line_of(kn);
     col->thresholds = m->thresholds;
     if (!*col->name)
-        return fail(c, kn, DW_ERR_INVALID, "%s: column names must not be empty", path);
-    if (is_null(v))
+        return dw_yaml_fail(c, kn, DW_ERR_INVALID, "%s: column names must not be empty", path);
+    if (dw_yaml_is_null(v))
         return 0;
     int rc;
     th_override nested, inl;
-    if ((rc = CHECK_MAP(c, v, path, keys, 0)) ||
-        (rc = get_bool(c, v, path, "ignore", false, &col->ignore)) ||
+    if ((rc = DW_YAML_CHECK_MAP(c, v, path, keys, 0)) ||
+        (rc = dw_yaml_get_bool(c, v, path, "ignore", false, &col->ignore)) ||
         (rc = get_thresholds(c, v, path, &col->thresholds, &nested)) ||
         (rc = read_thresholds(c, v, path, &inl)))
         return rc;
     unsigned both = nested.set & inl.set;
     if (both) {
         int b = __builtin_ctz(both);
-        return fail(c, inl.where[b], DW_ERR_INVALID,
-                    "%s: \"%s\" is set both here and under thresholds", path, threshold_keys[b]);
+        return dw_yaml_fail(c, inl.where[b], DW_ERR_INVALID,
+                            "%s: \"%s\" is set both here and under thresholds", path,
+                            threshold_keys[b]);
     }
     apply_thresholds(&col->thresholds, &inl);
     return 0;
 }
 
-static int parse_model(ctx *c, yaml_node_t *v, const char *path, dw_model_config *m)
+static int parse_model(dw_yaml_ctx *c, yaml_node_t *v, const char *path, dw_model_config *m)
 {
     static const char *const keys[] = {"name", "version", "reference", "thresholds", "columns"};
-    m->line = line_of(v);
+    m->line = dw_yaml_line_of(v);
     m->thresholds = c->cfg->thresholds;
     int rc;
     char *ref = NULL;
     th_override ov;
-    if ((rc = CHECK_MAP(c, v, path, keys, 0)) ||
-        (rc = get_string(c, v, path, "name", true, NULL, v_model_name, &m->name)) ||
-        (rc = get_string(c, v, path, "version", false, NULL, v_model_name, &m->version)) ||
-        (rc = get_string(c, v, path, "reference", true, NULL, v_nonempty, &ref)) ||
+    if ((rc = DW_YAML_CHECK_MAP(c, v, path, keys, 0)) ||
+        (rc = dw_yaml_get_string(c, v, path, "name", true, NULL, v_model_name, &m->name)) ||
+        (rc = dw_yaml_get_string(c, v, path, "version", false, NULL, v_model_name, &m->version)) ||
+        (rc = dw_yaml_get_string(c, v, path, "reference", true, NULL, dw_yaml_v_nonempty, &ref)) ||
         (rc = get_thresholds(c, v, path, &m->thresholds, &ov)))
         return rc;
-    m->reference = resolve_path(c->basedir, ref);
-    m->reference_line = line_of(map_get(c, v, "reference"));
+    m->reference = dw_yaml_resolve_path(c->basedir, ref);
+    m->reference_line = dw_yaml_line_of(dw_yaml_map_get(c, v, "reference"));
     free(ref);
 
-    char cp[PATHLEN], ccp[PATHLEN];
-    join_path(cp, path, "columns");
-    yaml_node_t *cols = map_get(c, v, "columns");
-    if (is_null(cols))
+    char cp[DW_YAML_PATHLEN], ccp[DW_YAML_PATHLEN];
+    dw_yaml_join_path(cp, path, "columns");
+    yaml_node_t *cols = dw_yaml_map_get(c, v, "columns");
+    if (dw_yaml_is_null(cols))
         return 0;
-    if ((rc = check_map(c, cols, cp, NULL, 0, DW_CONFIG_MAX_COLUMN_OVERRIDES)))
+    if ((rc = dw_yaml_check_map(c, cols, cp, NULL, 0, DW_CONFIG_MAX_COLUMN_OVERRIDES)))
         return rc;
-    size_t n = map_size(cols);
+    size_t n = dw_yaml_map_size(cols);
     m->columns = dw_calloc(n, sizeof *m->columns);
     m->ncolumns = n;
     for (size_t i = 0; i < n; i++) {
         yaml_node_pair_t *pair = &cols->data.mapping.pairs.start[i];
-        yaml_node_t *kn = node_at(c, pair->key);
-        join_path(ccp, cp, (const char *)kn->data.scalar.value);
-        if ((rc = parse_column(c, m, kn, node_at(c, pair->value), ccp, &m->columns[i])))
+        yaml_node_t *kn = dw_yaml_node_at(c, pair->key);
+        dw_yaml_join_path(ccp, cp, (const char *)kn->data.scalar.value);
+        if ((rc = parse_column(c, m, kn, dw_yaml_node_at(c, pair->value), ccp, &m->columns[i])))
             return rc;
     }
     qsort(m->columns, n, sizeof *m->columns, cmp_column);
@@ -1133,32 +356,33 @@ static bool same_opt(const char *a, const char *b)
     return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-static int parse_models(ctx *c, yaml_node_t *root)
+static int parse_models(dw_yaml_ctx *c, yaml_node_t *root)
 {
-    char ip[PATHLEN];
-    yaml_node_t *v = map_get(c, root, "models");
+    char ip[DW_YAML_PATHLEN];
+    yaml_node_t *v = dw_yaml_map_get(c, root, "models");
     if (!v)
-        return fail(c, root, DW_ERR_INVALID, "missing required section \"models\"");
-    if (is_null(v))
-        return fail(c, v, DW_ERR_INVALID, "models: needs at least 1 entry");
-    int rc = check_seq(c, v, "models", 1, DW_CONFIG_MAX_MODELS);
+        return dw_yaml_fail(c, root, DW_ERR_INVALID, "missing required section \"models\"");
+    if (dw_yaml_is_null(v))
+        return dw_yaml_fail(c, v, DW_ERR_INVALID, "models: needs at least 1 entry");
+    int rc = dw_yaml_check_seq(c, v, "models", 1, DW_CONFIG_MAX_MODELS);
     if (rc)
         return rc;
-    size_t n = seq_size(v);
+    size_t n = dw_yaml_seq_size(v);
     c->cfg->models = dw_calloc(n, sizeof *c->cfg->models);
     c->cfg->nmodels = n;
     for (size_t i = 0; i < n; i++) {
         dw_model_config *m = &c->cfg->models[i];
-        yaml_node_t *it = seq_item(c, v, i);
-        if ((rc = parse_model(c, it, index_path(ip, "models", i), m)))
+        yaml_node_t *it = dw_yaml_seq_item(c, v, i);
+        if ((rc = parse_model(c, it, dw_yaml_index_path(ip, "models", i), m)))
             return rc;
         for (size_t j = 0; j < i; j++) {
             dw_model_config *o = &c->cfg->models[j];
             if (!strcmp(o->name, m->name) && same_opt(o->version, m->version))
-                return fail(c, it, DW_ERR_INVALID,
-                            "%s: model \"%.80s\" (version %.80s) is configured twice (first at "
-                            "line %d)",
-                            ip, m->name, m->version ? m->version : "any", o->line);
+                return dw_yaml_fail(
+                    c, it, DW_ERR_INVALID,
+                    "%s: model \"%.80s\" (version %.80s) is configured twice (first at "
+                    "line %d)",
+                    ip, m->name, m->version ? m->version : "any", o->line);
         }
     }
     return 0;
@@ -1166,7 +390,7 @@ static int parse_models(ctx *c, yaml_node_t *root)
 
 /* --------------------------------------------------------------- windows */
 
-static int parse_windows(ctx *c, yaml_node_t *root)
+static int parse_windows(dw_yaml_ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {"name", "length", "slide"};
     static const struct {
@@ -1174,8 +398,8 @@ static int parse_windows(ctx *c, yaml_node_t *root)
         int64_t length, slide;
     } defaults[] = {{"15m", 15 * 60000, 60000}, {"1h", 3600000, 5 * 60000}};
     dw_config *cfg = c->cfg;
-    yaml_node_t *v = map_get(c, root, "windows");
-    if (is_null(v)) {
+    yaml_node_t *v = dw_yaml_map_get(c, root, "windows");
+    if (dw_yaml_is_null(v)) {
         cfg->windows = dw_calloc(NELEM(defaults), sizeof *cfg->windows);
         cfg->nwindows = NELEM(defaults);
         for (size_t i = 0; i < NELEM(defaults); i++) {
@@ -1186,58 +410,62 @@ static int parse_windows(ctx *c, yaml_node_t *root)
         }
         return 0;
     }
-    int rc = check_seq(c, v, "windows", 1, DW_CONFIG_MAX_WINDOWS);
+    int rc = dw_yaml_check_seq(c, v, "windows", 1, DW_CONFIG_MAX_WINDOWS);
     if (rc)
         return rc;
-    size_t n = seq_size(v);
+    size_t n = dw_yaml_seq_size(v);
     cfg->windows = dw_calloc(n, sizeof *cfg->windows);
     cfg->nwindows = n;
-    char ip[PATHLEN], lp[PATHLEN];
+    char ip[DW_YAML_PATHLEN], lp[DW_YAML_PATHLEN];
     int *lines = dw_calloc(n, sizeof *lines);
     for (size_t i = 0; i < n && !rc; i++) {
         dw_window_config *w = &cfg->windows[i];
-        yaml_node_t *it = seq_item(c, v, i), *ln, *sn;
-        index_path(ip, "windows", i);
-        if ((rc = CHECK_MAP(c, it, ip, keys, 0)))
+        yaml_node_t *it = dw_yaml_seq_item(c, v, i), *ln, *sn;
+        dw_yaml_index_path(ip, "windows", i);
+        if ((rc = DW_YAML_CHECK_MAP(c, it, ip, keys, 0)))
             break;
-        yaml_node_t *lv = map_get(c, it, "length");
-        if (is_null(lv)) {
-            rc = lv ? fail(c, lv, DW_ERR_INVALID, "%s.length: must not be empty", ip)
-                    : missing(c, it, ip, "length");
+        yaml_node_t *lv = dw_yaml_map_get(c, it, "length");
+        if (dw_yaml_is_null(lv)) {
+            rc = lv ? dw_yaml_fail(c, lv, DW_ERR_INVALID, "%s.length: must not be empty", ip)
+                    : dw_yaml_missing(c, it, ip, "length");
             break;
         }
-        if ((rc = get_duration(c, it, ip, "length", 0, 1, 366LL * 24 * 3600 * 1000, &w->length_ms,
-                               &ln)) ||
-            (rc = get_duration(c, it, ip, "slide", w->length_ms, 1, 366LL * 24 * 3600 * 1000,
-                               &w->slide_ms, &sn)))
+        if ((rc = dw_yaml_get_duration(c, it, ip, "length", 0, 1, 366LL * 24 * 3600 * 1000,
+                                       &w->length_ms, &ln)) ||
+            (rc = dw_yaml_get_duration(c, it, ip, "slide", w->length_ms, 1,
+                                       366LL * 24 * 3600 * 1000, &w->slide_ms, &sn)))
             break;
         char deflt[48];
         dw_duration_format(w->length_ms, deflt, sizeof deflt);
-        if ((rc = get_string(c, it, ip, "name", false, deflt, v_name, &w->name)))
+        if ((rc = dw_yaml_get_string(c, it, ip, "name", false, deflt, v_name, &w->name)))
             break;
-        lines[i] = line_of(map_get(c, it, "name") ? map_get(c, it, "name") : it);
+        lines[i] =
+            dw_yaml_line_of(dw_yaml_map_get(c, it, "name") ? dw_yaml_map_get(c, it, "name") : it);
         char a[48], b[48];
         if (w->slide_ms > w->length_ms || w->length_ms % w->slide_ms) {
-            rc = fail(c, ln, DW_ERR_INVALID, "%s: %s is not a positive multiple of slide %s",
-                      join_path(lp, ip, "length"), dw_duration_format(w->length_ms, a, sizeof a),
-                      dw_duration_format(w->slide_ms, b, sizeof b));
+            rc = dw_yaml_fail(
+                c, ln, DW_ERR_INVALID, "%s: %s is not a positive multiple of slide %s",
+                dw_yaml_join_path(lp, ip, "length"), dw_duration_format(w->length_ms, a, sizeof a),
+                dw_duration_format(w->slide_ms, b, sizeof b));
             break;
         }
         int64_t panes = w->length_ms / w->slide_ms;
         if (panes > DW_CONFIG_MAX_PANES) {
-            rc = fail(c, sn ? sn : ln, DW_ERR_LIMIT,
-                      "%s: length %s / slide %s = %lld panes, more than %d (use a longer slide)",
-                      ip, dw_duration_format(w->length_ms, a, sizeof a),
-                      dw_duration_format(w->slide_ms, b, sizeof b), (long long)panes,
-                      DW_CONFIG_MAX_PANES);
+            rc = dw_yaml_fail(
+                c, sn ? sn : ln, DW_ERR_LIMIT,
+                "%s: length %s / slide %s = %lld panes, more than %d (use a longer slide)", ip,
+                dw_duration_format(w->length_ms, a, sizeof a),
+                dw_duration_format(w->slide_ms, b, sizeof b), (long long)panes,
+                DW_CONFIG_MAX_PANES);
             break;
         }
         w->panes = (uint32_t)panes;
         for (size_t j = 0; j < i; j++) {
             if (!strcmp(cfg->windows[j].name, w->name)) {
-                rc = fail(c, map_get(c, it, "name") ? map_get(c, it, "name") : it, DW_ERR_INVALID,
-                          "%s.name: duplicate window name \"%s\" (first at line %d)", ip, w->name,
-                          lines[j]);
+                rc = dw_yaml_fail(
+                    c, dw_yaml_map_get(c, it, "name") ? dw_yaml_map_get(c, it, "name") : it,
+                    DW_ERR_INVALID, "%s.name: duplicate window name \"%s\" (first at line %d)", ip,
+                    w->name, lines[j]);
                 break;
             }
         }
@@ -1248,18 +476,18 @@ static int parse_windows(ctx *c, yaml_node_t *root)
 
 /* ------------------------------------------------- alerts, time, misc */
 
-static int parse_alerts(ctx *c, yaml_node_t *root)
+static int parse_alerts(dw_yaml_ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {"for", "clear_psi", "clear_ks", "keep_firing_for",
                                        "group_by_model"};
     dw_alerts_config *a = &c->cfg->alerts;
     const dw_thresholds *t = &c->cfg->thresholds;
     yaml_node_t *sec, *w;
-    int rc = get_section(c, root, "", "alerts", keys, NELEM(keys), &sec);
+    int rc = dw_yaml_get_section(c, root, "", "alerts", keys, NELEM(keys), &sec);
     if (rc)
         return rc;
     int64_t n;
-    if ((rc = get_int(c, sec, "alerts", "for", 2, 1, 10000, &n)))
+    if ((rc = dw_yaml_get_int(c, sec, "alerts", "for", 2, 1, 10000, &n)))
         return rc;
     a->for_evaluations = (int)n;
     /* The default clear levels never exceed the firing levels, so that a
@@ -1269,44 +497,44 @@ static int parse_alerts(ctx *c, yaml_node_t *root)
         def_psi = t->psi_threshold;
     if (t->ks_threshold > 0 && t->ks_threshold < def_ks)
         def_ks = t->ks_threshold;
-    if ((rc = get_double(c, sec, "alerts", "clear_psi", def_psi, 0, false, INFINITY, false,
-                         &a->clear_psi, &w)))
+    if ((rc = dw_yaml_get_double(c, sec, "alerts", "clear_psi", def_psi, 0, false, INFINITY, false,
+                                 &a->clear_psi, &w)))
         return rc;
     if (w && t->psi_threshold > 0 && a->clear_psi > t->psi_threshold)
-        return fail(c, w, DW_ERR_INVALID,
-                    "alerts.clear_psi: %g is above thresholds.psi %g (an alert must clear "
-                    "below the level that fires it)",
-                    a->clear_psi, t->psi_threshold);
-    if ((rc = get_double(c, sec, "alerts", "clear_ks", def_ks, 0, false, 1, false, &a->clear_ks,
-                         &w)))
+        return dw_yaml_fail(c, w, DW_ERR_INVALID,
+                            "alerts.clear_psi: %g is above thresholds.psi %g (an alert must clear "
+                            "below the level that fires it)",
+                            a->clear_psi, t->psi_threshold);
+    if ((rc = dw_yaml_get_double(c, sec, "alerts", "clear_ks", def_ks, 0, false, 1, false,
+                                 &a->clear_ks, &w)))
         return rc;
     if (w && t->ks_threshold > 0 && a->clear_ks > t->ks_threshold)
-        return fail(c, w, DW_ERR_INVALID,
-                    "alerts.clear_ks: %g is above thresholds.ks %g (an alert must clear "
-                    "below the level that fires it)",
-                    a->clear_ks, t->ks_threshold);
-    if ((rc = get_duration(c, sec, "alerts", "keep_firing_for", 0, 0, 30LL * 24 * 3600 * 1000,
-                           &a->keep_firing_for_ms, NULL)))
+        return dw_yaml_fail(c, w, DW_ERR_INVALID,
+                            "alerts.clear_ks: %g is above thresholds.ks %g (an alert must clear "
+                            "below the level that fires it)",
+                            a->clear_ks, t->ks_threshold);
+    if ((rc = dw_yaml_get_duration(c, sec, "alerts", "keep_firing_for", 0, 0,
+                                   30LL * 24 * 3600 * 1000, &a->keep_firing_for_ms, NULL)))
         return rc;
-    return get_bool(c, sec, "alerts", "group_by_model", true, &a->group_by_model);
+    return dw_yaml_get_bool(c, sec, "alerts", "group_by_model", true, &a->group_by_model);
 }
 
-static int parse_time(ctx *c, yaml_node_t *root)
+static int parse_time(dw_yaml_ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {"allowed_lateness", "idle_timeout"};
     yaml_node_t *sec;
-    int rc = get_section(c, root, "", "time", keys, NELEM(keys), &sec);
+    int rc = dw_yaml_get_section(c, root, "", "time", keys, NELEM(keys), &sec);
     if (rc)
         return rc;
-    if ((rc = get_duration(c, sec, "time", "allowed_lateness", 60000, 0, 24 * 3600 * 1000,
-                           &c->cfg->time.allowed_lateness_ms, NULL)))
+    if ((rc = dw_yaml_get_duration(c, sec, "time", "allowed_lateness", 60000, 0, 24 * 3600 * 1000,
+                                   &c->cfg->time.allowed_lateness_ms, NULL)))
         return rc;
-    return get_duration(c, sec, "time", "idle_timeout", 30000, 0, 24 * 3600 * 1000,
-                        &c->cfg->time.idle_timeout_ms, NULL);
+    return dw_yaml_get_duration(c, sec, "time", "idle_timeout", 30000, 0, 24 * 3600 * 1000,
+                                &c->cfg->time.idle_timeout_ms, NULL);
 }
 
 /* "host:port" or "[v6]:port"; host may be empty (all addresses). */
-static int parse_listen(ctx *c, yaml_node_t *v, const char *listen)
+static int parse_listen(dw_yaml_ctx *c, yaml_node_t *v, const char *listen)
 {
     const char *colon = strrchr(listen, ':');
     const char *host = listen, *host_end = colon;
@@ -1324,15 +552,15 @@ static int parse_listen(ctx *c, yaml_node_t *v, const char *listen)
     /* Port 0 asks for an ephemeral port (tests): src/http.c logs the bound
      * one and writes it to $DW_HTTP_PORT_FILE. */
     if (!colon || !colon[1] || *end || port < 0 || port > 65535)
-        return fail(c, v, DW_ERR_INVALID,
-                    "http.listen: \"%.80s\" is not host:port (like 0.0.0.0:9187 or [::]:9187)",
-                    listen);
+        return dw_yaml_fail(
+            c, v, DW_ERR_INVALID,
+            "http.listen: \"%.80s\" is not host:port (like 0.0.0.0:9187 or [::]:9187)", listen);
     c->cfg->http.host = dw_strndup(host, (size_t)(host_end - host));
     c->cfg->http.port = (uint16_t)port;
     return 0;
 }
 
-static int parse_misc(ctx *c, yaml_node_t *root)
+static int parse_misc(dw_yaml_ctx *c, yaml_node_t *root)
 {
     static const char *const http_keys[] = {"listen", "enabled"};
     static const char *const log_keys[] = {"level", "format"};
@@ -1342,32 +570,33 @@ static int parse_misc(ctx *c, yaml_node_t *root)
     dw_config *cfg = c->cfg;
     yaml_node_t *sec;
     int rc, e;
-    if ((rc = get_section(c, root, "", "http", http_keys, NELEM(http_keys), &sec)) ||
-        (rc = get_string(c, sec, "http", "listen", false, "0.0.0.0:9187", v_no_space,
-                         &cfg->http.listen)) ||
-        (rc = parse_listen(c, sec ? map_get(c, sec, "listen") : root, cfg->http.listen)) ||
-        (rc = get_bool(c, sec, "http", "enabled", true, &cfg->http.enabled)))
+    if ((rc = dw_yaml_get_section(c, root, "", "http", http_keys, NELEM(http_keys), &sec)) ||
+        (rc = dw_yaml_get_string(c, sec, "http", "listen", false, "0.0.0.0:9187",
+                                 dw_yaml_v_no_space, &cfg->http.listen)) ||
+        (rc = parse_listen(c, sec ? dw_yaml_map_get(c, sec, "listen") : root, cfg->http.listen)) ||
+        (rc = dw_yaml_get_bool(c, sec, "http", "enabled", true, &cfg->http.enabled)))
         return rc;
-    if ((rc = get_section(c, root, "", "log", log_keys, NELEM(log_keys), &sec)) ||
-        (rc = get_enum(c, sec, "log", "level", levels, NELEM(levels), DW_LOG_INFO, &e)))
+    if ((rc = dw_yaml_get_section(c, root, "", "log", log_keys, NELEM(log_keys), &sec)) ||
+        (rc = dw_yaml_get_enum(c, sec, "log", "level", levels, NELEM(levels), DW_LOG_INFO, &e)))
         return rc;
     cfg->log.level = (dw_log_level)e;
-    if ((rc = get_enum(c, sec, "log", "format", formats, NELEM(formats), DW_LOG_JSON, &e)))
+    if ((rc = dw_yaml_get_enum(c, sec, "log", "format", formats, NELEM(formats), DW_LOG_JSON, &e)))
         return rc;
     cfg->log.format = (dw_log_format)e;
     char *dir = NULL;
-    if ((rc = get_string(c, root, "", "state_dir", false, "/var/lib/driftwatch", v_nonempty, &dir)))
+    if ((rc = dw_yaml_get_string(c, root, "", "state_dir", false, "/var/lib/driftwatch",
+                                 dw_yaml_v_nonempty, &dir)))
         return rc;
-    cfg->state_dir = resolve_path(c->basedir, dir);
+    cfg->state_dir = dw_yaml_resolve_path(c->basedir, dir);
     free(dir);
     int64_t n;
-    if ((rc = get_section(c, root, "", "evaluation", eval_keys, NELEM(eval_keys), &sec)) ||
-        (rc = get_int(c, sec, "evaluation", "max_new_categories", 32, 0, 10000, &n)))
+    if ((rc = dw_yaml_get_section(c, root, "", "evaluation", eval_keys, NELEM(eval_keys), &sec)) ||
+        (rc = dw_yaml_get_int(c, sec, "evaluation", "max_new_categories", 32, 0, 10000, &n)))
         return rc;
     cfg->evaluation.max_new_categories = (uint32_t)n;
     /* Below Kubernetes' default 30 s grace period, with room to commit. */
-    return get_duration(c, root, "", "shutdown_budget", 10000, 0, 600000, &cfg->shutdown_budget_ms,
-                        NULL);
+    return dw_yaml_get_duration(c, root, "", "shutdown_budget", 10000, 0, 600000,
+                                &cfg->shutdown_budget_ms, NULL);
 }
 
 /* ------------------------------------------ sinks and retrain targets */
@@ -1379,27 +608,28 @@ static int parse_misc(ctx *c, yaml_node_t *root)
  * misplaced key belongs to), then reads and checks the options against the
  * type's table into *params. The option tables live with the sink types
  * (src/sinks/), so this code knows none of them by name. */
-static int typed_entry(ctx *c, yaml_node_t *v, const char *path, unsigned role,
+static int typed_entry(dw_yaml_ctx *c, yaml_node_t *v, const char *path, unsigned role,
                        const char *const *common, size_t ncommon, const char *what,
                        const dw_sink_ops **type, dw_kv **params, size_t *nparams)
 {
     const dw_sink_ops *types[MAX_KEYS];
     const char *names[MAX_KEYS];
     size_t ntypes = 0;
-    char p[PATHLEN];
+    char p[DW_YAML_PATHLEN];
     for (size_t i = 0; dw_sink_ops_at(i) && ntypes < MAX_KEYS; i++)
         if (dw_sink_ops_at(i)->roles & role) {
             types[ntypes] = dw_sink_ops_at(i);
             names[ntypes++] = dw_sink_ops_at(i)->name;
         }
     if (v->type != YAML_MAPPING_NODE)
-        return fail(c, v, DW_ERR_INVALID, "%s: expected a mapping, got %s", path, kind_name(v));
-    yaml_node_t *tv = map_get(c, v, "type");
-    if (is_null(tv))
-        return tv ? fail(c, tv, DW_ERR_INVALID, "%s.type: must not be empty", path)
-                  : missing(c, v, path, "type");
+        return dw_yaml_fail(c, v, DW_ERR_INVALID, "%s: expected a mapping, got %s", path,
+                            dw_yaml_kind_name(v));
+    yaml_node_t *tv = dw_yaml_map_get(c, v, "type");
+    if (dw_yaml_is_null(tv))
+        return tv ? dw_yaml_fail(c, tv, DW_ERR_INVALID, "%s.type: must not be empty", path)
+                  : dw_yaml_missing(c, v, path, "type");
     int t;
-    int rc = enum_value(c, tv, join_path(p, path, "type"), names, ntypes, &t);
+    int rc = dw_yaml_enum_value(c, tv, dw_yaml_join_path(p, path, "type"), names, ntypes, &t);
     if (rc)
         return rc;
     const dw_sink_ops *ts = *type = types[t];
@@ -1412,7 +642,7 @@ static int typed_entry(ctx *c, yaml_node_t *v, const char *path, unsigned role,
             allowed[nallowed++] = o->key;
     for (yaml_node_pair_t *pp = v->data.mapping.pairs.start; pp < v->data.mapping.pairs.top; pp++) {
         yaml_node_t *kn;
-        const char *k = key_text(c, pp, &kn);
+        const char *k = dw_yaml_key_text(c, pp, &kn);
         if (!k)
             continue;
         bool known = false;
@@ -1420,15 +650,15 @@ static int typed_entry(ctx *c, yaml_node_t *v, const char *path, unsigned role,
             known = !strcmp(k, allowed[i]);
         for (size_t i = 0; i < ntypes && !known; i++)
             if (dw_sink_option_find(types[i], k))
-                return fail(c, kn, DW_ERR_INVALID,
-                            "%s: key \"%s\" is not used by %s %s (it belongs to type %s)", path, k,
-                            ts->name, what, types[i]->name);
+                return dw_yaml_fail(c, kn, DW_ERR_INVALID,
+                                    "%s: key \"%s\" is not used by %s %s (it belongs to type %s)",
+                                    path, k, ts->name, what, types[i]->name);
     }
-    if ((rc = check_map(c, v, path, allowed, nallowed, 0)))
+    if ((rc = dw_yaml_check_map(c, v, path, allowed, nallowed, 0)))
         return rc;
-    if (ts->no_url && !is_null(map_get(c, v, "url")))
-        return fail(c, map_get(c, v, "url"), DW_ERR_INVALID, "%s.url: %s %s take no url", path,
-                    ts->name, what);
+    if (ts->no_url && !dw_yaml_is_null(dw_yaml_map_get(c, v, "url")))
+        return dw_yaml_fail(c, dw_yaml_map_get(c, v, "url"), DW_ERR_INVALID,
+                            "%s.url: %s %s take no url", path, ts->name, what);
 
     size_t nopts = 0;
     for (const dw_sink_option *o = ts->options; o && o->key; o++)
@@ -1437,8 +667,8 @@ static int typed_entry(ctx *c, yaml_node_t *v, const char *path, unsigned role,
     *nparams = 0;
     for (const dw_sink_option *o = ts->options; o && o->key; o++) {
         char *s = NULL;
-        if ((rc = get_string(c, v, path, o->key, o->required, NULL,
-                             o->required ? v_nonempty : v_any, &s)))
+        if ((rc = dw_yaml_get_string(c, v, path, o->key, o->required, NULL,
+                                     o->required ? dw_yaml_v_nonempty : dw_yaml_v_any, &s)))
             return rc;
         /* An optional key that interpolates to "" (secret: "${SECRET:-}") is
          * treated as absent, so one file serves setups with and without it. */
@@ -1450,21 +680,21 @@ static int typed_entry(ctx *c, yaml_node_t *v, const char *path, unsigned role,
         dw_kv *kv = &(*params)[(*nparams)++];
         kv->key = dw_strdup(o->key);
         kv->value = s;
-        yaml_node_t *pv = map_get(c, v, o->key);
-        join_path(p, path, o->key);
+        yaml_node_t *pv = dw_yaml_map_get(c, v, o->key);
+        dw_yaml_join_path(p, path, o->key);
         if (o->type == DW_SINK_OPT_ENUM) {
-            /* enum_value() adds a "did you mean". */
+            /* dw_yaml_enum_value() adds a "did you mean". */
             size_t nv = 0;
             while (o->values[nv])
                 nv++;
             int e;
-            if ((rc = enum_value(c, pv, p, o->values, nv, &e)))
+            if ((rc = dw_yaml_enum_value(c, pv, p, o->values, nv, &e)))
                 return rc;
         }
         char why[160];
         const char *bad = dw_sink_option_check(o, s, why, sizeof why);
         if (bad)
-            return fail(c, pv, DW_ERR_INVALID, "%s: \"%.80s\" %s", p, s, bad);
+            return dw_yaml_fail(c, pv, DW_ERR_INVALID, "%s: \"%.80s\" %s", p, s, bad);
     }
     return 0;
 }
@@ -1477,30 +707,31 @@ static bool model_exists(const dw_config *cfg, const char *name)
     return false;
 }
 
-static int parse_filter(ctx *c, yaml_node_t *v, const char *path, dw_sink_filter *f)
+static int parse_filter(dw_yaml_ctx *c, yaml_node_t *v, const char *path, dw_sink_filter *f)
 {
     static const char *const keys[] = {"models", "columns", "severity"};
     static const char *const sev[] = {"any", "warning", "critical"};
-    char p[PATHLEN], ip[PATHLEN];
+    char p[DW_YAML_PATHLEN], ip[DW_YAML_PATHLEN];
     yaml_node_t *sec;
     int rc, e;
-    if ((rc = get_section(c, v, path, "filter", keys, NELEM(keys), &sec)))
+    if ((rc = dw_yaml_get_section(c, v, path, "filter", keys, NELEM(keys), &sec)))
         return rc;
-    join_path(p, path, "filter");
-    if ((rc = get_strv(c, sec, p, "models", false, NULL, 0, 0, DW_CONFIG_MAX_LIST, v_model_name,
-                       &f->models, &f->nmodels)) ||
-        (rc = get_strv(c, sec, p, "columns", false, NULL, 0, 0, DW_CONFIG_MAX_LIST, v_nonempty,
-                       &f->columns, &f->ncolumns)))
+    dw_yaml_join_path(p, path, "filter");
+    if ((rc = dw_yaml_get_strv(c, sec, p, "models", false, NULL, 0, 0, DW_CONFIG_MAX_LIST,
+                               v_model_name, &f->models, &f->nmodels)) ||
+        (rc = dw_yaml_get_strv(c, sec, p, "columns", false, NULL, 0, 0, DW_CONFIG_MAX_LIST,
+                               dw_yaml_v_nonempty, &f->columns, &f->ncolumns)))
         return rc;
     for (size_t i = 0; i < f->nmodels; i++) {
         if (!model_exists(c->cfg, f->models[i])) {
-            join_path(ip, p, "models");
-            return fail(c, seq_item(c, map_get(c, sec, "models"), i), DW_ERR_NOT_FOUND,
-                        "%s[%zu]: \"%.80s\" is not one of the models", ip, i, f->models[i]);
+            dw_yaml_join_path(ip, p, "models");
+            return dw_yaml_fail(c, dw_yaml_seq_item(c, dw_yaml_map_get(c, sec, "models"), i),
+                                DW_ERR_NOT_FOUND, "%s[%zu]: \"%.80s\" is not one of the models", ip,
+                                i, f->models[i]);
         }
     }
     /* "any" is accepted for symmetry with the default (no filter). */
-    if ((rc = get_enum(c, sec, p, "severity", sev, NELEM(sev), DW_SEVERITY_ANY, &e)))
+    if ((rc = dw_yaml_get_enum(c, sec, p, "severity", sev, NELEM(sev), DW_SEVERITY_ANY, &e)))
         return rc;
     f->min_severity = (dw_severity)e;
     return 0;
@@ -1510,13 +741,13 @@ static void free_sink(dw_sink_config *s)
 {
     free(s->name);
     free(s->url);
-    free_kv(s->headers, s->nheaders);
-    free_strv(s->filter.models, s->filter.nmodels);
-    free_strv(s->filter.columns, s->filter.ncolumns);
-    free_kv(s->params, s->nparams);
+    dw_yaml_free_kv(s->headers, s->nheaders);
+    dw_yaml_free_strv(s->filter.models, s->filter.nmodels);
+    dw_yaml_free_strv(s->filter.columns, s->filter.ncolumns);
+    dw_yaml_free_kv(s->params, s->nparams);
 }
 
-static int parse_sink(ctx *c, yaml_node_t *v, const char *path, dw_sink_config *s)
+static int parse_sink(dw_yaml_ctx *c, yaml_node_t *v, const char *path, dw_sink_config *s)
 {
     static const char *const common[] = {"name",    "type",         "url",
                                          "timeout", "max_retries",  "send_resolved",
@@ -1528,31 +759,31 @@ static int parse_sink(ctx *c, yaml_node_t *v, const char *path, dw_sink_config *
                           &s->params, &s->nparams)))
         return rc;
     s->type = type->name;
-    if ((rc = get_string(c, v, path, "name", true, NULL, v_name, &s->name)) ||
-        (rc = get_string(c, v, path, "url", !type->no_url && !type->default_url, NULL, v_url,
-                         &s->url)) ||
-        (rc = get_duration(c, v, path, "timeout", DW_SINK_DEFAULT_TIMEOUT_MS, 1,
-                           DW_SINK_MAX_TIMEOUT_MS, &s->timeout_ms, NULL)) ||
-        (rc = get_int(c, v, path, "max_retries", DW_SINK_DEFAULT_MAX_RETRIES, 0,
-                      DW_SINK_MAX_RETRIES, &n)))
+    if ((rc = dw_yaml_get_string(c, v, path, "name", true, NULL, v_name, &s->name)) ||
+        (rc = dw_yaml_get_string(c, v, path, "url", !type->no_url && !type->default_url, NULL,
+                                 dw_yaml_v_url, &s->url)) ||
+        (rc = dw_yaml_get_duration(c, v, path, "timeout", DW_SINK_DEFAULT_TIMEOUT_MS, 1,
+                                   DW_SINK_MAX_TIMEOUT_MS, &s->timeout_ms, NULL)) ||
+        (rc = dw_yaml_get_int(c, v, path, "max_retries", DW_SINK_DEFAULT_MAX_RETRIES, 0,
+                              DW_SINK_MAX_RETRIES, &n)))
         return rc;
     s->max_retries = (int)n;
-    if ((rc = get_bool(c, v, path, "send_resolved", true, &s->send_resolved)) ||
-        (rc = get_kv(c, v, path, "headers", DW_SINK_MAX_HEADERS, v_header_name, v_header_value,
-                     &s->headers, &s->nheaders)) ||
-        (rc = get_duration(c, v, path, "min_interval", 0, 0, DW_SINK_MAX_MIN_INTERVAL_MS,
-                           &s->min_interval_ms, NULL)) ||
+    if ((rc = dw_yaml_get_bool(c, v, path, "send_resolved", true, &s->send_resolved)) ||
+        (rc = dw_yaml_get_kv(c, v, path, "headers", DW_SINK_MAX_HEADERS, dw_yaml_v_header_name,
+                             dw_yaml_v_header_value, &s->headers, &s->nheaders)) ||
+        (rc = dw_yaml_get_duration(c, v, path, "min_interval", 0, 0, DW_SINK_MAX_MIN_INTERVAL_MS,
+                                   &s->min_interval_ms, NULL)) ||
         (rc = parse_filter(c, v, path, &s->filter)))
         return rc;
     return 0;
 }
 
-static int parse_sinks(ctx *c, yaml_node_t *root)
+static int parse_sinks(dw_yaml_ctx *c, yaml_node_t *root)
 {
     dw_config *cfg = c->cfg;
-    yaml_node_t *v = map_get(c, root, "sinks");
-    char ip[PATHLEN];
-    if (is_null(v)) {
+    yaml_node_t *v = dw_yaml_map_get(c, root, "sinks");
+    char ip[DW_YAML_PATHLEN];
+    if (dw_yaml_is_null(v)) {
         cfg->sinks = dw_calloc(1, sizeof *cfg->sinks);
         cfg->nsinks = 1;
         dw_sink_config *s = &cfg->sinks[0];
@@ -1563,20 +794,20 @@ static int parse_sinks(ctx *c, yaml_node_t *root)
         s->send_resolved = true;
         return 0;
     }
-    int rc = check_seq(c, v, "sinks", 0, DW_CONFIG_MAX_SINKS);
+    int rc = dw_yaml_check_seq(c, v, "sinks", 0, DW_CONFIG_MAX_SINKS);
     if (rc)
         return rc;
-    size_t n = seq_size(v);
+    size_t n = dw_yaml_seq_size(v);
     cfg->sinks = dw_calloc(n, sizeof *cfg->sinks);
     cfg->nsinks = n;
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *it = seq_item(c, v, i);
-        if ((rc = parse_sink(c, it, index_path(ip, "sinks", i), &cfg->sinks[i])))
+        yaml_node_t *it = dw_yaml_seq_item(c, v, i);
+        if ((rc = parse_sink(c, it, dw_yaml_index_path(ip, "sinks", i), &cfg->sinks[i])))
             return rc;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(cfg->sinks[j].name, cfg->sinks[i].name))
-                return fail(c, map_get(c, it, "name"), DW_ERR_INVALID,
-                            "%s.name: duplicate sink name \"%s\"", ip, cfg->sinks[i].name);
+                return dw_yaml_fail(c, dw_yaml_map_get(c, it, "name"), DW_ERR_INVALID,
+                                    "%s.name: duplicate sink name \"%s\"", ip, cfg->sinks[i].name);
     }
     return 0;
 }
@@ -1587,10 +818,11 @@ static void free_retrain(dw_retrain_config *r)
     free(r->url);
     free(r->model);
     free(r->window);
-    free_kv(r->params, r->nparams);
+    dw_yaml_free_kv(r->params, r->nparams);
 }
 
-static int parse_retrain_entry(ctx *c, yaml_node_t *v, const char *path, dw_retrain_config *r)
+static int parse_retrain_entry(dw_yaml_ctx *c, yaml_node_t *v, const char *path,
+                               dw_retrain_config *r)
 {
     static const char *const common[] = {"name",        "type",   "url", "model",
                                          "min_columns", "window", "for", "cooldown"};
@@ -1601,76 +833,79 @@ static int parse_retrain_entry(ctx *c, yaml_node_t *v, const char *path, dw_retr
                           "retrain targets", &type, &r->params, &r->nparams)))
         return rc;
     r->type = type->name;
-    if ((rc = get_string(c, v, path, "name", true, NULL, v_name, &r->name)) ||
-        (rc = get_string(c, v, path, "url", !type->default_url, NULL, v_url, &r->url)) ||
-        (rc = get_string(c, v, path, "model", false, NULL, v_model_name, &r->model)) ||
-        (rc = get_int(c, v, path, "min_columns", 3, 1, 100000, &n)))
+    if ((rc = dw_yaml_get_string(c, v, path, "name", true, NULL, v_name, &r->name)) ||
+        (rc = dw_yaml_get_string(c, v, path, "url", !type->default_url, NULL, dw_yaml_v_url,
+                                 &r->url)) ||
+        (rc = dw_yaml_get_string(c, v, path, "model", false, NULL, v_model_name, &r->model)) ||
+        (rc = dw_yaml_get_int(c, v, path, "min_columns", 3, 1, 100000, &n)))
         return rc;
     r->min_columns = (int)n;
     if (r->model && !model_exists(c->cfg, r->model))
-        return fail(c, map_get(c, v, "model"), DW_ERR_NOT_FOUND,
-                    "%s.model: \"%.80s\" is not one of the models", path, r->model);
-    if ((rc = get_string(c, v, path, "window", false, c->cfg->windows[0].name, v_name, &r->window)))
+        return dw_yaml_fail(c, dw_yaml_map_get(c, v, "model"), DW_ERR_NOT_FOUND,
+                            "%s.model: \"%.80s\" is not one of the models", path, r->model);
+    if ((rc = dw_yaml_get_string(c, v, path, "window", false, c->cfg->windows[0].name, v_name,
+                                 &r->window)))
         return rc;
     if (!dw_config_find_window(c->cfg, r->window))
-        return fail(c, map_get(c, v, "window"), DW_ERR_NOT_FOUND,
-                    "%s.window: \"%.80s\" is not one of the windows", path, r->window);
-    if ((rc = get_duration(c, v, path, "for", 15 * 60000, 0, 30LL * 24 * 3600 * 1000, &r->for_ms,
-                           NULL)) ||
-        (rc = get_duration(c, v, path, "cooldown", 6 * 3600000, 0, 30LL * 24 * 3600 * 1000,
-                           &r->cooldown_ms, NULL)))
+        return dw_yaml_fail(c, dw_yaml_map_get(c, v, "window"), DW_ERR_NOT_FOUND,
+                            "%s.window: \"%.80s\" is not one of the windows", path, r->window);
+    if ((rc = dw_yaml_get_duration(c, v, path, "for", 15 * 60000, 0, 30LL * 24 * 3600 * 1000,
+                                   &r->for_ms, NULL)) ||
+        (rc = dw_yaml_get_duration(c, v, path, "cooldown", 6 * 3600000, 0, 30LL * 24 * 3600 * 1000,
+                                   &r->cooldown_ms, NULL)))
         return rc;
     return 0;
 }
 
-static int parse_retrain(ctx *c, yaml_node_t *root)
+static int parse_retrain(dw_yaml_ctx *c, yaml_node_t *root)
 {
     dw_config *cfg = c->cfg;
-    yaml_node_t *v = map_get(c, root, "retrain");
-    char ip[PATHLEN];
-    if (is_null(v))
+    yaml_node_t *v = dw_yaml_map_get(c, root, "retrain");
+    char ip[DW_YAML_PATHLEN];
+    if (dw_yaml_is_null(v))
         return 0;
-    int rc = check_seq(c, v, "retrain", 0, DW_CONFIG_MAX_RETRAIN);
+    int rc = dw_yaml_check_seq(c, v, "retrain", 0, DW_CONFIG_MAX_RETRAIN);
     if (rc)
         return rc;
-    size_t n = seq_size(v);
+    size_t n = dw_yaml_seq_size(v);
     cfg->retrain = dw_calloc(n, sizeof *cfg->retrain);
     cfg->nretrain = n;
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *it = seq_item(c, v, i);
-        if ((rc = parse_retrain_entry(c, it, index_path(ip, "retrain", i), &cfg->retrain[i])))
+        yaml_node_t *it = dw_yaml_seq_item(c, v, i);
+        if ((rc = parse_retrain_entry(c, it, dw_yaml_index_path(ip, "retrain", i),
+                                      &cfg->retrain[i])))
             return rc;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(cfg->retrain[j].name, cfg->retrain[i].name))
-                return fail(c, map_get(c, it, "name"), DW_ERR_INVALID,
-                            "%s.name: duplicate retrain target name \"%s\"", ip,
-                            cfg->retrain[i].name);
+                return dw_yaml_fail(c, dw_yaml_map_get(c, it, "name"), DW_ERR_INVALID,
+                                    "%s.name: duplicate retrain target name \"%s\"", ip,
+                                    cfg->retrain[i].name);
         /* Rules and sinks share the notifier's names (logs, metrics). */
         for (size_t j = 0; j < cfg->nsinks; j++)
             if (!strcmp(cfg->sinks[j].name, cfg->retrain[i].name))
-                return fail(c, map_get(c, it, "name"), DW_ERR_INVALID,
-                            "%s.name: \"%s\" is already the name of a sink", ip,
-                            cfg->retrain[i].name);
+                return dw_yaml_fail(c, dw_yaml_map_get(c, it, "name"), DW_ERR_INVALID,
+                                    "%s.name: \"%s\" is already the name of a sink", ip,
+                                    cfg->retrain[i].name);
     }
     return 0;
 }
 
 /* ------------------------------------------------------------ top level */
 
-static int parse_root(ctx *c, yaml_node_t *root)
+static int parse_root(dw_yaml_ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {
         "kafka", "records", "models", "windows", "thresholds", "alerts",     "time",
         "sinks", "retrain", "http",   "log",     "state_dir",  "evaluation", "shutdown_budget"};
     if (root->type != YAML_MAPPING_NODE)
-        return fail(c, root, DW_ERR_INVALID, "the configuration must be a mapping, not %s",
-                    kind_name(root));
+        return dw_yaml_fail(c, root, DW_ERR_INVALID, "the configuration must be a mapping, not %s",
+                            dw_yaml_kind_name(root));
     int rc;
     th_override ov;
     dw_thresholds_default(&c->cfg->thresholds);
     /* Dependencies first: thresholds feed models, models and windows are
      * referenced by records, sinks and retrain. */
-    if ((rc = CHECK_MAP(c, root, "", keys, 0)) ||
+    if ((rc = DW_YAML_CHECK_MAP(c, root, "", keys, 0)) ||
         (rc = get_thresholds(c, root, "", &c->cfg->thresholds, &ov)) ||
         (rc = parse_kafka(c, root)) || (rc = parse_models(c, root)) ||
         (rc = parse_records(c, root)) || (rc = parse_windows(c, root)) ||
@@ -1680,7 +915,7 @@ static int parse_root(ctx *c, yaml_node_t *root)
     return 0;
 }
 
-static int yaml_error(ctx *c, yaml_parser_t *p)
+static int yaml_error(dw_yaml_ctx *c, yaml_parser_t *p)
 {
     const char *problem = p->problem ? p->problem : "malformed input";
     if (p->context)
@@ -1701,7 +936,7 @@ int dw_config_parse(const char *name, const char *text, size_t len, const char *
     if (len > DW_CONFIG_MAX_BYTES)
         return dw_seterr(errbuf, errlen, DW_ERR_LIMIT, "%s: larger than %d bytes", name,
                          DW_CONFIG_MAX_BYTES);
-    ctx c = {.name = name, .basedir = basedir, .errbuf = errbuf, .errlen = errlen};
+    dw_yaml_ctx c = {.name = name, .basedir = basedir, .errbuf = errbuf, .errlen = errlen};
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser))
@@ -1785,16 +1020,16 @@ void dw_config_free(dw_config *cfg)
     free(cfg->basedir);
     dw_kafka_config *k = &cfg->kafka;
     free(k->brokers);
-    free_strv(k->topics, k->ntopics);
+    dw_yaml_free_strv(k->topics, k->ntopics);
     free(k->group_id);
     free(k->dead_letter_topic);
-    free_kv(k->properties, k->nproperties);
+    dw_yaml_free_kv(k->properties, k->nproperties);
     dw_records_config *r = &cfg->records;
     free(r->timestamp);
     free(r->model);
     free(r->model_version);
-    free_strv(r->columns, r->ncolumns);
-    free_strv(r->fields, r->nfields);
+    dw_yaml_free_strv(r->columns, r->ncolumns);
+    dw_yaml_free_strv(r->fields, r->nfields);
     free(r->default_model);
     for (size_t i = 0; i < cfg->nmodels; i++) {
         dw_model_config *m = &cfg->models[i];

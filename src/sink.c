@@ -2,7 +2,7 @@
  * options, requests, the shared HTTP policy, the alert filter and the
  * one-line statistics summary (sink.h). Delivery itself (queues, retries,
  * curl) is the notifier's. */
-#include "driftwatch/sink.h"
+#include "sink_int.h"
 
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
@@ -131,7 +131,9 @@ void dw_sink_ops_names(char *buf, size_t len)
     }
 }
 
-int dw_sink_check_url(const dw_sink_spec *spec, const char *url, char *errbuf, size_t errlen)
+/* Checks that url is an http:// or https:// URL curl accepts. Returns 0
+ * or DW_ERR_INVALID with one sentence naming the sink in errbuf. */
+static int check_url(const dw_sink_spec *spec, const char *url, char *errbuf, size_t errlen)
 {
     if (!url || !*url)
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "sink \"%s\": a url is required",
@@ -367,7 +369,7 @@ static int check_options(const dw_sink_ops *t, const dw_sink_spec *sp, char *err
     const char *what = t->roles == DW_SINK_ROLE_RETRAIN ? "retrain target" : "sink";
     if (!t->no_url) {
         const char *url = sp->url && *sp->url ? sp->url : t->default_url;
-        int rc = dw_sink_check_url(sp, url, errbuf, errlen);
+        int rc = check_url(sp, url, errbuf, errlen);
         if (rc)
             return rc;
     }

@@ -1,6 +1,6 @@
 #include "commands.h"
 
-#include "driftwatch/demo.h"
+#include "demo.h"
 #include "driftwatch/log.h"
 
 #include <stdio.h>

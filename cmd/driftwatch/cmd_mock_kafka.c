@@ -4,7 +4,7 @@
 
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
-#include "driftwatch/mock_kafka.h"
+#include "mock_kafka.h"
 
 #include <errno.h>
 #include <getopt.h>

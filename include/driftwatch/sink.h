@@ -239,39 +239,4 @@ const char *dw_sink_option_check(const dw_sink_option *o, const char *value, cha
  * DW_ERR_INVALID with one sentence naming the sink in errbuf. */
 int dw_sink_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen);
 
-/* A new reference to doc keeping only the alerts this sink gets: resolved
- * alerts go when the spec does not send them, and the spec's filter
- * (models, columns, minimum severity) applies. doc itself, increfed, when
- * nothing is removed; NULL when no alert is left. */
-json_t *dw_sink_filter_alerts(const dw_sink_spec *spec, const json_t *doc);
-
-/* Checks that url is an http:// or https:// URL curl accepts (the url
- * option of spec, or a type's default). Returns 0 or DW_ERR_INVALID with
- * one sentence naming the sink in errbuf. */
-int dw_sink_check_url(const dw_sink_spec *spec, const char *url, char *errbuf, size_t errlen);
-
-/* Rank of a severity name: info 1, warning 2, error 3, critical 4; 0 for
- * anything else (NULL included). */
-int dw_sink_severity_rank(const char *severity);
-
-/* One readable line of an alert's statistics into buf (truncated to len),
- * e.g. "KS D=0.31 p_adj=1e-39, PSI=0.52; 4980 samples" or
- * "missing 31.0% (reference 2.0%); 4980 samples".
- * Returns buf. */
-char *dw_sink_alert_stats(const json_t *alert, char *buf, size_t len);
-
-/* Registered sink types (listed in the registry in src/sink.c). */
-extern const dw_sink_ops dw_sink_stdout;
-extern const dw_sink_ops dw_sink_webhook;
-extern const dw_sink_ops dw_sink_slack;
-extern const dw_sink_ops dw_sink_pagerduty;
-extern const dw_sink_ops dw_sink_alertmanager;
-
-/* Retraining targets (src/target_<name>.c): sink types that take only
- * documents of kind "retrain" and skip everything else. */
-extern const dw_sink_ops dw_target_airflow;
-extern const dw_sink_ops dw_target_argo;
-extern const dw_sink_ops dw_target_kubeflow;
-extern const dw_sink_ops dw_target_github;
-
 #endif

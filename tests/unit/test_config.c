@@ -408,7 +408,7 @@ static void test_full_file(void **state)
     assert_string_equal(dw_kv_get(cfg->sinks[3].params, cfg->sinks[3].nparams, "resend_interval"),
                         "4h");
     assert_string_equal(cfg->sinks[4].type, "stdout");
-    assert_ptr_equal(cfg->sinks[3].type, dw_sink_alertmanager.name);
+    assert_ptr_equal(cfg->sinks[3].type, dw_sink_ops_find("alertmanager")->name);
 
     assert_int_equal(cfg->nretrain, 2);
     const dw_retrain_config *rt = &cfg->retrain[0];
@@ -426,7 +426,7 @@ static void test_full_file(void **state)
     assert_string_equal(rt->window, "5m"); /* the first window */
     assert_int_equal(rt->for_ms, 900000);
     assert_int_equal(rt->cooldown_ms, 6 * 3600000);
-    assert_ptr_equal(rt->type, dw_target_airflow.name);
+    assert_ptr_equal(rt->type, dw_sink_ops_find("airflow")->name);
 
     assert_string_equal(cfg->http.listen, "[::1]:9999");
     assert_string_equal(cfg->http.host, "::1");

@@ -9,7 +9,7 @@
 #include "driftwatch/dead_letter.h"
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
-#include "driftwatch/mock_kafka.h"
+#include "mock_kafka.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>

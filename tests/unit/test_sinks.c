@@ -13,8 +13,9 @@
 #include "driftwatch/hmac.h"
 #include "driftwatch/log.h"
 #include "driftwatch/notifier.h"
-#include "driftwatch/sink.h"
 #include "driftwatch/timestamp.h"
+
+#include "sink_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -15,6 +15,8 @@
 #include "driftwatch/notifier.h"
 #include "driftwatch/sink.h"
 
+#include "sink_int.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

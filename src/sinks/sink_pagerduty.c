@@ -7,7 +7,7 @@
  * The Events API takes one event per request, so this type sets
  * one_alert_per_request: the notifier queues a document with several
  * alerts as one document per alert, and format() sees exactly one. */
-#include "driftwatch/sink.h"
+#include "sink_int.h"
 
 #include "driftwatch/error.h"
 

@@ -9,7 +9,7 @@
  * notifier. Block Kit bounds (50 blocks, 150 characters of header, 3000 per
  * section) are respected by folding alerts beyond DW_SLACK_MAX_ALERT_BLOCKS
  * into one "+N more" section. */
-#include "driftwatch/sink.h"
+#include "sink_int.h"
 
 #include "driftwatch/error.h"
 

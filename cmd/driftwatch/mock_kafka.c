@@ -3,7 +3,7 @@
  * The mock cluster needs an rd_kafka_t for its bookkeeping; a producer
  * handle that never produces is the lightest one. The cluster runs its own
  * thread, so nothing here needs polling. */
-#include "driftwatch/mock_kafka.h"
+#include "mock_kafka.h"
 
 #include "driftwatch/consumer.h"
 #include "driftwatch/error.h"

@@ -1,11 +1,11 @@
-#include "driftwatch/demo.h"
+#include "demo.h"
 
 #include "driftwatch/config.h"
 #include "driftwatch/consumer.h"
 #include "driftwatch/engine.h"
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
-#include "driftwatch/mock_kafka.h"
+#include "mock_kafka.h"
 #include "driftwatch/reference.h"
 #include "driftwatch/reference_build.h"
 #include "driftwatch/sidecar.h"

@@ -18,7 +18,7 @@
  * list for columns). KFP has no idempotency key: the display name carries
  * the episode's key so a duplicate (a retry after a lost answer) can be
  * recognised, but it is not refused by the server. */
-#include "driftwatch/target.h"
+#include "sinks/target_int.h"
 
 #include "driftwatch/error.h"
 

@@ -15,7 +15,7 @@
  * (passed on in client_payload.dispatch: repository_dispatch always runs
  * the default branch's workflows, so a listener can use them to decide
  * whether it is meant), event_type (default "driftwatch-retrain"). */
-#include "driftwatch/target.h"
+#include "sinks/target_int.h"
 
 #include "driftwatch/error.h"
 

@@ -2,7 +2,7 @@
  * "sent_at" set by the notifier, to any HTTP endpoint. With option `secret`
  * each request is signed per the Standard Webhooks spec (webhook-id,
  * webhook-timestamp, webhook-signature). */
-#include "driftwatch/sink.h"
+#include "sink_int.h"
 
 #include "driftwatch/error.h"
 #include "driftwatch/hmac.h"

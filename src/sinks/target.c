@@ -1,5 +1,5 @@
-/* Helpers every retraining target shares (see target.h). */
-#include "driftwatch/target.h"
+/* Helpers every retraining target shares (see target_int.h). */
+#include "sinks/target_int.h"
 
 #include "driftwatch/error.h"
 

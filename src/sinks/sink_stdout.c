@@ -2,7 +2,7 @@
  * JSON line (default, `format: json`) or as one human summary line per alert
  * (`format: text`). Printing is this sink's whole job, so it is the one
  * library file that writes to stdout; it runs on the notifier thread. */
-#include "driftwatch/sink.h"
+#include "sink_int.h"
 
 #include "driftwatch/error.h"
 

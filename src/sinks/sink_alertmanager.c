@@ -17,7 +17,7 @@
  * endsAt DW_AM_FIRING_HOLD_MS after the later of its start and now: it
  * stays active until driftwatch sends the resolve, and a driftwatch that
  * died does not leave it firing for ever. */
-#include "driftwatch/sink.h"
+#include "sink_int.h"
 
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"

@@ -1,10 +1,10 @@
-/* What every retraining target (src/target_<name>.c) shares: the evidence it sends, the URL it
- * posts to and its Bearer token. The targets themselves are dw_sink_ops (sink.h); these helpers
+/* What every retraining target (src/sinks/target_<name>.c) shares: the evidence it sends, the URL
+ * it posts to and its Bearer token. The targets themselves are dw_sink_ops (sink.h); these helpers
  * only keep the four of them from carrying four copies of the same code. */
-#ifndef DRIFTWATCH_TARGET_H
-#define DRIFTWATCH_TARGET_H
+#ifndef DRIFTWATCH_TARGET_INT_H
+#define DRIFTWATCH_TARGET_INT_H
 
-#include "driftwatch/sink.h"
+#include "sink_int.h"
 
 #include <jansson.h>
 #include <stddef.h>

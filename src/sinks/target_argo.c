@@ -11,7 +11,7 @@
  * binding lives), discriminator, token (Bearer; `argo auth token` output
  * is accepted as is). The endpoint answers at once and queues the event; a
  * 503 (queue full) is retried like any 5xx. */
-#include "driftwatch/target.h"
+#include "sinks/target_int.h"
 
 #include "driftwatch/error.h"
 

@@ -11,7 +11,7 @@
  * Airflow answers 409 Conflict and that counts as delivered. Authentication:
  * options username + password (HTTP Basic, Airflow 2's basic_auth backend)
  * or token (Bearer, Airflow 3's JWT), or the sink's own headers. */
-#include "driftwatch/target.h"
+#include "sinks/target_int.h"
 
 #include "driftwatch/error.h"
 #include "driftwatch/hmac.h"
