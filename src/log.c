@@ -1,6 +1,7 @@
 #include "driftwatch/log.h"
 
 #include "driftwatch/error.h"
+#include "driftwatch/timestamp.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -94,10 +95,7 @@ void dw_log_write(dw_log_level level, const char *module, const char *fmt, ...)
 
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
-    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof ts - n, ".%03ldZ", now.tv_nsec / 1000000);
+    dw_ts_format((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts, sizeof ts);
 
     const char *lv = level_names[level < DW_LOG_OFF ? level : DW_LOG_ERROR];
     pthread_mutex_lock(&log_lock);

@@ -13,6 +13,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 #include "driftwatch/outbox.h"
+#include "driftwatch/timestamp.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -36,21 +37,6 @@
  * notifier being replaced at a reload, another driftwatch on the same
  * state_dir) tries again to take it over and load what is left in it. */
 #define OUTBOX_RETRY_MS 1000
-
-void dw_notifier_time_format(int64_t epoch_ms, char *buf, size_t len)
-{
-    time_t secs = (time_t)(epoch_ms / 1000);
-    int ms = (int)(epoch_ms % 1000);
-    if (ms < 0) {
-        ms += 1000;
-        secs -= 1;
-    }
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char date[32];
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03dZ", date, ms);
-}
 
 /* ------------------------------------------------------------------ */
 /* Bounded document queue (a ring; guarded by dw_notifier.lock)        */
@@ -374,8 +360,8 @@ static bool slist_add(struct curl_slist **l, const char *line)
  * HTTP request to the multi handle. */
 static void start_attempt(dw_notifier *n, sink *s)
 {
-    char ts[40];
-    dw_notifier_time_format(dw_wall_ms(), ts, sizeof ts);
+    char ts[DW_TS_FORMAT_SIZE];
+    dw_ts_format(dw_wall_ms(), ts, sizeof ts);
     json_object_set_new(s->cur, "sent_at", json_string(ts));
 
     dw_http_request_clear(&s->req);

@@ -4,6 +4,7 @@
 #include "driftwatch/reference_build.h"
 
 #include "driftwatch/error.h"
+#include "driftwatch/timestamp.h"
 #include "driftwatch/histogram.h"
 
 #include <errno.h>
@@ -422,11 +423,8 @@ static int finish_column(builder *bd, size_t idx, dw_ref_column *c, char *errbuf
 
 static char *now_rfc3339(void)
 {
-    char buf[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char buf[DW_TS_FORMAT_SIZE];
+    dw_ts_format_as((int64_t)time(NULL) * 1000, DW_TS_SECONDS, buf, sizeof buf);
     return dw_strdup(buf);
 }
 

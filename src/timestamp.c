@@ -258,10 +258,17 @@ static char *put2(char *p, unsigned v)
 
 int dw_ts_format(int64_t ms, char *buf, size_t cap)
 {
-    if (cap < DW_TS_FORMAT_SIZE)
+    return dw_ts_format_as(ms, DW_TS_MILLIS, buf, cap);
+}
+
+int dw_ts_format_as(int64_t ms, dw_ts_precision prec, char *buf, size_t cap)
+{
+    if (cap < (prec == DW_TS_SECONDS ? DW_TS_FORMAT_SIZE - 4 : DW_TS_FORMAT_SIZE))
         return DW_ERR_LIMIT;
-    if (!in_range(ms))
+    if (!in_range(ms)) {
+        buf[0] = '\0';
         return DW_ERR_INVALID;
+    }
     int64_t days = floor_div(ms, MS_PER_DAY);
     int64_t rem = ms - days * MS_PER_DAY; /* [0, MS_PER_DAY) */
     int64_t y;
@@ -281,9 +288,11 @@ int dw_ts_format(int64_t ms, char *buf, size_t cap)
     p = put2(p, sod / 60 % 60);
     *p++ = ':';
     p = put2(p, sod % 60);
-    *p++ = '.';
-    *p++ = (char)('0' + milli / 100);
-    p = put2(p, milli % 100);
+    if (prec != DW_TS_SECONDS) {
+        *p++ = '.';
+        *p++ = (char)('0' + milli / 100);
+        p = put2(p, milli % 100);
+    }
     *p++ = 'Z';
     *p = '\0';
     return 0;

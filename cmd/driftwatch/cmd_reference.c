@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include "driftwatch/error.h"
+#include "driftwatch/timestamp.h"
 #include "driftwatch/reference.h"
 #include "driftwatch/reference_build.h"
 
@@ -95,9 +96,10 @@ static int created_at(char *buf, size_t len)
         }
         t = (time_t)v;
     }
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (dw_ts_format_as((int64_t)t * 1000, DW_TS_SECONDS, buf, len) != 0) {
+        fprintf(stderr, "driftwatch: SOURCE_DATE_EPOCH %lld is out of range\n", (long long)t);
+        return -1;
+    }
     return 0;
 }
 

@@ -116,8 +116,4 @@ int dw_notifier_stats(const dw_notifier *n, size_t index, dw_sink_stats *out);
  * is a no-op. */
 void dw_notifier_free(dw_notifier *n);
 
-/* Formats epoch milliseconds as RFC 3339 UTC with milliseconds
- * ("2026-11-25T13:45:00.000Z") into buf (at least 25 bytes). */
-void dw_notifier_time_format(int64_t epoch_ms, char *buf, size_t len);
-
 #endif

@@ -61,8 +61,20 @@ int dw_ts_parse(const char *s, size_t len, int64_t *out_ms);
  * Other kinds: DW_ERR_INVALID. */
 int dw_ts_from_field(const dw_scan_field *f, int64_t *out_ms);
 
-/* Formats ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (cap >= DW_TS_FORMAT_SIZE).
- * Returns 0, DW_ERR_LIMIT if cap is too small, DW_ERR_INVALID if out of range. */
+/* How much of the second dw_ts_format_as() writes. */
+typedef enum dw_ts_precision {
+    DW_TS_MILLIS = 0,  /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+    DW_TS_SECONDS = 1, /* "YYYY-MM-DDTHH:MM:SSZ": the millisecond dropped */
+} dw_ts_precision;
+
+/* The code base's one RFC 3339 formatter (UTC, 'Z'): ms into buf, which
+ * needs DW_TS_FORMAT_SIZE bytes (DW_TS_FORMAT_SIZE - 4 for DW_TS_SECONDS).
+ * Returns 0, DW_ERR_LIMIT if cap is too small, DW_ERR_INVALID if out of
+ * range (buf is then ""). */
+int dw_ts_format_as(int64_t ms, dw_ts_precision prec, char *buf, size_t cap);
+
+/* dw_ts_format_as(ms, DW_TS_MILLIS, buf, cap): what every document,
+ * log line and payload carries. */
 int dw_ts_format(int64_t ms, char *buf, size_t cap);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (m 1..12, d 1..31;

@@ -21,7 +21,6 @@
 
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
-#include "driftwatch/notifier.h"
 #include "driftwatch/timestamp.h"
 
 #include <stdio.h>
@@ -116,7 +115,7 @@ static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_
         json_object_set_new(al, "endsAt", json_string(until));
     } else {
         int64_t base = since_ms > now_ms ? since_ms : now_ms;
-        dw_notifier_time_format(base + DW_AM_FIRING_HOLD_MS, ends, sizeof ends);
+        dw_ts_format(base + DW_AM_FIRING_HOLD_MS, ends, sizeof ends);
         json_object_set_new(al, "endsAt", json_string(ends));
     }
     const char *gen = dw_sink_spec_option(spec, "generator_url");

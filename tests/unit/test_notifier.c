@@ -6,6 +6,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 #include "driftwatch/notifier.h"
+#include "driftwatch/timestamp.h"
 #include "driftwatch/sink.h"
 
 #include <stdio.h>
@@ -414,9 +415,9 @@ static void test_time_format_rfc3339_ms(void **state)
 {
     (void)state;
     char buf[32];
-    dw_notifier_time_format(NOW_MS + 7, buf, sizeof buf);
+    dw_ts_format(NOW_MS + 7, buf, sizeof buf);
     assert_string_equal(buf, "2015-10-21T07:28:00.007Z");
-    dw_notifier_time_format(0, buf, sizeof buf);
+    dw_ts_format(0, buf, sizeof buf);
     assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
 }
 

@@ -223,6 +223,13 @@ static void test_format(void **state)
     assert_string_equal(buf, "2000-02-29T00:00:00.000Z");
     assert_int_equal(dw_ts_format(DW_TS_MAX_MS + 1, buf, sizeof buf), DW_ERR_INVALID);
     assert_int_equal(dw_ts_format(0, buf, DW_TS_FORMAT_SIZE - 1), DW_ERR_LIMIT);
+    /* Whole seconds (reference files' created_at): the millisecond is cut,
+     * not rounded, as gmtime() of the floored second would. */
+    assert_int_equal(dw_ts_format_as(1795613531999LL, DW_TS_SECONDS, buf, sizeof buf), 0);
+    assert_string_equal(buf, "2026-11-25T13:32:11Z");
+    assert_int_equal(dw_ts_format_as(-1, DW_TS_SECONDS, buf, DW_TS_FORMAT_SIZE - 4), 0);
+    assert_string_equal(buf, "1969-12-31T23:59:59Z");
+    assert_int_equal(dw_ts_format_as(0, DW_TS_SECONDS, buf, DW_TS_FORMAT_SIZE - 5), DW_ERR_LIMIT);
 }
 
 static uint64_t rng = 1795613531;
