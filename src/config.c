@@ -96,81 +96,43 @@ static const char *v_property(const char *key)
 
 /* ------------------------------------------------------------ thresholds */
 
-/* Bit 3 of th_override.set and where[3]: min_samples; the other bits are
- * the real-valued thresholds' (real_thresholds[].bit). */
-enum { TH_MIN_SAMPLES = 1u << 3 };
-
-static const char *const threshold_keys[] = {
-    "alpha", "psi", "ks", "min_samples", "missing_rate_delta", "type_error_rate"};
-
+/* The threshold keys set in one mapping: bit i of set stands for
+ * dw_threshold_keys[i] (drift.h, which also parses them for `check`). */
 typedef struct th_override {
     dw_thresholds v;
     unsigned set;
-    yaml_node_t *where[6]; /* value node of each set key, for conflict messages */
+    yaml_node_t *where[DW_THRESHOLD_NKEYS]; /* value node of each set key, for messages */
 } th_override;
-
-/* The real-valued thresholds: key, allowed range, field, and bit (the TH_
- * flag and the index into th_override.where). min_samples, an integer, is
- * read on its own. */
-static const struct {
-    const char *key;
-    double lo;
-    bool lo_open;
-    double hi;
-    bool hi_open;
-    size_t off;
-    unsigned bit;
-} real_thresholds[] = {
-    {"alpha", 0, true, 1, true, offsetof(dw_thresholds, alpha), 0},
-    {"psi", 0, false, INFINITY, false, offsetof(dw_thresholds, psi_threshold), 1},
-    {"ks", 0, false, 1, false, offsetof(dw_thresholds, ks_threshold), 2},
-    {"missing_rate_delta", 0, false, 1, false, offsetof(dw_thresholds, missing_rate_delta), 4},
-    {"type_error_rate", 0, false, 1, false, offsetof(dw_thresholds, type_error_rate), 5},
-};
-
-static double *threshold_field(dw_thresholds *t, size_t off)
-{
-    return (double *)(void *)((char *)t + off);
-}
 
 /* Reads the threshold keys present in map (other keys are the caller's). */
 static int read_thresholds(dw_yaml_ctx *c, yaml_node_t *map, const char *path, th_override *o)
 {
     memset(o, 0, sizeof *o);
-    int rc;
-    for (size_t i = 0; i < NELEM(real_thresholds); i++) {
-        double d;
-        yaml_node_t *w;
-        if ((rc = dw_yaml_get_double(c, map, path, real_thresholds[i].key, 0, real_thresholds[i].lo,
-                                     real_thresholds[i].lo_open, real_thresholds[i].hi,
-                                     real_thresholds[i].hi_open, &d, &w)))
+    char p[DW_YAML_PATHLEN], why[160];
+    for (int i = 0; i < DW_THRESHOLD_NKEYS; i++) {
+        yaml_node_t *w = dw_yaml_map_get(c, map, dw_threshold_keys[i]);
+        if (dw_yaml_is_null(w))
+            continue;
+        char *s;
+        dw_yaml_join_path(p, path, dw_threshold_keys[i]);
+        int rc = dw_yaml_scalar_text(c, w, p, &s);
+        if (rc)
             return rc;
-        if (w) {
-            *threshold_field(&o->v, real_thresholds[i].off) = d;
-            o->set |= 1u << real_thresholds[i].bit;
-            o->where[real_thresholds[i].bit] = w;
-        }
-    }
-    yaml_node_t *ms = dw_yaml_map_get(c, map, "min_samples");
-    if (!dw_yaml_is_null(ms)) {
-        int64_t n;
-        if ((rc = dw_yaml_get_int(c, map, path, "min_samples", 0, 1, INT64_C(1000000000000), &n)))
-            return rc;
-        o->v.min_samples = (uint64_t)n;
-        o->set |= TH_MIN_SAMPLES;
-        o->where[3] = ms;
+        const char *bad = dw_thresholds_set(&o->v, i, s, why, sizeof why);
+        free(s);
+        if (bad)
+            return dw_yaml_fail(c, w, DW_ERR_INVALID, "%s: %s", p, bad);
+        o->set |= 1u << i;
+        o->where[i] = w;
     }
     return 0;
 }
 
 static void apply_thresholds(dw_thresholds *t, const th_override *o)
 {
-    for (size_t i = 0; i < NELEM(real_thresholds); i++)
-        if (o->set & (1u << real_thresholds[i].bit))
-            *threshold_field(t, real_thresholds[i].off) =
-                *threshold_field((dw_thresholds *)&o->v, real_thresholds[i].off);
-    if (o->set & TH_MIN_SAMPLES)
-        t->min_samples = o->v.min_samples;
+    for (int i = 0; i < DW_THRESHOLD_NKEYS; i++)
+        if (o->set & (1u << i))
+            dw_thresholds_copy(t, &o->v, i);
 }
 
 /* A "thresholds:" block at map[key] applied onto *t. */
@@ -179,8 +141,8 @@ static int get_thresholds(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, 
 {
     yaml_node_t *sec;
     char p[DW_YAML_PATHLEN];
-    int rc = dw_yaml_get_section(c, map, parent, "thresholds", threshold_keys,
-                                 NELEM(threshold_keys), &sec);
+    int rc = dw_yaml_get_section(c, map, parent, "thresholds", dw_threshold_keys,
+                                 DW_THRESHOLD_NKEYS, &sec);
     if (rc)
         return rc;
     memset(ov, 0, sizeof *ov);
@@ -306,7 +268,7 @@ static int parse_column(dw_yaml_ctx *c, dw_model_config *m, yaml_node_t *kn, yam
         int b = __builtin_ctz(both);
         return dw_yaml_fail(c, inl.where[b], DW_ERR_INVALID,
                             "%s: \"%s\" is set both here and under thresholds", path,
-                            threshold_keys[b]);
+                            dw_threshold_keys[b]);
     }
     apply_thresholds(&col->thresholds, &inl);
     return 0;

@@ -4,6 +4,7 @@
 #include "config_yaml_int.h"
 
 #include "driftwatch/duration.h"
+#include "driftwatch/dynbuf.h"
 #include "driftwatch/error.h"
 
 #include <errno.h>
@@ -246,25 +247,6 @@ yaml_node_t *dw_yaml_seq_item(dw_yaml_ctx *c, yaml_node_t *s, size_t i)
 
 /* --------------------------------------------------------- interpolation */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = dw_realloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
 static bool var_start(char ch)
 {
     return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_';
@@ -281,21 +263,21 @@ bool dw_yaml_var_char(char ch)
 static int interpolate(dw_yaml_ctx *c, yaml_node_t *n, const char *path, const char *s, size_t len,
                        char **out)
 {
-    sbuf b = {0};
-    sb_add(&b, "", 0);
+    dw_dynbuf b;
+    dw_dynbuf_init(&b, DW_CONFIG_MAX_SCALAR);
     size_t i = 0;
     while (i < len) {
         if (s[i] != '$' || i + 1 >= len || (s[i + 1] != '$' && s[i + 1] != '{')) {
-            sb_add(&b, s + i, 1);
+            dw_dynbuf_add(&b, s + i, 1);
             i++;
         } else if (s[i + 1] == '$') {
-            sb_add(&b, "$", 1);
+            dw_dynbuf_add(&b, "$", 1);
             i += 2;
         } else {
             const char *open = s + i + 2;
             const char *close = memchr(open, '}', len - (i + 2));
             if (!close) {
-                free(b.p);
+                dw_dynbuf_free(&b);
                 return dw_yaml_fail(c, n, DW_ERR_INVALID,
                                     "%s: unterminated \"${\" (write $$ for a literal dollar)",
                                     path);
@@ -307,7 +289,7 @@ static int interpolate(dw_yaml_ctx *c, yaml_node_t *n, const char *path, const c
             if (nl == 0 || !var_start(open[0]) || nl > 255 ||
                 (open + nl != close && !has_default)) {
                 int len2 = (int)min_sz((size_t)(close - open), 64);
-                free(b.p);
+                dw_dynbuf_free(&b);
                 return dw_yaml_fail(c, n, DW_ERR_INVALID,
                                     "%s: \"${%.*s}\" is not a variable reference (use ${NAME} or "
                                     "${NAME:-default}; $$ for a literal dollar)",
@@ -316,7 +298,7 @@ static int interpolate(dw_yaml_ctx *c, yaml_node_t *n, const char *path, const c
             char *var = dw_strndup(open, nl);
             const char *val = getenv(var);
             if (has_default && (!val || !*val)) {
-                sb_add(&b, open + nl + 2, (size_t)(close - (open + nl + 2)));
+                dw_dynbuf_add(&b, open + nl + 2, (size_t)(close - (open + nl + 2)));
             } else if (!val) {
                 int rc =
                     dw_yaml_fail(c, n, DW_ERR_NOT_FOUND,
@@ -324,21 +306,21 @@ static int interpolate(dw_yaml_ctx *c, yaml_node_t *n, const char *path, const c
                                  "for a default)",
                                  path, var, var);
                 free(var);
-                free(b.p);
+                dw_dynbuf_free(&b);
                 return rc;
             } else {
-                sb_add(&b, val, strlen(val));
+                dw_dynbuf_addstr(&b, val);
             }
             free(var);
             i = (size_t)(close - s) + 1;
         }
-        if (b.len > DW_CONFIG_MAX_SCALAR) {
-            free(b.p);
+        if (b.cut) {
+            dw_dynbuf_free(&b);
             return dw_yaml_fail(c, n, DW_ERR_LIMIT, "%s: value longer than %d bytes", path,
                                 DW_CONFIG_MAX_SCALAR);
         }
     }
-    *out = b.p;
+    *out = dw_dynbuf_take(&b);
     return 0;
 }
 
@@ -623,13 +605,13 @@ int dw_yaml_enum_value(dw_yaml_ctx *c, yaml_node_t *v, const char *p, const char
             return 0;
         }
     }
-    char list[256] = "", h[128];
-    for (size_t i = 0; i < n; i++) {
-        size_t o = strlen(list);
-        snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", names[i]);
-    }
-    rc = dw_yaml_fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" is not one of %s%s", p, s, list,
-                      dw_yaml_hint(h, sizeof h, s, names, n));
+    char h[128];
+    dw_dynbuf list;
+    dw_dynbuf_init(&list, 255);
+    dw_dynbuf_addlist(&list, names, n, ", ", NULL);
+    rc = dw_yaml_fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" is not one of %s%s", p, s,
+                      dw_dynbuf_str(&list), dw_yaml_hint(h, sizeof h, s, names, n));
+    dw_dynbuf_free(&list);
     free(s);
     return rc;
 }

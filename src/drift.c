@@ -5,6 +5,10 @@
 #include "driftwatch/fdr.h"
 #include "driftwatch/psi.h"
 
+#include <errno.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +20,83 @@ void dw_thresholds_default(dw_thresholds *t)
     t->min_samples = DW_DEFAULT_MIN_SAMPLES;
     t->missing_rate_delta = DW_DEFAULT_MISSING_RATE_DELTA;
     t->type_error_rate = DW_DEFAULT_TYPE_ERROR_RATE;
+}
+
+const char *const dw_threshold_keys[DW_THRESHOLD_NKEYS] = {
+    "alpha", "psi", "ks", "min_samples", "missing_rate_delta", "type_error_rate"};
+
+/* Ranges, in dw_threshold_keys order: lo < x (lo_open) or lo <= x; x < hi
+ * (hi_open) or x <= hi. min_samples is an integer; the others are doubles
+ * at off. */
+static const struct {
+    double lo, hi;
+    bool lo_open, hi_open;
+    size_t off;
+} ranges[DW_THRESHOLD_NKEYS] = {
+    {0, 1, true, true, offsetof(dw_thresholds, alpha)},
+    {0, INFINITY, false, false, offsetof(dw_thresholds, psi_threshold)},
+    {0, 1, false, false, offsetof(dw_thresholds, ks_threshold)},
+    {1, 1e12, false, false, offsetof(dw_thresholds, min_samples)},
+    {0, 1, false, false, offsetof(dw_thresholds, missing_rate_delta)},
+    {0, 1, false, false, offsetof(dw_thresholds, type_error_rate)},
+};
+enum { MIN_SAMPLES = 3 };
+
+int dw_threshold_index(const char *key)
+{
+    for (int i = 0; i < DW_THRESHOLD_NKEYS; i++)
+        if (strcmp(dw_threshold_keys[i], key) == 0)
+            return i;
+    return -1;
+}
+
+static double *real_field(dw_thresholds *t, int i)
+{
+    return (double *)(void *)((char *)t + ranges[i].off);
+}
+
+const char *dw_thresholds_set(dw_thresholds *t, int i, const char *value, char *why, size_t len)
+{
+    char *end;
+    errno = 0;
+    if (i == MIN_SAMPLES) {
+        long long x = strtoll(value, &end, 10);
+        if (!*value || *end || errno)
+            snprintf(why, len, "\"%.80s\" is not an integer", value);
+        else if (x < ranges[i].lo || x > ranges[i].hi)
+            snprintf(why, len, "%lld is out of range (%.0f to %.0f)", x, ranges[i].lo,
+                     ranges[i].hi);
+        else {
+            t->min_samples = (uint64_t)x;
+            return NULL;
+        }
+        return why;
+    }
+    double x = strtod(value, &end);
+    if (!*value || *end || errno || !isfinite(x)) {
+        snprintf(why, len, "\"%.80s\" is not a number", value);
+        return why;
+    }
+    double lo = ranges[i].lo, hi = ranges[i].hi;
+    bool lo_open = ranges[i].lo_open, hi_open = ranges[i].hi_open;
+    if ((lo_open ? x <= lo : x < lo) || (hi_open ? x >= hi : x > hi)) {
+        if (isinf(hi))
+            snprintf(why, len, "%g is out of range (must be %s %g)", x, lo_open ? ">" : ">=", lo);
+        else
+            snprintf(why, len, "%g is out of range (must be %s %g and %s %g)", x,
+                     lo_open ? ">" : ">=", lo, hi_open ? "<" : "<=", hi);
+        return why;
+    }
+    *real_field(t, i) = x;
+    return NULL;
+}
+
+void dw_thresholds_copy(dw_thresholds *dst, const dw_thresholds *src, int i)
+{
+    if (i == MIN_SAMPLES)
+        dst->min_samples = src->min_samples;
+    else if (i >= 0 && i < DW_THRESHOLD_NKEYS)
+        *real_field(dst, i) = *real_field((dw_thresholds *)src, i);
 }
 
 void dw_column_evaluate(const dw_sample *cur, dw_column_result *out)

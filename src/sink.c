@@ -5,10 +5,10 @@
 #include "sink_int.h"
 
 #include "driftwatch/duration.h"
+#include "driftwatch/dynbuf.h"
 #include "driftwatch/error.h"
 
 #include <curl/curl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,16 +119,15 @@ const dw_sink_ops *dw_sink_ops_at(size_t i)
 
 void dw_sink_ops_names(char *buf, size_t len)
 {
-    size_t o = 0;
     if (!len)
         return;
-    buf[0] = '\0';
-    for (size_t i = 0; i < sizeof sink_types / sizeof sink_types[0] && o < len; i++) {
-        int w = snprintf(buf + o, len - o, "%s%s", i ? ", " : "", sink_types[i]->name);
-        if (w < 0)
-            break;
-        o += (size_t)w;
-    }
+    const char *names[sizeof sink_types / sizeof sink_types[0]];
+    for (size_t i = 0; i < sizeof sink_types / sizeof sink_types[0]; i++)
+        names[i] = sink_types[i]->name;
+    dw_dynbuf b;
+    dw_dynbuf_init(&b, len - 1);
+    dw_dynbuf_addlist(&b, names, sizeof names / sizeof names[0], ", ", NULL);
+    dw_dynbuf_take_into(&b, buf);
 }
 
 /* Checks that url is an http:// or https:// URL curl accepts. Returns 0
@@ -219,79 +218,63 @@ json_t *dw_sink_filter_alerts(const dw_sink_spec *spec, const json_t *doc)
     return copy;
 }
 
-/* Appends printf output at *o, never past len (truncation keeps buf
- * terminated). */
-static void appendf(char *buf, size_t len, size_t *o, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void appendf(char *buf, size_t len, size_t *o, const char *fmt, ...)
-{
-    if (*o + 1 >= len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(buf + *o, len - *o, fmt, ap);
-    va_end(ap);
-    if (w > 0)
-        *o = (size_t)w >= len - *o ? len - 1 : *o + (size_t)w;
-}
-
-static void append_num(char *buf, size_t len, size_t *o, const char *sep, const char *name,
-                       json_t *v)
+static void append_num(dw_dynbuf *b, const char *sep, const char *name, json_t *v)
 {
     if (json_is_number(v))
-        appendf(buf, len, o, "%s%s=%.3g", *o ? sep : "", name, json_number_value(v));
+        dw_dynbuf_addf(b, "%s%s=%.3g", b->len ? sep : "", name, json_number_value(v));
 }
 
-static void append_rate(char *buf, size_t len, size_t *o, const char *name, json_t *v, bool always)
+static void append_rate(dw_dynbuf *b, const char *name, json_t *v, bool always)
 {
     if (json_is_number(v) && (always || json_number_value(v) > 0))
-        appendf(buf, len, o, "%s%s %.1f%%", *o ? ", " : "", name, 100.0 * json_number_value(v));
+        dw_dynbuf_addf(b, "%s%s %.1f%%", b->len ? ", " : "", name, 100.0 * json_number_value(v));
 }
 
 char *dw_sink_alert_stats(const json_t *alert, char *buf, size_t len)
 {
-    size_t o = 0;
     if (!len)
         return buf;
-    buf[0] = '\0';
+    /* Built up to len - 1 bytes; what does not fit is cut. */
+    dw_dynbuf b;
+    dw_dynbuf_init(&b, len - 1);
     json_t *a = (json_t *)alert;
     const char *kind = json_string_value(json_object_get(a, "kind"));
     if (kind && strcmp(kind, "quality") == 0) {
         json_t *q = json_object_get(a, "quality");
-        append_rate(buf, len, &o, "missing", json_object_get(q, "missing_rate"), true);
+        append_rate(&b, "missing", json_object_get(q, "missing_rate"), true);
         json_t *ref = json_object_get(q, "ref_missing_rate");
         if (json_is_number(ref))
-            appendf(buf, len, &o, " (reference %.1f%%)", 100.0 * json_number_value(ref));
-        append_rate(buf, len, &o, "out of range", json_object_get(q, "out_of_range_rate"), false);
-        append_rate(buf, len, &o, "unseen categories", json_object_get(q, "unseen_rate"), false);
-        append_rate(buf, len, &o, "type errors", json_object_get(q, "type_error_rate"), false);
+            dw_dynbuf_addf(&b, " (reference %.1f%%)", 100.0 * json_number_value(ref));
+        append_rate(&b, "out of range", json_object_get(q, "out_of_range_rate"), false);
+        append_rate(&b, "unseen categories", json_object_get(q, "unseen_rate"), false);
+        append_rate(&b, "type errors", json_object_get(q, "type_error_rate"), false);
     } else {
         json_t *t = json_object_get(a, "tests");
         json_t *ks = json_object_get(t, "ks"), *chi = json_object_get(t, "chi2");
         if (json_is_object(ks)) {
-            append_num(buf, len, &o, ", ", "KS D", json_object_get(ks, "statistic"));
-            append_num(buf, len, &o, " ", "p_adj", json_object_get(ks, "p_adjusted"));
+            append_num(&b, ", ", "KS D", json_object_get(ks, "statistic"));
+            append_num(&b, " ", "p_adj", json_object_get(ks, "p_adjusted"));
         }
         if (json_is_object(chi)) {
-            append_num(buf, len, &o, ", ", "chi2", json_object_get(chi, "statistic"));
-            append_num(buf, len, &o, " ", "df", json_object_get(chi, "df"));
-            append_num(buf, len, &o, " ", "p_adj", json_object_get(chi, "p_adjusted"));
+            append_num(&b, ", ", "chi2", json_object_get(chi, "statistic"));
+            append_num(&b, " ", "df", json_object_get(chi, "df"));
+            append_num(&b, " ", "p_adj", json_object_get(chi, "p_adjusted"));
         }
-        append_num(buf, len, &o, ", ", "PSI", json_object_get(t, "psi"));
+        append_num(&b, ", ", "PSI", json_object_get(t, "psi"));
     }
     json_t *cats = json_object_get(a, "new_categories");
     size_t nc = json_array_size(cats);
     for (size_t i = 0; i < nc && i < 3; i++) {
         const char *c = json_string_value(json_array_get(cats, i));
-        appendf(buf, len, &o, "%s%s", i ? ", " : (o ? "; new categories: " : "new categories: "),
-                c ? c : "?");
+        dw_dynbuf_addf(&b, "%s%s", i ? ", " : (b.len ? "; new categories: " : "new categories: "),
+                       c ? c : "?");
     }
     if (nc > 3)
-        appendf(buf, len, &o, " (+%zu more)", nc - 3);
+        dw_dynbuf_addf(&b, " (+%zu more)", nc - 3);
     json_t *n = json_object_get(a, "samples");
     if (json_is_integer(n))
-        appendf(buf, len, &o, "%s%lld samples", o ? "; " : "", (long long)json_integer_value(n));
-    return buf;
+        dw_dynbuf_addf(&b, "%s%lld samples", b.len ? "; " : "", (long long)json_integer_value(n));
+    return dw_dynbuf_take_into(&b, buf);
 }
 
 /* ------------------------------------------------------------------ */
@@ -303,25 +286,6 @@ const dw_sink_option *dw_sink_option_find(const dw_sink_ops *ops, const char *ke
         if (strcmp(o->key, key) == 0)
             return o;
     return NULL;
-}
-
-/* "a, b or c" into buf. */
-static void list_values(const char *const *values, char *buf, size_t len)
-{
-    size_t o = 0, n = 0;
-    while (values[n])
-        n++;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n && o + 1 < len; i++) {
-        int w = snprintf(buf + o, len - o, "%s%s",
-                         i == 0       ? ""
-                         : i + 1 == n ? " or "
-                                      : ", ",
-                         values[i]);
-        if (w < 0)
-            break;
-        o += (size_t)w;
-    }
 }
 
 const char *dw_sink_option_check(const dw_sink_option *o, const char *value, char *why, size_t len)
@@ -347,10 +311,16 @@ const char *dw_sink_option_check(const dw_sink_option *o, const char *value, cha
         for (const char *const *v = o->values; *v; v++)
             if (strcmp(*v, value) == 0)
                 return o->check ? o->check(value) : NULL;
-        char list[160];
-        list_values(o->values, list, sizeof list);
-        snprintf(why, len, "must be %s", list);
-        return why;
+        {
+            size_t n = 0;
+            while (o->values[n])
+                n++;
+            dw_dynbuf b;
+            dw_dynbuf_init(&b, len - 1);
+            dw_dynbuf_addstr(&b, "must be ");
+            dw_dynbuf_addlist(&b, o->values, n, ", ", " or ");
+            return dw_dynbuf_take_into(&b, why);
+        }
     case DW_SINK_OPT_STRING:
         if (o->max > 0 && strlen(value) > (size_t)o->max) {
             snprintf(why, len, "is longer than %lld characters", (long long)o->max);

@@ -33,46 +33,24 @@ static void usage(FILE *f)
           f);
 }
 
-static int parse_double(const char *opt, const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "driftwatch: %s: '%s' is not a number in [%g, %g]\n", opt, s, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
+/* One threshold, parsed as the configuration parses it (drift.h). */
 static int set_threshold(dw_thresholds *th, const char *key, const char *val)
 {
-    double v;
-    if (!strcmp(key, "alpha"))
-        return parse_double("alpha", val, 1e-300, 1, &th->alpha);
-    if (!strcmp(key, "psi"))
-        return parse_double("psi", val, 0, 1e9, &th->psi_threshold);
-    if (!strcmp(key, "ks"))
-        return parse_double("ks", val, 0, 1, &th->ks_threshold);
-    if (!strcmp(key, "missing_rate_delta"))
-        return parse_double("missing_rate_delta", val, 0, 1, &th->missing_rate_delta);
-    if (!strcmp(key, "type_error_rate"))
-        return parse_double("type_error_rate", val, 0, 1, &th->type_error_rate);
-    if (!strcmp(key, "min_samples")) {
-        if (parse_double("min_samples", val, 0, 1e15, &v) < 0)
-            return -1;
-        if (v != (double)(uint64_t)v) {
-            fprintf(stderr, "driftwatch: min_samples: '%s' is not a whole number\n", val);
-            return -1;
-        }
-        th->min_samples = (uint64_t)v;
-        return 0;
+    int i = dw_threshold_index(key);
+    if (i < 0) {
+        fprintf(stderr,
+                "driftwatch: --column: unknown threshold '%s' (alpha, psi, ks, min_samples, "
+                "missing_rate_delta, type_error_rate)\n",
+                key);
+        return -1;
     }
-    fprintf(stderr,
-            "driftwatch: --column: unknown threshold '%s' (alpha, psi, ks, min_samples, "
-            "missing_rate_delta, type_error_rate)\n",
-            key);
-    return -1;
+    char why[160];
+    const char *bad = dw_thresholds_set(th, i, val, why, sizeof why);
+    if (bad) {
+        fprintf(stderr, "driftwatch: %s: %s\n", key, bad);
+        return -1;
+    }
+    return 0;
 }
 
 /* "NAME:key=value,key=value" → override (column name may contain dots and

@@ -41,6 +41,26 @@ typedef struct dw_thresholds {
 /* Fills t with the defaults above. */
 void dw_thresholds_default(dw_thresholds *t);
 
+/* The threshold keys, as the configuration (thresholds:, models[].columns)
+ * and `driftwatch check` (--alpha, --column NAME:alpha=...) both spell
+ * them, in this order: alpha, psi, ks, min_samples, missing_rate_delta,
+ * type_error_rate. Both parse them with dw_thresholds_set(), so the two
+ * accept the same values. */
+#define DW_THRESHOLD_NKEYS 6
+extern const char *const dw_threshold_keys[DW_THRESHOLD_NKEYS];
+
+/* Index of key in dw_threshold_keys, or -1. */
+int dw_threshold_index(const char *key);
+
+/* Parses value (text, as written) for threshold index i into t. Returns
+ * NULL, or the reason it is refused, worded to follow the key
+ * ("\"high\" is not a number", "1.5 is out of range (must be > 0 and < 1)"),
+ * written into why[0..len). */
+const char *dw_thresholds_set(dw_thresholds *t, int i, const char *value, char *why, size_t len);
+
+/* Copies threshold index i from src to dst. */
+void dw_thresholds_copy(dw_thresholds *dst, const dw_thresholds *src, int i);
+
 typedef struct dw_column_result {
     const dw_ref_column *ref;
     dw_col_type type;

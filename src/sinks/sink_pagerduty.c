@@ -9,6 +9,7 @@
  * alerts as one document per alert, and format() sees exactly one. */
 #include "sink_int.h"
 
+#include "driftwatch/dynbuf.h"
 #include "driftwatch/error.h"
 
 #include <stdio.h>
@@ -18,6 +19,9 @@
 /* The Events API's limits on summary and dedup_key. */
 #define PD_SUMMARY_MAX 1024
 #define PD_DEDUP_KEY_MAX 255
+/* Bound on the summary while it is built (its parts are bounded: names,
+ * a window, a 511-byte statistics line), before the cut to PD_SUMMARY_MAX. */
+#define PD_SUMMARY_BUILD_MAX 65536
 
 static const char *const pd_severities[] = {"critical", "error", "warning", "info", NULL};
 
@@ -32,21 +36,6 @@ static const dw_sink_option pd_options[] = {
 static const char *str_of(json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
-}
-
-/* snprintf() may have cut a multi-byte UTF-8 sequence at the end of s;
- * jansson refuses such a string, so the partial sequence goes. */
-static void utf8_trim(char *s)
-{
-    size_t len = strlen(s), p = len;
-    while (p > 0 && ((unsigned char)s[p - 1] & 0xC0) == 0x80)
-        p--;
-    if (p == 0 || !((unsigned char)s[p - 1] & 0x80))
-        return; /* ends in ASCII (or only continuation bytes: invalid anyway) */
-    unsigned char lead = (unsigned char)s[p - 1];
-    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-    if (len - (p - 1) < need)
-        s[p - 1] = '\0';
 }
 
 /* The option overrides; else the alert's own severity when PagerDuty
@@ -122,17 +111,23 @@ static int pd_format(const dw_sink_spec *spec, const json_t *doc, dw_http_reques
         const char *col = str_of(a, "column"), *win = str_of(a, "window");
         const char *kind = str_of(a, "kind");
         bool quality = kind && strcmp(kind, "quality") == 0;
-        char stats[512], summary[PD_SUMMARY_MAX];
+        char stats[512];
         dw_sink_alert_stats(a, stats, sizeof stats);
-        snprintf(summary, sizeof summary, "%s in %s%s%s: %s (%s window)%s%s",
-                 quality ? "Data quality problem" : "Drift", model ? model : "?",
-                 version ? " " : "", version ? version : "", col ? col : "?", win ? win : "?",
-                 stats[0] ? ": " : "", stats);
-        utf8_trim(summary);
+        /* Built whole, then cut to the Events API's limit without splitting
+         * a UTF-8 sequence (jansson refuses a broken one). */
+        dw_dynbuf sb;
+        dw_dynbuf_init(&sb, PD_SUMMARY_BUILD_MAX);
+        dw_dynbuf_addf(&sb, "%s in %s%s%s: %s (%s window)%s%s",
+                       quality ? "Data quality problem" : "Drift", model ? model : "?",
+                       version ? " " : "", version ? version : "", col ? col : "?", win ? win : "?",
+                       stats[0] ? ": " : "", stats);
+        dw_dynbuf_shorten_utf8(&sb, PD_SUMMARY_MAX - 1, "");
+        const char *summary = dw_dynbuf_str(&sb);
         const char *source = dw_sink_spec_option(spec, "source");
         json_t *payload =
             json_pack("{s:s, s:s, s:s, s:o}", "summary", summary, "source", source, "severity",
                       pd_severity(spec, a), "custom_details", custom_details(d, a));
+        dw_dynbuf_free(&sb);
         if (!payload) {
             json_decref(ev);
             json_decref(d);

@@ -11,6 +11,7 @@
  * into one "+N more" section. */
 #include "sink_int.h"
 
+#include "driftwatch/dynbuf.h"
 #include "driftwatch/error.h"
 
 #include <stdio.h>
@@ -23,6 +24,9 @@
 /* Slack's limits for header text and section text. */
 #define SLACK_HEADER_MAX 150
 #define SLACK_SECTION_MAX 3000
+/* Bound on a text while it is built, before it is cut to the limits above
+ * (far above them, so the cut and its "..." happen there). */
+#define SLACK_BUILD_MAX (1024 * 1024)
 /* Columns named in the fallback text per status. */
 #define TEXT_MAX_COLUMNS 10
 /* Distinct windows named in the header. */
@@ -34,60 +38,24 @@ static const dw_sink_option slack_options[] = {
     {0},
 };
 
-/* A growing string (bounded by the callers' limits). */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->s = dw_realloc(b->s, b->cap);
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
 /* Appends s escaped for Slack mrkdwn: &, < and > are control characters
  * there (links, mentions), control characters would break the line, and a
  * backtick would end the code span the column name sits in. */
-static void sb_mrkdwn(sbuf *b, const char *s)
+static void add_mrkdwn(dw_dynbuf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '&': sb_str(b, "&amp;"); break;
-        case '<': sb_str(b, "&lt;"); break;
-        case '>': sb_str(b, "&gt;"); break;
-        case '`': sb_str(b, "'"); break;
+        case '&': dw_dynbuf_addstr(b, "&amp;"); break;
+        case '<': dw_dynbuf_addstr(b, "&lt;"); break;
+        case '>': dw_dynbuf_addstr(b, "&gt;"); break;
+        case '`': dw_dynbuf_addstr(b, "'"); break;
         default:
             if ((unsigned char)*s < 0x20)
-                sb_str(b, " ");
+                dw_dynbuf_addstr(b, " ");
             else
-                sb_put(b, s, 1);
+                dw_dynbuf_add(b, s, 1);
         }
     }
-}
-
-/* Cuts b to at most max bytes without splitting a UTF-8 sequence, ending
- * in "..." when something was cut. */
-static void sb_limit(sbuf *b, size_t max)
-{
-    if (b->len <= max)
-        return;
-    size_t cut = max - 3;
-    while (cut > 0 && ((unsigned char)b->s[cut] & 0xC0) == 0x80)
-        cut--;
-    b->len = cut;
-    b->s[cut] = '\0';
-    sb_str(b, "...");
 }
 
 static const char *str_of(json_t *o, const char *key)
@@ -109,13 +77,14 @@ static json_t *text_obj(const char *type, const char *text)
 /* "Drift: fraud v3 (15m, 1h)" or "Resolved: ..." when nothing fires. */
 static json_t *header_block(json_t *doc, json_t *alerts, bool any_firing)
 {
-    sbuf b = {0};
-    sb_str(&b, any_firing ? "Drift: " : "Resolved: ");
+    dw_dynbuf b;
+    dw_dynbuf_init(&b, SLACK_BUILD_MAX);
+    dw_dynbuf_addstr(&b, any_firing ? "Drift: " : "Resolved: ");
     const char *model = str_of(doc, "model"), *version = str_of(doc, "model_version");
-    sb_str(&b, model ? model : "(unknown model)");
+    dw_dynbuf_addstr(&b, model ? model : "(unknown model)");
     if (version && *version) {
-        sb_str(&b, " ");
-        sb_str(&b, version);
+        dw_dynbuf_addstr(&b, " ");
+        dw_dynbuf_addstr(&b, version);
     }
     const char *seen[HEADER_MAX_WINDOWS];
     size_t nseen = 0, more = 0;
@@ -136,22 +105,22 @@ static json_t *header_block(json_t *doc, json_t *alerts, bool any_firing)
             more++;
     }
     for (size_t k = 0; k < nseen; k++) {
-        sb_str(&b, k ? ", " : " (");
-        sb_str(&b, seen[k]);
+        dw_dynbuf_addstr(&b, k ? ", " : " (");
+        dw_dynbuf_addstr(&b, seen[k]);
     }
     if (more)
-        sb_str(&b, ", ...");
+        dw_dynbuf_addstr(&b, ", ...");
     if (nseen)
-        sb_str(&b, ")");
+        dw_dynbuf_addstr(&b, ")");
     /* plain_text: nothing to escape; only Slack's length limit. */
     for (size_t k = 0; k < b.len; k++)
-        if ((unsigned char)b.s[k] < 0x20)
-            b.s[k] = ' ';
-    sb_limit(&b, SLACK_HEADER_MAX);
+        if ((unsigned char)b.buf[k] < 0x20)
+            b.buf[k] = ' ';
+    dw_dynbuf_shorten_utf8(&b, SLACK_HEADER_MAX, "...");
     json_t *blk =
         json_pack("{s:s, s:o}", "type", "header", "text",
-                  json_pack("{s:s, s:s, s:b}", "type", "plain_text", "text", b.s, "emoji", 1));
-    free(b.s);
+                  json_pack("{s:s, s:s, s:b}", "type", "plain_text", "text", b.buf, "emoji", 1));
+    dw_dynbuf_free(&b);
     return blk;
 }
 
@@ -159,38 +128,40 @@ static json_t *header_block(json_t *doc, json_t *alerts, bool any_firing)
  * distribution\nKS D=0.31 p_adj=1e-39, PSI=0.52; 4980 samples". */
 static json_t *alert_block(json_t *a)
 {
-    sbuf b = {0};
+    dw_dynbuf b;
+    dw_dynbuf_init(&b, SLACK_BUILD_MAX);
     bool resolved = is_resolved(a);
-    sb_str(&b, resolved ? ":large_green_circle: *RESOLVED* `" : ":red_circle: *FIRING* `");
+    dw_dynbuf_addstr(&b,
+                     resolved ? ":large_green_circle: *RESOLVED* `" : ":red_circle: *FIRING* `");
     const char *col = str_of(a, "column");
-    sb_mrkdwn(&b, col ? col : "?");
-    sb_str(&b, "`");
+    add_mrkdwn(&b, col ? col : "?");
+    dw_dynbuf_addstr(&b, "`");
     static const char *const keys[] = {"window", "severity", "kind"};
     for (size_t k = 0; k < 3; k++) {
         const char *v = str_of(a, keys[k]);
         if (v) {
-            sb_str(&b, " · ");
-            sb_mrkdwn(&b, v);
+            dw_dynbuf_addstr(&b, " · ");
+            add_mrkdwn(&b, v);
         }
     }
     char stats[1024];
     dw_sink_alert_stats(a, stats, sizeof stats);
     if (stats[0]) {
-        sb_str(&b, "\n");
-        sb_mrkdwn(&b, stats);
+        dw_dynbuf_addstr(&b, "\n");
+        add_mrkdwn(&b, stats);
     }
     if (resolved) {
         const char *since = str_of(a, "starts_at"), *until = str_of(a, "ends_at");
         if (since && until) {
-            sb_str(&b, "\nfiring from ");
-            sb_mrkdwn(&b, since);
-            sb_str(&b, " to ");
-            sb_mrkdwn(&b, until);
+            dw_dynbuf_addstr(&b, "\nfiring from ");
+            add_mrkdwn(&b, since);
+            dw_dynbuf_addstr(&b, " to ");
+            add_mrkdwn(&b, until);
         }
     }
-    sb_limit(&b, SLACK_SECTION_MAX);
-    json_t *blk = json_pack("{s:s, s:o}", "type", "section", "text", text_obj("mrkdwn", b.s));
-    free(b.s);
+    dw_dynbuf_shorten_utf8(&b, SLACK_SECTION_MAX, "...");
+    json_t *blk = json_pack("{s:s, s:o}", "type", "section", "text", text_obj("mrkdwn", b.buf));
+    dw_dynbuf_free(&b);
     return blk;
 }
 
@@ -198,13 +169,14 @@ static json_t *alert_block(json_t *a)
  * features.age 15m); 1 resolved (features.country 1h)". */
 static char *fallback_text(json_t *doc, json_t *alerts, size_t nfiring, size_t nresolved)
 {
-    sbuf b = {0};
-    sb_str(&b, "driftwatch: ");
+    dw_dynbuf b;
+    dw_dynbuf_init(&b, SLACK_BUILD_MAX);
+    dw_dynbuf_addstr(&b, "driftwatch: ");
     const char *model = str_of(doc, "model"), *version = str_of(doc, "model_version");
-    sb_mrkdwn(&b, model ? model : "(unknown model)");
+    add_mrkdwn(&b, model ? model : "(unknown model)");
     if (version && *version) {
-        sb_str(&b, " ");
-        sb_mrkdwn(&b, version);
+        dw_dynbuf_addstr(&b, " ");
+        add_mrkdwn(&b, version);
     }
     for (int pass = 0; pass < 2; pass++) {
         size_t count = pass ? nresolved : nfiring;
@@ -213,28 +185,28 @@ static char *fallback_text(json_t *doc, json_t *alerts, size_t nfiring, size_t n
         char head[64];
         snprintf(head, sizeof head, "%s %zu %s (", pass && nfiring ? ";" : ":", count,
                  pass ? "resolved" : "firing");
-        sb_str(&b, head);
+        dw_dynbuf_addstr(&b, head);
         size_t shown = 0, i;
         json_t *a;
         json_array_foreach (alerts, i, a) {
             if (is_resolved(a) != (pass == 1))
                 continue;
             if (shown == TEXT_MAX_COLUMNS) {
-                sb_str(&b, ", ...");
+                dw_dynbuf_addstr(&b, ", ...");
                 break;
             }
             const char *col = str_of(a, "column"), *w = str_of(a, "window");
-            sb_str(&b, shown ? ", " : "");
-            sb_mrkdwn(&b, col ? col : "?");
+            dw_dynbuf_addstr(&b, shown ? ", " : "");
+            add_mrkdwn(&b, col ? col : "?");
             if (w) {
-                sb_str(&b, " ");
-                sb_mrkdwn(&b, w);
+                dw_dynbuf_addstr(&b, " ");
+                add_mrkdwn(&b, w);
             }
             shown++;
         }
-        sb_str(&b, ")");
+        dw_dynbuf_addstr(&b, ")");
     }
-    return b.s;
+    return dw_dynbuf_take(&b);
 }
 
 static int slack_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
@@ -271,18 +243,19 @@ static int slack_format(const dw_sink_spec *spec, const json_t *doc, dw_http_req
         json_array_append_new(
             blocks, json_pack("{s:s, s:o}", "type", "section", "text", text_obj("mrkdwn", more)));
     }
-    sbuf ctx = {0};
+    dw_dynbuf ctx;
+    dw_dynbuf_init(&ctx, SLACK_BUILD_MAX);
     const char *at = str_of(d, "evaluated_at"), *id = str_of(d, "id");
-    sb_str(&ctx, "evaluated at ");
-    sb_mrkdwn(&ctx, at ? at : "?");
+    dw_dynbuf_addstr(&ctx, "evaluated at ");
+    add_mrkdwn(&ctx, at ? at : "?");
     if (id) {
-        sb_str(&ctx, " · notification ");
-        sb_mrkdwn(&ctx, id);
+        dw_dynbuf_addstr(&ctx, " · notification ");
+        add_mrkdwn(&ctx, id);
     }
-    sb_limit(&ctx, SLACK_SECTION_MAX);
+    dw_dynbuf_shorten_utf8(&ctx, SLACK_SECTION_MAX, "...");
     json_t *elems = json_array();
-    json_array_append_new(elems, text_obj("mrkdwn", ctx.s));
-    free(ctx.s);
+    json_array_append_new(elems, text_obj("mrkdwn", ctx.buf));
+    dw_dynbuf_free(&ctx);
     json_array_append_new(blocks, json_pack("{s:s, s:o}", "type", "context", "elements", elems));
 
     char *text = fallback_text(d, alerts, nfiring, n - nfiring);

@@ -230,6 +230,42 @@ static void test_quality_issue(void **state)
     assert_true(r.p_value == 1.0 && r.psi == 0.0); /* empty: neutral results */
 }
 
+/* One parser for the threshold keys serves the configuration and
+ * `driftwatch check`: ranges, integer min_samples, messages. */
+static void test_threshold_keys_parse_in_one_place(void **state)
+{
+    (void)state;
+    dw_thresholds t;
+    dw_thresholds_default(&t);
+    char why[160];
+    assert_int_equal(dw_threshold_index("alpha"), 0);
+    assert_int_equal(dw_threshold_index("type_error_rate"), DW_THRESHOLD_NKEYS - 1);
+    assert_int_equal(dw_threshold_index("pis"), -1);
+    int psi = dw_threshold_index("psi"), ms = dw_threshold_index("min_samples");
+    assert_null(dw_thresholds_set(&t, psi, "0.35", why, sizeof why));
+    assert_true(t.psi_threshold == 0.35); /* the same literal, parsed by strtod both times */
+    assert_null(dw_thresholds_set(&t, ms, "250", why, sizeof why));
+    assert_int_equal(t.min_samples, 250);
+    assert_string_equal(dw_thresholds_set(&t, psi, "high", why, sizeof why),
+                        "\"high\" is not a number");
+    assert_string_equal(dw_thresholds_set(&t, 0, "1", why, sizeof why),
+                        "1 is out of range (must be > 0 and < 1)");
+    assert_string_equal(dw_thresholds_set(&t, psi, "-0.1", why, sizeof why),
+                        "-0.1 is out of range (must be >= 0)");
+    assert_string_equal(dw_thresholds_set(&t, ms, "0", why, sizeof why),
+                        "0 is out of range (1 to 1000000000000)");
+    assert_string_equal(dw_thresholds_set(&t, ms, "1e3", why, sizeof why),
+                        "\"1e3\" is not an integer");
+    /* Refused values leave t as it was. */
+    assert_true(t.psi_threshold == 0.35);
+    assert_int_equal(t.min_samples, 250);
+    dw_thresholds d;
+    dw_thresholds_default(&d);
+    dw_thresholds_copy(&d, &t, psi);
+    assert_true(d.psi_threshold == 0.35);
+    assert_int_equal(d.min_samples, DW_DEFAULT_MIN_SAMPLES);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_categorical_uses_chi2),
         cmocka_unit_test(test_bh_family_and_per_column_thresholds),
         cmocka_unit_test(test_quality_issue),
+        cmocka_unit_test(test_threshold_keys_parse_in_one_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
