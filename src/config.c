@@ -5,10 +5,12 @@
  * sinks and retrain) are parsed first. */
 #include "driftwatch/config.h"
 
-#include "config_yaml_int.h"
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
+#include "driftwatch/model.h"
 #include "driftwatch/sink.h"
+
+#include "config_yaml_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,6 +23,11 @@
 #include <yaml.h>
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Every configured window becomes one window of each model (model.h): a
+ * configuration the loader accepts must fit there. */
+_Static_assert(DW_CONFIG_MAX_WINDOWS <= DW_MAX_WINDOWS,
+               "DW_CONFIG_MAX_WINDOWS (config.h) exceeds DW_MAX_WINDOWS (model.h)");
 
 /* ------------------------------------------------------ schema validators */
 
