@@ -6,6 +6,7 @@
 #include "driftwatch/duration.h"
 #include "driftwatch/dynbuf.h"
 #include "driftwatch/error.h"
+#include "driftwatch/number.h"
 
 #include <errno.h>
 #include <math.h>
@@ -456,30 +457,37 @@ int dw_yaml_get_string(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, con
     return 0;
 }
 
+/* The text of map[key] with its path in p and node in *v (and in *where,
+ * when not NULL, or NULL for an absent key): 1 when the key is absent or
+ * null (the caller uses its default), 0 with *s to free, or a negative
+ * dw_err. */
+static int value_at(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, const char *key, char *p,
+                    yaml_node_t **v, char **s, yaml_node_t **where)
+{
+    dw_yaml_join_path(p, parent, key);
+    *v = dw_yaml_map_get(c, map, key);
+    bool absent = dw_yaml_is_null(*v);
+    if (where)
+        *where = absent ? NULL : *v;
+    if (absent)
+        return 1;
+    return dw_yaml_scalar_text(c, *v, p, s);
+}
+
 int dw_yaml_get_int(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, const char *key,
                     int64_t def, int64_t lo, int64_t hi, int64_t *out)
 {
-    char p[DW_YAML_PATHLEN];
-    dw_yaml_join_path(p, parent, key);
-    yaml_node_t *v = dw_yaml_map_get(c, map, key);
-    if (dw_yaml_is_null(v)) {
+    char p[DW_YAML_PATHLEN], *s;
+    yaml_node_t *v;
+    int rc = value_at(c, map, parent, key, p, &v, &s, NULL);
+    if (rc > 0)
         *out = def;
-        return 0;
-    }
-    char *s;
-    int rc = dw_yaml_scalar_text(c, v, p, &s);
     if (rc)
-        return rc;
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (!*s || *end || errno)
-        rc = dw_yaml_fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" is not an integer", p, s);
-    else if (x < lo || x > hi)
-        rc = dw_yaml_fail(c, v, DW_ERR_INVALID, "%s: %lld is out of range (%lld to %lld)", p, x,
-                          (long long)lo, (long long)hi);
-    else
-        *out = x;
+        return rc > 0 ? 0 : rc;
+    char why[160];
+    const char *bad = dw_number_parse_int(s, lo, hi, out, why, sizeof why);
+    if (bad)
+        rc = dw_yaml_fail(c, v, DW_ERR_INVALID, "%s: %s", p, bad);
     free(s);
     return rc;
 }
@@ -490,35 +498,17 @@ int dw_yaml_get_double(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, con
                        double def, double lo, bool lo_open, double hi, bool hi_open, double *out,
                        yaml_node_t **where)
 {
-    char p[DW_YAML_PATHLEN];
-    dw_yaml_join_path(p, parent, key);
-    yaml_node_t *v = dw_yaml_map_get(c, map, key);
-    if (where)
-        *where = dw_yaml_is_null(v) ? NULL : v;
-    if (dw_yaml_is_null(v)) {
+    char p[DW_YAML_PATHLEN], *s;
+    yaml_node_t *v;
+    int rc = value_at(c, map, parent, key, p, &v, &s, where);
+    if (rc > 0)
         *out = def;
-        return 0;
-    }
-    char *s;
-    int rc = dw_yaml_scalar_text(c, v, p, &s);
     if (rc)
-        return rc;
-    char *end;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(x)) {
-        rc = dw_yaml_fail(c, v, DW_ERR_INVALID, "%s: \"%.80s\" is not a number", p, s);
-    } else if ((lo_open ? x <= lo : x < lo) || (hi_open ? x >= hi : x > hi)) {
-        if (isinf(hi))
-            rc = dw_yaml_fail(c, v, DW_ERR_INVALID, "%s: %g is out of range (must be %s %g)", p, x,
-                              lo_open ? ">" : ">=", lo);
-        else
-            rc = dw_yaml_fail(c, v, DW_ERR_INVALID,
-                              "%s: %g is out of range (must be %s %g and %s %g)", p, x,
-                              lo_open ? ">" : ">=", lo, hi_open ? "<" : "<=", hi);
-    } else {
-        *out = x;
-    }
+        return rc > 0 ? 0 : rc;
+    char why[160];
+    const char *bad = dw_number_parse_double(s, lo, lo_open, hi, hi_open, out, why, sizeof why);
+    if (bad)
+        rc = dw_yaml_fail(c, v, DW_ERR_INVALID, "%s: %s", p, bad);
     free(s);
     return rc;
 }
@@ -573,19 +563,13 @@ int dw_yaml_check_duration(dw_yaml_ctx *c, yaml_node_t *v, const char *p, const 
 int dw_yaml_get_duration(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, const char *key,
                          int64_t def, int64_t lo, int64_t hi, int64_t *out, yaml_node_t **where)
 {
-    char p[DW_YAML_PATHLEN];
-    dw_yaml_join_path(p, parent, key);
-    yaml_node_t *v = dw_yaml_map_get(c, map, key);
-    if (where)
-        *where = dw_yaml_is_null(v) ? NULL : v;
-    if (dw_yaml_is_null(v)) {
+    char p[DW_YAML_PATHLEN], *s;
+    yaml_node_t *v;
+    int rc = value_at(c, map, parent, key, p, &v, &s, where);
+    if (rc > 0)
         *out = def;
-        return 0;
-    }
-    char *s;
-    int rc = dw_yaml_scalar_text(c, v, p, &s);
     if (rc)
-        return rc;
+        return rc > 0 ? 0 : rc;
     rc = dw_yaml_check_duration(c, v, p, s, lo, hi, out);
     free(s);
     return rc;

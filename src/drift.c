@@ -3,9 +3,9 @@
 
 #include "driftwatch/error.h"
 #include "driftwatch/fdr.h"
+#include "driftwatch/number.h"
 #include "driftwatch/psi.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <math.h>
 #include <stdio.h>
@@ -57,38 +57,16 @@ static double *real_field(dw_thresholds *t, int i)
 
 const char *dw_thresholds_set(dw_thresholds *t, int i, const char *value, char *why, size_t len)
 {
-    char *end;
-    errno = 0;
     if (i == MIN_SAMPLES) {
-        long long x = strtoll(value, &end, 10);
-        if (!*value || *end || errno)
-            snprintf(why, len, "\"%.80s\" is not an integer", value);
-        else if (x < ranges[i].lo || x > ranges[i].hi)
-            snprintf(why, len, "%lld is out of range (%.0f to %.0f)", x, ranges[i].lo,
-                     ranges[i].hi);
-        else {
-            t->min_samples = (uint64_t)x;
-            return NULL;
-        }
-        return why;
+        int64_t n;
+        const char *bad =
+            dw_number_parse_int(value, (int64_t)ranges[i].lo, (int64_t)ranges[i].hi, &n, why, len);
+        if (!bad)
+            t->min_samples = (uint64_t)n;
+        return bad;
     }
-    double x = strtod(value, &end);
-    if (!*value || *end || errno || !isfinite(x)) {
-        snprintf(why, len, "\"%.80s\" is not a number", value);
-        return why;
-    }
-    double lo = ranges[i].lo, hi = ranges[i].hi;
-    bool lo_open = ranges[i].lo_open, hi_open = ranges[i].hi_open;
-    if ((lo_open ? x <= lo : x < lo) || (hi_open ? x >= hi : x > hi)) {
-        if (isinf(hi))
-            snprintf(why, len, "%g is out of range (must be %s %g)", x, lo_open ? ">" : ">=", lo);
-        else
-            snprintf(why, len, "%g is out of range (must be %s %g and %s %g)", x,
-                     lo_open ? ">" : ">=", lo, hi_open ? "<" : "<=", hi);
-        return why;
-    }
-    *real_field(t, i) = x;
-    return NULL;
+    return dw_number_parse_double(value, ranges[i].lo, ranges[i].lo_open, ranges[i].hi,
+                                  ranges[i].hi_open, real_field(t, i), why, len);
 }
 
 void dw_thresholds_copy(dw_thresholds *dst, const dw_thresholds *src, int i)
