@@ -13,22 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The registry: one line per sink type (kept that way so adding a type is
- * a one-line change). The order is the order of the names in messages:
- * the alert sinks first, then the retraining targets. */
-/* clang-format off */
-static const dw_sink_ops *const sink_types[] = {
-    &dw_sink_webhook,
-    &dw_sink_stdout,
-    &dw_sink_slack,
-    &dw_sink_pagerduty,
-    &dw_sink_alertmanager,
-    &dw_target_airflow,
-    &dw_target_argo,
-    &dw_target_kubeflow,
-    &dw_target_github,
-};
-/* clang-format on */
+/* Every registered type, in DW_SINK_REGISTRY order (sink_int.h). */
+#define DW_SINK_ENTRY(ops) &ops,
+static const dw_sink_ops *const sink_types[] = {DW_SINK_REGISTRY(DW_SINK_ENTRY)};
 
 /* ------------------------------------------------------------------ */
 /* Sink registry and helpers                                           */

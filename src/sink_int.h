@@ -1,7 +1,7 @@
 /* What the sink type implementations (src/sinks/) share and nobody else
  * needs: the alert filter, the statistics line, severity ranks, and the
- * registered types themselves (listed in the registry in src/sink.c; unit
- * tests call them directly). Callers use sink.h's registry lookup. */
+ * registered types themselves (the registry below; unit tests call them
+ * directly). Callers use sink.h's registry lookup. */
 #ifndef DRIFTWATCH_SINK_INT_H
 #define DRIFTWATCH_SINK_INT_H
 
@@ -26,18 +26,25 @@ int dw_sink_severity_rank(const char *severity);
  * Returns buf. */
 char *dw_sink_alert_stats(const json_t *alert, char *buf, size_t len);
 
-/* Registered sink types. */
-extern const dw_sink_ops dw_sink_stdout;
-extern const dw_sink_ops dw_sink_webhook;
-extern const dw_sink_ops dw_sink_slack;
-extern const dw_sink_ops dw_sink_pagerduty;
-extern const dw_sink_ops dw_sink_alertmanager;
+/* The registry: one line per sink type (src/sinks/sink_<name>.c) or
+ * retraining target (src/sinks/target_<name>.c, a type that takes only
+ * documents of kind "retrain"), so that adding one is a one-line change
+ * here. The order is the order of the names in messages: the alert sinks
+ * first, then the retraining targets. */
+/* clang-format off */
+#define DW_SINK_REGISTRY(X) \
+    X(dw_sink_webhook)      \
+    X(dw_sink_stdout)       \
+    X(dw_sink_slack)        \
+    X(dw_sink_pagerduty)    \
+    X(dw_sink_alertmanager) \
+    X(dw_target_airflow)    \
+    X(dw_target_argo)       \
+    X(dw_target_kubeflow)   \
+    X(dw_target_github)
+/* clang-format on */
 
-/* Retraining targets (src/sinks/target_<name>.c): sink types that take only
- * documents of kind "retrain" and skip everything else. */
-extern const dw_sink_ops dw_target_airflow;
-extern const dw_sink_ops dw_target_argo;
-extern const dw_sink_ops dw_target_kubeflow;
-extern const dw_sink_ops dw_target_github;
+#define DW_SINK_DECLARE(ops) extern const dw_sink_ops ops;
+DW_SINK_REGISTRY(DW_SINK_DECLARE)
 
 #endif

@@ -12,7 +12,7 @@
  *
  * Adding a sink type: write src/sinks/sink_<name>.c defining
  * `const dw_sink_ops dw_sink_<name>` with its options, add one line to the
- * registry in src/sink.c and one to src/meson.build (docs/writing-a-sink.md). */
+ * registry in src/sink_int.h and one to src/meson.build (docs/writing-a-sink.md). */
 #ifndef DRIFTWATCH_SINK_H
 #define DRIFTWATCH_SINK_H
 
