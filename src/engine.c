@@ -307,7 +307,7 @@ static int64_t resend_interval(const dw_config *cfg)
 {
     int64_t best = 0;
     for (size_t i = 0; i < cfg->nsinks; i++) {
-        if (strcmp(cfg->sinks[i].type, "alertmanager") != 0)
+        if (!dw_sink_ops_find(cfg->sinks[i].type)->reminders)
             continue;
         int64_t ms = 5 * 60 * 1000;
         const char *v = dw_kv_get(cfg->sinks[i].params, cfg->sinks[i].nparams, "resend_interval");

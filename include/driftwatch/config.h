@@ -15,6 +15,7 @@
 
 #include "driftwatch/drift.h"
 #include "driftwatch/log.h"
+#include "driftwatch/sink.h"
 
 #include <stdbool.h>
 #include <stddef.h>
