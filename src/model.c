@@ -391,3 +391,58 @@ void dw_model_alert_restore(dw_model *m, size_t col, size_t wi, int kind, int64_
     a->notified_ms = notified_ms;
     a->episodes++;
 }
+
+/* ---- state deltas (see engine.h, "State on Kafka") ---- */
+
+size_t dw_model_width(const dw_model *m)
+{
+    return m->width;
+}
+
+int dw_model_add_counts(dw_model *m, int64_t t_ms, const uint32_t *slots, const uint32_t *counts,
+                        size_t n)
+{
+    for (size_t w = 0; w < m->nwin; w++) {
+        m->pane_tmp[w] = dw_window_pane_for(m->win[w], t_ms);
+        if (!m->pane_tmp[w])
+            return dw_window_is_ahead(m->win[w], t_ms) ? DW_ERR_STATE : DW_ERR_LIMIT;
+    }
+    for (size_t w = 0; w < m->nwin; w++) {
+        uint64_t *pane = m->pane_tmp[w];
+        for (size_t i = 0; i < n; i++)
+            if (slots[i] < m->width)
+                pane[slots[i]] += counts[i];
+    }
+    return 0;
+}
+
+const char *dw_model_new_category(const dw_model *m, size_t slot, size_t *col)
+{
+    if (!m->K)
+        return NULL;
+    /* Columns are laid out in order: find the one holding slot. */
+    size_t lo = 0, hi = m->ncols;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (m->cols[mid].off <= slot)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const col_state *c = &m->cols[lo];
+    if (!c->new_names || slot < c->off + 2 + c->ref->ncat)
+        return NULL;
+    size_t k = slot - (c->off + 2 + c->ref->ncat);
+    if (k >= m->K)
+        return NULL; /* the overflow counter: layout-stable, sent as is */
+    *col = lo;
+    return c->new_names[k];
+}
+
+size_t dw_model_category_slot(dw_model *m, size_t col, const char *name, size_t len)
+{
+    col_state *c = &m->cols[col];
+    if (c->ref->type != DW_COL_CATEGORICAL || !c->new_names)
+        return c->off + 1; /* cannot happen with the same reference: a type error */
+    return category_slot(m, c, -1, name, len);
+}

@@ -193,6 +193,12 @@ typedef struct dw_config {
         dw_log_level level;   /* default info */
         dw_log_format format; /* default json */
     } log;
+    /* state: window state and offsets on a Kafka topic (docs/operations.md). */
+    struct {
+        char *topic;               /* NULL: off (state lost at restart) */
+        int64_t flush_interval_ms; /* default 1s: a delta at least this often */
+        int64_t retention_ms;      /* for a topic created by driftwatch */
+    } state;
     char *state_dir;            /* default "/var/lib/driftwatch" */
     int64_t shutdown_budget_ms; /* default 10 s: notifier drain at SIGTERM */
     struct {
