@@ -15,8 +15,8 @@
 enum {
     K_N,
     K_REJECTED,
-    K_NPOS,              /* predicted positive */
-    K_SUMP_POS,          /* sum of p over predicted positives */
+    K_NPOS,                      /* predicted positive */
+    K_SUMP_POS,                  /* sum of p over predicted positives */
     K_SUMP_NEG = K_SUMP_POS + U, /* sum of p over predicted negatives */
     K_SUMC2 = K_SUMP_NEG + U,    /* sum of c^2, c = probability of being correct */
     K_HIST = K_SUMC2 + U,

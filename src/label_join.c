@@ -264,13 +264,13 @@ dw_label_join *dw_label_join_new(const dw_join_config *cfg, dw_join_emit_fn emit
     }
     if (c.memory_bytes < DW_JOIN_MIN_MEMORY) {
         dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                  "labels: memory cap %zu bytes is below the minimum of %u bytes",
-                  c.memory_bytes, DW_JOIN_MIN_MEMORY);
+                  "labels: memory cap %zu bytes is below the minimum of %u bytes", c.memory_bytes,
+                  DW_JOIN_MIN_MEMORY);
         return NULL;
     }
     if (!(c.early_share > 0 && c.early_share <= 0.5)) {
-        dw_seterr(errbuf, errlen, DW_ERR_INVALID,
-                  "labels: early_share must be in (0, 0.5], got %g", c.early_share);
+        dw_seterr(errbuf, errlen, DW_ERR_INVALID, "labels: early_share must be in (0, 0.5], got %g",
+                  c.early_share);
         return NULL;
     }
     dw_label_join *j = dw_calloc(1, sizeof *j);
@@ -309,8 +309,8 @@ int dw_label_join_prediction(dw_label_join *j, const char *key, size_t len,
         return DW_OK;
     }
     j->st.predictions++;
-    entry en = {.hash = h, .ts = pred->ts_ms, .value = pred->score, .cls = pred->cls,
-                .tag = pred->tag};
+    entry en = {
+        .hash = h, .ts = pred->ts_ms, .value = pred->score, .cls = pred->cls, .tag = pred->tag};
     uint8_t state = ST_WAITING;
     size_t lp = ring_find(&j->labels, h);
     if (lp != SIZE_MAX) {
@@ -414,7 +414,8 @@ double dw_label_join_delay_quantile(const dw_label_join *j, double q)
     for (size_t b = 0; b < DELAY_BUCKETS; b++) {
         seen += j->delays[b];
         if (seen > rank)
-            return b == 0 ? 0.0 : 2.0 * pow(DELAY_GAMMA, (double)b - 1) * DELAY_GAMMA / (1 + DELAY_GAMMA);
+            return b == 0 ? 0.0
+                          : 2.0 * pow(DELAY_GAMMA, (double)b - 1) * DELAY_GAMMA / (1 + DELAY_GAMMA);
     }
     return NAN; /* not reached: the buckets hold ndelays */
 }

@@ -20,7 +20,7 @@ enum {
     C_FN,
     C_TN,
     C_CORRECT,
-    C_BRIER,                             /* sum of (p - y)^2, unit fixed point */
+    C_BRIER,                               /* sum of (p - y)^2, unit fixed point */
     C_BRIER2 = C_BRIER + DW_FX_UNIT_LIMBS, /* sum of (p - y)^4 */
     C_HIST = C_BRIER2 + DW_FX_UNIT_LIMBS,  /* positives per score bin, then negatives */
 };
@@ -135,7 +135,8 @@ void dw_perf_add_class(const dw_perf *p, uint64_t *c, const dw_perf_obs *o)
     dw_fx_add(c + C_BRIER, DW_FX_UNIT_LIMBS, DW_FX_UNIT_FRAC, s);
     dw_fx_add(c + C_BRIER2, DW_FX_UNIT_LIMBS, DW_FX_UNIT_FRAC, s * s);
     c[C_HIST + (o->actual_positive ? 0 : p->bins) + (size_t)b]++;
-    uint64_t *e = c + p->ece_base + (size_t)E_WIDTH * (size_t)dw_perf_score_bin(o->score, p->ece_bins);
+    uint64_t *e =
+        c + p->ece_base + (size_t)E_WIDTH * (size_t)dw_perf_score_bin(o->score, p->ece_bins);
     e[E_COUNT]++;
     e[E_POS] += o->actual_positive;
     dw_fx_add(e + E_SUMP, DW_FX_UNIT_LIMBS, DW_FX_UNIT_FRAC, o->score);
@@ -190,7 +191,11 @@ static dw_perf_value wilson(uint64_t k, uint64_t n, double z)
     double dn = (double)n, p = (double)k / dn, z2 = z * z;
     double center = (p + z2 / (2 * dn)) / (1 + z2 / dn);
     double half = z / (1 + z2 / dn) * sqrt(p * (1 - p) / dn + z2 / (4 * dn * dn));
-    return (dw_perf_value){p, fmax(0.0, center - half), fmin(1.0, center + half)};
+    /* At k = 0 and k = n the bound is exactly 0 or 1; the closed form can
+     * miss it by an ulp and leave the estimate outside its own interval. */
+    double lo = k == 0 ? 0.0 : fmax(0.0, center - half);
+    double hi = k == n ? 1.0 : fmin(1.0, center + half);
+    return (dw_perf_value){p, lo, hi};
 }
 
 /* Normal interval of a mean from n, sum and sum of squares. */
@@ -275,9 +280,9 @@ static void compute_class(const dw_perf *p, const uint64_t *c, double z, dw_perf
         double auc = num / (npos * nneg);
         r->auc_bound = 0.5 * same / (npos * nneg);
         double q1 = auc / (2 - auc), q2 = 2 * auc * auc / (1 + auc);
-        double var = (auc * (1 - auc) + (npos - 1) * (q1 - auc * auc) +
-                      (nneg - 1) * (q2 - auc * auc)) /
-                     (npos * nneg);
+        double var =
+            (auc * (1 - auc) + (npos - 1) * (q1 - auc * auc) + (nneg - 1) * (q2 - auc * auc)) /
+            (npos * nneg);
         double half = z * sqrt(fmax(0.0, var)) + r->auc_bound;
         r->m[DW_PERF_AUC] = (dw_perf_value){auc, clamp01(auc - half), clamp01(auc + half)};
     }
@@ -320,9 +325,8 @@ int dw_perf_compute(const dw_perf *p, const uint64_t *c, double confidence, dw_p
         compute_class(p, c, z, out);
     else
         compute_reg(c, z, out);
-    out->coverage = out->n + out->unlabelled
-                        ? (double)out->n / (double)(out->n + out->unlabelled)
-                        : NAN;
+    out->coverage =
+        out->n + out->unlabelled ? (double)out->n / (double)(out->n + out->unlabelled) : NAN;
     return DW_OK;
 }
 

@@ -52,12 +52,12 @@
 #define DW_JOIN_MIN_MEMORY (64u * 1024u)
 
 typedef struct dw_join_config {
-    int64_t max_delay_ms;  /* > 0: how long a prediction waits for its label */
-    int64_t max_early_ms;  /* >= 0: how long a label waits for its prediction
-                              (0 = max_delay_ms) */
-    size_t memory_bytes;   /* >= DW_JOIN_MIN_MEMORY: the whole join's budget */
-    double early_share;    /* share of the budget for early labels, in (0, 0.5]
-                              (0 = 0.125) */
+    int64_t max_delay_ms; /* > 0: how long a prediction waits for its label */
+    int64_t max_early_ms; /* >= 0: how long a label waits for its prediction
+                             (0 = max_delay_ms) */
+    size_t memory_bytes;  /* >= DW_JOIN_MIN_MEMORY: the whole join's budget */
+    double early_share;   /* share of the budget for early labels, in (0, 0.5]
+                             (0 = 0.125) */
 } dw_join_config;
 
 /* What waits for a label: opaque to the join except ts_ms. */
@@ -86,23 +86,23 @@ typedef void (*dw_join_emit_fn)(void *ctx, dw_join_outcome outcome, const dw_joi
                                 const dw_join_label *label);
 
 typedef struct dw_join_stats {
-    uint64_t predictions;        /* accepted (not duplicate) */
-    uint64_t labels;             /* every label offered */
-    uint64_t matched;            /* predictions joined to a label */
-    uint64_t matched_early;      /* ... of which the label had arrived first */
-    uint64_t expired;            /* predictions that never got a label */
+    uint64_t predictions;         /* accepted (not duplicate) */
+    uint64_t labels;              /* every label offered */
+    uint64_t matched;             /* predictions joined to a label */
+    uint64_t matched_early;       /* ... of which the label had arrived first */
+    uint64_t expired;             /* predictions that never got a label */
     uint64_t evicted_predictions; /* waiting predictions pushed out by the cap */
     uint64_t duplicate_predictions;
     uint64_t duplicate_labels;
-    uint64_t late_labels;        /* label.ts - prediction.ts > max_delay */
-    uint64_t orphan_labels;      /* early labels that expired unmatched */
-    uint64_t evicted_labels;     /* early labels pushed out by the cap */
-    uint64_t negative_delays;    /* matches with label.ts < prediction.ts */
+    uint64_t late_labels;         /* label.ts - prediction.ts > max_delay */
+    uint64_t orphan_labels;       /* early labels that expired unmatched */
+    uint64_t evicted_labels;      /* early labels pushed out by the cap */
+    uint64_t negative_delays;     /* matches with label.ts < prediction.ts */
     uint64_t waiting_predictions; /* now in memory, not yet matched */
-    uint64_t waiting_labels;     /* early labels now in memory */
+    uint64_t waiting_labels;      /* early labels now in memory */
     uint64_t prediction_capacity; /* ring sizes fixed by the budget */
     uint64_t label_capacity;
-    size_t memory_bytes;         /* bytes allocated, <= config memory_bytes */
+    size_t memory_bytes; /* bytes allocated, <= config memory_bytes */
 } dw_join_stats;
 
 typedef struct dw_label_join dw_label_join;
@@ -121,8 +121,7 @@ int dw_label_join_prediction(dw_label_join *j, const char *key, size_t len,
                              const dw_join_pred *pred);
 /* A label with key[0..len): matches its waiting prediction (MATCHED), or
  * waits for it. Returns 0, or DW_ERR_INVALID for an empty key. */
-int dw_label_join_label(dw_label_join *j, const char *key, size_t len,
-                        const dw_join_label *label);
+int dw_label_join_label(dw_label_join *j, const char *key, size_t len, const dw_join_label *label);
 
 /* Moves the clock to watermark_ms (never backwards): predictions with
  * ts + max_delay < watermark are emitted EXPIRED, labels with ts + max_early

@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define assert_near(got, want, tol)                                                        \
-    do {                                                                                   \
-        double g_ = (got), w_ = (want);                                                    \
-        if (!(fabs(g_ - w_) <= (tol)))                                                     \
-            fail_msg("%s = %.17g, want %.17g (tol %g)", #got, g_, w_, (double)(tol));       \
+#define assert_near(got, want, tol)                                                                \
+    do {                                                                                           \
+        double g_ = (got), w_ = (want);                                                            \
+        if (!(fabs(g_ - w_) <= (tol)))                                                             \
+            fail_msg("%s = %.17g, want %.17g (tol %g)", #got, g_, w_, (double)(tol));              \
     } while (0)
 
 static uint64_t rng_state;
@@ -98,8 +98,11 @@ static void run_window(const dw_cbpe *e, const dw_perf *p, window *w, uint64_t s
             y = !y; /* concept shift: the world no longer matches the scores */
         bool pred = score >= 0.5;
         dw_cbpe_add(e, w->est, score, pred);
-        dw_perf_obs o = {.predicted_positive = pred, .actual_positive = y, .correct = pred == y,
-                         .has_score = true, .score = score};
+        dw_perf_obs o = {.predicted_positive = pred,
+                         .actual_positive = y,
+                         .correct = pred == y,
+                         .has_score = true,
+                         .score = score};
         dw_perf_add_class(p, w->real, &o);
     }
 }

@@ -93,7 +93,7 @@ static void test_label_first_and_duplicates(void **state)
     label(j, "a", 5000, 1);
     label(j, "a", 5001, 1); /* twice before its prediction */
     pred(j, "a", 4000, 1);
-    pred(j, "a", 4000, 1); /* the prediction twice */
+    pred(j, "a", 4000, 1);  /* the prediction twice */
     label(j, "a", 6000, 1); /* and once more after the match */
     dw_join_stats st;
     dw_label_join_stats(j, &st);

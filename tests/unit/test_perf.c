@@ -13,11 +13,11 @@
  * double rounding and far below any meaningful difference. */
 #define TOL 1e-12
 
-#define assert_near(got, want, tol)                                                        \
-    do {                                                                                   \
-        double g_ = (got), w_ = (want);                                                    \
-        if (!(fabs(g_ - w_) <= (tol)))                                                     \
-            fail_msg("%s = %.17g, want %.17g (tol %g)", #got, g_, w_, (double)(tol));       \
+#define assert_near(got, want, tol)                                                                \
+    do {                                                                                           \
+        double g_ = (got), w_ = (want);                                                            \
+        if (!(fabs(g_ - w_) <= (tol)))                                                             \
+            fail_msg("%s = %.17g, want %.17g (tol %g)", #got, g_, w_, (double)(tol));              \
     } while (0)
 
 static uint64_t rng_state;
@@ -51,8 +51,11 @@ static dw_perf *new_reg(void)
 static void add_scored(const dw_perf *p, uint64_t *c, double score, bool y)
 {
     bool pred = score >= 0.5;
-    dw_perf_obs o = {.predicted_positive = pred, .actual_positive = y, .correct = pred == y,
-                     .has_score = true, .score = score};
+    dw_perf_obs o = {.predicted_positive = pred,
+                     .actual_positive = y,
+                     .correct = pred == y,
+                     .has_score = true,
+                     .score = score};
     dw_perf_add_class(p, c, &o);
 }
 
@@ -279,13 +282,13 @@ static void test_worse_with_confidence(void **state)
 {
     (void)state;
     dw_perf_value acc = {0.80, 0.78, 0.82};
-    assert_true(dw_perf_worse(DW_PERF_ACCURACY, &acc, 0.90, 0.05));   /* .82 < .85 */
-    assert_true(dw_perf_worse(DW_PERF_ACCURACY, &acc, 0.86, 0.03));   /* .82 < .83 */
-    assert_false(dw_perf_worse(DW_PERF_ACCURACY, &acc, 0.86, 0.05));  /* .82 >= .81 */
-    assert_false(dw_perf_worse(DW_PERF_ACCURACY, &acc, 0.85, 0.05));  /* .82 >= .80 */
+    assert_true(dw_perf_worse(DW_PERF_ACCURACY, &acc, 0.90, 0.05));  /* .82 < .85 */
+    assert_true(dw_perf_worse(DW_PERF_ACCURACY, &acc, 0.86, 0.03));  /* .82 < .83 */
+    assert_false(dw_perf_worse(DW_PERF_ACCURACY, &acc, 0.86, 0.05)); /* .82 >= .81 */
+    assert_false(dw_perf_worse(DW_PERF_ACCURACY, &acc, 0.85, 0.05)); /* .82 >= .80 */
     dw_perf_value mae = {2.0, 1.8, 2.2};
-    assert_true(dw_perf_worse(DW_PERF_MAE, &mae, 1.5, 0.2));   /* 1.8 > 1.7 */
-    assert_false(dw_perf_worse(DW_PERF_MAE, &mae, 1.5, 0.4));  /* 1.8 <= 1.9 */
+    assert_true(dw_perf_worse(DW_PERF_MAE, &mae, 1.5, 0.2));  /* 1.8 > 1.7 */
+    assert_false(dw_perf_worse(DW_PERF_MAE, &mae, 1.5, 0.4)); /* 1.8 <= 1.9 */
     dw_perf_value bias = {-1.0, -1.2, -0.8};
     assert_true(dw_perf_worse(DW_PERF_BIAS, &bias, 0.1, 0.5));  /* -.8 < -.6 */
     assert_false(dw_perf_worse(DW_PERF_BIAS, &bias, 0.1, 0.8)); /* -.8 >= -.9 */
