@@ -3,30 +3,13 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test_rng.h"
 #include "driftwatch/cbpe.h"
 #include "driftwatch/perf.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define assert_near(got, want, tol)                                                                \
-    do {                                                                                           \
-        double g_ = (got), w_ = (want);                                                            \
-        if (!(fabs(g_ - w_) <= (tol)))                                                             \
-            fail_msg("%s = %.17g, want %.17g (tol %g)", #got, g_, w_, (double)(tol));              \
-    } while (0)
-
-static uint64_t rng_state;
-static double uniform(void)
-{
-    /* splitmix64: fixed-seed test data without libc's rand() differences */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53;
-}
 
 /* Two predictions by hand: .9 (predicted +) is right with probability .9,
  * .2 (predicted -) with .8. */

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test_rng.h"
 #include "driftwatch/label_join.h"
 
 #include <math.h>
@@ -234,15 +235,6 @@ static void test_early_labels_bounded(void **state)
     dw_label_join_free(j);
 }
 
-static uint64_t rng_state;
-static uint64_t next_u64(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* 200,000 predictions one per ms, labels 0..999 ms later but delivered with
  * a jitter of up to 300 ms either way, so about a tenth arrive before their
  * prediction; the clock follows the slower stream. With memory to spare
@@ -264,8 +256,8 @@ static void test_interleaved_all_match(void **state)
     } ev;
     ev *evs = malloc(2 * (size_t)n * sizeof *evs);
     for (uint32_t i = 0; i < n; i++) {
-        int64_t delay = (int64_t)(next_u64() % 1000);
-        int64_t jitter = (int64_t)(next_u64() % 601) - 300;
+        int64_t delay = (int64_t)(rng_u64() % 1000);
+        int64_t jitter = (int64_t)(rng_u64() % 601) - 300;
         evs[2 * i] = (ev){i, i, i, 0};
         evs[2 * i + 1] = (ev){i + delay + jitter, i + delay, i, 1};
     }

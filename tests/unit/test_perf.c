@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test_rng.h"
 #include "driftwatch/perf.h"
 
 #include <math.h>
@@ -12,24 +13,6 @@
 /* Metrics are a few divisions of exact sums: 1e-12 absolute is far above
  * double rounding and far below any meaningful difference. */
 #define TOL 1e-12
-
-#define assert_near(got, want, tol)                                                                \
-    do {                                                                                           \
-        double g_ = (got), w_ = (want);                                                            \
-        if (!(fabs(g_ - w_) <= (tol)))                                                             \
-            fail_msg("%s = %.17g, want %.17g (tol %g)", #got, g_, w_, (double)(tol));              \
-    } while (0)
-
-static uint64_t rng_state;
-static double uniform(void)
-{
-    /* splitmix64: fixed-seed test data without libc's rand() differences */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53;
-}
 
 static dw_perf *new_class(uint32_t bins, uint32_t ece)
 {
