@@ -83,17 +83,22 @@ static uint64_t key_hash(uint64_t seed, const char *key, size_t len)
     return fold(h ^ k1, seed ^ 0x8ebc6af09c88c6e3ULL);
 }
 
-/* Largest ring (and its index) that fits budget bytes. */
+/* Largest ring (and its index) that fits budget bytes: try every power of
+ * two for the index and keep the one that leaves room for the most entries
+ * at a load of at most 3/4. */
 static void ring_size(size_t budget, size_t *cap, size_t *slots)
 {
-    size_t s = 1;
-    while ((s * 2) * sizeof(uint64_t) + s * ENTRY_BYTES <= budget && s < ((size_t)1 << 31))
-        s *= 2;
-    size_t c = (budget - s * sizeof(uint64_t)) / ENTRY_BYTES;
-    if (c > s / 4 * 3)
-        c = s / 4 * 3;
-    *cap = c;
-    *slots = s;
+    *cap = 0;
+    *slots = 1;
+    for (size_t s = 2; s * sizeof(uint64_t) < budget && s <= ((size_t)1 << 31); s *= 2) {
+        size_t c = (budget - s * sizeof(uint64_t)) / ENTRY_BYTES;
+        if (c > s / 4 * 3)
+            c = s / 4 * 3;
+        if (c > *cap) {
+            *cap = c;
+            *slots = s;
+        }
+    }
 }
 
 static size_t ring_init(ring *r, size_t budget)
