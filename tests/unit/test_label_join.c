@@ -5,6 +5,8 @@
 
 #include "test_rng.h"
 #include "driftwatch/label_join.h"
+#include "driftwatch/perf.h"
+#include "driftwatch/window.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -37,14 +39,19 @@ static void on_emit(void *ctx, dw_join_outcome o, const dw_join_pred *p, const d
         s->emitted[p->tag]++;
 }
 
-static dw_label_join *new_join(seen *s, int64_t max_delay, size_t mem)
+static dw_label_join *new_join_ctx(dw_join_emit_fn fn, void *ctx, int64_t max_delay, size_t mem)
 {
     char err[256];
     dw_join_config cfg = {.max_delay_ms = max_delay, .memory_bytes = mem};
-    dw_label_join *j = dw_label_join_new(&cfg, on_emit, s, err, sizeof err);
+    dw_label_join *j = dw_label_join_new(&cfg, fn, ctx, err, sizeof err);
     if (!j)
         fail_msg("%s", err);
     return j;
+}
+
+static dw_label_join *new_join(seen *s, int64_t max_delay, size_t mem)
+{
+    return new_join_ctx(on_emit, s, max_delay, mem);
 }
 
 static int pred(dw_label_join *j, const char *key, int64_t ts, int32_t cls)
@@ -305,6 +312,182 @@ static void test_interleaved_all_match(void **state)
     dw_label_join_free(j);
 }
 
+/* The issue's scenario end to end on the library parts: the join feeds
+ * dw_perf counters into the panes of a dw_window (1h sliding by 5m, panes
+ * kept open for max_delay), windows are evaluated once final, and an
+ * accuracy rule "worse than the reference by more than the margin with 95 %
+ * confidence, for 2 evaluations" decides. One prediction per second for
+ * 24 h; 95 % get a label 1 to 120 minutes later; the model is right 85 % of
+ * the time. With `degrade`, 20 % of the labels between hour 3 and hour 6
+ * are flipped (realised accuracy .71). */
+enum { SC_SECONDS = 24 * 3600 };
+#define SC_MIN 60000LL
+#define SC_HOUR (60 * SC_MIN)
+
+typedef struct sc_event {
+    int64_t ts;
+    uint32_t i;
+    uint8_t is_label, correct;
+} sc_event;
+
+typedef struct scenario {
+    const dw_perf *perf;
+    dw_window *win;
+    uint64_t late; /* emissions whose pane had closed: must stay 0 */
+} scenario;
+
+static void sc_emit(void *ctx, dw_join_outcome o, const dw_join_pred *p, const dw_join_label *l)
+{
+    scenario *sc = ctx;
+    uint64_t *pane = dw_window_pane_for(sc->win, p->ts_ms);
+    if (!pane) {
+        sc->late++;
+        return;
+    }
+    if (o != DW_JOIN_MATCHED) {
+        dw_perf_add_unlabelled(sc->perf, pane);
+        return;
+    }
+    bool correct = l->cls == p->cls;
+    dw_perf_obs obs = {
+        .predicted_positive = p->cls == 1, .actual_positive = l->cls == 1, .correct = correct};
+    dw_perf_add_class(sc->perf, pane, &obs);
+}
+
+static int sc_cmp(const void *a, const void *b)
+{
+    const sc_event *x = a, *y = b;
+    if (x->ts != y->ts)
+        return (x->ts > y->ts) - (x->ts < y->ts);
+    return (int)x->is_label - (int)y->is_label; /* a prediction before a label at the same ms */
+}
+
+typedef struct sc_result {
+    int evaluations, episodes;
+    int64_t first_fire_end, last_resolve_end; /* window ends, -1 when none */
+    uint64_t mismatched_counts;
+    double min_coverage;
+} sc_result;
+
+static void run_scenario(uint64_t seed, bool degrade, sc_result *res)
+{
+    const int64_t max_delay = 2 * SC_HOUR, slide = 5 * SC_MIN, length = SC_HOUR;
+    const double reference = 0.85, margin = 0.03;
+    dw_perf_spec spec = {.kind = DW_PERF_CLASSIFICATION, .score_bins = 1, .ece_bins = 1};
+    dw_perf *perf = dw_perf_new(&spec, NULL, 0);
+    scenario sc = {perf, dw_window_new(length, slide, max_delay + slide, dw_perf_width(perf)), 0};
+    dw_label_join *j = new_join_ctx(sc_emit, &sc, max_delay, 64u << 20);
+
+    /* the ground truth per second, to recount every final window directly */
+    uint8_t *labelled = calloc(SC_SECONDS, 1), *right = calloc(SC_SECONDS, 1);
+    sc_event *ev = malloc(2 * (size_t)SC_SECONDS * sizeof *ev);
+    size_t m = 0;
+    rng_state = seed;
+    for (uint32_t i = 0; i < SC_SECONDS; i++) {
+        int64_t ts = (int64_t)i * 1000 + 500;
+        bool correct = uniform() < 0.85;
+        if (degrade && ts >= 3 * SC_HOUR && ts < 6 * SC_HOUR && uniform() < 0.2)
+            correct = !correct;
+        ev[m++] = (sc_event){ts, i, 0, 0};
+        if (uniform() < 0.95) {
+            int64_t delay = SC_MIN + (int64_t)(uniform() * (double)(119 * SC_MIN));
+            ev[m++] = (sc_event){ts + delay, i, 1, correct};
+            labelled[i] = 1;
+            right[i] = correct;
+        }
+    }
+    qsort(ev, m, sizeof *ev, sc_cmp);
+
+    *res = (sc_result){.first_fire_end = -1, .last_resolve_end = -1, .min_coverage = 1.0};
+    bool firing = false;
+    int worse_run = 0, ok_run = 0;
+    char key[16];
+    for (size_t k = 0; k < m; k++) {
+        const sc_event *e = &ev[k];
+        dw_label_join_advance(j, e->ts);
+        while (dw_window_next_end(sc.win) != INT64_MIN &&
+               dw_window_next_end(sc.win) + max_delay < e->ts) {
+            int64_t end = dw_window_close_next(sc.win);
+            if (dw_window_filled(sc.win) * (size_t)slide < (size_t)length)
+                continue;
+            /* final: every label that can still match would be too late */
+            dw_perf_result r;
+            dw_perf_compute(perf, dw_window_sum(sc.win), 0.95, &r);
+            res->evaluations++;
+            uint64_t n = 0, correct = 0, total = 0;
+            for (int64_t s = (end - length) / 1000; s < end / 1000; s++) {
+                total++;
+                n += labelled[s];
+                correct += labelled[s] && right[s];
+            }
+            if (r.n != n || r.correct != correct || r.n + r.unlabelled != total)
+                res->mismatched_counts++;
+            if (r.coverage < res->min_coverage)
+                res->min_coverage = r.coverage;
+            bool worse = dw_perf_worse(DW_PERF_ACCURACY, &r.m[DW_PERF_ACCURACY], reference, margin);
+            worse_run = worse ? worse_run + 1 : 0;
+            ok_run = worse ? 0 : ok_run + 1;
+            if (!firing && worse_run >= 2) {
+                firing = true;
+                res->episodes++;
+                if (res->first_fire_end < 0)
+                    res->first_fire_end = end;
+            } else if (firing && ok_run >= 2) {
+                firing = false;
+                res->last_resolve_end = end;
+            }
+        }
+        snprintf(key, sizeof key, "r%u", e->i);
+        if (e->is_label) {
+            /* the label class: the prediction's class when correct, else the other */
+            dw_join_label l = {.ts_ms = e->ts,
+                               .cls = e->correct ? (int32_t)(e->i & 1) : (int32_t) !(e->i & 1)};
+            dw_label_join_label(j, key, strlen(key), &l);
+        } else {
+            dw_join_pred p = {.ts_ms = e->ts, .cls = (int32_t)(e->i & 1)};
+            dw_label_join_prediction(j, key, strlen(key), &p);
+        }
+    }
+    assert_int_equal(sc.late, 0);
+    dw_join_stats st;
+    dw_label_join_stats(j, &st);
+    assert_int_equal(st.evicted_predictions, 0);
+    free(ev);
+    free(labelled);
+    free(right);
+    dw_label_join_free(j);
+    dw_window_free(sc.win);
+    dw_perf_free(perf);
+}
+
+static void test_scenario_no_degradation_no_alert(void **state)
+{
+    (void)state;
+    sc_result r;
+    run_scenario(11, false, &r);
+    /* windows ending from 1h to 24h - 2h (the last 2h are not final yet) */
+    assert_true(r.evaluations >= 250);
+    assert_int_equal(r.mismatched_counts, 0);
+    assert_int_equal(r.episodes, 0);
+    assert_true(r.min_coverage > 0.93);
+}
+
+static void test_scenario_degradation_fires_and_resolves(void **state)
+{
+    (void)state;
+    sc_result r;
+    run_scenario(12, true, &r);
+    assert_int_equal(r.mismatched_counts, 0);
+    assert_int_equal(r.episodes, 1);
+    /* fires on a window ending within one window length of the start of
+     * the degradation (it is evaluated max_delay later, when final) */
+    assert_true(r.first_fire_end > 3 * SC_HOUR);
+    assert_true(r.first_fire_end <= 4 * SC_HOUR);
+    /* resolves once the windows no longer hold degraded hours */
+    assert_true(r.last_resolve_end > 6 * SC_HOUR);
+    assert_true(r.last_resolve_end <= 7 * SC_HOUR + 2 * 5 * SC_MIN);
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -333,6 +516,8 @@ int main(void)
         cmocka_unit_test(test_million_waiting_under_cap),
         cmocka_unit_test(test_early_labels_bounded),
         cmocka_unit_test(test_interleaved_all_match),
+        cmocka_unit_test(test_scenario_no_degradation_no_alert),
+        cmocka_unit_test(test_scenario_degradation_fires_and_resolves),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
