@@ -15,11 +15,16 @@
  *       -> n rejected, then value lo hi of mae rmse bias
  *   cbpe B N  (pane score predicted) x N
  *       -> n, then value lo hi of accuracy, value of precision recall f1 auc
+ *   table KIND PATH LABEL PREDICTED SCORE POSITIVE THRESHOLD
+ *       reference performance of a CSV/JSONL file (dw_perf_count_table,
+ *       "-" = column not set, KIND class|reg, 1000 score bins, 10 ECE bins)
+ *       -> skipped, then the line of "class" or "reg" above
  *
  * A malformed input exits with 2. Intervals are at 95 %. */
 #include "driftwatch/cbpe.h"
 #include "driftwatch/error.h"
 #include "driftwatch/perf.h"
+#include "driftwatch/perf_reference.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +97,26 @@ static void print_value(const dw_perf_value *v)
     printf(" %.17g %.17g %.17g", v->value, v->lo, v->hi);
 }
 
+/* The result line of "class" or "reg" for counters c. */
+static void print_result(const dw_perf *perf, const uint64_t *c)
+{
+    dw_perf_result r;
+    if (dw_perf_compute(perf, c, CONFIDENCE, &r) != 0)
+        die("compute");
+    if (r.kind == DW_PERF_CLASSIFICATION) {
+        printf("%llu %llu %llu %llu %llu %llu %.17g", (unsigned long long)r.n,
+               (unsigned long long)r.tp, (unsigned long long)r.fp, (unsigned long long)r.fn,
+               (unsigned long long)r.tn, (unsigned long long)r.scored, r.auc_bound);
+        for (int m = DW_PERF_ACCURACY; m <= DW_PERF_ECE; m++)
+            print_value(&r.m[m]);
+    } else {
+        printf("%llu %llu", (unsigned long long)r.n, (unsigned long long)r.rejected);
+        for (int m = DW_PERF_MAE; m <= DW_PERF_BIAS; m++)
+            print_value(&r.m[m]);
+    }
+    printf("\n");
+}
+
 static void cmd_class(void)
 {
     dw_perf_spec spec = {.kind = DW_PERF_CLASSIFICATION};
@@ -142,13 +167,7 @@ static void cmd_reg(void)
         dw_perf_add_reg(perf, p.pane[pane], predicted, actual);
     }
     panes_window(&p);
-    dw_perf_result r;
-    if (dw_perf_compute(perf, p.sum, CONFIDENCE, &r) != 0)
-        die("compute");
-    printf("%llu %llu", (unsigned long long)r.n, (unsigned long long)r.rejected);
-    for (int m = DW_PERF_MAE; m <= DW_PERF_BIAS; m++)
-        print_value(&r.m[m]);
-    printf("\n");
+    print_result(perf, p.sum);
     panes_free(&p);
     dw_perf_free(perf);
 }
@@ -180,6 +199,42 @@ static void cmd_cbpe(void)
     dw_cbpe_free(e);
 }
 
+/* Reads a word into buf; returns NULL for "-" (not set). */
+static const char *read_word(char buf[256])
+{
+    if (scanf("%255s", buf) != 1)
+        die("missing word");
+    return strcmp(buf, "-") == 0 ? NULL : buf;
+}
+
+static void cmd_table(void)
+{
+    char kind[256], path[256], label[256], predicted[256], score[256], positive[256];
+    read_word(kind);
+    dw_perf_spec spec = {.kind = strcmp(kind, "reg") == 0 ? DW_PERF_REGRESSION
+                                                          : DW_PERF_CLASSIFICATION};
+    dw_perf_columns cols = {0};
+    read_word(path);
+    cols.label = read_word(label);
+    cols.predicted = read_word(predicted);
+    cols.score = read_word(score);
+    cols.positive = read_word(positive);
+    cols.threshold = read_double();
+    char err[512];
+    dw_perf *perf = dw_perf_new(&spec, err, sizeof err);
+    dw_table *t = NULL;
+    if (!perf || dw_table_open(path, DW_TABLE_AUTO, &t, err, sizeof err) != 0)
+        die(err);
+    uint64_t *c = dw_calloc(dw_perf_width(perf), sizeof *c), skipped = 0;
+    if (dw_perf_count_table(perf, &cols, t, c, &skipped, err, sizeof err) != 0)
+        die(err);
+    printf("%llu ", (unsigned long long)skipped);
+    print_result(perf, c);
+    free(c);
+    dw_table_free(t);
+    dw_perf_free(perf);
+}
+
 int main(void)
 {
     char cmd[32];
@@ -190,6 +245,8 @@ int main(void)
             cmd_reg();
         else if (strcmp(cmd, "cbpe") == 0)
             cmd_cbpe();
+        else if (strcmp(cmd, "table") == 0)
+            cmd_table();
         else
             die(cmd);
         fflush(stdout);

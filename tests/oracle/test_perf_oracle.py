@@ -9,12 +9,16 @@ panes 1..P plus an expired pane 0 of unrelated records, which the driver
 merges and subtracts again: what is compared went through the sliding-window
 arithmetic. References: sklearn.metrics (accuracy, precision, recall, F1,
 ROC AUC, Brier, MAE, RMSE), numpy (ECE over equal-width bins, bias, CBPE's
-expectations) and scipy's Wilson interval. Fixed seeds. Exits 77 when
+expectations) and scipy's Wilson interval. Reference performance read from
+CSV and JSONL files (perf_reference.c) is held to the same references. Fixed seeds. Exits 77 when
 scikit-learn is absent, 1 on any mismatch after printing all of them.
 """
+import json
 import math
+import os
 import subprocess
 import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -293,6 +297,56 @@ def check_cbpe(name, res, scores, y, pred):
     return lo <= realised <= hi
 
 
+# ------------------------------------------------ reference from a table ----
+
+def table_cases(rng, tmp):
+    """(name, command, check) for files read by dw_perf_count_table."""
+    cases = []
+    # CSV, string classes, a predicted-class column; 5 % of labels missing
+    n = 3000
+    s, y = calibrated(rng, n)
+    pred = (s >= 0.5).astype(int)
+    missing = rng.uniform(size=n) < 0.05
+    path = os.path.join(tmp, "val.csv")
+    with open(path, "w") as f:
+        f.write("label,pred,score\n")
+        for si, yi, pi, mi in zip(s, y, pred, missing):
+            f.write("%s,%s,%r\n" % ("" if mi else ("fraud" if yi else "ok"),
+                                     "fraud" if pi else "ok", float(si)))
+    keep = ~missing
+    cases.append(("csv classes", "table class %s label pred score fraud 0.5\n" % path,
+                  lambda name, res, k=keep: (check_skipped(name, res[0], int((~k).sum())),
+                                             check_class(name, res[1:], s[k], y[k], pred[k]))))
+    # JSONL, numeric labels, nested score, threshold instead of a class column
+    s2, y2 = calibrated(rng, 2000, (0.5, 0.5))
+    path = os.path.join(tmp, "val.jsonl")
+    with open(path, "w") as f:
+        for si, yi in zip(s2, y2):
+            f.write(json.dumps({"y": int(yi), "prediction": {"score": float(si)}}) + "\n")
+    cases.append(("jsonl threshold", "table class %s y - prediction.score 1 0.3\n" % path,
+                  lambda name, res: (check_skipped(name, res[0], 0),
+                                     check_class(name, res[1:], s2, y2,
+                                                 (s2 >= 0.3).astype(int)))))
+    # CSV regression
+    a = rng.normal(size=1500) * 100
+    p = a + rng.normal(loc=2.0, scale=10.0, size=1500)
+    path = os.path.join(tmp, "reg.csv")
+    with open(path, "w") as f:
+        f.write("actual,predicted\n")
+        for ai, pi in zip(a, p):
+            f.write("%r,%r\n" % (float(ai), float(pi)))
+        f.write("NA,1\n")
+    cases.append(("csv regression", "table reg %s actual predicted - - 0\n" % path,
+                  lambda name, res: (check_skipped(name, res[0], 1),
+                                     check_reg(name, res[1:], p, a))))
+    return cases
+
+
+def check_skipped(name, got, want):
+    if got != want:
+        fail("%s: skipped %d rows, want %d" % (name, got, want))
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -322,12 +376,19 @@ def main():
     if inside < 8:  # a 95 % interval misses 3 of 10 with probability ~1 %
         fail("cbpe: realised accuracy inside the 95%% interval in %d of 10 windows" % inside)
 
-    total = len(ccases) + len(rcases) + len(windows)
+    with tempfile.TemporaryDirectory() as tmp:
+        tcases = table_cases(rng, tmp)
+        results = run(driver, "".join(cmd for _, cmd, _ in tcases))
+    for (name, _, check), res in zip(tcases, results):
+        check(name, res)
+
+    total = len(ccases) + len(rcases) + len(windows) + len(tcases)
     if failures:
         print("%d mismatch(es) in %d windows" % (len(failures), total))
         sys.exit(1)
-    print("perf oracle: %d windows (%d classification, %d regression, %d cbpe) agree with "
-          "scikit-learn/numpy" % (total, len(ccases), len(rcases), len(windows)))
+    print("perf oracle: %d windows (%d classification, %d regression, %d cbpe, %d reference "
+          "tables) agree with scikit-learn/numpy" % (total, len(ccases), len(rcases),
+                                                      len(windows), len(tcases)))
 
 
 if __name__ == "__main__":
