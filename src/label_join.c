@@ -372,6 +372,38 @@ static bool past(int64_t ts, int64_t limit, int64_t clock)
     return ts < clock - limit;
 }
 
+/* Moves at most this many entries stamped ahead of the clock from the head
+ * of a ring to its tail per advance (see sweep()). */
+#define ROTATE_MAX 64
+
+/* Pops the expired entries at the head of r. An entry stamped ahead of the
+ * clock that reached the head (a record from the future, or every waiting
+ * entry newer than a clock held back by a lagging stream) is moved to the
+ * tail instead, so it cannot hold back the expiry of everything behind it;
+ * ROTATE_MAX bounds that work per call. */
+static void sweep(dw_label_join *j, ring *r, int64_t limit, int64_t clock)
+{
+    int rotations = 0;
+    while (r->count > 0) {
+        size_t h = r->head;
+        entry en;
+        if (r->state[h] == ST_DEAD) {
+            ring_pop(r, &en);
+        } else if (past(r->e[h].ts, limit, clock)) {
+            if (r == &j->preds)
+                pop_prediction(j, DW_JOIN_EXPIRED);
+            else
+                pop_label(j, false);
+        } else if (r->e[h].ts > clock && rotations < ROTATE_MAX) {
+            rotations++;
+            uint8_t st = ring_pop(r, &en);
+            ring_push(r, &en, st);
+        } else {
+            break;
+        }
+    }
+}
+
 size_t dw_label_join_advance(dw_label_join *j, int64_t watermark_ms)
 {
     if (watermark_ms <= j->clock)
@@ -383,12 +415,8 @@ size_t dw_label_join_advance(dw_label_join *j, int64_t watermark_ms)
         watermark_ms < INT64_MIN + j->cfg.max_early_ms)
         return 0;
     uint64_t before = j->st.expired;
-    while (j->preds.count > 0 &&
-           past(j->preds.e[j->preds.head].ts, j->cfg.max_delay_ms, watermark_ms))
-        pop_prediction(j, DW_JOIN_EXPIRED);
-    while (j->labels.count > 0 &&
-           past(j->labels.e[j->labels.head].ts, j->cfg.max_early_ms, watermark_ms))
-        pop_label(j, false);
+    sweep(j, &j->preds, j->cfg.max_delay_ms, watermark_ms);
+    sweep(j, &j->labels, j->cfg.max_early_ms, watermark_ms);
     return (size_t)(j->st.expired - before);
 }
 

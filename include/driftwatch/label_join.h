@@ -127,7 +127,9 @@ int dw_label_join_label(dw_label_join *j, const char *key, size_t len, const dw_
  * ts + max_delay < watermark are emitted EXPIRED, labels with ts + max_early
  * < watermark become orphans. The rings are swept from their oldest entry,
  * so an entry that arrived out of order may leave a little after its
- * deadline, never before. Returns the number of predictions expired. */
+ * deadline, never before; an entry stamped ahead of the clock (a record
+ * from the future) is moved out of the way rather than holding back the
+ * rest. Returns the number of predictions expired. */
 size_t dw_label_join_advance(dw_label_join *j, int64_t watermark_ms);
 
 /* End of input (replay): every waiting prediction is emitted EXPIRED and

@@ -145,6 +145,30 @@ static void test_expiry_is_exact_in_event_time(void **state)
     dw_label_join_free(j);
 }
 
+/* One prediction stamped a day ahead must not hold back the expiry of the
+ * ones that arrived after it (issue 11's "record from the future"). */
+static void test_future_prediction_does_not_block(void **state)
+{
+    (void)state;
+    seen s = {0};
+    dw_label_join *j = new_join(&s, 1000, 1 << 20);
+    pred(j, "future", 86400000, 1);
+    pred(j, "a", 100, 2);
+    pred(j, "b", 200, 3);
+    assert_int_equal(dw_label_join_advance(j, 5000), 2);
+    dw_join_stats st;
+    dw_label_join_stats(j, &st);
+    assert_int_equal(st.waiting_predictions, 1);
+    /* and it still matches its label, then expires as usual */
+    label(j, "future", 86400500, 1);
+    assert_int_equal(s.n[DW_JOIN_MATCHED], 1);
+    dw_label_join_advance(j, 86402000);
+    dw_label_join_stats(j, &st);
+    assert_int_equal(st.expired, 2);
+    assert_int_equal(st.waiting_predictions, 0);
+    dw_label_join_free(j);
+}
+
 /* A label later than max_delay after its prediction never matches, even
  * while the prediction is still in memory: outcomes depend on event times
  * only, so a window is final once max_delay has passed. */
@@ -513,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_label_first_and_duplicates),
         cmocka_unit_test(test_expiry_is_exact_in_event_time),
         cmocka_unit_test(test_late_label_refused),
+        cmocka_unit_test(test_future_prediction_does_not_block),
         cmocka_unit_test(test_million_waiting_under_cap),
         cmocka_unit_test(test_early_labels_bounded),
         cmocka_unit_test(test_interleaved_all_match),
