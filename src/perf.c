@@ -46,6 +46,10 @@ enum {
     R_WIDTH = R_E4 + REG4_LIMBS,
 };
 
+/* dw_perf_add_unlabelled() and the rejected count do not look at the kind. */
+_Static_assert((int)C_UNLABELLED == (int)R_UNLABELLED && (int)C_REJECTED == (int)R_REJECTED,
+               "shared counters at the same place in both layouts");
+
 struct dw_perf {
     dw_perf_kind kind;
     uint32_t bins;     /* score histogram bins */
@@ -158,7 +162,6 @@ void dw_perf_add_reg(const dw_perf *p, uint64_t *c, double predicted, double act
 
 void dw_perf_add_unlabelled(const dw_perf *p, uint64_t *c)
 {
-    /* C_UNLABELLED == R_UNLABELLED: the same slot in both layouts */
     (void)p;
     c[C_UNLABELLED]++;
 }

@@ -27,7 +27,8 @@
  * Like perf.h this is a counter layout: counters live in the caller's
  * panes (dw_cbpe_width() uint64 each), add/subtract exactly, and are
  * turned into estimates by dw_cbpe_compute(). Every prediction is counted
- * when it is made, labelled or not. */
+ * when it is made, labelled or not. A dw_cbpe is immutable after
+ * dw_cbpe_new() (any thread may use it). */
 #ifndef DRIFTWATCH_CBPE_H
 #define DRIFTWATCH_CBPE_H
 

@@ -41,6 +41,9 @@
  *   ECE: none (lo = hi = NaN): no analytic interval, so no confidence
  *     rule can be built on it (dw_perf_worse() is always false for it).
  *
+ * Threads: a dw_perf is immutable after dw_perf_new(), so any thread may
+ * use it; the counters follow their owner's rule (one writer).
+ *
  * Bounds: memory is dw_perf_width() counters per pane whatever the traffic;
  * at most 2^32 - 1 records per counter array (a window); regression errors
  * must satisfy |prediction - actual| < 2^31 (larger ones, and non-finite
