@@ -1,5 +1,6 @@
 #include "driftwatch/engine.h"
 
+#include "driftwatch/budget.h"
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
@@ -119,11 +120,9 @@ typedef struct model_entry {
     const dw_thresholds **th; /* per column, owned by the config */
     bool *ignored;
     dw_model *states[DW_ENGINE_MAX_VERSIONS + 1]; /* by version; [0] may be NULL-version */
-    field_memo *memo;                             /* MAX_PATHS */
+    field_memo *memo;                             /* records.max_fields */
     size_t nstates;
 } model_entry;
-
-#define MAX_PATHS 256
 
 /* One retraining rule's progress for one (model, version). */
 typedef struct retrain_state {
@@ -166,7 +165,8 @@ struct dw_engine {
     int64_t ahead_ts;
 
     /* per-record scratch, sized once so processing never allocates */
-    dw_scan_field *fields;
+    dw_scan_field *fields; /* nfields_cap: records.max_fields */
+    size_t nfields_cap;
     size_t *slots;
     uint32_t *seen;
     uint32_t seen_gen;
@@ -198,8 +198,8 @@ struct dw_engine {
 #define STAT_GET(e, field) __atomic_load_n(&(e)->stats.field, __ATOMIC_RELAXED)
 
 static const char *reject_names[DW_REJECT_MAX] = {
-    "invalid_json",  "not_object", "no_model",          "unknown_model",
-    "bad_timestamp", "late",       "too_many_versions", "too_large",
+    "invalid_json", "not_object",        "no_model",  "unknown_model",   "bad_timestamp",
+    "late",         "too_many_versions", "too_large", "too_many_fields",
 };
 
 const char *dw_reject_reason_name(dw_reject_reason r)
@@ -285,8 +285,8 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
             return rc;
         }
         col_index_build(&me->cols, me->ref);
-        me->memo = dw_malloc(MAX_PATHS * sizeof *me->memo);
-        for (size_t k = 0; k < MAX_PATHS; k++)
+        me->memo = dw_malloc(cfg->records.max_fields * sizeof *me->memo);
+        for (size_t k = 0; k < cfg->records.max_fields; k++)
             me->memo[k].col = -2;
         me->th = dw_calloc(me->ref->ncols + 1, sizeof *me->th);
         me->ignored = dw_calloc(me->ref->ncols + 1, sizeof *me->ignored);
@@ -295,6 +295,18 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
                 dw_config_column_thresholds(cfg, me->cfg, me->ref->cols[j].name, &me->ignored[j]);
         if (me->ref->ncols > *max_cols)
             *max_cols = me->ref->ncols;
+    }
+    /* Refused here, not at the first record: see budget.h. */
+    const dw_reference **refs = dw_calloc(cfg->nmodels + 1, sizeof *refs);
+    for (size_t i = 0; i < cfg->nmodels; i++)
+        refs[i] = models[i].ref;
+    int rc = dw_budget_check(cfg, refs, NULL, errbuf, errlen);
+    free(refs);
+    if (rc < 0) {
+        for (size_t k = 0; k < cfg->nmodels; k++)
+            entry_free(&models[k]);
+        free(models);
+        return rc;
     }
     *out = models;
     return 0;
@@ -334,6 +346,11 @@ static void size_scratch(dw_engine *e, size_t max_cols)
         e->res = dw_calloc(e->max_cols + 1, sizeof *e->res);
         e->events = dw_calloc(2 * e->max_cols + 2, sizeof *e->events);
         e->seen_gen = 0;
+    }
+    if (e->nfields_cap != e->cfg->records.max_fields) {
+        free(e->fields);
+        e->nfields_cap = e->cfg->records.max_fields;
+        e->fields = dw_calloc(e->nfields_cap, sizeof *e->fields);
     }
     free(e->pending);
     e->pending = dw_calloc(e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) + 1, sizeof *e->pending);
@@ -380,7 +397,6 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     e->nmodels = cfg->nmodels;
     e->sources = dw_calloc(DW_ENGINE_MAX_SOURCES, sizeof *e->sources);
     e->nsources = 1; /* source 0: files, and anything unregistered */
-    e->fields = dw_calloc(MAX_PATHS, sizeof *e->fields);
     e->pending_retrain = json_array();
     size_scratch(e, max_cols);
     cpaths_init(e);
@@ -1638,7 +1654,7 @@ void dw_engine_process_from(dw_engine *e, int source_id, const char *buf, size_t
             }
     }
     dw_scan_init(&sc, buf, len);
-    dw_scan_record rec = {.fields = e->fields, .cap = MAX_PATHS};
+    dw_scan_record rec = {.fields = e->fields, .cap = e->nfields_cap};
     bool first = true;
     for (;;) {
         int rc = dw_scan_next(&sc, &rec);
@@ -1655,6 +1671,16 @@ void dw_engine_process_from(dw_engine *e, int source_id, const char *buf, size_t
             dw_scan_format_error(&sc, NULL, detail, sizeof detail);
             reject(e, DW_REJECT_INVALID_JSON, detail, buf, len);
             break;
+        }
+        if (rec.ndropped) {
+            /* Its timestamp or model may be among the leaves not read. */
+            char detail[96];
+            snprintf(detail, sizeof detail, "more than records.max_fields (%zu) fields",
+                     e->nfields_cap);
+            STAT_ADD(e, records, 1);
+            reject(e, DW_REJECT_TOO_MANY_FIELDS, detail, rec.raw.ptr, rec.raw.len);
+            first = false;
+            continue;
         }
         apply_record(e, src, &rec, fallback_ts_ms, wall, first);
         if (e->ahead) {
