@@ -14,6 +14,8 @@ from 127.0.0.1 with a 1 s timeout, and every answer must be `200 ok`.
   the server holds at most DW_HTTP_MAX_PER_IP (16) of them at once.
 * many_addresses: 15 sockets from each of 127.0.0.2..127.0.0.11, under the
   per-address limit but above the server's DW_HTTP_MAX_CONNECTIONS (128).
+* request_timeout: 3 sockets that keep trickling for 6 s are closed for
+  taking longer than 5 s to send their request, and counted so.
 
 After each flood, /metrics must count at least as many connections closed
 by the server (driftwatch_http_connections_closed_total) as the flood saw
@@ -58,6 +60,7 @@ class Loris(threading.Thread):
         self.stop = threading.Event()
         self.closed = 0
         self.opened = 0
+        self.reopen = True
         self.socks = []
 
     def open_one(self, i):
@@ -91,10 +94,11 @@ class Loris(threading.Thread):
                         pass
                     except OSError:
                         dead = True
-                if dead:
+                if dead and s.fileno() >= 0:
                     self.closed += 1
                     s.close()
-                    self.socks[i] = self.open_one(i)
+                    if self.reopen:
+                        self.socks[i] = self.open_one(i)
             self.stop.wait(0.3)
         for s in self.socks:
             s.close()
@@ -169,6 +173,34 @@ def flood(sources, limit_held):
     return loris
 
 
+def case_request_timeout():
+    """A connection that trickles its request for longer than
+    DW_HTTP_REQUEST_TIMEOUT_MS (5 s) is closed at the next admission, though
+    it was never idle long enough for the idle timeout."""
+    PROC.stdin.write(b"\n" * 1024)
+    PROC.stdin.flush()
+    status, before = get("/metrics", 5)
+    loris = Loris(["127.0.0.3"], 3)
+    loris.reopen = False
+    loris.start()
+    time.sleep(6.0)
+    status, body = get("/healthz", 1.0)  # an admission: the sweep runs
+    assert (status, body) == (200, "ok\n"), (status, body)
+
+    def all_closed():
+        return loris.closed == 3
+    deadline = time.monotonic() + 5
+    while not all_closed() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    loris.stop.set()
+    loris.join(10)
+    assert loris.closed == 3, loris.closed
+    status, after = get("/metrics", 5)
+    n = (metric(after, "driftwatch_http_connections_closed_total", reason="request_timeout") -
+         metric(before, "driftwatch_http_connections_closed_total", reason="request_timeout"))
+    assert n == 3, n
+
+
 def case_one_address():
     flood(["127.0.0.2"], MAX_PER_IP)
 
@@ -210,7 +242,8 @@ http: {listen: "127.0.0.1:0"}
                 time.sleep(0.05)
             with open(portfile) as f:
                 PORT = int(f.read())
-            passed, failed = run_cases([case_one_address, case_many_addresses], sys.argv[2:])
+            passed, failed = run_cases([case_request_timeout, case_one_address,
+                                        case_many_addresses], sys.argv[2:])
             assert proc.poll() is None, "driftwatch exited during the floods"
         finally:
             proc.stdin.close()
