@@ -199,7 +199,7 @@ struct dw_engine {
 
 static const char *reject_names[DW_REJECT_MAX] = {
     "invalid_json", "not_object",        "no_model",  "unknown_model",   "bad_timestamp",
-    "late",         "too_many_versions", "too_large", "too_many_fields",
+    "late",         "too_many_versions", "too_large", "too_many_fields", "too_deep",
 };
 
 const char *dw_reject_reason_name(dw_reject_reason r)
@@ -1607,6 +1607,14 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     e->last_record_wall = e->last_tick_wall = wall_ms;
 }
 
+/* A message beyond the scanner's nesting limit is counted under that
+ * limit, not as broken JSON. */
+static dw_reject_reason scan_reject_reason(const dw_scanner *sc)
+{
+    const char *why = dw_scan_error(sc, NULL);
+    return why && !strcmp(why, DW_SCAN_ERR_NESTING) ? DW_REJECT_TOO_DEEP : DW_REJECT_INVALID_JSON;
+}
+
 size_t dw_engine_process(dw_engine *e, const char *buf, size_t len, int64_t fallback_ts_ms)
 {
     dw_process_result res;
@@ -1649,7 +1657,7 @@ void dw_engine_process_from(dw_engine *e, int source_id, const char *buf, size_t
                 char detail[256];
                 dw_scan_format_error(&sc, NULL, detail, sizeof detail);
                 STAT_ADD(e, messages, 1);
-                reject(e, DW_REJECT_INVALID_JSON, detail, buf, len);
+                reject(e, scan_reject_reason(&sc), detail, buf, len);
                 return;
             }
     }
@@ -1669,7 +1677,7 @@ void dw_engine_process_from(dw_engine *e, int source_id, const char *buf, size_t
         if (rc < 0) {
             char detail[256];
             dw_scan_format_error(&sc, NULL, detail, sizeof detail);
-            reject(e, DW_REJECT_INVALID_JSON, detail, buf, len);
+            reject(e, scan_reject_reason(&sc), detail, buf, len);
             break;
         }
         if (rec.ndropped) {

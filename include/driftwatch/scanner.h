@@ -49,6 +49,9 @@
 #define DW_SCAN_MAX_DEPTH 3
 /* Open brackets allowed around any value, top-level array included. */
 #define DW_SCAN_MAX_NESTING 64
+/* The dw_scan_error() reason when DW_SCAN_MAX_NESTING is exceeded, so a
+ * caller can count that limit apart from syntax errors. */
+#define DW_SCAN_ERR_NESTING "nesting too deep"
 /* A reasonable field capacity for callers (the benchmark record has 26
  * leaves); the engine uses records.max_fields instead. */
 #define DW_SCAN_DEFAULT_FIELDS 256

@@ -9,7 +9,8 @@ usage: test_limits.py DRIFTWATCH_BINARY [CASE...]
   a record with more leaves than the limit is rejected as
   `too_many_fields` (its own reason, with the limit in the detail) while
   the records within it are applied; `validate` refuses a reference wider
-  than the limit.
+  than the limit. A message nested deeper than the reader's 64 brackets is
+  rejected as `too_deep`, not as invalid JSON.
 * Memory budget (evaluation.max_memory_mb): a 100 000-bin reference with a
   1d window sliding by 1m is refused by `validate` with its memory figure
   (checked against the window layout computed here), and by `run` and
@@ -152,6 +153,24 @@ def case_leaves_beyond_limit_rejected_with_own_reason():
     assert c["applied"] == 250 and c["rejected.too_many_fields"] == 0, ("max_fields 64", c)
 
 
+def case_nesting_beyond_limit_rejected_as_too_deep():
+    ref = wide_reference(5)
+    cfg = config("c5deep.yaml", ref)
+    ok = records(3, 5, seed=5).splitlines()
+
+    def nested(depth):
+        # depth brackets in all: the record object, then depth - 1 arrays
+        rec = json.loads(ok[1])
+        return json.dumps(rec)[:-1] + ', "x": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+    data = write("deep.jsonl", "\n".join([ok[0], nested(64), nested(65), ok[2]]) + "\n")
+    r = sh("replay", "-c", cfg, "--stdout", data)
+    assert r.returncode == 0, r.stderr[-2000:]
+    c = counters(r.stderr)
+    # 64 brackets are within DW_SCAN_MAX_NESTING (and applied); 65 are not.
+    assert c["applied"] == 3 and c["rejected.too_deep"] == 1, c
+    assert c["rejected.invalid_json"] == 0, c
+
+
 def case_validate_refuses_reference_wider_than_limit():
     ref = wide_reference(300)
     cfg = config("c300small.yaml", ref, "records: {max_fields: 256}\n")
@@ -231,6 +250,7 @@ def case_budget_raised_accepts():
 CASES = [
     case_300_columns_no_false_missing,
     case_leaves_beyond_limit_rejected_with_own_reason,
+    case_nesting_beyond_limit_rejected_as_too_deep,
     case_validate_refuses_reference_wider_than_limit,
     case_budget_validate_refuses_with_figure,
     case_budget_run_and_replay_refuse_at_start,
