@@ -1017,8 +1017,8 @@ static int parse_kafka(ctx *c, yaml_node_t *root)
 
 static int parse_records(ctx *c, yaml_node_t *root)
 {
-    static const char *const keys[] = {"timestamp", "model",  "model_version",
-                                       "columns",   "fields", "default_model"};
+    static const char *const keys[] = {"timestamp", "model",         "model_version", "columns",
+                                       "fields",    "default_model", "max_fields"};
     static const char *const def_columns[] = {"features", "prediction"};
     dw_records_config *r = &c->cfg->records;
     yaml_node_t *sec;
@@ -1036,6 +1036,10 @@ static int parse_records(ctx *c, yaml_node_t *root)
         (rc = get_string(c, sec, "records", "default_model", false, NULL, v_model_name,
                          &r->default_model)))
         return rc;
+    int64_t mf;
+    if ((rc = get_int(c, sec, "records", "max_fields", 1024, 16, 65536, &mf)))
+        return rc;
+    r->max_fields = (size_t)mf;
     if (r->ncolumns + r->nfields == 0)
         return fail(c, sec, DW_ERR_INVALID,
                     "records: columns and fields are both empty, so nothing would be monitored");
@@ -1375,7 +1379,7 @@ static int parse_misc(ctx *c, yaml_node_t *root)
 {
     static const char *const http_keys[] = {"listen", "enabled"};
     static const char *const log_keys[] = {"level", "format"};
-    static const char *const eval_keys[] = {"max_new_categories"};
+    static const char *const eval_keys[] = {"max_new_categories", "max_memory_mb"};
     static const char *const levels[] = {"debug", "info", "warn", "error"};
     static const char *const formats[] = {"json", "text"};
     dw_config *cfg = c->cfg;
@@ -1404,6 +1408,9 @@ static int parse_misc(ctx *c, yaml_node_t *root)
         (rc = get_int(c, sec, "evaluation", "max_new_categories", 32, 0, 10000, &n)))
         return rc;
     cfg->evaluation.max_new_categories = (uint32_t)n;
+    if ((rc = get_int(c, sec, "evaluation", "max_memory_mb", 1024, 1, 1048576, &n)))
+        return rc;
+    cfg->evaluation.max_memory_mb = n;
     /* Below Kubernetes' default 30 s grace period, with room to commit. */
     return get_duration(c, root, "", "shutdown_budget", 10000, 0, 600000, &cfg->shutdown_budget_ms,
                         NULL);

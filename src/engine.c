@@ -1,6 +1,7 @@
 #include "driftwatch/engine.h"
 #include "engine_int.h"
 
+#include "driftwatch/budget.h"
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
@@ -89,8 +90,8 @@ static int col_index_find(const col_index *ci, const dw_scan_slice *parts, size_
 
 
 static const char *reject_names[DW_REJECT_MAX] = {
-    "invalid_json",  "not_object", "no_model",          "unknown_model",
-    "bad_timestamp", "late",       "too_many_versions", "too_large",
+    "invalid_json", "not_object",        "no_model",  "unknown_model",   "bad_timestamp",
+    "late",         "too_many_versions", "too_large", "too_many_fields", "too_deep",
 };
 
 const char *dw_reject_reason_name(dw_reject_reason r)
@@ -176,8 +177,8 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
             return rc;
         }
         col_index_build(&me->cols, me->ref);
-        me->memo = dw_malloc(MAX_PATHS * sizeof *me->memo);
-        for (size_t k = 0; k < MAX_PATHS; k++)
+        me->memo = dw_malloc(cfg->records.max_fields * sizeof *me->memo);
+        for (size_t k = 0; k < cfg->records.max_fields; k++)
             me->memo[k].col = -2;
         me->th = dw_calloc(me->ref->ncols + 1, sizeof *me->th);
         me->ignored = dw_calloc(me->ref->ncols + 1, sizeof *me->ignored);
@@ -186,6 +187,18 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
                 dw_config_column_thresholds(cfg, me->cfg, me->ref->cols[j].name, &me->ignored[j]);
         if (me->ref->ncols > *max_cols)
             *max_cols = me->ref->ncols;
+    }
+    /* Refused here, not at the first record: see budget.h. */
+    const dw_reference **refs = dw_calloc(cfg->nmodels + 1, sizeof *refs);
+    for (size_t i = 0; i < cfg->nmodels; i++)
+        refs[i] = models[i].ref;
+    int rc = dw_budget_check(cfg, refs, NULL, errbuf, errlen);
+    free(refs);
+    if (rc < 0) {
+        for (size_t k = 0; k < cfg->nmodels; k++)
+            entry_free(&models[k]);
+        free(models);
+        return rc;
     }
     *out = models;
     return 0;
@@ -225,6 +238,11 @@ static void size_scratch(dw_engine *e, size_t max_cols)
         e->res = dw_calloc(e->max_cols + 1, sizeof *e->res);
         e->events = dw_calloc(2 * e->max_cols + 2, sizeof *e->events);
         e->seen_gen = 0;
+    }
+    if (e->nfields_cap != e->cfg->records.max_fields) {
+        free(e->fields);
+        e->nfields_cap = e->cfg->records.max_fields;
+        e->fields = dw_calloc(e->nfields_cap, sizeof *e->fields);
     }
     free(e->pending);
     e->pending = dw_calloc(e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) + 1, sizeof *e->pending);
@@ -272,7 +290,6 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     e->nmodels = cfg->nmodels;
     e->sources = dw_calloc(DW_ENGINE_MAX_SOURCES, sizeof *e->sources);
     e->nsources = 1; /* source 0: files, and anything unregistered */
-    e->fields = dw_calloc(MAX_PATHS, sizeof *e->fields);
     e->pending_retrain = json_array();
     size_scratch(e, max_cols);
     cpaths_init(e);
@@ -1509,6 +1526,14 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     e->last_record_wall = e->last_tick_wall = wall_ms;
 }
 
+/* A message beyond the scanner's nesting limit is counted under that
+ * limit, not as broken JSON. */
+static dw_reject_reason scan_reject_reason(const dw_scanner *sc)
+{
+    const char *why = dw_scan_error(sc, NULL);
+    return why && !strcmp(why, DW_SCAN_ERR_NESTING) ? DW_REJECT_TOO_DEEP : DW_REJECT_INVALID_JSON;
+}
+
 size_t dw_engine_process(dw_engine *e, const char *buf, size_t len, int64_t fallback_ts_ms)
 {
     dw_process_result res;
@@ -1581,12 +1606,12 @@ static void process_message(dw_engine *e, int source_id, const char *buf, size_t
                 char detail[256];
                 dw_scan_format_error(&sc, NULL, detail, sizeof detail);
                 STAT_ADD(e, messages, 1);
-                reject(e, DW_REJECT_INVALID_JSON, detail, buf, len);
+                reject(e, scan_reject_reason(&sc), detail, buf, len);
                 return;
             }
     }
     dw_scan_init(&sc, buf, len);
-    dw_scan_record rec = {.fields = e->fields, .cap = MAX_PATHS};
+    dw_scan_record rec = {.fields = e->fields, .cap = e->nfields_cap};
     bool first = true;
     for (;;) {
         int rc = dw_scan_next(&sc, &rec);
@@ -1601,8 +1626,18 @@ static void process_message(dw_engine *e, int source_id, const char *buf, size_t
         if (rc < 0) {
             char detail[256];
             dw_scan_format_error(&sc, NULL, detail, sizeof detail);
-            reject(e, DW_REJECT_INVALID_JSON, detail, buf, len);
+            reject(e, scan_reject_reason(&sc), detail, buf, len);
             break;
+        }
+        if (rec.ndropped) {
+            /* Its timestamp or model may be among the leaves not read. */
+            char detail[96];
+            snprintf(detail, sizeof detail, "more than records.max_fields (%zu) fields",
+                     e->nfields_cap);
+            STAT_ADD(e, records, 1);
+            reject(e, DW_REJECT_TOO_MANY_FIELDS, detail, rec.raw.ptr, rec.raw.len);
+            first = false;
+            continue;
         }
         apply_record(e, src, &rec, fallback_ts_ms, wall, first);
         if (e->ahead) {

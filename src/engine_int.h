@@ -44,11 +44,9 @@ typedef struct model_entry {
     const dw_thresholds **th; /* per column, owned by the config */
     bool *ignored;
     dw_model *states[DW_ENGINE_MAX_VERSIONS + 1]; /* by version; [0] may be NULL-version */
-    field_memo *memo;                             /* MAX_PATHS */
+    field_memo *memo;                             /* records.max_fields */
     size_t nstates;
 } model_entry;
-
-#define MAX_PATHS 256
 
 /* One retraining rule's progress for one (model, version). */
 typedef struct retrain_state {
@@ -119,7 +117,8 @@ struct dw_engine {
     int64_t ahead_ts;
 
     /* per-record scratch, sized once so processing never allocates */
-    dw_scan_field *fields;
+    dw_scan_field *fields; /* nfields_cap: records.max_fields */
+    size_t nfields_cap;
     size_t *slots;
     uint32_t *seen;
     uint32_t seen_gen;

@@ -48,6 +48,32 @@ static size_t col_width(const dw_ref_column *c, size_t K)
     return 2 + c->ncat + K + 1;
 }
 
+/* Counters per pane: the sum of the columns' widths. */
+static size_t model_width(const dw_reference *ref, size_t K)
+{
+    size_t off = 0;
+    for (size_t j = 0; j < ref->ncols; j++)
+        off += col_width(&ref->cols[j], K);
+    return off ? off : 1;
+}
+
+size_t dw_model_memory(const dw_model_spec *spec)
+{
+    if (!spec->ref)
+        return 0;
+    size_t K = spec->max_new_categories, nc = spec->ref->ncols ? spec->ref->ncols : 1;
+    size_t width = model_width(spec->ref, K);
+    uint64_t bytes = sizeof(dw_model) + nc * (sizeof(col_state) + sizeof(dw_column_result) +
+                                              sizeof(dw_thresholds) + sizeof(size_t));
+    for (size_t j = 0; j < spec->ref->ncols; j++)
+        if (spec->ref->cols[j].type == DW_COL_CATEGORICAL)
+            bytes += K * (DW_MAX_NAME + 1 + 2 * sizeof(char *) + sizeof(size_t));
+    for (size_t w = 0; w < spec->nwindows; w++)
+        bytes += dw_window_memory(spec->windows[w].length_ms, spec->windows[w].slide_ms,
+                                  spec->lateness_ms, width);
+    return (size_t)bytes;
+}
+
 dw_model *dw_model_new(const dw_model_spec *spec)
 {
     if (!spec->ref || spec->nwindows == 0 || spec->nwindows > DW_MAX_WINDOWS ||

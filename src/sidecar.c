@@ -6,6 +6,7 @@
 #include "driftwatch/http.h"
 #include "driftwatch/log.h"
 #include "driftwatch/notifier.h"
+#include "driftwatch/outbox.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -541,6 +542,12 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
     dw_log(DW_LOG_INFO, "sidecar", "consuming %zu topic(s) from %s as group %s", kc->ntopics,
            brokers, kc->group_id);
     int64_t last_tick = 0, last_save = dw_now_ms();
+    char why[512];
+    /* With sinks the notifier's outbox reports it; without, say it now
+     * rather than at the first save (alerts.json, a minute in). */
+    if (!s->state && s->cfg->nsinks + s->cfg->nretrain == 0 &&
+        dw_outbox_check_dir(s->cfg->state_dir, why, sizeof why) < 0)
+        dw_log(DW_LOG_ERROR, "sidecar", "%s; firing alerts will not survive a restart", why);
     if (!s->state)
         load_alert_state(s);
     /* With a state topic the loop also reads the other replicas' deltas:
@@ -619,8 +626,11 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         int64_t now = dw_wall_ms();
         if (now - last_tick >= 1000) {
             dw_engine_tick(s->engine, now);
-            if (s->dlq)
+            if (s->dlq) {
                 dw_dead_letter_poll(s->dlq);
+                dw_dead_letter_stats dls = dw_dead_letter_get_stats(s->dlq);
+                dw_http_publish_dead_letter(s->http, &dls);
+            }
             dw_http_publish_lag(s->http, c);
             last_tick = now;
         }

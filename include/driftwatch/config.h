@@ -70,6 +70,7 @@ typedef struct dw_records_config {
     size_t nfields;      /* extra scalar paths monitored as they are */
     char **fields;       /* default none */
     char *default_model; /* NULL: records without a model field are dropped */
+    size_t max_fields;   /* leaves read per record, default 1024 (16..65536) */
 } dw_records_config;
 
 /* A per-column override inside a model. */
@@ -203,6 +204,7 @@ typedef struct dw_config {
     int64_t shutdown_budget_ms; /* default 10 s: notifier drain at SIGTERM */
     struct {
         uint32_t max_new_categories; /* default 32 */
+        int64_t max_memory_mb;       /* window memory budget, default 1024 (src/budget.c) */
     } evaluation;
 } dw_config;
 

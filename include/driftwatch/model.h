@@ -54,6 +54,10 @@ typedef struct dw_model dw_model;
 dw_model *dw_model_new(const dw_model_spec *spec);
 void dw_model_free(dw_model *m);
 
+/* Bytes dw_model_new(spec) would allocate (window rings and per-column
+ * state; the reference is borrowed and not counted). Allocates nothing. */
+size_t dw_model_memory(const dw_model_spec *spec);
+
 /* Applies new thresholds and alert settings (a configuration reload) while
  * keeping the window state. Same ownership rules as dw_model_spec; the
  * reference and windows must be the ones the model was created with. */
