@@ -9,8 +9,9 @@ Running a test
                                 value (None = 0): on the way out every
                                 spawned process is killed, every receiver
                                 stopped, and the work directories removed
-                                when the test passed (kept and printed when
-                                it failed). An exception = exit 1.
+                                when the test passed (kept, and the tail of
+                                every spawned process's stderr printed,
+                                when it failed). An exception = exit 1.
     skip(reason)                prints "SKIP: reason" and exits 77 (meson's
                                 SKIP). Never a failure.
     need_tool(name)             shutil.which(name), or skip(); returns path.
@@ -51,8 +52,9 @@ Processes
         subprocess.run with captured text output, bounded by remaining().
 
 Kafka (driftwatch mock-kafka, python3-confluent-kafka)
-    mock_kafka(dw, topics, name="mock-kafka") -> (proc, bootstrap)
-        topics: {"name": partitions}. Waits for its bootstrap file.
+    mock_kafka(dw, topics, name="mock-kafka", args=()) -> (proc, bootstrap)
+        topics: {"name": partitions}; args: more options (--log-level warn).
+        Waits for its bootstrap file.
     produce(bootstrap, topic, items, nparts=None) -> [count per partition]
         items: values (str, bytes or dict = compact JSON) or (ts_ms, value)
         pairs. With nparts, item i goes to partition i % nparts (every
@@ -113,6 +115,7 @@ __all__ = [
 _procs = []
 _receivers = []
 _workdirs = []
+_logs = []  # stderr files of spawned processes, their tails shown on failure
 _deadline = None
 _budget_s = None
 _logdir = None
@@ -210,6 +213,16 @@ def _cleanup(passed):
             except subprocess.TimeoutExpired:
                 pass
     _procs.clear()
+    if not passed:
+        for path in _logs:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    tail = f.readlines()[-20:]
+            except OSError:
+                continue
+            if tail:
+                sys.stderr.write("--- %s (tail)\n%s\n" % (path, "".join(tail)))
+    _logs.clear()
     for d in list(_workdirs):
         if passed:
             shutil.rmtree(d, ignore_errors=True)
@@ -295,6 +308,7 @@ def spawn(args, name, cwd=None, env=None, stdout=None, text=False):
     p.stdout_path = out_path if stdout is None else None
     p.stderr_path = err_path
     _procs.append(p)
+    _logs.append(err_path)
     return p
 
 
@@ -365,15 +379,15 @@ def run(args, timeout=60, stdin=None, env=None):
 
 # ---------------------------------------------------------------- kafka
 
-def mock_kafka(dw, topics, name="mock-kafka"):
+def mock_kafka(dw, topics, name="mock-kafka", args=()):
     """Starts `driftwatch mock-kafka` with topics {"name": partitions};
     returns (proc, bootstrap address)."""
     d = _logdir or workdir()
     bs_file = os.path.join(d, name + ".bootstrap")
-    args = [dw, "mock-kafka", "--bootstrap-file", bs_file]
+    cmd = [dw, "mock-kafka", "--bootstrap-file", bs_file] + list(args)
     for topic, n in topics.items():
-        args += ["--topic", "%s:%d" % (topic, n)]
-    proc = spawn(args, name)
+        cmd += ["--topic", "%s:%d" % (topic, n)]
+    proc = spawn(cmd, name)
 
     def ready():
         check(proc.poll() is None, "mock-kafka exited (rc %s):\n%s"
