@@ -46,7 +46,8 @@ Processes
         does not exit in time.
     stderr_tail(proc, n=15), log_msgs(proc), counters(proc)
         The last lines of its stderr; the "msg" of each JSON log line; the
-        key=int pairs of driftwatch's one final "counters:" line.
+        key=int pairs of driftwatch's one final "counters:" line. log_msgs
+        and counters also take captured stderr text (run(...).stderr).
     free_port() -> int          a loopback TCP port nobody listens on now.
     run(args, timeout=60, stdin=None, env=None) -> CompletedProcess
         subprocess.run with captured text output, bounded by remaining().
@@ -334,28 +335,37 @@ def stderr_tail(proc, n=15):
 
 
 def log_msgs(proc):
-    """The "msg" of every JSON log line the process wrote to stderr."""
+    """The "msg" of every JSON log line in proc's stderr (a spawned
+    process, or the captured stderr text of run())."""
+    if isinstance(proc, str):
+        lines = proc.splitlines()
+    else:
+        try:
+            with open(proc.stderr_path, encoding="utf-8", errors="replace") as f:
+                lines = f.readlines()
+        except OSError:
+            return []
     out = []
-    try:
-        f = open(proc.stderr_path, encoding="utf-8", errors="replace")
-    except OSError:
-        return out
-    with f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line).get("msg", ""))
-                except ValueError:
-                    pass
+    for line in lines:
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line).get("msg", ""))
+            except ValueError:
+                pass
     return out
 
 
 def counters(proc):
-    """The key=value pairs of driftwatch's one final "counters:" log line."""
+    """The key=value pairs of driftwatch's one final "counters:" log line
+    (proc as for log_msgs)."""
     found = [m for m in log_msgs(proc) if m.startswith("counters:")]
+    if isinstance(proc, str):
+        name, tail = "output", proc[-2000:]
+    else:
+        name, tail = proc.name, stderr_tail(proc)
     check(len(found) == 1, "%s: expected one counters line, found %d:\n%s"
-          % (proc.name, len(found), stderr_tail(proc)))
+          % (name, len(found), tail))
     out = {}
     for kv in found[0][len("counters:"):].split():
         k, _, v = kv.partition("=")
