@@ -5,7 +5,7 @@ this directory on sys.path, which Python does for the script's own
 directory). The API is small and meant to stay stable:
 
 Running a test
-    main(fn, *args)             calls fn(*args) and exits with its return
+    main(fn, *args, **kwargs)   calls fn(*args, **kwargs) and exits with its return
                                 value (None = 0): on the way out every
                                 spawned process is killed, every receiver
                                 stopped, and the work directories removed
@@ -86,6 +86,23 @@ HTTP
         ((label, value), ...)) to the value; types maps family -> type.
     metric(samples, name, **labels) -> value or None
     status(base) -> the /api/v1/status document (200 + JSON checked).
+
+notify_driver (a real dw_notifier driven from a JSONL file of documents)
+    native_doc(i, status="firing", doc_id=None) -> a native drift document
+        with one KS alert on features.amount (id "fraud-v3-<i>" unless
+        doc_id is given; dedup_key "k<i>").
+    DriverTest                  unittest.TestCase base: DriverTest.DRIVER is
+                                the binary; self.tmp (a TemporaryDirectory),
+                                self.receiver(responses, **kw) (stopped in
+                                tearDown), self.driver(docs, *args,
+                                timeout=120) -> (stats dict, completed
+                                process), failing unless it exits 0;
+                                self.run_driver(...) the same, also
+                                failing unless no document remained.
+    unittest_main(globals(), names)
+                                main(unittest.main) after taking the leading
+                                non-option arguments into the module's
+                                globals named in names ("DRIVER", ...).
 """
 
 import atexit
@@ -101,6 +118,7 @@ import tempfile
 import threading
 import time
 import traceback
+import unittest
 import urllib.error
 import urllib.request
 
@@ -110,7 +128,8 @@ __all__ = [
     "main", "skip", "need_tool", "need_module", "budget", "remaining", "check", "run_cases",
     "workdir", "wait_for", "spawn", "stop", "stderr_tail", "log_msgs", "counters",
     "free_port", "run", "mock_kafka", "produce", "KafkaTopic", "build_reference",
-    "validate", "Receiver", "http", "metrics", "metric", "status",
+    "validate", "Receiver", "http", "metrics", "metric", "status", "native_doc", "DriverTest",
+    "unittest_main",
 ]
 
 _procs = []
@@ -238,12 +257,12 @@ def _on_term(signum, frame):
     os._exit(128 + signum)
 
 
-def main(fn, *args):
-    """Runs fn(*args) and exits with its status (None = 0, True = 1)."""
+def main(fn, *args, **kwargs):
+    """Runs fn(*args, **kwargs) and exits with its status (None = 0)."""
     signal.signal(signal.SIGTERM, _on_term)
     rc = 1
     try:
-        rc = fn(*args)
+        rc = fn(*args, **kwargs)
         rc = 0 if rc is None else int(rc)
     except SystemExit as e:
         rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -585,3 +604,79 @@ def status(base):
     check(headers["Content-Type"].startswith("application/json"),
           "/api/v1/status Content-Type %s" % headers["Content-Type"])
     return json.loads(body)
+
+
+# ---------------------------------------------------------------- notify_driver
+
+def native_doc(i, status="firing", doc_id=None):
+    """A native drift document with one KS alert (docs/alerts.md)."""
+    return {
+        "version": "1", "kind": "drift", "id": doc_id or "fraud-v3-%d" % i,
+        "model": "fraud", "model_version": "v3",
+        "evaluated_at": "2026-11-25T13:45:00.000Z",
+        "alerts": [{
+            "status": status, "column": "features.amount", "window": "15m",
+            "window_start": "2026-11-25T13:30:00.000Z",
+            "window_end": "2026-11-25T13:45:00.000Z",
+            "samples": 4980, "severity": "warning", "kind": "distribution",
+            "tests": {"ks": {"statistic": 0.31, "p_value": 1e-40, "p_adjusted": 1e-39},
+                      "psi": 0.52},
+            "reference_samples": 100000, "new_categories": [],
+            "dedup_key": "k%d" % i, "starts_at": "2026-11-25T13:45:00.000Z",
+            "ends_at": None}],
+    }
+
+
+class DriverTest(unittest.TestCase):
+    """Tests that run notify_driver against local receivers."""
+    DRIVER = os.environ.get("NOTIFY_DRIVER", "")
+
+    def setUp(self):
+        if not self.DRIVER or not os.access(self.DRIVER, os.X_OK):
+            self.fail("NOTIFY_DRIVER must name the notify_driver binary")
+        self.tmp = tempfile.TemporaryDirectory(prefix="dw_driver_")
+        self.receivers = []
+        self.runs = 0
+
+    def tearDown(self):
+        for r in self.receivers:
+            r.stop()
+        self.tmp.cleanup()
+
+    def receiver(self, responses, **kw):
+        r = Receiver(responses, **kw).start()
+        self.receivers.append(r)
+        return r
+
+    def driver(self, docs, *args, timeout=120):
+        """Runs notify_driver once over docs; returns (stats, process)."""
+        self.runs += 1
+        inp = os.path.join(self.tmp.name, "docs-%d.jsonl" % self.runs)
+        with open(inp, "w") as f:
+            for d in docs:
+                f.write(json.dumps(d) + "\n")
+        stats = os.path.join(self.tmp.name, "stats-%d.json" % self.runs)
+        cmd = [self.DRIVER, "--input", inp, "--stats", stats] + list(args)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(stats) as f:
+            return json.load(f), p
+
+    def run_driver(self, docs, *args, timeout=120):
+        """driver(), and every document left the queue (none remaining)."""
+        out, p = self.driver(docs, *args, timeout=timeout)
+        self.assertEqual(out["remaining"], 0, out)
+        return out, p
+
+
+def unittest_main(module_globals, names):
+    """meson passes binaries as leading arguments: they fill the globals
+    named in names (in order; DRIVER also sets DriverTest.DRIVER), the
+    remaining options go to unittest."""
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    for name, value in zip(names, args):
+        module_globals[name] = value
+        if name == "DRIVER":
+            DriverTest.DRIVER = value
+    argv = [sys.argv[0]] + [a for a in sys.argv[1:] if a.startswith("-")]
+    main(unittest.main, module=module_globals["__name__"], argv=argv, verbosity=2)
