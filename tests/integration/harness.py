@@ -74,6 +74,11 @@ driftwatch
         and fails with its stderr when it fails.
     validate(dw, config_path)   `driftwatch validate -c`; fails on rc != 0.
 
+Time
+    iso(ms) -> "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC), the form driftwatch writes.
+    ms_of(text) -> milliseconds since the epoch of that form; fails on any
+        other form.
+
 HTTP
     Receiver                    the scripted receiver of receiver.py
                                 (Receiver(responses=[...]).start(): .url,
@@ -108,6 +113,7 @@ notify_driver (a real dw_notifier driven from a JSONL file of documents)
 import atexit
 import ctypes
 import json
+import re
 import os
 import shutil
 import signal
@@ -121,6 +127,7 @@ import traceback
 import unittest
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 
 from receiver import Receiver as _Receiver
 
@@ -128,7 +135,7 @@ __all__ = [
     "main", "skip", "need_tool", "need_module", "budget", "remaining", "check", "run_cases",
     "workdir", "wait_for", "spawn", "stop", "stderr_tail", "log_msgs", "counters",
     "free_port", "run", "mock_kafka", "produce", "KafkaTopic", "build_reference",
-    "validate", "Receiver", "http", "metrics", "metric", "status", "native_doc", "DriverTest",
+    "validate", "iso", "ms_of", "Receiver", "http", "metrics", "metric", "status", "native_doc", "DriverTest",
     "unittest_main",
 ]
 
@@ -548,6 +555,21 @@ def build_reference(dw, path, records, model=None, args=()):
 def validate(dw, config_path):
     r = run([dw, "validate", "-c", config_path], timeout=30)
     check(r.returncode == 0, "validate %s: %s%s" % (config_path, r.stdout, r.stderr))
+
+
+# ---------------------------------------------------------------- time
+
+_RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def iso(ms):
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
+
+
+def ms_of(s):
+    check(isinstance(s, str) and _RFC3339_MS.match(s), "not an RFC 3339 UTC time: %r" % (s,))
+    return int(round(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000))
 
 
 # ---------------------------------------------------------------- http

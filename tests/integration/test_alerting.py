@@ -33,7 +33,6 @@ import os
 import re
 import sys
 from collections import Counter, defaultdict
-from datetime import datetime
 
 import numpy as np
 
@@ -46,12 +45,7 @@ BUDGET_S = 200  # whole run; meson's timeout is 240 s
 
 MINUTE = 60000
 T0 = 1767225600000  # 2026-01-01T00:00:00Z
-RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def ms_of(s):
-    check(isinstance(s, str) and RFC3339.match(s), "not an RFC 3339 UTC time: %r" % (s,))
-    return int(round(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000))
+ms_of = h.ms_of
 
 
 def minute_of(s):

@@ -38,7 +38,6 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timezone
 
 import numpy as np
 
@@ -63,13 +62,7 @@ SEEDS = {"flush": 4001, "outbox": 4002}
 
 # ---------------------------------------------------------------- helpers
 
-def iso(ms):
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
-
-
-def ms_of(s):
-    return int(round(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000))
+iso, ms_of = h.iso, h.ms_of
 
 
 def spawn(args, name, env=None):

@@ -29,7 +29,6 @@ import json
 import os
 import re
 import sys
-from datetime import datetime
 
 import numpy as np
 
@@ -62,12 +61,7 @@ EVIDENCE_KEYS = {"idempotency_key", "rule", "model", "model_version", "reference
                  "drift_since", "triggered_at", "columns"}
 
 
-RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def ms_of(s):
-    check(isinstance(s, str) and RFC3339.match(s), "not an RFC 3339 UTC time: %r" % (s,))
-    return int(round(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000))
+ms_of = h.ms_of
 
 
 def minute_of(s):

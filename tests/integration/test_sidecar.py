@@ -36,7 +36,7 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 import numpy as np
 
@@ -77,9 +77,7 @@ def spawn(args, name):
     return h.spawn(args, name)
 
 
-def iso(ms):
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
+iso = h.iso
 
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
