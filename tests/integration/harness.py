@@ -135,8 +135,8 @@ __all__ = [
     "main", "skip", "need_tool", "need_module", "budget", "remaining", "check", "run_cases",
     "workdir", "wait_for", "spawn", "stop", "stderr_tail", "log_msgs", "counters",
     "free_port", "run", "mock_kafka", "produce", "KafkaTopic", "build_reference",
-    "validate", "iso", "ms_of", "Receiver", "http", "metrics", "metric", "status", "native_doc", "DriverTest",
-    "unittest_main",
+    "validate", "iso", "ms_of", "Receiver", "http", "metrics", "metric", "status",
+    "native_doc", "DriverTest", "unittest_main",
 ]
 
 _procs = []
