@@ -536,7 +536,8 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
            brokers, kc->group_id);
     int64_t last_tick = 0, last_save = dw_now_ms();
     load_alert_state(s);
-    while (!*stop) {
+    /* *stop is set by a signal handler or, in the demo, by another thread. */
+    while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
         dw_kafka_msg msg;
         dw_http_heartbeat(s->http);
         rc = dw_consumer_poll(c, (int)kc->poll_timeout_ms, &msg);
