@@ -15,7 +15,9 @@ Running a test
     skip(reason)                prints "SKIP: reason" and exits 77 (meson's
                                 SKIP). Never a failure.
     need_tool(name)             shutil.which(name), or skip(); returns path.
-    need_module(name)           imports a Python module or skip()s.
+    need_module(name)           imports a Python module or skip()s (the
+                                harness does so for confluent_kafka and
+                                prometheus_client).
     budget(seconds)             sets the whole test's time budget;
     remaining(cap)              min(cap, time left), AssertionError when
                                 the budget is spent (no budget: cap).
@@ -470,7 +472,7 @@ def _produce(producer, topic, items, nparts, first):
 
 
 def produce(bootstrap, topic, items, nparts=None):
-    from confluent_kafka import Producer
+    Producer = need_module("confluent_kafka").Producer
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 10,
                   "queue.buffering.max.messages": 200000})
     return _produce(p, topic, items, nparts, 0)
@@ -481,7 +483,7 @@ class KafkaTopic:
     the group) for one topic."""
 
     def __init__(self, bootstrap, topic, nparts, group):
-        from confluent_kafka import Consumer
+        Consumer = need_module("confluent_kafka").Consumer
         self.bootstrap, self.topic, self.nparts, self.group = bootstrap, topic, nparts, group
         self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                            "enable.auto.commit": False})
@@ -489,7 +491,7 @@ class KafkaTopic:
         self.sent = 0
 
     def produce(self, items):
-        from confluent_kafka import Producer
+        Producer = need_module("confluent_kafka").Producer
         if self.p is None:
             self.p = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 10,
                                "queue.buffering.max.messages": 200000})
@@ -499,7 +501,7 @@ class KafkaTopic:
         return counts
 
     def tps(self):
-        from confluent_kafka import TopicPartition
+        TopicPartition = need_module("confluent_kafka").TopicPartition
         return [TopicPartition(self.topic, p) for p in range(self.nparts)]
 
     def committed(self):
@@ -602,14 +604,14 @@ def http(method, url, body=None, headers=None, timeout=10):
 def metrics(base):
     """/metrics parsed by prometheus_client (which rejects malformed
     exposition text): (samples, types, text)."""
-    from prometheus_client.parser import text_string_to_metric_families
+    parser = need_module("prometheus_client.parser")
     code, headers, body = http("GET", base + "/metrics")
     check(code == 200, "/metrics answered %d" % code)
     check(headers["Content-Type"].startswith("text/plain; version=0.0.4"),
           "/metrics Content-Type %s" % headers["Content-Type"])
     out = {}
     types = {}
-    for fam in text_string_to_metric_families(body):
+    for fam in parser.text_string_to_metric_families(body):
         types[fam.name] = fam.type
         for s in fam.samples:
             out[(s.name, tuple(sorted(s.labels.items())))] = s.value
