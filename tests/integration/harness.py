@@ -5,13 +5,15 @@ this directory on sys.path, which Python does for the script's own
 directory). The API is small and meant to stay stable:
 
 Running a test
-    main(fn, *args, **kwargs)   calls fn(*args, **kwargs) and exits with its return
-                                value (None = 0): on the way out every
+    main(fn, *args, **kwargs)   calls fn(*args, **kwargs) and exits with its
+                                return value (None = 0): on the way out every
                                 spawned process is killed, every receiver
                                 stopped, and the work directories removed
                                 when the test passed (kept, and the tail of
                                 every spawned process's stderr printed,
-                                when it failed). An exception = exit 1.
+                                when it failed). An exception = exit 1; so
+                                is a sanitizer report (TSan, ASan, UBSan) in
+                                any spawned process's stderr.
     skip(reason)                prints "SKIP: reason" and exits 77 (meson's
                                 SKIP). Never a failure.
     need_tool(name)             shutil.which(name), or skip(); returns path.
@@ -279,8 +281,30 @@ def main(fn, *args, **kwargs):
         traceback.print_exc()
         rc = 1
     finally:
+        if rc in (0, 77) and _sanitizer_reports():
+            rc = 1
         _cleanup(passed=rc in (0, 77))
     sys.exit(rc)
+
+
+_SANITIZER_MARKS = ("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
+                    "ERROR: LeakSanitizer", "runtime error: ")
+
+
+def _sanitizer_reports():
+    """Prints and counts sanitizer reports in spawned processes' stderr, so
+    a report fails the test even where it does not change an exit status."""
+    found = 0
+    for path in _logs:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if any(m in text for m in _SANITIZER_MARKS):
+            found += 1
+            print("FAIL: sanitizer report in %s" % path, flush=True)
+    return found
 
 
 atexit.register(lambda: _cleanup(passed=False) if (_procs or _receivers) else None)
