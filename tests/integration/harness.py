@@ -43,8 +43,8 @@ Processes
         Starts a process with stdin from /dev/null, stdout and stderr in
         <logdir>/<name>.stdout / .stderr (stdout=subprocess.PIPE to read it
         instead). The Popen gets .name, .stdout_path, .stderr_path. It is
-        killed when the test exits however it exits (also when this
-        process dies: PR_SET_PDEATHSIG).
+        killed when the test exits however it exits, and, when spawned from
+        the main thread, also when this process is killed (PR_SET_PDEATHSIG).
     stop(proc, timeout=30, sig=SIGTERM) -> exit status
         Signals a running process and waits; kills it and raises when it
         does not exit in time.
