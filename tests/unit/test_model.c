@@ -463,6 +463,56 @@ static void test_reload_thresholds_change_the_decision(void **state)
     dw_model_free(m);
 }
 
+static void test_quality_issue_inhibits_the_distribution_alert(void **state)
+{
+    (void)state;
+    /* An upstream outage: half the values of u missing (the reference has
+     * none) and the rest shifted. The quality alert fires; the
+     * distribution alert, a symptom of the same problem, does not. */
+    dw_model *m = new_model(2, 1, NULL);
+    dw_column_result res[3];
+    dw_alert_event ev[6];
+    for (int64_t k = 0; k < 10; k++) {
+        add_u_minute(m, k, 100, 0.5);
+        for (int i = 0; i < 100; i++)
+            add(m, T0 + k * MIN + 100 + i, 2, (dw_value){.kind = DW_VAL_MISSING});
+        dw_model_evaluate(m, 0, close_next(m), res, ev);
+    }
+    assert_true(res[2].drift);
+    assert_true(res[2].quality_issue);
+    assert_int_equal(res[2].missing, 1000);
+    assert_int_equal(dw_model_alert(m, 2, 0, 0)->state, DW_ALERT_INACTIVE);
+    assert_int_equal(dw_model_alert(m, 2, 0, 1)->state, DW_ALERT_FIRING);
+    assert_int_equal(dw_model_alert(m, 2, 0, 1)->episodes, 1);
+    dw_model_free(m);
+}
+
+static void test_firing_alert_resolves_when_a_full_window_has_no_data(void **state)
+{
+    (void)state;
+    /* The data stopped: once the (full) window is too thin to judge, the
+     * firing alert resolves instead of firing forever. */
+    dw_model *m = new_model(2, 1, NULL);
+    dw_column_result res[3];
+    dw_alert_event ev[6];
+    size_t drifting;
+    run_window(m, 0, 0.5, res, ev, &drifting);
+    assert_int_equal(dw_model_alert(m, 2, 0, 0)->state, DW_ALERT_FIRING);
+    int64_t resolved_at = -1;
+    for (int64_t k = 10; k < 20 && resolved_at < 0; k++) {
+        dw_model_evaluate(m, 0, close_next(m), res, ev);
+        if (ev[4] == DW_ALERT_RESOLVED)
+            resolved_at = k;
+    }
+    /* The evaluation after minute k holds minutes k-9..k: 100 values per
+     * minute 0..9 stay >= min_samples (and still drifting) through k = 18;
+     * at k = 19 the window is empty. */
+    assert_int_equal(resolved_at, 19);
+    assert_false(res[2].enough_samples);
+    assert_int_equal(res[2].count, 0);
+    dw_model_free(m);
+}
+
 static void test_history_keeps_the_last_evaluations_oldest_first(void **state)
 {
     (void)state;
@@ -544,6 +594,8 @@ int main(void)
         cmocka_unit_test(test_no_shift_no_drift_shift_fires_after_for_and_resolves),
         cmocka_unit_test(test_ignored_columns_are_evaluated_but_never_alert),
         cmocka_unit_test(test_reload_thresholds_change_the_decision),
+        cmocka_unit_test(test_quality_issue_inhibits_the_distribution_alert),
+        cmocka_unit_test(test_firing_alert_resolves_when_a_full_window_has_no_data),
         cmocka_unit_test(test_history_keeps_the_last_evaluations_oldest_first),
         cmocka_unit_test(test_restore_and_notified),
     };
