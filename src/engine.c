@@ -725,8 +725,12 @@ static void publish_snapshot(dw_engine *e)
 
 json_t *dw_engine_snapshot(dw_engine *e)
 {
+    /* A copy, not a shared reference: jansson drops references with a
+     * release-only decrement, so the engine thread freeing the old document
+     * after a reader's last json_decref() would not be ordered after that
+     * reader's accesses (ThreadSanitizer reports it). */
     pthread_mutex_lock(&e->snap_lock);
-    json_t *doc = json_incref(e->snapshot);
+    json_t *doc = e->snapshot ? json_deep_copy(e->snapshot) : NULL;
     pthread_mutex_unlock(&e->snap_lock);
     if (!doc)
         doc = json_pack("{s:s,s:n,s:n,s:[]}", "version", "1", "watermark", "max_event_time",

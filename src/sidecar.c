@@ -555,7 +555,8 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
     int poll_ms = (int)kc->poll_timeout_ms;
     if (s->state && poll_ms > 20)
         poll_ms = 20;
-    while (!*stop) {
+    /* *stop is set by a signal handler or, in the demo, by another thread. */
+    while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
         dw_kafka_msg msg;
         dw_http_heartbeat(s->http);
         if (s->state)

@@ -168,7 +168,8 @@ void dw_engine_flush(dw_engine *e);
 /* The latest published status document (docs/api.md): models, columns,
  * windows, the latest statistics and alert states, display histograms and
  * recent PSI history. Published by the engine's thread after every
- * evaluation; safe to call from any thread. Returns a new reference. */
+ * evaluation; safe to call from any thread. Returns the caller's own copy
+ * (a new reference no other thread shares). */
 json_t *dw_engine_snapshot(dw_engine *e);
 
 /* The alerts firing now, as a document a later run can restore:
