@@ -116,6 +116,7 @@ int dw_sc_state_start(dw_sidecar *s, const char *brokers, const char *const *key
      * marks on the log drop those already sent. */
     uint64_t t0 = dw_now_ms();
     rc = catch_up(s, 120000);
+    dw_engine_publish(s->engine);
     dw_state_stats st;
     dw_state_topic_stats(s->state, &st);
     dw_engine_stats es;

@@ -165,6 +165,11 @@ void dw_engine_tick(dw_engine *e, int64_t wall_ms);
  * the final evaluation at the end of a replay or at shutdown. */
 void dw_engine_flush(dw_engine *e);
 
+/* Publishes the status document now (it is otherwise throttled to once a
+ * second): after a rebuild from the state topic, so the first status shows
+ * the rebuilt windows. Engine thread only. */
+void dw_engine_publish(dw_engine *e);
+
 /* The latest published status document (docs/api.md): models, columns,
  * windows, the latest statistics and alert states, display histograms and
  * recent PSI history. Published by the engine's thread after every
