@@ -27,6 +27,9 @@ Cases:
   fresh_alert
             SIGKILL 5 s after an alert fired: after the restart the resolve
             arrives once, with the same dedup key.
+  outage    the broker is down for 60 s (mock-kafka's SIGUSR1/SIGUSR2) while
+            the sidecar runs: every record is counted once, every window
+            holds exactly the records it spans.
 
 DW_STATE_TEST_OFF=1 runs the killed replica without state.topic, to see the
 kill case fail the way driftwatch did before (windows lost at restart).
@@ -43,6 +46,7 @@ import numpy as np
 import harness as h
 
 DW = None
+MOCK = None
 BOOTSTRAP = None
 WORK = None
 
@@ -406,18 +410,55 @@ def case_fresh_alert():
     sc.stop()
 
 
+def case_outage():
+    records = stream(6, 0, 30)
+    sc = Sidecar("outage", "outage-logs", "dw-outage", 3).start()
+    sc.topic.produce(records)
+    sc.caught_up()
+    MOCK.send_signal(signal.SIGUSR1)  # every broker down, data kept
+    time.sleep(60)
+    MOCK.send_signal(signal.SIGUSR2)
+    more = stream(7, 30, 30)
+    everything = records + more
+    sc.topic.produce(more)
+    sc.caught_up(120)
+    newest = [max(ts for i, (ts, _) in enumerate(everything) if i % 3 == p) for p in range(3)]
+    end15 = h.iso((min(newest) - MINUTE) // MINUTE * MINUTE)
+
+    def settled():
+        st = sc.status()
+        for m in st["models"]:
+            if {w["name"]: w["end"] for w in m["windows"]}.get("15m") == end15:
+                return st, m
+        return None
+    st, m = h.wait_for(settled, 30, "the 15m window ending %s" % end15, 0.3)
+    for win in m["windows"]:
+        lo, hi = h.ms_of(win["start"]), h.ms_of(win["end"])
+        want = sum(1 for ts, _ in everything if lo <= ts < hi)
+        got = {c["windows"][win["name"]]["samples"] for c in m["columns"]}
+        h.check(got == {want}, "window %s [%s, %s) after the outage: samples %s, records %d"
+                % (win["name"], win["start"], win["end"], got, want))
+    applied = st["counters"]["applied"]
+    h.check(applied == len(everything), "applied %d records of %d: some counted twice or lost"
+            % (applied, len(everything)))
+    print("outage: 60 s without a broker; %d records applied once, windows exact" % applied)
+    sc.stop()
+
+
 def main(argv):
-    global DW, BOOTSTRAP, WORK
+    global DW, MOCK, BOOTSTRAP, WORK
     DW = argv[1]
     only = argv[2:]
-    h.budget(290)
+    h.budget(450)
     WORK = h.workdir("dw-state-")
-    _, BOOTSTRAP = h.mock_kafka(DW, {TOPIC: NPARTS, "restart-logs": 3, "fresh-logs": 3})
+    MOCK, BOOTSTRAP = h.mock_kafka(DW, {TOPIC: NPARTS, "restart-logs": 3, "fresh-logs": 3,
+                                        "outage-logs": 3})
     rng = np.random.default_rng(20260101)
     num, c0, score = draw(rng, 20000)
     h.build_reference(DW, os.path.join(WORK, "ref.json"),
                       (record(i, i, num[i], c0[i], score[i]) for i in range(20000)), model=MODEL)
-    cases = [case_kill_and_replicas, case_restart, case_fresh_alert]
+    # outage last: it takes the shared broker down.
+    cases = [case_kill_and_replicas, case_restart, case_fresh_alert, case_outage]
     passed, failed = h.run_cases(cases, only)
     return 1 if failed else 0
 
