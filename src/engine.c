@@ -1078,7 +1078,10 @@ void dw_engine_source_assigned(dw_engine *e, int id, bool assigned)
     source *src = &e->sources[id];
     src->assigned = assigned;
     src->last_wall = dw_wall_ms();
-    if (!assigned) {
+    /* With state deltas the partition goes on holding time back: its new
+     * owner's deltas carry its event time here, and until they come the
+     * panes it feeds must not close. */
+    if (!assigned && !e->delta_on) {
         /* Another replica owns it now: it no longer holds time back. */
         src->seen = false;
         src->max_t = INT64_MIN;
