@@ -7,6 +7,7 @@
 
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
+#include "driftwatch/state_dir.h"
 
 #include <errno.h>
 #include <math.h>
@@ -1355,9 +1356,10 @@ static int parse_misc(ctx *c, yaml_node_t *root)
         return rc;
     cfg->log.format = (dw_log_format)e;
     char *dir = NULL;
-    if ((rc = get_string(c, root, "", "state_dir", false, "/var/lib/driftwatch", v_nonempty, &dir)))
+    if ((rc = get_string(c, root, "", "state_dir", false, NULL, v_nonempty, &dir)))
         return rc;
-    cfg->state_dir = resolve_path(c->basedir, dir);
+    cfg->state_dir_default = dir == NULL;
+    cfg->state_dir = dir ? resolve_path(c->basedir, dir) : dw_state_dir_default();
     free(dir);
     int64_t n;
     if ((rc = get_section(c, root, "", "evaluation", eval_keys, NELEM(eval_keys), &sec)) ||

@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include "driftwatch/config.h"
+#include "driftwatch/state_dir.h"
 #include "driftwatch/log.h"
 #include "driftwatch/sidecar.h"
 
@@ -125,6 +126,20 @@ static dw_config *load_config(const run_args *a)
     return cfg;
 }
 
+/* Without a configured state_dir, run uses dw_state_dir_default() and
+ * creates it (a laptop's ~/.local/state/driftwatch), so the outbox and the
+ * alert states work without root and without an error in the log. */
+static void prepare_default_state_dir(const dw_config *cfg)
+{
+    char err[1024];
+    if (!cfg->state_dir_default)
+        return;
+    if (dw_mkdir_p(cfg->state_dir, 0700, err, sizeof err) < 0)
+        dw_log(DW_LOG_WARN, "main", "state_dir (default): %s", err);
+    else
+        dw_log(DW_LOG_INFO, "main", "state_dir not configured: using %s", cfg->state_dir);
+}
+
 int cmd_run(int argc, char **argv)
 {
     run_args a;
@@ -136,6 +151,7 @@ int cmd_run(int argc, char **argv)
         return 2;
     char err[1024];
     dw_sidecar *s = NULL;
+    prepare_default_state_dir(cfg);
     dw_sidecar_options opts = {.reload = &dw_reload_requested};
     if (dw_sidecar_new(cfg, &opts, &s, err, sizeof err) < 0) {
         fprintf(stderr, "driftwatch: %s\n", err);
@@ -164,6 +180,13 @@ int cmd_replay(int argc, char **argv)
         fprintf(stderr, "driftwatch: %s: cannot open: %s\n", a.input, strerror(errno));
         dw_config_free(cfg);
         return 2;
+    }
+    /* A replay is a backtest that can be run again: without a configured
+     * state_dir it keeps undelivered notifications in memory only, rather
+     * than sharing (and locking) the outbox of a sidecar on this machine. */
+    if (cfg->state_dir_default) {
+        free(cfg->state_dir);
+        cfg->state_dir = NULL;
     }
     char err[1024];
     dw_sidecar *s = NULL;

@@ -78,6 +78,42 @@ static int check_models(const dw_config *cfg, size_t *ncols)
     return 0;
 }
 
+/* Things that load but would not work: a reference built for another
+ * model or version, or one whose column names no record can fill under
+ * the records layout (most often a flat reference next to records.fields).
+ * Printed to stderr as warnings, also with --quiet; the exit status stays
+ * 0. Returns the number of warnings. */
+static int warn_models(const dw_config *cfg)
+{
+    char err[1024];
+    int n = 0;
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        const dw_model_config *m = &cfg->models[i];
+        dw_reference *ref = NULL;
+        if (dw_reference_load(m->reference, &ref, err, sizeof err) != 0)
+            continue; /* check_models() reported it */
+        if (dw_reference_mismatch(ref, m->name, m->version, err, sizeof err)) {
+            fprintf(stderr, "driftwatch: WARNING: %s:%d: models[%zu].reference: %s (%s)\n",
+                    cfg->path, m->reference_line, i, err, m->reference);
+            n++;
+        }
+        const char *first;
+        size_t lost = dw_reference_unreachable(ref, cfg->records.columns, cfg->records.ncolumns,
+                                               cfg->records.fields, cfg->records.nfields, &first);
+        if (lost * 2 > ref->ncols) {
+            fprintf(stderr,
+                    "driftwatch: WARNING: %s:%d: models[%zu].reference: %zu of %zu columns of %s "
+                    "(first: %s) are under no object of records.columns and in no "
+                    "records.fields, so every record would count them missing; see "
+                    "docs/record-format.md\n",
+                    cfg->path, m->reference_line, i, lost, ref->ncols, m->reference, first);
+            n++;
+        }
+        dw_reference_free(ref);
+    }
+    return n;
+}
+
 static void print_summary(const dw_config *cfg, const size_t *ncols)
 {
     char a[48], b[48];
@@ -159,9 +195,10 @@ int cmd_validate(int argc, char **argv)
      * prints only its one stderr line. */
     size_t *ncols = dw_calloc(cfg->nmodels, sizeof *ncols);
     int rc = check_models(cfg, ncols);
+    int warnings = rc == 0 ? warn_models(cfg) : 0;
     if (rc == 0 && !quiet) {
         print_summary(cfg, ncols);
-        printf("configuration OK\n");
+        printf("configuration OK%s\n", warnings ? " (with warnings, see above)" : "");
     }
     free(ncols);
     dw_config_free(cfg);

@@ -193,7 +193,8 @@ typedef struct dw_config {
         dw_log_level level;   /* default info */
         dw_log_format format; /* default json */
     } log;
-    char *state_dir;            /* default "/var/lib/driftwatch" */
+    char *state_dir;            /* default dw_state_dir_default() */
+    bool state_dir_default;     /* state_dir not configured */
     int64_t shutdown_budget_ms; /* default 10 s: notifier drain at SIGTERM */
     struct {
         uint32_t max_new_categories; /* default 32 */
