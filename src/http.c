@@ -38,6 +38,7 @@ struct dw_http {
     dw_partition_lag *lag; /* DW_HTTP_MAX_PARTITIONS entries */
     size_t nlag;
     bool have_consumer; /* dw_http_publish_lag() was called at least once */
+    dw_metrics_reload reload;
 };
 
 /* ---- state published by other threads ---- */
@@ -46,6 +47,17 @@ void dw_http_heartbeat(dw_http *h)
 {
     if (h)
         __atomic_store_n(&h->heartbeat_ms, dw_now_ms(), __ATOMIC_RELAXED);
+}
+
+void dw_http_config_loaded(dw_http *h, bool ok)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->reload.last_successful = ok;
+    if (ok)
+        h->reload.success_time = (double)dw_wall_ms() / 1000.0;
+    pthread_mutex_unlock(&h->lock);
 }
 
 void dw_http_set_ready(dw_http *h, bool ready, const char *reason)
@@ -227,7 +239,14 @@ static char *render_metrics(dw_http *h, size_t *len)
     bool have_consumer;
     dw_partition_lag *lag = copy_lag(h, &nlag, &have_consumer);
     dw_metrics_sink *sinks = collect_sinks(h, &nsinks);
+    pthread_mutex_lock(&h->lock);
+    dw_metrics_reload reload = h->reload;
+    pthread_mutex_unlock(&h->lock);
+    dw_process_stats proc;
+    bool have_proc = dw_process_stats_read(&proc) == 0;
     dw_metrics_input in = {
+        .reload = &reload,
+        .process = have_proc ? &proc : NULL,
         .version = h->version,
         .up = is_live(h),
         .stats = &st,
@@ -445,6 +464,9 @@ int dw_http_start(const dw_http_options *opts, dw_http **out, char *errbuf, size
         h->liveness_ms = 3 * opts->poll_timeout_ms;
     h->heartbeat_ms = dw_now_ms();
     h->ready = 1;
+    /* The server starts after the configuration loaded. */
+    h->reload.last_successful = true;
+    h->reload.success_time = (double)dw_wall_ms() / 1000.0;
     h->lag = dw_calloc(DW_HTTP_MAX_PARTITIONS, sizeof *h->lag);
     pthread_mutex_init(&h->lock, NULL);
 

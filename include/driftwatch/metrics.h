@@ -12,6 +12,7 @@
 #include "driftwatch/consumer.h"
 #include "driftwatch/engine.h"
 #include "driftwatch/notifier.h"
+#include "driftwatch/process.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -36,6 +37,13 @@ typedef struct dw_metrics_sink {
     uint64_t outbox_depth; /* documents kept on disk for a later start (0 without an outbox) */
 } dw_metrics_sink;
 
+/* The outcome of the last configuration load: at start, then each SIGHUP
+ * (driftwatch_config_last_reload_*, named like Prometheus's own). */
+typedef struct dw_metrics_reload {
+    bool last_successful;
+    double success_time; /* Unix seconds of the last successful load */
+} dw_metrics_reload;
+
 typedef struct dw_metrics_input {
     const char *version;          /* driftwatch_build_info{version}; NULL: "unknown" */
     bool up;                      /* driftwatch_up: the consumer loop is live */
@@ -49,6 +57,8 @@ typedef struct dw_metrics_input {
     /* driftwatch_metrics_series_dropped_total before this render (the
      * caller keeps the running total so the counter is monotonic). */
     uint64_t series_dropped_before;
+    const dw_metrics_reload *reload; /* NULL: no driftwatch_config_last_reload_* */
+    const dw_process_stats *process; /* NULL: no process_* metrics */
 } dw_metrics_input;
 
 /* Renders the exposition text. Returns a NUL-terminated buffer the caller
