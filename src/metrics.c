@@ -245,7 +245,8 @@ static void write_histogram(FILE *f, const dw_engine_stats *st)
  * (client_golang's process collector), without a driftwatch_ prefix. */
 static void process_metrics(FILE *f, const dw_process_stats *p)
 {
-    family(f, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+    family(f, "process_cpu_seconds_total", "counter",
+           "Total user and system CPU time spent in seconds.");
     sample_double(f, "process_cpu_seconds_total", NULL, p->cpu_seconds);
     family(f, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
     sample_u64(f, "process_resident_memory_bytes", NULL, p->rss_bytes);
