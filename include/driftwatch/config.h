@@ -30,7 +30,7 @@
 #define DW_CONFIG_MAX_SINKS 32
 #define DW_CONFIG_MAX_RETRAIN 32
 #define DW_CONFIG_MAX_TOPICS 64
-#define DW_CONFIG_MAX_STATIC_KV 8             /* sinks[].labels / annotations entries */
+#define DW_CONFIG_MAX_STATIC_KV 8           /* sinks[].labels / annotations entries */
 #define DW_CONFIG_MAX_LIST 256              /* records.columns/fields, filter lists */
 #define DW_CONFIG_MAX_MAP 128               /* kafka.properties, headers */
 #define DW_CONFIG_MAX_COLUMN_OVERRIDES 4096 /* models[].columns entries per model */
