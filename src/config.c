@@ -9,6 +9,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/model.h"
 #include "driftwatch/sink.h"
+#include "driftwatch/state_dir.h"
 
 #include "config_yaml_int.h"
 
@@ -598,10 +599,10 @@ static int parse_misc(dw_yaml_ctx *c, yaml_node_t *root)
         return rc;
     cfg->log.format = (dw_log_format)e;
     char *dir = NULL;
-    if ((rc = dw_yaml_get_string(c, root, "", "state_dir", false, "/var/lib/driftwatch",
-                                 dw_yaml_v_nonempty, &dir)))
+    if ((rc = dw_yaml_get_string(c, root, "", "state_dir", false, NULL, dw_yaml_v_nonempty, &dir)))
         return rc;
-    cfg->state_dir = dw_yaml_resolve_path(c->basedir, dir);
+    cfg->state_dir_default = dir == NULL;
+    cfg->state_dir = dir ? dw_yaml_resolve_path(c->basedir, dir) : dw_state_dir_default();
     free(dir);
     int64_t n;
     if ((rc = dw_yaml_get_section(c, root, "", "evaluation", eval_keys, NELEM(eval_keys), &sec)) ||
@@ -619,6 +620,28 @@ static int parse_misc(dw_yaml_ctx *c, yaml_node_t *root)
 /* ------------------------------------------ sinks and retrain targets */
 
 #define MAX_KEYS 32
+
+/* A DW_SINK_OPT_MAP option o of entry v (e.g. alertmanager's labels), its
+ * entries appended to params as "<key>.<name>" (o->max at most, each name
+ * checked by o->check, values not empty). */
+static int map_option(dw_yaml_ctx *c, yaml_node_t *v, const char *path, const dw_sink_option *o,
+                      dw_kv *params, size_t *nparams)
+{
+    dw_kv *kv = NULL;
+    size_t n = 0;
+    int rc =
+        dw_yaml_get_kv(c, v, path, o->key, (size_t)o->max, o->check, dw_yaml_v_nonempty, &kv, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t len = strlen(o->key) + strlen(kv[i].key) + 2;
+        dw_kv *e = &params[(*nparams)++];
+        e->key = dw_malloc(len);
+        snprintf(e->key, len, "%s.%s", o->key, kv[i].key);
+        e->value = kv[i].value;
+        kv[i].value = NULL;
+    }
+    dw_yaml_free_kv(kv, n);
+    return rc;
+}
 
 /* Reads "type" (a registered sink type with role), then checks the keys of
  * entry v against common + the type's own options (naming the type a
@@ -665,11 +688,17 @@ static int typed_entry(dw_yaml_ctx *c, yaml_node_t *v, const char *path, unsigne
         bool known = false;
         for (size_t i = 0; i < nallowed && !known; i++)
             known = !strcmp(k, allowed[i]);
-        for (size_t i = 0; i < ntypes && !known; i++)
-            if (dw_sink_option_find(types[i], k))
-                return dw_yaml_fail(c, kn, DW_ERR_INVALID,
-                                    "%s: key \"%s\" is not used by %s %s (it belongs to type %s)",
-                                    path, k, ts->name, what, types[i]->name);
+        for (size_t i = 0; i < ntypes && !known; i++) {
+            const dw_sink_option *o = dw_sink_option_find(types[i], k);
+            if (!o || strcmp(o->key, k) != 0)
+                continue;
+            if (o->what)
+                return dw_yaml_fail(c, kn, DW_ERR_INVALID, "%s.%s: only %s %s take %s", path, k,
+                                    types[i]->name, what, o->what);
+            return dw_yaml_fail(c, kn, DW_ERR_INVALID,
+                                "%s: key \"%s\" is not used by %s %s (it belongs to type %s)", path,
+                                k, ts->name, what, types[i]->name);
+        }
     }
     if ((rc = dw_yaml_check_map(c, v, path, allowed, nallowed, 0)))
         return rc;
@@ -677,12 +706,17 @@ static int typed_entry(dw_yaml_ctx *c, yaml_node_t *v, const char *path, unsigne
         return dw_yaml_fail(c, dw_yaml_map_get(c, v, "url"), DW_ERR_INVALID,
                             "%s.url: %s %s take no url", path, ts->name, what);
 
-    size_t nopts = 0;
+    size_t cap = 1;
     for (const dw_sink_option *o = ts->options; o && o->key; o++)
-        nopts++;
-    *params = dw_calloc(nopts + 1, sizeof **params);
+        cap += o->type == DW_SINK_OPT_MAP ? (size_t)o->max : 1;
+    *params = dw_calloc(cap, sizeof **params);
     *nparams = 0;
     for (const dw_sink_option *o = ts->options; o && o->key; o++) {
+        if (o->type == DW_SINK_OPT_MAP) {
+            if ((rc = map_option(c, v, path, o, *params, nparams)))
+                return rc;
+            continue;
+        }
         char *s = NULL;
         if ((rc = dw_yaml_get_string(c, v, path, o->key, o->required, NULL,
                                      o->required ? dw_yaml_v_nonempty : dw_yaml_v_any, &s)))

@@ -269,9 +269,12 @@ char *dw_sink_alert_stats(const json_t *alert, char *buf, size_t len)
 
 const dw_sink_option *dw_sink_option_find(const dw_sink_ops *ops, const char *key)
 {
-    for (const dw_sink_option *o = ops ? ops->options : NULL; o && o->key; o++)
-        if (strcmp(o->key, key) == 0)
+    for (const dw_sink_option *o = ops ? ops->options : NULL; o && o->key; o++) {
+        size_t kl = strlen(o->key);
+        if (strcmp(o->key, key) == 0 ||
+            (o->type == DW_SINK_OPT_MAP && strncmp(o->key, key, kl) == 0 && key[kl] == '.'))
             return o;
+    }
     return NULL;
 }
 
@@ -308,6 +311,7 @@ const char *dw_sink_option_check(const dw_sink_option *o, const char *value, cha
             dw_dynbuf_addlist(&b, o->values, n, ", ", " or ");
             return dw_dynbuf_take_into(&b, why);
         }
+    case DW_SINK_OPT_MAP: /* the entries' names are checked by check_options() */ return NULL;
     case DW_SINK_OPT_STRING:
         if (o->max > 0 && strlen(value) > (size_t)o->max) {
             snprintf(why, len, "is longer than %lld characters", (long long)o->max);
@@ -316,6 +320,24 @@ const char *dw_sink_option_check(const dw_sink_option *o, const char *value, cha
         break;
     }
     return o->check ? o->check(value) : NULL;
+}
+
+/* One "<map>.<name>" option of map option o: the name passes o->check and
+ * the map holds at most o->max entries. */
+static int check_map_entry(const dw_sink_ops *t, const dw_sink_spec *sp, const dw_sink_option *o,
+                           const char *name, const char *what, char *errbuf, size_t errlen)
+{
+    const char *bad = !*name ? "is empty" : o->check ? o->check(name) : NULL;
+    if (bad)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "%s \"%s\": %s name \"%s\" %s", what,
+                         sp->name, o->key, name, bad);
+    size_t n = 0;
+    for (size_t i = 0; i < sp->n_options; i++)
+        n += dw_sink_option_find(t, sp->options[i].key) == o;
+    if (o->max > 0 && n > (size_t)o->max)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "%s \"%s\": more than %lld %s", what,
+                         sp->name, (long long)o->max, o->key);
+    return 0;
 }
 
 /* The url and every option against t's table, then t's own checks. */
@@ -338,6 +360,12 @@ static int check_options(const dw_sink_ops *t, const dw_sink_spec *sp, char *err
             return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                              "%s \"%s\": type %s takes no option \"%s\"", what, sp->name, t->name,
                              kv->key);
+        if (o->type == DW_SINK_OPT_MAP) {
+            int rc = check_map_entry(t, sp, o, kv->key + strlen(o->key) + 1, what, errbuf, errlen);
+            if (rc)
+                return rc;
+            continue;
+        }
         const char *bad = *kv->value ? dw_sink_option_check(o, kv->value, why, sizeof why) : NULL;
         if (bad)
             return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "%s \"%s\": option %s \"%s\" %s", what,

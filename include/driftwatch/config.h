@@ -186,7 +186,8 @@ typedef struct dw_config {
         int64_t flush_interval_ms; /* default 1s: a delta at least this often */
         int64_t retention_ms;      /* for a topic created by driftwatch */
     } state;
-    char *state_dir;            /* default "/var/lib/driftwatch" */
+    char *state_dir;            /* default dw_state_dir_default() */
+    bool state_dir_default;     /* state_dir not configured */
     int64_t shutdown_budget_ms; /* default 10 s: notifier drain at SIGTERM */
     struct {
         uint32_t max_new_categories; /* default 32 */

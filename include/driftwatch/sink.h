@@ -124,6 +124,8 @@ typedef enum dw_sink_opt_type {
     DW_SINK_OPT_URL,        /* an http:// or https:// URL */
     DW_SINK_OPT_DURATION,   /* "30s", "5m", "1h30m": min..max milliseconds */
     DW_SINK_OPT_ENUM,       /* one of values[] */
+    DW_SINK_OPT_MAP,        /* a mapping name -> text, passed as options "<key>.<name>";
+                               max: most entries; check: applies to each name */
 } dw_sink_opt_type;
 
 /* One option a sink type takes (a key of its entry in the configuration,
@@ -140,6 +142,10 @@ typedef struct dw_sink_option {
      * else the reason, worded to follow the quoted value ("is not
      * owner/name"). */
     const char *(*check)(const char *value);
+    /* Optional: what the option is, for the message when another type's
+     * entry has it ("static labels": "only alertmanager sinks take static
+     * labels"). */
+    const char *what;
 } dw_sink_option;
 
 /* Where a type may be configured (dw_sink_ops.roles). */
@@ -223,7 +229,8 @@ const dw_sink_ops *dw_sink_ops_at(size_t i);
  * messages). */
 void dw_sink_ops_names(char *buf, size_t len);
 
-/* The entry for key in ops' option table, or NULL. */
+/* The entry for key in ops' option table, or NULL. A key "<map>.<name>"
+ * finds the DW_SINK_OPT_MAP option <map>. */
 const dw_sink_option *dw_sink_option_find(const dw_sink_ops *ops, const char *key);
 
 /* Checks a non-empty value of option o: NULL when acceptable, else the

@@ -11,29 +11,61 @@
  *   generatorURL option generator_url
  *
  * Firing alerts: Alertmanager resolves an alert by itself when endsAt
- * passes (or resolve_timeout, 5 minutes by default, when endsAt is absent)
- * unless the client re-posts it. driftwatch's engine notifies on changes
- * only and does not re-post firing alerts yet, so a firing alert carries an
- * endsAt DW_AM_FIRING_HOLD_MS after the later of its start and now: it
- * stays active until driftwatch sends the resolve, and a driftwatch that
- * died does not leave it firing for ever. */
+ * passes unless the client re-posts it. As Prometheus does (endsAt = send
+ * time + 4 x its resend delay), a firing alert carries an endsAt of
+ * DW_AM_ENDS_AFTER_RESENDS x resend_interval after the later of its start
+ * and now, and the engine re-posts firing alerts every resend_interval
+ * (reminders): an alert stays active while driftwatch runs, and one whose
+ * driftwatch died resolves minutes later, not a day later.
+ *
+ * Static labels and annotations of the sink (config "labels" and
+ * "annotations", passed as options "labels.<name>" / "annotations.<name>")
+ * are added to every alert; driftwatch's own labels and annotations win on
+ * a name clash, so grouping and dedup keep working. */
 #include "sink_int.h"
 
+#include "driftwatch/duration.h"
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 #include "driftwatch/timestamp.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DW_AM_FIRING_HOLD_MS (24LL * 3600 * 1000)
+#define DW_AM_ENDS_AFTER_RESENDS 4
+#define AM_DEFAULT_RESEND "5m"
+/* Static labels, and static annotations, per sink. */
+#define AM_MAX_STATIC 8
 #define AM_PATH "/api/v2/alerts"
+
+/* Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__". */
+static const char *am_label_name(const char *s)
+{
+    static const char why[] = "is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)";
+    if (!(isalpha((unsigned char)s[0]) || s[0] == '_') || strncmp(s, "__", 2) == 0)
+        return why;
+    for (const char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            return why;
+    return NULL;
+}
 
 static const dw_sink_option am_options[] = {
     {.key = "generator_url", .type = DW_SINK_OPT_URL},
-    /* Read by the engine, which sends the reminders (sink.h). */
-    {.key = "resend_interval", .type = DW_SINK_OPT_DURATION, .def = "5m", .min = 1},
+    /* Also read by the engine, which sends the reminders (sink.h). */
+    {.key = "resend_interval", .type = DW_SINK_OPT_DURATION, .def = AM_DEFAULT_RESEND, .min = 1},
+    {.key = "labels",
+     .type = DW_SINK_OPT_MAP,
+     .max = AM_MAX_STATIC,
+     .check = am_label_name,
+     .what = "static labels"},
+    {.key = "annotations",
+     .type = DW_SINK_OPT_MAP,
+     .max = AM_MAX_STATIC,
+     .check = am_label_name,
+     .what = "static annotations"},
     {0},
 };
 
@@ -65,6 +97,29 @@ static void set_label(json_t *labels, const char *key, const char *value)
         json_object_set_new(labels, key, json_string(value));
 }
 
+/* How long a posted firing alert stays active without a re-post. */
+static int64_t am_hold_ms(const dw_sink_spec *spec)
+{
+    int64_t resend = 0;
+    const char *v = dw_sink_spec_option(spec, "resend_interval");
+    if (!v || dw_duration_parse(v, &resend) < 0 || resend <= 0)
+        dw_duration_parse(AM_DEFAULT_RESEND, &resend); /* validated at load */
+    return DW_AM_ENDS_AFTER_RESENDS * resend;
+}
+
+/* Adds the sink's static "<prefix>.<name>" options to obj, keeping what
+ * obj already has. */
+static void add_static(const dw_sink_spec *spec, const char *prefix, json_t *obj)
+{
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < spec->n_options; i++) {
+        const char *k = spec->options[i].key;
+        if (strncmp(k, prefix, pl) == 0 && k[pl] == '.' && k[pl + 1] &&
+            !json_object_get(obj, k + pl + 1))
+            json_object_set_new(obj, k + pl + 1, json_string(spec->options[i].value));
+    }
+}
+
 static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_t now_ms)
 {
     const char *kind = str_of(a, "kind");
@@ -79,6 +134,7 @@ static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_
     set_label(labels, "column", col);
     set_label(labels, "window", win);
     set_label(labels, "severity", str_of(a, "severity"));
+    add_static(spec, "labels", labels);
 
     char summary[512], stats[512], desc[1024];
     snprintf(summary, sizeof summary, "%s in %s%s%s: %s (%s window)",
@@ -97,6 +153,7 @@ static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_
     const char *dk = str_of(a, "dedup_key");
     if (dk)
         json_object_set_new(ann, "dedup_key", json_string(dk));
+    add_static(spec, "annotations", ann);
 
     json_t *al = json_object();
     json_object_set_new(al, "labels", labels);
@@ -115,7 +172,7 @@ static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_
         json_object_set_new(al, "endsAt", json_string(until));
     } else {
         int64_t base = since_ms > now_ms ? since_ms : now_ms;
-        dw_ts_format(base + DW_AM_FIRING_HOLD_MS, ends, sizeof ends);
+        dw_ts_format(base + am_hold_ms(spec), ends, sizeof ends);
         json_object_set_new(al, "endsAt", json_string(ends));
     }
     const char *gen = dw_sink_spec_option(spec, "generator_url");

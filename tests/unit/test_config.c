@@ -4,6 +4,7 @@
 #include <cmocka.h>
 
 #include "driftwatch/config.h"
+#include "driftwatch/state_dir.h"
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
 #include "driftwatch/sink.h"
@@ -146,8 +147,13 @@ static void test_minimal_defaults(void **state)
     assert_true(cfg->http.enabled);
     assert_int_equal(cfg->log.level, DW_LOG_INFO);
     assert_int_equal(cfg->log.format, DW_LOG_JSON);
-    /* Absolute paths are kept. */
-    assert_string_equal(cfg->state_dir, "/var/lib/driftwatch");
+    /* No state_dir: the default that works where the process runs
+     * (/var/lib/driftwatch in the image, ~/.local/state/driftwatch on a
+     * laptop). */
+    char *def = dw_state_dir_default();
+    assert_string_equal(cfg->state_dir, def);
+    assert_true(cfg->state_dir_default);
+    free(def);
     assert_int_equal(cfg->evaluation.max_new_categories, 32);
     dw_config_free(cfg);
 }
@@ -435,6 +441,7 @@ static void test_full_file(void **state)
     assert_int_equal(cfg->log.level, DW_LOG_DEBUG);
     assert_int_equal(cfg->log.format, DW_LOG_TEXT);
     assert_string_equal(cfg->state_dir, "/cfg/state");
+    assert_false(cfg->state_dir_default);
     assert_int_equal(cfg->evaluation.max_new_categories, 64);
     dw_config_free(cfg);
 }
@@ -892,6 +899,24 @@ static void test_sink_options_come_from_the_type_tables(void **state)
     expect_error(BASE "retrain:\n  - name: r\n    type: airflow\n    url: http://h\n"
                       "    dag_id: d\n    routing_key: rk\n",
                  DW_ERR_INVALID, "test.yaml:12: retrain[0]: unknown key \"routing_key\"");
+    /* A map option (alertmanager's static labels) arrives as "<key>.<name>";
+     * another type's entry with it is told which type takes it. */
+    cfg = parse_ok(BASE "sinks:\n  - name: am\n    type: alertmanager\n    url: http://h\n"
+                        "    labels: {team: ml}\n",
+                   NULL);
+    assert_string_equal(dw_kv_get(cfg->sinks[0].params, cfg->sinks[0].nparams, "labels.team"),
+                        "ml");
+    dw_config_free(cfg);
+    expect_error(BASE "sinks:\n  - name: w\n    type: webhook\n    url: http://h\n"
+                      "    labels: {team: ml}\n",
+                 DW_ERR_INVALID,
+                 "test.yaml:11: sinks[0].labels: only alertmanager sinks take "
+                 "static labels");
+    expect_error(BASE "sinks:\n  - name: am\n    type: alertmanager\n    url: http://h\n"
+                      "    annotations: {__x: y}\n",
+                 DW_ERR_INVALID,
+                 "test.yaml:11: sinks[0].annotations: key \"__x\" is not a label name "
+                 "([a-zA-Z_][a-zA-Z0-9_]*, no leading __)");
     /* The limits the notifier enforces are the ones the loader checks. */
     expect_error(BASE "sinks:\n  - {name: s, type: stdout, min_interval: 2h}\n", DW_ERR_INVALID,
                  "test.yaml:8: sinks[0].min_interval: 2h is out of range (0s to 1h)");
