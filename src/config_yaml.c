@@ -474,22 +474,41 @@ static int value_at(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, const 
     return dw_yaml_scalar_text(c, *v, p, s);
 }
 
-int dw_yaml_get_int(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, const char *key,
-                    int64_t def, int64_t lo, int64_t hi, int64_t *out)
+/* The range of a number read by get_number(). */
+typedef struct num_range {
+    bool integer; /* int64 in ilo..ihi, else double in lo..hi */
+    int64_t ilo, ihi;
+    double lo, hi; /* hi may be INFINITY */
+    bool lo_open, hi_open;
+} num_range;
+
+/* map[key] parsed per r into out (int64_t or double); 1 when absent (out
+ * untouched), 0, or a negative dw_err. */
+static int get_number(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, const char *key,
+                      const num_range *r, void *out, yaml_node_t **where)
 {
-    char p[DW_YAML_PATHLEN], *s;
+    char p[DW_YAML_PATHLEN], *s, why[160];
     yaml_node_t *v;
-    int rc = value_at(c, map, parent, key, p, &v, &s, NULL);
-    if (rc > 0)
-        *out = def;
+    int rc = value_at(c, map, parent, key, p, &v, &s, where);
     if (rc)
-        return rc > 0 ? 0 : rc;
-    char why[160];
-    const char *bad = dw_number_parse_int(s, lo, hi, out, why, sizeof why);
+        return rc;
+    const char *bad = r->integer ? dw_number_parse_int(s, r->ilo, r->ihi, out, why, sizeof why)
+                                 : dw_number_parse_double(s, r->lo, r->lo_open, r->hi, r->hi_open,
+                                                          out, why, sizeof why);
     if (bad)
         rc = dw_yaml_fail(c, v, DW_ERR_INVALID, "%s: %s", p, bad);
     free(s);
     return rc;
+}
+
+int dw_yaml_get_int(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, const char *key,
+                    int64_t def, int64_t lo, int64_t hi, int64_t *out)
+{
+    num_range r = {.integer = true, .ilo = lo, .ihi = hi};
+    int rc = get_number(c, map, parent, key, &r, out, NULL);
+    if (rc > 0)
+        *out = def;
+    return rc > 0 ? 0 : rc;
 }
 
 /* Range: lo < x (lo_open) or lo <= x; x < hi (hi_open) or x <= hi; hi may be
@@ -498,19 +517,11 @@ int dw_yaml_get_double(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, con
                        double def, double lo, bool lo_open, double hi, bool hi_open, double *out,
                        yaml_node_t **where)
 {
-    char p[DW_YAML_PATHLEN], *s;
-    yaml_node_t *v;
-    int rc = value_at(c, map, parent, key, p, &v, &s, where);
+    num_range r = {.lo = lo, .hi = hi, .lo_open = lo_open, .hi_open = hi_open};
+    int rc = get_number(c, map, parent, key, &r, out, where);
     if (rc > 0)
         *out = def;
-    if (rc)
-        return rc > 0 ? 0 : rc;
-    char why[160];
-    const char *bad = dw_number_parse_double(s, lo, lo_open, hi, hi_open, out, why, sizeof why);
-    if (bad)
-        rc = dw_yaml_fail(c, v, DW_ERR_INVALID, "%s: %s", p, bad);
-    free(s);
-    return rc;
+    return rc > 0 ? 0 : rc;
 }
 
 int dw_yaml_parse_bool(dw_yaml_ctx *c, yaml_node_t *v, const char *p, bool *out)
