@@ -6,6 +6,7 @@
 
 #include "driftwatch/engine.h"
 #include "driftwatch/delta.h"
+#include "driftwatch/log.h"
 #include "driftwatch/model.h"
 #include "driftwatch/scanner.h"
 
@@ -92,7 +93,8 @@ typedef struct source {
      * last delta; log_to: end of the offsets the state topic covers */
     int64_t off_from, off_to, log_to;
     pend_buf *pend, *last_pb;
-    bool dirty; /* pend holds counts */
+    bool dirty;    /* pend holds counts */
+    bool expected; /* a partition of an input topic (state): holds time back */
 } source;
 
 struct dw_engine {
@@ -162,6 +164,9 @@ struct dw_engine {
     bool in_message;   /* inside dw_engine_process_from() */
     bool flush_wanted; /* a flush waits for the end of the message */
     int next_off_src;  /* dw_engine_source_offset() for the next message */
+    uint64_t cur_writer;   /* the delta being merged, for the late warning */
+    char cur_where[300];
+    dw_ratelimit late_rl;
     int64_t next_off;
 };
 

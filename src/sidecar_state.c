@@ -117,6 +117,20 @@ int dw_sc_state_start(dw_sidecar *s, const char *brokers, const char *const *key
     uint64_t t0 = dw_now_ms();
     rc = catch_up(s, 120000);
     dw_engine_publish(s->engine);
+    /* Every partition of the input holds time back, also those another
+     * replica reads and has not published for yet. */
+    for (size_t i = 0; i < cfg->kafka.ntopics; i++) {
+        int n = dw_state_topic_partitions(s->state, cfg->kafka.topics[i], 10000);
+        if (n < 0) {
+            dw_log(DW_LOG_WARN, "state",
+                   "partitions of %s unknown: the watermark follows the partitions seen",
+                   cfg->kafka.topics[i]);
+            continue;
+        }
+        for (int p = 0; p < n; p++)
+            dw_engine_source_expect(s->engine,
+                                    dw_engine_source(s->engine, cfg->kafka.topics[i], p));
+    }
     dw_state_stats st;
     dw_state_topic_stats(s->state, &st);
     dw_engine_stats es;
@@ -282,6 +296,21 @@ int64_t dw_sc_state_start_offset(void *ctx, const char *topic, int32_t partition
         dw_log(DW_LOG_INFO, "state", "%s [%d] resumes at offset %lld, where its last delta ends",
                topic, (int)partition, (long long)off);
     return off;
+}
+
+/* For /metrics and /api/v1/status, once a second. */
+void dw_sc_state_publish(dw_sidecar *s)
+{
+    dw_state_stats st;
+    dw_state_topic_stats(s->state, &st);
+    dw_metrics_state ms = {
+        .leader = s->leader,
+        .lag = st.lag,
+        .queued = st.produced > st.acked + st.failed ? st.produced - st.acked - st.failed : 0,
+        .held = s->nheld,
+        .held_dropped = s->held_dropped,
+    };
+    dw_http_publish_state(s->http, &ms);
 }
 
 void dw_sc_state_stop(dw_sidecar *s, int64_t budget_ms)

@@ -351,6 +351,21 @@ int dw_state_topic_catch_up(dw_state_topic *st, int64_t end, int timeout_ms,
     return 0;
 }
 
+int dw_state_topic_partitions(dw_state_topic *st, const char *topic, int timeout_ms)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(st->prod, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int n = DW_ERR_KAFKA;
+    if (t && rd_kafka_metadata(st->prod, 0, t, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && md->topics[0].err == 0)
+            n = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    if (t)
+        rd_kafka_topic_destroy(t);
+    return n;
+}
+
 void dw_state_topic_stats(const dw_state_topic *st, dw_state_stats *out)
 {
     *out = st->st;
