@@ -18,7 +18,6 @@ typedef struct col_index {
     const dw_reference *ref;
 } col_index;
 
-
 /* Which column the i-th field of a record is, remembered from the last
  * record (producers write their fields in the same order), so most fields
  * cost two short memcmp()s instead of a hash lookup. */
@@ -63,8 +62,8 @@ typedef struct retrain_state {
  * its last delta: dense counters and the list of those that are non-zero. */
 typedef struct pend_buf {
     struct pend_buf *next;
-    size_t pidx;   /* model index * (DW_ENGINE_MAX_VERSIONS + 1) + version */
-    int64_t pane;  /* start of the pane (delta granularity) */
+    size_t pidx;  /* model index * (DW_ENGINE_MAX_VERSIONS + 1) + version */
+    int64_t pane; /* start of the pane (delta granularity) */
     uint32_t records;
     size_t width, ntouched;
     uint32_t *cnt, *touched;
@@ -137,7 +136,7 @@ struct dw_engine {
     struct retrain_state *retrain; /* [model][version][rule] */
 
     cpath p_ts, p_model, p_version; /* records.timestamp/model/model_version */
-    json_t *restored; /* alerts of a previous run, applied as their models appear */
+    json_t *restored;               /* alerts of a previous run, applied as their models appear */
     dw_engine_stats stats;          /* see STAT_ADD */
     pthread_mutex_t snap_lock;
     json_t *snapshot; /* published status document, see dw_engine_snapshot() */
@@ -161,10 +160,10 @@ struct dw_engine {
     ahead_grp *ahead_list;
     size_t nahead;
     bool in_delta_flush;
-    bool in_message;   /* inside dw_engine_process_from() */
-    bool flush_wanted; /* a flush waits for the end of the message */
-    int next_off_src;  /* dw_engine_source_offset() for the next message */
-    uint64_t cur_writer;   /* the delta being merged, for the late warning */
+    bool in_message;     /* inside dw_engine_process_from() */
+    bool flush_wanted;   /* a flush waits for the end of the message */
+    int next_off_src;    /* dw_engine_source_offset() for the next message */
+    uint64_t cur_writer; /* the delta being merged, for the late warning */
     char cur_where[300];
     dw_ratelimit late_rl;
     int64_t next_off;
