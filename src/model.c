@@ -246,13 +246,23 @@ size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status 
     return c->off + 1;
 }
 
-int dw_model_add(dw_model *m, int64_t t_ms, const size_t *slots, size_t n)
+/* The pane of every window holding t_ms into m->pane_tmp: 0, or what
+ * dw_model_add() returns when one is not open. */
+static int panes_for(dw_model *m, int64_t t_ms)
 {
     for (size_t w = 0; w < m->nwin; w++) {
         m->pane_tmp[w] = dw_window_pane_for(m->win[w], t_ms);
         if (!m->pane_tmp[w])
             return dw_window_is_ahead(m->win[w], t_ms) ? DW_ERR_STATE : DW_ERR_LIMIT;
     }
+    return 0;
+}
+
+int dw_model_add(dw_model *m, int64_t t_ms, const size_t *slots, size_t n)
+{
+    int rc = panes_for(m, t_ms);
+    if (rc < 0)
+        return rc;
     for (size_t w = 0; w < m->nwin; w++) {
         uint64_t *pane = m->pane_tmp[w];
         for (size_t i = 0; i < n; i++)
@@ -428,11 +438,9 @@ size_t dw_model_width(const dw_model *m)
 int dw_model_add_counts(dw_model *m, int64_t t_ms, const uint32_t *slots, const uint32_t *counts,
                         size_t n)
 {
-    for (size_t w = 0; w < m->nwin; w++) {
-        m->pane_tmp[w] = dw_window_pane_for(m->win[w], t_ms);
-        if (!m->pane_tmp[w])
-            return dw_window_is_ahead(m->win[w], t_ms) ? DW_ERR_STATE : DW_ERR_LIMIT;
-    }
+    int rc = panes_for(m, t_ms);
+    if (rc < 0)
+        return rc;
     for (size_t w = 0; w < m->nwin; w++) {
         uint64_t *pane = m->pane_tmp[w];
         for (size_t i = 0; i < n; i++)
