@@ -390,6 +390,30 @@ def check_bh(driver, rng):
 
 # ------------------------------------------------------ categorical ------
 
+def pool_sparse(a, b, min_expected=5):
+    """The documented pooling of dw_chi2() (chi2.h): columns whose smaller
+    expected count min(A, B) (a + b) / (A + B) is below 5 go into one pooled
+    column; a pooled column still below 5 also takes the kept column with
+    the smallest expected count (first in order on ties)."""
+    a = np.asarray(a, np.int64); b = np.asarray(b, np.int64)
+    keep = (a + b) > 0
+    a, b = a[keep], b[keep]
+    A, B = int(a.sum()), int(b.sum())
+    if A == 0 or B == 0:
+        return a, b
+    e = min(A, B) * (a + b) / (A + B)
+    small = e < min_expected
+    ka, kb = list(a[~small]), list(b[~small])
+    pa, pb = int(a[small].sum()), int(b[small].sum())
+    if pa + pb > 0:
+        if min(A, B) * (pa + pb) / (A + B) < min_expected and ka:
+            ke = [min(A, B) * (x + y) / (A + B) for x, y in zip(ka, kb)]
+            j = int(np.argmin(ke))
+            pa += ka.pop(j); pb += kb.pop(j)
+        ka.append(pa); kb.append(pb)
+    return np.array(ka), np.array(kb)
+
+
 def check_categorical(driver, rng):
     cases = []
     for _ in range(6):
@@ -402,6 +426,12 @@ def check_categorical(driver, rng):
         newc = rng.poisson(20, size=nnew)
         overflow = int(rng.choice([0, 9]))
         cases.append((rc, other, cc, newc, overflow))
+    # Sparse: 30 Zipf-like categories, a window of 100 (many expected
+    # counts below 5, so pooling decides), and a new category in it.
+    zipf = 1.0 / np.arange(1, 31); zipf /= zipf.sum()
+    for n_cur, newc in ((100, []), (100, [7]), (300, [2, 1]), (40, [])):
+        cases.append((rng.multinomial(50000, zipf), 0, rng.multinomial(n_cur, zipf),
+                      np.array(newc, int), 0))
     text = "".join("cat %d %s %d %s %d %s %d\n" % (len(rc), fmt(rc), other, fmt(cc), len(newc),
                                                     fmt(newc), overflow)
                    for rc, other, cc, newc, overflow in cases)
@@ -425,6 +455,7 @@ def check_categorical(driver, rng):
         else:
             pr, pc = rc, cc
         wpsi = psi_formula(pr, pc)
+        wstat, wp, wdf = scipy_chi2(*pool_sparse(a, b))
         stat, p, df, psi = float(o[0]), float(o[1]), int(o[2]), float(o[3])
         if (df != wdf or not rel_ok(stat, wstat, CHI2_RTOL) or not rel_ok(p, wp, CHI2_RTOL)
                 or not rel_ok(psi, wpsi, PSI_RTOL)):
