@@ -304,7 +304,8 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
         res[map[i]] = tested[i];
 
     const dw_window *win = m->win[wi];
-    bool full = dw_window_filled(win) >= (size_t)(dw_window_length(win) / dw_window_slide(win));
+    bool full = dw_window_filled(win) >=
+                (size_t)(dw_window_length(win) / dw_window_slide(win));
     for (size_t j = 0; j < m->ncols; j++) {
         col_state *c = &m->cols[j];
         dw_column_result *r = &res[j];
