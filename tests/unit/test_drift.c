@@ -38,6 +38,26 @@ static void numeric(numfix *f, uint64_t per_bin)
     f->s.bins = f->bins;
 }
 
+/* A categorical reference with the two categories cats and counts rc. */
+static dw_ref_column two_categories(char **cats, uint64_t *rc)
+{
+    dw_ref_column col;
+    memset(&col, 0, sizeof col);
+    col.type = DW_COL_CATEGORICAL;
+    col.ncat = 2;
+    col.categories = cats;
+    col.cat_counts = rc;
+    col.count = rc[0] + rc[1];
+    return col;
+}
+
+/* Evaluates one column and decides it alone. */
+static void decide1(const dw_sample *s, const dw_thresholds *t, dw_column_result *r)
+{
+    dw_column_evaluate(s, r);
+    dw_drift_decide(r, 1, t, 0);
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -136,13 +156,7 @@ static void test_categorical_uses_chi2(void **state)
     dw_thresholds_default(&t);
     char *cats[] = {"A", "B"};
     uint64_t rc[] = {500, 500};
-    dw_ref_column col;
-    memset(&col, 0, sizeof col);
-    col.type = DW_COL_CATEGORICAL;
-    col.ncat = 2;
-    col.categories = cats;
-    col.cat_counts = rc;
-    col.count = 1000;
+    dw_ref_column col = two_categories(cats, rc);
     uint64_t bins[] = {900, 100};
     dw_sample s = {.ref = &col, .bins = bins};
     dw_column_result r;
@@ -205,8 +219,7 @@ static void test_quality_issue(void **state)
         f.bins[1 + i] = 2;
     f.s.missing = 100; /* 100 / 300 = .333, significantly above .091 + .1 */
     dw_column_result r;
-    dw_column_evaluate(&f.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&f.s, &t, &r);
     assert_true(r.quality_issue);
     assert_int_equal(r.quality_reasons, DW_QUALITY_MISSING);
     assert_false(r.quality_clear);
@@ -216,22 +229,19 @@ static void test_quality_issue(void **state)
      * just above the level, 50 / 250 = .2 against .191, is not
      * significantly above it, so it does not fire. */
     f.s.missing = 50;
-    dw_column_evaluate(&f.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&f.s, &t, &r);
     assert_false(r.quality_issue);
     /* ...and it does not clear a firing alert either: the clear level is
      * half the delta (.091 + .05). */
     assert_false(r.quality_clear);
     f.s.missing = 30; /* 30 / 230 = .130 */
-    dw_column_evaluate(&f.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&f.s, &t, &r);
     assert_false(r.quality_issue);
     assert_true(r.quality_clear);
 
     f.s.missing = 40;
     f.s.type_errors = 40; /* 40 / 280 = .143, significantly above .05 */
-    dw_column_evaluate(&f.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&f.s, &t, &r);
     assert_true(r.quality_issue);
     assert_int_equal(r.quality_reasons, DW_QUALITY_TYPE_ERRORS);
 
@@ -239,8 +249,7 @@ static void test_quality_issue(void **state)
     numfix g;
     numeric(&g, 100);
     g.s.missing = 50;
-    dw_column_evaluate(&g.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&g.s, &t, &r);
     assert_false(r.quality_issue);
     assert_true(r.p_value == 1.0 && r.psi == 0.0); /* empty: neutral results */
 }
@@ -258,15 +267,13 @@ static void test_out_of_range_is_quality(void **state)
         f.bins[1 + i] = 46;
     f.bins[0] = 400; /* 400 / 5000 = 8 % below the minimum */
     dw_column_result r;
-    dw_column_evaluate(&f.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&f.s, &t, &r);
     assert_true(r.quality_issue);
     assert_int_equal(r.quality_reasons, DW_QUALITY_OUT_OF_RANGE);
 
     /* 0.4 % beyond the range: within the 1 % level and below half of it. */
     f.bins[0] = 20;
-    dw_column_evaluate(&f.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&f.s, &t, &r);
     assert_false(r.quality_issue);
     assert_true(r.quality_clear);
 
@@ -277,14 +284,12 @@ static void test_out_of_range_is_quality(void **state)
     for (size_t i = 0; i < NB; i++)
         g.bins[1 + i] = 48;
     g.bins[NB + 1] = 200; /* 4 % */
-    dw_column_evaluate(&g.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&g.s, &t, &r);
     assert_false(r.quality_reasons & DW_QUALITY_OUT_OF_RANGE);
 
     t.out_of_range_rate = 0; /* disabled */
     f.bins[0] = 400;
-    dw_column_evaluate(&f.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&f.s, &t, &r);
     assert_false(r.quality_issue);
 }
 
@@ -299,35 +304,26 @@ static void test_new_category_share_is_quality(void **state)
     t.eval_alpha = 1e-5;
     char *cats[] = {"A", "B"};
     uint64_t rc[] = {1000, 1000};
-    dw_ref_column col;
-    memset(&col, 0, sizeof col);
-    col.type = DW_COL_CATEGORICAL;
-    col.ncat = 2;
-    col.categories = cats;
-    col.cat_counts = rc;
-    col.count = 2000;
+    dw_ref_column col = two_categories(cats, rc);
     uint64_t bins[] = {4900, 4900};
     const char *names[] = {"NEW"};
     uint64_t nc[] = {200}; /* 2 % of 10,000 */
     dw_sample s = {.ref = &col, .bins = bins, .nnew = 1, .new_counts = nc, .new_names = names};
     dw_column_result r;
-    dw_column_evaluate(&s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&s, &t, &r);
     assert_true(r.quality_issue);
     assert_int_equal(r.quality_reasons, DW_QUALITY_UNSEEN);
 
     /* 2,000 rows without the category allow ln(1e5) / 2000 = .58 %: 0.7 %
      * is not significantly above the 1 % level. */
     nc[0] = 70;
-    dw_column_evaluate(&s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&s, &t, &r);
     assert_false(r.quality_issue);
     /* A reference of 200 rows allows 5.8 %: 2 % is no evidence. */
     rc[0] = rc[1] = 100;
     col.count = 200;
     nc[0] = 200;
-    dw_column_evaluate(&s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&s, &t, &r);
     assert_false(r.quality_issue);
 }
 
@@ -366,8 +362,7 @@ static void test_critical_values_scale_with_sample_sizes(void **state)
     /* The same shape in 40,000 values clears it (critical .061). */
     for (size_t i = 0; i < NB + 2; i++)
         f.bins[i] *= 100;
-    dw_column_evaluate(&f.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&f.s, &t, &r);
     assert_true(r.ks_critical < 0.1 && r.effect && r.drift);
 
     /* PSI's critical value: scipy.stats.chi2.isf(.001, 9) = 27.877...;
