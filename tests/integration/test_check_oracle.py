@@ -409,6 +409,14 @@ def compare(label, ref_doc, ref_data, cur_data, doc, present):
         check(rel_close(c["p_adjusted"], want_adj, BH_RTOL, 1e-300),
               "%s/%s: p_adjusted %.10g, BH %.10g" % (label, name, c["p_adjusted"], want_adj))
         ks_crit, psi_crit = crit[name]
+        # The critical values the decision used, against scipy's kolmogi
+        # and chi2.isf (1e-8: GSL's and the bisection's precision).
+        if "ks" in c:
+            check(rel_close(c["ks"]["critical"], ks_crit, 1e-8, 1e-15),
+                  "%s/%s: ks critical %.12g, scipy %.12g"
+                  % (label, name, c["ks"]["critical"], ks_crit))
+        check(rel_close(c["psi_critical"], psi_crit, 1e-8, 1e-15),
+              "%s/%s: psi critical %.12g, scipy %.12g" % (label, name, c["psi_critical"], psi_crit))
         effect = (c["psi"] >= max(PSI_T, psi_crit) or
                   ("ks" in c and c["ks"]["statistic"] >= max(KS_T, ks_crit)))
         want = c["count"] >= MIN_SAMPLES and want_adj < ALPHA and effect
