@@ -54,6 +54,16 @@ static double kolmogorov_isf(double a)
     return hi;
 }
 
+/* The quantiles of the last column, reused while a and the degrees of
+ * freedom repeat (they do for most columns of an evaluation): the
+ * bisection costs about 60 series evaluations. One per decision call, so
+ * no state is shared between threads. */
+typedef struct quantile_cache {
+    double a_ks, c;
+    double a_chi, q;
+    size_t df;
+} quantile_cache;
+
 /* Critical values of D and PSI for a reference of n and a window of m
  * values. The reference is one fixed sample, not a fresh one per
  * evaluation, so its own sampling error is a constant offset of every
@@ -68,16 +78,26 @@ static double kolmogorov_isf(double a)
  * quantile of chi2(k - 1):
  *   PSI_crit = (sqrt(Q / m) + sqrt(Q / n))^2.
  * For discrete data the Kolmogorov bound is conservative. */
-static void critical_values(dw_column_result *r, double a)
+static void critical_values(dw_column_result *r, double a, quantile_cache *qc)
 {
     r->ks_critical = r->psi_critical = 0.0;
     double m = (double)r->count, n = (double)(r->ref ? r->ref->count : 0);
     if (!(m > 0) || !(n > 0))
         return;
-    if (r->has_ks)
-        r->ks_critical = kolmogorov_isf(a) * (1.0 / sqrt(m) + 1.0 / sqrt(n));
+    if (r->has_ks) {
+        if (qc->a_ks != a) {
+            qc->c = kolmogorov_isf(a);
+            qc->a_ks = a;
+        }
+        r->ks_critical = qc->c * (1.0 / sqrt(m) + 1.0 / sqrt(n));
+    }
     if (r->psi_buckets >= 2) {
-        double q = gsl_cdf_chisq_Qinv(a, (double)(r->psi_buckets - 1));
+        if (qc->a_chi != a || qc->df != r->psi_buckets - 1) {
+            qc->df = r->psi_buckets - 1;
+            qc->q = gsl_cdf_chisq_Qinv(a, (double)qc->df);
+            qc->a_chi = a;
+        }
+        double q = qc->q;
         double s = sqrt(q / m) + sqrt(q / n);
         r->psi_critical = s * s;
     }
@@ -215,11 +235,12 @@ size_t dw_drift_decide(dw_column_result *res, size_t n, const dw_thresholds *th,
     free(which);
 
     size_t drifting = 0;
+    quantile_cache qc = {-1.0, 0.0, -1.0, 0.0, 0};
     for (size_t i = 0; i < n; i++) {
         dw_column_result *r = &res[i];
         const dw_thresholds *t = &th[i * th_stride];
         double a = column_alpha(t);
-        critical_values(r, a);
+        critical_values(r, a, &qc);
         r->significant = r->enough_samples && r->p_adjusted < t->alpha;
         r->effect = effect_clears(r, t);
         r->drift = r->enough_samples && r->significant && r->effect;
