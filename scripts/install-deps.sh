@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential meson ninja-build pkg-config
 librdkafka-dev libgsl-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
 libyaml-dev libssl-dev libcmocka-dev
-python3 python3-scipy python3-numpy python3-confluent-kafka python3-prometheus-client
+python3 python3-scipy python3-numpy python3-sklearn python3-confluent-kafka python3-prometheus-client
 python3-yaml kcat chromium"
 
 if [ "${1:-}" = "--with-sanitizers" ] || [ "${DW_WITH_CLANG:-0}" = 1 ]; then

@@ -1030,8 +1030,8 @@ static int parse_kafka(ctx *c, yaml_node_t *root)
 
 static int parse_records(ctx *c, yaml_node_t *root)
 {
-    static const char *const keys[] = {"timestamp", "model",  "model_version",
-                                       "columns",   "fields", "default_model"};
+    static const char *const keys[] = {"timestamp", "model",         "model_version", "columns",
+                                       "fields",    "default_model", "max_fields"};
     static const char *const def_columns[] = {"features", "prediction"};
     dw_records_config *r = &c->cfg->records;
     yaml_node_t *sec;
@@ -1049,6 +1049,10 @@ static int parse_records(ctx *c, yaml_node_t *root)
         (rc = get_string(c, sec, "records", "default_model", false, NULL, v_model_name,
                          &r->default_model)))
         return rc;
+    int64_t mf;
+    if ((rc = get_int(c, sec, "records", "max_fields", 1024, 16, 65536, &mf)))
+        return rc;
+    r->max_fields = (size_t)mf;
     if (r->ncolumns + r->nfields == 0)
         return fail(c, sec, DW_ERR_INVALID,
                     "records: columns and fields are both empty, so nothing would be monitored");
@@ -1327,6 +1331,46 @@ static int parse_time(ctx *c, yaml_node_t *root)
                         &c->cfg->time.idle_timeout_ms, NULL);
 }
 
+/* state: window state on a Kafka topic (docs/operations.md, "State on
+ * Kafka"). Off unless enabled or a topic is named. */
+static int parse_state(ctx *c, yaml_node_t *root)
+{
+    static const char *const keys[] = {"enabled", "topic", "flush_interval", "retention"};
+    yaml_node_t *sec;
+    int rc = get_section(c, root, "", "state", keys, NELEM(keys), &sec);
+    if (rc)
+        return rc;
+    dw_config *cfg = c->cfg;
+    bool enabled;
+    if ((rc = get_string(c, sec, "state", "topic", false, NULL, v_topic, &cfg->state.topic)) ||
+        (rc = get_bool(c, sec, "state", "enabled", cfg->state.topic != NULL, &enabled)) ||
+        (rc = get_duration(c, sec, "state", "flush_interval", 1000, 10, 60000,
+                           &cfg->state.flush_interval_ms, NULL)) ||
+        (rc = get_duration(c, sec, "state", "retention", 0, 0, 365LL * 24 * 3600 * 1000,
+                           &cfg->state.retention_ms, NULL)))
+        return rc;
+    if (!enabled) {
+        free(cfg->state.topic);
+        cfg->state.topic = NULL;
+        return 0;
+    }
+    if (!cfg->state.topic) {
+        size_t n = strlen(cfg->kafka.group_id) + 7;
+        cfg->state.topic = dw_malloc(n);
+        snprintf(cfg->state.topic, n, "%s-state", cfg->kafka.group_id);
+    }
+    if (cfg->state.retention_ms == 0) {
+        /* Everything a restart needs to rebuild the longest window, twice
+         * over, plus the lateness allowance and an hour of margin. */
+        int64_t longest = 0;
+        for (size_t w = 0; w < cfg->nwindows; w++)
+            if (cfg->windows[w].length_ms > longest)
+                longest = cfg->windows[w].length_ms;
+        cfg->state.retention_ms = 2 * longest + cfg->time.allowed_lateness_ms + 3600 * 1000;
+    }
+    return 0;
+}
+
 /* "host:port" or "[v6]:port"; host may be empty (all addresses). */
 static int parse_listen(ctx *c, yaml_node_t *v, const char *listen)
 {
@@ -1358,7 +1402,7 @@ static int parse_misc(ctx *c, yaml_node_t *root)
 {
     static const char *const http_keys[] = {"listen", "enabled"};
     static const char *const log_keys[] = {"level", "format"};
-    static const char *const eval_keys[] = {"max_new_categories"};
+    static const char *const eval_keys[] = {"max_new_categories", "max_memory_mb"};
     static const char *const levels[] = {"debug", "info", "warn", "error"};
     static const char *const formats[] = {"json", "text"};
     dw_config *cfg = c->cfg;
@@ -1387,6 +1431,9 @@ static int parse_misc(ctx *c, yaml_node_t *root)
         (rc = get_int(c, sec, "evaluation", "max_new_categories", 32, 0, 10000, &n)))
         return rc;
     cfg->evaluation.max_new_categories = (uint32_t)n;
+    if ((rc = get_int(c, sec, "evaluation", "max_memory_mb", 1024, 1, 1048576, &n)))
+        return rc;
+    cfg->evaluation.max_memory_mb = n;
     /* Below Kubernetes' default 30 s grace period, with room to commit. */
     return get_duration(c, root, "", "shutdown_budget", 10000, 0, 600000, &cfg->shutdown_budget_ms,
                         NULL);
@@ -1749,7 +1796,8 @@ static int parse_root(ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {
         "kafka", "records", "models", "windows", "thresholds", "alerts",     "time",
-        "sinks", "retrain", "http",   "log",     "state_dir",  "evaluation", "shutdown_budget"};
+        "sinks", "retrain", "http",   "log",     "state_dir",  "evaluation", "shutdown_budget",
+        "state"};
     if (root->type != YAML_MAPPING_NODE)
         return fail(c, root, DW_ERR_INVALID, "the configuration must be a mapping, not %s",
                     kind_name(root));
@@ -1763,7 +1811,8 @@ static int parse_root(ctx *c, yaml_node_t *root)
         (rc = parse_kafka(c, root)) || (rc = parse_models(c, root)) ||
         (rc = parse_records(c, root)) || (rc = parse_windows(c, root)) ||
         (rc = parse_alerts(c, root)) || (rc = parse_time(c, root)) || (rc = parse_sinks(c, root)) ||
-        (rc = parse_retrain(c, root)) || (rc = parse_misc(c, root)))
+        (rc = parse_retrain(c, root)) || (rc = parse_misc(c, root)) ||
+        (rc = parse_state(c, root)))
         return rc;
     return 0;
 }
@@ -1906,6 +1955,7 @@ void dw_config_free(dw_config *cfg)
     free(cfg->http.listen);
     free(cfg->http.host);
     free(cfg->state_dir);
+    free(cfg->state.topic);
     free(cfg);
 }
 

@@ -25,6 +25,7 @@ struct dw_consumer {
     dw_ratelimit store_rl;
     void (*on_assign)(void *ctx, const char *topic, int32_t partition, int assigned);
     void *assign_ctx;
+    int64_t (*start_offset)(void *ctx, const char *topic, int32_t partition);
 };
 
 static void notify_assign(dw_consumer *c, const rd_kafka_topic_partition_list_t *parts,
@@ -105,6 +106,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         dw_log(DW_LOG_INFO, "consumer", "assigned %d partition(s) (%s rebalance)", parts->cnt,
                cooperative ? "cooperative" : "eager");
+        /* Where the state topic says each partition's counted input ends
+         * (state.topic): that wins over the group's committed offset. */
+        for (int i = 0; c->start_offset && i < parts->cnt; i++) {
+            int64_t off =
+                c->start_offset(c->assign_ctx, parts->elems[i].topic, parts->elems[i].partition);
+            if (off >= 0)
+                parts->elems[i].offset = off;
+        }
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
         else
@@ -114,17 +123,20 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         dw_log(DW_LOG_INFO, "consumer", "revoking %d partition(s)%s", parts->cnt,
                rd_kafka_assignment_lost(rk) ? " (assignment lost)" : "");
-        /* Commit before giving partitions away so the next owner starts
-         * right after what we applied. A lost assignment may already be
-         * owned by someone else: committing then could move their offsets
-         * backwards, so skip it (the records are redelivered instead). */
+        /* The owner hears first, so it can finish what it holds for these
+         * partitions (with state.topic: publish their delta and store the
+         * offsets it covers). Then commit before giving them away so the
+         * next owner starts right after what we applied. A lost assignment
+         * may already be owned by someone else: committing then could move
+         * their offsets backwards, so skip it (the records are redelivered
+         * instead). */
+        notify_assign(c, parts, 0);
         if (!rd_kafka_assignment_lost(rk))
             (void)commit_stored(rk, "revoke");
         if (cooperative)
             error = rd_kafka_incremental_unassign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, NULL);
-        notify_assign(c, parts, 0);
         break;
     default:
         dw_log(DW_LOG_WARN, "consumer", "rebalance failed: %s", rd_kafka_err2str(err));
@@ -174,6 +186,7 @@ int dw_consumer_new(const dw_kafka_settings *s, dw_consumer **out, char *errbuf,
     dw_consumer *c = dw_calloc(1, sizeof *c);
     c->on_assign = s->on_assign;
     c->assign_ctx = s->assign_ctx;
+    c->start_offset = s->start_offset;
     c->transient_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
     c->store_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
 
@@ -308,6 +321,26 @@ int dw_consumer_store(dw_consumer *c, const dw_kafka_msg *msg)
                            msg->topic, (int)msg->partition, (long long)msg->offset);
         return DW_ERR_STATE;
     }
+    dw_log_ratelimited(&c->store_rl, DW_LOG_WARN, "consumer", "storing offset failed: %s",
+                       rd_kafka_err2str(err));
+    return DW_ERR_KAFKA;
+}
+
+int dw_consumer_store_offset(dw_consumer *c, const char *topic, int32_t partition,
+                             int64_t next_offset)
+{
+    if (c->closed)
+        return DW_ERR_STATE;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = next_offset;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
+    if (!err)
+        err = l->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (!err)
+        return 0;
+    if (err == RD_KAFKA_RESP_ERR__STATE || err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
+        return DW_ERR_STATE; /* no longer ours: the state topic has it */
     dw_log_ratelimited(&c->store_rl, DW_LOG_WARN, "consumer", "storing offset failed: %s",
                        rd_kafka_err2str(err));
     return DW_ERR_KAFKA;

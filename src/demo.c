@@ -84,6 +84,10 @@ typedef struct demo {
     const char *bootstrap;
     /* producer */
     unsigned long total, produced;
+    /* Shared by the producer, watcher and main threads through __atomic
+     * loads and stores: producer_done is stored with release after
+     * produce_error/produce_err, so a reader that loads it with acquire
+     * sees them; produced and stop are single counters/flags. */
     int produce_error;
     char produce_err[640];
     volatile int producer_done;
@@ -180,14 +184,14 @@ static void *producer_main(void *arg)
     if (!rk) {
         snprintf(d->produce_err, sizeof d->produce_err, "producer: %s", err);
         d->produce_error = 1;
-        d->producer_done = 1;
+        __atomic_store_n(&d->producer_done, 1, __ATOMIC_RELEASE);
         return NULL;
     }
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, d->seed + 1);
     char buf[1024];
     int64_t step = 60000 / d->rpm;
-    for (unsigned long i = 0; i < d->total && !d->stop; i++) {
+    for (unsigned long i = 0; i < d->total && !__atomic_load_n(&d->stop, __ATOMIC_RELAXED); i++) {
         int64_t ts = DEMO_T0_MS + (int64_t)i * step;
         long minute = (long)(i * (unsigned long)step / 60000);
         int n = gen_record(r, ts, minute >= DRIFT_FROM && minute < DRIFT_TO, i, buf, sizeof buf);
@@ -210,13 +214,13 @@ static void *producer_main(void *arg)
         }
         if (d->produce_error)
             break;
-        d->produced = i + 1;
+        __atomic_store_n(&d->produced, i + 1, __ATOMIC_RELAXED);
         rd_kafka_poll(rk, 0);
     }
     rd_kafka_flush(rk, 10000);
     gsl_rng_free(r);
     rd_kafka_destroy(rk);
-    d->producer_done = 1;
+    __atomic_store_n(&d->producer_done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -228,12 +232,14 @@ static void *watcher_main(void *arg)
     for (;;) {
         dw_engine_stats st;
         dw_engine_stats_get(dw_sidecar_engine(d->sidecar), &st);
-        bool all = d->producer_done && (d->produce_error || st.records >= d->produced);
+        bool all =
+            __atomic_load_n(&d->producer_done, __ATOMIC_ACQUIRE) &&
+            (d->produce_error || st.records >= __atomic_load_n(&d->produced, __ATOMIC_RELAXED));
         bool late = dw_now_ms() - d->start_ms > DEMO_BUDGET_MS;
-        if (all || late || (d->user_stop && *d->user_stop)) {
+        if (all || late || (d->user_stop && __atomic_load_n(d->user_stop, __ATOMIC_RELAXED))) {
             if (late)
                 fprintf(d->out, "  (time budget reached, stopping)\n");
-            d->stop = 1;
+            __atomic_store_n(&d->stop, 1, __ATOMIC_RELAXED);
             return NULL;
         }
         usleep(50000);
@@ -381,7 +387,7 @@ int dw_demo_run(const dw_demo_options *opts, volatile sig_atomic_t *stop, char *
     pthread_create(&watch, NULL, watcher_main, &d);
     char runerr[512] = "";
     int runrc = dw_sidecar_run(d.sidecar, &d.stop, runerr, sizeof runerr);
-    d.stop = 1;
+    __atomic_store_n(&d.stop, 1, __ATOMIC_RELAXED);
     pthread_join(watch, NULL);
     pthread_join(prod, NULL);
     if (runrc < 0 || d.produce_error) {

@@ -1,5 +1,7 @@
 #include "driftwatch/engine.h"
+#include "engine_int.h"
 
+#include "driftwatch/budget.h"
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
@@ -18,11 +20,6 @@
 /* ---- column name index: "features.amount" -> column, looked up from
  * scanner path slices without building the joined string ---- */
 
-typedef struct col_index {
-    size_t mask;    /* table size - 1 (power of two) */
-    int32_t *slots; /* column index or -1 */
-    const dw_reference *ref;
-} col_index;
 
 static uint64_t fnv_bytes(uint64_t h, const char *p, size_t n)
 {
@@ -91,115 +88,10 @@ static int col_index_find(const col_index *ci, const dw_scan_slice *parts, size_
 
 /* ---- engine ---- */
 
-static int64_t floor_to(int64_t t, int64_t step);
-
-/* Which column the i-th field of a record is, remembered from the last
- * record (producers write their fields in the same order), so most fields
- * cost two short memcmp()s instead of a hash lookup. */
-#define MEMO_KEY 30
-typedef struct field_memo {
-    int32_t col;   /* column, -1 not a column, -2 nothing remembered */
-    uint8_t depth; /* 1 or 2 */
-    uint8_t len[2];
-    char key[2][MEMO_KEY];
-} field_memo;
-
-/* A configured dotted path (records.timestamp, ...) split once. */
-typedef struct cpath {
-    const char *dotted;
-    int depth; /* 0: cannot match a scanner field (too deep) */
-    const char *part[DW_SCAN_MAX_DEPTH];
-    size_t len[DW_SCAN_MAX_DEPTH];
-} cpath;
-
-typedef struct model_entry {
-    const dw_model_config *cfg;
-    dw_reference *ref; /* owned here */
-    col_index cols;
-    const dw_thresholds **th; /* per column, owned by the config */
-    bool *ignored;
-    dw_model *states[DW_ENGINE_MAX_VERSIONS + 1]; /* by version; [0] may be NULL-version */
-    field_memo *memo;                             /* MAX_PATHS */
-    size_t nstates;
-} model_entry;
-
-#define MAX_PATHS 256
-
-/* One retraining rule's progress for one (model, version). */
-typedef struct retrain_state {
-    int64_t since;      /* event time the condition started holding, or INT64_MIN */
-    int64_t last_fired; /* event time of the last trigger, or INT64_MIN */
-    bool fired;         /* triggered in the current episode */
-} retrain_state;
-
-typedef struct source {
-    char *topic; /* NULL for source 0 */
-    int32_t partition;
-    bool assigned, seen;
-    int64_t max_t;     /* newest event time delivered */
-    int64_t first_t;   /* event time of its first record (while seen) */
-    int64_t last_wall; /* wall time of the last record (or the assignment) */
-} source;
-
-struct dw_engine {
-    const dw_config *cfg;
-    model_entry *models;
-    size_t nmodels;
-    dw_window_spec windows[DW_MAX_WINDOWS];
-    size_t nwindows;
-
-    dw_emit_fn emit;
-    void *emit_ctx;
-    dw_reject_fn reject;
-    void *reject_ctx;
-
-    /* event time */
-    int64_t max_event_ms;
-    int64_t watermark_ms;
-    int64_t next_boundary; /* smallest pane end not closed yet, any window */
-    int64_t last_record_wall, last_tick_wall;
-    source *sources;
-    size_t nsources;
-    bool ahead;        /* set by apply_record when the record is beyond the open panes */
-    int64_t pre_limit; /* see apply_record: before the watermark is known */
-    int64_t min_slide;
-    int64_t ahead_ts;
-
-    /* per-record scratch, sized once so processing never allocates */
-    dw_scan_field *fields;
-    size_t *slots;
-    uint32_t *seen;
-    uint32_t seen_gen;
-    size_t max_cols;
-    dw_column_result *res;
-    dw_alert_event *events;
-    json_t **pending;              /* per (model, version) document for this boundary */
-    json_t *pending_retrain;       /* retraining trigger documents for this boundary */
-    json_t **pending_reminder;     /* per (model, version): still-firing alerts to re-send */
-    int64_t resend_ms;             /* reminder interval; 0: no sink wants reminders */
-    struct retrain_state *retrain; /* [model][version][rule] */
-
-    cpath p_ts, p_model, p_version; /* records.timestamp/model/model_version */
-    json_t *restored; /* alerts of a previous run, applied as their models appear */
-    dw_engine_stats stats;          /* see STAT_ADD */
-    pthread_mutex_t snap_lock;
-    json_t *snapshot; /* published status document, see dw_engine_snapshot() */
-    uint64_t last_publish_ms;
-    bool snapshot_stale; /* evaluations since the last publish (throttled) */
-};
-
-/* Counters are written by the engine's thread only and read by others:
- * relaxed atomic loads and stores keep the hot path free of locks, and with
- * one writer an add needs no locked read-modify-write instruction. */
-#define STAT_ADD(e, field, n)                                                                      \
-    __atomic_store_n(&(e)->stats.field,                                                            \
-                     __atomic_load_n(&(e)->stats.field, __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
-#define STAT_SET(e, field, v) __atomic_store_n(&(e)->stats.field, (v), __ATOMIC_RELAXED)
-#define STAT_GET(e, field) __atomic_load_n(&(e)->stats.field, __ATOMIC_RELAXED)
 
 static const char *reject_names[DW_REJECT_MAX] = {
-    "invalid_json",  "not_object", "no_model",          "unknown_model",
-    "bad_timestamp", "late",       "too_many_versions", "too_large",
+    "invalid_json", "not_object",        "no_model",  "unknown_model",   "bad_timestamp",
+    "late",         "too_many_versions", "too_large", "too_many_fields", "too_deep",
 };
 
 const char *dw_reject_reason_name(dw_reject_reason r)
@@ -285,8 +177,8 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
             return rc;
         }
         col_index_build(&me->cols, me->ref);
-        me->memo = dw_malloc(MAX_PATHS * sizeof *me->memo);
-        for (size_t k = 0; k < MAX_PATHS; k++)
+        me->memo = dw_malloc(cfg->records.max_fields * sizeof *me->memo);
+        for (size_t k = 0; k < cfg->records.max_fields; k++)
             me->memo[k].col = -2;
         me->th = dw_calloc(me->ref->ncols + 1, sizeof *me->th);
         me->ignored = dw_calloc(me->ref->ncols + 1, sizeof *me->ignored);
@@ -295,6 +187,18 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
                 dw_config_column_thresholds(cfg, me->cfg, me->ref->cols[j].name, &me->ignored[j]);
         if (me->ref->ncols > *max_cols)
             *max_cols = me->ref->ncols;
+    }
+    /* Refused here, not at the first record: see budget.h. */
+    const dw_reference **refs = dw_calloc(cfg->nmodels + 1, sizeof *refs);
+    for (size_t i = 0; i < cfg->nmodels; i++)
+        refs[i] = models[i].ref;
+    int rc = dw_budget_check(cfg, refs, NULL, errbuf, errlen);
+    free(refs);
+    if (rc < 0) {
+        for (size_t k = 0; k < cfg->nmodels; k++)
+            entry_free(&models[k]);
+        free(models);
+        return rc;
     }
     *out = models;
     return 0;
@@ -335,6 +239,11 @@ static void size_scratch(dw_engine *e, size_t max_cols)
         e->events = dw_calloc(2 * e->max_cols + 2, sizeof *e->events);
         e->seen_gen = 0;
     }
+    if (e->nfields_cap != e->cfg->records.max_fields) {
+        free(e->fields);
+        e->nfields_cap = e->cfg->records.max_fields;
+        e->fields = dw_calloc(e->nfields_cap, sizeof *e->fields);
+    }
     free(e->pending);
     e->pending = dw_calloc(e->nmodels * (DW_ENGINE_MAX_VERSIONS + 1) + 1, sizeof *e->pending);
     free(e->pending_reminder);
@@ -363,6 +272,7 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     e->nwindows = cfg->nwindows;
     e->pre_limit = INT64_MIN;
     e->min_slide = INT64_MAX;
+    e->emit_at = INT64_MIN;
     for (size_t w = 0; w < cfg->nwindows; w++) {
         if (cfg->windows[w].slide_ms < e->min_slide)
             e->min_slide = cfg->windows[w].slide_ms;
@@ -380,7 +290,6 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     e->nmodels = cfg->nmodels;
     e->sources = dw_calloc(DW_ENGINE_MAX_SOURCES, sizeof *e->sources);
     e->nsources = 1; /* source 0: files, and anything unregistered */
-    e->fields = dw_calloc(MAX_PATHS, sizeof *e->fields);
     e->pending_retrain = json_array();
     size_scratch(e, max_cols);
     cpaths_init(e);
@@ -388,7 +297,6 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     return 0;
 }
 
-static void refresh_next_boundary(dw_engine *e);
 
 static bool same_str(const char *a, const char *b)
 {
@@ -397,6 +305,9 @@ static bool same_str(const char *a, const char *b)
 
 int dw_engine_reload(dw_engine *e, const dw_config *cfg, char *errbuf, size_t errlen)
 {
+    /* Pending counts name model states that a reload may drop. */
+    if (e->delta_on)
+        dw_engine_delta_flush(e);
     const dw_config *old = e->cfg;
     bool same_windows = cfg->nwindows == old->nwindows &&
                         cfg->time.allowed_lateness_ms == old->time.allowed_lateness_ms &&
@@ -466,7 +377,7 @@ int dw_engine_reload(dw_engine *e, const dw_config *cfg, char *errbuf, size_t er
         e->windows[w].name = cfg->windows[w].name;
     size_scratch(e, max_cols);
     cpaths_init(e);
-    refresh_next_boundary(e);
+    dw_eng_refresh_next_boundary(e);
     return 0;
 }
 
@@ -474,6 +385,7 @@ void dw_engine_free(dw_engine *e)
 {
     if (!e)
         return;
+    dw_eng_state_free(e);
     for (size_t i = 0; i < e->nmodels; i++)
         entry_free(&e->models[i]);
     for (size_t i = 0; i < e->nsources; i++)
@@ -516,6 +428,15 @@ void dw_engine_stats_get(dw_engine *e, dw_engine_stats *out)
     for (int b = 0; b <= DW_ENGINE_EVAL_BUCKETS; b++)
         out->eval_buckets[b] = STAT_GET(e, eval_buckets[b]);
     out->eval_ns = STAT_GET(e, eval_ns);
+    out->deltas_out = STAT_GET(e, deltas_out);
+    out->delta_bytes_out = STAT_GET(e, delta_bytes_out);
+    out->deltas_in = STAT_GET(e, deltas_in);
+    out->delta_records_in = STAT_GET(e, delta_records_in);
+    out->delta_duplicates = STAT_GET(e, delta_duplicates);
+    out->delta_foreign = STAT_GET(e, delta_foreign);
+    out->delta_invalid = STAT_GET(e, delta_invalid);
+    out->delta_late = STAT_GET(e, delta_late);
+    out->delta_ahead = STAT_GET(e, delta_ahead);
 }
 
 static void reject(dw_engine *e, dw_reject_reason r, const char *detail, const char *raw,
@@ -804,8 +725,12 @@ static void publish_snapshot(dw_engine *e)
 
 json_t *dw_engine_snapshot(dw_engine *e)
 {
+    /* A copy, not a shared reference: jansson drops references with a
+     * release-only decrement, so the engine thread freeing the old document
+     * after a reader's last json_decref() would not be ordered after that
+     * reader's accesses (ThreadSanitizer reports it). */
     pthread_mutex_lock(&e->snap_lock);
-    json_t *doc = json_incref(e->snapshot);
+    json_t *doc = e->snapshot ? json_deep_copy(e->snapshot) : NULL;
     pthread_mutex_unlock(&e->snap_lock);
     if (!doc)
         doc = json_pack("{s:s,s:n,s:n,s:[]}", "version", "1", "watermark", "max_event_time",
@@ -996,17 +921,10 @@ static void emit_pending(dw_engine *e)
     json_array_clear(e->pending_retrain);
 }
 
-static int64_t floor_to(int64_t t, int64_t step)
-{
-    int64_t q = t / step;
-    if (t % step != 0 && t < 0)
-        q--;
-    return q * step;
-}
 
 /* Caches the earliest pane end still open, so records only pay for
  * advance() when the watermark crosses a boundary. */
-static void refresh_next_boundary(dw_engine *e)
+void dw_eng_refresh_next_boundary(dw_engine *e)
 {
     int64_t nb = INT64_MAX;
     for (size_t i = 0; i < e->nmodels; i++)
@@ -1023,9 +941,15 @@ static void refresh_next_boundary(dw_engine *e)
  * limit_for(slide)), evaluating each window as its pane closes and emitting
  * the grouped documents once per boundary. final: limit is the end of the
  * pane holding the newest record (flush). */
-static void advance(dw_engine *e, int64_t limit, bool final)
+void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
 {
     bool published = true; /* nothing evaluated yet: nothing new to publish */
+    /* Counts go out before any pane closes: a replica applying the deltas
+     * in log order then closes each pane with the same counts as here. */
+    if (e->delta_on)
+        dw_engine_delta_flush(e);
+    if (e->ahead_list)
+        dw_eng_retry_ahead(e);
     /* Long gaps: windows whose data all expired restart at the gap's end
      * instead of closing thousands of empty panes. */
     for (size_t i = 0; i < e->nmodels; i++)
@@ -1060,7 +984,9 @@ static void advance(dw_engine *e, int64_t limit, bool final)
                     dw_window_close_next(win);
                     evaluate_window(e, &e->models[i], v, w, next);
                 }
+        e->emit_at = next;
         emit_pending(e);
+        e->emit_at = INT64_MIN;
         published = false;
     }
     /* Building the document costs about a millisecond: at most once a
@@ -1073,7 +999,7 @@ static void advance(dw_engine *e, int64_t limit, bool final)
         e->last_publish_ms = dw_now_ms();
         e->snapshot_stale = false;
     }
-    refresh_next_boundary(e);
+    dw_eng_refresh_next_boundary(e);
 }
 
 static void set_watermark(dw_engine *e, int64_t wm)
@@ -1084,7 +1010,7 @@ static void set_watermark(dw_engine *e, int64_t wm)
     STAT_SET(e, watermark_ms, wm);
     STAT_SET(e, max_event_ms, e->max_event_ms);
     if (wm >= e->next_boundary)
-        advance(e, wm, false);
+        dw_eng_advance(e, wm, false);
 }
 
 /* min over active sources of their newest event time (see engine.h);
@@ -1108,7 +1034,7 @@ static int64_t sources_min(const dw_engine *e, int64_t wall_ms)
     return any ? m : e->max_event_ms;
 }
 
-static void update_watermark(dw_engine *e, int64_t wall_ms)
+void dw_eng_update_watermark(dw_engine *e, int64_t wall_ms)
 {
     int64_t m = sources_min(e, wall_ms);
     if (m != INT64_MIN)
@@ -1126,6 +1052,7 @@ int dw_engine_source(dw_engine *e, const char *topic, int32_t partition)
     src->topic = dw_strdup(topic);
     src->partition = partition;
     src->max_t = INT64_MIN;
+    src->off_from = src->off_to = src->log_to = -1;
     return (int)e->nsources++;
 }
 
@@ -1148,7 +1075,7 @@ void dw_engine_source_assigned(dw_engine *e, int id, bool assigned)
         /* Another replica owns it now: it no longer holds time back. */
         src->seen = false;
         src->max_t = INT64_MIN;
-        update_watermark(e, src->last_wall);
+        dw_eng_update_watermark(e, src->last_wall);
     }
 }
 
@@ -1183,11 +1110,13 @@ void dw_engine_tick(dw_engine *e, int64_t wall_ms)
         e->last_publish_ms = dw_now_ms();
         e->snapshot_stale = false;
     }
+    if (e->ahead_list)
+        dw_eng_retry_ahead(e);
     int64_t idle = e->cfg->time.idle_timeout_ms;
     if (idle <= 0 || e->max_event_ms == INT64_MIN)
         return;
     /* A source that went quiet stops holding the watermark back. */
-    update_watermark(e, wall_ms);
+    dw_eng_update_watermark(e, wall_ms);
     if (wall_ms - e->last_record_wall < idle) {
         e->last_tick_wall = wall_ms;
         return;
@@ -1209,7 +1138,7 @@ void dw_engine_flush(dw_engine *e)
 {
     if (e->max_event_ms == INT64_MIN)
         return;
-    advance(e, 0, true);
+    dw_eng_advance(e, 0, true);
 }
 
 /* ---- alert state across restarts ---- */
@@ -1313,8 +1242,28 @@ static bool key0_in_list(const dw_scan_field *f, char *const *list, size_t n)
     return false;
 }
 
+/* The models[] entry for (model, version): an entry naming the version
+ * wins over one for every version of the model. NULL if none covers it. */
+model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const char *ver,
+                          size_t verlen)
+{
+    model_entry *me = NULL;
+    for (size_t i = 0; i < e->nmodels; i++) {
+        const dw_model_config *mc = e->models[i].cfg;
+        if (strlen(mc->name) != mlen || memcmp(mc->name, mname, mlen) != 0)
+            continue;
+        if (mc->version) {
+            if (ver && strlen(mc->version) == verlen && !memcmp(mc->version, ver, verlen))
+                return &e->models[i]; /* an exact version entry wins */
+        } else if (!me) {
+            me = &e->models[i];
+        }
+    }
+    return me;
+}
+
 /* The model state for (entry, version), created on first sight. */
-static dw_model *model_state(dw_engine *e, model_entry *me, const char *ver, size_t verlen,
+dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, size_t verlen,
                              size_t *state_idx, bool *too_many)
 {
     *too_many = false;
@@ -1446,20 +1395,7 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         ver = v.str;
         verlen = v.len;
     }
-    model_entry *me = NULL;
-    for (size_t i = 0; i < e->nmodels; i++) {
-        const dw_model_config *mc = e->models[i].cfg;
-        if (strlen(mc->name) != mlen || memcmp(mc->name, mname, mlen) != 0)
-            continue;
-        if (mc->version) {
-            if (ver && strlen(mc->version) == verlen && !memcmp(mc->version, ver, verlen)) {
-                me = &e->models[i];
-                break; /* an exact version entry wins */
-            }
-        } else if (!me) {
-            me = &e->models[i];
-        }
-    }
+    model_entry *me = dw_eng_route(e, mname, mlen, ver, verlen);
     if (!me) {
         reject(e, DW_REJECT_UNKNOWN_MODEL, "no models[] entry for this model and version",
                rec->raw.ptr, rec->raw.len);
@@ -1467,7 +1403,7 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     }
     size_t sidx;
     bool too_many;
-    dw_model *m = model_state(e, me, ver, verlen, &sidx, &too_many);
+    dw_model *m = dw_eng_model_state(e, me, ver, verlen, &sidx, &too_many);
     if (!m) {
         reject(e, too_many ? DW_REJECT_TOO_MANY_VERSIONS : DW_REJECT_UNKNOWN_MODEL,
                "too many versions of this model", rec->raw.ptr, rec->raw.len);
@@ -1495,7 +1431,7 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     }
     if (t > e->max_event_ms)
         e->max_event_ms = t;
-    update_watermark(e, wall_ms);
+    dw_eng_update_watermark(e, wall_ms);
     if (e->watermark_ms != INT64_MIN && t < e->watermark_ms) {
         /* The pane may still be open for a long slide, but one rule for
          * all windows keeps "late" meaning one thing. */
@@ -1581,14 +1517,25 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     }
     if (fresh) {
         /* This state's windows started their clocks with this record. */
-        refresh_next_boundary(e);
+        dw_eng_refresh_next_boundary(e);
         if (e->watermark_ms >= e->next_boundary)
-            advance(e, e->watermark_ms, false);
+            dw_eng_advance(e, e->watermark_ms, false);
     }
+    if (e->delta_on)
+        dw_eng_pend_add(e, src, (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1) + sidx, m,
+                        t, e->slots, n);
     STAT_ADD(e, applied, 1);
     if (wrong)
         STAT_ADD(e, wrong_type_fields, wrong);
     e->last_record_wall = e->last_tick_wall = wall_ms;
+}
+
+/* A message beyond the scanner's nesting limit is counted under that
+ * limit, not as broken JSON. */
+static dw_reject_reason scan_reject_reason(const dw_scanner *sc)
+{
+    const char *why = dw_scan_error(sc, NULL);
+    return why && !strcmp(why, DW_SCAN_ERR_NESTING) ? DW_REJECT_TOO_DEEP : DW_REJECT_INVALID_JSON;
 }
 
 size_t dw_engine_process(dw_engine *e, const char *buf, size_t len, int64_t fallback_ts_ms)
@@ -1598,7 +1545,37 @@ size_t dw_engine_process(dw_engine *e, const char *buf, size_t len, int64_t fall
     return res.applied;
 }
 
+static void process_message(dw_engine *e, int source_id, const char *buf, size_t len,
+                            int64_t fallback_ts_ms, dw_process_result *res);
+
 void dw_engine_process_from(dw_engine *e, int source_id, const char *buf, size_t len,
+                            int64_t fallback_ts_ms, dw_process_result *res)
+{
+    if (!e->delta_on) {
+        process_message(e, source_id, buf, len, fallback_ts_ms, res);
+        return;
+    }
+    /* With deltas, a message's counts travel in one delta with the offset
+     * that covers it (dw_engine_source_offset() was called before), so a
+     * restart neither loses nor repeats part of a message. */
+    e->in_message = true;
+    process_message(e, source_id, buf, len, fallback_ts_ms, res);
+    e->in_message = false;
+    /* The offset counts as covered unless the message was put back (it
+     * comes again). Any flush the message asked for happens only now. */
+    if (e->next_off_src == source_id && e->next_off >= 0 && !res->ahead) {
+        source *src = &e->sources[source_id];
+        if (src->off_from < 0)
+            src->off_from = e->next_off - 1;
+        src->off_to = e->next_off;
+    }
+    e->next_off_src = -1;
+    e->next_off = -1;
+    if (e->flush_wanted)
+        dw_engine_delta_flush(e);
+}
+
+static void process_message(dw_engine *e, int source_id, const char *buf, size_t len,
                             int64_t fallback_ts_ms, dw_process_result *res)
 {
     res->applied = 0;
@@ -1633,12 +1610,12 @@ void dw_engine_process_from(dw_engine *e, int source_id, const char *buf, size_t
                 char detail[256];
                 dw_scan_format_error(&sc, NULL, detail, sizeof detail);
                 STAT_ADD(e, messages, 1);
-                reject(e, DW_REJECT_INVALID_JSON, detail, buf, len);
+                reject(e, scan_reject_reason(&sc), detail, buf, len);
                 return;
             }
     }
     dw_scan_init(&sc, buf, len);
-    dw_scan_record rec = {.fields = e->fields, .cap = MAX_PATHS};
+    dw_scan_record rec = {.fields = e->fields, .cap = e->nfields_cap};
     bool first = true;
     for (;;) {
         int rc = dw_scan_next(&sc, &rec);
@@ -1653,8 +1630,18 @@ void dw_engine_process_from(dw_engine *e, int source_id, const char *buf, size_t
         if (rc < 0) {
             char detail[256];
             dw_scan_format_error(&sc, NULL, detail, sizeof detail);
-            reject(e, DW_REJECT_INVALID_JSON, detail, buf, len);
+            reject(e, scan_reject_reason(&sc), detail, buf, len);
             break;
+        }
+        if (rec.ndropped) {
+            /* Its timestamp or model may be among the leaves not read. */
+            char detail[96];
+            snprintf(detail, sizeof detail, "more than records.max_fields (%zu) fields",
+                     e->nfields_cap);
+            STAT_ADD(e, records, 1);
+            reject(e, DW_REJECT_TOO_MANY_FIELDS, detail, rec.raw.ptr, rec.raw.len);
+            first = false;
+            continue;
         }
         apply_record(e, src, &rec, fallback_ts_ms, wall, first);
         if (e->ahead) {

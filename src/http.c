@@ -22,6 +22,20 @@
 #define DW_VERSION "unknown"
 #endif
 
+/* One accepted connection, as the admission policy sees it. */
+typedef struct conn_slot {
+    int fd;               /* -1: free */
+    unsigned char ip[16]; /* client address (IPv4 in the first 4 bytes) */
+    uint8_t iplen;        /* 4 or 16; 0: unknown (not limited per address) */
+    uint64_t accepted_ms; /* dw_now_ms() at accept */
+    bool requested;       /* its request arrived whole: it is being answered */
+    bool evicted;         /* shut down here; libmicrohttpd has not closed it yet */
+} conn_slot;
+
+/* Slots libmicrohttpd may hold: the live ones plus those shut down and
+ * not yet closed by its next loop. */
+#define CONN_SLOTS (2 * DW_HTTP_MAX_CONNECTIONS)
+
 struct dw_http {
     struct MHD_Daemon *daemon;
     dw_engine *engine;
@@ -38,6 +52,13 @@ struct dw_http {
     dw_partition_lag *lag; /* DW_HTTP_MAX_PARTITIONS entries */
     size_t nlag;
     bool have_consumer; /* dw_http_publish_lag() was called at least once */
+    dw_dead_letter_stats dead_letter;
+    bool have_dead_letter; /* dw_http_publish_dead_letter() was called */
+
+    /* Connection admission: used only by libmicrohttpd's one thread (its
+     * callbacks and the handler); the counters are atomic for /metrics. */
+    conn_slot conns[CONN_SLOTS];
+    uint64_t nopen, closed_timeout, closed_capacity, refused; /* atomic */
 };
 
 /* ---- state published by other threads ---- */
@@ -69,6 +90,16 @@ void dw_http_publish_lag(dw_http *h, dw_consumer *c)
     pthread_mutex_lock(&h->lock);
     h->nlag = dw_consumer_lag(c, h->lag, DW_HTTP_MAX_PARTITIONS);
     h->have_consumer = true;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void dw_http_publish_dead_letter(dw_http *h, const dw_dead_letter_stats *st)
+{
+    if (!h || !st)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->dead_letter = *st;
+    h->have_dead_letter = true;
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -227,6 +258,16 @@ static char *render_metrics(dw_http *h, size_t *len)
     bool have_consumer;
     dw_partition_lag *lag = copy_lag(h, &nlag, &have_consumer);
     dw_metrics_sink *sinks = collect_sinks(h, &nsinks);
+    dw_metrics_http hs = {
+        .open = __atomic_load_n(&h->nopen, __ATOMIC_RELAXED),
+        .closed_timeout = __atomic_load_n(&h->closed_timeout, __ATOMIC_RELAXED),
+        .closed_capacity = __atomic_load_n(&h->closed_capacity, __ATOMIC_RELAXED),
+        .refused = __atomic_load_n(&h->refused, __ATOMIC_RELAXED),
+    };
+    pthread_mutex_lock(&h->lock);
+    dw_dead_letter_stats dl = h->dead_letter;
+    bool have_dl = h->have_dead_letter;
+    pthread_mutex_unlock(&h->lock);
     dw_metrics_input in = {
         .version = h->version,
         .up = is_live(h),
@@ -237,6 +278,8 @@ static char *render_metrics(dw_http *h, size_t *len)
         .sinks = sinks,
         .nsinks = nsinks,
         .series_dropped_before = __atomic_load_n(&h->series_dropped, __ATOMIC_RELAXED),
+        .http = &hs,
+        .dead_letter = have_dl ? &dl : NULL,
     };
     uint64_t dropped = 0;
     char *text = dw_metrics_render(&in, len, &dropped);
@@ -263,6 +306,10 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, cha
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    /* One request per connection: a kept-alive connection would wait for
+     * its next request in a slot the admission policy cannot tell from a
+     * slow client's (probes and scrapers reconnect anyway). */
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     if (ctype[5] == 'h') /* text/html: the page loads nothing from anywhere */
@@ -277,6 +324,141 @@ static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status
 {
     char *b = dw_strdup(text);
     return respond(conn, status, b, strlen(b), "text/plain; charset=utf-8");
+}
+
+/* ---- connection admission ----
+ *
+ * A slow client (slow-loris: a request trickled a byte at a time) must not
+ * hold the server's capacity, or /healthz stops answering and the kubelet
+ * restarts a healthy sidecar. libmicrohttpd's own timeout is one of
+ * inactivity, which a trickle resets, and its limits refuse the newest
+ * connection, which is the probe. So admission is decided here, when a
+ * connection is accepted:
+ *   - a connection that has not sent its whole request within
+ *     DW_HTTP_REQUEST_TIMEOUT_MS is closed;
+ *   - at DW_HTTP_MAX_CONNECTIONS, or DW_HTTP_MAX_PER_IP from the new
+ *     connection's address, the oldest connection still waiting for its
+ *     request (from that address, for the per-address limit) is closed to
+ *     make room; only when every held connection is being answered is the
+ *     new one refused.
+ * A probe sends its request as soon as it connects, so it is answered
+ * while any number of slow clients come and go. Everything here runs on
+ * libmicrohttpd's one polling thread (its callbacks and the handler), which
+ * also closes the sockets, so a socket shut down here cannot have been
+ * closed and its number reused in between. */
+
+static void conn_close(dw_http *h, conn_slot *c, uint64_t *counter)
+{
+    shutdown(c->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+    c->evicted = true;
+    __atomic_fetch_sub(&h->nopen, 1, __ATOMIC_RELAXED);
+    if (counter)
+        __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+static bool same_ip(const conn_slot *c, const unsigned char *ip, uint8_t iplen)
+{
+    return iplen && c->iplen == iplen && !memcmp(c->ip, ip, iplen);
+}
+
+/* The oldest live connection still waiting for its request, from ip when
+ * iplen is not 0, or NULL. */
+static conn_slot *oldest_waiting(dw_http *h, const unsigned char *ip, uint8_t iplen)
+{
+    conn_slot *best = NULL;
+    for (size_t i = 0; i < CONN_SLOTS; i++) {
+        conn_slot *c = &h->conns[i];
+        if (c->fd < 0 || c->evicted || c->requested || (iplen && !same_ip(c, ip, iplen)))
+            continue;
+        if (!best || c->accepted_ms < best->accepted_ms)
+            best = c;
+    }
+    return best;
+}
+
+static conn_slot *conn_admit(dw_http *h, int fd, const struct sockaddr *sa)
+{
+    unsigned char ip[16];
+    uint8_t iplen = 0;
+    if (sa && sa->sa_family == AF_INET) {
+        memcpy(ip, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        iplen = 4;
+    } else if (sa && sa->sa_family == AF_INET6) {
+        memcpy(ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        iplen = 16;
+    }
+    uint64_t now = dw_now_ms();
+    size_t total = 0, from_ip = 0;
+    conn_slot *free_slot = NULL;
+    for (size_t i = 0; i < CONN_SLOTS; i++) {
+        conn_slot *c = &h->conns[i];
+        if (c->fd < 0) {
+            if (!free_slot)
+                free_slot = c;
+            continue;
+        }
+        if (c->evicted)
+            continue;
+        if (!c->requested && now - c->accepted_ms > DW_HTTP_REQUEST_TIMEOUT_MS) {
+            conn_close(h, c, &h->closed_timeout);
+            continue;
+        }
+        total++;
+        from_ip += same_ip(c, ip, iplen);
+    }
+    while (free_slot && (total >= DW_HTTP_MAX_CONNECTIONS || from_ip >= DW_HTTP_MAX_PER_IP)) {
+        bool per_ip = from_ip >= DW_HTTP_MAX_PER_IP;
+        conn_slot *victim = oldest_waiting(h, ip, per_ip ? iplen : 0);
+        if (!victim)
+            break;
+        conn_close(h, victim, &h->closed_capacity);
+        total--;
+        from_ip -= per_ip || same_ip(victim, ip, iplen);
+    }
+    if (!free_slot || total >= DW_HTTP_MAX_CONNECTIONS || from_ip >= DW_HTTP_MAX_PER_IP) {
+        shutdown(fd, SHUT_RDWR);
+        __atomic_fetch_add(&h->refused, 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    memset(free_slot, 0, sizeof *free_slot);
+    free_slot->fd = fd;
+    memcpy(free_slot->ip, ip, iplen);
+    free_slot->iplen = iplen;
+    free_slot->accepted_ms = now;
+    __atomic_fetch_add(&h->nopen, 1, __ATOMIC_RELAXED);
+    return free_slot;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    dw_http *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *addr =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        *socket_context =
+            fd ? conn_admit(h, (int)fd->connect_fd, addr ? addr->client_addr : NULL) : NULL;
+        return;
+    }
+    conn_slot *c = *socket_context;
+    if (!c)
+        return;
+    if (!c->evicted)
+        __atomic_fetch_sub(&h->nopen, 1, __ATOMIC_RELAXED);
+    c->fd = -1;
+    *socket_context = NULL;
+}
+
+/* The handler runs once the request line and headers are in. */
+static void mark_requested(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_slot *c = ci ? ci->socket_context : NULL;
+    if (c)
+        c->requested = true;
 }
 
 static const char INDEX[] = "driftwatch\n"
@@ -296,6 +478,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     (void)upload_data;
     (void)upload_data_size;
     (void)con_cls;
+    mark_requested(conn);
     dw_log(DW_LOG_DEBUG, "http", "%s %s", method, url);
     if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
         return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -387,7 +570,9 @@ static int listen_socket(const char *host, uint16_t port, int *fd_out, int *fami
     }
     int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, DW_HTTP_MAX_CONNECTIONS) < 0) {
+    /* The backlog holds a burst of connections while the polling thread
+     * admits them (the kernel caps it at net.core.somaxconn). */
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, CONN_SLOTS) < 0) {
         rc = dw_seterr(errbuf, errlen, DW_ERR_IO, "http.listen: cannot listen on %s:%u: %s", host,
                        (unsigned)port, strerror(errno));
         close(fd);
@@ -446,16 +631,18 @@ int dw_http_start(const dw_http_options *opts, dw_http **out, char *errbuf, size
     h->heartbeat_ms = dw_now_ms();
     h->ready = 1;
     h->lag = dw_calloc(DW_HTTP_MAX_PARTITIONS, sizeof *h->lag);
+    for (size_t i = 0; i < CONN_SLOTS; i++)
+        h->conns[i].fd = -1;
     pthread_mutex_init(&h->lock, NULL);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->daemon =
-        MHD_start_daemon(flags, port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-                         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)DW_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)DW_HTTP_TIMEOUT_S, MHD_OPTION_END);
+    h->daemon = MHD_start_daemon(flags, port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
+                                 mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_SLOTS,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DW_HTTP_TIMEOUT_S,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
     if (!h->daemon) {
         close(fd);
         dw_http_stop(h);

@@ -100,6 +100,19 @@ static char *labels_of(size_t n, const char *const *names, const char *const *va
     return buf_close(f, &buf, &len);
 }
 
+/* One sample of name per value, labelled label="values[i]". */
+static void one_label_samples(FILE *f, const char *name, const char *label,
+                              const char *const *values, const uint64_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *const names[] = {label};
+        const char *vals[] = {values[i]};
+        char *l = labels_of(1, names, vals);
+        sample_u64(f, name, l, v[i]);
+        free(l);
+    }
+}
+
 /* ---- column series from the status document ---- */
 
 enum { COL_SAMPLES, COL_KS_D, COL_KS_P, COL_PSI, COL_CHI2_P, COL_MISSING, COL_DRIFT, COL_NMETRICS };
@@ -374,6 +387,30 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
     for (size_t i = 0; i < nsinks; i++)
         free(sl[i]);
     free(sl);
+
+    if (in->dead_letter) {
+        static const char *const res[] = {"queued", "delivered", "failed", "dropped_queue_full"};
+        const uint64_t val[] = {in->dead_letter->queued, in->dead_letter->delivered,
+                                in->dead_letter->failed, in->dead_letter->dropped_queue_full};
+        family(f, "driftwatch_dead_letter_records_total", "counter",
+               "Rejected records copied to kafka.dead_letter_topic, by result (failed: the "
+               "broker refused them or they were not flushed; dropped_queue_full: the local "
+               "queue was full).");
+        one_label_samples(f, "driftwatch_dead_letter_records_total", "result", res, val,
+                          sizeof res / sizeof *res);
+    }
+    if (in->http) {
+        static const char *const why[] = {"request_timeout", "capacity", "refused"};
+        const uint64_t val[] = {in->http->closed_timeout, in->http->closed_capacity,
+                                in->http->refused};
+        family(f, "driftwatch_http_connections", "gauge", "HTTP connections held now.");
+        sample_u64(f, "driftwatch_http_connections", NULL, in->http->open);
+        family(f, "driftwatch_http_connections_closed_total", "counter",
+               "HTTP connections the server closed before answering, by reason (slow or "
+               "idle clients; see docs/operations.md).");
+        one_label_samples(f, "driftwatch_http_connections_closed_total", "reason", why, val,
+                          sizeof why / sizeof *why);
+    }
 
     family(f, "driftwatch_metrics_series_dropped_total", "counter",
            "Series left out of /metrics by the label cardinality bounds, summed over scrapes.");

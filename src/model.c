@@ -48,6 +48,32 @@ static size_t col_width(const dw_ref_column *c, size_t K)
     return 2 + c->ncat + K + 1;
 }
 
+/* Counters per pane: the sum of the columns' widths. */
+static size_t model_width(const dw_reference *ref, size_t K)
+{
+    size_t off = 0;
+    for (size_t j = 0; j < ref->ncols; j++)
+        off += col_width(&ref->cols[j], K);
+    return off ? off : 1;
+}
+
+size_t dw_model_memory(const dw_model_spec *spec)
+{
+    if (!spec->ref)
+        return 0;
+    size_t K = spec->max_new_categories, nc = spec->ref->ncols ? spec->ref->ncols : 1;
+    size_t width = model_width(spec->ref, K);
+    uint64_t bytes = sizeof(dw_model) + nc * (sizeof(col_state) + sizeof(dw_column_result) +
+                                              sizeof(dw_thresholds) + sizeof(size_t));
+    for (size_t j = 0; j < spec->ref->ncols; j++)
+        if (spec->ref->cols[j].type == DW_COL_CATEGORICAL)
+            bytes += K * (DW_MAX_NAME + 1 + 2 * sizeof(char *) + sizeof(size_t));
+    for (size_t w = 0; w < spec->nwindows; w++)
+        bytes += dw_window_memory(spec->windows[w].length_ms, spec->windows[w].slide_ms,
+                                  spec->lateness_ms, width);
+    return (size_t)bytes;
+}
+
 dw_model *dw_model_new(const dw_model_spec *spec)
 {
     if (!spec->ref || spec->nwindows == 0 || spec->nwindows > DW_MAX_WINDOWS ||
@@ -396,4 +422,59 @@ void dw_model_alert_restore(dw_model *m, size_t col, size_t wi, int kind, int64_
     a->started_ms = started_ms;
     a->notified_ms = notified_ms;
     a->episodes++;
+}
+
+/* ---- state deltas (see engine.h, "State on Kafka") ---- */
+
+size_t dw_model_width(const dw_model *m)
+{
+    return m->width;
+}
+
+int dw_model_add_counts(dw_model *m, int64_t t_ms, const uint32_t *slots, const uint32_t *counts,
+                        size_t n)
+{
+    for (size_t w = 0; w < m->nwin; w++) {
+        m->pane_tmp[w] = dw_window_pane_for(m->win[w], t_ms);
+        if (!m->pane_tmp[w])
+            return dw_window_is_ahead(m->win[w], t_ms) ? DW_ERR_STATE : DW_ERR_LIMIT;
+    }
+    for (size_t w = 0; w < m->nwin; w++) {
+        uint64_t *pane = m->pane_tmp[w];
+        for (size_t i = 0; i < n; i++)
+            if (slots[i] < m->width)
+                pane[slots[i]] += counts[i];
+    }
+    return 0;
+}
+
+const char *dw_model_new_category(const dw_model *m, size_t slot, size_t *col)
+{
+    if (!m->K)
+        return NULL;
+    /* Columns are laid out in order: find the one holding slot. */
+    size_t lo = 0, hi = m->ncols;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (m->cols[mid].off <= slot)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const col_state *c = &m->cols[lo];
+    if (!c->new_names || slot < c->off + 2 + c->ref->ncat)
+        return NULL;
+    size_t k = slot - (c->off + 2 + c->ref->ncat);
+    if (k >= m->K)
+        return NULL; /* the overflow counter: layout-stable, sent as is */
+    *col = lo;
+    return c->new_names[k];
+}
+
+size_t dw_model_category_slot(dw_model *m, size_t col, const char *name, size_t len)
+{
+    col_state *c = &m->cols[col];
+    if (c->ref->type != DW_COL_CATEGORICAL || !c->new_names)
+        return c->off + 1; /* cannot happen with the same reference: a type error */
+    return category_slot(m, c, -1, name, len);
 }

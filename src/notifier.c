@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1217,19 +1216,12 @@ static void outbox_start(dw_notifier *n)
     const char *dir = n->opts.state_dir;
     if (!dir || n->n == 0)
         return;
-    struct stat st;
-    const char *why = NULL;
-    if (stat(dir, &st) != 0)
-        why = strerror(errno);
-    else if (!S_ISDIR(st.st_mode))
-        why = "not a directory";
-    else if (access(dir, W_OK | X_OK) != 0)
-        why = strerror(errno);
-    if (why) {
+    char why[512];
+    if (dw_outbox_check_dir(dir, why, sizeof why) < 0) {
         dw_log(DW_LOG_ERROR, MOD,
-               "state_dir %s: %s; running without the outbox: notifications pending at a "
+               "%s; running without the outbox: notifications pending at a "
                "shutdown or crash will not be sent after the restart",
-               dir, why);
+               why);
         for (size_t i = 0; i < n->n; i++)
             INC(n->sinks[i].outbox_errors);
         return;

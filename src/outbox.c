@@ -82,6 +82,21 @@ static int mkdir_at(int parent, const char *name, const char *path, char *errbuf
     return 0;
 }
 
+int dw_outbox_check_dir(const char *state_dir, char *errbuf, size_t errlen)
+{
+    struct stat st;
+    const char *why = NULL;
+    if (stat(state_dir, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode))
+        why = "not a directory";
+    else if (access(state_dir, W_OK | X_OK) != 0)
+        why = strerror(errno);
+    if (why)
+        return dw_seterr(errbuf, errlen, DW_ERR_IO, "state_dir %s: %s", state_dir, why);
+    return 0;
+}
+
 int dw_outbox_open(const char *state_dir, const char *sink_name, size_t max_files, dw_outbox **out,
                    char *errbuf, size_t errlen)
 {

@@ -414,7 +414,7 @@ static int skip_value(ctx *c, int nest);
 static int skip_container(ctx *c, int nest)
 {
     if (nest > DW_SCAN_MAX_NESTING)
-        return fail(c, c->p, "nesting too deep");
+        return fail(c, c->p, DW_SCAN_ERR_NESTING);
     const char *end = c->end;
     char close = *c->p == '{' ? '}' : ']';
     bool obj = close == '}';
@@ -508,7 +508,7 @@ static dw_scan_field *new_field(ctx *c, int depth, dw_scan_kind kind, const char
 static int scan_object(ctx *c, int nest, int depth)
 {
     if (nest > DW_SCAN_MAX_NESTING)
-        return fail(c, c->p, "nesting too deep");
+        return fail(c, c->p, DW_SCAN_ERR_NESTING);
     const char *end = c->end;
     c->p = skip_ws(c->p + 1, end);
     if (c->p >= end)

@@ -6,44 +6,26 @@
 #include "driftwatch/http.h"
 #include "driftwatch/log.h"
 #include "driftwatch/notifier.h"
+#include "driftwatch/outbox.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Longest line replay reads (a message); longer lines are rejected as
- * too large, like Kafka messages over kafka.max_message_bytes. */
-#define REPLAY_MAX_LINE (16 * 1024 * 1024)
-
-struct dw_sidecar {
-    const dw_config *cfg;
-    dw_config *owned_cfg; /* a reloaded configuration (the first is the caller's) */
-    dw_sidecar_options opts;
-    dw_engine *engine;
-    dw_notifier *notifier; /* NULL with stdout_only */
-    dw_sink_spec *specs;
-    dw_sink_kv *spec_kv; /* headers and options of all specs */
-    dw_dead_letter *dlq;
-    const dw_kafka_msg *current; /* message being processed (for dead letters) */
-    /* event-time alignment: partitions paused because they ran ahead */
-    size_t npaused;
-    int64_t paused_min_ts; /* smallest event time of a paused message */
-    /* Per source id: the offset a paused partition must restart at, or -1.
-     * Messages librdkafka had already fetched past it are dropped (they
-     * come again after the seek), so nothing is counted twice. */
-    int64_t *rewind_to;
-    uint8_t *resumed;       /* per source id: paused, resumed, not yet re-read */
-    const char *last_topic; /* cache of the last message's source id */
-    int32_t last_partition;
-    int last_source;
-    dw_ratelimit reject_rl;
-    dw_ratelimit state_rl;
-    dw_http *http; /* NULL when http.enabled is false or outside run/replay */
-};
+#include "sidecar_int.h"
 
 static void emit(void *ctx, json_t *doc)
 {
     dw_sidecar *s = ctx;
+    /* With state.topic, only the notifying replica sends; others keep the
+     * document until the leader's mark says it went out. */
+    if (s->state && dw_sc_state_hold(s, doc))
+        return;
+    dw_sc_submit(s, doc);
+}
+
+void dw_sc_submit(dw_sidecar *s, json_t *doc)
+{
     if (s->notifier) {
         /* A retraining trigger goes to its rule's target only (the specs
          * after the sinks, see build_specs), a drift document to the sinks
@@ -215,7 +197,10 @@ dw_engine *dw_sidecar_engine(dw_sidecar *s)
 
 static void finish(dw_sidecar *s)
 {
-    dw_engine_flush(s->engine);
+    /* With state.topic the windows live on: the next start (or the other
+     * replicas) evaluates them when their panes end, not now. */
+    if (!s->state)
+        dw_engine_flush(s->engine);
     if (s->notifier) {
         int left = dw_notifier_drain(s->notifier, s->opts.drain_budget_ms);
         if (left > 0)
@@ -273,7 +258,7 @@ static void log_counters(dw_sidecar *s)
 {
     dw_engine_stats st;
     dw_engine_stats_get(s->engine, &st);
-    char buf[1024];
+    char buf[2048];
     size_t n =
         (size_t)snprintf(buf, sizeof buf,
                          "counters: messages=%llu records=%llu applied=%llu "
@@ -285,6 +270,17 @@ static void log_counters(dw_sidecar *s)
         n += (size_t)snprintf(buf + n, sizeof buf - n, " rejected.%s=%llu",
                               dw_reject_reason_name((dw_reject_reason)r),
                               (unsigned long long)st.rejected[r]);
+    if (s->state && n < sizeof buf)
+        n += (size_t)snprintf(buf + n, sizeof buf - n,
+                              " state.deltas_out=%llu state.deltas_in=%llu state.records_in=%llu "
+                              "state.duplicates=%llu state.late=%llu state.ahead=%llu "
+                              "state.foreign=%llu state.invalid=%llu",
+                              (unsigned long long)st.deltas_out, (unsigned long long)st.deltas_in,
+                              (unsigned long long)st.delta_records_in,
+                              (unsigned long long)st.delta_duplicates,
+                              (unsigned long long)st.delta_late, (unsigned long long)st.delta_ahead,
+                              (unsigned long long)st.delta_foreign,
+                              (unsigned long long)st.delta_invalid);
     uint64_t sent, failed, dropped;
     dw_sidecar_delivery_totals(s, &sent, &failed, &dropped);
     if (n < sizeof buf)
@@ -353,6 +349,8 @@ int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, s
 static void on_assign(void *ctx, const char *topic, int32_t partition, int assigned)
 {
     dw_sidecar *s = ctx;
+    if (s->state)
+        dw_sc_state_assign(s, topic, partition, assigned != 0);
     int id = dw_engine_source(s->engine, topic, partition);
     dw_log(DW_LOG_DEBUG, "sidecar", "%s %s [%d] (source %d)", assigned ? "assigned" : "revoked",
            topic, (int)partition, id);
@@ -509,13 +507,22 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         .on_assign = on_assign,
         .assign_ctx = s,
     };
+    if (s->cfg->state.topic)
+        ks.start_offset = dw_sc_state_start_offset;
     dw_consumer *c = NULL;
     int rc = http_start(s, errbuf, errlen);
     if (rc < 0)
         goto out;
+    if (s->cfg->state.topic) {
+        /* Rebuild the windows from the state topic before consuming. */
+        rc = dw_sc_state_start(s, brokers, keys, vals, kc->nproperties, errbuf, errlen);
+        if (rc < 0)
+            goto out;
+    }
     rc = dw_consumer_new(&ks, &c, errbuf, errlen);
     if (rc < 0)
         goto out;
+    s->consumer = c;
     if (kc->dead_letter_topic) {
         dw_dead_letter_settings ds = {
             .brokers = brokers,
@@ -535,11 +542,26 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
     dw_log(DW_LOG_INFO, "sidecar", "consuming %zu topic(s) from %s as group %s", kc->ntopics,
            brokers, kc->group_id);
     int64_t last_tick = 0, last_save = dw_now_ms();
-    load_alert_state(s);
-    while (!*stop) {
+    char why[512];
+    /* With sinks the notifier's outbox reports it; without, say it now
+     * rather than at the first save (alerts.json, a minute in). */
+    if (!s->state && s->cfg->nsinks + s->cfg->nretrain == 0 &&
+        dw_outbox_check_dir(s->cfg->state_dir, why, sizeof why) < 0)
+        dw_log(DW_LOG_ERROR, "sidecar", "%s; firing alerts will not survive a restart", why);
+    if (!s->state)
+        load_alert_state(s);
+    /* With a state topic the loop also reads the other replicas' deltas:
+     * do not sit in the input poll for long. */
+    int poll_ms = (int)kc->poll_timeout_ms;
+    if (s->state && poll_ms > 20)
+        poll_ms = 20;
+    /* *stop is set by a signal handler or, in the demo, by another thread. */
+    while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
         dw_kafka_msg msg;
         dw_http_heartbeat(s->http);
-        rc = dw_consumer_poll(c, (int)kc->poll_timeout_ms, &msg);
+        if (s->state)
+            dw_sc_state_pump(s);
+        rc = dw_consumer_poll(c, poll_ms, &msg);
         if (rc < 0) {
             dw_seterr(errbuf, errlen, rc, "kafka: %s", dw_consumer_error(c));
             break;
@@ -556,6 +578,8 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
                 s->resumed[src] = 0;
             }
             s->current = &msg;
+            if (s->state)
+                dw_engine_source_offset(s->engine, src, msg.offset + 1);
             dw_engine_process_from(s->engine, src, msg.payload, msg.payload ? msg.len : 0,
                                    msg.timestamp_ms >= 0 ? msg.timestamp_ms : INT64_MIN, &pr);
             s->current = NULL;
@@ -571,9 +595,10 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
                     if (s->npaused++ == 0 || pr.ahead_ts < s->paused_min_ts)
                         s->paused_min_ts = pr.ahead_ts;
                 }
-            } else {
+            } else if (!s->state) {
                 /* At-least-once: the offset is stored only now that the
-                 * record is counted in the windows. */
+                 * record is counted in the windows. (With state.topic it
+                 * is stored once the delta holding it is acknowledged.) */
                 dw_consumer_store(c, &msg);
             }
             dw_kafka_msg_release(&msg);
@@ -602,22 +627,29 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         int64_t now = dw_wall_ms();
         if (now - last_tick >= 1000) {
             dw_engine_tick(s->engine, now);
-            if (s->dlq)
+            if (s->dlq) {
                 dw_dead_letter_poll(s->dlq);
+                dw_dead_letter_stats dls = dw_dead_letter_get_stats(s->dlq);
+                dw_http_publish_dead_letter(s->http, &dls);
+            }
             dw_http_publish_lag(s->http, c);
             last_tick = now;
         }
-        if (dw_now_ms() - last_save >= 60000) {
+        if (!s->state && dw_now_ms() - last_save >= 60000) {
             save_alert_state(s);
             last_save = dw_now_ms();
         }
     }
     dw_log(DW_LOG_INFO, "sidecar", "stopping: final evaluation, commit, drain");
     dw_http_set_ready(s->http, false, "stopping");
+    if (s->state)
+        dw_sc_state_stop(s, s->opts.drain_budget_ms);
     finish(s);
-    save_alert_state(s);
+    if (!s->state)
+        save_alert_state(s);
     log_counters(s);
 out:
+    s->consumer = NULL;
     if (c) {
         int crc = dw_consumer_close(c);
         if (crc < 0 && rc == 0)
@@ -629,6 +661,7 @@ out:
         dw_dead_letter_free(s->dlq);
         s->dlq = NULL;
     }
+    dw_sc_state_free(s);
     http_stop(s);
     free(keys);
     free(vals);

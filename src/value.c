@@ -64,7 +64,10 @@ dw_value_class dw_value_classify(const dw_ref_column *col, const dw_value *v, lo
     case DW_VAL_NUMBER: {
         /* Integer-coded categories (zip codes, ids) arrive as numbers. They
          * are named by the same shortest round-trip text the training-data
-         * reader used, so 5 and 5.0 are the same category. */
+         * reader used, so 5 and 5.0 are the same category. NaN is missing
+         * here as in a numeric column. */
+        if (isnan(v->num))
+            return DW_CLASS_MISSING;
         if (!isfinite(v->num))
             return DW_CLASS_TYPE_ERROR;
         size_t n = dw_format_number(v->num, scratch);

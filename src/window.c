@@ -56,6 +56,16 @@ dw_window *dw_window_new(int64_t length_ms, int64_t slide_ms, int64_t lateness_m
     return w;
 }
 
+size_t dw_window_memory(int64_t length_ms, int64_t slide_ms, int64_t lateness_ms, size_t width)
+{
+    if (slide_ms <= 0 || length_ms < slide_ms || lateness_ms < 0)
+        return 0;
+    /* The ring and the running sum, as dw_window_new() sizes them. */
+    uint64_t nslots =
+        (uint64_t)(length_ms / slide_ms) + (uint64_t)((lateness_ms + slide_ms - 1) / slide_ms) + 1;
+    return (size_t)(sizeof(dw_window) + (nslots + 1) * (uint64_t)width * sizeof(uint64_t));
+}
+
 void dw_window_free(dw_window *w)
 {
     if (!w)

@@ -4,6 +4,7 @@
  * exits 2. Nothing is contacted: brokers and sinks are not checked. */
 #include "commands.h"
 
+#include "driftwatch/budget.h"
 #include "driftwatch/config.h"
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
@@ -49,9 +50,10 @@ static void usage(FILE *f)
           f);
 }
 
-/* Loads each model's reference and checks that its column overrides name
- * columns that exist; ncols[i] receives the column count of model i. */
-static int check_models(const dw_config *cfg, size_t *ncols)
+/* Loads each model's reference into refs[i] and checks that its column
+ * overrides name columns that exist, then the memory and field budget
+ * (budget.h) that start-up would refuse. */
+static int check_models(const dw_config *cfg, dw_reference **refs, dw_budget *budget)
 {
     char err[1024];
     for (size_t i = 0; i < cfg->nmodels; i++) {
@@ -62,23 +64,25 @@ static int check_models(const dw_config *cfg, size_t *ncols)
                     m->reference_line, i, err);
             return 2;
         }
+        refs[i] = ref;
         for (size_t j = 0; j < m->ncolumns; j++) {
             if (dw_reference_find(ref, m->columns[j].name) < 0) {
                 fprintf(stderr,
                         "driftwatch: %s:%d: models[%zu].columns: column \"%s\" is not in the "
                         "reference %s\n",
                         cfg->path, m->columns[j].line, i, m->columns[j].name, m->reference);
-                dw_reference_free(ref);
                 return 2;
             }
         }
-        ncols[i] = ref->ncols;
-        dw_reference_free(ref);
+    }
+    if (dw_budget_check(cfg, (const dw_reference *const *)refs, budget, err, sizeof err) < 0) {
+        fprintf(stderr, "driftwatch: %s: %s\n", cfg->path, err);
+        return 2;
     }
     return 0;
 }
 
-static void print_summary(const dw_config *cfg, const size_t *ncols)
+static void print_summary(const dw_config *cfg, dw_reference *const *refs, const dw_budget *budget)
 {
     char a[48], b[48];
     printf("config: %s\n", cfg->path);
@@ -90,9 +94,16 @@ static void print_summary(const dw_config *cfg, const size_t *ncols)
         size_t ignored = 0;
         for (size_t j = 0; j < m->ncolumns; j++)
             ignored += m->columns[j].ignore;
-        printf("  %s (version %s): %s, %zu columns, %zu overrides, %zu ignored\n", m->name,
-               m->version ? m->version : "any", m->reference, ncols[i], m->ncolumns, ignored);
+        size_t nver;
+        uint64_t bytes = dw_budget_model_bytes(cfg, i, refs[i], &nver);
+        printf("  %s (version %s): %s, %zu columns, %zu overrides, %zu ignored, window memory %s "
+               "per version (up to %zu)\n",
+               m->name, m->version ? m->version : "any", m->reference, refs[i]->ncols, m->ncolumns,
+               ignored, dw_budget_format_bytes(bytes, a, sizeof a), nver);
     }
+    printf("window memory: up to %s of evaluation.max_memory_mb %lld MiB\n",
+           dw_budget_format_bytes(budget->window_bytes, a, sizeof a),
+           (long long)cfg->evaluation.max_memory_mb);
     printf("windows (%zu):\n", cfg->nwindows);
     for (size_t i = 0; i < cfg->nwindows; i++) {
         const dw_window_config *w = &cfg->windows[i];
@@ -157,13 +168,16 @@ int cmd_validate(int argc, char **argv)
     }
     /* Everything is checked before anything is printed, so a failure
      * prints only its one stderr line. */
-    size_t *ncols = dw_calloc(cfg->nmodels, sizeof *ncols);
-    int rc = check_models(cfg, ncols);
+    dw_reference **refs = dw_calloc(cfg->nmodels + 1, sizeof *refs);
+    dw_budget budget = {0};
+    int rc = check_models(cfg, refs, &budget);
     if (rc == 0 && !quiet) {
-        print_summary(cfg, ncols);
+        print_summary(cfg, refs, &budget);
         printf("configuration OK\n");
     }
-    free(ncols);
+    for (size_t i = 0; i < cfg->nmodels; i++)
+        dw_reference_free(refs[i]);
+    free(refs);
     dw_config_free(cfg);
     return rc;
 }

@@ -70,6 +70,7 @@ typedef struct dw_records_config {
     size_t nfields;      /* extra scalar paths monitored as they are */
     char **fields;       /* default none */
     char *default_model; /* NULL: records without a model field are dropped */
+    size_t max_fields;   /* leaves read per record, default 1024 (16..65536) */
 } dw_records_config;
 
 /* A per-column override inside a model. */
@@ -193,10 +194,17 @@ typedef struct dw_config {
         dw_log_level level;   /* default info */
         dw_log_format format; /* default json */
     } log;
+    /* state: window state and offsets on a Kafka topic (docs/operations.md). */
+    struct {
+        char *topic;               /* NULL: off (state lost at restart) */
+        int64_t flush_interval_ms; /* default 1s: a delta at least this often */
+        int64_t retention_ms;      /* for a topic created by driftwatch */
+    } state;
     char *state_dir;            /* default "/var/lib/driftwatch" */
     int64_t shutdown_budget_ms; /* default 10 s: notifier drain at SIGTERM */
     struct {
         uint32_t max_new_categories; /* default 32 */
+        int64_t max_memory_mb;       /* window memory budget, default 1024 (src/budget.c) */
     } evaluation;
 } dw_config;
 

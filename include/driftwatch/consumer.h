@@ -49,6 +49,10 @@ typedef struct dw_kafka_settings {
      * revoked (0), on the thread that calls dw_consumer_poll(). */
     void (*on_assign)(void *ctx, const char *topic, int32_t partition, int assigned);
     void *assign_ctx;
+    /* Optional: where an assigned partition starts (>= 0), or -1 for the
+     * group's committed offset; asked before the assignment takes effect,
+     * with assign_ctx. On revocation on_assign(0) runs before the commit. */
+    int64_t (*start_offset)(void *ctx, const char *topic, int32_t partition);
 } dw_kafka_settings;
 
 /* One consumed message. The pointers stay valid until
@@ -99,6 +103,13 @@ int dw_consumer_poll(dw_consumer *c, int timeout_ms, dw_kafka_msg *msg);
  * was revoked meanwhile (the record will be redelivered to its new owner:
  * not an error for at-least-once, callers may ignore it) or DW_ERR_KAFKA. */
 int dw_consumer_store(dw_consumer *c, const dw_kafka_msg *msg);
+
+/* Stores next_offset as the offset to commit for (topic, partition): with
+ * state.topic, once the delta covering the input before it is acknowledged.
+ * Returns 0, DW_ERR_STATE if the partition is no longer assigned, or
+ * DW_ERR_KAFKA. */
+int dw_consumer_store_offset(dw_consumer *c, const char *topic, int32_t partition,
+                             int64_t next_offset);
 
 /* Returns the message memory to librdkafka and zeroes *msg. NULL-safe. */
 void dw_kafka_msg_release(dw_kafka_msg *msg);

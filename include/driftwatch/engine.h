@@ -30,6 +30,8 @@ typedef enum dw_reject_reason {
     DW_REJECT_LATE,              /* older than the watermark: its pane closed */
     DW_REJECT_TOO_MANY_VERSIONS, /* beyond DW_ENGINE_MAX_VERSIONS of one model */
     DW_REJECT_TOO_LARGE,         /* message larger than kafka.max_message_bytes */
+    DW_REJECT_TOO_MANY_FIELDS,   /* a record with more leaves than records.max_fields */
+    DW_REJECT_TOO_DEEP,          /* a message nested deeper than DW_SCAN_MAX_NESTING */
     DW_REJECT_MAX
 } dw_reject_reason;
 
@@ -61,6 +63,16 @@ typedef struct dw_engine_stats {
      * (+Inf). eval_ns is their sum in nanoseconds. */
     uint64_t eval_buckets[DW_ENGINE_EVAL_BUCKETS + 1];
     uint64_t eval_ns;
+    /* State on Kafka (zero without state.topic). */
+    uint64_t deltas_out;       /* delta messages handed to the state producer */
+    uint64_t delta_bytes_out;  /* their bytes */
+    uint64_t deltas_in;        /* other replicas' delta messages applied */
+    uint64_t delta_records_in; /* records those counted */
+    uint64_t delta_duplicates; /* sections ignored: offsets already covered */
+    uint64_t delta_foreign;    /* groups ignored: unknown model or other reference */
+    uint64_t delta_invalid;    /* messages that did not decode */
+    uint64_t delta_late;       /* records in received panes that had closed */
+    uint64_t delta_ahead;      /* groups waiting for the watermark now */
 } dw_engine_stats;
 
 typedef struct dw_engine dw_engine;
@@ -156,7 +168,8 @@ void dw_engine_flush(dw_engine *e);
 /* The latest published status document (docs/api.md): models, columns,
  * windows, the latest statistics and alert states, display histograms and
  * recent PSI history. Published by the engine's thread after every
- * evaluation; safe to call from any thread. Returns a new reference. */
+ * evaluation; safe to call from any thread. Returns the caller's own copy
+ * (a new reference no other thread shares). */
 json_t *dw_engine_snapshot(dw_engine *e);
 
 /* The alerts firing now, as a document a later run can restore:
@@ -171,6 +184,68 @@ json_t *dw_engine_alert_state(dw_engine *e);
  * exist are ignored. Each applies when its (model, version) delivers its
  * first record. Engine thread only; state is borrowed for the call. */
 void dw_engine_restore_alerts(dw_engine *e, const json_t *state);
+
+/* ---- State on Kafka (state.topic; docs/operations.md) ----
+ *
+ * With state enabled the engine keeps, per input source, the counter
+ * increments it applied since its last delta and the input offsets they
+ * cover, and hands them out as one delta message (delta.h) at least once
+ * per pane of event time: before it closes any pane (so a replica that
+ * applies the same deltas in log order closes the same panes with the same
+ * counts), when dw_engine_delta_flush() is called, and when
+ * DW_ENGINE_MAX_PENDING buffers are in use. Deltas read back from the state
+ * topic are merged with dw_engine_delta_apply(): another replica's counts
+ * (or this process's before a restart) go into the windows, its partitions'
+ * event times into the watermark, and the offsets into the resume points. */
+
+/* One input partition a delta covers: offsets before `to` are in it. */
+typedef struct dw_delta_cover {
+    const char *topic; /* valid during the callback only */
+    int32_t partition;
+    int64_t to;
+} dw_delta_cover;
+
+/* Receives one encoded delta (buf/len and cover borrowed for the call). */
+typedef void (*dw_delta_fn)(void *ctx, const void *buf, size_t len, const dw_delta_cover *cover,
+                            size_t ncover);
+
+/* (source, model version, pane) buffers of pending counts before a forced
+ * delta; with groups that wait for the watermark, the bound of memory. */
+#define DW_ENGINE_MAX_PENDING 512
+#define DW_ENGINE_MAX_AHEAD_GROUPS 8192
+
+/* Turns deltas on. writer_id names this process in its deltas (random per
+ * start, so a restarted process reads its earlier deltas as another's). */
+void dw_engine_state_enable(dw_engine *e, uint64_t writer_id, dw_delta_fn fn, void *ctx);
+
+/* Call just before dw_engine_process_from() of the message at
+ * next_offset - 1 of source: once processed (applied, rejected or
+ * dead-lettered, but not put back as ahead) the next delta covers it. */
+void dw_engine_source_offset(dw_engine *e, int source, int64_t next_offset);
+
+/* Where a newly assigned source resumes: the end of the offsets the state
+ * topic's deltas cover (-1: none; start from the group's committed offset).
+ * Also makes that the start of the source's next delta. */
+int64_t dw_engine_source_resume(dw_engine *e, int source);
+
+/* Hands out the pending delta now (nothing happens when nothing is
+ * pending). */
+void dw_engine_delta_flush(dw_engine *e);
+
+typedef struct dw_delta_result {
+    bool own;            /* written by this process (only offsets are taken) */
+    size_t sections;     /* sections applied */
+    size_t duplicates;   /* sections ignored as already covered */
+    uint64_t records;    /* records their counts hold */
+} dw_delta_result;
+
+/* Merges one delta message read from the state topic. Returns 0, or
+ * DW_ERR_PARSE for a message that is not a delta (counted). */
+int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_result *res);
+
+/* The pane end whose documents the emit callback is receiving now (an
+ * evaluation boundary), or INT64_MIN outside an emit. */
+int64_t dw_engine_emit_time(const dw_engine *e);
 
 /* Counters (a consistent copy; safe from any thread). */
 void dw_engine_stats_get(dw_engine *e, dw_engine_stats *out);

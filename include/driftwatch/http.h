@@ -4,14 +4,19 @@
  * the notifier's counters, and the heartbeat and lag copy kept here), so
  * the consumer thread never waits for a scrape.
  *
- * Bounds: DW_HTTP_MAX_CONNECTIONS concurrent connections (more are refused
- * by the listener), DW_HTTP_TIMEOUT_S idle seconds per connection, GET and
- * HEAD only (405 otherwise, request bodies are not read), 404 for unknown
- * paths. */
+ * Bounds: DW_HTTP_MAX_CONNECTIONS connections, DW_HTTP_MAX_PER_IP from one
+ * client address, DW_HTTP_REQUEST_TIMEOUT_MS to send a whole request and
+ * DW_HTTP_TIMEOUT_S idle seconds per connection, one request per
+ * connection; at a limit the oldest connection still waiting for its
+ * request is closed to admit a new one (src/http.c, "connection
+ * admission"), so slow clients cannot keep /healthz from answering. GET
+ * and HEAD only (405 otherwise, request bodies are not read), 404 for
+ * unknown paths. */
 #ifndef DRIFTWATCH_HTTP_H
 #define DRIFTWATCH_HTTP_H
 
 #include "driftwatch/consumer.h"
+#include "driftwatch/dead_letter.h"
 #include "driftwatch/engine.h"
 #include "driftwatch/notifier.h"
 
@@ -21,8 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DW_HTTP_MAX_CONNECTIONS 64
-#define DW_HTTP_TIMEOUT_S 10
+#define DW_HTTP_MAX_CONNECTIONS 128
+#define DW_HTTP_MAX_PER_IP 16
+#define DW_HTTP_REQUEST_TIMEOUT_MS 5000
+#define DW_HTTP_TIMEOUT_S 5
 /* /healthz fails when the consumer loop has not called dw_http_heartbeat()
  * for this long (or 3 poll timeouts, if that is longer). */
 #define DW_HTTP_LIVENESS_MS 30000
@@ -67,6 +74,12 @@ void dw_http_set_ready(dw_http *h, bool ready, const char *reason);
  * HTTP thread. Call from the consumer thread about once a second. NULL h
  * is a no-op. */
 void dw_http_publish_lag(dw_http *h, dw_consumer *c);
+
+/* Copies the dead-letter producer's counters for /metrics
+ * (driftwatch_dead_letter_records_total). Call from the consumer thread
+ * about once a second; until the first call the series are absent. NULL h
+ * or st is a no-op. */
+void dw_http_publish_dead_letter(dw_http *h, const dw_dead_letter_stats *st);
 
 /* Replaces the notifier whose counters are served (after a reload rebuilt
  * the sinks). Call before freeing the old one: once this returns, the HTTP

@@ -10,6 +10,7 @@
 #define DRIFTWATCH_METRICS_H
 
 #include "driftwatch/consumer.h"
+#include "driftwatch/dead_letter.h"
 #include "driftwatch/engine.h"
 #include "driftwatch/notifier.h"
 
@@ -36,6 +37,14 @@ typedef struct dw_metrics_sink {
     uint64_t outbox_depth; /* documents kept on disk for a later start (0 without an outbox) */
 } dw_metrics_sink;
 
+/* The HTTP server's own connection counters (src/http.c). */
+typedef struct dw_metrics_http {
+    uint64_t open;            /* connections held now */
+    uint64_t closed_timeout;  /* no complete request within DW_HTTP_REQUEST_TIMEOUT_MS */
+    uint64_t closed_capacity; /* waiting for their request when a newer one needed the room */
+    uint64_t refused;         /* no room: every held connection was being answered */
+} dw_metrics_http;
+
 typedef struct dw_metrics_input {
     const char *version;          /* driftwatch_build_info{version}; NULL: "unknown" */
     bool up;                      /* driftwatch_up: the consumer loop is live */
@@ -49,6 +58,8 @@ typedef struct dw_metrics_input {
     /* driftwatch_metrics_series_dropped_total before this render (the
      * caller keeps the running total so the counter is monotonic). */
     uint64_t series_dropped_before;
+    const dw_metrics_http *http;             /* NULL: no driftwatch_http_* series */
+    const dw_dead_letter_stats *dead_letter; /* NULL: no dead-letter topic configured */
 } dw_metrics_input;
 
 /* Renders the exposition text. Returns a NUL-terminated buffer the caller

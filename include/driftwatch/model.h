@@ -54,6 +54,10 @@ typedef struct dw_model dw_model;
 dw_model *dw_model_new(const dw_model_spec *spec);
 void dw_model_free(dw_model *m);
 
+/* Bytes dw_model_new(spec) would allocate (window rings and per-column
+ * state; the reference is borrowed and not counted). Allocates nothing. */
+size_t dw_model_memory(const dw_model_spec *spec);
+
 /* Applies new thresholds and alert settings (a configuration reload) while
  * keeping the window state. Same ownership rules as dw_model_spec; the
  * reference and windows must be the ones the model was created with. */
@@ -130,5 +134,28 @@ void dw_model_alert_restore(dw_model *m, size_t col, size_t wi, int kind, int64_
 /* The current sample of column col in window wi (a view into the window's
  * sum; valid until the next change of the window). */
 void dw_model_sample(const dw_model *m, size_t wi, size_t col, dw_sample *out);
+
+/* ---- state deltas (engine.h, "State on Kafka") ---- */
+
+/* Counters per pane (the layout above). */
+size_t dw_model_width(const dw_model *m);
+
+/* Adds counts[i] to counter slots[i] (i < n) in the pane of every window
+ * holding event time t_ms: another replica's counts, or this replica's from
+ * before a restart. Same returns as dw_model_add(); nothing is added unless
+ * it returns 0. Slots beyond the layout are ignored. */
+int dw_model_add_counts(dw_model *m, int64_t t_ms, const uint32_t *slots, const uint32_t *counts,
+                        size_t n);
+
+/* When slot is one of the unseen-category slots of a categorical column:
+ * that column in *col and the category's name ("" if the slot is free).
+ * NULL for every other counter (including the overflow counter), whose
+ * meaning depends only on the reference. The name is owned by the model
+ * and valid until the next evaluation. */
+const char *dw_model_new_category(const dw_model *m, size_t slot, size_t *col);
+
+/* The counter of unseen category name/len in column col (allocating a
+ * slot, or the overflow counter when none is free). */
+size_t dw_model_category_slot(dw_model *m, size_t col, const char *name, size_t len);
 
 #endif

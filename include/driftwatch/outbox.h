@@ -37,6 +37,11 @@
 
 typedef struct dw_outbox dw_outbox;
 
+/* Checks that state_dir exists, is a directory and is writable, without
+ * creating anything. Returns 0, or DW_ERR_IO with "state_dir <path>:
+ * <reason>" in errbuf. For reporting an unusable state_dir at start. */
+int dw_outbox_check_dir(const char *state_dir, char *errbuf, size_t errlen);
+
 /* Opens the outbox of sink_name under state_dir, creating "outbox" and the
  * sink's directory (mode 0700) but not state_dir itself: a missing
  * state_dir is a configuration error (a volume that is not mounted), not

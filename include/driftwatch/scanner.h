@@ -18,7 +18,8 @@
  *   - fields appear in document order; a duplicate key yields a second field
  *     (jansson, the DOM parser, keeps the last one);
  *   - fields beyond the caller's capacity are counted in ndropped and dropped.
- *     That is not an error: a record with 300 leaves just loses the last 44.
+ *     That is not an error here; the caller decides (the engine rejects such
+ *     a record as too_many_fields rather than read it in part).
  *
  * Validation is complete (RFC 8259 plus strict UTF-8, as jansson does it): any
  * syntax error makes the rest of the message invalid (DW_ERR_PARSE) with a
@@ -48,7 +49,11 @@
 #define DW_SCAN_MAX_DEPTH 3
 /* Open brackets allowed around any value, top-level array included. */
 #define DW_SCAN_MAX_NESTING 64
-/* A reasonable field capacity for callers (the benchmark record has 26 leaves). */
+/* The dw_scan_error() reason when DW_SCAN_MAX_NESTING is exceeded, so a
+ * caller can count that limit apart from syntax errors. */
+#define DW_SCAN_ERR_NESTING "nesting too deep"
+/* A reasonable field capacity for callers (the benchmark record has 26
+ * leaves); the engine uses records.max_fields instead. */
 #define DW_SCAN_DEFAULT_FIELDS 256
 
 typedef enum dw_scan_kind {

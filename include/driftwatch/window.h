@@ -26,6 +26,10 @@ typedef struct dw_window dw_window;
 dw_window *dw_window_new(int64_t length_ms, int64_t slide_ms, int64_t lateness_ms, size_t width);
 void dw_window_free(dw_window *w);
 
+/* Bytes dw_window_new() would allocate for these sizes (0 for invalid
+ * ones), so a configuration can be checked before anything is allocated. */
+size_t dw_window_memory(int64_t length_ms, int64_t slide_ms, int64_t lateness_ms, size_t width);
+
 /* The counters of the open pane holding event time t_ms, or NULL when that
  * pane already closed (a late record: the caller counts it) or is beyond the
  * ring (dw_window_is_ahead(): the caller must close panes first). The first

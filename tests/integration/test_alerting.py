@@ -31,46 +31,21 @@ Prints "N passed, N failed"; exit 1 on any failure.
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from collections import Counter, defaultdict
-from datetime import datetime
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from receiver import Receiver  # noqa: E402
-from dwcases import run_cases  # noqa: E402
+import harness as h
+from harness import Receiver, check, run_cases
 
 DW = None
 WORKDIR = None
 BUDGET_S = 200  # whole run; meson's timeout is 240 s
-START = time.monotonic()
 
 MINUTE = 60000
 T0 = 1767225600000  # 2026-01-01T00:00:00Z
-RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def remaining(cap):
-    left = BUDGET_S - (time.monotonic() - START)
-    if left <= 0:
-        raise AssertionError("test budget of %d s exhausted" % BUDGET_S)
-    return min(cap, left)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def ms_of(s):
-    check(isinstance(s, str) and RFC3339.match(s), "not an RFC 3339 UTC time: %r" % (s,))
-    return int(round(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000))
+ms_of = h.ms_of
 
 
 def minute_of(s):
@@ -98,11 +73,7 @@ def build_reference(path, model, names, seed, n=20000):
     """Reference statistics from standard-normal training data (no nulls)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(0.0, 1.0, size=(n, len(names)))
-    train = os.path.join(WORKDIR, "train-%s-%d.jsonl" % (model, seed))
-    write_jsonl(train, (record(i, i, model, names, x[i]) for i in range(n)))
-    r = subprocess.run([DW, "reference", "build", "--input", train, "--output", path, "--model",
-                        model], capture_output=True, text=True, timeout=remaining(60))
-    check(r.returncode == 0, "reference build failed: %s" % r.stderr)
+    h.build_reference(DW, path, (record(i, i, model, names, x[i]) for i in range(n)), model)
 
 
 def stream(rng, model, names, minutes, per_min, transform, first_id=0):
@@ -138,35 +109,17 @@ def config(name, models, sinks, windows=None, extra=""):
     text += extra
     with open(path, "w") as f:
         f.write(text)
-    r = subprocess.run([DW, "validate", "-c", path], capture_output=True, text=True,
-                       timeout=remaining(30), env=os.environ)
-    check(r.returncode == 0, "validate %s: %s%s" % (path, r.stdout, r.stderr))
+    h.validate(DW, path)
     return path
 
 
 def replay(cfg, logs, env=None):
     """Runs replay; returns the counters of its "counters:" log line."""
-    r = subprocess.run([DW, "replay", "-c", cfg, logs], capture_output=True, text=True,
-                       timeout=remaining(120), env=env or os.environ)
+    r = h.run([DW, "replay", "-c", cfg, logs], timeout=120, env=env)
     check(r.returncode == 0, "replay exited %d: %s" % (r.returncode, r.stderr[-2000:]))
-    found = []
-    for line in r.stderr.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                msg = json.loads(line).get("msg", "")
-            except ValueError:
-                continue
-            if msg.startswith("counters:"):
-                found.append(msg)
-    check(len(found) == 1, "expected one counters line, found %d:\n%s"
-          % (len(found), r.stderr[-2000:]))
-    out = {}
-    for kv in found[0][len("counters:"):].split():
-        k, _, v = kv.partition("=")
-        out[k] = int(v)
+    out = h.counters(r.stderr)
     check(out.get("delivery_failed") == 0 and out.get("dropped") == 0,
-          "deliveries failed or dropped: %s" % found[0])
+          "deliveries failed or dropped: %s" % out)
     return out
 
 
@@ -481,22 +434,14 @@ def main(argv):
     if len(argv) < 2:
         print(__doc__)
         return 2
+    h.budget(BUDGET_S)
     DW = os.path.abspath(argv[1])
     only = set(argv[2:])
-    WORKDIR = tempfile.mkdtemp(prefix="dw-alerting-")
-    passed = failed = 0
-    try:
-        p, f = run_cases(CASES, only)
-        passed += p
-        failed += f
-    finally:
-        if failed:
-            print("work directory kept: %s" % WORKDIR)
-        else:
-            shutil.rmtree(WORKDIR, ignore_errors=True)
+    WORKDIR = h.workdir("dw-alerting-")
+    passed, failed = run_cases(CASES, only)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    h.main(main, sys.argv)

@@ -30,12 +30,12 @@ printing every mismatch.
 import json
 import math
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 from scipy import special, stats
+
+import harness as h
 
 # Tolerances, with their reasons:
 # KS D from 1000 fine reference bins against the raw-sample statistic: the
@@ -290,7 +290,7 @@ def bh(pvals):
 # ------------------------------------------------------------ runner ----
 
 def run(*args):
-    return subprocess.run([DW] + list(args), capture_output=True, text=True, timeout=120)
+    return h.run([DW] + list(args), timeout=120)
 
 
 def check_json(ref_path, cur_path):
@@ -435,20 +435,14 @@ def main():
         print(__doc__)
         return 2
     DW = sys.argv[1]
-    tmp = tempfile.TemporaryDirectory()
-    d = tmp.name
+    d = h.workdir("dw-check-oracle-")
 
     rng = np.random.default_rng(20260101)
     ref_data = draw(rng, N_REF, False)
     ref_csv = os.path.join(d, "ref.csv")
     ref_json = os.path.join(d, "ref.json")
     write_csv(ref_csv, ref_data, COLUMNS)
-    out = run("reference", "build", "--input", ref_csv, "--output", ref_json)
-    if out.returncode != 0:
-        print("reference build failed (%d): %s" % (out.returncode, out.stderr.strip()))
-        return 1
-    with open(ref_json, encoding="utf-8") as f:
-        ref_doc = json.load(f)
+    ref_doc = h.build_reference(DW, ref_json, ref_csv)
 
     # The reference itself, against the documented bin rule.
     for col in ref_doc["columns"]:
@@ -516,10 +510,9 @@ def main():
             check(ndrift >= 5, "%s: only %d columns drifted" % (label, ndrift))
         if label.startswith("same-") and not label.endswith("-1"):
             check(ndrift == 0, "%s: %d columns drifted without a shift" % (label, ndrift))
-    tmp.cleanup()
     print("%d checks, %d mismatches" % (checks, len(failures)))
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.main(main)

@@ -5,13 +5,13 @@ The demo checks its own story (exit 0 only when the injected drifts fired
 and resolved); this test also checks what a person reads: the alert lines
 and the summary, and that no other column alerted."""
 import re
-import subprocess
 import sys
 
+import harness as h
 
-def main():
-    exe = sys.argv[1]
-    p = subprocess.run([exe, "demo"], capture_output=True, text=True, timeout=120)
+
+def main(exe):
+    p = h.run([exe, "demo"], timeout=120)
     out = p.stdout
     failures = []
 
@@ -35,8 +35,8 @@ def main():
     print("demo: %d passed, %d failed" % (6 - len(failures), len(failures)))
     for f in failures:
         print("FAIL:", f)
-    sys.exit(1 if failures else 0)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    main()
+    h.main(main, sys.argv[1])

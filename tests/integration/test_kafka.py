@@ -16,11 +16,13 @@ import queue
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+import harness as h
+
+_ck = h.need_module("confluent_kafka")  # skips (77) without it
+Consumer, Producer, TopicPartition = _ck.Consumer, _ck.Producer, _ck.TopicPartition
 
 BUDGET_S = 60  # hard bound: the test fails rather than hang
 TOPIC = "model-logs"
@@ -31,15 +33,7 @@ GROUP = "it-driver"
 DRIVER_PROPS = ["-X", "session.timeout.ms=3000", "-X", "heartbeat.interval.ms=300"]
 
 START = time.monotonic()
-procs = []
-
-
-def remaining(cap):
-    """Seconds left for one wait: at most cap, never beyond the budget."""
-    left = BUDGET_S - (time.monotonic() - START)
-    if left <= 0:
-        raise AssertionError("test budget of %d s exhausted" % BUDGET_S)
-    return min(cap, left)
+remaining = h.remaining
 
 
 class Reader:
@@ -63,11 +57,8 @@ class Reader:
             return ""  # nothing within timeout (distinct from EOF = None)
 
 
-def spawn(args, stderr_name):
-    err = open(os.path.join(WORKDIR, stderr_name), "w")
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, text=True)
-    procs.append(p)
-    return p
+def spawn(args, name):
+    return h.spawn(args, name, stdout=subprocess.PIPE, text=True)
 
 
 def wait_exit(p, cap):
@@ -77,7 +68,7 @@ def wait_exit(p, cap):
 class Driver:
     def __init__(self, bootstrap, name, extra):
         self.p = spawn([DRIVER, "-b", bootstrap, "-t", TOPIC, "-g", GROUP, "-c", "200"]
-                       + DRIVER_PROPS + extra, name + ".stderr")
+                       + DRIVER_PROPS + extra, name)
         self.r = Reader(self.p)
         self.records = []  # (partition, offset, payload) in output order
         self.eof = False
@@ -121,8 +112,7 @@ def end_offsets(bootstrap):
 
 def produce_kcat(bootstrap, payloads):
     data = "".join("k%s:%s\n" % (v, v) for v in payloads)
-    r = subprocess.run(["kcat", "-b", bootstrap, "-P", "-t", TOPIC, "-K", ":"],
-                       input=data, text=True, capture_output=True, timeout=remaining(20))
+    r = h.run(["kcat", "-b", bootstrap, "-P", "-t", TOPIC, "-K", ":"], 20, stdin=data)
     assert r.returncode == 0, r.stderr
 
 
@@ -157,8 +147,7 @@ def check_confluent_group(bootstrap, total):
     finally:
         c.close()
     # kcat reads the whole topic too.
-    r = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", TOPIC, "-e", "-q", "-f", "%s\n"],
-                       capture_output=True, text=True, timeout=remaining(20))
+    r = h.run(["kcat", "-b", bootstrap, "-C", "-t", TOPIC, "-e", "-q", "-f", "%s\n"], 20)
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.splitlines()) == total, len(r.stdout.splitlines())
 
@@ -171,9 +160,12 @@ def by_partition(records):
 
 
 def main():
-    bsfile = os.path.join(WORKDIR, "bootstrap")
+    h.budget(BUDGET_S)
+    h.need_tool("kcat")
+    bsfile = os.path.join(h.workdir("dw-kafka-it-"), "bootstrap")
+    # Not h.mock_kafka: this test also checks the address printed on stdout.
     mock = spawn([DRIFTWATCH, "mock-kafka", "--topic", "%s:%d" % (TOPIC, PARTITIONS),
-                  "--bootstrap-file", bsfile], "mock.stderr")
+                  "--bootstrap-file", bsfile], "mock")
     mr = Reader(mock)
     bootstrap = mr.get(remaining(10))
     assert bootstrap and bootstrap.startswith("127.0.0.1:"), repr(bootstrap)
@@ -247,18 +239,4 @@ def main():
 
 if __name__ == "__main__":
     DRIFTWATCH, DRIVER = sys.argv[1], sys.argv[2]
-    with tempfile.TemporaryDirectory(prefix="dw-kafka-it-") as WORKDIR:
-        try:
-            main()
-        except BaseException:
-            for name in sorted(os.listdir(WORKDIR)):
-                if name.endswith(".stderr"):
-                    with open(os.path.join(WORKDIR, name)) as f:
-                        tail = f.read()[-3000:]
-                    sys.stderr.write("--- %s (tail)\n%s\n" % (name, tail))
-            raise
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait(timeout=10)
+    h.main(main)

@@ -31,11 +31,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
 import yaml
+
+import harness as h
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 K8S = os.path.join(ROOT, "deploy", "k8s")
@@ -431,8 +432,8 @@ def validate_config(where, files, env, exe):
         # Only the Pod's env: an unset ${VAR} must fail here as in the Pod.
         run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         run_env.update(env)
-        r = subprocess.run([exe, "validate", "-c", os.path.join(tmp, CONFIG_PATH.lstrip("/"))],
-                           env=run_env, capture_output=True, text=True, timeout=60)
+        r = h.run([exe, "validate", "-c", os.path.join(tmp, CONFIG_PATH.lstrip("/"))], 60,
+                  env=run_env)
         check(r.returncode == 0 and "configuration OK" in r.stdout,
               "%s: driftwatch validate failed (exit %d): %s" % (where, r.returncode, r.stderr.strip()))
 
@@ -579,7 +580,7 @@ def main():
             check(False, str(e))
         if kubectl:
             # The real thing, when available: the same checks on its output.
-            r = subprocess.run([kubectl, "kustomize", kdir], capture_output=True, text=True, timeout=60)
+            r = h.run([kubectl, "kustomize", kdir], 60)
             if check(r.returncode == 0, "kubectl kustomize %s: %s" % (rel(kdir), r.stderr.strip())):
                 variants.append(("kubectl kustomize " + name, [d for d in yaml.safe_load_all(r.stdout) if d],
                                  native))
@@ -625,9 +626,10 @@ def main():
         for f in failures:
             print("FAIL: " + f)
         print("%d check(s) failed" % len(failures))
-        sys.exit(1)
+        return 1
     print("all manifest checks passed")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    h.main(main)

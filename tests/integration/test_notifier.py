@@ -10,73 +10,17 @@ Run: /usr/bin/python3 tests/integration/test_notifier.py \
 import json
 import os
 import re
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import unittest
+
+import harness as h
+from harness import native_doc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from receiver import Receiver  # noqa: E402
-
-DRIVER = os.environ.get("NOTIFY_DRIVER", "")
+DRIVER = None
 RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def native_doc(i, status="firing"):
-    return {
-        "version": "1", "kind": "drift", "id": "fraud-v3-%d" % i,
-        "model": "fraud", "model_version": "v3",
-        "evaluated_at": "2026-11-25T13:45:00.000Z",
-        "alerts": [{
-            "status": status, "column": "features.amount", "window": "15m",
-            "window_start": "2026-11-25T13:30:00.000Z",
-            "window_end": "2026-11-25T13:45:00.000Z",
-            "samples": 4980, "severity": "warning", "kind": "distribution",
-            "tests": {"ks": {"statistic": 0.31, "p_value": 1e-40, "p_adjusted": 1e-39},
-                      "psi": 0.52},
-            "reference_samples": 100000, "new_categories": [],
-            "dedup_key": "k%d" % i, "starts_at": "2026-11-25T13:45:00.000Z",
-            "ends_at": None}],
-    }
-
-
-class NotifierTest(unittest.TestCase):
-    def setUp(self):
-        if not DRIVER or not os.access(DRIVER, os.X_OK):
-            self.fail("NOTIFY_DRIVER must name the notify_driver binary")
-        self.tmp = tempfile.TemporaryDirectory(prefix="dw_notifier_")
-        self.receivers = []
-
-    def tearDown(self):
-        for r in self.receivers:
-            r.stop()
-        self.tmp.cleanup()
-
-    def receiver(self, responses, **kw):
-        r = Receiver(responses, **kw).start()
-        self.receivers.append(r)
-        return r
-
-    def write_docs(self, docs):
-        path = os.path.join(self.tmp.name, "docs.jsonl")
-        with open(path, "w") as f:
-            for d in docs:
-                f.write(json.dumps(d) + "\n")
-        return path
-
-    def run_driver(self, docs, *args, timeout=120):
-        stats = os.path.join(self.tmp.name, "stats.json")
-        cmd = [DRIVER, "--input", self.write_docs(docs), "--stats", stats] + list(args)
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        with open(stats) as f:
-            out = json.load(f)
-        self.assertEqual(out["remaining"], 0, out)
-        return out, p
-
+class NotifierTest(h.DriverTest):
     # ---- retries ----------------------------------------------------------
 
     def test_500_500_200_three_requests_one_delivery_same_body(self):
@@ -103,17 +47,13 @@ class NotifierTest(unittest.TestCase):
         # The command-line form of the receiver, as other suites use it.
         port_file = os.path.join(self.tmp.name, "port")
         log = os.path.join(self.tmp.name, "requests.jsonl")
-        proc = subprocess.Popen(
+        proc = h.spawn(
             ["/usr/bin/python3", os.path.join(HERE, "receiver.py"), "--port", "0",
              "--port-file", port_file, "--log", log, "--responses", "500,500,429,202",
-             "--retry-after", "2"])
+             "--retry-after", "2"], "receiver")
         try:
-            deadline = time.monotonic() + 30
-            while not os.path.exists(port_file):
-                self.assertLess(time.monotonic(), deadline, "receiver did not start")
-                time.sleep(0.05)
-            with open(port_file) as f:
-                port = int(f.read())
+            port = int(h.wait_for(lambda: open(port_file).read(), 30, "the receiver's port file",
+                                  0.05))
             url = "http://127.0.0.1:%d/alerts" % port
             out, _ = self.run_driver([native_doc(2)], "--webhook", url, "--max-retries", "5",
                                      "--backoff-base-ms", "100")
@@ -153,10 +93,7 @@ class NotifierTest(unittest.TestCase):
         self.assertIn("timed out", p.stderr)  # curl: "Operation timed out after ..."
 
     def test_receiver_down_is_retried_then_failed(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()  # nothing listens there now: connection refused
+        port = h.free_port()  # nothing listens there: connection refused
         out, _ = self.run_driver([native_doc(5)], "--webhook",
                                  "http://127.0.0.1:%d/hook" % port, "--max-retries", "2",
                                  "--backoff-base-ms", "50")
@@ -243,6 +180,4 @@ class NotifierTest(unittest.TestCase):
 
 if __name__ == "__main__":
     # meson passes the driver as the first argument; NOTIFY_DRIVER also works.
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        DRIVER = sys.argv.pop(1)
-    unittest.main(verbosity=2)
+    h.unittest_main(globals(), ["DRIVER"])

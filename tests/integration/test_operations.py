@@ -34,33 +34,21 @@ deadline. Prints "N passed, N failed"; exit 1 on any failure.
 import glob
 import json
 import os
-import re
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
-import urllib.error
-import urllib.request
-from datetime import datetime, timezone
 
 import numpy as np
-from confluent_kafka import Consumer, Producer, TopicPartition
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from receiver import Receiver  # noqa: E402
-from dwcases import run_cases  # noqa: E402
+import harness as h
+from harness import (Receiver, check, counters, log_msgs, remaining, run_cases, stderr_tail,
+                     wait_for)
 
 DW = None
 WORKDIR = None
 BOOTSTRAP = None
 BUDGET_S = 210  # whole run; meson's timeout is 240 s
-START = time.monotonic()
-procs = []
 
 MODEL = "ops"
 NAMES = ["f%d" % i for i in range(6)]
@@ -74,90 +62,17 @@ SEEDS = {"flush": 4001, "outbox": 4002}
 
 # ---------------------------------------------------------------- helpers
 
-def remaining(cap):
-    left = BUDGET_S - (time.monotonic() - START)
-    if left <= 0:
-        raise AssertionError("test budget of %d s exhausted" % BUDGET_S)
-    return min(cap, left)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def wait_for(cond, cap, what, step=0.1):
-    deadline = time.monotonic() + remaining(cap)
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (cap, what))
-        time.sleep(step)
-
-
-def iso(ms):
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
-
-
-def ms_of(s):
-    return int(round(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000))
+iso, ms_of = h.iso, h.ms_of
 
 
 def spawn(args, name, env=None):
-    out = open(os.path.join(WORKDIR, name + ".stdout"), "w")
-    err = open(os.path.join(WORKDIR, name + ".stderr"), "w")
-    p = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                         env=env or os.environ)
-    p.stderr_path = err.name
-    p.name = name
-    procs.append(p)
-    return p
-
-
-def log_msgs(proc):
-    """The "msg" of every JSON log line the process wrote so far."""
-    out = []
-    with open(proc.stderr_path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line).get("msg", ""))
-                except ValueError:
-                    pass
-    return out
-
-
-def stderr_tail(proc, n=15):
-    with open(proc.stderr_path, encoding="utf-8", errors="replace") as f:
-        return "".join(f.readlines()[-n:])
-
-
-def counters(proc):
-    found = [m for m in log_msgs(proc) if m.startswith("counters:")]
-    check(len(found) == 1, "%s: expected one counters line, found %d:\n%s"
-          % (proc.name, len(found), stderr_tail(proc)))
-    out = {}
-    for kv in found[0][len("counters:"):].split():
-        k, _, v = kv.partition("=")
-        out[k] = int(v)
-    return out
+    return h.spawn(args, name, env=env)
 
 
 def terminate(proc, cap):
     """SIGTERM; returns (exit status, seconds until exit)."""
     t = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout=remaining(cap))
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-        raise AssertionError("%s did not exit within %d s of SIGTERM:\n%s"
-                             % (proc.name, cap, stderr_tail(proc)))
+    rc = h.stop(proc, cap)
     return rc, time.monotonic() - t
 
 
@@ -171,13 +86,7 @@ def record(ts, i, row):
 def build_reference(path):
     rng = np.random.default_rng(5001)
     x = rng.normal(0.0, 1.0, size=(20000, len(NAMES)))
-    train = os.path.join(WORKDIR, "train.jsonl")
-    with open(train, "w") as f:
-        for i in range(len(x)):
-            f.write(json.dumps(record(i, i, x[i])) + "\n")
-    r = subprocess.run([DW, "reference", "build", "--input", train, "--output", path,
-                        "--model", MODEL], capture_output=True, text=True, timeout=remaining(60))
-    check(r.returncode == 0, "reference build failed: %s" % r.stderr)
+    h.build_reference(DW, path, (record(i, i, x[i]) for i in range(len(x))), model=MODEL)
 
 
 def minutes(rng, start, count, per_min, drifted, first_id):
@@ -199,60 +108,10 @@ def minutes(rng, start, count, per_min, drifted, first_id):
 
 # ---------------------------------------------------------------- kafka
 
-class Kafka:
+def Kafka(topic, nparts, group):
     """A producer and an offsets reader (outside the sidecar's group) for
     one topic."""
-
-    def __init__(self, topic, nparts, group):
-        self.topic, self.nparts, self.group = topic, nparts, group
-        self.p = Producer({"bootstrap.servers": BOOTSTRAP, "linger.ms": 10})
-        self.c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": group,
-                           "enable.auto.commit": False})
-        self.sent = 0
-
-    def produce(self, items):
-        """items in event-time order; item i goes to partition i % nparts,
-        so every partition stays in time order."""
-        errors = []
-
-        def cb(err, msg):
-            if err is not None:
-                errors.append(err)
-        for ts, value in items:
-            while True:
-                try:
-                    self.p.produce(self.topic, value=value, partition=self.sent % self.nparts,
-                                   timestamp=int(ts), on_delivery=cb)
-                    break
-                except BufferError:
-                    self.p.poll(0.05)
-            self.sent += 1
-        left = self.p.flush(remaining(30))
-        check(left == 0 and not errors, "producer: %d undelivered, errors %s" % (left,
-                                                                               errors[:3]))
-
-    def tps(self):
-        return [TopicPartition(self.topic, p) for p in range(self.nparts)]
-
-    def committed(self):
-        res = self.c.committed(self.tps(), timeout=remaining(10))
-        return [max(tp.offset, 0) for tp in sorted(res, key=lambda t: t.partition)]
-
-    def ends(self):
-        return [self.c.get_watermark_offsets(tp, timeout=remaining(10))[1] for tp in self.tps()]
-
-    def wait_caught_up(self, proc, cap=60):
-        ends = self.ends()
-
-        def done():
-            check(proc.poll() is None, "sidecar exited (rc %s):\n%s"
-                  % (proc.returncode, stderr_tail(proc)))
-            return self.committed() == ends
-        wait_for(done, cap, "group %s to commit the end offsets %s" % (self.group, ends), 0.2)
-        return ends
-
-    def close(self):
-        self.c.close()
+    return h.KafkaTopic(BOOTSTRAP, topic, nparts, group)
 
 
 def write_config(name, topic, group, url, thresholds="", extra="", sink_extra=""):
@@ -291,8 +150,7 @@ shutdown_budget: %ds
 
 
 def validate(path):
-    r = subprocess.run([DW, "validate", "-c", path], capture_output=True, text=True,
-                       timeout=remaining(30))
+    r = h.run([DW, "validate", "-c", path], timeout=30)
     return r.returncode, r.stdout + r.stderr
 
 
@@ -457,11 +315,8 @@ NORMAL = "thresholds:\n  psi: 0.2\n  ks: 0.1\nalerts:\n  for: 1\n"
 
 
 def http_get(base, path):
-    try:
-        with urllib.request.urlopen(base + path, timeout=remaining(10)) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    code, _, body = h.http("GET", base + path)
+    return code, body
 
 
 def case3_sighup_reload():
@@ -606,20 +461,14 @@ def main(argv):
     if len(argv) < 2:
         print(__doc__)
         return 2
+    h.budget(BUDGET_S)
     DW = os.path.abspath(argv[1])
     only = set(argv[2:])
-    WORKDIR = tempfile.mkdtemp(prefix="dw-ops-")
+    WORKDIR = h.workdir("dw-ops-")
     passed = failed = 0
     try:
         build_reference(os.path.join(WORKDIR, "ref.json"))
-        bs_file = os.path.join(WORKDIR, "bootstrap")
-        args = [DW, "mock-kafka", "--bootstrap-file", bs_file]
-        for topic, n in TOPICS.items():
-            args += ["--topic", "%s:%d" % (topic, n)]
-        mock = spawn(args, "mock-kafka")
-        wait_for(lambda: os.path.exists(bs_file) and open(bs_file).read().strip(), 20,
-                 "mock-kafka's bootstrap file")
-        BOOTSTRAP = open(bs_file).read().strip()
+        mock, BOOTSTRAP = h.mock_kafka(DW, TOPICS)
         p, f = run_cases(CASES, only)
         passed += p
         failed += f
@@ -628,19 +477,9 @@ def main(argv):
     except Exception as e:
         failed += 1
         print("FAIL setup: %s" % e, flush=True)
-        traceback.print_exc()
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(5)
-        if failed:
-            print("logs kept in %s" % WORKDIR)
-        else:
-            shutil.rmtree(WORKDIR, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    h.main(main, sys.argv)

@@ -9,20 +9,15 @@ Run: /usr/bin/python3 tests/integration/test_outbox.py \
 (or set NOTIFY_DRIVER and DRIFTWATCH instead of the arguments).
 """
 
-import glob
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
-import tempfile
-import unittest
+
+import harness as h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-from receiver import Receiver  # noqa: E402
 
 DRIVER = os.environ.get("NOTIFY_DRIVER", "")
 DRIFTWATCH = os.environ.get("DRIFTWATCH", "")
@@ -30,52 +25,17 @@ OUTBOX_NAME = re.compile(r"^\d{20}-[A-Za-z0-9._-]+\.json$")
 
 
 def native_doc(i, status="firing"):
-    return {
-        "version": "1", "kind": "drift", "id": "fraud/v3/2026-11-25T13:45:00.000Z/%04d" % i,
-        "model": "fraud", "model_version": "v3",
-        "evaluated_at": "2026-11-25T13:45:00.000Z",
-        "alerts": [{
-            "status": status, "column": "features.amount", "window": "15m",
-            "window_start": "2026-11-25T13:30:00.000Z",
-            "window_end": "2026-11-25T13:45:00.000Z",
-            "samples": 4980, "severity": "warning", "kind": "distribution",
-            "tests": {"ks": {"statistic": 0.31, "p_value": 1e-40, "p_adjusted": 1e-39},
-                      "psi": 0.52},
-            "reference_samples": 100000, "new_categories": [],
-            "dedup_key": "k%d" % i, "starts_at": "2026-11-25T13:45:00.000Z",
-            "ends_at": None}],
-    }
+    return h.native_doc(i, status, "fraud/v3/2026-11-25T13:45:00.000Z/%04d" % i)
 
 
-def dead_port():
-    """A port nothing listens on (connection refused) that a receiver can
-    take later: bound to find it free, then released."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+dead_port = h.free_port  # nothing listens there; a receiver can take it later
 
 
-class OutboxTest(unittest.TestCase):
+class OutboxTest(h.DriverTest):
     def setUp(self):
-        if not DRIVER or not os.access(DRIVER, os.X_OK):
-            self.fail("NOTIFY_DRIVER must name the notify_driver binary")
-        self.tmp = tempfile.TemporaryDirectory(prefix="dw_outbox_")
+        super().setUp()
         self.state = os.path.join(self.tmp.name, "state")
         os.mkdir(self.state)
-        self.receivers = []
-        self.runs = 0
-
-    def tearDown(self):
-        for r in self.receivers:
-            r.stop()
-        self.tmp.cleanup()
-
-    def receiver(self, responses, **kw):
-        r = Receiver(responses, **kw).start()
-        self.receivers.append(r)
-        return r
 
     def outbox_files(self, sink="webhook-1"):
         d = os.path.join(self.state, "outbox", sink)
@@ -87,17 +47,7 @@ class OutboxTest(unittest.TestCase):
     def run_driver(self, docs, *args, timeout=120):
         """Runs notify_driver once; returns (stats of sink 0, whole stats,
         completed process)."""
-        self.runs += 1
-        inp = os.path.join(self.tmp.name, "docs-%d.jsonl" % self.runs)
-        with open(inp, "w") as f:
-            for d in docs:
-                f.write(json.dumps(d) + "\n")
-        stats = os.path.join(self.tmp.name, "stats-%d.json" % self.runs)
-        cmd = [DRIVER, "--input", inp, "--stats", stats] + list(args)
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        with open(stats) as f:
-            out = json.load(f)
+        out, p = self.driver(docs, *args, timeout=timeout)
         return out["sinks"][0], out, p
 
     # ---- (a) the acceptance case with notify_driver --------------------------
@@ -324,10 +274,4 @@ shutdown_budget: 2s
 
 if __name__ == "__main__":
     # meson passes the driver and the driftwatch binary as arguments.
-    args = [a for a in sys.argv[1:] if not a.startswith("-")]
-    if args:
-        DRIVER = args[0]
-        sys.argv = [sys.argv[0]] + [a for a in sys.argv[1:] if a.startswith("-")]
-    if len(args) > 1:
-        DRIFTWATCH = args[1]
-    unittest.main(verbosity=2)
+    h.unittest_main(globals(), ["DRIVER", "DRIFTWATCH"])

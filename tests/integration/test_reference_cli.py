@@ -9,20 +9,20 @@ the sanitizer build)."""
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import unittest
 
 import numpy as np
 
+import harness as h
+
 DW = None
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def run(*args, stdin=None, env=None):
-    return subprocess.run([DW] + list(args), input=stdin, capture_output=True, text=True,
-                          timeout=120, env=env)
+    return h.run([DW] + list(args), timeout=120, stdin=stdin, env=env)
 
 
 class Tmp(unittest.TestCase):
@@ -270,5 +270,4 @@ if __name__ == "__main__":
     if mode == "all":
         suite.addTests(loader.loadTestsFromTestCase(BuildTest))
     suite.addTests(loader.loadTestsFromTestCase(BadInputTest))
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    sys.exit(0 if result.wasSuccessful() else 1)
+    h.main(lambda: 0 if unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful() else 1)

@@ -28,24 +28,16 @@ import http.server
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-import traceback
-from datetime import datetime, timezone
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from receiver import Receiver  # noqa: E402
+import harness as h
+from harness import Receiver, check, run_cases
 
 DW = None
 WORKDIR = None
 BUDGET_S = 100
-START = time.monotonic()
 
 MODEL = "churn"
 VERSION = "v7"
@@ -69,24 +61,7 @@ EVIDENCE_KEYS = {"idempotency_key", "rule", "model", "model_version", "reference
                  "drift_since", "triggered_at", "columns"}
 
 
-def remaining(cap):
-    left = BUDGET_S - (time.monotonic() - START)
-    if left <= 0:
-        raise AssertionError("test budget of %d s exhausted" % BUDGET_S)
-    return min(cap, left)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def ms_of(s):
-    check(isinstance(s, str) and RFC3339.match(s), "not an RFC 3339 UTC time: %r" % (s,))
-    return int(round(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000))
+ms_of = h.ms_of
 
 
 def minute_of(s):
@@ -155,11 +130,7 @@ def build_reference(path):
     rng = np.random.default_rng(7001)
     n = 20000
     num, score = rows(rng, n, False)
-    train = os.path.join(WORKDIR, "train.jsonl")
-    write_jsonl(train, (record(i, i, num[i], score[i]) for i in range(n)))
-    r = subprocess.run([DW, "reference", "build", "--input", train, "--output", path, "--model",
-                        MODEL], capture_output=True, text=True, timeout=remaining(60))
-    check(r.returncode == 0, "reference build failed: %s" % r.stderr)
+    h.build_reference(DW, path, (record(i, i, num[i], score[i]) for i in range(n)), MODEL)
 
 
 def in_episode(minute):
@@ -240,9 +211,7 @@ state_dir: %s
 """ % (MODEL, os.path.join(WORKDIR, "ref.json"), sink_url,
             urls["rt-airflow"], common, urls["rt-argo"], common, urls["rt-kubeflow"], common,
             urls["rt-github"], common, urls["rt-webhook"], common, state))
-    r = subprocess.run([DW, "validate", "-c", path], capture_output=True, text=True,
-                       timeout=remaining(30))
-    check(r.returncode == 0, "validate: %s%s" % (r.stdout, r.stderr))
+    h.validate(DW, path)
     return path
 
 
@@ -304,8 +273,7 @@ def case_once_per_episode_and_cooldown():
     try:
         urls = {r: "http://127.0.0.1:%d%s" % (rxs[r].port, RULES[r][1]) for r in RULES}
         cfg = write_config(urls, sink.url)
-        r = subprocess.run([DW, "replay", "-c", cfg, logs], capture_output=True, text=True,
-                           timeout=remaining(60))
+        r = h.run([DW, "replay", "-c", cfg, logs], timeout=60)
         check(r.returncode == 0, "replay exited %d: %s" % (r.returncode, r.stderr[-2000:]))
         m = re.search(r"delivered=(\d+) delivery_failed=(\d+) dropped=(\d+)", r.stderr)
         check(m, "no counters line in replay's log:\n%s" % r.stderr[-2000:])
@@ -433,28 +401,13 @@ def main(argv):
     if len(argv) != 2:
         print(__doc__)
         return 2
+    h.budget(BUDGET_S)
     DW = os.path.abspath(argv[1])
-    WORKDIR = tempfile.mkdtemp(prefix="dw-retrain-")
-    passed = failed = 0
-    try:
-        for case in CASES:
-            t = time.monotonic()
-            try:
-                case()
-                passed += 1
-                print("PASS %s (%.1f s)" % (case.__name__, time.monotonic() - t))
-            except Exception:
-                failed += 1
-                print("FAIL %s (%.1f s)" % (case.__name__, time.monotonic() - t))
-                traceback.print_exc()
-    finally:
-        if failed == 0:
-            shutil.rmtree(WORKDIR, ignore_errors=True)
-        else:
-            print("work directory kept: %s" % WORKDIR)
+    WORKDIR = h.workdir("dw-retrain-")
+    passed, failed = run_cases(CASES)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    h.main(main, sys.argv)

@@ -32,30 +32,21 @@ every record was applied. Every wait polls a condition with a deadline.
 import json
 import os
 import re
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
-from datetime import datetime, timezone
+from datetime import datetime
 
 import numpy as np
-from confluent_kafka import Consumer, Producer, TopicPartition
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from receiver import Receiver  # noqa: E402
-from dwcases import run_cases  # noqa: E402
+import harness as h
+from harness import Receiver, check, remaining, run_cases, stderr_tail, stop, wait_for
 
 DW = None
 WORKDIR = None
 BOOTSTRAP = None
 BUDGET_S = 270  # whole run; meson's timeout is 300 s
-START = time.monotonic()
-procs = []
 
 MODEL = "itest"
 VERSION = "v1"
@@ -82,53 +73,11 @@ TOPICS = {"main": ("model-logs", 3), "malformed": ("malformed-logs", 3),
 
 # ---------------------------------------------------------------- helpers
 
-def remaining(cap):
-    """Seconds for one wait: at most cap, never beyond the whole budget."""
-    left = BUDGET_S - (time.monotonic() - START)
-    if left <= 0:
-        raise AssertionError("test budget of %d s exhausted" % BUDGET_S)
-    return min(cap, left)
-
-
-def wait_for(cond, cap, what, step=0.1):
-    """Polls cond() until it returns a true value (which is returned) or the
-    deadline passes (AssertionError naming what was awaited)."""
-    deadline = time.monotonic() + remaining(cap)
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (cap, what))
-        time.sleep(step)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
 def spawn(args, name):
-    out = open(os.path.join(WORKDIR, name + ".stdout"), "w")
-    err = open(os.path.join(WORKDIR, name + ".stderr"), "w")
-    p = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-    p.stderr_path = err.name
-    p.name = name
-    procs.append(p)
-    return p
+    return h.spawn(args, name)
 
 
-def stderr_tail(p, n=15):
-    try:
-        with open(p.stderr_path, encoding="utf-8", errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except OSError:
-        return ""
-
-
-def iso(ms):
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
+iso = h.iso
 
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -185,17 +134,8 @@ def build_reference(path):
     rng = np.random.default_rng(20260101)
     n = 20000
     num, c0, c1, score = draw(rng, n)
-    train = os.path.join(WORKDIR, "train.jsonl")
-    with open(train, "w") as f:
-        for i in range(n):
-            f.write(json.dumps(record(i, i, num[i], c0[i], c1[i], score[i]),
-                               separators=(",", ":")) + "\n")
-    r = subprocess.run([DW, "reference", "build", "--input", train, "--output", path,
-                        "--model", MODEL], capture_output=True, text=True,
-                       timeout=remaining(60))
-    check(r.returncode == 0, "reference build failed: %s" % r.stderr)
-    with open(path) as f:
-        ref = json.load(f)
+    ref = h.build_reference(DW, path, (record(i, i, num[i], c0[i], c1[i], score[i])
+                                       for i in range(n)), model=MODEL)
     names = sorted(c["name"] for c in ref["columns"])
     want = sorted(["features." + c for c in NUMERIC] + ["features.c0", "features.c1",
                                                        "prediction.score"])
@@ -208,73 +148,13 @@ def produce(topic, nparts, items):
     """items: (ts_ms, value bytes/str/dict) in event-time order; item i goes
     to partition i % nparts, so each partition stays in time order. Returns
     the number of messages per partition."""
-    p = Producer({"bootstrap.servers": BOOTSTRAP, "linger.ms": 20,
-                  "queue.buffering.max.messages": 200000})
-    errors = []
-
-    def cb(err, msg):
-        if err is not None:
-            errors.append(err)
-
-    counts = [0] * nparts
-    for i, (ts, value) in enumerate(items):
-        if isinstance(value, dict):
-            value = json.dumps(value, separators=(",", ":"))
-        part = i % nparts
-        while True:
-            try:
-                p.produce(topic, value=value, partition=part, timestamp=int(ts), on_delivery=cb)
-                break
-            except BufferError:
-                p.poll(0.1)
-        counts[part] += 1
-    left = p.flush(remaining(30))
-    check(left == 0, "producer: %d messages not delivered" % left)
-    check(not errors, "producer delivery errors: %s" % errors[:3])
-    return counts
+    return h.produce(BOOTSTRAP, topic, items, nparts)
 
 
-class Group:
-    """Reads a consumer group's committed offsets and the topic's end offsets
+def Group(topic, nparts, group):
+    """Committed offsets of a group and the topic's end offsets, read
     without joining the group."""
-
-    def __init__(self, topic, nparts, group):
-        self.topic, self.nparts, self.group = topic, nparts, group
-        self.c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": group,
-                           "enable.auto.commit": False})
-
-    def tps(self):
-        return [TopicPartition(self.topic, p) for p in range(self.nparts)]
-
-    def committed(self):
-        """Committed offset per partition (0 when none is committed: the
-        sidecar then starts at the earliest offset, which is 0 here)."""
-        res = self.c.committed(self.tps(), timeout=remaining(10))
-        return [max(tp.offset, 0) for tp in sorted(res, key=lambda t: t.partition)]
-
-    def ends(self):
-        return [self.c.get_watermark_offsets(tp, timeout=remaining(10))[1]
-                for tp in self.tps()]
-
-    def wait_caught_up(self, proc, cap=60):
-        """Waits until the group's committed offsets equal the end offsets
-        (every record applied); the error names the last committed ones."""
-        ends = self.ends()
-        last = [None]
-
-        def done():
-            check(proc.poll() is None, "sidecar exited (rc %s) while consuming:\n%s"
-                  % (proc.returncode, stderr_tail(proc)))
-            last[0] = self.committed()
-            return last[0] == ends
-        try:
-            wait_for(done, cap, "group %s to commit end offsets %s" % (self.group, ends), 0.2)
-        except AssertionError as e:
-            raise AssertionError("%s (committed: %s)" % (e, last[0]))
-        return ends
-
-    def close(self):
-        self.c.close()
+    return h.KafkaTopic(BOOTSTRAP, topic, nparts, group)
 
 
 def write_config(name, topic, group, url, extra_sink="", idle="0"):
@@ -311,9 +191,7 @@ log:
   level: %s
 """ % (BOOTSTRAP, topic, group, MODEL, os.path.join(WORKDIR, "ref.json"), idle, url,
             extra_sink, state, os.environ.get("DW_ITEST_LOG_LEVEL", "info")))
-    r = subprocess.run([DW, "validate", "-c", path], capture_output=True, text=True,
-                       timeout=remaining(30))
-    check(r.returncode == 0, "validate %s: %s%s" % (path, r.stdout, r.stderr))
+    h.validate(DW, path)
     return path
 
 
@@ -321,42 +199,12 @@ def start_sidecar(config, name):
     return spawn([DW, "run", "-c", config], name)
 
 
-def stop(proc, cap=30):
-    """SIGTERM; returns the exit status."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=remaining(cap))
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-        raise AssertionError("%s did not exit within %d s of SIGTERM:\n%s"
-                             % (proc.name, cap, stderr_tail(proc)))
-
-
 def counters(proc):
     """The key=value pairs of the sidecar's final "counters:" log line."""
-    found = []
-    with open(proc.stderr_path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            line = line.strip()
-            if not line.startswith("{"):
-                continue
-            try:
-                msg = json.loads(line).get("msg", "")
-            except ValueError:
-                continue
-            if msg.startswith("counters:"):
-                found.append(msg)
-    check(len(found) == 1, "%s: expected one counters line, found %d:\n%s"
-          % (proc.name, len(found), stderr_tail(proc)))
-    out = {}
-    for kv in found[0][len("counters:"):].split():
-        k, _, v = kv.partition("=")
-        out[k] = int(v)
+    out = h.counters(proc)
     for k in ("messages", "applied", "rejected.invalid_json", "rejected.unknown_model",
               "wrong_type_fields"):
-        check(k in out, "counters line lacks %s: %s" % (k, found[0]))
+        check(k in out, "counters line lacks %s: %s" % (k, out))
     return out
 
 
@@ -643,8 +491,7 @@ def case5_replay_equals_run():
         with open(logs, "w") as f:
             f.write("\n".join(values) + "\n")
         cfg2 = write_config("replay-file", topic, "dw-replay-unused", rx_replay.url)
-        r = subprocess.run([DW, "replay", "-c", cfg2, logs], capture_output=True, text=True,
-                           timeout=remaining(120))
+        r = h.run([DW, "replay", "-c", cfg2, logs], timeout=120)
         check(r.returncode == 0, "replay exited %d: %s" % (r.returncode, r.stderr[-2000:]))
 
         def bodies(rx):
@@ -754,20 +601,14 @@ def main(argv):
     if len(argv) < 2:
         print(__doc__)
         return 2
+    h.budget(BUDGET_S)
     DW = os.path.abspath(argv[1])
     only = set(argv[2:])
-    WORKDIR = tempfile.mkdtemp(prefix="dw-itest-")
+    WORKDIR = h.workdir("dw-itest-")
     passed = failed = 0
     try:
         build_reference(os.path.join(WORKDIR, "ref.json"))
-        bs_file = os.path.join(WORKDIR, "bootstrap")
-        args = [DW, "mock-kafka", "--bootstrap-file", bs_file]
-        for topic, n in TOPICS.values():
-            args += ["--topic", "%s:%d" % (topic, n)]
-        mock = spawn(args, "mock-kafka")
-        wait_for(lambda: os.path.exists(bs_file) and open(bs_file).read().strip(), 20,
-                 "mock-kafka's bootstrap file")
-        BOOTSTRAP = open(bs_file).read().strip()
+        mock, BOOTSTRAP = h.mock_kafka(DW, dict(TOPICS.values()))
         p, f = run_cases(CASES, only)
         passed += p
         failed += f
@@ -778,23 +619,12 @@ def main(argv):
     except Exception as e:
         failed += 1
         print("FAIL setup: %s" % e, flush=True)
-        traceback.print_exc()
     finally:
         if Main.group:
             Main.group.close()
-        if Main.rx:
-            Main.rx.stop()
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(5)
-        if failed:
-            print("logs kept in %s" % WORKDIR)
-        else:
-            shutil.rmtree(WORKDIR, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    h.main(main, sys.argv)

@@ -18,14 +18,9 @@ import json
 import os
 import re
 import subprocess
-import sys
-import tempfile
 import time
-import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from receiver import Receiver  # noqa: E402
+import harness as h
 
 DRIVER = os.environ.get("NOTIFY_DRIVER", "")
 RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -74,37 +69,7 @@ def doc(i, alerts, model="fraud", version="v3"):
             "alerts": alerts}
 
 
-class SinksTest(unittest.TestCase):
-    def setUp(self):
-        if not DRIVER or not os.access(DRIVER, os.X_OK):
-            self.fail("NOTIFY_DRIVER must name the notify_driver binary")
-        self.tmp = tempfile.TemporaryDirectory(prefix="dw_sinks_")
-        self.receivers = []
-
-    def tearDown(self):
-        for r in self.receivers:
-            r.stop()
-        self.tmp.cleanup()
-
-    def receiver(self, responses, **kw):
-        r = Receiver(responses, **kw).start()
-        self.receivers.append(r)
-        return r
-
-    def run_driver(self, docs, *args, timeout=120):
-        path = os.path.join(self.tmp.name, "docs.jsonl")
-        with open(path, "w") as f:
-            for d in docs:
-                f.write(json.dumps(d) + "\n")
-        stats = os.path.join(self.tmp.name, "stats.json")
-        cmd = [DRIVER, "--input", path, "--stats", stats] + list(args)
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        with open(stats) as f:
-            out = json.load(f)
-        self.assertEqual(out["remaining"], 0, out)
-        return out, p
-
+class SinksTest(h.DriverTest):
     def bodies(self, rx):
         return [json.loads(r["body"]) for r in rx.requests()]
 
@@ -373,6 +338,4 @@ class SinksTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
-        DRIVER = sys.argv.pop(1)
-    unittest.main(verbosity=2)
+    h.unittest_main(globals(), ["DRIVER"])

@@ -216,6 +216,36 @@ static void test_metrics_counters_and_format(void **state)
     json_decref(snap);
 }
 
+/* Dead-letter and HTTP connection counters appear only when given, with
+ * every result and reason present. */
+static void test_metrics_dead_letter_and_http(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    char *t = render(&st, NULL, 0, NULL);
+    assert_false(has_prefix_line(t, "driftwatch_dead_letter_records_total"));
+    assert_false(has_prefix_line(t, "driftwatch_http_connections"));
+    free(t);
+
+    dw_dead_letter_stats dl = {.queued = 7, .delivered = 3, .failed = 4, .dropped_queue_full = 2};
+    dw_metrics_http hs = {.open = 5, .closed_timeout = 11, .closed_capacity = 12, .refused = 1};
+    dw_metrics_input in = {.version = "9.9.9", .stats = &st, .http = &hs, .dead_letter = &dl};
+    t = dw_metrics_render(&in, NULL, NULL);
+    assert_wellformed(t);
+    assert_line(t, "# TYPE driftwatch_dead_letter_records_total counter");
+    assert_line(t, "driftwatch_dead_letter_records_total{result=\"queued\"} 7");
+    assert_line(t, "driftwatch_dead_letter_records_total{result=\"delivered\"} 3");
+    assert_line(t, "driftwatch_dead_letter_records_total{result=\"failed\"} 4");
+    assert_line(t, "driftwatch_dead_letter_records_total{result=\"dropped_queue_full\"} 2");
+    assert_line(t, "# TYPE driftwatch_http_connections gauge");
+    assert_line(t, "driftwatch_http_connections 5");
+    assert_line(t, "driftwatch_http_connections_closed_total{reason=\"request_timeout\"} 11");
+    assert_line(t, "driftwatch_http_connections_closed_total{reason=\"capacity\"} 12");
+    assert_line(t, "driftwatch_http_connections_closed_total{reason=\"refused\"} 1");
+    assert_line(t, "driftwatch_records_rejected_total{reason=\"too_many_fields\"} 0");
+    free(t);
+}
+
 static void test_metrics_column_series(void **state)
 {
     (void)state;
@@ -379,6 +409,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_counters_and_format),
+        cmocka_unit_test(test_metrics_dead_letter_and_http),
         cmocka_unit_test(test_metrics_column_series),
         cmocka_unit_test(test_metrics_label_escaping),
         cmocka_unit_test(test_metrics_histogram_cumulative),

@@ -1,0 +1,446 @@
+/* State on Kafka, the engine's side: the counts this replica applied since
+ * its last delta, their encoding (delta.h), and the merge of deltas read
+ * back from the state topic (engine.h, "State on Kafka"; the Kafka side is
+ * in state_topic.c). */
+#include "engine_int.h"
+
+#include "driftwatch/error.h"
+#include "driftwatch/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+void dw_engine_state_enable(dw_engine *e, uint64_t writer_id, dw_delta_fn fn, void *ctx)
+{
+    e->delta_on = true;
+    e->writer_id = writer_id;
+    e->delta_fn = fn;
+    e->delta_ctx = ctx;
+    e->next_off_src = -1;
+    e->next_off = -1;
+    /* Deltas use the finest pane every window can be cut from. */
+    int64_t g = 0;
+    for (size_t w = 0; w < e->nwindows; w++)
+        g = gcd64(e->windows[w].slide_ms, g);
+    e->delta_gran = g > 0 ? g : 60000;
+    if (!e->cover)
+        e->cover = dw_calloc(DW_ENGINE_MAX_SOURCES, sizeof *e->cover);
+}
+
+void dw_engine_source_offset(dw_engine *e, int id, int64_t next_offset)
+{
+    if (!e->delta_on || id <= 0 || (size_t)id >= e->nsources)
+        return;
+    /* Taken by the dw_engine_process_from() that follows. */
+    e->next_off_src = id;
+    e->next_off = next_offset;
+}
+
+int64_t dw_engine_source_resume(dw_engine *e, int id)
+{
+    if (id <= 0 || (size_t)id >= e->nsources)
+        return -1;
+    source *src = &e->sources[id];
+    src->off_from = src->off_to = src->log_to;
+    return src->log_to;
+}
+
+int64_t dw_engine_emit_time(const dw_engine *e)
+{
+    return e->emit_at;
+}
+
+/* ---- pending counts ---- */
+
+void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_t t,
+                     const size_t *slots, size_t n)
+{
+    int64_t pane = floor_to(t, e->delta_gran);
+    pend_buf *pb = src->last_pb;
+    if (!pb || pb->pidx != pidx || pb->pane != pane) {
+        for (pb = src->pend; pb; pb = pb->next)
+            if (pb->pidx == pidx && pb->pane == pane)
+                break;
+        if (!pb) {
+            if (e->npend >= DW_ENGINE_MAX_PENDING)
+                dw_engine_delta_flush(e); /* bounded memory: send what we have */
+            size_t width = dw_model_width(m);
+            pend_buf **pp = &e->pend_free;
+            while (*pp && (*pp)->width != width)
+                pp = &(*pp)->next;
+            if (*pp) {
+                pb = *pp;
+                *pp = pb->next;
+            } else {
+                pb = dw_calloc(1, sizeof *pb);
+                pb->width = width;
+                pb->cnt = dw_calloc(width, sizeof *pb->cnt);
+                pb->touched = dw_malloc(width * sizeof *pb->touched);
+            }
+            pb->pidx = pidx;
+            pb->pane = pane;
+            pb->records = 0;
+            pb->ntouched = 0;
+            pb->next = src->pend;
+            src->pend = pb;
+            e->npend++;
+        }
+        src->last_pb = pb;
+    }
+    pb->records++;
+    for (size_t i = 0; i < n; i++) {
+        size_t s = slots[i];
+        if (pb->cnt[s]++ == 0)
+            pb->touched[pb->ntouched++] = (uint32_t)s;
+    }
+    src->dirty = true;
+}
+
+static void scratch_reserve(dw_engine *e, size_t n)
+{
+    if (n <= e->dscratch_cap)
+        return;
+    size_t cap = e->dscratch_cap ? e->dscratch_cap : 1024;
+    while (cap < n)
+        cap *= 2;
+    e->dscratch_slots = dw_realloc(e->dscratch_slots, cap * sizeof *e->dscratch_slots);
+    e->dscratch_counts = dw_realloc(e->dscratch_counts, cap * sizeof *e->dscratch_counts);
+    e->dscratch_cap = cap;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static dw_model *state_at(dw_engine *e, size_t pidx, model_entry **me_out)
+{
+    size_t mi = pidx / (DW_ENGINE_MAX_VERSIONS + 1), vi = pidx % (DW_ENGINE_MAX_VERSIONS + 1);
+    if (mi >= e->nmodels || vi >= e->models[mi].nstates)
+        return NULL;
+    if (me_out)
+        *me_out = &e->models[mi];
+    return e->models[mi].states[vi];
+}
+
+/* Encodes one buffer as a group and returns it to the free list. */
+static void encode_group(dw_engine *e, pend_buf *pb)
+{
+    model_entry *me = NULL;
+    dw_model *m = state_at(e, pb->pidx, &me);
+    dw_delta_group(&e->dw, dw_model_name(m), dw_model_version(m), me->ref->checksum, pb->pane,
+                   pb->records);
+    qsort(pb->touched, pb->ntouched, sizeof *pb->touched, cmp_u32);
+    scratch_reserve(e, pb->ntouched);
+    size_t np = 0, nn = 0;
+    for (size_t i = 0; i < pb->ntouched; i++) {
+        size_t col;
+        uint32_t s = pb->touched[i];
+        if (dw_model_new_category(m, s, &col)) {
+            nn++;
+            continue;
+        }
+        e->dscratch_slots[np] = s;
+        e->dscratch_counts[np++] = pb->cnt[s];
+    }
+    dw_delta_pairs(&e->dw, e->dscratch_slots, e->dscratch_counts, np);
+    /* Unseen categories by name: their counter index is this replica's. A
+     * slot cannot have been freed since (pending counts go out before any
+     * evaluation, which is where slots are freed); if it had, "" lands in
+     * the receiver's overflow counter. */
+    dw_delta_names_begin(&e->dw, nn);
+    for (size_t i = 0; i < pb->ntouched && nn; i++) {
+        size_t col;
+        uint32_t s = pb->touched[i];
+        const char *name = dw_model_new_category(m, s, &col);
+        if (name)
+            dw_delta_name(&e->dw, col, name, pb->cnt[s]);
+    }
+    for (size_t i = 0; i < pb->ntouched; i++)
+        pb->cnt[pb->touched[i]] = 0;
+    pb->ntouched = 0;
+    pb->records = 0;
+}
+
+void dw_engine_delta_flush(dw_engine *e)
+{
+    if (!e->delta_on || e->in_delta_flush)
+        return;
+    if (e->in_message) {
+        /* A message's records go out together (see dw_engine_process_from). */
+        e->flush_wanted = true;
+        return;
+    }
+    e->flush_wanted = false;
+    size_t nsect = 0;
+    for (size_t i = 1; i < e->nsources; i++) {
+        const source *s = &e->sources[i];
+        if (s->topic && (s->dirty || s->off_to > s->off_from))
+            nsect++;
+    }
+    if (!nsect)
+        return;
+    e->in_delta_flush = true;
+    dw_delta_begin(&e->dw, e->writer_id, ++e->delta_seq, nsect);
+    size_t nc = 0;
+    for (size_t i = 1; i < e->nsources; i++) {
+        source *s = &e->sources[i];
+        if (!s->topic || !(s->dirty || s->off_to > s->off_from))
+            continue;
+        size_t ng = 0;
+        for (pend_buf *pb = s->pend; pb; pb = pb->next)
+            ng++;
+        dw_delta_section(&e->dw, s->topic, s->partition, s->off_from, s->off_to,
+                         s->seen ? s->max_t : INT64_MIN, ng);
+        pend_buf *pb = s->pend;
+        while (pb) {
+            pend_buf *next = pb->next;
+            encode_group(e, pb);
+            pb->next = e->pend_free;
+            e->pend_free = pb;
+            pb = next;
+        }
+        s->pend = s->last_pb = NULL;
+        s->dirty = false;
+        e->cover[nc].topic = s->topic;
+        e->cover[nc].partition = s->partition;
+        e->cover[nc].to = s->off_to;
+        nc++;
+        s->off_from = s->off_to;
+    }
+    e->npend = 0;
+    STAT_ADD(e, deltas_out, 1);
+    STAT_ADD(e, delta_bytes_out, e->dw.len);
+    if (e->delta_fn)
+        e->delta_fn(e->delta_ctx, e->dw.buf, e->dw.len, e->cover, nc);
+    e->in_delta_flush = false;
+}
+
+/* ---- merging deltas ---- */
+
+static void ahead_push(dw_engine *e, size_t pidx, int64_t pane, uint32_t records,
+                       const uint32_t *slots, const uint32_t *counts, size_t n)
+{
+    if (e->nahead >= DW_ENGINE_MAX_AHEAD_GROUPS) {
+        STAT_ADD(e, delta_late, records); /* bounded: counted, never applied */
+        return;
+    }
+    ahead_grp *a = dw_calloc(1, sizeof *a);
+    a->pidx = pidx;
+    a->pane = pane;
+    a->records = records;
+    a->n = n;
+    a->slots = dw_malloc((n ? n : 1) * sizeof *a->slots);
+    a->counts = dw_malloc((n ? n : 1) * sizeof *a->counts);
+    memcpy(a->slots, slots, n * sizeof *slots);
+    memcpy(a->counts, counts, n * sizeof *counts);
+    /* Oldest first, so they are retried in the order they came. */
+    ahead_grp **pp = &e->ahead_list;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = a;
+    e->nahead++;
+    STAT_SET(e, delta_ahead, e->nahead);
+}
+
+static void ahead_free(ahead_grp *a)
+{
+    free(a->slots);
+    free(a->counts);
+    free(a);
+}
+
+/* Adds a group's counts; returns what dw_model_add_counts() returned. */
+static int add_group(dw_engine *e, dw_model *m, int64_t pane, uint32_t records,
+                     const uint32_t *slots, const uint32_t *counts, size_t n, bool *fresh)
+{
+    bool was_fresh = dw_window_next_end(dw_model_window(m, 0)) == INT64_MIN;
+    int rc = dw_model_add_counts(m, pane, slots, counts, n);
+    if (rc == DW_ERR_LIMIT) {
+        STAT_ADD(e, delta_late, records);
+    } else if (rc == 0) {
+        STAT_ADD(e, applied, records);
+        STAT_ADD(e, delta_records_in, records);
+        if (was_fresh)
+            *fresh = true;
+    }
+    return rc;
+}
+
+void dw_eng_retry_ahead(dw_engine *e)
+{
+    bool fresh = false;
+    ahead_grp **pp = &e->ahead_list;
+    while (*pp) {
+        ahead_grp *a = *pp;
+        dw_model *m = state_at(e, a->pidx, NULL);
+        int rc = m ? add_group(e, m, a->pane, a->records, a->slots, a->counts, a->n, &fresh)
+                   : DW_ERR_NOT_FOUND;
+        if (rc == DW_ERR_STATE) {
+            pp = &a->next;
+            continue;
+        }
+        *pp = a->next;
+        ahead_free(a);
+        e->nahead--;
+    }
+    STAT_SET(e, delta_ahead, e->nahead);
+    if (fresh)
+        dw_eng_refresh_next_boundary(e);
+}
+
+static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
+{
+    model_entry *me = dw_eng_route(e, g->model.ptr, g->model.len,
+                                   g->has_version ? g->version.ptr : NULL, g->version.len);
+    if (!me || g->checksum.len != strlen(me->ref->checksum) ||
+        memcmp(g->checksum.ptr, me->ref->checksum, g->checksum.len) != 0) {
+        /* Another configuration or reference (a rollout in progress):
+         * counts of another layout cannot be merged. */
+        STAT_ADD(e, delta_foreign, 1);
+        return 0;
+    }
+    size_t sidx;
+    bool too_many;
+    dw_model *m = dw_eng_model_state(e, me, g->has_version ? g->version.ptr : NULL,
+                                     g->version.len, &sidx, &too_many);
+    if (!m) {
+        STAT_ADD(e, delta_foreign, 1);
+        return 0;
+    }
+    scratch_reserve(e, g->npairs + g->nnames);
+    memcpy(e->dscratch_slots, g->slots, g->npairs * sizeof *g->slots);
+    memcpy(e->dscratch_counts, g->counts, g->npairs * sizeof *g->counts);
+    size_t n = g->npairs;
+    for (size_t i = 0; i < g->nnames; i++) {
+        if (g->names[i].col >= me->ref->ncols)
+            continue;
+        e->dscratch_slots[n] = (uint32_t)dw_model_category_slot(
+            m, g->names[i].col, g->names[i].name.ptr, g->names[i].name.len);
+        e->dscratch_counts[n++] = g->names[i].count;
+    }
+    int rc = add_group(e, m, g->pane_ms, g->records, e->dscratch_slots, e->dscratch_counts, n,
+                       fresh);
+    if (rc == DW_ERR_STATE)
+        ahead_push(e, (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1) + sidx, g->pane_ms,
+                   g->records, e->dscratch_slots, e->dscratch_counts, n);
+    return g->records;
+}
+
+int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_result *res)
+{
+    memset(res, 0, sizeof *res);
+    dw_delta d;
+    if (dw_delta_decode(buf, len, &d) < 0) {
+        STAT_ADD(e, delta_invalid, 1);
+        return DW_ERR_PARSE;
+    }
+    res->own = e->delta_on && d.writer == e->writer_id;
+    int64_t wall = dw_wall_ms();
+    int *ids = dw_calloc(d.nsections ? d.nsections : 1, sizeof *ids);
+    bool fresh = false;
+    /* All counts first, then the event times: a pane closes only after
+     * every count the writer had in it when it closed the pane. */
+    for (size_t s = 0; s < d.nsections; s++) {
+        const dw_delta_sect *sec = &d.sections[s];
+        char topic[DW_DELTA_MAX_STR + 1];
+        memcpy(topic, sec->topic.ptr, sec->topic.len);
+        topic[sec->topic.len] = '\0';
+        ids[s] = sec->topic.len ? dw_engine_source(e, topic, sec->partition) : -1;
+        if (ids[s] <= 0)
+            continue;
+        source *src = &e->sources[ids[s]];
+        if (sec->from >= 0 && sec->from < src->log_to) {
+            /* Offsets another delta already covered: a producer retry or a
+             * replica that lost the partition without knowing it. */
+            res->duplicates++;
+            STAT_ADD(e, delta_duplicates, 1);
+            ids[s] = -1;
+            continue;
+        }
+        if (sec->to > src->log_to)
+            src->log_to = sec->to;
+        res->sections++;
+        if (res->own)
+            continue;
+        for (size_t g = 0; g < sec->ngroups; g++)
+            res->records += apply_group(e, &sec->groups[g], &fresh);
+    }
+    if (!res->own && res->sections) {
+        STAT_ADD(e, deltas_in, 1);
+        for (size_t s = 0; s < d.nsections; s++) {
+            if (ids[s] <= 0)
+                continue;
+            const dw_delta_sect *sec = &d.sections[s];
+            source *src = &e->sources[ids[s]];
+            src->last_wall = wall;
+            if (sec->max_t == INT64_MIN)
+                continue;
+            if (!src->seen) {
+                src->first_t = sec->max_t;
+                if (e->pre_limit == INT64_MIN || sec->max_t < e->pre_limit)
+                    e->pre_limit = sec->max_t;
+            }
+            if (!src->seen || sec->max_t > src->max_t)
+                src->max_t = sec->max_t;
+            src->seen = true;
+            if (sec->max_t > e->max_event_ms)
+                e->max_event_ms = sec->max_t;
+        }
+        if (res->records)
+            e->last_record_wall = e->last_tick_wall = wall;
+        if (fresh) {
+            dw_eng_refresh_next_boundary(e);
+            if (e->watermark_ms != INT64_MIN && e->watermark_ms >= e->next_boundary)
+                dw_eng_advance(e, e->watermark_ms, false);
+        }
+        dw_eng_update_watermark(e, wall);
+        if (e->ahead_list)
+            dw_eng_retry_ahead(e);
+    }
+    free(ids);
+    dw_delta_free(&d);
+    return 0;
+}
+
+void dw_eng_state_free(dw_engine *e)
+{
+    for (size_t i = 0; e->sources && i < e->nsources; i++) {
+        pend_buf *pb = e->sources[i].pend;
+        while (pb) {
+            pend_buf *next = pb->next;
+            pb->next = e->pend_free;
+            e->pend_free = pb;
+            pb = next;
+        }
+        e->sources[i].pend = NULL;
+    }
+    while (e->pend_free) {
+        pend_buf *pb = e->pend_free;
+        e->pend_free = pb->next;
+        free(pb->cnt);
+        free(pb->touched);
+        free(pb);
+    }
+    while (e->ahead_list) {
+        ahead_grp *a = e->ahead_list;
+        e->ahead_list = a->next;
+        ahead_free(a);
+    }
+    dw_delta_writer_free(&e->dw);
+    free(e->dscratch_slots);
+    free(e->dscratch_counts);
+    free(e->cover);
+    e->cover = NULL;
+}

@@ -1,0 +1,280 @@
+/* value: what one observed value means for a column (missing, type error,
+ * numeric bin, listed or unseen category), as value.h documents it. The
+ * columns are built by hand with dw_build_numeric()/dw_build_categorical(),
+ * so every expected bin follows from the right-closed rule in reference.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "driftwatch/reference.h"
+#include "driftwatch/reference_build.h"
+#include "driftwatch/value.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cols {
+    dw_reference *ref; /* [0] numeric 1..10 (one bin per value), [1] categorical */
+} cols;
+
+static int setup(void **state)
+{
+    dw_reference *ref = calloc(1, sizeof *ref);
+    ref->ncols = 2;
+    ref->cols = calloc(2, sizeof *ref->cols);
+
+    dw_ref_column *num = &ref->cols[0];
+    num->name = strdup("features.x");
+    num->type = DW_COL_NUMERIC;
+    double v[10];
+    for (int i = 0; i < 10; i++)
+        v[i] = 10 - i; /* unsorted on purpose: the builder sorts */
+    assert_int_equal(dw_build_numeric(num, v, 10, 10), 0);
+
+    dw_ref_column *cat = &ref->cols[1];
+    cat->name = strdup("features.c");
+    cat->type = DW_COL_CATEGORICAL;
+    static const char *const values[] = {"DE", "FR", "true", "5", "0.1"};
+    static const uint64_t counts[] = {50, 30, 10, 5, 5};
+    assert_int_equal(dw_build_categorical(cat, values, counts, 5, 0, 100), 0);
+
+    cols *c = calloc(1, sizeof *c);
+    c->ref = ref;
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    cols *c = *state;
+    dw_reference_free(c->ref);
+    free(c);
+    return 0;
+}
+
+static dw_value num(double x)
+{
+    return (dw_value){.kind = DW_VAL_NUMBER, .num = x};
+}
+
+static dw_value str(const char *s)
+{
+    return (dw_value){.kind = DW_VAL_STRING, .str = s, .len = strlen(s)};
+}
+
+static dw_value boolean(bool b)
+{
+    return (dw_value){.kind = DW_VAL_BOOL, .b = b};
+}
+
+/* Classifies v; *index is set to -99 first so an untouched index shows. */
+static dw_value_class classify(const dw_ref_column *col, dw_value v, long *index, const char **text,
+                               size_t *len, char *scratch)
+{
+    *index = -99;
+    *text = NULL;
+    *len = 0;
+    return dw_value_classify(col, &v, index, text, len, scratch);
+}
+
+static void assert_bin(const dw_ref_column *col, dw_value v, long want)
+{
+    long idx;
+    const char *text;
+    size_t len;
+    char scratch[DW_VALUE_SCRATCH];
+    assert_int_equal(classify(col, v, &idx, &text, &len, scratch), DW_CLASS_BIN);
+    assert_int_equal(idx, want);
+}
+
+static void assert_class(const dw_ref_column *col, dw_value v, dw_value_class want)
+{
+    long idx;
+    const char *text;
+    size_t len;
+    char scratch[DW_VALUE_SCRATCH];
+    assert_int_equal(classify(col, v, &idx, &text, &len, scratch), want);
+}
+
+static void test_the_hand_built_numeric_column(void **state)
+{
+    /* 10 distinct values, 10 bins: edges {1, 1, 2, ..., 10}; bin 0 is
+     * [1, 1], bin i is (i, i + 1]. */
+    const dw_ref_column *x = &((cols *)*state)->ref->cols[0];
+    assert_int_equal(x->nbins, 10);
+    assert_true(x->edges[0] == 1 && x->edges[1] == 1 && x->edges[10] == 10);
+    for (size_t i = 0; i < 10; i++)
+        assert_int_equal(x->bin_counts[i], 1);
+}
+
+static void test_numbers_fall_in_right_closed_bins(void **state)
+{
+    const dw_ref_column *x = &((cols *)*state)->ref->cols[0];
+    assert_bin(x, num(1), 0);
+    assert_bin(x, num(2), 1);
+    assert_bin(x, num(2.5), 2); /* (2, 3] */
+    assert_bin(x, num(3), 2);
+    assert_bin(x, num(10), 9);
+    /* Outside the training range: underflow -1, overflow nbins. */
+    assert_bin(x, num(0.999), -1);
+    assert_bin(x, num(-1e300), -1);
+    assert_bin(x, num(10.0000001), 10);
+    assert_bin(x, num(INFINITY), 10);
+    assert_bin(x, num(-INFINITY), -1);
+}
+
+static void test_numeric_strings_count_as_numbers(void **state)
+{
+    const dw_ref_column *x = &((cols *)*state)->ref->cols[0];
+    assert_bin(x, str("2.5"), 2);
+    assert_bin(x, str("1e1"), 9);
+    assert_bin(x, str("-3"), -1);
+    assert_bin(x, str("12.5"), 10);
+    /* Not a number: a type error, not a missing value. */
+    assert_class(x, str("abc"), DW_CLASS_TYPE_ERROR);
+    assert_class(x, str("2.5kg"), DW_CLASS_TYPE_ERROR);
+    assert_class(x, str("inf"), DW_CLASS_TYPE_ERROR); /* only finite decimals */
+}
+
+static void test_missing_forms(void **state)
+{
+    const dw_reference *ref = ((cols *)*state)->ref;
+    static const char *const texts[] = {"", "NA", "NaN", "nan", "null"};
+    for (size_t c = 0; c < 2; c++) {
+        const dw_ref_column *col = &ref->cols[c];
+        assert_class(col, (dw_value){.kind = DW_VAL_MISSING}, DW_CLASS_MISSING);
+        for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+            assert_class(col, str(texts[i]), DW_CLASS_MISSING);
+    }
+    assert_class(&ref->cols[0], num(NAN), DW_CLASS_MISSING);
+}
+
+static void test_text_is_missing_list(void **state)
+{
+    (void)state;
+    assert_true(dw_value_text_is_missing("", 0));
+    assert_true(dw_value_text_is_missing("NA", 2));
+    assert_true(dw_value_text_is_missing("NaN", 3));
+    assert_true(dw_value_text_is_missing("nan", 3));
+    assert_true(dw_value_text_is_missing("null", 4));
+    /* Only those: a prefix, other spellings and real values are not. */
+    assert_false(dw_value_text_is_missing("N", 1));
+    assert_false(dw_value_text_is_missing("nulls", 5));
+    assert_false(dw_value_text_is_missing("0", 1));
+    assert_false(dw_value_text_is_missing(" ", 1));
+    /* The length decides, not a NUL: "NA" inside a longer buffer. */
+    assert_true(dw_value_text_is_missing("NAxyz", 2));
+}
+
+static void test_objects_arrays_and_bools_in_numeric_columns(void **state)
+{
+    const dw_reference *ref = ((cols *)*state)->ref;
+    assert_class(&ref->cols[0], (dw_value){.kind = DW_VAL_OTHER}, DW_CLASS_TYPE_ERROR);
+    assert_class(&ref->cols[1], (dw_value){.kind = DW_VAL_OTHER}, DW_CLASS_TYPE_ERROR);
+    assert_class(&ref->cols[0], boolean(true), DW_CLASS_TYPE_ERROR);
+    assert_class(&ref->cols[0], boolean(false), DW_CLASS_TYPE_ERROR);
+}
+
+static void test_listed_categories(void **state)
+{
+    const dw_ref_column *c = &((cols *)*state)->ref->cols[1];
+    long idx;
+    const char *text;
+    size_t len;
+    char scratch[DW_VALUE_SCRATCH];
+    static const char *const names[] = {"DE", "FR", "true", "5", "0.1"};
+    for (long i = 0; i < 5; i++) {
+        assert_int_equal(classify(c, str(names[i]), &idx, &text, &len, scratch), DW_CLASS_CATEGORY);
+        assert_string_equal(c->categories[idx], names[i]);
+    }
+    /* The string's length counts, not a terminating NUL. */
+    dw_value v = {.kind = DW_VAL_STRING, .str = "DEU", .len = 2};
+    assert_int_equal(dw_value_classify(c, &v, &idx, &text, &len, scratch), DW_CLASS_CATEGORY);
+    assert_string_equal(c->categories[idx], "DE");
+}
+
+static void test_bools_are_categories_by_their_text(void **state)
+{
+    const dw_ref_column *c = &((cols *)*state)->ref->cols[1];
+    long idx;
+    const char *text;
+    size_t len;
+    char scratch[DW_VALUE_SCRATCH];
+    assert_int_equal(classify(c, boolean(true), &idx, &text, &len, scratch), DW_CLASS_CATEGORY);
+    assert_string_equal(c->categories[idx], "true");
+    /* "false" is not listed: unseen, and named. */
+    assert_int_equal(classify(c, boolean(false), &idx, &text, &len, scratch), DW_CLASS_UNSEEN);
+    assert_int_equal(len, 5);
+    assert_memory_equal(text, "false", 5);
+}
+
+static void test_numbers_in_categorical_columns_use_their_shortest_text(void **state)
+{
+    const dw_ref_column *c = &((cols *)*state)->ref->cols[1];
+    long idx;
+    const char *text;
+    size_t len;
+    char scratch[DW_VALUE_SCRATCH];
+    /* 5 and 5.0 are the same category "5"; 0.1 reads back as "0.1". */
+    assert_int_equal(classify(c, num(5), &idx, &text, &len, scratch), DW_CLASS_CATEGORY);
+    assert_string_equal(c->categories[idx], "5");
+    assert_int_equal(classify(c, num(5.0), &idx, &text, &len, scratch), DW_CLASS_CATEGORY);
+    assert_string_equal(c->categories[idx], "5");
+    assert_int_equal(classify(c, num(0.1), &idx, &text, &len, scratch), DW_CLASS_CATEGORY);
+    assert_string_equal(c->categories[idx], "0.1");
+    /* Unlisted numbers are unseen, named by their text in scratch. */
+    assert_int_equal(classify(c, num(5.5), &idx, &text, &len, scratch), DW_CLASS_UNSEEN);
+    assert_ptr_equal(text, scratch);
+    assert_int_equal(len, 3);
+    assert_memory_equal(text, "5.5", 3);
+    assert_int_equal(classify(c, num(-1e300), &idx, &text, &len, scratch), DW_CLASS_UNSEEN);
+    assert_true(len < DW_VALUE_SCRATCH);
+    assert_memory_equal(text, "-1e+300", len);
+    /* Not finite: no category can name it. */
+    assert_int_equal(classify(c, num(INFINITY), &idx, &text, &len, scratch), DW_CLASS_TYPE_ERROR);
+}
+
+static void test_nan_is_missing_in_categorical_columns_too(void **state)
+{
+    /* value.h: "... and NaN are missing", whatever the column type. */
+    const dw_ref_column *c = &((cols *)*state)->ref->cols[1];
+    assert_class(c, num(NAN), DW_CLASS_MISSING);
+}
+
+static void test_unseen_strings_point_into_the_value(void **state)
+{
+    const dw_ref_column *c = &((cols *)*state)->ref->cols[1];
+    long idx;
+    const char *text;
+    size_t len;
+    char scratch[DW_VALUE_SCRATCH];
+    const char *s = "BR and more";
+    dw_value v = {.kind = DW_VAL_STRING, .str = s, .len = 2};
+    idx = -99;
+    assert_int_equal(dw_value_classify(c, &v, &idx, &text, &len, scratch), DW_CLASS_UNSEEN);
+    assert_ptr_equal(text, s);
+    assert_int_equal(len, 2);
+    assert_int_equal(idx, -99); /* not a listed category: index untouched */
+    /* Case matters: "de" is not "DE". */
+    assert_class(c, str("de"), DW_CLASS_UNSEEN);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_the_hand_built_numeric_column),
+        cmocka_unit_test(test_numbers_fall_in_right_closed_bins),
+        cmocka_unit_test(test_numeric_strings_count_as_numbers),
+        cmocka_unit_test(test_missing_forms),
+        cmocka_unit_test(test_text_is_missing_list),
+        cmocka_unit_test(test_objects_arrays_and_bools_in_numeric_columns),
+        cmocka_unit_test(test_listed_categories),
+        cmocka_unit_test(test_bools_are_categories_by_their_text),
+        cmocka_unit_test(test_numbers_in_categorical_columns_use_their_shortest_text),
+        cmocka_unit_test(test_nan_is_missing_in_categorical_columns_too),
+        cmocka_unit_test(test_unseen_strings_point_into_the_value),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
