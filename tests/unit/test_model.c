@@ -2,7 +2,8 @@
  * slots and their reuse, adding records to every window, and evaluation
  * (decision, BH family without ignored columns, alert state machines with
  * `for`, hysteresis, history). The reference is built by hand:
- *   [0] features.x  numeric 1..10, one bin per value (10 bins)
+ *   [0] features.x  numeric 1..10, one bin per value (10 bins, the layout
+ *                   before gap bins)
  *   [1] features.c  categorical a (500), b (300), c (200)
  *   [2] features.u  numeric, 10,000 evenly spaced values in (0, 1), 20 bins */
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "driftwatch/error.h"
+#include "driftwatch/histogram.h"
 #include "driftwatch/model.h"
 #include "driftwatch/reference_build.h"
 
@@ -40,6 +42,17 @@ static int group_setup(void **state)
     for (int i = 0; i < 10; i++)
         v[i] = i + 1;
     assert_int_equal(dw_build_numeric(x, v, 10, 10), 0);
+    /* The layout of a reference built before gap bins (which still loads):
+     * one bin per value, edges {1, 1, 2, ..., 10}, so bin i > 0 is
+     * (i, i + 1]. The offsets below count on these 10 bins. */
+    x->nbins = 10;
+    x->edges[0] = 1;
+    for (int i = 1; i <= 10; i++) {
+        x->edges[i] = i;
+        x->bin_counts[i - 1] = 1;
+    }
+    dw_bin_index_free(x->bin_index);
+    x->bin_index = NULL;
 
     dw_ref_column *c = &ref->cols[1];
     c->name = strdup("features.c");
