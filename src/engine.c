@@ -723,6 +723,13 @@ static void publish_snapshot(dw_engine *e)
     json_decref(old);
 }
 
+void dw_engine_publish(dw_engine *e)
+{
+    publish_snapshot(e);
+    e->last_publish_ms = dw_now_ms();
+    e->snapshot_stale = false;
+}
+
 json_t *dw_engine_snapshot(dw_engine *e)
 {
     /* A copy, not a shared reference: jansson drops references with a

@@ -146,7 +146,8 @@ struct dw_engine {
     int64_t delta_gran; /* pane granularity of deltas: gcd of the slides */
     dw_delta_fn delta_fn;
     void *delta_ctx;
-    size_t npend;      /* pend_bufs in use */
+    size_t npend;       /* pend_bufs in use */
+    size_t npend_pairs; /* non-zero counters in them */
     pend_buf *pend_free;
     dw_delta_writer dw;
     uint32_t *dscratch_slots, *dscratch_counts; /* sized dscratch_cap */

@@ -17,6 +17,7 @@
 struct dw_mock_kafka {
     rd_kafka_t *rk; /* the dummy handle the cluster hangs off */
     rd_kafka_mock_cluster_t *mcluster;
+    int brokers;
 };
 
 /* Kafka's own rule for topic names: 1..249 of [A-Za-z0-9._-]. */
@@ -97,6 +98,7 @@ int dw_mock_kafka_new(int brokers, const char *const *topics, const int *partiti
     dw_mock_kafka *mk = dw_calloc(1, sizeof *mk);
     mk->rk = rk;
     mk->mcluster = mc;
+    mk->brokers = brokers;
     for (size_t i = 0; i < ntopics; i++) {
         int rc = dw_mock_kafka_create_topic(mk, topics[i], partitions ? partitions[i] : 1, errbuf,
                                             errlen);
@@ -108,6 +110,21 @@ int dw_mock_kafka_new(int brokers, const char *const *topics, const int *partiti
     dw_log(DW_LOG_INFO, "mock_kafka", "mock cluster with %d broker(s) listening on %s", brokers,
            rd_kafka_mock_cluster_bootstraps(mc));
     *out = mk;
+    return 0;
+}
+
+int dw_mock_kafka_set_down(dw_mock_kafka *mk, bool down)
+{
+    /* Brokers are numbered from 1 in the mock cluster. Their data stays:
+     * this is an outage, not a loss. */
+    for (int id = 1; id <= mk->brokers; id++) {
+        rd_kafka_resp_err_t err = down ? rd_kafka_mock_broker_set_down(mk->mcluster, id)
+                                       : rd_kafka_mock_broker_set_up(mk->mcluster, id);
+        if (err)
+            return DW_ERR_KAFKA;
+    }
+    dw_log(DW_LOG_INFO, "mock_kafka", "%d broker(s) %s", mk->brokers,
+           down ? "down (connections refused)" : "up again");
     return 0;
 }
 

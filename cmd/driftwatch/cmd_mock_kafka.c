@@ -7,12 +7,21 @@
 #include "driftwatch/mock_kafka.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* SIGUSR1/SIGUSR2: a broker outage on request (tests of what survives one). */
+static volatile sig_atomic_t outage_wanted = -1; /* -1 nothing, 1 down, 0 up */
+
+static void on_outage_signal(int sig)
+{
+    outage_wanted = sig == SIGUSR1;
+}
 
 /* Bound on --topic options (each is a separate mock topic). */
 #define MAX_TOPICS 64
@@ -26,7 +35,8 @@ static void usage(FILE *f)
             "\n"
             "A local Kafka-protocol broker (librdkafka's mock cluster) for tests and trials.\n"
             "Prints the bootstrap address (127.0.0.1:PORT,...) as one line on stdout and runs\n"
-            "until SIGTERM or SIGINT.\n"
+            "until SIGTERM or SIGINT. SIGUSR1 takes every broker down (an outage: connections\n"
+            "are refused, data is kept), SIGUSR2 brings them back.\n"
             "\n"
             "  --brokers N              number of brokers, 1..%d (default 1)\n"
             "  --topic NAME[:P]         create topic NAME with P partitions (default 1);\n"
@@ -176,9 +186,23 @@ int cmd_mock_kafka(int argc, char **argv)
 
     /* The broker runs on librdkafka's threads; this one only waits for the
      * stop flag set by main.c's signal handler. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_outage_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
     const struct timespec tick = {0, 50 * 1000 * 1000};
-    while (!dw_stop_requested)
+    while (!dw_stop_requested) {
         nanosleep(&tick, NULL);
+        if (outage_wanted >= 0) {
+            int down = outage_wanted;
+            outage_wanted = -1;
+            if (dw_mock_kafka_set_down(mk, down) < 0)
+                dw_log(DW_LOG_ERROR, "mock_kafka", "could not take the brokers %s",
+                       down ? "down" : "up");
+        }
+    }
 
     dw_log(DW_LOG_INFO, "mock_kafka", "stopping");
     dw_mock_kafka_free(mk);

@@ -165,6 +165,11 @@ void dw_engine_tick(dw_engine *e, int64_t wall_ms);
  * the final evaluation at the end of a replay or at shutdown. */
 void dw_engine_flush(dw_engine *e);
 
+/* Publishes the status document now (it is otherwise throttled to once a
+ * second): after a rebuild from the state topic, so the first status shows
+ * the rebuilt windows. Engine thread only. */
+void dw_engine_publish(dw_engine *e);
+
 /* The latest published status document (docs/api.md): models, columns,
  * windows, the latest statistics and alert states, display histograms and
  * recent PSI history. Published by the engine's thread after every
@@ -212,6 +217,9 @@ typedef void (*dw_delta_fn)(void *ctx, const void *buf, size_t len, const dw_del
 /* (source, model version, pane) buffers of pending counts before a forced
  * delta; with groups that wait for the watermark, the bound of memory. */
 #define DW_ENGINE_MAX_PENDING 512
+/* Non-zero pending counters before a forced delta: keeps a delta message
+ * to a few hundred kB (Kafka's default message.max.bytes is 1 MB). */
+#define DW_ENGINE_MAX_PENDING_PAIRS 65536
 #define DW_ENGINE_MAX_AHEAD_GROUPS 8192
 
 /* Turns deltas on. writer_id names this process in its deltas (random per

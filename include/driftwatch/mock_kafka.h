@@ -12,6 +12,7 @@
 #ifndef DRIFTWATCH_MOCK_KAFKA_H
 #define DRIFTWATCH_MOCK_KAFKA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct dw_mock_kafka dw_mock_kafka;
@@ -45,6 +46,10 @@ int dw_mock_kafka_create_topic(dw_mock_kafka *mk, const char *topic, int partiti
 
 /* Stops the listeners and frees everything; clients still connected see
  * their connections drop. NULL is a no-op. */
+/* Takes every broker down (connections closed and refused, data kept) or
+ * up again: a broker outage for tests. 0 or DW_ERR_KAFKA. */
+int dw_mock_kafka_set_down(dw_mock_kafka *mk, bool down);
+
 void dw_mock_kafka_free(dw_mock_kafka *mk);
 
 #endif

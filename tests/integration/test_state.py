@@ -11,19 +11,25 @@ count is determined by the records alone, and runs that saw the same records
 must agree exactly.
 
 Cases:
-  kill      one replica SIGKILLed 3 times while 2 h of event time arrive over
+  kill_and_replicas:
+            one replica SIGKILLed 3 times while 2 h of event time arrive over
             6 partitions, restarted each time; at the end its windows
             (samples and statistics of every column and window) equal an
             uninterrupted run's over the same records, and so do the alerts
             (and those of `driftwatch replay` of the same records).
-  replicas  3 replicas in one group over the same 6 partitions: each one's
+            At the same time, on the same stream,
+            3 replicas in one group over the same 6 partitions: each one's
             windows equal the single run's; every alert transition reaches
             the receiver once; the leader is SIGKILLed after an alert fired
             and the new leader sends the resolve with the same dedup key.
   restart   stop after 50 event minutes of a 1 h window, start again: the
             first status after the restart holds all 50 minutes.
-  fresh     SIGKILL 5 s after an alert fired: after the restart the resolve
+  fresh_alert
+            SIGKILL 5 s after an alert fired: after the restart the resolve
             arrives once, with the same dedup key.
+  outage    the broker is down for 60 s (mock-kafka's SIGUSR1/SIGUSR2) while
+            the sidecar runs: every record is counted once, every window
+            holds exactly the records it spans.
 
 DW_STATE_TEST_OFF=1 runs the killed replica without state.topic, to see the
 kill case fail the way driftwatch did before (windows lost at restart).
@@ -40,6 +46,7 @@ import numpy as np
 import harness as h
 
 DW = None
+MOCK = None
 BOOTSTRAP = None
 WORK = None
 
@@ -237,15 +244,32 @@ def drift_minutes(m):
     return 40 <= m < 60
 
 
-def case_kill():
+def leader_of(replicas):
+    """The replica whose log last says it sends notifications."""
+    who = None
+    for r in replicas:
+        if r.proc.poll() is not None:
+            continue
+        msgs = [m for m in h.log_msgs(r.proc) if "sends notifications" in m]
+        if msgs and "now sends" in msgs[-1]:
+            who = r
+    return who
+
+
+def case_kill_and_replicas():
+    """kill and replicas (see the module doc): one stream, five sidecars."""
     records = stream(1, 0, 120, drift_minutes)
     solo = Sidecar("solo", TOPIC, "dw-solo", NPARTS).start()
     killed = Sidecar("killed", TOPIC, "dw-killed", NPARTS,
                      state=not os.environ.get("DW_STATE_TEST_OFF")).start()
+    shared_rx = h.Receiver().start()
+    reps = [Sidecar("rep%d" % i, TOPIC, "dw-rep", NPARTS, rx=shared_rx).start()
+            for i in range(3)]
     rnd = random.Random(8)
     chunks = [records[i:i + 400] for i in range(0, len(records), 400)]
     kills = {2, 5, 8}
     sent = 0
+    killed_leader = None
     for i, chunk in enumerate(chunks):
         solo.topic.produce(chunk)
         if i in kills:
@@ -256,22 +280,27 @@ def case_kill():
                        "%s to commit %d offsets" % (killed.name, target), 0.02)
             killed.kill()
             killed.start()
+        if killed_leader is None and any(t[1] == "firing" for t in transitions(shared_rx)):
+            # An alert fired: the notifying replica dies mid-episode.
+            killed_leader = h.wait_for(lambda: leader_of(reps), 30, "a leader among the replicas")
+            killed_leader.kill()
         sent += len(chunk)
+    h.check(killed_leader is not None, "the replicas sent no firing alert before the end")
     solo.caught_up()
     killed.caught_up()
-    try:
-        final = same_windows(solo, killed)
-    except AssertionError:
-        for sc in (solo, killed):
-            if sc.proc.poll() is None:
-                h.stop(sc.proc)
-            print("%s counters: %s" % (sc.name, h.counters(sc.proc)))
-        raise
+    # The group (the replicas left) committed everything; then the killed
+    # one comes back and rebuilds from the state topic.
+    next(r for r in reps if r is not killed_leader).caught_up(120)
+    killed_leader.start()
+    final = same_windows(solo, killed)
     h.check(final, "no windows evaluated")
+
     ts, tk = transitions(solo.rx), transitions(killed.rx)
     h.check(ts, "the uninterrupted run sent no alert (the drift should fire)")
     h.check(sorted(set(ts)) == sorted(set(tk)),
-            "alerts differ:\n uninterrupted %s\n killed %s" % (sorted(set(ts)), sorted(set(tk))))
+            "kill: alerts differ:\n uninterrupted %s\n killed %s" % (sorted(set(ts)), sorted(set(tk))))
+    h.check(len(tk) == len(set(tk)), "kill: a transition was delivered twice: %s" % tk)
+
     # replay of the same records, in event-time order
     path = os.path.join(WORK, "kill.jsonl")
     with open(path, "w") as f:
@@ -288,29 +317,148 @@ def case_kill():
                 tr.add((a["dedup_key"], a["status"], a["window_end"], a["column"], a["window"]))
     h.check(sorted(tr) == sorted(set(ts)),
             "replay's alerts differ from run's:\n replay %s\n run %s" % (sorted(tr), sorted(set(ts))))
-    print("kill: %d records, %d alert transitions, 3 SIGKILLs, windows equal" %
-          (len(records), len(set(ts))))
-    h.check(len(tk) == len(set(tk)), "the killed run delivered a transition twice: %s" % tk)
-    CASE_STATE["solo"] = solo
-    CASE_STATE["records"] = records
-    killed.stop()
+    print("kill: %d records, %d alert transitions, 3 SIGKILLs: windows and alerts equal "
+          "the uninterrupted run and replay" % (len(records), len(set(ts))))
+
+    for r in reps:
+        same_windows(solo, r)
+    tr = transitions(shared_rx)
+    h.check(sorted(set(tr)) == sorted(set(ts)),
+            "replicas: alerts differ:\n single %s\n replicas %s" % (sorted(set(ts)), sorted(set(tr))))
+    dup = sorted(t for t in set(tr) if tr.count(t) > 1)
+    h.check(not dup, "replicas: transitions delivered more than once: %s" % dup)
+    resolves_after = [t for t in tr if t[1] == "resolved"]
+    h.check(resolves_after, "replicas: no resolve was sent after the leader died")
+    print("replicas: 3 replicas (leader %s SIGKILLed after the first firing) show the single "
+          "run's windows; %d transitions, each delivered once" % (killed_leader.name, len(tr)))
+    for sc in [solo, killed] + reps:
+        sc.stop()
 
 
-CASE_STATE = {}
+def case_restart():
+    """Stop after 50 event minutes of a 1 h window; the first status after the
+    restart holds all 50 minutes, and so does the first new evaluation."""
+    records = stream(2, 0, 50)
+    sc = Sidecar("restart", "restart-logs", "dw-restart", 3).start()
+    sc.topic.produce(records)
+    sc.caught_up()
+    # The watermark: the oldest partition's newest record less the allowed
+    # lateness (1 min); the 15m window ends at the last minute before it.
+    newest = [max(ts for i, (ts, _) in enumerate(records) if i % 3 == p) for p in range(3)]
+    end15 = h.iso((min(newest) - MINUTE) // MINUTE * MINUTE)
+
+    def settled():
+        w = windows_of(sc.status()).get((MODEL, "v1"))
+        return w if w and w[0]["15m"][1] == end15 else None
+    before = h.wait_for(settled, 30, "the evaluation of the 15m window ending %s" % end15, 0.3)
+    sc.stop()
+    sc.start()
+    after = h.wait_for(lambda: windows_of(sc.status()).get((MODEL, "v1")), 30,
+                       "the first status after the restart")
+    h.check(after == before, "after the restart the windows differ:\n before %s\n after %s"
+            % (before, after))
+    more = stream(3, 50, 10)
+    sc.topic.produce(more)
+    sc.caught_up()
+    everything = records + more
+
+    def evaluated_1h():
+        w = sc.status()
+        for m in w["models"]:
+            for win in m["windows"]:
+                if win["name"] == "1h" and win["end"] and h.ms_of(win["end"]) > T0 + 50 * MINUTE:
+                    return m, win
+        return None
+    m, win = h.wait_for(evaluated_1h, 30, "an evaluation of the 1h window after the restart")
+    lo, hi = h.ms_of(win["start"]), h.ms_of(win["end"])
+    want = sum(1 for ts, _ in everything if lo <= ts < hi)
+    got = {c["name"]: c["windows"]["1h"]["samples"] for c in m["columns"]}
+    h.check(all(v == want for v in got.values()),
+            "1h window [%s, %s) after the restart: samples %s, records in it %d"
+            % (win["start"], win["end"], got, want))
+    print("restart: 1h window %s..%s holds %d samples, as many records as it spans"
+          % (win["start"], win["end"], want))
+    sc.stop()
+
+
+def case_fresh_alert():
+    """SIGKILL 5 s after an alert fired: the resolve comes after the restart,
+    once, with the same dedup key."""
+    sc = Sidecar("fresh", "fresh-logs", "dw-fresh", 3).start()
+    sc.topic.produce(stream(4, 0, 50, lambda m: m >= 30))
+    fired = h.wait_for(lambda: [t for t in transitions(sc.rx) if t[1] == "firing"], 60,
+                       "a firing alert")
+    time.sleep(5)
+    sc.kill()
+    sc.start()
+    sc.topic.produce(stream(5, 50, 70))  # the 1h window forgets the drift too
+    keys = sorted({t[0] for t in transitions(sc.rx) if t[1] == "firing"})
+
+    def all_resolved():
+        tr = transitions(sc.rx)
+        return all(any(t[0] == k and t[1] == "resolved" for t in tr) for k in keys)
+    h.wait_for(all_resolved, 90, "a resolve for each of %s" % keys)
+    sc.caught_up()
+    tr = transitions(sc.rx)
+    for k in keys:
+        n_f = sum(1 for t in tr if t[0] == k and t[1] == "firing")
+        n_r = sum(1 for t in tr if t[0] == k and t[1] == "resolved")
+        h.check(n_f == 1 and n_r == 1, "alert %s: %d firing and %d resolved deliveries, "
+                "expected one each: %s" % (k, n_f, n_r, tr))
+    print("fresh: %d alert(s) fired, SIGKILL 5 s later, each resolved once after the restart "
+          "(first: %s)" % (len(keys), fired[0][3]))
+    sc.stop()
+
+
+def case_outage():
+    records = stream(6, 0, 30)
+    sc = Sidecar("outage", "outage-logs", "dw-outage", 3).start()
+    sc.topic.produce(records)
+    sc.caught_up()
+    MOCK.send_signal(signal.SIGUSR1)  # every broker down, data kept
+    time.sleep(60)
+    MOCK.send_signal(signal.SIGUSR2)
+    more = stream(7, 30, 30)
+    everything = records + more
+    sc.topic.produce(more)
+    sc.caught_up(120)
+    newest = [max(ts for i, (ts, _) in enumerate(everything) if i % 3 == p) for p in range(3)]
+    end15 = h.iso((min(newest) - MINUTE) // MINUTE * MINUTE)
+
+    def settled():
+        st = sc.status()
+        for m in st["models"]:
+            if {w["name"]: w["end"] for w in m["windows"]}.get("15m") == end15:
+                return st, m
+        return None
+    st, m = h.wait_for(settled, 30, "the 15m window ending %s" % end15, 0.3)
+    for win in m["windows"]:
+        lo, hi = h.ms_of(win["start"]), h.ms_of(win["end"])
+        want = sum(1 for ts, _ in everything if lo <= ts < hi)
+        got = {c["windows"][win["name"]]["samples"] for c in m["columns"]}
+        h.check(got == {want}, "window %s [%s, %s) after the outage: samples %s, records %d"
+                % (win["name"], win["start"], win["end"], got, want))
+    applied = st["counters"]["applied"]
+    h.check(applied == len(everything), "applied %d records of %d: some counted twice or lost"
+            % (applied, len(everything)))
+    print("outage: 60 s without a broker; %d records applied once, windows exact" % applied)
+    sc.stop()
 
 
 def main(argv):
-    global DW, BOOTSTRAP, WORK
+    global DW, MOCK, BOOTSTRAP, WORK
     DW = argv[1]
     only = argv[2:]
-    h.budget(280)
+    h.budget(450)
     WORK = h.workdir("dw-state-")
-    _, BOOTSTRAP = h.mock_kafka(DW, {TOPIC: NPARTS, "restart-logs": 3, "fresh-logs": 3})
+    MOCK, BOOTSTRAP = h.mock_kafka(DW, {TOPIC: NPARTS, "restart-logs": 3, "fresh-logs": 3,
+                                        "outage-logs": 3})
     rng = np.random.default_rng(20260101)
     num, c0, score = draw(rng, 20000)
     h.build_reference(DW, os.path.join(WORK, "ref.json"),
                       (record(i, i, num[i], c0[i], score[i]) for i in range(20000)), model=MODEL)
-    cases = [case_kill]
+    # outage last: it takes the shared broker down.
+    cases = [case_kill_and_replicas, case_restart, case_fresh_alert, case_outage]
     passed, failed = h.run_cases(cases, only)
     return 1 if failed else 0
 
