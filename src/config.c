@@ -259,8 +259,18 @@ static int parse_column(dw_yaml_ctx *c, dw_model_config *m, yaml_node_t *kn, yam
                         const char *path, dw_column_config *col)
 {
     static const char *const keys[] = {
-        "ignore",      "thresholds",         "alpha",          "psi", "ks",
-        "min_samples", "missing_rate_delta", "type_error_rate"};
+        "ignore",
+        "thresholds",
+        "alpha",
+        "psi",
+        "ks",
+        "min_samples",
+        "missing_rate_delta",
+        "type_error_rate",
+        "out_of_range_rate",
+        "unseen_rate",
+        "false_alarms_per_week",
+    };
     col->name = dw_strdup((const char *)kn->data.scalar.value);
     col->line = dw_yaml_line_of(kn);
     col->thresholds = m->thresholds;
