@@ -258,19 +258,9 @@ static int cmp_column(const void *a, const void *b)
 static int parse_column(dw_yaml_ctx *c, dw_model_config *m, yaml_node_t *kn, yaml_node_t *v,
                         const char *path, dw_column_config *col)
 {
-    static const char *const keys[] = {
-        "ignore",
-        "thresholds",
-        "alpha",
-        "psi",
-        "ks",
-        "min_samples",
-        "missing_rate_delta",
-        "type_error_rate",
-        "out_of_range_rate",
-        "unseen_rate",
-        "false_alarms_per_week",
-    };
+    /* A column entry takes the threshold keys inline too. */
+    const char *keys[2 + DW_THRESHOLD_NKEYS] = {"ignore", "thresholds"};
+    memcpy(keys + 2, dw_threshold_keys, sizeof dw_threshold_keys);
     col->name = dw_strdup((const char *)kn->data.scalar.value);
     col->line = dw_yaml_line_of(kn);
     col->thresholds = m->thresholds;

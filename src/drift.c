@@ -173,15 +173,11 @@ static void quality_decide(dw_column_result *r, const dw_thresholds *t, double a
                        q->out_of_range_rate <= 0.5 * oor && q->unseen_rate <= 0.5 * unseen;
 }
 
-const char *const dw_threshold_keys[DW_THRESHOLD_NKEYS] = {"alpha",
-                                                           "psi",
-                                                           "ks",
-                                                           "min_samples",
-                                                           "missing_rate_delta",
-                                                           "type_error_rate",
-                                                           "out_of_range_rate",
-                                                           "unseen_rate",
-                                                           "false_alarms_per_week"};
+/* clang-format off */
+const char *const dw_threshold_keys[DW_THRESHOLD_NKEYS] = {
+    "alpha", "psi", "ks", "min_samples", "missing_rate_delta", "type_error_rate",
+    "out_of_range_rate", "unseen_rate", "false_alarms_per_week"};
+/* clang-format on */
 
 /* Ranges, in dw_threshold_keys order: lo < x (lo_open) or lo <= x; x < hi
  * (hi_open) or x <= hi. min_samples is an integer; the others are doubles
