@@ -7,6 +7,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,7 @@ void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_
             pb->pane = pane;
             pb->records = 0;
             pb->ntouched = 0;
+            pb->npins = pb->npinned = 0;
             pb->next = src->pend;
             src->pend = pb;
             e->npend++;
@@ -134,6 +136,42 @@ static dw_model *state_at(dw_engine *e, size_t pidx, model_entry **me_out)
     return e->models[mi].states[vi];
 }
 
+/* The name unseen-category slot s of pb was counted under: the one taken
+ * when it was pinned, else the slot's name now. */
+static const char *pend_name(const pend_buf *pb, const dw_model *m, uint32_t s, size_t *col)
+{
+    const char *name = dw_model_new_category(m, s, col);
+    for (size_t i = 0; name && i < pb->npins; i++)
+        if (pb->pins[i].slot == s)
+            return pb->pins[i].name;
+    return name;
+}
+
+/* Takes the names of the unseen categories the pending buffers count,
+ * before an evaluation inside a message (whose delta waits for the end of
+ * the message) can free their slots for other names. */
+static void pin_names(dw_engine *e)
+{
+    for (size_t i = 1; i < e->nsources; i++)
+        for (pend_buf *pb = e->sources[i].pend; pb; pb = pb->next) {
+            dw_model *m = state_at(e, pb->pidx, NULL);
+            for (; pb->npinned < pb->ntouched; pb->npinned++) {
+                size_t col;
+                uint32_t s = pb->touched[pb->npinned];
+                const char *name = m ? dw_model_new_category(m, s, &col) : NULL;
+                if (!name)
+                    continue;
+                if (pb->npins == pb->pins_cap) {
+                    pb->pins_cap = pb->pins_cap ? 2 * pb->pins_cap : 4;
+                    pb->pins = dw_realloc(pb->pins, pb->pins_cap * sizeof *pb->pins);
+                }
+                pend_pin *pin = &pb->pins[pb->npins++];
+                pin->slot = s;
+                snprintf(pin->name, sizeof pin->name, "%s", name);
+            }
+        }
+}
+
 /* Encodes one buffer as a group and returns it to the free list. */
 static void encode_group(dw_engine *e, pend_buf *pb)
 {
@@ -155,21 +193,21 @@ static void encode_group(dw_engine *e, pend_buf *pb)
         e->dscratch_counts[np++] = pb->cnt[s];
     }
     dw_delta_pairs(&e->dw, e->dscratch_slots, e->dscratch_counts, np);
-    /* Unseen categories by name: their counter index is this replica's. A
-     * slot cannot have been freed since (pending counts go out before any
-     * evaluation, which is where slots are freed); if it had, "" lands in
-     * the receiver's overflow counter. */
+    /* Unseen categories by name: their counter index is this replica's.
+     * Pending counts go out before any evaluation (where slots are freed),
+     * except inside a message: then their names were pinned before it. */
     dw_delta_names_begin(&e->dw, nn);
     for (size_t i = 0; i < pb->ntouched && nn; i++) {
         size_t col;
         uint32_t s = pb->touched[i];
-        const char *name = dw_model_new_category(m, s, &col);
+        const char *name = pend_name(pb, m, s, &col);
         if (name)
             dw_delta_name(&e->dw, col, name, pb->cnt[s]);
     }
     for (size_t i = 0; i < pb->ntouched; i++)
         pb->cnt[pb->touched[i]] = 0;
     pb->ntouched = 0;
+    pb->npins = pb->npinned = 0;
     pb->records = 0;
 }
 
@@ -180,6 +218,7 @@ void dw_engine_delta_flush(dw_engine *e)
     if (e->in_message) {
         /* A message's records go out together (see dw_engine_process_from). */
         e->flush_wanted = true;
+        pin_names(e);
         return;
     }
     e->flush_wanted = false;
@@ -431,6 +470,7 @@ void dw_eng_state_free(dw_engine *e)
         e->pend_free = pb->next;
         free(pb->cnt);
         free(pb->touched);
+        free(pb->pins);
         free(pb);
     }
     while (e->ahead_list) {
