@@ -1041,11 +1041,17 @@ static int64_t sources_min(const dw_engine *e, int64_t wall_ms)
     return any ? m : e->max_event_ms;
 }
 
-void dw_eng_update_watermark(dw_engine *e, int64_t wall_ms)
+int64_t dw_eng_watermark_target(const dw_engine *e, int64_t wall_ms)
 {
     int64_t m = sources_min(e, wall_ms);
-    if (m != INT64_MIN)
-        set_watermark(e, m - e->cfg->time.allowed_lateness_ms);
+    return m == INT64_MIN ? INT64_MIN : m - e->cfg->time.allowed_lateness_ms;
+}
+
+void dw_eng_update_watermark(dw_engine *e, int64_t wall_ms)
+{
+    int64_t wm = dw_eng_watermark_target(e, wall_ms);
+    if (wm != INT64_MIN)
+        set_watermark(e, wm);
 }
 
 int dw_engine_source(dw_engine *e, const char *topic, int32_t partition)

@@ -17,7 +17,6 @@ typedef struct col_index {
     const dw_reference *ref;
 } col_index;
 
-
 /* Which column the i-th field of a record is, remembered from the last
  * record (producers write their fields in the same order), so most fields
  * cost two short memcmp()s instead of a hash lookup. */
@@ -66,8 +65,8 @@ typedef struct pend_pin {
  * its last delta: dense counters and the list of those that are non-zero. */
 typedef struct pend_buf {
     struct pend_buf *next;
-    size_t pidx;   /* model index * (DW_ENGINE_MAX_VERSIONS + 1) + version */
-    int64_t pane;  /* start of the pane (delta granularity) */
+    size_t pidx;  /* model index * (DW_ENGINE_MAX_VERSIONS + 1) + version */
+    int64_t pane; /* start of the pane (delta granularity) */
     uint32_t records;
     size_t width, ntouched;
     uint32_t *cnt, *touched;
@@ -144,7 +143,7 @@ struct dw_engine {
     struct retrain_state *retrain; /* [model][version][rule] */
 
     cpath p_ts, p_model, p_version; /* records.timestamp/model/model_version */
-    json_t *restored; /* alerts of a previous run, applied as their models appear */
+    json_t *restored;               /* alerts of a previous run, applied as their models appear */
     dw_engine_stats stats;          /* see STAT_ADD */
     pthread_mutex_t snap_lock;
     json_t *snapshot; /* published status document, see dw_engine_snapshot() */
@@ -158,7 +157,7 @@ struct dw_engine {
     int64_t delta_gran; /* pane granularity of deltas: gcd of the slides */
     dw_delta_fn delta_fn;
     void *delta_ctx;
-    size_t npend;      /* pend_bufs in use */
+    size_t npend; /* pend_bufs in use */
     pend_buf *pend_free;
     dw_delta_writer dw;
     uint32_t *dscratch_slots, *dscratch_counts; /* sized dscratch_cap */
@@ -192,6 +191,9 @@ static inline int64_t floor_to(int64_t t, int64_t step)
 
 /* engine.c, shared with engine_state.c */
 void dw_eng_update_watermark(dw_engine *e, int64_t wall_ms);
+/* The watermark the sources' event times allow now (INT64_MIN: unknown);
+ * dw_eng_update_watermark() moves to it. */
+int64_t dw_eng_watermark_target(const dw_engine *e, int64_t wall_ms);
 void dw_eng_refresh_next_boundary(dw_engine *e);
 void dw_eng_advance(dw_engine *e, int64_t limit, bool final);
 model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const char *ver,

@@ -339,7 +339,23 @@ void dw_eng_retry_ahead(dw_engine *e)
         dw_eng_refresh_next_boundary(e);
 }
 
-static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
+/* Closes the panes a writer must have closed before it could count in pane
+ * (its windows hold panes open only so far ahead), when the event times of
+ * the delta being applied move the watermark past them anyway (target).
+ * The delta's groups come in pane order, so each of those panes holds all
+ * of its counts when it closes, as it did at the writer. */
+static void make_room(dw_engine *e, dw_model *m, int64_t pane, int64_t target)
+{
+    bool ahead = false;
+    for (size_t w = 0; w < e->nwindows && !ahead; w++)
+        ahead = dw_window_is_ahead(dw_model_window(m, w), pane);
+    int64_t lateness = e->cfg->time.allowed_lateness_ms;
+    int64_t limit = pane - (lateness > DW_ENGINE_MIN_AHEAD_MS ? lateness : DW_ENGINE_MIN_AHEAD_MS);
+    if (ahead && target != INT64_MIN && limit <= target)
+        dw_eng_advance(e, limit, false);
+}
+
+static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh, int64_t target)
 {
     model_entry *me = dw_eng_route(e, g->model.ptr, g->model.len,
                                    g->has_version ? g->version.ptr : NULL, g->version.len);
@@ -352,12 +368,14 @@ static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
     }
     size_t sidx;
     bool too_many;
-    dw_model *m = dw_eng_model_state(e, me, g->has_version ? g->version.ptr : NULL,
-                                     g->version.len, &sidx, &too_many);
+    dw_model *m = dw_eng_model_state(e, me, g->has_version ? g->version.ptr : NULL, g->version.len,
+                                     &sidx, &too_many);
     if (!m) {
         STAT_ADD(e, delta_foreign, 1);
         return 0;
     }
+    /* Before the scratch is filled: closing panes may send a delta. */
+    make_room(e, m, g->pane_ms, target);
     scratch_reserve(e, g->npairs + g->nnames);
     memcpy(e->dscratch_slots, g->slots, g->npairs * sizeof *g->slots);
     memcpy(e->dscratch_counts, g->counts, g->npairs * sizeof *g->counts);
@@ -369,12 +387,26 @@ static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
             m, g->names[i].col, g->names[i].name.ptr, g->names[i].name.len);
         e->dscratch_counts[n++] = g->names[i].count;
     }
-    int rc = add_group(e, m, g->pane_ms, g->records, e->dscratch_slots, e->dscratch_counts, n,
-                       fresh);
+    int rc =
+        add_group(e, m, g->pane_ms, g->records, e->dscratch_slots, e->dscratch_counts, n, fresh);
     if (rc == DW_ERR_STATE)
         ahead_push(e, (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1) + sidx, g->pane_ms,
                    g->records, e->dscratch_slots, e->dscratch_counts, n);
     return g->records;
+}
+
+/* A group to apply, in pane order (ties: order in the message). */
+typedef struct grp_ref {
+    const dw_delta_grp *g;
+    size_t order;
+} grp_ref;
+
+static int cmp_grp(const void *a, const void *b)
+{
+    const grp_ref *x = a, *y = b;
+    if (x->g->pane_ms != y->g->pane_ms)
+        return x->g->pane_ms < y->g->pane_ms ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
 }
 
 int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_result *res)
@@ -388,9 +420,7 @@ int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_re
     res->own = e->delta_on && d.writer == e->writer_id;
     int64_t wall = dw_wall_ms();
     int *ids = dw_calloc(d.nsections ? d.nsections : 1, sizeof *ids);
-    bool fresh = false;
-    /* All counts first, then the event times: a pane closes only after
-     * every count the writer had in it when it closed the pane. */
+    size_t ngroups = 0;
     for (size_t s = 0; s < d.nsections; s++) {
         const dw_delta_sect *sec = &d.sections[s];
         char topic[DW_DELTA_MAX_STR + 1];
@@ -411,13 +441,12 @@ int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_re
         if (sec->to > src->log_to)
             src->log_to = sec->to;
         res->sections++;
-        if (res->own)
-            continue;
-        for (size_t g = 0; g < sec->ngroups; g++)
-            res->records += apply_group(e, &sec->groups[g], &fresh);
+        ngroups += sec->ngroups;
     }
     if (!res->own && res->sections) {
         STAT_ADD(e, deltas_in, 1);
+        /* The sections' event times first: they close no pane by
+         * themselves, and tell how far this delta moves the watermark. */
         for (size_t s = 0; s < d.nsections; s++) {
             if (ids[s] <= 0)
                 continue;
@@ -437,6 +466,23 @@ int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_re
             if (sec->max_t > e->max_event_ms)
                 e->max_event_ms = sec->max_t;
         }
+        int64_t target = dw_eng_watermark_target(e, wall);
+        /* Then the counts, in pane order: a pane closes (here or in
+         * make_room()) only after every count the writer had in it when it
+         * closed the pane. */
+        grp_ref *refs = dw_malloc((ngroups ? ngroups : 1) * sizeof *refs);
+        size_t n = 0;
+        for (size_t s = 0; s < d.nsections; s++)
+            for (size_t g = 0; ids[s] > 0 && g < d.sections[s].ngroups; g++) {
+                refs[n].g = &d.sections[s].groups[g];
+                refs[n].order = n;
+                n++;
+            }
+        qsort(refs, n, sizeof *refs, cmp_grp);
+        bool fresh = false;
+        for (size_t i = 0; i < n; i++)
+            res->records += apply_group(e, refs[i].g, &fresh, target);
+        free(refs);
         if (res->records)
             e->last_record_wall = e->last_tick_wall = wall;
         if (fresh) {
