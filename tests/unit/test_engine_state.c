@@ -548,6 +548,69 @@ static void test_message_across_pane_boundary(void **state)
     gsl_rng_free(r);
 }
 
+/* One message holding more than the longest window of records: an unseen
+ * category counted at its start has left every window (its slot is freed
+ * at an evaluation inside the message) before another unseen category,
+ * near its end, takes the same slot. Each pane's counts must travel under
+ * the name that was counted there. */
+static void test_slot_reused_inside_a_message(void **state)
+{
+    pair *p = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 18);
+    char *msg = malloc(65536);
+    dw_process_result res;
+    int n = dwt_record(msg, 65536, r, T0, 0, NULL, NULL);
+    send(p, 0, msg, (size_t)n, &res);
+    sync_b(p);
+    /* 0:30 .. 40:00 every 30 s: "old" in the first record, "new" in the
+     * last. */
+    size_t len = 0;
+    msg[len++] = '[';
+    for (int i = 1; i <= 80; i++) {
+        if (i > 1)
+            msg[len++] = ',';
+        len += (size_t)snprintf(msg + len, 65536 - len,
+                                "{\"ts\":%lld,\"model\":\"m\",\"features\":{\"x\":0.5,"
+                                "\"y\":0.5,\"c\":\"%s\"},\"prediction\":{\"score\":0.5}}",
+                                (long long)(T0 + i * 30000),
+                                i == 1    ? "old"
+                                : i == 80 ? "new"
+                                          : "a");
+    }
+    msg[len++] = ']';
+    size_t before = p->ndeltas;
+    send(p, 0, msg, len, &res);
+    assert_int_equal(res.applied, 80);
+    assert_int_equal(p->ndeltas, before + 1);
+    dw_delta d;
+    const captured *c = &p->deltas[p->ndeltas - 1];
+    assert_int_equal(dw_delta_decode(c->buf, c->len, &d), 0);
+    size_t seen = 0;
+    for (size_t g = 0; g < d.sections[0].ngroups; g++) {
+        const dw_delta_grp *grp = &d.sections[0].groups[g];
+        for (size_t k = 0; k < grp->nnames; k++) {
+            const char *want = grp->pane_ms == T0 ? "old" : "new";
+            if (grp->names[k].name.len != strlen(want) ||
+                memcmp(grp->names[k].name.ptr, want, strlen(want)))
+                fail_msg("pane %lld carries \"%.*s\", counted \"%s\"",
+                         (long long)(grp->pane_ms - T0), (int)grp->names[k].name.len,
+                         grp->names[k].name.ptr, want);
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
+    dw_delta_free(&d);
+    sync_b(p);
+    dw_engine_flush(p->a);
+    sync_b(p);
+    dw_engine_flush(p->b);
+    assert_true(assert_same_status(p) > 0);
+    assert_same_documents(p);
+    free(msg);
+    gsl_rng_free(r);
+}
+
 /* A delta read twice (a producer retry) counts once; the second time each
  * of its sections is a duplicate and nothing changes. */
 static void test_duplicate_delta_is_ignored(void **state)
@@ -828,6 +891,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replica_equals_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_across_pane_boundary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slot_reused_inside_a_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_delta_is_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_delta_moves_only_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ahead_message_is_not_covered, setup, teardown),
