@@ -1414,15 +1414,6 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
                rec->raw.ptr, rec->raw.len);
         return;
     }
-    size_t sidx;
-    bool too_many;
-    dw_model *m = dw_eng_model_state(e, me, ver, verlen, &sidx, &too_many);
-    if (!m) {
-        reject(e, too_many ? DW_REJECT_TOO_MANY_VERSIONS : DW_REJECT_UNKNOWN_MODEL,
-               "too many versions of this model", rec->raw.ptr, rec->raw.len);
-        return;
-    }
-
     /* Event time: the watermark moves before the record is placed, so its
      * pane is open unless the record is late (or its source is far ahead).
      * The source's time moves even for a record that is ahead: Kafka
@@ -1449,6 +1440,16 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         /* The pane may still be open for a long slide, but one rule for
          * all windows keeps "late" meaning one thing. */
         reject(e, DW_REJECT_LATE, "older than the watermark", rec->raw.ptr, rec->raw.len);
+        return;
+    }
+    /* The state only now: a late record of a new version must not leave an
+     * empty state that only this replica shows (deltas carry counts). */
+    size_t sidx;
+    bool too_many;
+    dw_model *m = dw_eng_model_state(e, me, ver, verlen, &sidx, &too_many);
+    if (!m) {
+        reject(e, too_many ? DW_REJECT_TOO_MANY_VERSIONS : DW_REJECT_UNKNOWN_MODEL,
+               "too many versions of this model", rec->raw.ptr, rec->raw.len);
         return;
     }
 
