@@ -611,6 +611,31 @@ static void test_slot_reused_inside_a_message(void **state)
     gsl_rng_free(r);
 }
 
+/* A late record of a version not seen before is rejected; it must not
+ * leave an empty state behind that only the writer shows. */
+static void test_late_record_of_new_version(void **state)
+{
+    pair *p = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 19);
+    char msg[1024];
+    dw_process_result res;
+    for (int i = 0; i < 3 * 60; i++) {
+        int n = dwt_record(msg, sizeof msg, r, T0 + i * 1000, 0, NULL, NULL);
+        send(p, 0, msg, (size_t)n, &res);
+    }
+    int n = dwt_record(msg, sizeof msg, r, T0, 0, NULL, "late");
+    send(p, 0, msg, (size_t)n, &res);
+    assert_int_equal(res.applied, 0);
+    dw_engine_stats st;
+    dw_engine_stats_get(p->a, &st);
+    assert_int_equal(st.rejected[DW_REJECT_LATE], 1);
+    dw_engine_delta_flush(p->a);
+    sync_b(p);
+    assert_true(assert_same_status(p) > 0);
+    gsl_rng_free(r);
+}
+
 /* A delta read twice (a producer retry) counts once; the second time each
  * of its sections is a duplicate and nothing changes. */
 static void test_duplicate_delta_is_ignored(void **state)
@@ -892,6 +917,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replica_equals_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_across_pane_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slot_reused_inside_a_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_record_of_new_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_delta_is_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_delta_moves_only_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ahead_message_is_not_covered, setup, teardown),
