@@ -322,9 +322,8 @@ static size_t category_slot_of(dw_engine *e, const char *version, const char *na
  * categories that differ per partition. B, fed only A's deltas, shows the
  * same windows, samples and statistics at every checkpoint and emits the
  * same documents. */
-static void test_replica_equals_writer(void **state)
+static void replica_equals_writer(pair *p, bool lagging)
 {
-    pair *p = *state;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 11);
     static const char *versions[] = {NULL, "v1", "v2"};
@@ -366,7 +365,8 @@ static void test_replica_equals_writer(void **state)
             send(p, s, msg, len, &res);
             assert_false(res.ahead);
             assert_int_equal(res.applied, (size_t)k);
-            sync_b(p);
+            if (!lagging)
+                sync_b(p);
         }
         if (!any)
             break;
@@ -463,6 +463,18 @@ static void test_replica_equals_writer(void **state)
         assert_int_equal(dw_engine_source_resume(p->b, id), p->off[s]);
     }
     gsl_rng_free(r);
+}
+
+static void test_replica_equals_writer(void **state)
+{
+    replica_equals_writer(*state, false);
+}
+
+/* The same with B reading the state topic in bursts (every 10 minutes of
+ * event time): many deltas applied back to back. */
+static void test_lagging_replica_equals_writer(void **state)
+{
+    replica_equals_writer(*state, true);
 }
 
 /* One message whose records span a pane boundary and move the watermark
@@ -634,6 +646,61 @@ static void test_late_record_of_new_version(void **state)
     sync_b(p);
     assert_true(assert_same_status(p) > 0);
     gsl_rng_free(r);
+}
+
+/* One hand-written delta of writer 0xD: partition 0 of "in", offsets
+ * [from, to), newest event time max_t, and (records > 0) one group of
+ * model m without a version counting `records` in counter 0 of pane. */
+static void apply_one(pair *p, int64_t from, int64_t max_t, int64_t pane, uint32_t records)
+{
+    dw_delta_writer w = {0};
+    uint32_t slot = 0;
+    dw_delta_begin(&w, 0xD, (uint64_t)from + 1, 1);
+    dw_delta_section(&w, "in", 0, from, from + 1, max_t, records ? 1 : 0);
+    if (records) {
+        dw_delta_group(&w, "m", NULL, p->b->models[0].ref->checksum, pane, records);
+        dw_delta_pairs(&w, &slot, &records, 1);
+        dw_delta_names_begin(&w, 0);
+    }
+    dw_delta_result dr;
+    assert_int_equal(dw_engine_delta_apply(p->b, w.buf, w.len, &dr), 0);
+    assert_int_equal(dr.sections, 1);
+    assert_int_equal(dr.records, records);
+    dw_delta_writer_free(&w);
+}
+
+/* Counts for a pane beyond what the windows hold open wait (delta_ahead)
+ * until the event time reaches them; counts for a pane that has closed are
+ * counted late and dropped (delta_late). */
+static void test_ahead_and_late_counts(void **state)
+{
+    pair *p = *state;
+    dw_engine_stats st;
+    apply_one(p, 0, T0 + 5 * 60000, T0, 10);
+    dw_engine_stats_get(p->b, &st);
+    assert_int_equal(st.applied, 10);
+    assert_int_equal(st.watermark_ms, T0 + 5 * 60000 - 30000);
+
+    apply_one(p, 1, T0 + 5 * 60000, T0 + 60 * 60000, 3); /* an hour ahead */
+    dw_engine_stats_get(p->b, &st);
+    assert_int_equal(st.delta_ahead, 1);
+    assert_int_equal(st.applied, 10);
+    assert_int_equal(st.delta_late, 0);
+
+    apply_one(p, 2, T0 + 61 * 60000, 0, 0); /* time moves: it fits now */
+    dw_engine_stats_get(p->b, &st);
+    assert_int_equal(st.delta_ahead, 0);
+    assert_int_equal(st.applied, 13);
+    assert_int_equal(st.delta_records_in, 13);
+
+    apply_one(p, 3, T0 + 61 * 60000, T0, 4); /* its pane closed long ago */
+    dw_engine_stats_get(p->b, &st);
+    assert_int_equal(st.delta_late, 4);
+    assert_int_equal(st.applied, 13);
+    assert_int_equal(st.delta_records_in, 13);
+    assert_int_equal(st.deltas_in, 4);
+    assert_int_equal(st.delta_duplicates, 0);
+    assert_int_equal(dw_engine_source_resume(p->b, dw_engine_source(p->b, "in", 0)), 4);
 }
 
 /* A delta read twice (a producer retry) counts once; the second time each
@@ -915,9 +982,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replica_equals_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lagging_replica_equals_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_across_pane_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slot_reused_inside_a_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_late_record_of_new_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ahead_and_late_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_delta_is_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_delta_moves_only_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ahead_message_is_not_covered, setup, teardown),
