@@ -180,6 +180,19 @@ static void send(pair *p, int s, const char *msg, size_t len, dw_process_result 
         p->off[s]++;
 }
 
+/* n single-record messages on partition s, one a second from `first`,
+ * each counted (nc: unseen category, as dwt_record()). */
+static void feed(pair *p, int s, gsl_rng *r, int64_t first, int n, const char *nc)
+{
+    char msg[1024];
+    dw_process_result res;
+    for (int i = 0; i < n; i++) {
+        int len = dwt_record(msg, sizeof msg, r, first + i * 1000, 0, nc, NULL);
+        send(p, s, msg, (size_t)len, &res);
+        assert_int_equal(res.applied, 1);
+    }
+}
+
 /* ---- comparing status documents ---- */
 
 /* Walks two JSON values and fails at the first difference, naming its
@@ -488,11 +501,7 @@ static void test_message_across_pane_boundary(void **state)
     gsl_rng_set(r, 12);
     char msg[4096];
     dw_process_result res;
-    for (int i = 0; i < 5 * 60; i++) { /* 5 minutes, one record a second */
-        int n = dwt_record(msg, sizeof msg, r, T0 + i * 1000, 0, NULL, NULL);
-        send(p, 0, msg, (size_t)n, &res);
-        assert_int_equal(res.applied, 1);
-    }
+    feed(p, 0, r, T0, 5 * 60, NULL); /* 5 minutes */
     sync_b(p);
     dw_engine_stats st;
     dw_engine_stats_get(p->a, &st);
@@ -632,10 +641,7 @@ static void test_late_record_of_new_version(void **state)
     gsl_rng_set(r, 19);
     char msg[1024];
     dw_process_result res;
-    for (int i = 0; i < 3 * 60; i++) {
-        int n = dwt_record(msg, sizeof msg, r, T0 + i * 1000, 0, NULL, NULL);
-        send(p, 0, msg, (size_t)n, &res);
-    }
+    feed(p, 0, r, T0, 3 * 60, NULL);
     int n = dwt_record(msg, sizeof msg, r, T0, 0, NULL, "late");
     send(p, 0, msg, (size_t)n, &res);
     assert_int_equal(res.applied, 0);
@@ -713,9 +719,9 @@ static void test_duplicate_delta_is_ignored(void **state)
     char msg[1024];
     dw_process_result res;
     for (int i = 0; i < 4 * 60; i++) {
-        int s = i % NSRC;
         int n = dwt_record(msg, sizeof msg, r, T0 + i * 1000, 0, "zz", NULL);
-        send(p, s, msg, (size_t)n, &res);
+        send(p, i % NSRC, msg, (size_t)n, &res);
+        assert_int_equal(res.applied, 1);
     }
     dw_engine_delta_flush(p->a);
     sync_b(p);
@@ -760,10 +766,7 @@ static void test_own_delta_moves_only_offsets(void **state)
     /* Nothing read back yet. (Called on assignment, before the source has
      * pending counts: the sidecar flushes them when it loses a partition.) */
     assert_int_equal(dw_engine_source_resume(p->a, p->src_a[1]), -1);
-    for (int i = 0; i < 10; i++) {
-        int n = dwt_record(msg, sizeof msg, r, T0 + i * 1000, 0, NULL, NULL);
-        send(p, 1, msg, (size_t)n, &res);
-    }
+    feed(p, 1, r, T0, 10, NULL);
     dw_engine_delta_flush(p->a);
     assert_int_equal(p->ndeltas, 1);
     assert_int_equal(p->deltas[0].ncover, 1);
