@@ -75,6 +75,9 @@ static void keep_b(void *ctx, json_t *doc)
     json_array_append_new(((pair *)ctx)->docs_b, doc);
 }
 
+/* evaluation.max_new_categories of the next setup() (0: the default). */
+static int g_max_new;
+
 static dw_config *make_config(const char *ref)
 {
     char yaml[2048], err[512];
@@ -85,8 +88,9 @@ static dw_config *make_config(const char *ref)
              "  - {name: 30m, length: 30m, slide: 5m}\n"
              "alerts: {for: 2}\n"
              "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
+             "evaluation: {max_new_categories: %d}\n"
              "sinks: []\n",
-             ref);
+             ref, g_max_new ? g_max_new : 32);
     dw_config *cfg = NULL;
     assert_int_equal(dw_config_parse("state.yaml", yaml, strlen(yaml), NULL, &cfg, err, sizeof err),
                      0);
@@ -413,9 +417,16 @@ static void replica_equals_writer(pair *p, bool lagging)
                    a2 = category_slot_of(p->a, "v1", "first2"),
                    b1 = category_slot_of(p->b, "v1", "first1"),
                    b2 = category_slot_of(p->b, "v1", "first2");
-            assert_true(a1 != SIZE_MAX && a2 != SIZE_MAX && b1 != SIZE_MAX && b2 != SIZE_MAX);
-            assert_true(a2 < a1);
-            assert_true(b1 < b2);
+            if (g_max_new == 1) {
+                /* One slot: first2 has it on both sides, first1's count
+                 * went to the overflow counter and travelled as such. */
+                assert_true(a2 != SIZE_MAX && b2 != SIZE_MAX);
+                assert_true(a1 == SIZE_MAX && b1 == SIZE_MAX);
+            } else {
+                assert_true(a1 != SIZE_MAX && a2 != SIZE_MAX && b1 != SIZE_MAX && b2 != SIZE_MAX);
+                assert_true(a2 < a1);
+                assert_true(b1 < b2);
+            }
             slots_checked = true;
         }
         checkpoint += 10;
@@ -488,6 +499,23 @@ static void test_replica_equals_writer(void **state)
 static void test_lagging_replica_equals_writer(void **state)
 {
     replica_equals_writer(*state, true);
+}
+
+static int setup_one_new_category(void **state)
+{
+    g_max_new = 1;
+    int rc = setup(state);
+    g_max_new = 0;
+    return rc;
+}
+
+/* With one slot for unseen categories per column, the partitions' names
+ * compete for it and the rest is pooled: both sides pool the same. */
+static void test_replica_equals_writer_one_slot(void **state)
+{
+    g_max_new = 1;
+    replica_equals_writer(*state, false);
+    g_max_new = 0;
 }
 
 /* One message whose records span a pane boundary and move the watermark
@@ -986,6 +1014,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replica_equals_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lagging_replica_equals_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_equals_writer_one_slot, setup_one_new_category,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_message_across_pane_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slot_reused_inside_a_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_late_record_of_new_version, setup, teardown),
