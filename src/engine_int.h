@@ -45,6 +45,9 @@ typedef struct model_entry {
     dw_model *states[DW_ENGINE_MAX_VERSIONS + 1]; /* by version; [0] may be NULL-version */
     field_memo *memo;                             /* records.max_fields */
     size_t nstates;
+    bool flat;     /* dw_reference_is_flat(): columns match by last name too */
+    uint64_t *via; /* flat: per column, hash of the path it follows (0: none yet) */
+    bool warned_absent;
 } model_entry;
 
 /* One retraining rule's progress for one (model, version). */
@@ -157,7 +160,8 @@ struct dw_engine {
     int64_t delta_gran; /* pane granularity of deltas: gcd of the slides */
     dw_delta_fn delta_fn;
     void *delta_ctx;
-    size_t npend; /* pend_bufs in use */
+    size_t npend;       /* pend_bufs in use */
+    size_t npend_pairs; /* non-zero counters in them */
     pend_buf *pend_free;
     dw_delta_writer dw;
     uint32_t *dscratch_slots, *dscratch_counts; /* sized dscratch_cap */

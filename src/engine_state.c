@@ -100,12 +100,18 @@ void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_
         src->last_pb = pb;
     }
     pb->records++;
+    size_t before = pb->ntouched;
     for (size_t i = 0; i < n; i++) {
         size_t s = slots[i];
         if (pb->cnt[s]++ == 0)
             pb->touched[pb->ntouched++] = (uint32_t)s;
     }
     src->dirty = true;
+    /* A delta must fit a Kafka message: send one before it grows past
+     * DW_ENGINE_MAX_PENDING_PAIRS (after this message, see flush). */
+    e->npend_pairs += pb->ntouched - before;
+    if (e->npend_pairs >= DW_ENGINE_MAX_PENDING_PAIRS)
+        dw_engine_delta_flush(e);
 }
 
 static void scratch_reserve(dw_engine *e, size_t n)
@@ -259,6 +265,7 @@ void dw_engine_delta_flush(dw_engine *e)
         s->off_from = s->off_to;
     }
     e->npend = 0;
+    e->npend_pairs = 0;
     STAT_ADD(e, deltas_out, 1);
     STAT_ADD(e, delta_bytes_out, e->dw.len);
     if (e->delta_fn)

@@ -218,6 +218,17 @@ void dw_sc_state_pump(dw_sidecar *s)
     if (s->leader)
         publish_mark(s);
     dw_state_topic_serve(s->state);
+    if (now - s->last_lag_check >= 10000) {
+        /* Behind on the log means our windows miss other replicas' counts. */
+        s->last_lag_check = now;
+        dw_state_stats st;
+        dw_state_topic_stats(s->state, &st);
+        if (st.lag > DW_SIDECAR_STATE_LAG_WARN)
+            dw_log(DW_LOG_WARN, "state",
+                   "%lld message(s) behind on state topic %s: windows lack other replicas' "
+                   "latest counts",
+                   (long long)st.lag, s->cfg->state.topic);
+    }
 }
 
 static bool is_first_partition(const dw_sidecar *s, const char *topic, int32_t partition)

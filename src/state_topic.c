@@ -354,6 +354,15 @@ int dw_state_topic_catch_up(dw_state_topic *st, int64_t end, int timeout_ms,
 void dw_state_topic_stats(const dw_state_topic *st, dw_state_stats *out)
 {
     *out = st->st;
+    /* The end of the log as the reader's last fetch saw it (no round
+     * trip): how far behind the other replicas' deltas this one is. */
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(st->reader, st->topic, 0, &lo, &hi) == 0 && hi >= 0 &&
+        hi > out->end)
+        out->end = hi;
+    out->lag = out->end >= 0 && out->position >= 0 && out->end > out->position
+                   ? out->end - out->position
+                   : 0;
 }
 
 void dw_state_topic_free(dw_state_topic *st, int timeout_ms)

@@ -217,6 +217,9 @@ typedef void (*dw_delta_fn)(void *ctx, const void *buf, size_t len, const dw_del
 /* (source, model version, pane) buffers of pending counts before a forced
  * delta; with groups that wait for the watermark, the bound of memory. */
 #define DW_ENGINE_MAX_PENDING 512
+/* Non-zero pending counters before a forced delta: keeps a delta message
+ * to a few hundred kB (Kafka's default message.max.bytes is 1 MB). */
+#define DW_ENGINE_MAX_PENDING_PAIRS 65536
 #define DW_ENGINE_MAX_AHEAD_GROUPS 8192
 
 /* Turns deltas on. writer_id names this process in its deltas (random per

@@ -50,6 +50,7 @@ typedef struct dw_state_stats {
     int64_t position;                 /* next offset the reader reads; -1 unknown */
     int64_t end;                      /* high watermark last seen; -1 unknown */
     bool caught_up;                   /* the reader reached the end seen at start */
+    int64_t lag;                      /* messages on the log not read yet */
 } dw_state_stats;
 
 /* Creates the producer and the reader (assigned to partition 0 from the
