@@ -6,6 +6,7 @@
 
 #include "driftwatch/engine.h"
 #include "driftwatch/delta.h"
+#include "driftwatch/log.h"
 #include "driftwatch/model.h"
 #include "driftwatch/scanner.h"
 
@@ -103,7 +104,8 @@ typedef struct source {
      * last delta; log_to: end of the offsets the state topic covers */
     int64_t off_from, off_to, log_to;
     pend_buf *pend, *last_pb;
-    bool dirty; /* pend holds counts */
+    bool dirty;    /* pend holds counts */
+    bool expected; /* a partition of an input topic (state): holds time back */
 } source;
 
 struct dw_engine {
@@ -170,9 +172,12 @@ struct dw_engine {
     ahead_grp *ahead_list;
     size_t nahead;
     bool in_delta_flush;
-    bool in_message;   /* inside dw_engine_process_from() */
-    bool flush_wanted; /* a flush waits for the end of the message */
-    int next_off_src;  /* dw_engine_source_offset() for the next message */
+    bool in_message;     /* inside dw_engine_process_from() */
+    bool flush_wanted;   /* a flush waits for the end of the message */
+    int next_off_src;    /* dw_engine_source_offset() for the next message */
+    uint64_t cur_writer; /* the delta being merged, for the late warning */
+    char cur_where[300];
+    dw_ratelimit late_rl;
     int64_t next_off;
 };
 
@@ -204,6 +209,19 @@ model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const ch
                           size_t verlen);
 dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, size_t verlen,
                              size_t *state_idx, bool *too_many);
+
+/* engine_docs.c: documents and the status snapshot */
+json_t *dw_eng_jnum(double x);
+json_t *dw_eng_jtime(int64_t ms);
+json_t *dw_eng_tests_json(const dw_column_result *r);
+json_t *dw_eng_alert_json(const model_entry *me, dw_model *m, size_t wi, size_t col, int kind,
+                          dw_alert_event ev, const dw_column_result *r);
+json_t *dw_eng_new_document(const dw_model *m, int64_t at_ms, const char *kind);
+void dw_eng_publish_snapshot(dw_engine *e);
+
+/* engine_retrain.c */
+void dw_eng_check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_t wi,
+                          int64_t end_ms);
 
 /* engine_state.c */
 void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_t t,

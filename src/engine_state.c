@@ -29,6 +29,7 @@ void dw_engine_state_enable(dw_engine *e, uint64_t writer_id, dw_delta_fn fn, vo
     e->delta_ctx = ctx;
     e->next_off_src = -1;
     e->next_off = -1;
+    e->late_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
     /* Deltas use the finest pane every window can be cut from. */
     int64_t g = 0;
     for (size_t w = 0; w < e->nwindows; w++)
@@ -45,6 +46,14 @@ void dw_engine_source_offset(dw_engine *e, int id, int64_t next_offset)
     /* Taken by the dw_engine_process_from() that follows. */
     e->next_off_src = id;
     e->next_off = next_offset;
+}
+
+void dw_engine_source_expect(dw_engine *e, int id)
+{
+    if (id <= 0 || (size_t)id >= e->nsources || e->sources[id].expected)
+        return;
+    e->sources[id].expected = true;
+    e->sources[id].last_wall = dw_wall_ms();
 }
 
 int64_t dw_engine_source_resume(dw_engine *e, int id)
@@ -315,6 +324,11 @@ static int add_group(dw_engine *e, dw_model *m, int64_t pane, uint32_t records,
     int rc = dw_model_add_counts(m, pane, slots, counts, n);
     if (rc == DW_ERR_LIMIT) {
         STAT_ADD(e, delta_late, records);
+        dw_log_ratelimited(&e->late_rl, DW_LOG_WARN, "state",
+                           "%u merged record(s) of the pane at %lld came after it closed here "
+                           "(watermark %lld, writer %016llx, %s)",
+                           records, (long long)pane, (long long)e->watermark_ms,
+                           (unsigned long long)e->cur_writer, e->cur_where);
     } else if (rc == 0) {
         STAT_ADD(e, applied, records);
         STAT_ADD(e, delta_records_in, records);
@@ -406,6 +420,7 @@ static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh, in
 typedef struct grp_ref {
     const dw_delta_grp *g;
     size_t order;
+    const dw_delta_sect *sec;
 } grp_ref;
 
 static int cmp_grp(const void *a, const void *b)
@@ -425,6 +440,7 @@ int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_re
         return DW_ERR_PARSE;
     }
     res->own = e->delta_on && d.writer == e->writer_id;
+    e->cur_writer = d.writer;
     int64_t wall = dw_wall_ms();
     int *ids = dw_calloc(d.nsections ? d.nsections : 1, sizeof *ids);
     size_t ngroups = 0;
@@ -483,12 +499,18 @@ int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_re
             for (size_t g = 0; ids[s] > 0 && g < d.sections[s].ngroups; g++) {
                 refs[n].g = &d.sections[s].groups[g];
                 refs[n].order = n;
+                refs[n].sec = &d.sections[s];
                 n++;
             }
         qsort(refs, n, sizeof *refs, cmp_grp);
         bool fresh = false;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            const dw_delta_sect *sec = refs[i].sec;
+            snprintf(e->cur_where, sizeof e->cur_where, "%.*s [%d] offsets %lld..%lld",
+                     (int)(sec->topic.len < 200 ? sec->topic.len : 200), sec->topic.ptr,
+                     (int)sec->partition, (long long)sec->from, (long long)sec->to);
             res->records += apply_group(e, refs[i].g, &fresh, target);
+        }
         free(refs);
         if (res->records)
             e->last_record_wall = e->last_tick_wall = wall;

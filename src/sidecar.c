@@ -428,6 +428,9 @@ static bool reload(dw_sidecar *s)
     if (strcmp(cfg->kafka.brokers, s->cfg->kafka.brokers) ||
         strcmp(cfg->kafka.group_id, s->cfg->kafka.group_id))
         dw_log(DW_LOG_WARN, "sidecar", "kafka settings changed: they apply after a restart");
+    if (!same(cfg->state.topic, s->cfg->state.topic) ||
+        cfg->state.flush_interval_ms != s->cfg->state.flush_interval_ms)
+        dw_log(DW_LOG_WARN, "sidecar", "state settings changed: they apply after a restart");
     dw_notifier *notifier = NULL;
     dw_sink_spec *specs = NULL;
     dw_sink_kv *spec_kv = NULL;
@@ -634,6 +637,8 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
                 dw_http_publish_dead_letter(s->http, &dls);
             }
             dw_http_publish_lag(s->http, c);
+            if (s->state)
+                dw_sc_state_publish(s);
             last_tick = now;
         }
         if (!s->state && dw_now_ms() - last_save >= 60000) {
