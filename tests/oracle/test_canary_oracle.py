@@ -17,7 +17,6 @@ All random data comes from fixed seeds. Exits 1 on any mismatch, after
 printing every mismatch; 77 (skip) without numpy/scipy.
 """
 import math
-import subprocess
 import sys
 import warnings
 
@@ -27,6 +26,8 @@ try:
 except ImportError:
     print("numpy/scipy not installed: skipping")
     sys.exit(77)
+
+from oracle_common import fail, finish, rel_ok, run
 
 # Tolerances, with their reasons:
 # Sketch: the documented bound is a relative alpha; 1e-12 on top covers the
@@ -48,34 +49,12 @@ PSI_SMOOTHING = 0.5
 
 QS = [0.0, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0]
 
-failures = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("MISMATCH: " + msg)
-
-
-def run(driver, text):
-    out = subprocess.run([driver], input=text, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        print("canary_driver failed (%d): %s" % (out.returncode, out.stderr.strip()))
-        sys.exit(1)
-    return [line.split() for line in out.stdout.splitlines()]
-
-
 def nums(xs):
     return " ".join(repr(float(x)) for x in xs)
 
 
 def ints(xs):
     return " ".join(str(int(x)) for x in xs)
-
-
-def rel_ok(got, want, rtol):
-    if want == 0:
-        return got == 0
-    return abs(got - want) <= rtol * abs(want)
 
 
 # -------------------------------------------------------------- sketch ----
@@ -310,11 +289,7 @@ def main():
     check_sketch_panes(driver, np.random.default_rng(13))
     check_numeric(driver, np.random.default_rng(4242))
     check_categorical(driver, np.random.default_rng(77))
-    if failures:
-        print("FAILED: %d mismatches" % len(failures))
-        return 1
-    print("all canary oracle checks passed")
-    return 0
+    return finish("canary")
 
 
 if __name__ == "__main__":
