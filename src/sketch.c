@@ -32,20 +32,33 @@ struct dw_sketch {
     uint64_t *counts; /* cap */
 };
 
-int dw_sketch_new(double alpha, size_t max_buckets, dw_sketch **out, char *errbuf, size_t errlen)
+static double ln_gamma_of(double alpha)
 {
-    *out = NULL;
+    return log1p(2.0 * alpha / (1.0 - alpha)); /* log((1 + a) / (1 - a)) */
+}
+
+static int check_alpha(double alpha, char *errbuf, size_t errlen)
+{
     if (!(alpha >= DW_SKETCH_MIN_ALPHA && alpha <= DW_SKETCH_MAX_ALPHA))
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "sketch relative accuracy %g is outside [%g, %g]", alpha,
                          DW_SKETCH_MIN_ALPHA, DW_SKETCH_MAX_ALPHA);
+    return 0;
+}
+
+int dw_sketch_new(double alpha, size_t max_buckets, dw_sketch **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    int rc = check_alpha(alpha, errbuf, errlen);
+    if (rc)
+        return rc;
     if (max_buckets < DW_SKETCH_MIN_BUCKETS || max_buckets > DW_SKETCH_MAX_BUCKETS)
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                          "sketch max_buckets %zu is outside [%d, %d]", max_buckets,
                          DW_SKETCH_MIN_BUCKETS, DW_SKETCH_MAX_BUCKETS);
     dw_sketch *s = dw_calloc(1, sizeof *s);
     s->alpha = alpha;
-    s->ln_gamma = log1p(2.0 * alpha / (1.0 - alpha));
+    s->ln_gamma = ln_gamma_of(alpha);
     s->cap = max_buckets;
     s->counts = dw_calloc(max_buckets, sizeof *s->counts);
     *out = s;
@@ -74,16 +87,16 @@ void dw_sketch_clear(dw_sketch *s)
     s->base = s->lo = s->hi = 0;
 }
 
-/* Bucket i holds (gamma^(i-1), gamma^i]. */
-static int64_t bucket_index(const dw_sketch *s, double x)
+/* Bucket i holds (gamma^(i-1), gamma^i]; its value (1 - alpha) gamma^i =
+ * 2 gamma^i / (gamma + 1) is within alpha of all of it (order_statistic()). */
+static int64_t index_of(double ln_gamma, double x)
 {
-    return (int64_t)ceil(log(x) / s->ln_gamma);
+    return (int64_t)ceil(log(x) / ln_gamma);
 }
 
-/* (1 - alpha) gamma^i = 2 gamma^i / (gamma + 1): within alpha of the bucket. */
-static double bucket_value(const dw_sketch *s, int64_t i)
+static bool valid_value(double x)
 {
-    return (1.0 - s->alpha) * exp((double)i * s->ln_gamma);
+    return x >= 0.0 && x <= DW_SKETCH_MAX_VALUE;
 }
 
 /* Moves the array so that counts[0] holds index nb. Moving up folds the
@@ -162,7 +175,7 @@ static void place(dw_sketch *s, int64_t i, uint64_t n)
 
 int dw_sketch_add_n(dw_sketch *s, double x, uint64_t n)
 {
-    if (!(x >= 0.0 && x <= DW_SKETCH_MAX_VALUE))
+    if (!valid_value(x))
         return DW_ERR_INVALID;
     if (n == 0)
         return 0;
@@ -170,7 +183,7 @@ int dw_sketch_add_n(dw_sketch *s, double x, uint64_t n)
         s->zero += n;
         return 0;
     }
-    int64_t i = bucket_index(s, x);
+    int64_t i = index_of(s->ln_gamma, x);
     make_room(s, i, i);
     place(s, i, n);
     return 0;
@@ -262,32 +275,39 @@ int dw_sketch_subtract(dw_sketch *dst, const dw_sketch *src)
     return 0;
 }
 
-uint64_t dw_sketch_count(const dw_sketch *s)
-{
-    return s->zero + s->npos;
-}
+/* The buckets of a quantile query: `zero` zeros, then counts[0..n) for the
+ * bucket indices first, first + 1, ... */
+typedef struct bucket_run {
+    double alpha, ln_gamma;
+    uint64_t zero;
+    const uint64_t *counts;
+    size_t n;
+    int64_t first;
+} bucket_run;
 
-/* Value of the k-th smallest value (0-based, k < count) as the sketch
- * knows it. */
-static double order_statistic(const dw_sketch *s, uint64_t k)
+/* Value of the k-th smallest value (0-based, k < count) as the buckets
+ * know it. */
+static double order_statistic(const bucket_run *b, uint64_t k)
 {
-    if (k < s->zero)
+    if (k < b->zero)
         return 0.0;
-    uint64_t seen = s->zero;
-    for (int64_t j = s->lo; j <= s->hi; j++) {
-        seen += s->counts[j - s->base];
+    uint64_t seen = b->zero;
+    size_t j = 0;
+    for (; j < b->n; j++) {
+        seen += b->counts[j];
         if (k < seen)
-            return bucket_value(s, j);
+            break;
     }
-    return bucket_value(s, s->hi);
+    if (j == b->n)
+        j = b->n - 1; /* unreachable with k < count */
+    return (1.0 - b->alpha) * exp((double)(b->first + (int64_t)j) * b->ln_gamma);
 }
 
-int dw_sketch_quantile(const dw_sketch *s, double q, double *out)
+static int run_quantile(const bucket_run *b, uint64_t n, double q, double *out)
 {
     *out = 0.0;
     if (!(q >= 0.0 && q <= 1.0))
         return DW_ERR_INVALID;
-    uint64_t n = dw_sketch_count(s);
     if (n == 0)
         return DW_ERR_EMPTY;
     /* numpy's "linear" method: interpolate between the order statistics
@@ -297,11 +317,27 @@ int dw_sketch_quantile(const dw_sketch *s, double q, double *out)
     if (k > n - 1)
         k = n - 1;
     double frac = rank - (double)k;
-    double v = order_statistic(s, k);
+    double v = order_statistic(b, k);
     if (frac > 0.0 && k + 1 < n)
-        v += frac * (order_statistic(s, k + 1) - v);
+        v += frac * (order_statistic(b, k + 1) - v);
     *out = v;
     return 0;
+}
+
+uint64_t dw_sketch_count(const dw_sketch *s)
+{
+    return s->zero + s->npos;
+}
+
+int dw_sketch_quantile(const dw_sketch *s, double q, double *out)
+{
+    bucket_run b = {s->alpha, s->ln_gamma, s->zero, s->counts, 0, 0};
+    if (s->npos > 0) {
+        b.counts = s->counts + (s->lo - s->base);
+        b.n = (size_t)(s->hi - s->lo + 1);
+        b.first = s->lo;
+    }
+    return run_quantile(&b, dw_sketch_count(s), q, out);
 }
 
 double dw_sketch_alpha(const dw_sketch *s)
@@ -322,4 +358,62 @@ bool dw_sketch_collapsed(const dw_sketch *s)
 double dw_sketch_floor(const dw_sketch *s)
 {
     return s->collapsed ? exp((double)s->base * s->ln_gamma) : 0.0;
+}
+
+/* ---- fixed layout ---- */
+
+int dw_sketch_layout_init(dw_sketch_layout *l, double alpha, double min_value, double max_value,
+                          char *errbuf, size_t errlen)
+{
+    memset(l, 0, sizeof *l);
+    int rc = check_alpha(alpha, errbuf, errlen);
+    if (rc)
+        return rc;
+    if (!(min_value >= DW_SKETCH_MIN_POSITIVE && max_value > min_value &&
+          max_value <= DW_SKETCH_MAX_VALUE))
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sketch range [%g, %g] is not within [%g, %g] with min < max", min_value,
+                         max_value, DW_SKETCH_MIN_POSITIVE, DW_SKETCH_MAX_VALUE);
+    double lg = ln_gamma_of(alpha);
+    int64_t lo = index_of(lg, min_value), hi = index_of(lg, max_value);
+    if (hi - lo + 1 > DW_SKETCH_MAX_BUCKETS)
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
+                         "sketch range [%g, %g] needs %lld buckets at relative accuracy %g, "
+                         "more than %d: narrow the range or raise the accuracy value",
+                         min_value, max_value, (long long)(hi - lo + 1), alpha,
+                         DW_SKETCH_MAX_BUCKETS);
+    l->alpha = alpha;
+    l->ln_gamma = lg;
+    l->first = lo;
+    l->nbuckets = (size_t)(hi - lo + 1);
+    return 0;
+}
+
+size_t dw_sketch_layout_width(const dw_sketch_layout *l)
+{
+    return 1 + l->nbuckets;
+}
+
+long dw_sketch_layout_slot(const dw_sketch_layout *l, double x)
+{
+    if (!valid_value(x))
+        return -1;
+    if (x < DW_SKETCH_MIN_POSITIVE)
+        return 0;
+    int64_t i = index_of(l->ln_gamma, x) - l->first;
+    if (i < 0)
+        i = 0; /* below min_value: the lowest bucket (an overestimate) */
+    if (i >= (int64_t)l->nbuckets)
+        i = (int64_t)l->nbuckets - 1; /* above max_value: the highest (an underestimate) */
+    return 1 + (long)i;
+}
+
+int dw_sketch_layout_quantile(const dw_sketch_layout *l, const uint64_t *counts, double q,
+                              double *out)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i <= l->nbuckets; i++)
+        n += counts[i];
+    bucket_run b = {l->alpha, l->ln_gamma, counts[0], counts + 1, l->nbuckets, l->first};
+    return run_quantile(&b, n, q, out);
 }

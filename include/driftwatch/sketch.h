@@ -109,4 +109,46 @@ bool dw_sketch_collapsed(const dw_sketch *s);
  * below it may be overestimates); 0 otherwise. */
 double dw_sketch_floor(const dw_sketch *s);
 
+/* ---- fixed layout: a sketch inside a window's pane counters ----
+ *
+ * The same buckets over a fixed range [min_value, max_value], as
+ * 1 + nbuckets plain counters: [zero, bucket(min_value) ..
+ * bucket(max_value)]. That is the shape of the engine's pane layout
+ * (model.h), so a latency sketch can sit next to the column counters and
+ * slide, merge across replicas and travel in state deltas like them.
+ * Values below min_value count in the lowest bucket (reported as about
+ * min_value: an overestimate) and values above max_value in the highest
+ * (an underestimate); inside the range the alpha bound holds. The range is
+ * the memory: at alpha 0.01, 1 us .. 1e7 ms (10 decades) is 1153
+ * counters. */
+typedef struct dw_sketch_layout {
+    double alpha, ln_gamma;
+    int64_t first;   /* bucket index of counter 1 */
+    size_t nbuckets; /* counters 1 .. nbuckets */
+} dw_sketch_layout;
+
+/* Latency defaults, in milliseconds. */
+#define DW_SKETCH_DEFAULT_MIN_MS 0.001
+#define DW_SKETCH_DEFAULT_MAX_MS 1e7
+
+/* Fills *l for accuracy alpha over [min_value, max_value]. Returns 0, or
+ * DW_ERR_INVALID with a sentence in errbuf (alpha out of range, a range
+ * not within [DW_SKETCH_MIN_POSITIVE, DW_SKETCH_MAX_VALUE], or one that
+ * needs more than DW_SKETCH_MAX_BUCKETS buckets). */
+int dw_sketch_layout_init(dw_sketch_layout *l, double alpha, double min_value, double max_value,
+                          char *errbuf, size_t errlen);
+
+/* Counters of the layout: 1 + nbuckets. */
+size_t dw_sketch_layout_width(const dw_sketch_layout *l);
+
+/* The counter (0 .. width - 1) that value x increments, or -1 for a value
+ * dw_sketch_add() refuses (the caller counts a type error). */
+long dw_sketch_layout_slot(const dw_sketch_layout *l, double x);
+
+/* The q-quantile of counts[0 .. width) as dw_sketch_quantile() defines it.
+ * Returns 0, DW_ERR_INVALID for q outside [0, 1], DW_ERR_EMPTY (*out 0)
+ * when every counter is 0. */
+int dw_sketch_layout_quantile(const dw_sketch_layout *l, const uint64_t *counts, double q,
+                              double *out);
+
 #endif

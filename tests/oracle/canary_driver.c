@@ -8,6 +8,9 @@
  *   sketchpanes ALPHA BUCKETS P {N x1..xN}*P WIN NQ q1..qNQ
  *       -> after closing each pane p (merge p, subtract p - WIN): the NQ
  *          quantiles of the window's running sum
+ *   layout ALPHA MIN MAX N x1..xN NQ q1..qNQ
+ *       -> NQ quantiles of the values counted in a fixed layout ("empty"
+ *          when nothing was counted; refused values are not counted)
  *   cmpnum K a1..aK b1..bK
  *       -> D p_value n_eff psi    (counters: under, K - 2 bins, over)
  *   cmpcat NCAT a1..aNCAT b1..bNCAT NA {name count}*NA OVA NB {name count}*NB OVB
@@ -104,6 +107,38 @@ static void cmd_sketchpanes(void)
     dw_sketch_free(sum);
 }
 
+static void cmd_layout(void)
+{
+    double alpha = read_double(), lo = read_double(), hi = read_double();
+    dw_sketch_layout l;
+    char err[256];
+    if (dw_sketch_layout_init(&l, alpha, lo, hi, err, sizeof err) != 0)
+        die(err);
+    uint64_t *c = dw_calloc(dw_sketch_layout_width(&l), sizeof *c);
+    size_t n = read_size();
+    for (size_t i = 0; i < n; i++) {
+        long slot = dw_sketch_layout_slot(&l, read_double());
+        if (slot >= 0)
+            c[slot]++;
+    }
+    size_t nq;
+    double *q = read_quantiles(&nq);
+    for (size_t i = 0; i < nq; i++) {
+        double v;
+        int rc = dw_sketch_layout_quantile(&l, c, q[i], &v);
+        if (rc == DW_ERR_EMPTY) {
+            printf("empty");
+            break;
+        }
+        if (rc != 0)
+            die("quantile");
+        printf(i ? " %.17g" : "%.17g", v);
+    }
+    printf("\n");
+    free(q);
+    free(c);
+}
+
 static void cmd_cmpnum(void)
 {
     size_t k = read_size();
@@ -191,6 +226,8 @@ int main(void)
             cmd_sketch();
         else if (strcmp(cmd, "sketchpanes") == 0)
             cmd_sketchpanes();
+        else if (strcmp(cmd, "layout") == 0)
+            cmd_layout();
         else if (strcmp(cmd, "cmpnum") == 0)
             cmd_cmpnum();
         else if (strcmp(cmd, "cmpcat") == 0)

@@ -97,6 +97,25 @@ def check_sketch(driver, rng):
     print("sketch: %d data sets x %d quantiles checked" % (len(cases), len(QS)))
 
 
+def check_layout(driver, rng):
+    # The fixed layout the engine's panes will hold: default latency range
+    # in ms; data sets whose values lie inside it (or are 0).
+    lo, hi = 0.001, 1e7
+    cases, text = [], []
+    for name, x in datasets(rng):
+        x = x[(x == 0) | ((x >= lo) & (x <= hi))]
+        cases.append((name, x))
+        text.append("layout 0.01 %r %r %d %s %d %s\n" % (lo, hi, len(x), nums(x), len(QS),
+                                                          nums(QS)))
+    out = run(driver, "".join(text))
+    for (name, x), o in zip(cases, out):
+        want = np.quantile(x, QS)
+        for q, g, w in zip(QS, o, want):
+            if not sketch_bound_ok(float(g), w, 0.01):
+                fail("layout %s q %g: got %r, numpy %r" % (name, q, float(g), w))
+    print("layout: %d data sets x %d quantiles checked" % (len(cases), len(QS)))
+
+
 def check_sketch_panes(driver, rng):
     # 24 panes of a latency that wanders over two orders of magnitude,
     # with a bimodal episode, a window of 6 panes.
@@ -286,6 +305,7 @@ def main():
         return 2
     driver = sys.argv[1]
     check_sketch(driver, np.random.default_rng(20261130))
+    check_layout(driver, np.random.default_rng(31))
     check_sketch_panes(driver, np.random.default_rng(13))
     check_numeric(driver, np.random.default_rng(4242))
     check_categorical(driver, np.random.default_rng(77))

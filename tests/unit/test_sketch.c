@@ -387,6 +387,84 @@ static void test_new_rejects_bad_settings(void **state)
     dw_sketch_free(NULL);
 }
 
+static void test_layout_matches_sketch(void **state)
+{
+    (void)state;
+    dw_sketch_layout l;
+    char err[256];
+    assert_int_equal(dw_sketch_layout_init(&l, 0.01, DW_SKETCH_DEFAULT_MIN_MS,
+                                           DW_SKETCH_DEFAULT_MAX_MS, err, sizeof err),
+                     0);
+    /* 10 decades at alpha 0.01: ln(1e10) / ln(1.01 / 0.99), plus the zero
+     * counter and one bucket for the rounding of the ends. */
+    assert_true(dw_sketch_layout_width(&l) >= 1152 && dw_sketch_layout_width(&l) <= 1154);
+    /* The exponential sample reaches below 1 us: widen the range so that
+     * every value is inside it (clamping is test_layout_edges'). */
+    assert_int_equal(dw_sketch_layout_init(&l, 0.01, 1e-6, 1e7, err, sizeof err), 0);
+    for (dist d = LOGNORMAL; d <= BIMODAL; d++) {
+        const size_t n = 20000;
+        double *x = sample(d, n, 500 + (uint64_t)d);
+        uint64_t *c = calloc(dw_sketch_layout_width(&l), sizeof *c);
+        dw_sketch *s = new_sketch(0.01, DW_SKETCH_DEFAULT_MAX_BUCKETS);
+        for (size_t i = 0; i < n; i++) {
+            long slot = dw_sketch_layout_slot(&l, x[i]);
+            assert_true(slot > 0 && (size_t)slot < dw_sketch_layout_width(&l));
+            c[slot]++;
+            dw_sketch_add(s, x[i]);
+        }
+        qsort(x, n, sizeof *x, cmp_double);
+        for (size_t i = 0; i < NQ; i++) {
+            double got, dyn, want = exact_quantile(x, n, QS[i]);
+            assert_int_equal(dw_sketch_layout_quantile(&l, c, QS[i], &got), 0);
+            assert_int_equal(dw_sketch_quantile(s, QS[i], &dyn), 0);
+            /* The same buckets: the same numbers to the bit. */
+            if (got != dyn)
+                fail_msg("q %g: layout %.17g, sketch %.17g", QS[i], got, dyn);
+            assert_true(fabs(got - want) <= 0.01 * want * (1 + 1e-12));
+        }
+        dw_sketch_free(s);
+        free(c);
+        free(x);
+    }
+}
+
+static void test_layout_edges(void **state)
+{
+    (void)state;
+    dw_sketch_layout l;
+    char err[256] = "";
+    assert_int_equal(dw_sketch_layout_init(&l, 0.01, 1.0, 1000.0, err, sizeof err), 0);
+    size_t w = dw_sketch_layout_width(&l);
+    uint64_t *c = calloc(w, sizeof *c);
+    double q;
+    assert_int_equal(dw_sketch_layout_quantile(&l, c, 0.5, &q), DW_ERR_EMPTY);
+    assert_int_equal(dw_sketch_layout_slot(&l, 0.0), 0);
+    assert_int_equal(dw_sketch_layout_slot(&l, -1.0), -1);
+    assert_int_equal(dw_sketch_layout_slot(&l, NAN), -1);
+    assert_int_equal(dw_sketch_layout_slot(&l, INFINITY), -1);
+    /* Clamped: below the range to the lowest bucket, above to the highest. */
+    assert_int_equal(dw_sketch_layout_slot(&l, 0.001), 1);
+    assert_int_equal(dw_sketch_layout_slot(&l, 1.0), 1);
+    assert_int_equal(dw_sketch_layout_slot(&l, 1e9), (long)w - 1);
+    assert_int_equal(dw_sketch_layout_slot(&l, 1000.0), (long)w - 1);
+    c[dw_sketch_layout_slot(&l, 0.001)] += 3;
+    c[0] += 1;
+    assert_int_equal(dw_sketch_layout_quantile(&l, c, 0.0, &q), 0);
+    assert_true(q == 0.0);
+    assert_int_equal(dw_sketch_layout_quantile(&l, c, 1.0, &q), 0);
+    assert_true(fabs(q - 1.0) <= 0.01 * (1 + 1e-12)); /* reported at min_value */
+    assert_int_equal(dw_sketch_layout_quantile(&l, c, 2.0, &q), DW_ERR_INVALID);
+    free(c);
+
+    assert_int_equal(dw_sketch_layout_init(&l, 0.01, 10.0, 10.0, err, sizeof err), DW_ERR_INVALID);
+    assert_non_null(strstr(err, "range"));
+    assert_int_equal(dw_sketch_layout_init(&l, 0.0001, 1e-9, 1e300, err, sizeof err),
+                     DW_ERR_INVALID);
+    assert_non_null(strstr(err, "buckets"));
+    assert_int_equal(dw_sketch_layout_init(&l, 0.9, 1.0, 2.0, err, sizeof err), DW_ERR_INVALID);
+    assert_non_null(strstr(err, "relative accuracy"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +477,8 @@ int main(void)
         cmocka_unit_test(test_zeros_and_invalid),
         cmocka_unit_test(test_huge_range),
         cmocka_unit_test(test_new_rejects_bad_settings),
+        cmocka_unit_test(test_layout_matches_sketch),
+        cmocka_unit_test(test_layout_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
