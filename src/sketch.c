@@ -289,7 +289,7 @@ typedef struct bucket_run {
  * know it. */
 static double order_statistic(const bucket_run *b, uint64_t k)
 {
-    if (k < b->zero)
+    if (k < b->zero || b->n == 0)
         return 0.0;
     uint64_t seen = b->zero;
     size_t j = 0;
