@@ -97,3 +97,16 @@ size_t dw_drift_decide(dw_column_result *res, size_t n, const dw_thresholds *th,
     }
     return drifting;
 }
+
+size_t dw_drift_absent(const dw_column_result *res, size_t n, const bool *ignored, size_t *first)
+{
+    size_t absent = 0, evaluated = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (ignored && ignored[j])
+            continue;
+        evaluated++;
+        if (res[j].count == 0 && res[j].missing > 0 && !absent++)
+            *first = j;
+    }
+    return absent * 2 > evaluated ? absent : 0;
+}

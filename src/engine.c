@@ -154,6 +154,7 @@ static void entry_free(model_entry *me)
         dw_model_free(me->states[v]);
     free(me->cols.slots);
     free(me->memo);
+    free(me->via);
     free(me->th);
     free(me->ignored);
     dw_reference_free(me->ref);
@@ -180,6 +181,11 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
         me->memo = dw_malloc(cfg->records.max_fields * sizeof *me->memo);
         for (size_t k = 0; k < cfg->records.max_fields; k++)
             me->memo[k].col = -2;
+        me->flat = dw_reference_is_flat(me->ref);
+        me->via = dw_calloc(me->ref->ncols + 1, sizeof *me->via);
+        char why[512];
+        if (dw_reference_mismatch(me->ref, me->cfg->name, me->cfg->version, why, sizeof why))
+            dw_log(DW_LOG_WARN, "engine", "%s", why);
         me->th = dw_calloc(me->ref->ncols + 1, sizeof *me->th);
         me->ignored = dw_calloc(me->ref->ncols + 1, sizeof *me->ignored);
         for (size_t j = 0; j < me->ref->ncols; j++)
@@ -862,6 +868,16 @@ static void evaluate_window(dw_engine *e, model_entry *me, size_t state_idx, siz
     uint64_t t0 = mono_ns();
     dw_model_evaluate(m, wi, end_ms, e->res, e->events);
     record_eval_duration(e, mono_ns() - t0);
+    size_t first,
+        absent = me->warned_absent ? 0 : dw_drift_absent(e->res, ncols, me->ignored, &first);
+    if (absent) {
+        /* Column names that are not the records' field paths, said once. */
+        me->warned_absent = true;
+        dw_log(DW_LOG_WARN, "engine",
+               "model %s: %zu reference columns (first: %s) occur in no record of the window: "
+               "check that %s names them like the records' fields (docs/record-format.md)",
+               me->cfg->name, absent, me->ref->cols[first].name, me->cfg->reference);
+    }
     STAT_ADD(e, evaluations, 1);
     size_t pidx = (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1) + state_idx;
     for (size_t j = 0; j < ncols; j++) {
@@ -1078,7 +1094,10 @@ void dw_engine_source_assigned(dw_engine *e, int id, bool assigned)
     source *src = &e->sources[id];
     src->assigned = assigned;
     src->last_wall = dw_wall_ms();
-    if (!assigned) {
+    /* With state deltas the partition goes on holding time back: its new
+     * owner's deltas carry its event time here, and until they come the
+     * panes it feeds must not close. */
+    if (!assigned && !e->delta_on) {
         /* Another replica owns it now: it no longer holds time back. */
         src->seen = false;
         src->max_t = INT64_MIN;
@@ -1239,6 +1258,25 @@ static bool field_in_list(const dw_scan_field *f, char *const *list, size_t n)
         if (dw_scan_path_eq(f, list[i]))
             return true;
     return false;
+}
+
+/* A flat reference (built from a CSV: "amount") also matches nested fields
+ * by their last name ("features.amount"), and each column follows the
+ * first path it meets, so a second field of the same last name is not
+ * mixed in (docs/record-format.md). Runs on memo misses only. */
+static int flat_bind(model_entry *me, const dw_scan_field *f, int col, bool nested)
+{
+    if (col < 0 && nested)
+        col = col_index_find(&me->cols, &f->key[1], 1);
+    if (col < 0)
+        return col;
+    uint64_t h = FNV_SEED;
+    for (int d = 0; d < f->depth; d++)
+        h = fnv_bytes(fnv_bytes(h, f->key[d].ptr, f->key[d].len), ".", 1);
+    h |= 1; /* 0 means unbound */
+    if (!me->via[col])
+        me->via[col] = h;
+    return me->via[col] == h ? col : -1;
 }
 
 static bool key0_in_list(const dw_scan_field *f, char *const *list, size_t n)
@@ -1466,8 +1504,9 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
             col = mm->col;
         } else {
             col = -1;
-            if (f->depth == 2 && key0_in_list(f, rc->columns, rc->ncolumns) &&
-                !(f->key_escaped & 2))
+            bool nested = f->depth == 2 && key0_in_list(f, rc->columns, rc->ncolumns) &&
+                          !(f->key_escaped & 2);
+            if (nested)
                 col = col_index_find(&me->cols, f->key, 2);
             else if (rc->nfields && field_in_list(f, rc->fields, rc->nfields))
                 col = col_index_find(&me->cols, f->key, f->depth);
@@ -1476,6 +1515,8 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
                 /* Top-level scalars (latency_ms) are columns when the
                  * reference has them, as the training-data reader makes them. */
                 col = col_index_find(&me->cols, f->key, 1);
+            if (me->flat)
+                col = flat_bind(me, f, col, nested);
             mm->col = -2;
             if (f->depth <= 2 && !f->key_escaped && f->key[0].len < MEMO_KEY &&
                 (f->depth == 1 || f->key[1].len < MEMO_KEY)) {

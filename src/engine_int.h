@@ -46,6 +46,9 @@ typedef struct model_entry {
     dw_model *states[DW_ENGINE_MAX_VERSIONS + 1]; /* by version; [0] may be NULL-version */
     field_memo *memo;                             /* records.max_fields */
     size_t nstates;
+    bool flat;     /* dw_reference_is_flat(): columns match by last name too */
+    uint64_t *via; /* flat: per column, hash of the path it follows (0: none yet) */
+    bool warned_absent;
 } model_entry;
 
 /* One retraining rule's progress for one (model, version). */

@@ -54,6 +54,7 @@ struct dw_http {
     bool have_consumer; /* dw_http_publish_lag() was called at least once */
     dw_dead_letter_stats dead_letter;
     bool have_dead_letter; /* dw_http_publish_dead_letter() was called */
+    dw_metrics_reload reload;
 
     /* Connection admission: used only by libmicrohttpd's one thread (its
      * callbacks and the handler); the counters are atomic for /metrics. */
@@ -67,6 +68,17 @@ void dw_http_heartbeat(dw_http *h)
 {
     if (h)
         __atomic_store_n(&h->heartbeat_ms, dw_now_ms(), __ATOMIC_RELAXED);
+}
+
+void dw_http_config_loaded(dw_http *h, bool ok)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->reload.last_successful = ok;
+    if (ok)
+        h->reload.success_time = (double)dw_wall_ms() / 1000.0;
+    pthread_mutex_unlock(&h->lock);
 }
 
 void dw_http_set_ready(dw_http *h, bool ready, const char *reason)
@@ -267,7 +279,10 @@ static char *render_metrics(dw_http *h, size_t *len)
     pthread_mutex_lock(&h->lock);
     dw_dead_letter_stats dl = h->dead_letter;
     bool have_dl = h->have_dead_letter;
+    dw_metrics_reload reload = h->reload;
     pthread_mutex_unlock(&h->lock);
+    dw_process_stats proc;
+    bool have_proc = dw_process_stats_read(&proc) == 0;
     dw_metrics_input in = {
         .version = h->version,
         .up = is_live(h),
@@ -280,6 +295,8 @@ static char *render_metrics(dw_http *h, size_t *len)
         .series_dropped_before = __atomic_load_n(&h->series_dropped, __ATOMIC_RELAXED),
         .http = &hs,
         .dead_letter = have_dl ? &dl : NULL,
+        .reload = &reload,
+        .process = have_proc ? &proc : NULL,
     };
     uint64_t dropped = 0;
     char *text = dw_metrics_render(&in, len, &dropped);
@@ -630,6 +647,9 @@ int dw_http_start(const dw_http_options *opts, dw_http **out, char *errbuf, size
         h->liveness_ms = 3 * opts->poll_timeout_ms;
     h->heartbeat_ms = dw_now_ms();
     h->ready = 1;
+    /* The server starts after the configuration loaded. */
+    h->reload.last_successful = true;
+    h->reload.success_time = (double)dw_wall_ms() / 1000.0;
     h->lag = dw_calloc(DW_HTTP_MAX_PARTITIONS, sizeof *h->lag);
     for (size_t i = 0; i < CONN_SLOTS; i++)
         h->conns[i].fd = -1;

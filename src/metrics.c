@@ -254,6 +254,28 @@ static void write_histogram(FILE *f, const dw_engine_stats *st)
     sample_u64(f, "driftwatch_evaluation_duration_seconds_count", NULL, cum);
 }
 
+/* The names and meanings of the official Prometheus clients
+ * (client_golang's process collector), without a driftwatch_ prefix. */
+static void process_metrics(FILE *f, const dw_process_stats *p)
+{
+    family(f, "process_cpu_seconds_total", "counter",
+           "Total user and system CPU time spent in seconds.");
+    sample_double(f, "process_cpu_seconds_total", NULL, p->cpu_seconds);
+    family(f, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    sample_u64(f, "process_resident_memory_bytes", NULL, p->rss_bytes);
+    family(f, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    sample_u64(f, "process_virtual_memory_bytes", NULL, p->virtual_bytes);
+    family(f, "process_open_fds", "gauge", "Number of open file descriptors.");
+    sample_u64(f, "process_open_fds", NULL, p->open_fds);
+    if (p->max_fds) {
+        family(f, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+        sample_u64(f, "process_max_fds", NULL, p->max_fds);
+    }
+    family(f, "process_start_time_seconds", "gauge",
+           "Start time of the process since unix epoch in seconds.");
+    sample_double(f, "process_start_time_seconds", NULL, p->start_time);
+}
+
 char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropped)
 {
     char *buf = NULL;
@@ -411,6 +433,18 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         one_label_samples(f, "driftwatch_http_connections_closed_total", "reason", why, val,
                           sizeof why / sizeof *why);
     }
+    if (in->reload) {
+        family(f, "driftwatch_config_last_reload_successful", "gauge",
+               "1 when the last configuration load (start or SIGHUP) succeeded, else 0.");
+        sample_u64(f, "driftwatch_config_last_reload_successful", NULL,
+                   in->reload->last_successful ? 1 : 0);
+        family(f, "driftwatch_config_last_reload_success_timestamp_seconds", "gauge",
+               "When the configuration was last loaded successfully, Unix seconds.");
+        sample_double(f, "driftwatch_config_last_reload_success_timestamp_seconds", NULL,
+                      in->reload->success_time);
+    }
+    if (in->process)
+        process_metrics(f, in->process);
 
     family(f, "driftwatch_metrics_series_dropped_total", "counter",
            "Series left out of /metrics by the label cardinality bounds, summed over scrapes.");

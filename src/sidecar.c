@@ -416,14 +416,14 @@ static bool sinks_equal(const dw_config *a, const dw_config *b)
 
 /* SIGHUP: the new configuration and references, or the old ones with the
  * reason logged. Window state is kept (dw_engine_reload). */
-static void reload(dw_sidecar *s)
+static bool reload(dw_sidecar *s)
 {
     char err[1024];
     dw_config *cfg = NULL;
     if (dw_config_load(s->cfg->path, &cfg, err, sizeof err) < 0) {
         dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s",
                err);
-        return;
+        return false;
     }
     if (strcmp(cfg->kafka.brokers, s->cfg->kafka.brokers) ||
         strcmp(cfg->kafka.group_id, s->cfg->kafka.group_id))
@@ -454,7 +454,7 @@ static void reload(dw_sidecar *s)
             dw_config_free(cfg);
             dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s",
                    err);
-            return;
+            return false;
         }
     }
     if (dw_engine_reload(s->engine, cfg, err, sizeof err) < 0) {
@@ -464,7 +464,7 @@ static void reload(dw_sidecar *s)
         dw_config_free(cfg);
         dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s",
                err);
-        return;
+        return false;
     }
     if (new_sinks) {
         dw_notifier_drain(s->notifier, 2000);
@@ -482,6 +482,7 @@ static void reload(dw_sidecar *s)
     dw_log_set_level(cfg->log.level);
     dw_log(DW_LOG_INFO, "sidecar", "configuration reloaded from %s%s", cfg->path,
            new_sinks ? " (sinks rebuilt)" : "");
+    return true;
 }
 
 int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, size_t errlen)
@@ -622,7 +623,7 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         rc = 0;
         if (s->opts.reload && *s->opts.reload) {
             *s->opts.reload = 0;
-            reload(s);
+            dw_http_config_loaded(s->http, reload(s));
         }
         int64_t now = dw_wall_ms();
         if (now - last_tick >= 1000) {

@@ -197,6 +197,9 @@ int cmd_check(int argc, char **argv)
     } else {
         dw_check_report_print(rep, stdout);
     }
+    char warn[2048];
+    if (dw_check_absent_warning(rep, warn, sizeof warn))
+        fprintf(stderr, "driftwatch: WARNING: %s\n", warn);
     int status = dw_check_drifted(rep) || dw_check_quality_issues(rep) ? 1 : 0;
     dw_check_report_free(rep);
     dw_reference_free(ref);

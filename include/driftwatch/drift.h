@@ -66,6 +66,13 @@ typedef struct dw_column_result {
  * out->ref points at cur->ref (borrowed). No allocation. */
 void dw_column_evaluate(const dw_sample *cur, dw_column_result *out);
 
+/* When more than half of the evaluated columns (ignored[j] false; ignored
+ * may be NULL) had only missing values (count 0, missing > 0), returns how
+ * many and sets *first to the first; else 0. Column names that are not
+ * the records' field paths look like this, and deserve a louder word than
+ * one DataQuality alert per column. */
+size_t dw_drift_absent(const dw_column_result *res, size_t n, const bool *ignored, size_t *first);
+
 /* Applies BH across res[0..n) and sets p_adjusted and the decision flags.
  * Column i uses the thresholds th[i * th_stride]: th_stride 1 with n structs
  * for per-column thresholds, th_stride 0 to use th[0] for all. The BH family

@@ -70,6 +70,12 @@ void dw_http_heartbeat(dw_http *h);
  * when not ready. NULL h is a no-op. */
 void dw_http_set_ready(dw_http *h, bool ready, const char *reason);
 
+/* Records the outcome of a configuration reload (SIGHUP) for
+ * driftwatch_config_last_reload_successful and, when ok, its time for
+ * ..._success_timestamp_seconds. The load at start counts as successful
+ * from dw_http_start() on. NULL h is a no-op. */
+void dw_http_config_loaded(dw_http *h, bool ok);
+
 /* Copies the consumer's assignment and lag (dw_consumer_lag()) for the
  * HTTP thread. Call from the consumer thread about once a second. NULL h
  * is a no-op. */

@@ -13,6 +13,7 @@
 #include "driftwatch/dead_letter.h"
 #include "driftwatch/engine.h"
 #include "driftwatch/notifier.h"
+#include "driftwatch/process.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -44,6 +45,12 @@ typedef struct dw_metrics_http {
     uint64_t closed_capacity; /* waiting for their request when a newer one needed the room */
     uint64_t refused;         /* no room: every held connection was being answered */
 } dw_metrics_http;
+/* The outcome of the last configuration load: at start, then each SIGHUP
+ * (driftwatch_config_last_reload_*, named like Prometheus's own). */
+typedef struct dw_metrics_reload {
+    bool last_successful;
+    double success_time; /* Unix seconds of the last successful load */
+} dw_metrics_reload;
 
 typedef struct dw_metrics_input {
     const char *version;          /* driftwatch_build_info{version}; NULL: "unknown" */
@@ -60,6 +67,8 @@ typedef struct dw_metrics_input {
     uint64_t series_dropped_before;
     const dw_metrics_http *http;             /* NULL: no driftwatch_http_* series */
     const dw_dead_letter_stats *dead_letter; /* NULL: no dead-letter topic configured */
+    const dw_metrics_reload *reload;         /* NULL: no driftwatch_config_last_reload_* */
+    const dw_process_stats *process;         /* NULL: no process_* metrics */
 } dw_metrics_input;
 
 /* Renders the exposition text. Returns a NUL-terminated buffer the caller

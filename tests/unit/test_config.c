@@ -4,6 +4,7 @@
 #include <cmocka.h>
 
 #include "driftwatch/config.h"
+#include "driftwatch/state_dir.h"
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
 
@@ -145,8 +146,13 @@ static void test_minimal_defaults(void **state)
     assert_true(cfg->http.enabled);
     assert_int_equal(cfg->log.level, DW_LOG_INFO);
     assert_int_equal(cfg->log.format, DW_LOG_JSON);
-    /* Absolute paths are kept. */
-    assert_string_equal(cfg->state_dir, "/var/lib/driftwatch");
+    /* No state_dir: the default that works where the process runs
+     * (/var/lib/driftwatch in the image, ~/.local/state/driftwatch on a
+     * laptop). */
+    char *def = dw_state_dir_default();
+    assert_string_equal(cfg->state_dir, def);
+    assert_true(cfg->state_dir_default);
+    free(def);
     assert_int_equal(cfg->evaluation.max_new_categories, 32);
     dw_config_free(cfg);
 }
@@ -434,6 +440,7 @@ static void test_full_file(void **state)
     assert_int_equal(cfg->log.level, DW_LOG_DEBUG);
     assert_int_equal(cfg->log.format, DW_LOG_TEXT);
     assert_string_equal(cfg->state_dir, "/cfg/state");
+    assert_false(cfg->state_dir_default);
     assert_int_equal(cfg->evaluation.max_new_categories, 64);
     dw_config_free(cfg);
 }

@@ -246,6 +246,42 @@ static void test_metrics_dead_letter_and_http(void **state)
     free(t);
 }
 
+/* The reload and process families appear only when given, with the
+ * values given (the process numbers themselves: tests/unit/test_process.c). */
+static void test_metrics_reload_and_process(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    dw_metrics_reload rl = {.last_successful = false, .success_time = 1795500000.25};
+    dw_process_stats ps = {.cpu_seconds = 1.5,
+                           .rss_bytes = 4096,
+                           .virtual_bytes = 8192,
+                           .open_fds = 7,
+                           .max_fds = 1024,
+                           .start_time = 1795499000.5};
+    dw_metrics_input in = {.stats = &st, .reload = &rl, .process = &ps};
+    char *t = dw_metrics_render(&in, NULL, NULL);
+    assert_wellformed(t);
+    assert_line(t, "# TYPE driftwatch_config_last_reload_successful gauge");
+    assert_line(t, "driftwatch_config_last_reload_successful 0");
+    assert_line(t, "driftwatch_config_last_reload_success_timestamp_seconds 1795500000.25");
+    assert_line(t, "# TYPE process_cpu_seconds_total counter");
+    assert_line(t, "process_cpu_seconds_total 1.5");
+    assert_line(t, "process_resident_memory_bytes 4096");
+    assert_line(t, "process_virtual_memory_bytes 8192");
+    assert_line(t, "process_open_fds 7");
+    assert_line(t, "process_max_fds 1024");
+    assert_line(t, "process_start_time_seconds 1795499000.5");
+    free(t);
+    /* Without them (replay without --http has no server): absent. */
+    in.reload = NULL;
+    in.process = NULL;
+    t = dw_metrics_render(&in, NULL, NULL);
+    assert_false(has_prefix_line(t, "driftwatch_config_last_reload_successful"));
+    assert_false(has_prefix_line(t, "process_open_fds"));
+    free(t);
+}
+
 static void test_metrics_column_series(void **state)
 {
     (void)state;
@@ -410,6 +446,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_counters_and_format),
         cmocka_unit_test(test_metrics_dead_letter_and_http),
+        cmocka_unit_test(test_metrics_reload_and_process),
         cmocka_unit_test(test_metrics_column_series),
         cmocka_unit_test(test_metrics_label_escaping),
         cmocka_unit_test(test_metrics_histogram_cumulative),
