@@ -195,24 +195,54 @@ dw_verdict dw_compare_decide(dw_compare_column *cols, size_t n, const dw_thresho
     return s.verdict;
 }
 
-int dw_compare_latency(const dw_sketch *baseline, const dw_sketch *candidate, double q,
-                       double max_ratio, uint64_t min_samples, dw_latency_compare *out)
+/* The verdict once both quantiles are known (out->n_*, out->baseline and
+ * out->candidate set). */
+static void latency_verdict(dw_latency_compare *out, double max_ratio, uint64_t min_samples)
+{
+    if (out->baseline > 0.0)
+        out->ratio = out->candidate / out->baseline;
+    if (out->n_baseline == 0 || out->n_candidate == 0 || out->n_baseline < min_samples ||
+        out->n_candidate < min_samples || !(out->baseline > 0.0))
+        return;
+    out->verdict = out->ratio > max_ratio ? DW_VERDICT_FAIL : DW_VERDICT_PASS;
+}
+
+static int latency_start(dw_latency_compare *out, double q, double max_ratio)
 {
     memset(out, 0, sizeof *out);
     out->q = q;
     out->verdict = DW_VERDICT_INCONCLUSIVE;
     if (!(q >= 0.0 && q <= 1.0) || !(max_ratio > 0.0))
         return DW_ERR_INVALID;
+    return 0;
+}
+
+int dw_compare_latency(const dw_sketch *baseline, const dw_sketch *candidate, double q,
+                       double max_ratio, uint64_t min_samples, dw_latency_compare *out)
+{
+    int rc = latency_start(out, q, max_ratio);
+    if (rc)
+        return rc;
     out->n_baseline = dw_sketch_count(baseline);
     out->n_candidate = dw_sketch_count(candidate);
     /* An empty side leaves its quantile at 0 (DW_ERR_EMPTY says only that). */
     (void)dw_sketch_quantile(baseline, q, &out->baseline);
     (void)dw_sketch_quantile(candidate, q, &out->candidate);
-    if (out->baseline > 0.0)
-        out->ratio = out->candidate / out->baseline;
-    if (out->n_baseline == 0 || out->n_candidate == 0 || out->n_baseline < min_samples ||
-        out->n_candidate < min_samples || !(out->baseline > 0.0))
-        return 0;
-    out->verdict = out->ratio > max_ratio ? DW_VERDICT_FAIL : DW_VERDICT_PASS;
+    latency_verdict(out, max_ratio, min_samples);
+    return 0;
+}
+
+int dw_compare_latency_layout(const dw_sketch_layout *l, const uint64_t *baseline,
+                              const uint64_t *candidate, double q, double max_ratio,
+                              uint64_t min_samples, dw_latency_compare *out)
+{
+    int rc = latency_start(out, q, max_ratio);
+    if (rc)
+        return rc;
+    out->n_baseline = dw_sketch_layout_count(l, baseline);
+    out->n_candidate = dw_sketch_layout_count(l, candidate);
+    (void)dw_sketch_layout_quantile(l, baseline, q, &out->baseline);
+    (void)dw_sketch_layout_quantile(l, candidate, q, &out->candidate);
+    latency_verdict(out, max_ratio, min_samples);
     return 0;
 }

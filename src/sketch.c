@@ -408,12 +408,18 @@ long dw_sketch_layout_slot(const dw_sketch_layout *l, double x)
     return 1 + (long)i;
 }
 
-int dw_sketch_layout_quantile(const dw_sketch_layout *l, const uint64_t *counts, double q,
-                              double *out)
+uint64_t dw_sketch_layout_count(const dw_sketch_layout *l, const uint64_t *counts)
 {
     uint64_t n = 0;
     for (size_t i = 0; i <= l->nbuckets; i++)
         n += counts[i];
+    return n;
+}
+
+int dw_sketch_layout_quantile(const dw_sketch_layout *l, const uint64_t *counts, double q,
+                              double *out)
+{
+    uint64_t n = dw_sketch_layout_count(l, counts);
     bucket_run b = {l->alpha, l->ln_gamma, counts[0], counts + 1, l->nbuckets, l->first};
     return run_quantile(&b, n, q, out);
 }

@@ -107,4 +107,10 @@ typedef struct dw_latency_compare {
 int dw_compare_latency(const dw_sketch *baseline, const dw_sketch *candidate, double q,
                        double max_ratio, uint64_t min_samples, dw_latency_compare *out);
 
+/* The same on two windows' counters of a fixed sketch layout
+ * (dw_sketch_layout: the form the engine's panes hold). */
+int dw_compare_latency_layout(const dw_sketch_layout *l, const uint64_t *baseline,
+                              const uint64_t *candidate, double q, double max_ratio,
+                              uint64_t min_samples, dw_latency_compare *out);
+
 #endif

@@ -145,6 +145,9 @@ size_t dw_sketch_layout_width(const dw_sketch_layout *l);
  * dw_sketch_add() refuses (the caller counts a type error). */
 long dw_sketch_layout_slot(const dw_sketch_layout *l, double x);
 
+/* Values counted in counts[0 .. width). */
+uint64_t dw_sketch_layout_count(const dw_sketch_layout *l, const uint64_t *counts);
+
 /* The q-quantile of counts[0 .. width) as dw_sketch_quantile() defines it.
  * Returns 0, DW_ERR_INVALID for q outside [0, 1], DW_ERR_EMPTY (*out 0)
  * when every counter is 0. */

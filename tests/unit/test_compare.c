@@ -289,6 +289,29 @@ static void test_latency_ratio(void **state)
     assert_int_equal(lc.verdict, DW_VERDICT_INCONCLUSIVE);
     assert_int_equal(dw_compare_latency(b, c, 1.5, 2.0, 1, &lc), DW_ERR_INVALID);
     assert_int_equal(dw_compare_latency(b, c, 0.5, 0.0, 1, &lc), DW_ERR_INVALID);
+    /* The same through the pane-counter form gives the same numbers. */
+    dw_sketch_layout l;
+    assert_int_equal(dw_sketch_layout_init(&l, 0.01, 0.001, 1e7, NULL, 0), 0);
+    uint64_t *cb = calloc(dw_sketch_layout_width(&l), sizeof *cb);
+    uint64_t *cc = calloc(dw_sketch_layout_width(&l), sizeof *cc);
+    rng_state = 9;
+    for (int i = 0; i < 5000; i++) {
+        double x = exp(3.0 + 0.5 * normal());
+        cb[dw_sketch_layout_slot(&l, x)]++;
+        cc[dw_sketch_layout_slot(&l, 1.5 * x)]++;
+    }
+    dw_latency_compare ll;
+    assert_int_equal(dw_compare_latency(b, c, 0.99, 1.2, 100, &lc), 0);
+    assert_int_equal(dw_compare_latency_layout(&l, cb, cc, 0.99, 1.2, 100, &ll), 0);
+    assert_int_equal(ll.n_baseline, 5000);
+    assert_true(ll.baseline == lc.baseline && ll.candidate == lc.candidate);
+    assert_int_equal(ll.verdict, DW_VERDICT_FAIL);
+    assert_int_equal(dw_compare_latency_layout(&l, cb, cc, 0.99, 1.2, 10000, &ll), 0);
+    assert_int_equal(ll.verdict, DW_VERDICT_INCONCLUSIVE);
+    assert_int_equal(dw_compare_latency_layout(&l, cb, cc, -1, 1.2, 1, &ll), DW_ERR_INVALID);
+    free(cb);
+    free(cc);
+
     /* A baseline of zeros: no ratio, inconclusive. */
     dw_sketch_clear(b);
     dw_sketch_add_n(b, 0.0, 500);
