@@ -1045,7 +1045,7 @@ static int64_t sources_min(const dw_engine *e, int64_t wall_ms)
     bool any = false;
     for (size_t i = 0; i < e->nsources; i++) {
         const source *src = &e->sources[i];
-        if (!src->seen && !src->assigned)
+        if (!src->seen && !src->assigned && !src->expected)
             continue;
         if (idle > 0 && wall_ms - src->last_wall >= idle)
             continue;

@@ -6,6 +6,7 @@
 
 #include "driftwatch/engine.h"
 #include "driftwatch/delta.h"
+#include "driftwatch/log.h"
 #include "driftwatch/model.h"
 #include "driftwatch/scanner.h"
 
@@ -16,7 +17,6 @@ typedef struct col_index {
     int32_t *slots; /* column index or -1 */
     const dw_reference *ref;
 } col_index;
-
 
 /* Which column the i-th field of a record is, remembered from the last
  * record (producers write their fields in the same order), so most fields
@@ -62,8 +62,8 @@ typedef struct retrain_state {
  * its last delta: dense counters and the list of those that are non-zero. */
 typedef struct pend_buf {
     struct pend_buf *next;
-    size_t pidx;   /* model index * (DW_ENGINE_MAX_VERSIONS + 1) + version */
-    int64_t pane;  /* start of the pane (delta granularity) */
+    size_t pidx;  /* model index * (DW_ENGINE_MAX_VERSIONS + 1) + version */
+    int64_t pane; /* start of the pane (delta granularity) */
     uint32_t records;
     size_t width, ntouched;
     uint32_t *cnt, *touched;
@@ -92,7 +92,8 @@ typedef struct source {
      * last delta; log_to: end of the offsets the state topic covers */
     int64_t off_from, off_to, log_to;
     pend_buf *pend, *last_pb;
-    bool dirty; /* pend holds counts */
+    bool dirty;    /* pend holds counts */
+    bool expected; /* a partition of an input topic (state): holds time back */
 } source;
 
 struct dw_engine {
@@ -135,7 +136,7 @@ struct dw_engine {
     struct retrain_state *retrain; /* [model][version][rule] */
 
     cpath p_ts, p_model, p_version; /* records.timestamp/model/model_version */
-    json_t *restored; /* alerts of a previous run, applied as their models appear */
+    json_t *restored;               /* alerts of a previous run, applied as their models appear */
     dw_engine_stats stats;          /* see STAT_ADD */
     pthread_mutex_t snap_lock;
     json_t *snapshot; /* published status document, see dw_engine_snapshot() */
@@ -159,9 +160,12 @@ struct dw_engine {
     ahead_grp *ahead_list;
     size_t nahead;
     bool in_delta_flush;
-    bool in_message;   /* inside dw_engine_process_from() */
-    bool flush_wanted; /* a flush waits for the end of the message */
-    int next_off_src;  /* dw_engine_source_offset() for the next message */
+    bool in_message;     /* inside dw_engine_process_from() */
+    bool flush_wanted;   /* a flush waits for the end of the message */
+    int next_off_src;    /* dw_engine_source_offset() for the next message */
+    uint64_t cur_writer; /* the delta being merged, for the late warning */
+    char cur_where[300];
+    dw_ratelimit late_rl;
     int64_t next_off;
 };
 

@@ -28,6 +28,7 @@ void dw_engine_state_enable(dw_engine *e, uint64_t writer_id, dw_delta_fn fn, vo
     e->delta_ctx = ctx;
     e->next_off_src = -1;
     e->next_off = -1;
+    e->late_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
     /* Deltas use the finest pane every window can be cut from. */
     int64_t g = 0;
     for (size_t w = 0; w < e->nwindows; w++)
@@ -44,6 +45,14 @@ void dw_engine_source_offset(dw_engine *e, int id, int64_t next_offset)
     /* Taken by the dw_engine_process_from() that follows. */
     e->next_off_src = id;
     e->next_off = next_offset;
+}
+
+void dw_engine_source_expect(dw_engine *e, int id)
+{
+    if (id <= 0 || (size_t)id >= e->nsources || e->sources[id].expected)
+        return;
+    e->sources[id].expected = true;
+    e->sources[id].last_wall = dw_wall_ms();
 }
 
 int64_t dw_engine_source_resume(dw_engine *e, int id)
@@ -276,6 +285,11 @@ static int add_group(dw_engine *e, dw_model *m, int64_t pane, uint32_t records,
     int rc = dw_model_add_counts(m, pane, slots, counts, n);
     if (rc == DW_ERR_LIMIT) {
         STAT_ADD(e, delta_late, records);
+        dw_log_ratelimited(&e->late_rl, DW_LOG_WARN, "state",
+                           "%u merged record(s) of the pane at %lld came after it closed here "
+                           "(watermark %lld, writer %016llx, %s)",
+                           records, (long long)pane, (long long)e->watermark_ms,
+                           (unsigned long long)e->cur_writer, e->cur_where);
     } else if (rc == 0) {
         STAT_ADD(e, applied, records);
         STAT_ADD(e, delta_records_in, records);
@@ -320,8 +334,8 @@ static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
     }
     size_t sidx;
     bool too_many;
-    dw_model *m = dw_eng_model_state(e, me, g->has_version ? g->version.ptr : NULL,
-                                     g->version.len, &sidx, &too_many);
+    dw_model *m = dw_eng_model_state(e, me, g->has_version ? g->version.ptr : NULL, g->version.len,
+                                     &sidx, &too_many);
     if (!m) {
         STAT_ADD(e, delta_foreign, 1);
         return 0;
@@ -337,8 +351,8 @@ static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
             m, g->names[i].col, g->names[i].name.ptr, g->names[i].name.len);
         e->dscratch_counts[n++] = g->names[i].count;
     }
-    int rc = add_group(e, m, g->pane_ms, g->records, e->dscratch_slots, e->dscratch_counts, n,
-                       fresh);
+    int rc =
+        add_group(e, m, g->pane_ms, g->records, e->dscratch_slots, e->dscratch_counts, n, fresh);
     if (rc == DW_ERR_STATE)
         ahead_push(e, (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1) + sidx, g->pane_ms,
                    g->records, e->dscratch_slots, e->dscratch_counts, n);
@@ -354,6 +368,7 @@ int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_re
         return DW_ERR_PARSE;
     }
     res->own = e->delta_on && d.writer == e->writer_id;
+    e->cur_writer = d.writer;
     int64_t wall = dw_wall_ms();
     int *ids = dw_calloc(d.nsections ? d.nsections : 1, sizeof *ids);
     bool fresh = false;
@@ -381,6 +396,8 @@ int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_re
         res->sections++;
         if (res->own)
             continue;
+        snprintf(e->cur_where, sizeof e->cur_where, "%.200s [%d] offsets %lld..%lld", topic,
+                 (int)sec->partition, (long long)sec->from, (long long)sec->to);
         for (size_t g = 0; g < sec->ngroups; g++)
             res->records += apply_group(e, &sec->groups[g], &fresh);
     }

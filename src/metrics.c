@@ -433,6 +433,54 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         one_label_samples(f, "driftwatch_http_connections_closed_total", "reason", why, val,
                           sizeof why / sizeof *why);
     }
+    if (in->state) {
+        const dw_metrics_state *ms = in->state;
+        family(f, "driftwatch_state_leader", "gauge",
+               "1 when this replica sends the notifications (it owns the first input "
+               "partition).");
+        sample_u64(f, "driftwatch_state_leader", NULL, ms->leader ? 1 : 0);
+        family(f, "driftwatch_state_lag_messages", "gauge",
+               "State topic messages this replica has not read yet: its windows lack the "
+               "other replicas' newest counts.");
+        sample_u64(f, "driftwatch_state_lag_messages", NULL, ms->lag > 0 ? (uint64_t)ms->lag : 0);
+        family(f, "driftwatch_state_messages_queued", "gauge",
+               "Deltas and marks written but not acknowledged by the broker yet (their input "
+               "offsets are not committed).");
+        sample_u64(f, "driftwatch_state_messages_queued", NULL, ms->queued);
+        family(f, "driftwatch_state_deltas_written_total", "counter",
+               "Delta messages this replica wrote to the state topic.");
+        sample_u64(f, "driftwatch_state_deltas_written_total", NULL, st->deltas_out);
+        family(f, "driftwatch_state_delta_bytes_written_total", "counter",
+               "Bytes of those deltas (before the producer's compression).");
+        sample_u64(f, "driftwatch_state_delta_bytes_written_total", NULL, st->delta_bytes_out);
+        family(f, "driftwatch_state_deltas_merged_total", "counter",
+               "Other replicas' delta messages (or this replica's from before a restart) merged "
+               "into the windows.");
+        sample_u64(f, "driftwatch_state_deltas_merged_total", NULL, st->deltas_in);
+        family(f, "driftwatch_state_records_merged_total", "counter",
+               "Records those deltas counted.");
+        sample_u64(f, "driftwatch_state_records_merged_total", NULL, st->delta_records_in);
+        static const char *const why[] = {"duplicate", "foreign", "invalid"};
+        const uint64_t val[] = {st->delta_duplicates, st->delta_foreign, st->delta_invalid};
+        family(f, "driftwatch_state_deltas_ignored_total", "counter",
+               "Parts of the state topic not merged: duplicate (offsets already covered), "
+               "foreign (another model or reference), invalid (not a delta).");
+        one_label_samples(f, "driftwatch_state_deltas_ignored_total", "reason", why, val,
+                          sizeof why / sizeof *why);
+        family(f, "driftwatch_state_records_late_total", "counter",
+               "Merged records whose pane had already closed here.");
+        sample_u64(f, "driftwatch_state_records_late_total", NULL, st->delta_late);
+        family(f, "driftwatch_state_groups_waiting", "gauge",
+               "Merged counts beyond the panes open here, waiting for the watermark.");
+        sample_u64(f, "driftwatch_state_groups_waiting", NULL, st->delta_ahead);
+        family(f, "driftwatch_state_documents_held", "gauge",
+               "Notification documents a replica that does not notify keeps until the "
+               "leader's mark covers them.");
+        sample_u64(f, "driftwatch_state_documents_held", NULL, ms->held);
+        family(f, "driftwatch_state_documents_dropped_total", "counter",
+               "Held documents dropped because the bounded list was full.");
+        sample_u64(f, "driftwatch_state_documents_dropped_total", NULL, ms->held_dropped);
+    }
     if (in->reload) {
         family(f, "driftwatch_config_last_reload_successful", "gauge",
                "1 when the last configuration load (start or SIGHUP) succeeded, else 0.");

@@ -634,6 +634,8 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
                 dw_http_publish_dead_letter(s->http, &dls);
             }
             dw_http_publish_lag(s->http, c);
+            if (s->state)
+                dw_sc_state_publish(s);
             last_tick = now;
         }
         if (!s->state && dw_now_ms() - last_save >= 60000) {

@@ -77,6 +77,7 @@ void dw_sc_state_pump(dw_sidecar *s);
 void dw_sc_state_assign(dw_sidecar *s, const char *topic, int32_t partition, bool assigned);
 int64_t dw_sc_state_start_offset(void *ctx, const char *topic, int32_t partition);
 void dw_sc_state_stop(dw_sidecar *s, int64_t budget_ms);
+void dw_sc_state_publish(dw_sidecar *s);
 void dw_sc_state_free(dw_sidecar *s);
 
 #endif

@@ -231,6 +231,12 @@ void dw_engine_state_enable(dw_engine *e, uint64_t writer_id, dw_delta_fn fn, vo
  * dead-lettered, but not put back as ahead) the next delta covers it. */
 void dw_engine_source_offset(dw_engine *e, int source, int64_t next_offset);
 
+/* Marks source as a partition of an input topic that some replica reads:
+ * with state deltas the watermark waits for it (until it delivers, or goes
+ * idle for time.idle_timeout) even before any delta for it arrived, so a
+ * replica does not close panes another replica's partitions still feed. */
+void dw_engine_source_expect(dw_engine *e, int source);
+
 /* Where a newly assigned source resumes: the end of the offsets the state
  * topic's deltas cover (-1: none; start from the group's committed offset).
  * Also makes that the start of the source's next delta. */

@@ -52,6 +52,17 @@ typedef struct dw_metrics_reload {
     double success_time; /* Unix seconds of the last successful load */
 } dw_metrics_reload;
 
+/* State on Kafka (state.topic; docs/operations.md): what this replica
+ * wrote and merged, and how far behind the state topic it is. The engine's
+ * delta counters come from dw_engine_stats. */
+typedef struct dw_metrics_state {
+    bool leader;           /* this replica sends the notifications */
+    int64_t lag;           /* state topic messages not read yet */
+    uint64_t queued;       /* state messages written but not acknowledged */
+    uint64_t held;         /* documents kept until the leader's mark */
+    uint64_t held_dropped; /* documents dropped from that bounded list */
+} dw_metrics_state;
+
 typedef struct dw_metrics_input {
     const char *version;          /* driftwatch_build_info{version}; NULL: "unknown" */
     bool up;                      /* driftwatch_up: the consumer loop is live */
@@ -69,6 +80,7 @@ typedef struct dw_metrics_input {
     const dw_dead_letter_stats *dead_letter; /* NULL: no dead-letter topic configured */
     const dw_metrics_reload *reload;         /* NULL: no driftwatch_config_last_reload_* */
     const dw_process_stats *process;         /* NULL: no process_* metrics */
+    const dw_metrics_state *state;           /* NULL: no state topic configured */
 } dw_metrics_input;
 
 /* Renders the exposition text. Returns a NUL-terminated buffer the caller

@@ -85,6 +85,10 @@ int dw_state_topic_end(dw_state_topic *st, int timeout_ms, int64_t *end);
 int dw_state_topic_catch_up(dw_state_topic *st, int64_t end, int timeout_ms,
                             void (*fn)(void *ctx, const void *buf, size_t len), void *ctx);
 
+/* The number of partitions of (input) topic, from the brokers' metadata,
+ * or DW_ERR_KAFKA. */
+int dw_state_topic_partitions(dw_state_topic *st, const char *topic, int timeout_ms);
+
 void dw_state_topic_stats(const dw_state_topic *st, dw_state_stats *out);
 
 /* Flushes (up to timeout_ms) and frees. NULL-safe. */

@@ -248,6 +248,47 @@ static void test_metrics_dead_letter_and_http(void **state)
 
 /* The reload and process families appear only when given, with the
  * values given (the process numbers themselves: tests/unit/test_process.c). */
+/* The state topic's families appear only with a state topic, with the
+ * engine's delta counters and the replica's figures. */
+static void test_metrics_state(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    st.deltas_out = 12;
+    st.delta_bytes_out = 3456;
+    st.deltas_in = 7;
+    st.delta_records_in = 900;
+    st.delta_duplicates = 2;
+    st.delta_foreign = 1;
+    st.delta_invalid = 3;
+    st.delta_late = 4;
+    st.delta_ahead = 5;
+    dw_metrics_input in = {.stats = &st};
+    char *t = dw_metrics_render(&in, NULL, NULL);
+    assert_false(has_prefix_line(t, "driftwatch_state_leader"));
+    free(t);
+    dw_metrics_state ms = {.leader = true, .lag = 42, .queued = 6, .held = 9, .held_dropped = 1};
+    in.state = &ms;
+    t = dw_metrics_render(&in, NULL, NULL);
+    assert_wellformed(t);
+    assert_line(t, "# TYPE driftwatch_state_leader gauge");
+    assert_line(t, "driftwatch_state_leader 1");
+    assert_line(t, "driftwatch_state_lag_messages 42");
+    assert_line(t, "driftwatch_state_messages_queued 6");
+    assert_line(t, "driftwatch_state_deltas_written_total 12");
+    assert_line(t, "driftwatch_state_delta_bytes_written_total 3456");
+    assert_line(t, "driftwatch_state_deltas_merged_total 7");
+    assert_line(t, "driftwatch_state_records_merged_total 900");
+    assert_line(t, "driftwatch_state_deltas_ignored_total{reason=\"duplicate\"} 2");
+    assert_line(t, "driftwatch_state_deltas_ignored_total{reason=\"foreign\"} 1");
+    assert_line(t, "driftwatch_state_deltas_ignored_total{reason=\"invalid\"} 3");
+    assert_line(t, "driftwatch_state_records_late_total 4");
+    assert_line(t, "driftwatch_state_groups_waiting 5");
+    assert_line(t, "driftwatch_state_documents_held 9");
+    assert_line(t, "driftwatch_state_documents_dropped_total 1");
+    free(t);
+}
+
 static void test_metrics_reload_and_process(void **state)
 {
     (void)state;
@@ -447,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_metrics_counters_and_format),
         cmocka_unit_test(test_metrics_dead_letter_and_http),
         cmocka_unit_test(test_metrics_reload_and_process),
+        cmocka_unit_test(test_metrics_state),
         cmocka_unit_test(test_metrics_column_series),
         cmocka_unit_test(test_metrics_label_escaping),
         cmocka_unit_test(test_metrics_histogram_cumulative),
