@@ -138,17 +138,27 @@ int dw_compare_column_evaluate(const dw_sample *baseline, const dw_sample *candi
         uint64_t rb[DW_PSI_BUCKETS], cb[DW_PSI_BUCKETS];
         size_t g = dw_psi_group(baseline->bins, candidate->bins, k, rb, cb);
         r->psi = dw_psi_counts(rb, cb, g);
+        r->psi_buckets = g;
         return 0;
     }
     uint64_t *a, *b;
     size_t k = category_table(baseline, candidate, &a, &b);
     r->has_chi2 = true;
-    (void)dw_chi2_counts(a, b, k, &r->chi2);
+    (void)dw_chi2_counts_pooled(a, b, k, &r->chi2);
     r->p_value = r->chi2.p_value;
     r->psi = dw_psi_counts(a, b, k);
+    r->psi_buckets = k;
     free(a);
     free(b);
     return 0;
+}
+
+/* The observed difference is as big as a divergence, whatever its
+ * significance and noise level (the thresholds of drift.h alone). */
+static bool big_difference(const dw_column_result *r, const dw_thresholds *t)
+{
+    return (t->psi_threshold > 0 && r->psi >= t->psi_threshold) ||
+           (r->has_ks && t->ks_threshold > 0 && r->ks.statistic >= t->ks_threshold);
 }
 
 dw_verdict dw_compare_decide(dw_compare_column *cols, size_t n, const dw_thresholds *th,
@@ -156,29 +166,41 @@ dw_verdict dw_compare_decide(dw_compare_column *cols, size_t n, const dw_thresho
 {
     dw_compare_summary s = {DW_VERDICT_INCONCLUSIVE, n, 0, 0, 0};
     if (n > 0) {
-        /* dw_drift_decide() works on a dense array of results. */
+        /* dw_drift_decide() works on a dense array of results, and takes
+         * the sizes for its noise levels (critical values) from r.count and
+         * r.ref->count, the window and the reference. Here the two sides
+         * are the windows: r.count is the smaller and a copy of the column
+         * with count = the larger stands in for the reference (the
+         * critical values are symmetric in the two sizes). */
         dw_column_result *res = dw_malloc(n * sizeof *res);
-        for (size_t i = 0; i < n; i++)
+        dw_ref_column *sizes = dw_malloc(n * sizeof *sizes);
+        for (size_t i = 0; i < n; i++) {
             res[i] = cols[i].r;
+            if (res[i].ref) {
+                sizes[i] = *res[i].ref;
+                sizes[i].count = cols[i].n_baseline > cols[i].n_candidate ? cols[i].n_baseline
+                                                                          : cols[i].n_candidate;
+                res[i].ref = &sizes[i];
+            }
+        }
         (void)dw_drift_decide(res, n, th, th_stride);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            const dw_ref_column *ref = cols[i].r.ref;
             cols[i].r = res[i];
+            cols[i].r.ref = ref;
+        }
+        free(sizes);
         free(res);
     }
     for (size_t i = 0; i < n; i++) {
         const dw_column_result *r = &cols[i].r;
-        const dw_thresholds *t = &th[i * th_stride];
-        /* r->effect is true when every effect criterion is disabled (then
-         * significance alone decides, and there is no effect to be
-         * underpowered for). */
-        bool criteria = t->psi_threshold > 0 || (r->has_ks && t->ks_threshold > 0);
         dw_verdict v;
         if (!r->enough_samples)
             v = DW_VERDICT_INCONCLUSIVE;
         else if (r->drift)
             v = DW_VERDICT_FAIL;
-        else if (criteria && r->effect)
-            v = DW_VERDICT_INCONCLUSIVE; /* a big difference, not yet significant */
+        else if (big_difference(r, &th[i * th_stride]))
+            v = DW_VERDICT_INCONCLUSIVE; /* as big as a divergence, not yet confirmed */
         else
             v = DW_VERDICT_PASS;
         cols[i].verdict = v;

@@ -17,17 +17,22 @@
  * category named in either window (matched by name), and the two windows'
  * untracked-overflow counts as one more column; columns empty on both sides
  * are dropped.
- *   chi-squared: homogeneity of that 2 x k table (dw_chi2_counts(), no
- *       continuity correction).
+ *   chi-squared: homogeneity of that 2 x k table with dw_chi2()'s pooling
+ *       of sparse columns (dw_chi2_counts_pooled(), no continuity
+ *       correction).
  *   PSI: over the kept columns (dw_psi_counts()).
  *
  * Verdict of a column (after dw_compare_decide()):
  *   fail          enough samples on both sides, significant after
  *                 Benjamini-Hochberg across the compared columns, and the
- *                 effect size clears its threshold (dw_drift_decide());
- *   inconclusive  fewer than min_samples values on either side, or an
- *                 effect that clears its threshold without significance
- *                 (the samples cannot confirm a difference that big yet);
+ *                 effect size clears its threshold and its noise level
+ *                 (dw_drift_decide(), with the two window sizes where
+ *                 reference drift has the reference and window sizes; set
+ *                 th->eval_alpha with dw_eval_alpha() as for drift);
+ *   inconclusive  fewer than min_samples values on either side, or PSI or
+ *                 D at or above its threshold without the rest (a
+ *                 difference as big as a divergence the samples cannot
+ *                 confirm yet);
  *   pass          otherwise.
  * The comparison's verdict is fail if any column fails, else inconclusive
  * if any column is (or no column was compared), else pass. */

@@ -10,8 +10,9 @@ Usage: /usr/bin/python3 test_canary_oracle.py PATH/TO/canary_driver
 * compare.c: two-sample KS D and p-value against scipy.stats.ks_2samp on the
   bin-expanded samples (and D against ks_2samp on the raw values within the
   binning error), chi-squared against scipy.stats.chi2_contingency(...,
-  correction=False) on the union table of categories, and PSI against a
-  numpy version of the documented formula.
+  correction=False) on the union table of categories after the documented
+  pooling of sparse columns (test_stats_oracle.pool_sparse), and PSI
+  against a numpy version of the documented formula.
 
 All random data comes from fixed seeds. Exits 1 on any mismatch, after
 printing every mismatch; 77 (skip) without numpy/scipy.
@@ -28,6 +29,9 @@ except ImportError:
     sys.exit(77)
 
 from oracle_common import fail, finish, rel_ok, run
+# The documented pooling of sparse chi-squared columns (chi2.h), which
+# comparisons share with reference drift.
+from test_stats_oracle import pool_sparse
 
 # Tolerances, with their reasons:
 # Sketch: the documented bound is a relative alpha; 1e-12 on top covers the
@@ -274,6 +278,7 @@ def check_categorical(driver, rng):
             len(ua), " ".join("%s %d" % kv for kv in ua.items()), ova,
             len(ub), " ".join("%s %d" % kv for kv in ub.items()), ovb))
     out = run(driver, "".join(text))
+    pooled = 0
     for (a, b, ua, ova, ub, ovb), o in zip(cases, out):
         stat, p, df, psi = float(o[0]), float(o[1]), int(o[2]), float(o[3])
         nbase, ncand = int(o[4]), int(o[5])
@@ -287,16 +292,19 @@ def check_categorical(driver, rng):
         desc = "a %s b %s ua %s ub %s ov %d/%d" % (list(a), list(b), ua, ub, ova, ovb)
         if nbase != int(ta.sum()) or ncand != int(tb.sum()):
             fail("cat %s: sizes %d/%d" % (desc, nbase, ncand))
-        if ta.sum() == 0 or tb.sum() == 0 or len(keep) < 2:
+        pa, pb = pool_sparse(ta, tb)
+        pooled += len(pa) < len(ta)
+        if ta.sum() == 0 or tb.sum() == 0 or len(pa) < 2:
             wstat, wp, wdf = 0.0, 1.0, 0
         else:
-            wstat, wp, wdf, _ = stats.chi2_contingency(np.array([ta, tb]), correction=False)
+            wstat, wp, wdf, _ = stats.chi2_contingency(np.array([pa, pb], dtype=float),
+                                                       correction=False)
         if df != wdf or not rel_ok(stat, wstat, CHI2_RTOL) or not rel_ok(p, wp, CHI2_RTOL):
             fail("chi2 %s: got %r, scipy %r" % (desc, (stat, p, df), (wstat, wp, wdf)))
         want = psi_formula(ta, tb) if ta.sum() and tb.sum() else 0.0
         if not rel_ok(psi, want, PSI_RTOL):
             fail("psi %s: got %r, want %r" % (desc, psi, want))
-    print("categorical comparisons: %d checked" % len(cases))
+    print("categorical comparisons: %d checked (%d with pooled columns)" % (len(cases), pooled))
 
 
 def main():

@@ -105,6 +105,12 @@ static void test_same_distribution_passes(void **state)
     assert_true(c.r.ks.statistic < 0.03);
     dw_thresholds t = defaults();
     assert_int_equal(dw_compare_decide(&c, 1, &t, 0, NULL), DW_VERDICT_PASS);
+    /* The noise level uses the two window sizes (not the reference's, which
+     * is 0 here): c_0.01 (1 / sqrt(n) + 1 / sqrt(m)), c_0.01 = 1.62762 the
+     * Kolmogorov upper 1 % point; the reference column is given back. */
+    assert_near(c.r.ks_critical, 1.62762 * (1 / sqrt(20000.0) + 1 / sqrt(15000.0)), 1e-4);
+    assert_true(c.r.psi_critical > 0);
+    assert_ptr_equal(c.r.ref, &num_col);
 }
 
 static void test_shift_fails(void **state)
@@ -167,7 +173,10 @@ static void test_few_samples_inconclusive(void **state)
     dw_compare_column_evaluate(&sa, &sb, &c);
     assert_int_equal(dw_compare_decide(&c, 1, &t, 0, NULL), DW_VERDICT_INCONCLUSIVE);
     assert_true(c.r.enough_samples);
-    assert_true(c.r.effect);
+    assert_true(c.r.ks.statistic >= t.ks_threshold);
+    /* Below the noise level of two windows of 12 (drift.h): no effect. */
+    assert_true(c.r.ks.statistic < c.r.ks_critical);
+    assert_false(c.r.effect);
     assert_false(c.r.significant);
     /* With the effect criteria off, significance alone decides: pass. */
     t.psi_threshold = 0;
@@ -225,9 +234,12 @@ static void test_categorical_alignment(void **state)
      * (PL dropped), overflow. */
     uint64_t wa[] = {300, 200, 10, 40, 0, 7}, wb[] = {280, 260, 15, 35, 30, 0};
     dw_chi2_result want;
-    assert_int_equal(dw_chi2_counts(wa, wb, 6, &want), 0);
+    assert_int_equal(dw_chi2_counts_pooled(wa, wb, 6, &want), 0);
     assert_true(c.r.has_chi2);
-    assert_int_equal(c.r.chi2.df, 5);
+    /* The overflow column expects 557 * 7 / 1177 < 5 values: pooled, and
+     * the pool, still below 5, takes ES (the smallest kept column). */
+    assert_int_equal(c.r.chi2.df, 4);
+    assert_int_equal(c.r.psi_buckets, 6);
     assert_near(c.r.chi2.statistic, want.statistic, 1e-12 * want.statistic);
     assert_near(c.r.psi, dw_psi_counts(wa, wb, 6), 1e-15);
     dw_thresholds t = defaults();
