@@ -62,6 +62,19 @@ static dw_sample num_sample(const uint64_t *bins)
     return s;
 }
 
+/* Compares n normal(mu_a, 1) baseline values with m normal(mu_b, 1)
+ * candidate values (seeded), without deciding. */
+static void compare_normals(uint64_t seed, size_t n, double mu_a, size_t m, double mu_b,
+                            dw_compare_column *c)
+{
+    static uint64_t a[NB + 2], b[NB + 2];
+    rng_state = seed;
+    fill_normal(a, n, mu_a);
+    fill_normal(b, m, mu_b);
+    dw_sample sa = num_sample(a), sb = num_sample(b);
+    assert_int_equal(dw_compare_column_evaluate(&sa, &sb, c), 0);
+}
+
 static dw_thresholds defaults(void)
 {
     dw_thresholds t;
@@ -94,13 +107,8 @@ static void test_identical_windows_pass(void **state)
 static void test_same_distribution_passes(void **state)
 {
     (void)state;
-    uint64_t a[NB + 2], b[NB + 2];
-    rng_state = 2;
-    fill_normal(a, 20000, 0.0);
-    fill_normal(b, 15000, 0.0);
-    dw_sample sa = num_sample(a), sb = num_sample(b);
     dw_compare_column c;
-    assert_int_equal(dw_compare_column_evaluate(&sa, &sb, &c), 0);
+    compare_normals(2, 20000, 0.0, 15000, 0.0, &c);
     assert_int_equal(c.r.count, 15000);
     assert_true(c.r.ks.statistic < 0.03);
     dw_thresholds t = defaults();
@@ -117,13 +125,8 @@ static void test_shift_fails(void **state)
 {
     (void)state;
     /* 0.5 sigma: D about 0.2, PSI about 0.25, both above the defaults. */
-    uint64_t a[NB + 2], b[NB + 2];
-    rng_state = 3;
-    fill_normal(a, 5000, 0.0);
-    fill_normal(b, 5000, 0.5);
-    dw_sample sa = num_sample(a), sb = num_sample(b);
     dw_compare_column c;
-    assert_int_equal(dw_compare_column_evaluate(&sa, &sb, &c), 0);
+    compare_normals(3, 5000, 0.0, 5000, 0.5, &c);
     assert_true(c.r.ks.statistic > 0.15);
     assert_true(c.r.p_value < 1e-10);
     assert_near(c.r.ks.n_eff, 2500.0, 1e-9); /* n m / (n + m), exact */
@@ -139,13 +142,8 @@ static void test_tiny_shift_on_big_samples_passes(void **state)
     (void)state;
     /* Significant (n = 200000 each) but far below the effect thresholds:
      * the effect size is what keeps a rollout from failing on noise. */
-    uint64_t a[NB + 2], b[NB + 2];
-    rng_state = 4;
-    fill_normal(a, 200000, 0.0);
-    fill_normal(b, 200000, 0.03);
-    dw_sample sa = num_sample(a), sb = num_sample(b);
     dw_compare_column c;
-    dw_compare_column_evaluate(&sa, &sb, &c);
+    compare_normals(4, 200000, 0.0, 200000, 0.03, &c);
     dw_thresholds t = defaults();
     assert_int_equal(dw_compare_decide(&c, 1, &t, 0, NULL), DW_VERDICT_PASS);
     assert_true(c.r.significant);
@@ -155,22 +153,15 @@ static void test_tiny_shift_on_big_samples_passes(void **state)
 static void test_few_samples_inconclusive(void **state)
 {
     (void)state;
-    uint64_t a[NB + 2], b[NB + 2];
-    rng_state = 5;
-    fill_normal(a, 5000, 0.0);
-    fill_normal(b, 99, 2.0); /* a big shift, but under min_samples */
-    dw_sample sa = num_sample(a), sb = num_sample(b);
     dw_compare_column c;
-    dw_compare_column_evaluate(&sa, &sb, &c);
+    compare_normals(5, 5000, 0.0, 99, 2.0, &c); /* a big shift, but under min_samples */
     dw_thresholds t = defaults();
     assert_int_equal(dw_compare_decide(&c, 1, &t, 0, NULL), DW_VERDICT_INCONCLUSIVE);
     assert_false(c.r.enough_samples);
 
     /* Enough samples, a big effect, not significant: inconclusive. */
     t.min_samples = 10;
-    fill_normal(a, 12, 0.0);
-    fill_normal(b, 12, 0.7);
-    dw_compare_column_evaluate(&sa, &sb, &c);
+    compare_normals(5, 12, 0.0, 12, 0.7, &c);
     assert_int_equal(dw_compare_decide(&c, 1, &t, 0, NULL), DW_VERDICT_INCONCLUSIVE);
     assert_true(c.r.enough_samples);
     assert_true(c.r.ks.statistic >= t.ks_threshold);
