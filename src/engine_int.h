@@ -195,6 +195,19 @@ model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const ch
 dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, size_t verlen,
                              size_t *state_idx, bool *too_many);
 
+/* engine_docs.c: documents and the status snapshot */
+json_t *dw_eng_jnum(double x);
+json_t *dw_eng_jtime(int64_t ms);
+json_t *dw_eng_tests_json(const dw_column_result *r);
+json_t *dw_eng_alert_json(const model_entry *me, dw_model *m, size_t wi, size_t col, int kind,
+                          dw_alert_event ev, const dw_column_result *r);
+json_t *dw_eng_new_document(const dw_model *m, int64_t at_ms, const char *kind);
+void dw_eng_publish_snapshot(dw_engine *e);
+
+/* engine_retrain.c */
+void dw_eng_check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_t wi,
+                          int64_t end_ms);
+
 /* engine_state.c */
 void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_t t,
                      const size_t *slots, size_t n);
