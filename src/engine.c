@@ -88,10 +88,9 @@ static int col_index_find(const col_index *ci, const dw_scan_slice *parts, size_
 
 /* ---- engine ---- */
 
-
 static const char *reject_names[DW_REJECT_MAX] = {
-    "invalid_json", "not_object",        "no_model",  "unknown_model",   "bad_timestamp",
-    "late",         "too_many_versions", "too_large", "too_many_fields", "too_deep",
+    "invalid_json",      "not_object", "no_model",        "unknown_model", "bad_timestamp", "late",
+    "too_many_versions", "too_large",  "too_many_fields", "too_deep",      "future",
 };
 
 const char *dw_reject_reason_name(dw_reject_reason r)
@@ -1415,6 +1414,15 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         t = fallback_ts;
     } else {
         reject(e, DW_REJECT_BAD_TIMESTAMP, "no timestamp", rec->raw.ptr, rec->raw.len);
+        return;
+    }
+    /* Event time drives the watermark: one record from the future would
+     * make every later record late (or pause its partition). The bound is
+     * on the wall clock, so old logs are never affected. */
+    int64_t max_future = e->cfg->time.max_future_ms;
+    if (max_future > 0 && t > wall_ms + max_future) {
+        reject(e, DW_REJECT_FUTURE, "timestamp beyond wall clock + time.max_future", rec->raw.ptr,
+               rec->raw.len);
         return;
     }
 

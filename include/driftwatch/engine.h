@@ -32,6 +32,7 @@ typedef enum dw_reject_reason {
     DW_REJECT_TOO_LARGE,         /* message larger than kafka.max_message_bytes */
     DW_REJECT_TOO_MANY_FIELDS,   /* a record with more leaves than records.max_fields */
     DW_REJECT_TOO_DEEP,          /* a message nested deeper than DW_SCAN_MAX_NESTING */
+    DW_REJECT_FUTURE,            /* event time beyond wall clock + time.max_future */
     DW_REJECT_MAX
 } dw_reject_reason;
 

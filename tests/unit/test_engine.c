@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define T0 1795500000000LL
@@ -220,6 +221,35 @@ static void test_rejects_are_counted_by_reason(void **state)
     dw_engine_process(f->e, nots, strlen(nots), 1795500600000LL);
     dw_engine_stats_get(f->e, &st);
     assert_int_equal(st.applied, 5);
+}
+
+/* Regression: one record an hour ahead of the wall clock made every later
+ * record "late" (the watermark followed it). It is rejected as "future"
+ * now, and time goes on: later records count, panes close every slide. */
+static void test_record_from_the_future_cannot_hijack_event_time(void **state)
+{
+    fixture *f = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 11);
+    feed(f, r, 0, 5, 50, 0, false);
+    char buf[512];
+    int64_t future = (int64_t)time(NULL) * 1000 + 3600 * 1000;
+    int n = record(buf, sizeof buf, r, future, 0, false);
+    dw_engine_process(f->e, buf, (size_t)n, INT64_MIN);
+    dw_engine_stats st;
+    dw_engine_stats_get(f->e, &st);
+    uint64_t evals = st.evaluations;
+    assert_int_equal(f->rejects[DW_REJECT_FUTURE], 1);
+    feed(f, r, 5, 10, 50, 0, false);
+    dw_engine_stats_get(f->e, &st);
+    assert_int_equal(st.rejected[DW_REJECT_FUTURE], 1);
+    assert_int_equal(st.rejected[DW_REJECT_LATE], 0);
+    assert_int_equal(st.applied, 15 * 50);
+    /* minutes 5..14 close about ten 1-minute panes (the lateness holds the
+     * last one open) */
+    assert_true(st.evaluations >= evals + 9);
+    assert_true(st.watermark_ms < T0 + 15 * 60000);
+    gsl_rng_free(r);
 }
 
 static json_t *run_once(fixture *f, unsigned long seed)
@@ -526,6 +556,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_quiet_then_drift_then_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejects_are_counted_by_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_from_the_future_cannot_hijack_event_time, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_same_input_same_documents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_flood_is_one_quality_alert, setup, teardown),
