@@ -335,6 +335,16 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         sample_u64(f, "driftwatch_consumer_lag", l, (uint64_t)pl->lag);
         free(l);
     }
+    /* Present whenever the lag is (a sidecar with a consumer), so an alert
+     * on it can tell 0 from "not running". */
+    if (in->have_consumer) {
+        uint64_t npaused = 0;
+        for (size_t i = 0; i < in->nlag; i++)
+            npaused += in->lag[i].paused;
+        family(f, "driftwatch_consumer_paused_partitions", "gauge",
+               "Partitions paused because they ran ahead of the others in event time.");
+        sample_u64(f, "driftwatch_consumer_paused_partitions", NULL, npaused);
+    }
     family(f, "driftwatch_watermark_seconds", "gauge",
            "Event-time watermark (Unix seconds); absent before the first record.");
     if (st->watermark_ms != INT64_MIN)
