@@ -93,9 +93,9 @@ def case_future_record_among_three_partitions():
         return c if c["records"] >= len(items) else None
     c = h.wait_for(all_counted, 60, "every record read")
     rej = c["rejected"]
-    h.check(rej["future"] == 1, "future rejections %s" % rej)
     h.check(rej["late"] == 0, "valid records rejected as late: %s" % rej)
     h.check(c["applied"] == len(recs), "applied %d of %d" % (c["applied"], len(recs)))
+    h.check(rej.get("future") == 1, "future rejections %s" % rej)
     # 20 minutes of event time, 1-minute slides: the watermark (newest of
     # the slowest partition - 30 s) passed ~19 pane ends, each evaluated.
     h.check(c["evaluations"] >= 18, "evaluations %d" % c["evaluations"])
