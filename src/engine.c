@@ -426,6 +426,7 @@ void dw_engine_stats_get(dw_engine *e, dw_engine_stats *out)
     for (int r = 0; r < DW_REJECT_MAX; r++)
         out->rejected[r] = STAT_GET(e, rejected[r]);
     out->wrong_type_fields = STAT_GET(e, wrong_type_fields);
+    out->versions_dropped = STAT_GET(e, versions_dropped);
     out->evaluations = STAT_GET(e, evaluations);
     out->notifications = STAT_GET(e, notifications);
     out->watermark_ms = STAT_GET(e, watermark_ms);
@@ -1343,6 +1344,7 @@ static void evict_state(dw_engine *e, model_entry *me, size_t v)
         else
             json_decref(doc);
     }
+    STAT_ADD(e, versions_dropped, 1);
     dw_model_free(m);
     size_t last = --me->nstates;
     me->states[v] = me->states[last];

@@ -315,6 +315,9 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
     family(f, "driftwatch_field_type_errors_total", "counter",
            "Monitored values of the wrong type (the record is still applied).");
     sample_u64(f, "driftwatch_field_type_errors_total", NULL, st->wrong_type_fields);
+    family(f, "driftwatch_model_versions_dropped_total", "counter",
+           "Model versions dropped to make room for a new one (no record for a window length).");
+    sample_u64(f, "driftwatch_model_versions_dropped_total", NULL, st->versions_dropped);
 
     family(f, "driftwatch_consumer_lag", "gauge",
            "Messages between the consumer position and the partition's high watermark.");

@@ -56,6 +56,8 @@ typedef struct dw_engine_stats {
                                    counted as type errors of their column) */
     uint64_t evaluations;       /* window evaluations */
     uint64_t notifications;     /* documents emitted */
+    uint64_t versions_dropped;  /* model versions dropped to make room (no record
+                                   for a window length) */
     int64_t watermark_ms;       /* event-time watermark (INT64_MIN before data) */
     int64_t max_event_ms;       /* newest event time seen */
     /* Durations of window evaluations (one window of one model version):

@@ -317,6 +317,7 @@ static void test_junk_versions_age_out_for_a_real_one(void **state)
     dw_engine_stats_get(f->e, &st);
     assert_int_equal(st.rejected[DW_REJECT_TOO_MANY_VERSIONS], 2);
     assert_int_equal(st.rejected[DW_REJECT_LATE], 0);
+    assert_int_equal(st.versions_dropped, 15); /* j00..j14 */
     assert_true(snapshot_has_version(f, "v4"));
     assert_true(snapshot_has_version(f, "v3"));
     assert_false(snapshot_has_version(f, "j00"));
