@@ -348,15 +348,23 @@ json_t *dw_check_report_json(const dw_check_report *r)
         json_object_set_new(o, "type_errors", json_integer((json_int_t)res->quality.type_errors));
         json_object_set_new(o, "drift", json_boolean(res->drift));
         json_object_set_new(o, "quality_issue", json_boolean(res->quality_issue));
+        json_t *why = json_array();
+        static const char *const reasons[] = {"missing", "type_errors", "out_of_range", "unseen"};
+        for (unsigned b = 0; b < 4; b++)
+            if (res->quality_reasons & (1u << b))
+                json_array_append_new(why, json_string(reasons[b]));
+        json_object_set_new(o, "quality_reasons", why);
         if (res->has_ks)
             json_object_set_new(o, "ks",
-                                json_pack("{s:o,s:o}", "statistic", jnum(res->ks.statistic),
-                                          "p_value", jnum(res->ks.p_value)));
+                                json_pack("{s:o,s:o,s:o}", "statistic", jnum(res->ks.statistic),
+                                          "p_value", jnum(res->ks.p_value), "critical",
+                                          jnum(res->ks_critical)));
         if (res->has_chi2)
             json_object_set_new(o, "chi2",
                                 json_pack("{s:o,s:i,s:o}", "statistic", jnum(res->chi2.statistic),
                                           "df", res->chi2.df, "p_value", jnum(res->chi2.p_value)));
         json_object_set_new(o, "psi", jnum(res->psi));
+        json_object_set_new(o, "psi_critical", jnum(res->psi_critical));
         json_object_set_new(o, "p_adjusted", jnum(res->p_adjusted));
         if (res->type == DW_COL_NUMERIC)
             json_object_set_new(o, "out_of_range_rate", jnum(res->quality.out_of_range_rate));
@@ -377,11 +385,13 @@ json_t *dw_check_report_json(const dw_check_report *r)
             json_object_set_new(o, "unseen_rate", jnum(res->quality.unseen_rate));
         }
         json_object_set_new(o, "thresholds",
-                            json_pack("{s:o,s:o,s:o,s:I,s:o,s:o}", "alpha", jnum(th->alpha), "psi",
-                                      jnum(th->psi_threshold), "ks", jnum(th->ks_threshold),
+                            json_pack("{s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o}", "alpha", jnum(th->alpha),
+                                      "psi", jnum(th->psi_threshold), "ks", jnum(th->ks_threshold),
                                       "min_samples", (json_int_t)th->min_samples,
                                       "missing_rate_delta", jnum(th->missing_rate_delta),
-                                      "type_error_rate", jnum(th->type_error_rate)));
+                                      "type_error_rate", jnum(th->type_error_rate),
+                                      "out_of_range_rate", jnum(th->out_of_range_rate),
+                                      "unseen_rate", jnum(th->unseen_rate)));
         json_array_append_new(cols, o);
     }
     free(order);

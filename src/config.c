@@ -885,12 +885,21 @@ static char *resolve_path(const char *basedir, const char *p)
 enum { TH_MIN_SAMPLES = 1u << 3 };
 
 static const char *const threshold_keys[] = {
-    "alpha", "psi", "ks", "min_samples", "missing_rate_delta", "type_error_rate"};
+    "alpha",
+    "psi",
+    "ks",
+    "min_samples",
+    "missing_rate_delta",
+    "type_error_rate",
+    "out_of_range_rate",
+    "unseen_rate",
+    "false_alarms_per_week",
+};
 
 typedef struct th_override {
     dw_thresholds v;
     unsigned set;
-    yaml_node_t *where[6]; /* value node of each set key, for conflict messages */
+    yaml_node_t *where[9]; /* value node of each set key, for conflict messages */
 } th_override;
 
 /* The real-valued thresholds: key, allowed range, field, and bit (the TH_
@@ -910,6 +919,10 @@ static const struct {
     {"ks", 0, false, 1, false, offsetof(dw_thresholds, ks_threshold), 2},
     {"missing_rate_delta", 0, false, 1, false, offsetof(dw_thresholds, missing_rate_delta), 4},
     {"type_error_rate", 0, false, 1, false, offsetof(dw_thresholds, type_error_rate), 5},
+    {"out_of_range_rate", 0, false, 1, false, offsetof(dw_thresholds, out_of_range_rate), 6},
+    {"unseen_rate", 0, false, 1, false, offsetof(dw_thresholds, unseen_rate), 7},
+    {"false_alarms_per_week", 0, false, INFINITY, false,
+     offsetof(dw_thresholds, false_alarms_per_week), 8},
 };
 
 static double *threshold_field(dw_thresholds *t, size_t off)
@@ -1068,8 +1081,18 @@ static int parse_column(ctx *c, dw_model_config *m, yaml_node_t *kn, yaml_node_t
                         const char *path, dw_column_config *col)
 {
     static const char *const keys[] = {
-        "ignore",      "thresholds",         "alpha",          "psi", "ks",
-        "min_samples", "missing_rate_delta", "type_error_rate"};
+        "ignore",
+        "thresholds",
+        "alpha",
+        "psi",
+        "ks",
+        "min_samples",
+        "missing_rate_delta",
+        "type_error_rate",
+        "out_of_range_rate",
+        "unseen_rate",
+        "false_alarms_per_week",
+    };
     col->name = dw_strdup((const char *)kn->data.scalar.value);
     col->line = line_of(kn);
     col->thresholds = m->thresholds;

@@ -334,8 +334,8 @@ static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
     }
     size_t sidx;
     bool too_many;
-    dw_model *m = dw_eng_model_state(e, me, g->has_version ? g->version.ptr : NULL,
-                                     g->version.len, &sidx, &too_many);
+    dw_model *m = dw_eng_model_state(e, me, g->has_version ? g->version.ptr : NULL, g->version.len,
+                                     &sidx, &too_many);
     if (!m) {
         STAT_ADD(e, delta_foreign, 1);
         return 0;
@@ -351,8 +351,8 @@ static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
             m, g->names[i].col, g->names[i].name.ptr, g->names[i].name.len);
         e->dscratch_counts[n++] = g->names[i].count;
     }
-    int rc = add_group(e, m, g->pane_ms, g->records, e->dscratch_slots, e->dscratch_counts, n,
-                       fresh);
+    int rc =
+        add_group(e, m, g->pane_ms, g->records, e->dscratch_slots, e->dscratch_counts, n, fresh);
     if (rc == DW_ERR_STATE)
         ahead_push(e, (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1) + sidx, g->pane_ms,
                    g->records, e->dscratch_slots, e->dscratch_counts, n);

@@ -428,6 +428,9 @@ static bool reload(dw_sidecar *s)
     if (strcmp(cfg->kafka.brokers, s->cfg->kafka.brokers) ||
         strcmp(cfg->kafka.group_id, s->cfg->kafka.group_id))
         dw_log(DW_LOG_WARN, "sidecar", "kafka settings changed: they apply after a restart");
+    if (!same(cfg->state.topic, s->cfg->state.topic) ||
+        cfg->state.flush_interval_ms != s->cfg->state.flush_interval_ms)
+        dw_log(DW_LOG_WARN, "sidecar", "state settings changed: they apply after a restart");
     dw_notifier *notifier = NULL;
     dw_sink_spec *specs = NULL;
     dw_sink_kv *spec_kv = NULL;

@@ -18,8 +18,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-static void on_delta(void *ctx, const void *buf, size_t len, const dw_delta_cover *cover,
-                     size_t n)
+static void on_delta(void *ctx, const void *buf, size_t len, const dw_delta_cover *cover, size_t n)
 {
     dw_sidecar *s = ctx;
     if (s->state)
@@ -75,8 +74,9 @@ static void on_state_msg(void *ctx, const void *buf, size_t len)
     if (json_is_object(mark) && json_object_get(mark, "driftwatch_mark"))
         on_mark(s, mark);
     else
-        dw_log(DW_LOG_WARN, "state", "state topic: a message that is neither a delta nor a mark "
-                                     "was skipped");
+        dw_log(DW_LOG_WARN, "state",
+               "state topic: a message that is neither a delta nor a mark "
+               "was skipped");
     json_decref(mark);
 }
 
@@ -181,8 +181,8 @@ static void publish_mark(dw_sidecar *s)
         return;
     char writer[17];
     snprintf(writer, sizeof writer, "%016llx", (unsigned long long)s->writer_id);
-    json_t *m = json_pack("{s:i,s:s,s:I}", "driftwatch_mark", 1, "writer", writer,
-                          "notified_until", (json_int_t)s->notified_until);
+    json_t *m = json_pack("{s:i,s:s,s:I}", "driftwatch_mark", 1, "writer", writer, "notified_until",
+                          (json_int_t)s->notified_until);
     char *text = json_dumps(m, JSON_COMPACT);
     if (text && dw_state_topic_publish(s->state, text, strlen(text), NULL, 0) == 0)
         s->mark_due = false;
