@@ -941,11 +941,11 @@ static void evict_state(dw_engine *e, model_entry *me, size_t v)
                     continue;
                 const dw_column_result *r = dw_model_last_result(m, w, j);
                 dw_column_result none = {.ref = &me->ref->cols[j], .type = me->ref->cols[j].type};
-                json_t *a = alert_json(me, m, w, j, kind, DW_ALERT_RESOLVED, r ? r : &none);
-                json_object_set_new(a, "ends_at", jtime(at));
+                json_t *a = dw_eng_alert_json(me, m, w, j, kind, DW_ALERT_RESOLVED, r ? r : &none);
+                json_object_set_new(a, "ends_at", dw_eng_jtime(at));
                 json_object_set_new(a, "resolved_by", json_string("version_dropped"));
                 if (!doc) {
-                    doc = new_document(m, at, "version_dropped");
+                    doc = dw_eng_new_document(m, at, "version_dropped");
                     json_object_set_new(doc, "version_dropped", json_true());
                 }
                 json_array_append_new(json_object_get(doc, "alerts"), a);
