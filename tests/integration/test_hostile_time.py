@@ -12,6 +12,7 @@ usage: test_hostile_time.py DRIFTWATCH REFERENCE_JSON [CASE...]
   of the others): /metrics says so (driftwatch_consumer_paused_partitions),
   /api/v1/status marks the partition paused, and its lag series stays and
   grows while records keep arriving on it.
+* `replay` has no such bound: a file's records an hour ahead are applied.
 * Brokers down (mock-kafka's SIGUSR1) for ~20 s: the lag series of every
   partition stays in /metrics for the whole outage.
 
@@ -185,8 +186,26 @@ def case_broker_down_lag_series_stays():
     h.stop(mk, 10)
 
 
+def case_replay_has_no_future_bound():
+    # A file is not a live producer: replay applies records ahead of the
+    # wall clock (a fixture, a log from a machine with a fast clock) and
+    # gives the same results whenever it runs.
+    tmp = h.workdir("dw-replay-")
+    now = int(time.time() * 1000)
+    path = os.path.join(tmp, "ahead.jsonl")
+    with open(path, "w") as f:
+        for i in range(50):
+            f.write(json.dumps(rec(now + 3600 * 1000 + i * 1000, i)) + "\n")
+    r = h.run([EXE, "replay", "-c", config(tmp, "127.0.0.1:1", "logs", "replay", 0),
+               "--stdout", path])
+    h.check(r.returncode == 0, "replay rc %d: %s" % (r.returncode, r.stderr[-1000:]))
+    c = h.counters(r.stderr)
+    h.check(c["applied"] == 50 and c["rejected.future"] == 0, "replay counters %s" % c)
+
+
 CASES = [
     case_future_record_among_three_partitions,
+    case_replay_has_no_future_bound,
     case_paused_partition_visible_and_lag_grows,
     case_broker_down_lag_series_stays,
 ]
