@@ -673,11 +673,17 @@ static int64_t sources_min(const dw_engine *e, int64_t wall_ms)
     return any ? m : e->max_event_ms;
 }
 
-void dw_eng_update_watermark(dw_engine *e, int64_t wall_ms)
+int64_t dw_eng_watermark_target(const dw_engine *e, int64_t wall_ms)
 {
     int64_t m = sources_min(e, wall_ms);
-    if (m != INT64_MIN)
-        set_watermark(e, m - e->cfg->time.allowed_lateness_ms);
+    return m == INT64_MIN ? INT64_MIN : m - e->cfg->time.allowed_lateness_ms;
+}
+
+void dw_eng_update_watermark(dw_engine *e, int64_t wall_ms)
+{
+    int64_t wm = dw_eng_watermark_target(e, wall_ms);
+    if (wm != INT64_MIN)
+        set_watermark(e, wm);
 }
 
 int dw_engine_source(dw_engine *e, const char *topic, int32_t partition)
@@ -1147,15 +1153,6 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
                rec->raw.ptr, rec->raw.len);
         return;
     }
-    size_t sidx;
-    bool too_many;
-    dw_model *m = dw_eng_model_state(e, me, ver, verlen, &sidx, &too_many);
-    if (!m) {
-        reject(e, too_many ? DW_REJECT_TOO_MANY_VERSIONS : DW_REJECT_UNKNOWN_MODEL,
-               "too many versions of this model", rec->raw.ptr, rec->raw.len);
-        return;
-    }
-
     /* Event time: the watermark moves before the record is placed, so its
      * pane is open unless the record is late (or its source is far ahead).
      * The source's time moves even for a record that is ahead: Kafka
@@ -1182,6 +1179,16 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         /* The pane may still be open for a long slide, but one rule for
          * all windows keeps "late" meaning one thing. */
         reject(e, DW_REJECT_LATE, "older than the watermark", rec->raw.ptr, rec->raw.len);
+        return;
+    }
+    /* The state only now: a late record of a new version must not leave an
+     * empty state that only this replica shows (deltas carry counts). */
+    size_t sidx;
+    bool too_many;
+    dw_model *m = dw_eng_model_state(e, me, ver, verlen, &sidx, &too_many);
+    if (!m) {
+        reject(e, too_many ? DW_REJECT_TOO_MANY_VERSIONS : DW_REJECT_UNKNOWN_MODEL,
+               "too many versions of this model", rec->raw.ptr, rec->raw.len);
         return;
     }
 

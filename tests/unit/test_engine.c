@@ -7,18 +7,13 @@
 
 #include "driftwatch/config.h"
 #include "driftwatch/engine.h"
-#include "driftwatch/reference.h"
-#include "driftwatch/reference_build.h"
+#include "engine_fixture.h"
 
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define T0 1795500000000LL
 
 typedef struct fixture {
     char dir[64];
@@ -46,13 +41,7 @@ static void on_reject(void *ctx, dw_reject_reason r, const char *detail, const c
 
 static int record(char *buf, size_t cap, gsl_rng *r, int64_t ts, double shift, bool newcat)
 {
-    static const char *cats[] = {"a", "b", "c"};
-    const char *c = newcat && gsl_rng_uniform(r) < 0.3 ? "zz" : cats[gsl_rng_uniform_int(r, 3)];
-    return snprintf(buf, cap,
-                    "{\"ts\":%lld,\"model\":\"m\",\"features\":{\"x\":%.4f,\"y\":%.4f,"
-                    "\"c\":\"%s\"},\"prediction\":{\"score\":%.4f}}",
-                    (long long)ts, gsl_ran_gaussian(r, 1.0) + shift, gsl_ran_gaussian(r, 1.0), c,
-                    gsl_rng_uniform(r));
+    return dwt_record(buf, cap, r, ts, shift, newcat ? "zz" : NULL, NULL);
 }
 
 static const char *extra_yaml = "";
@@ -63,28 +52,9 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     strcpy(f->dir, "/tmp/dw-test-engine-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    char training[128];
-    snprintf(training, sizeof training, "%s/training.jsonl", f->dir);
     snprintf(f->refpath, sizeof f->refpath, "%s/m.json", f->dir);
-    FILE *fp = fopen(training, "w");
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 1);
-    char buf[512];
-    for (int i = 0; i < 20000; i++) {
-        record(buf, sizeof buf, r, T0, 0, false);
-        fprintf(fp, "%s\n", buf);
-    }
-    fclose(fp);
-    gsl_rng_free(r);
-    dw_build_options o;
-    dw_build_options_init(&o);
-    o.model = "m";
-    dw_reference *ref = NULL;
+    dwt_build_reference(f->dir, f->refpath, 1, 20000);
     char err[512];
-    assert_int_equal(dw_reference_build(training, &o, &ref, err, sizeof err), 0);
-    assert_int_equal(dw_reference_save(ref, f->refpath, err, sizeof err), 0);
-    dw_reference_free(ref);
-    unlink(training);
 
     char yaml[2048];
     snprintf(yaml, sizeof yaml,
