@@ -11,6 +11,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,11 @@ struct dw_consumer {
     void (*on_assign)(void *ctx, const char *topic, int32_t partition, int assigned);
     void *assign_ctx;
     int64_t (*start_offset)(void *ctx, const char *topic, int32_t partition);
+    /* Kafka health (dw_consumer_health): written on the polling thread
+     * only, from librdkafka's statistics and the messages received. */
+    int brokers_up;          /* -1 until the first statistics */
+    int brokers_known;
+    int64_t last_message_ms; /* wall time; 0 none yet */
 };
 
 static part_mem *mem_find(dw_consumer *c, const char *topic, int32_t partition, bool create)
@@ -143,6 +149,48 @@ void dw_kafka_conf_logging(struct rd_kafka_conf_s *conf)
                       : dw_log_min_level <= DW_LOG_WARN ? "4"
                                                         : "3";
     (void)rd_kafka_conf_set(conf, "log_level", lvl, err, sizeof err);
+}
+
+/* librdkafka's statistics (every DW_CONSUMER_STATS_MS, served from
+ * dw_consumer_poll() on the caller's thread): how many of the cluster's
+ * brokers this consumer is connected to. Returns 0: librdkafka frees json. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    dw_consumer *c = opaque;
+    json_t *doc = json_loadb(json, len, 0, NULL);
+    json_t *brokers = json_object_get(doc, "brokers");
+    if (json_is_object(brokers)) {
+        int up = 0, known = 0;
+        const char *name;
+        json_t *b;
+        json_object_foreach (brokers, name, b) {
+            /* nodeid -1: the bootstrap and internal pseudo-brokers */
+            if (json_integer_value(json_object_get(b, "nodeid")) < 0)
+                continue;
+            known++;
+            const char *state = json_string_value(json_object_get(b, "state"));
+            if (state && !strcmp(state, "UP"))
+                up++;
+        }
+        if (known && up == 0 && c->brokers_up != 0)
+            dw_log(DW_LOG_WARN, "consumer", "no connection to any of the %d Kafka broker(s)",
+                   known);
+        else if (up && c->brokers_up == 0)
+            dw_log(DW_LOG_INFO, "consumer", "connected to %d of %d Kafka broker(s) again", up,
+                   known);
+        c->brokers_up = up;
+        c->brokers_known = known;
+    }
+    json_decref(doc);
+    return 0;
+}
+
+void dw_consumer_health(const dw_consumer *c, dw_kafka_health *out)
+{
+    out->brokers_up = c->brokers_up;
+    out->brokers_known = c->brokers_known;
+    out->last_message_ms = c->last_message_ms;
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -266,6 +314,7 @@ int dw_consumer_new(const dw_kafka_settings *s, dw_consumer **out, char *errbuf,
     c->on_assign = s->on_assign;
     c->assign_ctx = s->assign_ctx;
     c->start_offset = s->start_offset;
+    c->brokers_up = -1;
     c->transient_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
     c->store_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
 
@@ -311,6 +360,10 @@ int dw_consumer_new(const dw_kafka_settings *s, dw_consumer **out, char *errbuf,
     }
     dw_kafka_conf_logging(conf);
     rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
+    char stats_ms[16];
+    snprintf(stats_ms, sizeof stats_ms, "%d", DW_CONSUMER_STATS_MS);
+    (void)rd_kafka_conf_set(conf, "statistics.interval.ms", stats_ms, NULL, 0);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_opaque(conf, c);
 
@@ -382,6 +435,7 @@ int dw_consumer_poll(dw_consumer *c, int timeout_ms, dw_kafka_msg *msg)
     msg->offset = m->offset;
     msg->timestamp_ms = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
     msg->rkm = m;
+    c->last_message_ms = dw_wall_ms();
     return 1;
 }
 

@@ -2,6 +2,7 @@
 
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
+#include "driftwatch/timestamp.h"
 #include "driftwatch/metrics.h"
 #include "driftwatch/ui.h"
 
@@ -57,6 +58,7 @@ struct dw_http {
     bool have_dead_letter; /* dw_http_publish_dead_letter() was called */
     dw_metrics_state state;
     bool have_state; /* dw_http_publish_state() was called */
+    dw_kafka_health kafka; /* with have_consumer */
     dw_metrics_reload reload;
 
     /* Connection admission: used only by libmicrohttpd's one thread (its
@@ -108,6 +110,7 @@ void dw_http_publish_lag(dw_http *h, dw_consumer *c)
     h->lag_next = t;
     h->nlag = n;
     h->have_consumer = true;
+    dw_consumer_health(c, &h->kafka);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -267,7 +270,22 @@ json_t *dw_http_status(dw_http *h)
     pthread_mutex_lock(&h->lock);
     dw_metrics_state ms = h->state;
     bool have_state = h->have_state;
+    dw_kafka_health kh = h->kafka;
+    bool have_kafka = h->have_consumer;
     pthread_mutex_unlock(&h->lock);
+    if (have_kafka) {
+        char last[40] = "";
+        if (kh.last_message_ms > 0)
+            dw_ts_format(kh.last_message_ms, last, sizeof last);
+        json_object_set_new(doc, "kafka",
+                            json_pack("{s:o,s:i,s:o}", "brokers_up",
+                                      kh.brokers_up >= 0 ? json_integer(kh.brokers_up)
+                                                         : json_null(),
+                                      "brokers_known", kh.brokers_known, "last_message",
+                                      *last ? json_string(last) : json_null()));
+    } else {
+        json_object_set_new(doc, "kafka", json_null());
+    }
     if (have_state)
         json_object_set_new(
             doc, "state",
@@ -317,6 +335,8 @@ static char *render_metrics(dw_http *h, size_t *len)
     dw_metrics_reload reload = h->reload;
     dw_metrics_state sst = h->state;
     bool have_state = h->have_state;
+    dw_kafka_health kh = h->kafka;
+    bool have_kafka = h->have_consumer;
     pthread_mutex_unlock(&h->lock);
     dw_process_stats proc;
     bool have_proc = dw_process_stats_read(&proc) == 0;
@@ -336,6 +356,7 @@ static char *render_metrics(dw_http *h, size_t *len)
         .reload = &reload,
         .process = have_proc ? &proc : NULL,
         .state = have_state ? &sst : NULL,
+        .kafka = have_kafka ? &kh : NULL,
     };
     uint64_t dropped = 0;
     char *text = dw_metrics_render(&in, len, &dropped);

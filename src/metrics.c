@@ -446,6 +446,21 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         one_label_samples(f, "driftwatch_http_connections_closed_total", "reason", why, val,
                           sizeof why / sizeof *why);
     }
+    if (in->kafka) {
+        /* Kafka health: visible although readiness does not depend on it
+         * (docs/operations.md, "Readiness is deliberately not tied to Kafka"). */
+        family(f, "driftwatch_kafka_brokers_up", "gauge",
+               "Kafka brokers of the cluster the consumer is connected to (0: none; from "
+               "librdkafka's statistics every 2 s).");
+        sample_u64(f, "driftwatch_kafka_brokers_up", NULL,
+                   in->kafka->brokers_up > 0 ? (uint64_t)in->kafka->brokers_up : 0);
+        if (in->kafka->last_message_ms > 0) {
+            family(f, "driftwatch_kafka_last_message_timestamp_seconds", "gauge",
+                   "When the consumer last received a message, Unix seconds.");
+            sample_double(f, "driftwatch_kafka_last_message_timestamp_seconds", NULL,
+                          (double)in->kafka->last_message_ms / 1000.0);
+        }
+    }
     if (in->state) {
         const dw_metrics_state *ms = in->state;
         family(f, "driftwatch_state_leader", "gauge",

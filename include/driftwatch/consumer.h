@@ -141,6 +141,18 @@ int dw_consumer_resume(dw_consumer *c, const char *topic, int32_t partition);
  * others wait for. */
 size_t dw_consumer_lag(dw_consumer *c, dw_partition_lag *out, size_t max);
 
+/* Kafka health as this consumer sees it: brokers of the cluster it is
+ * connected to (-1 before librdkafka's first statistics, every
+ * DW_CONSUMER_STATS_MS), how many it knows, and the wall time of the last
+ * message received (0: none yet). Polling thread only. */
+#define DW_CONSUMER_STATS_MS 2000
+typedef struct dw_kafka_health {
+    int brokers_up;
+    int brokers_known;
+    int64_t last_message_ms;
+} dw_kafka_health;
+void dw_consumer_health(const dw_consumer *c, dw_kafka_health *out);
+
 /* The reason of the fatal error that made dw_consumer_poll() fail, or "" if
  * none. Owned by the consumer. */
 const char *dw_consumer_error(const dw_consumer *c);

@@ -82,6 +82,7 @@ typedef struct dw_metrics_input {
     const dw_metrics_reload *reload;         /* NULL: no driftwatch_config_last_reload_* */
     const dw_process_stats *process;         /* NULL: no process_* metrics */
     const dw_metrics_state *state;           /* NULL: no state topic configured */
+    const dw_kafka_health *kafka;            /* NULL: no consumer (replay) */
 } dw_metrics_input;
 
 /* Renders the exposition text. Returns a NUL-terminated buffer the caller
