@@ -44,6 +44,7 @@ typedef struct model_entry {
     const dw_thresholds **th; /* per column, owned by the config */
     bool *ignored;
     dw_model *states[DW_ENGINE_MAX_VERSIONS + 1]; /* by version; [0] may be NULL-version */
+    int64_t last_t[DW_ENGINE_MAX_VERSIONS + 1];   /* newest record applied to each state */
     field_memo *memo;                             /* records.max_fields */
     size_t nstates;
     bool flat;     /* dw_reference_is_flat(): columns match by last name too */
