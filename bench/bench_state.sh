@@ -145,6 +145,15 @@ if [ "${SKIP_RATE:-0}" != 1 ]; then
         stop_dw "rate-$v"
         applied=$(counter "rate-$v" applied)
         [ "$applied" = "$n" ] || { echo "rate-$v: applied $applied of $n records" >&2; exit 1; }
+        # What the engine counted out must be what the reader found.
+        $PY - "$W/rate-$v.json" "$(counter "rate-$v" state.deltas_out)" \
+            "$(counter "rate-$v" state.delta_bytes_out)" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if (r["deltas"], r["delta_payload_bytes"]) != (int(sys.argv[2]), int(sys.argv[3])):
+    sys.exit("state topic holds %d deltas, %d bytes; the engine wrote %s, %s bytes"
+             % (r["deltas"], r["delta_payload_bytes"], sys.argv[2], sys.argv[3]))
+EOF
         $PY - "$W/rate-$v.json" "$v" "$rate" "$applied" >>"$W/rate.txt" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -139,7 +139,7 @@ class StateReader(threading.Thread):
         self.topic = topic
         self.lz4 = Lz4()
         self.msgs = self.deltas = self.marks = 0
-        self.payload = self.lz4_bytes = 0
+        self.payload = self.delta_payload = self.lz4_bytes = 0
         self.max_delta = 0
         self.next_offset = 0
         self.first_offset = None
@@ -159,6 +159,7 @@ class StateReader(threading.Thread):
                 self.msgs += 1
                 if v.startswith(DELTA_MAGIC):
                     self.deltas += 1
+                    self.delta_payload += len(v)
                     self.max_delta = max(self.max_delta, len(v))
                 else:
                     self.marks += 1
@@ -211,7 +212,8 @@ def cmd_pace(a):
     json.dump({"records": len(lines), "event_minutes": (last - first + 1000.0 / a.rate) / 60000.0,
                "wall_s": wall, "produced_per_s": len(lines) / wall, "cpu_s": cpu,
                "state_messages": reader.msgs, "deltas": reader.deltas, "marks": reader.marks,
-               "payload_bytes": reader.payload, "lz4_bytes": reader.lz4_bytes,
+               "payload_bytes": reader.payload, "delta_payload_bytes": reader.delta_payload,
+               "lz4_bytes": reader.lz4_bytes,
                "stored_bytes_est": reader.lz4_bytes + BATCH_OVERHEAD * reader.msgs,
                "max_delta_bytes": reader.max_delta}, sys.stdout)
     print()
