@@ -147,6 +147,7 @@ struct dw_engine {
     dw_delta_fn delta_fn;
     void *delta_ctx;
     size_t npend;      /* pend_bufs in use */
+    size_t npend_pairs; /* their non-zero counters */
     pend_buf *pend_free;
     dw_delta_writer dw;
     uint32_t *dscratch_slots, *dscratch_counts; /* sized dscratch_cap */

@@ -66,6 +66,8 @@ void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_
                      const size_t *slots, size_t n)
 {
     int64_t pane = floor_to(t, e->delta_gran);
+    if (e->npend_pairs >= DW_ENGINE_MAX_PENDING_PAIRS)
+        dw_engine_delta_flush(e); /* bounded message size: send what we have */
     pend_buf *pb = src->last_pb;
     if (!pb || pb->pidx != pidx || pb->pane != pane) {
         for (pb = src->pend; pb; pb = pb->next)
@@ -100,8 +102,10 @@ void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_
     pb->records++;
     for (size_t i = 0; i < n; i++) {
         size_t s = slots[i];
-        if (pb->cnt[s]++ == 0)
+        if (pb->cnt[s]++ == 0) {
             pb->touched[pb->ntouched++] = (uint32_t)s;
+            e->npend_pairs++;
+        }
     }
     src->dirty = true;
 }
@@ -237,6 +241,7 @@ void dw_engine_delta_flush(dw_engine *e)
         s->off_from = s->off_to;
     }
     e->npend = 0;
+    e->npend_pairs = 0;
     STAT_ADD(e, deltas_out, 1);
     STAT_ADD(e, delta_bytes_out, e->dw.len);
     if (e->delta_fn)

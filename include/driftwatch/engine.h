@@ -217,6 +217,12 @@ typedef void (*dw_delta_fn)(void *ctx, const void *buf, size_t len, const dw_del
 /* (source, model version, pane) buffers of pending counts before a forced
  * delta; with groups that wait for the watermark, the bound of memory. */
 #define DW_ENGINE_MAX_PENDING 512
+/* Non-zero counters pending before a forced delta: keeps one delta message
+ * (at most ~10 bytes a counter, usually 2-3) below the producer's
+ * message.max.bytes of 1 MB; a larger one is refused by Kafka, and the
+ * input it covered would be committed by the next delta's acknowledgement
+ * without its counts on the state topic. */
+#define DW_ENGINE_MAX_PENDING_PAIRS 65536
 #define DW_ENGINE_MAX_AHEAD_GROUPS 8192
 
 /* Turns deltas on. writer_id names this process in its deltas (random per
