@@ -22,7 +22,10 @@
 #   environment: RUNS (default 3), RECORDS (default 240000), PARTITIONS
 #                (default 24), MINUTES (event minutes per write-rate run,
 #                default 5), SPEEDUP (default 10), STATE_PARTS (input
-#                partitions of the write-rate runs, default 6), SKIP_RATE=1
+#                partitions of the write-rate runs, default 6),
+#                FLUSH_INTERVAL_MS (the real-time flush_interval the
+#                write-rate runs stand for, default 1000), VARIANTS (default
+#                "22c-100 22c-1000 100c-100 100c-1000"), SKIP_RATE=1
 #                or SKIP_TPUT=1 to skip a part, WORK (scratch directory,
 #                default /tmp/driftwatch-bench)
 set -euo pipefail
@@ -38,6 +41,8 @@ STATE_PARTS="${STATE_PARTS:-6}"
 # broker answers once fetch.min.bytes (1) is there. 10 ms makes the mock
 # deliver as a real broker would (used in both parts, state on and off).
 FETCH_WAIT_MS="${FETCH_WAIT_MS:-10}"
+# The real-time state.flush_interval the write-rate runs stand for.
+FLUSH_INTERVAL_MS="${FLUSH_INTERVAL_MS:-1000}"
 $PY -c 'import confluent_kafka' 2>/dev/null || { echo "$PY lacks confluent_kafka (python3-confluent-kafka)" >&2; exit 2; }
 FEED="$HERE/state_feed.py"
 W="$WORK/state"
@@ -126,7 +131,7 @@ $PY "$HERE/gen_data.py" jsonl --records 50000 --seed 11 --numeric 78 --categoric
 "$DW" reference build --input "$W/train-22.jsonl" --output "$W/ref-22.json" --model bench >/dev/null
 "$DW" reference build --input "$W/train-100.jsonl" --output "$W/ref-100.json" --model bench >/dev/null
 
-flush_ms=$(awk -v s="$SPEEDUP" 'BEGIN { f = 1000 / s; if (f < 10) f = 10; printf "%d", f }')
+flush_ms=$(awk -v s="$SPEEDUP" -v f="$FLUSH_INTERVAL_MS" 'BEGIN { f = f / s; if (f < 10) f = 10; printf "%d", f }')
 if [ "${SKIP_RATE:-0}" != 1 ]; then
     printf '%s\n' "variant records/s(event) records event_min wall_s deltas marks payload_B lz4_B stored_B_est max_delta_B applied cpu_s" >"$W/rate.txt"
     for v in $VARIANTS; do
@@ -203,7 +208,7 @@ machine
 if [ "${SKIP_RATE:-0}" != 1 ]; then
     echo
     echo "State topic write rate per replica ($STATE_PARTS input partitions, windows 15m/1m and 1h/5m;"
-    echo "${SPEEDUP}x playback with flush_interval ${flush_ms}ms = real-time traffic with the default 1 s;"
+    echo "${SPEEDUP}x playback with flush_interval ${flush_ms}ms = real-time traffic with flush_interval ${FLUSH_INTERVAL_MS}ms;"
     echo "per event minute = per wall minute at that traffic; stored = lz4 frames + batch headers, estimated)"
     printf '%-10s %6s %9s %7s %9s %11s %11s %11s %10s\n' "variant" "rec/s" "event min" "deltas" \
         "deltas/min" "payload/min" "lz4/min" "stored/min" "max delta"
