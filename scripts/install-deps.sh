@@ -1,13 +1,15 @@
 #!/bin/sh
 # Installs the Debian 12 packages driftwatch needs to build, test and run its
-# demo. Idempotent; run as root (or with sudo available).
+# demo. Idempotent; run as root (or with sudo available). prometheus is only
+# there for promtool, which checks the shipped alert rules and the PromQL in
+# docs/ (tests/integration/test_prometheus_rules.py).
 set -eu
 
 PKGS="build-essential meson ninja-build pkg-config
 librdkafka-dev libgsl-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
 libyaml-dev libssl-dev libcmocka-dev
 python3 python3-scipy python3-numpy python3-sklearn python3-confluent-kafka python3-prometheus-client
-python3-yaml kcat chromium"
+python3-yaml kcat chromium prometheus"
 
 if [ "${1:-}" = "--with-sanitizers" ] || [ "${DW_WITH_CLANG:-0}" = 1 ]; then
     PKGS="$PKGS clang libclang-rt-14-dev"

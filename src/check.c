@@ -28,6 +28,8 @@ struct dw_check_report {
     size_t drifted, quality;
     size_t nunmonitored; /* input columns the reference does not have */
     char **unmonitored;
+    char **bound;      /* per column: the input column it follows, NULL if absent */
+    size_t nambiguous; /* input columns left out: their column follows another */
 };
 
 static void count_unseen(col_counts *c, const char *s, size_t len)
@@ -101,6 +103,9 @@ void dw_check_report_free(dw_check_report *r)
     for (size_t i = 0; i < r->nunmonitored; i++)
         free(r->unmonitored[i]);
     free(r->unmonitored);
+    for (size_t j = 0; r->bound && j < r->ref->ncols; j++)
+        free(r->bound[j]);
+    free(r->bound);
     free(r->cols);
     free(r->res);
     free(r->th);
@@ -133,6 +138,7 @@ int dw_check_run(const dw_reference *ref, const char *input, const dw_check_opti
     r->cols = dw_calloc(nc + 1, sizeof *r->cols);
     r->res = dw_calloc(nc + 1, sizeof *r->res);
     r->th = dw_calloc(nc + 1, sizeof *r->th);
+    r->bound = dw_calloc(nc + 1, sizeof *r->bound);
     for (size_t j = 0; j < nc; j++) {
         r->cols[j].bins = dw_calloc(dw_sample_nbins(&ref->cols[j]) + 1, sizeof(uint64_t));
         r->th[j] = opts->thresholds;
@@ -178,7 +184,17 @@ int dw_check_run(const dw_reference *ref, const char *input, const dw_check_opti
                 mapcap = nm;
             }
             if (map[tc] == -2) {
-                map[tc] = dw_reference_find(ref, dw_table_column(t, tc));
+                const char *name = dw_table_column(t, tc);
+                map[tc] = dw_reference_match(ref, name, strlen(name));
+                /* A flat column follows the first input column it matches:
+                 * a second one (top-level "score" and "prediction.score")
+                 * is left out rather than mixed in. */
+                if (map[tc] >= 0 && r->bound[map[tc]]) {
+                    map[tc] = -1;
+                    r->nambiguous++;
+                } else if (map[tc] >= 0) {
+                    r->bound[map[tc]] = dw_strdup(name);
+                }
                 if (map[tc] < 0) {
                     r->unmonitored =
                         dw_realloc(r->unmonitored, (r->nunmonitored + 1) * sizeof *r->unmonitored);
@@ -232,6 +248,55 @@ size_t dw_check_quality_issues(const dw_check_report *r)
     return r->quality;
 }
 
+size_t dw_check_absent_columns(const dw_check_report *r)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < r->ref->ncols; j++)
+        n += r->bound[j] == NULL;
+    return n;
+}
+
+const char *dw_check_input_column(const dw_check_report *r, size_t j)
+{
+    return j < r->ref->ncols ? r->bound[j] : NULL;
+}
+
+/* Appends up to max names, then how many more. */
+static void list_names(char *buf, size_t len, size_t *o, const char *const *names, size_t n,
+                       size_t max)
+{
+    for (size_t i = 0; i < n && i < max; i++)
+        dw_appendf(buf, len, o, "%s%s", i ? ", " : "", names[i]);
+    if (n > max)
+        dw_appendf(buf, len, o, ", ... (%zu more)", n - max);
+}
+
+bool dw_check_absent_warning(const dw_check_report *r, char *buf, size_t len)
+{
+    size_t nc = r->ref->ncols, absent = dw_check_absent_columns(r);
+    if (absent * 2 <= nc)
+        return false;
+    const char **names = dw_calloc(absent + 1, sizeof *names);
+    size_t k = 0, o = 0;
+    for (size_t j = 0; j < nc; j++)
+        if (!r->bound[j])
+            names[k++] = r->ref->cols[j].name;
+    dw_appendf(buf, len, &o, "%zu of %zu reference columns never occur in %s (", absent, nc,
+               r->input);
+    list_names(buf, len, &o, names, k, 4);
+    dw_appendf(buf, len, &o, "), whose own columns are ");
+    if (r->nunmonitored)
+        list_names(buf, len, &o, (const char *const *)r->unmonitored, r->nunmonitored, 4);
+    else
+        dw_appendf(buf, len, &o, "none besides the matched ones");
+    dw_appendf(buf, len, &o,
+               ". A reference column matches the field of the same dotted path "
+               "(features.amount) or, when no reference column name has a dot, any field "
+               "with the same last name; see docs/record-format.md");
+    free(names);
+    return true;
+}
+
 const dw_column_result *dw_check_results(const dw_check_report *r, size_t *ncols)
 {
     *ncols = r->ref->ncols;
@@ -272,6 +337,8 @@ json_t *dw_check_report_json(const dw_check_report *r)
         const dw_thresholds *th = &r->th[j];
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(r->ref->cols[j].name));
+        json_object_set_new(o, "input_column",
+                            r->bound[j] ? json_string(r->bound[j]) : json_null());
         json_object_set_new(o, "type",
                             json_string(res->type == DW_COL_NUMERIC ? "numeric" : "categorical"));
         json_object_set_new(o, "count", json_integer((json_int_t)res->count));
@@ -281,15 +348,23 @@ json_t *dw_check_report_json(const dw_check_report *r)
         json_object_set_new(o, "type_errors", json_integer((json_int_t)res->quality.type_errors));
         json_object_set_new(o, "drift", json_boolean(res->drift));
         json_object_set_new(o, "quality_issue", json_boolean(res->quality_issue));
+        json_t *why = json_array();
+        static const char *const reasons[] = {"missing", "type_errors", "out_of_range", "unseen"};
+        for (unsigned b = 0; b < 4; b++)
+            if (res->quality_reasons & (1u << b))
+                json_array_append_new(why, json_string(reasons[b]));
+        json_object_set_new(o, "quality_reasons", why);
         if (res->has_ks)
             json_object_set_new(o, "ks",
-                                json_pack("{s:o,s:o}", "statistic", jnum(res->ks.statistic),
-                                          "p_value", jnum(res->ks.p_value)));
+                                json_pack("{s:o,s:o,s:o}", "statistic", jnum(res->ks.statistic),
+                                          "p_value", jnum(res->ks.p_value), "critical",
+                                          jnum(res->ks_critical)));
         if (res->has_chi2)
             json_object_set_new(o, "chi2",
                                 json_pack("{s:o,s:i,s:o}", "statistic", jnum(res->chi2.statistic),
                                           "df", res->chi2.df, "p_value", jnum(res->chi2.p_value)));
         json_object_set_new(o, "psi", jnum(res->psi));
+        json_object_set_new(o, "psi_critical", jnum(res->psi_critical));
         json_object_set_new(o, "p_adjusted", jnum(res->p_adjusted));
         if (res->type == DW_COL_NUMERIC)
             json_object_set_new(o, "out_of_range_rate", jnum(res->quality.out_of_range_rate));
@@ -310,11 +385,13 @@ json_t *dw_check_report_json(const dw_check_report *r)
             json_object_set_new(o, "unseen_rate", jnum(res->quality.unseen_rate));
         }
         json_object_set_new(o, "thresholds",
-                            json_pack("{s:o,s:o,s:o,s:I,s:o,s:o}", "alpha", jnum(th->alpha), "psi",
-                                      jnum(th->psi_threshold), "ks", jnum(th->ks_threshold),
+                            json_pack("{s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o}", "alpha", jnum(th->alpha),
+                                      "psi", jnum(th->psi_threshold), "ks", jnum(th->ks_threshold),
                                       "min_samples", (json_int_t)th->min_samples,
                                       "missing_rate_delta", jnum(th->missing_rate_delta),
-                                      "type_error_rate", jnum(th->type_error_rate)));
+                                      "type_error_rate", jnum(th->type_error_rate),
+                                      "out_of_range_rate", jnum(th->out_of_range_rate),
+                                      "unseen_rate", jnum(th->unseen_rate)));
         json_array_append_new(cols, o);
     }
     free(order);
@@ -400,6 +477,21 @@ void dw_check_report_print(const dw_check_report *r, FILE *f)
     free(order);
     fprintf(f, "\n%llu rows; %zu of %zu columns drifted, %zu with data-quality issues\n",
             (unsigned long long)r->rows, r->drifted, r->ref->ncols, r->quality);
+    size_t nrenamed = 0;
+    for (size_t j = 0; j < r->ref->ncols; j++)
+        if (r->bound[j] && strcmp(r->bound[j], r->ref->cols[j].name) != 0) {
+            fprintf(f, "%s %s <- %s",
+                    nrenamed ? "," : "columns matched by their last name:", r->ref->cols[j].name,
+                    r->bound[j]);
+            nrenamed++;
+        }
+    if (nrenamed)
+        fputc('\n', f);
     if (r->nunmonitored)
         fprintf(f, "%zu input column(s) not in the reference were ignored\n", r->nunmonitored);
+    if (r->nambiguous)
+        fprintf(f,
+                "%zu input column(s) were left out: their reference column already follows "
+                "another input column with the same last name\n",
+                r->nambiguous);
 }

@@ -7,7 +7,9 @@
 
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
+#include "driftwatch/state_dir.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -883,12 +885,21 @@ static char *resolve_path(const char *basedir, const char *p)
 enum { TH_MIN_SAMPLES = 1u << 3 };
 
 static const char *const threshold_keys[] = {
-    "alpha", "psi", "ks", "min_samples", "missing_rate_delta", "type_error_rate"};
+    "alpha",
+    "psi",
+    "ks",
+    "min_samples",
+    "missing_rate_delta",
+    "type_error_rate",
+    "out_of_range_rate",
+    "unseen_rate",
+    "false_alarms_per_week",
+};
 
 typedef struct th_override {
     dw_thresholds v;
     unsigned set;
-    yaml_node_t *where[6]; /* value node of each set key, for conflict messages */
+    yaml_node_t *where[9]; /* value node of each set key, for conflict messages */
 } th_override;
 
 /* The real-valued thresholds: key, allowed range, field, and bit (the TH_
@@ -908,6 +919,10 @@ static const struct {
     {"ks", 0, false, 1, false, offsetof(dw_thresholds, ks_threshold), 2},
     {"missing_rate_delta", 0, false, 1, false, offsetof(dw_thresholds, missing_rate_delta), 4},
     {"type_error_rate", 0, false, 1, false, offsetof(dw_thresholds, type_error_rate), 5},
+    {"out_of_range_rate", 0, false, 1, false, offsetof(dw_thresholds, out_of_range_rate), 6},
+    {"unseen_rate", 0, false, 1, false, offsetof(dw_thresholds, unseen_rate), 7},
+    {"false_alarms_per_week", 0, false, INFINITY, false,
+     offsetof(dw_thresholds, false_alarms_per_week), 8},
 };
 
 static double *threshold_field(dw_thresholds *t, size_t off)
@@ -1066,8 +1081,18 @@ static int parse_column(ctx *c, dw_model_config *m, yaml_node_t *kn, yaml_node_t
                         const char *path, dw_column_config *col)
 {
     static const char *const keys[] = {
-        "ignore",      "thresholds",         "alpha",          "psi", "ks",
-        "min_samples", "missing_rate_delta", "type_error_rate"};
+        "ignore",
+        "thresholds",
+        "alpha",
+        "psi",
+        "ks",
+        "min_samples",
+        "missing_rate_delta",
+        "type_error_rate",
+        "out_of_range_rate",
+        "unseen_rate",
+        "false_alarms_per_week",
+    };
     col->name = dw_strdup((const char *)kn->data.scalar.value);
     col->line = line_of(kn);
     col->thresholds = m->thresholds;
@@ -1399,9 +1424,10 @@ static int parse_misc(ctx *c, yaml_node_t *root)
         return rc;
     cfg->log.format = (dw_log_format)e;
     char *dir = NULL;
-    if ((rc = get_string(c, root, "", "state_dir", false, "/var/lib/driftwatch", v_nonempty, &dir)))
+    if ((rc = get_string(c, root, "", "state_dir", false, NULL, v_nonempty, &dir)))
         return rc;
-    cfg->state_dir = resolve_path(c->basedir, dir);
+    cfg->state_dir_default = dir == NULL;
+    cfg->state_dir = dir ? resolve_path(c->basedir, dir) : dw_state_dir_default();
     free(dir);
     int64_t n;
     if ((rc = get_section(c, root, "", "evaluation", eval_keys, NELEM(eval_keys), &sec)) ||
@@ -1445,11 +1471,14 @@ static const param_spec p_pagerduty[] = {
 static const param_spec p_alertmanager[] = {{"generator_url", P_URL, false, NULL, 0},
                                             {"resend_interval", P_DURATION, false, NULL, 0}};
 static const param_spec p_webhook[] = {{"secret", P_STRING, false, NULL, 0}};
+static const char *const stdout_formats[] = {"json", "text"};
+static const param_spec p_stdout[] = {
+    {"format", P_ENUM, false, stdout_formats, NELEM(stdout_formats)}};
 
 /* Indexed by dw_sink_type. */
 static const type_spec sink_types[] = {
     {"webhook", p_webhook, NELEM(p_webhook), true},
-    {"stdout", NULL, 0, false},
+    {"stdout", p_stdout, NELEM(p_stdout), false},
     {"slack", p_slack, NELEM(p_slack), true},
     {"pagerduty", p_pagerduty, NELEM(p_pagerduty), true},
     {"alertmanager", p_alertmanager, NELEM(p_alertmanager), true},
@@ -1625,11 +1654,49 @@ static void free_sink(dw_sink_config *s)
     free_kv(s->params, s->nparams);
 }
 
+/* Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__". */
+static const char *v_label_name(const char *s)
+{
+    if (!(isalpha((unsigned char)s[0]) || s[0] == '_') || strncmp(s, "__", 2) == 0)
+        return "is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)";
+    for (const char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            return "is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)";
+    return NULL;
+}
+
+/* Static labels and annotations of an alertmanager sink (team, runbook_url)
+ * travel with its type-specific options as "labels.<name>" and
+ * "annotations.<name>", so the notifier copies them like any option. */
+static int get_static_kv(ctx *c, yaml_node_t *v, const char *path, const char *key,
+                         dw_sink_config *s)
+{
+    dw_kv *kv = NULL;
+    size_t n = 0;
+    int rc = get_kv(c, v, path, key, DW_CONFIG_MAX_STATIC_KV, v_label_name, v_nonempty, &kv, &n);
+    if (rc == 0 && n && s->type != DW_SINK_ALERTMANAGER)
+        rc = fail(c, map_get(c, v, key), DW_ERR_INVALID,
+                  "%s.%s: only alertmanager sinks take static %s", path, key, key);
+    if (rc == 0 && n) {
+        s->params = dw_realloc(s->params, (s->nparams + n) * sizeof *s->params);
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(key) + strlen(kv[i].key) + 2;
+            dw_kv *o = &s->params[s->nparams++];
+            o->key = dw_malloc(len);
+            snprintf(o->key, len, "%s.%s", key, kv[i].key);
+            o->value = kv[i].value;
+            kv[i].value = NULL;
+        }
+    }
+    free_kv(kv, n);
+    return rc;
+}
+
 static int parse_sink(ctx *c, yaml_node_t *v, const char *path, dw_sink_config *s)
 {
-    static const char *const common[] = {"name",    "type",         "url",
-                                         "timeout", "max_retries",  "send_resolved",
-                                         "headers", "min_interval", "filter"};
+    static const char *const common[] = {
+        "name",    "type",         "url",    "timeout", "max_retries", "send_resolved",
+        "headers", "min_interval", "filter", "labels",  "annotations"};
     int type, rc;
     int64_t n;
     if ((rc = typed_entry(c, v, path, sink_types, NELEM(sink_types), common, NELEM(common), "sinks",
@@ -1647,7 +1714,9 @@ static int parse_sink(ctx *c, yaml_node_t *v, const char *path, dw_sink_config *
                      &s->headers, &s->nheaders)) ||
         (rc = get_duration(c, v, path, "min_interval", 0, 0, 7LL * 24 * 3600 * 1000,
                            &s->min_interval_ms, NULL)) ||
-        (rc = parse_filter(c, v, path, &s->filter)))
+        (rc = parse_filter(c, v, path, &s->filter)) ||
+        (rc = get_static_kv(c, v, path, "labels", s)) ||
+        (rc = get_static_kv(c, v, path, "annotations", s)))
         return rc;
     return 0;
 }

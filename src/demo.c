@@ -368,8 +368,8 @@ int dw_demo_run(const dw_demo_options *opts, volatile sig_atomic_t *stop, char *
              "windows:\n  - name: 15m\n    length: 15m\n    slide: 1m\n"
              "alerts:\n  for: 2\n"
              "time:\n  allowed_lateness: 30s\n  idle_timeout: 0s\n"
-             "sinks: []\nhttp:\n  enabled: false\n",
-             d.bootstrap, DEMO_TOPIC, refpath);
+             "sinks: []\nhttp:\n  enabled: false\nstate_dir: \"%s\"\n",
+             d.bootstrap, DEMO_TOPIC, refpath, dir);
     if (dw_config_parse("demo.yaml", yaml, strlen(yaml), NULL, &cfg, errbuf, errlen) < 0)
         goto out;
     dw_sidecar_options so = {.emit = on_notification, .emit_ctx = &d, .drain_budget_ms = 1000};
@@ -422,6 +422,11 @@ out:
     dw_mock_kafka_free(mk);
     dw_reference_free(ref);
     unlink(training);
+    unlink(refpath);
+    /* The alert states a run leaves in its state_dir (here the demo's own
+     * temporary directory, so a laptop without /var/lib/driftwatch runs
+     * the demo without an error). */
+    snprintf(refpath, sizeof refpath, "%s/alerts.json", dir);
     unlink(refpath);
     rmdir(dir);
     return rc;

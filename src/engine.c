@@ -154,6 +154,7 @@ static void entry_free(model_entry *me)
         dw_model_free(me->states[v]);
     free(me->cols.slots);
     free(me->memo);
+    free(me->via);
     free(me->th);
     free(me->ignored);
     dw_reference_free(me->ref);
@@ -180,6 +181,11 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
         me->memo = dw_malloc(cfg->records.max_fields * sizeof *me->memo);
         for (size_t k = 0; k < cfg->records.max_fields; k++)
             me->memo[k].col = -2;
+        me->flat = dw_reference_is_flat(me->ref);
+        me->via = dw_calloc(me->ref->ncols + 1, sizeof *me->via);
+        char why[512];
+        if (dw_reference_mismatch(me->ref, me->cfg->name, me->cfg->version, why, sizeof why))
+            dw_log(DW_LOG_WARN, "engine", "%s", why);
         me->th = dw_calloc(me->ref->ncols + 1, sizeof *me->th);
         me->ignored = dw_calloc(me->ref->ncols + 1, sizeof *me->ignored);
         for (size_t j = 0; j < me->ref->ncols; j++)
@@ -447,390 +453,6 @@ static void reject(dw_engine *e, dw_reject_reason r, const char *detail, const c
         e->reject(e->reject_ctx, r, detail, raw, len);
 }
 
-/* ---- notification documents ---- */
-
-static json_t *jnum(double x)
-{
-    return isfinite(x) ? json_real(x) : json_null();
-}
-
-static json_t *jtime(int64_t ms)
-{
-    char buf[40];
-    dw_ts_format(ms, buf, sizeof buf);
-    return json_string(buf);
-}
-
-static json_t *tests_json(const dw_column_result *r)
-{
-    json_t *t = json_object();
-    if (r->has_ks)
-        json_object_set_new(t, "ks",
-                            json_pack("{s:o,s:o,s:o}", "statistic", jnum(r->ks.statistic),
-                                      "p_value", jnum(r->ks.p_value), "p_adjusted",
-                                      jnum(r->p_adjusted)));
-    if (r->has_chi2)
-        json_object_set_new(t, "chi2",
-                            json_pack("{s:o,s:i,s:o,s:o}", "statistic", jnum(r->chi2.statistic),
-                                      "df", r->chi2.df, "p_value", jnum(r->chi2.p_value),
-                                      "p_adjusted", jnum(r->p_adjusted)));
-    json_object_set_new(t, "psi", jnum(r->psi));
-    return t;
-}
-
-static json_t *quality_json(const dw_column_result *r)
-{
-    const dw_quality *q = &r->quality;
-    return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:I}", "values", (json_int_t)q->total,
-                     "missing_rate", jnum(q->missing_rate), "ref_missing_rate",
-                     jnum(q->ref_missing_rate), "out_of_range_rate", jnum(q->out_of_range_rate),
-                     "unseen_rate", jnum(q->unseen_rate), "type_error_rate",
-                     jnum(q->type_error_rate), "type_errors", (json_int_t)q->type_errors);
-}
-
-/* Unseen categories of the sample, most frequent first (bounded by K). */
-static json_t *new_categories_json(const dw_sample *s)
-{
-    json_t *a = json_array();
-    if (s->ref->type != DW_COL_CATEGORICAL)
-        return a;
-    size_t order[DW_MAX_NEW_CATEGORIES];
-    size_t n = 0;
-    for (size_t k = 0; k < s->nnew; k++)
-        if (s->new_counts[k] > 0 && s->new_names[k][0])
-            order[n++] = k;
-    for (size_t i = 1; i < n; i++) /* insertion sort by count desc, name asc */
-        for (size_t j = i; j > 0; j--) {
-            size_t a1 = order[j - 1], b1 = order[j];
-            uint64_t ca = s->new_counts[a1], cb = s->new_counts[b1];
-            if (ca > cb || (ca == cb && strcmp(s->new_names[a1], s->new_names[b1]) <= 0))
-                break;
-            order[j - 1] = b1;
-            order[j] = a1;
-        }
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_string(s->new_names[order[i]]));
-    return a;
-}
-
-static json_t *alert_json(const model_entry *me, dw_model *m, size_t wi, size_t col, int kind,
-                          dw_alert_event ev, const dw_column_result *r)
-{
-    const dw_alert *a = dw_model_alert(m, col, wi, kind);
-    dw_window *w = dw_model_window(m, wi);
-    const char *colname = me->ref->cols[col].name;
-    const char *kind_name = kind ? "quality" : "distribution";
-    char key[17];
-    dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), colname, dw_model_window_name(m, wi),
-                       kind_name, key);
-    dw_sample s;
-    dw_model_sample(m, wi, col, &s);
-    json_t *o = json_object();
-    json_object_set_new(o, "status", json_string(ev == DW_ALERT_FIRED ? "firing" : "resolved"));
-    json_object_set_new(o, "column", json_string(colname));
-    json_object_set_new(o, "column_type",
-                        json_string(r->type == DW_COL_NUMERIC ? "numeric" : "categorical"));
-    json_object_set_new(o, "window", json_string(dw_model_window_name(m, wi)));
-    json_object_set_new(o, "window_start", jtime(dw_window_start(w)));
-    json_object_set_new(o, "window_end", jtime(dw_window_end(w)));
-    json_object_set_new(o, "samples", json_integer((json_int_t)r->count));
-    json_object_set_new(o, "kind", json_string(kind_name));
-    /* Quality problems (null floods, type changes) are usually outages
-     * upstream: critical. Distribution drift is a warning. */
-    json_object_set_new(o, "severity", json_string(kind ? "critical" : "warning"));
-    json_object_set_new(o, "tests", tests_json(r));
-    json_object_set_new(o, "quality", quality_json(r));
-    json_object_set_new(o, "reference_samples", json_integer((json_int_t)me->ref->cols[col].count));
-    json_object_set_new(o, "new_categories", new_categories_json(&s));
-    json_object_set_new(o, "dedup_key", json_string(key));
-    json_object_set_new(o, "starts_at", jtime(a->started_ms));
-    json_object_set_new(o, "ends_at", ev == DW_ALERT_RESOLVED ? jtime(a->ended_ms) : json_null());
-    return o;
-}
-
-/* kind "notification" or "reminder": part of the id, so a reminder and a
- * notification of the same evaluation are two documents to the outbox. */
-static json_t *new_document(const dw_model *m, int64_t at_ms, const char *kind)
-{
-    char id[17];
-    char at[40];
-    dw_ts_format(at_ms, at, sizeof at);
-    dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), "", at, kind, id);
-    json_t *doc = json_object();
-    json_object_set_new(doc, "version", json_string("1"));
-    json_object_set_new(doc, "kind", json_string("drift"));
-    json_object_set_new(doc, "id", json_string(id));
-    json_object_set_new(doc, "model", json_string(dw_model_name(m)));
-    json_object_set_new(doc, "model_version",
-                        dw_model_version(m) ? json_string(dw_model_version(m)) : json_null());
-    json_object_set_new(doc, "evaluated_at", json_string(at));
-    json_object_set_new(doc, "alerts", json_array());
-    return doc;
-}
-
-/* ---- status snapshot (for /api/v1/status, /ui and /metrics) ---- */
-
-#define DISPLAY_BINS 20
-#define DISPLAY_CATEGORIES 10
-
-/* Reference and current distributions of a column on a coarse grid a
- * person can read: 20 equal-width bins over the training range (plus
- * below/above) for numbers, the top categories plus "other" and "new" for
- * categories. Values are fractions of each side's total. */
-static json_t *display_hist(const dw_sample *s)
-{
-    const dw_ref_column *c = s->ref;
-    json_t *labels = json_array(), *ref = json_array(), *cur = json_array();
-    double rt = 0, ct = 0;
-    if (c->type == DW_COL_NUMERIC) {
-        double r[DISPLAY_BINS + 2] = {0}, q[DISPLAY_BINS + 2] = {0};
-        double lo = c->edges[0], hi = c->edges[c->nbins], w = (hi - lo) / DISPLAY_BINS;
-        for (size_t i = 0; i < c->nbins; i++) {
-            double mid = 0.5 * (c->edges[i] + c->edges[i + 1]);
-            size_t d = w > 0 ? (size_t)((mid - lo) / w) : 0;
-            if (d >= DISPLAY_BINS)
-                d = DISPLAY_BINS - 1;
-            r[d + 1] += (double)c->bin_counts[i];
-            q[d + 1] += (double)s->bins[i + 1];
-        }
-        q[0] = (double)s->bins[0];
-        q[DISPLAY_BINS + 1] = (double)s->bins[c->nbins + 1];
-        for (int d = 0; d < DISPLAY_BINS + 2; d++) {
-            rt += r[d];
-            ct += q[d];
-        }
-        for (int d = 0; d < DISPLAY_BINS + 2; d++) {
-            char lab[48];
-            if (d == 0)
-                snprintf(lab, sizeof lab, "< %.4g", lo);
-            else if (d == DISPLAY_BINS + 1)
-                snprintf(lab, sizeof lab, "> %.4g", hi);
-            else
-                snprintf(lab, sizeof lab, "%.4g", lo + w * (d - 1));
-            json_array_append_new(labels, json_string(lab));
-            json_array_append_new(ref, json_real(rt > 0 ? r[d] / rt : 0));
-            json_array_append_new(cur, json_real(ct > 0 ? q[d] / ct : 0));
-        }
-    } else {
-        size_t top = c->ncat < DISPLAY_CATEGORIES ? c->ncat : DISPLAY_CATEGORIES;
-        double r_other = (double)c->other_count, q_other = 0;
-        for (size_t i = 0; i < c->ncat; i++) {
-            rt += (double)c->cat_counts[i];
-            ct += (double)s->bins[i];
-            if (i >= top) {
-                r_other += (double)c->cat_counts[i];
-                q_other += (double)s->bins[i];
-            }
-        }
-        rt += (double)c->other_count;
-        double q_new = (double)dw_sample_unseen(s);
-        ct += q_new;
-        for (size_t i = 0; i < top; i++) {
-            json_array_append_new(labels, json_string(c->categories[i]));
-            json_array_append_new(ref, json_real(rt > 0 ? (double)c->cat_counts[i] / rt : 0));
-            json_array_append_new(cur, json_real(ct > 0 ? (double)s->bins[i] / ct : 0));
-        }
-        if (c->ncat > top || c->other_count) {
-            json_array_append_new(labels, json_string("(other)"));
-            json_array_append_new(ref, json_real(rt > 0 ? r_other / rt : 0));
-            json_array_append_new(cur, json_real(ct > 0 ? q_other / ct : 0));
-        }
-        json_array_append_new(labels, json_string("(new)"));
-        json_array_append_new(ref, json_real(0));
-        json_array_append_new(cur, json_real(ct > 0 ? q_new / ct : 0));
-    }
-    return json_pack("{s:o,s:o,s:o}", "labels", labels, "reference", ref, "current", cur);
-}
-
-static json_t *column_status(dw_model *m, const model_entry *me, size_t j, size_t nwin)
-{
-    const dw_ref_column *rc = &me->ref->cols[j];
-    json_t *wins = json_object();
-    for (size_t w = 0; w < nwin; w++) {
-        const dw_column_result *r = dw_model_last_result(m, w, j);
-        json_t *o = json_object();
-        if (r) {
-            json_object_set_new(o, "samples", json_integer((json_int_t)r->count));
-            json_object_set_new(o, "tests", tests_json(r));
-            json_object_set_new(o, "quality", quality_json(r));
-            json_object_set_new(o, "drift", json_boolean(r->drift));
-            json_object_set_new(o, "quality_issue", json_boolean(r->quality_issue));
-            json_object_set_new(o, "enough_samples", json_boolean(r->enough_samples));
-        }
-        json_object_set_new(o, "state",
-                            json_string(dw_alert_state_name(dw_model_alert(m, j, w, 0)->state)));
-        json_object_set_new(o, "quality_state",
-                            json_string(dw_alert_state_name(dw_model_alert(m, j, w, 1)->state)));
-        dw_sample s;
-        dw_model_sample(m, w, j, &s);
-        json_object_set_new(o, "histogram", display_hist(&s));
-        json_object_set_new(o, "new_categories", new_categories_json(&s));
-        int64_t t[DW_MODEL_HISTORY];
-        double psi[DW_MODEL_HISTORY];
-        size_t n = dw_model_history(m, w, j, t, psi, DW_MODEL_HISTORY);
-        json_t *hist = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(hist,
-                                  json_pack("{s:o,s:o}", "at", jtime(t[i]), "psi", jnum(psi[i])));
-        json_object_set_new(o, "psi_history", hist);
-        json_object_set_new(wins, dw_model_window_name(m, w), o);
-    }
-    return json_pack("{s:s,s:s,s:I,s:o}", "name", rc->name, "type",
-                     rc->type == DW_COL_NUMERIC ? "numeric" : "categorical", "reference_samples",
-                     (json_int_t)rc->count, "windows", wins);
-}
-
-static void publish_snapshot(dw_engine *e)
-{
-    json_t *models = json_array();
-    for (size_t i = 0; i < e->nmodels; i++) {
-        model_entry *me = &e->models[i];
-        for (size_t v = 0; v < me->nstates; v++) {
-            dw_model *m = me->states[v];
-            json_t *wins = json_array();
-            for (size_t w = 0; w < e->nwindows; w++) {
-                dw_window *win = dw_model_window(m, w);
-                int64_t le = dw_model_last_evaluated(m, w);
-                json_array_append_new(
-                    wins,
-                    json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "name", dw_model_window_name(m, w),
-                              "length_seconds", (json_int_t)(dw_window_length(win) / 1000),
-                              "slide_seconds", (json_int_t)(dw_window_slide(win) / 1000), "start",
-                              le == INT64_MIN ? json_null() : jtime(dw_window_start(win)), "end",
-                              le == INT64_MIN ? json_null() : jtime(le), "evaluated",
-                              json_boolean(le != INT64_MIN)));
-            }
-            json_t *cols = json_array();
-            for (size_t j = 0; j < me->ref->ncols; j++)
-                json_array_append_new(cols, column_status(m, me, j, e->nwindows));
-            json_array_append_new(
-                models,
-                json_pack("{s:s,s:o,s:{s:s,s:s,s:I},s:o,s:o}", "model", dw_model_name(m),
-                          "model_version",
-                          dw_model_version(m) ? json_string(dw_model_version(m)) : json_null(),
-                          "reference", "path", me->cfg->reference, "checksum", me->ref->checksum,
-                          "rows", (json_int_t)me->ref->rows, "windows", wins, "columns", cols));
-        }
-    }
-    json_t *doc = json_pack(
-        "{s:s,s:o,s:o,s:o}", "version", "1", "watermark",
-        e->watermark_ms == INT64_MIN ? json_null() : jtime(e->watermark_ms), "max_event_time",
-        e->max_event_ms == INT64_MIN ? json_null() : jtime(e->max_event_ms), "models", models);
-    pthread_mutex_lock(&e->snap_lock);
-    json_t *old = e->snapshot;
-    e->snapshot = doc;
-    pthread_mutex_unlock(&e->snap_lock);
-    json_decref(old);
-}
-
-void dw_engine_publish(dw_engine *e)
-{
-    publish_snapshot(e);
-    e->last_publish_ms = dw_now_ms();
-    e->snapshot_stale = false;
-}
-
-json_t *dw_engine_snapshot(dw_engine *e)
-{
-    /* A copy, not a shared reference: jansson drops references with a
-     * release-only decrement, so the engine thread freeing the old document
-     * after a reader's last json_decref() would not be ordered after that
-     * reader's accesses (ThreadSanitizer reports it). */
-    pthread_mutex_lock(&e->snap_lock);
-    json_t *doc = e->snapshot ? json_deep_copy(e->snapshot) : NULL;
-    pthread_mutex_unlock(&e->snap_lock);
-    if (!doc)
-        doc = json_pack("{s:s,s:n,s:n,s:[]}", "version", "1", "watermark", "max_event_time",
-                        "models");
-    return doc;
-}
-
-/* ---- retraining triggers ---- */
-
-/* The rule holds when at least min_columns columns, or any prediction
- * column, have a firing distribution alert in the rule's window. */
-static bool retrain_condition(dw_model *m, const dw_reference *ref, size_t wi,
-                              const dw_retrain_config *rc, json_t *columns)
-{
-    int firing = 0;
-    bool prediction = false;
-    for (size_t j = 0; j < ref->ncols; j++) {
-        if (dw_model_alert(m, j, wi, 0)->state != DW_ALERT_FIRING)
-            continue;
-        firing++;
-        if (!strncmp(ref->cols[j].name, "prediction.", 11))
-            prediction = true;
-        const dw_column_result *r = dw_model_last_result(m, wi, j);
-        if (columns && r)
-            json_array_append_new(
-                columns, json_pack("{s:s,s:I,s:o,s:o}", "column", ref->cols[j].name, "samples",
-                                   (json_int_t)r->count, "tests", tests_json(r), "firing_since",
-                                   jtime(dw_model_alert(m, j, wi, 0)->started_ms)));
-    }
-    return firing >= rc->min_columns || prediction;
-}
-
-static void check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_t wi,
-                          int64_t end_ms)
-{
-    const dw_config *cfg = e->cfg;
-    dw_model *m = me->states[state_idx];
-    for (size_t k = 0; k < cfg->nretrain; k++) {
-        const dw_retrain_config *rc = &cfg->retrain[k];
-        const dw_window_config *wc = dw_config_find_window(cfg, rc->window);
-        if (!wc || (size_t)(wc - cfg->windows) != wi)
-            continue;
-        if (rc->model && strcmp(rc->model, me->cfg->name) != 0)
-            continue;
-        retrain_state *st =
-            &e->retrain[(((size_t)(me - e->models)) * (DW_ENGINE_MAX_VERSIONS + 1) + state_idx) *
-                            cfg->nretrain +
-                        k];
-        if (!retrain_condition(m, me->ref, wi, rc, NULL)) {
-            st->since = INT64_MIN; /* the episode is over */
-            st->fired = false;
-            continue;
-        }
-        if (st->since == INT64_MIN)
-            st->since = end_ms;
-        if (st->fired || end_ms - st->since < rc->for_ms)
-            continue;
-        if (st->last_fired != INT64_MIN && end_ms - st->last_fired < rc->cooldown_ms)
-            continue; /* an earlier episode triggered recently: cooldown */
-        st->fired = true;
-        st->last_fired = end_ms;
-
-        /* The idempotency key names the episode: the same drift episode gives
-         * the same key on every replica and after a restart. */
-        char since[40], key[17];
-        dw_ts_format(st->since, since, sizeof since);
-        dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), rc->name, since, "retrain", key);
-        json_t *columns = json_array();
-        retrain_condition(m, me->ref, wi, rc, columns);
-        dw_window *w = dw_model_window(m, wi);
-        json_t *doc = json_object();
-        json_object_set_new(doc, "version", json_string("1"));
-        json_object_set_new(doc, "kind", json_string("retrain"));
-        json_object_set_new(doc, "id", json_string(key));
-        json_object_set_new(doc, "idempotency_key", json_string(key));
-        json_object_set_new(doc, "rule", json_string(rc->name));
-        json_object_set_new(doc, "target", json_string(dw_retrain_type_name(rc->type)));
-        json_object_set_new(doc, "model", json_string(dw_model_name(m)));
-        json_object_set_new(doc, "model_version",
-                            dw_model_version(m) ? json_string(dw_model_version(m)) : json_null());
-        json_object_set_new(doc, "reference",
-                            json_pack("{s:s,s:s,s:I}", "path", me->cfg->reference, "checksum",
-                                      me->ref->checksum, "rows", (json_int_t)me->ref->rows));
-        json_object_set_new(doc, "window", json_string(rc->window));
-        json_object_set_new(doc, "window_start", jtime(dw_window_start(w)));
-        json_object_set_new(doc, "window_end", jtime(dw_window_end(w)));
-        json_object_set_new(doc, "drift_since", json_string(since));
-        json_object_set_new(doc, "triggered_at", jtime(end_ms));
-        json_object_set_new(doc, "columns", columns);
-        json_array_append_new(e->pending_retrain, doc);
-    }
-}
-
 /* ---- time ---- */
 
 /* Evaluation durations for the metrics histogram: a few hundred
@@ -862,6 +484,16 @@ static void evaluate_window(dw_engine *e, model_entry *me, size_t state_idx, siz
     uint64_t t0 = mono_ns();
     dw_model_evaluate(m, wi, end_ms, e->res, e->events);
     record_eval_duration(e, mono_ns() - t0);
+    size_t first,
+        absent = me->warned_absent ? 0 : dw_drift_absent(e->res, ncols, me->ignored, &first);
+    if (absent) {
+        /* Column names that are not the records' field paths, said once. */
+        me->warned_absent = true;
+        dw_log(DW_LOG_WARN, "engine",
+               "model %s: %zu reference columns (first: %s) occur in no record of the window: "
+               "check that %s names them like the records' fields (docs/record-format.md)",
+               me->cfg->name, absent, me->ref->cols[first].name, me->cfg->reference);
+    }
     STAT_ADD(e, evaluations, 1);
     size_t pidx = (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1) + state_idx;
     for (size_t j = 0; j < ncols; j++) {
@@ -870,9 +502,9 @@ static void evaluate_window(dw_engine *e, model_entry *me, size_t state_idx, siz
             if (ev == DW_ALERT_NONE)
                 continue;
             if (!e->pending[pidx])
-                e->pending[pidx] = new_document(m, end_ms, "notification");
+                e->pending[pidx] = dw_eng_new_document(m, end_ms, "notification");
             json_array_append_new(json_object_get(e->pending[pidx], "alerts"),
-                                  alert_json(me, m, wi, j, kind, ev, &e->res[j]));
+                                  dw_eng_alert_json(me, m, wi, j, kind, ev, &e->res[j]));
         }
     }
     if (e->resend_ms > 0) {
@@ -884,16 +516,16 @@ static void evaluate_window(dw_engine *e, model_entry *me, size_t state_idx, siz
                     end_ms - a->notified_ms < e->resend_ms)
                     continue;
                 if (!e->pending_reminder[pidx]) {
-                    e->pending_reminder[pidx] = new_document(m, end_ms, "reminder");
+                    e->pending_reminder[pidx] = dw_eng_new_document(m, end_ms, "reminder");
                     json_object_set_new(e->pending_reminder[pidx], "reminder", json_true());
                 }
                 json_array_append_new(json_object_get(e->pending_reminder[pidx], "alerts"),
-                                      alert_json(me, m, wi, j, kind, DW_ALERT_FIRED, &e->res[j]));
+                                      dw_eng_alert_json(me, m, wi, j, kind, DW_ALERT_FIRED, &e->res[j]));
                 dw_model_alert_notified(m, j, wi, kind, end_ms);
             }
     }
     if (e->cfg->nretrain)
-        check_retrain(e, me, state_idx, wi, end_ms);
+        dw_eng_check_retrain(e, me, state_idx, wi, end_ms);
 }
 
 static void emit_pending(dw_engine *e)
@@ -1002,7 +634,7 @@ void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
     if (!published)
         e->snapshot_stale = true;
     if ((e->snapshot_stale && dw_now_ms() - e->last_publish_ms >= 1000) || final) {
-        publish_snapshot(e);
+        dw_eng_publish_snapshot(e);
         e->last_publish_ms = dw_now_ms();
         e->snapshot_stale = false;
     }
@@ -1029,7 +661,7 @@ static int64_t sources_min(const dw_engine *e, int64_t wall_ms)
     bool any = false;
     for (size_t i = 0; i < e->nsources; i++) {
         const source *src = &e->sources[i];
-        if (!src->seen && !src->assigned)
+        if (!src->seen && !src->assigned && !src->expected)
             continue;
         if (idle > 0 && wall_ms - src->last_wall >= idle)
             continue;
@@ -1078,7 +710,10 @@ void dw_engine_source_assigned(dw_engine *e, int id, bool assigned)
     source *src = &e->sources[id];
     src->assigned = assigned;
     src->last_wall = dw_wall_ms();
-    if (!assigned) {
+    /* With state deltas the partition goes on holding time back: its new
+     * owner's deltas carry its event time here, and until they come the
+     * panes it feeds must not close. */
+    if (!assigned && !e->delta_on) {
         /* Another replica owns it now: it no longer holds time back. */
         src->seen = false;
         src->max_t = INT64_MIN;
@@ -1113,7 +748,7 @@ void dw_engine_tick(dw_engine *e, int64_t wall_ms)
      * (otherwise /metrics and /ui could show stale statistics for a whole
      * slide). */
     if (e->snapshot_stale && dw_now_ms() - e->last_publish_ms >= 1000) {
-        publish_snapshot(e);
+        dw_eng_publish_snapshot(e);
         e->last_publish_ms = dw_now_ms();
         e->snapshot_stale = false;
     }
@@ -1239,6 +874,25 @@ static bool field_in_list(const dw_scan_field *f, char *const *list, size_t n)
         if (dw_scan_path_eq(f, list[i]))
             return true;
     return false;
+}
+
+/* A flat reference (built from a CSV: "amount") also matches nested fields
+ * by their last name ("features.amount"), and each column follows the
+ * first path it meets, so a second field of the same last name is not
+ * mixed in (docs/record-format.md). Runs on memo misses only. */
+static int flat_bind(model_entry *me, const dw_scan_field *f, int col, bool nested)
+{
+    if (col < 0 && nested)
+        col = col_index_find(&me->cols, &f->key[1], 1);
+    if (col < 0)
+        return col;
+    uint64_t h = FNV_SEED;
+    for (int d = 0; d < f->depth; d++)
+        h = fnv_bytes(fnv_bytes(h, f->key[d].ptr, f->key[d].len), ".", 1);
+    h |= 1; /* 0 means unbound */
+    if (!me->via[col])
+        me->via[col] = h;
+    return me->via[col] == h ? col : -1;
 }
 
 static bool key0_in_list(const dw_scan_field *f, char *const *list, size_t n)
@@ -1466,8 +1120,9 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
             col = mm->col;
         } else {
             col = -1;
-            if (f->depth == 2 && key0_in_list(f, rc->columns, rc->ncolumns) &&
-                !(f->key_escaped & 2))
+            bool nested = f->depth == 2 && key0_in_list(f, rc->columns, rc->ncolumns) &&
+                          !(f->key_escaped & 2);
+            if (nested)
                 col = col_index_find(&me->cols, f->key, 2);
             else if (rc->nfields && field_in_list(f, rc->fields, rc->nfields))
                 col = col_index_find(&me->cols, f->key, f->depth);
@@ -1476,6 +1131,8 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
                 /* Top-level scalars (latency_ms) are columns when the
                  * reference has them, as the training-data reader makes them. */
                 col = col_index_find(&me->cols, f->key, 1);
+            if (me->flat)
+                col = flat_bind(me, f, col, nested);
             mm->col = -2;
             if (f->depth <= 2 && !f->key_escaped && f->key[0].len < MEMO_KEY &&
                 (f->depth == 1 || f->key[1].len < MEMO_KEY)) {

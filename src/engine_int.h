@@ -6,6 +6,7 @@
 
 #include "driftwatch/engine.h"
 #include "driftwatch/delta.h"
+#include "driftwatch/log.h"
 #include "driftwatch/model.h"
 #include "driftwatch/scanner.h"
 
@@ -16,7 +17,6 @@ typedef struct col_index {
     int32_t *slots; /* column index or -1 */
     const dw_reference *ref;
 } col_index;
-
 
 /* Which column the i-th field of a record is, remembered from the last
  * record (producers write their fields in the same order), so most fields
@@ -46,6 +46,9 @@ typedef struct model_entry {
     dw_model *states[DW_ENGINE_MAX_VERSIONS + 1]; /* by version; [0] may be NULL-version */
     field_memo *memo;                             /* records.max_fields */
     size_t nstates;
+    bool flat;     /* dw_reference_is_flat(): columns match by last name too */
+    uint64_t *via; /* flat: per column, hash of the path it follows (0: none yet) */
+    bool warned_absent;
 } model_entry;
 
 /* One retraining rule's progress for one (model, version). */
@@ -59,8 +62,8 @@ typedef struct retrain_state {
  * its last delta: dense counters and the list of those that are non-zero. */
 typedef struct pend_buf {
     struct pend_buf *next;
-    size_t pidx;   /* model index * (DW_ENGINE_MAX_VERSIONS + 1) + version */
-    int64_t pane;  /* start of the pane (delta granularity) */
+    size_t pidx;  /* model index * (DW_ENGINE_MAX_VERSIONS + 1) + version */
+    int64_t pane; /* start of the pane (delta granularity) */
     uint32_t records;
     size_t width, ntouched;
     uint32_t *cnt, *touched;
@@ -89,7 +92,8 @@ typedef struct source {
      * last delta; log_to: end of the offsets the state topic covers */
     int64_t off_from, off_to, log_to;
     pend_buf *pend, *last_pb;
-    bool dirty; /* pend holds counts */
+    bool dirty;    /* pend holds counts */
+    bool expected; /* a partition of an input topic (state): holds time back */
 } source;
 
 struct dw_engine {
@@ -132,7 +136,7 @@ struct dw_engine {
     struct retrain_state *retrain; /* [model][version][rule] */
 
     cpath p_ts, p_model, p_version; /* records.timestamp/model/model_version */
-    json_t *restored; /* alerts of a previous run, applied as their models appear */
+    json_t *restored;               /* alerts of a previous run, applied as their models appear */
     dw_engine_stats stats;          /* see STAT_ADD */
     pthread_mutex_t snap_lock;
     json_t *snapshot; /* published status document, see dw_engine_snapshot() */
@@ -146,8 +150,8 @@ struct dw_engine {
     int64_t delta_gran; /* pane granularity of deltas: gcd of the slides */
     dw_delta_fn delta_fn;
     void *delta_ctx;
-    size_t npend;      /* pend_bufs in use */
-    size_t npend_pairs; /* their non-zero counters */
+    size_t npend;       /* pend_bufs in use */
+    size_t npend_pairs; /* non-zero counters in them */
     pend_buf *pend_free;
     dw_delta_writer dw;
     uint32_t *dscratch_slots, *dscratch_counts; /* sized dscratch_cap */
@@ -156,9 +160,12 @@ struct dw_engine {
     ahead_grp *ahead_list;
     size_t nahead;
     bool in_delta_flush;
-    bool in_message;   /* inside dw_engine_process_from() */
-    bool flush_wanted; /* a flush waits for the end of the message */
-    int next_off_src;  /* dw_engine_source_offset() for the next message */
+    bool in_message;     /* inside dw_engine_process_from() */
+    bool flush_wanted;   /* a flush waits for the end of the message */
+    int next_off_src;    /* dw_engine_source_offset() for the next message */
+    uint64_t cur_writer; /* the delta being merged, for the late warning */
+    char cur_where[300];
+    dw_ratelimit late_rl;
     int64_t next_off;
 };
 
@@ -187,6 +194,19 @@ model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const ch
                           size_t verlen);
 dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, size_t verlen,
                              size_t *state_idx, bool *too_many);
+
+/* engine_docs.c: documents and the status snapshot */
+json_t *dw_eng_jnum(double x);
+json_t *dw_eng_jtime(int64_t ms);
+json_t *dw_eng_tests_json(const dw_column_result *r);
+json_t *dw_eng_alert_json(const model_entry *me, dw_model *m, size_t wi, size_t col, int kind,
+                          dw_alert_event ev, const dw_column_result *r);
+json_t *dw_eng_new_document(const dw_model *m, int64_t at_ms, const char *kind);
+void dw_eng_publish_snapshot(dw_engine *e);
+
+/* engine_retrain.c */
+void dw_eng_check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_t wi,
+                          int64_t end_ms);
 
 /* engine_state.c */
 void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_t t,

@@ -28,6 +28,7 @@ void dw_engine_state_enable(dw_engine *e, uint64_t writer_id, dw_delta_fn fn, vo
     e->delta_ctx = ctx;
     e->next_off_src = -1;
     e->next_off = -1;
+    e->late_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
     /* Deltas use the finest pane every window can be cut from. */
     int64_t g = 0;
     for (size_t w = 0; w < e->nwindows; w++)
@@ -44,6 +45,14 @@ void dw_engine_source_offset(dw_engine *e, int id, int64_t next_offset)
     /* Taken by the dw_engine_process_from() that follows. */
     e->next_off_src = id;
     e->next_off = next_offset;
+}
+
+void dw_engine_source_expect(dw_engine *e, int id)
+{
+    if (id <= 0 || (size_t)id >= e->nsources || e->sources[id].expected)
+        return;
+    e->sources[id].expected = true;
+    e->sources[id].last_wall = dw_wall_ms();
 }
 
 int64_t dw_engine_source_resume(dw_engine *e, int id)
@@ -66,8 +75,6 @@ void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_
                      const size_t *slots, size_t n)
 {
     int64_t pane = floor_to(t, e->delta_gran);
-    if (e->npend_pairs >= DW_ENGINE_MAX_PENDING_PAIRS)
-        dw_engine_delta_flush(e); /* bounded message size: send what we have */
     pend_buf *pb = src->last_pb;
     if (!pb || pb->pidx != pidx || pb->pane != pane) {
         for (pb = src->pend; pb; pb = pb->next)
@@ -100,14 +107,18 @@ void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_
         src->last_pb = pb;
     }
     pb->records++;
+    size_t before = pb->ntouched;
     for (size_t i = 0; i < n; i++) {
         size_t s = slots[i];
-        if (pb->cnt[s]++ == 0) {
+        if (pb->cnt[s]++ == 0)
             pb->touched[pb->ntouched++] = (uint32_t)s;
-            e->npend_pairs++;
-        }
     }
     src->dirty = true;
+    /* A delta must fit a Kafka message: send one before it grows past
+     * DW_ENGINE_MAX_PENDING_PAIRS (after this message, see flush). */
+    e->npend_pairs += pb->ntouched - before;
+    if (e->npend_pairs >= DW_ENGINE_MAX_PENDING_PAIRS)
+        dw_engine_delta_flush(e);
 }
 
 static void scratch_reserve(dw_engine *e, size_t n)
@@ -291,6 +302,11 @@ static int add_group(dw_engine *e, dw_model *m, int64_t pane, uint32_t records,
     int rc = dw_model_add_counts(m, pane, slots, counts, n);
     if (rc == DW_ERR_LIMIT) {
         STAT_ADD(e, delta_late, records);
+        dw_log_ratelimited(&e->late_rl, DW_LOG_WARN, "state",
+                           "%u merged record(s) of the pane at %lld came after it closed here "
+                           "(watermark %lld, writer %016llx, %s)",
+                           records, (long long)pane, (long long)e->watermark_ms,
+                           (unsigned long long)e->cur_writer, e->cur_where);
     } else if (rc == 0) {
         STAT_ADD(e, applied, records);
         STAT_ADD(e, delta_records_in, records);
@@ -335,8 +351,8 @@ static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
     }
     size_t sidx;
     bool too_many;
-    dw_model *m = dw_eng_model_state(e, me, g->has_version ? g->version.ptr : NULL,
-                                     g->version.len, &sidx, &too_many);
+    dw_model *m = dw_eng_model_state(e, me, g->has_version ? g->version.ptr : NULL, g->version.len,
+                                     &sidx, &too_many);
     if (!m) {
         STAT_ADD(e, delta_foreign, 1);
         return 0;
@@ -352,8 +368,8 @@ static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
             m, g->names[i].col, g->names[i].name.ptr, g->names[i].name.len);
         e->dscratch_counts[n++] = g->names[i].count;
     }
-    int rc = add_group(e, m, g->pane_ms, g->records, e->dscratch_slots, e->dscratch_counts, n,
-                       fresh);
+    int rc =
+        add_group(e, m, g->pane_ms, g->records, e->dscratch_slots, e->dscratch_counts, n, fresh);
     if (rc == DW_ERR_STATE)
         ahead_push(e, (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1) + sidx, g->pane_ms,
                    g->records, e->dscratch_slots, e->dscratch_counts, n);
@@ -369,6 +385,7 @@ int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_re
         return DW_ERR_PARSE;
     }
     res->own = e->delta_on && d.writer == e->writer_id;
+    e->cur_writer = d.writer;
     int64_t wall = dw_wall_ms();
     int *ids = dw_calloc(d.nsections ? d.nsections : 1, sizeof *ids);
     bool fresh = false;
@@ -396,6 +413,8 @@ int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_re
         res->sections++;
         if (res->own)
             continue;
+        snprintf(e->cur_where, sizeof e->cur_where, "%.200s [%d] offsets %lld..%lld", topic,
+                 (int)sec->partition, (long long)sec->from, (long long)sec->to);
         for (size_t g = 0; g < sec->ngroups; g++)
             res->records += apply_group(e, &sec->groups[g], &fresh);
     }

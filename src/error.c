@@ -75,3 +75,15 @@ char *dw_strndup(const char *s, size_t n)
     p[n] = '\0';
     return p;
 }
+
+void dw_appendf(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+    if (!len || *off + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *off, len - *off, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *off = (size_t)w >= len - *off ? len - 1 : *off + (size_t)w;
+}

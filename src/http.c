@@ -54,6 +54,9 @@ struct dw_http {
     bool have_consumer; /* dw_http_publish_lag() was called at least once */
     dw_dead_letter_stats dead_letter;
     bool have_dead_letter; /* dw_http_publish_dead_letter() was called */
+    dw_metrics_state state;
+    bool have_state; /* dw_http_publish_state() was called */
+    dw_metrics_reload reload;
 
     /* Connection admission: used only by libmicrohttpd's one thread (its
      * callbacks and the handler); the counters are atomic for /metrics. */
@@ -67,6 +70,17 @@ void dw_http_heartbeat(dw_http *h)
 {
     if (h)
         __atomic_store_n(&h->heartbeat_ms, dw_now_ms(), __ATOMIC_RELAXED);
+}
+
+void dw_http_config_loaded(dw_http *h, bool ok)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->reload.last_successful = ok;
+    if (ok)
+        h->reload.success_time = (double)dw_wall_ms() / 1000.0;
+    pthread_mutex_unlock(&h->lock);
 }
 
 void dw_http_set_ready(dw_http *h, bool ready, const char *reason)
@@ -100,6 +114,16 @@ void dw_http_publish_dead_letter(dw_http *h, const dw_dead_letter_stats *st)
     pthread_mutex_lock(&h->lock);
     h->dead_letter = *st;
     h->have_dead_letter = true;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void dw_http_publish_state(dw_http *h, const dw_metrics_state *st)
+{
+    if (!h || !st)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->state = *st;
+    h->have_state = true;
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -233,6 +257,22 @@ json_t *dw_http_status(dw_http *h)
     }
     free(lag);
 
+    pthread_mutex_lock(&h->lock);
+    dw_metrics_state ms = h->state;
+    bool have_state = h->have_state;
+    pthread_mutex_unlock(&h->lock);
+    if (have_state)
+        json_object_set_new(
+            doc, "state",
+            json_pack("{s:b,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "leader", ms.leader, "lag",
+                      (json_int_t)ms.lag, "queued", (json_int_t)ms.queued, "deltas_written",
+                      jcount(st.deltas_out), "deltas_merged", jcount(st.deltas_in),
+                      "records_merged", jcount(st.delta_records_in), "duplicates",
+                      jcount(st.delta_duplicates), "late", jcount(st.delta_late),
+                      "documents_held", jcount(ms.held)));
+    else
+        json_object_set_new(doc, "state", json_null());
+
     size_t nsinks;
     dw_metrics_sink *sinks = collect_sinks(h, &nsinks);
     json_t *sa = json_array();
@@ -267,7 +307,12 @@ static char *render_metrics(dw_http *h, size_t *len)
     pthread_mutex_lock(&h->lock);
     dw_dead_letter_stats dl = h->dead_letter;
     bool have_dl = h->have_dead_letter;
+    dw_metrics_reload reload = h->reload;
+    dw_metrics_state sst = h->state;
+    bool have_state = h->have_state;
     pthread_mutex_unlock(&h->lock);
+    dw_process_stats proc;
+    bool have_proc = dw_process_stats_read(&proc) == 0;
     dw_metrics_input in = {
         .version = h->version,
         .up = is_live(h),
@@ -280,6 +325,9 @@ static char *render_metrics(dw_http *h, size_t *len)
         .series_dropped_before = __atomic_load_n(&h->series_dropped, __ATOMIC_RELAXED),
         .http = &hs,
         .dead_letter = have_dl ? &dl : NULL,
+        .reload = &reload,
+        .process = have_proc ? &proc : NULL,
+        .state = have_state ? &sst : NULL,
     };
     uint64_t dropped = 0;
     char *text = dw_metrics_render(&in, len, &dropped);
@@ -630,6 +678,9 @@ int dw_http_start(const dw_http_options *opts, dw_http **out, char *errbuf, size
         h->liveness_ms = 3 * opts->poll_timeout_ms;
     h->heartbeat_ms = dw_now_ms();
     h->ready = 1;
+    /* The server starts after the configuration loaded. */
+    h->reload.last_successful = true;
+    h->reload.success_time = (double)dw_wall_ms() / 1000.0;
     h->lag = dw_calloc(DW_HTTP_MAX_PARTITIONS, sizeof *h->lag);
     for (size_t i = 0; i < CONN_SLOTS; i++)
         h->conns[i].fd = -1;

@@ -254,6 +254,28 @@ static void write_histogram(FILE *f, const dw_engine_stats *st)
     sample_u64(f, "driftwatch_evaluation_duration_seconds_count", NULL, cum);
 }
 
+/* The names and meanings of the official Prometheus clients
+ * (client_golang's process collector), without a driftwatch_ prefix. */
+static void process_metrics(FILE *f, const dw_process_stats *p)
+{
+    family(f, "process_cpu_seconds_total", "counter",
+           "Total user and system CPU time spent in seconds.");
+    sample_double(f, "process_cpu_seconds_total", NULL, p->cpu_seconds);
+    family(f, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    sample_u64(f, "process_resident_memory_bytes", NULL, p->rss_bytes);
+    family(f, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    sample_u64(f, "process_virtual_memory_bytes", NULL, p->virtual_bytes);
+    family(f, "process_open_fds", "gauge", "Number of open file descriptors.");
+    sample_u64(f, "process_open_fds", NULL, p->open_fds);
+    if (p->max_fds) {
+        family(f, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+        sample_u64(f, "process_max_fds", NULL, p->max_fds);
+    }
+    family(f, "process_start_time_seconds", "gauge",
+           "Start time of the process since unix epoch in seconds.");
+    sample_double(f, "process_start_time_seconds", NULL, p->start_time);
+}
+
 char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropped)
 {
     char *buf = NULL;
@@ -411,6 +433,66 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         one_label_samples(f, "driftwatch_http_connections_closed_total", "reason", why, val,
                           sizeof why / sizeof *why);
     }
+    if (in->state) {
+        const dw_metrics_state *ms = in->state;
+        family(f, "driftwatch_state_leader", "gauge",
+               "1 when this replica sends the notifications (it owns the first input "
+               "partition).");
+        sample_u64(f, "driftwatch_state_leader", NULL, ms->leader ? 1 : 0);
+        family(f, "driftwatch_state_lag_messages", "gauge",
+               "State topic messages this replica has not read yet: its windows lack the "
+               "other replicas' newest counts.");
+        sample_u64(f, "driftwatch_state_lag_messages", NULL, ms->lag > 0 ? (uint64_t)ms->lag : 0);
+        family(f, "driftwatch_state_messages_queued", "gauge",
+               "Deltas and marks written but not acknowledged by the broker yet (their input "
+               "offsets are not committed).");
+        sample_u64(f, "driftwatch_state_messages_queued", NULL, ms->queued);
+        family(f, "driftwatch_state_deltas_written_total", "counter",
+               "Delta messages this replica wrote to the state topic.");
+        sample_u64(f, "driftwatch_state_deltas_written_total", NULL, st->deltas_out);
+        family(f, "driftwatch_state_delta_bytes_written_total", "counter",
+               "Bytes of those deltas (before the producer's compression).");
+        sample_u64(f, "driftwatch_state_delta_bytes_written_total", NULL, st->delta_bytes_out);
+        family(f, "driftwatch_state_deltas_merged_total", "counter",
+               "Other replicas' delta messages (or this replica's from before a restart) merged "
+               "into the windows.");
+        sample_u64(f, "driftwatch_state_deltas_merged_total", NULL, st->deltas_in);
+        family(f, "driftwatch_state_records_merged_total", "counter",
+               "Records those deltas counted.");
+        sample_u64(f, "driftwatch_state_records_merged_total", NULL, st->delta_records_in);
+        static const char *const why[] = {"duplicate", "foreign", "invalid"};
+        const uint64_t val[] = {st->delta_duplicates, st->delta_foreign, st->delta_invalid};
+        family(f, "driftwatch_state_deltas_ignored_total", "counter",
+               "Parts of the state topic not merged: duplicate (offsets already covered), "
+               "foreign (another model or reference), invalid (not a delta).");
+        one_label_samples(f, "driftwatch_state_deltas_ignored_total", "reason", why, val,
+                          sizeof why / sizeof *why);
+        family(f, "driftwatch_state_records_late_total", "counter",
+               "Merged records whose pane had already closed here.");
+        sample_u64(f, "driftwatch_state_records_late_total", NULL, st->delta_late);
+        family(f, "driftwatch_state_groups_waiting", "gauge",
+               "Merged counts beyond the panes open here, waiting for the watermark.");
+        sample_u64(f, "driftwatch_state_groups_waiting", NULL, st->delta_ahead);
+        family(f, "driftwatch_state_documents_held", "gauge",
+               "Notification documents a replica that does not notify keeps until the "
+               "leader's mark covers them.");
+        sample_u64(f, "driftwatch_state_documents_held", NULL, ms->held);
+        family(f, "driftwatch_state_documents_dropped_total", "counter",
+               "Held documents dropped because the bounded list was full.");
+        sample_u64(f, "driftwatch_state_documents_dropped_total", NULL, ms->held_dropped);
+    }
+    if (in->reload) {
+        family(f, "driftwatch_config_last_reload_successful", "gauge",
+               "1 when the last configuration load (start or SIGHUP) succeeded, else 0.");
+        sample_u64(f, "driftwatch_config_last_reload_successful", NULL,
+                   in->reload->last_successful ? 1 : 0);
+        family(f, "driftwatch_config_last_reload_success_timestamp_seconds", "gauge",
+               "When the configuration was last loaded successfully, Unix seconds.");
+        sample_double(f, "driftwatch_config_last_reload_success_timestamp_seconds", NULL,
+                      in->reload->success_time);
+    }
+    if (in->process)
+        process_metrics(f, in->process);
 
     family(f, "driftwatch_metrics_series_dropped_total", "counter",
            "Series left out of /metrics by the label cardinality bounds, summed over scrapes.");

@@ -246,13 +246,23 @@ size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status 
     return c->off + 1;
 }
 
-int dw_model_add(dw_model *m, int64_t t_ms, const size_t *slots, size_t n)
+/* The pane of every window holding t_ms into m->pane_tmp: 0, or what
+ * dw_model_add() returns when one is not open. */
+static int panes_for(dw_model *m, int64_t t_ms)
 {
     for (size_t w = 0; w < m->nwin; w++) {
         m->pane_tmp[w] = dw_window_pane_for(m->win[w], t_ms);
         if (!m->pane_tmp[w])
             return dw_window_is_ahead(m->win[w], t_ms) ? DW_ERR_STATE : DW_ERR_LIMIT;
     }
+    return 0;
+}
+
+int dw_model_add(dw_model *m, int64_t t_ms, const size_t *slots, size_t n)
+{
+    int rc = panes_for(m, t_ms);
+    if (rc < 0)
+        return rc;
     for (size_t w = 0; w < m->nwin; w++) {
         uint64_t *pane = m->pane_tmp[w];
         for (size_t i = 0; i < n; i++)
@@ -323,6 +333,8 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
         th[n] = *m->cols[j].th;
         map[n++] = j;
     }
+    for (size_t i = 0; i < n; i++)
+        th[i].eval_alpha = dw_eval_alpha(&th[i], n, m->nwin, dw_window_slide(m->win[wi]));
     size_t drifting = n ? dw_drift_decide(tested, n, th, 1) : 0;
     for (size_t i = 0; i < n; i++)
         res[map[i]] = tested[i];
@@ -350,12 +362,16 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
         /* Inhibition: while the column has a data-quality problem (an
          * upstream outage flooding it with nulls or wrong types), its
          * distribution is a symptom, not news: the one quality alert says
-         * it, so the distribution alert does not fire on top. */
-        bool breach = r->drift && !r->quality_issue;
+         * it, so the distribution alert does not fire on top. Values out
+         * of range or unseen categories are the distribution itself: when
+         * the distribution alert says it, the quality alert does not. */
+        bool outage = r->quality_reasons & (DW_QUALITY_MISSING | DW_QUALITY_TYPE_ERRORS);
+        bool breach = r->drift && !outage;
+        bool q_breach = r->quality_issue && (outage || !r->drift);
         events[2 * j] = dw_alert_step(&c->alerts[wi][0], breach, clear, m->alert_for, now_ms);
-        events[2 * j + 1] = dw_alert_step(&c->alerts[wi][1], r->quality_issue,
-                                          thin ? judge_thin : !r->quality_issue, m->alert_for,
-                                          now_ms);
+        events[2 * j + 1] =
+            dw_alert_step(&c->alerts[wi][1], q_breach, thin ? judge_thin : r->quality_clear,
+                          m->alert_for, now_ms);
     }
     for (size_t j = 0; j < m->ncols; j++) {
         col_state *c = &m->cols[j];
@@ -428,11 +444,9 @@ size_t dw_model_width(const dw_model *m)
 int dw_model_add_counts(dw_model *m, int64_t t_ms, const uint32_t *slots, const uint32_t *counts,
                         size_t n)
 {
-    for (size_t w = 0; w < m->nwin; w++) {
-        m->pane_tmp[w] = dw_window_pane_for(m->win[w], t_ms);
-        if (!m->pane_tmp[w])
-            return dw_window_is_ahead(m->win[w], t_ms) ? DW_ERR_STATE : DW_ERR_LIMIT;
-    }
+    int rc = panes_for(m, t_ms);
+    if (rc < 0)
+        return rc;
     for (size_t w = 0; w < m->nwin; w++) {
         uint64_t *pane = m->pane_tmp[w];
         for (size_t i = 0; i < n; i++)

@@ -87,7 +87,14 @@ static size_t numeric_buckets(const dw_sample *cur, uint64_t r[DW_PSI_BUCKETS],
 
 int dw_psi(const dw_sample *cur, double *out)
 {
+    size_t k;
+    return dw_psi_buckets(cur, out, &k);
+}
+
+int dw_psi_buckets(const dw_sample *cur, double *out, size_t *buckets)
+{
     *out = 0.0;
+    *buckets = 0;
     const dw_ref_column *ref = cur->ref;
     if (dw_sample_count(cur) == 0)
         return DW_ERR_EMPTY;
@@ -96,6 +103,7 @@ int dw_psi(const dw_sample *cur, double *out)
         uint64_t r[DW_PSI_BUCKETS], c[DW_PSI_BUCKETS];
         size_t k = numeric_buckets(cur, r, c);
         *out = dw_psi_counts(r, c, k);
+        *buckets = k;
         return 0;
     }
 
@@ -109,6 +117,7 @@ int dw_psi(const dw_sample *cur, double *out)
         ct += cur->bins[i];
     }
     size_t k = ref->ncat + ((ref->other_count > 0 || unseen > 0) ? 1 : 0);
+    *buckets = k;
     if (k == 0)
         return 0;
     double rden = denom(rt, k), cden = denom(ct, k), psi = 0.0;

@@ -84,6 +84,74 @@ int dw_reference_find(const dw_reference *ref, const char *name)
     return -1;
 }
 
+bool dw_reference_is_flat(const dw_reference *ref)
+{
+    for (size_t i = 0; i < ref->ncols; i++)
+        if (strchr(ref->cols[i].name, '.'))
+            return false;
+    return true;
+}
+
+static int find_n(const dw_reference *ref, const char *name, size_t len)
+{
+    for (size_t i = 0; i < ref->ncols; i++)
+        if (strncmp(ref->cols[i].name, name, len) == 0 && ref->cols[i].name[len] == '\0')
+            return (int)i;
+    return -1;
+}
+
+int dw_reference_match(const dw_reference *ref, const char *path, size_t len)
+{
+    int j = find_n(ref, path, len);
+    if (j >= 0)
+        return j;
+    const char *dot = memrchr(path, '.', len);
+    if (!dot || !dw_reference_is_flat(ref))
+        return -1;
+    return find_n(ref, dot + 1, len - (size_t)(dot + 1 - path));
+}
+
+bool dw_reference_mismatch(const dw_reference *ref, const char *model, const char *version,
+                           char *buf, size_t len)
+{
+    if (ref->model && model && strcmp(ref->model, model) != 0) {
+        snprintf(buf, len, "model %s: its reference was built for model %s", model, ref->model);
+        return true;
+    }
+    if (ref->model_version && version && strcmp(ref->model_version, version) != 0) {
+        snprintf(buf, len, "model %s version %s: its reference was built for version %s",
+                 model ? model : "?", version, ref->model_version);
+        return true;
+    }
+    return false;
+}
+
+static bool in_list(char *const *list, size_t n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(list[i]) == len && memcmp(list[i], s, len) == 0)
+            return true;
+    return false;
+}
+
+size_t dw_reference_unreachable(const dw_reference *ref, char *const *containers,
+                                size_t ncontainers, char *const *fields, size_t nfields,
+                                const char **first)
+{
+    size_t n = 0;
+    *first = NULL;
+    for (size_t j = 0; j < ref->ncols; j++) {
+        const char *name = ref->cols[j].name;
+        const char *dot = strrchr(name, '.');
+        if (!dot || in_list(containers, ncontainers, name, (size_t)(dot - name)) ||
+            in_list(fields, nfields, name, strlen(name)))
+            continue;
+        if (!n++)
+            *first = name;
+    }
+    return n;
+}
+
 /* ---------- parsing and validation ---------- */
 
 typedef struct pctx {

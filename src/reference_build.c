@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,16 +60,29 @@ int dw_build_numeric(dw_ref_column *c, double *v, size_t n, size_t bins)
     size_t distinct = 1;
     for (size_t i = 1; i < n; i++)
         distinct += v[i] != v[i - 1];
-    size_t nb = distinct < bins ? distinct : bins;
+    /* A discrete column gets a point bin per value and, between two
+     * neighbours, a gap bin holding the open interval (v[j-1], v[j]): its
+     * upper edge is the largest double below v[j], so it needs no format
+     * change and old readers bin it the same way. Without the gap bins a
+     * serving value between two reference values is counted with the next
+     * value up, and a move down into the gaps is invisible to KS. */
+    bool gaps = distinct <= bins && 2 * distinct - 1 <= DW_MAX_BINS;
+    size_t nb = gaps ? 2 * distinct - 1 : distinct < bins ? distinct : bins;
     free(c->edges);
     free(c->bin_counts);
     c->edges = dw_malloc((nb + 1) * sizeof *c->edges);
     c->edges[0] = v[0];
     size_t k = 0; /* upper edges written so far */
     if (distinct <= bins) {
-        for (size_t i = 0; i < n; i++)
-            if (i == 0 || v[i] != v[i - 1])
-                c->edges[++k] = v[i];
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0 && v[i] == v[i - 1])
+                continue;
+            double below = nextafter(v[i], -INFINITY);
+            /* No gap bin when no double lies between the neighbours. */
+            if (gaps && k > 0 && below > c->edges[k])
+                c->edges[++k] = below;
+            c->edges[++k] = v[i];
+        }
     } else {
         for (size_t i = 1; i <= bins; i++) {
             /* 0-based index of the value at 1-based rank ceil(i*n/bins). */

@@ -417,18 +417,21 @@ static bool sinks_equal(const dw_config *a, const dw_config *b)
 
 /* SIGHUP: the new configuration and references, or the old ones with the
  * reason logged. Window state is kept (dw_engine_reload). */
-static void reload(dw_sidecar *s)
+static bool reload(dw_sidecar *s)
 {
     char err[1024];
     dw_config *cfg = NULL;
     if (dw_config_load(s->cfg->path, &cfg, err, sizeof err) < 0) {
         dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s",
                err);
-        return;
+        return false;
     }
     if (strcmp(cfg->kafka.brokers, s->cfg->kafka.brokers) ||
         strcmp(cfg->kafka.group_id, s->cfg->kafka.group_id))
         dw_log(DW_LOG_WARN, "sidecar", "kafka settings changed: they apply after a restart");
+    if (!same(cfg->state.topic, s->cfg->state.topic) ||
+        cfg->state.flush_interval_ms != s->cfg->state.flush_interval_ms)
+        dw_log(DW_LOG_WARN, "sidecar", "state settings changed: they apply after a restart");
     dw_notifier *notifier = NULL;
     dw_sink_spec *specs = NULL;
     dw_sink_kv *spec_kv = NULL;
@@ -455,7 +458,7 @@ static void reload(dw_sidecar *s)
             dw_config_free(cfg);
             dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s",
                    err);
-            return;
+            return false;
         }
     }
     if (dw_engine_reload(s->engine, cfg, err, sizeof err) < 0) {
@@ -465,7 +468,7 @@ static void reload(dw_sidecar *s)
         dw_config_free(cfg);
         dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s",
                err);
-        return;
+        return false;
     }
     if (new_sinks) {
         dw_notifier_drain(s->notifier, 2000);
@@ -483,6 +486,7 @@ static void reload(dw_sidecar *s)
     dw_log_set_level(cfg->log.level);
     dw_log(DW_LOG_INFO, "sidecar", "configuration reloaded from %s%s", cfg->path,
            new_sinks ? " (sinks rebuilt)" : "");
+    return true;
 }
 
 int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, size_t errlen)
@@ -623,7 +627,7 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         rc = 0;
         if (s->opts.reload && *s->opts.reload) {
             *s->opts.reload = 0;
-            reload(s);
+            dw_http_config_loaded(s->http, reload(s));
         }
         int64_t now = dw_wall_ms();
         if (now - last_tick >= 1000) {
@@ -634,6 +638,8 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
                 dw_http_publish_dead_letter(s->http, &dls);
             }
             dw_http_publish_lag(s->http, c);
+            if (s->state)
+                dw_sc_state_publish(s);
             last_tick = now;
         }
         if (!s->state && dw_now_ms() - last_save >= 60000) {

@@ -22,6 +22,9 @@
  * can send what an old one could not). Beyond this the oldest are dropped. */
 #define DW_SIDECAR_HELD 1024
 
+/* Messages behind on the state topic before `run` warns (every 10 s). */
+#define DW_SIDECAR_STATE_LAG_WARN 1000
+
 struct dw_sidecar {
     const dw_config *cfg;
     dw_config *owned_cfg; /* a reloaded configuration (the first is the caller's) */
@@ -56,6 +59,7 @@ struct dw_sidecar {
     int64_t marked_until;   /* newest evaluation a mark on the log says was sent */
     int64_t notified_until; /* newest evaluation this process sent */
     int64_t last_state_flush;
+    int64_t last_lag_check;
     bool assign_caught_up; /* the state topic was read to its end for the assignment in progress */
     json_t *held[DW_SIDECAR_HELD]; /* documents a non-leader keeps, oldest first */
     int64_t held_t[DW_SIDECAR_HELD];
@@ -74,6 +78,7 @@ void dw_sc_state_pump(dw_sidecar *s);
 void dw_sc_state_assign(dw_sidecar *s, const char *topic, int32_t partition, bool assigned);
 int64_t dw_sc_state_start_offset(void *ctx, const char *topic, int32_t partition);
 void dw_sc_state_stop(dw_sidecar *s, int64_t budget_ms);
+void dw_sc_state_publish(dw_sidecar *s);
 void dw_sc_state_free(dw_sidecar *s);
 
 #endif

@@ -18,8 +18,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-static void on_delta(void *ctx, const void *buf, size_t len, const dw_delta_cover *cover,
-                     size_t n)
+static void on_delta(void *ctx, const void *buf, size_t len, const dw_delta_cover *cover, size_t n)
 {
     dw_sidecar *s = ctx;
     if (s->state)
@@ -75,8 +74,9 @@ static void on_state_msg(void *ctx, const void *buf, size_t len)
     if (json_is_object(mark) && json_object_get(mark, "driftwatch_mark"))
         on_mark(s, mark);
     else
-        dw_log(DW_LOG_WARN, "state", "state topic: a message that is neither a delta nor a mark "
-                                     "was skipped");
+        dw_log(DW_LOG_WARN, "state",
+               "state topic: a message that is neither a delta nor a mark "
+               "was skipped");
     json_decref(mark);
 }
 
@@ -117,6 +117,20 @@ int dw_sc_state_start(dw_sidecar *s, const char *brokers, const char *const *key
     uint64_t t0 = dw_now_ms();
     rc = catch_up(s, 120000);
     dw_engine_publish(s->engine);
+    /* Every partition of the input holds time back, also those another
+     * replica reads and has not published for yet. */
+    for (size_t i = 0; i < cfg->kafka.ntopics; i++) {
+        int n = dw_state_topic_partitions(s->state, cfg->kafka.topics[i], 10000);
+        if (n < 0) {
+            dw_log(DW_LOG_WARN, "state",
+                   "partitions of %s unknown: the watermark follows the partitions seen",
+                   cfg->kafka.topics[i]);
+            continue;
+        }
+        for (int p = 0; p < n; p++)
+            dw_engine_source_expect(s->engine,
+                                    dw_engine_source(s->engine, cfg->kafka.topics[i], p));
+    }
     dw_state_stats st;
     dw_state_topic_stats(s->state, &st);
     dw_engine_stats es;
@@ -167,8 +181,8 @@ static void publish_mark(dw_sidecar *s)
         return;
     char writer[17];
     snprintf(writer, sizeof writer, "%016llx", (unsigned long long)s->writer_id);
-    json_t *m = json_pack("{s:i,s:s,s:I}", "driftwatch_mark", 1, "writer", writer,
-                          "notified_until", (json_int_t)s->notified_until);
+    json_t *m = json_pack("{s:i,s:s,s:I}", "driftwatch_mark", 1, "writer", writer, "notified_until",
+                          (json_int_t)s->notified_until);
     char *text = json_dumps(m, JSON_COMPACT);
     if (text && dw_state_topic_publish(s->state, text, strlen(text), NULL, 0) == 0)
         s->mark_due = false;
@@ -218,6 +232,17 @@ void dw_sc_state_pump(dw_sidecar *s)
     if (s->leader)
         publish_mark(s);
     dw_state_topic_serve(s->state);
+    if (now - s->last_lag_check >= 10000) {
+        /* Behind on the log means our windows miss other replicas' counts. */
+        s->last_lag_check = now;
+        dw_state_stats st;
+        dw_state_topic_stats(s->state, &st);
+        if (st.lag > DW_SIDECAR_STATE_LAG_WARN)
+            dw_log(DW_LOG_WARN, "state",
+                   "%lld message(s) behind on state topic %s: windows lack other replicas' "
+                   "latest counts",
+                   (long long)st.lag, s->cfg->state.topic);
+    }
 }
 
 static bool is_first_partition(const dw_sidecar *s, const char *topic, int32_t partition)
@@ -282,6 +307,21 @@ int64_t dw_sc_state_start_offset(void *ctx, const char *topic, int32_t partition
         dw_log(DW_LOG_INFO, "state", "%s [%d] resumes at offset %lld, where its last delta ends",
                topic, (int)partition, (long long)off);
     return off;
+}
+
+/* For /metrics and /api/v1/status, once a second. */
+void dw_sc_state_publish(dw_sidecar *s)
+{
+    dw_state_stats st;
+    dw_state_topic_stats(s->state, &st);
+    dw_metrics_state ms = {
+        .leader = s->leader,
+        .lag = st.lag,
+        .queued = st.produced > st.acked + st.failed ? st.produced - st.acked - st.failed : 0,
+        .held = s->nheld,
+        .held_dropped = s->held_dropped,
+    };
+    dw_http_publish_state(s->http, &ms);
 }
 
 void dw_sc_state_stop(dw_sidecar *s, int64_t budget_ms)

@@ -11,14 +11,20 @@
  *   generatorURL option generator_url
  *
  * Firing alerts: Alertmanager resolves an alert by itself when endsAt
- * passes (or resolve_timeout, 5 minutes by default, when endsAt is absent)
- * unless the client re-posts it. driftwatch's engine notifies on changes
- * only and does not re-post firing alerts yet, so a firing alert carries an
- * endsAt DW_AM_FIRING_HOLD_MS after the later of its start and now: it
- * stays active until driftwatch sends the resolve, and a driftwatch that
- * died does not leave it firing for ever. */
+ * passes unless the client re-posts it. As Prometheus does (endsAt = send
+ * time + 4 x its resend delay), a firing alert carries an endsAt of
+ * DW_AM_ENDS_AFTER_RESENDS x resend_interval after the later of its start
+ * and now, and the engine re-posts firing alerts every resend_interval
+ * (reminders): an alert stays active while driftwatch runs, and one whose
+ * driftwatch died resolves minutes later, not a day later.
+ *
+ * Static labels and annotations of the sink (config "labels" and
+ * "annotations", passed as options "labels.<name>" / "annotations.<name>")
+ * are added to every alert; driftwatch's own labels and annotations win on
+ * a name clash, so grouping and dedup keep working. */
 #include "driftwatch/sink.h"
 
+#include "driftwatch/duration.h"
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 #include "driftwatch/notifier.h"
@@ -28,7 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DW_AM_FIRING_HOLD_MS (24LL * 3600 * 1000)
+#define DW_AM_ENDS_AFTER_RESENDS 4
+#define DW_AM_DEFAULT_RESEND_MS (5LL * 60 * 1000)
 #define AM_PATH "/api/v2/alerts"
 
 static int am_validate(const dw_sink_spec *spec, char *errbuf, size_t errlen)
@@ -73,6 +80,29 @@ static void set_label(json_t *labels, const char *key, const char *value)
         json_object_set_new(labels, key, json_string(value));
 }
 
+/* How long a posted firing alert stays active without a re-post. */
+static int64_t am_hold_ms(const dw_sink_spec *spec)
+{
+    int64_t resend = DW_AM_DEFAULT_RESEND_MS;
+    const char *v = dw_sink_spec_option(spec, "resend_interval");
+    if (v && *v && (dw_duration_parse(v, &resend) < 0 || resend <= 0))
+        resend = DW_AM_DEFAULT_RESEND_MS; /* validated at load */
+    return DW_AM_ENDS_AFTER_RESENDS * resend;
+}
+
+/* Adds the sink's static "<prefix>.<name>" options to obj, keeping what
+ * obj already has. */
+static void add_static(const dw_sink_spec *spec, const char *prefix, json_t *obj)
+{
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < spec->n_options; i++) {
+        const char *k = spec->options[i].key;
+        if (strncmp(k, prefix, pl) == 0 && k[pl] == '.' && k[pl + 1] &&
+            !json_object_get(obj, k + pl + 1))
+            json_object_set_new(obj, k + pl + 1, json_string(spec->options[i].value));
+    }
+}
+
 static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_t now_ms)
 {
     const char *kind = str_of(a, "kind");
@@ -87,6 +117,7 @@ static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_
     set_label(labels, "column", col);
     set_label(labels, "window", win);
     set_label(labels, "severity", str_of(a, "severity"));
+    add_static(spec, "labels", labels);
 
     char summary[512], stats[512], desc[1024];
     snprintf(summary, sizeof summary, "%s in %s%s%s: %s (%s window)",
@@ -105,6 +136,7 @@ static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_
     const char *dk = str_of(a, "dedup_key");
     if (dk)
         json_object_set_new(ann, "dedup_key", json_string(dk));
+    add_static(spec, "annotations", ann);
 
     json_t *al = json_object();
     json_object_set_new(al, "labels", labels);
@@ -123,7 +155,7 @@ static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_
         json_object_set_new(al, "endsAt", json_string(until));
     } else {
         int64_t base = since_ms > now_ms ? since_ms : now_ms;
-        dw_notifier_time_format(base + DW_AM_FIRING_HOLD_MS, ends, sizeof ends);
+        dw_notifier_time_format(base + am_hold_ms(spec), ends, sizeof ends);
         json_object_set_new(al, "endsAt", json_string(ends));
     }
     const char *gen = dw_sink_spec_option(spec, "generator_url");

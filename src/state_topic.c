@@ -114,7 +114,8 @@ static void create_topic(dw_state_topic *st, int64_t retention_ms)
     rd_kafka_NewTopic_set_config(nt, "retention.ms", ret);
     rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
     rd_kafka_queue_t *q = rd_kafka_queue_new(st->prod);
-    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(st->prod, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_t *opt =
+        rd_kafka_AdminOptions_new(st->prod, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_request_timeout(opt, 5000, err, sizeof err);
     rd_kafka_CreateTopics(st->prod, &nt, 1, opt, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 7000);
@@ -125,7 +126,8 @@ static void create_topic(dw_state_topic *st, int64_t retention_ms)
         what = rd_kafka_event_error_string(ev);
         const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
         size_t n = 0;
-        const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+        const rd_kafka_topic_result_t **tr =
+            res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
         if (!code && n == 1) {
             code = rd_kafka_topic_result_error(tr[0]);
             what = rd_kafka_topic_result_error_string(tr[0]);
@@ -165,8 +167,8 @@ int dw_state_topic_new(const dw_state_settings *s, dw_state_topic **out, char *e
     if (!pc)
         goto fail;
     const char *forced[][2] = {
-        {"enable.idempotence", "true"}, {"message.timeout.ms", "0"},
-        {"compression.codec", "lz4"},   {"linger.ms", "5"},
+        {"enable.idempotence", "true"},     {"message.timeout.ms", "0"},
+        {"compression.codec", "lz4"},       {"linger.ms", "5"},
         {"queue.buffering.max.kbytes", kb},
     };
     for (size_t i = 0; i < sizeof forced / sizeof forced[0]; i++)
@@ -189,12 +191,9 @@ int dw_state_topic_new(const dw_state_settings *s, dw_state_topic **out, char *e
     /* A group id is needed for the consumer API; assign() never joins the
      * group and nothing is committed: every replica reads everything. */
     const char *rforced[][2] = {
-        {"group.id", "driftwatch-state-reader"},
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"enable.partition.eof", "false"},
-        {"auto.offset.reset", "earliest"},
-        {"fetch.wait.max.ms", "50"},
+        {"group.id", "driftwatch-state-reader"}, {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},   {"enable.partition.eof", "false"},
+        {"auto.offset.reset", "earliest"},       {"fetch.wait.max.ms", "50"},
     };
     for (size_t i = 0; i < sizeof rforced / sizeof rforced[0]; i++)
         if (set(rc, rforced[i][0], rforced[i][1], errbuf, errlen) < 0) {
@@ -297,9 +296,8 @@ int dw_state_topic_read(dw_state_topic *st, int timeout_ms, const void **buf, si
                 return DW_ERR_KAFKA;
             }
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                dw_log_ratelimited(&st->err_rl, DW_LOG_WARN, "state",
-                                   "reading state topic %s: %s", st->topic,
-                                   rd_kafka_message_errstr(m));
+                dw_log_ratelimited(&st->err_rl, DW_LOG_WARN, "state", "reading state topic %s: %s",
+                                   st->topic, rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             return 0;
         }
@@ -351,9 +349,33 @@ int dw_state_topic_catch_up(dw_state_topic *st, int64_t end, int timeout_ms,
     return 0;
 }
 
+int dw_state_topic_partitions(dw_state_topic *st, const char *topic, int timeout_ms)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(st->prod, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int n = DW_ERR_KAFKA;
+    if (t && rd_kafka_metadata(st->prod, 0, t, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && md->topics[0].err == 0)
+            n = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    if (t)
+        rd_kafka_topic_destroy(t);
+    return n;
+}
+
 void dw_state_topic_stats(const dw_state_topic *st, dw_state_stats *out)
 {
     *out = st->st;
+    /* The end of the log as the reader's last fetch saw it (no round
+     * trip): how far behind the other replicas' deltas this one is. */
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(st->reader, st->topic, 0, &lo, &hi) == 0 && hi >= 0 &&
+        hi > out->end)
+        out->end = hi;
+    out->lag = out->end >= 0 && out->position >= 0 && out->end > out->position
+                   ? out->end - out->position
+                   : 0;
 }
 
 void dw_state_topic_free(dw_state_topic *st, int timeout_ms)

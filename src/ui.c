@@ -6,15 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Chart geometry (SVG user units; the SVG scales to its card). */
+/* Chart geometry (SVG user units; the SVG scales to its card). The left
+ * margin holds the y-axis labels, the bottom one the x labels, rotated so
+ * that bin edges and category names fit whole. */
 #define CH_W 320.0
-#define CH_H 150.0
-#define CH_LEFT 6.0
+#define CH_H 190.0
+#define CH_LEFT 36.0
 #define CH_RIGHT 314.0
 #define CH_TOP 8.0
-#define CH_BOTTOM 118.0
-#define SPARK_W 140.0
-#define SPARK_H 28.0
+#define CH_BOTTOM 112.0
+#define XLAB_ANGLE 60.0 /* degrees, counter-clockwise */
+#define XLAB_FONT 8.0
+#define XLAB_MAX 16 /* bytes of an x label; longer ones end in an ellipsis */
+/* Horizontal distance two rotated x labels need so as not to overlap. */
+#define XLAB_PITCH 11.0
+#define SPARK_W 170.0
+#define SPARK_PLOT_H 28.0
+#define SPARK_H 40.0
+/* The smallest p-value shown as a number: below it (GSL's tails underflow
+ * to 0 near 1e-308) the page says "< 1e-300" rather than a misleading 0. */
+#define P_FLOOR 1e-300
 /* Bounds on what one card draws, whatever the document holds. */
 #define MAX_BARS 64
 #define MAX_SPARK 256
@@ -71,13 +82,21 @@ static bool jnum_at(const json_t *o, const char *k1, const char *k2, double *out
 }
 
 /* A statistic for people: 3 significant digits, small p-values in
- * scientific notation. */
-static void num(FILE *f, double x)
+ * scientific notation, p-values that underflowed as "< 1e-300". */
+static void num(FILE *f, double x, bool p_value)
 {
-    if (x != 0 && fabs(x) < 1e-3)
+    if (p_value && x < P_FLOOR)
+        fputs("&lt; 1e-300", f);
+    else if (x != 0 && fabs(x) < 1e-3)
         fprintf(f, "%.2e", x);
     else
         fprintf(f, "%.3g", x);
+}
+
+/* A share for an axis label: whole percent from 10 % on, else one decimal. */
+static void pct(FILE *f, double share)
+{
+    fprintf(f, share >= 0.1 || share == 0 ? "%.0f%%" : "%.1f%%", 100 * share);
 }
 
 static const char STYLE[] =
@@ -204,45 +223,72 @@ static void chart(FILE *f, const char *column, const json_t *hist)
                 "style=\"fill:var(--c)\" fill-opacity=\"0.7\"/></g>",
                 x + slot * 0.22, CH_BOTTOM - chh, slot * 0.56, chh);
     }
-    /* Axis labels: every bar for a few categories, else first, every
-     * fifth and last. */
-    for (size_t i = 0; i < n; i++) {
-        bool show = n <= 12 || i == 0 || i == n - 1 || (i % 5 == 0 && n - 1 - i >= 3);
-        if (!show)
-            continue;
-        double x = CH_LEFT + slot * ((double)i + 0.5);
-        const char *anchor = n > 12 && i == 0 ? "start" : n > 12 && i == n - 1 ? "end" : "middle";
-        if (n > 12 && i == 0)
-            x = CH_LEFT;
-        if (n > 12 && i == n - 1)
-            x = CH_RIGHT;
+    /* y axis: 0, half and the top, as shares of each side's total. */
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c5cdd5\"/>",
+            CH_LEFT, CH_TOP, CH_LEFT, CH_BOTTOM);
+    for (int k = 0; k <= 2; k++) {
+        double y = CH_BOTTOM - h * k / 2.0;
         fprintf(f,
-                "<text x=\"%.2f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%s\" "
-                "fill=\"#55626f\">",
-                x, CH_BOTTOM + 13, anchor, n > 8 && n <= 12 ? "8" : "9");
-        const char *lab = json_string_value(json_array_get(labels, i));
-        /* the end labels are anchored at the edges: room for more */
-        size_t room = n > 12 && (i == 0 || i == n - 1) ? 10 : n > 8 ? 6 : 10;
-        esc_short(f, lab ? lab : "", room);
+                "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#c5cdd5\"/>"
+                "<text class=\"ytick\" x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\" "
+                "font-size=\"9\" fill=\"#55626f\">",
+                CH_LEFT - 3, y, CH_LEFT, y, CH_LEFT - 5, y + 3);
+        pct(f, top * k / 2.0);
         fputs("</text>", f);
     }
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"#8a97a4\">max %.1f%%</text>",
-            CH_LEFT, CH_H - 4, 100 * top);
+    /* x labels, rotated and anchored at the bar's centre: every bar when
+     * they fit, else every step-th, always the first and the last. */
+    size_t step = (size_t)ceil(XLAB_PITCH / slot);
+    if (step < 1)
+        step = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (i % step != 0 && i != n - 1)
+            continue;
+        if (i != n - 1 && i + step > n - 1 && (double)(n - 1 - i) * slot < XLAB_PITCH)
+            continue; /* too close to the last label */
+        double x = CH_LEFT + slot * ((double)i + 0.5), y = CH_BOTTOM + 9;
+        fprintf(f,
+                "<text class=\"xtick\" x=\"%.2f\" y=\"%.1f\" text-anchor=\"end\" "
+                "font-size=\"%.0f\" fill=\"#55626f\" transform=\"rotate(-%.0f %.2f %.1f)\">",
+                x, y, XLAB_FONT, XLAB_ANGLE, x, y);
+        const char *lab = json_string_value(json_array_get(labels, i));
+        esc_short(f, lab ? lab : "", XLAB_MAX);
+        fputs("</text>", f);
+    }
     fputs("</svg>", f);
 }
 
+/* "HH:MM" of an RFC 3339 time, with "MM-DD " before it when with_date. */
+static void hhmm(FILE *f, const char *t, bool with_date)
+{
+    if (!t || strlen(t) < 16) {
+        fputs("?", f);
+        return;
+    }
+    if (with_date)
+        fprintf(f, "%.5s ", t + 5);
+    fprintf(f, "%.5s", t + 11);
+}
+
+/* PSI of recent evaluations over their window end times: the 0.2 level
+ * dashed, the first and last times (UTC) under the line. */
 static void sparkline(FILE *f, const json_t *hist)
 {
     size_t n = json_array_size(hist);
     size_t first = n > MAX_SPARK ? n - MAX_SPARK : 0;
     double top = 0;
     size_t valid = 0;
+    const char *t0 = NULL, *t1 = NULL;
     for (size_t i = first; i < n; i++) {
         double v;
         if (jnum_at(json_array_get(hist, i), "psi", NULL, &v)) {
             valid++;
             if (v > top)
                 top = v;
+            const char *at = jstr(json_array_get(hist, i), "at");
+            if (!t0)
+                t0 = at;
+            t1 = at;
         }
     }
     fprintf(f,
@@ -250,13 +296,13 @@ static void sparkline(FILE *f, const json_t *hist)
             "xmlns=\"http://www.w3.org/2000/svg\"><title>PSI of the last evaluations</title>",
             SPARK_W, SPARK_H, SPARK_W, SPARK_H);
     fprintf(f, "<rect width=\"%.0f\" height=\"%.0f\" rx=\"3\" fill=\"#f3f5f7\"/>", SPARK_W,
-            SPARK_H);
+            SPARK_PLOT_H);
     if (valid >= 1) {
         /* Scale to at least 0.25 so a calm column's noise stays flat and
          * the usual 0.2 threshold is visible as a dashed line. */
         if (top < 0.25)
             top = 0.25;
-        double th = SPARK_H - 3 - (SPARK_H - 6) * 0.2 / top;
+        double th = SPARK_PLOT_H - 3 - (SPARK_PLOT_H - 6) * 0.2 / top;
         fprintf(f,
                 "<line x1=\"0\" y1=\"%.2f\" x2=\"%.0f\" y2=\"%.2f\" stroke=\"#d6a3a3\" "
                 "stroke-dasharray=\"3 2\"/>",
@@ -270,12 +316,28 @@ static void sparkline(FILE *f, const json_t *hist)
             if (!jnum_at(json_array_get(hist, i), "psi", NULL, &v))
                 continue;
             lx = valid > 1 ? 3 + (SPARK_W - 6) * (double)k / (double)(valid - 1) : SPARK_W / 2;
-            ly = SPARK_H - 3 - (SPARK_H - 6) * v / top;
+            ly = SPARK_PLOT_H - 3 - (SPARK_PLOT_H - 6) * v / top;
             fprintf(f, "%s%.2f,%.2f", k ? " " : "", lx, ly);
             k++;
         }
         fprintf(f, "\"/><circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" style=\"fill:var(--c)\"/>", lx,
                 ly);
+        /* The time axis: evaluations are at window ends, oldest left. */
+        bool days = t0 && t1 && strncmp(t0, t1, 10) != 0;
+        fprintf(f,
+                "<text class=\"ttick\" x=\"3\" y=\"%.0f\" font-size=\"9\" "
+                "fill=\"#55626f\">",
+                SPARK_H - 2);
+        hhmm(f, t0, days);
+        fputs("</text>", f);
+        if (valid > 1) {
+            fprintf(f,
+                    "<text class=\"ttick\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\" "
+                    "font-size=\"9\" fill=\"#55626f\">",
+                    SPARK_W - 3, SPARK_H - 2);
+            hhmm(f, t1, days);
+            fputs(" UTC</text>", f);
+        }
     }
     fputs("</svg>", f);
 }
@@ -286,7 +348,7 @@ static void stat_row(FILE *f, const char *name, const json_t *obj, const char *k
     if (!jnum_at(obj, k1, k2, &v))
         return;
     fprintf(f, "<tr><td>%s</td><td class=\"v\">", name);
-    num(f, v);
+    num(f, v, k2 && !strcmp(k2, "p_value"));
     fputs("</td></tr>", f);
 }
 

@@ -18,6 +18,7 @@ static void usage(FILE *f)
     fputs("usage: driftwatch check --reference REF [--format csv|jsonl] [--json]\n"
           "                        [--alpha A] [--psi X] [--ks D] [--min-samples N]\n"
           "                        [--missing-rate-delta X] [--type-error-rate X]\n"
+          "                        [--out-of-range-rate X] [--unseen-rate X]\n"
           "                        [--column NAME:key=value[,key=value...]]... FILE\n"
           "\n"
           "Compares FILE (CSV with a header row, or JSONL; '-' reads stdin) with the\n"
@@ -26,7 +27,7 @@ static void usage(FILE *f)
           "is below --alpha (default 0.01), its effect size clears --psi (0.2) or --ks\n"
           "(0.1), and it has at least --min-samples values (100). --column overrides\n"
           "thresholds for one column (keys: alpha, psi, ks, min_samples,\n"
-          "missing_rate_delta, type_error_rate), e.g.\n"
+          "missing_rate_delta, type_error_rate, out_of_range_rate, unseen_rate), e.g.\n"
           "  --column features.amount:psi=0.3,ks=0.15\n"
           "\n"
           "Exit status: 0 no drift, 1 drift or a data-quality issue, 2 usage or input error.\n",
@@ -58,6 +59,10 @@ static int set_threshold(dw_thresholds *th, const char *key, const char *val)
         return parse_double("missing_rate_delta", val, 0, 1, &th->missing_rate_delta);
     if (!strcmp(key, "type_error_rate"))
         return parse_double("type_error_rate", val, 0, 1, &th->type_error_rate);
+    if (!strcmp(key, "out_of_range_rate"))
+        return parse_double("out_of_range_rate", val, 0, 1, &th->out_of_range_rate);
+    if (!strcmp(key, "unseen_rate"))
+        return parse_double("unseen_rate", val, 0, 1, &th->unseen_rate);
     if (!strcmp(key, "min_samples")) {
         if (parse_double("min_samples", val, 0, 1e15, &v) < 0)
             return -1;
@@ -70,7 +75,7 @@ static int set_threshold(dw_thresholds *th, const char *key, const char *val)
     }
     fprintf(stderr,
             "driftwatch: --column: unknown threshold '%s' (alpha, psi, ks, min_samples, "
-            "missing_rate_delta, type_error_rate)\n",
+            "missing_rate_delta, type_error_rate, out_of_range_rate, unseen_rate)\n",
             key);
     return -1;
 }
@@ -113,6 +118,8 @@ int cmd_check(int argc, char **argv)
         {"min-samples", required_argument, NULL, 'm'},
         {"missing-rate-delta", required_argument, NULL, 'M'},
         {"type-error-rate", required_argument, NULL, 'T'},
+        {"out-of-range-rate", required_argument, NULL, 'O'},
+        {"unseen-rate", required_argument, NULL, 'U'},
         {"column", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -141,12 +148,16 @@ int cmd_check(int argc, char **argv)
         case 'k':
         case 'm':
         case 'M':
+        case 'O':
+        case 'U':
         case 'T': {
             const char *key = opt == 'a'   ? "alpha"
                               : opt == 'p' ? "psi"
                               : opt == 'k' ? "ks"
                               : opt == 'm' ? "min_samples"
                               : opt == 'M' ? "missing_rate_delta"
+                              : opt == 'O' ? "out_of_range_rate"
+                              : opt == 'U' ? "unseen_rate"
                                            : "type_error_rate";
             if (set_threshold(&opts.thresholds, key, optarg) < 0)
                 return 2;
@@ -197,6 +208,9 @@ int cmd_check(int argc, char **argv)
     } else {
         dw_check_report_print(rep, stdout);
     }
+    char warn[2048];
+    if (dw_check_absent_warning(rep, warn, sizeof warn))
+        fprintf(stderr, "driftwatch: WARNING: %s\n", warn);
     int status = dw_check_drifted(rep) || dw_check_quality_issues(rep) ? 1 : 0;
     dw_check_report_free(rep);
     dw_reference_free(ref);

@@ -5,6 +5,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/reference.h"
 #include "driftwatch/reference_build.h"
+#include "driftwatch/state_dir.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -20,7 +21,8 @@ static void usage(FILE *f)
           "Builds reference statistics (docs/reference-format.md) from training data.\n"
           "\n"
           "  -i, --input FILE          training data, CSV or JSONL ('-' = stdin)\n"
-          "  -o, --output FILE         reference file to write (atomically)\n"
+          "  -o, --output FILE         reference file to write (atomically; missing\n"
+          "                            directories are created)\n"
           "  -f, --format csv|jsonl    input format (default: from the file extension)\n"
           "      --columns a,b,...     only these columns, in this order (default: all)\n"
           "      --numeric a,...       force these columns numeric\n"
@@ -99,6 +101,19 @@ static int created_at(char *buf, size_t len)
     gmtime_r(&t, &tm);
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return 0;
+}
+
+/* --output reference_stats/fraud.json works in a fresh checkout: the
+ * directory is created, like `mkdir -p` would. */
+static int make_parent(const char *path, char *err, size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    char *dir = dw_strndup(path, (size_t)(slash - path));
+    int rc = dw_mkdir_p(dir, 0755, err, errlen);
+    free(dir);
+    return rc;
 }
 
 static void summary(const dw_reference *ref, const char *output)
@@ -210,6 +225,8 @@ static int cmd_reference_build(int argc, char **argv)
 
     char err[1024];
     int rc = dw_reference_build(input, &o, &ref, err, sizeof err);
+    if (rc == 0)
+        rc = make_parent(output, err, sizeof err);
     if (rc == 0)
         rc = dw_reference_save(ref, output, err, sizeof err);
     if (rc < 0) {

@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include "driftwatch/config.h"
+#include "driftwatch/state_dir.h"
 #include "driftwatch/log.h"
 #include "driftwatch/sidecar.h"
 
@@ -18,20 +19,24 @@ typedef struct run_args {
     const char *log_format;
     int stdout_only;
     int http;
+    int alertmanager;
     const char *input;
 } run_args;
 
 static void usage(FILE *f, int replay)
 {
     if (replay)
-        fputs("usage: driftwatch replay -c CONFIG [--stdout] [--http] [--log-level L] "
-              "[--log-format json|text] FILE\n"
+        fputs("usage: driftwatch replay -c CONFIG [--stdout] [--http] [--alertmanager]\n"
+              "                         [--log-level L] [--log-format json|text] FILE\n"
               "\n"
               "Runs the engine over FILE (JSONL: one message per line; '-' reads stdin) with\n"
               "the configuration's models, windows and thresholds, and delivers the\n"
               "notifications to its sinks, or prints them with --stdout. The same input\n"
               "gives the same notifications, so thresholds can be backtested. --http serves\n"
-              "/metrics, /api/v1/status and /ui on http.listen while it runs.\n",
+              "/metrics, /api/v1/status and /ui on http.listen while it runs.\n"
+              "Alertmanager sinks are left out unless --alertmanager is given: a replay's\n"
+              "alerts are history, and posted ones would stay active in Alertmanager for\n"
+              "4 x resend_interval after the replay ends.\n",
               f);
     else
         fputs("usage: driftwatch run -c CONFIG [--log-level L] [--log-format json|text]\n"
@@ -49,6 +54,7 @@ static int parse(int argc, char **argv, int replay, run_args *a)
         {"log-format", required_argument, NULL, 'f'},
         {"stdout", no_argument, NULL, 's'},
         {"http", no_argument, NULL, 'H'},
+        {"alertmanager", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -74,6 +80,13 @@ static int parse(int argc, char **argv, int replay, run_args *a)
                 return 2;
             }
             a->http = 1;
+            break;
+        case 'A':
+            if (!replay) {
+                fprintf(stderr, "driftwatch: --alertmanager is an option of replay\n");
+                return 2;
+            }
+            a->alertmanager = 1;
             break;
         case 'h': usage(stdout, replay); return 0;
         default: usage(stderr, replay); return 2;
@@ -125,6 +138,20 @@ static dw_config *load_config(const run_args *a)
     return cfg;
 }
 
+/* Without a configured state_dir, run uses dw_state_dir_default() and
+ * creates it (a laptop's ~/.local/state/driftwatch), so the outbox and the
+ * alert states work without root and without an error in the log. */
+static void prepare_default_state_dir(const dw_config *cfg)
+{
+    char err[1024];
+    if (!cfg->state_dir_default)
+        return;
+    if (dw_mkdir_p(cfg->state_dir, 0700, err, sizeof err) < 0)
+        dw_log(DW_LOG_WARN, "main", "state_dir (default): %s", err);
+    else
+        dw_log(DW_LOG_INFO, "main", "state_dir not configured: using %s", cfg->state_dir);
+}
+
 int cmd_run(int argc, char **argv)
 {
     run_args a;
@@ -136,6 +163,7 @@ int cmd_run(int argc, char **argv)
         return 2;
     char err[1024];
     dw_sidecar *s = NULL;
+    prepare_default_state_dir(cfg);
     dw_sidecar_options opts = {.reload = &dw_reload_requested};
     if (dw_sidecar_new(cfg, &opts, &s, err, sizeof err) < 0) {
         fprintf(stderr, "driftwatch: %s\n", err);
@@ -148,6 +176,25 @@ int cmd_run(int argc, char **argv)
     dw_sidecar_free(s);
     dw_config_free(cfg);
     return rc < 0 ? 1 : 0;
+}
+
+/* Moves the alertmanager sinks behind the first *nsinks and returns how
+ * many others there are; the caller restores cfg->nsinks before freeing. */
+static size_t without_alertmanager(dw_config *cfg)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < cfg->nsinks; i++) {
+        if (strcmp(dw_sink_type_name(cfg->sinks[i].type), "alertmanager") == 0) {
+            dw_log(DW_LOG_INFO, "main",
+                   "replay: sink %s (alertmanager) left out; --alertmanager posts to it",
+                   cfg->sinks[i].name);
+            continue;
+        }
+        dw_sink_config t = cfg->sinks[kept];
+        cfg->sinks[kept++] = cfg->sinks[i];
+        cfg->sinks[i] = t;
+    }
+    return kept;
 }
 
 int cmd_replay(int argc, char **argv)
@@ -165,6 +212,16 @@ int cmd_replay(int argc, char **argv)
         dw_config_free(cfg);
         return 2;
     }
+    /* A replay is a backtest that can be run again: without a configured
+     * state_dir it keeps undelivered notifications in memory only, rather
+     * than sharing (and locking) the outbox of a sidecar on this machine. */
+    if (cfg->state_dir_default) {
+        free(cfg->state_dir);
+        cfg->state_dir = NULL;
+    }
+    size_t nsinks = cfg->nsinks;
+    if (!a.alertmanager)
+        cfg->nsinks = without_alertmanager(cfg);
     char err[1024];
     dw_sidecar *s = NULL;
     dw_sidecar_options opts = {.stdout_only = a.stdout_only != 0, .replay_http = a.http != 0};
@@ -172,6 +229,7 @@ int cmd_replay(int argc, char **argv)
         fprintf(stderr, "driftwatch: %s\n", err);
         if (in != stdin)
             fclose(in);
+        cfg->nsinks = nsinks;
         dw_config_free(cfg);
         return 2;
     }
@@ -181,6 +239,7 @@ int cmd_replay(int argc, char **argv)
     if (rc < 0)
         fprintf(stderr, "driftwatch: %s\n", err);
     dw_sidecar_free(s);
+    cfg->nsinks = nsinks; /* every sink is freed */
     dw_config_free(cfg);
     return rc < 0 ? 2 : 0;
 }

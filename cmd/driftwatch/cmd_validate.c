@@ -82,6 +82,39 @@ static int check_models(const dw_config *cfg, dw_reference **refs, dw_budget *bu
     return 0;
 }
 
+/* Things that load but would not work: a reference built for another
+ * model or version, or one whose column names no record can fill under
+ * the records layout (most often a flat reference next to records.fields).
+ * Printed to stderr as warnings, also with --quiet; the exit status stays
+ * 0. refs: as check_models() loaded them. Returns the number of warnings. */
+static int warn_models(const dw_config *cfg, dw_reference *const *refs)
+{
+    char err[1024];
+    int n = 0;
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        const dw_model_config *m = &cfg->models[i];
+        const dw_reference *ref = refs[i];
+        if (dw_reference_mismatch(ref, m->name, m->version, err, sizeof err)) {
+            fprintf(stderr, "driftwatch: WARNING: %s:%d: models[%zu].reference: %s (%s)\n",
+                    cfg->path, m->reference_line, i, err, m->reference);
+            n++;
+        }
+        const char *first;
+        size_t lost = dw_reference_unreachable(ref, cfg->records.columns, cfg->records.ncolumns,
+                                               cfg->records.fields, cfg->records.nfields, &first);
+        if (lost * 2 > ref->ncols) {
+            fprintf(stderr,
+                    "driftwatch: WARNING: %s:%d: models[%zu].reference: %zu of %zu columns of %s "
+                    "(first: %s) are under no object of records.columns and in no "
+                    "records.fields, so every record would count them missing; see "
+                    "docs/record-format.md\n",
+                    cfg->path, m->reference_line, i, lost, ref->ncols, m->reference, first);
+            n++;
+        }
+    }
+    return n;
+}
+
 static void print_summary(const dw_config *cfg, dw_reference *const *refs, const dw_budget *budget)
 {
     char a[48], b[48];
@@ -171,9 +204,10 @@ int cmd_validate(int argc, char **argv)
     dw_reference **refs = dw_calloc(cfg->nmodels + 1, sizeof *refs);
     dw_budget budget = {0};
     int rc = check_models(cfg, refs, &budget);
+    int warnings = rc == 0 ? warn_models(cfg, refs) : 0;
     if (rc == 0 && !quiet) {
         print_summary(cfg, refs, &budget);
-        printf("configuration OK\n");
+        printf("configuration OK%s\n", warnings ? " (with warnings, see above)" : "");
     }
     for (size_t i = 0; i < cfg->nmodels; i++)
         dw_reference_free(refs[i]);

@@ -9,6 +9,7 @@
 #include "driftwatch/table.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Unseen categories tracked by name per column; more are pooled. */
@@ -38,6 +39,20 @@ int dw_check_run(const dw_reference *ref, const char *input, const dw_check_opti
 /* Number of reference columns that drifted / have a quality issue. */
 size_t dw_check_drifted(const dw_check_report *r);
 size_t dw_check_quality_issues(const dw_check_report *r);
+
+/* Reference columns that no input column matched (all their rows count as
+ * missing). */
+size_t dw_check_absent_columns(const dw_check_report *r);
+
+/* The input column that reference column j was matched to ("features.amount"
+ * for a flat reference's "amount"), or NULL if none. Owned by r. */
+const char *dw_check_input_column(const dw_check_report *r, size_t j);
+
+/* When more than half of the reference columns never occur in the input
+ * (names that do not match: a reference built with other column names),
+ * writes a sentence saying which, what the input holds instead and how
+ * columns are matched, and returns true. */
+bool dw_check_absent_warning(const dw_check_report *r, char *buf, size_t len);
 
 /* The per-column results (ncols = ref->ncols, in reference order). */
 const dw_column_result *dw_check_results(const dw_check_report *r, size_t *ncols);

@@ -17,11 +17,21 @@ typedef struct dw_chi2_result {
     double p_value; /* 1 when df == 0 or a side is empty */
 } dw_chi2_result;
 
-/* Returns 0, DW_ERR_INVALID for a numeric column, DW_ERR_EMPTY (statistic 0,
- * p 1) if either side has no values. */
+/* Columns whose smaller expected count, min(A, B) (a + b) / (A + B), is
+ * below this are pooled by dw_chi2() (not by dw_chi2_counts()). */
+#define DW_CHI2_MIN_EXPECTED 5
+
+/* The test of the window against its reference, with sparse columns
+ * pooled: every column whose smaller expected count is below
+ * DW_CHI2_MIN_EXPECTED goes into one pooled column; if that column is
+ * itself below the limit it also takes the kept column with the smallest
+ * expected count (the first in column order on ties). Then the statistic
+ * and p are scipy's chi2_contingency(correction=False) of the pooled table.
+ * Returns 0, DW_ERR_INVALID for a numeric column, DW_ERR_EMPTY (statistic
+ * 0, p 1) if either side has no values. */
 int dw_chi2(const dw_sample *cur, dw_chi2_result *out);
 
-/* The homogeneity test on explicit count rows a[k], b[k]. */
+/* The homogeneity test on explicit count rows a[k], b[k], without pooling. */
 int dw_chi2_counts(const uint64_t *a, const uint64_t *b, size_t k, dw_chi2_result *out);
 
 #endif

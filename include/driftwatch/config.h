@@ -30,6 +30,7 @@
 #define DW_CONFIG_MAX_SINKS 32
 #define DW_CONFIG_MAX_RETRAIN 32
 #define DW_CONFIG_MAX_TOPICS 64
+#define DW_CONFIG_MAX_STATIC_KV 8           /* sinks[].labels / annotations entries */
 #define DW_CONFIG_MAX_LIST 256              /* records.columns/fields, filter lists */
 #define DW_CONFIG_MAX_MAP 128               /* kafka.properties, headers */
 #define DW_CONFIG_MAX_COLUMN_OVERRIDES 4096 /* models[].columns entries per model */
@@ -200,7 +201,8 @@ typedef struct dw_config {
         int64_t flush_interval_ms; /* default 1s: a delta at least this often */
         int64_t retention_ms;      /* for a topic created by driftwatch */
     } state;
-    char *state_dir;            /* default "/var/lib/driftwatch" */
+    char *state_dir;            /* default dw_state_dir_default() */
+    bool state_dir_default;     /* state_dir not configured */
     int64_t shutdown_budget_ms; /* default 10 s: notifier drain at SIGTERM */
     struct {
         uint32_t max_new_categories; /* default 32 */

@@ -2,15 +2,23 @@
  *
  * A column drifts when (1) its window holds at least min_samples values,
  * (2) its test's p-value, corrected across the evaluated columns with
- * Benjamini-Hochberg, is below alpha, and (3) its effect size clears the
- * threshold: PSI >= psi_threshold or KS D >= ks_threshold (numeric), PSI >=
- * psi_threshold (categorical). Big samples make every tiny shift significant;
- * the effect size keeps alerts meaningful.
+ * Benjamini-Hochberg, is below alpha, and (3) its effect size clears both
+ * the threshold and the level noise reaches with probability eval_alpha
+ * given both sample sizes: PSI >= max(psi_threshold, psi_critical) or D >=
+ * max(ks_threshold, ks_critical) (numeric), PSI >= max(psi_threshold,
+ * psi_critical) (categorical). Big samples make every tiny shift
+ * significant; the threshold keeps alerts meaningful. Small samples make
+ * noise cross a fixed threshold; the critical value keeps the weekly
+ * false-alarm budget (docs/statistics.md).
  *
- * A column has a quality problem when its missing rate exceeds the
- * reference's by more than missing_rate_delta, or its type-error rate exceeds
- * type_error_rate (with at least min_samples values seen, counting missing
- * values and type errors). */
+ * A column has a quality problem (with at least min_samples values seen,
+ * counting missing values and type errors) when a rate is significantly
+ * (one-sided binomial test at eval_alpha) above its level: missing above
+ * the reference's rate + missing_rate_delta, type errors above
+ * type_error_rate, out-of-range values above max(out_of_range_rate, what a
+ * reference of n rows allows: 2 ln(2 / eval_alpha) / n), unseen categories
+ * above max(unseen_rate, (other + ln(1 / eval_alpha)) / n). It clears
+ * (quality_clear) when every rate is at most half its level. */
 #ifndef DRIFTWATCH_DRIFT_H
 #define DRIFTWATCH_DRIFT_H
 
@@ -28,6 +36,11 @@
 #define DW_DEFAULT_MIN_SAMPLES 100
 #define DW_DEFAULT_MISSING_RATE_DELTA 0.1
 #define DW_DEFAULT_TYPE_ERROR_RATE 0.05
+#define DW_DEFAULT_OUT_OF_RANGE_RATE 0.01
+#define DW_DEFAULT_UNSEEN_RATE 0.01
+#define DW_DEFAULT_FALSE_ALARMS_PER_WEEK 1.0
+/* Evaluations per week are counted from the window slide. */
+#define DW_WEEK_MS (7LL * 24 * 3600 * 1000)
 
 typedef struct dw_thresholds {
     double alpha;              /* significance after BH correction */
@@ -36,6 +49,15 @@ typedef struct dw_thresholds {
     uint64_t min_samples;      /* fewer values: never drift, never quality */
     double missing_rate_delta; /* missing-rate increase over the reference */
     double type_error_rate;    /* type errors / values seen */
+    double out_of_range_rate;  /* numeric values beyond [min, max]; <= 0 disables */
+    double unseen_rate;        /* categorical values not in the reference; <= 0 disables */
+    /* False alarms a model may raise per week without drift (all columns
+     * and windows); sets eval_alpha through dw_eval_alpha(). */
+    double false_alarms_per_week;
+    /* Not configured: the false-alarm probability allowed per column and
+     * evaluation, set by the evaluator (dw_eval_alpha()); <= 0 means alpha
+     * (a one-shot comparison such as `check`). */
+    double eval_alpha;
 } dw_thresholds;
 
 /* Fills t with the defaults above. */
@@ -55,16 +77,41 @@ typedef struct dw_column_result {
     double p_value;    /* the deciding test's raw p-value (KS or chi2) */
     double p_adjusted; /* after BH across the evaluation */
     bool enough_samples;
-    bool significant;   /* p_adjusted < alpha */
-    bool effect;        /* effect size clears its threshold */
-    bool drift;         /* enough_samples && significant && effect */
-    bool quality_issue; /* see file comment */
+    bool significant;         /* p_adjusted < alpha */
+    bool effect;              /* effect size clears its threshold */
+    bool drift;               /* enough_samples && significant && effect */
+    bool quality_issue;       /* see file comment */
+    bool quality_clear;       /* every quality rate at most half its firing level */
+    unsigned quality_reasons; /* DW_QUALITY_* bits of quality_issue */
+    size_t psi_buckets;       /* buckets PSI summed over */
+    double ks_critical;       /* D that noise reaches with probability eval_alpha */
+    double psi_critical;      /* the same for PSI */
 } dw_column_result;
+
+#define DW_QUALITY_MISSING 1u
+#define DW_QUALITY_TYPE_ERRORS 2u
+#define DW_QUALITY_OUT_OF_RANGE 4u
+#define DW_QUALITY_UNSEEN 8u
+
+/* The false-alarm probability per column and evaluation that keeps a model
+ * of ncols tested columns and nwindows windows within
+ * t->false_alarms_per_week: the budget split evenly over windows, columns
+ * and the evaluations of a week (DW_WEEK_MS / slide_ms), a union bound
+ * that ignores how much overlapping windows share. Never above t->alpha;
+ * t->alpha when the budget is <= 0. */
+double dw_eval_alpha(const dw_thresholds *t, size_t ncols, size_t nwindows, int64_t slide_ms);
 
 /* Computes the statistics of one column (everything except p_adjusted and
  * the decision flags). An empty side gives neutral results (p 1, PSI 0).
  * out->ref points at cur->ref (borrowed). No allocation. */
 void dw_column_evaluate(const dw_sample *cur, dw_column_result *out);
+
+/* When more than half of the evaluated columns (ignored[j] false; ignored
+ * may be NULL) had only missing values (count 0, missing > 0), returns how
+ * many and sets *first to the first; else 0. Column names that are not
+ * the records' field paths look like this, and deserve a louder word than
+ * one DataQuality alert per column. */
+size_t dw_drift_absent(const dw_column_result *res, size_t n, const bool *ignored, size_t *first);
 
 /* Applies BH across res[0..n) and sets p_adjusted and the decision flags.
  * Column i uses the thresholds th[i * th_stride]: th_stride 1 with n structs

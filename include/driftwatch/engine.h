@@ -217,11 +217,8 @@ typedef void (*dw_delta_fn)(void *ctx, const void *buf, size_t len, const dw_del
 /* (source, model version, pane) buffers of pending counts before a forced
  * delta; with groups that wait for the watermark, the bound of memory. */
 #define DW_ENGINE_MAX_PENDING 512
-/* Non-zero counters pending before a forced delta: keeps one delta message
- * (at most ~10 bytes a counter, usually 2-3) below the producer's
- * message.max.bytes of 1 MB; a larger one is refused by Kafka, and the
- * input it covered would be committed by the next delta's acknowledgement
- * without its counts on the state topic. */
+/* Non-zero pending counters before a forced delta: keeps a delta message
+ * to a few hundred kB (Kafka's default message.max.bytes is 1 MB). */
 #define DW_ENGINE_MAX_PENDING_PAIRS 65536
 #define DW_ENGINE_MAX_AHEAD_GROUPS 8192
 
@@ -233,6 +230,12 @@ void dw_engine_state_enable(dw_engine *e, uint64_t writer_id, dw_delta_fn fn, vo
  * next_offset - 1 of source: once processed (applied, rejected or
  * dead-lettered, but not put back as ahead) the next delta covers it. */
 void dw_engine_source_offset(dw_engine *e, int source, int64_t next_offset);
+
+/* Marks source as a partition of an input topic that some replica reads:
+ * with state deltas the watermark waits for it (until it delivers, or goes
+ * idle for time.idle_timeout) even before any delta for it arrived, so a
+ * replica does not close panes another replica's partitions still feed. */
+void dw_engine_source_expect(dw_engine *e, int source);
 
 /* Where a newly assigned source resumes: the end of the offsets the state
  * topic's deltas cover (-1: none; start from the group's committed offset).

@@ -36,6 +36,12 @@ const char *dw_strerror(int err);
 int dw_seterr(char *errbuf, size_t errlen, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Appends printf output to buf at *off, never past len: the text is cut
+ * and buf stays NUL-terminated when it does not fit. For sentences built
+ * in pieces (user messages, summaries). */
+void dw_appendf(char *buf, size_t len, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Allocation wrappers: abort with a message on failure (see policy above). */
 void *dw_malloc(size_t n);
 void *dw_calloc(size_t nmemb, size_t size);

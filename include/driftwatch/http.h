@@ -18,6 +18,7 @@
 #include "driftwatch/consumer.h"
 #include "driftwatch/dead_letter.h"
 #include "driftwatch/engine.h"
+#include "driftwatch/metrics.h"
 #include "driftwatch/notifier.h"
 
 #include <jansson.h>
@@ -70,6 +71,12 @@ void dw_http_heartbeat(dw_http *h);
  * when not ready. NULL h is a no-op. */
 void dw_http_set_ready(dw_http *h, bool ready, const char *reason);
 
+/* Records the outcome of a configuration reload (SIGHUP) for
+ * driftwatch_config_last_reload_successful and, when ok, its time for
+ * ..._success_timestamp_seconds. The load at start counts as successful
+ * from dw_http_start() on. NULL h is a no-op. */
+void dw_http_config_loaded(dw_http *h, bool ok);
+
 /* Copies the consumer's assignment and lag (dw_consumer_lag()) for the
  * HTTP thread. Call from the consumer thread about once a second. NULL h
  * is a no-op. */
@@ -80,6 +87,10 @@ void dw_http_publish_lag(dw_http *h, dw_consumer *c);
  * about once a second; until the first call the series are absent. NULL h
  * or st is a no-op. */
 void dw_http_publish_dead_letter(dw_http *h, const dw_dead_letter_stats *st);
+
+/* Publishes the state topic's figures (state.topic) for /metrics and
+ * /api/v1/status; about once a second from the consumer thread. */
+void dw_http_publish_state(dw_http *h, const dw_metrics_state *st);
 
 /* Replaces the notifier whose counters are served (after a reload rebuilt
  * the sinks). Call before freeing the old one: once this returns, the HTTP

@@ -13,6 +13,7 @@
 #include "driftwatch/dead_letter.h"
 #include "driftwatch/engine.h"
 #include "driftwatch/notifier.h"
+#include "driftwatch/process.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -44,6 +45,23 @@ typedef struct dw_metrics_http {
     uint64_t closed_capacity; /* waiting for their request when a newer one needed the room */
     uint64_t refused;         /* no room: every held connection was being answered */
 } dw_metrics_http;
+/* The outcome of the last configuration load: at start, then each SIGHUP
+ * (driftwatch_config_last_reload_*, named like Prometheus's own). */
+typedef struct dw_metrics_reload {
+    bool last_successful;
+    double success_time; /* Unix seconds of the last successful load */
+} dw_metrics_reload;
+
+/* State on Kafka (state.topic; docs/operations.md): what this replica
+ * wrote and merged, and how far behind the state topic it is. The engine's
+ * delta counters come from dw_engine_stats. */
+typedef struct dw_metrics_state {
+    bool leader;           /* this replica sends the notifications */
+    int64_t lag;           /* state topic messages not read yet */
+    uint64_t queued;       /* state messages written but not acknowledged */
+    uint64_t held;         /* documents kept until the leader's mark */
+    uint64_t held_dropped; /* documents dropped from that bounded list */
+} dw_metrics_state;
 
 typedef struct dw_metrics_input {
     const char *version;          /* driftwatch_build_info{version}; NULL: "unknown" */
@@ -60,6 +78,9 @@ typedef struct dw_metrics_input {
     uint64_t series_dropped_before;
     const dw_metrics_http *http;             /* NULL: no driftwatch_http_* series */
     const dw_dead_letter_stats *dead_letter; /* NULL: no dead-letter topic configured */
+    const dw_metrics_reload *reload;         /* NULL: no driftwatch_config_last_reload_* */
+    const dw_process_stats *process;         /* NULL: no process_* metrics */
+    const dw_metrics_state *state;           /* NULL: no state topic configured */
 } dw_metrics_input;
 
 /* Renders the exposition text. Returns a NUL-terminated buffer the caller

@@ -28,6 +28,10 @@
  * DW_ERR_EMPTY (with *out = 0) when the current sample is empty. */
 int dw_psi(const dw_sample *cur, double *out);
 
+/* dw_psi() that also writes the number of buckets it summed over (0 when
+ * the current side is empty), which the noise level of PSI depends on. */
+int dw_psi_buckets(const dw_sample *cur, double *out, size_t *buckets);
+
 /* PSI from two count vectors of length k (the formula above). */
 double dw_psi_counts(const uint64_t *ref, const uint64_t *cur, size_t k);
 

@@ -16,6 +16,7 @@
 #ifndef DRIFTWATCH_REFERENCE_H
 #define DRIFTWATCH_REFERENCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,6 +95,34 @@ int dw_reference_to_string(const dw_reference *ref, char **out, char checksum[72
 
 /* Index of the column called name, or -1. */
 int dw_reference_find(const dw_reference *ref, const char *name);
+
+/* True when no column name holds a dot: the reference was built from flat
+ * training data (a CSV header "amount,country"), and its columns also match
+ * nested serving fields by their last name (docs/record-format.md). */
+bool dw_reference_is_flat(const dw_reference *ref);
+
+/* The column that the input field path (dotted, len bytes, not necessarily
+ * NUL-terminated) stands for: the column of exactly that name, else, in a
+ * flat reference, the column named like the path's last segment
+ * ("features.amount" -> "amount"). -1 if none. Callers that can meet two
+ * paths with the same last segment keep the first one they bind. */
+int dw_reference_match(const dw_reference *ref, const char *path, size_t len);
+
+/* When ref records a model (or model version) other than model (version;
+ * NULL: any), writes a sentence saying so and returns true: a reference
+ * copied from another model gives meaningless drift. */
+bool dw_reference_mismatch(const dw_reference *ref, const char *model, const char *version,
+                           char *buf, size_t len);
+
+/* How many columns of ref no record can fill under the records layout
+ * "containers" (objects whose members are columns "<container>.<member>")
+ * and "fields" (paths monitored under their own name): a dotted name whose
+ * prefix is no container and which is no field. Flat names always count as
+ * reachable (top-level fields, or members by last name). *first receives
+ * the first such column name, or NULL. */
+size_t dw_reference_unreachable(const dw_reference *ref, char *const *containers,
+                                size_t ncontainers, char *const *fields, size_t nfields,
+                                const char **first);
 
 void dw_reference_free(dw_reference *ref);
 

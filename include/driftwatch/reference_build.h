@@ -72,13 +72,17 @@ int dw_reference_build(const char *input, const dw_build_options *o, dw_referenc
 
 /* Fills the numeric part of col (count = n, min, max, mean, std, nbins,
  * edges, bin_counts) from values[0..n), n >= 1, all finite; sorts values in
- * place. nbins = min(bins, distinct values). With at most `bins` distinct
- * values every value gets its own bin: edges = {min, v1 = min, v2, ..., vd}.
- * Otherwise the upper edges are the sorted values at ranks ceil(i*n/bins)
- * (1-based), i = 1..bins, dropping repeats so they strictly increase; bin
- * counts are the exact training counts per bin by dw_ref_bin(). col->missing
- * and col->name are left alone. Returns 0, DW_ERR_INVALID (n == 0, bins out
- * of range, or statistics that overflow a double). */
+ * place. With d <= bins distinct values every value gets its own point bin
+ * and every pair of neighbours a gap bin (reference count 0) for the values
+ * strictly between them: edges = {min, v1 = min, below(v2), v2, ...,
+ * below(vd), vd} with below(x) the largest double < x (no gap bin where
+ * below(v[j]) == v[j-1]; no gap bins at all if 2d - 1 > DW_MAX_BINS), so
+ * KS is exact for discrete columns. Otherwise the upper edges are the
+ * sorted values at ranks ceil(i*n/bins) (1-based), i = 1..bins, dropping
+ * repeats so they strictly increase. Bin counts are the exact training
+ * counts per bin by dw_ref_bin(). col->missing and col->name are left
+ * alone. Returns 0, DW_ERR_INVALID (n == 0, bins out of range, or
+ * statistics that overflow a double). */
 int dw_build_numeric(dw_ref_column *col, double *values, size_t n, size_t bins);
 
 /* Fills the categorical part of col (count, ncat, categories, cat_counts,

@@ -50,6 +50,7 @@ typedef struct dw_state_stats {
     int64_t position;                 /* next offset the reader reads; -1 unknown */
     int64_t end;                      /* high watermark last seen; -1 unknown */
     bool caught_up;                   /* the reader reached the end seen at start */
+    int64_t lag;                      /* messages on the log not read yet */
 } dw_state_stats;
 
 /* Creates the producer and the reader (assigned to partition 0 from the
@@ -83,6 +84,10 @@ int dw_state_topic_end(dw_state_topic *st, int timeout_ms, int64_t *end);
  * every message to fn. Returns 0 when caught up, DW_ERR_STATE on timeout. */
 int dw_state_topic_catch_up(dw_state_topic *st, int64_t end, int timeout_ms,
                             void (*fn)(void *ctx, const void *buf, size_t len), void *ctx);
+
+/* The number of partitions of (input) topic, from the brokers' metadata,
+ * or DW_ERR_KAFKA. */
+int dw_state_topic_partitions(dw_state_topic *st, const char *topic, int timeout_ms);
 
 void dw_state_topic_stats(const dw_state_topic *st, dw_state_stats *out);
 

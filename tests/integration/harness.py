@@ -39,12 +39,13 @@ Waiting
         waiting for WHAT (last: ...)").
 
 Processes
-    spawn(args, name, cwd=None, env=None, stdout=None, text=False) -> Popen
-        Starts a process with stdin from /dev/null, stdout and stderr in
-        <logdir>/<name>.stdout / .stderr (stdout=subprocess.PIPE to read it
-        instead). The Popen gets .name, .stdout_path, .stderr_path. It is
-        killed when the test exits however it exits, and, when spawned from
-        the main thread, also when this process is killed (PR_SET_PDEATHSIG).
+    spawn(args, name, cwd=None, env=None, stdout=None, text=False, stdin=None) -> Popen
+        Starts a process with stdin from /dev/null (stdin=subprocess.PIPE
+        to write to it), stdout and stderr in <logdir>/<name>.stdout /
+        .stderr (stdout=subprocess.PIPE to read it instead). The Popen gets
+        .name, .stdout_path, .stderr_path. It is killed when the test exits
+        however it exits, and, when spawned from the main thread, also when
+        this process is killed (PR_SET_PDEATHSIG).
     stop(proc, timeout=30, sig=SIGTERM) -> exit status
         Signals a running process and waits; kills it and raises when it
         does not exit in time.
@@ -53,7 +54,7 @@ Processes
         key=int pairs of driftwatch's one final "counters:" line. log_msgs
         and counters also take captured stderr text (run(...).stderr).
     free_port() -> int          a loopback TCP port nobody listens on now.
-    run(args, timeout=60, stdin=None, env=None) -> CompletedProcess
+    run(args, timeout=60, stdin=None, env=None, cwd=None) -> CompletedProcess
         subprocess.run with captured text output, bounded by remaining().
 
 Kafka (driftwatch mock-kafka, python3-confluent-kafka)
@@ -343,7 +344,7 @@ def _die_with_parent():
         pass
 
 
-def spawn(args, name, cwd=None, env=None, stdout=None, text=False):
+def spawn(args, name, cwd=None, env=None, stdout=None, text=False, stdin=None):
     """Starts args with its output in <logdir>/<name>.stdout/.stderr."""
     d = _logdir or workdir()
     out_path = os.path.join(d, name + ".stdout")
@@ -352,7 +353,8 @@ def spawn(args, name, cwd=None, env=None, stdout=None, text=False):
     err = open(err_path, "w")
     # The death signal follows the spawning thread: only from the main one.
     pre = _die_with_parent if threading.current_thread() is threading.main_thread() else None
-    p = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL, stdout=out,
+    p = subprocess.Popen([str(a) for a in args],
+                         stdin=subprocess.DEVNULL if stdin is None else stdin, stdout=out,
                          stderr=err, cwd=cwd, env=env, text=text, preexec_fn=pre)
     if stdout is None:
         out.close()
@@ -434,9 +436,9 @@ def free_port():
     return port
 
 
-def run(args, timeout=60, stdin=None, env=None):
+def run(args, timeout=60, stdin=None, env=None, cwd=None):
     return subprocess.run([str(a) for a in args], input=stdin, capture_output=True, text=True,
-                          env=env, timeout=remaining(timeout))
+                          env=env, cwd=cwd, timeout=remaining(timeout))
 
 
 # ---------------------------------------------------------------- kafka

@@ -33,7 +33,7 @@ import os
 import sys
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 import harness as h
 
@@ -159,7 +159,11 @@ def documented_edges(values):
     n = len(v)
     distinct = np.unique(v)
     if len(distinct) <= BINS:
-        return np.concatenate([[v[0]], distinct])
+        # A point bin per value and a gap bin (upper edge: the largest
+        # double below the next value) between neighbours.
+        below = np.nextafter(distinct[1:], -np.inf)
+        gaps = [[b, x] if b > p else [x] for p, b, x in zip(distinct[:-1], below, distinct[1:])]
+        return np.array([v[0], v[0]] + [e for g in gaps for e in g])
     ranks = [(i * n + BINS - 1) // BINS for i in range(1, BINS + 1)]  # ceil(i n / B)
     upper = []
     for r in ranks:
@@ -220,7 +224,7 @@ def categorical_stats(ref_vals, cur_vals):
         cc[v] = cc.get(v, 0) + 1
     union = sorted(set(rc) | set(cc))
     table = np.array([[rc.get(k, 0) for k in union], [cc.get(k, 0) for k in union]])
-    table = table[:, table.sum(axis=0) > 0]
+    table = pool_sparse(table[:, table.sum(axis=0) > 0])
     if len(cur_vals) == 0 or table.shape[1] < 2:
         chi = (0.0, 0, 1.0)
     else:
@@ -235,7 +239,39 @@ def categorical_stats(ref_vals, cur_vals):
         r.append(0)
         c.append(unseen)
     new = sorted((k for k in cc if k not in rc), key=lambda k: (-cc[k], k))
-    return chi, psi_formula(r, c), new
+    return chi, psi_formula(r, c), new, len(r)
+
+
+def pool_sparse(table, min_expected=5):
+    """chi2.h: columns whose smaller expected count min(A, B)(a + b)/(A + B)
+    is below 5 form one pooled column, which, if still below 5, also takes
+    the kept column with the smallest expected count."""
+    A, B = table.sum(axis=1)
+    if A == 0 or B == 0:
+        return table
+    e = min(A, B) * table.sum(axis=0) / (A + B)
+    small = e < min_expected
+    kept, pool = table[:, ~small], table[:, small].sum(axis=1)
+    if pool.sum() == 0:
+        return kept
+    if min(A, B) * pool.sum() / (A + B) < min_expected and kept.shape[1]:
+        j = int(np.argmin(kept.sum(axis=0)))
+        pool = pool + kept[:, j]
+        kept = np.delete(kept, j, axis=1)
+    return np.column_stack([kept, pool])
+
+
+def critical_values(n, m, k, alpha=ALPHA):
+    """docs/statistics.md: the D and PSI that sampling noise of the window
+    (m values) plus the fixed reference (n) reach with probability alpha."""
+    if n == 0 or m == 0:
+        return 0.0, 0.0
+    ks = special.kolmogi(alpha) * (1 / math.sqrt(m) + 1 / math.sqrt(n))
+    psi = 0.0
+    if k >= 2:
+        q = stats.chi2.isf(alpha, k - 1)
+        psi = (math.sqrt(q / m) + math.sqrt(q / n)) ** 2
+    return ks, psi
 
 
 def bh(pvals):
@@ -308,6 +344,7 @@ def compare(label, ref_doc, ref_data, cur_data, doc, present):
     cols = {c["name"]: c for c in doc["columns"]}
     refcols = {c["name"]: c for c in ref_doc["columns"]}
     fam = []
+    crit = {}
     for name in COLUMNS:
         c = cols[name]
         tag = "%s/%s" % (label, name)
@@ -326,6 +363,7 @@ def compare(label, ref_doc, ref_data, cur_data, doc, present):
             _, ref_counts, _ = fine_counts(edges, ref)
             under, cur_counts, over = fine_counts(edges, cur)
             psi, nb = numeric_psi(ref_counts, under, cur_counts, over)
+            crit[name] = critical_values(len(ref), len(cur), nb)
             check(rel_close(c["psi"], psi, PSI_RTOL, PSI_ATOL),
                   "%s: PSI %.10g, numpy %.10g" % (tag, c["psi"], psi))
             d, p = c["ks"]["statistic"], c["ks"]["p_value"]
@@ -345,7 +383,8 @@ def compare(label, ref_doc, ref_data, cur_data, doc, present):
             raw_p = p
         else:
             ref = raw_categorical(ref_data[name])
-            (x2, df, p), psi, new = categorical_stats(ref, cur)
+            (x2, df, p), psi, new, nb = categorical_stats(ref, cur)
+            crit[name] = critical_values(len(ref), len(cur), nb)
             got = c["chi2"]
             check(rel_close(got["statistic"], x2, CHI2_RTOL, 1e-300),
                   "%s: chi2 %.12g, scipy %.12g" % (tag, got["statistic"], x2))
@@ -369,7 +408,17 @@ def compare(label, ref_doc, ref_data, cur_data, doc, present):
         want_adj = adj.get(name, 1.0)
         check(rel_close(c["p_adjusted"], want_adj, BH_RTOL, 1e-300),
               "%s/%s: p_adjusted %.10g, BH %.10g" % (label, name, c["p_adjusted"], want_adj))
-        effect = c["psi"] >= PSI_T or ("ks" in c and c["ks"]["statistic"] >= KS_T)
+        ks_crit, psi_crit = crit[name]
+        # The critical values the decision used, against scipy's kolmogi
+        # and chi2.isf (1e-8: GSL's and the bisection's precision).
+        if "ks" in c:
+            check(rel_close(c["ks"]["critical"], ks_crit, 1e-8, 1e-15),
+                  "%s/%s: ks critical %.12g, scipy %.12g"
+                  % (label, name, c["ks"]["critical"], ks_crit))
+        check(rel_close(c["psi_critical"], psi_crit, 1e-8, 1e-15),
+              "%s/%s: psi critical %.12g, scipy %.12g" % (label, name, c["psi_critical"], psi_crit))
+        effect = (c["psi"] >= max(PSI_T, psi_crit) or
+                  ("ks" in c and c["ks"]["statistic"] >= max(KS_T, ks_crit)))
         want = c["count"] >= MIN_SAMPLES and want_adj < ALPHA and effect
         check(c["drift"] == want, "%s/%s: drift %s, rule says %s"
               % (label, name, c["drift"], want))
@@ -415,7 +464,8 @@ def main():
             got = {c["value"]: c["count"] for c in col["categories"]}
             check(got == dict(zip(cats.tolist(), n.tolist())) and col["other_count"] == 0,
                   "ref %s: categories %s" % (name, got))
-    check(ref_doc["columns"][COLUMNS.index("ties")]["nbins"] < BINS,
+    # Bins holding training values (gap bins of a discrete column hold none).
+    check(sum(1 for k in ref_doc["columns"][COLUMNS.index("ties")]["bin_counts"] if k) < BINS,
           "ref ties: expected fewer than %d bins from heavy ties" % BINS)
 
     scenarios = []

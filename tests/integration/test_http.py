@@ -97,7 +97,8 @@ sinks:
     url: "%s"
 http:
   listen: "127.0.0.1:0"
-""" % (bootstrap, TOPIC, ref_path, receiver.url))
+state_dir: "%s"
+""" % (bootstrap, TOPIC, ref_path, receiver.url, work))
 
     port_file = os.path.join(work, "http.port")
     env = dict(os.environ, DW_HTTP_PORT_FILE=port_file)

@@ -30,7 +30,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from dwcases import run_cases  # noqa: E402
+from harness import run_cases  # noqa: E402
 
 DW = None
 TMP = None

@@ -22,7 +22,8 @@ usage: test_manifests.py DRIFTWATCH_BINARY
   `driftwatch validate`; the reference copy equals reference_stats/;
 * the PodMonitor selects the Pod and scrapes its metrics port;
 * the Dockerfile is multi-stage debian:12 -> debian:12-slim, runs as the
-  manifests' non-root UID, and its ENTRYPOINT reads the mounted config;
+  manifests' non-root UID, its ENTRYPOINT is the binary and its CMD reads
+  the mounted config, and it carries OCI labels;
 * the Grafana dashboard parses and its queries use only the metric names
   (and labels) the HTTP server exposes, each of them at least once.
 """
@@ -477,11 +478,20 @@ def check_dockerfile(uid):
     runtime_run = " ".join(v for k, v in runtime if k == "RUN")
     check(not re.search(r"\b(build-essential|meson|gcc|[a-z0-9.+-]+-dev)\b", runtime_run),
           "Dockerfile: the runtime stage installs build tools or -dev packages")
+    # The binary is the entrypoint, so `docker run IMAGE --version` or
+    # `validate` need no --entrypoint; the default command reads the config.
     ep = [v for k, v in instr if k == "ENTRYPOINT"]
-    if check(ep, "Dockerfile: no ENTRYPOINT"):
-        e = json.loads(ep[-1])
-        check(os.path.basename(e[0]) == "driftwatch" and e[1:] == ["run", "-c", CONFIG_PATH],
-              "Dockerfile: ENTRYPOINT %s is not driftwatch run -c %s" % (e, CONFIG_PATH))
+    cmd = [v for k, v in instr if k == "CMD"]
+    if check(ep and cmd, "Dockerfile: no ENTRYPOINT or no CMD"):
+        e, c = json.loads(ep[-1]), json.loads(cmd[-1])
+        check(len(e) == 1 and os.path.basename(e[0]) == "driftwatch",
+              "Dockerfile: ENTRYPOINT %s is not the driftwatch binary alone" % e)
+        check(c == ["run", "-c", CONFIG_PATH],
+              "Dockerfile: CMD %s is not run -c %s" % (c, CONFIG_PATH))
+    labels = " ".join(v for k, v in runtime if k == "LABEL")
+    for key in ("title", "description", "version", "licenses", "source"):
+        check("org.opencontainers.image.%s=" % key in labels,
+              "Dockerfile: runtime stage lacks the OCI label org.opencontainers.image.%s" % key)
 
 
 # ------------------------------------------------------------- Grafana --

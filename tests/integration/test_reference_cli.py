@@ -102,9 +102,15 @@ class BuildTest(Tmp):
 
         it = cols["features.n_items"]
         vals, counts = np.unique(items, return_counts=True)
-        self.assertEqual(it["nbins"], len(vals))  # one bin per distinct value
-        self.assertEqual(it["edges"], [float(vals[0])] + [float(v) for v in vals])
-        self.assertEqual(it["bin_counts"], counts.tolist())
+        # A point bin per distinct value, a gap bin between neighbours.
+        self.assertEqual(it["nbins"], 2 * len(vals) - 1)
+        want_edges = [float(vals[0]), float(vals[0])]
+        want_counts = [int(counts[0])]
+        for v, k in zip(vals[1:], counts[1:]):
+            want_edges += [float(np.nextafter(float(v), -np.inf)), float(v)]
+            want_counts += [0, int(k)]
+        self.assertEqual(it["edges"], want_edges)
+        self.assertEqual(it["bin_counts"], want_counts)
 
         ag = cols["features.age"]
         self.assertEqual(ag["missing"], int(np.isnan(age).sum()))

@@ -38,7 +38,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from dwcases import run_cases  # noqa: E402
+from harness import run_cases  # noqa: E402
 
 DW = None
 PORT = None

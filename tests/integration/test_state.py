@@ -322,6 +322,23 @@ def case_kill_and_replicas():
 
     for r in reps:
         same_windows(solo, r)
+    # /metrics: exactly one leader, nothing left behind on the state topic,
+    # every replica merged the others' deltas; /api/v1/status says the same.
+    leaders = 0
+    for r in reps:
+        samples, _, _ = h.metrics(r.base())
+        leaders += h.metric(samples, "driftwatch_state_leader")
+        h.check(h.metric(samples, "driftwatch_state_deltas_merged_total") > 0,
+                "%s merged no delta" % r.name)
+        info = {k: h.metric(samples, k) for k in (
+            "driftwatch_state_records_late_total", "driftwatch_state_groups_waiting",
+            "driftwatch_state_deltas_merged_total", "driftwatch_state_records_merged_total")}
+        print("  %s: %s" % (r.name, info))
+        h.check(info["driftwatch_state_records_late_total"] == 0,
+                "%s counted merged records late" % r.name)
+        st = r.status()["state"]
+        h.check(st is not None and st["lag"] >= 0, "%s: status without state: %s" % (r.name, st))
+    h.check(leaders == 1, "%d replicas say they are the leader" % leaders)
     tr = transitions(shared_rx)
     h.check(sorted(set(tr)) == sorted(set(ts)),
             "replicas: alerts differ:\n single %s\n replicas %s" % (sorted(set(ts)), sorted(set(tr))))

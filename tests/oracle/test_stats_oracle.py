@@ -144,6 +144,19 @@ def check_psi_counts(driver, rng):
 
 # -------------------------------------------- reference edges (docs) -----
 
+def discrete_edges(distinct):
+    """A point bin per distinct value and, between neighbours, a gap bin
+    whose upper edge is the largest double below the next value (omitted
+    when no double lies between them)."""
+    edges = [distinct[0], distinct[0]]
+    for prev, x in zip(distinct[:-1], distinct[1:]):
+        below = np.nextafter(x, -np.inf)
+        if below > prev:
+            edges.append(below)
+        edges.append(x)
+    return np.array(edges)
+
+
 def reference_edges(x, bins=BINS):
     """The documented fine-bin rule (docs/statistics.md): one bin per
     distinct value when there are at most `bins` of them (edges[0] is the
@@ -153,7 +166,7 @@ def reference_edges(x, bins=BINS):
     n = len(v)
     distinct = np.unique(v)
     if len(distinct) <= bins:
-        return np.concatenate([[v[0]], distinct])
+        return discrete_edges(distinct)
     idx = [-(-i * n // bins) - 1 for i in range(1, bins + 1)]
     upper = []
     for j in idx:
@@ -225,6 +238,15 @@ def ks_scenarios(rng):
     r4 = rng.poisson(3.0, 20000).astype(float)
     yield "poisson, same", r4, rng.poisson(3.0, 4000).astype(float)
     yield "poisson, 3 vs 3.3", r4, rng.poisson(3.3, 4000).astype(float)
+    # Discrete columns whose serving values move into the gaps between the
+    # reference values, down (the regression: counted with the next value
+    # up, D was 0.01 instead of 0.1-0.2) and up, and a tiny sample.
+    r6 = rng.poisson(4.0, 20000).astype(float)
+    c6 = rng.poisson(4.0, 3000).astype(float)
+    half = rng.uniform(size=3000) < 0.5
+    yield "poisson, half down into gaps", r6, np.where(half, c6 - 0.5, c6)
+    yield "poisson, half up into gaps", r6, np.where(half, c6 + 0.5, c6)
+    yield "poisson, 30 values down", r6, rng.poisson(4.0, 30).astype(float) - 0.25
     # Mixed: a point mass plus a continuous part (zero-inflated).
     r5 = np.where(rng.uniform(size=20000) < 0.4, 0.0, rng.gamma(2.0, 1.0, 20000))
     yield "zero-inflated", r5, np.where(rng.uniform(size=3000) < 0.5, 0.0,
@@ -257,6 +279,10 @@ def check_ks(driver, rng):
         if not (d <= res.statistic + 1e-12 and res.statistic - d <= max_mass + 1e-12):
             fail("ks %s: D %r vs scipy %r (largest bin mass %r)"
                  % (name, d, res.statistic, max_mass))
+        # Discrete references (a point bin per value, gap bins between):
+        # D is exact wherever the current values fall.
+        if len(np.unique(ref)) <= BINS and abs(d - res.statistic) > 1e-9:
+            fail("ks %s (discrete): D %r vs scipy %r, must be exact" % (name, d, res.statistic))
         if abs(d - res.statistic) > KS_D_ATOL:
             fail("ks %s: |D - scipy D| = %r > %r" % (name, abs(d - res.statistic), KS_D_ATOL))
         if not rel_ok(n_eff, ne, 1e-15):
@@ -364,6 +390,30 @@ def check_bh(driver, rng):
 
 # ------------------------------------------------------ categorical ------
 
+def pool_sparse(a, b, min_expected=5):
+    """The documented pooling of dw_chi2() (chi2.h): columns whose smaller
+    expected count min(A, B) (a + b) / (A + B) is below 5 go into one pooled
+    column; a pooled column still below 5 also takes the kept column with
+    the smallest expected count (first in order on ties)."""
+    a = np.asarray(a, np.int64); b = np.asarray(b, np.int64)
+    keep = (a + b) > 0
+    a, b = a[keep], b[keep]
+    A, B = int(a.sum()), int(b.sum())
+    if A == 0 or B == 0:
+        return a, b
+    e = min(A, B) * (a + b) / (A + B)
+    small = e < min_expected
+    ka, kb = list(a[~small]), list(b[~small])
+    pa, pb = int(a[small].sum()), int(b[small].sum())
+    if pa + pb > 0:
+        if min(A, B) * (pa + pb) / (A + B) < min_expected and ka:
+            ke = [min(A, B) * (x + y) / (A + B) for x, y in zip(ka, kb)]
+            j = int(np.argmin(ke))
+            pa += ka.pop(j); pb += kb.pop(j)
+        ka.append(pa); kb.append(pb)
+    return np.array(ka), np.array(kb)
+
+
 def check_categorical(driver, rng):
     cases = []
     for _ in range(6):
@@ -376,6 +426,12 @@ def check_categorical(driver, rng):
         newc = rng.poisson(20, size=nnew)
         overflow = int(rng.choice([0, 9]))
         cases.append((rc, other, cc, newc, overflow))
+    # Sparse: 30 Zipf-like categories, a window of 100 (many expected
+    # counts below 5, so pooling decides), and a new category in it.
+    zipf = 1.0 / np.arange(1, 31); zipf /= zipf.sum()
+    for n_cur, newc in ((100, []), (100, [7]), (300, [2, 1]), (40, [])):
+        cases.append((rng.multinomial(50000, zipf), 0, rng.multinomial(n_cur, zipf),
+                      np.array(newc, int), 0))
     text = "".join("cat %d %s %d %s %d %s %d\n" % (len(rc), fmt(rc), other, fmt(cc), len(newc),
                                                     fmt(newc), overflow)
                    for rc, other, cc, newc, overflow in cases)
@@ -399,6 +455,7 @@ def check_categorical(driver, rng):
         else:
             pr, pc = rc, cc
         wpsi = psi_formula(pr, pc)
+        wstat, wp, wdf = scipy_chi2(*pool_sparse(a, b))
         stat, p, df, psi = float(o[0]), float(o[1]), int(o[2]), float(o[3])
         if (df != wdf or not rel_ok(stat, wstat, CHI2_RTOL) or not rel_ok(p, wp, CHI2_RTOL)
                 or not rel_ok(psi, wpsi, PSI_RTOL)):

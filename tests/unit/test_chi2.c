@@ -104,12 +104,13 @@ static void test_chi2_sample_unseen_categories(void **state)
                    .new_overflow = 5};
     dw_chi2_result got, want;
     /* Columns: A, B, C, X (only in the current data); Y is empty and dropped;
-     * the overflow is one more column. */
+     * the overflow is one more column. Its expected count 60 * 5 / 120 =
+     * 2.5 is below 5, so it is pooled, and the pool (still 2.5) takes the
+     * kept column with the smallest expected count, X (7.5). */
     assert_int_equal(dw_chi2(&s, &got), 0);
     assert_int_equal(
-        dw_chi2_counts((uint64_t[]){10, 20, 30, 0, 0}, (uint64_t[]){20, 0, 20, 15, 5}, 5, &want),
-        0);
-    assert_int_equal(got.df, 4);
+        dw_chi2_counts((uint64_t[]){10, 20, 30, 0}, (uint64_t[]){20, 0, 20, 20}, 4, &want), 0);
+    assert_int_equal(got.df, 3);
     assert_rel(got.statistic, want.statistic);
     assert_rel(got.p_value, want.p_value);
 
@@ -121,6 +122,35 @@ static void test_chi2_sample_unseen_categories(void **state)
     assert_int_equal(got.df, 3);
     assert_rel(got.statistic, want.statistic);
     assert_rel(got.p_value, want.p_value);
+}
+
+/* Regression: a 30-level column in a window of 100 had P(p < 0.001) five
+ * times nominal, because most cells expected far fewer than 5 values. */
+static void test_chi2_sparse_columns_pooled(void **state)
+{
+    (void)state;
+    char *cats[] = {"A", "B", "C", "D", "E"};
+    uint64_t rc[] = {5000, 3000, 1500, 300, 200};
+    dw_ref_column col = cat_col(cats, rc, 5, 0);
+    uint64_t bins[] = {50, 30, 12, 3, 5}; /* 100 values */
+    dw_sample s = {.ref = &col, .bins = bins};
+    dw_chi2_result got, want;
+    /* Expected (current row): 49.5, 29.7, 14.9, 3.0, 2.0: D and E pooled
+     * into one column of 5.0 (not below 5, so nothing more joins). */
+    assert_int_equal(dw_chi2(&s, &got), 0);
+    assert_int_equal(
+        dw_chi2_counts((uint64_t[]){5000, 3000, 1500, 500}, (uint64_t[]){50, 30, 12, 8}, 4, &want),
+        0);
+    assert_int_equal(got.df, 3);
+    assert_rel(got.statistic, want.statistic);
+    assert_rel(got.p_value, want.p_value);
+
+    /* Every column sparse: one pooled column, nothing to test. */
+    uint64_t few[] = {1, 1, 0, 0, 1};
+    s.bins = few;
+    assert_int_equal(dw_chi2(&s, &got), 0);
+    assert_int_equal(got.df, 0);
+    assert_true(got.p_value == 1.0);
 }
 
 static void test_chi2_sample_identical_empty_numeric(void **state)
@@ -157,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_chi2_zero_columns_dropped),
         cmocka_unit_test(test_chi2_degenerate),
         cmocka_unit_test(test_chi2_sample_unseen_categories),
+        cmocka_unit_test(test_chi2_sparse_columns_pooled),
         cmocka_unit_test(test_chi2_sample_identical_empty_numeric),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

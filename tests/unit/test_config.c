@@ -4,6 +4,7 @@
 #include <cmocka.h>
 
 #include "driftwatch/config.h"
+#include "driftwatch/state_dir.h"
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
 
@@ -113,6 +114,9 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(t->min_samples, 100);
     assert_close(t->missing_rate_delta, 0.1, EPS);
     assert_close(t->type_error_rate, 0.05, EPS);
+    assert_close(t->out_of_range_rate, 0.01, EPS);
+    assert_close(t->unseen_rate, 0.01, EPS);
+    assert_close(t->false_alarms_per_week, 1.0, EPS);
 
     assert_int_equal(cfg->alerts.for_evaluations, 2);
     assert_close(cfg->alerts.clear_psi, 0.1, EPS);
@@ -145,8 +149,13 @@ static void test_minimal_defaults(void **state)
     assert_true(cfg->http.enabled);
     assert_int_equal(cfg->log.level, DW_LOG_INFO);
     assert_int_equal(cfg->log.format, DW_LOG_JSON);
-    /* Absolute paths are kept. */
-    assert_string_equal(cfg->state_dir, "/var/lib/driftwatch");
+    /* No state_dir: the default that works where the process runs
+     * (/var/lib/driftwatch in the image, ~/.local/state/driftwatch on a
+     * laptop). */
+    char *def = dw_state_dir_default();
+    assert_string_equal(cfg->state_dir, def);
+    assert_true(cfg->state_dir_default);
+    free(def);
     assert_int_equal(cfg->evaluation.max_new_categories, 32);
     dw_config_free(cfg);
 }
@@ -206,6 +215,9 @@ static const char full_yaml[] = "# every key set\n"
                                 "  min_samples: 500\n"
                                 "  missing_rate_delta: 0.2\n"
                                 "  type_error_rate: 0.01\n"
+                                "  out_of_range_rate: 0.03\n"
+                                "  unseen_rate: 0.04\n"
+                                "  false_alarms_per_week: 0.5\n"
                                 "models:\n"
                                 "  - name: fraud\n"
                                 "    version: v3\n"
@@ -326,6 +338,9 @@ static void test_full_file(void **state)
     assert_int_equal(cfg->thresholds.min_samples, 500);
     assert_close(cfg->thresholds.missing_rate_delta, 0.2, EPS);
     assert_close(cfg->thresholds.type_error_rate, 0.01, EPS);
+    assert_close(cfg->thresholds.out_of_range_rate, 0.03, EPS);
+    assert_close(cfg->thresholds.unseen_rate, 0.04, EPS);
+    assert_close(cfg->thresholds.false_alarms_per_week, 0.5, EPS);
 
     assert_int_equal(cfg->nmodels, 3);
     const dw_model_config *m = &cfg->models[0];
@@ -434,6 +449,7 @@ static void test_full_file(void **state)
     assert_int_equal(cfg->log.level, DW_LOG_DEBUG);
     assert_int_equal(cfg->log.format, DW_LOG_TEXT);
     assert_string_equal(cfg->state_dir, "/cfg/state");
+    assert_false(cfg->state_dir_default);
     assert_int_equal(cfg->evaluation.max_new_categories, 64);
     dw_config_free(cfg);
 }

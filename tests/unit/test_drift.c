@@ -38,6 +38,26 @@ static void numeric(numfix *f, uint64_t per_bin)
     f->s.bins = f->bins;
 }
 
+/* A categorical reference with the two categories cats and counts rc. */
+static dw_ref_column two_categories(char **cats, uint64_t *rc)
+{
+    dw_ref_column col;
+    memset(&col, 0, sizeof col);
+    col.type = DW_COL_CATEGORICAL;
+    col.ncat = 2;
+    col.categories = cats;
+    col.cat_counts = rc;
+    col.count = rc[0] + rc[1];
+    return col;
+}
+
+/* Evaluates one column and decides it alone. */
+static void decide1(const dw_sample *s, const dw_thresholds *t, dw_column_result *r)
+{
+    dw_column_evaluate(s, r);
+    dw_drift_decide(r, 1, t, 0);
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -136,13 +156,7 @@ static void test_categorical_uses_chi2(void **state)
     dw_thresholds_default(&t);
     char *cats[] = {"A", "B"};
     uint64_t rc[] = {500, 500};
-    dw_ref_column col;
-    memset(&col, 0, sizeof col);
-    col.type = DW_COL_CATEGORICAL;
-    col.ncat = 2;
-    col.categories = cats;
-    col.cat_counts = rc;
-    col.count = 1000;
+    dw_ref_column col = two_categories(cats, rc);
     uint64_t bins[] = {900, 100};
     dw_sample s = {.ref = &col, .bins = bins};
     dw_column_result r;
@@ -203,31 +217,176 @@ static void test_quality_issue(void **state)
     f.col.missing = 1000; /* reference missing rate 1000 / 11000 */
     for (size_t i = 0; i < NB; i++)
         f.bins[1 + i] = 2;
-    f.s.missing = 50; /* 50 / 250 = .2: +.109, above the .1 delta */
+    f.s.missing = 100; /* 100 / 300 = .333, significantly above .091 + .1 */
     dw_column_result r;
-    dw_column_evaluate(&f.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&f.s, &t, &r);
     assert_true(r.quality_issue);
+    assert_int_equal(r.quality_reasons, DW_QUALITY_MISSING);
+    assert_false(r.quality_clear);
     assert_false(r.drift);
 
-    f.s.missing = 40; /* 40 / 240 = .1667: +.076, within the delta */
-    dw_column_evaluate(&f.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    /* Regression (a 10 % null flood flapped 3-6 times in 2 hours): a rate
+     * just above the level, 50 / 250 = .2 against .191, is not
+     * significantly above it, so it does not fire. */
+    f.s.missing = 50;
+    decide1(&f.s, &t, &r);
     assert_false(r.quality_issue);
+    /* ...and it does not clear a firing alert either: the clear level is
+     * half the delta (.091 + .05). */
+    assert_false(r.quality_clear);
+    f.s.missing = 30; /* 30 / 230 = .130 */
+    decide1(&f.s, &t, &r);
+    assert_false(r.quality_issue);
+    assert_true(r.quality_clear);
 
-    f.s.type_errors = 20; /* 20 / 260 = .077 > .05 */
-    dw_column_evaluate(&f.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    f.s.missing = 40;
+    f.s.type_errors = 40; /* 40 / 280 = .143, significantly above .05 */
+    decide1(&f.s, &t, &r);
     assert_true(r.quality_issue);
+    assert_int_equal(r.quality_reasons, DW_QUALITY_TYPE_ERRORS);
 
     /* Fewer than min_samples values seen: no verdict. */
     numfix g;
     numeric(&g, 100);
     g.s.missing = 50;
-    dw_column_evaluate(&g.s, &r);
-    dw_drift_decide(&r, 1, &t, 0);
+    decide1(&g.s, &t, &r);
     assert_false(r.quality_issue);
     assert_true(r.p_value == 1.0 && r.psi == 0.0); /* empty: neutral results */
+}
+
+/* Regression: 8 % of a column became the sentinel -999; out-of-range
+ * values were not a quality signal at all. */
+static void test_out_of_range_is_quality(void **state)
+{
+    (void)state;
+    dw_thresholds t;
+    dw_thresholds_default(&t);
+    numfix f;
+    numeric(&f, 500); /* 50,000 reference rows */
+    for (size_t i = 0; i < NB; i++)
+        f.bins[1 + i] = 46;
+    f.bins[0] = 400; /* 400 / 5000 = 8 % below the minimum */
+    dw_column_result r;
+    decide1(&f.s, &t, &r);
+    assert_true(r.quality_issue);
+    assert_int_equal(r.quality_reasons, DW_QUALITY_OUT_OF_RANGE);
+
+    /* 0.4 % beyond the range: within the 1 % level and below half of it. */
+    f.bins[0] = 20;
+    decide1(&f.s, &t, &r);
+    assert_false(r.quality_issue);
+    assert_true(r.quality_clear);
+
+    /* A reference of 200 rows allows up to 2 ln(2 / .01) / 200 = 5.3 %
+     * beyond its range: 4 % there is expected, not a quality problem. */
+    numfix g;
+    numeric(&g, 2);
+    for (size_t i = 0; i < NB; i++)
+        g.bins[1 + i] = 48;
+    g.bins[NB + 1] = 200; /* 4 % */
+    decide1(&g.s, &t, &r);
+    assert_false(r.quality_reasons & DW_QUALITY_OUT_OF_RANGE);
+
+    t.out_of_range_rate = 0; /* disabled */
+    f.bins[0] = 400;
+    decide1(&f.s, &t, &r);
+    assert_false(r.quality_issue);
+}
+
+/* Regression: a brand-new category at 2 % (chi-squared p 4e-192) was never
+ * flagged. It is a quality signal when its share is significantly above
+ * both unseen_rate and what the reference's size allows. */
+static void test_new_category_share_is_quality(void **state)
+{
+    (void)state;
+    dw_thresholds t;
+    dw_thresholds_default(&t);
+    t.eval_alpha = 1e-5;
+    char *cats[] = {"A", "B"};
+    uint64_t rc[] = {1000, 1000};
+    dw_ref_column col = two_categories(cats, rc);
+    uint64_t bins[] = {4900, 4900};
+    const char *names[] = {"NEW"};
+    uint64_t nc[] = {200}; /* 2 % of 10,000 */
+    dw_sample s = {.ref = &col, .bins = bins, .nnew = 1, .new_counts = nc, .new_names = names};
+    dw_column_result r;
+    decide1(&s, &t, &r);
+    assert_true(r.quality_issue);
+    assert_int_equal(r.quality_reasons, DW_QUALITY_UNSEEN);
+
+    /* 2,000 rows without the category allow ln(1e5) / 2000 = .58 %: 0.7 %
+     * is not significantly above the 1 % level. */
+    nc[0] = 70;
+    decide1(&s, &t, &r);
+    assert_false(r.quality_issue);
+    /* A reference of 200 rows allows 5.8 %: 2 % is no evidence. */
+    rc[0] = rc[1] = 100;
+    col.count = 200;
+    nc[0] = 200;
+    decide1(&s, &t, &r);
+    assert_false(r.quality_issue);
+}
+
+/* Regression: at 0.25-0.5 records/s the fixed D >= 0.1 sat inside the
+ * noise (7-28 false alerts a week). The effect must also clear the
+ * critical value c_a (1 / sqrt(m) + 1 / sqrt(n)). */
+static void test_critical_values_scale_with_sample_sizes(void **state)
+{
+    (void)state;
+    dw_thresholds t;
+    dw_thresholds_default(&t);
+    numfix f;
+    numeric(&f, 20); /* 2,000 reference rows */
+    /* 400 values, 5 in each of the lower 50 bins and 3 in each upper one:
+     * D = 250 / 400 - 1 / 2 = .125, above the .1 threshold. */
+    for (size_t i = 0; i < NB; i++)
+        f.bins[1 + i] = i < 50 ? 5 : 3;
+    dw_column_result r;
+    dw_column_evaluate(&f.s, &r);
+    assert_true(fabs(r.ks.statistic - 0.125) < 1e-12);
+    /* One-shot (eval_alpha 0: alpha .01): scipy.special.kolmogi(.01) =
+     * 1.6276236115189504, critical .118 (1e-9: the bisection's tolerance). */
+    dw_drift_decide(&r, 1, &t, 0);
+    double want = 1.6276236115189504 * (1 / sqrt(400.0) + 1 / sqrt(2000.0));
+    assert_true(fabs(r.ks_critical - want) < 1e-9);
+    assert_true(r.effect);
+    /* A streaming evaluation allowed 1e-4: kolmogi(1e-4) =
+     * 2.2252513961950457, critical .161: noise can reach .125 there. */
+    t.eval_alpha = 1e-4;
+    dw_drift_decide(&r, 1, &t, 0);
+    want = 2.2252513961950457 * (1 / sqrt(400.0) + 1 / sqrt(2000.0));
+    assert_true(fabs(r.ks_critical - want) < 1e-9);
+    assert_false(r.effect);
+    assert_false(r.drift);
+
+    /* The same shape in 40,000 values clears it (critical .061). */
+    for (size_t i = 0; i < NB + 2; i++)
+        f.bins[i] *= 100;
+    decide1(&f.s, &t, &r);
+    assert_true(r.ks_critical < 0.1 && r.effect && r.drift);
+
+    /* PSI's critical value: scipy.stats.chi2.isf(.001, 9) = 27.877...;
+     * 10 buckets, m = 40,000, n = 2,000. */
+    t.eval_alpha = 0.001;
+    dw_drift_decide(&r, 1, &t, 0);
+    double q = 27.877164871256575;
+    double s = sqrt(q / 40000.0) + sqrt(q / 2000.0);
+    assert_int_equal(r.psi_buckets, 10);
+    assert_true(fabs(r.psi_critical - s * s) < 1e-9 * s * s);
+}
+
+static void test_eval_alpha_from_weekly_budget(void **state)
+{
+    (void)state;
+    dw_thresholds t;
+    dw_thresholds_default(&t);
+    /* 1 a week over 20 columns, 2 windows, a 1-minute slide (10,080
+     * evaluations a week). */
+    assert_true(fabs(dw_eval_alpha(&t, 20, 2, 60000) - 1.0 / (20 * 2 * 10080.0)) < 1e-18);
+    t.false_alarms_per_week = 0; /* disabled: alpha per evaluation */
+    assert_true(dw_eval_alpha(&t, 20, 2, 60000) == t.alpha);
+    t.false_alarms_per_week = 1e9; /* never looser than alpha */
+    assert_true(dw_eval_alpha(&t, 20, 2, 60000) == t.alpha);
 }
 
 int main(void)
@@ -240,6 +399,10 @@ int main(void)
         cmocka_unit_test(test_categorical_uses_chi2),
         cmocka_unit_test(test_bh_family_and_per_column_thresholds),
         cmocka_unit_test(test_quality_issue),
+        cmocka_unit_test(test_out_of_range_is_quality),
+        cmocka_unit_test(test_new_category_share_is_quality),
+        cmocka_unit_test(test_critical_values_scale_with_sample_sizes),
+        cmocka_unit_test(test_eval_alpha_from_weekly_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -246,6 +246,83 @@ static void test_metrics_dead_letter_and_http(void **state)
     free(t);
 }
 
+/* The reload and process families appear only when given, with the
+ * values given (the process numbers themselves: tests/unit/test_process.c). */
+/* The state topic's families appear only with a state topic, with the
+ * engine's delta counters and the replica's figures. */
+static void test_metrics_state(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    st.deltas_out = 12;
+    st.delta_bytes_out = 3456;
+    st.deltas_in = 7;
+    st.delta_records_in = 900;
+    st.delta_duplicates = 2;
+    st.delta_foreign = 1;
+    st.delta_invalid = 3;
+    st.delta_late = 4;
+    st.delta_ahead = 5;
+    dw_metrics_input in = {.stats = &st};
+    char *t = dw_metrics_render(&in, NULL, NULL);
+    assert_false(has_prefix_line(t, "driftwatch_state_leader"));
+    free(t);
+    dw_metrics_state ms = {.leader = true, .lag = 42, .queued = 6, .held = 9, .held_dropped = 1};
+    in.state = &ms;
+    t = dw_metrics_render(&in, NULL, NULL);
+    assert_wellformed(t);
+    assert_line(t, "# TYPE driftwatch_state_leader gauge");
+    assert_line(t, "driftwatch_state_leader 1");
+    assert_line(t, "driftwatch_state_lag_messages 42");
+    assert_line(t, "driftwatch_state_messages_queued 6");
+    assert_line(t, "driftwatch_state_deltas_written_total 12");
+    assert_line(t, "driftwatch_state_delta_bytes_written_total 3456");
+    assert_line(t, "driftwatch_state_deltas_merged_total 7");
+    assert_line(t, "driftwatch_state_records_merged_total 900");
+    assert_line(t, "driftwatch_state_deltas_ignored_total{reason=\"duplicate\"} 2");
+    assert_line(t, "driftwatch_state_deltas_ignored_total{reason=\"foreign\"} 1");
+    assert_line(t, "driftwatch_state_deltas_ignored_total{reason=\"invalid\"} 3");
+    assert_line(t, "driftwatch_state_records_late_total 4");
+    assert_line(t, "driftwatch_state_groups_waiting 5");
+    assert_line(t, "driftwatch_state_documents_held 9");
+    assert_line(t, "driftwatch_state_documents_dropped_total 1");
+    free(t);
+}
+
+static void test_metrics_reload_and_process(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    dw_metrics_reload rl = {.last_successful = false, .success_time = 1795500000.25};
+    dw_process_stats ps = {.cpu_seconds = 1.5,
+                           .rss_bytes = 4096,
+                           .virtual_bytes = 8192,
+                           .open_fds = 7,
+                           .max_fds = 1024,
+                           .start_time = 1795499000.5};
+    dw_metrics_input in = {.stats = &st, .reload = &rl, .process = &ps};
+    char *t = dw_metrics_render(&in, NULL, NULL);
+    assert_wellformed(t);
+    assert_line(t, "# TYPE driftwatch_config_last_reload_successful gauge");
+    assert_line(t, "driftwatch_config_last_reload_successful 0");
+    assert_line(t, "driftwatch_config_last_reload_success_timestamp_seconds 1795500000.25");
+    assert_line(t, "# TYPE process_cpu_seconds_total counter");
+    assert_line(t, "process_cpu_seconds_total 1.5");
+    assert_line(t, "process_resident_memory_bytes 4096");
+    assert_line(t, "process_virtual_memory_bytes 8192");
+    assert_line(t, "process_open_fds 7");
+    assert_line(t, "process_max_fds 1024");
+    assert_line(t, "process_start_time_seconds 1795499000.5");
+    free(t);
+    /* Without them (replay without --http has no server): absent. */
+    in.reload = NULL;
+    in.process = NULL;
+    t = dw_metrics_render(&in, NULL, NULL);
+    assert_false(has_prefix_line(t, "driftwatch_config_last_reload_successful"));
+    assert_false(has_prefix_line(t, "process_open_fds"));
+    free(t);
+}
+
 static void test_metrics_column_series(void **state)
 {
     (void)state;
@@ -410,6 +487,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_counters_and_format),
         cmocka_unit_test(test_metrics_dead_letter_and_http),
+        cmocka_unit_test(test_metrics_reload_and_process),
+        cmocka_unit_test(test_metrics_state),
         cmocka_unit_test(test_metrics_column_series),
         cmocka_unit_test(test_metrics_label_escaping),
         cmocka_unit_test(test_metrics_histogram_cumulative),

@@ -2,7 +2,8 @@
  * slots and their reuse, adding records to every window, and evaluation
  * (decision, BH family without ignored columns, alert state machines with
  * `for`, hysteresis, history). The reference is built by hand:
- *   [0] features.x  numeric 1..10, one bin per value (10 bins)
+ *   [0] features.x  numeric 1..10, one bin per value (10 bins, the layout
+ *                   before gap bins)
  *   [1] features.c  categorical a (500), b (300), c (200)
  *   [2] features.u  numeric, 10,000 evenly spaced values in (0, 1), 20 bins */
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "driftwatch/error.h"
+#include "driftwatch/histogram.h"
 #include "driftwatch/model.h"
 #include "driftwatch/reference_build.h"
 
@@ -40,6 +42,17 @@ static int group_setup(void **state)
     for (int i = 0; i < 10; i++)
         v[i] = i + 1;
     assert_int_equal(dw_build_numeric(x, v, 10, 10), 0);
+    /* The layout of a reference built before gap bins (which still loads):
+     * one bin per value, edges {1, 1, 2, ..., 10}, so bin i > 0 is
+     * (i, i + 1]. The offsets below count on these 10 bins. */
+    x->nbins = 10;
+    x->edges[0] = 1;
+    for (int i = 1; i <= 10; i++) {
+        x->edges[i] = i;
+        x->bin_counts[i - 1] = 1;
+    }
+    dw_bin_index_free(x->bin_index);
+    x->bin_index = NULL;
 
     dw_ref_column *c = &ref->cols[1];
     c->name = strdup("features.c");
@@ -487,6 +500,47 @@ static void test_quality_issue_inhibits_the_distribution_alert(void **state)
     dw_model_free(m);
 }
 
+/* Regression (issue 10): a null flood whose rate hovered around
+ * missing_rate_delta fired 3-6 times in 2 hours. Once firing, the quality
+ * alert stays firing while the rate is between half the level and the
+ * level, and resolves once when it falls below half. */
+static void test_quality_alert_has_hysteresis(void **state)
+{
+    (void)state;
+    dw_model *m = new_model(2, 1, NULL);
+    dw_column_result res[3];
+    dw_alert_event ev[6];
+    int fired = 0, resolved = 0;
+    /* Missing values per 100 present ones: 40 (28.6 %, far above the 10 %
+     * level), then 8 (7.4 %: below the level, above half of it), then 2. */
+    static const struct {
+        int64_t until;
+        int missing;
+    } phases[] = {{10, 40}, {30, 8}, {45, 2}};
+    int64_t k = 0;
+    for (size_t p = 0; p < 3; p++) {
+        for (; k < phases[p].until; k++) {
+            add_u_minute(m, k, 100, 0.0);
+            for (int i = 0; i < phases[p].missing; i++)
+                add(m, T0 + k * MIN + 100 + i, 2, (dw_value){.kind = DW_VAL_MISSING});
+            dw_model_evaluate(m, 0, close_next(m), res, ev);
+            fired += ev[5] == DW_ALERT_FIRED;
+            resolved += ev[5] == DW_ALERT_RESOLVED;
+        }
+        if (p == 0)
+            assert_true(res[2].quality_issue && fired == 1);
+        if (p == 1) { /* between the levels: neither fires nor clears */
+            assert_false(res[2].quality_issue);
+            assert_false(res[2].quality_clear);
+            assert_int_equal(dw_model_alert(m, 2, 0, 1)->state, DW_ALERT_FIRING);
+        }
+    }
+    assert_int_equal(fired, 1);
+    assert_int_equal(resolved, 1);
+    assert_true(res[2].quality_clear);
+    dw_model_free(m);
+}
+
 static void test_firing_alert_resolves_when_a_full_window_has_no_data(void **state)
 {
     (void)state;
@@ -595,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_ignored_columns_are_evaluated_but_never_alert),
         cmocka_unit_test(test_reload_thresholds_change_the_decision),
         cmocka_unit_test(test_quality_issue_inhibits_the_distribution_alert),
+        cmocka_unit_test(test_quality_alert_has_hysteresis),
         cmocka_unit_test(test_firing_alert_resolves_when_a_full_window_has_no_data),
         cmocka_unit_test(test_history_keeps_the_last_evaluations_oldest_first),
         cmocka_unit_test(test_restore_and_notified),

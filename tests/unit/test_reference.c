@@ -339,6 +339,56 @@ static void test_save_refuses_invalid_and_unwritable(void **state)
     dw_reference_free(r);
 }
 
+/* Flat training data (a CSV) meets nested serving fields by last name;
+ * a reference with dotted names matches exact paths only. */
+static void test_match_flat_and_nested_names(void **state)
+{
+    (void)state;
+    dw_reference *r = sample_ref();
+    assert_false(dw_reference_is_flat(r));
+    assert_int_equal(dw_reference_match(r, "features.amount", 15), 0);
+    assert_int_equal(dw_reference_match(r, "features.amount.x", 15), 0); /* len bounds it */
+    assert_int_equal(dw_reference_match(r, "inputs.amount", 13), -1);
+    assert_int_equal(dw_reference_match(r, "amount", 6), -1);
+    free(r->cols[0].name);
+    r->cols[0].name = strdup("amount");
+    free(r->cols[1].name);
+    r->cols[1].name = strdup("n_items");
+    free(r->cols[2].name);
+    r->cols[2].name = strdup("country");
+    assert_true(dw_reference_is_flat(r));
+    assert_int_equal(dw_reference_match(r, "amount", 6), 0);
+    assert_int_equal(dw_reference_match(r, "features.amount", 15), 0);
+    assert_int_equal(dw_reference_match(r, "a.b.country", 11), 2);
+    assert_int_equal(dw_reference_match(r, "features.amounts", 16), -1);
+    assert_int_equal(dw_reference_match(r, "features.", 9), -1);
+    dw_reference_free(r);
+}
+
+static void test_unreachable_columns_and_mismatch(void **state)
+{
+    (void)state;
+    dw_reference *r = sample_ref();
+    char *features[] = {"features"}, *inputs[] = {"inputs", "prediction"};
+    char *fields[] = {"features.country"};
+    const char *first = "x";
+    assert_int_equal(dw_reference_unreachable(r, features, 1, NULL, 0, &first), 0);
+    assert_null(first);
+    assert_int_equal(dw_reference_unreachable(r, inputs, 2, NULL, 0, &first), 3);
+    assert_string_equal(first, "features.amount");
+    assert_int_equal(dw_reference_unreachable(r, inputs, 2, fields, 1, &first), 2);
+
+    char buf[256];
+    assert_false(dw_reference_mismatch(r, "fraud", "v3", buf, sizeof buf)); /* no version */
+    assert_true(dw_reference_mismatch(r, "churn", NULL, buf, sizeof buf));
+    assert_string_equal(buf, "model churn: its reference was built for model fraud");
+    r->model_version = strdup("v2");
+    assert_false(dw_reference_mismatch(r, "fraud", NULL, buf, sizeof buf));
+    assert_true(dw_reference_mismatch(r, "fraud", "v3", buf, sizeof buf));
+    assert_string_equal(buf, "model fraud version v3: its reference was built for version v2");
+    dw_reference_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +397,8 @@ int main(void)
         cmocka_unit_test(test_every_validation_error),
         cmocka_unit_test(test_truncated_empty_and_missing_files),
         cmocka_unit_test(test_save_refuses_invalid_and_unwritable),
+        cmocka_unit_test(test_match_flat_and_nested_names),
+        cmocka_unit_test(test_unreachable_columns_and_mismatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,14 +102,32 @@ static void test_discrete_one_bin_per_value(void **state)
     memcpy(copy, v, sizeof v);
     dw_ref_column c = {0};
     assert_int_equal(dw_build_numeric(&c, v, 6, 1000), 0);
-    assert_int_equal(c.nbins, 3);
-    double want[] = {1, 1, 2, 3};
-    for (size_t i = 0; i < 4; i++)
+    /* Point bins for 1, 2, 3 and gap bins (1, 2) and (2, 3) between. */
+    assert_int_equal(c.nbins, 5);
+    double want[] = {1, 1, nextafter(2, 0), 2, nextafter(3, 0), 3};
+    for (size_t i = 0; i < 6; i++)
         assert_true(c.edges[i] == want[i]);
-    assert_int_equal(c.bin_counts[0], 3);
-    assert_int_equal(c.bin_counts[1], 2);
-    assert_int_equal(c.bin_counts[2], 1);
+    uint64_t counts[] = {3, 0, 2, 0, 1};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(c.bin_counts[i], counts[i]);
     check_bins_brute_force(&c, copy, 6);
+    /* A serving value between two reference values lands in the gap, not
+     * in the next value's bin (that hid downward moves from KS). */
+    assert_int_equal(dw_ref_bin(&c, 1.5), 1);
+    assert_int_equal(dw_ref_bin(&c, 2.0), 2);
+    assert_int_equal(dw_ref_bin(&c, 2.999), 3);
+    free_col(&c);
+}
+
+static void test_discrete_adjacent_doubles_need_no_gap(void **state)
+{
+    (void)state;
+    double a = 1.0, b = nextafter(1.0, 2.0);
+    double v[] = {b, a, b};
+    dw_ref_column c = {0};
+    assert_int_equal(dw_build_numeric(&c, v, 3, 1000), 0);
+    assert_int_equal(c.nbins, 2);
+    assert_true(c.edges[0] == a && c.edges[1] == a && c.edges[2] == b);
     free_col(&c);
 }
 
@@ -340,6 +358,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_continuous_edges_at_quantiles),
+        cmocka_unit_test(test_discrete_adjacent_doubles_need_no_gap),
         cmocka_unit_test(test_discrete_one_bin_per_value),
         cmocka_unit_test(test_constant_and_single_value),
         cmocka_unit_test(test_heavy_ties_more_values_than_bins),

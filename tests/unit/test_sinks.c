@@ -631,13 +631,14 @@ static void test_alertmanager_postable_alerts(void **state)
                         "2026-11-25T13:30:00.000Z to 2026-11-25T13:45:00.000Z)");
     assert_string_equal(sget(a0, "startsAt"), "2026-11-25T13:00:00.000Z");
     assert_string_equal(sget(a0, "generatorURL"), "http://driftwatch:8080/ui");
-    /* Firing: endsAt one hold period after the later of start and now. */
+    /* Firing: endsAt 4 x resend_interval (default 5m) after the later of
+     * start and now, as Prometheus does. */
     const char *ends = sget(a0, "endsAt");
     int64_t ends_ms, start_ms;
     assert_int_equal(dw_ts_parse_rfc3339(ends, strlen(ends), &ends_ms), 0);
     assert_int_equal(dw_ts_parse_rfc3339("2026-11-25T13:00:00.000Z", 24, &start_ms), 0);
-    int64_t lo = (start_ms > before ? start_ms : before) + 24LL * 3600 * 1000;
-    int64_t hi = (start_ms > after ? start_ms : after) + 24LL * 3600 * 1000;
+    int64_t lo = (start_ms > before ? start_ms : before) + 20LL * 60 * 1000;
+    int64_t hi = (start_ms > after ? start_ms : after) + 20LL * 60 * 1000;
     assert_true(ends_ms >= lo && ends_ms <= hi);
 
     /* Resolved: endsAt is the resolve time. */
@@ -651,6 +652,40 @@ static void test_alertmanager_postable_alerts(void **state)
     assert_string_equal(sget(json_object_get(a2, "labels"), "severity"), "critical");
     assert_non_null(strstr(sget(json_object_get(a2, "annotations"), "description"),
                            "missing 31.0% (reference 2.0%)"));
+    json_decref(arr);
+    dw_http_request_clear(&req);
+    json_decref(doc);
+}
+
+/* Static labels/annotations of the sink are added, driftwatch's own win;
+ * endsAt follows resend_interval. */
+static void test_alertmanager_static_labels_and_resend_interval(void **state)
+{
+    (void)state;
+    dw_sink_kv opts[] = {{"resend_interval", "2m"},
+                         {"labels.team", "ml"},
+                         {"labels.severity", "page"},
+                         {"annotations.runbook_url", "https://rb/x"},
+                         {"annotations.summary", "mine"}};
+    dw_sink_spec s = spec_of("alertmanager", "http://127.0.0.1:9093", opts, 5);
+    json_t *doc = three_alert_doc();
+    dw_http_request req = {0};
+    int64_t before = dw_wall_ms();
+    assert_int_equal(dw_sink_alertmanager.format(&s, doc, &req), 0);
+    int64_t after = dw_wall_ms();
+    json_t *arr = parse_body(&req);
+    json_t *a0 = json_array_get(arr, 0);
+    json_t *l = json_object_get(a0, "labels"), *an = json_object_get(a0, "annotations");
+    assert_int_equal(json_object_size(l), 7);
+    assert_string_equal(sget(l, "team"), "ml");
+    assert_string_equal(sget(l, "severity"), "warning");
+    assert_string_equal(sget(an, "runbook_url"), "https://rb/x");
+    assert_string_equal(sget(an, "summary"), "Drift in fraud v3: features.amount (15m window)");
+    const char *ends = sget(a0, "endsAt");
+    int64_t ends_ms;
+    assert_int_equal(dw_ts_parse_rfc3339(ends, strlen(ends), &ends_ms), 0);
+    /* The start (2026-11-25) lies before now: the hold counts from now. */
+    assert_true(ends_ms >= before + 8 * 60000 && ends_ms <= after + 8 * 60000);
     json_decref(arr);
     dw_http_request_clear(&req);
     json_decref(doc);
@@ -746,6 +781,7 @@ int main(void)
         cmocka_unit_test(test_pagerduty_validation_and_one_alert_per_request),
         cmocka_unit_test(test_pagerduty_classifies_events_api_answers),
         cmocka_unit_test(test_alertmanager_postable_alerts),
+        cmocka_unit_test(test_alertmanager_static_labels_and_resend_interval),
         cmocka_unit_test(test_alertmanager_endpoint_and_validation),
         cmocka_unit_test(test_notifier_queues_one_document_per_alert_for_pagerduty),
         cmocka_unit_test(test_registry_knows_the_new_types),

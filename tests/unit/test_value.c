@@ -16,7 +16,7 @@
 #include <string.h>
 
 typedef struct cols {
-    dw_reference *ref; /* [0] numeric 1..10 (one bin per value), [1] categorical */
+    dw_reference *ref; /* [0] numeric 1..10 (point and gap bins), [1] categorical */
 } cols;
 
 static int setup(void **state)
@@ -100,38 +100,42 @@ static void assert_class(const dw_ref_column *col, dw_value v, dw_value_class wa
 
 static void test_the_hand_built_numeric_column(void **state)
 {
-    /* 10 distinct values, 10 bins: edges {1, 1, 2, ..., 10}; bin 0 is
-     * [1, 1], bin i is (i, i + 1]. */
+    /* 10 distinct values: a point bin per value and a gap bin between
+     * neighbours, 19 bins: edges {1, 1, below(2), 2, ..., below(10), 10};
+     * bin 0 is [1, 1], bin 2k - 1 the open gap (k, k + 1), bin 2k the
+     * point k + 1. */
     const dw_ref_column *x = &((cols *)*state)->ref->cols[0];
-    assert_int_equal(x->nbins, 10);
-    assert_true(x->edges[0] == 1 && x->edges[1] == 1 && x->edges[10] == 10);
-    for (size_t i = 0; i < 10; i++)
-        assert_int_equal(x->bin_counts[i], 1);
+    assert_int_equal(x->nbins, 19);
+    assert_true(x->edges[0] == 1 && x->edges[1] == 1 && x->edges[19] == 10);
+    assert_true(x->edges[2] == nextafter(2.0, 0.0) && x->edges[3] == 2);
+    for (size_t i = 0; i < 19; i++)
+        assert_int_equal(x->bin_counts[i], i % 2 == 0 ? 1 : 0);
 }
 
 static void test_numbers_fall_in_right_closed_bins(void **state)
 {
     const dw_ref_column *x = &((cols *)*state)->ref->cols[0];
     assert_bin(x, num(1), 0);
-    assert_bin(x, num(2), 1);
-    assert_bin(x, num(2.5), 2); /* (2, 3] */
-    assert_bin(x, num(3), 2);
-    assert_bin(x, num(10), 9);
+    assert_bin(x, num(1.5), 1); /* the gap (1, 2) */
+    assert_bin(x, num(2), 2);
+    assert_bin(x, num(2.5), 3); /* the gap (2, 3) */
+    assert_bin(x, num(3), 4);
+    assert_bin(x, num(10), 18);
     /* Outside the training range: underflow -1, overflow nbins. */
     assert_bin(x, num(0.999), -1);
     assert_bin(x, num(-1e300), -1);
-    assert_bin(x, num(10.0000001), 10);
-    assert_bin(x, num(INFINITY), 10);
+    assert_bin(x, num(10.0000001), 19);
+    assert_bin(x, num(INFINITY), 19);
     assert_bin(x, num(-INFINITY), -1);
 }
 
 static void test_numeric_strings_count_as_numbers(void **state)
 {
     const dw_ref_column *x = &((cols *)*state)->ref->cols[0];
-    assert_bin(x, str("2.5"), 2);
-    assert_bin(x, str("1e1"), 9);
+    assert_bin(x, str("2.5"), 3);
+    assert_bin(x, str("1e1"), 18);
     assert_bin(x, str("-3"), -1);
-    assert_bin(x, str("12.5"), 10);
+    assert_bin(x, str("12.5"), 19);
     /* Not a number: a type error, not a missing value. */
     assert_class(x, str("abc"), DW_CLASS_TYPE_ERROR);
     assert_class(x, str("2.5kg"), DW_CLASS_TYPE_ERROR);
