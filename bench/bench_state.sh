@@ -25,7 +25,9 @@
 #                partitions of the write-rate runs, default 6),
 #                FLUSH_INTERVAL_MS (the real-time flush_interval the
 #                write-rate runs stand for, default 1000), VARIANTS (default
-#                "22c-100 22c-1000 100c-100 100c-1000"), SKIP_RATE=1
+#                "22c-100 22c-1000 100c-100 100c-1000"), TPUT_FLUSH_MS
+#                (state.flush_interval of the throughput runs; default:
+#                unset, 1 s), SKIP_RATE=1
 #                or SKIP_TPUT=1 to skip a part, WORK (scratch directory,
 #                default /tmp/driftwatch-bench)
 set -euo pipefail
@@ -178,7 +180,7 @@ if [ "${SKIP_TPUT:-0}" != 1 ]; then
     for i in $(seq "$RUNS"); do
         for mode in off on; do
             name="tput-$mode-$i"
-            if [ "$mode" = on ]; then st="state: {topic: $name-state}"; else st=""; fi
+            if [ "$mode" = on ]; then st="state: {topic: $name-state${TPUT_FLUSH_MS:+, flush_interval: ${TPUT_FLUSH_MS}ms}}"; else st=""; fi
             config "$name" tput "$name" "$W/ref-22.json" "$st"
             echo "run $i of $RUNS: state $mode"
             start_dw "$name"
