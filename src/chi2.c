@@ -109,13 +109,27 @@ static int acc_finish(const chi2_acc *acc, dw_chi2_result *out)
     return 0;
 }
 
-int dw_chi2_counts(const uint64_t *a, const uint64_t *b, size_t k, dw_chi2_result *out)
+static int counts_test(const uint64_t *a, const uint64_t *b, size_t k, bool pool,
+                       dw_chi2_result *out)
 {
     chi2_acc acc = {0};
+    acc.pool = pool;
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < k; i++)
             acc_column(&acc, a[i], b[i], pass);
+    if (pool)
+        acc_pool(&acc);
     return acc_finish(&acc, out);
+}
+
+int dw_chi2_counts(const uint64_t *a, const uint64_t *b, size_t k, dw_chi2_result *out)
+{
+    return counts_test(a, b, k, false, out);
+}
+
+int dw_chi2_counts_pooled(const uint64_t *a, const uint64_t *b, size_t k, dw_chi2_result *out)
+{
+    return counts_test(a, b, k, true, out);
 }
 
 int dw_chi2(const dw_sample *cur, dw_chi2_result *out)

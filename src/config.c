@@ -1321,7 +1321,7 @@ static int parse_alerts(ctx *c, yaml_node_t *root)
 
 static int parse_time(ctx *c, yaml_node_t *root)
 {
-    static const char *const keys[] = {"allowed_lateness", "idle_timeout"};
+    static const char *const keys[] = {"allowed_lateness", "idle_timeout", "max_future"};
     yaml_node_t *sec;
     int rc = get_section(c, root, "", "time", keys, NELEM(keys), &sec);
     if (rc)
@@ -1329,8 +1329,11 @@ static int parse_time(ctx *c, yaml_node_t *root)
     if ((rc = get_duration(c, sec, "time", "allowed_lateness", 60000, 0, 24 * 3600 * 1000,
                            &c->cfg->time.allowed_lateness_ms, NULL)))
         return rc;
-    return get_duration(c, sec, "time", "idle_timeout", 30000, 0, 24 * 3600 * 1000,
-                        &c->cfg->time.idle_timeout_ms, NULL);
+    if ((rc = get_duration(c, sec, "time", "idle_timeout", 30000, 0, 24 * 3600 * 1000,
+                           &c->cfg->time.idle_timeout_ms, NULL)))
+        return rc;
+    return get_duration(c, sec, "time", "max_future", 600000, 0, 7LL * 24 * 3600 * 1000,
+                        &c->cfg->time.max_future_ms, NULL);
 }
 
 /* state: window state on a Kafka topic (docs/operations.md, "State on

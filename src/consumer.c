@@ -11,13 +11,37 @@
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
+/* What dw_consumer_lag() last knew of a partition, so its lag series
+ * stays while the partition is paused, the brokers are unreachable or the
+ * assignment was lost to a session timeout: an alert on lag must see the
+ * lag, not a gap. */
+typedef struct part_mem {
+    char topic[DW_KAFKA_TOPIC_MAX];
+    int32_t partition;
+    bool used;
+    bool paused; /* by dw_consumer_pause_at() */
+    bool lost;   /* revoked as lost: reported until the group decides again */
+    int64_t position, high_watermark;
+    uint64_t queried_ms; /* last watermark query while paused */
+} part_mem;
+
+/* Partitions remembered; beyond it lag is reported as librdkafka has it. */
+#define DW_CONSUMER_MAX_REMEMBERED 1024
+/* A paused partition is not fetched, so librdkafka's cached high watermark
+ * stops: ask the broker this often, briefly, a few partitions per call. */
+#define PAUSED_QUERY_EVERY_MS 5000
+#define PAUSED_QUERY_TIMEOUT_MS 100
+#define PAUSED_QUERIES_PER_CALL 4
+
 struct dw_consumer {
     rd_kafka_t *rk;
+    part_mem *mem; /* DW_CONSUMER_MAX_REMEMBERED */
     int closed;
     int fatal;
     char fatal_reason[512];
@@ -26,7 +50,65 @@ struct dw_consumer {
     void (*on_assign)(void *ctx, const char *topic, int32_t partition, int assigned);
     void *assign_ctx;
     int64_t (*start_offset)(void *ctx, const char *topic, int32_t partition);
+    /* Kafka health (dw_consumer_health): written on the polling thread
+     * only, from librdkafka's statistics and the messages received. */
+    int brokers_up;          /* -1 until the first statistics */
+    int brokers_known;
+    int64_t last_message_ms; /* wall time; 0 none yet */
 };
+
+static part_mem *mem_find(dw_consumer *c, const char *topic, int32_t partition, bool create)
+{
+    part_mem *empty = NULL;
+    for (size_t i = 0; i < DW_CONSUMER_MAX_REMEMBERED; i++) {
+        part_mem *m = &c->mem[i];
+        if (!m->used) {
+            if (!empty)
+                empty = m;
+            continue;
+        }
+        if (m->partition == partition && !strcmp(m->topic, topic))
+            return m;
+    }
+    if (!create || !empty || strlen(topic) >= sizeof empty->topic)
+        return NULL;
+    memset(empty, 0, sizeof *empty);
+    empty->used = true;
+    snprintf(empty->topic, sizeof empty->topic, "%s", topic);
+    empty->partition = partition;
+    empty->position = empty->high_watermark = -1;
+    return empty;
+}
+
+/* The group assigned parts: partitions lost before and not among them now
+ * belong to someone else, and their series end. (Cooperative or eager, the
+ * assignment after a lost one starts from nothing, so parts is all of it.) */
+static void mem_assigned(dw_consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (size_t i = 0; i < DW_CONSUMER_MAX_REMEMBERED; i++) {
+        part_mem *m = &c->mem[i];
+        if (!m->used || !m->lost)
+            continue;
+        m->used = rd_kafka_topic_partition_list_find(parts, m->topic, m->partition) != NULL;
+        m->lost = false;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        part_mem *m = mem_find(c, parts->elems[i].topic, parts->elems[i].partition, true);
+        if (m)
+            m->paused = false; /* a new assignment fetches from its start */
+    }
+}
+
+static void mem_revoked(dw_consumer *c, const rd_kafka_topic_partition_list_t *parts, bool lost)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        part_mem *m = mem_find(c, parts->elems[i].topic, parts->elems[i].partition, false);
+        if (m && lost)
+            m->lost = true;
+        else if (m)
+            m->used = false;
+    }
+}
 
 static void notify_assign(dw_consumer *c, const rd_kafka_topic_partition_list_t *parts,
                           int assigned)
@@ -67,6 +149,48 @@ void dw_kafka_conf_logging(struct rd_kafka_conf_s *conf)
                       : dw_log_min_level <= DW_LOG_WARN ? "4"
                                                         : "3";
     (void)rd_kafka_conf_set(conf, "log_level", lvl, err, sizeof err);
+}
+
+/* librdkafka's statistics (every DW_CONSUMER_STATS_MS, served from
+ * dw_consumer_poll() on the caller's thread): how many of the cluster's
+ * brokers this consumer is connected to. Returns 0: librdkafka frees json. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    dw_consumer *c = opaque;
+    json_t *doc = json_loadb(json, len, 0, NULL);
+    json_t *brokers = json_object_get(doc, "brokers");
+    if (json_is_object(brokers)) {
+        int up = 0, known = 0;
+        const char *name;
+        json_t *b;
+        json_object_foreach (brokers, name, b) {
+            /* nodeid -1: the bootstrap and internal pseudo-brokers */
+            if (json_integer_value(json_object_get(b, "nodeid")) < 0)
+                continue;
+            known++;
+            const char *state = json_string_value(json_object_get(b, "state"));
+            if (state && !strcmp(state, "UP"))
+                up++;
+        }
+        if (known && up == 0 && c->brokers_up != 0)
+            dw_log(DW_LOG_WARN, "consumer", "no connection to any of the %d Kafka broker(s)",
+                   known);
+        else if (up && c->brokers_up == 0)
+            dw_log(DW_LOG_INFO, "consumer", "connected to %d of %d Kafka broker(s) again", up,
+                   known);
+        c->brokers_up = up;
+        c->brokers_known = known;
+    }
+    json_decref(doc);
+    return 0;
+}
+
+void dw_consumer_health(const dw_consumer *c, dw_kafka_health *out)
+{
+    out->brokers_up = c->brokers_up;
+    out->brokers_known = c->brokers_known;
+    out->last_message_ms = c->last_message_ms;
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -118,6 +242,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             error = rd_kafka_incremental_assign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, parts);
+        mem_assigned(c, parts);
         notify_assign(c, parts, 1);
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
@@ -131,6 +256,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * their offsets backwards, so skip it (the records are redelivered
          * instead). */
         notify_assign(c, parts, 0);
+        mem_revoked(c, parts, rd_kafka_assignment_lost(rk));
         if (!rd_kafka_assignment_lost(rk))
             (void)commit_stored(rk, "revoke");
         if (cooperative)
@@ -184,9 +310,11 @@ int dw_consumer_new(const dw_kafka_settings *s, dw_consumer **out, char *errbuf,
                              "kafka: topic %zu: name empty or longer than 249 bytes", i + 1);
 
     dw_consumer *c = dw_calloc(1, sizeof *c);
+    c->mem = dw_calloc(DW_CONSUMER_MAX_REMEMBERED, sizeof *c->mem);
     c->on_assign = s->on_assign;
     c->assign_ctx = s->assign_ctx;
     c->start_offset = s->start_offset;
+    c->brokers_up = -1;
     c->transient_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
     c->store_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
 
@@ -232,6 +360,10 @@ int dw_consumer_new(const dw_kafka_settings *s, dw_consumer **out, char *errbuf,
     }
     dw_kafka_conf_logging(conf);
     rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
+    char stats_ms[16];
+    snprintf(stats_ms, sizeof stats_ms, "%d", DW_CONSUMER_STATS_MS);
+    (void)rd_kafka_conf_set(conf, "statistics.interval.ms", stats_ms, NULL, 0);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_opaque(conf, c);
 
@@ -303,6 +435,7 @@ int dw_consumer_poll(dw_consumer *c, int timeout_ms, dw_kafka_msg *msg)
     msg->offset = m->offset;
     msg->timestamp_ms = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
     msg->rkm = m;
+    c->last_message_ms = dw_wall_ms();
     return 1;
 }
 
@@ -376,6 +509,11 @@ int dw_consumer_pause_at(dw_consumer *c, const dw_kafka_msg *msg)
     if (error)
         rd_kafka_error_destroy(error);
     rd_kafka_topic_partition_list_destroy(l);
+    part_mem *m = rc ? NULL : mem_find(c, msg->topic, msg->partition, true);
+    if (m) {
+        m->paused = true;
+        m->position = msg->offset; /* where it resumes */
+    }
     return rc;
 }
 
@@ -390,6 +528,9 @@ int dw_consumer_resume(dw_consumer *c, const char *topic, int32_t partition)
                rd_kafka_err2str(err));
         return DW_ERR_KAFKA;
     }
+    part_mem *m = mem_find(c, topic, partition, false);
+    if (m)
+        m->paused = false;
     return 0;
 }
 
@@ -400,24 +541,64 @@ int dw_consumer_commit(dw_consumer *c)
     return commit_stored(c->rk, "explicit");
 }
 
+/* Fills l from what librdkafka knows now, falling back on (and updating)
+ * what was known before. */
+static void lag_of(dw_consumer *c, const char *topic, int32_t partition, int64_t pos,
+                   dw_partition_lag *l, int *queries)
+{
+    part_mem *m = mem_find(c, topic, partition, true);
+    snprintf(l->topic, sizeof l->topic, "%s", topic);
+    l->partition = partition;
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(c->rk, topic, partition, &lo, &hi) || hi < 0)
+        hi = -1;
+    if (m && m->paused && *queries > 0 && dw_now_ms() - m->queried_ms >= PAUSED_QUERY_EVERY_MS) {
+        (*queries)--;
+        m->queried_ms = dw_now_ms();
+        int64_t qlo = -1, qhi = -1;
+        if (!rd_kafka_query_watermark_offsets(c->rk, topic, partition, &qlo, &qhi,
+                                              PAUSED_QUERY_TIMEOUT_MS) &&
+            qhi > hi)
+            hi = qhi;
+    }
+    if (m) {
+        /* A paused partition resumes at its pause offset, whatever the
+         * seek made of librdkafka's position meanwhile. */
+        if (m->paused || pos < 0)
+            pos = m->position;
+        else
+            m->position = pos;
+        if (hi < m->high_watermark)
+            hi = m->high_watermark; /* unknown now, or an older cached value */
+        m->high_watermark = hi;
+    }
+    l->position = pos;
+    l->high_watermark = hi;
+    l->paused = m && m->paused;
+    l->lost = m && m->lost;
+    l->lag = (pos >= 0 && hi >= 0) ? (hi > pos ? hi - pos : 0) : -1;
+}
+
 size_t dw_consumer_lag(dw_consumer *c, dw_partition_lag *out, size_t max)
 {
     rd_kafka_topic_partition_list_t *a = NULL;
-    if (c->closed || rd_kafka_assignment(c->rk, &a) || !a)
+    if (c->closed)
         return 0;
+    if (rd_kafka_assignment(c->rk, &a) || !a)
+        a = rd_kafka_topic_partition_list_new(0);
     (void)rd_kafka_position(c->rk, a);
     size_t n = 0;
+    int queries = PAUSED_QUERIES_PER_CALL;
     for (int i = 0; i < a->cnt && n < max; i++) {
         const rd_kafka_topic_partition_t *p = &a->elems[i];
-        dw_partition_lag *l = &out[n++];
-        snprintf(l->topic, sizeof l->topic, "%s", p->topic);
-        l->partition = p->partition;
-        l->position = p->offset >= 0 ? p->offset : -1;
-        int64_t lo = -1, hi = -1;
-        if (rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) || hi < 0)
-            hi = -1;
-        l->high_watermark = hi;
-        l->lag = (l->position >= 0 && hi >= 0) ? (hi > l->position ? hi - l->position : 0) : -1;
+        lag_of(c, p->topic, p->partition, p->offset >= 0 ? p->offset : -1, &out[n++], &queries);
+    }
+    /* Partitions lost to a session timeout (the brokers went away) are not
+     * in the assignment, but are still this consumer's best knowledge. */
+    for (size_t i = 0; i < DW_CONSUMER_MAX_REMEMBERED && n < max; i++) {
+        const part_mem *m = &c->mem[i];
+        if (m->used && m->lost && !rd_kafka_topic_partition_list_find(a, m->topic, m->partition))
+            lag_of(c, m->topic, m->partition, -1, &out[n++], &queries);
     }
     rd_kafka_topic_partition_list_destroy(a);
     return n;
@@ -451,5 +632,6 @@ void dw_consumer_free(dw_consumer *c)
     if (!c->closed)
         (void)dw_consumer_close(c);
     rd_kafka_destroy(c->rk);
+    free(c->mem);
     free(c);
 }

@@ -130,6 +130,13 @@ static uint64_t get_u(rd *r)
             return 0;
         }
         uint8_t b = *r->p++;
+        /* The tenth byte holds bit 63 only: anything more does not fit in
+         * 64 bits and would be silently dropped (a corrupt value read as
+         * another one). */
+        if (shift == 63 && b > 1) {
+            r->bad = true;
+            return 0;
+        }
         v |= (uint64_t)(b & 0x7f) << shift;
         if (!(b & 0x80))
             return v;

@@ -88,10 +88,9 @@ static int col_index_find(const col_index *ci, const dw_scan_slice *parts, size_
 
 /* ---- engine ---- */
 
-
 static const char *reject_names[DW_REJECT_MAX] = {
-    "invalid_json", "not_object",        "no_model",  "unknown_model",   "bad_timestamp",
-    "late",         "too_many_versions", "too_large", "too_many_fields", "too_deep",
+    "invalid_json",      "not_object", "no_model",        "unknown_model", "bad_timestamp", "late",
+    "too_many_versions", "too_large",  "too_many_fields", "too_deep",      "future",
 };
 
 const char *dw_reject_reason_name(dw_reject_reason r)
@@ -427,6 +426,7 @@ void dw_engine_stats_get(dw_engine *e, dw_engine_stats *out)
     for (int r = 0; r < DW_REJECT_MAX; r++)
         out->rejected[r] = STAT_GET(e, rejected[r]);
     out->wrong_type_fields = STAT_GET(e, wrong_type_fields);
+    out->versions_dropped = STAT_GET(e, versions_dropped);
     out->evaluations = STAT_GET(e, evaluations);
     out->notifications = STAT_GET(e, notifications);
     out->watermark_ms = STAT_GET(e, watermark_ms);
@@ -673,11 +673,17 @@ static int64_t sources_min(const dw_engine *e, int64_t wall_ms)
     return any ? m : e->max_event_ms;
 }
 
-void dw_eng_update_watermark(dw_engine *e, int64_t wall_ms)
+int64_t dw_eng_watermark_target(const dw_engine *e, int64_t wall_ms)
 {
     int64_t m = sources_min(e, wall_ms);
-    if (m != INT64_MIN)
-        set_watermark(e, m - e->cfg->time.allowed_lateness_ms);
+    return m == INT64_MIN ? INT64_MIN : m - e->cfg->time.allowed_lateness_ms;
+}
+
+void dw_eng_update_watermark(dw_engine *e, int64_t wall_ms)
+{
+    int64_t wm = dw_eng_watermark_target(e, wall_ms);
+    if (wm != INT64_MIN)
+        set_watermark(e, wm);
 }
 
 int dw_engine_source(dw_engine *e, const char *topic, int32_t partition)
@@ -923,6 +929,81 @@ model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const ch
     return me;
 }
 
+/* Drops the state of a version whose records all left every window, so
+ * that versions sent once (a typo, a test, a hostile producer) cannot keep
+ * a real new version out for good. Its firing alerts are resolved first,
+ * in a document of their own, so no receiver keeps them open. The last
+ * state takes its slot: between boundaries no document is pending, and the
+ * retraining progress moves with the state. */
+static void evict_state(dw_engine *e, model_entry *me, size_t v)
+{
+    dw_model *m = me->states[v];
+    int64_t at = e->watermark_ms;
+    json_t *doc = NULL;
+    for (size_t j = 0; j < me->ref->ncols; j++)
+        for (size_t w = 0; w < e->nwindows; w++)
+            for (int kind = 0; kind < 2; kind++) {
+                if (dw_model_alert(m, j, w, kind)->state != DW_ALERT_FIRING)
+                    continue;
+                const dw_column_result *r = dw_model_last_result(m, w, j);
+                dw_column_result none = {.ref = &me->ref->cols[j], .type = me->ref->cols[j].type};
+                json_t *a = dw_eng_alert_json(me, m, w, j, kind, DW_ALERT_RESOLVED, r ? r : &none);
+                json_object_set_new(a, "ends_at", dw_eng_jtime(at));
+                json_object_set_new(a, "resolved_by", json_string("version_dropped"));
+                if (!doc) {
+                    doc = dw_eng_new_document(m, at, "version_dropped");
+                    json_object_set_new(doc, "version_dropped", json_true());
+                }
+                json_array_append_new(json_object_get(doc, "alerts"), a);
+            }
+    dw_log(DW_LOG_INFO, "engine",
+           "model %s: version %s dropped: no record for a window length of event time",
+           me->cfg->name, dw_model_version(m) ? dw_model_version(m) : "(none)");
+    if (doc) {
+        STAT_ADD(e, notifications, 1);
+        if (e->emit)
+            e->emit(e->emit_ctx, doc);
+        else
+            json_decref(doc);
+    }
+    STAT_ADD(e, versions_dropped, 1);
+    dw_model_free(m);
+    size_t last = --me->nstates;
+    me->states[v] = me->states[last];
+    me->last_t[v] = me->last_t[last];
+    me->states[last] = NULL;
+    size_t nr = e->cfg->nretrain, base = (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1);
+    if (nr && v != last)
+        memcpy(&e->retrain[(base + v) * nr], &e->retrain[(base + last) * nr],
+               nr * sizeof *e->retrain);
+    for (size_t k = 0; k < nr; k++)
+        e->retrain[(base + last) * nr + k] =
+            (retrain_state){.since = INT64_MIN, .last_fired = INT64_MIN};
+    dw_eng_refresh_next_boundary(e);
+}
+
+/* Makes room for a new version by dropping those not seen for the longest
+ * window's length of event time. Not with state deltas: their pending
+ * counts and other replicas' deltas name states by slot and version, and a
+ * version dropped here could be revived by a delta (the version limit then
+ * holds as before). */
+static bool evict_stale(dw_engine *e, model_entry *me)
+{
+    if (e->delta_on || e->watermark_ms == INT64_MIN)
+        return false;
+    int64_t longest = 0;
+    for (size_t w = 0; w < e->nwindows; w++)
+        if (e->windows[w].length_ms > longest)
+            longest = e->windows[w].length_ms;
+    bool any = false;
+    for (size_t v = me->nstates; v-- > 0;)
+        if (me->last_t[v] <= e->watermark_ms - longest) {
+            evict_state(e, me, v);
+            any = true;
+        }
+    return any;
+}
+
 /* The model state for (entry, version), created on first sight. */
 dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, size_t verlen,
                              size_t *state_idx, bool *too_many)
@@ -935,7 +1016,7 @@ dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, siz
             return me->states[v];
         }
     }
-    if (me->nstates >= DW_ENGINE_MAX_VERSIONS) {
+    if (me->nstates >= DW_ENGINE_MAX_VERSIONS && !evict_stale(e, me)) {
         *too_many = true;
         return NULL;
     }
@@ -963,6 +1044,7 @@ dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, siz
     if (!m)
         return NULL;
     *state_idx = me->nstates;
+    me->last_t[me->nstates] = INT64_MIN;
     me->states[me->nstates++] = m;
     apply_restored(e, me, m);
     return m;
@@ -1033,6 +1115,15 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         reject(e, DW_REJECT_BAD_TIMESTAMP, "no timestamp", rec->raw.ptr, rec->raw.len);
         return;
     }
+    /* Event time drives the watermark: one record from the future would
+     * make every later record late (or pause its partition). The bound is
+     * on the wall clock, so old logs are never affected. */
+    int64_t max_future = e->cfg->time.max_future_ms;
+    if (max_future > 0 && t > wall_ms + max_future) {
+        reject(e, DW_REJECT_FUTURE, "timestamp beyond wall clock + time.max_future", rec->raw.ptr,
+               rec->raw.len);
+        return;
+    }
 
     /* Model and version. */
     char namebuf[DW_MAX_NAME + 1], verbuf[DW_MAX_NAME + 1];
@@ -1062,15 +1153,6 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
                rec->raw.ptr, rec->raw.len);
         return;
     }
-    size_t sidx;
-    bool too_many;
-    dw_model *m = dw_eng_model_state(e, me, ver, verlen, &sidx, &too_many);
-    if (!m) {
-        reject(e, too_many ? DW_REJECT_TOO_MANY_VERSIONS : DW_REJECT_UNKNOWN_MODEL,
-               "too many versions of this model", rec->raw.ptr, rec->raw.len);
-        return;
-    }
-
     /* Event time: the watermark moves before the record is placed, so its
      * pane is open unless the record is late (or its source is far ahead).
      * The source's time moves even for a record that is ahead: Kafka
@@ -1097,6 +1179,16 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         /* The pane may still be open for a long slide, but one rule for
          * all windows keeps "late" meaning one thing. */
         reject(e, DW_REJECT_LATE, "older than the watermark", rec->raw.ptr, rec->raw.len);
+        return;
+    }
+    /* The state only now: a late record of a new version must not leave an
+     * empty state that only this replica shows (deltas carry counts). */
+    size_t sidx;
+    bool too_many;
+    dw_model *m = dw_eng_model_state(e, me, ver, verlen, &sidx, &too_many);
+    if (!m) {
+        reject(e, too_many ? DW_REJECT_TOO_MANY_VERSIONS : DW_REJECT_UNKNOWN_MODEL,
+               "too many versions of this model", rec->raw.ptr, rec->raw.len);
         return;
     }
 
@@ -1188,6 +1280,8 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     if (e->delta_on)
         dw_eng_pend_add(e, src, (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1) + sidx, m,
                         t, e->slots, n);
+    if (t > me->last_t[sidx])
+        me->last_t[sidx] = t;
     STAT_ADD(e, applied, 1);
     if (wrong)
         STAT_ADD(e, wrong_type_fields, wrong);

@@ -44,6 +44,7 @@ typedef struct model_entry {
     const dw_thresholds **th; /* per column, owned by the config */
     bool *ignored;
     dw_model *states[DW_ENGINE_MAX_VERSIONS + 1]; /* by version; [0] may be NULL-version */
+    int64_t last_t[DW_ENGINE_MAX_VERSIONS + 1];   /* newest record applied to each state */
     field_memo *memo;                             /* records.max_fields */
     size_t nstates;
     bool flat;     /* dw_reference_is_flat(): columns match by last name too */
@@ -58,6 +59,13 @@ typedef struct retrain_state {
     bool fired;         /* triggered in the current episode */
 } retrain_state;
 
+/* The name an unseen-category counter had when it was counted (see
+ * pend_buf.pins). */
+typedef struct pend_pin {
+    uint32_t slot;
+    char name[DW_MAX_NAME + 1];
+} pend_pin;
+
 /* Counts this replica applied to one (model state, pane) of one source since
  * its last delta: dense counters and the list of those that are non-zero. */
 typedef struct pend_buf {
@@ -67,6 +75,11 @@ typedef struct pend_buf {
     uint32_t records;
     size_t width, ntouched;
     uint32_t *cnt, *touched;
+    /* Names of the unseen categories among touched[0, npinned), taken when
+     * panes closed before this buffer went out (inside a message): the
+     * evaluation may free such a slot and give it to another name. */
+    pend_pin *pins;
+    size_t npins, pins_cap, npinned;
 } pend_buf;
 
 /* Another replica's counts that lay beyond the panes open here when they
@@ -188,6 +201,9 @@ static inline int64_t floor_to(int64_t t, int64_t step)
 
 /* engine.c, shared with engine_state.c */
 void dw_eng_update_watermark(dw_engine *e, int64_t wall_ms);
+/* The watermark the sources' event times allow now (INT64_MIN: unknown);
+ * dw_eng_update_watermark() moves to it. */
+int64_t dw_eng_watermark_target(const dw_engine *e, int64_t wall_ms);
 void dw_eng_refresh_next_boundary(dw_engine *e);
 void dw_eng_advance(dw_engine *e, int64_t limit, bool final);
 model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const char *ver,

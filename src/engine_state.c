@@ -7,6 +7,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,7 @@ void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_
             pb->pane = pane;
             pb->records = 0;
             pb->ntouched = 0;
+            pb->npins = pb->npinned = 0;
             pb->next = src->pend;
             src->pend = pb;
             e->npend++;
@@ -166,6 +168,42 @@ static void sort_touched(pend_buf *pb)
             pb->touched[k++] = (uint32_t)s;
 }
 
+/* The name unseen-category slot s of pb was counted under: the one taken
+ * when it was pinned, else the slot's name now. */
+static const char *pend_name(const pend_buf *pb, const dw_model *m, uint32_t s, size_t *col)
+{
+    const char *name = dw_model_new_category(m, s, col);
+    for (size_t i = 0; name && i < pb->npins; i++)
+        if (pb->pins[i].slot == s)
+            return pb->pins[i].name;
+    return name;
+}
+
+/* Takes the names of the unseen categories the pending buffers count,
+ * before an evaluation inside a message (whose delta waits for the end of
+ * the message) can free their slots for other names. */
+static void pin_names(dw_engine *e)
+{
+    for (size_t i = 1; i < e->nsources; i++)
+        for (pend_buf *pb = e->sources[i].pend; pb; pb = pb->next) {
+            dw_model *m = state_at(e, pb->pidx, NULL);
+            for (; pb->npinned < pb->ntouched; pb->npinned++) {
+                size_t col;
+                uint32_t s = pb->touched[pb->npinned];
+                const char *name = m ? dw_model_new_category(m, s, &col) : NULL;
+                if (!name)
+                    continue;
+                if (pb->npins == pb->pins_cap) {
+                    pb->pins_cap = pb->pins_cap ? 2 * pb->pins_cap : 4;
+                    pb->pins = dw_realloc(pb->pins, pb->pins_cap * sizeof *pb->pins);
+                }
+                pend_pin *pin = &pb->pins[pb->npins++];
+                pin->slot = s;
+                snprintf(pin->name, sizeof pin->name, "%s", name);
+            }
+        }
+}
+
 /* Encodes one buffer as a group and returns it to the free list. */
 static void encode_group(dw_engine *e, pend_buf *pb)
 {
@@ -187,21 +225,21 @@ static void encode_group(dw_engine *e, pend_buf *pb)
         e->dscratch_counts[np++] = pb->cnt[s];
     }
     dw_delta_pairs(&e->dw, e->dscratch_slots, e->dscratch_counts, np);
-    /* Unseen categories by name: their counter index is this replica's. A
-     * slot cannot have been freed since (pending counts go out before any
-     * evaluation, which is where slots are freed); if it had, "" lands in
-     * the receiver's overflow counter. */
+    /* Unseen categories by name: their counter index is this replica's.
+     * Pending counts go out before any evaluation (where slots are freed),
+     * except inside a message: then their names were pinned before it. */
     dw_delta_names_begin(&e->dw, nn);
     for (size_t i = 0; i < pb->ntouched && nn; i++) {
         size_t col;
         uint32_t s = pb->touched[i];
-        const char *name = dw_model_new_category(m, s, &col);
+        const char *name = pend_name(pb, m, s, &col);
         if (name)
             dw_delta_name(&e->dw, col, name, pb->cnt[s]);
     }
     for (size_t i = 0; i < pb->ntouched; i++)
         pb->cnt[pb->touched[i]] = 0;
     pb->ntouched = 0;
+    pb->npins = pb->npinned = 0;
     pb->records = 0;
 }
 
@@ -212,6 +250,7 @@ void dw_engine_delta_flush(dw_engine *e)
     if (e->in_message) {
         /* A message's records go out together (see dw_engine_process_from). */
         e->flush_wanted = true;
+        pin_names(e);
         return;
     }
     e->flush_wanted = false;
@@ -338,7 +377,23 @@ void dw_eng_retry_ahead(dw_engine *e)
         dw_eng_refresh_next_boundary(e);
 }
 
-static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
+/* Closes the panes a writer must have closed before it could count in pane
+ * (its windows hold panes open only so far ahead), when the event times of
+ * the delta being applied move the watermark past them anyway (target).
+ * The delta's groups come in pane order, so each of those panes holds all
+ * of its counts when it closes, as it did at the writer. */
+static void make_room(dw_engine *e, dw_model *m, int64_t pane, int64_t target)
+{
+    bool ahead = false;
+    for (size_t w = 0; w < e->nwindows && !ahead; w++)
+        ahead = dw_window_is_ahead(dw_model_window(m, w), pane);
+    int64_t lateness = e->cfg->time.allowed_lateness_ms;
+    int64_t limit = pane - (lateness > DW_ENGINE_MIN_AHEAD_MS ? lateness : DW_ENGINE_MIN_AHEAD_MS);
+    if (ahead && target != INT64_MIN && limit <= target)
+        dw_eng_advance(e, limit, false);
+}
+
+static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh, int64_t target)
 {
     model_entry *me = dw_eng_route(e, g->model.ptr, g->model.len,
                                    g->has_version ? g->version.ptr : NULL, g->version.len);
@@ -357,6 +412,8 @@ static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
         STAT_ADD(e, delta_foreign, 1);
         return 0;
     }
+    /* Before the scratch is filled: closing panes may send a delta. */
+    make_room(e, m, g->pane_ms, target);
     scratch_reserve(e, g->npairs + g->nnames);
     memcpy(e->dscratch_slots, g->slots, g->npairs * sizeof *g->slots);
     memcpy(e->dscratch_counts, g->counts, g->npairs * sizeof *g->counts);
@@ -376,6 +433,21 @@ static uint64_t apply_group(dw_engine *e, const dw_delta_grp *g, bool *fresh)
     return g->records;
 }
 
+/* A group to apply, in pane order (ties: order in the message). */
+typedef struct grp_ref {
+    const dw_delta_grp *g;
+    size_t order;
+    const dw_delta_sect *sec;
+} grp_ref;
+
+static int cmp_grp(const void *a, const void *b)
+{
+    const grp_ref *x = a, *y = b;
+    if (x->g->pane_ms != y->g->pane_ms)
+        return x->g->pane_ms < y->g->pane_ms ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
 int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -388,9 +460,7 @@ int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_re
     e->cur_writer = d.writer;
     int64_t wall = dw_wall_ms();
     int *ids = dw_calloc(d.nsections ? d.nsections : 1, sizeof *ids);
-    bool fresh = false;
-    /* All counts first, then the event times: a pane closes only after
-     * every count the writer had in it when it closed the pane. */
+    size_t ngroups = 0;
     for (size_t s = 0; s < d.nsections; s++) {
         const dw_delta_sect *sec = &d.sections[s];
         char topic[DW_DELTA_MAX_STR + 1];
@@ -411,15 +481,12 @@ int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_re
         if (sec->to > src->log_to)
             src->log_to = sec->to;
         res->sections++;
-        if (res->own)
-            continue;
-        snprintf(e->cur_where, sizeof e->cur_where, "%.200s [%d] offsets %lld..%lld", topic,
-                 (int)sec->partition, (long long)sec->from, (long long)sec->to);
-        for (size_t g = 0; g < sec->ngroups; g++)
-            res->records += apply_group(e, &sec->groups[g], &fresh);
+        ngroups += sec->ngroups;
     }
     if (!res->own && res->sections) {
         STAT_ADD(e, deltas_in, 1);
+        /* The sections' event times first: they close no pane by
+         * themselves, and tell how far this delta moves the watermark. */
         for (size_t s = 0; s < d.nsections; s++) {
             if (ids[s] <= 0)
                 continue;
@@ -439,6 +506,29 @@ int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_re
             if (sec->max_t > e->max_event_ms)
                 e->max_event_ms = sec->max_t;
         }
+        int64_t target = dw_eng_watermark_target(e, wall);
+        /* Then the counts, in pane order: a pane closes (here or in
+         * make_room()) only after every count the writer had in it when it
+         * closed the pane. */
+        grp_ref *refs = dw_malloc((ngroups ? ngroups : 1) * sizeof *refs);
+        size_t n = 0;
+        for (size_t s = 0; s < d.nsections; s++)
+            for (size_t g = 0; ids[s] > 0 && g < d.sections[s].ngroups; g++) {
+                refs[n].g = &d.sections[s].groups[g];
+                refs[n].order = n;
+                refs[n].sec = &d.sections[s];
+                n++;
+            }
+        qsort(refs, n, sizeof *refs, cmp_grp);
+        bool fresh = false;
+        for (size_t i = 0; i < n; i++) {
+            const dw_delta_sect *sec = refs[i].sec;
+            snprintf(e->cur_where, sizeof e->cur_where, "%.*s [%d] offsets %lld..%lld",
+                     (int)(sec->topic.len < 200 ? sec->topic.len : 200), sec->topic.ptr,
+                     (int)sec->partition, (long long)sec->from, (long long)sec->to);
+            res->records += apply_group(e, refs[i].g, &fresh, target);
+        }
+        free(refs);
         if (res->records)
             e->last_record_wall = e->last_tick_wall = wall;
         if (fresh) {
@@ -472,6 +562,7 @@ void dw_eng_state_free(dw_engine *e)
         e->pend_free = pb->next;
         free(pb->cnt);
         free(pb->touched);
+        free(pb->pins);
         free(pb);
     }
     while (e->ahead_list) {

@@ -2,6 +2,7 @@
 
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
+#include "driftwatch/timestamp.h"
 #include "driftwatch/metrics.h"
 #include "driftwatch/ui.h"
 
@@ -50,12 +51,14 @@ struct dw_http {
     dw_notifier *notifier; /* swapped by a reload (dw_http_set_notifier) */
     char *not_ready_reason;
     dw_partition_lag *lag; /* DW_HTTP_MAX_PARTITIONS entries */
+    dw_partition_lag *lag_next; /* the publisher's scratch, filled outside the lock */
     size_t nlag;
     bool have_consumer; /* dw_http_publish_lag() was called at least once */
     dw_dead_letter_stats dead_letter;
     bool have_dead_letter; /* dw_http_publish_dead_letter() was called */
     dw_metrics_state state;
     bool have_state; /* dw_http_publish_state() was called */
+    dw_kafka_health kafka; /* with have_consumer */
     dw_metrics_reload reload;
 
     /* Connection admission: used only by libmicrohttpd's one thread (its
@@ -98,12 +101,16 @@ void dw_http_publish_lag(dw_http *h, dw_consumer *c)
 {
     if (!h || !c)
         return;
-    /* dw_consumer_lag() reads librdkafka's cached watermarks (no network
-     * round trip), so holding the lock over it delays a scrape by
-     * microseconds at most. */
+    /* dw_consumer_lag() may ask a broker (paused partitions): outside the
+     * lock, so a scrape or a probe never waits for the network. */
+    size_t n = dw_consumer_lag(c, h->lag_next, DW_HTTP_MAX_PARTITIONS);
     pthread_mutex_lock(&h->lock);
-    h->nlag = dw_consumer_lag(c, h->lag, DW_HTTP_MAX_PARTITIONS);
+    dw_partition_lag *t = h->lag;
+    h->lag = h->lag_next;
+    h->lag_next = t;
+    h->nlag = n;
     h->have_consumer = true;
+    dw_consumer_health(c, &h->kafka);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -236,22 +243,25 @@ json_t *dw_http_status(dw_http *h)
     if (have_consumer) {
         json_t *parts = json_array();
         int64_t total = 0;
+        int npaused = 0;
         for (size_t i = 0; i < nlag; i++) {
             const dw_partition_lag *p = &lag[i];
             if (p->lag > 0)
                 total += p->lag;
+            npaused += p->paused;
             json_array_append_new(
                 parts,
-                json_pack("{s:s,s:i,s:o,s:o,s:o}", "topic", p->topic, "partition",
+                json_pack("{s:s,s:i,s:o,s:o,s:o,s:b,s:b}", "topic", p->topic, "partition",
                           (int)p->partition, "position",
                           p->position >= 0 ? json_integer(p->position) : json_null(),
                           "high_watermark",
                           p->high_watermark >= 0 ? json_integer(p->high_watermark) : json_null(),
-                          "lag", p->lag >= 0 ? json_integer(p->lag) : json_null()));
+                          "lag", p->lag >= 0 ? json_integer(p->lag) : json_null(), "paused",
+                          p->paused, "lost", p->lost));
         }
-        json_object_set_new(
-            doc, "consumer",
-            json_pack("{s:o,s:I}", "partitions", parts, "lag_total", (json_int_t)total));
+        json_object_set_new(doc, "consumer",
+                            json_pack("{s:o,s:I,s:i}", "partitions", parts, "lag_total",
+                                      (json_int_t)total, "paused_partitions", npaused));
     } else {
         json_object_set_new(doc, "consumer", json_null());
     }
@@ -260,7 +270,22 @@ json_t *dw_http_status(dw_http *h)
     pthread_mutex_lock(&h->lock);
     dw_metrics_state ms = h->state;
     bool have_state = h->have_state;
+    dw_kafka_health kh = h->kafka;
+    bool have_kafka = h->have_consumer;
     pthread_mutex_unlock(&h->lock);
+    if (have_kafka) {
+        char last[40] = "";
+        if (kh.last_message_ms > 0)
+            dw_ts_format(kh.last_message_ms, last, sizeof last);
+        json_object_set_new(doc, "kafka",
+                            json_pack("{s:o,s:i,s:o}", "brokers_up",
+                                      kh.brokers_up >= 0 ? json_integer(kh.brokers_up)
+                                                         : json_null(),
+                                      "brokers_known", kh.brokers_known, "last_message",
+                                      *last ? json_string(last) : json_null()));
+    } else {
+        json_object_set_new(doc, "kafka", json_null());
+    }
     if (have_state)
         json_object_set_new(
             doc, "state",
@@ -310,6 +335,8 @@ static char *render_metrics(dw_http *h, size_t *len)
     dw_metrics_reload reload = h->reload;
     dw_metrics_state sst = h->state;
     bool have_state = h->have_state;
+    dw_kafka_health kh = h->kafka;
+    bool have_kafka = h->have_consumer;
     pthread_mutex_unlock(&h->lock);
     dw_process_stats proc;
     bool have_proc = dw_process_stats_read(&proc) == 0;
@@ -320,6 +347,7 @@ static char *render_metrics(dw_http *h, size_t *len)
         .snapshot = snap,
         .lag = lag,
         .nlag = nlag,
+        .have_consumer = have_consumer,
         .sinks = sinks,
         .nsinks = nsinks,
         .series_dropped_before = __atomic_load_n(&h->series_dropped, __ATOMIC_RELAXED),
@@ -328,6 +356,7 @@ static char *render_metrics(dw_http *h, size_t *len)
         .reload = &reload,
         .process = have_proc ? &proc : NULL,
         .state = have_state ? &sst : NULL,
+        .kafka = have_kafka ? &kh : NULL,
     };
     uint64_t dropped = 0;
     char *text = dw_metrics_render(&in, len, &dropped);
@@ -682,6 +711,7 @@ int dw_http_start(const dw_http_options *opts, dw_http **out, char *errbuf, size
     h->reload.last_successful = true;
     h->reload.success_time = (double)dw_wall_ms() / 1000.0;
     h->lag = dw_calloc(DW_HTTP_MAX_PARTITIONS, sizeof *h->lag);
+    h->lag_next = dw_calloc(DW_HTTP_MAX_PARTITIONS, sizeof *h->lag_next);
     for (size_t i = 0; i < CONN_SLOTS; i++)
         h->conns[i].fd = -1;
     pthread_mutex_init(&h->lock, NULL);
@@ -717,6 +747,7 @@ void dw_http_stop(dw_http *h)
     pthread_mutex_destroy(&h->lock);
     free(h->not_ready_reason);
     free(h->lag);
+    free(h->lag_next);
     free(h->version);
     free(h);
 }

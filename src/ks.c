@@ -66,6 +66,48 @@ double dw_ks_pvalue(double d, double n_eff)
     return dw_kolmogorov_sf((s + 0.12 + 0.11 / s) * d);
 }
 
+/* Largest |A_i / n - B_i / m| over the prefix sums A_i = a0 + a[0..i],
+ * B_i = b0 + b[0..i], starting with the point (a0, b0) itself. */
+static double max_cdf_gap(const uint64_t *a, uint64_t a0, const uint64_t *b, uint64_t b0, size_t k,
+                          uint64_t n, uint64_t m)
+{
+    const double dn = (double)n, dm = (double)m;
+    uint64_t ca = a0, cb = b0;
+    double d = fabs((double)ca / dn - (double)cb / dm);
+    for (size_t i = 0; i < k; i++) {
+        ca += a[i];
+        cb += b[i];
+        double diff = fabs((double)ca / dn - (double)cb / dm);
+        if (diff > d)
+            d = diff;
+    }
+    return d > 1.0 ? 1.0 : d;
+}
+
+static void finish(uint64_t n, uint64_t m, double d, dw_ks_result *out)
+{
+    const double dn = (double)n, dm = (double)m;
+    out->statistic = d;
+    out->n_eff = dn * dm / (dn + dm);
+    out->p_value = dw_ks_pvalue(out->statistic, out->n_eff);
+}
+
+int dw_ks_counts(const uint64_t *a, const uint64_t *b, size_t k, dw_ks_result *out)
+{
+    out->statistic = 0.0;
+    out->p_value = 1.0;
+    out->n_eff = 0.0;
+    uint64_t n = 0, m = 0;
+    for (size_t i = 0; i < k; i++) {
+        n += a[i];
+        m += b[i];
+    }
+    if (n == 0 || m == 0)
+        return DW_ERR_EMPTY;
+    finish(n, m, max_cdf_gap(a, 0, b, 0, k, n, m), out);
+    return 0;
+}
+
 int dw_ks(const dw_sample *cur, dw_ks_result *out)
 {
     const dw_ref_column *ref = cur->ref;
@@ -83,21 +125,9 @@ int dw_ks(const dw_sample *cur, dw_ks_result *out)
     if (n == 0 || m == 0)
         return DW_ERR_EMPTY;
 
-    const double dn = (double)n, dm = (double)m;
-    /* Just below the minimum: F_ref = 0, F_cur = underflow share. */
-    uint64_t cc = cur->bins[0], cr = 0;
-    double d = (double)cc / dm;
-    /* At each right edge edges[i + 1]: both CDFs are exact there because bins
-     * are right-closed. The last edge is the maximum; above it both are 1. */
-    for (size_t i = 0; i < nb; i++) {
-        cr += ref->bin_counts[i];
-        cc += cur->bins[1 + i];
-        double diff = fabs((double)cr / dn - (double)cc / dm);
-        if (diff > d)
-            d = diff;
-    }
-    out->statistic = d > 1.0 ? 1.0 : d;
-    out->n_eff = dn * dm / (dn + dm);
-    out->p_value = dw_ks_pvalue(out->statistic, out->n_eff);
+    /* Just below the minimum: F_ref = 0, F_cur = underflow share. At each
+     * right edge edges[i + 1]: both CDFs are exact there because bins are
+     * right-closed. The last edge is the maximum; above it both are 1. */
+    finish(n, m, max_cdf_gap(ref->bin_counts, 0, cur->bins + 1, cur->bins[0], nb, n, m), out);
     return 0;
 }

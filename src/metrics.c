@@ -315,6 +315,9 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
     family(f, "driftwatch_field_type_errors_total", "counter",
            "Monitored values of the wrong type (the record is still applied).");
     sample_u64(f, "driftwatch_field_type_errors_total", NULL, st->wrong_type_fields);
+    family(f, "driftwatch_model_versions_dropped_total", "counter",
+           "Model versions dropped to make room for a new one (no record for a window length).");
+    sample_u64(f, "driftwatch_model_versions_dropped_total", NULL, st->versions_dropped);
 
     family(f, "driftwatch_consumer_lag", "gauge",
            "Messages between the consumer position and the partition's high watermark.");
@@ -334,6 +337,16 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         char *l = labels_of(2, n, v);
         sample_u64(f, "driftwatch_consumer_lag", l, (uint64_t)pl->lag);
         free(l);
+    }
+    /* Present whenever the lag is (a sidecar with a consumer), so an alert
+     * on it can tell 0 from "not running". */
+    if (in->have_consumer) {
+        uint64_t npaused = 0;
+        for (size_t i = 0; i < in->nlag; i++)
+            npaused += in->lag[i].paused;
+        family(f, "driftwatch_consumer_paused_partitions", "gauge",
+               "Partitions paused because they ran ahead of the others in event time.");
+        sample_u64(f, "driftwatch_consumer_paused_partitions", NULL, npaused);
     }
     family(f, "driftwatch_watermark_seconds", "gauge",
            "Event-time watermark (Unix seconds); absent before the first record.");
@@ -432,6 +445,21 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
                "idle clients; see docs/operations.md).");
         one_label_samples(f, "driftwatch_http_connections_closed_total", "reason", why, val,
                           sizeof why / sizeof *why);
+    }
+    if (in->kafka) {
+        /* Kafka health: visible although readiness does not depend on it
+         * (docs/operations.md, "Readiness is deliberately not tied to Kafka"). */
+        family(f, "driftwatch_kafka_brokers_up", "gauge",
+               "Kafka brokers of the cluster the consumer is connected to (0: none; from "
+               "librdkafka's statistics every 2 s).");
+        sample_u64(f, "driftwatch_kafka_brokers_up", NULL,
+                   in->kafka->brokers_up > 0 ? (uint64_t)in->kafka->brokers_up : 0);
+        if (in->kafka->last_message_ms > 0) {
+            family(f, "driftwatch_kafka_last_message_timestamp_seconds", "gauge",
+                   "When the consumer last received a message, Unix seconds.");
+            sample_double(f, "driftwatch_kafka_last_message_timestamp_seconds", NULL,
+                          (double)in->kafka->last_message_ms / 1000.0);
+        }
     }
     if (in->state) {
         const dw_metrics_state *ms = in->state;

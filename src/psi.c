@@ -37,8 +37,7 @@ double dw_psi_counts(const uint64_t *ref, const uint64_t *cur, size_t k)
     return psi;
 }
 
-/* Groups the fine bins into at most DW_PSI_BUCKETS equal-frequency buckets.
- * Fine bin i gets the group id g(i) = min(B - 1, floor(B * before_i / total))
+/* Fine bin i gets the group id g(i) = min(B - 1, floor(B * before_i / total))
  * where before_i is the reference count of bins 0..i-1 (exact integer
  * arithmetic), and consecutive bins with the same id form one bucket; bins
  * after the last non-empty one join the last bucket. So a
@@ -46,22 +45,19 @@ double dw_psi_counts(const uint64_t *ref, const uint64_t *cur, size_t k)
  * reference share reaches j / B. A fine bin is never split: a bin holding
  * more than 1/B of the mass skips ids, which gives fewer, larger buckets and
  * never an empty reference bucket (except when the whole reference is
- * empty). Current underflow joins the first bucket and overflow the last.
- * Writes the counts of k <= DW_PSI_BUCKETS buckets and returns k. */
-static size_t numeric_buckets(const dw_sample *cur, uint64_t r[DW_PSI_BUCKETS],
-                              uint64_t c[DW_PSI_BUCKETS])
+ * empty). */
+size_t dw_psi_group(const uint64_t *ref, const uint64_t *cur, size_t n, uint64_t r[DW_PSI_BUCKETS],
+                    uint64_t c[DW_PSI_BUCKETS])
 {
-    const dw_ref_column *ref = cur->ref;
-    const size_t nb = ref->nbins;
     uint64_t total = 0;
-    for (size_t i = 0; i < nb; i++)
-        total += ref->bin_counts[i];
+    for (size_t i = 0; i < n; i++)
+        total += ref[i];
 
     size_t k = 1;
     uint64_t id = 0, before = 0;
     r[0] = 0;
-    c[0] = cur->bins[0];
-    for (size_t i = 0; i < nb; i++) {
+    c[0] = 0;
+    for (size_t i = 0; i < n; i++) {
         /* before < total: trailing empty reference bins stay in the last
          * bucket instead of forming an empty one. */
         if (before < total) {
@@ -77,10 +73,22 @@ static size_t numeric_buckets(const dw_sample *cur, uint64_t r[DW_PSI_BUCKETS],
                 k++;
             }
         }
-        r[k - 1] += ref->bin_counts[i];
-        c[k - 1] += cur->bins[1 + i];
-        before += ref->bin_counts[i];
+        r[k - 1] += ref[i];
+        c[k - 1] += cur[i];
+        before += ref[i];
     }
+    return k;
+}
+
+/* The reference's fine bins grouped by dw_psi_group(); current underflow
+ * joins the first bucket and overflow the last. */
+static size_t numeric_buckets(const dw_sample *cur, uint64_t r[DW_PSI_BUCKETS],
+                              uint64_t c[DW_PSI_BUCKETS])
+{
+    const dw_ref_column *ref = cur->ref;
+    const size_t nb = ref->nbins;
+    size_t k = dw_psi_group(ref->bin_counts, cur->bins + 1, nb, r, c);
+    c[0] += cur->bins[0];
     c[k - 1] += cur->bins[nb + 1];
     return k;
 }

@@ -34,4 +34,8 @@ int dw_chi2(const dw_sample *cur, dw_chi2_result *out);
 /* The homogeneity test on explicit count rows a[k], b[k], without pooling. */
 int dw_chi2_counts(const uint64_t *a, const uint64_t *b, size_t k, dw_chi2_result *out);
 
+/* The homogeneity test on explicit count rows with dw_chi2()'s pooling of
+ * sparse columns (two windows compared with each other, compare.h). */
+int dw_chi2_counts_pooled(const uint64_t *a, const uint64_t *b, size_t k, dw_chi2_result *out);
+
 #endif

@@ -180,6 +180,7 @@ typedef struct dw_config {
     struct {
         int64_t allowed_lateness_ms; /* default 1m */
         int64_t idle_timeout_ms;     /* default 30s; 0 disables the idle advance */
+        int64_t max_future_ms;       /* default 10m; 0 disables the bound (replay) */
     } time;
     size_t nsinks; /* 0 only if the file says "sinks: []" */
     dw_sink_config *sinks;

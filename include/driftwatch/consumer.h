@@ -26,6 +26,7 @@
 #ifndef DRIFTWATCH_CONSUMER_H
 #define DRIFTWATCH_CONSUMER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,6 +82,8 @@ typedef struct dw_partition_lag {
     int64_t position;       /* next offset to be fetched; -1 if unknown */
     int64_t high_watermark; /* cached from the last fetch response; -1 if unknown */
     int64_t lag;
+    bool paused; /* paused by dw_consumer_pause_at(): its partition ran ahead */
+    bool lost;   /* assignment lost (brokers unreachable): the last known values */
 } dw_partition_lag;
 
 typedef struct dw_consumer dw_consumer;
@@ -130,9 +133,27 @@ int dw_consumer_pause_at(dw_consumer *c, const dw_kafka_msg *msg);
 int dw_consumer_resume(dw_consumer *c, const char *topic, int32_t partition);
 
 /* Fills up to max entries with the lag of the currently assigned partitions
+ * (and of those lost to a session timeout, until the group assigns again)
  * and returns how many were written. Uses watermarks librdkafka cached from
- * fetch responses: no network round trip, cheap enough for once a second. */
+ * fetch responses; a value librdkafka no longer knows (the brokers are
+ * down, a seek is under way) is the last one known, so a partition's
+ * series does not vanish. For a paused partition (not fetched) the high
+ * watermark is asked of the broker every 5 s, at most 4 partitions a call
+ * and 100 ms each: call it from the consumer's thread, outside locks that
+ * others wait for. */
 size_t dw_consumer_lag(dw_consumer *c, dw_partition_lag *out, size_t max);
+
+/* Kafka health as this consumer sees it: brokers of the cluster it is
+ * connected to (-1 before librdkafka's first statistics, every
+ * DW_CONSUMER_STATS_MS), how many it knows, and the wall time of the last
+ * message received (0: none yet). Polling thread only. */
+#define DW_CONSUMER_STATS_MS 2000
+typedef struct dw_kafka_health {
+    int brokers_up;
+    int brokers_known;
+    int64_t last_message_ms;
+} dw_kafka_health;
+void dw_consumer_health(const dw_consumer *c, dw_kafka_health *out);
 
 /* The reason of the fatal error that made dw_consumer_poll() fail, or "" if
  * none. Owned by the consumer. */

@@ -32,6 +32,7 @@ typedef enum dw_reject_reason {
     DW_REJECT_TOO_LARGE,         /* message larger than kafka.max_message_bytes */
     DW_REJECT_TOO_MANY_FIELDS,   /* a record with more leaves than records.max_fields */
     DW_REJECT_TOO_DEEP,          /* a message nested deeper than DW_SCAN_MAX_NESTING */
+    DW_REJECT_FUTURE,            /* event time beyond wall clock + time.max_future */
     DW_REJECT_MAX
 } dw_reject_reason;
 
@@ -55,6 +56,8 @@ typedef struct dw_engine_stats {
                                    counted as type errors of their column) */
     uint64_t evaluations;       /* window evaluations */
     uint64_t notifications;     /* documents emitted */
+    uint64_t versions_dropped;  /* model versions dropped to make room (no record
+                                   for a window length) */
     int64_t watermark_ms;       /* event-time watermark (INT64_MIN before data) */
     int64_t max_event_ms;       /* newest event time seen */
     /* Durations of window evaluations (one window of one model version):

@@ -24,6 +24,12 @@ typedef struct dw_ks_result {
  * values. */
 int dw_ks(const dw_sample *cur, dw_ks_result *out);
 
+/* Two-sample KS of two count vectors over the same ordered bins (a[k],
+ * b[k]): D = max |F_a - F_b| at the right end of every bin, the statistic
+ * of the bin-expanded samples; p-value as dw_ks_pvalue(). Returns 0 or
+ * DW_ERR_EMPTY (D 0, p 1) when either side is empty. */
+int dw_ks_counts(const uint64_t *a, const uint64_t *b, size_t k, dw_ks_result *out);
+
 /* Survival function of the Kolmogorov distribution, P(K > x) for the
  * asymptotic (kstwobign) distribution. */
 double dw_kolmogorov_sf(double x);

@@ -70,6 +70,7 @@ typedef struct dw_metrics_input {
     const json_t *snapshot;       /* dw_engine_snapshot() document; NULL: no column series */
     const dw_partition_lag *lag;  /* assigned partitions; lag < 0 (unknown) is left out */
     size_t nlag;
+    bool have_consumer; /* driftwatch_consumer_paused_partitions is shown */
     const dw_metrics_sink *sinks;
     size_t nsinks;
     size_t max_column_series; /* 0: DW_METRICS_MAX_COLUMN_SERIES */
@@ -81,6 +82,7 @@ typedef struct dw_metrics_input {
     const dw_metrics_reload *reload;         /* NULL: no driftwatch_config_last_reload_* */
     const dw_process_stats *process;         /* NULL: no process_* metrics */
     const dw_metrics_state *state;           /* NULL: no state topic configured */
+    const dw_kafka_health *kafka;            /* NULL: no consumer (replay) */
 } dw_metrics_input;
 
 /* Renders the exposition text. Returns a NUL-terminated buffer the caller

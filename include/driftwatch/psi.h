@@ -35,4 +35,11 @@ int dw_psi_buckets(const dw_sample *cur, double *out, size_t *buckets);
 /* PSI from two count vectors of length k (the formula above). */
 double dw_psi_counts(const uint64_t *ref, const uint64_t *cur, size_t k);
 
+/* Groups n fine bins into k <= DW_PSI_BUCKETS equal-frequency buckets of
+ * ref (the numeric rule above, without under/overflow) and writes the
+ * bucket counts of ref and cur into r and c. Returns k (1 when n is 0 or
+ * ref is empty). */
+size_t dw_psi_group(const uint64_t *ref, const uint64_t *cur, size_t n, uint64_t r[DW_PSI_BUCKETS],
+                    uint64_t c[DW_PSI_BUCKETS]);
+
 #endif

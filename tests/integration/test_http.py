@@ -161,7 +161,7 @@ state_dir: "%s"
     assert get(m, "driftwatch_records_applied_total") == len(records)
     for reason in ["invalid_json", "not_object", "no_model", "unknown_model", "bad_timestamp",
                    "late", "too_many_versions", "too_large", "too_many_fields",
-                   "too_deep"]:
+                   "too_deep", "future"]:
         got = get(m, "driftwatch_records_rejected_total", reason=reason)
         assert got == want_rejected.get(reason, 0), (reason, got)
     assert get(m, "driftwatch_field_type_errors_total") == 0

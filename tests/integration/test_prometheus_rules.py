@@ -57,7 +57,7 @@ class Rules(unittest.TestCase):
     def test_plain_rules_file_checks_and_its_unit_test_passes(self):
         r = promtool("check", "rules", RULES)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("SUCCESS: 7 rules found", r.stdout)
+        self.assertIn("SUCCESS: 8 rules found", r.stdout)
         r = promtool("test", "rules", os.path.basename(RULES_TEST), cwd=os.path.dirname(RULES_TEST))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
@@ -115,7 +115,11 @@ state_dir: %s
     p = h.spawn([DW, "run", "-c", cfg], "rules-run", env=env)
     try:
         port = int(h.wait_for(lambda: read(pf).strip(), 30, "the HTTP port file"))
-        _, _, text = h.metrics("http://127.0.0.1:%d" % port)
+        # The consumer's families come with the loop's first second.
+        text = h.wait_for(
+            lambda: (lambda t: t if "driftwatch_kafka_brokers_up" in t else None)(
+                h.metrics("http://127.0.0.1:%d" % port)[2]), 15,
+            "the consumer's metrics")
     finally:
         h.stop(p)
     fams = set(re.findall(r"^# TYPE (\S+) ", text, re.M))

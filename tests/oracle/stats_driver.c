@@ -24,54 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bound on any count of items in one command (values of a sample, bins). */
-#define MAX_ITEMS 100000000UL
-
-static void die(const char *what)
-{
-    fprintf(stderr, "stats_driver: bad input: %s\n", what);
-    exit(2);
-}
-
-static double read_double(void)
-{
-    char tok[64];
-    if (scanf("%63s", tok) != 1)
-        die("missing number");
-    char *end;
-    double v = strtod(tok, &end);
-    if (*end)
-        die(tok);
-    return v;
-}
-
-static uint64_t read_u64(void)
-{
-    char tok[64];
-    if (scanf("%63s", tok) != 1)
-        die("missing count");
-    char *end;
-    unsigned long long v = strtoull(tok, &end, 10);
-    if (*end || tok[0] == '-')
-        die(tok);
-    return (uint64_t)v;
-}
-
-static size_t read_size(void)
-{
-    uint64_t v = read_u64();
-    if (v > MAX_ITEMS)
-        die("too many items");
-    return (size_t)v;
-}
-
-static uint64_t *read_counts(size_t k)
-{
-    uint64_t *c = dw_calloc(k ? k : 1, sizeof *c);
-    for (size_t i = 0; i < k; i++)
-        c[i] = read_u64();
-    return c;
-}
+#define DRIVER_NAME "stats_driver"
+#include "driver_io.h"
 
 /* Reads "NB edges counts M values" into col and the binned sample s. */
 static void read_numeric(dw_ref_column *col, dw_sample *s, uint64_t **bins)

@@ -11,11 +11,12 @@ All random data comes from fixed seeds. Exits 1 on any mismatch, after
 printing every mismatch with its inputs' description.
 """
 import math
-import subprocess
 import sys
 
 import numpy as np
 from scipy import special, stats
+
+from oracle_common import fail, failures, rel_ok, run
 
 # Tolerances, with their reasons:
 # chi2: the task requires agreement with scipy to 1e-9 relative; both sides
@@ -39,31 +40,9 @@ BH_ATOL = 1e-15
 
 BINS = 1000
 
-failures = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("MISMATCH: " + msg)
-
-
-def run(driver, text):
-    out = subprocess.run([driver], input=text, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        print("stats_driver failed (%d): %s" % (out.returncode, out.stderr.strip()))
-        sys.exit(1)
-    return [line.split() for line in out.stdout.splitlines()]
-
-
 def fmt(xs):
     return " ".join(repr(float(x)) if isinstance(x, (float, np.floating)) else str(int(x))
                     for x in xs)
-
-
-def rel_ok(got, want, rtol):
-    if want == 0:
-        return got == 0
-    return abs(got - want) <= rtol * abs(want)
 
 
 # ---------------------------------------------------------------- chi2 ----

@@ -8,17 +8,13 @@
 #include "driftwatch/config.h"
 #include "driftwatch/delta.h"
 #include "driftwatch/engine.h"
-#include "driftwatch/reference.h"
-#include "driftwatch/reference_build.h"
+#include "engine_fixture.h"
 
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
-
-#define T0 1795500000000LL
 
 typedef struct fixture {
     char dir[64];
@@ -46,13 +42,7 @@ static void on_reject(void *ctx, dw_reject_reason r, const char *detail, const c
 
 static int record(char *buf, size_t cap, gsl_rng *r, int64_t ts, double shift, bool newcat)
 {
-    static const char *cats[] = {"a", "b", "c"};
-    const char *c = newcat && gsl_rng_uniform(r) < 0.3 ? "zz" : cats[gsl_rng_uniform_int(r, 3)];
-    return snprintf(buf, cap,
-                    "{\"ts\":%lld,\"model\":\"m\",\"features\":{\"x\":%.4f,\"y\":%.4f,"
-                    "\"c\":\"%s\"},\"prediction\":{\"score\":%.4f}}",
-                    (long long)ts, gsl_ran_gaussian(r, 1.0) + shift, gsl_ran_gaussian(r, 1.0), c,
-                    gsl_rng_uniform(r));
+    return dwt_record(buf, cap, r, ts, shift, newcat ? "zz" : NULL, NULL);
 }
 
 static const char *extra_yaml = "";
@@ -63,28 +53,9 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     strcpy(f->dir, "/tmp/dw-test-engine-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    char training[128];
-    snprintf(training, sizeof training, "%s/training.jsonl", f->dir);
     snprintf(f->refpath, sizeof f->refpath, "%s/m.json", f->dir);
-    FILE *fp = fopen(training, "w");
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 1);
-    char buf[512];
-    for (int i = 0; i < 20000; i++) {
-        record(buf, sizeof buf, r, T0, 0, false);
-        fprintf(fp, "%s\n", buf);
-    }
-    fclose(fp);
-    gsl_rng_free(r);
-    dw_build_options o;
-    dw_build_options_init(&o);
-    o.model = "m";
-    dw_reference *ref = NULL;
+    dwt_build_reference(f->dir, f->refpath, 1, 20000);
     char err[512];
-    assert_int_equal(dw_reference_build(training, &o, &ref, err, sizeof err), 0);
-    assert_int_equal(dw_reference_save(ref, f->refpath, err, sizeof err), 0);
-    dw_reference_free(ref);
-    unlink(training);
 
     char yaml[2048];
     snprintf(yaml, sizeof yaml,
@@ -221,6 +192,122 @@ static void test_rejects_are_counted_by_reason(void **state)
     dw_engine_process(f->e, nots, strlen(nots), 1795500600000LL);
     dw_engine_stats_get(f->e, &st);
     assert_int_equal(st.applied, 5);
+}
+
+/* Regression: one record an hour ahead of the wall clock made every later
+ * record "late" (the watermark followed it). It is rejected as "future"
+ * now, and time goes on: later records count, panes close every slide. */
+static void test_record_from_the_future_cannot_hijack_event_time(void **state)
+{
+    fixture *f = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 11);
+    feed(f, r, 0, 5, 50, 0, false);
+    char buf[512];
+    int64_t future = (int64_t)time(NULL) * 1000 + 3600 * 1000;
+    int n = record(buf, sizeof buf, r, future, 0, false);
+    dw_engine_process(f->e, buf, (size_t)n, INT64_MIN);
+    dw_engine_stats st;
+    dw_engine_stats_get(f->e, &st);
+    uint64_t evals = st.evaluations;
+    assert_int_equal(f->rejects[DW_REJECT_FUTURE], 1);
+    feed(f, r, 5, 10, 50, 0, false);
+    dw_engine_stats_get(f->e, &st);
+    assert_int_equal(st.rejected[DW_REJECT_FUTURE], 1);
+    assert_int_equal(st.rejected[DW_REJECT_LATE], 0);
+    assert_int_equal(st.applied, 15 * 50);
+    /* minutes 5..14 close about ten 1-minute panes (the lateness holds the
+     * last one open) */
+    assert_true(st.evaluations >= evals + 9);
+    assert_true(st.watermark_ms < T0 + 15 * 60000);
+    gsl_rng_free(r);
+}
+
+/* One record of model version ver (the record() fields otherwise). */
+static void feed_version(fixture *f, gsl_rng *r, const char *ver, int64_t ts, double shift)
+{
+    char buf[512], out[600];
+    record(buf, sizeof buf, r, ts, shift, shift != 0);
+    int n = snprintf(out, sizeof out, "{\"model_version\":\"%s\",%s", ver, buf + 1);
+    dw_engine_process(f->e, out, (size_t)n, INT64_MIN);
+}
+
+static bool snapshot_has_version(fixture *f, const char *ver)
+{
+    dw_engine_publish(f->e);
+    json_t *snap = dw_engine_snapshot(f->e);
+    size_t i;
+    json_t *m;
+    bool found = false;
+    json_array_foreach (json_object_get(snap, "models"), i, m) {
+        const char *v = json_string_value(json_object_get(m, "model_version"));
+        if (v && !strcmp(v, ver))
+            found = true;
+    }
+    json_decref(snap);
+    return found;
+}
+
+/* Regression: 16 junk model_version values locked a real new version out
+ * until restart. Versions without a record for a window length are
+ * dropped (a firing alert of theirs resolved first), so v4 gets in. */
+static void test_junk_versions_age_out_for_a_real_one(void **state)
+{
+    fixture *f = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 12);
+    /* v3 serves; j00 drifts for 6 minutes (its alert fires), then stops. */
+    for (int64_t s = 0; s < 6 * 60; s++) {
+        feed_version(f, r, "v3", T0 + s * 1000, 0);
+        feed_version(f, r, "j00", T0 + s * 1000 + 500, 1.5);
+    }
+    assert_int_equal(count_alerts(f->docs, "features.x", "firing"), 1);
+    /* 15 more junk versions, one record each: with v3 and j00 that is one
+     * beyond the limit of 16 versions per model. */
+    char ver[8];
+    for (int k = 1; k <= 15; k++) {
+        snprintf(ver, sizeof ver, "j%02d", k);
+        feed_version(f, r, ver, T0 + 6 * 60000 + k, 0);
+    }
+    feed_version(f, r, "v4", T0 + 6 * 60000 + 100, 0);
+    dw_engine_stats st;
+    dw_engine_stats_get(f->e, &st);
+    assert_int_equal(st.rejected[DW_REJECT_TOO_MANY_VERSIONS], 2); /* j15 and v4 */
+    assert_false(snapshot_has_version(f, "v4"));
+    /* Traffic stops for most of an hour. After such a gap every window
+     * starts afresh, and a window that is not full yet does not resolve
+     * what fires (model.c): j00's alert is still firing when v4 comes. */
+    for (int64_t s = 60 * 60; s < 63 * 60; s++)
+        feed_version(f, r, "v3", T0 + s * 1000, 0);
+    assert_int_equal(count_alerts(f->docs, "features.x", "resolved"), 0);
+    feed_version(f, r, "v4", T0 + 63 * 60000, 0);
+    for (int64_t s = 63 * 60; s < 66 * 60; s++) {
+        feed_version(f, r, "v3", T0 + s * 1000, 0);
+        feed_version(f, r, "v4", T0 + s * 1000 + 500, 0);
+    }
+    dw_engine_stats_get(f->e, &st);
+    assert_int_equal(st.rejected[DW_REJECT_TOO_MANY_VERSIONS], 2);
+    assert_int_equal(st.rejected[DW_REJECT_LATE], 0);
+    assert_int_equal(st.versions_dropped, 15); /* j00..j14 */
+    assert_true(snapshot_has_version(f, "v4"));
+    assert_true(snapshot_has_version(f, "v3"));
+    assert_false(snapshot_has_version(f, "j00"));
+    assert_false(snapshot_has_version(f, "j07"));
+    /* j00's firing alert was resolved by the drop, in a document of its
+     * own, not left open at the receivers. */
+    assert_int_equal(count_alerts(f->docs, "features.x", "resolved"), 1);
+    size_t i;
+    json_t *d, *dropped = NULL;
+    json_array_foreach (f->docs, i, d)
+        if (json_is_true(json_object_get(d, "version_dropped")))
+            dropped = d;
+    assert_non_null(dropped);
+    assert_string_equal(json_string_value(json_object_get(dropped, "model_version")), "j00");
+    json_t *a = json_array_get(json_object_get(dropped, "alerts"), 0);
+    assert_string_equal(json_string_value(json_object_get(a, "status")), "resolved");
+    assert_string_equal(json_string_value(json_object_get(a, "resolved_by")), "version_dropped");
+    assert_non_null(json_string_value(json_object_get(a, "ends_at")));
+    gsl_rng_free(r);
 }
 
 static json_t *run_once(fixture *f, unsigned long seed)
@@ -656,6 +743,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_quiet_then_drift_then_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejects_are_counted_by_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_from_the_future_cannot_hijack_event_time, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_junk_versions_age_out_for_a_real_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_input_same_documents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delta_dense_equals_per_record, setup, teardown),

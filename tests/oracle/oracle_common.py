@@ -1,0 +1,38 @@
+"""Helpers shared by the oracle tests (test_*_oracle.py): mismatch
+collection, running a C driver on a block of commands, tolerance checks."""
+import os
+import subprocess
+import sys
+
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print("MISMATCH: " + msg)
+
+
+def run(driver, text):
+    """Runs the driver on text; its output lines split into words. Exits 1
+    when the driver fails (a malformed command is a bug of the test)."""
+    out = subprocess.run([driver], input=text, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        print("%s failed (%d): %s" % (os.path.basename(driver), out.returncode,
+                                      out.stderr.strip()))
+        sys.exit(1)
+    return [line.split() for line in out.stdout.splitlines()]
+
+
+def rel_ok(got, want, rtol):
+    if want == 0:
+        return got == 0
+    return abs(got - want) <= rtol * abs(want)
+
+
+def finish(what):
+    """The exit status of an oracle test: 1 after any mismatch."""
+    if failures:
+        print("FAILED: %d mismatches" % len(failures))
+        return 1
+    print("all %s oracle checks passed" % what)
+    return 0
