@@ -7,13 +7,16 @@ same arguments give the same bytes with the same numpy).
         drawn from 8 country codes. --drift shifts f0 by 0.5 sd and puts a new
         category "BR2" in 10 % of c0, so `check` has something to find.
 
-    gen_data.py jsonl --records N --seed S [--t0-ms T] [--rate R] [--drift] OUT.jsonl
+    gen_data.py jsonl --records N --seed S [--t0-ms T] [--rate R] [--drift]
+                      [--numeric K --categorical C] OUT.jsonl
         N records of the benchmark shape of DESIGN.md "Performance" (about
         440 bytes each: ts, model, model_version, request_id, features f0..f15
         and c0..c3, prediction.score in [0,1), latency_ms), R records per
         second of event time starting at T (epoch ms). --drift shifts f0 by
         1 sd and puts "BR2" in 20 % of c0 for the middle third of the records,
-        so alerts fire and resolve.
+        so alerts fire and resolve. --numeric/--categorical change the number
+        of features (default 16 and 4; 78 and 20 give bench_state.sh's
+        100-column variant); the defaults give the same bytes as before.
 
 Needs Debian's python3-numpy (/usr/bin/python3). Writes in chunks, so memory
 stays bounded for 10M records."""
@@ -48,8 +51,8 @@ def jsonl_records(args, out):
     rng = np.random.default_rng(args.seed)
     fmt = ('{"ts": %d, "model": "bench", "model_version": "v1", "request_id": "r-%d", '
            '"features": {' +
-           ", ".join('"f%d": %%.4f' % i for i in range(16)) + ", " +
-           ", ".join('"c%d": "%%s"' % i for i in range(4)) +
+           ", ".join('"f%d": %%.4f' % i for i in range(args.numeric)) + ", " +
+           ", ".join('"c%d": "%%s"' % i for i in range(args.categorical)) +
            '}, "prediction": {"score": %.4f}, "latency_ms": %.1f}\n')
     step_ms = 1000.0 / args.rate
     done = 0
@@ -57,8 +60,8 @@ def jsonl_records(args, out):
         n = min(CHUNK, args.records - done)
         idx = np.arange(done, done + n)
         ts = args.t0_ms + np.floor(idx * step_ms).astype(np.int64)
-        num = rng.standard_normal((n, 16))
-        cat = COUNTRIES[rng.integers(0, 8, (n, 4))].astype(object)
+        num = rng.standard_normal((n, args.numeric))
+        cat = COUNTRIES[rng.integers(0, 8, (n, args.categorical))].astype(object)
         score = rng.random(n)
         lat = 5.0 + 20.0 * rng.random(n)
         if args.drift:
@@ -86,6 +89,8 @@ def main():
     j.add_argument("--t0-ms", type=int, default=1795500000000)
     j.add_argument("--rate", type=float, default=200.0)
     j.add_argument("--drift", action="store_true")
+    j.add_argument("--numeric", type=int, default=16)
+    j.add_argument("--categorical", type=int, default=4)
     j.add_argument("out")
     args = ap.parse_args()
     with open(args.out, "w", buffering=1 << 20) as out:

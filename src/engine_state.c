@@ -151,6 +151,23 @@ static dw_model *state_at(dw_engine *e, size_t pidx, model_entry **me_out)
     return e->models[mi].states[vi];
 }
 
+/* Puts the touched slots in ascending order. A busy pane touches thousands
+ * of counters, and qsort's n log n indirect compares then cost more than
+ * the counting itself (a sixth of `run`'s CPU in a profile at 200 records/s
+ * over 24 partitions); one pass over the counters gives the same list,
+ * since a slot is touched exactly when its count is non-zero. */
+static void sort_touched(pend_buf *pb)
+{
+    if (pb->ntouched * 64 < pb->width) {
+        qsort(pb->touched, pb->ntouched, sizeof *pb->touched, cmp_u32);
+        return;
+    }
+    size_t k = 0;
+    for (size_t s = 0; s < pb->width; s++)
+        if (pb->cnt[s])
+            pb->touched[k++] = (uint32_t)s;
+}
+
 /* The name unseen-category slot s of pb was counted under: the one taken
  * when it was pinned, else the slot's name now. */
 static const char *pend_name(const pend_buf *pb, const dw_model *m, uint32_t s, size_t *col)
@@ -194,7 +211,7 @@ static void encode_group(dw_engine *e, pend_buf *pb)
     dw_model *m = state_at(e, pb->pidx, &me);
     dw_delta_group(&e->dw, dw_model_name(m), dw_model_version(m), me->ref->checksum, pb->pane,
                    pb->records);
-    qsort(pb->touched, pb->ntouched, sizeof *pb->touched, cmp_u32);
+    sort_touched(pb);
     scratch_reserve(e, pb->ntouched);
     size_t np = 0, nn = 0;
     for (size_t i = 0; i < pb->ntouched; i++) {

@@ -271,16 +271,17 @@ static void log_counters(dw_sidecar *s)
                               dw_reject_reason_name((dw_reject_reason)r),
                               (unsigned long long)st.rejected[r]);
     if (s->state && n < sizeof buf)
-        n += (size_t)snprintf(buf + n, sizeof buf - n,
-                              " state.deltas_out=%llu state.deltas_in=%llu state.records_in=%llu "
-                              "state.duplicates=%llu state.late=%llu state.ahead=%llu "
-                              "state.foreign=%llu state.invalid=%llu",
-                              (unsigned long long)st.deltas_out, (unsigned long long)st.deltas_in,
-                              (unsigned long long)st.delta_records_in,
-                              (unsigned long long)st.delta_duplicates,
-                              (unsigned long long)st.delta_late, (unsigned long long)st.delta_ahead,
-                              (unsigned long long)st.delta_foreign,
-                              (unsigned long long)st.delta_invalid);
+        n += (size_t)snprintf(
+            buf + n, sizeof buf - n,
+            " state.deltas_out=%llu state.delta_bytes_out=%llu "
+            "state.deltas_in=%llu state.records_in=%llu "
+            "state.duplicates=%llu state.late=%llu state.ahead=%llu "
+            "state.foreign=%llu state.invalid=%llu",
+            (unsigned long long)st.deltas_out, (unsigned long long)st.delta_bytes_out,
+            (unsigned long long)st.deltas_in, (unsigned long long)st.delta_records_in,
+            (unsigned long long)st.delta_duplicates, (unsigned long long)st.delta_late,
+            (unsigned long long)st.delta_ahead, (unsigned long long)st.delta_foreign,
+            (unsigned long long)st.delta_invalid);
     uint64_t sent, failed, dropped;
     dw_sidecar_delivery_totals(s, &sent, &failed, &dropped);
     if (n < sizeof buf)

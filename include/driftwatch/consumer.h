@@ -52,7 +52,9 @@ typedef struct dw_kafka_settings {
     void *assign_ctx;
     /* Optional: where an assigned partition starts (>= 0), or -1 for the
      * group's committed offset; asked before the assignment takes effect,
-     * with assign_ctx. On revocation on_assign(0) runs before the commit. */
+     * with assign_ctx, for every partition of an assignment before
+     * on_assign(1) of any of them. On revocation on_assign(0) runs before
+     * the commit. */
     int64_t (*start_offset)(void *ctx, const char *topic, int32_t partition);
 } dw_kafka_settings;
 

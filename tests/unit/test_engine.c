@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "driftwatch/config.h"
+#include "driftwatch/delta.h"
 #include "driftwatch/engine.h"
 #include "engine_fixture.h"
 
@@ -413,6 +414,135 @@ static void test_partition_ahead_is_held_back(void **state)
     assert_false(res.ahead);
 }
 
+/* Per-slot sums of the deltas an engine hands out. */
+#define SUM_SLOTS 65536
+typedef struct delta_sum {
+    uint64_t cnt[SUM_SLOTS];
+    uint64_t records;
+    size_t deltas, pairs, max_pairs; /* max_pairs: of one delta */
+} delta_sum;
+
+static void sum_delta(void *ctx, const void *buf, size_t len, const dw_delta_cover *cover,
+                      size_t ncover)
+{
+    (void)cover;
+    (void)ncover;
+    delta_sum *d = ctx;
+    dw_delta dd;
+    size_t before = d->pairs;
+    assert_int_equal(dw_delta_decode(buf, len, &dd), 0);
+    for (size_t s = 0; s < dd.nsections; s++)
+        for (size_t g = 0; g < dd.sections[s].ngroups; g++) {
+            const dw_delta_grp *gr = &dd.sections[s].groups[g];
+            d->records += gr->records;
+            for (size_t i = 0; i < gr->npairs; i++) {
+                /* The wire format needs slots ascending (gaps). */
+                assert_true(i == 0 || gr->slots[i] > gr->slots[i - 1]);
+                assert_true(gr->slots[i] < SUM_SLOTS);
+                assert_true(gr->counts[i] > 0);
+                d->cnt[gr->slots[i]] += gr->counts[i];
+            }
+            d->pairs += gr->npairs;
+        }
+    if (d->pairs - before > d->max_pairs)
+        d->max_pairs = d->pairs - before;
+    d->deltas++;
+    dw_delta_free(&dd);
+}
+
+/* A delta of a busy pane (most counters touched: the encoder lists them by
+ * a pass over the counters) holds the same counts, in ascending slots, as
+ * one delta per record (a few counters: sorted). */
+static void test_delta_dense_equals_per_record(void **state)
+{
+    fixture *f = *state;
+    enum { N = 3000 };
+    dw_engine *e2 = NULL;
+    char err[512];
+    assert_int_equal(dw_engine_new(f->cfg, &e2, err, sizeof err), 0);
+    delta_sum *dense = calloc(1, sizeof *dense), *single = calloc(1, sizeof *single);
+    dw_engine_state_enable(f->e, 1, sum_delta, dense);
+    dw_engine_state_enable(e2, 2, sum_delta, single);
+    int s1 = dw_engine_source(f->e, "t", 0), s2 = dw_engine_source(e2, "t", 0);
+    dw_engine_source_assigned(f->e, s1, true);
+    dw_engine_source_assigned(e2, s2, true);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 7);
+    char buf[512];
+    dw_process_result res;
+    for (int i = 0; i < N; i++) {
+        /* 10 ms apart: all in the first one-minute pane. */
+        int n = record(buf, sizeof buf, r, T0 + i * 10, 0, false);
+        dw_engine_process_from(f->e, s1, buf, (size_t)n, INT64_MIN, &res);
+        assert_int_equal(res.applied, 1);
+        dw_engine_process_from(e2, s2, buf, (size_t)n, INT64_MIN, &res);
+        assert_int_equal(res.applied, 1);
+        dw_engine_delta_flush(e2);
+    }
+    dw_engine_delta_flush(f->e);
+    gsl_rng_free(r);
+    assert_int_equal(dense->deltas, 1);
+    assert_int_equal(single->deltas, N);
+    assert_int_equal(dense->records, N);
+    assert_int_equal(single->records, N);
+    /* Thousands of distinct slots in one group: far more than 1/64 of
+     * any layout that fits SUM_SLOTS, so the pass over the counters ran. */
+    assert_true(dense->pairs > SUM_SLOTS / 64);
+    assert_memory_equal(dense->cnt, single->cnt, sizeof dense->cnt);
+    free(dense);
+    free(single);
+    dw_engine_free(e2);
+}
+
+/* Many partitions' busy panes pending at once: the engine sends a delta
+ * before the pending counters would make a message too large for Kafka,
+ * and those deltas still add up to one delta per record. */
+static void test_delta_size_is_bounded(void **state)
+{
+    fixture *f = *state;
+    enum { PARTS = 30, PER = 3000 };
+    dw_engine *e2 = NULL;
+    char err[512];
+    assert_int_equal(dw_engine_new(f->cfg, &e2, err, sizeof err), 0);
+    delta_sum *busy = calloc(1, sizeof *busy), *single = calloc(1, sizeof *single);
+    dw_engine_state_enable(f->e, 1, sum_delta, busy);
+    dw_engine_state_enable(e2, 2, sum_delta, single);
+    int s1[PARTS], s2[PARTS];
+    for (int p = 0; p < PARTS; p++) {
+        s1[p] = dw_engine_source(f->e, "t", p);
+        s2[p] = dw_engine_source(e2, "t", p);
+        dw_engine_source_assigned(f->e, s1[p], true);
+        dw_engine_source_assigned(e2, s2[p], true);
+    }
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 8);
+    char buf[512];
+    dw_process_result res;
+    for (int i = 0; i < PER; i++)
+        for (int p = 0; p < PARTS; p++) {
+            /* All in the first one-minute pane. */
+            int n = record(buf, sizeof buf, r, T0 + i * 10, 0, false);
+            dw_engine_process_from(f->e, s1[p], buf, (size_t)n, INT64_MIN, &res);
+            assert_int_equal(res.applied, 1);
+            dw_engine_process_from(e2, s2[p], buf, (size_t)n, INT64_MIN, &res);
+            assert_int_equal(res.applied, 1);
+            dw_engine_delta_flush(e2);
+        }
+    dw_engine_delta_flush(f->e);
+    gsl_rng_free(r);
+    /* More counters than one delta may hold were touched... */
+    assert_true(busy->pairs > DW_ENGINE_MAX_PENDING_PAIRS);
+    assert_true(busy->deltas > 1);
+    /* ...so none holds more than the bound and the last record's. */
+    assert_true(busy->max_pairs <= DW_ENGINE_MAX_PENDING_PAIRS + 16);
+    assert_int_equal(busy->records, PARTS * PER);
+    assert_int_equal(single->records, PARTS * PER);
+    assert_memory_equal(busy->cnt, single->cnt, sizeof busy->cnt);
+    free(busy);
+    free(single);
+    dw_engine_free(e2);
+}
+
 static int setup_retrain(void **state)
 {
     extra_yaml = "retrain:\n  - name: rt\n    type: webhook\n    url: http://127.0.0.1:9/x\n"
@@ -618,6 +748,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_junk_versions_age_out_for_a_real_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_input_same_documents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delta_dense_equals_per_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delta_size_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_flood_is_one_quality_alert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_keeps_windows_and_applies_thresholds, setup,
                                         teardown),
