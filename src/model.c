@@ -34,6 +34,7 @@ struct dw_model {
     uint32_t alert_for;
     double clear_psi, clear_ks;
     uint64_t **pane_tmp; /* per-window pane pointers for dw_model_add */
+    uint8_t *newcat;     /* width: 1 at the unseen-category slots (deltas ask per counter) */
     int64_t last_eval[DW_MAX_WINDOWS];
     /* evaluation scratch, ncols each, so evaluating does not allocate */
     dw_column_result *tested;
@@ -108,6 +109,10 @@ dw_model *dw_model_new(const dw_model_spec *spec)
         }
     }
     m->width = off ? off : 1;
+    m->newcat = dw_calloc(m->width, 1);
+    for (size_t j = 0; j < m->ncols; j++)
+        if (m->cols[j].new_names)
+            memset(m->newcat + m->cols[j].off + 2 + m->cols[j].ref->ncat, 1, m->K);
     size_t nc = m->ncols ? m->ncols : 1;
     m->tested = dw_calloc(nc, sizeof *m->tested);
     m->tested_th = dw_calloc(nc, sizeof *m->tested_th);
@@ -148,6 +153,7 @@ void dw_model_free(dw_model *m)
         free(m->win_name[w]);
     }
     free(m->pane_tmp);
+    free(m->newcat);
     free(m->tested);
     free(m->tested_th);
     free(m->tested_map);
@@ -458,8 +464,8 @@ int dw_model_add_counts(dw_model *m, int64_t t_ms, const uint32_t *slots, const 
 
 const char *dw_model_new_category(const dw_model *m, size_t slot, size_t *col)
 {
-    if (!m->K)
-        return NULL;
+    if (!m->K || slot >= m->width || !m->newcat[slot])
+        return NULL; /* most counters: one load, no search */
     /* Columns are laid out in order: find the one holding slot. */
     size_t lo = 0, hi = m->ncols;
     while (hi - lo > 1) {

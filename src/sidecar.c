@@ -564,8 +564,17 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
     while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
         dw_kafka_msg msg;
         dw_http_heartbeat(s->http);
-        if (s->state)
+        if (s->state) {
             dw_sc_state_pump(s);
+            if (dw_state_topic_broken(s->state)) {
+                rc = dw_seterr(errbuf, errlen, DW_ERR_KAFKA,
+                               "state topic %s: a delta could not be written; exiting so that "
+                               "the restart rebuilds from the state topic and reads the input "
+                               "again from where it ends",
+                               s->cfg->state.topic);
+                break;
+            }
+        }
         rc = dw_consumer_poll(c, poll_ms, &msg);
         if (rc < 0) {
             dw_seterr(errbuf, errlen, rc, "kafka: %s", dw_consumer_error(c));

@@ -19,6 +19,7 @@ struct dw_state_topic {
     void *ctx;
     rd_kafka_message_t *last; /* the message dw_state_topic_read() handed out */
     bool closing;
+    bool broken; /* a message was not written: nothing more is published */
     dw_state_stats st;
     dw_ratelimit err_rl;
 };
@@ -42,6 +43,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
             free(ai);
             return;
         }
+        st->broken = true;
         dw_log_ratelimited(&st->err_rl, DW_LOG_ERROR, "state",
                            "state topic %s: a delta was not written (%s): its input offsets "
                            "stay uncommitted and are read again after a restart",
@@ -230,6 +232,10 @@ fail:
 int dw_state_topic_publish(dw_state_topic *st, const void *buf, size_t len,
                            const dw_delta_cover *cover, size_t n)
 {
+    /* After a failed message nothing more may follow it on the log: a later
+     * delta's acknowledgement would commit offsets past the missing counts. */
+    if (st->broken)
+        return DW_ERR_STATE;
     size_t strs = 0;
     for (size_t i = 0; i < n; i++)
         strs += strlen(cover[i].topic) + 1;
@@ -254,6 +260,7 @@ int dw_state_topic_publish(dw_state_topic *st, const void *buf, size_t len,
                                rd_kafka_err2str(err));
             free(ai);
             st->st.failed++;
+            st->broken = true;
             return DW_ERR_KAFKA;
         }
         /* Full: the broker is away or slow. Wait for room (this holds the
@@ -267,6 +274,11 @@ int dw_state_topic_publish(dw_state_topic *st, const void *buf, size_t len,
     st->st.bytes += len;
     rd_kafka_poll(st->prod, 0);
     return 0;
+}
+
+bool dw_state_topic_broken(const dw_state_topic *st)
+{
+    return st->broken;
 }
 
 void dw_state_topic_serve(dw_state_topic *st)

@@ -64,6 +64,14 @@ int dw_state_topic_new(const dw_state_settings *s, dw_state_topic **out, char *e
 int dw_state_topic_publish(dw_state_topic *st, const void *buf, size_t len,
                            const dw_delta_cover *cover, size_t n);
 
+/* True once a message could not be written (not queued within a minute,
+ * refused, or failed for good): from then on dw_state_topic_publish()
+ * refuses everything (DW_ERR_STATE), since a later delta's acknowledgement
+ * would commit input offsets past the missing counts. `run` then exits with
+ * an error; the restart rebuilds from what the log holds and reads the
+ * input again from there. */
+bool dw_state_topic_broken(const dw_state_topic *st);
+
 /* Serves acknowledgements without waiting. */
 void dw_state_topic_serve(dw_state_topic *st);
 
