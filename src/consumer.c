@@ -355,6 +355,7 @@ int dw_consumer_new(const dw_kafka_settings *s, dw_consumer **out, char *errbuf,
         rc = set_prop(conf, "auto.offset.reset", s->auto_offset_reset, errbuf, errlen);
     if (rc) {
         rd_kafka_conf_destroy(conf);
+        free(c->mem);
         free(c);
         return rc;
     }
@@ -371,6 +372,7 @@ int dw_consumer_new(const dw_kafka_settings *s, dw_consumer **out, char *errbuf,
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!c->rk) {
         rd_kafka_conf_destroy(conf);
+        free(c->mem);
         free(c);
         return dw_seterr(errbuf, errlen, DW_ERR_KAFKA, "kafka: creating the consumer: %s", err);
     }
@@ -384,6 +386,7 @@ int dw_consumer_new(const dw_kafka_settings *s, dw_consumer **out, char *errbuf,
     rd_kafka_topic_partition_list_destroy(sub);
     if (serr) {
         rd_kafka_destroy(c->rk);
+        free(c->mem);
         free(c);
         return dw_seterr(errbuf, errlen, DW_ERR_KAFKA, "kafka: subscribing to %s%s: %s",
                          s->topics[0], s->ntopics > 1 ? " and others" : "", rd_kafka_err2str(serr));

@@ -103,8 +103,10 @@ def case_future_record_among_three_partitions():
     m, _, _ = h.metrics(base)
     h.check(h.metric(m, "driftwatch_records_rejected_total", reason="future") == 1,
             "driftwatch_records_rejected_total{reason=future}")
-    h.check(h.metric(m, "driftwatch_consumer_paused_partitions") == 0,
-            "a partition is paused: %s" % h.metric(m, "driftwatch_consumer_paused_partitions"))
+    # Partitions read out of step pause for a moment (event-time alignment);
+    # the gauge is published once a second: none stays paused.
+    h.wait_for(lambda: h.metric(h.metrics(base)[0], "driftwatch_consumer_paused_partitions") == 0,
+               15, "no partition paused")
     h.check(h.metric(m, "driftwatch_watermark_seconds") * 1000 >= T_END - 60000,
             "watermark %s behind %d" % (h.metric(m, "driftwatch_watermark_seconds"), T_END))
     h.stop(run)
