@@ -1,5 +1,5 @@
 /* Input helpers shared by the oracle drivers (stats_driver.c,
- * canary_driver.c): whitespace-separated tokens on stdin, exit 2 with a
+ * canary_driver.c, perf_driver.c): whitespace-separated tokens on stdin, exit 2 with a
  * message on malformed input. Define DRIVER_NAME before including. */
 #ifndef DW_ORACLE_DRIVER_IO_H
 #define DW_ORACLE_DRIVER_IO_H
@@ -13,13 +13,13 @@
 /* Bound on any count of items in one command (values of a sample, bins). */
 #define MAX_ITEMS 100000000UL
 
-static void die(const char *what)
+static inline void die(const char *what)
 {
     fprintf(stderr, DRIVER_NAME ": bad input: %s\n", what);
     exit(2);
 }
 
-static double read_double(void)
+static inline double read_double(void)
 {
     char tok[64];
     if (scanf("%63s", tok) != 1)
@@ -31,7 +31,7 @@ static double read_double(void)
     return v;
 }
 
-static uint64_t read_u64(void)
+static inline uint64_t read_u64(void)
 {
     char tok[64];
     if (scanf("%63s", tok) != 1)
@@ -43,7 +43,7 @@ static uint64_t read_u64(void)
     return (uint64_t)v;
 }
 
-static size_t read_size(void)
+static inline size_t read_size(void)
 {
     uint64_t v = read_u64();
     if (v > MAX_ITEMS)
@@ -51,12 +51,21 @@ static size_t read_size(void)
     return (size_t)v;
 }
 
-static uint64_t *read_counts(size_t k)
+static inline uint64_t *read_counts(size_t k)
 {
     uint64_t *c = dw_calloc(k ? k : 1, sizeof *c);
     for (size_t i = 0; i < k; i++)
         c[i] = read_u64();
     return c;
+}
+
+/* A count in 0..max (a driver's own bound). */
+static inline size_t read_count_max(uint64_t max)
+{
+    uint64_t v = read_u64();
+    if (v > max)
+        die("count out of range");
+    return (size_t)v;
 }
 
 #endif

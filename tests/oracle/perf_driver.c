@@ -30,35 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DRIVER_NAME "perf_driver"
+#include "driver_io.h"
+
 #define MAX_RECORDS 10000000UL
 #define MAX_PANES 64
 #define CONFIDENCE 0.95
-
-static void die(const char *what)
-{
-    fprintf(stderr, "perf_driver: bad input: %s\n", what);
-    exit(2);
-}
-
-static double read_double(void)
-{
-    char tok[64];
-    if (scanf("%63s", tok) != 1)
-        die("missing number");
-    char *end;
-    double v = strtod(tok, &end);
-    if (*end)
-        die(tok);
-    return v;
-}
-
-static size_t read_size(size_t max)
-{
-    double v = read_double();
-    if (!(v >= 0 && v <= (double)max) || v != (double)(size_t)v)
-        die("count out of range");
-    return (size_t)v;
-}
 
 /* Panes of width counters each, and the merged window. */
 typedef struct panes {
@@ -120,19 +97,19 @@ static void print_result(const dw_perf *perf, const uint64_t *c)
 static void cmd_class(void)
 {
     dw_perf_spec spec = {.kind = DW_PERF_CLASSIFICATION};
-    spec.score_bins = (uint32_t)read_size(DW_PERF_MAX_BINS);
-    spec.ece_bins = (uint32_t)read_size(DW_PERF_MAX_BINS);
+    spec.score_bins = (uint32_t)read_count_max(DW_PERF_MAX_BINS);
+    spec.ece_bins = (uint32_t)read_count_max(DW_PERF_MAX_BINS);
     char err[256];
     dw_perf *perf = dw_perf_new(&spec, err, sizeof err);
     if (!perf)
         die(err);
     panes p;
     panes_init(&p, dw_perf_width(perf));
-    size_t n = read_size(MAX_RECORDS);
+    size_t n = read_count_max(MAX_RECORDS);
     for (size_t i = 0; i < n; i++) {
-        size_t pane = read_size(MAX_PANES - 1);
+        size_t pane = read_count_max(MAX_PANES - 1);
         double score = read_double();
-        int actual = (int)read_size(1), predicted = (int)read_size(1);
+        int actual = (int)read_count_max(1), predicted = (int)read_count_max(1);
         dw_perf_obs o = {.predicted_positive = predicted,
                          .actual_positive = actual,
                          .correct = predicted == actual,
@@ -160,9 +137,9 @@ static void cmd_reg(void)
     dw_perf *perf = dw_perf_new(&spec, NULL, 0);
     panes p;
     panes_init(&p, dw_perf_width(perf));
-    size_t n = read_size(MAX_RECORDS);
+    size_t n = read_count_max(MAX_RECORDS);
     for (size_t i = 0; i < n; i++) {
-        size_t pane = read_size(MAX_PANES - 1);
+        size_t pane = read_count_max(MAX_PANES - 1);
         double predicted = read_double(), actual = read_double();
         dw_perf_add_reg(perf, p.pane[pane], predicted, actual);
     }
@@ -175,16 +152,16 @@ static void cmd_reg(void)
 static void cmd_cbpe(void)
 {
     char err[256];
-    dw_cbpe *e = dw_cbpe_new((uint32_t)read_size(DW_PERF_MAX_BINS), err, sizeof err);
+    dw_cbpe *e = dw_cbpe_new((uint32_t)read_count_max(DW_PERF_MAX_BINS), err, sizeof err);
     if (!e)
         die(err);
     panes p;
     panes_init(&p, dw_cbpe_width(e));
-    size_t n = read_size(MAX_RECORDS);
+    size_t n = read_count_max(MAX_RECORDS);
     for (size_t i = 0; i < n; i++) {
-        size_t pane = read_size(MAX_PANES - 1);
+        size_t pane = read_count_max(MAX_PANES - 1);
         double score = read_double();
-        int predicted = (int)read_size(1);
+        int predicted = (int)read_count_max(1);
         dw_cbpe_add(e, p.pane[pane], score, predicted);
     }
     panes_window(&p);
