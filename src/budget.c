@@ -44,6 +44,7 @@ uint64_t dw_budget_model_bytes(const dw_config *cfg, size_t i, const dw_referenc
         .nwindows = nwin,
         .lateness_ms = lateness,
         .max_new_categories = cfg->evaluation.max_new_categories,
+        .extra_width = dw_config_latency_width(&cfg->models[i].latency),
     };
     /* An entry without `version:` tracks each version it sees separately,
      * up to DW_ENGINE_MAX_VERSIONS of them, and any producer can make it

@@ -11,6 +11,7 @@
 #include "driftwatch/sink.h"
 #include "driftwatch/state_dir.h"
 
+#include "config_canary_int.h"
 #include "config_yaml_int.h"
 
 #include <errno.h>
@@ -162,6 +163,13 @@ static int get_thresholds(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, 
     return 0;
 }
 
+int dw_cfg_thresholds_block(dw_yaml_ctx *c, yaml_node_t *map, const char *parent,
+                            dw_thresholds *t)
+{
+    th_override ov;
+    return get_thresholds(c, map, parent, t, &ov);
+}
+
 /* ----------------------------------------------------------------- kafka */
 
 static int parse_kafka(dw_yaml_ctx *c, yaml_node_t *root)
@@ -288,7 +296,8 @@ static int parse_column(dw_yaml_ctx *c, dw_model_config *m, yaml_node_t *kn, yam
 
 static int parse_model(dw_yaml_ctx *c, yaml_node_t *v, const char *path, dw_model_config *m)
 {
-    static const char *const keys[] = {"name", "version", "reference", "thresholds", "columns"};
+    static const char *const keys[] = {"name",    "version", "reference", "thresholds",
+                                       "columns", "compare", "latency"};
     m->line = dw_yaml_line_of(v);
     m->thresholds = c->cfg->thresholds;
     int rc;
@@ -964,7 +973,7 @@ static int parse_root(dw_yaml_ctx *c, yaml_node_t *root)
         (rc = get_thresholds(c, root, "", &c->cfg->thresholds, &ov)) ||
         (rc = parse_kafka(c, root)) || (rc = parse_models(c, root)) ||
         (rc = parse_records(c, root)) || (rc = parse_windows(c, root)) ||
-        (rc = parse_alerts(c, root)) || (rc = parse_time(c, root)) || (rc = parse_sinks(c, root)) ||
+        (rc = parse_alerts(c, root)) || (rc = dw_cfg_parse_canary(c, root)) || (rc = parse_time(c, root)) || (rc = parse_sinks(c, root)) ||
         (rc = parse_retrain(c, root)) || (rc = parse_misc(c, root)) || (rc = parse_state(c, root)))
         return rc;
     return 0;
@@ -1094,6 +1103,7 @@ void dw_config_free(dw_config *cfg)
         for (size_t j = 0; j < m->ncolumns; j++)
             free(m->columns[j].name);
         free(m->columns);
+        dw_cfg_free_canary(m);
     }
     free(cfg->models);
     for (size_t i = 0; i < cfg->nwindows; i++)

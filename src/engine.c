@@ -156,6 +156,7 @@ static void entry_free(model_entry *me)
     free(me->via);
     free(me->th);
     free(me->ignored);
+    dw_eng_canary_free(me->canary);
     dw_reference_free(me->ref);
     memset(me, 0, sizeof *me);
 }
@@ -192,6 +193,7 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
                 dw_config_column_thresholds(cfg, me->cfg, me->ref->cols[j].name, &me->ignored[j]);
         if (me->ref->ncols > *max_cols)
             *max_cols = me->ref->ncols;
+        me->canary = dw_eng_canary_new(cfg, me);
     }
     /* Refused here, not at the first record: see budget.h. */
     const dw_reference **refs = dw_calloc(cfg->nmodels + 1, sizeof *refs);
@@ -338,6 +340,12 @@ int dw_engine_reload(dw_engine *e, const dw_config *cfg, char *errbuf, size_t er
             if (!oe->ref || strcmp(oe->cfg->name, me->cfg->name) ||
                 !same_str(oe->cfg->version, me->cfg->version))
                 continue;
+            if (dw_eng_canary_width(oe->cfg) != dw_eng_canary_width(me->cfg)) {
+                dw_log(DW_LOG_WARN, "engine",
+                       "model %s: latency sketch changed, its windows start afresh",
+                       me->cfg->name);
+                break;
+            }
             if (strcmp(oe->ref->checksum, me->ref->checksum) != 0) {
                 dw_log(DW_LOG_WARN, "engine",
                        "model %s: reference %s changed, its windows start afresh", me->cfg->name,
@@ -355,6 +363,7 @@ int dw_engine_reload(dw_engine *e, const dw_config *cfg, char *errbuf, size_t er
             for (size_t j = 0; j < me->ref->ncols; j++)
                 me->th[j] = dw_config_column_thresholds(cfg, me->cfg, me->ref->cols[j].name,
                                                         &me->ignored[j]);
+            dw_eng_canary_adopt(me->canary, oe->canary);
             memcpy(me->states, oe->states, sizeof me->states);
             me->nstates = oe->nstates;
             oe->nstates = 0;
@@ -427,6 +436,7 @@ void dw_engine_stats_get(dw_engine *e, dw_engine_stats *out)
         out->rejected[r] = STAT_GET(e, rejected[r]);
     out->wrong_type_fields = STAT_GET(e, wrong_type_fields);
     out->versions_dropped = STAT_GET(e, versions_dropped);
+    out->latency_invalid = STAT_GET(e, latency_invalid);
     out->evaluations = STAT_GET(e, evaluations);
     out->notifications = STAT_GET(e, notifications);
     out->watermark_ms = STAT_GET(e, watermark_ms);
@@ -623,6 +633,7 @@ void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
                     dw_window_close_next(win);
                     evaluate_window(e, &e->models[i], v, w, next);
                 }
+        dw_eng_canary_evaluate(e, next);
         e->emit_at = next;
         emit_pending(e);
         e->emit_at = INT64_MIN;
@@ -971,6 +982,7 @@ static void evict_state(dw_engine *e, model_entry *me, size_t v)
     size_t last = --me->nstates;
     me->states[v] = me->states[last];
     me->last_t[v] = me->last_t[last];
+    dw_eng_canary_move(me->canary, v, last);
     me->states[last] = NULL;
     size_t nr = e->cfg->nretrain, base = (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1);
     if (nr && v != last)
@@ -1038,6 +1050,7 @@ dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, siz
         .alert_for = (uint32_t)e->cfg->alerts.for_evaluations,
         .clear_psi = e->cfg->alerts.clear_psi,
         .clear_ks = e->cfg->alerts.clear_ks,
+        .extra_width = dw_eng_canary_width(me->cfg),
     };
     dw_model *m = dw_model_new(&spec);
     free(vcopy);
@@ -1249,6 +1262,8 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     for (size_t j = 0; j < me->ref->ncols; j++)
         if (e->seen[j] != gen)
             e->slots[n++] = dw_model_missing_slot(m, j);
+    if (me->canary)
+        dw_eng_canary_record(e, me, m, rec, e->slots, &n);
 
     bool fresh = dw_window_next_end(dw_model_window(m, 0)) == INT64_MIN;
     int arc;

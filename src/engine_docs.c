@@ -270,6 +270,9 @@ void dw_eng_publish_snapshot(dw_engine *e)
                               le == INT64_MIN ? json_null() : dw_eng_jtime(dw_window_start(win)),
                               "end", le == INT64_MIN ? json_null() : dw_eng_jtime(le), "evaluated",
                               json_boolean(le != INT64_MIN)));
+                json_t *lat = dw_eng_canary_latency_json(me, v, w);
+                if (lat)
+                    json_object_set_new(json_array_get(wins, w), "latency", lat);
             }
             json_t *cols = json_array();
             for (size_t j = 0; j < me->ref->ncols; j++)
@@ -289,6 +292,7 @@ void dw_eng_publish_snapshot(dw_engine *e)
                   "max_event_time",
                   e->max_event_ms == INT64_MIN ? json_null() : dw_eng_jtime(e->max_event_ms),
                   "models", models);
+    json_object_set_new(doc, "comparisons", dw_eng_canary_status(e));
     pthread_mutex_lock(&e->snap_lock);
     json_t *old = e->snapshot;
     e->snapshot = doc;

@@ -50,6 +50,7 @@ typedef struct model_entry {
     bool flat;     /* dw_reference_is_flat(): columns match by last name too */
     uint64_t *via; /* flat: per column, hash of the path it follows (0: none yet) */
     bool warned_absent;
+    struct dw_canary *canary; /* compare/latency (engine_canary.c), NULL: neither */
 } model_entry;
 
 /* One retraining rule's progress for one (model, version). */
@@ -223,6 +224,26 @@ void dw_eng_publish_snapshot(dw_engine *e);
 /* engine_retrain.c */
 void dw_eng_check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_t wi,
                           int64_t end_ms);
+
+/* engine_canary.c: versions side by side, latency */
+struct dw_canary;
+/* Latency counters a state of mc needs after its columns (0: none). */
+size_t dw_eng_canary_width(const dw_model_config *mc);
+/* NULL when the model has neither compare: nor latency:. */
+struct dw_canary *dw_eng_canary_new(const dw_config *cfg, const model_entry *me);
+void dw_eng_canary_free(struct dw_canary *c);
+/* State index from moved to to (an evicted version's slot). */
+void dw_eng_canary_move(struct dw_canary *c, size_t to, size_t from);
+/* Takes over old's alert states where the configuration allows (reload). */
+void dw_eng_canary_adopt(struct dw_canary *c, struct dw_canary *old);
+/* Adds the latency counter of rec (if any) to slots[*n]. */
+void dw_eng_canary_record(dw_engine *e, model_entry *me, dw_model *m, const dw_scan_record *rec,
+                          size_t *slots, size_t *n);
+/* After the windows ending at end_ms were evaluated: latency, SLOs,
+ * comparisons, their alerts into e->pending. */
+void dw_eng_canary_evaluate(dw_engine *e, int64_t end_ms);
+json_t *dw_eng_canary_latency_json(const model_entry *me, size_t v, size_t wi);
+json_t *dw_eng_canary_status(const dw_engine *e);
 
 /* engine_state.c */
 void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_t t,

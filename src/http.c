@@ -1,4 +1,5 @@
 #include "driftwatch/http.h"
+#include "driftwatch/http_compare.h"
 
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
@@ -544,7 +545,30 @@ static const char INDEX[] = "driftwatch\n"
                             "/readyz         readiness: configuration and references loaded\n"
                             "/metrics        Prometheus metrics\n"
                             "/api/v1/status  status document (JSON)\n"
+                            "/api/v1/compare canary verdict: ?model=&candidate=[&baseline=&window=]\n"
                             "/ui             status page\n";
+
+static enum MHD_Result handle_compare(dw_http *h, struct MHD_Connection *conn)
+{
+#define ARG(k) MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, k)
+    const char *cols = ARG("columns");
+    dw_compare_query q = {.model = ARG("model"),
+                          .candidate = ARG("candidate"),
+                          .baseline = ARG("baseline"),
+                          .window = ARG("window"),
+                          .all_columns = cols && !strcmp(cols, "all")};
+#undef ARG
+    json_t *doc = dw_http_status(h), *body;
+    unsigned code = dw_compare_answer(doc, &q, &body);
+    json_decref(doc);
+    char *text = json_dumps(body, JSON_INDENT(2));
+    json_decref(body);
+    if (!text) {
+        fputs("driftwatch: out of memory (compare document)\n", stderr);
+        abort();
+    }
+    return respond(conn, code, text, strlen(text), "application/json");
+}
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
@@ -596,6 +620,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         size_t len = strlen(text);
         return respond(conn, MHD_HTTP_OK, text, len, "application/json");
     }
+    if (!strcmp(url, "/api/v1/compare"))
+        return handle_compare(h, conn);
     if (!strcmp(url, "/ui") || !strcmp(url, "/ui/")) {
         json_t *doc = dw_http_status(h);
         const char *win = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "window");

@@ -27,7 +27,7 @@ typedef struct col_state {
 struct dw_model {
     char *name, *version;
     const dw_reference *ref;
-    size_t ncols, width, nwin, K;
+    size_t ncols, width, nwin, K, extra_off;
     col_state *cols;
     dw_window *win[DW_MAX_WINDOWS];
     char *win_name[DW_MAX_WINDOWS];
@@ -63,7 +63,7 @@ size_t dw_model_memory(const dw_model_spec *spec)
     if (!spec->ref)
         return 0;
     size_t K = spec->max_new_categories, nc = spec->ref->ncols ? spec->ref->ncols : 1;
-    size_t width = model_width(spec->ref, K);
+    size_t width = model_width(spec->ref, K) + spec->extra_width;
     uint64_t bytes = sizeof(dw_model) + nc * (sizeof(col_state) + sizeof(dw_column_result) +
                                               sizeof(dw_thresholds) + sizeof(size_t));
     for (size_t j = 0; j < spec->ref->ncols; j++)
@@ -108,7 +108,8 @@ dw_model *dw_model_new(const dw_model_spec *spec)
             }
         }
     }
-    m->width = off ? off : 1;
+    m->extra_off = off;
+    m->width = off + spec->extra_width ? off + spec->extra_width : 1;
     m->newcat = dw_calloc(m->width, 1);
     for (size_t j = 0; j < m->ncols; j++)
         if (m->cols[j].new_names)
@@ -445,6 +446,11 @@ void dw_model_alert_restore(dw_model *m, size_t col, size_t wi, int kind, int64_
 size_t dw_model_width(const dw_model *m)
 {
     return m->width;
+}
+
+size_t dw_model_extra_offset(const dw_model *m)
+{
+    return m->extra_off;
 }
 
 int dw_model_add_counts(dw_model *m, int64_t t_ms, const uint32_t *slots, const uint32_t *counts,

@@ -82,6 +82,50 @@ typedef struct dw_column_config {
     dw_thresholds thresholds; /* resolved: global < model < column */
 } dw_column_config;
 
+/* models[].latency (docs/configuration.md, docs/canary.md): a latency field
+ * per record kept in a fixed-range quantile sketch (sketch.h) per version
+ * and window, and SLO rules on its quantiles. */
+#define DW_CONFIG_MAX_QUANTILES 8
+#define DW_CONFIG_MAX_SLOS 16
+typedef struct dw_slo_config {
+    char *name;
+    double quantile;   /* (0, 1) */
+    double max;        /* limit in the field's unit */
+    size_t window;     /* index into dw_config.windows */
+    char *version;     /* NULL: every version */
+    bool critical;     /* severity critical (default warning) */
+    uint32_t for_evaluations; /* default alerts.for */
+    int line;
+} dw_slo_config;
+
+typedef struct dw_latency_config {
+    bool enabled;       /* the block is present */
+    char *field;        /* dotted path, default "latency_ms" */
+    double unit_s;      /* seconds per unit of the field: ms 0.001, s 1, us 1e-6 */
+    const char *unit;   /* "ms", "s" or "us" (static) */
+    double alpha;       /* relative error, default 0.01 */
+    double min, max;    /* the sketch's range, in the field's unit */
+    size_t nquantiles;  /* default 0.5, 0.9, 0.99 */
+    double quantiles[DW_CONFIG_MAX_QUANTILES];
+    size_t nslos;
+    dw_slo_config *slos;
+} dw_latency_config;
+
+/* models[].compare: candidate versions against a baseline version. */
+typedef struct dw_compare_config {
+    bool enabled;
+    char *baseline;      /* NULL: the version with the most records in the window */
+    size_t ncandidates;  /* 0: every version but the baseline */
+    char **candidates;
+    size_t ncolumns;     /* 0: every column; an entry ending in "." is a prefix */
+    char **columns;
+    uint32_t windows;    /* bit i: windows[i] compared (default every window) */
+    dw_thresholds thresholds; /* default the model's */
+    double latency_quantile;  /* with latency: default 0.99 */
+    double latency_max_ratio; /* 0: no latency gate */
+    uint32_t for_evaluations; /* default alerts.for */
+} dw_compare_config;
+
 typedef struct dw_model_config {
     char *name;
     char *version;   /* NULL: any version (each version tracked separately) */
@@ -91,6 +135,8 @@ typedef struct dw_model_config {
     dw_thresholds thresholds; /* resolved: global < model */
     size_t ncolumns;          /* sorted by name */
     dw_column_config *columns;
+    dw_compare_config compare;
+    dw_latency_config latency;
 } dw_model_config;
 
 typedef struct dw_window_config {
@@ -224,6 +270,9 @@ const dw_thresholds *dw_config_column_thresholds(const dw_config *cfg, const dw_
  * when none matches. */
 const dw_model_config *dw_config_find_model(const dw_config *cfg, const char *name,
                                             const char *version);
+
+/* Counters per pane the latency sketch of l takes (0: no latency block). */
+size_t dw_config_latency_width(const dw_latency_config *l);
 
 /* The window called name, or NULL. */
 const dw_window_config *dw_config_find_window(const dw_config *cfg, const char *name);

@@ -58,6 +58,7 @@ typedef struct dw_engine_stats {
     uint64_t notifications;     /* documents emitted */
     uint64_t versions_dropped;  /* model versions dropped to make room (no record
                                    for a window length) */
+    uint64_t latency_invalid;   /* latency values refused (not a number, negative) */
     int64_t watermark_ms;       /* event-time watermark (INT64_MIN before data) */
     int64_t max_event_ms;       /* newest event time seen */
     /* Durations of window evaluations (one window of one model version):

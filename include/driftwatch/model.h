@@ -45,6 +45,10 @@ typedef struct dw_model_spec {
     size_t max_new_categories;  /* K, 0..DW_MAX_NEW_CATEGORIES */
     uint32_t alert_for;         /* consecutive breaches before firing */
     double clear_psi, clear_ks; /* hysteresis levels */
+    /* Counters after the columns' (a latency sketch, sketch.h's fixed
+     * layout): they slide, merge and travel in deltas like the others;
+     * dw_model_extra_offset() says where they start. */
+    size_t extra_width;
 } dw_model_spec;
 
 typedef struct dw_model dw_model;
@@ -139,6 +143,10 @@ void dw_model_sample(const dw_model *m, size_t wi, size_t col, dw_sample *out);
 
 /* Counters per pane (the layout above). */
 size_t dw_model_width(const dw_model *m);
+
+/* The first of the spec's extra_width counters in a pane (the columns'
+ * width). */
+size_t dw_model_extra_offset(const dw_model *m);
 
 /* Adds counts[i] to counter slots[i] (i < n) in the pane of every window
  * holding event time t_ms: another replica's counts, or this replica's from

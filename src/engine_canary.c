@@ -1,0 +1,563 @@
+/* Model versions side by side (docs/canary.md, issue 13): latency
+ * quantiles and SLO rules per (model, version, window), and each candidate
+ * version's window tested against the baseline version's window over the
+ * same event-time span, with alerts of kind "divergence" and "latency".
+ *
+ * Latency lives in the pane layout: the fixed-range sketch (sketch.h) is
+ * extra_width counters after the columns (model.h), so it slides, merges
+ * across replicas and travels in state deltas like the column counters.
+ * Everything here runs on the engine's thread, after the windows of one
+ * boundary closed and were evaluated (dw_eng_canary_evaluate()). */
+#include "engine_int.h"
+
+#include "driftwatch/compare.h"
+#include "driftwatch/error.h"
+#include "driftwatch/sketch.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The comparison of one candidate state with the baseline in one window. */
+typedef struct cmp_result {
+    int64_t end_ms; /* INT64_MIN: not compared yet */
+    int64_t start_ms;
+    char baseline[DW_MAX_NAME + 1];
+    dw_compare_summary sum;
+    dw_compare_column *cols; /* ncmp */
+    dw_alert *alerts;        /* ncmp, kind "divergence" */
+    bool has_lat;
+    dw_latency_compare lat;
+} cmp_result;
+
+/* Latency of one state in one window. */
+typedef struct lat_result {
+    int64_t end_ms; /* INT64_MIN: not evaluated yet */
+    uint64_t samples;
+    double q[DW_CONFIG_MAX_QUANTILES];
+    double slo_value[DW_CONFIG_MAX_SLOS];
+    dw_alert slo[DW_CONFIG_MAX_SLOS];
+} lat_result;
+
+struct dw_canary {
+    const dw_model_config *cfg;
+    bool lat_on;
+    dw_sketch_layout lay;
+    size_t lat_width;
+    size_t ncmp;          /* compared columns */
+    size_t *cmp_cols;     /* their indices in the reference */
+    dw_thresholds *th;    /* ncmp (eval_alpha set per evaluation) */
+    size_t nwin;
+    cmp_result *cmp[DW_ENGINE_MAX_VERSIONS + 1]; /* per state: nwin, or NULL */
+    lat_result *lat[DW_ENGINE_MAX_VERSIONS + 1]; /* per state: nwin, or NULL */
+    int baseline[DW_MAX_WINDOWS];                /* state index of the last baseline, -1 */
+};
+
+static bool column_selected(const dw_compare_config *cc, const char *name)
+{
+    if (!cc->ncolumns)
+        return true;
+    for (size_t i = 0; i < cc->ncolumns; i++) {
+        size_t l = strlen(cc->columns[i]);
+        if (l && cc->columns[i][l - 1] == '.' ? !strncmp(name, cc->columns[i], l)
+                                              : !strcmp(name, cc->columns[i]))
+            return true;
+    }
+    return false;
+}
+
+size_t dw_eng_canary_width(const dw_model_config *mc)
+{
+    return dw_config_latency_width(&mc->latency);
+}
+
+struct dw_canary *dw_eng_canary_new(const dw_config *cfg, const model_entry *me)
+{
+    const dw_model_config *mc = me->cfg;
+    if (!mc->compare.enabled && !mc->latency.enabled)
+        return NULL;
+    struct dw_canary *c = dw_calloc(1, sizeof *c);
+    c->cfg = mc;
+    c->nwin = cfg->nwindows;
+    for (size_t w = 0; w < DW_MAX_WINDOWS; w++)
+        c->baseline[w] = -1;
+    if (mc->latency.enabled) {
+        const dw_latency_config *l = &mc->latency;
+        /* Validated with the configuration: cannot fail here. */
+        c->lat_on = dw_sketch_layout_init(&c->lay, l->alpha, l->min, l->max, NULL, 0) == 0;
+        c->lat_width = c->lat_on ? dw_sketch_layout_width(&c->lay) : 0;
+    }
+    size_t nc = me->ref->ncols;
+    c->cmp_cols = dw_calloc(nc + 1, sizeof *c->cmp_cols);
+    c->th = dw_calloc(nc + 1, sizeof *c->th);
+    if (mc->compare.enabled)
+        for (size_t j = 0; j < nc; j++)
+            if (!me->ignored[j] && column_selected(&mc->compare, me->ref->cols[j].name)) {
+                c->th[c->ncmp] = mc->compare.thresholds;
+                c->cmp_cols[c->ncmp++] = j;
+            }
+    return c;
+}
+
+static void free_state(struct dw_canary *c, size_t v)
+{
+    if (c->cmp[v])
+        for (size_t w = 0; w < c->nwin; w++) {
+            free(c->cmp[v][w].cols);
+            free(c->cmp[v][w].alerts);
+        }
+    free(c->cmp[v]);
+    free(c->lat[v]);
+    c->cmp[v] = NULL;
+    c->lat[v] = NULL;
+}
+
+void dw_eng_canary_free(struct dw_canary *c)
+{
+    if (!c)
+        return;
+    for (size_t v = 0; v <= DW_ENGINE_MAX_VERSIONS; v++)
+        free_state(c, v);
+    free(c->cmp_cols);
+    free(c->th);
+    free(c);
+}
+
+void dw_eng_canary_move(struct dw_canary *c, size_t to, size_t from)
+{
+    if (!c)
+        return;
+    free_state(c, to);
+    if (to != from) {
+        c->cmp[to] = c->cmp[from];
+        c->lat[to] = c->lat[from];
+        c->cmp[from] = NULL;
+        c->lat[from] = NULL;
+    }
+    for (size_t w = 0; w < DW_MAX_WINDOWS; w++)
+        c->baseline[w] = -1;
+}
+
+void dw_eng_canary_adopt(struct dw_canary *c, struct dw_canary *old)
+{
+    if (!c || !old)
+        return;
+    /* Alert states carry over when the compared columns and the latency
+     * rules are the same; otherwise they start afresh. */
+    bool same_cmp = c->ncmp == old->ncmp && c->nwin == old->nwin &&
+                    !memcmp(c->cmp_cols, old->cmp_cols, c->ncmp * sizeof *c->cmp_cols);
+    bool same_lat = c->cfg->latency.nslos == old->cfg->latency.nslos &&
+                    c->cfg->latency.nquantiles == old->cfg->latency.nquantiles;
+    for (size_t v = 0; v <= DW_ENGINE_MAX_VERSIONS; v++) {
+        if (same_cmp) {
+            c->cmp[v] = old->cmp[v];
+            old->cmp[v] = NULL;
+        }
+        if (same_lat) {
+            c->lat[v] = old->lat[v];
+            old->lat[v] = NULL;
+        }
+    }
+}
+
+void dw_eng_canary_record(dw_engine *e, model_entry *me, dw_model *m,
+                          const dw_scan_record *rec, size_t *slots, size_t *n)
+{
+    struct dw_canary *c = me->canary;
+    const char *path = c->cfg->latency.field;
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const dw_scan_field *f = &rec->fields[i];
+        if (f->key[0].len == 0 || f->key[0].ptr[0] != path[0] || !dw_scan_path_eq(f, path))
+            continue;
+        if (f->kind == DW_SCAN_NULL)
+            return;
+        long s = f->kind == DW_SCAN_NUMBER ? dw_sketch_layout_slot(&c->lay, f->num) : -1;
+        if (s < 0) {
+            STAT_ADD(e, latency_invalid, 1);
+            return;
+        }
+        slots[(*n)++] = dw_model_extra_offset(m) + (size_t)s;
+        return;
+    }
+}
+
+/* Records in window wi of m: every record counts each column once (a
+ * value or missing), so column 0's total is the record count; without
+ * columns, the latency values. */
+static uint64_t traffic(const struct dw_canary *c, dw_model *m, size_t wi)
+{
+    if (dw_model_reference(m)->ncols) {
+        dw_sample s;
+        dw_model_sample(m, wi, 0, &s);
+        return dw_sample_count(&s) + s.missing + s.type_errors;
+    }
+    if (!c->lat_on)
+        return 0;
+    return dw_sketch_layout_count(&c->lay,
+                                  dw_window_sum(dw_model_window(m, wi)) + dw_model_extra_offset(m));
+}
+
+static bool is_candidate(const dw_compare_config *cc, const char *ver)
+{
+    if (!cc->ncandidates)
+        return true;
+    for (size_t i = 0; i < cc->ncandidates; i++)
+        if (ver && !strcmp(ver, cc->candidates[i]))
+            return true;
+    return false;
+}
+
+/* Adds alert a to the notification document of state v at end_ms (the
+ * one the drift alerts of the same evaluation go into). */
+static void add_alert(dw_engine *e, model_entry *me, size_t v, int64_t end_ms, json_t *a)
+{
+    size_t pidx = (size_t)(me - e->models) * (DW_ENGINE_MAX_VERSIONS + 1) + v;
+    if (!e->pending[pidx])
+        e->pending[pidx] = dw_eng_new_document(me->states[v], end_ms, "notification");
+    json_array_append_new(json_object_get(e->pending[pidx], "alerts"), a);
+}
+
+static json_t *alert_common(const dw_alert *a, dw_alert_event ev, const char *kind,
+                            const char *column, const char *window, int64_t start, int64_t end,
+                            const char *key)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(ev == DW_ALERT_FIRED ? "firing" : "resolved"));
+    json_object_set_new(o, "kind", json_string(kind));
+    json_object_set_new(o, "column", json_string(column));
+    json_object_set_new(o, "window", json_string(window));
+    json_object_set_new(o, "window_start", dw_eng_jtime(start));
+    json_object_set_new(o, "window_end", dw_eng_jtime(end));
+    json_object_set_new(o, "dedup_key", json_string(key));
+    json_object_set_new(o, "starts_at", dw_eng_jtime(a->started_ms));
+    json_object_set_new(o, "ends_at", ev == DW_ALERT_RESOLVED ? dw_eng_jtime(a->ended_ms)
+                                                              : json_null());
+    return o;
+}
+
+static void latency_window(dw_engine *e, model_entry *me, size_t v, size_t wi, int64_t end_ms)
+{
+    struct dw_canary *c = me->canary;
+    const dw_latency_config *l = &c->cfg->latency;
+    dw_model *m = me->states[v];
+    if (!c->lat[v]) {
+        c->lat[v] = dw_calloc(c->nwin, sizeof *c->lat[v]);
+        for (size_t w = 0; w < c->nwin; w++)
+            c->lat[v][w].end_ms = INT64_MIN;
+    }
+    lat_result *r = &c->lat[v][wi];
+    dw_window *win = dw_model_window(m, wi);
+    const uint64_t *cnt = dw_window_sum(win) + dw_model_extra_offset(m);
+    r->end_ms = end_ms;
+    r->samples = dw_sketch_layout_count(&c->lay, cnt);
+    for (size_t k = 0; k < l->nquantiles; k++)
+        dw_sketch_layout_quantile(&c->lay, cnt, l->quantiles[k], &r->q[k]);
+    const char *ver = dw_model_version(m);
+    bool full = dw_window_filled(win) >= (size_t)(dw_window_length(win) / dw_window_slide(win));
+    for (size_t s = 0; s < l->nslos; s++) {
+        const dw_slo_config *slo = &l->slos[s];
+        if (slo->window != wi || (slo->version && (!ver || strcmp(ver, slo->version))))
+            continue;
+        double val = 0;
+        dw_sketch_layout_quantile(&c->lay, cnt, slo->quantile, &val);
+        r->slo_value[s] = val;
+        bool enough = r->samples >= me->cfg->thresholds.min_samples;
+        bool breach = enough && val > slo->max;
+        /* A thin window resolves only once it is full (the traffic stopped),
+         * as for drift alerts. */
+        bool clear = enough ? val <= slo->max : full;
+        dw_alert_event ev = dw_alert_step(&r->slo[s], breach, clear, slo->for_evaluations, end_ms);
+        if (ev == DW_ALERT_NONE)
+            continue;
+        char key[17];
+        dw_alert_dedup_key(me->cfg->name, ver, slo->name, dw_model_window_name(m, wi), "latency",
+                           key);
+        json_t *o = alert_common(&r->slo[s], ev, "latency", l->field, dw_model_window_name(m, wi),
+                                 dw_window_start(win), end_ms, key);
+        json_object_set_new(o, "severity", json_string(slo->critical ? "critical" : "warning"));
+        json_object_set_new(o, "samples", json_integer((json_int_t)r->samples));
+        json_object_set_new(
+            o, "latency",
+            json_pack("{s:s,s:f,s:o,s:f,s:s,s:f}", "slo", slo->name, "quantile", slo->quantile,
+                      "value", dw_eng_jnum(val), "max", slo->max, "unit", l->unit,
+                      "relative_error", l->alpha));
+        add_alert(e, me, v, end_ms, o);
+    }
+}
+
+static void compare_window(dw_engine *e, model_entry *me, size_t b, size_t v, size_t wi,
+                           int64_t end_ms)
+{
+    struct dw_canary *c = me->canary;
+    const dw_compare_config *cc = &c->cfg->compare;
+    dw_model *mb = me->states[b], *mv = me->states[v];
+    if (!c->cmp[v]) {
+        c->cmp[v] = dw_calloc(c->nwin, sizeof *c->cmp[v]);
+        for (size_t w = 0; w < c->nwin; w++) {
+            c->cmp[v][w].end_ms = INT64_MIN;
+            c->cmp[v][w].cols = dw_calloc(c->ncmp + 1, sizeof *c->cmp[v][w].cols);
+            c->cmp[v][w].alerts = dw_calloc(c->ncmp + 1, sizeof *c->cmp[v][w].alerts);
+        }
+    }
+    cmp_result *r = &c->cmp[v][wi];
+    dw_window *win = dw_model_window(mv, wi);
+    int64_t slide = dw_window_slide(win);
+    size_t nwin = (size_t)__builtin_popcount(cc->windows);
+    for (size_t k = 0; k < c->ncmp; k++) {
+        dw_sample sb, sv;
+        dw_model_sample(mb, wi, c->cmp_cols[k], &sb);
+        dw_model_sample(mv, wi, c->cmp_cols[k], &sv);
+        dw_compare_column_evaluate(&sb, &sv, &r->cols[k]);
+        c->th[k].eval_alpha = dw_eval_alpha(&c->th[k], c->ncmp, nwin ? nwin : 1, slide);
+    }
+    dw_compare_decide(r->cols, c->ncmp, c->th, 1, &r->sum);
+    r->end_ms = end_ms;
+    r->start_ms = dw_window_start(win);
+    const char *bname = dw_model_version(mb), *vname = dw_model_version(mv);
+    snprintf(r->baseline, sizeof r->baseline, "%s", bname ? bname : "");
+    bool full = dw_window_filled(win) >= (size_t)(dw_window_length(win) / slide);
+    const dw_alerts_config *ac = &e->cfg->alerts;
+    for (size_t k = 0; k < c->ncmp; k++) {
+        dw_column_result *cr = &r->cols[k].r;
+        /* Hysteresis as for drift alerts (model.c): clear once the
+         * difference is no longer significant or fell below the clear
+         * levels; a thin window clears only once it is full. */
+        bool effect_high = cr->psi >= ac->clear_psi || (cr->has_ks && cr->ks.statistic >= ac->clear_ks);
+        bool clear = !cr->enough_samples ? full : (!cr->significant || !effect_high);
+        dw_alert_event ev = dw_alert_step(&r->alerts[k], cr->drift, clear, cc->for_evaluations,
+                                          end_ms);
+        if (ev == DW_ALERT_NONE)
+            continue;
+        const char *col = me->ref->cols[c->cmp_cols[k]].name;
+        char key[17];
+        dw_alert_dedup_key(me->cfg->name, vname, col, dw_model_window_name(mv, wi), "divergence",
+                           key);
+        json_t *o = alert_common(&r->alerts[k], ev, "divergence", col,
+                                 dw_model_window_name(mv, wi), r->start_ms, end_ms, key);
+        json_object_set_new(o, "column_type", json_string(cr->type == DW_COL_NUMERIC
+                                                              ? "numeric"
+                                                              : "categorical"));
+        json_object_set_new(o, "severity", json_string("warning"));
+        json_object_set_new(o, "samples", json_integer((json_int_t)r->cols[k].n_candidate));
+        json_object_set_new(o, "baseline", bname ? json_string(bname) : json_null());
+        json_object_set_new(o, "candidate", vname ? json_string(vname) : json_null());
+        json_object_set_new(o, "baseline_samples",
+                            json_integer((json_int_t)r->cols[k].n_baseline));
+        json_object_set_new(o, "tests", dw_eng_tests_json(cr));
+        add_alert(e, me, v, end_ms, o);
+    }
+    r->has_lat = c->lat_on && cc->latency_max_ratio > 0;
+    if (r->has_lat) {
+        size_t off = dw_model_extra_offset(mb);
+        dw_compare_latency_layout(&c->lay, dw_window_sum(dw_model_window(mb, wi)) + off,
+                                  dw_window_sum(win) + off, cc->latency_quantile,
+                                  cc->latency_max_ratio, cc->thresholds.min_samples, &r->lat);
+    }
+}
+
+/* The baseline state of window wi among the states evaluated at end_ms, or
+ * -1: the configured version, or the one with the most records (ties: the
+ * one that was the baseline before, then the oldest state). */
+static int pick_baseline(struct dw_canary *c, model_entry *me, size_t wi, int64_t end_ms)
+{
+    const char *fixed = c->cfg->compare.baseline;
+    int best = -1;
+    uint64_t most = 0;
+    for (size_t v = 0; v < me->nstates; v++) {
+        dw_model *m = me->states[v];
+        if (dw_model_last_evaluated(m, wi) != end_ms)
+            continue;
+        const char *ver = dw_model_version(m);
+        if (fixed) {
+            if (ver && !strcmp(ver, fixed))
+                return (int)v;
+            continue;
+        }
+        uint64_t t = traffic(c, m, wi);
+        if (best < 0 || t > most || (t == most && (int)v == c->baseline[wi])) {
+            best = (int)v;
+            most = t;
+        }
+    }
+    return best;
+}
+
+void dw_eng_canary_evaluate(dw_engine *e, int64_t end_ms)
+{
+    for (size_t i = 0; i < e->nmodels; i++) {
+        model_entry *me = &e->models[i];
+        struct dw_canary *c = me->canary;
+        if (!c)
+            continue;
+        for (size_t wi = 0; wi < c->nwin; wi++) {
+            if (c->lat_on)
+                for (size_t v = 0; v < me->nstates; v++)
+                    if (dw_model_last_evaluated(me->states[v], wi) == end_ms)
+                        latency_window(e, me, v, wi, end_ms);
+            const dw_compare_config *cc = &c->cfg->compare;
+            if (!cc->enabled || !(cc->windows & (1u << wi)))
+                continue;
+            int b = pick_baseline(c, me, wi, end_ms);
+            c->baseline[wi] = b;
+            if (b < 0)
+                continue;
+            for (size_t v = 0; v < me->nstates; v++)
+                if ((int)v != b && dw_model_last_evaluated(me->states[v], wi) == end_ms &&
+                    is_candidate(cc, dw_model_version(me->states[v])))
+                    compare_window(e, me, (size_t)b, v, wi, end_ms);
+        }
+    }
+}
+
+/* ---- status document (docs/api.md) ---- */
+
+static void quantile_key(char *buf, size_t len, double q)
+{
+    snprintf(buf, len, "p%g", q * 100);
+    for (char *p = buf; *p; p++)
+        if (*p == '.')
+            *p = '_';
+}
+
+json_t *dw_eng_canary_latency_json(const model_entry *me, size_t v, size_t wi)
+{
+    const struct dw_canary *c = me->canary;
+    if (!c || !c->lat_on)
+        return NULL;
+    const dw_latency_config *l = &c->cfg->latency;
+    const lat_result *r = c->lat[v] ? &c->lat[v][wi] : NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "field", json_string(l->field));
+    json_object_set_new(o, "unit", json_string(l->unit));
+    json_object_set_new(o, "relative_error", json_real(l->alpha));
+    json_object_set_new(o, "samples", json_integer(r ? (json_int_t)r->samples : 0));
+    json_t *qs = json_object();
+    for (size_t k = 0; k < l->nquantiles; k++) {
+        char key[32];
+        quantile_key(key, sizeof key, l->quantiles[k]);
+        json_object_set_new(o, key, r && r->samples ? dw_eng_jnum(r->q[k]) : json_null());
+        json_object_set_new(qs, key, json_real(l->quantiles[k]));
+    }
+    json_object_set_new(o, "quantiles", qs);
+    json_t *slos = json_array();
+    const char *ver = dw_model_version(me->states[v]);
+    for (size_t s = 0; s < l->nslos; s++) {
+        const dw_slo_config *slo = &l->slos[s];
+        if (slo->window != wi || (slo->version && (!ver || strcmp(ver, slo->version))))
+            continue;
+        json_array_append_new(
+            slos, json_pack("{s:s,s:f,s:f,s:o,s:s}", "name", slo->name, "quantile", slo->quantile,
+                            "max", slo->max,
+                            "value", r && r->end_ms != INT64_MIN ? dw_eng_jnum(r->slo_value[s])
+                                                                 : json_null(),
+                            "state", dw_alert_state_name(r ? r->slo[s].state : DW_ALERT_INACTIVE)));
+    }
+    json_object_set_new(o, "slos", slos);
+    return o;
+}
+
+static json_t *column_json(const dw_compare_column *cc)
+{
+    const dw_column_result *r = &cc->r;
+    json_t *t = dw_eng_tests_json(r);
+    if (r->has_ks)
+        json_object_set_new(json_object_get(t, "ks"), "n_eff", dw_eng_jnum(r->ks.n_eff));
+    return json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "name", r->ref ? r->ref->name : "", "type",
+                     r->type == DW_COL_NUMERIC ? "numeric" : "categorical", "verdict",
+                     dw_verdict_name(cc->verdict), "baseline_samples", (json_int_t)cc->n_baseline,
+                     "candidate_samples", (json_int_t)cc->n_candidate, "tests", t);
+}
+
+static json_t *comparison_json(const dw_engine *e, const model_entry *me, size_t v, size_t wi,
+                               const cmp_result *r)
+{
+    const struct dw_canary *c = me->canary;
+    const dw_compare_config *cc = &c->cfg->compare;
+    const char *ver = dw_model_version(me->states[v]);
+    json_t *cols = json_array();
+    /* Failing and inconclusive columns first: they are the evidence. */
+    static const dw_verdict order[] = {DW_VERDICT_FAIL, DW_VERDICT_INCONCLUSIVE, DW_VERDICT_PASS};
+    char reason[512] = "";
+    size_t nr = 0;
+    int used = 0;
+    for (size_t o = 0; o < 3; o++)
+        for (size_t k = 0; k < c->ncmp; k++) {
+            if (r->cols[k].verdict != order[o])
+                continue;
+            json_array_append_new(cols, column_json(&r->cols[k]));
+            if (order[o] == DW_VERDICT_FAIL && used >= 0 && (size_t)used < sizeof reason - 80) {
+                int w = snprintf(reason + used, sizeof reason - (size_t)used, "%s%s",
+                                 nr++ ? ", " : "", me->ref->cols[c->cmp_cols[k]].name);
+                used = w < 0 ? -1 : used + w;
+            }
+        }
+    char why[700];
+    if (r->sum.verdict == DW_VERDICT_FAIL)
+        snprintf(why, sizeof why, "%zu of %zu columns diverge: %s", r->sum.failed, r->sum.compared,
+                 reason);
+    else if (r->sum.verdict == DW_VERDICT_INCONCLUSIVE)
+        snprintf(why, sizeof why,
+                 "%zu of %zu columns inconclusive (too few samples, or a difference the samples "
+                 "cannot confirm yet)",
+                 r->sum.inconclusive, r->sum.compared);
+    else
+        snprintf(why, sizeof why, "no column of %zu diverges", r->sum.compared);
+    dw_verdict verdict = r->sum.verdict;
+    json_t *lat = json_null();
+    if (r->has_lat) {
+        const dw_latency_compare *l = &r->lat;
+        lat = json_pack("{s:f,s:o,s:o,s:s,s:o,s:f,s:f,s:I,s:I,s:s}", "quantile", l->q,
+                        "baseline", dw_eng_jnum(l->baseline), "candidate",
+                        dw_eng_jnum(l->candidate), "unit", c->cfg->latency.unit, "ratio",
+                        dw_eng_jnum(l->ratio), "max_ratio", cc->latency_max_ratio,
+                        "relative_error", c->cfg->latency.alpha, "baseline_samples",
+                        (json_int_t)l->n_baseline, "candidate_samples",
+                        (json_int_t)l->n_candidate, "verdict", dw_verdict_name(l->verdict));
+        /* The latency gate takes part in the verdict: fail wins, then
+         * inconclusive. */
+        if (l->verdict == DW_VERDICT_FAIL && verdict != DW_VERDICT_FAIL) {
+            verdict = DW_VERDICT_FAIL;
+            snprintf(why, sizeof why, "latency p%g is %.3g times the baseline's (max %.3g)",
+                     l->q * 100, l->ratio, cc->latency_max_ratio);
+        } else if (l->verdict == DW_VERDICT_INCONCLUSIVE && verdict == DW_VERDICT_PASS) {
+            verdict = DW_VERDICT_INCONCLUSIVE;
+            snprintf(why, sizeof why, "too few latency values to compare");
+        }
+    }
+    const dw_thresholds *th = &cc->thresholds;
+    return json_pack(
+        "{s:s,s:s,s:o,s:s,s:o,s:o,s:s,s:s,s:{s:I,s:I,s:I,s:I},s:{s:f,s:f,s:f,s:I},s:o,s:o}",
+        "model", me->cfg->name, "baseline", r->baseline, "candidate",
+        ver ? json_string(ver) : json_null(), "window", e->windows[wi].name, "window_start",
+        dw_eng_jtime(r->start_ms), "window_end", dw_eng_jtime(r->end_ms), "verdict",
+        dw_verdict_name(verdict), "reason", why, "summary", "compared",
+        (json_int_t)r->sum.compared, "failed", (json_int_t)r->sum.failed, "inconclusive",
+        (json_int_t)r->sum.inconclusive, "passed", (json_int_t)r->sum.passed, "thresholds",
+        "alpha", th->alpha, "psi", th->psi_threshold, "ks", th->ks_threshold, "min_samples",
+        (json_int_t)th->min_samples, "columns", cols, "latency", lat);
+}
+
+json_t *dw_eng_canary_status(const dw_engine *e)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < e->nmodels; i++) {
+        const model_entry *me = &e->models[i];
+        const struct dw_canary *c = me->canary;
+        if (!c || !c->cfg->compare.enabled)
+            continue;
+        for (size_t wi = 0; wi < c->nwin; wi++) {
+            int b = c->baseline[wi];
+            if (b < 0)
+                continue;
+            for (size_t v = 0; v < me->nstates; v++) {
+                const cmp_result *r = c->cmp[v] ? &c->cmp[v][wi] : NULL;
+                if ((int)v == b || !r || r->end_ms == INT64_MIN ||
+                    r->end_ms != dw_model_last_evaluated(me->states[b], wi))
+                    continue;
+                json_array_append_new(a, comparison_json(e, me, v, wi, r));
+            }
+        }
+    }
+    return a;
+}

@@ -1,0 +1,92 @@
+/* GET /api/v1/compare: picks one comparison out of the status document's
+ * "comparisons" (engine_canary.c builds them) and shapes it for a rollout
+ * controller (Argo Rollouts' web provider reads {$.verdict}). */
+#include "driftwatch/http_compare.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static bool eq(const char *a, const char *b)
+{
+    return a && b && !strcmp(a, b);
+}
+
+__attribute__((format(printf, 3, 4))) static unsigned fail(json_t **body, unsigned code,
+                                                            const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    *body = json_pack("{s:s}", "error", msg);
+    return code;
+}
+
+unsigned dw_compare_answer(const json_t *status, const dw_compare_query *q, json_t **body)
+{
+    if (!q->model || !*q->model)
+        return fail(body, 400, "the parameter model is required");
+    json_t *all = json_object_get(status, "comparisons");
+    const json_t *found = NULL, *c;
+    size_t i, matches = 0;
+    bool model_seen = false, cand_seen = false, base_seen = false;
+    const char *current_base = NULL;
+    json_array_foreach (all, i, c) {
+        if (!eq(str(c, "model"), q->model))
+            continue;
+        model_seen = true;
+        if (q->window && !eq(str(c, "window"), q->window))
+            continue;
+        if (q->candidate && !eq(str(c, "candidate"), q->candidate))
+            continue;
+        cand_seen = true;
+        current_base = str(c, "baseline");
+        if (q->baseline && !eq(current_base, q->baseline))
+            continue;
+        base_seen = true;
+        /* Without window: the first window compared (they come in the
+         * order of the configuration). */
+        if (!found) {
+            found = c;
+            matches = 1;
+        } else if (!q->candidate && !eq(str(found, "candidate"), str(c, "candidate")) &&
+                   (q->window || eq(str(found, "window"), str(c, "window")))) {
+            matches++;
+        }
+    }
+    if (!model_seen)
+        return fail(body, 404,
+                    "no comparison of model \"%.200s\" yet (unknown model, no compare: block, or "
+                    "no window evaluated with a baseline and a candidate)",
+                    q->model);
+    if (!cand_seen)
+        return fail(body, 404,
+                    "no comparison of candidate \"%.200s\" in window \"%.200s\" (unknown version "
+                    "or window, or not evaluated yet)",
+                    q->candidate ? q->candidate : "(any)", q->window ? q->window : "(any)");
+    if (!base_seen)
+        return fail(body, 404, "the baseline is \"%.200s\", not \"%.200s\"",
+                    current_base ? current_base : "", q->baseline);
+    if (matches > 1)
+        return fail(body, 400,
+                    "model \"%.200s\" has several candidates: name one with candidate=",
+                    q->model);
+    json_t *doc = json_deep_copy(found);
+    json_object_set_new(doc, "version", json_string("1"));
+    if (!q->all_columns) {
+        json_t *cols = json_object_get(doc, "columns"), *keep = json_array(), *col;
+        json_array_foreach (cols, i, col)
+            if (!eq(str(col, "verdict"), "pass"))
+                json_array_append(keep, col);
+        json_object_set_new(doc, "columns", keep);
+    }
+    *body = doc;
+    return 200;
+}
