@@ -457,16 +457,18 @@ json_t *dw_eng_canary_latency_json(const model_entry *me, size_t v, size_t wi)
     return o;
 }
 
-static json_t *column_json(const dw_compare_column *cc)
+static json_t *column_json(const dw_compare_column *cc, const dw_alert *a)
 {
     const dw_column_result *r = &cc->r;
     json_t *t = dw_eng_tests_json(r);
     if (r->has_ks)
         json_object_set_new(json_object_get(t, "ks"), "n_eff", dw_eng_jnum(r->ks.n_eff));
-    return json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "name", r->ref ? r->ref->name : "", "type",
-                     r->type == DW_COL_NUMERIC ? "numeric" : "categorical", "verdict",
-                     dw_verdict_name(cc->verdict), "baseline_samples", (json_int_t)cc->n_baseline,
-                     "candidate_samples", (json_int_t)cc->n_candidate, "tests", t);
+    return json_pack("{s:s,s:s,s:s,s:b,s:s,s:I,s:I,s:o}", "name", r->ref ? r->ref->name : "",
+                     "type", r->type == DW_COL_NUMERIC ? "numeric" : "categorical", "verdict",
+                     dw_verdict_name(cc->verdict), "divergent", r->drift, "state",
+                     dw_alert_state_name(a->state), "baseline_samples",
+                     (json_int_t)cc->n_baseline, "candidate_samples", (json_int_t)cc->n_candidate,
+                     "tests", t);
 }
 
 static json_t *comparison_json(const dw_engine *e, const model_entry *me, size_t v, size_t wi,
@@ -485,7 +487,7 @@ static json_t *comparison_json(const dw_engine *e, const model_entry *me, size_t
         for (size_t k = 0; k < c->ncmp; k++) {
             if (r->cols[k].verdict != order[o])
                 continue;
-            json_array_append_new(cols, column_json(&r->cols[k]));
+            json_array_append_new(cols, column_json(&r->cols[k], &r->alerts[k]));
             if (order[o] == DW_VERDICT_FAIL && used >= 0 && (size_t)used < sizeof reason - 80) {
                 int w = snprintf(reason + used, sizeof reason - (size_t)used, "%s%s",
                                  nr++ ? ", " : "", me->ref->cols[c->cmp_cols[k]].name);

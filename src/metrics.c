@@ -1,5 +1,7 @@
 #include "driftwatch/metrics.h"
 
+#include "metrics_int.h"
+
 #include "driftwatch/error.h"
 
 #include <inttypes.h>
@@ -98,6 +100,21 @@ static char *labels_of(size_t n, const char *const *names, const char *const *va
         fputc('"', f);
     }
     return buf_close(f, &buf, &len);
+}
+
+void dw_mx_family(FILE *f, const char *name, const char *type, const char *help)
+{
+    family(f, name, type, help);
+}
+
+void dw_mx_sample(FILE *f, const char *name, const char *labels, double v)
+{
+    sample_double(f, name, labels, v);
+}
+
+char *dw_mx_labels(size_t n, const char *const *names, const char *const *values)
+{
+    return labels_of(n, names, values);
 }
 
 /* One sample of name per value, labelled label="values[i]". */
@@ -372,9 +389,14 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
     free(cs);
 
     family(f, "driftwatch_alerts_firing", "gauge",
-           "Alerts firing now, per model version and kind (distribution or quality).");
-    if (in->snapshot)
+           "Alerts firing now, per model version and kind (distribution, quality, divergence, "
+           "latency).");
+    if (in->snapshot) {
         alerts_firing(f, in->snapshot);
+        dw_metrics_canary_alerts(f, in->snapshot);
+    }
+    if (in->snapshot)
+        drop += dw_metrics_canary(f, in->snapshot, max, in->stats->latency_invalid);
 
     static const struct {
         const char *name, *help;

@@ -226,7 +226,14 @@ char *dw_sink_alert_stats(const json_t *alert, char *buf, size_t len)
     dw_dynbuf_init(&b, len - 1);
     json_t *a = (json_t *)alert;
     const char *kind = json_string_value(json_object_get(a, "kind"));
-    if (kind && strcmp(kind, "quality") == 0) {
+    json_t *lat = json_object_get(a, "latency");
+    if (kind && strcmp(kind, "latency") == 0 && json_is_object(lat)) {
+        json_t *u = json_object_get(lat, "unit");
+        append_num(&b, "", "value", json_object_get(lat, "value"));
+        append_num(&b, " ", "max", json_object_get(lat, "max"));
+        append_num(&b, " ", "quantile", json_object_get(lat, "quantile"));
+        dw_dynbuf_addf(&b, " (%s)", json_is_string(u) ? json_string_value(u) : "?");
+    } else if (kind && strcmp(kind, "quality") == 0) {
         json_t *q = json_object_get(a, "quality");
         append_rate(&b, "missing", json_object_get(q, "missing_rate"), true);
         json_t *ref = json_object_get(q, "ref_missing_rate");
@@ -444,4 +451,33 @@ int dw_sink_validate(const dw_sink_spec *sp, char *errbuf, size_t errlen)
                          "critical",
                          nm, sp->filter_severity);
     return check_options(t, sp, errbuf, errlen);
+}
+
+static const struct {
+    const char *kind, *title, *name;
+} alert_kinds[] = {
+    {"quality", "Data quality problem", "DataQuality"},
+    {"divergence", "Divergence from baseline", "ModelDivergence"},
+    {"latency", "Latency SLO breach", "LatencySLOBreach"},
+};
+
+static int alert_kind(const json_t *alert)
+{
+    const char *kind = json_string_value(json_object_get(alert, "kind"));
+    for (size_t i = 0; kind && i < sizeof alert_kinds / sizeof alert_kinds[0]; i++)
+        if (!strcmp(kind, alert_kinds[i].kind))
+            return (int)i;
+    return -1; /* distribution drift */
+}
+
+const char *dw_sink_alert_title(const json_t *alert)
+{
+    int k = alert_kind(alert);
+    return k < 0 ? "Drift" : alert_kinds[k].title;
+}
+
+const char *dw_sink_alert_name(const json_t *alert)
+{
+    int k = alert_kind(alert);
+    return k < 0 ? "DriftDetected" : alert_kinds[k].name;
 }

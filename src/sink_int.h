@@ -26,6 +26,13 @@ int dw_sink_severity_rank(const char *severity);
  * Returns buf. */
 char *dw_sink_alert_stats(const json_t *alert, char *buf, size_t len);
 
+/* What an alert is, by its kind: a title for people ("Drift", "Data
+ * quality problem", "Divergence from baseline", "Latency SLO breach") and
+ * an Alertmanager alertname ("DriftDetected", "DataQuality",
+ * "ModelDivergence", "LatencySLOBreach"). Static strings. */
+const char *dw_sink_alert_title(const json_t *alert);
+const char *dw_sink_alert_name(const json_t *alert);
+
 /* The registry: one line per sink type (src/sinks/sink_<name>.c) or
  * retraining target (src/sinks/target_<name>.c, a type that takes only
  * documents of kind "retrain"), so that adding one is a one-line change

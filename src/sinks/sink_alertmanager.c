@@ -122,13 +122,11 @@ static void add_static(const dw_sink_spec *spec, const char *prefix, json_t *obj
 
 static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_t now_ms)
 {
-    const char *kind = str_of(a, "kind");
-    bool quality = kind && strcmp(kind, "quality") == 0;
     const char *model = str_of(doc, "model"), *version = str_of(doc, "model_version");
     const char *col = str_of(a, "column"), *win = str_of(a, "window");
 
     json_t *labels = json_object();
-    set_label(labels, "alertname", quality ? "DataQuality" : "DriftDetected");
+    set_label(labels, "alertname", dw_sink_alert_name(a));
     set_label(labels, "model", model);
     set_label(labels, "model_version", version);
     set_label(labels, "column", col);
@@ -138,7 +136,7 @@ static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_
 
     char summary[512], stats[512], desc[1024];
     snprintf(summary, sizeof summary, "%s in %s%s%s: %s (%s window)",
-             quality ? "Data quality problem" : "Drift", model ? model : "?", version ? " " : "",
+             dw_sink_alert_title(a), model ? model : "?", version ? " " : "",
              version ? version : "", col ? col : "?", win ? win : "?");
     dw_sink_alert_stats(a, stats, sizeof stats);
     const char *ws = str_of(a, "window_start"), *we = str_of(a, "window_end");

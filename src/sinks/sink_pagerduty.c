@@ -71,6 +71,8 @@ static json_t *custom_details(json_t *doc, json_t *a)
     const char *kind = str_of(a, "kind");
     if (kind && strcmp(kind, "quality") == 0)
         copy_field(c, a, "quality");
+    copy_field(c, a, "baseline");
+    copy_field(c, a, "latency");
     copy_field(c, doc, "evaluated_at");
     json_object_set(c, "notification_id", json_object_get(doc, "id"));
     return c;
@@ -110,7 +112,6 @@ static int pd_format(const dw_sink_spec *spec, const json_t *doc, dw_http_reques
         const char *model = str_of(d, "model"), *version = str_of(d, "model_version");
         const char *col = str_of(a, "column"), *win = str_of(a, "window");
         const char *kind = str_of(a, "kind");
-        bool quality = kind && strcmp(kind, "quality") == 0;
         char stats[512];
         dw_sink_alert_stats(a, stats, sizeof stats);
         /* Built whole, then cut to the Events API's limit without splitting
@@ -118,7 +119,7 @@ static int pd_format(const dw_sink_spec *spec, const json_t *doc, dw_http_reques
         dw_dynbuf sb;
         dw_dynbuf_init(&sb, PD_SUMMARY_BUILD_MAX);
         dw_dynbuf_addf(&sb, "%s in %s%s%s: %s (%s window)%s%s",
-                       quality ? "Data quality problem" : "Drift", model ? model : "?",
+                       dw_sink_alert_title(a), model ? model : "?",
                        version ? " " : "", version ? version : "", col ? col : "?", win ? win : "?",
                        stats[0] ? ": " : "", stats);
         dw_dynbuf_shorten_utf8(&sb, PD_SUMMARY_MAX - 1, "");

@@ -1,0 +1,21 @@
+/* Internal to src/metrics*.c: the exposition writers metrics.c owns, for
+ * the families other files render (metrics_canary.c). */
+#ifndef DRIFTWATCH_METRICS_INT_H
+#define DRIFTWATCH_METRICS_INT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+
+void dw_mx_family(FILE *f, const char *name, const char *type, const char *help);
+void dw_mx_sample(FILE *f, const char *name, const char *labels, double v);
+/* name="value" pairs, escaped, in a new string the caller frees. */
+char *dw_mx_labels(size_t n, const char *const *names, const char *const *values);
+
+/* metrics_canary.c: comparison and latency families from the status
+ * document; returns the series left out by the bound max_series. */
+size_t dw_metrics_canary(FILE *f, const json_t *snap, size_t max_series, uint64_t latency_invalid);
+/* driftwatch_alerts_firing samples of kinds divergence and latency. */
+void dw_metrics_canary_alerts(FILE *f, const json_t *snap);
+
+#endif
