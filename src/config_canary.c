@@ -120,12 +120,13 @@ static int parse_compare(dw_yaml_ctx *c, yaml_node_t *sec, const char *p, dw_mod
     if ((rc = get_list_or_all(c, sec, p, "windows", dw_yaml_v_nonempty, &wins, &nwins)))
         return rc;
     cc->windows = nwins ? 0 : (uint32_t)((1ull << c->cfg->nwindows) - 1);
+    char wp[DW_YAML_PATHLEN];
+    dw_yaml_join_path(wp, p, "windows");
     for (size_t i = 0; i < nwins && !rc; i++) {
         int w = window_of(c->cfg, wins[i]);
         if (w < 0)
             rc = window_error(c, dw_yaml_seq_item(c, dw_yaml_map_get(c, sec, "windows"), i),
-                              dw_yaml_index_path(ip, dw_yaml_join_path(ip, p, "windows"), i),
-                              wins[i]);
+                              dw_yaml_index_path(ip, wp, i), wins[i]);
         else
             cc->windows |= 1u << w;
     }

@@ -967,6 +967,7 @@ static void evict_state(dw_engine *e, model_entry *me, size_t v)
                 }
                 json_array_append_new(json_object_get(doc, "alerts"), a);
             }
+    dw_eng_canary_drop(e, me, v, at);
     dw_log(DW_LOG_INFO, "engine",
            "model %s: version %s dropped: no record for a window length of event time",
            me->cfg->name, dw_model_version(m) ? dw_model_version(m) : "(none)");

@@ -14,6 +14,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/sketch.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,19 +125,27 @@ void dw_eng_canary_free(struct dw_canary *c)
     free(c);
 }
 
+/* A baseline state that no longer exists: the next evaluation picks
+ * another and resolves the episodes against this one. */
+#define BASELINE_GONE INT_MAX
+
 void dw_eng_canary_move(struct dw_canary *c, size_t to, size_t from)
 {
     if (!c)
         return;
     free_state(c, to);
+    for (size_t w = 0; w < DW_MAX_WINDOWS; w++)
+        if (c->baseline[w] == (int)to)
+            c->baseline[w] = BASELINE_GONE;
     if (to != from) {
         c->cmp[to] = c->cmp[from];
         c->lat[to] = c->lat[from];
         c->cmp[from] = NULL;
         c->lat[from] = NULL;
+        for (size_t w = 0; w < DW_MAX_WINDOWS; w++)
+            if (c->baseline[w] == (int)from)
+                c->baseline[w] = (int)to;
     }
-    for (size_t w = 0; w < DW_MAX_WINDOWS; w++)
-        c->baseline[w] = -1;
 }
 
 void dw_eng_canary_adopt(struct dw_canary *c, struct dw_canary *old)
@@ -165,6 +174,8 @@ void dw_eng_canary_record(dw_engine *e, model_entry *me, dw_model *m,
                           const dw_scan_record *rec, size_t *slots, size_t *n)
 {
     struct dw_canary *c = me->canary;
+    if (!c->lat_on)
+        return;
     const char *path = c->cfg->latency.field;
     for (size_t i = 0; i < rec->nfields; i++) {
         const dw_scan_field *f = &rec->fields[i];
@@ -383,6 +394,39 @@ static int pick_baseline(struct dw_canary *c, model_entry *me, size_t wi, int64_
     return best;
 }
 
+/* The baseline of window wi moved from state old to another (a rollout
+ * completed, or the traffic shifted under most_traffic): every open
+ * divergence episode of the window resolves, so an alert always names the
+ * pair it is about, and the pairs start afresh. */
+static void baseline_changed(dw_engine *e, model_entry *me, size_t wi, int64_t end_ms)
+{
+    struct dw_canary *c = me->canary;
+    for (size_t v = 0; v < me->nstates; v++) {
+        cmp_result *r = c->cmp[v] ? &c->cmp[v][wi] : NULL;
+        if (!r)
+            continue;
+        dw_model *mv = me->states[v];
+        for (size_t k = 0; k < c->ncmp; k++) {
+            dw_alert *a = &r->alerts[k];
+            if (a->state == DW_ALERT_FIRING) {
+                const char *col = me->ref->cols[c->cmp_cols[k]].name;
+                char key[17];
+                dw_alert_dedup_key(me->cfg->name, dw_model_version(mv), col,
+                                   dw_model_window_name(mv, wi), "divergence", key);
+                a->ended_ms = end_ms;
+                json_t *o = alert_common(a, DW_ALERT_RESOLVED, "divergence", col,
+                                         dw_model_window_name(mv, wi), r->start_ms, r->end_ms, key);
+                json_object_set_new(o, "severity", json_string("warning"));
+                json_object_set_new(o, "baseline", json_string(r->baseline));
+                json_object_set_new(o, "resolved_by", json_string("baseline_changed"));
+                add_alert(e, me, v, end_ms, o);
+            }
+            memset(a, 0, sizeof *a);
+        }
+        r->end_ms = INT64_MIN;
+    }
+}
+
 void dw_eng_canary_evaluate(dw_engine *e, int64_t end_ms)
 {
     for (size_t i = 0; i < e->nmodels; i++) {
@@ -399,7 +443,10 @@ void dw_eng_canary_evaluate(dw_engine *e, int64_t end_ms)
             if (!cc->enabled || !(cc->windows & (1u << wi)))
                 continue;
             int b = pick_baseline(c, me, wi, end_ms);
-            c->baseline[wi] = b;
+            if (b >= 0 && c->baseline[wi] != -1 && b != c->baseline[wi])
+                baseline_changed(e, me, wi, end_ms);
+            if (b >= 0)
+                c->baseline[wi] = b;
             if (b < 0)
                 continue;
             for (size_t v = 0; v < me->nstates; v++)
@@ -408,6 +455,60 @@ void dw_eng_canary_evaluate(dw_engine *e, int64_t end_ms)
                     compare_window(e, me, (size_t)b, v, wi, end_ms);
         }
     }
+}
+
+void dw_eng_canary_drop(dw_engine *e, model_entry *me, size_t v, int64_t at)
+{
+    struct dw_canary *c = me->canary;
+    if (!c)
+        return;
+    dw_model *m = me->states[v];
+    json_t *doc = NULL;
+    for (size_t wi = 0; wi < c->nwin; wi++) {
+        for (size_t k = 0; c->cmp[v] && k < c->ncmp; k++) {
+            cmp_result *r = &c->cmp[v][wi];
+            if (r->alerts[k].state != DW_ALERT_FIRING)
+                continue;
+            const char *col = me->ref->cols[c->cmp_cols[k]].name;
+            char key[17];
+            dw_alert_dedup_key(me->cfg->name, dw_model_version(m), col,
+                               dw_model_window_name(m, wi), "divergence", key);
+            r->alerts[k].ended_ms = at;
+            json_t *o = alert_common(&r->alerts[k], DW_ALERT_RESOLVED, "divergence", col,
+                                     dw_model_window_name(m, wi), r->start_ms, r->end_ms, key);
+            json_object_set_new(o, "severity", json_string("warning"));
+            json_object_set_new(o, "resolved_by", json_string("version_dropped"));
+            if (!doc)
+                doc = dw_eng_new_document(m, at, "version_dropped_canary");
+            json_array_append_new(json_object_get(doc, "alerts"), o);
+        }
+        const dw_latency_config *l = &c->cfg->latency;
+        for (size_t s = 0; c->lat[v] && s < l->nslos; s++) {
+            lat_result *r = &c->lat[v][wi];
+            if (r->slo[s].state != DW_ALERT_FIRING)
+                continue;
+            char key[17];
+            dw_alert_dedup_key(me->cfg->name, dw_model_version(m), l->slos[s].name,
+                               dw_model_window_name(m, wi), "latency", key);
+            r->slo[s].ended_ms = at;
+            json_t *o = alert_common(&r->slo[s], DW_ALERT_RESOLVED, "latency", l->field,
+                                     dw_model_window_name(m, wi), r->end_ms, r->end_ms, key);
+            json_object_set_new(o, "severity",
+                                json_string(l->slos[s].critical ? "critical" : "warning"));
+            json_object_set_new(o, "resolved_by", json_string("version_dropped"));
+            if (!doc)
+                doc = dw_eng_new_document(m, at, "version_dropped_canary");
+            json_array_append_new(json_object_get(doc, "alerts"), o);
+        }
+    }
+    if (!doc)
+        return;
+    json_object_set_new(doc, "version_dropped", json_true());
+    STAT_ADD(e, notifications, 1);
+    if (e->emit)
+        e->emit(e->emit_ctx, doc);
+    else
+        json_decref(doc);
 }
 
 /* ---- status document (docs/api.md) ---- */
@@ -550,7 +651,7 @@ json_t *dw_eng_canary_status(const dw_engine *e)
             continue;
         for (size_t wi = 0; wi < c->nwin; wi++) {
             int b = c->baseline[wi];
-            if (b < 0)
+            if (b < 0 || (size_t)b >= me->nstates)
                 continue;
             for (size_t v = 0; v < me->nstates; v++) {
                 const cmp_result *r = c->cmp[v] ? &c->cmp[v][wi] : NULL;

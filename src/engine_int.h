@@ -232,6 +232,9 @@ size_t dw_eng_canary_width(const dw_model_config *mc);
 /* NULL when the model has neither compare: nor latency:. */
 struct dw_canary *dw_eng_canary_new(const dw_config *cfg, const model_entry *me);
 void dw_eng_canary_free(struct dw_canary *c);
+/* Before state v is dropped: resolves its firing divergence and latency
+ * alerts in a "version_dropped" document at event time at. */
+void dw_eng_canary_drop(dw_engine *e, model_entry *me, size_t v, int64_t at);
 /* State index from moved to to (an evicted version's slot). */
 void dw_eng_canary_move(struct dw_canary *c, size_t to, size_t from);
 /* Takes over old's alert states where the configuration allows (reload). */

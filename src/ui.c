@@ -1,5 +1,7 @@
 #include "driftwatch/ui.h"
 
+#include "ui_int.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,6 +48,11 @@ static void esc(FILE *f, const char *s)
 
 /* At most max bytes of s, escaped, with an ellipsis when cut (never in the
  * middle of a UTF-8 sequence). */
+void dw_ui_esc(FILE *f, const char *s)
+{
+    esc(f, s);
+}
+
 static void esc_short(FILE *f, const char *s, size_t max)
 {
     size_t n = strlen(s);
@@ -444,6 +451,7 @@ static void model_section(FILE *f, const json_t *m, const char *want)
         } else {
             fputs(" &middot; not evaluated yet", f);
         }
+        dw_ui_latency_meta(f, w);
     }
     const json_t *ref = json_object_get(m, "reference");
     if (ref) {
@@ -555,6 +563,7 @@ char *dw_ui_render(const json_t *status, const char *window, size_t *len)
     }
     size_t i;
     const json_t *m;
+    dw_ui_comparisons(f, status);
     json_array_foreach (models, i, m)
         model_section(f, m, window);
     fprintf(f,

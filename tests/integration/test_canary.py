@@ -24,6 +24,9 @@ usage: test_canary.py DRIFTWATCH_BINARY [CASE...]
      peak memory no higher than with 16 versions (plus slack).
   5. config: broken compare:/latency: blocks are refused by `validate`
      with file:line: reason.
+  6. most_traffic: when a rollout completes and the candidate takes most
+     of the traffic, it becomes the baseline: its episode resolves and the
+     old version, now the candidate, is compared against it.
 
 Prints "N passed, N failed"; exit 1 on any failure.
 """
@@ -378,13 +381,50 @@ def case5_config_errors():
         check(4 <= line <= 7, "%s: line %d" % (name, line))
 
 
+def case6_most_traffic_baseline_follows_the_rollout():
+    """Baseline most_traffic: v1 takes 70 % of the records for an hour,
+    v2 (score shifted by 0.5 sigma from minute 20) the rest; then the
+    rollout completes and v2 takes 70 %. v2 diverges against v1 first; once
+    v2 carries most of the 15m window it becomes the baseline: v2's
+    episode resolves (resolved_by baseline_changed) and v1, now the
+    candidate, diverges from it."""
+    cfg = config("traffic", "    compare: {baseline: most_traffic, thresholds: {psi: 0.1, ks: 0.05}}\n")
+    rng = np.random.default_rng(16)
+    logs = os.path.join(WORKDIR, "traffic.jsonl")
+    n = 600
+    with open(logs, "w") as f:
+        for m in range(120):
+            share_v1 = 0.7 if m < 60 else 0.3
+            ver = np.where(rng.random(n) < share_v1, "v1", "v2")
+            score = rng.normal(0.5, SIGMA, size=n)
+            for k in range(n):
+                s = score[k] + (0.5 * SIGMA if ver[k] == "v2" and m >= 20 else 0)
+                f.write(json.dumps({"ts": T0 + m * MINUTE + k * MINUTE // n, "model": "fraud",
+                                    "model_version": str(ver[k]),
+                                    "features": {"f0": 0.0, "c0": "DE"},
+                                    "prediction": {"score": round(float(s), 5)}}) + "\n")
+    r = h.run([DW, "replay", "-c", cfg, "--stdout", logs], timeout=60)
+    check(r.returncode == 0, "replay exited %d: %s" % (r.returncode, r.stderr[-2000:]))
+    docs = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    div = [(v, a["status"], a["column"], a.get("resolved_by"), a["starts_at"])
+           for v, a in alerts_of(docs, "divergence")]
+    check([d[:4] for d in div] == [("v2", "firing", "prediction.score", None),
+                                    ("v2", "resolved", "prediction.score", "baseline_changed"),
+                                    ("v1", "firing", "prediction.score", None)],
+          "divergence alerts %s" % div)
+    check(20 < minute_of(div[0][4]) <= 30 and 60 < minute_of(div[2][4]) <= 80,
+          "episodes at %s" % [d[4] for d in div])
+
+
 def main(argv):
     global DW, WORKDIR
     DW = os.path.abspath(argv[1])
     WORKDIR = h.workdir("dw-canary-")
     passed, failed = run_cases([case1_identical_no_divergence, case2_shift_alert_gate_slo,
                                 case3_latency_quantiles_match_numpy, case4_fifty_versions_bounded,
-                                case5_config_errors], set(argv[2:]))
+                                case5_config_errors,
+                                case6_most_traffic_baseline_follows_the_rollout],
+                               set(argv[2:]))
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
