@@ -5,6 +5,7 @@
 #include "driftwatch/value.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,33 @@ void dw_check_report_free(dw_check_report *r)
     free(r);
 }
 
+/* Whether the row's version (opts->version_field: JSONL metadata, or a
+ * column) is opts->version; *vcol caches the field's table column (-2: not
+ * looked up yet). */
+static bool row_selected(const dw_table *t, const dw_check_options *opts, const dw_cell *cells,
+                         size_t ncells, long *vcol)
+{
+    /* JSONL keeps ts, model, model_version, request_id as metadata */
+    const char *meta = dw_table_meta(t, opts->version_field);
+    if (meta)
+        return !strcmp(meta, opts->version);
+    if (*vcol == -2)
+        *vcol = dw_table_find_column(t, opts->version_field);
+    for (size_t i = 0; *vcol >= 0 && i < ncells; i++) {
+        if ((long)cells[i].col != *vcol)
+            continue;
+        char num[40];
+        const char *s = cells[i].str;
+        size_t len = cells[i].len;
+        if (cells[i].kind == DW_CELL_NUMBER) {
+            len = (size_t)snprintf(num, sizeof num, "%.17g", cells[i].num);
+            s = num;
+        }
+        return s && len == strlen(opts->version) && !memcmp(s, opts->version, len);
+    }
+    return false;
+}
+
 static void sample_of(const dw_check_report *r, size_t j, dw_sample *s)
 {
     const col_counts *c = &r->cols[j];
@@ -169,7 +197,10 @@ int dw_check_run(const dw_reference *ref, const char *input, const dw_check_opti
     uint8_t *seen = dw_calloc(nc + 1, 1);
     const dw_cell *cells;
     size_t ncells;
+    long vcol = -2;
     while ((rc = dw_table_next(t, &cells, &ncells, errbuf, errlen)) == 1) {
+        if (opts->version && !row_selected(t, opts, cells, ncells, &vcol))
+            continue;
         r->rows++;
         memset(seen, 0, nc);
         for (size_t i = 0; i < ncells; i++) {
@@ -223,6 +254,9 @@ int dw_check_run(const dw_reference *ref, const char *input, const dw_check_opti
     }
     if (r->rows == 0) {
         dw_check_report_free(r);
+        if (opts->version)
+            return dw_seterr(errbuf, errlen, DW_ERR_EMPTY, "%s: no row with %s \"%s\"", input,
+                             opts->version_field, opts->version);
         return dw_seterr(errbuf, errlen, DW_ERR_EMPTY, "%s: no data rows", input);
     }
     for (size_t j = 0; j < nc; j++) {
@@ -236,6 +270,16 @@ int dw_check_run(const dw_reference *ref, const char *input, const dw_check_opti
             r->quality++;
     *out = r;
     return 0;
+}
+
+void dw_check_sample(const dw_check_report *r, size_t j, dw_sample *out)
+{
+    sample_of(r, j, out);
+}
+
+uint64_t dw_check_rows(const dw_check_report *r)
+{
+    return r->rows;
 }
 
 size_t dw_check_drifted(const dw_check_report *r)

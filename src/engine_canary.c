@@ -10,6 +10,7 @@
  * boundary closed and were evaluated (dw_eng_canary_evaluate()). */
 #include "engine_int.h"
 
+#include "driftwatch/check_compare.h"
 #include "driftwatch/compare.h"
 #include "driftwatch/error.h"
 #include "driftwatch/sketch.h"
@@ -560,16 +561,9 @@ json_t *dw_eng_canary_latency_json(const model_entry *me, size_t v, size_t wi)
 
 static json_t *column_json(const dw_compare_column *cc, const dw_alert *a)
 {
-    const dw_column_result *r = &cc->r;
-    json_t *t = dw_eng_tests_json(r);
-    if (r->has_ks)
-        json_object_set_new(json_object_get(t, "ks"), "n_eff", dw_eng_jnum(r->ks.n_eff));
-    return json_pack("{s:s,s:s,s:s,s:b,s:s,s:I,s:I,s:o}", "name", r->ref ? r->ref->name : "",
-                     "type", r->type == DW_COL_NUMERIC ? "numeric" : "categorical", "verdict",
-                     dw_verdict_name(cc->verdict), "divergent", r->drift, "state",
-                     dw_alert_state_name(a->state), "baseline_samples",
-                     (json_int_t)cc->n_baseline, "candidate_samples", (json_int_t)cc->n_candidate,
-                     "tests", t);
+    json_t *o = dw_compare_column_json(cc);
+    json_object_set_new(o, "state", json_string(dw_alert_state_name(a->state)));
+    return o;
 }
 
 static json_t *comparison_json(const dw_engine *e, const model_entry *me, size_t v, size_t wi,
@@ -581,31 +575,12 @@ static json_t *comparison_json(const dw_engine *e, const model_entry *me, size_t
     json_t *cols = json_array();
     /* Failing and inconclusive columns first: they are the evidence. */
     static const dw_verdict order[] = {DW_VERDICT_FAIL, DW_VERDICT_INCONCLUSIVE, DW_VERDICT_PASS};
-    char reason[512] = "";
-    size_t nr = 0;
-    int used = 0;
     for (size_t o = 0; o < 3; o++)
-        for (size_t k = 0; k < c->ncmp; k++) {
-            if (r->cols[k].verdict != order[o])
-                continue;
-            json_array_append_new(cols, column_json(&r->cols[k], &r->alerts[k]));
-            if (order[o] == DW_VERDICT_FAIL && used >= 0 && (size_t)used < sizeof reason - 80) {
-                int w = snprintf(reason + used, sizeof reason - (size_t)used, "%s%s",
-                                 nr++ ? ", " : "", me->ref->cols[c->cmp_cols[k]].name);
-                used = w < 0 ? -1 : used + w;
-            }
-        }
+        for (size_t k = 0; k < c->ncmp; k++)
+            if (r->cols[k].verdict == order[o])
+                json_array_append_new(cols, column_json(&r->cols[k], &r->alerts[k]));
     char why[700];
-    if (r->sum.verdict == DW_VERDICT_FAIL)
-        snprintf(why, sizeof why, "%zu of %zu columns diverge: %s", r->sum.failed, r->sum.compared,
-                 reason);
-    else if (r->sum.verdict == DW_VERDICT_INCONCLUSIVE)
-        snprintf(why, sizeof why,
-                 "%zu of %zu columns inconclusive (too few samples, or a difference the samples "
-                 "cannot confirm yet)",
-                 r->sum.inconclusive, r->sum.compared);
-    else
-        snprintf(why, sizeof why, "no column of %zu diverges", r->sum.compared);
+    dw_compare_reason(r->cols, c->ncmp, &r->sum, why, sizeof why);
     dw_verdict verdict = r->sum.verdict;
     json_t *lat = json_null();
     if (r->has_lat) {

@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include "driftwatch/check.h"
+#include "driftwatch/check_compare.h"
 #include "driftwatch/error.h"
 #include "driftwatch/reference.h"
 
@@ -20,6 +21,9 @@ static void usage(FILE *f)
           "                        [--missing-rate-delta X] [--type-error-rate X]\n"
           "                        [--out-of-range-rate X] [--unseen-rate X]\n"
           "                        [--column NAME:key=value[,key=value...]]... FILE\n"
+          "       driftwatch check --reference REF [options] --baseline A --candidate B\n"
+          "       driftwatch check --reference REF [options] --versions A,B\n"
+          "                        [--version-field model_version] FILE\n"
           "\n"
           "Compares FILE (CSV with a header row, or JSONL; '-' reads stdin) with the\n"
           "reference statistics REF and prints one row per column (or a JSON document\n"
@@ -29,6 +33,13 @@ static void usage(FILE *f)
           "thresholds for one column (keys: alpha, psi, ks, min_samples,\n"
           "missing_rate_delta, type_error_rate, out_of_range_rate, unseen_rate), e.g.\n"
           "  --column features.amount:psi=0.3,ks=0.15\n"
+          "\n"
+          "\n"
+          "With --baseline/--candidate (two files) or --versions (two values of the\n"
+          "version field in one file) the two samples are compared with each other, as\n"
+          "the canary gate compares two versions (docs/canary.md): two-sample KS or\n"
+          "chi-squared and PSI per column over REF's bins, verdict pass, fail or\n"
+          "inconclusive. Exit status 1 on fail.\n"
           "\n"
           "Exit status: 0 no drift, 1 drift or a data-quality issue, 2 usage or input error.\n",
           f);
@@ -80,6 +91,68 @@ static int parse_override(char *spec, const dw_thresholds *base, dw_check_overri
     return 0;
 }
 
+/* check --baseline A --candidate B, or --versions A,B FILE: the two
+ * samples against each other (check_compare.h). */
+static int compare_samples(const char *refpath, dw_check_options *opts, const char *base_file,
+                           const char *cand_file, char *versions, const char *version_field,
+                           const char *file, int nfiles, int json)
+{
+    const char *inputs[2] = {base_file, cand_file}, *names[2] = {base_file, cand_file};
+    const char *vers[2] = {NULL, NULL};
+    if (versions) {
+        char *comma = strchr(versions, ',');
+        if (base_file || cand_file || !comma || comma == versions || !comma[1] ||
+            strchr(comma + 1, ',') || nfiles != 1) {
+            fprintf(stderr, "driftwatch: --versions takes A,B and one input FILE (not with "
+                            "--baseline/--candidate)\n");
+            return 2;
+        }
+        *comma = '\0';
+        vers[0] = names[0] = versions;
+        vers[1] = names[1] = comma + 1;
+        inputs[0] = inputs[1] = file;
+    } else if (!base_file || !cand_file || nfiles != 0) {
+        fprintf(stderr, "driftwatch: --baseline and --candidate take one file each, and no "
+                        "other input FILE\n");
+        return 2;
+    }
+    if (opts->noverrides) {
+        fprintf(stderr, "driftwatch: --column does not apply to a comparison of two samples\n");
+        return 2;
+    }
+    char err[1024];
+    dw_reference *ref = NULL;
+    if (dw_reference_load(refpath, &ref, err, sizeof err) < 0) {
+        fprintf(stderr, "driftwatch: %s\n", err);
+        return 2;
+    }
+    dw_check_report *rep[2] = {NULL, NULL};
+    int status = 2;
+    for (int i = 0; i < 2; i++) {
+        opts->version_field = vers[i] ? version_field : NULL;
+        opts->version = vers[i];
+        if (dw_check_run(ref, inputs[i], opts, &rep[i], err, sizeof err) < 0) {
+            fprintf(stderr, "driftwatch: %s\n", err);
+            goto out;
+        }
+    }
+    json_t *doc;
+    dw_verdict v = dw_check_compare(rep[0], rep[1], &opts->thresholds, names[0], names[1], &doc);
+    if (json) {
+        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+        fputc('\n', stdout);
+    } else {
+        dw_check_compare_print(doc, stdout);
+    }
+    json_decref(doc);
+    status = v == DW_VERDICT_FAIL ? 1 : 0;
+out:
+    dw_check_report_free(rep[0]);
+    dw_check_report_free(rep[1]);
+    dw_reference_free(ref);
+    return status;
+}
+
 int cmd_check(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -95,10 +168,16 @@ int cmd_check(int argc, char **argv)
         {"out-of-range-rate", required_argument, NULL, 'O'},
         {"unseen-rate", required_argument, NULL, 'U'},
         {"column", required_argument, NULL, 'C'},
+        {"baseline", required_argument, NULL, 'B'},
+        {"candidate", required_argument, NULL, 'N'},
+        {"versions", required_argument, NULL, 'V'},
+        {"version-field", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *refpath = NULL;
+    const char *base_file = NULL, *cand_file = NULL, *version_field = "model_version";
+    char *versions = NULL;
     int json = 0;
     dw_check_options opts;
     memset(&opts, 0, sizeof opts);
@@ -144,10 +223,17 @@ int cmd_check(int argc, char **argv)
             }
             column_specs[ncolumn_specs++] = optarg;
             break;
+        case 'B': base_file = optarg; break;
+        case 'N': cand_file = optarg; break;
+        case 'V': versions = optarg; break;
+        case 'F': version_field = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
+    if (refpath && (base_file || cand_file || versions))
+        return compare_samples(refpath, &opts, base_file, cand_file, versions, version_field,
+                               optind < argc ? argv[optind] : NULL, argc - optind, json);
     if (!refpath || optind != argc - 1) {
         fprintf(stderr, "driftwatch: check needs --reference REF and one input FILE\n");
         usage(stderr);

@@ -25,6 +25,11 @@ typedef struct dw_check_options {
     dw_thresholds thresholds; /* for every column without an override */
     const dw_check_override *overrides;
     size_t noverrides;
+    /* With version: only rows whose column version_field (a table column
+     * name, e.g. "model_version") equals version count (two versions of
+     * one file, `check --versions`); the others are skipped. */
+    const char *version_field;
+    const char *version;
 } dw_check_options;
 
 typedef struct dw_check_report dw_check_report;
@@ -56,6 +61,12 @@ bool dw_check_absent_warning(const dw_check_report *r, char *buf, size_t len);
 
 /* The per-column results (ncols = ref->ncols, in reference order). */
 const dw_column_result *dw_check_results(const dw_check_report *r, size_t *ncols);
+
+/* The counts of reference column j as a sample (views into r). */
+void dw_check_sample(const dw_check_report *r, size_t j, dw_sample *out);
+
+/* Rows counted (after the version filter). */
+uint64_t dw_check_rows(const dw_check_report *r);
 
 /* The documented JSON report (docs/check.md). New reference. */
 json_t *dw_check_report_json(const dw_check_report *r);

@@ -27,6 +27,8 @@ usage: test_canary.py DRIFTWATCH_BINARY [CASE...]
   6. most_traffic: when a rollout completes and the candidate takes most
      of the traffic, it becomes the baseline: its episode resolves and the
      old version, now the candidate, is compared against it.
+  7. check: the same comparison offline, two files or two versions of one
+     file, KS D against scipy.
 
 Prints "N passed, N failed"; exit 1 on any failure.
 """
@@ -416,6 +418,55 @@ def case6_most_traffic_baseline_follows_the_rollout():
           "episodes at %s" % [d[4] for d in div])
 
 
+def case7_check_compares_two_samples_offline():
+    """`check --baseline A --candidate B` and `check --versions v1,v2 FILE`:
+    the same comparison offline. Identical distributions pass (exit 0), a
+    0.5 sigma shift of the score fails (exit 1) on that column only, with
+    the KS D within the largest reference bin mass (+ rounding) of
+    scipy.stats.ks_2samp on the raw values."""
+    stats = h.need_module("scipy.stats")
+    ref = reference()
+    lines = list(stream(40, seed=17, score_shift=(0, 40)))
+    a = os.path.join(WORKDIR, "check-a.jsonl")
+    b = os.path.join(WORKDIR, "check-b.jsonl")
+    both = os.path.join(WORKDIR, "check-both.jsonl")
+    with open(a, "w") as fa, open(b, "w") as fb, open(both, "w") as f:
+        for line in lines:
+            f.write(line + "\n")
+            (fa if '"v1"' in line else fb).write(line + "\n")
+    score = {"v1": [], "v2": []}
+    for line in lines:
+        r = json.loads(line)
+        score[r["model_version"]].append(r["prediction"]["score"])
+    want_d = stats.ks_2samp(score["v1"], score["v2"]).statistic
+    with open(ref) as f:
+        col = next(c for c in json.load(f)["columns"] if c["name"] == "prediction.score")
+    max_mass = max(col["bin_counts"]) / col["count"]
+    for args in (["--baseline", a, "--candidate", b], ["--versions", "v1,v2", both]):
+        r = h.run([DW, "check", "--reference", ref, "--json", "--psi", "0.1", "--ks", "0.05"]
+                  + args, timeout=60)
+        check(r.returncode == 1, "%s: exit %d (want 1, fail): %s" % (args, r.returncode,
+                                                                     r.stderr[-500:]))
+        doc = json.loads(r.stdout)
+        fails = [c["name"] for c in doc["columns"] if c["verdict"] == "fail"]
+        check(doc["verdict"] == "fail" and fails == ["prediction.score"], "%s: %s" % (args, doc))
+        got = doc["columns"][0]["tests"]["ks"]["statistic"]
+        check(abs(got - want_d) <= max_mass + 1e-3,
+              "KS D %g vs scipy %g (largest bin mass %g)" % (got, want_d, max_mass))
+        check(doc["summary"]["compared"] == 3 and
+              doc["columns"][0]["baseline_samples"] == len(score["v1"]), doc["summary"])
+    # v1 against itself (two halves of its records): pass
+    r = h.run([DW, "check", "--reference", ref, "--baseline", a, "--candidate", a], timeout=60)
+    check(r.returncode == 0 and "pass" in r.stdout.splitlines()[0], r.stdout[:300])
+    # errors: exit 2 with a sentence
+    for args, want in ((["--versions", "v1,v9", both], 'no row with model_version "v9"'),
+                       (["--versions", "v1", both], "--versions takes A,B"),
+                       (["--baseline", a], "--baseline and --candidate")):
+        r = h.run([DW, "check", "--reference", ref] + args, timeout=30)
+        check(r.returncode == 2 and want in r.stderr, "%s: %d %s" % (args, r.returncode,
+                                                                     r.stderr))
+
+
 def main(argv):
     global DW, WORKDIR
     DW = os.path.abspath(argv[1])
@@ -423,7 +474,8 @@ def main(argv):
     passed, failed = run_cases([case1_identical_no_divergence, case2_shift_alert_gate_slo,
                                 case3_latency_quantiles_match_numpy, case4_fifty_versions_bounded,
                                 case5_config_errors,
-                                case6_most_traffic_baseline_follows_the_rollout],
+                                case6_most_traffic_baseline_follows_the_rollout,
+                                case7_check_compares_two_samples_offline],
                                set(argv[2:]))
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
