@@ -251,6 +251,9 @@ def case2_shift_alert_gate_slo():
     p99 = h.metric(samples, "driftwatch_latency_seconds", model="fraud", model_version="v2",
                    window="15m", quantile="0.99")
     check(p99 is not None and 0.03 < p99 < 0.1, "driftwatch_latency_seconds p99 %s" % p99)
+    code, _, page = h.http("GET", rp.base + "/ui")
+    check(code == 200 and "Versions side by side" in page and "1 of 3 columns diverge" in page
+          and "SLO p99-100ms" in page, "/ui lacks the comparison or latency section")
     # errors of the gate
     code, err = rp.compare("candidate=v2")
     check(code == 400 and "model" in err["error"], "without model: %d %s" % (code, err))
