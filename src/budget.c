@@ -1,4 +1,5 @@
 #include "driftwatch/budget.h"
+#include "driftwatch/compare.h"
 
 #include "driftwatch/engine.h"
 #include "driftwatch/error.h"
@@ -51,7 +52,13 @@ uint64_t dw_budget_model_bytes(const dw_config *cfg, size_t i, const dw_referenc
      * see that many: the budget has to hold them all. */
     if (versions)
         *versions = cfg->models[i].version ? 1 : DW_ENGINE_MAX_VERSIONS;
-    return dw_model_memory(&spec);
+    /* compare: a candidate keeps, per window, the last result and the
+     * alert state of every column (engine_canary.c) */
+    uint64_t cmp = cfg->models[i].compare.enabled
+                       ? (uint64_t)nwin * (ref->ncols + 1) *
+                             (sizeof(dw_compare_column) + sizeof(dw_alert))
+                       : 0;
+    return dw_model_memory(&spec) + cmp;
 }
 
 int dw_budget_check(const dw_config *cfg, const dw_reference *const *refs, dw_budget *out,

@@ -180,7 +180,9 @@ void dw_eng_canary_record(dw_engine *e, model_entry *me, dw_model *m,
     const char *path = c->cfg->latency.field;
     for (size_t i = 0; i < rec->nfields; i++) {
         const dw_scan_field *f = &rec->fields[i];
-        if (f->key[0].len == 0 || f->key[0].ptr[0] != path[0] || !dw_scan_path_eq(f, path))
+        /* first-byte reject unless the key holds escapes */
+        if (f->key[0].len == 0 || (!(f->key_escaped & 1) && f->key[0].ptr[0] != path[0]) ||
+            !dw_scan_path_eq(f, path))
             continue;
         if (f->kind == DW_SCAN_NULL)
             return;
