@@ -420,7 +420,7 @@ void dw_engine_free(dw_engine *e)
     json_decref(e->pending_retrain);
     json_decref(e->restored);
     free(e->retrain);
-    json_decref(e->snapshot);
+    dw_status_release(e->status);
     pthread_mutex_destroy(&e->snap_lock);
     free(e);
 }
@@ -955,7 +955,7 @@ static void evict_state(dw_engine *e, model_entry *me, size_t v)
                 const dw_column_result *r = dw_model_last_result(m, w, j);
                 dw_column_result none = {.ref = &me->ref->cols[j], .type = me->ref->cols[j].type};
                 json_t *a = dw_eng_alert_json(me, m, w, j, kind, DW_ALERT_RESOLVED, r ? r : &none);
-                json_object_set_new(a, "ends_at", dw_eng_jtime(at));
+                json_object_set_new(a, "ends_at", dw_json_time(at));
                 json_object_set_new(a, "resolved_by", json_string("version_dropped"));
                 if (!doc) {
                     doc = dw_eng_new_document(m, at, "version_dropped");
