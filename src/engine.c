@@ -110,6 +110,40 @@ void dw_engine_on_reject(dw_engine *e, dw_reject_fn fn, void *ctx)
     e->reject_ctx = ctx;
 }
 
+/* a[0..n) == b[0..n) without a libc call for the short keys records are
+ * made of: two overlapping loads of 2, 4 or 8 bytes, each inside both
+ * ranges (memcpy of a constant size compiles to one load). */
+static inline bool key_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        if (n > 16)
+            return memcmp(a, b, n) == 0;
+        uint64_t x0, y0, x1, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + n - 8, 8);
+        memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t x0, y0, x1, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 2) {
+        uint16_t x0, y0, x1, y1;
+        memcpy(&x0, a, 2);
+        memcpy(&y0, b, 2);
+        memcpy(&x1, a + n - 2, 2);
+        memcpy(&y1, b + n - 2, 2);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    return n == 0 || a[0] == b[0];
+}
+
 static void cpath_init(cpath *cp, const char *dotted)
 {
     memset(cp, 0, sizeof *cp);
@@ -142,7 +176,7 @@ static inline bool cpath_eq(const cpath *cp, const dw_scan_field *f)
     if (f->key_escaped)
         return dw_scan_path_eq(f, cp->dotted);
     for (int d = 0; d < cp->depth; d++)
-        if (f->key[d].len != cp->len[d] || memcmp(f->key[d].ptr, cp->part[d], cp->len[d]) != 0)
+        if (f->key[d].len != cp->len[d] || !key_eq(f->key[d].ptr, cp->part[d], cp->len[d]))
             return false;
     return true;
 }
@@ -1094,6 +1128,8 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
             f_model = f;
         else if (!f_ver && cpath_eq(&e->p_version, f))
             f_ver = f;
+        else if (f_ts && f_model && f_ver)
+            break;
     }
 
     /* Timestamp: number (s/ms/us/ns by magnitude) or RFC 3339; else the
@@ -1206,9 +1242,9 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         field_memo *mm = &me->memo[i];
         int col;
         if (mm->col != -2 && mm->depth == f->depth && !f->key_escaped &&
-            mm->len[0] == f->key[0].len && !memcmp(mm->key[0], f->key[0].ptr, mm->len[0]) &&
+            mm->len[0] == f->key[0].len && key_eq(mm->key[0], f->key[0].ptr, mm->len[0]) &&
             (f->depth == 1 ||
-             (mm->len[1] == f->key[1].len && !memcmp(mm->key[1], f->key[1].ptr, mm->len[1])))) {
+             (mm->len[1] == f->key[1].len && key_eq(mm->key[1], f->key[1].ptr, mm->len[1])))) {
             col = mm->col;
         } else {
             col = -1;
@@ -1239,6 +1275,11 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         if (col < 0 || e->seen[col] == gen)
             continue;
         e->seen[col] = gen;
+        if (f->kind == DW_SCAN_NUMBER && me->ref->cols[col].type == DW_COL_NUMERIC) {
+            /* The common case, without building a dw_value. */
+            e->slots[n++] = dw_model_number_slot(m, (size_t)col, f->num);
+            continue;
+        }
         dw_value v;
         value_of(f, valbuf, sizeof valbuf, &v);
         dw_slot_status st;

@@ -201,6 +201,15 @@ const char *dw_model_window_name(const dw_model *m, size_t wi)
     return m->win_name[wi];
 }
 
+size_t dw_model_number_slot(const dw_model *m, size_t col, double x)
+{
+    const col_state *c = &m->cols[col];
+    if (isnan(x))
+        return c->off; /* missing, as dw_value_classify() says */
+    /* under (-1) at off+2, bin i at off+3+i, over (nbins) at off+3+nbins */
+    return (size_t)((long)c->off + 3 + dw_ref_bin(c->ref, x));
+}
+
 size_t dw_model_missing_slot(const dw_model *m, size_t col)
 {
     return m->cols[col].off;

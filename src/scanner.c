@@ -46,9 +46,18 @@ static int fail(ctx *c, const char *at, const char *reason)
     return DW_ERR_PARSE;
 }
 
+/* 1 for the four JSON whitespace bytes. */
+static const uint8_t ws_tab[256] = {[' '] = 1, ['\n'] = 1, ['\r'] = 1, ['\t'] = 1};
+
 static inline const char *skip_ws(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    /* Records hold no whitespace or a single space between tokens: exit
+     * after one test in the common cases. */
+    if (p < end && (unsigned char)*p > ' ')
+        return p;
+    if (end - p >= 2 && *p == ' ' && (unsigned char)p[1] > ' ')
+        return p + 1;
+    while (p < end && ws_tab[(unsigned char)*p])
         p++;
     return p;
 }
@@ -184,17 +193,15 @@ static int utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
-/* c->p at the opening quote. On success out is the contents and c->p is past
- * the closing quote. */
-static int scan_string(ctx *c, dw_scan_slice *out, bool *escaped)
+/* scan_string() from p, the first byte of the string that is not plain
+ * ASCII (or the end): escapes, UTF-8, errors. */
+static int __attribute__((noinline))
+scan_string_rest(ctx *c, const char *p, dw_scan_slice *out, bool *escaped)
 {
-    const char *p = c->p + 1;
     const char *end = c->end;
-    const char *start = p;
+    const char *start = c->p + 1;
     bool esc = false;
     for (;;) {
-        while (p < end && !str_stop[(unsigned char)*p])
-            p++;
         if (p >= end)
             return fail(c, end, E_EOF);
         unsigned char ch = (unsigned char)*p;
@@ -216,12 +223,34 @@ static int scan_string(ctx *c, dw_scan_slice *out, bool *escaped)
                 return fail(c, p, "invalid UTF-8 in string");
             p += n;
         }
+        while (p < end && !str_stop[(unsigned char)*p])
+            p++;
     }
     out->ptr = start;
     out->len = (size_t)(p - start);
     *escaped = esc;
     c->p = p + 1;
     return 0;
+}
+
+/* c->p at the opening quote. On success out is the contents and c->p is past
+ * the closing quote. Inline for the common plain-ASCII string (keys and
+ * short values); anything else continues in scan_string_rest(). */
+static inline __attribute__((always_inline)) int scan_string(ctx *c, dw_scan_slice *out,
+                                                             bool *escaped)
+{
+    const char *p = c->p + 1;
+    const char *end = c->end;
+    while (p < end && !str_stop[(unsigned char)*p])
+        p++;
+    if (__builtin_expect(p < end && *p == '"', 1)) {
+        out->ptr = c->p + 1;
+        out->len = (size_t)(p - out->ptr);
+        *escaped = false;
+        c->p = p + 1;
+        return 0;
+    }
+    return scan_string_rest(c, p, out, escaped);
 }
 
 /* Slow path for numbers with many digits or a large exponent: a normalised
@@ -302,7 +331,7 @@ static inline bool is_digit(char ch)
  * most 22 are both exact doubles, so one multiplication or division is
  * correctly rounded, i.e. equal to strtod. Integers of up to 19 digits are
  * one exact-to-nearest uint64 conversion. Everything else: number_slow(). */
-static int scan_number(ctx *c, double *out)
+static int __attribute__((noinline)) scan_number_general(ctx *c, double *out)
 {
     const char *s = c->p, *p = s, *end = c->end;
     bool neg = false;
@@ -379,6 +408,71 @@ static int scan_number(ctx *c, double *out)
     return number_slow(c, s, p, neg, out);
 }
 
+/* The common number shape: an optional '-', at most 19 significant digits
+ * with an optional fraction, no exponent, and a result on the exact fast
+ * path (see scan_number_general()). Returns 1 with *out set and c->p past
+ * the number, or 0 for everything else (and every error), which
+ * scan_number_general() then parses from the start again, so both give the
+ * same value and the same error. bounded: p may reach end (within 41 bytes
+ * of it); otherwise no bounds test is needed, since at most '-', 19 digits,
+ * '.' and the byte after are read. */
+static inline __attribute__((always_inline)) int number_fast(ctx *c, double *out, bool bounded)
+{
+    const char *p = c->p, *end = c->end;
+#define DIGIT_AT(q) ((bounded && (q) >= end) ? 10u : (unsigned)(unsigned char)*(q) - '0')
+    bool neg = *p == '-';
+    p += neg;
+    uint64_t mant = 0;
+    int nd = 0, frac = 0;
+    unsigned d = DIGIT_AT(p);
+    if (d == 0) {
+        p++;
+    } else if (d < 10) {
+        do {
+            if (nd == 19)
+                return 0;
+            mant = mant * 10 + d;
+            nd++;
+            p++;
+            d = DIGIT_AT(p);
+        } while (d < 10);
+    } else {
+        return 0;
+    }
+    if ((!bounded || p < end) && *p == '.') {
+        p++;
+        d = DIGIT_AT(p);
+        if (d >= 10)
+            return 0;
+        do {
+            if (nd + frac == 19)
+                return 0;
+            mant = mant * 10 + d;
+            frac++;
+            p++;
+            d = DIGIT_AT(p);
+        } while (d < 10);
+    }
+#undef DIGIT_AT
+    if (((!bounded || p < end) && (*p == 'e' || *p == 'E')) || frac > 22 || mant > (1ULL << 53))
+        return 0;
+    double v = (double)mant;
+    if (frac)
+        v /= pow10_tab[frac];
+    c->p = p;
+    *out = neg ? -v : v;
+    return 1;
+}
+
+/* c->p at '-' or a digit: see scan_number_general(). */
+static inline __attribute__((always_inline)) int scan_number(ctx *c, double *out)
+{
+    if (__builtin_expect(c->end - c->p >= 41, 1) ? number_fast(c, out, false)
+                                                  : number_fast(c, out, true))
+        return 0;
+    return scan_number_general(c, out);
+}
+
 int dw_scan_number(const char *s, size_t len, double *out)
 {
     if (len == 0)
@@ -387,7 +481,7 @@ int dw_scan_number(const char *s, size_t len, double *out)
     memset(&c, 0, sizeof c);
     c.p = s;
     c.end = s + len;
-    if (scan_number(&c, out) < 0 || c.p != s + len)
+    if (scan_number_general(&c, out) < 0 || c.p != s + len)
         return DW_ERR_PARSE;
     return 0;
 }
@@ -482,7 +576,8 @@ static int skip_value(ctx *c, int nest)
     }
 }
 
-static dw_scan_field *new_field(ctx *c, int depth, dw_scan_kind kind, const char *raw)
+static inline __attribute__((always_inline)) dw_scan_field *
+new_field(ctx *c, int depth, dw_scan_kind kind, const char *raw)
 {
     dw_scan_record *r = c->rec;
     if (r->nfields >= r->cap) {
@@ -490,8 +585,9 @@ static dw_scan_field *new_field(ctx *c, int depth, dw_scan_kind kind, const char
         return NULL;
     }
     dw_scan_field *f = &r->fields[r->nfields++];
-    for (int i = 0; i < depth; i++)
-        f->key[i] = c->path[i];
+    /* All components, also those beyond depth (stale, never read): one
+     * fixed-size copy instead of a loop. */
+    memcpy(f->key, c->path, sizeof f->key);
     f->depth = (uint8_t)depth;
     f->kind = (uint8_t)kind;
     f->key_escaped = (uint8_t)(c->path_escaped & ((1u << depth) - 1));
@@ -652,6 +748,7 @@ static int record_at(dw_scanner *s, const char *p, int nest, dw_scan_record *rec
     c.err_reason = NULL;
     c.rec = rec;
     c.path_escaped = 0;
+    memset(c.path, 0, sizeof c.path); /* new_field() copies every component */
     rec->nfields = 0;
     rec->ndropped = 0;
     rec->raw.ptr = p;

@@ -83,6 +83,10 @@ typedef enum dw_slot_status {
  * allocating an unseen-category slot if needed. Never allocates memory. */
 size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status *status);
 
+/* dw_model_slot() of the number x in numeric column col, without a
+ * dw_value (the record path's common case): the same counter. */
+size_t dw_model_number_slot(const dw_model *m, size_t col, double x);
+
 /* Counter index of "missing" for column col (used for absent fields). */
 size_t dw_model_missing_slot(const dw_model *m, size_t col);
 
