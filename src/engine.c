@@ -667,7 +667,8 @@ void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
      * second), and always at the end (flush). */
     if (!published)
         e->snapshot_stale = true;
-    if ((e->snapshot_stale && dw_now_ms() - e->last_publish_ms >= 1000) || final) {
+    if ((e->snapshot_stale && !e->snapshot_quiet && dw_now_ms() - e->last_publish_ms >= 1000) ||
+        final) {
         dw_eng_publish_snapshot(e);
         e->last_publish_ms = dw_now_ms();
         e->snapshot_stale = false;
@@ -1275,14 +1276,20 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         if (col < 0 || e->seen[col] == gen)
             continue;
         e->seen[col] = gen;
-        if (f->kind == DW_SCAN_NUMBER && me->ref->cols[col].type == DW_COL_NUMERIC) {
-            /* The common case, without building a dw_value. */
+        /* The common cases without building a dw_value: a number in a
+         * numeric column, a plain string in a categorical one. */
+        dw_col_type type = me->ref->cols[col].type;
+        if (f->kind == DW_SCAN_NUMBER && type == DW_COL_NUMERIC) {
             e->slots[n++] = dw_model_number_slot(m, (size_t)col, f->num);
             continue;
         }
+        dw_slot_status st;
+        if (f->kind == DW_SCAN_STRING && !f->str_escaped && type == DW_COL_CATEGORICAL) {
+            e->slots[n++] = dw_model_text_slot(m, (size_t)col, f->raw.ptr, f->raw.len, &st);
+            continue; /* never a type error */
+        }
         dw_value v;
         value_of(f, valbuf, sizeof valbuf, &v);
-        dw_slot_status st;
         e->slots[n++] = dw_model_slot(m, (size_t)col, &v, &st);
         if (st == DW_SLOT_TYPE_ERROR)
             wrong++;

@@ -155,6 +155,7 @@ struct dw_engine {
     json_t *snapshot; /* published status document, see dw_engine_snapshot() */
     uint64_t last_publish_ms;
     bool snapshot_stale; /* evaluations since the last publish (throttled) */
+    bool snapshot_quiet; /* !dw_engine_set_live_snapshot(): only flush publishes */
     int64_t emit_at;     /* pane end whose documents are being emitted */
 
     /* state on Kafka (engine_state.c) */

@@ -261,6 +261,20 @@ size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status 
     return c->off + 1;
 }
 
+size_t dw_model_text_slot(dw_model *m, size_t col, const char *s, size_t len,
+                          dw_slot_status *status)
+{
+    col_state *c = &m->cols[col];
+    /* dw_value_classify() of a string in a categorical column */
+    if (dw_value_text_is_missing(s, len)) {
+        *status = DW_SLOT_MISSING;
+        return c->off;
+    }
+    *status = DW_SLOT_OK;
+    long idx = dw_ref_category(c->ref, s, len);
+    return idx >= 0 ? category_slot(m, c, idx, NULL, 0) : category_slot(m, c, -1, s, len);
+}
+
 /* The pane of every window holding t_ms into m->pane_tmp: 0, or what
  * dw_model_add() returns when one is not open. */
 static int panes_for(dw_model *m, int64_t t_ms)

@@ -322,6 +322,8 @@ int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, s
      * (another replay or the sidecar itself may hold it): warn and go on. */
     if (s->opts.replay_http && http_start(s, herr, sizeof herr) < 0)
         dw_log(DW_LOG_WARN, "sidecar", "replay continues without the HTTP server: %s", herr);
+    /* Nobody reads the status before the end without the HTTP server. */
+    dw_engine_set_live_snapshot(s->engine, s->http != NULL);
     uint64_t lines = 0;
     while ((n = getline(&line, &cap, in)) > 0) {
         if ((++lines & 1023) == 0)

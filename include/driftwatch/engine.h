@@ -173,6 +173,12 @@ void dw_engine_flush(dw_engine *e);
  * the rebuilt windows. Engine thread only. */
 void dw_engine_publish(dw_engine *e);
 
+/* live false: no reader wants the status document while records flow (a
+ * replay without --http), so it is built only by dw_engine_flush() and
+ * dw_engine_publish(), not once a second of wall time while panes close.
+ * The default is true. Engine thread only. */
+void dw_engine_set_live_snapshot(dw_engine *e, bool live);
+
 /* The latest published status document (docs/api.md): models, columns,
  * windows, the latest statistics and alert states, display histograms and
  * recent PSI history. Published by the engine's thread after every
