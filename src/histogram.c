@@ -30,20 +30,6 @@ void dw_bin_index_free(struct dw_bin_index *idx)
     free(idx);
 }
 
-/* Number of upper edges e[1..n] strictly below x. */
-static size_t upper_edges_below(const double *e, size_t n, double x)
-{
-    size_t lo = 0, hi = n; /* answer in [lo, hi] */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (e[mid + 1] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 int dw_bin_index_build(dw_ref_column *col)
 {
     dw_bin_index_free(col->bin_index);
@@ -64,9 +50,15 @@ int dw_bin_index_build(dw_ref_column *col)
     idx->inv_width = (double)nb / (hi - lo);
     idx->nbuckets = nb;
     idx->first = dw_calloc(nb, sizeof *idx->first);
-    for (size_t b = 0; b < nb; b++)
-        idx->first[b] = (uint32_t)upper_edges_below(col->edges, col->nbins,
-                                                    lo + (double)b * (hi - lo) / (double)nb);
+    /* Bucket starts increase, so one merge walk over the edges counts the
+     * upper edges below each (linear in the reference, not nb log n). */
+    size_t below = 0;
+    for (size_t b = 0; b < nb; b++) {
+        double start = lo + (double)b * (hi - lo) / (double)nb;
+        while (below < col->nbins && col->edges[below + 1] < start)
+            below++;
+        idx->first[b] = (uint32_t)below;
+    }
     for (size_t b = 0; b < nb; b++) {
         size_t next = b + 2 < nb ? idx->first[b + 2] : col->nbins - 1;
         if (next > idx->first[b] && next - idx->first[b] > idx->span)
