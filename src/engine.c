@@ -1238,16 +1238,24 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     }
     uint64_t wrong = 0;
     char valbuf[DW_MAX_NAME + 1];
+    /* key[0] of the previous field when it matched its memo entry: the
+     * scanner gives the members of one object the same key[0] slice, so a
+     * field with that slice and a same_parent entry needs only key[1]
+     * compared ("features" once per object, not once per feature). */
+    const char *parent_ok = NULL;
     for (size_t i = 0; i < rec->nfields; i++) {
         const dw_scan_field *f = &rec->fields[i];
         field_memo *mm = &me->memo[i];
         int col;
         if (mm->col != -2 && mm->depth == f->depth && !f->key_escaped &&
-            mm->len[0] == f->key[0].len && key_eq(mm->key[0], f->key[0].ptr, mm->len[0]) &&
+            ((mm->same_parent && f->key[0].ptr == parent_ok) ||
+             (mm->len[0] == f->key[0].len && key_eq(mm->key[0], f->key[0].ptr, mm->len[0]))) &&
             (f->depth == 1 ||
              (mm->len[1] == f->key[1].len && key_eq(mm->key[1], f->key[1].ptr, mm->len[1])))) {
             col = mm->col;
+            parent_ok = f->depth == 2 ? f->key[0].ptr : NULL;
         } else {
+            parent_ok = NULL;
             col = -1;
             bool nested = f->depth == 2 && key0_in_list(f, rc->columns, rc->ncolumns) &&
                           !(f->key_escaped & 2);
@@ -1263,6 +1271,11 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
             if (me->flat)
                 col = flat_bind(me, f, col, nested);
             mm->col = -2;
+            mm->same_parent = false;
+            /* The next entry's same_parent compared its key[0] with this
+             * entry's old one. */
+            if (i + 1 < e->nfields_cap)
+                me->memo[i + 1].same_parent = false;
             if (f->depth <= 2 && !f->key_escaped && f->key[0].len < MEMO_KEY &&
                 (f->depth == 1 || f->key[1].len < MEMO_KEY)) {
                 mm->depth = f->depth;
@@ -1271,6 +1284,11 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
                     memcpy(mm->key[d], f->key[d].ptr, f->key[d].len);
                 }
                 mm->col = col;
+                mm->numeric = col >= 0 && me->ref->cols[col].type == DW_COL_NUMERIC;
+                const field_memo *pm = i ? &me->memo[i - 1] : NULL;
+                mm->same_parent = f->depth == 2 && pm && pm->col != -2 && pm->depth == 2 &&
+                                  pm->len[0] == mm->len[0] &&
+                                  !memcmp(pm->key[0], mm->key[0], mm->len[0]);
             }
         }
         if (col < 0 || e->seen[col] == gen)
@@ -1278,13 +1296,13 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         e->seen[col] = gen;
         /* The common cases without building a dw_value: a number in a
          * numeric column, a plain string in a categorical one. */
-        dw_col_type type = me->ref->cols[col].type;
-        if (f->kind == DW_SCAN_NUMBER && type == DW_COL_NUMERIC) {
+        if (f->kind == DW_SCAN_NUMBER && mm->numeric && mm->col == col) {
             e->slots[n++] = dw_model_number_slot(m, (size_t)col, f->num);
             continue;
         }
         dw_slot_status st;
-        if (f->kind == DW_SCAN_STRING && !f->str_escaped && type == DW_COL_CATEGORICAL) {
+        if (f->kind == DW_SCAN_STRING && !f->str_escaped &&
+            me->ref->cols[col].type == DW_COL_CATEGORICAL) {
             e->slots[n++] = dw_model_text_slot(m, (size_t)col, f->raw.ptr, f->raw.len, &st);
             continue; /* never a type error */
         }

@@ -26,6 +26,8 @@ typedef struct field_memo {
     int32_t col;   /* column, -1 not a column, -2 nothing remembered */
     uint8_t depth; /* 1 or 2 */
     uint8_t len[2];
+    bool numeric;     /* col is a numeric column */
+    bool same_parent; /* depth 2 and key[0] equal to the previous entry's (also depth 2) */
     char key[2][MEMO_KEY];
 } field_memo;
 

@@ -671,6 +671,7 @@ static int scan_object(ctx *c, int nest, int depth)
     for (;;) {
         if (*p != '"')
             return fail(c, p, "expected string key");
+    key:;
         const char *q = plain_end(p + 1, end);
         if (__builtin_expect(q < end && *q == '"', 1)) {
             c->path[depth].ptr = p + 1;
@@ -688,23 +689,32 @@ static int scan_object(ctx *c, int nest, int depth)
                 c->path_escaped &= (uint8_t)~bit;
             p = c->p;
         }
-        if (__builtin_expect(p < end && *p == ':', 1)) {
-            p++;
+        /* ":" or ": " then the value (more whitespace: the case below). */
+        if (__builtin_expect(end - p >= 3 && *p == ':', 1)) {
+            p += 1 + (p[1] == ' ');
         } else {
             p = skip_ws(p, end);
             if (p >= end)
                 return fail(c, end, E_EOF);
             if (*p != ':')
                 return fail(c, p, "expected ':' after key");
-            p++;
+            p = skip_ws(p + 1, end);
+            if (p >= end)
+                return fail(c, end, E_EOF);
         }
-        p = skip_ws(p, end);
-        if (p >= end)
-            return fail(c, end, E_EOF);
 
+    value:;
         const char *v = p;
         dw_scan_field *f;
         switch (*v) {
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+            p = skip_ws(p, end);
+            if (p >= end)
+                return fail(c, end, E_EOF);
+            goto value;
         case '"': {
             q = plain_end(v + 1, end);
             if (__builtin_expect(q < end && *q == '"', 1)) {
@@ -769,8 +779,12 @@ static int scan_object(ctx *c, int nest, int depth)
         }
         }
 
-        if (__builtin_expect(p < end && *p == ',', 1)) {
-            p = skip_ws(p + 1, end);
+        /* "," or ", " then the next key's quote (anything else: below). */
+        if (__builtin_expect(end - p >= 3 && *p == ',', 1)) {
+            p += 1 + (p[1] == ' ');
+            if (__builtin_expect(*p == '"', 1))
+                goto key;
+            p = skip_ws(p, end);
             if (p >= end)
                 return fail(c, end, E_EOF);
             continue;
