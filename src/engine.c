@@ -144,6 +144,16 @@ static inline bool key_eq(const char *a, const char *b, size_t n)
     return n == 0 || a[0] == b[0];
 }
 
+/* The C string s equals p[0..n): one pass, no libc calls (model names and
+ * versions, compared for every record, are short). */
+static inline bool cstr_eq(const char *s, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != p[i] || s[i] == '\0')
+            return false;
+    return s[n] == '\0';
+}
+
 static void cpath_init(cpath *cp, const char *dotted)
 {
     memset(cp, 0, sizeof *cp);
@@ -952,10 +962,10 @@ model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const ch
     model_entry *me = NULL;
     for (size_t i = 0; i < e->nmodels; i++) {
         const dw_model_config *mc = e->models[i].cfg;
-        if (strlen(mc->name) != mlen || memcmp(mc->name, mname, mlen) != 0)
+        if (!cstr_eq(mc->name, mname, mlen))
             continue;
         if (mc->version) {
-            if (ver && strlen(mc->version) == verlen && !memcmp(mc->version, ver, verlen))
+            if (ver && cstr_eq(mc->version, ver, verlen))
                 return &e->models[i]; /* an exact version entry wins */
         } else if (!me) {
             me = &e->models[i];
@@ -1046,7 +1056,7 @@ dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, siz
     *too_many = false;
     for (size_t v = 0; v < me->nstates; v++) {
         const char *sv = dw_model_version(me->states[v]);
-        if ((!sv && !ver) || (sv && ver && strlen(sv) == verlen && !memcmp(sv, ver, verlen))) {
+        if ((!sv && !ver) || (sv && ver && cstr_eq(sv, ver, verlen))) {
             *state_idx = v;
             return me->states[v];
         }
