@@ -471,7 +471,7 @@ static inline __attribute__((always_inline)) int scan_number_at(ctx *c, const ch
                                                                 double *out)
 {
     if (__builtin_expect(c->end - *pp >= 41, 1) ? number_fast(pp, c->end, out, false)
-                                                 : number_fast(pp, c->end, out, true))
+                                                : number_fast(pp, c->end, out, true))
         return 0;
     c->p = *pp;
     int rc = scan_number_general(c, out);
@@ -612,8 +612,7 @@ new_field(ctx *c, int depth, dw_scan_kind kind, const char *raw, size_t rawlen)
 
 /* The end of a plain string's contents (the stop byte, see str_stop) from
  * p, its first byte, or end. */
-static inline __attribute__((always_inline)) const char *plain_end(const char *p,
-                                                                   const char *end)
+static inline __attribute__((always_inline)) const char *plain_end(const char *p, const char *end)
 {
     /* Keys and values are mostly a few bytes: the first four are tested
      * without bounds tests when there is room, then eight at a time. */
@@ -747,8 +746,7 @@ static int scan_object(ctx *c, int nest, int depth)
             if ((rc = skip_container(c, nest + 1)))
                 return rc;
             p = c->p;
-            new_field(c, depth + 1, *v == '{' ? DW_SCAN_OBJECT : DW_SCAN_ARRAY, v,
-                      (size_t)(p - v));
+            new_field(c, depth + 1, *v == '{' ? DW_SCAN_OBJECT : DW_SCAN_ARRAY, v, (size_t)(p - v));
             break;
         case 't':
         case 'f':

@@ -344,9 +344,8 @@ static json_t *column_quality(json_t *snap, const char *name)
 {
     size_t i;
     json_t *col;
-    json_array_foreach (json_object_get(json_array_get(json_object_get(snap, "models"), 0),
-                                        "columns"),
-                        i, col)
+    json_array_foreach (
+        json_object_get(json_array_get(json_object_get(snap, "models"), 0), "columns"), i, col)
         if (!strcmp(json_string_value(json_object_get(col, "name")), name))
             return json_object_get(json_object_get(json_object_get(col, "windows"), "10m"),
                                    "quality");
@@ -799,8 +798,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_junk_versions_age_out_for_a_real_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_input_same_documents, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_changing_record_shapes_count_the_right_columns,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changing_record_shapes_count_the_right_columns, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delta_dense_equals_per_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delta_size_is_bounded, setup, teardown),

@@ -268,7 +268,8 @@ static void test_fast_slots_agree_with_dw_model_slot(void **state)
     for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++)
         for (size_t col = 0; col < 3; col += 2) {
             dw_slot_status st;
-            size_t want = dw_model_slot(a, col, &(dw_value){.kind = DW_VAL_NUMBER, .num = xs[i]}, &st);
+            size_t want =
+                dw_model_slot(a, col, &(dw_value){.kind = DW_VAL_NUMBER, .num = xs[i]}, &st);
             assert_int_equal(st, DW_SLOT_OK);
             assert_int_equal(dw_model_number_slot(b, col, xs[i]), want);
         }
@@ -280,7 +281,8 @@ static void test_fast_slots_agree_with_dw_model_slot(void **state)
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         dw_slot_status sa, sb;
         size_t len = strlen(texts[i]);
-        size_t want = dw_model_slot(a, 1, &(dw_value){.kind = DW_VAL_STRING, .str = texts[i], .len = len}, &sa);
+        size_t want = dw_model_slot(
+            a, 1, &(dw_value){.kind = DW_VAL_STRING, .str = texts[i], .len = len}, &sa);
         assert_int_equal(dw_model_text_slot(b, 1, texts[i], len, &sb), want);
         assert_int_equal(sb, sa);
     }
