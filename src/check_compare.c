@@ -15,7 +15,7 @@ static json_t *jnum(double x)
     return isfinite(x) ? json_real(x) : json_null();
 }
 
-json_t *dw_compare_column_json(const dw_compare_column *cc)
+json_t *dw_compare_column_json(const dw_compare_column *cc, const char *name)
 {
     const dw_column_result *r = &cc->r;
     json_t *t = json_object();
@@ -30,7 +30,7 @@ json_t *dw_compare_column_json(const dw_compare_column *cc)
                                       "df", r->chi2.df, "p_value", jnum(r->chi2.p_value),
                                       "p_adjusted", jnum(r->p_adjusted)));
     json_object_set_new(t, "psi", jnum(r->psi));
-    return json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:o}", "name", r->ref ? r->ref->name : "", "type",
+    return json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:o}", "name", name ? name : r->ref ? r->ref->name : "", "type",
                      r->type == DW_COL_NUMERIC ? "numeric" : "categorical", "verdict",
                      dw_verdict_name(cc->verdict), "divergent", r->drift, "baseline_samples",
                      (json_int_t)cc->n_baseline, "candidate_samples",
@@ -81,7 +81,7 @@ dw_verdict dw_check_compare(const dw_check_report *baseline, const dw_check_repo
     for (size_t o = 0; o < 3; o++)
         for (size_t j = 0; j < n; j++)
             if (cols[j].verdict == order[o])
-                json_array_append_new(jc, dw_compare_column_json(&cols[j]));
+                json_array_append_new(jc, dw_compare_column_json(&cols[j], NULL));
     char why[700];
     dw_compare_reason(cols, n, &sum, why, sizeof why);
     *doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:I,s:I,s:I,s:I},s:{s:f,s:f,s:f,s:I},s:o}",

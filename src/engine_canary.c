@@ -14,6 +14,7 @@
 #include "driftwatch/compare.h"
 #include "driftwatch/error.h"
 #include "driftwatch/sketch.h"
+#include "driftwatch/status.h"
 
 #include <limits.h>
 #include <math.h>
@@ -241,11 +242,11 @@ static json_t *alert_common(const dw_alert *a, dw_alert_event ev, const char *ki
     json_object_set_new(o, "kind", json_string(kind));
     json_object_set_new(o, "column", json_string(column));
     json_object_set_new(o, "window", json_string(window));
-    json_object_set_new(o, "window_start", dw_eng_jtime(start));
-    json_object_set_new(o, "window_end", dw_eng_jtime(end));
+    json_object_set_new(o, "window_start", dw_json_time(start));
+    json_object_set_new(o, "window_end", dw_json_time(end));
     json_object_set_new(o, "dedup_key", json_string(key));
-    json_object_set_new(o, "starts_at", dw_eng_jtime(a->started_ms));
-    json_object_set_new(o, "ends_at", ev == DW_ALERT_RESOLVED ? dw_eng_jtime(a->ended_ms)
+    json_object_set_new(o, "starts_at", dw_json_time(a->started_ms));
+    json_object_set_new(o, "ends_at", ev == DW_ALERT_RESOLVED ? dw_json_time(a->ended_ms)
                                                               : json_null());
     return o;
 }
@@ -281,7 +282,9 @@ static void latency_window(dw_engine *e, model_entry *me, size_t v, size_t wi, i
         /* A thin window resolves only once it is full (the traffic stopped),
          * as for drift alerts. */
         bool clear = enough ? val <= slo->max : full;
-        dw_alert_event ev = dw_alert_step(&r->slo[s], breach, clear, slo->for_evaluations, end_ms);
+        dw_alert_rule rule = {.for_count = slo->for_evaluations,
+                              .keep_firing_ms = e->cfg->alerts.keep_firing_for_ms};
+        dw_alert_event ev = dw_alert_step(&r->slo[s], breach, clear, &rule, end_ms);
         if (ev == DW_ALERT_NONE)
             continue;
         char key[17];
@@ -294,7 +297,7 @@ static void latency_window(dw_engine *e, model_entry *me, size_t v, size_t wi, i
         json_object_set_new(
             o, "latency",
             json_pack("{s:s,s:f,s:o,s:f,s:s,s:f}", "slo", slo->name, "quantile", slo->quantile,
-                      "value", dw_eng_jnum(val), "max", slo->max, "unit", l->unit,
+                      "value", dw_json_number(val), "max", slo->max, "unit", l->unit,
                       "relative_error", l->alpha));
         add_alert(e, me, v, end_ms, o);
     }
@@ -332,6 +335,7 @@ static void compare_window(dw_engine *e, model_entry *me, size_t b, size_t v, si
     snprintf(r->baseline, sizeof r->baseline, "%s", bname ? bname : "");
     bool full = dw_window_filled(win) >= (size_t)(dw_window_length(win) / slide);
     const dw_alerts_config *ac = &e->cfg->alerts;
+    dw_alert_rule rule = {.for_count = cc->for_evaluations, .keep_firing_ms = ac->keep_firing_for_ms};
     for (size_t k = 0; k < c->ncmp; k++) {
         dw_column_result *cr = &r->cols[k].r;
         /* Hysteresis as for drift alerts (model.c): clear once the
@@ -339,8 +343,7 @@ static void compare_window(dw_engine *e, model_entry *me, size_t b, size_t v, si
          * levels; a thin window clears only once it is full. */
         bool effect_high = cr->psi >= ac->clear_psi || (cr->has_ks && cr->ks.statistic >= ac->clear_ks);
         bool clear = !cr->enough_samples ? full : (!cr->significant || !effect_high);
-        dw_alert_event ev = dw_alert_step(&r->alerts[k], cr->drift, clear, cc->for_evaluations,
-                                          end_ms);
+        dw_alert_event ev = dw_alert_step(&r->alerts[k], cr->drift, clear, &rule, end_ms);
         if (ev == DW_ALERT_NONE)
             continue;
         const char *col = me->ref->cols[c->cmp_cols[k]].name;
@@ -358,7 +361,7 @@ static void compare_window(dw_engine *e, model_entry *me, size_t b, size_t v, si
         json_object_set_new(o, "candidate", vname ? json_string(vname) : json_null());
         json_object_set_new(o, "baseline_samples",
                             json_integer((json_int_t)r->cols[k].n_baseline));
-        json_object_set_new(o, "tests", dw_eng_tests_json(cr));
+        json_object_set_new(o, "tests", dw_status_tests_json(cr));
         add_alert(e, me, v, end_ms, o);
     }
     r->has_lat = c->lat_on && cc->latency_max_ratio > 0;
@@ -514,86 +517,90 @@ void dw_eng_canary_drop(dw_engine *e, model_entry *me, size_t v, int64_t at)
         json_decref(doc);
 }
 
-/* ---- status document (docs/api.md) ---- */
+/* ---- status snapshot (driftwatch/status.h) ---- */
 
-static void quantile_key(char *buf, size_t len, double q)
+static bool slo_applies(const dw_slo_config *slo, size_t wi, const char *ver)
 {
-    snprintf(buf, len, "p%g", q * 100);
-    for (char *p = buf; *p; p++)
-        if (*p == '.')
-            *p = '_';
+    return slo->window == wi && (!slo->version || (ver && !strcmp(ver, slo->version)));
 }
 
-json_t *dw_eng_canary_latency_json(const model_entry *me, size_t v, size_t wi)
+void dw_eng_canary_status_model(const model_entry *me, size_t v, dw_status_model *sm)
 {
     const struct dw_canary *c = me->canary;
     if (!c || !c->lat_on)
-        return NULL;
+        return;
     const dw_latency_config *l = &c->cfg->latency;
-    const lat_result *r = c->lat[v] ? &c->lat[v][wi] : NULL;
-    json_t *o = json_object();
-    json_object_set_new(o, "field", json_string(l->field));
-    json_object_set_new(o, "unit", json_string(l->unit));
-    json_object_set_new(o, "relative_error", json_real(l->alpha));
-    json_object_set_new(o, "samples", json_integer(r ? (json_int_t)r->samples : 0));
-    json_t *qs = json_object();
-    for (size_t k = 0; k < l->nquantiles; k++) {
-        char key[32];
-        quantile_key(key, sizeof key, l->quantiles[k]);
-        json_object_set_new(o, key, r && r->samples ? dw_eng_jnum(r->q[k]) : json_null());
-        json_object_set_new(qs, key, json_real(l->quantiles[k]));
-    }
-    json_object_set_new(o, "quantiles", qs);
-    json_t *slos = json_array();
     const char *ver = dw_model_version(me->states[v]);
-    for (size_t s = 0; s < l->nslos; s++) {
-        const dw_slo_config *slo = &l->slos[s];
-        if (slo->window != wi || (slo->version && (!ver || strcmp(ver, slo->version))))
-            continue;
-        json_array_append_new(
-            slos, json_pack("{s:s,s:f,s:f,s:o,s:s}", "name", slo->name, "quantile", slo->quantile,
-                            "max", slo->max,
-                            "value", r && r->end_ms != INT64_MIN ? dw_eng_jnum(r->slo_value[s])
-                                                                 : json_null(),
-                            "state", dw_alert_state_name(r ? r->slo[s].state : DW_ALERT_INACTIVE)));
+    for (size_t wi = 0; wi < sm->nwindows; wi++) {
+        const lat_result *r = c->lat[v] ? &c->lat[v][wi] : NULL;
+        dw_status_latency *sl = dw_calloc(1, sizeof *sl);
+        sl->field = dw_strdup(l->field);
+        sl->unit = dw_strdup(l->unit);
+        sl->relative_error = l->alpha;
+        sl->samples = r ? r->samples : 0;
+        sl->nquantiles = l->nquantiles;
+        sl->quantiles = dw_calloc(l->nquantiles + 1, sizeof *sl->quantiles);
+        sl->values = dw_calloc(l->nquantiles + 1, sizeof *sl->values);
+        for (size_t k = 0; k < l->nquantiles; k++) {
+            sl->quantiles[k] = l->quantiles[k];
+            sl->values[k] = r && r->samples ? r->q[k] : NAN;
+        }
+        sl->slos = dw_calloc(l->nslos + 1, sizeof *sl->slos);
+        for (size_t s = 0; s < l->nslos; s++) {
+            const dw_slo_config *slo = &l->slos[s];
+            if (!slo_applies(slo, wi, ver))
+                continue;
+            sl->slos[sl->nslos++] = (dw_status_slo){
+                .name = dw_strdup(slo->name),
+                .quantile = slo->quantile,
+                .max = slo->max,
+                .value = r && r->end_ms != INT64_MIN ? r->slo_value[s] : NAN,
+                .state = r ? r->slo[s].state : DW_ALERT_INACTIVE,
+            };
+        }
+        sm->windows[wi].latency = sl;
     }
-    json_object_set_new(o, "slos", slos);
-    return o;
 }
 
-static json_t *column_json(const dw_compare_column *cc, const dw_alert *a)
-{
-    json_t *o = dw_compare_column_json(cc);
-    json_object_set_new(o, "state", json_string(dw_alert_state_name(a->state)));
-    return o;
-}
-
-static json_t *comparison_json(const dw_engine *e, const model_entry *me, size_t v, size_t wi,
-                               const cmp_result *r)
+static void comparison_status(const dw_engine *e, const model_entry *me, size_t v, size_t wi,
+                              const cmp_result *r, dw_status_comparison *sc)
 {
     const struct dw_canary *c = me->canary;
     const dw_compare_config *cc = &c->cfg->compare;
     const char *ver = dw_model_version(me->states[v]);
-    json_t *cols = json_array();
+    sc->model = dw_strdup(me->cfg->name);
+    sc->baseline = dw_strdup(r->baseline);
+    sc->candidate = ver ? dw_strdup(ver) : NULL;
+    sc->window = dw_strdup(e->windows[wi].name);
+    sc->start_ms = r->start_ms;
+    sc->end_ms = r->end_ms;
+    sc->summary = r->sum;
+    sc->alpha = cc->thresholds.alpha;
+    sc->psi_threshold = cc->thresholds.psi_threshold;
+    sc->ks_threshold = cc->thresholds.ks_threshold;
+    sc->min_samples = cc->thresholds.min_samples;
+    sc->columns = dw_calloc(c->ncmp + 1, sizeof *sc->columns);
     /* Failing and inconclusive columns first: they are the evidence. */
     static const dw_verdict order[] = {DW_VERDICT_FAIL, DW_VERDICT_INCONCLUSIVE, DW_VERDICT_PASS};
     for (size_t o = 0; o < 3; o++)
         for (size_t k = 0; k < c->ncmp; k++)
-            if (r->cols[k].verdict == order[o])
-                json_array_append_new(cols, column_json(&r->cols[k], &r->alerts[k]));
+            if (r->cols[k].verdict == order[o]) {
+                dw_status_compare_column *col = &sc->columns[sc->ncolumns++];
+                col->name = dw_strdup(me->ref->cols[c->cmp_cols[k]].name);
+                col->c = r->cols[k];
+                col->c.r.ref = NULL;
+                col->state = r->alerts[k].state;
+            }
     char why[700];
     dw_compare_reason(r->cols, c->ncmp, &r->sum, why, sizeof why);
     dw_verdict verdict = r->sum.verdict;
-    json_t *lat = json_null();
     if (r->has_lat) {
         const dw_latency_compare *l = &r->lat;
-        lat = json_pack("{s:f,s:o,s:o,s:s,s:o,s:f,s:f,s:I,s:I,s:s}", "quantile", l->q,
-                        "baseline", dw_eng_jnum(l->baseline), "candidate",
-                        dw_eng_jnum(l->candidate), "unit", c->cfg->latency.unit, "ratio",
-                        dw_eng_jnum(l->ratio), "max_ratio", cc->latency_max_ratio,
-                        "relative_error", c->cfg->latency.alpha, "baseline_samples",
-                        (json_int_t)l->n_baseline, "candidate_samples",
-                        (json_int_t)l->n_candidate, "verdict", dw_verdict_name(l->verdict));
+        sc->latency = dw_calloc(1, sizeof *sc->latency);
+        sc->latency->cmp = *l;
+        sc->latency->max_ratio = cc->latency_max_ratio;
+        sc->latency->relative_error = c->cfg->latency.alpha;
+        sc->latency->unit = dw_strdup(c->cfg->latency.unit);
         /* The latency gate takes part in the verdict: fail wins, then
          * inconclusive. */
         if (l->verdict == DW_VERDICT_FAIL && verdict != DW_VERDICT_FAIL) {
@@ -605,39 +612,45 @@ static json_t *comparison_json(const dw_engine *e, const model_entry *me, size_t
             snprintf(why, sizeof why, "too few latency values to compare");
         }
     }
-    const dw_thresholds *th = &cc->thresholds;
-    return json_pack(
-        "{s:s,s:s,s:o,s:s,s:o,s:o,s:s,s:s,s:{s:I,s:I,s:I,s:I},s:{s:f,s:f,s:f,s:I},s:o,s:o}",
-        "model", me->cfg->name, "baseline", r->baseline, "candidate",
-        ver ? json_string(ver) : json_null(), "window", e->windows[wi].name, "window_start",
-        dw_eng_jtime(r->start_ms), "window_end", dw_eng_jtime(r->end_ms), "verdict",
-        dw_verdict_name(verdict), "reason", why, "summary", "compared",
-        (json_int_t)r->sum.compared, "failed", (json_int_t)r->sum.failed, "inconclusive",
-        (json_int_t)r->sum.inconclusive, "passed", (json_int_t)r->sum.passed, "thresholds",
-        "alpha", th->alpha, "psi", th->psi_threshold, "ks", th->ks_threshold, "min_samples",
-        (json_int_t)th->min_samples, "columns", cols, "latency", lat);
+    sc->verdict = verdict;
+    sc->reason = dw_strdup(why);
 }
 
-json_t *dw_eng_canary_status(const dw_engine *e)
+/* The current comparison of state v in window wi, or NULL: none, or one
+ * older than the baseline's latest evaluation. */
+static const cmp_result *current_comparison(const model_entry *me, size_t v, size_t wi)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < e->nmodels; i++) {
-        const model_entry *me = &e->models[i];
-        const struct dw_canary *c = me->canary;
-        if (!c || !c->cfg->compare.enabled)
-            continue;
-        for (size_t wi = 0; wi < c->nwin; wi++) {
-            int b = c->baseline[wi];
-            if (b < 0 || (size_t)b >= me->nstates)
+    const struct dw_canary *c = me->canary;
+    int b = c->baseline[wi];
+    if (b < 0 || (size_t)b >= me->nstates || (int)v == b || !c->cmp[v])
+        return NULL;
+    const cmp_result *r = &c->cmp[v][wi];
+    if (r->end_ms == INT64_MIN || r->end_ms != dw_model_last_evaluated(me->states[b], wi))
+        return NULL;
+    return r;
+}
+
+void dw_eng_canary_status(const dw_engine *e, dw_status *st)
+{
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < e->nmodels; i++) {
+            const model_entry *me = &e->models[i];
+            const struct dw_canary *c = me->canary;
+            if (!c || !c->cfg->compare.enabled)
                 continue;
-            for (size_t v = 0; v < me->nstates; v++) {
-                const cmp_result *r = c->cmp[v] ? &c->cmp[v][wi] : NULL;
-                if ((int)v == b || !r || r->end_ms == INT64_MIN ||
-                    r->end_ms != dw_model_last_evaluated(me->states[b], wi))
-                    continue;
-                json_array_append_new(a, comparison_json(e, me, v, wi, r));
-            }
+            for (size_t wi = 0; wi < c->nwin; wi++)
+                for (size_t v = 0; v < me->nstates; v++) {
+                    const cmp_result *r = current_comparison(me, v, wi);
+                    if (!r)
+                        continue;
+                    if (pass)
+                        comparison_status(e, me, v, wi, r, &st->comparisons[st->ncomparisons++]);
+                    else
+                        n++;
+                }
         }
+        if (!pass)
+            st->comparisons = dw_calloc(n + 1, sizeof *st->comparisons);
     }
-    return a;
 }

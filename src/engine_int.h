@@ -9,6 +9,7 @@
 #include "driftwatch/log.h"
 #include "driftwatch/model.h"
 #include "driftwatch/scanner.h"
+#include "driftwatch/status.h"
 
 #include <pthread.h>
 
@@ -26,6 +27,8 @@ typedef struct field_memo {
     int32_t col;   /* column, -1 not a column, -2 nothing remembered */
     uint8_t depth; /* 1 or 2 */
     uint8_t len[2];
+    bool numeric;     /* col is a numeric column */
+    bool same_parent; /* depth 2 and key[0] equal to the previous entry's (also depth 2) */
     char key[2][MEMO_KEY];
 } field_memo;
 
@@ -153,9 +156,10 @@ struct dw_engine {
     json_t *restored;               /* alerts of a previous run, applied as their models appear */
     dw_engine_stats stats;          /* see STAT_ADD */
     pthread_mutex_t snap_lock;
-    json_t *snapshot; /* published status document, see dw_engine_snapshot() */
+    dw_status *status; /* published snapshot, see dw_engine_status() */
     uint64_t last_publish_ms;
     bool snapshot_stale; /* evaluations since the last publish (throttled) */
+    bool snapshot_quiet; /* !dw_engine_set_live_snapshot(): only flush publishes */
     int64_t emit_at;     /* pane end whose documents are being emitted */
 
     /* state on Kafka (engine_state.c) */
@@ -213,9 +217,6 @@ dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, siz
                              size_t *state_idx, bool *too_many);
 
 /* engine_docs.c: documents and the status snapshot */
-json_t *dw_eng_jnum(double x);
-json_t *dw_eng_jtime(int64_t ms);
-json_t *dw_eng_tests_json(const dw_column_result *r);
 json_t *dw_eng_alert_json(const model_entry *me, dw_model *m, size_t wi, size_t col, int kind,
                           dw_alert_event ev, const dw_column_result *r);
 json_t *dw_eng_new_document(const dw_model *m, int64_t at_ms, const char *kind);
@@ -245,8 +246,10 @@ void dw_eng_canary_record(dw_engine *e, model_entry *me, dw_model *m, const dw_s
 /* After the windows ending at end_ms were evaluated: latency, SLOs,
  * comparisons, their alerts into e->pending. */
 void dw_eng_canary_evaluate(dw_engine *e, int64_t end_ms);
-json_t *dw_eng_canary_latency_json(const model_entry *me, size_t v, size_t wi);
-json_t *dw_eng_canary_status(const dw_engine *e);
+/* Snapshot (driftwatch/status.h): the windows[].latency of state v's
+ * status sm, and the current comparisons of every model into st. */
+void dw_eng_canary_status_model(const model_entry *me, size_t v, dw_status_model *sm);
+void dw_eng_canary_status(const dw_engine *e, dw_status *st);
 
 /* engine_state.c */
 void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_t t,

@@ -1,16 +1,11 @@
-/* GET /api/v1/compare: picks one comparison out of the status document's
- * "comparisons" (engine_canary.c builds them) and shapes it for a rollout
+/* GET /api/v1/compare: picks one comparison out of the status snapshot's
+ * comparisons (engine_canary.c fills them) and shapes it for a rollout
  * controller (Argo Rollouts' web provider reads {$.verdict}). */
 #include "driftwatch/http_compare.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static const char *str(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
 
 static bool eq(const char *a, const char *b)
 {
@@ -29,25 +24,25 @@ __attribute__((format(printf, 3, 4))) static unsigned fail(json_t **body, unsign
     return code;
 }
 
-unsigned dw_compare_answer(const json_t *status, const dw_compare_query *q, json_t **body)
+unsigned dw_compare_answer(const dw_status *status, const dw_compare_query *q, json_t **body)
 {
     if (!q->model || !*q->model)
         return fail(body, 400, "the parameter model is required");
-    json_t *all = json_object_get(status, "comparisons");
-    const json_t *found = NULL, *c;
-    size_t i, matches = 0;
+    const dw_status_comparison *found = NULL;
+    size_t matches = 0;
     bool model_seen = false, cand_seen = false, base_seen = false;
     const char *current_base = NULL;
-    json_array_foreach (all, i, c) {
-        if (!eq(str(c, "model"), q->model))
+    for (size_t i = 0; i < status->ncomparisons; i++) {
+        const dw_status_comparison *c = &status->comparisons[i];
+        if (!eq(c->model, q->model))
             continue;
         model_seen = true;
-        if (q->window && !eq(str(c, "window"), q->window))
+        if (q->window && !eq(c->window, q->window))
             continue;
-        if (q->candidate && !eq(str(c, "candidate"), q->candidate))
+        if (q->candidate && !eq(c->candidate, q->candidate))
             continue;
         cand_seen = true;
-        current_base = str(c, "baseline");
+        current_base = c->baseline;
         if (q->baseline && !eq(current_base, q->baseline))
             continue;
         base_seen = true;
@@ -56,8 +51,8 @@ unsigned dw_compare_answer(const json_t *status, const dw_compare_query *q, json
         if (!found) {
             found = c;
             matches = 1;
-        } else if (!q->candidate && !eq(str(found, "candidate"), str(c, "candidate")) &&
-                   (q->window || eq(str(found, "window"), str(c, "window")))) {
+        } else if (!q->candidate && !eq(found->candidate, c->candidate) &&
+                   (q->window || eq(found->window, c->window))) {
             matches++;
         }
     }
@@ -78,15 +73,8 @@ unsigned dw_compare_answer(const json_t *status, const dw_compare_query *q, json
         return fail(body, 400,
                     "model \"%.200s\" has several candidates: name one with candidate=",
                     q->model);
-    json_t *doc = json_deep_copy(found);
+    json_t *doc = dw_status_comparison_json(found, q->all_columns);
     json_object_set_new(doc, "version", json_string("1"));
-    if (!q->all_columns) {
-        json_t *cols = json_object_get(doc, "columns"), *keep = json_array(), *col;
-        json_array_foreach (cols, i, col)
-            if (!eq(str(col, "verdict"), "pass"))
-                json_array_append(keep, col);
-        json_object_set_new(doc, "columns", keep);
-    }
     *body = doc;
     return 200;
 }

@@ -3,7 +3,8 @@
 #ifndef DRIFTWATCH_METRICS_INT_H
 #define DRIFTWATCH_METRICS_INT_H
 
-#include <jansson.h>
+#include "driftwatch/status.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -13,9 +14,10 @@ void dw_mx_sample(FILE *f, const char *name, const char *labels, double v);
 char *dw_mx_labels(size_t n, const char *const *names, const char *const *values);
 
 /* metrics_canary.c: comparison and latency families from the status
- * document; returns the series left out by the bound max_series. */
-size_t dw_metrics_canary(FILE *f, const json_t *snap, size_t max_series, uint64_t latency_invalid);
+ * snapshot; returns the series left out by the bound max_series. */
+size_t dw_metrics_canary(FILE *f, const dw_status *st, size_t max_series,
+                         uint64_t latency_invalid);
 /* driftwatch_alerts_firing samples of kinds divergence and latency. */
-void dw_metrics_canary_alerts(FILE *f, const json_t *snap);
+void dw_metrics_canary_alerts(FILE *f, const dw_status *st);
 
 #endif

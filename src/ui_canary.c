@@ -1,82 +1,71 @@
 /* The status page's part of model versions side by side (docs/canary.md):
  * a table of the candidate-vs-baseline verdicts and each window's latency
- * quantiles, from the status document. */
+ * quantiles, from the status snapshot (driftwatch/status.h). */
 #include "driftwatch/ui.h"
 
 #include "ui_int.h"
 
-#include <string.h>
+#include <math.h>
+#include <stdbool.h>
 
-static const char *s_of(const json_t *o, const char *k)
+void dw_ui_latency_meta(FILE *f, const dw_status_window *w)
 {
-    return json_string_value(json_object_get(o, k));
-}
-
-void dw_ui_latency_meta(FILE *f, const json_t *w)
-{
-    const json_t *lat = json_object_get(w, "latency");
+    const dw_status_latency *lat = w->latency;
     if (!lat)
         return;
     fputs(" &middot; latency", f);
-    const char *key;
-    const json_t *q;
     int shown = 0;
-    json_object_foreach ((json_t *)json_object_get(lat, "quantiles"), key, q) {
-        const json_t *v = json_object_get(lat, key);
-        if (!json_is_number(v))
+    for (size_t k = 0; k < lat->nquantiles; k++) {
+        if (!isfinite(lat->values[k]))
             continue;
+        char key[32];
         fputc(' ', f);
-        dw_ui_esc(f, key);
-        fprintf(f, " <b>%.4g</b>", json_number_value(v));
+        dw_ui_esc(f, dw_status_quantile_key(lat->quantiles[k], key, sizeof key));
+        fprintf(f, " <b>%.4g</b>", lat->values[k]);
         shown++;
     }
     fputc(' ', f);
     if (shown)
-        dw_ui_esc(f, s_of(lat, "unit"));
+        dw_ui_esc(f, lat->unit);
     else
         fputs("no values", f);
-    const json_t *slo;
-    size_t i;
-    json_array_foreach (json_object_get(lat, "slos"), i, slo) {
-        const char *st = s_of(slo, "state");
+    for (size_t i = 0; i < lat->nslos; i++) {
+        bool firing = lat->slos[i].state == DW_ALERT_FIRING;
         fputs(" &middot; SLO ", f);
-        dw_ui_esc(f, s_of(slo, "name"));
-        fprintf(f, " <b class=\"%s\" style=\"color:var(--c)\">%s</b>",
-                st && !strcmp(st, "firing") ? "firing" : "ok",
-                st && !strcmp(st, "firing") ? "breached" : "met");
+        dw_ui_esc(f, lat->slos[i].name);
+        fprintf(f, " <b class=\"%s\" style=\"color:var(--c)\">%s</b>", firing ? "firing" : "ok",
+                firing ? "breached" : "met");
     }
 }
 
-void dw_ui_comparisons(FILE *f, const json_t *status)
+void dw_ui_comparisons(FILE *f, const dw_status *status)
 {
-    const json_t *all = json_object_get(status, "comparisons"), *c;
-    if (json_array_size(all) == 0)
+    if (status->ncomparisons == 0)
         return;
     fputs("<section class=\"model\"><h2>Versions side by side</h2>"
           "<table class=\"stats\" style=\"background:#fff\"><tr><td>model</td><td>baseline</td>"
           "<td>candidate</td><td>window</td><td>verdict</td><td>evidence</td><td>latency "
           "ratio</td></tr>",
           f);
-    size_t i;
-    json_array_foreach (all, i, c) {
-        const char *v = s_of(c, "verdict");
-        const char *cls = !v ? "nodata" : !strcmp(v, "fail") ? "firing"
-                                      : !strcmp(v, "pass") ? "ok" : "pending";
-        static const char *const keys[] = {"model", "baseline", "candidate", "window"};
+    for (size_t i = 0; i < status->ncomparisons; i++) {
+        const dw_status_comparison *c = &status->comparisons[i];
+        const char *cls = c->verdict == DW_VERDICT_FAIL   ? "firing"
+                          : c->verdict == DW_VERDICT_PASS ? "ok"
+                                                          : "pending";
+        const char *cells[] = {c->model, c->baseline, c->candidate, c->window};
         fputs("<tr>", f);
         for (size_t k = 0; k < 4; k++) {
             fputs("<td>", f);
-            dw_ui_esc(f, s_of(c, keys[k]));
+            dw_ui_esc(f, cells[k]);
             fputs("</td>", f);
         }
         fprintf(f, "<td class=\"%s\"><span class=\"badge\">", cls);
-        dw_ui_esc(f, v);
+        dw_ui_esc(f, dw_verdict_name(c->verdict));
         fputs("</span></td><td>", f);
-        dw_ui_esc(f, s_of(c, "reason"));
+        dw_ui_esc(f, c->reason);
         fputs("</td><td class=\"v\">", f);
-        const json_t *r = json_object_get(json_object_get(c, "latency"), "ratio");
-        if (json_is_number(r))
-            fprintf(f, "%.3g", json_number_value(r));
+        if (c->latency && isfinite(c->latency->cmp.ratio))
+            fprintf(f, "%.3g", c->latency->cmp.ratio);
         fputs("</td></tr>", f);
     }
     fputs("</table></section>", f);

@@ -13,9 +13,9 @@
 
 /* {"name", "type", "verdict", "divergent", "baseline_samples",
  * "candidate_samples", "tests": {"ks": {statistic, p_value, p_adjusted,
- * n_eff} | "chi2": {statistic, df, p_value, p_adjusted}, "psi"}}. New
- * reference. */
-json_t *dw_compare_column_json(const dw_compare_column *cc);
+ * n_eff} | "chi2": {statistic, df, p_value, p_adjusted}, "psi"}}; name
+ * NULL: the name of cc->r.ref. New reference. */
+json_t *dw_compare_column_json(const dw_compare_column *cc, const char *name);
 
 /* One sentence for the verdict of cols[0..n) ("1 of 3 columns diverge:
  * prediction.score") into buf. Returns buf. */

@@ -1,9 +1,11 @@
 /* GET /api/v1/compare (docs/api.md, docs/canary.md): the rollout gate's
- * answer for one candidate version, taken from the "comparisons" of a
- * status document (engine.h's snapshot), so it says what the latest
- * evaluation found. Pure: no I/O, no engine access. */
+ * answer for one candidate version, taken from the comparisons of a
+ * status snapshot (driftwatch/status.h, dw_engine_status()), so it says
+ * what the latest evaluation found. Pure: no I/O, no engine access. */
 #ifndef DRIFTWATCH_HTTP_COMPARE_H
 #define DRIFTWATCH_HTTP_COMPARE_H
+
+#include "driftwatch/status.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -20,6 +22,6 @@ typedef struct dw_compare_query {
  * with the verdict document, 400 for a missing or malformed parameter,
  * 404 when nothing matches) and sets *body to a new JSON document (the
  * verdict, or {"error": sentence}) the caller owns. */
-unsigned dw_compare_answer(const json_t *status, const dw_compare_query *q, json_t **body);
+unsigned dw_compare_answer(const dw_status *status, const dw_compare_query *q, json_t **body);
 
 #endif

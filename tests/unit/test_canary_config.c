@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Decimal literals parsed with strtod, compared with the same literal. */
@@ -141,26 +142,41 @@ static void refused(void **state)
 
 /* ---- GET /api/v1/compare ---- */
 
-static json_t *status_doc(void)
+/* A comparison of model/baseline/candidate/window with the verdict and
+ * the given column verdicts (named a, b, c...). */
+static void comparison(dw_status_comparison *c, const char *model, const char *base,
+                       const char *cand, const char *window, dw_verdict v, size_t ncols,
+                       const dw_verdict *cols)
 {
-    json_error_t je;
-    json_t *st = json_loads(
-        "{\"comparisons\": ["
-        " {\"model\": \"fraud\", \"baseline\": \"v1\", \"candidate\": \"v2\", \"window\": \"15m\","
-        "  \"verdict\": \"fail\", \"columns\": [{\"name\": \"a\", \"verdict\": \"fail\"},"
-        "   {\"name\": \"b\", \"verdict\": \"pass\"}, {\"name\": \"c\", \"verdict\": \"inconclusive\"}]},"
-        " {\"model\": \"fraud\", \"baseline\": \"v1\", \"candidate\": \"v2\", \"window\": \"1h\","
-        "  \"verdict\": \"pass\", \"columns\": []},"
-        " {\"model\": \"fraud\", \"baseline\": \"v1\", \"candidate\": \"v3\", \"window\": \"15m\","
-        "  \"verdict\": \"inconclusive\", \"columns\": []},"
-        " {\"model\": \"ads\", \"baseline\": \"a\", \"candidate\": \"b\", \"window\": \"15m\","
-        "  \"verdict\": \"pass\", \"columns\": []}]}",
-        0, &je);
-    assert_non_null(st);
+    c->model = strdup(model);
+    c->baseline = strdup(base);
+    c->candidate = strdup(cand);
+    c->window = strdup(window);
+    c->verdict = v;
+    c->reason = strdup("because");
+    c->columns = calloc(ncols + 1, sizeof *c->columns);
+    c->ncolumns = ncols;
+    for (size_t k = 0; k < ncols; k++) {
+        char name[2] = {(char)('a' + k), 0};
+        c->columns[k].name = strdup(name);
+        c->columns[k].c.verdict = cols[k];
+    }
+}
+
+static dw_status *status_doc(void)
+{
+    dw_status *st = dw_status_new();
+    st->comparisons = calloc(4, sizeof *st->comparisons);
+    st->ncomparisons = 4;
+    static const dw_verdict three[] = {DW_VERDICT_FAIL, DW_VERDICT_PASS, DW_VERDICT_INCONCLUSIVE};
+    comparison(&st->comparisons[0], "fraud", "v1", "v2", "15m", DW_VERDICT_FAIL, 3, three);
+    comparison(&st->comparisons[1], "fraud", "v1", "v2", "1h", DW_VERDICT_PASS, 0, NULL);
+    comparison(&st->comparisons[2], "fraud", "v1", "v3", "15m", DW_VERDICT_INCONCLUSIVE, 0, NULL);
+    comparison(&st->comparisons[3], "ads", "a", "b", "15m", DW_VERDICT_PASS, 0, NULL);
     return st;
 }
 
-static const char *answer(const json_t *st, dw_compare_query q, unsigned want, json_t **body)
+static const char *answer(const dw_status *st, dw_compare_query q, unsigned want, json_t **body)
 {
     unsigned code = dw_compare_answer(st, &q, body);
     assert_int_equal(code, want);
@@ -172,13 +188,17 @@ static const char *answer(const json_t *st, dw_compare_query q, unsigned want, j
 static void compare_answer(void **state)
 {
     (void)state;
-    json_t *st = status_doc(), *b;
+    dw_status *st = status_doc();
+    json_t *b;
     /* the first window by default; passing columns left out */
     assert_string_equal(answer(st, (dw_compare_query){.model = "fraud", .candidate = "v2"}, 200, &b),
                         "fail");
     assert_string_equal(json_string_value(json_object_get(b, "window")), "15m");
     assert_string_equal(json_string_value(json_object_get(b, "version")), "1");
-    assert_int_equal(json_array_size(json_object_get(b, "columns")), 2);
+    json_t *cols = json_object_get(b, "columns");
+    assert_int_equal(json_array_size(cols), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cols, 0), "name")), "a");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cols, 1), "name")), "c");
     json_decref(b);
     answer(st, (dw_compare_query){.model = "fraud", .candidate = "v2", .all_columns = true}, 200,
            &b);
@@ -212,7 +232,7 @@ static void compare_answer(void **state)
                &b),
         "fail");
     json_decref(b);
-    json_decref(st);
+    dw_status_release(st);
 }
 
 int main(void)
