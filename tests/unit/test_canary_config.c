@@ -1,5 +1,7 @@
-/* models[].compare and models[].latency (src/config_canary.c) and the
- * verdict document of GET /api/v1/compare (src/http_compare.c). */
+/* models[].compare and models[].latency (src/config_canary.c), the
+ * verdict document of GET /api/v1/compare (src/http_compare.c), and the
+ * canary parts of the status snapshot as /api/v1/status, /metrics and /ui
+ * render them (src/status.c, metrics_canary.c, ui_canary.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +9,8 @@
 
 #include "driftwatch/config.h"
 #include "driftwatch/http_compare.h"
+#include "driftwatch/metrics.h"
+#include "driftwatch/ui.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -235,6 +239,186 @@ static void compare_answer(void **state)
     dw_status_release(st);
 }
 
+/* ---- the snapshot's latency and comparisons, rendered ---- */
+
+/* One model version "v2" with one window "15m" whose latency has p50 12.5
+ * ms, p99.9 without a value yet, an SLO firing at 120 ms (max 100), and
+ * two comparisons of v2 against v1 (windows 15m and 1h), the first
+ * failing on column "a" (its divergence alert firing) with a latency
+ * gate of ratio 2.5. */
+static dw_status *canary_status(void)
+{
+    dw_status *st = dw_status_new();
+    st->watermark_ms = 1767225600000;
+    st->max_event_ms = 1767225600000;
+    st->models = calloc(1, sizeof *st->models);
+    st->nmodels = 1;
+    dw_status_model *m = &st->models[0];
+    m->model = strdup("fraud");
+    m->version = strdup("v2");
+    m->reference_path = strdup("ref.json");
+    m->reference_checksum = strdup("abc");
+    m->columns = calloc(1, sizeof *m->columns);
+    m->windows = calloc(1, sizeof *m->windows);
+    m->nwindows = 1;
+    m->windows[0] = (dw_status_window){.name = strdup("15m"), .length_ms = 900000,
+                                       .slide_ms = 60000, .start_ms = INT64_MIN,
+                                       .end_ms = INT64_MIN};
+    dw_status_latency *l = calloc(1, sizeof *l);
+    l->field = strdup("latency_ms");
+    l->unit = strdup("ms");
+    l->relative_error = 0.01;
+    l->samples = 40;
+    l->nquantiles = 2;
+    l->quantiles = calloc(2, sizeof *l->quantiles);
+    l->values = calloc(2, sizeof *l->values);
+    l->quantiles[0] = 0.5;
+    l->values[0] = 12.5;
+    l->quantiles[1] = 0.999;
+    l->values[1] = NAN;
+    l->nslos = 1;
+    l->slos = calloc(1, sizeof *l->slos);
+    l->slos[0] = (dw_status_slo){.name = strdup("p99-100ms"), .quantile = 0.99, .max = 100,
+                                 .value = 120, .state = DW_ALERT_FIRING};
+    m->windows[0].latency = l;
+
+    static const dw_verdict cols[] = {DW_VERDICT_FAIL, DW_VERDICT_PASS};
+    st->comparisons = calloc(2, sizeof *st->comparisons);
+    st->ncomparisons = 2;
+    comparison(&st->comparisons[0], "fraud", "v1", "v2", "15m", DW_VERDICT_FAIL, 2, cols);
+    comparison(&st->comparisons[1], "fraud", "v1", "v2", "1h", DW_VERDICT_PASS, 0, NULL);
+    dw_status_comparison *c = &st->comparisons[0];
+    c->start_ms = 1767225600000 - 900000;
+    c->end_ms = 1767225600000;
+    c->summary = (dw_compare_summary){.verdict = DW_VERDICT_FAIL, .compared = 2, .failed = 1,
+                                      .passed = 1};
+    c->alpha = 0.05;
+    c->min_samples = 30;
+    c->columns[0].state = DW_ALERT_FIRING;
+    c->columns[0].c.r = (dw_column_result){.type = DW_COL_NUMERIC, .has_ks = true, .drift = true,
+                                           .psi = 0.4};
+    c->columns[0].c.r.ks.statistic = 0.25;
+    c->columns[0].c.r.ks.p_value = 1e-9;
+    c->columns[0].c.r.p_adjusted = 2e-9;
+    c->columns[1].c.r = (dw_column_result){.type = DW_COL_CATEGORICAL, .has_chi2 = true,
+                                           .psi = NAN};
+    c->columns[1].c.r.chi2.p_value = 0.5;
+    c->latency = calloc(1, sizeof *c->latency);
+    c->latency->cmp = (dw_latency_compare){.q = 0.99, .baseline = 40, .candidate = 100,
+                                           .ratio = 2.5, .n_baseline = 50, .n_candidate = 60,
+                                           .verdict = DW_VERDICT_FAIL};
+    c->latency->max_ratio = 1.5;
+    c->latency->relative_error = 0.01;
+    c->latency->unit = strdup("ms");
+    return st;
+}
+
+static void assert_has(const char *text, const char *want)
+{
+    if (!strstr(text, want))
+        fail_msg("missing \"%s\"", want);
+}
+
+static void snapshot_json(void **state)
+{
+    (void)state;
+    dw_status *st = canary_status();
+    json_t *doc = dw_status_json(st);
+    json_t *lat = json_object_get(
+        json_array_get(json_object_get(json_array_get(json_object_get(doc, "models"), 0),
+                                       "windows"),
+                       0),
+        "latency");
+    assert_close(json_real_value(json_object_get(lat, "p50")), 12.5);
+    assert_true(json_is_null(json_object_get(lat, "p99_9")));
+    assert_close(json_real_value(json_object_get(json_object_get(lat, "quantiles"), "p99_9")),
+                 0.999);
+    assert_int_equal(json_integer_value(json_object_get(lat, "samples")), 40);
+    assert_string_equal(json_string_value(json_object_get(lat, "unit")), "ms");
+    json_t *slo = json_array_get(json_object_get(lat, "slos"), 0);
+    assert_string_equal(json_string_value(json_object_get(slo, "name")), "p99-100ms");
+    assert_string_equal(json_string_value(json_object_get(slo, "state")), "firing");
+    assert_close(json_real_value(json_object_get(slo, "value")), 120);
+
+    json_t *all = json_object_get(doc, "comparisons");
+    assert_int_equal(json_array_size(all), 2);
+    json_t *c = json_array_get(all, 0);
+    assert_string_equal(json_string_value(json_object_get(c, "verdict")), "fail");
+    assert_string_equal(json_string_value(json_object_get(c, "window_end")),
+                        "2026-01-01T00:00:00.000Z");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "summary"), "failed")),
+                     1);
+    /* the status lists every column, passing ones too, with alert states */
+    json_t *cols = json_object_get(c, "columns");
+    assert_int_equal(json_array_size(cols), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cols, 0), "state")),
+                        "firing");
+    assert_true(json_is_null(json_object_get(
+        json_object_get(json_array_get(cols, 1), "tests"), "psi")));
+    assert_close(json_real_value(json_object_get(json_object_get(c, "latency"), "ratio")), 2.5);
+    assert_true(json_is_null(json_object_get(json_array_get(all, 1), "latency")));
+    json_decref(doc);
+    dw_status_release(st);
+}
+
+static void snapshot_metrics_and_page(void **state)
+{
+    (void)state;
+    dw_status *st = canary_status();
+    dw_engine_stats stats;
+    memset(&stats, 0, sizeof stats);
+    stats.latency_invalid = 3;
+    dw_metrics_input in = {.version = "1", .stats = &stats, .status = st};
+    char *t = dw_metrics_render(&in, NULL, NULL);
+    assert_non_null(t);
+    static const char *const want[] = {
+        "driftwatch_compare_verdict{model=\"fraud\",baseline=\"v1\",candidate=\"v2\","
+        "window=\"15m\",verdict=\"fail\"} 1\n",
+        "driftwatch_compare_verdict{model=\"fraud\",baseline=\"v1\",candidate=\"v2\","
+        "window=\"1h\",verdict=\"pass\"} 1\n",
+        "driftwatch_compare_columns{model=\"fraud\",baseline=\"v1\",candidate=\"v2\","
+        "window=\"15m\",verdict=\"pass\"} 1\n",
+        "driftwatch_compare_column_ks_statistic{model=\"fraud\",baseline=\"v1\",candidate="
+        "\"v2\",window=\"15m\",column=\"a\"} 0.25\n",
+        "driftwatch_compare_column_p_value{model=\"fraud\",baseline=\"v1\",candidate=\"v2\","
+        "window=\"15m\",column=\"b\"} 0.5\n",
+        "driftwatch_compare_column_divergent{model=\"fraud\",baseline=\"v1\",candidate=\"v2\","
+        "window=\"15m\",column=\"b\"} 0\n",
+        "driftwatch_latency_ratio{model=\"fraud\",baseline=\"v1\",candidate=\"v2\","
+        "window=\"15m\",quantile=\"0.99\"} 2.5\n",
+        "driftwatch_latency_seconds{model=\"fraud\",model_version=\"v2\",window=\"15m\","
+        "quantile=\"0.5\"} 0.0125\n",
+        "driftwatch_latency_samples{model=\"fraud\",model_version=\"v2\",window=\"15m\"} 40\n",
+        "driftwatch_latency_slo_breach{model=\"fraud\",model_version=\"v2\",window=\"15m\","
+        "slo=\"p99-100ms\"} 1\n",
+        "driftwatch_latency_invalid_total 3\n",
+        "driftwatch_alerts_firing{model=\"fraud\",model_version=\"v2\",kind=\"divergence\"} 1\n",
+        "driftwatch_alerts_firing{model=\"fraud\",model_version=\"v2\",kind=\"latency\"} 1\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_has(t, want[i]);
+    /* no value: no sample (p99.9 not known yet, b's PSI not finite, b has no KS) */
+    assert_null(strstr(t, "quantile=\"0.999\""));
+    assert_null(strstr(t, "driftwatch_compare_column_psi{model=\"fraud\",baseline=\"v1\","
+                          "candidate=\"v2\",window=\"15m\",column=\"b\"}"));
+    assert_null(strstr(t, "driftwatch_compare_column_ks_statistic{model=\"fraud\",baseline="
+                          "\"v1\",candidate=\"v2\",window=\"15m\",column=\"b\"}"));
+    /* one divergence sample per (model, candidate), not one per window */
+    const char *div = strstr(t, "kind=\"divergence\"");
+    assert_null(strstr(div + 1, "kind=\"divergence\""));
+    free(t);
+
+    char *page = dw_ui_render(st, NULL, NULL, NULL);
+    assert_non_null(page);
+    assert_has(page, "Versions side by side");
+    assert_has(page, "<td class=\"firing\"><span class=\"badge\">fail</span>");
+    assert_has(page, "<td class=\"v\">2.5</td>");
+    assert_has(page, " &middot; latency p50 <b>12.5</b> ms");
+    assert_has(page, "SLO p99-100ms <b class=\"firing\"");
+    free(page);
+    dw_status_release(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +426,8 @@ int main(void)
         cmocka_unit_test(full_block),
         cmocka_unit_test(refused),
         cmocka_unit_test(compare_answer),
+        cmocka_unit_test(snapshot_json),
+        cmocka_unit_test(snapshot_metrics_and_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
