@@ -8,7 +8,8 @@
 
 /* ---- writing ---- */
 
-static void put(dw_delta_writer *w, const void *p, size_t n)
+/* Room for n more bytes. */
+static void reserve(dw_delta_writer *w, size_t n)
 {
     if (w->len + n > w->cap) {
         size_t cap = w->cap ? w->cap : 256;
@@ -17,22 +18,30 @@ static void put(dw_delta_writer *w, const void *p, size_t n)
         w->buf = dw_realloc(w->buf, cap);
         w->cap = cap;
     }
+}
+
+static void put(dw_delta_writer *w, const void *p, size_t n)
+{
+    reserve(w, n);
     memcpy(w->buf + w->len, p, n);
     w->len += n;
 }
 
+/* Writes v at p (room for 10 bytes); returns the end. */
+static inline uint8_t *varint_at(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
 static void put_u(dw_delta_writer *w, uint64_t v)
 {
-    uint8_t b[10];
-    size_t n = 0;
-    do {
-        b[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            b[n] |= 0x80;
-        n++;
-    } while (v);
-    put(w, b, n);
+    reserve(w, 10);
+    w->len = (size_t)(varint_at(w->buf + w->len, v) - w->buf);
 }
 
 static void put_z(dw_delta_writer *w, int64_t v)
@@ -86,12 +95,17 @@ void dw_delta_group(dw_delta_writer *w, const char *model, const char *version,
 void dw_delta_pairs(dw_delta_writer *w, const uint32_t *slots, const uint32_t *counts, size_t n)
 {
     put_u(w, n);
+    /* The most the pairs can take (5 bytes per 32-bit varint), reserved
+     * once: a delta holds tens of thousands of pairs. */
+    reserve(w, n * 10);
+    uint8_t *p = w->buf + w->len;
     uint32_t prev = 0;
     for (size_t i = 0; i < n; i++) {
-        put_u(w, slots[i] - prev);
-        put_u(w, counts[i]);
+        p = varint_at(p, slots[i] - prev);
+        p = varint_at(p, counts[i]);
         prev = slots[i];
     }
+    w->len = (size_t)(p - w->buf);
 }
 
 void dw_delta_names_begin(dw_delta_writer *w, size_t n)
@@ -226,6 +240,23 @@ static void decode_group(rd *r, dw_delta_grp *g)
             r->bad = true;
         g->names[i].count = (uint32_t)c;
     }
+}
+
+int dw_delta_peek(const void *buf, size_t len, uint64_t *writer, uint64_t *seq)
+{
+    if (!dw_delta_is_delta(buf, len) || len < 12)
+        return DW_ERR_PARSE;
+    rd r = {(const uint8_t *)buf + 4, (const uint8_t *)buf + len, false};
+    uint64_t w = 0;
+    for (int i = 0; i < 8; i++)
+        w |= (uint64_t)r.p[i] << (8 * i);
+    r.p += 8;
+    uint64_t s = get_u(&r);
+    if (r.bad)
+        return DW_ERR_PARSE;
+    *writer = w;
+    *seq = s;
+    return 0;
 }
 
 int dw_delta_decode(const void *buf, size_t len, dw_delta *out)

@@ -462,6 +462,11 @@ int dw_model_add_counts(dw_model *m, int64_t t_ms, const uint32_t *slots, const 
     return 0;
 }
 
+const uint8_t *dw_model_new_category_map(const dw_model *m)
+{
+    return m->newcat;
+}
+
 const char *dw_model_new_category(const dw_model *m, size_t slot, size_t *col)
 {
     if (!m->K || slot >= m->width || !m->newcat[slot])

@@ -100,6 +100,10 @@ typedef struct dw_delta {
 /* True when buf starts like a delta message. */
 bool dw_delta_is_delta(const void *buf, size_t len);
 
+/* The writer and seq of a delta message, read without decoding the rest
+ * (0, or DW_ERR_PARSE when buf does not start like a delta). */
+int dw_delta_peek(const void *buf, size_t len, uint64_t *writer, uint64_t *seq);
+
 /* Decodes buf into *out (strings point into buf, which must outlive *out).
  * Returns 0, or DW_ERR_PARSE with nothing to free. */
 int dw_delta_decode(const void *buf, size_t len, dw_delta *out);
