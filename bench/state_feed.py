@@ -43,7 +43,7 @@ import time
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 BATCH_OVERHEAD = 61 + 8
-DELTA_MAGIC = b"DWD\x01"
+DELTA_MAGICS = (b"DWD\x01", b"DWD\x02")  # format versions 1 and 2 (delta.h)
 
 
 class _FrameInfo(ctypes.Structure):
@@ -178,7 +178,7 @@ class StateReader(threading.Thread):
                 if self.first_offset is None:
                     self.first_offset = m.offset()
                 self.msgs += 1
-                if v.startswith(DELTA_MAGIC):
+                if v[:4] in DELTA_MAGICS:
                     self.deltas += 1
                     self.delta_payload += len(v)
                     self.max_delta = max(self.max_delta, len(v))

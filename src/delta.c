@@ -101,8 +101,10 @@ void dw_delta_pairs(dw_delta_writer *w, const uint32_t *slots, const uint32_t *c
     uint8_t *p = w->buf + w->len;
     uint32_t prev = 0;
     for (size_t i = 0; i < n; i++) {
-        p = varint_at(p, slots[i] - prev);
-        p = varint_at(p, counts[i]);
+        uint64_t gap = slots[i] - prev;
+        p = varint_at(p, gap << 1 | (counts[i] != 1));
+        if (counts[i] != 1)
+            p = varint_at(p, counts[i]);
         prev = slots[i];
     }
     w->len = (size_t)(p - w->buf);
@@ -133,6 +135,7 @@ void dw_delta_writer_free(dw_delta_writer *w)
 typedef struct rd {
     const uint8_t *p, *end;
     bool bad;
+    uint8_t version; /* 1 or 2: how pairs are written */
 } rd;
 
 static uint64_t get_u(rd *r)
@@ -193,7 +196,8 @@ static size_t get_count(rd *r, size_t min_bytes)
 
 bool dw_delta_is_delta(const void *buf, size_t len)
 {
-    return buf && len >= 4 && memcmp(buf, DW_DELTA_MAGIC, 4) == 0;
+    return buf && len >= 4 &&
+           (memcmp(buf, DW_DELTA_MAGIC, 4) == 0 || memcmp(buf, DW_DELTA_MAGIC_V1, 4) == 0);
 }
 
 static void decode_group(rd *r, dw_delta_grp *g)
@@ -213,15 +217,22 @@ static void decode_group(rd *r, dw_delta_grp *g)
     if (rec > UINT32_MAX)
         r->bad = true;
     g->records = (uint32_t)rec;
-    g->npairs = get_count(r, 2);
+    g->npairs = get_count(r, r->version == 1 ? 2 : 1);
     if (r->bad)
         return;
     g->slots = dw_malloc((g->npairs ? g->npairs : 1) * sizeof *g->slots);
     g->counts = dw_malloc((g->npairs ? g->npairs : 1) * sizeof *g->counts);
     uint64_t slot = 0;
     for (size_t i = 0; i < g->npairs && !r->bad; i++) {
-        slot += get_u(r);
-        uint64_t c = get_u(r);
+        uint64_t c;
+        if (r->version == 1) {
+            slot += get_u(r);
+            c = get_u(r);
+        } else {
+            uint64_t u = get_u(r);
+            slot += u >> 1;
+            c = (u & 1) ? get_u(r) : 1;
+        }
         if (slot > UINT32_MAX || c > UINT32_MAX)
             r->bad = true;
         g->slots[i] = (uint32_t)slot;
@@ -246,7 +257,7 @@ int dw_delta_peek(const void *buf, size_t len, uint64_t *writer, uint64_t *seq)
 {
     if (!dw_delta_is_delta(buf, len) || len < 12)
         return DW_ERR_PARSE;
-    rd r = {(const uint8_t *)buf + 4, (const uint8_t *)buf + len, false};
+    rd r = {(const uint8_t *)buf + 4, (const uint8_t *)buf + len, false, 0};
     uint64_t w = 0;
     for (int i = 0; i < 8; i++)
         w |= (uint64_t)r.p[i] << (8 * i);
@@ -264,7 +275,8 @@ int dw_delta_decode(const void *buf, size_t len, dw_delta *out)
     memset(out, 0, sizeof *out);
     if (!dw_delta_is_delta(buf, len) || len < 12)
         return DW_ERR_PARSE;
-    rd r = {(const uint8_t *)buf + 4, (const uint8_t *)buf + len, false};
+    rd r = {(const uint8_t *)buf + 4, (const uint8_t *)buf + len, false,
+            ((const uint8_t *)buf)[3]};
     for (int i = 0; i < 8; i++)
         out->writer |= (uint64_t)r.p[i] << (8 * i);
     r.p += 8;

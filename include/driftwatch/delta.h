@@ -10,16 +10,25 @@
  *
  * Binary, little-endian, integers as LEB128 varints (signed ones zigzag):
  *
- *   "DWD" 0x01             magic and format version
+ *   "DWD" 0x02             magic and format version (1 is read too)
  *   writer  8 bytes        the writing process (random per process)
  *   seq     varint         per writer, 1, 2, ...
  *   nsect   varint
  *   section: topic str, partition varint, from zz, to zz, max_t zz, ngroups varint
  *   group:   model str, flags u8 (bit 0: has version), [version str],
  *            checksum str, pane_ms zz, records varint,
- *            npairs varint, npairs x (index gap varint, count varint),
+ *            npairs varint, npairs x pair,
  *            nnames varint, nnames x (column varint, name str, count varint)
  *   str = varint length + bytes
+ *   pair (version 2): varint (index gap << 1 | count != 1), then the count
+ *        as a varint only when it is not 1
+ *   pair (version 1): index gap varint, count varint
+ *
+ * Version 2 differs only in the pair: at the benchmark's traffic most
+ * counters a delta carries count one value, so their pair takes one byte
+ * instead of two (bench/results.md). Version 1 deltas (driftwatch before
+ * it) are still read; a replica that reads only version 1 skips version 2
+ * deltas as unknown, so every replica of a group is upgraded together.
  *
  * A reader refuses unknown versions and anything that does not parse whole
  * (DW_ERR_PARSE), so a foreign or truncated message is counted, not applied.
@@ -31,8 +40,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* First four bytes of every delta message. */
-#define DW_DELTA_MAGIC "DWD\x01"
+/* First four bytes of every delta message written (the version read
+ * besides: DW_DELTA_MAGIC_V1). */
+#define DW_DELTA_MAGIC "DWD\x02"
+#define DW_DELTA_MAGIC_V1 "DWD\x01"
 /* Bounds a reader enforces (a delta is written by driftwatch; these only
  * stop a corrupt message from asking for absurd memory). */
 #define DW_DELTA_MAX_STR 1024
