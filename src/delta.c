@@ -92,22 +92,36 @@ void dw_delta_group(dw_delta_writer *w, const char *model, const char *version,
     put_u(w, records);
 }
 
+/* Room for the pair count (a varint) before the pairs, which take at most
+ * 10 bytes each (two 32-bit varints), reserved once: a delta holds tens of
+ * thousands of pairs. Close writes the count and moves the pairs up
+ * behind it. */
+#define PAIRS_HEAD 10
+
+uint8_t *dw_delta_pairs_open(dw_delta_writer *w, size_t max)
+{
+    reserve(w, PAIRS_HEAD + max * 10);
+    return w->buf + w->len + PAIRS_HEAD;
+}
+
+void dw_delta_pairs_close(dw_delta_writer *w, uint8_t *end, size_t n)
+{
+    uint8_t *pairs = w->buf + w->len + PAIRS_HEAD;
+    size_t bytes = (size_t)(end - pairs);
+    w->len = (size_t)(varint_at(w->buf + w->len, n) - w->buf);
+    memmove(w->buf + w->len, pairs, bytes);
+    w->len += bytes;
+}
+
 void dw_delta_pairs(dw_delta_writer *w, const uint32_t *slots, const uint32_t *counts, size_t n)
 {
-    put_u(w, n);
-    /* The most the pairs can take (5 bytes per 32-bit varint), reserved
-     * once: a delta holds tens of thousands of pairs. */
-    reserve(w, n * 10);
-    uint8_t *p = w->buf + w->len;
+    uint8_t *p = dw_delta_pairs_open(w, n);
     uint32_t prev = 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t gap = slots[i] - prev;
-        p = varint_at(p, gap << 1 | (counts[i] != 1));
-        if (counts[i] != 1)
-            p = varint_at(p, counts[i]);
+        p = dw_delta_pair_at(p, slots[i] - prev, counts[i]);
         prev = slots[i];
     }
-    w->len = (size_t)(p - w->buf);
+    dw_delta_pairs_close(w, p, n);
 }
 
 void dw_delta_names_begin(dw_delta_writer *w, size_t n)

@@ -163,11 +163,18 @@ static void pin_names(dw_engine *e)
     for (size_t i = 1; i < e->nsources; i++)
         for (pend_buf *pb = e->sources[i].pend; pb; pb = pb->next) {
             dw_model *m = state_at(e, pb->pidx, NULL);
-            const uint8_t *newcat = m ? dw_model_new_category_map(m) : NULL;
+            if (!m || !dw_model_has_new_categories(m)) {
+                /* No slot is named, so none of the counters since the
+                 * last pin is an unseen category: slots are freed only
+                 * by evaluations, and each comes after a pin. */
+                pb->npinned = pb->nlog;
+                continue;
+            }
+            const uint8_t *newcat = dw_model_new_category_map(m);
             for (; pb->npinned < pb->nlog; pb->npinned++) {
                 size_t col;
                 uint32_t s = pb->log[pb->npinned];
-                if (!newcat || !newcat[s])
+                if (!newcat[s])
                     continue;
                 bool have = false;
                 for (size_t k = 0; k < pb->npins && !have; k++)
@@ -208,53 +215,59 @@ static void encode_group(dw_engine *e, pend_buf *pb)
                    pb->records);
     size_t width = dw_model_width(m);
     agg_reserve(e, width);
-    uint32_t *cnt = e->agg_cnt;
-    uint64_t *bits = e->agg_bits;
-    for (size_t i = 0; i < pb->nlog; i++) {
-        uint32_t s = pb->log[i];
+    uint32_t *restrict cnt = e->agg_cnt;
+    uint64_t *restrict bits = e->agg_bits;
+    const uint32_t *restrict log = pb->log;
+    size_t nlog = pb->nlog;
+    for (size_t i = 0; i < nlog; i++) {
+        uint32_t s = log[i];
         if (cnt[s]++ == 0)
             bits[s >> 6] |= (uint64_t)1 << (s & 63);
     }
-    /* The non-zero counters in ascending order, from the bitmap: pairs from
-     * the front of the scratch, unseen categories (sent by name, their
-     * counter index is this replica's) from its back. */
-    scratch_reserve(e, pb->nlog);
+    /* The non-zero counters in ascending order, from the bitmap, written
+     * as pairs as they are found; unseen categories (sent by name, their
+     * counter index is this replica's) aside in the scratch. */
+    scratch_reserve(e, nlog);
     const uint8_t *newcat = dw_model_new_category_map(m);
-    size_t np = 0, nn = 0, cap = e->dscratch_cap;
+    size_t np = 0, nn = 0;
+    uint8_t *out = dw_delta_pairs_open(&e->dw, nlog);
+    uint32_t prev = 0;
     for (size_t w = 0; w < (width + 63) / 64; w++) {
         uint64_t word = bits[w];
+        if (!word)
+            continue;
         bits[w] = 0;
-        while (word) {
+        do {
             uint32_t s = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(word));
             word &= word - 1;
             uint32_t c = cnt[s];
             cnt[s] = 0;
             if (newcat[s]) {
-                nn++;
-                e->dscratch_slots[cap - nn] = s;
-                e->dscratch_counts[cap - nn] = c;
-            } else {
-                e->dscratch_slots[np] = s;
-                e->dscratch_counts[np++] = c;
+                e->dscratch_slots[nn] = s;
+                e->dscratch_counts[nn++] = c;
+                continue;
             }
-        }
+            out = dw_delta_pair_at(out, s - prev, c);
+            prev = s;
+            np++;
+        } while (word);
     }
-    dw_delta_pairs(&e->dw, e->dscratch_slots, e->dscratch_counts, np);
+    dw_delta_pairs_close(&e->dw, out, np);
     /* Pending counts go out before any evaluation (where slots are freed),
      * except inside a message: then their names were pinned before it. */
     size_t named = 0;
-    for (size_t i = 1; i <= nn; i++) {
+    for (size_t i = 0; i < nn; i++) {
         size_t col;
-        if (pend_name(pb, m, e->dscratch_slots[cap - i], &col))
+        if (pend_name(pb, m, e->dscratch_slots[i], &col))
             named++;
     }
     dw_delta_names_begin(&e->dw, named);
-    for (size_t i = 1; i <= nn; i++) {
+    for (size_t i = 0; i < nn; i++) {
         size_t col;
-        uint32_t s = e->dscratch_slots[cap - i];
+        uint32_t s = e->dscratch_slots[i];
         const char *name = pend_name(pb, m, s, &col);
         if (name)
-            dw_delta_name(&e->dw, col, name, e->dscratch_counts[cap - i]);
+            dw_delta_name(&e->dw, col, name, e->dscratch_counts[i]);
     }
     pb->nlog = 0;
     pb->npins = pb->npinned = 0;

@@ -467,6 +467,15 @@ const uint8_t *dw_model_new_category_map(const dw_model *m)
     return m->newcat;
 }
 
+bool dw_model_has_new_categories(const dw_model *m)
+{
+    for (size_t j = 0; j < m->ncols; j++)
+        for (size_t k = 0; m->cols[j].new_names && k < m->K; k++)
+            if (m->cols[j].new_names[k][0])
+                return true;
+    return false;
+}
+
 const char *dw_model_new_category(const dw_model *m, size_t slot, size_t *col)
 {
     if (!m->K || slot >= m->width || !m->newcat[slot])

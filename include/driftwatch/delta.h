@@ -66,6 +66,30 @@ void dw_delta_group(dw_delta_writer *w, const char *model, const char *version,
                     const char *checksum, int64_t pane_ms, uint32_t records);
 /* slots ascending. */
 void dw_delta_pairs(dw_delta_writer *w, const uint32_t *slots, const uint32_t *counts, size_t n);
+/* The same pairs written by the caller, for an encoder that finds them one
+ * by one: dw_delta_pairs_open() reserves room for at most max pairs and
+ * returns where to write; dw_delta_pair_at() writes one pair (slot gap
+ * from the previous pair's slot, or from 0) and returns the end;
+ * dw_delta_pairs_close() takes that end and the number written. */
+uint8_t *dw_delta_pairs_open(dw_delta_writer *w, size_t max);
+void dw_delta_pairs_close(dw_delta_writer *w, uint8_t *end, size_t n);
+
+static inline uint8_t *dw_delta_pair_at(uint8_t *p, uint32_t gap, uint32_t count)
+{
+    uint64_t v = (uint64_t)gap << 1 | (count != 1);
+    for (;;) {
+        while (v >= 0x80) {
+            *p++ = (uint8_t)(v | 0x80);
+            v >>= 7;
+        }
+        *p++ = (uint8_t)v;
+        if (count == 1)
+            return p;
+        v = count;
+        count = 1;
+    }
+}
+
 void dw_delta_names_begin(dw_delta_writer *w, size_t n);
 void dw_delta_name(dw_delta_writer *w, size_t col, const char *name, uint32_t count);
 void dw_delta_writer_free(dw_delta_writer *w);
