@@ -27,6 +27,17 @@ static bool str_is(dw_delta_str s, const char *want)
                      (want));                                                                      \
     } while (0)
 
+/* g holds n pairs, slots[i] and counts[i]. */
+static void assert_pairs(const dw_delta_grp *g, const uint32_t *slots, const uint32_t *counts,
+                         size_t n)
+{
+    assert_int_equal(g->npairs, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(g->slots[i], slots[i]);
+        assert_int_equal(g->counts[i], counts[i]);
+    }
+}
+
 /* A message with three sections: two groups with and without versions,
  * extreme offsets and times, zero pairs, names. */
 static const uint32_t slots_a[] = {0, 1, 7, 300, 70000, UINT32_MAX};
@@ -91,11 +102,7 @@ static void test_round_trip(void **state)
     assert_str(g->checksum, "abc123");
     assert_true(g->pane_ms == 1795500000000LL);
     assert_int_equal(g->records, 42);
-    assert_int_equal(g->npairs, 6);
-    for (size_t i = 0; i < 6; i++) {
-        assert_int_equal(g->slots[i], slots_a[i]);
-        assert_int_equal(g->counts[i], counts_a[i]);
-    }
+    assert_pairs(g, slots_a, counts_a, 6);
     assert_int_equal(g->nnames, 2);
     assert_int_equal(g->names[0].col, 3);
     assert_str(g->names[0].name, "zz");
@@ -256,11 +263,7 @@ static void test_version_1_is_read(void **state)
         assert_str(g->checksum, "c");
         assert_false(g->has_version);
         assert_int_equal(g->records, 3);
-        assert_int_equal(g->npairs, 3);
-        for (size_t i = 0; i < 3; i++) {
-            assert_int_equal(g->slots[i], slots[i]);
-            assert_int_equal(g->counts[i], counts[i]);
-        }
+        assert_pairs(g, slots, counts, 3);
         assert_int_equal(g->nnames, 0);
         dw_delta_free(&d);
     }
