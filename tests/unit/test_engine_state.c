@@ -850,6 +850,53 @@ static void test_own_delta_moves_only_offsets(void **state)
 
 /* A message put back because its partition ran ahead is not covered: a
  * restart must read it again. Once delivered again and counted, it is. */
+/* Counts above 255 in one group (the encoder sums them in bytes and
+ * carries the multiples of 256 aside): 1500 records in one pane of one
+ * partition, three categories and an unseen one, each over 255 times. */
+static void test_large_counts_in_one_group(void **state)
+{
+    pair *p = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 16);
+    char msg[1024];
+    dw_process_result res;
+    for (int i = 0; i < 1500; i++) {
+        int n = dwt_record(msg, sizeof msg, r, T0 + i * 40, 0, "zz", NULL);
+        send(p, 1, msg, (size_t)n, &res);
+        assert_int_equal(res.applied, 1);
+    }
+    dw_engine_delta_flush(p->a);
+    assert_int_equal(p->ndeltas, 1);
+    dw_delta d;
+    assert_int_equal(dw_delta_decode(p->deltas[0].buf, p->deltas[0].len, &d), 0);
+    assert_int_equal(d.nsections, 1);
+    assert_int_equal(d.sections[0].ngroups, 1);
+    const dw_delta_grp *g = &d.sections[0].groups[0];
+    assert_int_equal(g->records, 1500);
+    uint64_t sum = 0;
+    uint32_t big = 0;
+    for (size_t i = 0; i < g->npairs; i++) {
+        sum += g->counts[i];
+        if (g->counts[i] > 255)
+            big++;
+    }
+    assert_int_equal(g->nnames, 1);
+    assert_true(g->names[0].count > 255 && g->names[0].count < 1500);
+    sum += g->names[0].count;
+    /* Four columns a record (features.x, y, c, prediction.score), and
+     * features.c's three categories each well over 255. */
+    assert_int_equal(sum, 6000);
+    assert_true(big >= 3);
+    dw_delta_free(&d);
+    /* B merges the same windows. */
+    sync_b(p);
+    json_t *sa = keyed_status(p->a), *sb = keyed_status(p->b);
+    same_json(sa, sb, "status");
+    json_decref(sa);
+    json_decref(sb);
+    gsl_rng_free(r);
+}
+
 /* Own deltas read back advance the offsets from what the writer remembers
  * (not decoded): the same resume points and duplicate verdicts as decoding
  * them, also out of order, twice, or once forgotten. */
@@ -1073,6 +1120,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicate_delta_is_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_delta_moves_only_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_deltas_read_back_as_decoded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_counts_in_one_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ahead_message_is_not_covered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_deltas_are_not_merged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_is_invalid, setup, teardown),
