@@ -185,13 +185,8 @@ struct dw_engine {
     size_t npend;       /* pend_bufs in use */
     size_t npend_pairs; /* counter indices in them (at least the non-zero counters) */
     pend_buf *pend_free;
-    /* encoding a group (engine_state.c), agg_width counters, zero between
-     * groups: counts modulo 256 (small enough to stay in cache), the
-     * multiples of 256 of those that wrapped, and bitmaps of the counters
-     * counted and of those that wrapped */
-    uint8_t *agg_cnt;
-    uint32_t *agg_high;
-    uint64_t *agg_bits, *agg_wrapped;
+    uint32_t *agg_cnt;  /* encoding: a group's counts, agg_width, zero between groups */
+    uint64_t *agg_bits; /* encoding: which of agg_cnt are non-zero */
     size_t agg_width;
     own_delta *own; /* deltas written, not yet read back (ring of DW_ENGINE_OWN_DELTAS) */
     size_t own_head, nown;

@@ -194,20 +194,15 @@ static void pin_names(dw_engine *e)
 }
 
 /* Shared counters for summing a group's indices: one set, reused by every
- * group, of one byte each, so that it stays in the first-level cache (at
- * the benchmark's traffic most counts are one). */
+ * group, so it stays in cache. */
 static void agg_reserve(dw_engine *e, size_t width)
 {
     if (width <= e->agg_width)
         return;
     free(e->agg_cnt);
-    free(e->agg_high);
     free(e->agg_bits);
-    free(e->agg_wrapped);
     e->agg_cnt = dw_calloc(width, sizeof *e->agg_cnt);
-    e->agg_high = dw_calloc(width, sizeof *e->agg_high);
     e->agg_bits = dw_calloc((width + 63) / 64, sizeof *e->agg_bits);
-    e->agg_wrapped = dw_calloc((width + 63) / 64, sizeof *e->agg_wrapped);
     e->agg_width = width;
 }
 
@@ -220,20 +215,14 @@ static void encode_group(dw_engine *e, pend_buf *pb)
                    pb->records);
     size_t width = dw_model_width(m);
     agg_reserve(e, width);
-    uint8_t *restrict cnt = e->agg_cnt;
-    uint32_t *restrict high = e->agg_high;
-    uint64_t *restrict bits = e->agg_bits, *restrict wrapped = e->agg_wrapped;
+    uint32_t *restrict cnt = e->agg_cnt;
+    uint64_t *restrict bits = e->agg_bits;
     const uint32_t *restrict log = pb->log;
     size_t nlog = pb->nlog;
     for (size_t i = 0; i < nlog; i++) {
         uint32_t s = log[i];
-        uint8_t c = cnt[s]++;
-        if (c == 0) {
+        if (cnt[s]++ == 0)
             bits[s >> 6] |= (uint64_t)1 << (s & 63);
-        } else if (c == 255) { /* the byte wrapped to 0 */
-            high[s] += 256;
-            wrapped[s >> 6] |= (uint64_t)1 << (s & 63);
-        }
     }
     /* The non-zero counters in ascending order, from the bitmap, written
      * as pairs as they are found; unseen categories (sent by name, their
@@ -244,19 +233,15 @@ static void encode_group(dw_engine *e, pend_buf *pb)
     uint8_t *out = dw_delta_pairs_open(&e->dw, nlog);
     uint32_t prev = 0;
     for (size_t w = 0; w < (width + 63) / 64; w++) {
-        uint64_t word = bits[w], wrap = wrapped[w];
+        uint64_t word = bits[w];
         if (!word)
             continue;
-        bits[w] = wrapped[w] = 0;
+        bits[w] = 0;
         do {
             uint32_t s = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(word));
+            word &= word - 1;
             uint32_t c = cnt[s];
             cnt[s] = 0;
-            if (wrap & word & -word) {
-                c += high[s];
-                high[s] = 0;
-            }
-            word &= word - 1;
             if (newcat[s]) {
                 e->dscratch_slots[nn] = s;
                 e->dscratch_counts[nn++] = c;
@@ -684,12 +669,9 @@ void dw_eng_state_free(dw_engine *e)
     free(e->dscratch_slots);
     free(e->dscratch_counts);
     free(e->agg_cnt);
-    free(e->agg_high);
     free(e->agg_bits);
-    free(e->agg_wrapped);
     e->agg_cnt = NULL;
-    e->agg_high = NULL;
-    e->agg_bits = e->agg_wrapped = NULL;
+    e->agg_bits = NULL;
     e->agg_width = 0;
     free(e->cover);
     e->cover = NULL;

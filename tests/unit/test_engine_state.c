@@ -850,9 +850,9 @@ static void test_own_delta_moves_only_offsets(void **state)
 
 /* A message put back because its partition ran ahead is not covered: a
  * restart must read it again. Once delivered again and counted, it is. */
-/* Counts above 255 in one group (the encoder sums them in bytes and
- * carries the multiples of 256 aside): 1500 records in one pane of one
- * partition, three categories and an unseen one, each over 255 times. */
+/* Large counts in one group, summed from the log of counter indices: 1500
+ * records in one pane of one partition, three categories and an unseen
+ * one, each over 255 times. */
 static void test_large_counts_in_one_group(void **state)
 {
     pair *p = *state;
