@@ -70,20 +70,39 @@ typedef struct pend_pin {
 } pend_pin;
 
 /* Counts this replica applied to one (model state, pane) of one source since
- * its last delta: dense counters and the list of those that are non-zero. */
+ * its last delta, as the counter index of every value applied, in order
+ * (a record appends one index per column). At the benchmark's traffic a
+ * delta has about one increment per non-zero counter, so full-width
+ * counters per source and pane were mostly zeros, and their cache
+ * footprint slowed the rest of the engine; the indices are summed into one
+ * shared set of counters when the delta is encoded (engine_state.c). */
 typedef struct pend_buf {
     struct pend_buf *next;
     size_t pidx;  /* model index * (DW_ENGINE_MAX_VERSIONS + 1) + version */
     int64_t pane; /* start of the pane (delta granularity) */
     uint32_t records;
-    size_t width, ntouched;
-    uint32_t *cnt, *touched;
-    /* Names of the unseen categories among touched[0, npinned), taken when
+    uint32_t *log; /* counter indices, nlog of them (capacity logcap) */
+    size_t nlog, logcap;
+    /* Names of the unseen categories among log[0, npinned), taken when
      * panes closed before this buffer went out (inside a message): the
      * evaluation may free such a slot and give it to another name. */
     pend_pin *pins;
     size_t npins, pins_cap, npinned;
 } pend_buf;
+
+/* A delta this process wrote, remembered until it is read back from the
+ * state topic: its sections' offsets are all the reader needs from it (its
+ * counts are in the windows already), so it is not decoded again. */
+typedef struct own_sect {
+    int src;
+    int64_t from, to;
+} own_sect;
+
+typedef struct own_delta {
+    uint64_t seq;
+    size_t n;
+    own_sect *sects;
+} own_delta;
 
 /* Another replica's counts that lay beyond the panes open here when they
  * arrived: applied once the watermark has moved (bounded, see
@@ -168,8 +187,13 @@ struct dw_engine {
     dw_delta_fn delta_fn;
     void *delta_ctx;
     size_t npend;       /* pend_bufs in use */
-    size_t npend_pairs; /* non-zero counters in them */
+    size_t npend_pairs; /* counter indices in them (at least the non-zero counters) */
     pend_buf *pend_free;
+    uint32_t *agg_cnt;  /* encoding: a group's counts, agg_width, zero between groups */
+    uint64_t *agg_bits; /* encoding: which of agg_cnt are non-zero */
+    size_t agg_width;
+    own_delta *own; /* deltas written, not yet read back (ring of DW_ENGINE_OWN_DELTAS) */
+    size_t own_head, nown;
     dw_delta_writer dw;
     uint32_t *dscratch_slots, *dscratch_counts; /* sized dscratch_cap */
     size_t dscratch_cap;

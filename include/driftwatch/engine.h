@@ -232,10 +232,16 @@ typedef void (*dw_delta_fn)(void *ctx, const void *buf, size_t len, const dw_del
 /* (source, model version, pane) buffers of pending counts before a forced
  * delta; with groups that wait for the watermark, the bound of memory. */
 #define DW_ENGINE_MAX_PENDING 512
-/* Non-zero pending counters before a forced delta: keeps a delta message
- * to a few hundred kB (Kafka's default message.max.bytes is 1 MB). */
+/* Pending counter increments (one per value applied, so at least the
+ * non-zero counters a delta would carry) before a forced delta: keeps a
+ * delta message to a few hundred kB (Kafka's default message.max.bytes is
+ * 1 MB). */
 #define DW_ENGINE_MAX_PENDING_PAIRS 65536
 #define DW_ENGINE_MAX_AHEAD_GROUPS 8192
+/* Deltas this process wrote and remembers until it reads them back (their
+ * offsets then advance without decoding them); beyond, the oldest are
+ * decoded as any other delta. */
+#define DW_ENGINE_OWN_DELTAS 1024
 
 /* Turns deltas on. writer_id names this process in its deltas (random per
  * start, so a restarted process reads its earlier deltas as another's). */
