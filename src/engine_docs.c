@@ -2,6 +2,7 @@
  * published status snapshot (docs/api.md, /api/v1/status, /ui, /metrics),
  * built from the model states on the engine's thread. */
 #include "engine_int.h"
+#include "engine_perf_int.h"
 
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
@@ -289,6 +290,8 @@ void dw_eng_publish_snapshot(dw_engine *e)
                   "max_event_time",
                   e->max_event_ms == INT64_MIN ? json_null() : dw_eng_jtime(e->max_event_ms),
                   "models", models);
+    if (e->perf)
+        json_object_set_new(doc, "performance", dw_eng_perf_json(e));
     pthread_mutex_lock(&e->snap_lock);
     json_t *old = e->snapshot;
     e->snapshot = doc;

@@ -11,6 +11,7 @@
 #include "driftwatch/scanner.h"
 
 #include <pthread.h>
+#include <string.h>
 
 typedef struct col_index {
     size_t mask;    /* table size - 1 (power of two) */
@@ -36,6 +37,27 @@ typedef struct cpath {
     const char *part[DW_SCAN_MAX_DEPTH];
     size_t len[DW_SCAN_MAX_DEPTH];
 } cpath;
+
+/* engine.c */
+void dw_eng_cpath_init(cpath *cp, const char *dotted);
+
+/* dw_scan_path_eq() with cheap rejects first: depth, then lengths. */
+static inline bool dw_eng_cpath_eq(const cpath *cp, const dw_scan_field *f)
+{
+    if (f->depth != cp->depth)
+        return false;
+    if (f->key_escaped)
+        return dw_scan_path_eq(f, cp->dotted);
+    for (int d = 0; d < cp->depth; d++)
+        if (f->key[d].len != cp->len[d] || memcmp(f->key[d].ptr, cp->part[d], cp->len[d]) != 0)
+            return false;
+    return true;
+}
+
+/* A scanner field as a dw_value (strings unescaped into buf[cap]). */
+void dw_eng_value_of(const dw_scan_field *f, char *buf, size_t cap, dw_value *v);
+
+typedef struct dw_eng_perf dw_eng_perf; /* engine_perf.c */
 
 typedef struct model_entry {
     const dw_model_config *cfg;
@@ -180,6 +202,7 @@ struct dw_engine {
     char cur_where[300];
     dw_ratelimit late_rl;
     int64_t next_off;
+    dw_eng_perf *perf; /* labels and performance (engine_perf.c); NULL: none */
 };
 
 /* Counters are written by the engine's thread only and read by others:

@@ -1,0 +1,883 @@
+/* Model performance from delayed labels, wired into the engine (issue 14;
+ * docs/performance.md): label records are told apart from predictions,
+ * predictions wait in the bounded join (label_join.h), and what leaves it
+ * is counted into per-window panes on the *prediction's* event time (perf.h
+ * counters), next to the confidence-based estimate of every prediction
+ * (cbpe.h). A window ending at T is provisional until the watermark passes
+ * T + labels.max_delay and final after; performance rules step their alert
+ * state on final windows only, so a verdict never changes afterwards.
+ *
+ * Single writer: the engine's thread calls everything here. */
+#include "engine_perf_int.h"
+
+#include "driftwatch/alert.h"
+#include "driftwatch/cbpe.h"
+#include "driftwatch/error.h"
+#include "driftwatch/label_join.h"
+#include "driftwatch/log.h"
+#include "driftwatch/model.h"
+#include "driftwatch/perf.h"
+#include "driftwatch/perf_reference.h"
+#include "driftwatch/table.h"
+#include "driftwatch/timestamp.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A window's panes, kept open for max_delay after they end so that labels
+ * can still land in them: a ring of `ring` panes indexed by pane number. */
+typedef struct perf_win {
+    int64_t length, slide;
+    uint32_t ring;
+    int64_t *pstart;     /* [ring] start of the pane a slot holds, INT64_MIN: none */
+    uint64_t *pc, *ec;   /* [ring * width] perf and estimation counters */
+    int64_t next_final;  /* end of the next window to finalise; INT64_MIN before data */
+    int64_t prov_end;    /* end of the provisional result held, INT64_MIN: none */
+    bool has_final, has_prov;
+    int64_t final_end;
+    dw_perf_result final, prov;
+    dw_cbpe_result est_final, est_prov;
+    dw_alert alerts[DW_CONFIG_MAX_PERF_RULES];
+    uint64_t dropped; /* outcomes for a pane the ring no longer holds */
+    /* The latest final windows, oldest first from hist_next (status). */
+    struct perf_hist {
+        int64_t end;
+        uint64_t n, unlabelled;
+        double m[DW_PERF_METRIC_COUNT];
+        double est_accuracy, est_auc;
+    } hist[DW_ENG_PERF_HISTORY];
+    uint32_t hist_len, hist_next;
+} perf_win;
+
+typedef struct perf_mv {
+    perf_win win[DW_MAX_WINDOWS];
+    int64_t max_t; /* newest prediction counted */
+} perf_mv;
+
+typedef struct perf_model {
+    const dw_perf_config *pc; /* NULL: no performance block */
+    dw_perf *layout;
+    dw_cbpe *cbpe; /* NULL without estimation */
+    cpath p_score, p_pred;
+    int32_t pos_cls;
+    double ref[DW_PERF_METRIC_COUNT]; /* reference values from reference_data */
+    perf_mv *mv[DW_ENGINE_MAX_VERSIONS + 1];
+} perf_model;
+
+struct dw_eng_perf {
+    const dw_labels_config *lc;
+    dw_label_join *join;
+    cpath p_key, p_label, p_lts;
+    perf_model *models; /* [e->nmodels] */
+    size_t nmodels;
+    uint64_t *sum, *esum; /* window sums (scratch) */
+    size_t sum_w, esum_w;
+    dw_engine *e;
+    bool force_label;
+    uint64_t no_key_predictions, no_key_labels, bad_labels, dropped;
+};
+
+/* ---- class ids: the join keeps an int32 per side ---- */
+
+/* Classes are compared as text (a JSON number 1 reads "1", true "true"),
+ * carried through the join as a 31-bit hash (FNV-1a): two classes of one
+ * model collide with probability about k^2 / 2^32 for k classes. -2 stands
+ * for "not the positive class" (a score-only binary model). */
+#define CLS_NEGATIVE (-2)
+
+static int32_t class_id(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return (int32_t)((h ^ (h >> 31)) & 0x7fffffff);
+}
+
+/* The text of a scalar field (string unescaped into buf). false for
+ * objects, arrays and null. */
+static bool field_text(const dw_scan_field *f, char *buf, size_t cap, const char **s, size_t *n)
+{
+    dw_value v;
+    if (f->kind == DW_SCAN_BOOL) {
+        *s = f->boolean ? "true" : "false";
+        *n = strlen(*s);
+        return true;
+    }
+    if (f->kind != DW_SCAN_STRING && f->kind != DW_SCAN_NUMBER)
+        return false;
+    dw_eng_value_of(f, buf, cap, &v);
+    *s = v.str;
+    *n = v.len;
+    return *n > 0;
+}
+
+/* ---- lifetime ---- */
+
+static int load_reference(perf_model *pm, const dw_perf_config *pc, char *errbuf, size_t errlen)
+{
+    for (int k = 0; k < DW_PERF_METRIC_COUNT; k++)
+        pm->ref[k] = NAN;
+    if (!pc->reference_data)
+        return 0;
+    dw_table *t = NULL;
+    int rc = dw_table_open(pc->reference_data, DW_TABLE_AUTO, &t, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    uint64_t *c = dw_calloc(dw_perf_width(pm->layout), sizeof *c);
+    uint64_t skipped = 0;
+    dw_perf_columns cols = {.label = pc->reference_label,
+                            .predicted = pc->predicted,
+                            .score = pc->score,
+                            .positive = pc->positive,
+                            .threshold = pc->threshold};
+    rc = dw_perf_count_table(pm->layout, &cols, t, c, &skipped, errbuf, errlen);
+    dw_table_free(t);
+    if (rc == 0) {
+        dw_perf_result r;
+        dw_perf_compute(pm->layout, c, pc->confidence, &r);
+        for (int k = 0; k < DW_PERF_METRIC_COUNT; k++)
+            pm->ref[k] = r.m[k].value;
+        if (r.n == 0)
+            rc = dw_seterr(errbuf, errlen, DW_ERR_EMPTY, "%s: no labelled row to compute "
+                           "reference performance from", pc->reference_data);
+    }
+    free(c);
+    return rc;
+}
+
+int dw_eng_perf_new(dw_engine *e, char *errbuf, size_t errlen)
+{
+    const dw_config *cfg = e->cfg;
+    e->perf = NULL;
+    if (!cfg->labels.enabled)
+        return 0;
+    dw_eng_perf *p = dw_calloc(1, sizeof *p);
+    p->e = e;
+    p->lc = &cfg->labels;
+    dw_join_config jc = {.max_delay_ms = p->lc->max_delay_ms,
+                         .max_early_ms = p->lc->max_early_ms,
+                         .memory_bytes = (size_t)p->lc->memory_mb << 20};
+    char why[256];
+    p->join = dw_label_join_new(&jc, dw_eng_perf_emit, p, why, sizeof why);
+    if (!p->join) {
+        free(p);
+        return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "%s: labels: %s", cfg->path, why);
+    }
+    dw_eng_cpath_init(&p->p_key, p->lc->key);
+    dw_eng_cpath_init(&p->p_label, p->lc->label);
+    dw_eng_cpath_init(&p->p_lts, p->lc->timestamp);
+    p->nmodels = e->nmodels;
+    p->models = dw_calloc(e->nmodels, sizeof *p->models);
+    int rc = 0;
+    for (size_t i = 0; i < e->nmodels && rc == 0; i++) {
+        const dw_perf_config *pc = &e->models[i].cfg->perf;
+        perf_model *pm = &p->models[i];
+        if (!pc->enabled)
+            continue;
+        pm->pc = pc;
+        dw_perf_spec spec = {.kind = (dw_perf_kind)pc->kind,
+                             .score_bins = pc->score_bins,
+                             .ece_bins = pc->ece_bins};
+        pm->layout = dw_perf_new(&spec, why, sizeof why);
+        if (pc->estimate)
+            pm->cbpe = dw_cbpe_new(pc->score_bins, why, sizeof why);
+        if (!pm->layout || (pc->estimate && !pm->cbpe)) {
+            rc = dw_seterr(errbuf, errlen, DW_ERR_INVALID, "%s:%d: performance: %s", cfg->path,
+                           pc->line, why);
+            break;
+        }
+        if (pc->score)
+            dw_eng_cpath_init(&pm->p_score, pc->score);
+        if (pc->predicted)
+            dw_eng_cpath_init(&pm->p_pred, pc->predicted);
+        if (pc->positive)
+            pm->pos_cls = class_id(pc->positive, strlen(pc->positive));
+        if ((rc = load_reference(pm, pc, why, sizeof why)) < 0) {
+            rc = dw_seterr(errbuf, errlen, rc, "%s:%d: performance.reference_data: %s", cfg->path,
+                           pc->line, why);
+            break;
+        }
+        size_t w = dw_perf_width(pm->layout);
+        if (w > p->sum_w)
+            p->sum_w = w;
+        if (pm->cbpe && dw_cbpe_width(pm->cbpe) > p->esum_w)
+            p->esum_w = dw_cbpe_width(pm->cbpe);
+    }
+    p->sum = dw_calloc(p->sum_w ? p->sum_w : 1, sizeof *p->sum);
+    p->esum = dw_calloc(p->esum_w ? p->esum_w : 1, sizeof *p->esum);
+    e->perf = p;
+    if (rc < 0) {
+        dw_eng_perf_free(e);
+        return rc;
+    }
+    return 0;
+}
+
+static void mv_free(perf_mv *mv, size_t nwin)
+{
+    if (!mv)
+        return;
+    for (size_t w = 0; w < nwin; w++) {
+        free(mv->win[w].pstart);
+        free(mv->win[w].pc);
+        free(mv->win[w].ec);
+    }
+    free(mv);
+}
+
+void dw_eng_perf_free(dw_engine *e)
+{
+    dw_eng_perf *p = e->perf;
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nmodels; i++) {
+        perf_model *pm = &p->models[i];
+        for (size_t v = 0; v <= DW_ENGINE_MAX_VERSIONS; v++)
+            mv_free(pm->mv[v], e->nwindows);
+        dw_perf_free(pm->layout);
+        dw_cbpe_free(pm->cbpe);
+    }
+    free(p->models);
+    free(p->sum);
+    free(p->esum);
+    dw_label_join_free(p->join);
+    free(p);
+    e->perf = NULL;
+}
+
+/* The panes a window keeps: its own, those still waiting for labels
+ * (max_delay), and those records may be placed in ahead of the watermark. */
+static perf_mv *mv_get(dw_eng_perf *p, perf_model *pm, size_t sidx)
+{
+    if (pm->mv[sidx])
+        return pm->mv[sidx];
+    dw_engine *e = p->e;
+    perf_mv *mv = dw_calloc(1, sizeof *mv);
+    mv->max_t = INT64_MIN;
+    int64_t lateness = e->cfg->time.allowed_lateness_ms;
+    int64_t ahead = lateness > DW_ENGINE_MIN_AHEAD_MS ? lateness : DW_ENGINE_MIN_AHEAD_MS;
+    size_t pw = dw_perf_width(pm->layout), ew = pm->cbpe ? dw_cbpe_width(pm->cbpe) : 0;
+    for (size_t w = 0; w < e->nwindows; w++) {
+        perf_win *pwn = &mv->win[w];
+        pwn->length = e->windows[w].length_ms;
+        pwn->slide = e->windows[w].slide_ms;
+        int64_t extra = (p->lc->max_delay_ms + ahead + lateness + pwn->slide - 1) / pwn->slide;
+        pwn->ring = (uint32_t)(pwn->length / pwn->slide + extra + 2);
+        pwn->pstart = dw_malloc(pwn->ring * sizeof *pwn->pstart);
+        for (uint32_t k = 0; k < pwn->ring; k++)
+            pwn->pstart[k] = INT64_MIN;
+        pwn->pc = dw_calloc((size_t)pwn->ring * pw, sizeof *pwn->pc);
+        if (ew)
+            pwn->ec = dw_calloc((size_t)pwn->ring * ew, sizeof *pwn->ec);
+        pwn->next_final = pwn->prov_end = INT64_MIN;
+    }
+    pm->mv[sidx] = mv;
+    return mv;
+}
+
+/* The slot of the pane holding t, taken over from an older pane when
+ * needed; NULL when the slot already holds a newer pane (t is too old for
+ * the ring). */
+static long pane_slot(perf_win *w, int64_t t, size_t pw, size_t ew)
+{
+    int64_t start = floor_to(t, w->slide);
+    int64_t q = start / w->slide;
+    long k = (long)(((q % (int64_t)w->ring) + (int64_t)w->ring) % (int64_t)w->ring);
+    if (w->pstart[k] == start)
+        return k;
+    if (w->pstart[k] != INT64_MIN && w->pstart[k] > start)
+        return -1;
+    w->pstart[k] = start;
+    memset(w->pc + (size_t)k * pw, 0, pw * sizeof *w->pc);
+    if (w->ec)
+        memset(w->ec + (size_t)k * ew, 0, ew * sizeof *w->ec);
+    return k;
+}
+
+/* ---- records ---- */
+
+static bool topic_in(const char *t, char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(t, list[i]))
+            return true;
+    return false;
+}
+
+bool dw_eng_perf_is_label(dw_engine *e, const source *src, const dw_scan_record *rec)
+{
+    dw_eng_perf *p = e->perf;
+    if (p->force_label)
+        return true;
+    const dw_config *cfg = e->cfg;
+    if (src->topic && p->lc->ntopics) {
+        bool lt = topic_in(src->topic, p->lc->topics, p->lc->ntopics);
+        bool pt = topic_in(src->topic, cfg->kafka.topics, cfg->kafka.ntopics);
+        if (lt != pt)
+            return lt;
+    }
+    /* A shared topic or a merged file: a label has the label field and
+     * none of the prediction's monitored fields (records.columns/fields). */
+    bool has_label = false;
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const dw_scan_field *f = &rec->fields[i];
+        if (dw_eng_cpath_eq(&p->p_label, f)) {
+            has_label = true;
+            continue;
+        }
+        for (size_t k = 0; k < cfg->records.ncolumns; k++)
+            if (f->key[0].len == strlen(cfg->records.columns[k]) &&
+                !memcmp(f->key[0].ptr, cfg->records.columns[k], f->key[0].len))
+                return false;
+        for (size_t k = 0; k < cfg->records.nfields; k++)
+            if (dw_scan_path_eq(f, cfg->records.fields[k]))
+                return false;
+    }
+    return has_label;
+}
+
+int dw_eng_perf_label(dw_engine *e, const dw_scan_record *rec, int64_t fallback_ts, int64_t *t_out)
+{
+    dw_eng_perf *p = e->perf;
+    const dw_scan_field *fk = NULL, *fl = NULL, *ft = NULL;
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const dw_scan_field *f = &rec->fields[i];
+        if (!fk && dw_eng_cpath_eq(&p->p_key, f))
+            fk = f;
+        else if (!fl && dw_eng_cpath_eq(&p->p_label, f))
+            fl = f;
+        else if (!ft && dw_eng_cpath_eq(&p->p_lts, f))
+            ft = f;
+    }
+    int64_t t;
+    if (ft && ft->kind != DW_SCAN_NULL) {
+        if (dw_ts_from_field(ft, &t) < 0)
+            return DW_ERR_PARSE;
+    } else if (fallback_ts != INT64_MIN) {
+        t = fallback_ts;
+    } else {
+        return DW_ERR_PARSE;
+    }
+    *t_out = t;
+    char kbuf[DW_MAX_NAME + 1], lbuf[DW_MAX_NAME + 1];
+    const char *ks, *ls;
+    size_t kn, ln;
+    if (!fk || !field_text(fk, kbuf, sizeof kbuf, &ks, &kn)) {
+        p->no_key_labels++;
+        return 0;
+    }
+    if (!fl || !field_text(fl, lbuf, sizeof lbuf, &ls, &ln)) {
+        p->bad_labels++;
+        return 0;
+    }
+    dw_join_label lab = {.ts_ms = t, .value = NAN, .cls = class_id(ls, ln)};
+    if (fl->kind == DW_SCAN_NUMBER)
+        lab.value = fl->num;
+    dw_label_join_label(p->join, ks, kn, &lab);
+    return 0;
+}
+
+void dw_eng_perf_prediction(dw_engine *e, size_t midx, size_t sidx, const dw_scan_record *rec,
+                            int64_t t)
+{
+    dw_eng_perf *p = e->perf;
+    perf_model *pm = &p->models[midx];
+    if (!pm->pc)
+        return;
+    const dw_scan_field *fk = NULL, *fs = NULL, *fp = NULL;
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const dw_scan_field *f = &rec->fields[i];
+        if (!fk && dw_eng_cpath_eq(&p->p_key, f))
+            fk = f;
+        else if (!fs && pm->pc->score && dw_eng_cpath_eq(&pm->p_score, f))
+            fs = f;
+        else if (!fp && pm->pc->predicted && dw_eng_cpath_eq(&pm->p_pred, f))
+            fp = f;
+    }
+    dw_join_pred pr = {.ts_ms = t, .score = NAN, .cls = -1,
+                       .tag = (uint32_t)(midx * (DW_ENGINE_MAX_VERSIONS + 1) + sidx)};
+    if (fs && fs->kind == DW_SCAN_NUMBER)
+        pr.score = fs->num;
+    char pbuf[DW_MAX_NAME + 1];
+    if (pm->pc->kind == DW_PERF_REGRESSION) {
+        if (fp && fp->kind == DW_SCAN_NUMBER)
+            pr.score = fp->num;
+    } else if (pm->pc->predicted) {
+        const char *s;
+        size_t n;
+        if (fp && field_text(fp, pbuf, sizeof pbuf, &s, &n))
+            pr.cls = class_id(s, n);
+    } else if (!isnan(pr.score)) {
+        pr.cls = pr.score >= pm->pc->threshold ? pm->pos_cls : CLS_NEGATIVE;
+    }
+    perf_mv *mv = mv_get(p, pm, sidx);
+    if (t > mv->max_t)
+        mv->max_t = t;
+    /* Every prediction counts for the estimate when it is made. */
+    if (pm->cbpe && pr.cls != -1 && pr.score >= 0 && pr.score <= 1) {
+        size_t pw = dw_perf_width(pm->layout), ew = dw_cbpe_width(pm->cbpe);
+        for (size_t w = 0; w < e->nwindows; w++) {
+            perf_win *pwn = &mv->win[w];
+            long k = pane_slot(pwn, t, pw, ew);
+            if (k < 0) {
+                pwn->dropped++;
+                continue;
+            }
+            dw_cbpe_add(pm->cbpe, pwn->ec + (size_t)k * ew, pr.score, pr.cls == pm->pos_cls);
+            if (pwn->next_final == INT64_MIN)
+                pwn->next_final = floor_to(t, pwn->slide) + pwn->slide;
+        }
+    }
+    const char *ks;
+    size_t kn;
+    char kbuf[DW_MAX_NAME + 1];
+    if (!fk || !field_text(fk, kbuf, sizeof kbuf, &ks, &kn)) {
+        p->no_key_predictions++;
+        return;
+    }
+    dw_label_join_prediction(p->join, ks, kn, &pr);
+}
+
+/* What leaves the join lands in the pane of the prediction's time. */
+void dw_eng_perf_emit(void *ctx, dw_join_outcome outcome, const dw_join_pred *pred,
+                      const dw_join_label *label)
+{
+    dw_eng_perf *p = ctx;
+    size_t midx = pred->tag / (DW_ENGINE_MAX_VERSIONS + 1);
+    size_t sidx = pred->tag % (DW_ENGINE_MAX_VERSIONS + 1);
+    if (midx >= p->nmodels || !p->models[midx].pc || !p->models[midx].mv[sidx])
+        return;
+    perf_model *pm = &p->models[midx];
+    perf_mv *mv = pm->mv[sidx];
+    size_t pw = dw_perf_width(pm->layout), ew = pm->cbpe ? dw_cbpe_width(pm->cbpe) : 0;
+    for (size_t w = 0; w < p->e->nwindows; w++) {
+        perf_win *pwn = &mv->win[w];
+        long k = pane_slot(pwn, pred->ts_ms, pw, ew);
+        if (k < 0) {
+            pwn->dropped++;
+            continue;
+        }
+        if (pwn->next_final == INT64_MIN)
+            pwn->next_final = floor_to(pred->ts_ms, pwn->slide) + pwn->slide;
+        uint64_t *c = pwn->pc + (size_t)k * pw;
+        if (outcome != DW_JOIN_MATCHED) {
+            dw_perf_add_unlabelled(pm->layout, c);
+        } else if (pm->pc->kind == DW_PERF_REGRESSION) {
+            dw_perf_add_reg(pm->layout, c, pred->score, label->value);
+        } else {
+            bool actual = label->cls == pm->pos_cls;
+            bool predicted = pred->cls == pm->pos_cls;
+            dw_perf_obs o = {
+                .predicted_positive = predicted,
+                .actual_positive = actual,
+                .correct = pred->cls == CLS_NEGATIVE ? !actual : pred->cls == label->cls,
+                .has_score = !isnan(pred->score),
+                .score = pred->score,
+            };
+            if (pred->cls == -1) { /* no predicted class: only the score counts */
+                o.predicted_positive = false;
+                o.correct = false;
+            }
+            dw_perf_add_class(pm->layout, c, &o);
+        }
+    }
+}
+
+/* ---- evaluation ---- */
+
+static bool window_sum(dw_eng_perf *p, perf_model *pm, perf_win *w, int64_t end)
+{
+    size_t pw = dw_perf_width(pm->layout), ew = pm->cbpe ? dw_cbpe_width(pm->cbpe) : 0;
+    memset(p->sum, 0, pw * sizeof *p->sum);
+    if (ew)
+        memset(p->esum, 0, ew * sizeof *p->esum);
+    bool any = false;
+    for (int64_t s = end - w->length; s < end; s += w->slide) {
+        int64_t q = s / w->slide;
+        long k = (long)(((q % (int64_t)w->ring) + (int64_t)w->ring) % (int64_t)w->ring);
+        if (w->pstart[k] != s)
+            continue;
+        any = true;
+        dw_perf_merge(pm->layout, p->sum, w->pc + (size_t)k * pw);
+        if (ew)
+            for (size_t i = 0; i < ew; i++)
+                p->esum[i] += w->ec[(size_t)k * ew + i];
+    }
+    return any;
+}
+
+static void compute(dw_eng_perf *p, perf_model *pm, dw_perf_result *r, dw_cbpe_result *est)
+{
+    dw_perf_compute(pm->layout, p->sum, pm->pc->confidence, r);
+    if (pm->cbpe)
+        dw_cbpe_compute(pm->cbpe, p->esum, pm->pc->confidence, est);
+    else
+        memset(est, 0, sizeof *est);
+}
+
+double dw_eng_perf_rule_reference(const dw_eng_perf *p, size_t midx, size_t rule)
+{
+    const perf_model *pm = &p->models[midx];
+    const dw_perf_rule_config *rc = &pm->pc->rules[rule];
+    return isnan(rc->reference) ? pm->ref[rc->metric] : rc->reference;
+}
+
+/* The resolve condition: the point estimate is back within the margin. */
+static bool rule_clear(dw_perf_metric m, double v, double ref, double margin)
+{
+    if (m == DW_PERF_BIAS)
+        return fabs(v) <= fabs(ref) + margin;
+    return dw_perf_higher_is_better(m) ? v >= ref - margin : v <= ref + margin;
+}
+
+static json_t *perf_value_json(const dw_perf_value *v)
+{
+    return json_pack("{s:o,s:o,s:o}", "value", dw_eng_jnum(v->value), "lower", dw_eng_jnum(v->lo),
+                     "upper", dw_eng_jnum(v->hi));
+}
+
+static json_t *alert_json(dw_engine *e, size_t midx, size_t sidx, size_t wi, size_t k,
+                          dw_alert_event ev, const dw_perf_result *r, const dw_cbpe_result *est,
+                          int64_t end)
+{
+    dw_eng_perf *p = e->perf;
+    perf_model *pm = &p->models[midx];
+    perf_win *w = &pm->mv[sidx]->win[wi];
+    dw_model *m = e->models[midx].states[sidx];
+    const dw_perf_rule_config *rc = &pm->pc->rules[k];
+    const char *mname = dw_perf_metric_name((dw_perf_metric)rc->metric);
+    char col[40], key[17];
+    snprintf(col, sizeof col, "performance.%s", mname);
+    const char *wname = e->cfg->windows[wi].name;
+    dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), col, wname, "performance", key);
+    const dw_alert *a = &w->alerts[k];
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(ev == DW_ALERT_FIRED ? "firing" : "resolved"));
+    json_object_set_new(o, "column", json_string(col));
+    json_object_set_new(o, "window", json_string(wname));
+    json_object_set_new(o, "window_start", dw_eng_jtime(end - w->length));
+    json_object_set_new(o, "window_end", dw_eng_jtime(end));
+    json_object_set_new(o, "samples", json_integer((json_int_t)r->n));
+    json_object_set_new(o, "kind", json_string("performance"));
+    json_object_set_new(o, "severity", json_string("warning"));
+    json_t *perf = perf_value_json(&r->m[rc->metric]);
+    json_object_set_new(perf, "metric", json_string(mname));
+    json_object_set_new(perf, "reference",
+                        dw_eng_jnum(dw_eng_perf_rule_reference(p, midx, k)));
+    json_object_set_new(perf, "margin", dw_eng_jnum(rc->margin));
+    json_object_set_new(perf, "confidence", dw_eng_jnum(pm->pc->confidence));
+    json_object_set_new(perf, "coverage", dw_eng_jnum(r->coverage));
+    if (pm->cbpe && rc->metric == DW_PERF_ACCURACY)
+        json_object_set_new(perf, "estimated", dw_eng_jnum(est->accuracy.value));
+    else if (pm->cbpe && rc->metric == DW_PERF_AUC)
+        json_object_set_new(perf, "estimated", dw_eng_jnum(est->auc.value));
+    json_object_set_new(o, "performance", perf);
+    json_object_set_new(o, "dedup_key", json_string(key));
+    json_object_set_new(o, "starts_at", dw_eng_jtime(a->started_ms));
+    json_object_set_new(o, "ends_at",
+                        ev == DW_ALERT_RESOLVED ? dw_eng_jtime(a->ended_ms) : json_null());
+    return o;
+}
+
+static void finalise(dw_engine *e, size_t midx, size_t sidx, size_t wi, int64_t end, json_t **doc)
+{
+    dw_eng_perf *p = e->perf;
+    perf_model *pm = &p->models[midx];
+    perf_win *w = &pm->mv[sidx]->win[wi];
+    if (!window_sum(p, pm, w, end))
+        return; /* nothing in it: no verdict, the alerts hold */
+    compute(p, pm, &w->final, &w->est_final);
+    w->has_final = true;
+    w->final_end = end;
+    struct perf_hist *h = &w->hist[w->hist_next];
+    w->hist_next = (w->hist_next + 1) % DW_ENG_PERF_HISTORY;
+    if (w->hist_len < DW_ENG_PERF_HISTORY)
+        w->hist_len++;
+    h->end = end;
+    h->n = w->final.n;
+    h->unlabelled = w->final.unlabelled;
+    for (int k = 0; k < DW_PERF_METRIC_COUNT; k++)
+        h->m[k] = w->final.m[k].value;
+    h->est_accuracy = pm->cbpe ? w->est_final.accuracy.value : NAN;
+    h->est_auc = pm->cbpe ? w->est_final.auc.value : NAN;
+    STAT_ADD(e, evaluations, 1);
+    const dw_perf_config *pc = pm->pc;
+    for (size_t k = 0; k < pc->nrules; k++) {
+        dw_perf_metric m = (dw_perf_metric)pc->rules[k].metric;
+        double ref = dw_eng_perf_rule_reference(p, midx, k);
+        const dw_perf_value *v = &w->final.m[m];
+        bool enough = w->final.n >= pc->min_labels && !isnan(v->value) && !isnan(ref);
+        bool breach = enough && dw_perf_worse(m, v, ref, pc->rules[k].margin);
+        bool clear = enough && rule_clear(m, v->value, ref, pc->rules[k].margin);
+        dw_alert_event ev = dw_alert_step(&w->alerts[k], breach, clear && !breach,
+                                          (uint32_t)e->cfg->alerts.for_evaluations, end);
+        if (ev == DW_ALERT_NONE)
+            continue;
+        if (!*doc)
+            *doc = dw_eng_new_document(e->models[midx].states[sidx], end, "performance");
+        json_array_append_new(json_object_get(*doc, "alerts"),
+                              alert_json(e, midx, sidx, wi, k, ev, &w->final, &w->est_final, end));
+    }
+}
+
+/* Oldest pane start a window still holds, or INT64_MAX. */
+static int64_t oldest_pane(const perf_win *w)
+{
+    int64_t o = INT64_MAX;
+    for (uint32_t k = 0; k < w->ring; k++)
+        if (w->pstart[k] != INT64_MIN && w->pstart[k] < o)
+            o = w->pstart[k];
+    return o;
+}
+
+void dw_eng_perf_advance(dw_engine *e, int64_t wm, bool final)
+{
+    dw_eng_perf *p = e->perf;
+    if (final)
+        dw_label_join_flush(p->join);
+    else if (wm != INT64_MIN)
+        dw_label_join_advance(p->join, wm);
+    if (wm == INT64_MIN && !final)
+        return;
+    int64_t delay = p->lc->max_delay_ms;
+    for (size_t i = 0; i < p->nmodels; i++) {
+        perf_model *pm = &p->models[i];
+        if (!pm->pc)
+            continue;
+        for (size_t v = 0; v <= DW_ENGINE_MAX_VERSIONS; v++) {
+            perf_mv *mv = pm->mv[v];
+            if (!mv || v >= e->models[i].nstates)
+                continue;
+            json_t *doc = NULL;
+            for (size_t wi = 0; wi < e->nwindows; wi++) {
+                perf_win *w = &mv->win[wi];
+                if (w->next_final == INT64_MIN)
+                    continue;
+                int64_t limit = final ? floor_to(mv->max_t, w->slide) + w->slide : wm - delay;
+                /* A long gap: skip the windows that hold no pane. */
+                int64_t oldest = oldest_pane(w);
+                if (oldest != INT64_MAX && w->next_final <= oldest)
+                    w->next_final = oldest + w->slide;
+                while (w->next_final <= limit) {
+                    finalise(e, i, v, wi, w->next_final, &doc);
+                    w->next_final += w->slide;
+                }
+                /* The newest window that has ended: provisional until final. */
+                int64_t pend = final ? INT64_MIN : floor_to(wm, w->slide);
+                if (pend == INT64_MIN || pend < w->next_final) {
+                    w->has_prov = false;
+                } else if (pend != w->prov_end) {
+                    w->prov_end = pend;
+                    w->has_prov = window_sum(p, pm, w, pend);
+                    if (w->has_prov)
+                        compute(p, pm, &w->prov, &w->est_prov);
+                }
+            }
+            if (doc) {
+                STAT_ADD(e, notifications, 1);
+                if (e->emit)
+                    e->emit(e->emit_ctx, doc);
+                else
+                    json_decref(doc);
+            }
+        }
+    }
+}
+
+void dw_eng_perf_force_label(dw_engine *e, bool on)
+{
+    if (e->perf)
+        e->perf->force_label = on;
+}
+
+bool dw_eng_perf_firing(const dw_engine *e, size_t midx, size_t sidx, size_t wi)
+{
+    const dw_eng_perf *p = e->perf;
+    if (!p || midx >= p->nmodels || !p->models[midx].pc || !p->models[midx].mv[sidx])
+        return false;
+    const perf_win *w = &p->models[midx].mv[sidx]->win[wi];
+    for (size_t k = 0; k < p->models[midx].pc->nrules; k++)
+        if (w->alerts[k].state == DW_ALERT_FIRING)
+            return true;
+    return false;
+}
+
+/* ---- status ---- */
+
+static json_t *result_json(const dw_perf_result *r, const dw_cbpe_result *est, bool has_est,
+                           int64_t end, int64_t length, bool provisional)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "start", dw_eng_jtime(end - length));
+    json_object_set_new(o, "end", dw_eng_jtime(end));
+    json_object_set_new(o, "provisional", json_boolean(provisional));
+    json_object_set_new(o, "labelled", json_integer((json_int_t)r->n));
+    json_object_set_new(o, "unlabelled", json_integer((json_int_t)r->unlabelled));
+    json_object_set_new(o, "coverage", dw_eng_jnum(r->coverage));
+    json_t *ms = json_object();
+    for (int k = 0; k < DW_PERF_METRIC_COUNT; k++)
+        if ((int)dw_perf_metric_kind((dw_perf_metric)k) == (int)r->kind)
+            json_object_set_new(ms, dw_perf_metric_name((dw_perf_metric)k),
+                                perf_value_json(&r->m[k]));
+    json_object_set_new(o, "metrics", ms);
+    if (has_est) {
+        json_t *es = json_object();
+        json_object_set_new(es, "predictions", json_integer((json_int_t)est->n));
+        json_object_set_new(es, "accuracy", perf_value_json(&est->accuracy));
+        json_object_set_new(es, "precision", perf_value_json(&est->precision));
+        json_object_set_new(es, "recall", perf_value_json(&est->recall));
+        json_object_set_new(es, "f1", perf_value_json(&est->f1));
+        json_object_set_new(es, "auc", perf_value_json(&est->auc));
+        json_object_set_new(o, "estimated", es);
+    }
+    return o;
+}
+
+json_t *dw_eng_perf_json(dw_engine *e)
+{
+    dw_eng_perf *p = e->perf;
+    dw_join_stats st;
+    dw_label_join_stats(p->join, &st);
+    json_t *lab = json_object();
+    const struct {
+        const char *k;
+        uint64_t v;
+    } counts[] = {
+        {"predictions", st.predictions},
+        {"labels", st.labels},
+        {"matched", st.matched},
+        {"matched_early", st.matched_early},
+        {"expired", st.expired},
+        {"evicted_predictions", st.evicted_predictions},
+        {"duplicate_predictions", st.duplicate_predictions},
+        {"duplicate_labels", st.duplicate_labels},
+        {"late_labels", st.late_labels},
+        {"orphan_labels", st.orphan_labels},
+        {"evicted_labels", st.evicted_labels},
+        {"negative_delays", st.negative_delays},
+        {"waiting_predictions", st.waiting_predictions},
+        {"waiting_labels", st.waiting_labels},
+        {"predictions_without_key", p->no_key_predictions},
+        {"labels_without_key", p->no_key_labels},
+        {"labels_without_value", p->bad_labels},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        json_object_set_new(lab, counts[i].k, json_integer((json_int_t)counts[i].v));
+    json_object_set_new(lab, "memory_bytes", json_integer((json_int_t)st.memory_bytes));
+    json_object_set_new(lab, "memory_limit_bytes",
+                        json_integer((json_int_t)((size_t)p->lc->memory_mb << 20)));
+    json_object_set_new(lab, "max_delay_seconds",
+                        json_real((double)p->lc->max_delay_ms / 1000.0));
+    json_object_set_new(lab, "coverage", dw_eng_jnum(dw_label_join_coverage(p->join)));
+    json_t *dq = json_object();
+    static const struct {
+        const char *k;
+        double q;
+    } qs[] = {{"0.5", 0.5}, {"0.9", 0.9}, {"0.99", 0.99}};
+    for (size_t i = 0; i < 3; i++)
+        json_object_set_new(dq, qs[i].k,
+                            dw_eng_jnum(dw_label_join_delay_quantile(p->join, qs[i].q) / 1000.0));
+    json_object_set_new(lab, "delay_seconds", dq);
+
+    json_t *models = json_array();
+    for (size_t i = 0; i < p->nmodels; i++) {
+        perf_model *pm = &p->models[i];
+        if (!pm->pc)
+            continue;
+        for (size_t v = 0; v < e->models[i].nstates; v++) {
+            perf_mv *mv = pm->mv[v];
+            if (!mv)
+                continue;
+            dw_model *m = e->models[i].states[v];
+            json_t *wins = json_array();
+            for (size_t wi = 0; wi < e->nwindows; wi++) {
+                perf_win *w = &mv->win[wi];
+                json_t *wo = json_object();
+                json_object_set_new(wo, "name", json_string(e->cfg->windows[wi].name));
+                json_object_set_new(wo, "final",
+                                    w->has_final ? result_json(&w->final, &w->est_final,
+                                                               pm->cbpe != NULL, w->final_end,
+                                                               w->length, false)
+                                                 : json_null());
+                json_object_set_new(wo, "provisional",
+                                    w->has_prov ? result_json(&w->prov, &w->est_prov,
+                                                              pm->cbpe != NULL, w->prov_end,
+                                                              w->length, true)
+                                                : json_null());
+                json_t *rules = json_array();
+                for (size_t k = 0; k < pm->pc->nrules; k++) {
+                    const dw_perf_rule_config *rc = &pm->pc->rules[k];
+                    json_array_append_new(
+                        rules,
+                        json_pack("{s:s,s:o,s:o,s:s}", "metric",
+                                  dw_perf_metric_name((dw_perf_metric)rc->metric), "reference",
+                                  dw_eng_jnum(dw_eng_perf_rule_reference(p, i, k)), "margin",
+                                  dw_eng_jnum(rc->margin), "state",
+                                  dw_alert_state_name(w->alerts[k].state)));
+                }
+                json_object_set_new(wo, "rules", rules);
+                json_object_set_new(wo, "dropped", json_integer((json_int_t)w->dropped));
+                json_t *hist = json_array();
+                for (uint32_t k = 0; k < w->hist_len; k++) {
+                    const struct perf_hist *h =
+                        &w->hist[(w->hist_next + DW_ENG_PERF_HISTORY - w->hist_len + k) %
+                                 DW_ENG_PERF_HISTORY];
+                    json_t *ho = json_object();
+                    json_object_set_new(ho, "end", dw_eng_jtime(h->end));
+                    json_object_set_new(ho, "labelled", json_integer((json_int_t)h->n));
+                    json_object_set_new(ho, "unlabelled", json_integer((json_int_t)h->unlabelled));
+                    for (int mi = 0; mi < DW_PERF_METRIC_COUNT; mi++)
+                        if ((int)dw_perf_metric_kind((dw_perf_metric)mi) == pm->pc->kind)
+                            json_object_set_new(ho, dw_perf_metric_name((dw_perf_metric)mi),
+                                                dw_eng_jnum(h->m[mi]));
+                    if (pm->cbpe) {
+                        json_object_set_new(ho, "estimated_accuracy", dw_eng_jnum(h->est_accuracy));
+                        json_object_set_new(ho, "estimated_auc", dw_eng_jnum(h->est_auc));
+                    }
+                    json_array_append_new(hist, ho);
+                }
+                json_object_set_new(wo, "history", hist);
+                json_array_append_new(wins, wo);
+            }
+            json_array_append_new(
+                models, json_pack("{s:s,s:o,s:s,s:o}", "model", dw_model_name(m), "model_version",
+                                  dw_model_version(m) ? json_string(dw_model_version(m))
+                                                      : json_null(),
+                                  "task",
+                                  pm->pc->kind == DW_PERF_CLASSIFICATION ? "classification"
+                                                                         : "regression",
+                                  "windows", wins));
+        }
+    }
+    return json_pack("{s:o,s:o}", "labels", lab, "models", models);
+}
+
+/* ---- replay of two files ---- */
+
+void dw_engine_process_labels(dw_engine *e, const char *buf, size_t len)
+{
+    dw_eng_perf_force_label(e, true);
+    dw_engine_process(e, buf, len, INT64_MIN);
+    dw_eng_perf_force_label(e, false);
+}
+
+int64_t dw_engine_message_time(dw_engine *e, const char *buf, size_t len, bool label)
+{
+    const cpath *ts = label && e->perf ? &e->perf->p_lts : &e->p_ts;
+    dw_scanner sc;
+    dw_scan_init(&sc, buf, len);
+    dw_scan_record rec = {.fields = e->fields, .cap = e->nfields_cap};
+    int64_t t = INT64_MIN;
+    if (dw_scan_next(&sc, &rec) > 0)
+        for (size_t i = 0; i < rec.nfields; i++)
+            if (dw_eng_cpath_eq(ts, &rec.fields[i])) {
+                if (dw_ts_from_field(&rec.fields[i], &t) < 0)
+                    t = INT64_MIN;
+                break;
+            }
+    return t;
+}
