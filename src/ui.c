@@ -1,5 +1,7 @@
 #include "driftwatch/ui.h"
 
+#include "ui_int.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -64,6 +66,11 @@ static void esc_short(FILE *f, const char *s, size_t max)
     fputs("&#8230;", f);
 }
 
+void dw_ui_esc(FILE *f, const char *s)
+{
+    esc(f, s);
+}
+
 static const char *jstr(const json_t *o, const char *k)
 {
     const json_t *v = json_object_get(o, k);
@@ -115,6 +122,9 @@ static const char STYLE[] =
     "section.model{margin-top:14px}"
     "section.model h2{font-size:18px;margin:8px 0 2px}"
     "section.model h2 .ver{font-weight:400;color:#55626f}"
+    "table.perf{border-collapse:collapse;font-size:13px}table.perf td,table.perf th{"
+    "padding:2px 8px;border-bottom:1px solid #e3e7eb;text-align:right}"
+    "table.perf tr.prov{color:#8a6d1f;font-style:italic}.rule.firing{color:#c0392b}"
     ".meta{font-size:12px;color:#55626f;margin-bottom:10px}"
     ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:14px}"
     ".card{background:#fff;border-radius:8px;border-left:6px solid var(--c);padding:10px 12px;"
@@ -557,6 +567,7 @@ char *dw_ui_render(const json_t *status, const char *window, size_t *len)
     const json_t *m;
     json_array_foreach (models, i, m)
         model_section(f, m, window);
+    dw_ui_performance(f, status, window);
     fprintf(f,
             "</main><footer>Grey bars: training reference; coloured bars: the current window "
             "(green ok, amber pending, red drifting, purple data-quality problem, grey not "
