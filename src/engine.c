@@ -974,6 +974,8 @@ static void evict_state(dw_engine *e, model_entry *me, size_t v)
     STAT_ADD(e, versions_dropped, 1);
     dw_model_free(m);
     size_t last = --me->nstates;
+    if (e->perf)
+        dw_eng_perf_move_version(e, (size_t)(me - e->models), v, last);
     me->states[v] = me->states[last];
     me->last_t[v] = me->last_t[last];
     me->states[last] = NULL;

@@ -688,6 +688,14 @@ void dw_eng_perf_advance(dw_engine *e, int64_t wm, bool final)
     }
 }
 
+void dw_eng_perf_move_version(dw_engine *e, size_t midx, size_t to, size_t from)
+{
+    perf_model *pm = &e->perf->models[midx];
+    mv_free(pm->mv[to], e->nwindows);
+    pm->mv[to] = to == from ? NULL : pm->mv[from];
+    pm->mv[from] = NULL;
+}
+
 void dw_eng_perf_force_label(dw_engine *e, bool on)
 {
     if (e->perf)

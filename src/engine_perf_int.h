@@ -31,6 +31,9 @@ void dw_eng_perf_emit(void *ctx, dw_join_outcome outcome, const dw_join_pred *pr
  * labels can no longer come and steps the performance alerts; final: end
  * of input (every waiting prediction expires, every window is final). */
 void dw_eng_perf_advance(dw_engine *e, int64_t wm, bool final);
+/* Version state `from` of model midx takes slot `to` (the version in
+ * `to` was dropped: its performance state goes with it). */
+void dw_eng_perf_move_version(dw_engine *e, size_t midx, size_t to, size_t from);
 /* Treat the records of the next messages as labels (replay's label file). */
 void dw_eng_perf_force_label(dw_engine *e, bool on);
 /* Whether a performance rule fires in window wi of (model, version). */
