@@ -166,12 +166,15 @@ int dw_cfg_parse_labels(dw_yaml_ctx *c, yaml_node_t *root)
         if (cfg->models[i].perf.enabled)
             perf_model = &cfg->models[i];
     if (!sec) {
-        if (perf_model)
-            return dw_yaml_fail(c, dw_yaml_map_get(c, root, "models"), DW_ERR_INVALID,
-                                "models: model \"%.80s\" has a performance block (line %d) but "
-                                "there is no labels section to read its labels from",
-                                perf_model->name, perf_model->perf.line);
-        return 0;
+        if (!perf_model)
+            return 0;
+        size_t i = (size_t)(perf_model - cfg->models);
+        char ip[DW_YAML_PATHLEN];
+        yaml_node_t *mn = dw_yaml_seq_item(c, dw_yaml_map_get(c, root, "models"), i);
+        return dw_yaml_fail(c, dw_yaml_map_get(c, mn, "performance"), DW_ERR_INVALID,
+                            "%s.performance: model \"%.80s\" needs a labels section to read "
+                            "its labels from",
+                            dw_yaml_index_path(ip, "models", i), perf_model->name);
     }
     if (!perf_model)
         return dw_yaml_fail(c, sec, DW_ERR_INVALID,

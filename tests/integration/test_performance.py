@@ -431,7 +431,7 @@ models:
 windows: [{{name: 1h, length: 1h, slide: 30m}}]
 """)
     r = h.run([DW, "validate", "-c", path], timeout=30)
-    h.check(r.returncode != 0 and "no labels section" in r.stderr, r.stderr)
+    h.check(r.returncode != 0 and "needs a labels section" in r.stderr, r.stderr)
 
 
 CASES = [broken_config_refused, oracle_24h_no_degradation, degradation_alert_and_recovery,
