@@ -1129,15 +1129,12 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         e->last_record_wall = e->last_tick_wall = wall_ms;
         return;
     }
-    for (size_t i = 0; i < rec->nfields; i++) {
-        const dw_scan_field *f = &rec->fields[i];
-        if (!f_ts && cpath_eq(&e->p_ts, f))
-            f_ts = f;
-        else if (!f_model && cpath_eq(&e->p_model, f))
-            f_model = f;
-        else if (!f_ver && cpath_eq(&e->p_version, f))
-            f_ver = f;
-    }
+    const cpath *const paths[3] = {&e->p_ts, &e->p_model, &e->p_version};
+    const dw_scan_field *found[3];
+    dw_eng_find_paths(rec, paths, found, 3);
+    f_ts = found[0];
+    f_model = found[1];
+    f_ver = found[2];
 
     /* Timestamp: number (s/ms/us/ns by magnitude) or RFC 3339; else the
      * Kafka message time. */

@@ -54,6 +54,21 @@ static inline bool dw_eng_cpath_eq(const cpath *cp, const dw_scan_field *f)
     return true;
 }
 
+/* out[k] = the first field of rec at paths[k] (NULL when none), each field
+ * taken by the first path it matches. */
+static inline void dw_eng_find_paths(const dw_scan_record *rec, const cpath *const *paths,
+                                     const dw_scan_field **out, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        out[k] = NULL;
+    for (size_t i = 0; i < rec->nfields; i++)
+        for (size_t k = 0; k < n; k++)
+            if (!out[k] && paths[k] && dw_eng_cpath_eq(paths[k], &rec->fields[i])) {
+                out[k] = &rec->fields[i];
+                break;
+            }
+}
+
 /* A scanner field as a dw_value (strings unescaped into buf[cap]). */
 void dw_eng_value_of(const dw_scan_field *f, char *buf, size_t cap, dw_value *v);
 

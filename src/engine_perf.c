@@ -343,16 +343,10 @@ bool dw_eng_perf_is_label(dw_engine *e, const source *src, const dw_scan_record 
 int dw_eng_perf_label(dw_engine *e, const dw_scan_record *rec, int64_t fallback_ts, int64_t *t_out)
 {
     dw_eng_perf *p = e->perf;
-    const dw_scan_field *fk = NULL, *fl = NULL, *ft = NULL;
-    for (size_t i = 0; i < rec->nfields; i++) {
-        const dw_scan_field *f = &rec->fields[i];
-        if (!fk && dw_eng_cpath_eq(&p->p_key, f))
-            fk = f;
-        else if (!fl && dw_eng_cpath_eq(&p->p_label, f))
-            fl = f;
-        else if (!ft && dw_eng_cpath_eq(&p->p_lts, f))
-            ft = f;
-    }
+    const cpath *const paths[3] = {&p->p_key, &p->p_label, &p->p_lts};
+    const dw_scan_field *found[3];
+    dw_eng_find_paths(rec, paths, found, 3);
+    const dw_scan_field *fk = found[0], *fl = found[1], *ft = found[2];
     int64_t t;
     if (ft && ft->kind != DW_SCAN_NULL) {
         if (dw_ts_from_field(ft, &t) < 0)
@@ -388,16 +382,11 @@ void dw_eng_perf_prediction(dw_engine *e, size_t midx, size_t sidx, const dw_sca
     perf_model *pm = &p->models[midx];
     if (!pm->pc)
         return;
-    const dw_scan_field *fk = NULL, *fs = NULL, *fp = NULL;
-    for (size_t i = 0; i < rec->nfields; i++) {
-        const dw_scan_field *f = &rec->fields[i];
-        if (!fk && dw_eng_cpath_eq(&p->p_key, f))
-            fk = f;
-        else if (!fs && pm->pc->score && dw_eng_cpath_eq(&pm->p_score, f))
-            fs = f;
-        else if (!fp && pm->pc->predicted && dw_eng_cpath_eq(&pm->p_pred, f))
-            fp = f;
-    }
+    const cpath *const paths[3] = {&p->p_key, pm->pc->score ? &pm->p_score : NULL,
+                                   pm->pc->predicted ? &pm->p_pred : NULL};
+    const dw_scan_field *found[3];
+    dw_eng_find_paths(rec, paths, found, 3);
+    const dw_scan_field *fk = found[0], *fs = found[1], *fp = found[2];
     dw_join_pred pr = {.ts_ms = t, .score = NAN, .cls = -1,
                        .tag = (uint32_t)(midx * (DW_ENGINE_MAX_VERSIONS + 1) + sidx)};
     if (fs && fs->kind == DW_SCAN_NUMBER)
@@ -880,12 +869,10 @@ int64_t dw_engine_message_time(dw_engine *e, const char *buf, size_t len, bool l
     dw_scan_init(&sc, buf, len);
     dw_scan_record rec = {.fields = e->fields, .cap = e->nfields_cap};
     int64_t t = INT64_MIN;
+    const dw_scan_field *f = NULL;
     if (dw_scan_next(&sc, &rec) > 0)
-        for (size_t i = 0; i < rec.nfields; i++)
-            if (dw_eng_cpath_eq(ts, &rec.fields[i])) {
-                if (dw_ts_from_field(&rec.fields[i], &t) < 0)
-                    t = INT64_MIN;
-                break;
-            }
+        dw_eng_find_paths(&rec, &ts, &f, 1);
+    if (f && dw_ts_from_field(f, &t) < 0)
+        t = INT64_MIN;
     return t;
 }

@@ -77,6 +77,16 @@ static const char *jstr(const json_t *o, const char *k)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+void dw_ui_model_title(FILE *f, const json_t *m)
+{
+    esc(f, jstr(m, "model"));
+    if (jstr(m, "model_version")) {
+        fputs(" <span class=\"ver\">", f);
+        esc(f, jstr(m, "model_version"));
+        fputs("</span>", f);
+    }
+}
+
 static bool jnum_at(const json_t *o, const char *k1, const char *k2, double *out)
 {
     const json_t *v = json_object_get(o, k1);
@@ -430,12 +440,7 @@ static void model_section(FILE *f, const json_t *m, const char *want)
 {
     const char *wname = pick_window(m, want);
     fputs("<section class=\"model\"><h2>", f);
-    esc(f, jstr(m, "model"));
-    if (jstr(m, "model_version")) {
-        fputs(" <span class=\"ver\">", f);
-        esc(f, jstr(m, "model_version"));
-        fputs("</span>", f);
-    }
+    dw_ui_model_title(f, m);
     fputs("</h2><div class=\"meta\">", f);
     size_t i;
     const json_t *w;

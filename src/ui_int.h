@@ -8,6 +8,9 @@
 /* s HTML-escaped (NULL writes nothing). */
 void dw_ui_esc(FILE *f, const char *s);
 
+/* "model <span class=ver>version</span>" of a status models[] entry. */
+void dw_ui_model_title(FILE *f, const json_t *m);
+
 /* The "Model performance" section from the status document's
  * "performance" member (src/ui_perf.c); nothing when it has none. window:
  * as dw_ui_render()'s. */

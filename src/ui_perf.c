@@ -88,12 +88,7 @@ void dw_ui_performance(FILE *f, const json_t *status, const char *window)
                   json_object_get(json_object_get(w, "provisional"), "estimated");
         }
         fputs("<h3>", f);
-        dw_ui_esc(f, jstr(m, "model"));
-        if (jstr(m, "model_version")) {
-            fputs(" <span class=\"ver\">", f);
-            dw_ui_esc(f, jstr(m, "model_version"));
-            fputs("</span>", f);
-        }
+        dw_ui_model_title(f, m);
         fputs("</h3><table class=\"perf\"><tr><th>window</th><th>end</th><th>status</th>"
               "<th>labelled</th><th>coverage</th>",
               f);
