@@ -2,6 +2,7 @@
 
 #include "driftwatch/error.h"
 #include "driftwatch/sample.h"
+#include "driftwatch/status.h"
 #include "driftwatch/value.h"
 
 #include <math.h>
@@ -303,11 +304,6 @@ const dw_column_result *dw_check_results(const dw_check_report *r, size_t *ncols
     return r->res;
 }
 
-static json_t *jnum(double x)
-{
-    return isfinite(x) ? json_real(x) : json_null();
-}
-
 /* Indices of the named unseen categories of column j, by count desc. */
 static size_t sorted_new(const col_counts *c, size_t *order)
 {
@@ -343,8 +339,9 @@ json_t *dw_check_report_json(const dw_check_report *r)
                             json_string(res->type == DW_COL_NUMERIC ? "numeric" : "categorical"));
         json_object_set_new(o, "count", json_integer((json_int_t)res->count));
         json_object_set_new(o, "missing", json_integer((json_int_t)res->missing));
-        json_object_set_new(o, "missing_rate", jnum(res->quality.missing_rate));
-        json_object_set_new(o, "reference_missing_rate", jnum(res->quality.ref_missing_rate));
+        json_object_set_new(o, "missing_rate", dw_json_number(res->quality.missing_rate));
+        json_object_set_new(o, "reference_missing_rate",
+                            dw_json_number(res->quality.ref_missing_rate));
         json_object_set_new(o, "type_errors", json_integer((json_int_t)res->quality.type_errors));
         json_object_set_new(o, "drift", json_boolean(res->drift));
         json_object_set_new(o, "quality_issue", json_boolean(res->quality_issue));
@@ -356,18 +353,21 @@ json_t *dw_check_report_json(const dw_check_report *r)
         json_object_set_new(o, "quality_reasons", why);
         if (res->has_ks)
             json_object_set_new(o, "ks",
-                                json_pack("{s:o,s:o,s:o}", "statistic", jnum(res->ks.statistic),
-                                          "p_value", jnum(res->ks.p_value), "critical",
-                                          jnum(res->ks_critical)));
+                                json_pack("{s:o,s:o,s:o}", "statistic",
+                                          dw_json_number(res->ks.statistic), "p_value",
+                                          dw_json_number(res->ks.p_value), "critical",
+                                          dw_json_number(res->ks_critical)));
         if (res->has_chi2)
             json_object_set_new(o, "chi2",
-                                json_pack("{s:o,s:i,s:o}", "statistic", jnum(res->chi2.statistic),
-                                          "df", res->chi2.df, "p_value", jnum(res->chi2.p_value)));
-        json_object_set_new(o, "psi", jnum(res->psi));
-        json_object_set_new(o, "psi_critical", jnum(res->psi_critical));
-        json_object_set_new(o, "p_adjusted", jnum(res->p_adjusted));
+                                json_pack("{s:o,s:i,s:o}", "statistic",
+                                          dw_json_number(res->chi2.statistic), "df", res->chi2.df,
+                                          "p_value", dw_json_number(res->chi2.p_value)));
+        json_object_set_new(o, "psi", dw_json_number(res->psi));
+        json_object_set_new(o, "psi_critical", dw_json_number(res->psi_critical));
+        json_object_set_new(o, "p_adjusted", dw_json_number(res->p_adjusted));
         if (res->type == DW_COL_NUMERIC)
-            json_object_set_new(o, "out_of_range_rate", jnum(res->quality.out_of_range_rate));
+            json_object_set_new(o, "out_of_range_rate",
+                                dw_json_number(res->quality.out_of_range_rate));
         else {
             json_t *nc = json_array();
             size_t n = sorted_new(c, order);
@@ -382,16 +382,17 @@ json_t *dw_check_report_json(const dw_check_report *r)
             /* Unseen values beyond the categories tracked by name. */
             json_object_set_new(o, "new_category_overflow",
                                 json_integer((json_int_t)c->new_overflow));
-            json_object_set_new(o, "unseen_rate", jnum(res->quality.unseen_rate));
+            json_object_set_new(o, "unseen_rate", dw_json_number(res->quality.unseen_rate));
         }
-        json_object_set_new(o, "thresholds",
-                            json_pack("{s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o}", "alpha", jnum(th->alpha),
-                                      "psi", jnum(th->psi_threshold), "ks", jnum(th->ks_threshold),
-                                      "min_samples", (json_int_t)th->min_samples,
-                                      "missing_rate_delta", jnum(th->missing_rate_delta),
-                                      "type_error_rate", jnum(th->type_error_rate),
-                                      "out_of_range_rate", jnum(th->out_of_range_rate),
-                                      "unseen_rate", jnum(th->unseen_rate)));
+        json_object_set_new(
+            o, "thresholds",
+            json_pack("{s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o}", "alpha", dw_json_number(th->alpha),
+                      "psi", dw_json_number(th->psi_threshold), "ks",
+                      dw_json_number(th->ks_threshold), "min_samples", (json_int_t)th->min_samples,
+                      "missing_rate_delta", dw_json_number(th->missing_rate_delta),
+                      "type_error_rate", dw_json_number(th->type_error_rate), "out_of_range_rate",
+                      dw_json_number(th->out_of_range_rate), "unseen_rate",
+                      dw_json_number(th->unseen_rate)));
         json_array_append_new(cols, o);
     }
     free(order);

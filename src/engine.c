@@ -297,6 +297,13 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
 }
 
 
+/* alerts.for and alerts.keep_firing_for as every model's alert rule. */
+static dw_alert_rule alert_rule(const dw_config *cfg)
+{
+    return (dw_alert_rule){.for_count = (uint32_t)cfg->alerts.for_evaluations,
+                           .keep_firing_ms = cfg->alerts.keep_firing_for_ms};
+}
+
 static bool same_str(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && !strcmp(a, b));
@@ -352,10 +359,10 @@ int dw_engine_reload(dw_engine *e, const dw_config *cfg, char *errbuf, size_t er
             memcpy(me->states, oe->states, sizeof me->states);
             me->nstates = oe->nstates;
             oe->nstates = 0;
+            dw_alert_rule rule = alert_rule(cfg);
             for (size_t v = 0; v < me->nstates; v++)
-                dw_model_set_params(me->states[v], me->th, me->ignored,
-                                    (uint32_t)cfg->alerts.for_evaluations, cfg->alerts.clear_psi,
-                                    cfg->alerts.clear_ks);
+                dw_model_set_params(me->states[v], me->th, me->ignored, &rule,
+                                    cfg->alerts.clear_psi, cfg->alerts.clear_ks);
             break;
         }
     }
@@ -414,7 +421,7 @@ void dw_engine_free(dw_engine *e)
     json_decref(e->pending_retrain);
     json_decref(e->restored);
     free(e->retrain);
-    json_decref(e->snapshot);
+    dw_status_release(e->status);
     pthread_mutex_destroy(&e->snap_lock);
     free(e);
 }
@@ -953,7 +960,7 @@ static void evict_state(dw_engine *e, model_entry *me, size_t v)
                 const dw_column_result *r = dw_model_last_result(m, w, j);
                 dw_column_result none = {.ref = &me->ref->cols[j], .type = me->ref->cols[j].type};
                 json_t *a = dw_eng_alert_json(me, m, w, j, kind, DW_ALERT_RESOLVED, r ? r : &none);
-                json_object_set_new(a, "ends_at", dw_eng_jtime(at));
+                json_object_set_new(a, "ends_at", dw_json_time(at));
                 json_object_set_new(a, "resolved_by", json_string("version_dropped"));
                 if (!doc) {
                     doc = dw_eng_new_document(m, at, "version_dropped");
@@ -1042,7 +1049,7 @@ dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, siz
                            ? e->cfg->time.allowed_lateness_ms
                            : DW_ENGINE_MIN_AHEAD_MS,
         .max_new_categories = e->cfg->evaluation.max_new_categories,
-        .alert_for = (uint32_t)e->cfg->alerts.for_evaluations,
+        .alert = alert_rule(e->cfg),
         .clear_psi = e->cfg->alerts.clear_psi,
         .clear_ks = e->cfg->alerts.clear_ks,
     };

@@ -8,6 +8,7 @@
 #include "driftwatch/log.h"
 #include "driftwatch/model.h"
 #include "driftwatch/reference.h"
+#include "driftwatch/status.h"
 #include "driftwatch/timestamp.h"
 
 #include <math.h>
@@ -18,53 +19,13 @@
 
 /* ---- notification documents ---- */
 
-json_t *dw_eng_jnum(double x)
+/* Unseen categories of the sample, most frequent first (bounded by K), as
+ * new strings (*n of them). */
+static char **new_categories(const dw_sample *s, size_t *nout)
 {
-    return isfinite(x) ? json_real(x) : json_null();
-}
-
-json_t *dw_eng_jtime(int64_t ms)
-{
-    char buf[40];
-    dw_ts_format(ms, buf, sizeof buf);
-    return json_string(buf);
-}
-
-json_t *dw_eng_tests_json(const dw_column_result *r)
-{
-    json_t *t = json_object();
-    if (r->has_ks)
-        json_object_set_new(t, "ks",
-                            json_pack("{s:o,s:o,s:o}", "statistic", dw_eng_jnum(r->ks.statistic),
-                                      "p_value", dw_eng_jnum(r->ks.p_value), "p_adjusted",
-                                      dw_eng_jnum(r->p_adjusted)));
-    if (r->has_chi2)
-        json_object_set_new(t, "chi2",
-                            json_pack("{s:o,s:i,s:o,s:o}", "statistic",
-                                      dw_eng_jnum(r->chi2.statistic), "df", r->chi2.df, "p_value",
-                                      dw_eng_jnum(r->chi2.p_value), "p_adjusted",
-                                      dw_eng_jnum(r->p_adjusted)));
-    json_object_set_new(t, "psi", dw_eng_jnum(r->psi));
-    return t;
-}
-
-static json_t *quality_json(const dw_column_result *r)
-{
-    const dw_quality *q = &r->quality;
-    return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:I}", "values", (json_int_t)q->total,
-                     "missing_rate", dw_eng_jnum(q->missing_rate), "ref_missing_rate",
-                     dw_eng_jnum(q->ref_missing_rate), "out_of_range_rate",
-                     dw_eng_jnum(q->out_of_range_rate), "unseen_rate", dw_eng_jnum(q->unseen_rate),
-                     "type_error_rate", dw_eng_jnum(q->type_error_rate), "type_errors",
-                     (json_int_t)q->type_errors);
-}
-
-/* Unseen categories of the sample, most frequent first (bounded by K). */
-static json_t *new_categories_json(const dw_sample *s)
-{
-    json_t *a = json_array();
+    *nout = 0;
     if (s->ref->type != DW_COL_CATEGORICAL)
-        return a;
+        return NULL;
     size_t order[DW_MAX_NEW_CATEGORIES];
     size_t n = 0;
     for (size_t k = 0; k < s->nnew; k++)
@@ -79,8 +40,21 @@ static json_t *new_categories_json(const dw_sample *s)
             order[j - 1] = b1;
             order[j] = a1;
         }
+    char **v = dw_calloc(n + 1, sizeof *v);
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_string(s->new_names[order[i]]));
+        v[i] = dw_strdup(s->new_names[order[i]]);
+    *nout = n;
+    return v;
+}
+
+static json_t *new_categories_json(const dw_sample *s)
+{
+    size_t n;
+    char **v = new_categories(s, &n);
+    json_t *a = dw_json_strings(v, n);
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
     return a;
 }
 
@@ -99,24 +73,23 @@ json_t *dw_eng_alert_json(const model_entry *me, dw_model *m, size_t wi, size_t 
     json_t *o = json_object();
     json_object_set_new(o, "status", json_string(ev == DW_ALERT_FIRED ? "firing" : "resolved"));
     json_object_set_new(o, "column", json_string(colname));
-    json_object_set_new(o, "column_type",
-                        json_string(r->type == DW_COL_NUMERIC ? "numeric" : "categorical"));
+    json_object_set_new(o, "column_type", json_string(dw_status_col_type_name(r->type)));
     json_object_set_new(o, "window", json_string(dw_model_window_name(m, wi)));
-    json_object_set_new(o, "window_start", dw_eng_jtime(dw_window_start(w)));
-    json_object_set_new(o, "window_end", dw_eng_jtime(dw_window_end(w)));
+    json_object_set_new(o, "window_start", dw_json_time(dw_window_start(w)));
+    json_object_set_new(o, "window_end", dw_json_time(dw_window_end(w)));
     json_object_set_new(o, "samples", json_integer((json_int_t)r->count));
     json_object_set_new(o, "kind", json_string(kind_name));
     /* Quality problems (null floods, type changes) are usually outages
      * upstream: critical. Distribution drift is a warning. */
     json_object_set_new(o, "severity", json_string(kind ? "critical" : "warning"));
-    json_object_set_new(o, "tests", dw_eng_tests_json(r));
-    json_object_set_new(o, "quality", quality_json(r));
+    json_object_set_new(o, "tests", dw_status_tests_json(r));
+    json_object_set_new(o, "quality", dw_status_quality_json(r));
     json_object_set_new(o, "reference_samples", json_integer((json_int_t)me->ref->cols[col].count));
     json_object_set_new(o, "new_categories", new_categories_json(&s));
     json_object_set_new(o, "dedup_key", json_string(key));
-    json_object_set_new(o, "starts_at", dw_eng_jtime(a->started_ms));
+    json_object_set_new(o, "starts_at", dw_json_time(a->started_ms));
     json_object_set_new(o, "ends_at",
-                        ev == DW_ALERT_RESOLVED ? dw_eng_jtime(a->ended_ms) : json_null());
+                        ev == DW_ALERT_RESOLVED ? dw_json_time(a->ended_ms) : json_null());
     return o;
 }
 
@@ -140,19 +113,30 @@ json_t *dw_eng_new_document(const dw_model *m, int64_t at_ms, const char *kind)
     return doc;
 }
 
-/* ---- status snapshot (for /api/v1/status, /ui and /metrics) ---- */
+/* ---- status snapshot (driftwatch/status.h) ---- */
 
 #define DISPLAY_BINS 20
 #define DISPLAY_CATEGORIES 10
 
+/* Appends one bar of the display histogram (h sized for it). */
+static void hist_bar(dw_status_hist *h, const char *label, double ref, double cur)
+{
+    h->labels[h->n] = dw_strdup(label);
+    h->reference[h->n] = ref;
+    h->current[h->n] = cur;
+    h->n++;
+}
+
 /* Reference and current distributions of a column on a coarse grid a
- * person can read: 20 equal-width bins over the training range (plus
- * below/above) for numbers, the top categories plus "other" and "new" for
- * categories. Values are fractions of each side's total. */
-static json_t *display_hist(const dw_sample *s)
+ * person can read (dw_status_hist). */
+static void display_hist(const dw_sample *s, dw_status_hist *h)
 {
     const dw_ref_column *c = s->ref;
-    json_t *labels = json_array(), *ref = json_array(), *cur = json_array();
+    size_t cap = c->type == DW_COL_NUMERIC ? DISPLAY_BINS + 2 : DISPLAY_CATEGORIES + 2;
+    h->n = 0;
+    h->labels = dw_calloc(cap, sizeof *h->labels);
+    h->reference = dw_calloc(cap, sizeof *h->reference);
+    h->current = dw_calloc(cap, sizeof *h->current);
     double rt = 0, ct = 0;
     if (c->type == DW_COL_NUMERIC) {
         double r[DISPLAY_BINS + 2] = {0}, q[DISPLAY_BINS + 2] = {0};
@@ -179,9 +163,7 @@ static json_t *display_hist(const dw_sample *s)
                 snprintf(lab, sizeof lab, "> %.4g", hi);
             else
                 snprintf(lab, sizeof lab, "%.4g", lo + w * (d - 1));
-            json_array_append_new(labels, json_string(lab));
-            json_array_append_new(ref, json_real(rt > 0 ? r[d] / rt : 0));
-            json_array_append_new(cur, json_real(ct > 0 ? q[d] / ct : 0));
+            hist_bar(h, lab, rt > 0 ? r[d] / rt : 0, ct > 0 ? q[d] / ct : 0);
         }
     } else {
         size_t top = c->ncat < DISPLAY_CATEGORIES ? c->ncat : DISPLAY_CATEGORIES;
@@ -197,106 +179,95 @@ static json_t *display_hist(const dw_sample *s)
         rt += (double)c->other_count;
         double q_new = (double)dw_sample_unseen(s);
         ct += q_new;
-        for (size_t i = 0; i < top; i++) {
-            json_array_append_new(labels, json_string(c->categories[i]));
-            json_array_append_new(ref, json_real(rt > 0 ? (double)c->cat_counts[i] / rt : 0));
-            json_array_append_new(cur, json_real(ct > 0 ? (double)s->bins[i] / ct : 0));
-        }
-        if (c->ncat > top || c->other_count) {
-            json_array_append_new(labels, json_string("(other)"));
-            json_array_append_new(ref, json_real(rt > 0 ? r_other / rt : 0));
-            json_array_append_new(cur, json_real(ct > 0 ? q_other / ct : 0));
-        }
-        json_array_append_new(labels, json_string("(new)"));
-        json_array_append_new(ref, json_real(0));
-        json_array_append_new(cur, json_real(ct > 0 ? q_new / ct : 0));
+        for (size_t i = 0; i < top; i++)
+            hist_bar(h, c->categories[i], rt > 0 ? (double)c->cat_counts[i] / rt : 0,
+                     ct > 0 ? (double)s->bins[i] / ct : 0);
+        if (c->ncat > top || c->other_count)
+            hist_bar(h, "(other)", rt > 0 ? r_other / rt : 0, ct > 0 ? q_other / ct : 0);
+        hist_bar(h, "(new)", 0, ct > 0 ? q_new / ct : 0);
     }
-    return json_pack("{s:o,s:o,s:o}", "labels", labels, "reference", ref, "current", cur);
 }
 
-static json_t *column_status(dw_model *m, const model_entry *me, size_t j, size_t nwin)
+static void cell_status(dw_model *m, size_t w, size_t j, dw_status_cell *x)
 {
-    const dw_ref_column *rc = &me->ref->cols[j];
-    json_t *wins = json_object();
-    for (size_t w = 0; w < nwin; w++) {
-        const dw_column_result *r = dw_model_last_result(m, w, j);
-        json_t *o = json_object();
-        if (r) {
-            json_object_set_new(o, "samples", json_integer((json_int_t)r->count));
-            json_object_set_new(o, "tests", dw_eng_tests_json(r));
-            json_object_set_new(o, "quality", quality_json(r));
-            json_object_set_new(o, "drift", json_boolean(r->drift));
-            json_object_set_new(o, "quality_issue", json_boolean(r->quality_issue));
-            json_object_set_new(o, "enough_samples", json_boolean(r->enough_samples));
-        }
-        json_object_set_new(o, "state",
-                            json_string(dw_alert_state_name(dw_model_alert(m, j, w, 0)->state)));
-        json_object_set_new(o, "quality_state",
-                            json_string(dw_alert_state_name(dw_model_alert(m, j, w, 1)->state)));
-        dw_sample s;
-        dw_model_sample(m, w, j, &s);
-        json_object_set_new(o, "histogram", display_hist(&s));
-        json_object_set_new(o, "new_categories", new_categories_json(&s));
-        int64_t t[DW_MODEL_HISTORY];
-        double psi[DW_MODEL_HISTORY];
-        size_t n = dw_model_history(m, w, j, t, psi, DW_MODEL_HISTORY);
-        json_t *hist = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(
-                hist, json_pack("{s:o,s:o}", "at", dw_eng_jtime(t[i]), "psi", dw_eng_jnum(psi[i])));
-        json_object_set_new(o, "psi_history", hist);
-        json_object_set_new(wins, dw_model_window_name(m, w), o);
+    const dw_column_result *r = dw_model_last_result(m, w, j);
+    if (r) {
+        x->evaluated = true;
+        x->result = *r;
+        x->result.ref = NULL;
     }
-    return json_pack("{s:s,s:s,s:I,s:o}", "name", rc->name, "type",
-                     rc->type == DW_COL_NUMERIC ? "numeric" : "categorical", "reference_samples",
-                     (json_int_t)rc->count, "windows", wins);
+    x->state = dw_model_alert(m, j, w, 0)->state;
+    x->quality_state = dw_model_alert(m, j, w, 1)->state;
+    dw_sample s;
+    dw_model_sample(m, w, j, &s);
+    display_hist(&s, &x->histogram);
+    x->new_categories = new_categories(&s, &x->nnew);
+    int64_t t[DW_MODEL_HISTORY];
+    double psi[DW_MODEL_HISTORY];
+    size_t n = dw_model_history(m, w, j, t, psi, DW_MODEL_HISTORY);
+    x->history = dw_calloc(n + 1, sizeof *x->history);
+    for (size_t i = 0; i < n; i++)
+        x->history[i] = (dw_status_point){.at_ms = t[i], .psi = psi[i]};
+    x->nhistory = n;
+}
+
+static void model_status(const dw_engine *e, const model_entry *me, dw_model *m,
+                         dw_status_model *sm)
+{
+    sm->model = dw_strdup(dw_model_name(m));
+    sm->version = dw_model_version(m) ? dw_strdup(dw_model_version(m)) : NULL;
+    sm->reference_path = dw_strdup(me->cfg->reference);
+    sm->reference_checksum = dw_strdup(me->ref->checksum);
+    sm->reference_rows = (uint64_t)me->ref->rows;
+    sm->nwindows = e->nwindows;
+    sm->windows = dw_calloc(e->nwindows + 1, sizeof *sm->windows);
+    for (size_t w = 0; w < e->nwindows; w++) {
+        dw_window *win = dw_model_window(m, w);
+        int64_t le = dw_model_last_evaluated(m, w);
+        sm->windows[w] = (dw_status_window){
+            .name = dw_strdup(dw_model_window_name(m, w)),
+            .length_ms = dw_window_length(win),
+            .slide_ms = dw_window_slide(win),
+            .evaluated = le != INT64_MIN,
+            .start_ms = le != INT64_MIN ? dw_window_start(win) : INT64_MIN,
+            .end_ms = le,
+        };
+    }
+    sm->ncolumns = me->ref->ncols;
+    sm->columns = dw_calloc(me->ref->ncols + 1, sizeof *sm->columns);
+    for (size_t j = 0; j < me->ref->ncols; j++) {
+        const dw_ref_column *rc = &me->ref->cols[j];
+        dw_status_column *c = &sm->columns[j];
+        c->name = dw_strdup(rc->name);
+        c->type = rc->type;
+        c->reference_samples = (uint64_t)rc->count;
+        c->cells = dw_calloc(e->nwindows + 1, sizeof *c->cells);
+        for (size_t w = 0; w < e->nwindows; w++)
+            cell_status(m, w, j, &c->cells[w]);
+    }
 }
 
 void dw_eng_publish_snapshot(dw_engine *e)
 {
-    json_t *models = json_array();
+    dw_status *st = dw_status_new();
+    st->watermark_ms = e->watermark_ms;
+    st->max_event_ms = e->max_event_ms;
+    size_t n = 0;
+    for (size_t i = 0; i < e->nmodels; i++)
+        n += e->models[i].nstates;
+    st->models = dw_calloc(n + 1, sizeof *st->models);
     for (size_t i = 0; i < e->nmodels; i++) {
         model_entry *me = &e->models[i];
-        for (size_t v = 0; v < me->nstates; v++) {
-            dw_model *m = me->states[v];
-            json_t *wins = json_array();
-            for (size_t w = 0; w < e->nwindows; w++) {
-                dw_window *win = dw_model_window(m, w);
-                int64_t le = dw_model_last_evaluated(m, w);
-                json_array_append_new(
-                    wins,
-                    json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "name", dw_model_window_name(m, w),
-                              "length_seconds", (json_int_t)(dw_window_length(win) / 1000),
-                              "slide_seconds", (json_int_t)(dw_window_slide(win) / 1000), "start",
-                              le == INT64_MIN ? json_null() : dw_eng_jtime(dw_window_start(win)),
-                              "end", le == INT64_MIN ? json_null() : dw_eng_jtime(le), "evaluated",
-                              json_boolean(le != INT64_MIN)));
-            }
-            json_t *cols = json_array();
-            for (size_t j = 0; j < me->ref->ncols; j++)
-                json_array_append_new(cols, column_status(m, me, j, e->nwindows));
-            json_array_append_new(
-                models,
-                json_pack("{s:s,s:o,s:{s:s,s:s,s:I},s:o,s:o}", "model", dw_model_name(m),
-                          "model_version",
-                          dw_model_version(m) ? json_string(dw_model_version(m)) : json_null(),
-                          "reference", "path", me->cfg->reference, "checksum", me->ref->checksum,
-                          "rows", (json_int_t)me->ref->rows, "windows", wins, "columns", cols));
-        }
+        for (size_t v = 0; v < me->nstates; v++)
+            model_status(e, me, me->states[v], &st->models[st->nmodels++]);
     }
-    json_t *doc =
-        json_pack("{s:s,s:o,s:o,s:o}", "version", "1", "watermark",
-                  e->watermark_ms == INT64_MIN ? json_null() : dw_eng_jtime(e->watermark_ms),
-                  "max_event_time",
-                  e->max_event_ms == INT64_MIN ? json_null() : dw_eng_jtime(e->max_event_ms),
-                  "models", models);
     if (e->perf)
-        json_object_set_new(doc, "performance", dw_eng_perf_json(e));
+        st->perf = dw_eng_perf_status(e);
     pthread_mutex_lock(&e->snap_lock);
-    json_t *old = e->snapshot;
-    e->snapshot = doc;
+    dw_status *old = e->status;
+    e->status = st;
     pthread_mutex_unlock(&e->snap_lock);
-    json_decref(old);
+    dw_status_release(old);
 }
 
 void dw_engine_publish(dw_engine *e)
@@ -306,17 +277,18 @@ void dw_engine_publish(dw_engine *e)
     e->snapshot_stale = false;
 }
 
+dw_status *dw_engine_status(dw_engine *e)
+{
+    pthread_mutex_lock(&e->snap_lock);
+    dw_status *s = dw_status_retain(e->status);
+    pthread_mutex_unlock(&e->snap_lock);
+    return s ? s : dw_status_new();
+}
+
 json_t *dw_engine_snapshot(dw_engine *e)
 {
-    /* A copy, not a shared reference: jansson drops references with a
-     * release-only decrement, so the engine thread freeing the old document
-     * after a reader's last json_decref() would not be ordered after that
-     * reader's accesses (ThreadSanitizer reports it). */
-    pthread_mutex_lock(&e->snap_lock);
-    json_t *doc = e->snapshot ? json_deep_copy(e->snapshot) : NULL;
-    pthread_mutex_unlock(&e->snap_lock);
-    if (!doc)
-        doc = json_pack("{s:s,s:n,s:n,s:[]}", "version", "1", "watermark", "max_event_time",
-                        "models");
+    dw_status *s = dw_engine_status(e);
+    json_t *doc = dw_status_json(s);
+    dw_status_release(s);
     return doc;
 }

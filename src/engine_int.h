@@ -9,6 +9,7 @@
 #include "driftwatch/log.h"
 #include "driftwatch/model.h"
 #include "driftwatch/scanner.h"
+#include "driftwatch/status.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -189,7 +190,7 @@ struct dw_engine {
     json_t *restored;               /* alerts of a previous run, applied as their models appear */
     dw_engine_stats stats;          /* see STAT_ADD */
     pthread_mutex_t snap_lock;
-    json_t *snapshot; /* published status document, see dw_engine_snapshot() */
+    dw_status *status; /* published snapshot, see dw_engine_status() */
     uint64_t last_publish_ms;
     bool snapshot_stale; /* evaluations since the last publish (throttled) */
     int64_t emit_at;     /* pane end whose documents are being emitted */
@@ -250,9 +251,6 @@ dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, siz
                              size_t *state_idx, bool *too_many);
 
 /* engine_docs.c: documents and the status snapshot */
-json_t *dw_eng_jnum(double x);
-json_t *dw_eng_jtime(int64_t ms);
-json_t *dw_eng_tests_json(const dw_column_result *r);
 json_t *dw_eng_alert_json(const model_entry *me, dw_model *m, size_t wi, size_t col, int kind,
                           dw_alert_event ev, const dw_column_result *r);
 json_t *dw_eng_new_document(const dw_model *m, int64_t at_ms, const char *kind);

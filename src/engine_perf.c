@@ -18,6 +18,8 @@
 #include "driftwatch/model.h"
 #include "driftwatch/perf.h"
 #include "driftwatch/perf_reference.h"
+#include "driftwatch/status.h"
+#include "driftwatch/status_perf.h"
 #include "driftwatch/table.h"
 #include "driftwatch/timestamp.h"
 
@@ -42,12 +44,7 @@ typedef struct perf_win {
     dw_alert alerts[DW_CONFIG_MAX_PERF_RULES];
     uint64_t dropped; /* outcomes for a pane the ring no longer holds */
     /* The latest final windows, oldest first from hist_next (status). */
-    struct perf_hist {
-        int64_t end;
-        uint64_t n, unlabelled;
-        double m[DW_PERF_METRIC_COUNT];
-        double est_accuracy, est_auc;
-    } hist[DW_ENG_PERF_HISTORY];
+    dw_status_perf_point hist[DW_ENG_PERF_HISTORY];
     uint32_t hist_len, hist_next;
 } perf_win;
 
@@ -525,8 +522,8 @@ static bool rule_clear(dw_perf_metric m, double v, double ref, double margin)
 
 static json_t *perf_value_json(const dw_perf_value *v)
 {
-    return json_pack("{s:o,s:o,s:o}", "value", dw_eng_jnum(v->value), "lower", dw_eng_jnum(v->lo),
-                     "upper", dw_eng_jnum(v->hi));
+    return json_pack("{s:o,s:o,s:o}", "value", dw_json_number(v->value), "lower", dw_json_number(v->lo),
+                     "upper", dw_json_number(v->hi));
 }
 
 static json_t *alert_json(dw_engine *e, size_t midx, size_t sidx, size_t wi, size_t k,
@@ -548,27 +545,27 @@ static json_t *alert_json(dw_engine *e, size_t midx, size_t sidx, size_t wi, siz
     json_object_set_new(o, "status", json_string(ev == DW_ALERT_FIRED ? "firing" : "resolved"));
     json_object_set_new(o, "column", json_string(col));
     json_object_set_new(o, "window", json_string(wname));
-    json_object_set_new(o, "window_start", dw_eng_jtime(end - w->length));
-    json_object_set_new(o, "window_end", dw_eng_jtime(end));
+    json_object_set_new(o, "window_start", dw_json_time(end - w->length));
+    json_object_set_new(o, "window_end", dw_json_time(end));
     json_object_set_new(o, "samples", json_integer((json_int_t)r->n));
     json_object_set_new(o, "kind", json_string("performance"));
     json_object_set_new(o, "severity", json_string("warning"));
     json_t *perf = perf_value_json(&r->m[rc->metric]);
     json_object_set_new(perf, "metric", json_string(mname));
     json_object_set_new(perf, "reference",
-                        dw_eng_jnum(dw_eng_perf_rule_reference(p, midx, k)));
-    json_object_set_new(perf, "margin", dw_eng_jnum(rc->margin));
-    json_object_set_new(perf, "confidence", dw_eng_jnum(pm->pc->confidence));
-    json_object_set_new(perf, "coverage", dw_eng_jnum(r->coverage));
+                        dw_json_number(dw_eng_perf_rule_reference(p, midx, k)));
+    json_object_set_new(perf, "margin", dw_json_number(rc->margin));
+    json_object_set_new(perf, "confidence", dw_json_number(pm->pc->confidence));
+    json_object_set_new(perf, "coverage", dw_json_number(r->coverage));
     if (pm->cbpe && rc->metric == DW_PERF_ACCURACY)
-        json_object_set_new(perf, "estimated", dw_eng_jnum(est->accuracy.value));
+        json_object_set_new(perf, "estimated", dw_json_number(est->accuracy.value));
     else if (pm->cbpe && rc->metric == DW_PERF_AUC)
-        json_object_set_new(perf, "estimated", dw_eng_jnum(est->auc.value));
+        json_object_set_new(perf, "estimated", dw_json_number(est->auc.value));
     json_object_set_new(o, "performance", perf);
     json_object_set_new(o, "dedup_key", json_string(key));
-    json_object_set_new(o, "starts_at", dw_eng_jtime(a->started_ms));
+    json_object_set_new(o, "starts_at", dw_json_time(a->started_ms));
     json_object_set_new(o, "ends_at",
-                        ev == DW_ALERT_RESOLVED ? dw_eng_jtime(a->ended_ms) : json_null());
+                        ev == DW_ALERT_RESOLVED ? dw_json_time(a->ended_ms) : json_null());
     return o;
 }
 
@@ -582,12 +579,12 @@ static void finalise(dw_engine *e, size_t midx, size_t sidx, size_t wi, int64_t 
     compute(p, pm, &w->final, &w->est_final);
     w->has_final = true;
     w->final_end = end;
-    struct perf_hist *h = &w->hist[w->hist_next];
+    dw_status_perf_point *h = &w->hist[w->hist_next];
     w->hist_next = (w->hist_next + 1) % DW_ENG_PERF_HISTORY;
     if (w->hist_len < DW_ENG_PERF_HISTORY)
         w->hist_len++;
-    h->end = end;
-    h->n = w->final.n;
+    h->end_ms = end;
+    h->labelled = w->final.n;
     h->unlabelled = w->final.unlabelled;
     for (int k = 0; k < DW_PERF_METRIC_COUNT; k++)
         h->m[k] = w->final.m[k].value;
@@ -602,8 +599,9 @@ static void finalise(dw_engine *e, size_t midx, size_t sidx, size_t wi, int64_t 
         bool enough = w->final.n >= pc->min_labels && !isnan(v->value) && !isnan(ref);
         bool breach = enough && dw_perf_worse(m, v, ref, pc->rules[k].margin);
         bool clear = enough && rule_clear(m, v->value, ref, pc->rules[k].margin);
-        dw_alert_event ev = dw_alert_step(&w->alerts[k], breach, clear && !breach,
-                                          (uint32_t)e->cfg->alerts.for_evaluations, end);
+        dw_alert_rule rule = {.for_count = (uint32_t)e->cfg->alerts.for_evaluations,
+                              .keep_firing_ms = e->cfg->alerts.keep_firing_for_ms};
+        dw_alert_event ev = dw_alert_step(&w->alerts[k], breach, clear && !breach, &rule, end);
         if (ev == DW_ALERT_NONE)
             continue;
         if (!*doc)
@@ -705,82 +703,38 @@ bool dw_eng_perf_firing(const dw_engine *e, size_t midx, size_t sidx, size_t wi)
 
 /* ---- status ---- */
 
-static json_t *result_json(const dw_perf_result *r, const dw_cbpe_result *est, bool has_est,
-                           int64_t end, int64_t length, bool provisional)
+static void result_status(const perf_model *pm, const perf_win *w, bool prov,
+                          dw_status_perf_result *out)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "start", dw_eng_jtime(end - length));
-    json_object_set_new(o, "end", dw_eng_jtime(end));
-    json_object_set_new(o, "provisional", json_boolean(provisional));
-    json_object_set_new(o, "labelled", json_integer((json_int_t)r->n));
-    json_object_set_new(o, "unlabelled", json_integer((json_int_t)r->unlabelled));
-    json_object_set_new(o, "coverage", dw_eng_jnum(r->coverage));
-    json_t *ms = json_object();
-    for (int k = 0; k < DW_PERF_METRIC_COUNT; k++)
-        if ((int)dw_perf_metric_kind((dw_perf_metric)k) == (int)r->kind)
-            json_object_set_new(ms, dw_perf_metric_name((dw_perf_metric)k),
-                                perf_value_json(&r->m[k]));
-    json_object_set_new(o, "metrics", ms);
-    if (has_est) {
-        json_t *es = json_object();
-        json_object_set_new(es, "predictions", json_integer((json_int_t)est->n));
-        json_object_set_new(es, "accuracy", perf_value_json(&est->accuracy));
-        json_object_set_new(es, "precision", perf_value_json(&est->precision));
-        json_object_set_new(es, "recall", perf_value_json(&est->recall));
-        json_object_set_new(es, "f1", perf_value_json(&est->f1));
-        json_object_set_new(es, "auc", perf_value_json(&est->auc));
-        json_object_set_new(o, "estimated", es);
-    }
-    return o;
+    out->present = prov ? w->has_prov : w->has_final;
+    if (!out->present)
+        return;
+    out->provisional = prov;
+    out->end_ms = prov ? w->prov_end : w->final_end;
+    out->start_ms = out->end_ms - w->length;
+    out->realised = prov ? w->prov : w->final;
+    out->has_estimate = pm->cbpe != NULL;
+    if (out->has_estimate)
+        out->estimated = prov ? w->est_prov : w->est_final;
 }
 
-json_t *dw_eng_perf_json(dw_engine *e)
+dw_status_perf *dw_eng_perf_status(dw_engine *e)
 {
     dw_eng_perf *p = e->perf;
-    dw_join_stats st;
-    dw_label_join_stats(p->join, &st);
-    json_t *lab = json_object();
-    const struct {
-        const char *k;
-        uint64_t v;
-    } counts[] = {
-        {"predictions", st.predictions},
-        {"labels", st.labels},
-        {"matched", st.matched},
-        {"matched_early", st.matched_early},
-        {"expired", st.expired},
-        {"evicted_predictions", st.evicted_predictions},
-        {"duplicate_predictions", st.duplicate_predictions},
-        {"duplicate_labels", st.duplicate_labels},
-        {"late_labels", st.late_labels},
-        {"orphan_labels", st.orphan_labels},
-        {"evicted_labels", st.evicted_labels},
-        {"negative_delays", st.negative_delays},
-        {"waiting_predictions", st.waiting_predictions},
-        {"waiting_labels", st.waiting_labels},
-        {"predictions_without_key", p->no_key_predictions},
-        {"labels_without_key", p->no_key_labels},
-        {"labels_without_value", p->bad_labels},
-    };
-    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
-        json_object_set_new(lab, counts[i].k, json_integer((json_int_t)counts[i].v));
-    json_object_set_new(lab, "memory_bytes", json_integer((json_int_t)st.memory_bytes));
-    json_object_set_new(lab, "memory_limit_bytes",
-                        json_integer((json_int_t)((size_t)p->lc->memory_mb << 20)));
-    json_object_set_new(lab, "max_delay_seconds",
-                        json_real((double)p->lc->max_delay_ms / 1000.0));
-    json_object_set_new(lab, "coverage", dw_eng_jnum(dw_label_join_coverage(p->join)));
-    json_t *dq = json_object();
-    static const struct {
-        const char *k;
-        double q;
-    } qs[] = {{"0.5", 0.5}, {"0.9", 0.9}, {"0.99", 0.99}};
+    dw_status_perf *st = dw_calloc(1, sizeof *st);
+    dw_label_join_stats(p->join, &st->join);
+    st->predictions_without_key = p->no_key_predictions;
+    st->labels_without_key = p->no_key_labels;
+    st->labels_without_value = p->bad_labels;
+    st->memory_limit_bytes = (uint64_t)p->lc->memory_mb << 20;
+    st->max_delay_ms = p->lc->max_delay_ms;
+    st->coverage = dw_label_join_coverage(p->join);
     for (size_t i = 0; i < 3; i++)
-        json_object_set_new(dq, qs[i].k,
-                            dw_eng_jnum(dw_label_join_delay_quantile(p->join, qs[i].q) / 1000.0));
-    json_object_set_new(lab, "delay_seconds", dq);
-
-    json_t *models = json_array();
+        st->delay_s[i] = dw_label_join_delay_quantile(p->join, dw_status_perf_quantiles[i]) / 1000.0;
+    size_t n = 0;
+    for (size_t i = 0; i < p->nmodels; i++)
+        n += p->models[i].pc ? e->models[i].nstates : 0;
+    st->models = dw_calloc(n + 1, sizeof *st->models);
     for (size_t i = 0; i < p->nmodels; i++) {
         perf_model *pm = &p->models[i];
         if (!pm->pc)
@@ -790,67 +744,37 @@ json_t *dw_eng_perf_json(dw_engine *e)
             if (!mv)
                 continue;
             dw_model *m = e->models[i].states[v];
-            json_t *wins = json_array();
+            dw_status_perf_model *sm = &st->models[st->nmodels++];
+            sm->model = dw_strdup(dw_model_name(m));
+            sm->version = dw_model_version(m) ? dw_strdup(dw_model_version(m)) : NULL;
+            sm->kind = (dw_perf_kind)pm->pc->kind;
+            sm->estimate = pm->cbpe != NULL;
+            sm->nwindows = e->nwindows;
+            sm->windows = dw_calloc(e->nwindows, sizeof *sm->windows);
             for (size_t wi = 0; wi < e->nwindows; wi++) {
-                perf_win *w = &mv->win[wi];
-                json_t *wo = json_object();
-                json_object_set_new(wo, "name", json_string(e->cfg->windows[wi].name));
-                json_object_set_new(wo, "final",
-                                    w->has_final ? result_json(&w->final, &w->est_final,
-                                                               pm->cbpe != NULL, w->final_end,
-                                                               w->length, false)
-                                                 : json_null());
-                json_object_set_new(wo, "provisional",
-                                    w->has_prov ? result_json(&w->prov, &w->est_prov,
-                                                              pm->cbpe != NULL, w->prov_end,
-                                                              w->length, true)
-                                                : json_null());
-                json_t *rules = json_array();
-                for (size_t k = 0; k < pm->pc->nrules; k++) {
-                    const dw_perf_rule_config *rc = &pm->pc->rules[k];
-                    json_array_append_new(
-                        rules,
-                        json_pack("{s:s,s:o,s:o,s:s}", "metric",
-                                  dw_perf_metric_name((dw_perf_metric)rc->metric), "reference",
-                                  dw_eng_jnum(dw_eng_perf_rule_reference(p, i, k)), "margin",
-                                  dw_eng_jnum(rc->margin), "state",
-                                  dw_alert_state_name(w->alerts[k].state)));
+                const perf_win *w = &mv->win[wi];
+                dw_status_perf_window *sw = &sm->windows[wi];
+                sw->name = dw_strdup(e->cfg->windows[wi].name);
+                result_status(pm, w, false, &sw->final);
+                result_status(pm, w, true, &sw->provisional);
+                sw->nrules = pm->pc->nrules;
+                sw->rules = dw_calloc(sw->nrules + 1, sizeof *sw->rules);
+                for (size_t k = 0; k < sw->nrules; k++) {
+                    sw->rules[k].metric = (dw_perf_metric)pm->pc->rules[k].metric;
+                    sw->rules[k].reference = dw_eng_perf_rule_reference(p, i, k);
+                    sw->rules[k].margin = pm->pc->rules[k].margin;
+                    sw->rules[k].state = w->alerts[k].state;
                 }
-                json_object_set_new(wo, "rules", rules);
-                json_object_set_new(wo, "dropped", json_integer((json_int_t)w->dropped));
-                json_t *hist = json_array();
-                for (uint32_t k = 0; k < w->hist_len; k++) {
-                    const struct perf_hist *h =
-                        &w->hist[(w->hist_next + DW_ENG_PERF_HISTORY - w->hist_len + k) %
-                                 DW_ENG_PERF_HISTORY];
-                    json_t *ho = json_object();
-                    json_object_set_new(ho, "end", dw_eng_jtime(h->end));
-                    json_object_set_new(ho, "labelled", json_integer((json_int_t)h->n));
-                    json_object_set_new(ho, "unlabelled", json_integer((json_int_t)h->unlabelled));
-                    for (int mi = 0; mi < DW_PERF_METRIC_COUNT; mi++)
-                        if ((int)dw_perf_metric_kind((dw_perf_metric)mi) == pm->pc->kind)
-                            json_object_set_new(ho, dw_perf_metric_name((dw_perf_metric)mi),
-                                                dw_eng_jnum(h->m[mi]));
-                    if (pm->cbpe) {
-                        json_object_set_new(ho, "estimated_accuracy", dw_eng_jnum(h->est_accuracy));
-                        json_object_set_new(ho, "estimated_auc", dw_eng_jnum(h->est_auc));
-                    }
-                    json_array_append_new(hist, ho);
-                }
-                json_object_set_new(wo, "history", hist);
-                json_array_append_new(wins, wo);
+                sw->dropped = w->dropped;
+                sw->nhistory = w->hist_len;
+                sw->history = dw_calloc(w->hist_len + 1, sizeof *sw->history);
+                for (uint32_t k = 0; k < w->hist_len; k++)
+                    sw->history[k] = w->hist[(w->hist_next + DW_ENG_PERF_HISTORY - w->hist_len + k) %
+                                             DW_ENG_PERF_HISTORY];
             }
-            json_array_append_new(
-                models, json_pack("{s:s,s:o,s:s,s:o}", "model", dw_model_name(m), "model_version",
-                                  dw_model_version(m) ? json_string(dw_model_version(m))
-                                                      : json_null(),
-                                  "task",
-                                  pm->pc->kind == DW_PERF_CLASSIFICATION ? "classification"
-                                                                         : "regression",
-                                  "windows", wins));
         }
     }
-    return json_pack("{s:o,s:o}", "labels", lab, "models", models);
+    return st;
 }
 
 /* ---- replay of two files ---- */

@@ -40,7 +40,8 @@ void dw_eng_perf_force_label(dw_engine *e, bool on);
 bool dw_eng_perf_firing(const dw_engine *e, size_t midx, size_t sidx, size_t wi);
 /* The reference value of rule k of model midx (inline or reference_data). */
 double dw_eng_perf_rule_reference(const dw_eng_perf *p, size_t midx, size_t rule);
-/* The "performance" member of the status document. New reference. */
-json_t *dw_eng_perf_json(dw_engine *e);
+/* The performance part of the status snapshot (status_perf.h); the caller
+ * owns it (normally a dw_status's perf member). */
+struct dw_status_perf *dw_eng_perf_status(dw_engine *e);
 
 #endif

@@ -35,8 +35,8 @@ static bool retrain_condition(dw_model *m, const dw_reference *ref, size_t wi,
             json_array_append_new(columns,
                                   json_pack("{s:s,s:I,s:o,s:o}", "column", ref->cols[j].name,
                                             "samples", (json_int_t)r->count, "tests",
-                                            dw_eng_tests_json(r), "firing_since",
-                                            dw_eng_jtime(dw_model_alert(m, j, wi, 0)->started_ms)));
+                                            dw_status_tests_json(r), "firing_since",
+                                            dw_json_time(dw_model_alert(m, j, wi, 0)->started_ms)));
     }
     return firing >= rc->min_columns || prediction;
 }
@@ -95,10 +95,10 @@ void dw_eng_check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_
                             json_pack("{s:s,s:s,s:I}", "path", me->cfg->reference, "checksum",
                                       me->ref->checksum, "rows", (json_int_t)me->ref->rows));
         json_object_set_new(doc, "window", json_string(rc->window));
-        json_object_set_new(doc, "window_start", dw_eng_jtime(dw_window_start(w)));
-        json_object_set_new(doc, "window_end", dw_eng_jtime(dw_window_end(w)));
+        json_object_set_new(doc, "window_start", dw_json_time(dw_window_start(w)));
+        json_object_set_new(doc, "window_end", dw_json_time(dw_window_end(w)));
         json_object_set_new(doc, "drift_since", json_string(since));
-        json_object_set_new(doc, "triggered_at", dw_eng_jtime(end_ms));
+        json_object_set_new(doc, "triggered_at", dw_json_time(end_ms));
         json_object_set_new(doc, "columns", columns);
         json_object_set_new(doc, "performance_firing", json_boolean(perf));
         json_array_append_new(e->pending_retrain, doc);

@@ -207,15 +207,20 @@ static json_t *jcount(uint64_t v)
     return json_integer((json_int_t)v);
 }
 
+/* Messages behind the high watermarks, over the partitions whose lag is
+ * known. */
+static int64_t lag_total(const dw_partition_lag *lag, size_t n)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (lag[i].lag > 0)
+            total += lag[i].lag;
+    return total;
+}
+
 json_t *dw_http_status(dw_http *h)
 {
-    json_t *snap = dw_engine_snapshot(h->engine);
-    json_t *doc = json_object();
-    /* Shallow: the snapshot is immutable once published, and jansson's
-     * reference counts are atomic (JSON_HAVE_ATOMIC_BUILTINS), so sharing
-     * its members across threads is safe. */
-    json_object_update(doc, snap);
-    json_decref(snap);
+    json_t *doc = dw_engine_snapshot(h->engine);
     json_object_set_new(doc, "driftwatch", json_pack("{s:s}", "version", h->version));
 
     uint64_t age = progress_age(h);
@@ -242,12 +247,9 @@ json_t *dw_http_status(dw_http *h)
     dw_partition_lag *lag = copy_lag(h, &nlag, &have_consumer);
     if (have_consumer) {
         json_t *parts = json_array();
-        int64_t total = 0;
         int npaused = 0;
         for (size_t i = 0; i < nlag; i++) {
             const dw_partition_lag *p = &lag[i];
-            if (p->lag > 0)
-                total += p->lag;
             npaused += p->paused;
             json_array_append_new(
                 parts,
@@ -261,7 +263,8 @@ json_t *dw_http_status(dw_http *h)
         }
         json_object_set_new(doc, "consumer",
                             json_pack("{s:o,s:I,s:i}", "partitions", parts, "lag_total",
-                                      (json_int_t)total, "paused_partitions", npaused));
+                                      (json_int_t)lag_total(lag, nlag), "paused_partitions",
+                                      npaused));
     } else {
         json_object_set_new(doc, "consumer", json_null());
     }
@@ -318,7 +321,7 @@ static char *render_metrics(dw_http *h, size_t *len)
 {
     dw_engine_stats st;
     dw_engine_stats_get(h->engine, &st);
-    json_t *snap = dw_engine_snapshot(h->engine);
+    dw_status *status = dw_engine_status(h->engine);
     size_t nlag, nsinks;
     bool have_consumer;
     dw_partition_lag *lag = copy_lag(h, &nlag, &have_consumer);
@@ -344,7 +347,7 @@ static char *render_metrics(dw_http *h, size_t *len)
         .version = h->version,
         .up = is_live(h),
         .stats = &st,
-        .snapshot = snap,
+        .status = status,
         .lag = lag,
         .nlag = nlag,
         .have_consumer = have_consumer,
@@ -362,10 +365,33 @@ static char *render_metrics(dw_http *h, size_t *len)
     char *text = dw_metrics_render(&in, len, &dropped);
     if (dropped)
         __atomic_fetch_add(&h->series_dropped, dropped, __ATOMIC_RELAXED);
-    json_decref(snap);
+    dw_status_release(status);
     free(lag);
     free_sinks(sinks, nsinks);
     return text;
+}
+
+static char *render_ui(dw_http *h, const char *window, size_t *len)
+{
+    dw_engine_stats st;
+    dw_engine_stats_get(h->engine, &st);
+    dw_ui_header hd = {
+        .version = h->version,
+        .have_health = true,
+        .live = is_live(h),
+        .have_counters = true,
+        .applied = st.applied,
+    };
+    for (int r = 0; r < DW_REJECT_MAX; r++)
+        hd.rejected += st.rejected[r];
+    size_t nlag;
+    dw_partition_lag *lag = copy_lag(h, &nlag, &hd.have_lag);
+    hd.lag_total = lag_total(lag, nlag);
+    free(lag);
+    dw_status *status = dw_engine_status(h->engine);
+    char *html = dw_ui_render(status, &hd, window, len);
+    dw_status_release(status);
+    return html;
 }
 
 /* ---- request handling ---- */
@@ -597,11 +623,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return respond(conn, MHD_HTTP_OK, text, len, "application/json");
     }
     if (!strcmp(url, "/ui") || !strcmp(url, "/ui/")) {
-        json_t *doc = dw_http_status(h);
         const char *win = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "window");
         size_t len;
-        char *html = dw_ui_render(doc, win, &len);
-        json_decref(doc);
+        char *html = render_ui(h, win, &len);
         return respond(conn, MHD_HTTP_OK, html, len, "text/html; charset=utf-8");
     }
     if (!strcmp(url, "/"))

@@ -115,67 +115,88 @@ static void one_label_samples(FILE *f, const char *name, const char *label,
     }
 }
 
-/* ---- column series from the status document ---- */
+/* ---- column series from the status snapshot ---- */
 
-enum { COL_SAMPLES, COL_KS_D, COL_KS_P, COL_PSI, COL_CHI2_P, COL_MISSING, COL_DRIFT, COL_NMETRICS };
-
-static const struct {
-    const char *name;
-    const char *help;
-} col_metrics[COL_NMETRICS] = {
-    {"driftwatch_column_samples", "Values of the column in the window at its latest evaluation."},
-    {"driftwatch_column_ks_statistic",
-     "Kolmogorov-Smirnov distance D between reference and window (numeric columns)."},
-    {"driftwatch_column_ks_p_value",
-     "Kolmogorov-Smirnov p-value, before correction (numeric columns)."},
-    {"driftwatch_column_psi", "Population Stability Index of the window against the reference."},
-    {"driftwatch_column_chi2_p_value",
-     "Chi-squared homogeneity p-value, before correction (categorical columns)."},
-    {"driftwatch_column_missing_rate", "Share of missing values in the window."},
-    {"driftwatch_column_drift", "1 when the column drifts at its latest evaluation, else 0."},
-};
-
-typedef struct col_series {
-    char *labels;
-    double v[COL_NMETRICS];
-    bool has[COL_NMETRICS];
-} col_series;
-
-static bool num_at(const json_t *obj, const char *k1, const char *k2, double *out)
+/* A finite value as a sample; statistics that are not finite are left out
+ * (the status document shows them as null). */
+static bool finite_to(double x, double *out)
 {
-    const json_t *v = json_object_get(obj, k1);
-    if (v && k2)
-        v = json_object_get(v, k2);
-    if (!v || !json_is_number(v))
-        return false;
-    *out = json_number_value(v);
+    *out = x;
+    return isfinite(x);
+}
+
+static bool get_samples(const dw_column_result *r, double *v)
+{
+    *v = (double)r->count;
+    return true;
+}
+static bool get_ks_d(const dw_column_result *r, double *v)
+{
+    return r->has_ks && finite_to(r->ks.statistic, v);
+}
+static bool get_ks_p(const dw_column_result *r, double *v)
+{
+    return r->has_ks && finite_to(r->ks.p_value, v);
+}
+static bool get_psi(const dw_column_result *r, double *v)
+{
+    return finite_to(r->psi, v);
+}
+static bool get_chi2_p(const dw_column_result *r, double *v)
+{
+    return r->has_chi2 && finite_to(r->chi2.p_value, v);
+}
+static bool get_missing(const dw_column_result *r, double *v)
+{
+    return finite_to(r->quality.missing_rate, v);
+}
+static bool get_drift(const dw_column_result *r, double *v)
+{
+    *v = r->drift ? 1 : 0;
     return true;
 }
 
-static const char *str_or_empty(const json_t *v)
-{
-    return json_is_string(v) ? json_string_value(v) : "";
-}
+/* The per-(model, version, column, window) gauges, in exposition order:
+ * a new one is a row here (and a line in docs/api.md). */
+static const struct {
+    const char *name;
+    const char *help;
+    bool (*get)(const dw_column_result *r, double *v);
+} cell_gauges[] = {
+    {"driftwatch_column_samples", "Values of the column in the window at its latest evaluation.",
+     get_samples},
+    {"driftwatch_column_ks_statistic",
+     "Kolmogorov-Smirnov distance D between reference and window (numeric columns).", get_ks_d},
+    {"driftwatch_column_ks_p_value",
+     "Kolmogorov-Smirnov p-value, before correction (numeric columns).", get_ks_p},
+    {"driftwatch_column_psi", "Population Stability Index of the window against the reference.",
+     get_psi},
+    {"driftwatch_column_chi2_p_value",
+     "Chi-squared homogeneity p-value, before correction (categorical columns).", get_chi2_p},
+    {"driftwatch_column_missing_rate", "Share of missing values in the window.", get_missing},
+    {"driftwatch_column_drift", "1 when the column drifts at its latest evaluation, else 0.",
+     get_drift},
+};
+#define NGAUGES (sizeof cell_gauges / sizeof cell_gauges[0])
+
+typedef struct col_series {
+    char *labels;
+    const dw_column_result *r;
+} col_series;
 
 /* Collects the evaluated (model, version, column, window) label sets, at
  * most max; returns how many exist in total (kept + dropped). */
-static size_t collect_columns(const json_t *snap, size_t max, col_series **out, size_t *nout)
+static size_t collect_columns(const dw_status *st, size_t max, col_series **out, size_t *nout)
 {
     static const char *const names[] = {"model", "model_version", "column", "window"};
     size_t total = 0, n = 0, cap = 0;
     col_series *cs = NULL;
-    const json_t *models = json_object_get(snap, "models");
-    size_t i, j;
-    const json_t *m, *c;
-    json_array_foreach (models, i, m) {
-        const char *model = str_or_empty(json_object_get(m, "model"));
-        const char *version = str_or_empty(json_object_get(m, "model_version"));
-        json_array_foreach (json_object_get(m, "columns"), j, c) {
-            const char *col = str_or_empty(json_object_get(c, "name"));
-            const char *wname;
-            const json_t *w;
-            json_object_foreach ((json_t *)json_object_get(c, "windows"), wname, w) {
-                if (!json_object_get(w, "samples"))
+    for (size_t i = 0; i < st->nmodels; i++) {
+        const dw_status_model *m = &st->models[i];
+        for (size_t j = 0; j < m->ncolumns; j++) {
+            const dw_status_column *c = &m->columns[j];
+            for (size_t w = 0; w < m->nwindows; w++) {
+                if (!c->cells[w].evaluated)
                     continue; /* not evaluated yet: no statistics to show */
                 total++;
                 if (n >= max)
@@ -184,21 +205,9 @@ static size_t collect_columns(const json_t *snap, size_t max, col_series **out, 
                     cap = cap ? 2 * cap : 64;
                     cs = dw_realloc(cs, cap * sizeof *cs);
                 }
-                col_series *s = &cs[n++];
-                memset(s, 0, sizeof *s);
-                const char *vals[] = {model, version, col, wname};
-                s->labels = labels_of(4, names, vals);
-                s->has[COL_SAMPLES] = num_at(w, "samples", NULL, &s->v[COL_SAMPLES]);
-                const json_t *tests = json_object_get(w, "tests");
-                s->has[COL_KS_D] = num_at(tests, "ks", "statistic", &s->v[COL_KS_D]);
-                s->has[COL_KS_P] = num_at(tests, "ks", "p_value", &s->v[COL_KS_P]);
-                s->has[COL_PSI] = num_at(tests, "psi", NULL, &s->v[COL_PSI]);
-                s->has[COL_CHI2_P] = num_at(tests, "chi2", "p_value", &s->v[COL_CHI2_P]);
-                s->has[COL_MISSING] =
-                    num_at(json_object_get(w, "quality"), "missing_rate", NULL, &s->v[COL_MISSING]);
-                const json_t *d = json_object_get(w, "drift");
-                s->has[COL_DRIFT] = json_is_boolean(d);
-                s->v[COL_DRIFT] = json_is_true(d) ? 1 : 0;
+                const char *vals[] = {m->model, m->version ? m->version : "", c->name,
+                                      m->windows[w].name};
+                cs[n++] = (col_series){labels_of(4, names, vals), &c->cells[w].result};
             }
         }
     }
@@ -207,26 +216,19 @@ static size_t collect_columns(const json_t *snap, size_t max, col_series **out, 
     return total;
 }
 
-static void alerts_firing(FILE *f, const json_t *snap)
+static void alerts_firing(FILE *f, const dw_status *st)
 {
     static const char *const names[] = {"model", "model_version", "kind"};
-    size_t i, j;
-    const json_t *m, *c;
-    json_array_foreach (json_object_get(snap, "models"), i, m) {
+    for (size_t i = 0; i < st->nmodels; i++) {
+        const dw_status_model *m = &st->models[i];
         uint64_t firing[2] = {0, 0};
-        json_array_foreach (json_object_get(m, "columns"), j, c) {
-            const char *wname;
-            const json_t *w;
-            json_object_foreach ((json_t *)json_object_get(c, "windows"), wname, w) {
-                if (!strcmp(str_or_empty(json_object_get(w, "state")), "firing"))
-                    firing[0]++;
-                if (!strcmp(str_or_empty(json_object_get(w, "quality_state")), "firing"))
-                    firing[1]++;
+        for (size_t j = 0; j < m->ncolumns; j++)
+            for (size_t w = 0; w < m->nwindows; w++) {
+                firing[0] += m->columns[j].cells[w].state == DW_ALERT_FIRING;
+                firing[1] += m->columns[j].cells[w].quality_state == DW_ALERT_FIRING;
             }
-        }
         for (int k = 0; k < 2; k++) {
-            const char *vals[] = {str_or_empty(json_object_get(m, "model")),
-                                  str_or_empty(json_object_get(m, "model_version")),
+            const char *vals[] = {m->model, m->version ? m->version : "",
                                   k ? "quality" : "distribution"};
             char *l = labels_of(3, names, vals);
             sample_u64(f, "driftwatch_alerts_firing", l, firing[k]);
@@ -361,13 +363,15 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
     col_series *cs = NULL;
     size_t ncs = 0;
     size_t max = in->max_column_series ? in->max_column_series : DW_METRICS_MAX_COLUMN_SERIES;
-    if (in->snapshot)
-        drop += collect_columns(in->snapshot, max, &cs, &ncs) - ncs;
-    for (int k = 0; k < COL_NMETRICS; k++) {
-        family(f, col_metrics[k].name, "gauge", col_metrics[k].help);
-        for (size_t i = 0; i < ncs; i++)
-            if (cs[i].has[k])
-                sample_double(f, col_metrics[k].name, cs[i].labels, cs[i].v[k]);
+    if (in->status)
+        drop += collect_columns(in->status, max, &cs, &ncs) - ncs;
+    for (size_t k = 0; k < NGAUGES; k++) {
+        family(f, cell_gauges[k].name, "gauge", cell_gauges[k].help);
+        for (size_t i = 0; i < ncs; i++) {
+            double v;
+            if (cell_gauges[k].get(cs[i].r, &v))
+                sample_double(f, cell_gauges[k].name, cs[i].labels, v);
+        }
     }
     for (size_t i = 0; i < ncs; i++)
         free(cs[i].labels);
@@ -375,10 +379,10 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
 
     family(f, "driftwatch_alerts_firing", "gauge",
            "Alerts firing now, per model version and kind (distribution or quality).");
-    if (in->snapshot)
-        alerts_firing(f, in->snapshot);
-    if (in->snapshot)
-        dw_metrics_write_performance(f, in->snapshot);
+    if (in->status)
+        alerts_firing(f, in->status);
+    if (in->status && in->status->perf)
+        dw_metrics_write_performance(f, in->status->perf);
 
     static const struct {
         const char *name, *help;

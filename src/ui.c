@@ -1,5 +1,7 @@
 #include "driftwatch/ui.h"
 
+#include "driftwatch/timestamp.h"
+
 #include "ui_int.h"
 
 #include <math.h>
@@ -71,31 +73,14 @@ void dw_ui_esc(FILE *f, const char *s)
     esc(f, s);
 }
 
-static const char *jstr(const json_t *o, const char *k)
+void dw_ui_model_title(FILE *f, const char *model, const char *version)
 {
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-void dw_ui_model_title(FILE *f, const json_t *m)
-{
-    esc(f, jstr(m, "model"));
-    if (jstr(m, "model_version")) {
+    esc(f, model);
+    if (version) {
         fputs(" <span class=\"ver\">", f);
-        esc(f, jstr(m, "model_version"));
+        esc(f, version);
         fputs("</span>", f);
     }
-}
-
-static bool jnum_at(const json_t *o, const char *k1, const char *k2, double *out)
-{
-    const json_t *v = json_object_get(o, k1);
-    if (v && k2)
-        v = json_object_get(v, k2);
-    if (!json_is_number(v))
-        return false;
-    *out = json_number_value(v);
-    return true;
 }
 
 /* A statistic for people: 3 significant digits, small p-values in
@@ -160,24 +145,22 @@ static const char STYLE[] =
     "footer{padding:8px 24px 20px;font-size:12px;color:#8a97a4}";
 
 /* The drift state of one column in one window, as a CSS class and a label. */
-static void card_state(const json_t *w, const char **cls, const char **label)
+static void card_state(const dw_status_cell *x, const char **cls, const char **label)
 {
-    const char *st = jstr(w, "state"), *qs = jstr(w, "quality_state");
-    bool evaluated = json_object_get(w, "samples") != NULL;
-    if (qs && !strcmp(qs, "firing")) {
+    if (x->quality_state == DW_ALERT_FIRING) {
         *cls = "quality";
         *label = "quality problem";
-    } else if (st && !strcmp(st, "firing")) {
+    } else if (x->state == DW_ALERT_FIRING) {
         *cls = "firing";
         *label = "drifting";
-    } else if ((st && !strcmp(st, "pending")) || (qs && !strcmp(qs, "pending")) ||
-               json_is_true(json_object_get(w, "drift"))) {
+    } else if (x->state == DW_ALERT_PENDING || x->quality_state == DW_ALERT_PENDING ||
+               (x->evaluated && x->result.drift)) {
         *cls = "pending";
         *label = "pending";
-    } else if (!evaluated) {
+    } else if (!x->evaluated) {
         *cls = "nodata";
         *label = "no data yet";
-    } else if (json_is_false(json_object_get(w, "enough_samples"))) {
+    } else if (!x->result.enough_samples) {
         *cls = "nodata";
         *label = "too few samples";
     } else {
@@ -186,22 +169,15 @@ static void card_state(const json_t *w, const char **cls, const char **label)
     }
 }
 
-static void chart(FILE *f, const char *column, const json_t *hist)
+static void chart(FILE *f, const char *column, const dw_status_hist *hist)
 {
-    const json_t *labels = json_object_get(hist, "labels");
-    const json_t *ref = json_object_get(hist, "reference");
-    const json_t *cur = json_object_get(hist, "current");
-    size_t n = json_array_size(labels);
-    if (json_array_size(ref) < n)
-        n = json_array_size(ref);
-    if (json_array_size(cur) < n)
-        n = json_array_size(cur);
+    size_t n = hist->n;
     if (n > MAX_BARS)
         n = MAX_BARS;
     double top = 0;
     for (size_t i = 0; i < n; i++) {
-        double r = json_number_value(json_array_get(ref, i));
-        double c = json_number_value(json_array_get(cur, i));
+        double r = hist->reference[i];
+        double c = hist->current[i];
         if (r > top)
             top = r;
         if (c > top)
@@ -227,12 +203,12 @@ static void chart(FILE *f, const char *column, const json_t *hist)
     double slot = (CH_RIGHT - CH_LEFT) / (double)n, h = CH_BOTTOM - CH_TOP;
     double gap = slot > 6 ? 1.5 : 0.5;
     for (size_t i = 0; i < n; i++) {
-        double r = json_number_value(json_array_get(ref, i));
-        double c = json_number_value(json_array_get(cur, i));
+        double r = hist->reference[i];
+        double c = hist->current[i];
         double x = CH_LEFT + slot * (double)i;
         double rh = h * r / top, chh = h * c / top;
         fputs("<g><title>", f);
-        esc(f, json_string_value(json_array_get(labels, i)));
+        esc(f, hist->labels[i]);
         fprintf(f, ": reference %.1f%%, current %.1f%%</title>", 100 * r, 100 * c);
         /* Reference: a full-width grey bar; current: a narrower bar in
          * the state colour on top, so both stay visible where they differ. */
@@ -271,8 +247,7 @@ static void chart(FILE *f, const char *column, const json_t *hist)
                 "<text class=\"xtick\" x=\"%.2f\" y=\"%.1f\" text-anchor=\"end\" "
                 "font-size=\"%.0f\" fill=\"#55626f\" transform=\"rotate(-%.0f %.2f %.1f)\">",
                 x, y, XLAB_FONT, XLAB_ANGLE, x, y);
-        const char *lab = json_string_value(json_array_get(labels, i));
-        esc_short(f, lab ? lab : "", XLAB_MAX);
+        esc_short(f, hist->labels[i] ? hist->labels[i] : "", XLAB_MAX);
         fputs("</text>", f);
     }
     fputs("</svg>", f);
@@ -290,25 +265,31 @@ static void hhmm(FILE *f, const char *t, bool with_date)
     fprintf(f, "%.5s", t + 11);
 }
 
-/* PSI of recent evaluations over their window end times: the 0.2 level
- * dashed, the first and last times (UTC) under the line. */
-static void sparkline(FILE *f, const json_t *hist)
+/* ms as RFC 3339 text in t. Returns t. */
+static const char *time_text(int64_t ms, char t[40])
 {
-    size_t n = json_array_size(hist);
+    dw_ts_format(ms, t, 40);
+    return t;
+}
+
+/* PSI of recent evaluations over their window end times: the 0.2 level
+ * dashed, the first and last times (UTC) under the line. Points whose PSI
+ * is not finite are left out. */
+static void sparkline(FILE *f, const dw_status_point *hist, size_t n)
+{
     size_t first = n > MAX_SPARK ? n - MAX_SPARK : 0;
     double top = 0;
     size_t valid = 0;
-    const char *t0 = NULL, *t1 = NULL;
+    char t0[40] = "", t1[40] = "";
     for (size_t i = first; i < n; i++) {
-        double v;
-        if (jnum_at(json_array_get(hist, i), "psi", NULL, &v)) {
+        double v = hist[i].psi;
+        if (isfinite(v)) {
             valid++;
             if (v > top)
                 top = v;
-            const char *at = jstr(json_array_get(hist, i), "at");
-            if (!t0)
-                t0 = at;
-            t1 = at;
+            if (!*t0)
+                dw_ts_format(hist[i].at_ms, t0, sizeof t0);
+            dw_ts_format(hist[i].at_ms, t1, sizeof t1);
         }
     }
     fprintf(f,
@@ -332,8 +313,8 @@ static void sparkline(FILE *f, const json_t *hist)
         size_t k = 0;
         double lx = 0, ly = 0;
         for (size_t i = first; i < n; i++) {
-            double v;
-            if (!jnum_at(json_array_get(hist, i), "psi", NULL, &v))
+            double v = hist[i].psi;
+            if (!isfinite(v))
                 continue;
             lx = valid > 1 ? 3 + (SPARK_W - 6) * (double)k / (double)(valid - 1) : SPARK_W / 2;
             ly = SPARK_PLOT_H - 3 - (SPARK_PLOT_H - 6) * v / top;
@@ -343,7 +324,7 @@ static void sparkline(FILE *f, const json_t *hist)
         fprintf(f, "\"/><circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" style=\"fill:var(--c)\"/>", lx,
                 ly);
         /* The time axis: evaluations are at window ends, oldest left. */
-        bool days = t0 && t1 && strncmp(t0, t1, 10) != 0;
+        bool days = strncmp(t0, t1, 10) != 0;
         fprintf(f,
                 "<text class=\"ttick\" x=\"3\" y=\"%.0f\" font-size=\"9\" "
                 "fill=\"#55626f\">",
@@ -362,163 +343,136 @@ static void sparkline(FILE *f, const json_t *hist)
     fputs("</svg>", f);
 }
 
-static void stat_row(FILE *f, const char *name, const json_t *obj, const char *k1, const char *k2)
+/* One statistic row, when the value is there (finite). */
+static void stat_row(FILE *f, const char *name, bool has, double v, bool p_value)
 {
-    double v;
-    if (!jnum_at(obj, k1, k2, &v))
+    if (!has || !isfinite(v))
         return;
     fprintf(f, "<tr><td>%s</td><td class=\"v\">", name);
-    num(f, v, k2 && !strcmp(k2, "p_value"));
+    num(f, v, p_value);
     fputs("</td></tr>", f);
 }
 
-static void card(FILE *f, const json_t *col, const char *wname)
+static void card(FILE *f, const dw_status_column *col, const dw_status_cell *x)
 {
-    const char *name = jstr(col, "name");
-    const json_t *w = json_object_get(json_object_get(col, "windows"), wname);
     const char *cls, *label;
-    card_state(w, &cls, &label);
+    card_state(x, &cls, &label);
     fprintf(f, "<div class=\"card %s\"><h3><span>", cls);
-    esc(f, name);
+    esc(f, col->name);
     fputs(" <span class=\"type\">", f);
-    esc(f, jstr(col, "type"));
+    esc(f, dw_status_col_type_name(col->type));
     fprintf(f, "</span></span><span class=\"badge\">%s</span></h3>", label);
-    chart(f, name ? name : "", json_object_get(w, "histogram"));
+    chart(f, col->name, &x->histogram);
     fputs("<div class=\"legend\"><span><span class=\"sw\" style=\"background:#aeb9c4\"></span>"
           "reference</span><span><span class=\"sw\" style=\"background:var(--c);opacity:.7\">"
           "</span>current window</span></div>",
           f);
     fputs("<table class=\"stats\">", f);
-    const json_t *tests = json_object_get(w, "tests");
-    double samples;
-    if (jnum_at(w, "samples", NULL, &samples))
-        fprintf(f, "<tr><td>samples</td><td class=\"v\">%.0f</td></tr>", samples);
-    stat_row(f, "KS D", tests, "ks", "statistic");
-    stat_row(f, "KS p", tests, "ks", "p_value");
-    stat_row(f, "&chi;&sup2; p", tests, "chi2", "p_value");
-    stat_row(f, "PSI", tests, "psi", NULL);
-    stat_row(f, "missing rate", w, "quality", "missing_rate");
-    stat_row(f, "reference missing rate", w, "quality", "ref_missing_rate");
+    const dw_column_result *r = &x->result;
+    bool ev = x->evaluated;
+    if (ev)
+        fprintf(f, "<tr><td>samples</td><td class=\"v\">%.0f</td></tr>", (double)r->count);
+    stat_row(f, "KS D", ev && r->has_ks, r->ks.statistic, false);
+    stat_row(f, "KS p", ev && r->has_ks, r->ks.p_value, true);
+    stat_row(f, "&chi;&sup2; p", ev && r->has_chi2, r->chi2.p_value, true);
+    stat_row(f, "PSI", ev, r->psi, false);
+    stat_row(f, "missing rate", ev, r->quality.missing_rate, false);
+    stat_row(f, "reference missing rate", ev, r->quality.ref_missing_rate, false);
     fputs("</table>", f);
-    const json_t *newc = json_object_get(w, "new_categories");
-    if (json_array_size(newc) > 0) {
+    if (x->nnew > 0) {
         fputs("<div class=\"new\">new categories: ", f);
-        size_t i;
-        const json_t *c;
-        json_array_foreach (newc, i, c) {
+        for (size_t i = 0; i < x->nnew; i++) {
             if (i >= 5) {
-                fprintf(f, " and %zu more", json_array_size(newc) - 5);
+                fprintf(f, " and %zu more", x->nnew - 5);
                 break;
             }
             if (i)
                 fputs(", ", f);
-            esc_short(f, json_is_string(c) ? json_string_value(c) : "", 24);
+            esc_short(f, x->new_categories[i], 24);
         }
         fputs("</div>", f);
     }
     fputs("<div class=\"sparkrow\">", f);
-    sparkline(f, json_object_get(w, "psi_history"));
+    sparkline(f, x->history, x->nhistory);
     fputs("<span>PSI, recent evaluations</span></div></div>", f);
 }
 
 /* The window a model's cards show: the requested one if the model has it,
- * else its first. */
-static const char *pick_window(const json_t *model, const char *want)
+ * else its first; -1 when the model has none. */
+static long pick_window(const dw_status_model *m, const char *want)
 {
-    const json_t *wins = json_object_get(model, "windows");
-    size_t i;
-    const json_t *w;
-    json_array_foreach (wins, i, w) {
-        const char *n = jstr(w, "name");
-        if (want && n && !strcmp(n, want))
-            return n;
-    }
-    return jstr(json_array_get(wins, 0), "name");
+    for (size_t w = 0; want && w < m->nwindows; w++)
+        if (!strcmp(m->windows[w].name, want))
+            return (long)w;
+    return m->nwindows ? 0 : -1;
 }
 
-static void model_section(FILE *f, const json_t *m, const char *want)
+static void model_section(FILE *f, const dw_status_model *m, const char *want)
 {
-    const char *wname = pick_window(m, want);
+    long wi = pick_window(m, want);
     fputs("<section class=\"model\"><h2>", f);
-    dw_ui_model_title(f, m);
+    dw_ui_model_title(f, m->model, m->version);
     fputs("</h2><div class=\"meta\">", f);
-    size_t i;
-    const json_t *w;
-    json_array_foreach (json_object_get(m, "windows"), i, w) {
-        const char *n = jstr(w, "name");
-        if (!n || !wname || strcmp(n, wname))
-            continue;
+    if (wi >= 0) {
+        const dw_status_window *w = &m->windows[wi];
         fputs("window <b>", f);
-        esc(f, n);
+        esc(f, w->name);
         fputs("</b>", f);
-        if (jstr(w, "start") && jstr(w, "end")) {
+        if (w->evaluated) {
+            char t[40];
             fputs(" &middot; ", f);
-            esc(f, jstr(w, "start"));
+            esc(f, time_text(w->start_ms, t));
             fputs(" &ndash; ", f);
-            esc(f, jstr(w, "end"));
+            esc(f, time_text(w->end_ms, t));
         } else {
             fputs(" &middot; not evaluated yet", f);
         }
     }
-    const json_t *ref = json_object_get(m, "reference");
-    if (ref) {
-        fputs(" &middot; reference ", f);
-        esc(f, jstr(ref, "path"));
-        double rows;
-        if (jnum_at(ref, "rows", NULL, &rows))
-            fprintf(f, " (%.0f rows)", rows);
-    }
+    fputs(" &middot; reference ", f);
+    esc(f, m->reference_path);
+    fprintf(f, " (%.0f rows)", (double)m->reference_rows);
     fputs("</div><div class=\"grid\">", f);
-    const json_t *c;
-    json_array_foreach (json_object_get(m, "columns"), i, c)
-        card(f, c, wname ? wname : "");
+    /* A model without windows (not configurable today) still lists its
+     * columns, as cards without data. */
+    static const dw_status_cell none;
+    for (size_t j = 0; j < m->ncolumns; j++)
+        card(f, &m->columns[j], wi >= 0 ? &m->columns[j].cells[wi] : &none);
     fputs("</div></section>", f);
 }
 
-static void header(FILE *f, const json_t *st)
+static void header(FILE *f, const dw_status *st, const dw_ui_header *hd)
 {
     fputs("<header><h1>driftwatch</h1>", f);
-    const char *ver = jstr(json_object_get(st, "driftwatch"), "version");
-    if (ver) {
+    if (hd && hd->version) {
         fputs("<span class=\"kv\">version <b>", f);
-        esc(f, ver);
+        esc(f, hd->version);
         fputs("</b></span>", f);
     }
-    const json_t *h = json_object_get(st, "health");
-    if (h)
-        fprintf(f, "<span class=\"kv\">consumer <b>%s</b></span>",
-                json_is_true(json_object_get(h, "live")) ? "live" : "stalled");
+    if (hd && hd->have_health)
+        fprintf(f, "<span class=\"kv\">consumer <b>%s</b></span>", hd->live ? "live" : "stalled");
     fputs("<span class=\"kv\">watermark <b>", f);
-    esc(f, jstr(st, "watermark") ? jstr(st, "watermark") : "none yet");
+    char t[40];
+    esc(f, st->watermark_ms != INT64_MIN ? time_text(st->watermark_ms, t) : "none yet");
     fputs("</b></span>", f);
-    const json_t *cnt = json_object_get(st, "counters");
-    double v;
-    if (jnum_at(cnt, "applied", NULL, &v))
-        fprintf(f, "<span class=\"kv\">records applied <b>%.0f</b></span>", v);
-    double rej = 0;
-    const char *k;
-    const json_t *x;
-    json_object_foreach ((json_t *)json_object_get(cnt, "rejected"), k, x)
-        rej += json_number_value(x);
-    if (cnt)
-        fprintf(f, "<span class=\"kv\">rejected <b>%.0f</b></span>", rej);
-    const json_t *cons = json_object_get(st, "consumer");
-    if (jnum_at(cons, "lag_total", NULL, &v))
-        fprintf(f, "<span class=\"kv\">consumer lag <b>%.0f</b></span>", v);
+    if (hd && hd->have_counters) {
+        fprintf(f, "<span class=\"kv\">records applied <b>%.0f</b></span>", (double)hd->applied);
+        fprintf(f, "<span class=\"kv\">rejected <b>%.0f</b></span>", (double)hd->rejected);
+    }
+    if (hd && hd->have_lag)
+        fprintf(f, "<span class=\"kv\">consumer lag <b>%.0f</b></span>", (double)hd->lag_total);
     fputs("</header>", f);
 }
 
 /* Links to every window name the models have (first appearance order). */
-static void nav(FILE *f, const json_t *models, const char *want)
+static void nav(FILE *f, const dw_status *st, const char *want)
 {
     const char *names[32];
     size_t n = 0;
-    size_t i, j;
-    const json_t *m, *w;
-    json_array_foreach (models, i, m) {
-        json_array_foreach (json_object_get(m, "windows"), j, w) {
-            const char *nm = jstr(w, "name");
-            bool dup = !nm;
+    for (size_t i = 0; i < st->nmodels; i++) {
+        const dw_status_model *m = &st->models[i];
+        for (size_t w = 0; w < m->nwindows; w++) {
+            const char *nm = m->windows[w].name;
+            bool dup = false;
             for (size_t k = 0; k < n && !dup; k++)
                 dup = !strcmp(names[k], nm);
             if (!dup && n < sizeof names / sizeof names[0])
@@ -544,7 +498,7 @@ static void nav(FILE *f, const json_t *models, const char *want)
     fputs("</nav>", f);
 }
 
-char *dw_ui_render(const json_t *status, const char *window, size_t *len)
+char *dw_ui_render(const dw_status *status, const dw_ui_header *hd, const char *window, size_t *len)
 {
     char *buf = NULL;
     size_t blen = 0;
@@ -559,20 +513,18 @@ char *dw_ui_render(const json_t *status, const char *window, size_t *len)
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
             "<title>driftwatch status</title><style>%s</style></head><body>",
             DW_UI_REFRESH_SECONDS, STYLE);
-    header(f, status);
-    const json_t *models = json_object_get(status, "models");
-    nav(f, models, window);
+    header(f, status, hd);
+    nav(f, status, window);
     fputs("<main>", f);
-    if (json_array_size(models) == 0) {
+    if (status->nmodels == 0) {
         fputs("<div class=\"empty\">No window has been evaluated yet. Charts appear once the "
               "first window closes in event time (records are being counted meanwhile).</div>",
               f);
     }
-    size_t i;
-    const json_t *m;
-    json_array_foreach (models, i, m)
-        model_section(f, m, window);
-    dw_ui_performance(f, status, window);
+    for (size_t i = 0; i < status->nmodels; i++)
+        model_section(f, &status->models[i], window);
+    if (status->perf)
+        dw_ui_performance(f, status->perf, window);
     fprintf(f,
             "</main><footer>Grey bars: training reference; coloured bars: the current window "
             "(green ok, amber pending, red drifting, purple data-quality problem, grey not "

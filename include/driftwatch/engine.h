@@ -8,12 +8,13 @@
  * documents, byte for byte apart from the delivery timestamp the notifier
  * adds.
  *
- * Single writer: one thread calls every function except dw_engine_stats()
- * and dw_engine_snapshot(), which other threads may call at any time. */
+ * Single writer: one thread calls every function except dw_engine_stats(),
+ * dw_engine_status() and dw_engine_snapshot(), which other threads may call at any time. */
 #ifndef DRIFTWATCH_ENGINE_H
 #define DRIFTWATCH_ENGINE_H
 
 #include "driftwatch/config.h"
+#include "driftwatch/status.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -183,11 +184,16 @@ void dw_engine_flush(dw_engine *e);
  * the rebuilt windows. Engine thread only. */
 void dw_engine_publish(dw_engine *e);
 
-/* The latest published status document (docs/api.md): models, columns,
- * windows, the latest statistics and alert states, display histograms and
- * recent PSI history. Published by the engine's thread after every
- * evaluation; safe to call from any thread. Returns the caller's own copy
- * (a new reference no other thread shares). */
+/* The latest published status snapshot (driftwatch/status.h): models,
+ * columns, windows, the latest statistics and alert states, display
+ * histograms and recent PSI history. Published by the engine's thread after
+ * evaluations (at most once a second); safe to call from any thread.
+ * Returns a reference the caller drops with dw_status_release(); never
+ * NULL (an empty snapshot before the first publish). */
+dw_status *dw_engine_status(dw_engine *e);
+
+/* The same as the JSON of GET /api/v1/status's engine part
+ * (dw_status_json()); a new reference the caller owns. */
 json_t *dw_engine_snapshot(dw_engine *e);
 
 /* The alerts firing now, as a document a later run can restore:

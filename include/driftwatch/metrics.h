@@ -3,7 +3,7 @@
  * metric, its type and labels).
  *
  * The renderer is a pure function of its input: the engine's counters, its
- * published status document, the consumer lag and the notifier's per-sink
+ * published status snapshot, the consumer lag and the notifier's per-sink
  * counters. It does not lock anything; callers collect a consistent input
  * first (src/http.c). */
 #ifndef DRIFTWATCH_METRICS_H
@@ -14,6 +14,7 @@
 #include "driftwatch/engine.h"
 #include "driftwatch/notifier.h"
 #include "driftwatch/process.h"
+#include "driftwatch/status.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -67,7 +68,7 @@ typedef struct dw_metrics_input {
     const char *version;          /* driftwatch_build_info{version}; NULL: "unknown" */
     bool up;                      /* driftwatch_up: the consumer loop is live */
     const dw_engine_stats *stats; /* required */
-    const json_t *snapshot;       /* dw_engine_snapshot() document; NULL: no column series */
+    const dw_status *status;      /* dw_engine_status() snapshot; NULL: no column series */
     const dw_partition_lag *lag;  /* assigned partitions; lag < 0 (unknown) is left out */
     size_t nlag;
     bool have_consumer; /* driftwatch_consumer_paused_partitions is shown */

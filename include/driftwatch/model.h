@@ -43,7 +43,7 @@ typedef struct dw_model_spec {
     size_t nwindows; /* 1..DW_MAX_WINDOWS */
     int64_t lateness_ms;
     size_t max_new_categories;  /* K, 0..DW_MAX_NEW_CATEGORIES */
-    uint32_t alert_for;         /* consecutive breaches before firing */
+    dw_alert_rule alert;        /* alerts.for and alerts.keep_firing_for */
     double clear_psi, clear_ks; /* hysteresis levels */
 } dw_model_spec;
 
@@ -62,7 +62,7 @@ size_t dw_model_memory(const dw_model_spec *spec);
  * keeping the window state. Same ownership rules as dw_model_spec; the
  * reference and windows must be the ones the model was created with. */
 void dw_model_set_params(dw_model *m, const dw_thresholds *const *col_thresholds,
-                         const bool *col_ignored, uint32_t alert_for, double clear_psi,
+                         const bool *col_ignored, const dw_alert_rule *alert, double clear_psi,
                          double clear_ks);
 
 const char *dw_model_name(const dw_model *m);

@@ -1,5 +1,6 @@
 /* The status page (GET /ui): one self-contained HTML document, rendered on
- * the server from the status document of GET /api/v1/status. No external
+ * the server from the engine's status snapshot (driftwatch/status.h) and a
+ * few process counters. No external
  * assets and no JavaScript: charts are inline SVG, the page refreshes
  * itself every DW_UI_REFRESH_SECONDS.
  *
@@ -10,15 +11,30 @@
 #ifndef DRIFTWATCH_UI_H
 #define DRIFTWATCH_UI_H
 
-#include <jansson.h>
+#include "driftwatch/status.h"
+
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define DW_UI_REFRESH_SECONDS 10
 
-/* Renders the page for status (borrowed). window selects the window whose
+/* The page header's process facts (src/http.c fills them). */
+typedef struct dw_ui_header {
+    const char *version; /* NULL: not shown */
+    bool have_health;    /* live is shown */
+    bool live;           /* the consumer loop makes progress */
+    bool have_counters;  /* applied and rejected are shown */
+    uint64_t applied, rejected;
+    bool have_lag; /* a consumer runs: lag_total is shown */
+    int64_t lag_total;
+} dw_ui_header;
+
+/* Renders the page for status and hd (borrowed; hd may be NULL). window selects the window whose
  * statistics are charted (NULL, or a name no model has: each model's first
  * window). Returns a NUL-terminated buffer the caller frees with free();
  * *len (if not NULL) is its length. Never fails (out of memory aborts). */
-char *dw_ui_render(const json_t *status, const char *window, size_t *len);
+char *dw_ui_render(const dw_status *status, const dw_ui_header *hd, const char *window,
+                   size_t *len);
 
 #endif

@@ -13,42 +13,90 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A status document as the engine publishes it (src/engine.c,
- * publish_snapshot), cut down to what the renderers read. */
-static json_t *snapshot(const char *model, const char *column0)
+/* A status snapshot as the engine publishes it (src/engine_docs.c), cut
+ * down to what the renderers read: model M v3, windows 15m and 1h; C0
+ * numeric (15m: drifting and firing; 1h: never evaluated), country
+ * categorical (15m: quality alert firing; 1h: evaluated, PSI not finite,
+ * pending). Lives in fx, which the caller keeps while the snapshot is used. */
+typedef struct fixture {
+    dw_status st;
+    dw_status_model m;
+    dw_status_window w[2];
+    dw_status_column c[2];
+    dw_status_cell cells[2][2];
+    char *labels[3];
+    double ref[3], cur[3];
+    dw_status_point hist[2];
+} fixture;
+
+static dw_status *snapshot(fixture *fx, const char *model, const char *column0)
 {
-    const char *text =
-        "{\"version\":\"1\",\"watermark\":\"2026-11-25T10:00:00.000Z\",\"models\":[{"
-        "\"model\":\"M\",\"model_version\":\"v3\","
-        "\"windows\":[{\"name\":\"15m\"},{\"name\":\"1h\"}],"
-        "\"columns\":["
-        " {\"name\":\"C0\",\"type\":\"numeric\",\"windows\":{"
-        "  \"15m\":{\"samples\":120,\"tests\":{\"ks\":{\"statistic\":0.1,\"p_value\":0.25},"
-        "           \"psi\":0.3},\"quality\":{\"missing_rate\":0.05},\"drift\":true,"
-        "           \"state\":\"firing\",\"quality_state\":\"inactive\","
-        "           \"histogram\":{\"labels\":[\"<0\",\"0\",\">1\"],\"reference\":[0.2,0.5,0.3],"
-        "                         \"current\":[0.1,0.4,0.5]},"
-        "           \"psi_history\":[{\"psi\":0.1},{\"psi\":0.3}]},"
-        "  \"1h\":{\"state\":\"inactive\",\"quality_state\":\"inactive\"}}},"
-        " {\"name\":\"country\",\"type\":\"categorical\",\"windows\":{"
-        "  \"15m\":{\"samples\":120,\"tests\":{\"chi2\":{\"statistic\":3,\"p_value\":0.5},"
-        "           \"psi\":0.01},\"quality\":{\"missing_rate\":0},\"drift\":false,"
-        "           \"state\":\"inactive\",\"quality_state\":\"firing\"},"
-        "  \"1h\":{\"samples\":400,\"tests\":{\"psi\":null},\"drift\":false,"
-        "           \"state\":\"pending\",\"quality_state\":\"inactive\"}}}"
-        "]}]}";
-    json_error_t err;
-    json_t *doc = json_loads(text, 0, &err);
-    if (!doc)
-        fail_msg("fixture: %s at %d", err.text, err.position);
-    json_t *m = json_array_get(json_object_get(doc, "models"), 0);
-    json_object_set_new(m, "model", json_string(model));
-    json_object_set_new(json_array_get(json_object_get(m, "columns"), 0), "name",
-                        json_string(column0));
-    return doc;
+    memset(fx, 0, sizeof *fx);
+    fx->w[0] = (dw_status_window){.name = "15m", .length_ms = 900000, .slide_ms = 300000};
+    fx->w[1] = (dw_status_window){.name = "1h", .length_ms = 3600000, .slide_ms = 300000};
+    fx->m = (dw_status_model){.model = (char *)model,
+                              .version = "v3",
+                              .reference_path = "ref.json",
+                              .reference_checksum = "abc",
+                              .reference_rows = 1000,
+                              .nwindows = 2,
+                              .windows = fx->w,
+                              .ncolumns = 2,
+                              .columns = fx->c};
+    fx->c[0] =
+        (dw_status_column){.name = (char *)column0, .type = DW_COL_NUMERIC, .cells = fx->cells[0]};
+    fx->c[1] =
+        (dw_status_column){.name = "country", .type = DW_COL_CATEGORICAL, .cells = fx->cells[1]};
+    static const char *const labels[] = {"<0", "0", ">1"};
+    memcpy(fx->labels, labels, sizeof labels);
+    memcpy(fx->ref, (double[]){0.2, 0.5, 0.3}, sizeof fx->ref);
+    memcpy(fx->cur, (double[]){0.1, 0.4, 0.5}, sizeof fx->cur);
+    fx->hist[0] = (dw_status_point){.at_ms = 1795500000000, .psi = 0.1};
+    fx->hist[1] = (dw_status_point){.at_ms = 1795500300000, .psi = 0.3};
+
+    dw_status_cell *x = &fx->cells[0][0]; /* C0 / 15m */
+    x->evaluated = true;
+    x->result = (dw_column_result){.type = DW_COL_NUMERIC,
+                                   .count = 120,
+                                   .has_ks = true,
+                                   .ks = {.statistic = 0.1, .p_value = 0.25},
+                                   .psi = 0.3,
+                                   .quality = {.missing_rate = 0.05},
+                                   .drift = true,
+                                   .enough_samples = true};
+    x->state = DW_ALERT_FIRING;
+    x->histogram =
+        (dw_status_hist){.n = 3, .labels = fx->labels, .reference = fx->ref, .current = fx->cur};
+    x->nhistory = 2;
+    x->history = fx->hist;
+
+    x = &fx->cells[1][0]; /* country / 15m */
+    x->evaluated = true;
+    x->result = (dw_column_result){.type = DW_COL_CATEGORICAL,
+                                   .count = 120,
+                                   .has_chi2 = true,
+                                   .chi2 = {.statistic = 3, .p_value = 0.5},
+                                   .psi = 0.01,
+                                   .enough_samples = true};
+    x->quality_state = DW_ALERT_FIRING;
+
+    x = &fx->cells[1][1]; /* country / 1h */
+    x->evaluated = true;
+    x->result = (dw_column_result){.type = DW_COL_CATEGORICAL,
+                                   .count = 400,
+                                   .psi = NAN,
+                                   .quality = {.missing_rate = 0},
+                                   .enough_samples = true};
+    x->state = DW_ALERT_PENDING;
+
+    fx->st = (dw_status){.watermark_ms = 1795500000000,
+                         .max_event_ms = 1795500000000,
+                         .nmodels = 1,
+                         .models = &fx->m};
+    return &fx->st;
 }
 
-static char *render(const dw_engine_stats *st, const json_t *snap, size_t max_series,
+static char *render(const dw_engine_stats *st, const dw_status *snap, size_t max_series,
                     uint64_t *dropped)
 {
     dw_partition_lag lag[2] = {
@@ -64,7 +112,7 @@ static char *render(const dw_engine_stats *st, const json_t *snap, size_t max_se
         .version = "9.9.9",
         .up = true,
         .stats = st,
-        .snapshot = snap,
+        .status = snap,
         .lag = lag,
         .nlag = 2,
         .sinks = sinks,
@@ -186,7 +234,8 @@ static void test_metrics_counters_and_format(void **state)
 {
     (void)state;
     dw_engine_stats st = base_stats();
-    json_t *snap = snapshot("M", "C0");
+    fixture fx;
+    dw_status *snap = snapshot(&fx, "M", "C0");
     uint64_t dropped = 99;
     char *t = render(&st, snap, 0, &dropped);
     assert_wellformed(t);
@@ -213,7 +262,6 @@ static void test_metrics_counters_and_format(void **state)
     assert_line(t, "driftwatch_outbox_depth{sink=\"hook\"} 0");
     assert_line(t, "driftwatch_metrics_series_dropped_total 10");
     free(t);
-    json_decref(snap);
 }
 
 /* Dead-letter and HTTP connection counters appear only when given, with
@@ -327,7 +375,8 @@ static void test_metrics_column_series(void **state)
 {
     (void)state;
     dw_engine_stats st = base_stats();
-    json_t *snap = snapshot("M", "C0");
+    fixture fx;
+    dw_status *snap = snapshot(&fx, "M", "C0");
     char *t = render(&st, snap, 0, NULL);
 #define L(col, win) "{model=\"M\",model_version=\"v3\",column=\"" col "\",window=\"" win "\"}"
     assert_line(t, "driftwatch_column_samples" L("C0", "15m") " 120");
@@ -352,20 +401,19 @@ static void test_metrics_column_series(void **state)
     assert_line(t, "driftwatch_alerts_firing{model=\"M\",model_version=\"v3\",kind=\"quality\"} 1");
 #undef L
     free(t);
-    json_decref(snap);
 }
 
 static void test_metrics_label_escaping(void **state)
 {
     (void)state;
     dw_engine_stats st = base_stats();
-    json_t *snap = snapshot("a\"b\\c\nd", "x\\\"y");
+    fixture fx;
+    dw_status *snap = snapshot(&fx, "a\"b\\c\nd", "x\\\"y");
     char *t = render(&st, snap, 0, NULL);
     assert_wellformed(t);
     assert_line(t, "driftwatch_column_samples{model=\"a\\\"b\\\\c\\nd\",model_version=\"v3\","
                    "column=\"x\\\\\\\"y\",window=\"15m\"} 120");
     free(t);
-    json_decref(snap);
 
     char *buf = NULL;
     size_t len = 0;
@@ -424,7 +472,8 @@ static void test_metrics_series_bound(void **state)
 {
     (void)state;
     dw_engine_stats st = base_stats();
-    json_t *snap = snapshot("M", "C0");
+    fixture fx;
+    dw_status *snap = snapshot(&fx, "M", "C0");
     /* three evaluated label sets (C0/15m, country/15m, country/1h); keep 2 */
     uint64_t dropped = 0;
     char *t = render(&st, snap, 2, &dropped);
@@ -436,16 +485,16 @@ static void test_metrics_series_bound(void **state)
     assert_false(has_prefix_line(t, "driftwatch_column_samples{model=\"M\",model_version=\"v3\","
                                     "column=\"country\",window=\"1h\"}"));
     free(t);
-    json_decref(snap);
 }
 
 /* The status page: one chart per column, text escaped, state classes. */
 static void test_ui_page(void **state)
 {
     (void)state;
-    json_t *snap = snapshot("<script>alert(1)</script>", "col\"<b>&");
+    fixture fx;
+    dw_status *snap = snapshot(&fx, "<script>alert(1)</script>", "col\"<b>&");
     size_t len = 0;
-    char *html = dw_ui_render(snap, NULL, &len);
+    char *html = dw_ui_render(snap, NULL, NULL, &len);
     assert_int_equal(strlen(html), len);
     assert_non_null(strstr(html, "<meta http-equiv=\"refresh\" content=\"10\">"));
     assert_null(strstr(html, "<script"));
@@ -467,19 +516,18 @@ static void test_ui_page(void **state)
     free(html);
 
     /* ?window=1h: C0 never evaluated there, country pending */
-    html = dw_ui_render(snap, "1h", NULL);
+    html = dw_ui_render(snap, NULL, "1h", NULL);
     assert_non_null(strstr(html, "<div class=\"card nodata\">"));
     assert_non_null(strstr(html, "<div class=\"card pending\">"));
     assert_non_null(strstr(html, "<a class=\"sel\" href=\"?window=1h\">"));
     free(html);
-    json_decref(snap);
 
-    json_t *empty = json_pack("{s:[]}", "models");
-    html = dw_ui_render(empty, "nope", NULL);
+    dw_status *empty = dw_status_new();
+    html = dw_ui_render(empty, NULL, "nope", NULL);
     assert_non_null(strstr(html, "No window has been evaluated yet"));
     assert_null(strstr(html, "data-column="));
     free(html);
-    json_decref(empty);
+    dw_status_release(empty);
 }
 
 int main(void)

@@ -93,7 +93,7 @@ static dw_model *new_model(size_t K, uint32_t alert_for, const bool *ignored)
         .nwindows = 1,
         .lateness_ms = 0,
         .max_new_categories = K,
-        .alert_for = alert_for,
+        .alert = {.for_count = alert_for},
         .clear_psi = 0.1,
         .clear_ks = 0.05,
     };
@@ -444,7 +444,7 @@ static void test_ignored_columns_are_evaluated_but_never_alert(void **state)
     assert_int_equal(dw_model_alert(m, 2, 0, 0)->state, DW_ALERT_INACTIVE);
 
     /* A reload that stops ignoring it: the next evaluation fires (for 1). */
-    dw_model_set_params(m, ths, NULL, 1, 0.1, 0.05);
+    dw_model_set_params(m, ths, NULL, &(dw_alert_rule){.for_count = 1}, 0.1, 0.05);
     add_u_minute(m, 10, 100, 0.5);
     drifting = dw_model_evaluate(m, 0, close_next(m), res, ev);
     assert_true(res[2].drift);
@@ -467,7 +467,7 @@ static void test_reload_thresholds_change_the_decision(void **state)
     high.psi_threshold = 1e9;
     high.ks_threshold = 1.0;
     const dw_thresholds *hp[3] = {&high, &high, &high};
-    dw_model_set_params(m, hp, NULL, 1, 0.1, 0.05);
+    dw_model_set_params(m, hp, NULL, &(dw_alert_rule){.for_count = 1}, 0.1, 0.05);
     add_u_minute(m, 10, 100, 0.5);
     drifting = dw_model_evaluate(m, 0, close_next(m), res, ev);
     assert_int_equal(res[2].count, 1000); /* the window survived the reload */

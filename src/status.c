@@ -1,0 +1,208 @@
+/* The status snapshot (driftwatch/status.h): its lifetime and its one JSON
+ * rendering, plus the JSON encoders of a column result that the status
+ * document and the notification documents share. */
+#include "driftwatch/status.h"
+#include "driftwatch/status_perf.h"
+
+#include "driftwatch/error.h"
+#include "driftwatch/timestamp.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+dw_status *dw_status_new(void)
+{
+    dw_status *s = dw_calloc(1, sizeof *s);
+    s->watermark_ms = INT64_MIN;
+    s->max_event_ms = INT64_MIN;
+    s->refs = 1;
+    return s;
+}
+
+dw_status *dw_status_retain(dw_status *s)
+{
+    if (s)
+        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+    return s;
+}
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void free_model(dw_status_model *m)
+{
+    for (size_t j = 0; j < m->ncolumns; j++) {
+        dw_status_column *c = &m->columns[j];
+        for (size_t w = 0; c->cells && w < m->nwindows; w++) {
+            dw_status_cell *x = &c->cells[w];
+            free_strings(x->histogram.labels, x->histogram.n);
+            free(x->histogram.reference);
+            free(x->histogram.current);
+            free_strings(x->new_categories, x->nnew);
+            free(x->history);
+        }
+        free(c->cells);
+        free(c->name);
+    }
+    free(m->columns);
+    for (size_t w = 0; w < m->nwindows; w++)
+        free(m->windows[w].name);
+    free(m->windows);
+    free(m->model);
+    free(m->version);
+    free(m->reference_path);
+    free(m->reference_checksum);
+}
+
+void dw_status_release(dw_status *s)
+{
+    /* acq_rel: the thread that frees sees every other holder's reads done. */
+    if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    for (size_t i = 0; i < s->nmodels; i++)
+        free_model(&s->models[i]);
+    free(s->models);
+    dw_status_perf_free(s->perf);
+    free(s);
+}
+
+const char *dw_status_col_type_name(dw_col_type t)
+{
+    return t == DW_COL_NUMERIC ? "numeric" : "categorical";
+}
+
+json_t *dw_json_number(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+json_t *dw_json_time(int64_t ms)
+{
+    char buf[40];
+    dw_ts_format(ms, buf, sizeof buf);
+    return json_string(buf);
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+    return ms == INT64_MIN ? json_null() : dw_json_time(ms);
+}
+
+json_t *dw_status_tests_json(const dw_column_result *r)
+{
+    json_t *t = json_object();
+    if (r->has_ks)
+        json_object_set_new(t, "ks",
+                            json_pack("{s:o,s:o,s:o}", "statistic", dw_json_number(r->ks.statistic),
+                                      "p_value", dw_json_number(r->ks.p_value), "p_adjusted",
+                                      dw_json_number(r->p_adjusted)));
+    if (r->has_chi2)
+        json_object_set_new(t, "chi2",
+                            json_pack("{s:o,s:i,s:o,s:o}", "statistic",
+                                      dw_json_number(r->chi2.statistic), "df", r->chi2.df,
+                                      "p_value", dw_json_number(r->chi2.p_value), "p_adjusted",
+                                      dw_json_number(r->p_adjusted)));
+    json_object_set_new(t, "psi", dw_json_number(r->psi));
+    return t;
+}
+
+json_t *dw_status_quality_json(const dw_column_result *r)
+{
+    const dw_quality *q = &r->quality;
+    return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:I}", "values", (json_int_t)q->total,
+                     "missing_rate", dw_json_number(q->missing_rate), "ref_missing_rate",
+                     dw_json_number(q->ref_missing_rate), "out_of_range_rate",
+                     dw_json_number(q->out_of_range_rate), "unseen_rate",
+                     dw_json_number(q->unseen_rate), "type_error_rate",
+                     dw_json_number(q->type_error_rate), "type_errors", (json_int_t)q->type_errors);
+}
+
+json_t *dw_json_strings(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static json_t *reals(const double *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_real(v[i]));
+    return a;
+}
+
+static json_t *cell_json(const dw_status_cell *x)
+{
+    json_t *o = json_object();
+    if (x->evaluated) {
+        const dw_column_result *r = &x->result;
+        json_object_set_new(o, "samples", json_integer((json_int_t)r->count));
+        json_object_set_new(o, "tests", dw_status_tests_json(r));
+        json_object_set_new(o, "quality", dw_status_quality_json(r));
+        json_object_set_new(o, "drift", json_boolean(r->drift));
+        json_object_set_new(o, "quality_issue", json_boolean(r->quality_issue));
+        json_object_set_new(o, "enough_samples", json_boolean(r->enough_samples));
+    }
+    json_object_set_new(o, "state", json_string(dw_alert_state_name(x->state)));
+    json_object_set_new(o, "quality_state", json_string(dw_alert_state_name(x->quality_state)));
+    const dw_status_hist *h = &x->histogram;
+    json_object_set_new(o, "histogram",
+                        json_pack("{s:o,s:o,s:o}", "labels", dw_json_strings(h->labels, h->n),
+                                  "reference", reals(h->reference, h->n), "current",
+                                  reals(h->current, h->n)));
+    json_object_set_new(o, "new_categories", dw_json_strings(x->new_categories, x->nnew));
+    json_t *hist = json_array();
+    for (size_t i = 0; i < x->nhistory; i++)
+        json_array_append_new(hist, json_pack("{s:o,s:o}", "at", dw_json_time(x->history[i].at_ms),
+                                              "psi", dw_json_number(x->history[i].psi)));
+    json_object_set_new(o, "psi_history", hist);
+    return o;
+}
+
+static json_t *model_json(const dw_status_model *m)
+{
+    json_t *wins = json_array();
+    for (size_t w = 0; w < m->nwindows; w++) {
+        const dw_status_window *sw = &m->windows[w];
+        json_array_append_new(
+            wins, json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "name", sw->name, "length_seconds",
+                            (json_int_t)(sw->length_ms / 1000), "slide_seconds",
+                            (json_int_t)(sw->slide_ms / 1000), "start",
+                            sw->evaluated ? dw_json_time(sw->start_ms) : json_null(), "end",
+                            sw->evaluated ? dw_json_time(sw->end_ms) : json_null(), "evaluated",
+                            json_boolean(sw->evaluated)));
+    }
+    json_t *cols = json_array();
+    for (size_t j = 0; j < m->ncolumns; j++) {
+        const dw_status_column *c = &m->columns[j];
+        json_t *cells = json_object();
+        for (size_t w = 0; w < m->nwindows; w++)
+            json_object_set_new(cells, m->windows[w].name, cell_json(&c->cells[w]));
+        json_array_append_new(cols, json_pack("{s:s,s:s,s:I,s:o}", "name", c->name, "type",
+                                              dw_status_col_type_name(c->type), "reference_samples",
+                                              (json_int_t)c->reference_samples, "windows", cells));
+    }
+    return json_pack("{s:s,s:o,s:{s:s,s:s,s:I},s:o,s:o}", "model", m->model, "model_version",
+                     m->version ? json_string(m->version) : json_null(), "reference", "path",
+                     m->reference_path, "checksum", m->reference_checksum, "rows",
+                     (json_int_t)m->reference_rows, "windows", wins, "columns", cols);
+}
+
+json_t *dw_status_json(const dw_status *s)
+{
+    json_t *models = json_array();
+    for (size_t i = 0; i < s->nmodels; i++)
+        json_array_append_new(models, model_json(&s->models[i]));
+    json_t *o = json_pack("{s:s,s:o,s:o,s:o}", "version", "1", "watermark",
+                          time_or_null(s->watermark_ms), "max_event_time",
+                          time_or_null(s->max_event_ms), "models", models);
+    if (s->perf)
+        json_object_set_new(o, "performance", dw_status_perf_json(s->perf));
+    return o;
+}
