@@ -947,6 +947,15 @@ model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const ch
  * in a document of their own, so no receiver keeps them open. The last
  * state takes its slot: between boundaries no document is pending, and the
  * retraining progress moves with the state. */
+void dw_eng_emit(dw_engine *e, json_t *doc)
+{
+    STAT_ADD(e, notifications, 1);
+    if (e->emit)
+        e->emit(e->emit_ctx, doc);
+    else
+        json_decref(doc);
+}
+
 static void evict_state(dw_engine *e, model_entry *me, size_t v)
 {
     dw_model *m = me->states[v];
@@ -971,13 +980,8 @@ static void evict_state(dw_engine *e, model_entry *me, size_t v)
     dw_log(DW_LOG_INFO, "engine",
            "model %s: version %s dropped: no record for a window length of event time",
            me->cfg->name, dw_model_version(m) ? dw_model_version(m) : "(none)");
-    if (doc) {
-        STAT_ADD(e, notifications, 1);
-        if (e->emit)
-            e->emit(e->emit_ctx, doc);
-        else
-            json_decref(doc);
-    }
+    if (doc)
+        dw_eng_emit(e, doc);
     STAT_ADD(e, versions_dropped, 1);
     dw_model_free(m);
     size_t last = --me->nstates;

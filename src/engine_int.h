@@ -245,6 +245,8 @@ void dw_eng_update_watermark(dw_engine *e, int64_t wall_ms);
 int64_t dw_eng_watermark_target(const dw_engine *e, int64_t wall_ms);
 void dw_eng_refresh_next_boundary(dw_engine *e);
 void dw_eng_advance(dw_engine *e, int64_t limit, bool final);
+/* Hands a notification document to the emit callback (counted); takes doc. */
+void dw_eng_emit(dw_engine *e, json_t *doc);
 model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const char *ver,
                           size_t verlen);
 dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, size_t verlen,

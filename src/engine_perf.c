@@ -664,13 +664,8 @@ void dw_eng_perf_advance(dw_engine *e, int64_t wm, bool final)
                         compute(p, pm, &w->prov, &w->est_prov);
                 }
             }
-            if (doc) {
-                STAT_ADD(e, notifications, 1);
-                if (e->emit)
-                    e->emit(e->emit_ctx, doc);
-                else
-                    json_decref(doc);
-            }
+            if (doc)
+                dw_eng_emit(e, doc);
         }
     }
 }
