@@ -114,38 +114,6 @@ static bool field_text(const dw_scan_field *f, char *buf, size_t cap, const char
 
 /* ---- lifetime ---- */
 
-static int load_reference(perf_model *pm, const dw_perf_config *pc, char *errbuf, size_t errlen)
-{
-    for (int k = 0; k < DW_PERF_METRIC_COUNT; k++)
-        pm->ref[k] = NAN;
-    if (!pc->reference_data)
-        return 0;
-    dw_table *t = NULL;
-    int rc = dw_table_open(pc->reference_data, DW_TABLE_AUTO, &t, errbuf, errlen);
-    if (rc < 0)
-        return rc;
-    uint64_t *c = dw_calloc(dw_perf_width(pm->layout), sizeof *c);
-    uint64_t skipped = 0;
-    dw_perf_columns cols = {.label = pc->reference_label,
-                            .predicted = pc->predicted,
-                            .score = pc->score,
-                            .positive = pc->positive,
-                            .threshold = pc->threshold};
-    rc = dw_perf_count_table(pm->layout, &cols, t, c, &skipped, errbuf, errlen);
-    dw_table_free(t);
-    if (rc == 0) {
-        dw_perf_result r;
-        dw_perf_compute(pm->layout, c, pc->confidence, &r);
-        for (int k = 0; k < DW_PERF_METRIC_COUNT; k++)
-            pm->ref[k] = r.m[k].value;
-        if (r.n == 0)
-            rc = dw_seterr(errbuf, errlen, DW_ERR_EMPTY, "%s: no labelled row to compute "
-                           "reference performance from", pc->reference_data);
-    }
-    free(c);
-    return rc;
-}
-
 int dw_eng_perf_new(dw_engine *e, char *errbuf, size_t errlen)
 {
     const dw_config *cfg = e->cfg;
@@ -193,7 +161,7 @@ int dw_eng_perf_new(dw_engine *e, char *errbuf, size_t errlen)
             dw_eng_cpath_init(&pm->p_pred, pc->predicted);
         if (pc->positive)
             pm->pos_cls = class_id(pc->positive, strlen(pc->positive));
-        if ((rc = load_reference(pm, pc, why, sizeof why)) < 0) {
+        if ((rc = dw_perf_reference_values(pc, pm->ref, NULL, why, sizeof why)) < 0) {
             rc = dw_seterr(errbuf, errlen, rc, "%s:%d: performance.reference_data: %s", cfg->path,
                            pc->line, why);
             break;

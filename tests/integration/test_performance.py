@@ -432,6 +432,17 @@ windows: [{{name: 1h, length: 1h, slide: 30m}}]
 """)
     r = h.run([DW, "validate", "-c", path], timeout=30)
     h.check(r.returncode != 0 and "needs a labels section" in r.stderr, r.stderr)
+    # A reference_data file that does not open: validate and run refuse it.
+    cfg = S.config("missing")
+    with open(cfg) as f:
+        text = f.read().replace(S.valid, os.path.join(S.dir, "nope.jsonl"))
+    with open(cfg, "w") as f:
+        f.write(text)
+    for cmd in (["validate", "-c", cfg], ["replay", "-c", cfg, os.devnull]):
+        r = h.run([DW] + cmd, timeout=30)
+        h.check(r.returncode == 2 and "missing.yaml:6:" in r.stderr and "nope.jsonl" in r.stderr
+                and "reference_data" in r.stderr, "%s: rc %d: %s" % (cmd[0], r.returncode,
+                                                                      r.stderr))
 
 
 CASES = [broken_config_refused, oracle_24h_no_degradation, degradation_alert_and_recovery,
