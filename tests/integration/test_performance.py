@@ -103,7 +103,8 @@ def merged(preds, labs):
 
 
 def sentinel(recs):
-    return {"ts": max(r["ts"] for r in recs) + 4 * HOUR, "request_id": "sentinel", "label": 0}
+    last = max(r["ts"] for r in recs if isinstance(r["ts"], int))
+    return {"ts": last + 4 * HOUR, "request_id": "sentinel", "label": 0}
 
 
 class Setup:
@@ -178,7 +179,7 @@ def replay_status(cfg, recs, tag):
     time.sleep(1.2)
     proc.stdin.write(json.dumps(sentinel(recs)) + "\n")
     proc.stdin.flush()
-    last_end = max(r["ts"] for r in recs if "model" in r)
+    last_end = max(r["ts"] for r in recs if "model" in r and isinstance(r["ts"], int))
 
     def done():
         st = h.status(base)
@@ -395,6 +396,36 @@ def run_two_topics_same_as_replay():
             % (perf_alerts(docs), perf_alerts(docs_replay)))
 
 
+def routing_rules():
+    """Which record is a label in a merged stream, and what is counted."""
+    preds, labs, truth = stream(3, seed=6)
+    odd = [
+        # No request id: monitored, not joined.
+        {"ts": T0 + 5, "model": "clf", "features": {"x": 0.1}, "prediction": {"score": 0.9}},
+        # A label without a key, and one without a value.
+        {"ts": T0 + 6, "label": 1},
+        {"ts": T0 + 7, "request_id": "r1", "label": None},
+        # Label field and a prediction field: a prediction (its label is ignored).
+        {"ts": T0 + 8, "model": "clf", "request_id": "both", "label": 1,
+         "features": {"x": 0.2}, "prediction": {"score": 0.2}},
+        # A label whose time is not a time.
+        {"ts": "yesterday", "request_id": "r2", "label": 0},
+    ]
+    recs = merged(preds + odd[:1] + odd[3:4], labs + odd[1:3] + [dict(odd[4], ts=T0 + 9)])
+    recs.insert(10, odd[4])
+    st, _, samples = replay_status(S.config("routing"), recs, "routing")
+    lab = st["performance"]["labels"]
+    h.check(lab["predictions"] == len(preds) + 1, "predictions %d" % lab["predictions"])
+    h.check(lab["predictions_without_key"] == 1, "without key %d"
+            % lab["predictions_without_key"])
+    h.check(lab["labels_without_key"] == 1 and lab["labels_without_value"] == 1, str(lab))
+    h.check(st["counters"]["rejected"]["bad_timestamp"] == 1, str(st["counters"]["rejected"]))
+    # r2's label came once with a good time: matched; the "both" record
+    # waited for a label that never came.
+    h.check(lab["matched"] == len(truth) + ("r2" not in {r["request_id"] for r in labs}),
+            "matched %d of %d" % (lab["matched"], len(truth)))
+
+
 def broken_config_refused():
     cases = [
         ("rules:\n        - {metric: accuracy, margin: 0.03}\n",
@@ -446,7 +477,8 @@ windows: [{{name: 1h, length: 1h, slide: 30m}}]
 
 
 CASES = [broken_config_refused, oracle_24h_no_degradation, degradation_alert_and_recovery,
-         regression_against_numpy, small_join_evicts_and_counts, run_two_topics_same_as_replay]
+         regression_against_numpy, small_join_evicts_and_counts, routing_rules,
+         run_two_topics_same_as_replay]
 
 
 def main(exe, *only):
