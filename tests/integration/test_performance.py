@@ -22,7 +22,11 @@ max_delay 2 h. Checked:
   a window ending within one window of the start (the notification goes
   out when that window is final, i.e. max_delay later), resolved on a
   window after the recovery;
-* orphan labels and duplicate labels counted; a join of 1 MiB evicts and
+* the retraining rule starts once on the firing performance rule;
+* orphan labels and duplicate labels counted; in a merged stream a record
+  with the label field and a prediction field is a prediction, records
+  without a key or label value are counted, a label with a bad time is
+  rejected; a join of 1 MiB evicts and
   counts, never exceeds its cap (the 1,000,000-prediction bound is the
   unit test label_join);
 * the same alerts through replay of one merged file, of two files and
@@ -208,7 +212,7 @@ def notifications(path):
 def perf_alerts(docs):
     return [(a["status"], a["column"], a["window_end"], round(a["performance"]["value"], 12),
              round(a["performance"]["upper"], 12))
-            for d in docs for a in d["alerts"] if a["kind"] == "performance"]
+            for d in docs for a in d.get("alerts", []) if a["kind"] == "performance"]
 
 
 def model_perf(st, name):
@@ -287,8 +291,16 @@ def oracle_24h_no_degradation():
 
 def degradation_alert_and_recovery():
     preds, labs, truth = stream(10, seed=2, flip=(3, 6))
-    cfg = S.config("deg")
+    # A retraining rule no drifting column could satisfy (min_columns 3 of
+    # 2): only the performance rule can start it.
+    cfg = S.config("deg", extra='retrain:\n  - {name: rt, type: webhook, '
+                   'url: "http://127.0.0.1:9/x", window: 1h, min_columns: 3, for: 0s}\n')
     st, docs, _ = replay_status(cfg, merged(preds, labs), "deg")
+    trig = [d for d in docs if d.get("kind") == "retrain"]
+    h.check(len(trig) == 1 and trig[0]["performance_firing"] is True
+            and T0 + 3 * HOUR < h.ms_of(trig[0]["triggered_at"]) <= T0 + 7 * HOUR,
+            "retraining triggers %s" % [(d["triggered_at"], d.get("performance_firing"))
+                                        for d in trig])
     acc = [a for a in perf_alerts(docs) if a[1] == "performance.accuracy"]
     h.check([a[0] for a in acc] == ["firing", "resolved"],
             "accuracy alerts %s: want one firing then one resolved" % acc)
