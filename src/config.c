@@ -299,7 +299,7 @@ static int parse_column(dw_yaml_ctx *c, dw_model_config *m, yaml_node_t *kn, yam
 
 static int parse_model(dw_yaml_ctx *c, yaml_node_t *v, const char *path, dw_model_config *m)
 {
-    static const char *const keys[] = {"name",    "version",    "reference",
+    static const char *const keys[] = {"name",       "version", "reference",
                                        "thresholds", "columns", "performance"};
     m->line = dw_yaml_line_of(v);
     m->thresholds = c->cfg->thresholds;
@@ -963,10 +963,9 @@ static int parse_retrain(dw_yaml_ctx *c, yaml_node_t *root)
 static int parse_root(dw_yaml_ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {
-        "kafka",  "records",   "models",     "windows",         "thresholds",
-        "alerts", "time",      "sinks",      "retrain",         "http",
-        "log",    "state_dir", "evaluation", "shutdown_budget", "state",
-        "labels"};
+        "kafka",      "records",         "models",  "windows", "thresholds", "alerts",
+        "time",       "sinks",           "retrain", "http",    "log",        "state_dir",
+        "evaluation", "shutdown_budget", "state",   "labels"};
     if (root->type != YAML_MAPPING_NODE)
         return dw_yaml_fail(c, root, DW_ERR_INVALID, "the configuration must be a mapping, not %s",
                             dw_yaml_kind_name(root));
@@ -980,8 +979,8 @@ static int parse_root(dw_yaml_ctx *c, yaml_node_t *root)
         (rc = parse_kafka(c, root)) || (rc = parse_models(c, root)) ||
         (rc = parse_records(c, root)) || (rc = parse_windows(c, root)) ||
         (rc = parse_alerts(c, root)) || (rc = parse_time(c, root)) || (rc = parse_sinks(c, root)) ||
-        (rc = parse_retrain(c, root)) || (rc = parse_misc(c, root)) || (rc = parse_state(c, root)) ||
-        (rc = dw_cfg_parse_labels(c, root)))
+        (rc = parse_retrain(c, root)) || (rc = parse_misc(c, root)) ||
+        (rc = parse_state(c, root)) || (rc = dw_cfg_parse_labels(c, root)))
         return rc;
     return 0;
 }

@@ -61,10 +61,10 @@ static int parse_rule(dw_yaml_ctx *c, yaml_node_t *v, const char *path, dw_perf_
 
 int dw_cfg_parse_performance(dw_yaml_ctx *c, yaml_node_t *mv, const char *mpath, dw_model_config *m)
 {
-    static const char *const keys[] = {
-        "task",      "positive",   "score",      "predicted",      "threshold",
-        "score_bins", "ece_bins",  "confidence", "min_labels",     "estimate",
-        "rules",     "reference_data", "reference_label"};
+    static const char *const keys[] = {"task",           "positive",   "score",    "predicted",
+                                       "threshold",      "score_bins", "ece_bins", "confidence",
+                                       "min_labels",     "estimate",   "rules",    "reference_data",
+                                       "reference_label"};
     static const char *const tasks[] = {"classification", "regression"};
     char path[DW_YAML_PATHLEN], rp[DW_YAML_PATHLEN];
     dw_yaml_join_path(path, mpath, "performance");

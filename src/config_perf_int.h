@@ -8,8 +8,7 @@
 
 /* models[i].performance of model node v (absent: m->perf.enabled stays
  * false). Paths (reference_data) resolve against the config's directory. */
-int dw_cfg_parse_performance(dw_yaml_ctx *c, yaml_node_t *v, const char *path,
-                             dw_model_config *m);
+int dw_cfg_parse_performance(dw_yaml_ctx *c, yaml_node_t *v, const char *path, dw_model_config *m);
 
 /* The labels section; after models and records (it checks that they agree:
  * a performance block needs labels, labels need a performance block). */

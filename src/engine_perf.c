@@ -33,10 +33,10 @@
 typedef struct perf_win {
     int64_t length, slide;
     uint32_t ring;
-    int64_t *pstart;     /* [ring] start of the pane a slot holds, INT64_MIN: none */
-    uint64_t *pc, *ec;   /* [ring * width] perf and estimation counters */
-    int64_t next_final;  /* end of the next window to finalise; INT64_MIN before data */
-    int64_t prov_end;    /* end of the provisional result held, INT64_MIN: none */
+    int64_t *pstart;    /* [ring] start of the pane a slot holds, INT64_MIN: none */
+    uint64_t *pc, *ec;  /* [ring * width] perf and estimation counters */
+    int64_t next_final; /* end of the next window to finalise; INT64_MIN before data */
+    int64_t prov_end;   /* end of the provisional result held, INT64_MIN: none */
     bool has_final, has_prov;
     int64_t final_end;
     dw_perf_result final, prov;
@@ -144,9 +144,8 @@ int dw_eng_perf_new(dw_engine *e, char *errbuf, size_t errlen)
         if (!pc->enabled)
             continue;
         pm->pc = pc;
-        dw_perf_spec spec = {.kind = (dw_perf_kind)pc->kind,
-                             .score_bins = pc->score_bins,
-                             .ece_bins = pc->ece_bins};
+        dw_perf_spec spec = {
+            .kind = (dw_perf_kind)pc->kind, .score_bins = pc->score_bins, .ece_bins = pc->ece_bins};
         pm->layout = dw_perf_new(&spec, why, sizeof why);
         if (pc->estimate)
             pm->cbpe = dw_cbpe_new(pc->score_bins, why, sizeof why);
@@ -352,7 +351,9 @@ void dw_eng_perf_prediction(dw_engine *e, size_t midx, size_t sidx, const dw_sca
     const dw_scan_field *found[3];
     dw_eng_find_paths(rec, paths, found, 3);
     const dw_scan_field *fk = found[0], *fs = found[1], *fp = found[2];
-    dw_join_pred pr = {.ts_ms = t, .score = NAN, .cls = -1,
+    dw_join_pred pr = {.ts_ms = t,
+                       .score = NAN,
+                       .cls = -1,
                        .tag = (uint32_t)(midx * (DW_ENGINE_MAX_VERSIONS + 1) + sidx)};
     if (fs && fs->kind == DW_SCAN_NUMBER)
         pr.score = fs->num;
@@ -490,8 +491,8 @@ static bool rule_clear(dw_perf_metric m, double v, double ref, double margin)
 
 static json_t *perf_value_json(const dw_perf_value *v)
 {
-    return json_pack("{s:o,s:o,s:o}", "value", dw_json_number(v->value), "lower", dw_json_number(v->lo),
-                     "upper", dw_json_number(v->hi));
+    return json_pack("{s:o,s:o,s:o}", "value", dw_json_number(v->value), "lower",
+                     dw_json_number(v->lo), "upper", dw_json_number(v->hi));
 }
 
 static json_t *alert_json(dw_engine *e, size_t midx, size_t sidx, size_t wi, size_t k,
@@ -520,8 +521,7 @@ static json_t *alert_json(dw_engine *e, size_t midx, size_t sidx, size_t wi, siz
     json_object_set_new(o, "severity", json_string("warning"));
     json_t *perf = perf_value_json(&r->m[rc->metric]);
     json_object_set_new(perf, "metric", json_string(mname));
-    json_object_set_new(perf, "reference",
-                        dw_json_number(dw_eng_perf_rule_reference(p, midx, k)));
+    json_object_set_new(perf, "reference", dw_json_number(dw_eng_perf_rule_reference(p, midx, k)));
     json_object_set_new(perf, "margin", dw_json_number(rc->margin));
     json_object_set_new(perf, "confidence", dw_json_number(pm->pc->confidence));
     json_object_set_new(perf, "coverage", dw_json_number(r->coverage));
@@ -693,7 +693,8 @@ dw_status_perf *dw_eng_perf_status(dw_engine *e)
     st->max_delay_ms = p->lc->max_delay_ms;
     st->coverage = dw_label_join_coverage(p->join);
     for (size_t i = 0; i < 3; i++)
-        st->delay_s[i] = dw_label_join_delay_quantile(p->join, dw_status_perf_quantiles[i]) / 1000.0;
+        st->delay_s[i] =
+            dw_label_join_delay_quantile(p->join, dw_status_perf_quantiles[i]) / 1000.0;
     size_t n = 0;
     for (size_t i = 0; i < p->nmodels; i++)
         n += p->models[i].pc ? e->models[i].nstates : 0;
@@ -732,8 +733,9 @@ dw_status_perf *dw_eng_perf_status(dw_engine *e)
                 sw->nhistory = w->hist_len;
                 sw->history = dw_calloc(w->hist_len + 1, sizeof *sw->history);
                 for (uint32_t k = 0; k < w->hist_len; k++)
-                    sw->history[k] = w->hist[(w->hist_next + DW_ENG_PERF_HISTORY - w->hist_len + k) %
-                                             DW_ENG_PERF_HISTORY];
+                    sw->history[k] =
+                        w->hist[(w->hist_next + DW_ENG_PERF_HISTORY - w->hist_len + k) %
+                                DW_ENG_PERF_HISTORY];
             }
         }
     }

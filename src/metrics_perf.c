@@ -75,8 +75,10 @@ static void window_family(FILE *f, int k, const dw_status_perf_model *m, const c
         const struct {
             const char *n;
             const dw_perf_value *v;
-        } est[] = {{"accuracy", &e->accuracy}, {"precision", &e->precision},
-                   {"recall", &e->recall},     {"f1", &e->f1},
+        } est[] = {{"accuracy", &e->accuracy},
+                   {"precision", &e->precision},
+                   {"recall", &e->recall},
+                   {"f1", &e->f1},
                    {"auc", &e->auc}};
         for (size_t i = 0; i < sizeof est / sizeof est[0]; i++)
             sample(f, fams[k].name, m, wname, est[i].n, status, est[i].v->value);

@@ -185,9 +185,8 @@ int dw_perf_reference_values(const dw_perf_config *pc, double ref[DW_PERF_METRIC
         *n = 0;
     if (!pc->reference_data)
         return 0;
-    dw_perf_spec spec = {.kind = (dw_perf_kind)pc->kind,
-                         .score_bins = pc->score_bins,
-                         .ece_bins = pc->ece_bins};
+    dw_perf_spec spec = {
+        .kind = (dw_perf_kind)pc->kind, .score_bins = pc->score_bins, .ece_bins = pc->ece_bins};
     dw_perf *layout = dw_perf_new(&spec, errbuf, errlen);
     if (!layout)
         return DW_ERR_INVALID;

@@ -199,9 +199,9 @@ json_t *dw_status_json(const dw_status *s)
     json_t *models = json_array();
     for (size_t i = 0; i < s->nmodels; i++)
         json_array_append_new(models, model_json(&s->models[i]));
-    json_t *o = json_pack("{s:s,s:o,s:o,s:o}", "version", "1", "watermark",
-                          time_or_null(s->watermark_ms), "max_event_time",
-                          time_or_null(s->max_event_ms), "models", models);
+    json_t *o =
+        json_pack("{s:s,s:o,s:o,s:o}", "version", "1", "watermark", time_or_null(s->watermark_ms),
+                  "max_event_time", time_or_null(s->max_event_ms), "models", models);
     if (s->perf)
         json_object_set_new(o, "performance", dw_status_perf_json(s->perf));
     return o;

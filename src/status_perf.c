@@ -59,12 +59,11 @@ static json_t *result_json(const dw_status_perf_result *r)
     json_object_set_new(o, "metrics", ms);
     if (r->has_estimate) {
         const dw_cbpe_result *e = &r->estimated;
-        json_object_set_new(
-            o, "estimated",
-            json_pack("{s:I,s:o,s:o,s:o,s:o,s:o}", "predictions", (json_int_t)e->n, "accuracy",
-                      value_json(&e->accuracy), "precision", value_json(&e->precision), "recall",
-                      value_json(&e->recall), "f1", value_json(&e->f1), "auc",
-                      value_json(&e->auc)));
+        json_object_set_new(o, "estimated",
+                            json_pack("{s:I,s:o,s:o,s:o,s:o,s:o}", "predictions", (json_int_t)e->n,
+                                      "accuracy", value_json(&e->accuracy), "precision",
+                                      value_json(&e->precision), "recall", value_json(&e->recall),
+                                      "f1", value_json(&e->f1), "auc", value_json(&e->auc)));
     }
     return o;
 }
@@ -73,11 +72,11 @@ static json_t *window_json(const dw_status_perf_model *m, const dw_status_perf_w
 {
     json_t *rules = json_array();
     for (size_t k = 0; k < w->nrules; k++)
-        json_array_append_new(
-            rules, json_pack("{s:s,s:o,s:o,s:s}", "metric", dw_perf_metric_name(w->rules[k].metric),
-                             "reference", dw_json_number(w->rules[k].reference), "margin",
-                             dw_json_number(w->rules[k].margin), "state",
-                             dw_alert_state_name(w->rules[k].state)));
+        json_array_append_new(rules, json_pack("{s:s,s:o,s:o,s:s}", "metric",
+                                               dw_perf_metric_name(w->rules[k].metric), "reference",
+                                               dw_json_number(w->rules[k].reference), "margin",
+                                               dw_json_number(w->rules[k].margin), "state",
+                                               dw_alert_state_name(w->rules[k].state)));
     json_t *hist = json_array();
     for (size_t k = 0; k < w->nhistory; k++) {
         const dw_status_perf_point *h = &w->history[k];
@@ -95,9 +94,9 @@ static json_t *window_json(const dw_status_perf_model *m, const dw_status_perf_w
         }
         json_array_append_new(hist, ho);
     }
-    return json_pack("{s:s,s:o,s:o,s:o,s:I,s:o}", "name", w->name, "final",
-                     result_json(&w->final), "provisional", result_json(&w->provisional), "rules",
-                     rules, "dropped", (json_int_t)w->dropped, "history", hist);
+    return json_pack("{s:s,s:o,s:o,s:o,s:I,s:o}", "name", w->name, "final", result_json(&w->final),
+                     "provisional", result_json(&w->provisional), "rules", rules, "dropped",
+                     (json_int_t)w->dropped, "history", hist);
 }
 
 json_t *dw_status_perf_json(const dw_status_perf *p)

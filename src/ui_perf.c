@@ -61,13 +61,12 @@ void dw_ui_performance(FILE *f, const dw_status_perf *p, const char *window)
     for (size_t i = 0; i < 3; i++)
         if (isfinite(p->delay_s[i]))
             fprintf(f, "%s delay %s %.0f s", i ? "," : " &#183;", pn[i], p->delay_s[i]);
-    fprintf(f,
-            " &#183; waiting %llu predictions, %llu labels &#183; evicted %llu &#183; orphan "
-            "labels %llu</p>",
-            (unsigned long long)p->join.waiting_predictions,
-            (unsigned long long)p->join.waiting_labels,
-            (unsigned long long)p->join.evicted_predictions,
-            (unsigned long long)p->join.orphan_labels);
+    fprintf(
+        f,
+        " &#183; waiting %llu predictions, %llu labels &#183; evicted %llu &#183; orphan "
+        "labels %llu</p>",
+        (unsigned long long)p->join.waiting_predictions, (unsigned long long)p->join.waiting_labels,
+        (unsigned long long)p->join.evicted_predictions, (unsigned long long)p->join.orphan_labels);
     for (size_t i = 0; i < p->nmodels; i++) {
         const dw_status_perf_model *m = &p->models[i];
         bool cls = m->kind == DW_PERF_CLASSIFICATION;

@@ -67,7 +67,8 @@ static int check_models(const dw_config *cfg, dw_reference **refs, dw_budget *bu
         }
         refs[i] = ref;
         double pref[DW_PERF_METRIC_COUNT];
-        if (m->perf.enabled && dw_perf_reference_values(&m->perf, pref, NULL, err, sizeof err) < 0) {
+        if (m->perf.enabled &&
+            dw_perf_reference_values(&m->perf, pref, NULL, err, sizeof err) < 0) {
             fprintf(stderr, "driftwatch: %s:%d: models[%zu].performance.reference_data: %s\n",
                     cfg->path, m->perf.line, i, err);
             return 2;

@@ -112,15 +112,15 @@ typedef struct dw_perf_config {
 
 /* labels: the labels stream joined to predictions (docs/performance.md). */
 typedef struct dw_labels_config {
-    bool enabled;       /* the section is present */
-    size_t ntopics;     /* topics read for labels (0: the predictions' topics) */
+    bool enabled;   /* the section is present */
+    size_t ntopics; /* topics read for labels (0: the predictions' topics) */
     char **topics;
-    char *key;          /* join key path in both record kinds, default "request_id" */
-    char *label;        /* label value path, default "label" */
-    char *timestamp;    /* label event time path, default records.timestamp */
-    int64_t max_delay_ms;  /* default 1h */
-    int64_t max_early_ms;  /* default 0 = max_delay */
-    int64_t memory_mb;     /* the join's whole budget, default 256 */
+    char *key;            /* join key path in both record kinds, default "request_id" */
+    char *label;          /* label value path, default "label" */
+    char *timestamp;      /* label event time path, default records.timestamp */
+    int64_t max_delay_ms; /* default 1h */
+    int64_t max_early_ms; /* default 0 = max_delay */
+    int64_t memory_mb;    /* the join's whole budget, default 256 */
 } dw_labels_config;
 
 typedef struct dw_model_config {

@@ -174,10 +174,11 @@ static void test_refused(void **state)
                       "labels: {}\n",
                  "test.yaml:11: models[0].performance.rules[1]: a second rule for f1 (first at "
                  "line 10)");
-    expect_error(BASE "      score: s\n"
-                      "      confidence: 1\n"
-                      "labels: {}\n",
-                 "test.yaml:9: models[0].performance.confidence: 1 is out of range (must be > 0 and < 1)");
+    expect_error(
+        BASE "      score: s\n"
+             "      confidence: 1\n"
+             "labels: {}\n",
+        "test.yaml:9: models[0].performance.confidence: 1 is out of range (must be > 0 and < 1)");
     expect_error(BASE "      score: s\n"
                       "labels: {max_delay: 0s}\n",
                  "test.yaml:9: labels.max_delay: 0s is out of range (1s to 30d)");
