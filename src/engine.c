@@ -637,7 +637,9 @@ void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
         published = false;
     }
     if (e->perf) {
-        dw_eng_perf_advance(e, final ? INT64_MIN : limit, final);
+        /* A flush at shutdown leaves the join: labels may still come. */
+        bool done = final && dw_eng_perf_input_complete(e);
+        dw_eng_perf_advance(e, final ? e->watermark_ms : limit, done);
         published = false;
     }
     /* Building the document costs about a millisecond: at most once a

@@ -73,6 +73,7 @@ struct dw_eng_perf {
     size_t sum_w, esum_w;
     dw_engine *e;
     bool force_label;
+    bool complete; /* dw_engine_labels_complete(): no input after this */
     uint64_t no_key_predictions, no_key_labels, bad_labels, dropped;
 };
 
@@ -644,6 +645,17 @@ void dw_eng_perf_move_version(dw_engine *e, size_t midx, size_t to, size_t from)
     mv_free(pm->mv[to], e->nwindows);
     pm->mv[to] = to == from ? NULL : pm->mv[from];
     pm->mv[from] = NULL;
+}
+
+bool dw_eng_perf_input_complete(const dw_engine *e)
+{
+    return e->perf && e->perf->complete;
+}
+
+void dw_engine_labels_complete(dw_engine *e)
+{
+    if (e->perf)
+        e->perf->complete = true;
 }
 
 void dw_eng_perf_force_label(dw_engine *e, bool on)

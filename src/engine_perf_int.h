@@ -34,6 +34,8 @@ void dw_eng_perf_advance(dw_engine *e, int64_t wm, bool final);
 /* Version state `from` of model midx takes slot `to` (the version in
  * `to` was dropped: its performance state goes with it). */
 void dw_eng_perf_move_version(dw_engine *e, size_t midx, size_t to, size_t from);
+/* dw_engine_labels_complete() was called. */
+bool dw_eng_perf_input_complete(const dw_engine *e);
 /* Treat the records of the next messages as labels (replay's label file). */
 void dw_eng_perf_force_label(dw_engine *e, bool on);
 /* Whether a performance rule fires in window wi of (model, version). */

@@ -384,6 +384,7 @@ int dw_sidecar_replay_labels(dw_sidecar *s, FILE *in, const char *name, FILE *la
         return dw_seterr(errbuf, errlen, DW_ERR_IO, "%s: read error", bad);
     }
     dw_http_heartbeat(s->http);
+    dw_engine_labels_complete(s->engine); /* the files hold every label there is */
     finish(s);
     log_counters(s);
     http_stop(s);

@@ -162,6 +162,12 @@ void dw_engine_process_from(dw_engine *e, int source, const char *buf, size_t le
  * section they are processed as any record. */
 void dw_engine_process_labels(dw_engine *e, const char *buf, size_t len);
 
+/* End of input (replay): with labels, the next dw_engine_flush() also
+ * expires every prediction still waiting for its label and makes every
+ * window's performance final. Without this call a flush (a shutdown)
+ * leaves the waiting predictions alone: their labels may still come. */
+void dw_engine_labels_complete(dw_engine *e);
+
 /* Event time of the first record of a message (records.timestamp, or
  * labels.timestamp when label), INT64_MIN when it has none: replay merges
  * a predictions file and a labels file in time order with it. */
