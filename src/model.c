@@ -201,6 +201,15 @@ const char *dw_model_window_name(const dw_model *m, size_t wi)
     return m->win_name[wi];
 }
 
+size_t dw_model_number_slot(const dw_model *m, size_t col, double x)
+{
+    const col_state *c = &m->cols[col];
+    if (isnan(x))
+        return c->off; /* missing, as dw_value_classify() says */
+    /* under (-1) at off+2, bin i at off+3+i, over (nbins) at off+3+nbins */
+    return (size_t)((long)c->off + 3 + dw_ref_bin(c->ref, x));
+}
+
 size_t dw_model_missing_slot(const dw_model *m, size_t col)
 {
     return m->cols[col].off;
@@ -250,6 +259,20 @@ size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status 
     }
     *status = DW_SLOT_TYPE_ERROR;
     return c->off + 1;
+}
+
+size_t dw_model_text_slot(dw_model *m, size_t col, const char *s, size_t len,
+                          dw_slot_status *status)
+{
+    col_state *c = &m->cols[col];
+    /* dw_value_classify() of a string in a categorical column */
+    if (dw_value_text_is_missing(s, len)) {
+        *status = DW_SLOT_MISSING;
+        return c->off;
+    }
+    *status = DW_SLOT_OK;
+    long idx = dw_ref_category(c->ref, s, len);
+    return idx >= 0 ? category_slot(m, c, idx, NULL, 0) : category_slot(m, c, -1, s, len);
 }
 
 /* The pane of every window holding t_ms into m->pane_tmp: 0, or what

@@ -83,6 +83,15 @@ typedef enum dw_slot_status {
  * allocating an unseen-category slot if needed. Never allocates memory. */
 size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status *status);
 
+/* dw_model_slot() of the number x in numeric column col, without a
+ * dw_value (the record path's common case): the same counter. */
+size_t dw_model_number_slot(const dw_model *m, size_t col, double x);
+
+/* dw_model_slot() of the text s[0..len) (unescaped) in categorical column
+ * col, without a dw_value: the same counter and status. */
+size_t dw_model_text_slot(dw_model *m, size_t col, const char *s, size_t len,
+                          dw_slot_status *status);
+
 /* Counter index of "missing" for column col (used for absent fields). */
 size_t dw_model_missing_slot(const dw_model *m, size_t col);
 

@@ -341,6 +341,57 @@ static void test_same_input_same_documents(void **state)
     teardown((void **)&b);
 }
 
+/* The quality block of column `name` in window 10m of the status. */
+static json_t *column_quality(json_t *snap, const char *name)
+{
+    size_t i;
+    json_t *col;
+    json_array_foreach (
+        json_object_get(json_array_get(json_object_get(snap, "models"), 0), "columns"), i, col)
+        if (!strcmp(json_string_value(json_object_get(col, "name")), name))
+            return json_object_get(json_object_get(json_object_get(col, "windows"), "10m"),
+                                   "quality");
+    fail_msg("no column %s in the status", name);
+    return NULL;
+}
+
+/* Records whose shape changes from one to the next (the engine remembers
+ * which field of the previous record was which column, and which fields
+ * shared a parent object): every value still lands in its own column, and
+ * the same names under another object ("other.x", "other.y", far out of
+ * range) are never counted. The third shape follows one where "other"
+ * held only x at the place of the first shape's features.x, so a
+ * remembered "same parent as the field before" of the first shape would
+ * misread other.y as features.y. */
+static void test_changing_record_shapes_count_the_right_columns(void **state)
+{
+    fixture *f = *state;
+    static const char *shapes[] = {
+        "\"features\":{\"x\":0.5,\"y\":-0.5,\"c\":\"a\"}}",
+        "\"other\":{\"x\":100}}",
+        "\"other\":{\"x\":100,\"y\":100},\"features\":{\"x\":0.5,\"y\":-0.5,\"c\":\"a\"}}",
+    };
+    char buf[256];
+    for (int i = 0; i < 30; i++) {
+        int n = snprintf(buf, sizeof buf, "{\"ts\":%lld,\"model\":\"m\",%s",
+                         (long long)(T0 + i * 1000), shapes[i % 3]);
+        assert_int_equal(dw_engine_process(f->e, buf, (size_t)n, INT64_MIN), 1);
+    }
+    dw_engine_flush(f->e);
+    json_t *snap = dw_engine_snapshot(f->e);
+    /* Tolerance: rates are k/30 computed in double. */
+    for (int k = 0; k < 2; k++) {
+        json_t *q = column_quality(snap, k ? "features.y" : "features.x");
+        assert_int_equal(json_integer_value(json_object_get(q, "values")), 30);
+        assert_float_equal(json_real_value(json_object_get(q, "missing_rate")), 10.0 / 30, 1e-12);
+        assert_float_equal(json_real_value(json_object_get(q, "out_of_range_rate")), 0, 1e-12);
+    }
+    json_t *q = column_quality(snap, "features.c");
+    assert_float_equal(json_real_value(json_object_get(q, "missing_rate")), 10.0 / 30, 1e-12);
+    assert_float_equal(json_real_value(json_object_get(q, "unseen_rate")), 0, 1e-12);
+    json_decref(snap);
+}
+
 /* A null flood in one column, with what is left of it shifted (a degraded
  * upstream): one data-quality alert, not a quality plus a distribution
  * alert. */
@@ -797,6 +848,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_junk_versions_age_out_for_a_real_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_input_same_documents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changing_record_shapes_count_the_right_columns, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delta_dense_equals_per_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delta_size_is_bounded, setup, teardown),
