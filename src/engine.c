@@ -959,7 +959,7 @@ static bool field_in_list(const dw_scan_field *f, char *const *list, size_t n)
 static int flat_bind(model_entry *me, const dw_scan_field *f, int col, bool nested)
 {
     if (col < 0 && nested)
-        col = col_index_find(&me->cols, &f->key[1], 1);
+        col = col_index_find(&me->cols, &f->key[f->depth - 1], 1);
     if (col < 0)
         return col;
     uint64_t h = FNV_SEED;
@@ -971,10 +971,16 @@ static int flat_bind(model_entry *me, const dw_scan_field *f, int col, bool nest
     return me->via[col] == h ? col : -1;
 }
 
-static bool key0_in_list(const dw_scan_field *f, char *const *list, size_t n)
+/* True when the field is a member of an object records.columns names
+ * ("features", or "payload.features" for one level deeper). Keys with
+ * escapes never name a column (the column index compares raw bytes). */
+static bool parent_in_list(const dw_scan_field *f, char *const *list, size_t n)
 {
+    if (f->depth < 2 || f->key_escaped)
+        return false;
     for (size_t i = 0; i < n; i++)
-        if (!(f->key_escaped & 1) && slice_eq(f->key[0], list[i]))
+        if (f->depth == 2 ? slice_eq(f->key[0], list[i])
+                          : dw_scan_prefix_eq(f, f->depth - 1, list[i]))
             return true;
     return false;
 }
@@ -1318,10 +1324,9 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         } else {
             parent_ok = NULL;
             col = -1;
-            bool nested = f->depth == 2 && key0_in_list(f, rc->columns, rc->ncolumns) &&
-                          !(f->key_escaped & 2);
+            bool nested = parent_in_list(f, rc->columns, rc->ncolumns);
             if (nested)
-                col = col_index_find(&me->cols, f->key, 2);
+                col = col_index_find(&me->cols, f->key, f->depth);
             else if (rc->nfields && field_in_list(f, rc->fields, rc->nfields))
                 col = col_index_find(&me->cols, f->key, f->depth);
             else if (f->depth == 1 && !(f->key_escaped & 1) && f != f_ts && f != f_model &&

@@ -1038,15 +1038,17 @@ bool dw_scan_key_eq(dw_scan_slice key, bool escaped, const char *name, size_t na
     return i == name_len;
 }
 
-bool dw_scan_path_eq(const dw_scan_field *f, const char *dotted)
+bool dw_scan_prefix_eq(const dw_scan_field *f, int depth, const char *dotted)
 {
+    if (depth < 1 || depth > f->depth)
+        return false;
     const char *p = dotted;
-    for (int i = 0; i < f->depth; i++) {
+    for (int i = 0; i < depth; i++) {
         const char *dot = strchr(p, '.');
         size_t n = dot ? (size_t)(dot - p) : strlen(p);
         if (!dw_scan_key_eq(f->key[i], (f->key_escaped >> i) & 1, p, n))
             return false;
-        if (i + 1 < f->depth) {
+        if (i + 1 < depth) {
             if (!dot)
                 return false;
             p = dot + 1;
@@ -1055,4 +1057,9 @@ bool dw_scan_path_eq(const dw_scan_field *f, const char *dotted)
         }
     }
     return true;
+}
+
+bool dw_scan_path_eq(const dw_scan_field *f, const char *dotted)
+{
+    return dw_scan_prefix_eq(f, f->depth, dotted);
 }
