@@ -73,6 +73,7 @@ struct dw_eng_perf {
     size_t sum_w, esum_w;
     dw_engine *e;
     bool force_label;
+    int col_depth[DW_CONFIG_MAX_LIST]; /* names in each records.columns path */
     bool complete; /* dw_engine_labels_complete(): no input after this */
     uint64_t no_key_predictions, no_key_labels, bad_labels, dropped;
 };
@@ -132,6 +133,11 @@ int dw_eng_perf_new(dw_engine *e, char *errbuf, size_t errlen)
     if (!p->join) {
         free(p);
         return dw_seterr(errbuf, errlen, DW_ERR_INVALID, "%s: labels: %s", cfg->path, why);
+    }
+    for (size_t k = 0; k < cfg->records.ncolumns && k < DW_CONFIG_MAX_LIST; k++) {
+        p->col_depth[k] = 1;
+        for (const char *c = cfg->records.columns[k]; *c; c++)
+            p->col_depth[k] += *c == '.';
     }
     dw_eng_cpath_init(&p->p_key, p->lc->key);
     dw_eng_cpath_init(&p->p_label, p->lc->label);
@@ -295,8 +301,8 @@ bool dw_eng_perf_is_label(dw_engine *e, const source *src, const dw_scan_record 
             continue;
         }
         for (size_t k = 0; k < cfg->records.ncolumns; k++)
-            if (f->key[0].len == strlen(cfg->records.columns[k]) &&
-                !memcmp(f->key[0].ptr, cfg->records.columns[k], f->key[0].len))
+            if (f->depth > p->col_depth[k] &&
+                dw_scan_prefix_eq(f, p->col_depth[k], cfg->records.columns[k]))
                 return false;
         for (size_t k = 0; k < cfg->records.nfields; k++)
             if (dw_scan_path_eq(f, cfg->records.fields[k]))
