@@ -2,6 +2,7 @@
  * published status snapshot (docs/api.md, /api/v1/status, /ui, /metrics),
  * built from the model states on the engine's thread. */
 #include "engine_int.h"
+#include "engine_perf_int.h"
 
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
@@ -260,6 +261,8 @@ void dw_eng_publish_snapshot(dw_engine *e)
         for (size_t v = 0; v < me->nstates; v++)
             model_status(e, me, me->states[v], &st->models[st->nmodels++]);
     }
+    if (e->perf)
+        st->perf = dw_eng_perf_status(e);
     pthread_mutex_lock(&e->snap_lock);
     dw_status *old = e->status;
     e->status = st;

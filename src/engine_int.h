@@ -12,6 +12,7 @@
 #include "driftwatch/status.h"
 
 #include <pthread.h>
+#include <string.h>
 
 typedef struct col_index {
     size_t mask;    /* table size - 1 (power of two) */
@@ -39,6 +40,42 @@ typedef struct cpath {
     const char *part[DW_SCAN_MAX_DEPTH];
     size_t len[DW_SCAN_MAX_DEPTH];
 } cpath;
+
+/* engine.c */
+void dw_eng_cpath_init(cpath *cp, const char *dotted);
+
+/* dw_scan_path_eq() with cheap rejects first: depth, then lengths. */
+static inline bool dw_eng_cpath_eq(const cpath *cp, const dw_scan_field *f)
+{
+    if (f->depth != cp->depth)
+        return false;
+    if (f->key_escaped)
+        return dw_scan_path_eq(f, cp->dotted);
+    for (int d = 0; d < cp->depth; d++)
+        if (f->key[d].len != cp->len[d] || memcmp(f->key[d].ptr, cp->part[d], cp->len[d]) != 0)
+            return false;
+    return true;
+}
+
+/* out[k] = the first field of rec at paths[k] (NULL when none), each field
+ * taken by the first path it matches. */
+static inline void dw_eng_find_paths(const dw_scan_record *rec, const cpath *const *paths,
+                                     const dw_scan_field **out, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        out[k] = NULL;
+    for (size_t i = 0; i < rec->nfields; i++)
+        for (size_t k = 0; k < n; k++)
+            if (!out[k] && paths[k] && dw_eng_cpath_eq(paths[k], &rec->fields[i])) {
+                out[k] = &rec->fields[i];
+                break;
+            }
+}
+
+/* A scanner field as a dw_value (strings unescaped into buf[cap]). */
+void dw_eng_value_of(const dw_scan_field *f, char *buf, size_t cap, dw_value *v);
+
+typedef struct dw_eng_perf dw_eng_perf; /* engine_perf.c */
 
 typedef struct model_entry {
     const dw_model_config *cfg;
@@ -208,6 +245,7 @@ struct dw_engine {
     char cur_where[300];
     dw_ratelimit late_rl;
     int64_t next_off;
+    dw_eng_perf *perf; /* labels and performance (engine_perf.c); NULL: none */
 };
 
 /* Counters are written by the engine's thread only and read by others:
@@ -234,6 +272,8 @@ void dw_eng_update_watermark(dw_engine *e, int64_t wall_ms);
 int64_t dw_eng_watermark_target(const dw_engine *e, int64_t wall_ms);
 void dw_eng_refresh_next_boundary(dw_engine *e);
 void dw_eng_advance(dw_engine *e, int64_t limit, bool final);
+/* Hands a notification document to the emit callback (counted); takes doc. */
+void dw_eng_emit(dw_engine *e, json_t *doc);
 model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const char *ver,
                           size_t verlen);
 dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, size_t verlen,

@@ -226,7 +226,18 @@ char *dw_sink_alert_stats(const json_t *alert, char *buf, size_t len)
     dw_dynbuf_init(&b, len - 1);
     json_t *a = (json_t *)alert;
     const char *kind = json_string_value(json_object_get(a, "kind"));
-    if (kind && strcmp(kind, "quality") == 0) {
+    if (kind && strcmp(kind, "performance") == 0) {
+        /* "accuracy=0.71 [0.69, 0.73], reference=0.85, margin=0.03" */
+        json_t *p = json_object_get(a, "performance");
+        const char *m = json_string_value(json_object_get(p, "metric"));
+        append_num(&b, ", ", m ? m : "value", json_object_get(p, "value"));
+        json_t *lo = json_object_get(p, "lower"), *hi = json_object_get(p, "upper");
+        if (json_is_number(lo) && json_is_number(hi))
+            dw_dynbuf_addf(&b, " [%.3g, %.3g]", json_number_value(lo), json_number_value(hi));
+        append_num(&b, ", ", "reference", json_object_get(p, "reference"));
+        append_num(&b, ", ", "margin", json_object_get(p, "margin"));
+        append_num(&b, ", ", "estimated", json_object_get(p, "estimated"));
+    } else if (kind && strcmp(kind, "quality") == 0) {
         json_t *q = json_object_get(a, "quality");
         append_rate(&b, "missing", json_object_get(q, "missing_rate"), true);
         json_t *ref = json_object_get(q, "ref_missing_rate");

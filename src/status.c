@@ -2,6 +2,7 @@
  * rendering, plus the JSON encoders of a column result that the status
  * document and the notification documents share. */
 #include "driftwatch/status.h"
+#include "driftwatch/status_perf.h"
 
 #include "driftwatch/error.h"
 #include "driftwatch/timestamp.h"
@@ -65,6 +66,7 @@ void dw_status_release(dw_status *s)
     for (size_t i = 0; i < s->nmodels; i++)
         free_model(&s->models[i]);
     free(s->models);
+    dw_status_perf_free(s->perf);
     free(s);
 }
 
@@ -197,7 +199,10 @@ json_t *dw_status_json(const dw_status *s)
     json_t *models = json_array();
     for (size_t i = 0; i < s->nmodels; i++)
         json_array_append_new(models, model_json(&s->models[i]));
-    return json_pack("{s:s,s:o,s:o,s:o}", "version", "1", "watermark",
-                     time_or_null(s->watermark_ms), "max_event_time", time_or_null(s->max_event_ms),
-                     "models", models);
+    json_t *o =
+        json_pack("{s:s,s:o,s:o,s:o}", "version", "1", "watermark", time_or_null(s->watermark_ms),
+                  "max_event_time", time_or_null(s->max_event_ms), "models", models);
+    if (s->perf)
+        json_object_set_new(o, "performance", dw_status_perf_json(s->perf));
+    return o;
 }

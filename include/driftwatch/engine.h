@@ -157,6 +157,22 @@ int64_t dw_engine_open_until(dw_engine *e);
 void dw_engine_process_from(dw_engine *e, int source, const char *buf, size_t len,
                             int64_t fallback_ts_ms, dw_process_result *res);
 
+/* Processes one message from source 0 whose records are all labels
+ * (replay's labels file; see docs/performance.md). Without a labels
+ * section they are processed as any record. */
+void dw_engine_process_labels(dw_engine *e, const char *buf, size_t len);
+
+/* End of input (replay): with labels, the next dw_engine_flush() also
+ * expires every prediction still waiting for its label and makes every
+ * window's performance final. Without this call a flush (a shutdown)
+ * leaves the waiting predictions alone: their labels may still come. */
+void dw_engine_labels_complete(dw_engine *e);
+
+/* Event time of the first record of a message (records.timestamp, or
+ * labels.timestamp when label), INT64_MIN when it has none: replay merges
+ * a predictions file and a labels file in time order with it. */
+int64_t dw_engine_message_time(dw_engine *e, const char *buf, size_t len, bool label);
+
 /* The current event-time watermark (INT64_MIN before any record). */
 int64_t dw_engine_watermark(const dw_engine *e);
 

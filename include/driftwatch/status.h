@@ -92,6 +92,7 @@ typedef struct dw_status {
     int64_t max_event_ms; /* INT64_MIN before any record */
     size_t nmodels;
     dw_status_model *models;
+    struct dw_status_perf *perf; /* labels and performance (status_perf.h); NULL without labels */
     int refs; /* dw_engine_status() / dw_status_release(); 0 for one on the stack */
 } dw_status;
 
