@@ -11,7 +11,7 @@ the message timestamp, so every partition is in event-time order.
         it. When every record is produced it waits until group G has committed
         the end offsets, then reads ST to its end, and prints one JSON object:
         records, event_minutes, wall seconds, state messages, deltas, marks,
-        payload bytes, and the lz4 frame bytes of every message.
+        payload bytes, and the lz4 frame bytes every message would take.
 
     state_feed.py fill --bootstrap BS --topic T --partitions P --file F
         Produces every record of F as fast as it can and checks that the
@@ -22,15 +22,16 @@ the message timestamp, so every partition is in event-time order.
         JSON object: done (epoch seconds) and, with --pid, the process's CPU
         seconds (user + system, all threads) at that moment.
 
-lz4: the broker stores what librdkafka's producer sends, lz4-compressed
-record batches. Reading a topic returns decompressed payloads, so the stored
-size is estimated by compressing each payload the way librdkafka does (one
-LZ4 frame of independent 64 KB blocks, through liblz4 with ctypes) plus the
+Stored size: the broker stores what librdkafka's producer sends. driftwatch
+sends deltas uncompressed (src/state_topic.c: version-2 deltas are varints
+that lz4 shrank by only 3-10 %), so a message takes its payload plus the
 Kafka record batch header (61 bytes) and a record header (about 8 bytes):
 deltas are at least tens of milliseconds apart and the producer's linger.ms
-is 5, so each one is a batch of its own. Checked once against librdkafka: 24
-deltas (7.3 MB) sent by an lz4 producer one per request came to 5,047,537
-bytes of produce requests (its txbytes statistic), the estimate to 5,045,949."""
+is 5, so each one is a batch of its own. What lz4 would store is reported
+too: each payload compressed the way librdkafka does (one LZ4 frame of
+independent 64 KB blocks, through liblz4 with ctypes). Checked once against
+librdkafka when driftwatch still compressed: 24 deltas (7.3 MB) sent by an
+lz4 producer one per request came to 5,047,537 bytes of produce requests (its txbytes statistic), the estimate to 5,045,949."""
 
 import argparse
 import ctypes
@@ -43,7 +44,7 @@ import time
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 BATCH_OVERHEAD = 61 + 8
-DELTA_MAGIC = b"DWD\x01"
+DELTA_MAGICS = (b"DWD\x01", b"DWD\x02")  # format versions 1 and 2 (delta.h)
 
 
 class _FrameInfo(ctypes.Structure):
@@ -178,7 +179,7 @@ class StateReader(threading.Thread):
                 if self.first_offset is None:
                     self.first_offset = m.offset()
                 self.msgs += 1
-                if v.startswith(DELTA_MAGIC):
+                if v[:4] in DELTA_MAGICS:
                     self.deltas += 1
                     self.delta_payload += len(v)
                     self.max_delta = max(self.max_delta, len(v))
@@ -235,7 +236,7 @@ def cmd_pace(a):
                "state_messages": reader.msgs, "deltas": reader.deltas, "marks": reader.marks,
                "payload_bytes": reader.payload, "delta_payload_bytes": reader.delta_payload,
                "lz4_bytes": reader.lz4_bytes,
-               "stored_bytes_est": reader.lz4_bytes + BATCH_OVERHEAD * reader.msgs,
+               "stored_bytes_est": reader.payload + BATCH_OVERHEAD * reader.msgs,
                "max_delta_bytes": reader.max_delta}, sys.stdout)
     print()
 

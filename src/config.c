@@ -13,6 +13,7 @@
 #include "driftwatch/state_dir.h"
 
 #include "config_canary_int.h"
+#include "config_perf_int.h"
 #include "config_yaml_int.h"
 
 #include <errno.h>
@@ -127,6 +128,16 @@ static const char *v_property(const char *key)
         }
     }
     return *key ? NULL : "must not be empty";
+}
+
+const char *dw_cfg_v_topic(const char *s)
+{
+    return v_topic(s);
+}
+
+const char *dw_cfg_v_dotted(const char *s)
+{
+    return v_dotted(s);
 }
 
 /* ------------------------------------------------------------ thresholds */
@@ -322,8 +333,8 @@ static int parse_column(dw_yaml_ctx *c, dw_model_config *m, yaml_node_t *kn, yam
 
 static int parse_model(dw_yaml_ctx *c, yaml_node_t *v, const char *path, dw_model_config *m)
 {
-    static const char *const keys[] = {"name",    "version", "reference", "thresholds",
-                                       "columns", "compare", "latency"};
+    static const char *const keys[] = {"name",    "version", "reference",  "thresholds",
+                                       "columns", "compare", "latency", "performance"};
     m->line = dw_yaml_line_of(v);
     m->thresholds = c->cfg->thresholds;
     int rc;
@@ -338,6 +349,8 @@ static int parse_model(dw_yaml_ctx *c, yaml_node_t *v, const char *path, dw_mode
     m->reference = dw_yaml_resolve_path(c->basedir, ref);
     m->reference_line = dw_yaml_line_of(dw_yaml_map_get(c, v, "reference"));
     free(ref);
+    if ((rc = dw_cfg_parse_performance(c, v, path, m)))
+        return rc;
 
     char cp[DW_YAML_PATHLEN], ccp[DW_YAML_PATHLEN];
     dw_yaml_join_path(cp, path, "columns");
@@ -984,9 +997,9 @@ static int parse_retrain(dw_yaml_ctx *c, yaml_node_t *root)
 static int parse_root(dw_yaml_ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {
-        "kafka",  "records",   "models",     "windows",         "thresholds",
-        "alerts", "time",      "sinks",      "retrain",         "http",
-        "log",    "state_dir", "evaluation", "shutdown_budget", "state"};
+        "kafka",      "records",         "models",  "windows", "thresholds", "alerts",
+        "time",       "sinks",           "retrain", "http",    "log",        "state_dir",
+        "evaluation", "shutdown_budget", "state",   "labels"};
     if (root->type != YAML_MAPPING_NODE)
         return dw_yaml_fail(c, root, DW_ERR_INVALID, "the configuration must be a mapping, not %s",
                             dw_yaml_kind_name(root));
@@ -999,8 +1012,10 @@ static int parse_root(dw_yaml_ctx *c, yaml_node_t *root)
         (rc = get_thresholds(c, root, "", &c->cfg->thresholds, &ov)) ||
         (rc = parse_kafka(c, root)) || (rc = parse_models(c, root)) ||
         (rc = parse_records(c, root)) || (rc = parse_windows(c, root)) ||
-        (rc = parse_alerts(c, root)) || (rc = dw_cfg_parse_canary(c, root)) || (rc = parse_time(c, root)) || (rc = parse_sinks(c, root)) ||
-        (rc = parse_retrain(c, root)) || (rc = parse_misc(c, root)) || (rc = parse_state(c, root)))
+        (rc = parse_alerts(c, root)) || (rc = dw_cfg_parse_canary(c, root)) ||
+        (rc = parse_time(c, root)) || (rc = parse_sinks(c, root)) ||
+        (rc = parse_retrain(c, root)) || (rc = parse_misc(c, root)) ||
+        (rc = parse_state(c, root)) || (rc = dw_cfg_parse_labels(c, root)))
         return rc;
     return 0;
 }
@@ -1130,7 +1145,9 @@ void dw_config_free(dw_config *cfg)
             free(m->columns[j].name);
         free(m->columns);
         dw_cfg_free_canary(m);
+        dw_cfg_free_performance(&m->perf);
     }
+    dw_cfg_free_labels(&cfg->labels);
     free(cfg->models);
     for (size_t i = 0; i < cfg->nwindows; i++)
         free(cfg->windows[i].name);

@@ -8,7 +8,8 @@
 
 /* ---- writing ---- */
 
-static void put(dw_delta_writer *w, const void *p, size_t n)
+/* Room for n more bytes. */
+static void reserve(dw_delta_writer *w, size_t n)
 {
     if (w->len + n > w->cap) {
         size_t cap = w->cap ? w->cap : 256;
@@ -17,22 +18,30 @@ static void put(dw_delta_writer *w, const void *p, size_t n)
         w->buf = dw_realloc(w->buf, cap);
         w->cap = cap;
     }
+}
+
+static void put(dw_delta_writer *w, const void *p, size_t n)
+{
+    reserve(w, n);
     memcpy(w->buf + w->len, p, n);
     w->len += n;
 }
 
+/* Writes v at p (room for 10 bytes); returns the end. */
+static inline uint8_t *varint_at(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
 static void put_u(dw_delta_writer *w, uint64_t v)
 {
-    uint8_t b[10];
-    size_t n = 0;
-    do {
-        b[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            b[n] |= 0x80;
-        n++;
-    } while (v);
-    put(w, b, n);
+    reserve(w, 10);
+    w->len = (size_t)(varint_at(w->buf + w->len, v) - w->buf);
 }
 
 static void put_z(dw_delta_writer *w, int64_t v)
@@ -83,15 +92,36 @@ void dw_delta_group(dw_delta_writer *w, const char *model, const char *version,
     put_u(w, records);
 }
 
+/* Room for the pair count (a varint) before the pairs, which take at most
+ * 10 bytes each (two 32-bit varints), reserved once: a delta holds tens of
+ * thousands of pairs. Close writes the count and moves the pairs up
+ * behind it. */
+#define PAIRS_HEAD 10
+
+uint8_t *dw_delta_pairs_open(dw_delta_writer *w, size_t max)
+{
+    reserve(w, PAIRS_HEAD + max * 10);
+    return w->buf + w->len + PAIRS_HEAD;
+}
+
+void dw_delta_pairs_close(dw_delta_writer *w, uint8_t *end, size_t n)
+{
+    uint8_t *pairs = w->buf + w->len + PAIRS_HEAD;
+    size_t bytes = (size_t)(end - pairs);
+    w->len = (size_t)(varint_at(w->buf + w->len, n) - w->buf);
+    memmove(w->buf + w->len, pairs, bytes);
+    w->len += bytes;
+}
+
 void dw_delta_pairs(dw_delta_writer *w, const uint32_t *slots, const uint32_t *counts, size_t n)
 {
-    put_u(w, n);
+    uint8_t *p = dw_delta_pairs_open(w, n);
     uint32_t prev = 0;
     for (size_t i = 0; i < n; i++) {
-        put_u(w, slots[i] - prev);
-        put_u(w, counts[i]);
+        p = dw_delta_pair_at(p, slots[i] - prev, counts[i]);
         prev = slots[i];
     }
+    dw_delta_pairs_close(w, p, n);
 }
 
 void dw_delta_names_begin(dw_delta_writer *w, size_t n)
@@ -119,6 +149,7 @@ void dw_delta_writer_free(dw_delta_writer *w)
 typedef struct rd {
     const uint8_t *p, *end;
     bool bad;
+    uint8_t version; /* 1 or 2: how pairs are written */
 } rd;
 
 static uint64_t get_u(rd *r)
@@ -179,7 +210,8 @@ static size_t get_count(rd *r, size_t min_bytes)
 
 bool dw_delta_is_delta(const void *buf, size_t len)
 {
-    return buf && len >= 4 && memcmp(buf, DW_DELTA_MAGIC, 4) == 0;
+    return buf && len >= 4 &&
+           (memcmp(buf, DW_DELTA_MAGIC, 4) == 0 || memcmp(buf, DW_DELTA_MAGIC_V1, 4) == 0);
 }
 
 static void decode_group(rd *r, dw_delta_grp *g)
@@ -199,15 +231,22 @@ static void decode_group(rd *r, dw_delta_grp *g)
     if (rec > UINT32_MAX)
         r->bad = true;
     g->records = (uint32_t)rec;
-    g->npairs = get_count(r, 2);
+    g->npairs = get_count(r, r->version == 1 ? 2 : 1);
     if (r->bad)
         return;
     g->slots = dw_malloc((g->npairs ? g->npairs : 1) * sizeof *g->slots);
     g->counts = dw_malloc((g->npairs ? g->npairs : 1) * sizeof *g->counts);
     uint64_t slot = 0;
     for (size_t i = 0; i < g->npairs && !r->bad; i++) {
-        slot += get_u(r);
-        uint64_t c = get_u(r);
+        uint64_t c;
+        if (r->version == 1) {
+            slot += get_u(r);
+            c = get_u(r);
+        } else {
+            uint64_t u = get_u(r);
+            slot += u >> 1;
+            c = (u & 1) ? get_u(r) : 1;
+        }
         if (slot > UINT32_MAX || c > UINT32_MAX)
             r->bad = true;
         g->slots[i] = (uint32_t)slot;
@@ -228,12 +267,30 @@ static void decode_group(rd *r, dw_delta_grp *g)
     }
 }
 
+int dw_delta_peek(const void *buf, size_t len, uint64_t *writer, uint64_t *seq)
+{
+    if (!dw_delta_is_delta(buf, len) || len < 12)
+        return DW_ERR_PARSE;
+    rd r = {(const uint8_t *)buf + 4, (const uint8_t *)buf + len, false, 0};
+    uint64_t w = 0;
+    for (int i = 0; i < 8; i++)
+        w |= (uint64_t)r.p[i] << (8 * i);
+    r.p += 8;
+    uint64_t s = get_u(&r);
+    if (r.bad)
+        return DW_ERR_PARSE;
+    *writer = w;
+    *seq = s;
+    return 0;
+}
+
 int dw_delta_decode(const void *buf, size_t len, dw_delta *out)
 {
     memset(out, 0, sizeof *out);
     if (!dw_delta_is_delta(buf, len) || len < 12)
         return DW_ERR_PARSE;
-    rd r = {(const uint8_t *)buf + 4, (const uint8_t *)buf + len, false};
+    rd r = {(const uint8_t *)buf + 4, (const uint8_t *)buf + len, false,
+            ((const uint8_t *)buf)[3]};
     for (int i = 0; i < 8; i++)
         out->writer |= (uint64_t)r.p[i] << (8 * i);
     r.p += 8;

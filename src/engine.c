@@ -1,5 +1,6 @@
 #include "driftwatch/engine.h"
 #include "engine_int.h"
+#include "engine_perf_int.h"
 
 #include "driftwatch/budget.h"
 #include "driftwatch/duration.h"
@@ -154,7 +155,7 @@ static inline bool cstr_eq(const char *s, const char *p, size_t n)
     return s[n] == '\0';
 }
 
-static void cpath_init(cpath *cp, const char *dotted)
+void dw_eng_cpath_init(cpath *cp, const char *dotted)
 {
     memset(cp, 0, sizeof *cp);
     cp->dotted = dotted;
@@ -173,9 +174,9 @@ static void cpath_init(cpath *cp, const char *dotted)
 
 static void cpaths_init(dw_engine *e)
 {
-    cpath_init(&e->p_ts, e->cfg->records.timestamp);
-    cpath_init(&e->p_model, e->cfg->records.model);
-    cpath_init(&e->p_version, e->cfg->records.model_version);
+    dw_eng_cpath_init(&e->p_ts, e->cfg->records.timestamp);
+    dw_eng_cpath_init(&e->p_model, e->cfg->records.model);
+    dw_eng_cpath_init(&e->p_version, e->cfg->records.model_version);
 }
 
 /* dw_scan_path_eq() with cheap rejects first: depth, then lengths. */
@@ -344,6 +345,10 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     e->pending_retrain = json_array();
     size_scratch(e, max_cols);
     cpaths_init(e);
+    if ((rc = dw_eng_perf_new(e, errbuf, errlen)) < 0) {
+        dw_engine_free(e);
+        return rc;
+    }
     *out = e;
     return 0;
 }
@@ -442,6 +447,12 @@ int dw_engine_reload(dw_engine *e, const dw_config *cfg, char *errbuf, size_t er
         e->windows[w].name = cfg->windows[w].name;
     size_scratch(e, max_cols);
     cpaths_init(e);
+    /* Performance state points into the configuration: it starts afresh
+     * (docs/performance.md, "Limits"). */
+    dw_eng_perf_free(e);
+    char perr[512];
+    if (dw_eng_perf_new(e, perr, sizeof perr) < 0)
+        dw_log(DW_LOG_ERROR, "engine", "performance monitoring off after the reload: %s", perr);
     dw_eng_refresh_next_boundary(e);
     return 0;
 }
@@ -451,6 +462,7 @@ void dw_engine_free(dw_engine *e)
     if (!e)
         return;
     dw_eng_state_free(e);
+    dw_eng_perf_free(e);
     for (size_t i = 0; i < e->nmodels; i++)
         entry_free(&e->models[i]);
     for (size_t i = 0; i < e->nsources; i++)
@@ -688,6 +700,12 @@ void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
         e->emit_at = next;
         emit_pending(e);
         e->emit_at = INT64_MIN;
+        published = false;
+    }
+    if (e->perf) {
+        /* A flush at shutdown leaves the join: labels may still come. */
+        bool done = final && dw_eng_perf_input_complete(e);
+        dw_eng_perf_advance(e, final ? e->watermark_ms : limit, done);
         published = false;
     }
     /* Building the document costs about a millisecond: at most once a
@@ -1004,6 +1022,15 @@ model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const ch
  * in a document of their own, so no receiver keeps them open. The last
  * state takes its slot: between boundaries no document is pending, and the
  * retraining progress moves with the state. */
+void dw_eng_emit(dw_engine *e, json_t *doc)
+{
+    STAT_ADD(e, notifications, 1);
+    if (e->emit)
+        e->emit(e->emit_ctx, doc);
+    else
+        json_decref(doc);
+}
+
 static void evict_state(dw_engine *e, model_entry *me, size_t v)
 {
     dw_model *m = me->states[v];
@@ -1029,16 +1056,13 @@ static void evict_state(dw_engine *e, model_entry *me, size_t v)
     dw_log(DW_LOG_INFO, "engine",
            "model %s: version %s dropped: no record for a window length of event time",
            me->cfg->name, dw_model_version(m) ? dw_model_version(m) : "(none)");
-    if (doc) {
-        STAT_ADD(e, notifications, 1);
-        if (e->emit)
-            e->emit(e->emit_ctx, doc);
-        else
-            json_decref(doc);
-    }
+    if (doc)
+        dw_eng_emit(e, doc);
     STAT_ADD(e, versions_dropped, 1);
     dw_model_free(m);
     size_t last = --me->nstates;
+    if (e->perf)
+        dw_eng_perf_move_version(e, (size_t)(me - e->models), v, last);
     me->states[v] = me->states[last];
     me->last_t[v] = me->last_t[last];
     dw_eng_canary_move(me->canary, v, last);
@@ -1122,7 +1146,7 @@ dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, siz
     return m;
 }
 
-static void value_of(const dw_scan_field *f, char *buf, size_t cap, dw_value *v)
+void dw_eng_value_of(const dw_scan_field *f, char *buf, size_t cap, dw_value *v)
 {
     memset(v, 0, sizeof *v);
     switch (f->kind) {
@@ -1153,11 +1177,47 @@ static void value_of(const dw_scan_field *f, char *buf, size_t cap, dw_value *v)
     }
 }
 
+/* A record at event time t from src: the source's time, and with it the
+ * watermark, moves (see apply_record). */
+static void note_source_time(dw_engine *e, source *src, int64_t t, int64_t wall_ms)
+{
+    src->last_wall = wall_ms;
+    if (!src->seen) {
+        src->first_t = t;
+        /* Until every assigned partition has delivered (the watermark is
+         * unknown), windows only take records up to the first pane of the
+         * oldest partition seen, so a partition read first cannot fill
+         * panes far ahead of one that turns out to be older. */
+        if (e->pre_limit == INT64_MIN || t < e->pre_limit)
+            e->pre_limit = t;
+    }
+    if (!src->seen || t > src->max_t) {
+        src->seen = true;
+        src->max_t = t;
+    }
+    if (t > e->max_event_ms)
+        e->max_event_ms = t;
+    dw_eng_update_watermark(e, wall_ms);
+}
+
 static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t fallback_ts,
                          int64_t wall_ms, bool first)
 {
     const dw_records_config *rc = &e->cfg->records;
     const dw_scan_field *f_ts = NULL, *f_model = NULL, *f_ver = NULL;
+    if (e->perf && dw_eng_perf_is_label(e, src, rec)) {
+        /* Labels join their predictions (engine_perf.c); their time moves
+         * the watermark like any source's, and lateness is the join's. */
+        int64_t lt;
+        if (dw_eng_perf_label(e, rec, fallback_ts, &lt) < 0) {
+            reject(e, DW_REJECT_BAD_TIMESTAMP, "label without a valid labels.timestamp",
+                   rec->raw.ptr, rec->raw.len);
+            return;
+        }
+        note_source_time(e, src, lt, wall_ms);
+        e->last_record_wall = e->last_tick_wall = wall_ms;
+        return;
+    }
     for (size_t i = 0; i < rec->nfields; i++) {
         const dw_scan_field *f = &rec->fields[i];
         if (!f_ts && cpath_eq(&e->p_ts, f))
@@ -1205,7 +1265,7 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     size_t mlen = 0, verlen = 0;
     if (f_model && f_model->kind == DW_SCAN_STRING) {
         dw_value v;
-        value_of(f_model, namebuf, sizeof namebuf, &v);
+        dw_eng_value_of(f_model, namebuf, sizeof namebuf, &v);
         mname = v.str;
         mlen = v.len;
     } else if (rc->default_model) {
@@ -1217,7 +1277,7 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     }
     if (f_ver && (f_ver->kind == DW_SCAN_STRING || f_ver->kind == DW_SCAN_NUMBER)) {
         dw_value v;
-        value_of(f_ver, verbuf, sizeof verbuf, &v);
+        dw_eng_value_of(f_ver, verbuf, sizeof verbuf, &v);
         ver = v.str;
         verlen = v.len;
     }
@@ -1232,23 +1292,7 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
      * The source's time moves even for a record that is ahead: Kafka
      * partitions are in time order, so the partition has got that far,
      * and the slower ones can then move the watermark. */
-    src->last_wall = wall_ms;
-    if (!src->seen) {
-        src->first_t = t;
-        /* Until every assigned partition has delivered (the watermark is
-         * unknown), windows only take records up to the first pane of the
-         * oldest partition seen, so a partition read first cannot fill
-         * panes far ahead of one that turns out to be older. */
-        if (e->pre_limit == INT64_MIN || t < e->pre_limit)
-            e->pre_limit = t;
-    }
-    if (!src->seen || t > src->max_t) {
-        src->seen = true;
-        src->max_t = t;
-    }
-    if (t > e->max_event_ms)
-        e->max_event_ms = t;
-    dw_eng_update_watermark(e, wall_ms);
+    note_source_time(e, src, t, wall_ms);
     if (e->watermark_ms != INT64_MIN && t < e->watermark_ms) {
         /* The pane may still be open for a long slide, but one rule for
          * all windows keeps "late" meaning one thing. */
@@ -1343,7 +1387,7 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
             continue; /* never a type error */
         }
         dw_value v;
-        value_of(f, valbuf, sizeof valbuf, &v);
+        dw_eng_value_of(f, valbuf, sizeof valbuf, &v);
         e->slots[n++] = dw_model_slot(m, (size_t)col, &v, &st);
         if (st == DW_SLOT_TYPE_ERROR)
             wrong++;
@@ -1387,6 +1431,8 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     if (t > me->last_t[sidx])
         me->last_t[sidx] = t;
     STAT_ADD(e, applied, 1);
+    if (e->perf)
+        dw_eng_perf_prediction(e, (size_t)(me - e->models), sidx, rec, t);
     if (wrong)
         STAT_ADD(e, wrong_type_fields, wrong);
     e->last_record_wall = e->last_tick_wall = wall_ms;

@@ -510,11 +510,7 @@ void dw_eng_canary_drop(dw_engine *e, model_entry *me, size_t v, int64_t at)
     if (!doc)
         return;
     json_object_set_new(doc, "version_dropped", json_true());
-    STAT_ADD(e, notifications, 1);
-    if (e->emit)
-        e->emit(e->emit_ctx, doc);
-    else
-        json_decref(doc);
+    dw_eng_emit(e, doc);
 }
 
 /* ---- status snapshot (driftwatch/status.h) ---- */

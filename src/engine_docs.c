@@ -2,6 +2,7 @@
  * published status snapshot (docs/api.md, /api/v1/status, /ui, /metrics),
  * built from the model states on the engine's thread. */
 #include "engine_int.h"
+#include "engine_perf_int.h"
 
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
@@ -264,6 +265,8 @@ void dw_eng_publish_snapshot(dw_engine *e)
         }
     }
     dw_eng_canary_status(e, st);
+    if (e->perf)
+        st->perf = dw_eng_perf_status(e);
     pthread_mutex_lock(&e->snap_lock);
     dw_status *old = e->status;
     e->status = st;

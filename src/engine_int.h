@@ -12,6 +12,7 @@
 #include "driftwatch/status.h"
 
 #include <pthread.h>
+#include <string.h>
 
 typedef struct col_index {
     size_t mask;    /* table size - 1 (power of two) */
@@ -39,6 +40,42 @@ typedef struct cpath {
     const char *part[DW_SCAN_MAX_DEPTH];
     size_t len[DW_SCAN_MAX_DEPTH];
 } cpath;
+
+/* engine.c */
+void dw_eng_cpath_init(cpath *cp, const char *dotted);
+
+/* dw_scan_path_eq() with cheap rejects first: depth, then lengths. */
+static inline bool dw_eng_cpath_eq(const cpath *cp, const dw_scan_field *f)
+{
+    if (f->depth != cp->depth)
+        return false;
+    if (f->key_escaped)
+        return dw_scan_path_eq(f, cp->dotted);
+    for (int d = 0; d < cp->depth; d++)
+        if (f->key[d].len != cp->len[d] || memcmp(f->key[d].ptr, cp->part[d], cp->len[d]) != 0)
+            return false;
+    return true;
+}
+
+/* out[k] = the first field of rec at paths[k] (NULL when none), each field
+ * taken by the first path it matches. */
+static inline void dw_eng_find_paths(const dw_scan_record *rec, const cpath *const *paths,
+                                     const dw_scan_field **out, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        out[k] = NULL;
+    for (size_t i = 0; i < rec->nfields; i++)
+        for (size_t k = 0; k < n; k++)
+            if (!out[k] && paths[k] && dw_eng_cpath_eq(paths[k], &rec->fields[i])) {
+                out[k] = &rec->fields[i];
+                break;
+            }
+}
+
+/* A scanner field as a dw_value (strings unescaped into buf[cap]). */
+void dw_eng_value_of(const dw_scan_field *f, char *buf, size_t cap, dw_value *v);
+
+typedef struct dw_eng_perf dw_eng_perf; /* engine_perf.c */
 
 typedef struct model_entry {
     const dw_model_config *cfg;
@@ -71,20 +108,39 @@ typedef struct pend_pin {
 } pend_pin;
 
 /* Counts this replica applied to one (model state, pane) of one source since
- * its last delta: dense counters and the list of those that are non-zero. */
+ * its last delta, as the counter index of every value applied, in order
+ * (a record appends one index per column). At the benchmark's traffic a
+ * delta has about one increment per non-zero counter, so full-width
+ * counters per source and pane were mostly zeros, and their cache
+ * footprint slowed the rest of the engine; the indices are summed into one
+ * shared set of counters when the delta is encoded (engine_state.c). */
 typedef struct pend_buf {
     struct pend_buf *next;
     size_t pidx;  /* model index * (DW_ENGINE_MAX_VERSIONS + 1) + version */
     int64_t pane; /* start of the pane (delta granularity) */
     uint32_t records;
-    size_t width, ntouched;
-    uint32_t *cnt, *touched;
-    /* Names of the unseen categories among touched[0, npinned), taken when
+    uint32_t *log; /* counter indices, nlog of them (capacity logcap) */
+    size_t nlog, logcap;
+    /* Names of the unseen categories among log[0, npinned), taken when
      * panes closed before this buffer went out (inside a message): the
      * evaluation may free such a slot and give it to another name. */
     pend_pin *pins;
     size_t npins, pins_cap, npinned;
 } pend_buf;
+
+/* A delta this process wrote, remembered until it is read back from the
+ * state topic: its sections' offsets are all the reader needs from it (its
+ * counts are in the windows already), so it is not decoded again. */
+typedef struct own_sect {
+    int src;
+    int64_t from, to;
+} own_sect;
+
+typedef struct own_delta {
+    uint64_t seq;
+    size_t n;
+    own_sect *sects;
+} own_delta;
 
 /* Another replica's counts that lay beyond the panes open here when they
  * arrived: applied once the watermark has moved (bounded, see
@@ -169,8 +225,13 @@ struct dw_engine {
     dw_delta_fn delta_fn;
     void *delta_ctx;
     size_t npend;       /* pend_bufs in use */
-    size_t npend_pairs; /* non-zero counters in them */
+    size_t npend_pairs; /* counter indices in them (at least the non-zero counters) */
     pend_buf *pend_free;
+    uint32_t *agg_cnt;  /* encoding: a group's counts, agg_width, zero between groups */
+    uint64_t *agg_bits; /* encoding: which of agg_cnt are non-zero */
+    size_t agg_width;
+    own_delta *own; /* deltas written, not yet read back (ring of DW_ENGINE_OWN_DELTAS) */
+    size_t own_head, nown;
     dw_delta_writer dw;
     uint32_t *dscratch_slots, *dscratch_counts; /* sized dscratch_cap */
     size_t dscratch_cap;
@@ -185,6 +246,7 @@ struct dw_engine {
     char cur_where[300];
     dw_ratelimit late_rl;
     int64_t next_off;
+    dw_eng_perf *perf; /* labels and performance (engine_perf.c); NULL: none */
 };
 
 /* Counters are written by the engine's thread only and read by others:
@@ -211,6 +273,8 @@ void dw_eng_update_watermark(dw_engine *e, int64_t wall_ms);
 int64_t dw_eng_watermark_target(const dw_engine *e, int64_t wall_ms);
 void dw_eng_refresh_next_boundary(dw_engine *e);
 void dw_eng_advance(dw_engine *e, int64_t limit, bool final);
+/* Hands a notification document to the emit callback (counted); takes doc. */
+void dw_eng_emit(dw_engine *e, json_t *doc);
 model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const char *ver,
                           size_t verlen);
 dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, size_t verlen,

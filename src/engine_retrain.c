@@ -1,6 +1,7 @@
 /* Retraining triggers: one per drift episode per rule, with an idempotency
  * key and a cooldown (docs/alerts.md, "Retraining triggers"). */
 #include "engine_int.h"
+#include "engine_perf_int.h"
 
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
@@ -56,7 +57,9 @@ void dw_eng_check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_
             &e->retrain[(((size_t)(me - e->models)) * (DW_ENGINE_MAX_VERSIONS + 1) + state_idx) *
                             cfg->nretrain +
                         k];
-        if (!retrain_condition(m, me->ref, wi, rc, NULL)) {
+        /* A firing performance rule (engine_perf.c) is reason enough too. */
+        bool perf = e->perf && dw_eng_perf_firing(e, (size_t)(me - e->models), state_idx, wi);
+        if (!retrain_condition(m, me->ref, wi, rc, NULL) && !perf) {
             st->since = INT64_MIN; /* the episode is over */
             st->fired = false;
             continue;
@@ -97,6 +100,7 @@ void dw_eng_check_retrain(dw_engine *e, model_entry *me, size_t state_idx, size_
         json_object_set_new(doc, "drift_since", json_string(since));
         json_object_set_new(doc, "triggered_at", dw_json_time(end_ms));
         json_object_set_new(doc, "columns", columns);
+        json_object_set_new(doc, "performance_firing", json_boolean(perf));
         json_array_append_new(e->pending_retrain, doc);
     }
 }

@@ -75,6 +75,7 @@ int64_t dw_engine_emit_time(const dw_engine *e)
 void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_t t,
                      const size_t *slots, size_t n)
 {
+    (void)m;
     int64_t pane = floor_to(t, e->delta_gran);
     pend_buf *pb = src->last_pb;
     if (!pb || pb->pidx != pidx || pb->pane != pane) {
@@ -84,23 +85,15 @@ void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_
         if (!pb) {
             if (e->npend >= DW_ENGINE_MAX_PENDING)
                 dw_engine_delta_flush(e); /* bounded memory: send what we have */
-            size_t width = dw_model_width(m);
-            pend_buf **pp = &e->pend_free;
-            while (*pp && (*pp)->width != width)
-                pp = &(*pp)->next;
-            if (*pp) {
-                pb = *pp;
-                *pp = pb->next;
-            } else {
+            pb = e->pend_free;
+            if (pb)
+                e->pend_free = pb->next;
+            else
                 pb = dw_calloc(1, sizeof *pb);
-                pb->width = width;
-                pb->cnt = dw_calloc(width, sizeof *pb->cnt);
-                pb->touched = dw_malloc(width * sizeof *pb->touched);
-            }
             pb->pidx = pidx;
             pb->pane = pane;
             pb->records = 0;
-            pb->ntouched = 0;
+            pb->nlog = 0;
             pb->npins = pb->npinned = 0;
             pb->next = src->pend;
             src->pend = pb;
@@ -109,16 +102,22 @@ void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_
         src->last_pb = pb;
     }
     pb->records++;
-    size_t before = pb->ntouched;
-    for (size_t i = 0; i < n; i++) {
-        size_t s = slots[i];
-        if (pb->cnt[s]++ == 0)
-            pb->touched[pb->ntouched++] = (uint32_t)s;
+    if (pb->nlog + n > pb->logcap) {
+        size_t cap = pb->logcap ? 2 * pb->logcap : 1024;
+        while (cap < pb->nlog + n)
+            cap *= 2;
+        pb->log = dw_realloc(pb->log, cap * sizeof *pb->log);
+        pb->logcap = cap;
     }
+    uint32_t *out = pb->log + pb->nlog;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint32_t)slots[i];
+    pb->nlog += n;
     src->dirty = true;
-    /* A delta must fit a Kafka message: send one before it grows past
-     * DW_ENGINE_MAX_PENDING_PAIRS (after this message, see flush). */
-    e->npend_pairs += pb->ntouched - before;
+    /* A delta must fit a Kafka message: send one before it could hold
+     * more than DW_ENGINE_MAX_PENDING_PAIRS pairs (after this message, see
+     * flush). Each index is at most one pair. */
+    e->npend_pairs += n;
     if (e->npend_pairs >= DW_ENGINE_MAX_PENDING_PAIRS)
         dw_engine_delta_flush(e);
 }
@@ -135,12 +134,6 @@ static void scratch_reserve(dw_engine *e, size_t n)
     e->dscratch_cap = cap;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static dw_model *state_at(dw_engine *e, size_t pidx, model_entry **me_out)
 {
     size_t mi = pidx / (DW_ENGINE_MAX_VERSIONS + 1), vi = pidx % (DW_ENGINE_MAX_VERSIONS + 1);
@@ -149,23 +142,6 @@ static dw_model *state_at(dw_engine *e, size_t pidx, model_entry **me_out)
     if (me_out)
         *me_out = &e->models[mi];
     return e->models[mi].states[vi];
-}
-
-/* Puts the touched slots in ascending order. A busy pane touches thousands
- * of counters, and qsort's n log n indirect compares then cost more than
- * the counting itself (a sixth of `run`'s CPU in a profile at 200 records/s
- * over 24 partitions); one pass over the counters gives the same list,
- * since a slot is touched exactly when its count is non-zero. */
-static void sort_touched(pend_buf *pb)
-{
-    if (pb->ntouched * 64 < pb->width) {
-        qsort(pb->touched, pb->ntouched, sizeof *pb->touched, cmp_u32);
-        return;
-    }
-    size_t k = 0;
-    for (size_t s = 0; s < pb->width; s++)
-        if (pb->cnt[s])
-            pb->touched[k++] = (uint32_t)s;
 }
 
 /* The name unseen-category slot s of pb was counted under: the one taken
@@ -187,10 +163,23 @@ static void pin_names(dw_engine *e)
     for (size_t i = 1; i < e->nsources; i++)
         for (pend_buf *pb = e->sources[i].pend; pb; pb = pb->next) {
             dw_model *m = state_at(e, pb->pidx, NULL);
-            for (; pb->npinned < pb->ntouched; pb->npinned++) {
+            if (!m || !dw_model_has_new_categories(m)) {
+                /* No slot is named, so none of the counters since the
+                 * last pin is an unseen category: slots are freed only
+                 * by evaluations, and each comes after a pin. */
+                pb->npinned = pb->nlog;
+                continue;
+            }
+            const uint8_t *newcat = dw_model_new_category_map(m);
+            for (; pb->npinned < pb->nlog; pb->npinned++) {
                 size_t col;
-                uint32_t s = pb->touched[pb->npinned];
-                const char *name = m ? dw_model_new_category(m, s, &col) : NULL;
+                uint32_t s = pb->log[pb->npinned];
+                if (!newcat[s])
+                    continue;
+                bool have = false;
+                for (size_t k = 0; k < pb->npins && !have; k++)
+                    have = pb->pins[k].slot == s;
+                const char *name = have ? NULL : dw_model_new_category(m, s, &col);
                 if (!name)
                     continue;
                 if (pb->npins == pb->pins_cap) {
@@ -204,43 +193,142 @@ static void pin_names(dw_engine *e)
         }
 }
 
-/* Encodes one buffer as a group and returns it to the free list. */
+/* Shared counters for summing a group's indices: one set, reused by every
+ * group, so it stays in cache. */
+static void agg_reserve(dw_engine *e, size_t width)
+{
+    if (width <= e->agg_width)
+        return;
+    free(e->agg_cnt);
+    free(e->agg_bits);
+    e->agg_cnt = dw_calloc(width, sizeof *e->agg_cnt);
+    e->agg_bits = dw_calloc((width + 63) / 64, sizeof *e->agg_bits);
+    e->agg_width = width;
+}
+
+/* Encodes one buffer as a group and empties it. */
 static void encode_group(dw_engine *e, pend_buf *pb)
 {
     model_entry *me = NULL;
     dw_model *m = state_at(e, pb->pidx, &me);
     dw_delta_group(&e->dw, dw_model_name(m), dw_model_version(m), me->ref->checksum, pb->pane,
                    pb->records);
-    sort_touched(pb);
-    scratch_reserve(e, pb->ntouched);
-    size_t np = 0, nn = 0;
-    for (size_t i = 0; i < pb->ntouched; i++) {
-        size_t col;
-        uint32_t s = pb->touched[i];
-        if (dw_model_new_category(m, s, &col)) {
-            nn++;
-            continue;
-        }
-        e->dscratch_slots[np] = s;
-        e->dscratch_counts[np++] = pb->cnt[s];
+    size_t width = dw_model_width(m);
+    agg_reserve(e, width);
+    uint32_t *restrict cnt = e->agg_cnt;
+    uint64_t *restrict bits = e->agg_bits;
+    const uint32_t *restrict log = pb->log;
+    size_t nlog = pb->nlog;
+    for (size_t i = 0; i < nlog; i++) {
+        uint32_t s = log[i];
+        if (cnt[s]++ == 0)
+            bits[s >> 6] |= (uint64_t)1 << (s & 63);
     }
-    dw_delta_pairs(&e->dw, e->dscratch_slots, e->dscratch_counts, np);
-    /* Unseen categories by name: their counter index is this replica's.
-     * Pending counts go out before any evaluation (where slots are freed),
+    /* The non-zero counters in ascending order, from the bitmap, written
+     * as pairs as they are found; unseen categories (sent by name, their
+     * counter index is this replica's) aside in the scratch. */
+    scratch_reserve(e, nlog);
+    const uint8_t *newcat = dw_model_new_category_map(m);
+    size_t np = 0, nn = 0;
+    uint8_t *out = dw_delta_pairs_open(&e->dw, nlog);
+    uint32_t prev = 0;
+    for (size_t w = 0; w < (width + 63) / 64; w++) {
+        uint64_t word = bits[w];
+        if (!word)
+            continue;
+        bits[w] = 0;
+        do {
+            uint32_t s = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(word));
+            word &= word - 1;
+            uint32_t c = cnt[s];
+            cnt[s] = 0;
+            if (newcat[s]) {
+                e->dscratch_slots[nn] = s;
+                e->dscratch_counts[nn++] = c;
+                continue;
+            }
+            out = dw_delta_pair_at(out, s - prev, c);
+            prev = s;
+            np++;
+        } while (word);
+    }
+    dw_delta_pairs_close(&e->dw, out, np);
+    /* Pending counts go out before any evaluation (where slots are freed),
      * except inside a message: then their names were pinned before it. */
-    dw_delta_names_begin(&e->dw, nn);
-    for (size_t i = 0; i < pb->ntouched && nn; i++) {
+    size_t named = 0;
+    for (size_t i = 0; i < nn; i++) {
         size_t col;
-        uint32_t s = pb->touched[i];
+        if (pend_name(pb, m, e->dscratch_slots[i], &col))
+            named++;
+    }
+    dw_delta_names_begin(&e->dw, named);
+    for (size_t i = 0; i < nn; i++) {
+        size_t col;
+        uint32_t s = e->dscratch_slots[i];
         const char *name = pend_name(pb, m, s, &col);
         if (name)
-            dw_delta_name(&e->dw, col, name, pb->cnt[s]);
+            dw_delta_name(&e->dw, col, name, e->dscratch_counts[i]);
     }
-    for (size_t i = 0; i < pb->ntouched; i++)
-        pb->cnt[pb->touched[i]] = 0;
-    pb->ntouched = 0;
+    pb->nlog = 0;
     pb->npins = pb->npinned = 0;
     pb->records = 0;
+}
+
+/* ---- this process's deltas, read back ---- */
+
+static void own_pop(dw_engine *e)
+{
+    free(e->own[e->own_head].sects);
+    e->own_head = (e->own_head + 1) % DW_ENGINE_OWN_DELTAS;
+    e->nown--;
+}
+
+/* Remembers delta seq's sections (returned, nsect of them, for the caller
+ * to fill). When the reader is that far behind, the oldest is forgotten:
+ * it is decoded in full when it comes. */
+static own_sect *own_push(dw_engine *e, uint64_t seq, size_t nsect)
+{
+    if (!e->own)
+        e->own = dw_calloc(DW_ENGINE_OWN_DELTAS, sizeof *e->own);
+    if (e->nown == DW_ENGINE_OWN_DELTAS)
+        own_pop(e);
+    own_delta *o = &e->own[(e->own_head + e->nown++) % DW_ENGINE_OWN_DELTAS];
+    o->seq = seq;
+    o->n = nsect;
+    o->sects = dw_malloc(nsect * sizeof *o->sects);
+    return o->sects;
+}
+
+/* A delta of this process read back: what the full merge would do with it
+ * (own counts are not merged again), without decoding it. Returns false
+ * when it is not the next one remembered (then it is decoded). */
+static bool own_read_back(dw_engine *e, const void *buf, size_t len, dw_delta_result *res)
+{
+    uint64_t writer, seq;
+    if (!e->delta_on || !e->nown || dw_delta_peek(buf, len, &writer, &seq) < 0 ||
+        writer != e->writer_id)
+        return false;
+    /* One partition, one idempotent producer: they come back in order.
+     * Those before seq did not come (or not yet): decoded if they do. */
+    while (e->nown && e->own[e->own_head].seq < seq)
+        own_pop(e);
+    if (!e->nown || e->own[e->own_head].seq != seq)
+        return false;
+    const own_delta *o = &e->own[e->own_head];
+    res->own = true;
+    for (size_t i = 0; i < o->n; i++) {
+        source *src = &e->sources[o->sects[i].src];
+        if (o->sects[i].from >= 0 && o->sects[i].from < src->log_to) {
+            res->duplicates++;
+            STAT_ADD(e, delta_duplicates, 1);
+            continue;
+        }
+        if (o->sects[i].to > src->log_to)
+            src->log_to = o->sects[i].to;
+        res->sections++;
+    }
+    own_pop(e);
+    return true;
 }
 
 void dw_engine_delta_flush(dw_engine *e)
@@ -264,6 +352,7 @@ void dw_engine_delta_flush(dw_engine *e)
         return;
     e->in_delta_flush = true;
     dw_delta_begin(&e->dw, e->writer_id, ++e->delta_seq, nsect);
+    own_sect *own = own_push(e, e->delta_seq, nsect);
     size_t nc = 0;
     for (size_t i = 1; i < e->nsources; i++) {
         source *s = &e->sources[i];
@@ -287,6 +376,7 @@ void dw_engine_delta_flush(dw_engine *e)
         e->cover[nc].topic = s->topic;
         e->cover[nc].partition = s->partition;
         e->cover[nc].to = s->off_to;
+        own[nc] = (own_sect){.src = (int)i, .from = s->off_from, .to = s->off_to};
         nc++;
         s->off_from = s->off_to;
     }
@@ -451,6 +541,8 @@ static int cmp_grp(const void *a, const void *b)
 int dw_engine_delta_apply(dw_engine *e, const void *buf, size_t len, dw_delta_result *res)
 {
     memset(res, 0, sizeof *res);
+    if (own_read_back(e, buf, len, res))
+        return 0;
     dw_delta d;
     if (dw_delta_decode(buf, len, &d) < 0) {
         STAT_ADD(e, delta_invalid, 1);
@@ -560,11 +652,14 @@ void dw_eng_state_free(dw_engine *e)
     while (e->pend_free) {
         pend_buf *pb = e->pend_free;
         e->pend_free = pb->next;
-        free(pb->cnt);
-        free(pb->touched);
+        free(pb->log);
         free(pb->pins);
         free(pb);
     }
+    while (e->nown)
+        own_pop(e);
+    free(e->own);
+    e->own = NULL;
     while (e->ahead_list) {
         ahead_grp *a = e->ahead_list;
         e->ahead_list = a->next;
@@ -573,6 +668,11 @@ void dw_eng_state_free(dw_engine *e)
     dw_delta_writer_free(&e->dw);
     free(e->dscratch_slots);
     free(e->dscratch_counts);
+    free(e->agg_cnt);
+    free(e->agg_bits);
+    e->agg_cnt = NULL;
+    e->agg_bits = NULL;
+    e->agg_width = 0;
     free(e->cover);
     e->cover = NULL;
 }

@@ -46,7 +46,7 @@ void dw_metrics_write_label_value(FILE *f, const char *v)
 /* A float the way Prometheus reads it: NaN, +Inf, -Inf, or the shortest of
  * %.15g / %.17g that reads back to the same double (so 0.1 prints as 0.1,
  * not 0.10000000000000001). */
-static void write_double(FILE *f, double x)
+void dw_metrics_write_double(FILE *f, double x)
 {
     if (isnan(x)) {
         fputs("NaN", f);
@@ -84,7 +84,7 @@ static void sample_double(FILE *f, const char *name, const char *labels, double 
         fprintf(f, "%s{%s} ", name, labels);
     else
         fprintf(f, "%s ", name);
-    write_double(f, v);
+    dw_metrics_write_double(f, v);
     fputc('\n', f);
 }
 
@@ -264,7 +264,7 @@ static void write_histogram(FILE *f, const dw_engine_stats *st)
         cum += st->eval_buckets[b];
         fprintf(f, "%s_bucket{le=\"", name);
         if (b < DW_ENGINE_EVAL_BUCKETS)
-            write_double(f, dw_engine_eval_bounds[b]);
+            dw_metrics_write_double(f, dw_engine_eval_bounds[b]);
         else
             fputs("+Inf", f);
         fprintf(f, "\"} %" PRIu64 "\n", cum);
@@ -400,6 +400,8 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         dw_metrics_canary_alerts(f, in->status);
         drop += dw_metrics_canary(f, in->status, max, in->stats->latency_invalid);
     }
+    if (in->status && in->status->perf)
+        dw_metrics_write_performance(f, in->status->perf);
 
     static const struct {
         const char *name, *help;

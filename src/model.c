@@ -491,6 +491,20 @@ int dw_model_add_counts(dw_model *m, int64_t t_ms, const uint32_t *slots, const 
     return 0;
 }
 
+const uint8_t *dw_model_new_category_map(const dw_model *m)
+{
+    return m->newcat;
+}
+
+bool dw_model_has_new_categories(const dw_model *m)
+{
+    for (size_t j = 0; j < m->ncols; j++)
+        for (size_t k = 0; m->cols[j].new_names && k < m->K; k++)
+            if (m->cols[j].new_names[k][0])
+                return true;
+    return false;
+}
+
 const char *dw_model_new_category(const dw_model *m, size_t slot, size_t *col)
 {
     if (!m->K || slot >= m->width || !m->newcat[slot])

@@ -1,9 +1,11 @@
 /* Reference performance from a labelled table (see perf_reference.h). */
 #include "driftwatch/perf_reference.h"
 
+#include "driftwatch/config.h"
 #include "driftwatch/error.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Column indexes, resolved as columns appear (JSONL tables learn their
@@ -172,4 +174,50 @@ int dw_perf_reference_from_json(const json_t *block, dw_perf_kind *kind,
         ref[m] = json_number_value(v);
     }
     return DW_OK;
+}
+
+int dw_perf_reference_values(const dw_perf_config *pc, double ref[DW_PERF_METRIC_COUNT],
+                             uint64_t *n, char *errbuf, size_t errlen)
+{
+    for (int k = 0; k < DW_PERF_METRIC_COUNT; k++)
+        ref[k] = NAN;
+    if (n)
+        *n = 0;
+    if (!pc->reference_data)
+        return 0;
+    dw_perf_spec spec = {
+        .kind = (dw_perf_kind)pc->kind, .score_bins = pc->score_bins, .ece_bins = pc->ece_bins};
+    dw_perf *layout = dw_perf_new(&spec, errbuf, errlen);
+    if (!layout)
+        return DW_ERR_INVALID;
+    dw_table *t = NULL;
+    int rc = dw_table_open(pc->reference_data, DW_TABLE_AUTO, &t, errbuf, errlen);
+    if (rc < 0) {
+        dw_perf_free(layout);
+        return rc;
+    }
+    uint64_t *c = dw_calloc(dw_perf_width(layout), sizeof *c);
+    uint64_t skipped = 0;
+    dw_perf_columns cols = {.label = pc->reference_label,
+                            .predicted = pc->predicted,
+                            .score = pc->score,
+                            .positive = pc->positive,
+                            .threshold = pc->threshold};
+    rc = dw_perf_count_table(layout, &cols, t, c, &skipped, errbuf, errlen);
+    dw_table_free(t);
+    if (rc == 0) {
+        dw_perf_result r;
+        dw_perf_compute(layout, c, pc->confidence, &r);
+        for (int k = 0; k < DW_PERF_METRIC_COUNT; k++)
+            ref[k] = r.m[k].value;
+        if (n)
+            *n = r.n;
+        if (r.n == 0)
+            rc = dw_seterr(errbuf, errlen, DW_ERR_EMPTY,
+                           "%s: no labelled row to compute reference performance from",
+                           pc->reference_data);
+    }
+    free(c);
+    dw_perf_free(layout);
+    return rc;
 }

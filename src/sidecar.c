@@ -311,11 +311,45 @@ static void http_stop(dw_sidecar *s)
     s->http = NULL;
 }
 
+/* One input of a replay: the next non-empty line, read ahead so two files
+ * can be merged in event-time order. */
+typedef struct replay_in {
+    FILE *f;
+    char *line;
+    size_t cap;
+    size_t n;
+    bool has, eof, label;
+    int64_t t;
+} replay_in;
+
+static void replay_fill(dw_sidecar *s, replay_in *r)
+{
+    while (!r->has && !r->eof) {
+        ssize_t n = getline(&r->line, &r->cap, r->f);
+        if (n <= 0) {
+            r->eof = true;
+            break;
+        }
+        while (n > 0 && (r->line[n - 1] == '\n' || r->line[n - 1] == '\r'))
+            n--;
+        if (n == 0)
+            continue;
+        if (n > REPLAY_MAX_LINE)
+            n = REPLAY_MAX_LINE; /* counted as invalid JSON by the scanner */
+        r->n = (size_t)n;
+        r->has = true;
+        r->t = dw_engine_message_time(s->engine, r->line, r->n, r->label);
+    }
+}
+
 int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, size_t errlen)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
+    return dw_sidecar_replay_labels(s, in, name, NULL, NULL, errbuf, errlen);
+}
+
+int dw_sidecar_replay_labels(dw_sidecar *s, FILE *in, const char *name, FILE *labels,
+                             const char *lname, char *errbuf, size_t errlen)
+{
     char herr[512];
     /* Only on request (replay --http): a backtest should not open a port
      * by default, and must not fail because the status port is taken
@@ -329,24 +363,34 @@ int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, s
      * before the first read; it fails harmlessly otherwise. */
     setvbuf(in, NULL, _IOFBF, 1u << 20);
     uint64_t lines = 0;
-    while ((n = getline(&line, &cap, in)) > 0) {
+    replay_in rin[2] = {{.f = in}, {.f = labels, .eof = labels == NULL, .label = true}};
+    for (;;) {
+        replay_fill(s, &rin[0]);
+        replay_fill(s, &rin[1]);
+        /* Two files: the older record first (predictions on ties), so the
+         * join sees both streams in event-time order as a live run would. */
+        replay_in *r = rin[0].has ? &rin[0] : NULL;
+        if (rin[1].has && (!r || (rin[1].t != INT64_MIN && rin[1].t < r->t)))
+            r = &rin[1];
+        if (!r)
+            break;
         if ((++lines & 1023) == 0)
             dw_http_heartbeat(s->http);
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            n--;
-        if (n == 0)
-            continue;
-        if (n > REPLAY_MAX_LINE)
-            n = REPLAY_MAX_LINE; /* counted as invalid JSON by the scanner */
-        dw_engine_process(s->engine, line, (size_t)n, INT64_MIN);
+        if (r->label)
+            dw_engine_process_labels(s->engine, r->line, r->n);
+        else
+            dw_engine_process(s->engine, r->line, r->n, INT64_MIN);
+        r->has = false;
     }
-    int err = ferror(in);
-    free(line);
-    if (err) {
+    free(rin[0].line);
+    free(rin[1].line);
+    const char *bad = ferror(in) ? name : labels && ferror(labels) ? lname : NULL;
+    if (bad) {
         http_stop(s);
-        return dw_seterr(errbuf, errlen, DW_ERR_IO, "%s: read error", name);
+        return dw_seterr(errbuf, errlen, DW_ERR_IO, "%s: read error", bad);
     }
     dw_http_heartbeat(s->http);
+    dw_engine_labels_complete(s->engine); /* the files hold every label there is */
     finish(s);
     log_counters(s);
     http_stop(s);
@@ -505,10 +549,22 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         vals[i] = kc->properties[i].value;
     }
     const char *brokers = s->opts.brokers ? s->opts.brokers : kc->brokers;
+    /* Labels topics (issue 14) are read by the same consumer. */
+    const dw_labels_config *lc = &s->cfg->labels;
+    const char **topics = dw_calloc(kc->ntopics + lc->ntopics + 1, sizeof *topics);
+    size_t ntopics = 0;
+    for (size_t i = 0; i < kc->ntopics + lc->ntopics; i++) {
+        const char *t = i < kc->ntopics ? kc->topics[i] : lc->topics[i - kc->ntopics];
+        bool dup = false;
+        for (size_t k = 0; k < ntopics && !dup; k++)
+            dup = !strcmp(topics[k], t);
+        if (!dup)
+            topics[ntopics++] = t;
+    }
     dw_kafka_settings ks = {
         .brokers = brokers,
-        .topics = (const char *const *)kc->topics,
-        .ntopics = kc->ntopics,
+        .topics = topics,
+        .ntopics = ntopics,
         .group_id = kc->group_id,
         .auto_offset_reset = kc->auto_offset_reset == DW_OFFSET_LATEST ? "latest" : "earliest",
         .prop_keys = keys,
@@ -687,6 +743,7 @@ out:
     http_stop(s);
     free(keys);
     free(vals);
+    free(topics);
     return rc;
 }
 

@@ -233,6 +233,17 @@ char *dw_sink_alert_stats(const json_t *alert, char *buf, size_t len)
         append_num(&b, " ", "max", json_object_get(lat, "max"));
         append_num(&b, " ", "quantile", json_object_get(lat, "quantile"));
         dw_dynbuf_addf(&b, " (%s)", json_is_string(u) ? json_string_value(u) : "?");
+    } else if (kind && strcmp(kind, "performance") == 0) {
+        /* "accuracy=0.71 [0.69, 0.73], reference=0.85, margin=0.03" */
+        json_t *p = json_object_get(a, "performance");
+        const char *m = json_string_value(json_object_get(p, "metric"));
+        append_num(&b, ", ", m ? m : "value", json_object_get(p, "value"));
+        json_t *lo = json_object_get(p, "lower"), *hi = json_object_get(p, "upper");
+        if (json_is_number(lo) && json_is_number(hi))
+            dw_dynbuf_addf(&b, " [%.3g, %.3g]", json_number_value(lo), json_number_value(hi));
+        append_num(&b, ", ", "reference", json_object_get(p, "reference"));
+        append_num(&b, ", ", "margin", json_object_get(p, "margin"));
+        append_num(&b, ", ", "estimated", json_object_get(p, "estimated"));
     } else if (kind && strcmp(kind, "quality") == 0) {
         json_t *q = json_object_get(a, "quality");
         append_rate(&b, "missing", json_object_get(q, "missing_rate"), true);

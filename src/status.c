@@ -2,6 +2,7 @@
  * rendering, plus the JSON encoders of a column result that the status
  * document and the notification documents share. */
 #include "driftwatch/status.h"
+#include "driftwatch/status_perf.h"
 
 #include "driftwatch/check_compare.h"
 #include "driftwatch/error.h"
@@ -101,6 +102,7 @@ void dw_status_release(dw_status *s)
     for (size_t i = 0; i < s->ncomparisons; i++)
         free_comparison(&s->comparisons[i]);
     free(s->comparisons);
+    dw_status_perf_free(s->perf);
     free(s);
 }
 
@@ -309,7 +311,10 @@ json_t *dw_status_json(const dw_status *s)
     json_t *cmp = json_array();
     for (size_t i = 0; i < s->ncomparisons; i++)
         json_array_append_new(cmp, dw_status_comparison_json(&s->comparisons[i], true));
-    return json_pack("{s:s,s:o,s:o,s:o,s:o}", "version", "1", "watermark",
-                     time_or_null(s->watermark_ms), "max_event_time", time_or_null(s->max_event_ms),
-                     "models", models, "comparisons", cmp);
+    json_t *o = json_pack("{s:s,s:o,s:o,s:o,s:o}", "version", "1", "watermark",
+                          time_or_null(s->watermark_ms), "max_event_time",
+                          time_or_null(s->max_event_ms), "models", models, "comparisons", cmp);
+    if (s->perf)
+        json_object_set_new(o, "performance", dw_status_perf_json(s->perf));
+    return o;
 }

@@ -4,6 +4,8 @@
 
 #include "driftwatch/timestamp.h"
 
+#include "ui_int.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,11 +50,6 @@ static void esc(FILE *f, const char *s)
     }
 }
 
-void dw_ui_esc(FILE *f, const char *s)
-{
-    esc(f, s);
-}
-
 /* At most max bytes of s, escaped, with an ellipsis when cut (never in the
  * middle of a UTF-8 sequence). */
 static void esc_short(FILE *f, const char *s, size_t max)
@@ -71,6 +68,21 @@ static void esc_short(FILE *f, const char *s, size_t max)
     buf[max] = 0;
     esc(f, buf);
     fputs("&#8230;", f);
+}
+
+void dw_ui_esc(FILE *f, const char *s)
+{
+    esc(f, s);
+}
+
+void dw_ui_model_title(FILE *f, const char *model, const char *version)
+{
+    esc(f, model);
+    if (version) {
+        fputs(" <span class=\"ver\">", f);
+        esc(f, version);
+        fputs("</span>", f);
+    }
 }
 
 /* A statistic for people: 3 significant digits, small p-values in
@@ -107,6 +119,9 @@ static const char STYLE[] =
     "section.model{margin-top:14px}"
     "section.model h2{font-size:18px;margin:8px 0 2px}"
     "section.model h2 .ver{font-weight:400;color:#55626f}"
+    "table.perf{border-collapse:collapse;font-size:13px}table.perf td,table.perf th{"
+    "padding:2px 8px;border-bottom:1px solid #e3e7eb;text-align:right}"
+    "table.perf tr.prov{color:#8a6d1f;font-style:italic}.rule.firing{color:#c0392b}"
     ".meta{font-size:12px;color:#55626f;margin-bottom:10px}"
     ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:14px}"
     ".card{background:#fff;border-radius:8px;border-left:6px solid var(--c);padding:10px 12px;"
@@ -398,12 +413,7 @@ static void model_section(FILE *f, const dw_status_model *m, const char *want)
 {
     long wi = pick_window(m, want);
     fputs("<section class=\"model\"><h2>", f);
-    esc(f, m->model);
-    if (m->version) {
-        fputs(" <span class=\"ver\">", f);
-        esc(f, m->version);
-        fputs("</span>", f);
-    }
+    dw_ui_model_title(f, m->model, m->version);
     fputs("</h2><div class=\"meta\">", f);
     if (wi >= 0) {
         const dw_status_window *w = &m->windows[wi];
@@ -517,6 +527,8 @@ char *dw_ui_render(const dw_status *status, const dw_ui_header *hd, const char *
     dw_ui_comparisons(f, status);
     for (size_t i = 0; i < status->nmodels; i++)
         model_section(f, &status->models[i], window);
+    if (status->perf)
+        dw_ui_performance(f, status->perf, window);
     fprintf(f,
             "</main><footer>Grey bars: training reference; coloured bars: the current window "
             "(green ok, amber pending, red drifting, purple data-quality problem, grey not "

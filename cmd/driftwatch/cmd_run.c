@@ -21,13 +21,15 @@ typedef struct run_args {
     int http;
     int alertmanager;
     const char *input;
+    const char *labels; /* replay --labels FILE */
 } run_args;
 
 static void usage(FILE *f, int replay)
 {
     if (replay)
         fputs("usage: driftwatch replay -c CONFIG [--stdout] [--http] [--alertmanager]\n"
-              "                         [--log-level L] [--log-format json|text] FILE\n"
+              "                         [--labels LABELS] [--log-level L]\n"
+              "                         [--log-format json|text] FILE\n"
               "\n"
               "Runs the engine over FILE (JSONL: one message per line; '-' reads stdin) with\n"
               "the configuration's models, windows and thresholds, and delivers the\n"
@@ -36,7 +38,9 @@ static void usage(FILE *f, int replay)
               "/metrics, /api/v1/status and /ui on http.listen while it runs.\n"
               "Alertmanager sinks are left out unless --alertmanager is given: a replay's\n"
               "alerts are history, and posted ones would stay active in Alertmanager for\n"
-              "4 x resend_interval after the replay ends.\n",
+              "4 x resend_interval after the replay ends.\n"
+              "--labels LABELS reads label records from a second JSONL file, merged with\n"
+              "FILE in event-time order (labels section; docs/performance.md).\n",
               f);
     else
         fputs("usage: driftwatch run -c CONFIG [--log-level L] [--log-format json|text]\n"
@@ -55,6 +59,7 @@ static int parse(int argc, char **argv, int replay, run_args *a)
         {"stdout", no_argument, NULL, 's'},
         {"http", no_argument, NULL, 'H'},
         {"alertmanager", no_argument, NULL, 'A'},
+        {"labels", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -87,6 +92,13 @@ static int parse(int argc, char **argv, int replay, run_args *a)
                 return 2;
             }
             a->alertmanager = 1;
+            break;
+        case 'L':
+            if (!replay) {
+                fprintf(stderr, "driftwatch: --labels is an option of replay\n");
+                return 2;
+            }
+            a->labels = optarg;
             break;
         case 'h': usage(stdout, replay); return 0;
         default: usage(stderr, replay); return 2;
@@ -212,6 +224,17 @@ int cmd_replay(int argc, char **argv)
         dw_config_free(cfg);
         return 2;
     }
+    FILE *lin = NULL;
+    if (a.labels && (!cfg->labels.enabled || !(lin = fopen(a.labels, "r")))) {
+        if (!cfg->labels.enabled)
+            fprintf(stderr, "driftwatch: --labels needs a labels section in %s\n", a.config);
+        else
+            fprintf(stderr, "driftwatch: %s: cannot open: %s\n", a.labels, strerror(errno));
+        if (in != stdin)
+            fclose(in);
+        dw_config_free(cfg);
+        return 2;
+    }
     /* A replay is a backtest that can be run again: without a configured
      * state_dir it keeps undelivered notifications in memory only, rather
      * than sharing (and locking) the outbox of a sidecar on this machine. */
@@ -233,13 +256,17 @@ int cmd_replay(int argc, char **argv)
         fprintf(stderr, "driftwatch: %s\n", err);
         if (in != stdin)
             fclose(in);
+        if (lin)
+            fclose(lin);
         cfg->nsinks = nsinks;
         dw_config_free(cfg);
         return 2;
     }
-    rc = dw_sidecar_replay(s, in, a.input, err, sizeof err);
+    rc = dw_sidecar_replay_labels(s, in, a.input, lin, a.labels, err, sizeof err);
     if (in != stdin)
         fclose(in);
+    if (lin)
+        fclose(lin);
     if (rc < 0)
         fprintf(stderr, "driftwatch: %s\n", err);
     dw_sidecar_free(s);

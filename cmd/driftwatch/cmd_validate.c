@@ -8,6 +8,7 @@
 #include "driftwatch/config.h"
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
+#include "driftwatch/perf_reference.h"
 #include "driftwatch/reference.h"
 
 #include <getopt.h>
@@ -65,6 +66,13 @@ static int check_models(const dw_config *cfg, dw_reference **refs, dw_budget *bu
             return 2;
         }
         refs[i] = ref;
+        double pref[DW_PERF_METRIC_COUNT];
+        if (m->perf.enabled &&
+            dw_perf_reference_values(&m->perf, pref, NULL, err, sizeof err) < 0) {
+            fprintf(stderr, "driftwatch: %s:%d: models[%zu].performance.reference_data: %s\n",
+                    cfg->path, m->perf.line, i, err);
+            return 2;
+        }
         for (size_t j = 0; j < m->ncolumns; j++) {
             if (dw_reference_find(ref, m->columns[j].name) < 0) {
                 fprintf(stderr,
@@ -134,6 +142,20 @@ static void print_summary(const dw_config *cfg, dw_reference *const *refs, const
                m->name, m->version ? m->version : "any", m->reference, refs[i]->ncols, m->ncolumns,
                ignored, dw_budget_format_bytes(bytes, a, sizeof a), nver);
     }
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        const dw_perf_config *p = &cfg->models[i].perf;
+        if (!p->enabled)
+            continue;
+        printf("  %s performance: %s, %zu rule%s%s%s\n", cfg->models[i].name,
+               p->kind == DW_PERF_CLASSIFICATION ? "classification" : "regression", p->nrules,
+               p->nrules == 1 ? "" : "s", p->reference_data ? ", reference from " : "",
+               p->reference_data ? p->reference_data : "");
+    }
+    if (cfg->labels.enabled)
+        printf("labels: %zu topic%s, key %s, max_delay %s, join memory %lld MiB\n",
+               cfg->labels.ntopics, cfg->labels.ntopics == 1 ? "" : "s", cfg->labels.key,
+               dw_duration_format(cfg->labels.max_delay_ms, b, sizeof b),
+               (long long)cfg->labels.memory_mb);
     printf("window memory: up to %s of evaluation.max_memory_mb %lld MiB\n",
            dw_budget_format_bytes(budget->window_bytes, a, sizeof a),
            (long long)cfg->evaluation.max_memory_mb);

@@ -125,6 +125,46 @@ typedef struct dw_compare_config {
     double latency_max_ratio; /* 0: no latency gate */
     uint32_t for_evaluations; /* default alerts.for */
 } dw_compare_config;
+/* models[].performance: model quality from delayed labels (docs/performance.md). */
+#define DW_CONFIG_MAX_PERF_RULES 16
+typedef struct dw_perf_rule_config {
+    int metric;       /* a dw_perf_metric (perf.h) */
+    double margin;    /* >= 0 */
+    double reference; /* NaN: from performance.reference_data */
+    int line;
+} dw_perf_rule_config;
+
+typedef struct dw_perf_config {
+    bool enabled;          /* the model has a performance block */
+    int kind;              /* a dw_perf_kind: 1 classification, 2 regression */
+    char *positive;        /* classification: the positive class as text */
+    char *score;           /* dotted path: P(positive) (classification) */
+    char *predicted;       /* dotted path: predicted class, or regression value */
+    double threshold;      /* classification without predicted: score >= threshold */
+    uint32_t score_bins;   /* default 1000 */
+    uint32_t ece_bins;     /* default 10 */
+    double confidence;     /* default 0.95 */
+    uint64_t min_labels;   /* labelled records a window needs for a verdict, default 200 */
+    bool estimate;         /* CBPE (classification with a score), default true */
+    char *reference_data;  /* labelled validation CSV/JSONL, or NULL */
+    char *reference_label; /* its label column, default "label" */
+    size_t nrules;
+    dw_perf_rule_config *rules;
+    int line;
+} dw_perf_config;
+
+/* labels: the labels stream joined to predictions (docs/performance.md). */
+typedef struct dw_labels_config {
+    bool enabled;   /* the section is present */
+    size_t ntopics; /* topics read for labels (0: the predictions' topics) */
+    char **topics;
+    char *key;            /* join key path in both record kinds, default "request_id" */
+    char *label;          /* label value path, default "label" */
+    char *timestamp;      /* label event time path, default records.timestamp */
+    int64_t max_delay_ms; /* default 1h */
+    int64_t max_early_ms; /* default 0 = max_delay */
+    int64_t memory_mb;    /* the join's whole budget, default 256 */
+} dw_labels_config;
 
 typedef struct dw_model_config {
     char *name;
@@ -137,6 +177,7 @@ typedef struct dw_model_config {
     dw_column_config *columns;
     dw_compare_config compare;
     dw_latency_config latency;
+    dw_perf_config perf; /* performance: (perf.enabled false when absent) */
 } dw_model_config;
 
 typedef struct dw_window_config {
@@ -213,6 +254,7 @@ typedef struct dw_config {
         int64_t idle_timeout_ms;     /* default 30s; 0 disables the idle advance */
         int64_t max_future_ms;       /* default 10m; 0 disables the bound (replay) */
     } time;
+    dw_labels_config labels;
     size_t nsinks; /* 0 only if the file says "sinks: []" */
     dw_sink_config *sinks;
     size_t nretrain;

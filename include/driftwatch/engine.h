@@ -158,6 +158,22 @@ int64_t dw_engine_open_until(dw_engine *e);
 void dw_engine_process_from(dw_engine *e, int source, const char *buf, size_t len,
                             int64_t fallback_ts_ms, dw_process_result *res);
 
+/* Processes one message from source 0 whose records are all labels
+ * (replay's labels file; see docs/performance.md). Without a labels
+ * section they are processed as any record. */
+void dw_engine_process_labels(dw_engine *e, const char *buf, size_t len);
+
+/* End of input (replay): with labels, the next dw_engine_flush() also
+ * expires every prediction still waiting for its label and makes every
+ * window's performance final. Without this call a flush (a shutdown)
+ * leaves the waiting predictions alone: their labels may still come. */
+void dw_engine_labels_complete(dw_engine *e);
+
+/* Event time of the first record of a message (records.timestamp, or
+ * labels.timestamp when label), INT64_MIN when it has none: replay merges
+ * a predictions file and a labels file in time order with it. */
+int64_t dw_engine_message_time(dw_engine *e, const char *buf, size_t len, bool label);
+
 /* The current event-time watermark (INT64_MIN before any record). */
 int64_t dw_engine_watermark(const dw_engine *e);
 
@@ -233,10 +249,16 @@ typedef void (*dw_delta_fn)(void *ctx, const void *buf, size_t len, const dw_del
 /* (source, model version, pane) buffers of pending counts before a forced
  * delta; with groups that wait for the watermark, the bound of memory. */
 #define DW_ENGINE_MAX_PENDING 512
-/* Non-zero pending counters before a forced delta: keeps a delta message
- * to a few hundred kB (Kafka's default message.max.bytes is 1 MB). */
+/* Pending counter increments (one per value applied, so at least the
+ * non-zero counters a delta would carry) before a forced delta: keeps a
+ * delta message to a few hundred kB (Kafka's default message.max.bytes is
+ * 1 MB). */
 #define DW_ENGINE_MAX_PENDING_PAIRS 65536
 #define DW_ENGINE_MAX_AHEAD_GROUPS 8192
+/* Deltas this process wrote and remembers until it reads them back (their
+ * offsets then advance without decoding them); beyond, the oldest are
+ * decoded as any other delta. */
+#define DW_ENGINE_OWN_DELTAS 1024
 
 /* Turns deltas on. writer_id names this process in its deltas (random per
  * start, so a restarted process reads its earlier deltas as another's). */

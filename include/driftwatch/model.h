@@ -171,6 +171,14 @@ int dw_model_add_counts(dw_model *m, int64_t t_ms, const uint32_t *slots, const 
  * and valid until the next evaluation. */
 const char *dw_model_new_category(const dw_model *m, size_t slot, size_t *col);
 
+/* Per counter (dw_model_width() bytes): non-zero exactly at the
+ * unseen-category slots, the counters dw_model_new_category() may name. So
+ * a delta's encoder tests a counter with one load. Owned by the model. */
+const uint8_t *dw_model_new_category_map(const dw_model *m);
+
+/* True when some unseen-category slot holds a name now. */
+bool dw_model_has_new_categories(const dw_model *m);
+
 /* The counter of unseen category name/len in column col (allocating a
  * slot, or the overflow counter when none is free). */
 size_t dw_model_category_slot(dw_model *m, size_t col, const char *name, size_t len);

@@ -55,4 +55,12 @@ int dw_perf_reference_from_json(const json_t *block, dw_perf_kind *kind,
                                 double ref[DW_PERF_METRIC_COUNT], uint64_t *n, char *errbuf,
                                 size_t errlen);
 
+/* The reference values of a model's performance block: ref[m] of every
+ * metric counted from performance.reference_data (all NaN without it),
+ * *n (may be NULL) its labelled rows. Errors: the table's (a sentence in
+ * errbuf), DW_ERR_EMPTY when no row could be counted. */
+struct dw_perf_config;
+int dw_perf_reference_values(const struct dw_perf_config *pc, double ref[DW_PERF_METRIC_COUNT],
+                             uint64_t *n, char *errbuf, size_t errlen);
+
 #endif

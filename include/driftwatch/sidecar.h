@@ -42,6 +42,11 @@ int dw_sidecar_new(const dw_config *cfg, const dw_sidecar_options *opts, dw_side
  * flushes the windows and drains the notifier. name is used in messages. */
 int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, size_t errlen);
 
+/* The same with a second file of label records (labels may be NULL), merged
+ * with in by event time (docs/performance.md). */
+int dw_sidecar_replay_labels(dw_sidecar *s, FILE *in, const char *name, FILE *labels,
+                             const char *lname, char *errbuf, size_t errlen);
+
 /* Consumes from Kafka until *stop becomes non-zero or a fatal error; then
  * evaluates what is complete, commits offsets and drains the notifier within
  * the budget. */

@@ -152,6 +152,7 @@ typedef struct dw_status {
     dw_status_model *models;
     size_t ncomparisons; /* in the configuration's model and window order */
     dw_status_comparison *comparisons;
+    struct dw_status_perf *perf; /* labels and performance (status_perf.h); NULL without labels */
     int refs; /* dw_engine_status() / dw_status_release(); 0 for one on the stack */
 } dw_status;
 
@@ -166,7 +167,8 @@ dw_status *dw_status_retain(dw_status *s);
 
 /* The engine's part of the status document of GET /api/v1/status
  * (docs/api.md): "version", "watermark", "max_event_time", "models",
- * "comparisons". A new JSON object the caller owns. */
+ * "comparisons" and, with labels, "performance". A new JSON object the
+ * caller owns. */
 json_t *dw_status_json(const dw_status *s);
 
 /* One element of "comparisons" (also the body of GET /api/v1/compare);

@@ -80,6 +80,13 @@ static void text_line(FILE *f, json_t *doc, json_t *a)
     }
     json_object_foreach (json_object_get(a, "quality"), k, v)
         put_num(f, k, v);
+    json_t *perf = json_object_get(a, "performance");
+    if (json_is_object(perf)) {
+        put_str(f, "metric", json_object_get(perf, "metric"));
+        static const char *const pk[] = {"value", "lower", "upper", "reference", "margin"};
+        for (size_t i = 0; i < sizeof pk / sizeof pk[0]; i++)
+            put_num(f, pk[i], json_object_get(perf, pk[i]));
+    }
     fputc('\n', f);
 }
 

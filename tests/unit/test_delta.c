@@ -27,6 +27,17 @@ static bool str_is(dw_delta_str s, const char *want)
                      (want));                                                                      \
     } while (0)
 
+/* g holds n pairs, slots[i] and counts[i]. */
+static void assert_pairs(const dw_delta_grp *g, const uint32_t *slots, const uint32_t *counts,
+                         size_t n)
+{
+    assert_int_equal(g->npairs, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(g->slots[i], slots[i]);
+        assert_int_equal(g->counts[i], counts[i]);
+    }
+}
+
 /* A message with three sections: two groups with and without versions,
  * extreme offsets and times, zero pairs, names. */
 static const uint32_t slots_a[] = {0, 1, 7, 300, 70000, UINT32_MAX};
@@ -91,11 +102,7 @@ static void test_round_trip(void **state)
     assert_str(g->checksum, "abc123");
     assert_true(g->pane_ms == 1795500000000LL);
     assert_int_equal(g->records, 42);
-    assert_int_equal(g->npairs, 6);
-    for (size_t i = 0; i < 6; i++) {
-        assert_int_equal(g->slots[i], slots_a[i]);
-        assert_int_equal(g->counts[i], counts_a[i]);
-    }
+    assert_pairs(g, slots_a, counts_a, 6);
     assert_int_equal(g->nnames, 2);
     assert_int_equal(g->names[0].col, 3);
     assert_str(g->names[0].name, "zz");
@@ -205,7 +212,7 @@ static void test_magic_and_version(void **state)
     dw_delta_free(&d);
     for (size_t i = 0; i < 4; i++) {
         uint8_t saved = w.buf[i];
-        w.buf[i] ^= (i == 3) ? 0x03 : 0x20; /* version 2, or "dWD", ... */
+        w.buf[i] ^= (i == 3) ? 0x07 : 0x20; /* version 5, or "dWD", ... */
         assert_false(dw_delta_is_delta(w.buf, w.len));
         assert_int_equal(dw_delta_decode(w.buf, w.len, &d), DW_ERR_PARSE);
         w.buf[i] = saved;
@@ -217,6 +224,52 @@ static void test_magic_and_version(void **state)
     const char *json = "{\"ts\": 1, \"model\": \"m\"}";
     assert_false(dw_delta_is_delta(json, strlen(json)));
     assert_int_equal(dw_delta_decode(json, strlen(json), &d), DW_ERR_PARSE);
+    dw_delta_writer_free(&w);
+}
+
+/* Version 1 (two varints a pair) is still read, as the same delta that
+ * version 2 writes in fewer bytes (a count of one folded into the gap). */
+static void test_version_1_is_read(void **state)
+{
+    (void)state;
+    static const uint8_t v1[] = {
+        'D', 'W', 'D', 1, 7, 0, 0, 0, 0, 0, 0, 0, /* magic, writer 7 */
+        1, 1,                                     /* seq, sections */
+        1, 't', 0, 0, 6, 0, 1,                    /* "t" [0], from 0, to 3, max_t 0, 1 group */
+        1, 'm', 0, 1, 'c', 0, 3,                  /* "m", no version, "c", pane 0, 3 records */
+        3, 2, 1, 5, 2, 200, 1, 1,                 /* pairs (2, 1) (7, 2) (207, 1) */
+        0,                                        /* no names */
+    };
+    static const uint32_t slots[] = {2, 7, 207}, counts[] = {1, 2, 1};
+    dw_delta_writer w = {0};
+    dw_delta_begin(&w, 7, 1, 1);
+    dw_delta_section(&w, "t", 0, 0, 3, 0, 1);
+    dw_delta_group(&w, "m", NULL, "c", 0, 3);
+    dw_delta_pairs(&w, slots, counts, 3);
+    dw_delta_names_begin(&w, 0);
+    assert_true(dw_delta_is_delta(v1, sizeof v1));
+    assert_true(w.len == sizeof v1 - 2); /* one byte less for each pair of count 1 */
+    assert_memory_equal(w.buf, DW_DELTA_MAGIC, 4);
+    for (int k = 0; k < 2; k++) {
+        dw_delta d;
+        assert_int_equal(k ? dw_delta_decode(w.buf, w.len, &d) : dw_delta_decode(v1, sizeof v1, &d),
+                         0);
+        assert_true(d.writer == 7 && d.seq == 1 && d.nsections == 1);
+        const dw_delta_sect *sec = &d.sections[0];
+        assert_str(sec->topic, "t");
+        assert_true(sec->from == 0 && sec->to == 3 && sec->max_t == 0 && sec->ngroups == 1);
+        const dw_delta_grp *g = &sec->groups[0];
+        assert_str(g->model, "m");
+        assert_str(g->checksum, "c");
+        assert_false(g->has_version);
+        assert_int_equal(g->records, 3);
+        assert_pairs(g, slots, counts, 3);
+        assert_int_equal(g->nnames, 0);
+        dw_delta_free(&d);
+    }
+    /* A version-1 message cut inside a pair is refused as before. */
+    dw_delta d;
+    assert_int_equal(dw_delta_decode(v1, sizeof v1 - 2, &d), DW_ERR_PARSE);
     dw_delta_writer_free(&w);
 }
 
@@ -266,10 +319,11 @@ static void test_corrupt_counts_are_refused(void **state)
         assert_int_equal(dw_delta_decode(w.buf, w.len, &d), DW_ERR_PARSE);
     }
 
-    /* The bound is exact: 2 pairs in 4 bytes decode, a count of 3 with
-     * the same 4 bytes does not. */
+    /* The bound is exact: in version 1, 2 pairs in 4 bytes decode, a
+     * count of 3 with the same 4 bytes does not. */
     for (size_t n = 2; n <= 3; n++) {
         dw_delta_begin(&w, 1, 1, 1);
+        w.buf[3] = 1;
         dw_delta_section(&w, "t", 0, 0, 1, 0, 1);
         dw_delta_group(&w, "m", NULL, "c", 0, 1);
         dw_delta_names_begin(&w, n);
@@ -280,6 +334,27 @@ static void test_corrupt_counts_are_refused(void **state)
             assert_int_equal(dw_delta_decode(w.buf, w.len, &d), 0);
             assert_int_equal(d.sections[0].groups[0].npairs, 2);
             assert_int_equal(d.sections[0].groups[0].slots[1], 2); /* gaps add up */
+            dw_delta_free(&d);
+        } else {
+            assert_int_equal(dw_delta_decode(w.buf, w.len, &d), DW_ERR_PARSE);
+        }
+    }
+
+    /* In version 2 a pair takes at least one byte: 4 pairs of count 1 in
+     * 4 bytes decode, a count of 5 does not. */
+    for (size_t n = 4; n <= 5; n++) {
+        dw_delta_begin(&w, 1, 1, 1);
+        dw_delta_section(&w, "t", 0, 0, 1, 0, 1);
+        dw_delta_group(&w, "m", NULL, "c", 0, 1);
+        dw_delta_names_begin(&w, n);
+        for (int i = 0; i < 4; i++)
+            dw_delta_names_begin(&w, 2); /* gap 1, count 1 */
+        dw_delta_names_begin(&w, 0);     /* nnames */
+        if (n == 4) {
+            assert_int_equal(dw_delta_decode(w.buf, w.len, &d), 0);
+            assert_int_equal(d.sections[0].groups[0].npairs, 4);
+            assert_int_equal(d.sections[0].groups[0].slots[3], 4);
+            assert_int_equal(d.sections[0].groups[0].counts[3], 1);
             dw_delta_free(&d);
         } else {
             assert_int_equal(dw_delta_decode(w.buf, w.len, &d), DW_ERR_PARSE);
@@ -343,8 +418,9 @@ static void test_out_of_range_values(void **state)
     dw_delta_names_begin(&w, 0);
     assert_int_equal(dw_delta_decode(w.buf, w.len, &d), DW_ERR_PARSE);
 
-    /* A pair count > UINT32_MAX. */
+    /* A pair count > UINT32_MAX (version 1, then 2). */
     dw_delta_begin(&w, 1, 1, 1);
+    w.buf[3] = 1;
     dw_delta_section(&w, "t", 0, 0, 1, 0, 1);
     dw_delta_group(&w, "m", NULL, "c", 0, 1);
     dw_delta_names_begin(&w, 1);          /* npairs */
@@ -352,9 +428,13 @@ static void test_out_of_range_values(void **state)
     dw_delta_names_begin(&w, 1ULL << 32); /* count */
     dw_delta_names_begin(&w, 0);          /* nnames */
     assert_int_equal(dw_delta_decode(w.buf, w.len, &d), DW_ERR_PARSE);
+    w.buf[3] = 2;
+    w.buf[w.len - 7] = 4 << 1 | 1; /* the slot, with "a count follows" */
+    assert_int_equal(dw_delta_decode(w.buf, w.len, &d), DW_ERR_PARSE);
 
-    /* Slot gaps adding up past UINT32_MAX. */
+    /* Slot gaps adding up past UINT32_MAX (version 1, then 2). */
     dw_delta_begin(&w, 1, 1, 1);
+    w.buf[3] = 1;
     dw_delta_section(&w, "t", 0, 0, 1, 0, 1);
     dw_delta_group(&w, "m", NULL, "c", 0, 1);
     dw_delta_names_begin(&w, 2);
@@ -364,6 +444,18 @@ static void test_out_of_range_values(void **state)
     dw_delta_names_begin(&w, 1);
     dw_delta_names_begin(&w, 0);
     assert_int_equal(dw_delta_decode(w.buf, w.len, &d), DW_ERR_PARSE);
+    dw_delta_begin(&w, 1, 1, 1);
+    dw_delta_section(&w, "t", 0, 0, 1, 0, 1);
+    dw_delta_group(&w, "m", NULL, "c", 0, 1);
+    dw_delta_names_begin(&w, 2);
+    dw_delta_names_begin(&w, (uint64_t)UINT32_MAX << 1);
+    dw_delta_names_begin(&w, 1 << 1);
+    dw_delta_names_begin(&w, 0);
+    assert_int_equal(dw_delta_decode(w.buf, w.len, &d), DW_ERR_PARSE);
+    w.buf[w.len - 2] = 0; /* a gap of 0: slot UINT32_MAX twice, in range */
+    assert_int_equal(dw_delta_decode(w.buf, w.len, &d), 0);
+    assert_true(d.sections[0].groups[0].slots[1] == UINT32_MAX);
+    dw_delta_free(&d);
 
     /* A name count > UINT32_MAX. */
     dw_delta_begin(&w, 1, 1, 1);
@@ -414,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_truncations_and_trailing_bytes),
         cmocka_unit_test(test_magic_and_version),
+        cmocka_unit_test(test_version_1_is_read),
         cmocka_unit_test(test_corrupt_counts_are_refused),
         cmocka_unit_test(test_section_bound),
         cmocka_unit_test(test_out_of_range_values),

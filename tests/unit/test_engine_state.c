@@ -850,6 +850,103 @@ static void test_own_delta_moves_only_offsets(void **state)
 
 /* A message put back because its partition ran ahead is not covered: a
  * restart must read it again. Once delivered again and counted, it is. */
+/* Large counts in one group, summed from the log of counter indices: 1500
+ * records in one pane of one partition, three categories and an unseen
+ * one, each over 255 times. */
+static void test_large_counts_in_one_group(void **state)
+{
+    pair *p = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 16);
+    char msg[1024];
+    dw_process_result res;
+    for (int i = 0; i < 1500; i++) {
+        int n = dwt_record(msg, sizeof msg, r, T0 + i * 40, 0, "zz", NULL);
+        send(p, 1, msg, (size_t)n, &res);
+        assert_int_equal(res.applied, 1);
+    }
+    dw_engine_delta_flush(p->a);
+    assert_int_equal(p->ndeltas, 1);
+    dw_delta d;
+    assert_int_equal(dw_delta_decode(p->deltas[0].buf, p->deltas[0].len, &d), 0);
+    assert_int_equal(d.nsections, 1);
+    assert_int_equal(d.sections[0].ngroups, 1);
+    const dw_delta_grp *g = &d.sections[0].groups[0];
+    assert_int_equal(g->records, 1500);
+    uint64_t sum = 0;
+    uint32_t big = 0;
+    for (size_t i = 0; i < g->npairs; i++) {
+        sum += g->counts[i];
+        if (g->counts[i] > 255)
+            big++;
+    }
+    assert_int_equal(g->nnames, 1);
+    assert_true(g->names[0].count > 255 && g->names[0].count < 1500);
+    sum += g->names[0].count;
+    /* Four columns a record (features.x, y, c, prediction.score), and
+     * features.c's three categories each well over 255. */
+    assert_int_equal(sum, 6000);
+    assert_true(big >= 3);
+    dw_delta_free(&d);
+    /* B merges the same windows. */
+    sync_b(p);
+    json_t *sa = keyed_status(p->a), *sb = keyed_status(p->b);
+    same_json(sa, sb, "status");
+    json_decref(sa);
+    json_decref(sb);
+    gsl_rng_free(r);
+}
+
+/* Own deltas read back advance the offsets from what the writer remembers
+ * (not decoded): the same resume points and duplicate verdicts as decoding
+ * them, also out of order, twice, or once forgotten. */
+static void test_own_deltas_read_back_as_decoded(void **state)
+{
+    pair *p = *state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 15);
+    for (int k = 0; k < 4; k++) {
+        feed(p, 1, r, T0 + k * 10000, 5, NULL);
+        if (k % 2)
+            feed(p, 2, r, T0 + k * 10000, 3, NULL);
+        dw_engine_delta_flush(p->a);
+    }
+    assert_int_equal(p->ndeltas, 4);
+    /* B, a fresh engine with A's writer id and no memory of the deltas,
+     * decodes every one; A reads them back from memory. Order on the log:
+     * 2, 1 (out of order: 1 is a duplicate of nothing, but 2 covered its
+     * partition past it), 2 again, 3, 4, 4. */
+    dw_engine_state_enable(p->b, 0xA11CE, NULL, NULL);
+    int src_b[NSRC];
+    for (int s = 0; s < NSRC; s++)
+        src_b[s] = dw_engine_source(p->b, "in", s);
+    static const int order[] = {1, 0, 1, 2, 3, 3};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const captured *c = &p->deltas[order[i]];
+        dw_delta_result ra, rb;
+        assert_int_equal(dw_engine_delta_apply(p->a, c->buf, c->len, &ra), 0);
+        assert_int_equal(dw_engine_delta_apply(p->b, c->buf, c->len, &rb), 0);
+        assert_true(ra.own && rb.own);
+        assert_int_equal(ra.sections, rb.sections);
+        assert_int_equal(ra.duplicates, rb.duplicates);
+        assert_int_equal(ra.records, 0);
+        assert_int_equal(rb.records, 0);
+        for (int s = 0; s < NSRC; s++)
+            assert_int_equal(dw_engine_source_resume(p->a, p->src_a[s]),
+                             dw_engine_source_resume(p->b, src_b[s]));
+    }
+    assert_int_equal(dw_engine_source_resume(p->a, p->src_a[1]), 20);
+    assert_int_equal(dw_engine_source_resume(p->a, p->src_a[2]), 6);
+    dw_engine_stats sa, sb;
+    dw_engine_stats_get(p->a, &sa);
+    dw_engine_stats_get(p->b, &sb);
+    assert_int_equal(sa.delta_duplicates, sb.delta_duplicates);
+    assert_true(sa.delta_duplicates >= 3);
+    assert_int_equal(sa.delta_records_in, 0);
+    assert_int_equal(sb.delta_records_in, 0);
+    gsl_rng_free(r);
+}
+
 static void test_ahead_message_is_not_covered(void **state)
 {
     pair *p = *state;
@@ -1022,6 +1119,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ahead_and_late_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_delta_is_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_delta_moves_only_offsets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_own_deltas_read_back_as_decoded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_counts_in_one_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ahead_message_is_not_covered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_deltas_are_not_merged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_is_invalid, setup, teardown),

@@ -1,0 +1,149 @@
+/* /metrics for performance from delayed labels (issue 14; docs/api.md),
+ * from the status snapshot's performance part. One family at a time, as
+ * the exposition format wants every sample of a family together. */
+#include "metrics_int.h"
+
+#include "driftwatch/metrics.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{model=..,model_version=..,window=..[,metric=..][,status=..]} v */
+static void sample(FILE *f, const char *name, const dw_status_perf_model *m, const char *window,
+                   const char *metric, const char *status, double v)
+{
+    fprintf(f, "%s{model=\"", name);
+    dw_metrics_write_label_value(f, m->model);
+    fputs("\",model_version=\"", f);
+    dw_metrics_write_label_value(f, m->version ? m->version : "");
+    fputs("\",window=\"", f);
+    dw_metrics_write_label_value(f, window);
+    if (metric) {
+        fputs("\",metric=\"", f);
+        dw_metrics_write_label_value(f, metric);
+    }
+    if (status)
+        fprintf(f, "\",status=\"%s", status);
+    fputs("\"} ", f);
+    dw_metrics_write_double(f, v);
+    fputc('\n', f);
+}
+
+/* Which number of a window's result a family shows. */
+enum { F_VALUE, F_LOWER, F_UPPER, F_ESTIMATED, F_LABELLED, F_COVERAGE, F_END, F_N };
+
+static const struct {
+    const char *name, *help;
+} fams[F_N] = {
+    {"driftwatch_performance", "Model performance of the window from joined labels."},
+    {"driftwatch_performance_lower", "Lower end of the performance confidence interval."},
+    {"driftwatch_performance_upper", "Upper end of the performance confidence interval."},
+    {"driftwatch_performance_estimated",
+     "Performance estimated from calibrated scores before labels (CBPE)."},
+    {"driftwatch_performance_labelled", "Labelled predictions in the window."},
+    {"driftwatch_performance_label_coverage",
+     "Share of the window's predictions that got a label so far."},
+    {"driftwatch_performance_window_end_timestamp_seconds", "End of the window (event time)."},
+};
+
+static double pick(int k, const dw_perf_value *v)
+{
+    return k == F_LOWER ? v->lo : k == F_UPPER ? v->hi : v->value;
+}
+
+static void window_family(FILE *f, int k, const dw_status_perf_model *m, const char *wname,
+                          const dw_status_perf_result *r)
+{
+    if (!r->present)
+        return;
+    const char *status = r->provisional ? "provisional" : "final";
+    switch (k) {
+    case F_LABELLED: sample(f, fams[k].name, m, wname, NULL, status, (double)r->realised.n); return;
+    case F_COVERAGE: sample(f, fams[k].name, m, wname, NULL, status, r->realised.coverage); return;
+    case F_END: sample(f, fams[k].name, m, wname, NULL, status, (double)r->end_ms / 1000.0); return;
+    case F_ESTIMATED: {
+        if (!r->has_estimate)
+            return;
+        const dw_cbpe_result *e = &r->estimated;
+        const struct {
+            const char *n;
+            const dw_perf_value *v;
+        } est[] = {{"accuracy", &e->accuracy},
+                   {"precision", &e->precision},
+                   {"recall", &e->recall},
+                   {"f1", &e->f1},
+                   {"auc", &e->auc}};
+        for (size_t i = 0; i < sizeof est / sizeof est[0]; i++)
+            sample(f, fams[k].name, m, wname, est[i].n, status, est[i].v->value);
+        return;
+    }
+    default:
+        for (int mi = 0; mi < DW_PERF_METRIC_COUNT; mi++)
+            if (dw_perf_metric_kind((dw_perf_metric)mi) == m->kind)
+                sample(f, fams[k].name, m, wname, dw_perf_metric_name((dw_perf_metric)mi), status,
+                       pick(k, &r->realised.m[mi]));
+    }
+}
+
+void dw_metrics_write_performance(FILE *f, const dw_status_perf *p)
+{
+    for (int k = 0; k < F_N; k++) {
+        family(f, fams[k].name, "gauge", fams[k].help);
+        for (size_t i = 0; i < p->nmodels; i++)
+            for (size_t w = 0; w < p->models[i].nwindows; w++) {
+                const dw_status_perf_window *sw = &p->models[i].windows[w];
+                window_family(f, k, &p->models[i], sw->name, &sw->final);
+                window_family(f, k, &p->models[i], sw->name, &sw->provisional);
+            }
+    }
+    family(f, "driftwatch_performance_alert_firing", "gauge",
+           "1 while the performance rule of the metric fires.");
+    for (size_t i = 0; i < p->nmodels; i++)
+        for (size_t w = 0; w < p->models[i].nwindows; w++) {
+            const dw_status_perf_window *sw = &p->models[i].windows[w];
+            for (size_t r = 0; r < sw->nrules; r++)
+                sample(f, "driftwatch_performance_alert_firing", &p->models[i], sw->name,
+                       dw_perf_metric_name(sw->rules[r].metric), NULL,
+                       sw->rules[r].state == DW_ALERT_FIRING);
+        }
+
+    family(f, "driftwatch_label_coverage", "gauge",
+           "Share of the predictions that left the join with a label.");
+    fputs("driftwatch_label_coverage ", f);
+    dw_metrics_write_double(f, p->coverage);
+    fputc('\n', f);
+    family(f, "driftwatch_label_delay_seconds", "gauge",
+           "Label delay quantiles (label time - prediction time) over every match.");
+    for (size_t i = 0; i < 3; i++) {
+        fprintf(f, "driftwatch_label_delay_seconds{quantile=\"%s\"} ",
+                dw_status_perf_quantile_names[i]);
+        dw_metrics_write_double(f, p->delay_s[i]);
+        fputc('\n', f);
+    }
+    family(f, "driftwatch_label_join_events_total", "counter",
+           "What the label join saw, by event (docs/performance.md).");
+    dw_status_perf_counter c[DW_STATUS_PERF_NCOUNTERS];
+    dw_status_perf_counters(p, c);
+    for (size_t i = 0; i < DW_STATUS_PERF_NCOUNTERS; i++)
+        fprintf(f, "driftwatch_label_join_events_total{event=\"%s\"} %" PRIu64 "\n", c[i].name,
+                c[i].value);
+    family(f, "driftwatch_label_join_waiting", "gauge",
+           "Predictions waiting for their label, and labels waiting for their prediction.");
+    fprintf(f, "driftwatch_label_join_waiting{kind=\"predictions\"} %" PRIu64 "\n",
+            p->join.waiting_predictions);
+    fprintf(f, "driftwatch_label_join_waiting{kind=\"labels\"} %" PRIu64 "\n",
+            p->join.waiting_labels);
+    family(f, "driftwatch_label_join_memory_bytes", "gauge",
+           "Memory the label join holds (allocated once, never above the limit).");
+    fprintf(f, "driftwatch_label_join_memory_bytes %zu\n", p->join.memory_bytes);
+    family(f, "driftwatch_label_join_memory_limit_bytes", "gauge",
+           "The configured labels.memory_mb in bytes.");
+    fprintf(f, "driftwatch_label_join_memory_limit_bytes %" PRIu64 "\n", p->memory_limit_bytes);
+}
