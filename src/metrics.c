@@ -1,5 +1,6 @@
 #include "driftwatch/metrics.h"
 
+#include "driftwatch/dynbuf.h"
 #include "driftwatch/error.h"
 
 #include <inttypes.h>
@@ -7,36 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* open_memstream() grows the output as needed; a failure can only be out
- * of memory, which the project's policy turns into an abort. */
-static FILE *buf_open(char **buf, size_t *len)
-{
-    FILE *f = open_memstream(buf, len);
-    if (!f) {
-        fputs("driftwatch: out of memory (open_memstream)\n", stderr);
-        abort();
-    }
-    return f;
-}
-
-static char *buf_close(FILE *f, char **buf, size_t *len)
-{
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        fputs("driftwatch: out of memory (metrics buffer)\n", stderr);
-        abort();
-    }
-    return *buf;
-}
-
-void dw_metrics_write_label_value(FILE *f, const char *v)
+void dw_metrics_write_label_value(dw_dynbuf *f, const char *v)
 {
     for (const char *p = v ? v : ""; *p; p++) {
         switch (*p) {
-        case '\\': fputs("\\\\", f); break;
-        case '"': fputs("\\\"", f); break;
-        case '\n': fputs("\\n", f); break;
-        default: fputc(*p, f);
+        case '\\': dw_dynbuf_addstr(f, "\\\\"); break;
+        case '"': dw_dynbuf_addstr(f, "\\\""); break;
+        case '\n': dw_dynbuf_addstr(f, "\\n"); break;
+        default: dw_dynbuf_addc(f, *p);
         }
     }
 }
@@ -44,64 +23,63 @@ void dw_metrics_write_label_value(FILE *f, const char *v)
 /* A float the way Prometheus reads it: NaN, +Inf, -Inf, or the shortest of
  * %.15g / %.17g that reads back to the same double (so 0.1 prints as 0.1,
  * not 0.10000000000000001). */
-static void write_double(FILE *f, double x)
+static void write_double(dw_dynbuf *f, double x)
 {
     if (isnan(x)) {
-        fputs("NaN", f);
+        dw_dynbuf_addstr(f, "NaN");
         return;
     }
     if (isinf(x)) {
-        fputs(x > 0 ? "+Inf" : "-Inf", f);
+        dw_dynbuf_addstr(f, x > 0 ? "+Inf" : "-Inf");
         return;
     }
     char b[40];
     snprintf(b, sizeof b, "%.15g", x);
     if (strtod(b, NULL) != x)
         snprintf(b, sizeof b, "%.17g", x);
-    fputs(b, f);
+    dw_dynbuf_addstr(f, b);
 }
 
-static void family(FILE *f, const char *name, const char *type, const char *help)
+static void family(dw_dynbuf *f, const char *name, const char *type, const char *help)
 {
     /* HELP texts are constants of this file without backslashes or
      * newlines, so they need no escaping. */
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    dw_dynbuf_addf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample_u64(FILE *f, const char *name, const char *labels, uint64_t v)
+static void sample_u64(dw_dynbuf *f, const char *name, const char *labels, uint64_t v)
 {
     if (labels && *labels)
-        fprintf(f, "%s{%s} %" PRIu64 "\n", name, labels, v);
+        dw_dynbuf_addf(f, "%s{%s} %" PRIu64 "\n", name, labels, v);
     else
-        fprintf(f, "%s %" PRIu64 "\n", name, v);
+        dw_dynbuf_addf(f, "%s %" PRIu64 "\n", name, v);
 }
 
-static void sample_double(FILE *f, const char *name, const char *labels, double v)
+static void sample_double(dw_dynbuf *f, const char *name, const char *labels, double v)
 {
     if (labels && *labels)
-        fprintf(f, "%s{%s} ", name, labels);
+        dw_dynbuf_addf(f, "%s{%s} ", name, labels);
     else
-        fprintf(f, "%s ", name);
+        dw_dynbuf_addf(f, "%s ", name);
     write_double(f, v);
-    fputc('\n', f);
+    dw_dynbuf_addc(f, '\n');
 }
 
 /* Formats label pairs (names[i]="values[i]", escaped) into a new string. */
 static char *labels_of(size_t n, const char *const *names, const char *const *values)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = buf_open(&buf, &len);
+    dw_dynbuf b;
+    dw_dynbuf_init(&b, DW_METRICS_MAX_BYTES);
     for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%s%s=\"", i ? "," : "", names[i]);
-        dw_metrics_write_label_value(f, values[i]);
-        fputc('"', f);
+        dw_dynbuf_addf(&b, "%s%s=\"", i ? "," : "", names[i]);
+        dw_metrics_write_label_value(&b, values[i]);
+        dw_dynbuf_addc(&b, '"');
     }
-    return buf_close(f, &buf, &len);
+    return dw_dynbuf_take(&b);
 }
 
 /* One sample of name per value, labelled label="values[i]". */
-static void one_label_samples(FILE *f, const char *name, const char *label,
+static void one_label_samples(dw_dynbuf *f, const char *name, const char *label,
                               const char *const *values, const uint64_t *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -214,7 +192,7 @@ static size_t collect_columns(const dw_status *st, size_t max, col_series **out,
     return total;
 }
 
-static void alerts_firing(FILE *f, const dw_status *st)
+static void alerts_firing(dw_dynbuf *f, const dw_status *st)
 {
     static const char *const names[] = {"model", "model_version", "kind"};
     for (size_t i = 0; i < st->nmodels; i++) {
@@ -237,7 +215,7 @@ static void alerts_firing(FILE *f, const dw_status *st)
 
 /* ---- the exposition ---- */
 
-static void write_histogram(FILE *f, const dw_engine_stats *st)
+static void write_histogram(dw_dynbuf *f, const dw_engine_stats *st)
 {
     const char *name = "driftwatch_evaluation_duration_seconds";
     family(f, name, "histogram",
@@ -245,12 +223,12 @@ static void write_histogram(FILE *f, const dw_engine_stats *st)
     uint64_t cum = 0;
     for (int b = 0; b <= DW_ENGINE_EVAL_BUCKETS; b++) {
         cum += st->eval_buckets[b];
-        fprintf(f, "%s_bucket{le=\"", name);
+        dw_dynbuf_addf(f, "%s_bucket{le=\"", name);
         if (b < DW_ENGINE_EVAL_BUCKETS)
             write_double(f, dw_engine_eval_bounds[b]);
         else
-            fputs("+Inf", f);
-        fprintf(f, "\"} %" PRIu64 "\n", cum);
+            dw_dynbuf_addstr(f, "+Inf");
+        dw_dynbuf_addf(f, "\"} %" PRIu64 "\n", cum);
     }
     sample_double(f, "driftwatch_evaluation_duration_seconds_sum", NULL, (double)st->eval_ns / 1e9);
     sample_u64(f, "driftwatch_evaluation_duration_seconds_count", NULL, cum);
@@ -258,7 +236,7 @@ static void write_histogram(FILE *f, const dw_engine_stats *st)
 
 /* The names and meanings of the official Prometheus clients
  * (client_golang's process collector), without a driftwatch_ prefix. */
-static void process_metrics(FILE *f, const dw_process_stats *p)
+static void process_metrics(dw_dynbuf *f, const dw_process_stats *p)
 {
     family(f, "process_cpu_seconds_total", "counter",
            "Total user and system CPU time spent in seconds.");
@@ -280,11 +258,11 @@ static void process_metrics(FILE *f, const dw_process_stats *p)
 
 char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropped)
 {
-    char *buf = NULL;
-    size_t blen = 0;
     uint64_t drop = 0;
     const dw_engine_stats *st = in->stats;
-    FILE *f = buf_open(&buf, &blen);
+    dw_dynbuf out;
+    dw_dynbuf_init(&out, DW_METRICS_MAX_BYTES);
+    dw_dynbuf *f = &out;
 
     family(f, "driftwatch_build_info", "gauge",
            "Always 1; the version label says which build runs.");
@@ -538,8 +516,7 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
 
     if (dropped)
         *dropped = drop;
-    char *out = buf_close(f, &buf, &blen);
     if (len)
-        *len = blen;
-    return out;
+        *len = out.len;
+    return dw_dynbuf_take(&out);
 }
