@@ -24,27 +24,7 @@ echo "generating 200000 training records (seed 11) and $RECORDS serving records 
 $PY "$HERE/gen_data.py" jsonl --records 200000 --seed 11 "$train"
 $PY "$HERE/gen_data.py" jsonl --records "$RECORDS" --seed 12 --drift "$logs"
 "$DW" reference build --input "$train" --output "$WORK/replay-ref.json" --model bench >/dev/null
-cat >"$WORK/replay.yaml" <<'EOF'
-# bench_replay.sh: the two default windows, no sinks (replay --stdout prints).
-kafka:
-  brokers: "127.0.0.1:9092"
-  topics: ["model-logs"]
-models:
-  - name: bench
-    reference: replay-ref.json
-records:
-  fields: [latency_ms]
-windows:
-  - name: 15m
-    length: 15m
-    slide: 1m
-  - name: 1h
-    length: 1h
-    slide: 5m
-sinks: []
-log:
-  level: warn
-EOF
+replay_config "$WORK/replay.yaml"
 "$DW" validate -c "$WORK/replay.yaml" >/dev/null
 rm -f "$WORK"/replay-*.times
 

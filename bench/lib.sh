@@ -53,6 +53,33 @@ all() {
     awk '{ printf "%s%s", sep, $1; sep = " " } END { print "" }' "$WORK/$1.times"
 }
 
+# replay_config FILE: the configuration of the replay benchmarks (the two
+# default windows, no sinks: replay --stdout prints), reading the reference
+# replay-ref.json beside FILE.
+replay_config() {
+    cat >"$1" <<'EOF'
+# bench_replay.sh / bench_instructions.sh: the two default windows, no sinks.
+kafka:
+  brokers: "127.0.0.1:9092"
+  topics: ["model-logs"]
+models:
+  - name: bench
+    reference: replay-ref.json
+records:
+  fields: [latency_ms]
+windows:
+  - name: 15m
+    length: 15m
+    slide: 1m
+  - name: 1h
+    length: 1h
+    slide: 5m
+sinks: []
+log:
+  level: warn
+EOF
+}
+
 machine() {
     echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)"
     echo "load average (1/5/15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine adds noise)"

@@ -3,11 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-dw_alert_event dw_alert_step(dw_alert *a, bool breach, bool clear, uint32_t for_count,
+dw_alert_event dw_alert_step(dw_alert *a, bool breach, bool clear, const dw_alert_rule *rule,
                              int64_t now_ms)
 {
-    if (for_count == 0)
-        for_count = 1;
+    uint32_t for_count = rule->for_count ? rule->for_count : 1;
     switch (a->state) {
     case DW_ALERT_INACTIVE:
     case DW_ALERT_PENDING:
@@ -20,14 +19,26 @@ dw_alert_event dw_alert_step(dw_alert *a, bool breach, bool clear, uint32_t for_
         if (a->breaches >= for_count) {
             a->state = DW_ALERT_FIRING;
             a->started_ms = a->notified_ms = now_ms;
+            a->clear_held = false;
             a->episodes++;
             return DW_ALERT_FIRED;
         }
         a->state = DW_ALERT_PENDING;
         return DW_ALERT_NONE;
     case DW_ALERT_FIRING:
-        if (breach || !clear)
+        if (breach || !clear) {
+            a->clear_held = false;
             return DW_ALERT_NONE;
+        }
+        if (rule->keep_firing_ms > 0) {
+            if (!a->clear_held) {
+                a->clear_held = true;
+                a->clear_since_ms = now_ms;
+            }
+            if (now_ms - a->clear_since_ms < rule->keep_firing_ms)
+                return DW_ALERT_NONE;
+        }
+        a->clear_held = false;
         a->state = DW_ALERT_INACTIVE;
         a->breaches = 0;
         a->ended_ms = now_ms;

@@ -8,6 +8,7 @@
 #include "driftwatch/duration.h"
 #include "driftwatch/error.h"
 #include "driftwatch/model.h"
+#include "driftwatch/scanner.h"
 #include "driftwatch/sink.h"
 #include "driftwatch/state_dir.h"
 
@@ -69,14 +70,39 @@ static const char *v_topic(const char *s)
     return why;
 }
 
+/* Names of a dotted path; 0 when it is not one. */
+static int dotted_depth(const char *s)
+{
+    if (!*s || s[0] == '.' || s[strlen(s) - 1] == '.' || strstr(s, ".."))
+        return 0;
+    int n = 1;
+    for (; *s; s++)
+        n += *s == '.';
+    return n;
+}
+
+/* A field's path: the record reader sees fields DW_SCAN_MAX_DEPTH deep. */
 static const char *v_dotted(const char *s)
 {
     const char *why = v_text(s, 255, "is longer than 255 bytes", NULL);
     if (why)
         return why;
-    if (s[0] == '.' || s[strlen(s) - 1] == '.' || strstr(s, ".."))
+    int d = dotted_depth(s);
+    if (!d)
         return "is not a dotted path (like \"features\" or \"meta.ts\")";
+    if (d > DW_SCAN_MAX_DEPTH)
+        return "is nested deeper than records are read (at most 3 names, like \"a.b.c\")";
     return NULL;
+}
+
+/* An object whose members are columns: the members are one level deeper. */
+static const char *v_columns_path(const char *s)
+{
+    const char *why = v_dotted(s);
+    if (!why && dotted_depth(s) > DW_SCAN_MAX_DEPTH - 1)
+        return "is nested too deep: its members would be deeper than records are read (at most "
+               "2 names, like \"payload.features\")";
+    return why;
 }
 
 static const char *v_property(const char *key)
@@ -219,7 +245,7 @@ static int parse_records(dw_yaml_ctx *c, yaml_node_t *root)
         (rc = dw_yaml_get_string(c, sec, "records", "model_version", false, "model_version",
                                  v_dotted, &r->model_version)) ||
         (rc = dw_yaml_get_strv(c, sec, "records", "columns", false, def_columns, NELEM(def_columns),
-                               0, DW_CONFIG_MAX_LIST, v_dotted, &r->columns, &r->ncolumns)) ||
+                               0, DW_CONFIG_MAX_LIST, v_columns_path, &r->columns, &r->ncolumns)) ||
         (rc = dw_yaml_get_strv(c, sec, "records", "fields", false, NULL, 0, 0, DW_CONFIG_MAX_LIST,
                                v_dotted, &r->fields, &r->nfields)) ||
         (rc = dw_yaml_get_string(c, sec, "records", "default_model", false, NULL, v_model_name,

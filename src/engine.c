@@ -109,6 +109,50 @@ void dw_engine_on_reject(dw_engine *e, dw_reject_fn fn, void *ctx)
     e->reject_ctx = ctx;
 }
 
+/* a[0..n) == b[0..n) without a libc call for the short keys records are
+ * made of: two overlapping loads of 2, 4 or 8 bytes, each inside both
+ * ranges (memcpy of a constant size compiles to one load). */
+static inline bool key_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        if (n > 16)
+            return memcmp(a, b, n) == 0;
+        uint64_t x0, y0, x1, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + n - 8, 8);
+        memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t x0, y0, x1, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 2) {
+        uint16_t x0, y0, x1, y1;
+        memcpy(&x0, a, 2);
+        memcpy(&y0, b, 2);
+        memcpy(&x1, a + n - 2, 2);
+        memcpy(&y1, b + n - 2, 2);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    return n == 0 || a[0] == b[0];
+}
+
+/* The C string s equals p[0..n): one pass, no libc calls (model names and
+ * versions, compared for every record, are short). */
+static inline bool cstr_eq(const char *s, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != p[i] || s[i] == '\0')
+            return false;
+    return s[n] == '\0';
+}
+
 static void cpath_init(cpath *cp, const char *dotted)
 {
     memset(cp, 0, sizeof *cp);
@@ -141,7 +185,7 @@ static inline bool cpath_eq(const cpath *cp, const dw_scan_field *f)
     if (f->key_escaped)
         return dw_scan_path_eq(f, cp->dotted);
     for (int d = 0; d < cp->depth; d++)
-        if (f->key[d].len != cp->len[d] || memcmp(f->key[d].ptr, cp->part[d], cp->len[d]) != 0)
+        if (f->key[d].len != cp->len[d] || !key_eq(f->key[d].ptr, cp->part[d], cp->len[d]))
             return false;
     return true;
 }
@@ -305,6 +349,13 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
 }
 
 
+/* alerts.for and alerts.keep_firing_for as every model's alert rule. */
+static dw_alert_rule alert_rule(const dw_config *cfg)
+{
+    return (dw_alert_rule){.for_count = (uint32_t)cfg->alerts.for_evaluations,
+                           .keep_firing_ms = cfg->alerts.keep_firing_for_ms};
+}
+
 static bool same_str(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && !strcmp(a, b));
@@ -360,10 +411,10 @@ int dw_engine_reload(dw_engine *e, const dw_config *cfg, char *errbuf, size_t er
             memcpy(me->states, oe->states, sizeof me->states);
             me->nstates = oe->nstates;
             oe->nstates = 0;
+            dw_alert_rule rule = alert_rule(cfg);
             for (size_t v = 0; v < me->nstates; v++)
-                dw_model_set_params(me->states[v], me->th, me->ignored,
-                                    (uint32_t)cfg->alerts.for_evaluations, cfg->alerts.clear_psi,
-                                    cfg->alerts.clear_ks);
+                dw_model_set_params(me->states[v], me->th, me->ignored, &rule,
+                                    cfg->alerts.clear_psi, cfg->alerts.clear_ks);
             break;
         }
     }
@@ -635,7 +686,8 @@ void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
      * second), and always at the end (flush). */
     if (!published)
         e->snapshot_stale = true;
-    if ((e->snapshot_stale && dw_now_ms() - e->last_publish_ms >= 1000) || final) {
+    if ((e->snapshot_stale && !e->snapshot_quiet && dw_now_ms() - e->last_publish_ms >= 1000) ||
+        final) {
         dw_eng_publish_snapshot(e);
         e->last_publish_ms = dw_now_ms();
         e->snapshot_stale = false;
@@ -891,7 +943,7 @@ static bool field_in_list(const dw_scan_field *f, char *const *list, size_t n)
 static int flat_bind(model_entry *me, const dw_scan_field *f, int col, bool nested)
 {
     if (col < 0 && nested)
-        col = col_index_find(&me->cols, &f->key[1], 1);
+        col = col_index_find(&me->cols, &f->key[f->depth - 1], 1);
     if (col < 0)
         return col;
     uint64_t h = FNV_SEED;
@@ -903,10 +955,16 @@ static int flat_bind(model_entry *me, const dw_scan_field *f, int col, bool nest
     return me->via[col] == h ? col : -1;
 }
 
-static bool key0_in_list(const dw_scan_field *f, char *const *list, size_t n)
+/* True when the field is a member of an object records.columns names
+ * ("features", or "payload.features" for one level deeper). Keys with
+ * escapes never name a column (the column index compares raw bytes). */
+static bool parent_in_list(const dw_scan_field *f, char *const *list, size_t n)
 {
+    if (f->depth < 2 || f->key_escaped)
+        return false;
     for (size_t i = 0; i < n; i++)
-        if (!(f->key_escaped & 1) && slice_eq(f->key[0], list[i]))
+        if (f->depth == 2 ? slice_eq(f->key[0], list[i])
+                          : dw_scan_prefix_eq(f, f->depth - 1, list[i]))
             return true;
     return false;
 }
@@ -919,10 +977,10 @@ model_entry *dw_eng_route(dw_engine *e, const char *mname, size_t mlen, const ch
     model_entry *me = NULL;
     for (size_t i = 0; i < e->nmodels; i++) {
         const dw_model_config *mc = e->models[i].cfg;
-        if (strlen(mc->name) != mlen || memcmp(mc->name, mname, mlen) != 0)
+        if (!cstr_eq(mc->name, mname, mlen))
             continue;
         if (mc->version) {
-            if (ver && strlen(mc->version) == verlen && !memcmp(mc->version, ver, verlen))
+            if (ver && cstr_eq(mc->version, ver, verlen))
                 return &e->models[i]; /* an exact version entry wins */
         } else if (!me) {
             me = &e->models[i];
@@ -1013,7 +1071,7 @@ dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, siz
     *too_many = false;
     for (size_t v = 0; v < me->nstates; v++) {
         const char *sv = dw_model_version(me->states[v]);
-        if ((!sv && !ver) || (sv && ver && strlen(sv) == verlen && !memcmp(sv, ver, verlen))) {
+        if ((!sv && !ver) || (sv && ver && cstr_eq(sv, ver, verlen))) {
             *state_idx = v;
             return me->states[v];
         }
@@ -1037,7 +1095,7 @@ dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, siz
                            ? e->cfg->time.allowed_lateness_ms
                            : DW_ENGINE_MIN_AHEAD_MS,
         .max_new_categories = e->cfg->evaluation.max_new_categories,
-        .alert_for = (uint32_t)e->cfg->alerts.for_evaluations,
+        .alert = alert_rule(e->cfg),
         .clear_psi = e->cfg->alerts.clear_psi,
         .clear_ks = e->cfg->alerts.clear_ks,
     };
@@ -1096,6 +1154,8 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
             f_model = f;
         else if (!f_ver && cpath_eq(&e->p_version, f))
             f_ver = f;
+        else if (f_ts && f_model && f_ver)
+            break;
     }
 
     /* Timestamp: number (s/ms/us/ns by magnitude) or RFC 3339; else the
@@ -1203,21 +1263,28 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     }
     uint64_t wrong = 0;
     char valbuf[DW_MAX_NAME + 1];
+    /* key[0] of the previous field when it matched its memo entry: the
+     * scanner gives the members of one object the same key[0] slice, so a
+     * field with that slice and a same_parent entry needs only key[1]
+     * compared ("features" once per object, not once per feature). */
+    const char *parent_ok = NULL;
     for (size_t i = 0; i < rec->nfields; i++) {
         const dw_scan_field *f = &rec->fields[i];
         field_memo *mm = &me->memo[i];
         int col;
         if (mm->col != -2 && mm->depth == f->depth && !f->key_escaped &&
-            mm->len[0] == f->key[0].len && !memcmp(mm->key[0], f->key[0].ptr, mm->len[0]) &&
+            ((mm->same_parent && f->key[0].ptr == parent_ok) ||
+             (mm->len[0] == f->key[0].len && key_eq(mm->key[0], f->key[0].ptr, mm->len[0]))) &&
             (f->depth == 1 ||
-             (mm->len[1] == f->key[1].len && !memcmp(mm->key[1], f->key[1].ptr, mm->len[1])))) {
+             (mm->len[1] == f->key[1].len && key_eq(mm->key[1], f->key[1].ptr, mm->len[1])))) {
             col = mm->col;
+            parent_ok = f->depth == 2 ? f->key[0].ptr : NULL;
         } else {
+            parent_ok = NULL;
             col = -1;
-            bool nested = f->depth == 2 && key0_in_list(f, rc->columns, rc->ncolumns) &&
-                          !(f->key_escaped & 2);
+            bool nested = parent_in_list(f, rc->columns, rc->ncolumns);
             if (nested)
-                col = col_index_find(&me->cols, f->key, 2);
+                col = col_index_find(&me->cols, f->key, f->depth);
             else if (rc->nfields && field_in_list(f, rc->fields, rc->nfields))
                 col = col_index_find(&me->cols, f->key, f->depth);
             else if (f->depth == 1 && !(f->key_escaped & 1) && f != f_ts && f != f_model &&
@@ -1228,6 +1295,11 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
             if (me->flat)
                 col = flat_bind(me, f, col, nested);
             mm->col = -2;
+            mm->same_parent = false;
+            /* The next entry's same_parent compared its key[0] with this
+             * entry's old one. */
+            if (i + 1 < e->nfields_cap)
+                me->memo[i + 1].same_parent = false;
             if (f->depth <= 2 && !f->key_escaped && f->key[0].len < MEMO_KEY &&
                 (f->depth == 1 || f->key[1].len < MEMO_KEY)) {
                 mm->depth = f->depth;
@@ -1236,14 +1308,30 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
                     memcpy(mm->key[d], f->key[d].ptr, f->key[d].len);
                 }
                 mm->col = col;
+                mm->numeric = col >= 0 && me->ref->cols[col].type == DW_COL_NUMERIC;
+                const field_memo *pm = i ? &me->memo[i - 1] : NULL;
+                mm->same_parent = f->depth == 2 && pm && pm->col != -2 && pm->depth == 2 &&
+                                  pm->len[0] == mm->len[0] &&
+                                  !memcmp(pm->key[0], mm->key[0], mm->len[0]);
             }
         }
         if (col < 0 || e->seen[col] == gen)
             continue;
         e->seen[col] = gen;
+        /* The common cases without building a dw_value: a number in a
+         * numeric column, a plain string in a categorical one. */
+        if (f->kind == DW_SCAN_NUMBER && mm->numeric && mm->col == col) {
+            e->slots[n++] = dw_model_number_slot(m, (size_t)col, f->num);
+            continue;
+        }
+        dw_slot_status st;
+        if (f->kind == DW_SCAN_STRING && !f->str_escaped &&
+            me->ref->cols[col].type == DW_COL_CATEGORICAL) {
+            e->slots[n++] = dw_model_text_slot(m, (size_t)col, f->raw.ptr, f->raw.len, &st);
+            continue; /* never a type error */
+        }
         dw_value v;
         value_of(f, valbuf, sizeof valbuf, &v);
-        dw_slot_status st;
         e->slots[n++] = dw_model_slot(m, (size_t)col, &v, &st);
         if (st == DW_SLOT_TYPE_ERROR)
             wrong++;

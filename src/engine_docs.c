@@ -267,6 +267,11 @@ void dw_eng_publish_snapshot(dw_engine *e)
     dw_status_release(old);
 }
 
+void dw_engine_set_live_snapshot(dw_engine *e, bool live)
+{
+    e->snapshot_quiet = !live;
+}
+
 void dw_engine_publish(dw_engine *e)
 {
     dw_eng_publish_snapshot(e);

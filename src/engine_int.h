@@ -27,6 +27,8 @@ typedef struct field_memo {
     int32_t col;   /* column, -1 not a column, -2 nothing remembered */
     uint8_t depth; /* 1 or 2 */
     uint8_t len[2];
+    bool numeric;     /* col is a numeric column */
+    bool same_parent; /* depth 2 and key[0] equal to the previous entry's (also depth 2) */
     char key[2][MEMO_KEY];
 } field_memo;
 
@@ -156,6 +158,7 @@ struct dw_engine {
     dw_status *status; /* published snapshot, see dw_engine_status() */
     uint64_t last_publish_ms;
     bool snapshot_stale; /* evaluations since the last publish (throttled) */
+    bool snapshot_quiet; /* !dw_engine_set_live_snapshot(): only flush publishes */
     int64_t emit_at;     /* pane end whose documents are being emitted */
 
     /* state on Kafka (engine_state.c) */

@@ -31,7 +31,7 @@ struct dw_model {
     col_state *cols;
     dw_window *win[DW_MAX_WINDOWS];
     char *win_name[DW_MAX_WINDOWS];
-    uint32_t alert_for;
+    dw_alert_rule alert;
     double clear_psi, clear_ks;
     uint64_t **pane_tmp; /* per-window pane pointers for dw_model_add */
     uint8_t *newcat;     /* width: 1 at the unseen-category slots (deltas ask per counter) */
@@ -86,7 +86,7 @@ dw_model *dw_model_new(const dw_model_spec *spec)
     m->ref = spec->ref;
     m->ncols = spec->ref->ncols;
     m->K = spec->max_new_categories;
-    m->alert_for = spec->alert_for ? spec->alert_for : 1;
+    m->alert = spec->alert;
     m->clear_psi = spec->clear_psi;
     m->clear_ks = spec->clear_ks;
     m->cols = dw_calloc(m->ncols ? m->ncols : 1, sizeof *m->cols);
@@ -164,14 +164,14 @@ void dw_model_free(dw_model *m)
 }
 
 void dw_model_set_params(dw_model *m, const dw_thresholds *const *col_thresholds,
-                         const bool *col_ignored, uint32_t alert_for, double clear_psi,
+                         const bool *col_ignored, const dw_alert_rule *alert, double clear_psi,
                          double clear_ks)
 {
     for (size_t j = 0; j < m->ncols; j++) {
         m->cols[j].th = col_thresholds[j];
         m->cols[j].ignored = col_ignored ? col_ignored[j] : false;
     }
-    m->alert_for = alert_for ? alert_for : 1;
+    m->alert = *alert;
     m->clear_psi = clear_psi;
     m->clear_ks = clear_ks;
 }
@@ -199,6 +199,15 @@ dw_window *dw_model_window(dw_model *m, size_t wi)
 const char *dw_model_window_name(const dw_model *m, size_t wi)
 {
     return m->win_name[wi];
+}
+
+size_t dw_model_number_slot(const dw_model *m, size_t col, double x)
+{
+    const col_state *c = &m->cols[col];
+    if (isnan(x))
+        return c->off; /* missing, as dw_value_classify() says */
+    /* under (-1) at off+2, bin i at off+3+i, over (nbins) at off+3+nbins */
+    return (size_t)((long)c->off + 3 + dw_ref_bin(c->ref, x));
 }
 
 size_t dw_model_missing_slot(const dw_model *m, size_t col)
@@ -250,6 +259,20 @@ size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status 
     }
     *status = DW_SLOT_TYPE_ERROR;
     return c->off + 1;
+}
+
+size_t dw_model_text_slot(dw_model *m, size_t col, const char *s, size_t len,
+                          dw_slot_status *status)
+{
+    col_state *c = &m->cols[col];
+    /* dw_value_classify() of a string in a categorical column */
+    if (dw_value_text_is_missing(s, len)) {
+        *status = DW_SLOT_MISSING;
+        return c->off;
+    }
+    *status = DW_SLOT_OK;
+    long idx = dw_ref_category(c->ref, s, len);
+    return idx >= 0 ? category_slot(m, c, idx, NULL, 0) : category_slot(m, c, -1, s, len);
 }
 
 /* The pane of every window holding t_ms into m->pane_tmp: 0, or what
@@ -374,10 +397,9 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
         bool outage = r->quality_reasons & (DW_QUALITY_MISSING | DW_QUALITY_TYPE_ERRORS);
         bool breach = r->drift && !outage;
         bool q_breach = r->quality_issue && (outage || !r->drift);
-        events[2 * j] = dw_alert_step(&c->alerts[wi][0], breach, clear, m->alert_for, now_ms);
-        events[2 * j + 1] =
-            dw_alert_step(&c->alerts[wi][1], q_breach, thin ? judge_thin : r->quality_clear,
-                          m->alert_for, now_ms);
+        events[2 * j] = dw_alert_step(&c->alerts[wi][0], breach, clear, &m->alert, now_ms);
+        events[2 * j + 1] = dw_alert_step(&c->alerts[wi][1], q_breach,
+                                          thin ? judge_thin : r->quality_clear, &m->alert, now_ms);
     }
     for (size_t j = 0; j < m->ncols; j++) {
         col_state *c = &m->cols[j];
@@ -434,7 +456,8 @@ void dw_model_alert_restore(dw_model *m, size_t col, size_t wi, int kind, int64_
 {
     dw_alert *a = &m->cols[col].alerts[wi][kind ? 1 : 0];
     a->state = DW_ALERT_FIRING;
-    a->breaches = m->alert_for;
+    a->breaches = m->alert.for_count ? m->alert.for_count : 1;
+    a->clear_held = false;
     a->started_ms = started_ms;
     a->notified_ms = notified_ms;
     a->episodes++;

@@ -46,9 +46,18 @@ static int fail(ctx *c, const char *at, const char *reason)
     return DW_ERR_PARSE;
 }
 
+/* 1 for the four JSON whitespace bytes. */
+static const uint8_t ws_tab[256] = {[' '] = 1, ['\n'] = 1, ['\r'] = 1, ['\t'] = 1};
+
 static inline const char *skip_ws(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    /* Records hold no whitespace or a single space between tokens: exit
+     * after one test in the common cases. */
+    if (p < end && (unsigned char)*p > ' ')
+        return p;
+    if (end - p >= 2 && *p == ' ' && (unsigned char)p[1] > ' ')
+        return p + 1;
+    while (p < end && ws_tab[(unsigned char)*p])
         p++;
     return p;
 }
@@ -184,17 +193,15 @@ static int utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
-/* c->p at the opening quote. On success out is the contents and c->p is past
- * the closing quote. */
-static int scan_string(ctx *c, dw_scan_slice *out, bool *escaped)
+/* scan_string() from p, the first byte of the string that is not plain
+ * ASCII (or the end): escapes, UTF-8, errors. */
+static int __attribute__((noinline))
+scan_string_rest(ctx *c, const char *p, dw_scan_slice *out, bool *escaped)
 {
-    const char *p = c->p + 1;
     const char *end = c->end;
-    const char *start = p;
+    const char *start = c->p + 1;
     bool esc = false;
     for (;;) {
-        while (p < end && !str_stop[(unsigned char)*p])
-            p++;
         if (p >= end)
             return fail(c, end, E_EOF);
         unsigned char ch = (unsigned char)*p;
@@ -216,12 +223,34 @@ static int scan_string(ctx *c, dw_scan_slice *out, bool *escaped)
                 return fail(c, p, "invalid UTF-8 in string");
             p += n;
         }
+        while (p < end && !str_stop[(unsigned char)*p])
+            p++;
     }
     out->ptr = start;
     out->len = (size_t)(p - start);
     *escaped = esc;
     c->p = p + 1;
     return 0;
+}
+
+/* c->p at the opening quote. On success out is the contents and c->p is past
+ * the closing quote. Inline for the common plain-ASCII string (keys and
+ * short values); anything else continues in scan_string_rest(). */
+static inline __attribute__((always_inline)) int scan_string(ctx *c, dw_scan_slice *out,
+                                                             bool *escaped)
+{
+    const char *p = c->p + 1;
+    const char *end = c->end;
+    while (p < end && !str_stop[(unsigned char)*p])
+        p++;
+    if (__builtin_expect(p < end && *p == '"', 1)) {
+        out->ptr = c->p + 1;
+        out->len = (size_t)(p - out->ptr);
+        *escaped = false;
+        c->p = p + 1;
+        return 0;
+    }
+    return scan_string_rest(c, p, out, escaped);
 }
 
 /* Slow path for numbers with many digits or a large exponent: a normalised
@@ -302,7 +331,7 @@ static inline bool is_digit(char ch)
  * most 22 are both exact doubles, so one multiplication or division is
  * correctly rounded, i.e. equal to strtod. Integers of up to 19 digits are
  * one exact-to-nearest uint64 conversion. Everything else: number_slow(). */
-static int scan_number(ctx *c, double *out)
+static int __attribute__((noinline)) scan_number_general(ctx *c, double *out)
 {
     const char *s = c->p, *p = s, *end = c->end;
     bool neg = false;
@@ -379,6 +408,82 @@ static int scan_number(ctx *c, double *out)
     return number_slow(c, s, p, neg, out);
 }
 
+/* The common number shape: an optional '-', at most 19 significant digits
+ * with an optional fraction, no exponent, and a result on the exact fast
+ * path (see scan_number_general()). Returns 1 with *out set and c->p past
+ * the number, or 0 for everything else (and every error), which
+ * scan_number_general() then parses from the start again, so both give the
+ * same value and the same error. bounded: p may reach end (within 41 bytes
+ * of it); otherwise no bounds test is needed, since at most '-', 19 digits,
+ * '.' and the byte after are read. */
+static inline __attribute__((always_inline)) int number_fast(const char **pp, const char *end,
+                                                             double *out, bool bounded)
+{
+    const char *p = *pp;
+#define DIGIT_AT(q) ((bounded && (q) >= end) ? 10u : (unsigned)(unsigned char)*(q) - '0')
+    bool neg = *p == '-';
+    p += neg;
+    uint64_t mant = 0;
+    int nd = 0, frac = 0;
+    unsigned d = DIGIT_AT(p);
+    if (d == 0) {
+        p++;
+    } else if (d < 10) {
+        do {
+            if (nd == 19)
+                return 0;
+            mant = mant * 10 + d;
+            nd++;
+            p++;
+            d = DIGIT_AT(p);
+        } while (d < 10);
+    } else {
+        return 0;
+    }
+    if ((!bounded || p < end) && *p == '.') {
+        p++;
+        d = DIGIT_AT(p);
+        if (d >= 10)
+            return 0;
+        do {
+            if (nd + frac == 19)
+                return 0;
+            mant = mant * 10 + d;
+            frac++;
+            p++;
+            d = DIGIT_AT(p);
+        } while (d < 10);
+    }
+#undef DIGIT_AT
+    if (((!bounded || p < end) && (*p == 'e' || *p == 'E')) || frac > 22 || mant > (1ULL << 53))
+        return 0;
+    double v = (double)mant;
+    if (frac)
+        v /= pow10_tab[frac];
+    *pp = p;
+    *out = neg ? -v : v;
+    return 1;
+}
+
+/* *pp at '-' or a digit: see scan_number_general(). On success *pp is past
+ * the number. */
+static inline __attribute__((always_inline)) int scan_number_at(ctx *c, const char **pp,
+                                                                double *out)
+{
+    if (__builtin_expect(c->end - *pp >= 41, 1) ? number_fast(pp, c->end, out, false)
+                                                : number_fast(pp, c->end, out, true))
+        return 0;
+    c->p = *pp;
+    int rc = scan_number_general(c, out);
+    *pp = c->p;
+    return rc;
+}
+
+static inline __attribute__((always_inline)) int scan_number(ctx *c, double *out)
+{
+    return scan_number_at(c, &c->p, out);
+}
+
 int dw_scan_number(const char *s, size_t len, double *out)
 {
     if (len == 0)
@@ -387,7 +492,7 @@ int dw_scan_number(const char *s, size_t len, double *out)
     memset(&c, 0, sizeof c);
     c.p = s;
     c.end = s + len;
-    if (scan_number(&c, out) < 0 || c.p != s + len)
+    if (scan_number_general(&c, out) < 0 || c.p != s + len)
         return DW_ERR_PARSE;
     return 0;
 }
@@ -482,7 +587,8 @@ static int skip_value(ctx *c, int nest)
     }
 }
 
-static dw_scan_field *new_field(ctx *c, int depth, dw_scan_kind kind, const char *raw)
+static inline __attribute__((always_inline)) dw_scan_field *
+new_field(ctx *c, int depth, dw_scan_kind kind, const char *raw, size_t rawlen)
 {
     dw_scan_record *r = c->rec;
     if (r->nfields >= r->cap) {
@@ -490,8 +596,9 @@ static dw_scan_field *new_field(ctx *c, int depth, dw_scan_kind kind, const char
         return NULL;
     }
     dw_scan_field *f = &r->fields[r->nfields++];
-    for (int i = 0; i < depth; i++)
-        f->key[i] = c->path[i];
+    /* All components, also those beyond depth (stale, never read): one
+     * fixed-size copy instead of a loop. */
+    memcpy(f->key, c->path, sizeof f->key);
     f->depth = (uint8_t)depth;
     f->kind = (uint8_t)kind;
     f->key_escaped = (uint8_t)(c->path_escaped & ((1u << depth) - 1));
@@ -499,118 +606,198 @@ static dw_scan_field *new_field(ctx *c, int depth, dw_scan_kind kind, const char
     f->boolean = false;
     f->num = 0;
     f->raw.ptr = raw;
-    f->raw.len = 0;
+    f->raw.len = rawlen;
     return f;
 }
 
+/* The end of a plain string's contents (the stop byte, see str_stop) from
+ * p, its first byte, or end. */
+static inline __attribute__((always_inline)) const char *plain_end(const char *p, const char *end)
+{
+    /* Keys and values are mostly a few bytes: the first four are tested
+     * without bounds tests when there is room, then eight at a time. */
+    if (__builtin_expect(end - p >= 16, 1)) {
+        if (str_stop[(unsigned char)p[0]])
+            return p;
+        if (str_stop[(unsigned char)p[1]])
+            return p + 1;
+        if (str_stop[(unsigned char)p[2]])
+            return p + 2;
+        if (str_stop[(unsigned char)p[3]])
+            return p + 3;
+        p += 4;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        while (end - p >= 8) {
+            /* The lowest flagged byte is the first stop byte ('"', '\\',
+             * < 0x20, >= 0x80); flags above a true one may be spurious
+             * (borrows), the lowest never is. */
+            uint64_t w;
+            memcpy(&w, p, 8);
+            const uint64_t ones = 0x0101010101010101ULL;
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            uint64_t stop = ((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w;
+            stop &= ones * 0x80;
+            if (stop)
+                return p + (__builtin_ctzll(stop) >> 3);
+            p += 8;
+        }
+#endif
+    }
+    while (p < end && !str_stop[(unsigned char)*p])
+        p++;
+    return p;
+}
+
 /* A record object (or a nested object above the depth limit) at c->p whose
- * members get path component number `depth` (0-based). */
+ * members get path component number `depth` (0-based). The cursor lives in
+ * p (a register) and is handed over through c->p only around calls that
+ * need it: the common record (plain keys, numbers, plain strings, single
+ * spaces) runs without a call. */
 static int scan_object(ctx *c, int nest, int depth)
 {
     if (nest > DW_SCAN_MAX_NESTING)
         return fail(c, c->p, DW_SCAN_ERR_NESTING);
     const char *end = c->end;
-    c->p = skip_ws(c->p + 1, end);
-    if (c->p >= end)
+    const char *p = skip_ws(c->p + 1, end);
+    if (p >= end)
         return fail(c, end, E_EOF);
-    if (*c->p == '}') {
-        c->p++;
+    if (*p == '}') {
+        c->p = p + 1;
         return 0;
     }
+    const uint8_t bit = (uint8_t)(1u << depth);
+    int rc;
     for (;;) {
-        if (*c->p != '"')
-            return fail(c, c->p, "expected string key");
-        bool kesc;
-        int rc = scan_string(c, &c->path[depth], &kesc);
-        if (rc)
-            return rc;
-        if (kesc)
-            c->path_escaped |= (uint8_t)(1u << depth);
-        else
-            c->path_escaped &= (uint8_t) ~(1u << depth);
-        c->p = skip_ws(c->p, end);
-        if (c->p >= end)
-            return fail(c, end, E_EOF);
-        if (*c->p != ':')
-            return fail(c, c->p, "expected ':' after key");
-        c->p = skip_ws(c->p + 1, end);
-        if (c->p >= end)
-            return fail(c, end, E_EOF);
+        if (*p != '"')
+            return fail(c, p, "expected string key");
+    key:;
+        const char *q = plain_end(p + 1, end);
+        if (__builtin_expect(q < end && *q == '"', 1)) {
+            c->path[depth].ptr = p + 1;
+            c->path[depth].len = (size_t)(q - (p + 1));
+            c->path_escaped &= (uint8_t)~bit;
+            p = q + 1;
+        } else {
+            bool kesc;
+            c->p = p;
+            if ((rc = scan_string_rest(c, q, &c->path[depth], &kesc)))
+                return rc;
+            if (kesc)
+                c->path_escaped |= bit;
+            else
+                c->path_escaped &= (uint8_t)~bit;
+            p = c->p;
+        }
+        /* ":" or ": " then the value (more whitespace: the case below). */
+        if (__builtin_expect(end - p >= 3 && *p == ':', 1)) {
+            p += 1 + (p[1] == ' ');
+        } else {
+            p = skip_ws(p, end);
+            if (p >= end)
+                return fail(c, end, E_EOF);
+            if (*p != ':')
+                return fail(c, p, "expected ':' after key");
+            p = skip_ws(p + 1, end);
+            if (p >= end)
+                return fail(c, end, E_EOF);
+        }
 
-        const char *v = c->p;
+    value:;
+        const char *v = p;
         dw_scan_field *f;
         switch (*v) {
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+            p = skip_ws(p, end);
+            if (p >= end)
+                return fail(c, end, E_EOF);
+            goto value;
         case '"': {
-            dw_scan_slice s;
-            bool esc;
-            rc = scan_string(c, &s, &esc);
-            if (rc)
-                return rc;
-            if ((f = new_field(c, depth + 1, DW_SCAN_STRING, s.ptr))) {
-                f->raw = s;
-                f->str_escaped = esc;
+            q = plain_end(v + 1, end);
+            if (__builtin_expect(q < end && *q == '"', 1)) {
+                p = q + 1;
+                new_field(c, depth + 1, DW_SCAN_STRING, v + 1, (size_t)(q - (v + 1)));
+                break;
             }
+            dw_scan_slice str;
+            bool esc;
+            c->p = v;
+            if ((rc = scan_string_rest(c, q, &str, &esc)))
+                return rc;
+            p = c->p;
+            if ((f = new_field(c, depth + 1, DW_SCAN_STRING, str.ptr, str.len)))
+                f->str_escaped = esc;
             break;
         }
         case '{':
+            c->p = v;
             if (depth + 1 < DW_SCAN_MAX_DEPTH) {
-                rc = scan_object(c, nest + 1, depth + 1);
-                if (rc)
+                if ((rc = scan_object(c, nest + 1, depth + 1)))
                     return rc;
+                p = c->p;
                 break;
             }
             /* Too deep to report: validate and skip like an array. */
             __attribute__((fallthrough));
         case '[':
-            rc = skip_container(c, nest + 1);
-            if (rc)
+            c->p = v;
+            if ((rc = skip_container(c, nest + 1)))
                 return rc;
-            if ((f = new_field(c, depth + 1, *v == '{' ? DW_SCAN_OBJECT : DW_SCAN_ARRAY, v)))
-                f->raw.len = (size_t)(c->p - v);
+            p = c->p;
+            new_field(c, depth + 1, *v == '{' ? DW_SCAN_OBJECT : DW_SCAN_ARRAY, v, (size_t)(p - v));
             break;
         case 't':
         case 'f':
+            c->p = v;
             rc = *v == 't' ? scan_literal(c, "true", 4) : scan_literal(c, "false", 5);
             if (rc)
                 return rc;
-            if ((f = new_field(c, depth + 1, DW_SCAN_BOOL, v))) {
+            p = c->p;
+            if ((f = new_field(c, depth + 1, DW_SCAN_BOOL, v, (size_t)(p - v))))
                 f->boolean = *v == 't';
-                f->raw.len = (size_t)(c->p - v);
-            }
             break;
         case 'n':
-            rc = scan_literal(c, "null", 4);
-            if (rc)
+            c->p = v;
+            if ((rc = scan_literal(c, "null", 4)))
                 return rc;
-            if ((f = new_field(c, depth + 1, DW_SCAN_NULL, v)))
-                f->raw.len = 4;
+            p = c->p;
+            new_field(c, depth + 1, DW_SCAN_NULL, v, 4);
             break;
         default: {
             if (*v != '-' && !is_digit(*v))
                 return fail(c, v, "expected a value");
             double d;
-            rc = scan_number(c, &d);
-            if (rc)
+            if ((rc = scan_number_at(c, &p, &d)))
                 return rc;
-            if ((f = new_field(c, depth + 1, DW_SCAN_NUMBER, v))) {
+            if ((f = new_field(c, depth + 1, DW_SCAN_NUMBER, v, (size_t)(p - v))))
                 f->num = d;
-                f->raw.len = (size_t)(c->p - v);
-            }
             break;
         }
         }
 
-        c->p = skip_ws(c->p, end);
-        if (c->p >= end)
+        /* "," or ", " then the next key's quote (anything else: below). */
+        if (__builtin_expect(end - p >= 3 && *p == ',', 1)) {
+            p += 1 + (p[1] == ' ');
+            if (__builtin_expect(*p == '"', 1))
+                goto key;
+            p = skip_ws(p, end);
+            if (p >= end)
+                return fail(c, end, E_EOF);
+            continue;
+        }
+        p = skip_ws(p, end);
+        if (p >= end)
             return fail(c, end, E_EOF);
-        if (*c->p == '}') {
-            c->p++;
+        if (*p == '}') {
+            c->p = p + 1;
             return 0;
         }
-        if (*c->p != ',')
-            return fail(c, c->p, "expected ',' or '}'");
-        c->p = skip_ws(c->p + 1, end);
-        if (c->p >= end)
+        if (*p != ',')
+            return fail(c, p, "expected ',' or '}'");
+        p = skip_ws(p + 1, end);
+        if (p >= end)
             return fail(c, end, E_EOF);
     }
 }
@@ -652,6 +839,7 @@ static int record_at(dw_scanner *s, const char *p, int nest, dw_scan_record *rec
     c.err_reason = NULL;
     c.rec = rec;
     c.path_escaped = 0;
+    memset(c.path, 0, sizeof c.path); /* new_field() copies every component */
     rec->nfields = 0;
     rec->ndropped = 0;
     rec->raw.ptr = p;
@@ -850,15 +1038,17 @@ bool dw_scan_key_eq(dw_scan_slice key, bool escaped, const char *name, size_t na
     return i == name_len;
 }
 
-bool dw_scan_path_eq(const dw_scan_field *f, const char *dotted)
+bool dw_scan_prefix_eq(const dw_scan_field *f, int depth, const char *dotted)
 {
+    if (depth < 1 || depth > f->depth)
+        return false;
     const char *p = dotted;
-    for (int i = 0; i < f->depth; i++) {
+    for (int i = 0; i < depth; i++) {
         const char *dot = strchr(p, '.');
         size_t n = dot ? (size_t)(dot - p) : strlen(p);
         if (!dw_scan_key_eq(f->key[i], (f->key_escaped >> i) & 1, p, n))
             return false;
-        if (i + 1 < f->depth) {
+        if (i + 1 < depth) {
             if (!dot)
                 return false;
             p = dot + 1;
@@ -867,4 +1057,9 @@ bool dw_scan_path_eq(const dw_scan_field *f, const char *dotted)
         }
     }
     return true;
+}
+
+bool dw_scan_path_eq(const dw_scan_field *f, const char *dotted)
+{
+    return dw_scan_prefix_eq(f, f->depth, dotted);
 }

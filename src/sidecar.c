@@ -322,6 +322,12 @@ int dw_sidecar_replay(dw_sidecar *s, FILE *in, const char *name, char *errbuf, s
      * (another replay or the sidecar itself may hold it): warn and go on. */
     if (s->opts.replay_http && http_start(s, herr, sizeof herr) < 0)
         dw_log(DW_LOG_WARN, "sidecar", "replay continues without the HTTP server: %s", herr);
+    /* Nobody reads the status before the end without the HTTP server. */
+    dw_engine_set_live_snapshot(s->engine, s->http != NULL);
+    /* Reads of 1 MiB instead of stdio's 4 KiB: a replay reads hundreds of
+     * megabytes, and a system call per 4 KiB showed in the profile. Only
+     * before the first read; it fails harmlessly otherwise. */
+    setvbuf(in, NULL, _IOFBF, 1u << 20);
     uint64_t lines = 0;
     while ((n = getline(&line, &cap, in)) > 0) {
         if ((++lines & 1023) == 0)

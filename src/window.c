@@ -19,7 +19,18 @@ struct dw_window {
     int64_t next;  /* index (time / slide) of the next pane to close */
     int64_t hi;    /* newest pane that received data */
     size_t filled; /* closed panes currently in sum, <= npanes */
+    /* The last pane dw_window_pane_for() returned, for event times in
+     * [c_lo, c_hi) (consecutive records mostly share a pane; this saves
+     * its three divisions). Emptied whenever next moves. */
+    int64_t c_lo, c_hi;
+    uint64_t *c_pane;
 };
+
+static inline void cache_clear(dw_window *w)
+{
+    w->c_lo = 1;
+    w->c_hi = 0;
+}
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -77,6 +88,8 @@ void dw_window_free(dw_window *w)
 
 uint64_t *dw_window_pane_for(dw_window *w, int64_t t_ms)
 {
+    if (t_ms >= w->c_lo && t_ms < w->c_hi)
+        return w->c_pane; /* same pane, and next has not moved since */
     int64_t q = floor_div(t_ms, w->slide_ms);
     if (!w->started) {
         w->started = true;
@@ -89,12 +102,16 @@ uint64_t *dw_window_pane_for(dw_window *w, int64_t t_ms)
         if (w->closed || w->hi - q >= (int64_t)w->nopen)
             return NULL; /* late: its pane closed, or cannot be opened */
         w->next = q;
+        cache_clear(w);
     }
     if (q - w->next >= (int64_t)w->nopen)
         return NULL; /* ahead of the ring: caller must close panes first */
     if (q > w->hi)
         w->hi = q;
-    return slot(w, q);
+    w->c_pane = slot(w, q);
+    w->c_lo = q * w->slide_ms;
+    w->c_hi = w->c_lo + w->slide_ms;
+    return w->c_pane;
 }
 
 bool dw_window_is_ahead(const dw_window *w, int64_t t_ms)
@@ -132,6 +149,7 @@ int64_t dw_window_close_next(dw_window *w)
         w->filled++;
     }
     w->next = p + 1;
+    cache_clear(w);
     return w->next * w->slide_ms;
 }
 
@@ -147,6 +165,7 @@ int dw_window_skip_to(dw_window *w, int64_t end_ms)
     memset(w->sum, 0, w->width * sizeof(uint64_t));
     w->filled = 0;
     w->next = w->hi = q;
+    cache_clear(w);
     return 1;
 }
 

@@ -215,7 +215,7 @@ static void run(const scenario *sc, unsigned long seed, outcome *out)
                           .nwindows = 2,
                           .lateness_ms = 0,
                           .max_new_categories = 32,
-                          .alert_for = 2,
+                          .alert = {.for_count = 2},
                           .clear_psi = 0.1,
                           .clear_ks = 0.05};
     dw_model *m = dw_model_new(&spec);

@@ -8,7 +8,10 @@
  * (1 fires at once). A firing alert resolves only when the evaluation is
  * "clear", a condition the caller computes with lower thresholds than the
  * breach (hysteresis), so a column hovering at the threshold does not flap.
- * Notifications are sent on the transitions to firing and to resolved. */
+ * `keep_firing_for` keeps it firing that long (event time) after the clear
+ * condition first held, as Prometheus's rule of that name does; a breach in
+ * between starts the wait over. Notifications are sent on the transitions
+ * to firing and to resolved. */
 #ifndef DRIFTWATCH_ALERT_H
 #define DRIFTWATCH_ALERT_H
 
@@ -29,16 +32,25 @@ typedef enum dw_alert_event {
 
 typedef struct dw_alert {
     dw_alert_state state;
-    uint32_t breaches;   /* consecutive breaching evaluations */
-    int64_t started_ms;  /* event time it fired (valid while firing) */
-    int64_t ended_ms;    /* event time it resolved (after DW_ALERT_RESOLVED) */
-    uint64_t episodes;   /* times it fired so far */
-    int64_t notified_ms; /* event time of the last firing notification or reminder */
+    uint32_t breaches;      /* consecutive breaching evaluations */
+    int64_t started_ms;     /* event time it fired (valid while firing) */
+    int64_t ended_ms;       /* event time it resolved (after DW_ALERT_RESOLVED) */
+    uint64_t episodes;      /* times it fired so far */
+    int64_t notified_ms;    /* event time of the last firing notification or reminder */
+    int64_t clear_since_ms; /* firing: event time the resolve condition began to hold
+                               (valid while clear_held) */
+    bool clear_held;
 } dw_alert;
 
+/* How one kind of alert fires and resolves (alerts.for, alerts.keep_firing_for). */
+typedef struct dw_alert_rule {
+    uint32_t for_count;     /* consecutive breaches before firing; 0 means 1 */
+    int64_t keep_firing_ms; /* 0: resolve at the first clear evaluation */
+} dw_alert_rule;
+
 /* Feeds one evaluation at event time now_ms. breach: the firing condition
- * holds; clear: the (looser) resolve condition holds. for_count >= 1. */
-dw_alert_event dw_alert_step(dw_alert *a, bool breach, bool clear, uint32_t for_count,
+ * holds; clear: the (looser) resolve condition holds. */
+dw_alert_event dw_alert_step(dw_alert *a, bool breach, bool clear, const dw_alert_rule *rule,
                              int64_t now_ms);
 
 const char *dw_alert_state_name(dw_alert_state s);

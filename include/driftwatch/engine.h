@@ -165,6 +165,12 @@ int64_t dw_engine_watermark(const dw_engine *e);
  * alerts resolve) when traffic stops. Call about once a second. */
 void dw_engine_tick(dw_engine *e, int64_t wall_ms);
 
+/* live false: no reader wants the status document while records flow (a
+ * replay without --http), so it is built only by dw_engine_flush() and
+ * dw_engine_publish(), not once a second of wall time while panes close.
+ * The default is true. Engine thread only. */
+void dw_engine_set_live_snapshot(dw_engine *e, bool live);
+
 /* Closes every pane that holds data and evaluates the windows ending there:
  * the final evaluation at the end of a replay or at shutdown. */
 void dw_engine_flush(dw_engine *e);

@@ -36,12 +36,13 @@ int dw_cat_index_build(dw_ref_column *col);
 void dw_cat_index_free(struct dw_cat_index *idx);
 
 /* A lookup table that makes dw_ref_bin() O(1) on average: the range
- * [min, max] cut into up to DW_BIN_INDEX_MAX equal-width buckets, each
- * remembering the first fine bin it can hold, so a lookup scans the one or
- * two bins of its bucket instead of binary-searching ~10 unpredictable
- * branches (which profiling showed to be a quarter of replay time). The
- * result is always the same as the binary search: a bucket start that
- * floating-point rounding made wrong is detected and the search used. */
+ * [min, max] cut into two equal-width buckets per bin (at most
+ * DW_BIN_INDEX_MAX), each remembering the first fine bin it can hold, so a
+ * lookup searches the few bins a bucket spans, in a fixed number of
+ * branch-free steps per column, instead of binary-searching ~10
+ * unpredictable branches (which profiling showed to be a quarter of replay
+ * time). The result is always the same as the binary search: a bucket start
+ * that floating-point rounding made wrong is detected and the search used. */
 #define DW_BIN_INDEX_MAX 16384
 struct dw_bin_index;
 

@@ -43,7 +43,7 @@ typedef struct dw_model_spec {
     size_t nwindows; /* 1..DW_MAX_WINDOWS */
     int64_t lateness_ms;
     size_t max_new_categories;  /* K, 0..DW_MAX_NEW_CATEGORIES */
-    uint32_t alert_for;         /* consecutive breaches before firing */
+    dw_alert_rule alert;        /* alerts.for and alerts.keep_firing_for */
     double clear_psi, clear_ks; /* hysteresis levels */
 } dw_model_spec;
 
@@ -62,7 +62,7 @@ size_t dw_model_memory(const dw_model_spec *spec);
  * keeping the window state. Same ownership rules as dw_model_spec; the
  * reference and windows must be the ones the model was created with. */
 void dw_model_set_params(dw_model *m, const dw_thresholds *const *col_thresholds,
-                         const bool *col_ignored, uint32_t alert_for, double clear_psi,
+                         const bool *col_ignored, const dw_alert_rule *alert, double clear_psi,
                          double clear_ks);
 
 const char *dw_model_name(const dw_model *m);
@@ -82,6 +82,15 @@ typedef enum dw_slot_status {
 /* The counter index (within a pane) that value v of column col increments,
  * allocating an unseen-category slot if needed. Never allocates memory. */
 size_t dw_model_slot(dw_model *m, size_t col, const dw_value *v, dw_slot_status *status);
+
+/* dw_model_slot() of the number x in numeric column col, without a
+ * dw_value (the record path's common case): the same counter. */
+size_t dw_model_number_slot(const dw_model *m, size_t col, double x);
+
+/* dw_model_slot() of the text s[0..len) (unescaped) in categorical column
+ * col, without a dw_value: the same counter and status. */
+size_t dw_model_text_slot(dw_model *m, size_t col, const char *s, size_t len,
+                          dw_slot_status *status);
 
 /* Counter index of "missing" for column col (used for absent fields). */
 size_t dw_model_missing_slot(const dw_model *m, size_t col);

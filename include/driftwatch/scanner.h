@@ -151,4 +151,8 @@ bool dw_scan_key_eq(dw_scan_slice key, bool escaped, const char *name, size_t na
  * use dw_scan_key_eq() per component for those. */
 bool dw_scan_path_eq(const dw_scan_field *f, const char *dotted);
 
+/* The same for the field's first `depth` names: true when they equal the
+ * dotted name (the path of an object the field is inside of). */
+bool dw_scan_prefix_eq(const dw_scan_field *f, int depth, const char *dotted);
+
 #endif

@@ -173,6 +173,26 @@ class Matching(Tmp):
                          r.stdout[:2000])
         self.assertNotIn("occur in no record", r.stderr)
 
+    def test_columns_object_one_level_deeper(self):
+        # records.columns may name an object inside another ("payload.features").
+        recs = []
+        for line in read(os.path.join(EX, "serving-drift.jsonl")).splitlines():
+            d = json.loads(line)
+            d["payload"] = {"features": d.pop("features")}
+            recs.append(json.dumps(d))
+        inp = self.write("deeper.jsonl", "\n".join(recs) + "\n")
+        cfg = self.config(self.flat_ref(), "records: {columns: [payload.features, prediction]}\n")
+        r = run("replay", "-c", cfg, "--stdout", inp)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        fired = set()
+        for line in r.stdout.splitlines():
+            for a in json.loads(line).get("alerts", []):
+                if a.get("status") == "firing":
+                    fired.add((a["column"], a["kind"]))
+        self.assertEqual(fired, {("amount", "distribution"), ("country", "distribution")},
+                         r.stdout[:2000])
+        self.assertNotIn("occur in no record", r.stderr)
+
     def test_replay_and_validate_warn_when_names_do_not_match(self):
         # The records keep their features under "inputs": the nested
         # reference's features.* columns can never be filled.

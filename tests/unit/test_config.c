@@ -691,6 +691,14 @@ static void test_ranges_and_durations(void **state)
     expect_error(BASE "records:\n  columns: [features..x]\n", DW_ERR_INVALID,
                  "test.yaml:8: records.columns[0]: \"features..x\" is not a dotted path (like "
                  "\"features\" or \"meta.ts\")");
+    /* Members of a.b.c would be 4 names deep; records are read 3 deep. */
+    expect_error(BASE "records:\n  columns: [a.b.c]\n", DW_ERR_INVALID,
+                 "test.yaml:8: records.columns[0]: \"a.b.c\" is nested too deep: its members "
+                 "would be deeper than records are read (at most 2 names, like "
+                 "\"payload.features\")");
+    expect_error(BASE "records:\n  timestamp: a.b.c.d\n", DW_ERR_INVALID,
+                 "test.yaml:8: records.timestamp: \"a.b.c.d\" is nested deeper than records "
+                 "are read (at most 3 names, like \"a.b.c\")");
     expect_error("kafka:\n  brokers: b\n  topics: [\"bad topic\"]\n", DW_ERR_INVALID,
                  "test.yaml:3: kafka.topics[0]: \"bad topic\" may contain only letters, digits, "
                  "'.', '_' and '-' (Kafka's rule)");

@@ -8,6 +8,7 @@
 #include "driftwatch/config.h"
 #include "driftwatch/delta.h"
 #include "driftwatch/engine.h"
+#include "driftwatch/timestamp.h"
 #include "engine_fixture.h"
 
 #include <stdio.h>
@@ -46,6 +47,7 @@ static int record(char *buf, size_t cap, gsl_rng *r, int64_t ts, double shift, b
 }
 
 static const char *extra_yaml = "";
+static const char *alerts_yaml = "alerts: {for: 2}\n";
 static const char *sinks_yaml = "sinks: []\n";
 
 static int setup(void **state)
@@ -62,10 +64,10 @@ static int setup(void **state)
              "kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
              "models:\n  - name: m\n    reference: \"%s\"\n"
              "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
-             "alerts: {for: 2}\n"
+             "%s"
              "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
              "%s%s",
-             f->refpath, sinks_yaml, extra_yaml);
+             f->refpath, alerts_yaml, sinks_yaml, extra_yaml);
     assert_int_equal(
         dw_config_parse("test.yaml", yaml, strlen(yaml), NULL, &f->cfg, err, sizeof err), 0);
     assert_int_equal(dw_engine_new(f->cfg, &f->e, err, sizeof err), 0);
@@ -337,6 +339,57 @@ static void test_same_input_same_documents(void **state)
     json_decref(da);
     json_decref(db);
     teardown((void **)&b);
+}
+
+/* The quality block of column `name` in window 10m of the status. */
+static json_t *column_quality(json_t *snap, const char *name)
+{
+    size_t i;
+    json_t *col;
+    json_array_foreach (
+        json_object_get(json_array_get(json_object_get(snap, "models"), 0), "columns"), i, col)
+        if (!strcmp(json_string_value(json_object_get(col, "name")), name))
+            return json_object_get(json_object_get(json_object_get(col, "windows"), "10m"),
+                                   "quality");
+    fail_msg("no column %s in the status", name);
+    return NULL;
+}
+
+/* Records whose shape changes from one to the next (the engine remembers
+ * which field of the previous record was which column, and which fields
+ * shared a parent object): every value still lands in its own column, and
+ * the same names under another object ("other.x", "other.y", far out of
+ * range) are never counted. The third shape follows one where "other"
+ * held only x at the place of the first shape's features.x, so a
+ * remembered "same parent as the field before" of the first shape would
+ * misread other.y as features.y. */
+static void test_changing_record_shapes_count_the_right_columns(void **state)
+{
+    fixture *f = *state;
+    static const char *shapes[] = {
+        "\"features\":{\"x\":0.5,\"y\":-0.5,\"c\":\"a\"}}",
+        "\"other\":{\"x\":100}}",
+        "\"other\":{\"x\":100,\"y\":100},\"features\":{\"x\":0.5,\"y\":-0.5,\"c\":\"a\"}}",
+    };
+    char buf[256];
+    for (int i = 0; i < 30; i++) {
+        int n = snprintf(buf, sizeof buf, "{\"ts\":%lld,\"model\":\"m\",%s",
+                         (long long)(T0 + i * 1000), shapes[i % 3]);
+        assert_int_equal(dw_engine_process(f->e, buf, (size_t)n, INT64_MIN), 1);
+    }
+    dw_engine_flush(f->e);
+    json_t *snap = dw_engine_snapshot(f->e);
+    /* Tolerance: rates are k/30 computed in double. */
+    for (int k = 0; k < 2; k++) {
+        json_t *q = column_quality(snap, k ? "features.y" : "features.x");
+        assert_int_equal(json_integer_value(json_object_get(q, "values")), 30);
+        assert_float_equal(json_real_value(json_object_get(q, "missing_rate")), 10.0 / 30, 1e-12);
+        assert_float_equal(json_real_value(json_object_get(q, "out_of_range_rate")), 0, 1e-12);
+    }
+    json_t *q = column_quality(snap, "features.c");
+    assert_float_equal(json_real_value(json_object_get(q, "missing_rate")), 10.0 / 30, 1e-12);
+    assert_float_equal(json_real_value(json_object_get(q, "unseen_rate")), 0, 1e-12);
+    json_decref(snap);
 }
 
 /* A null flood in one column, with what is left of it shifted (a degraded
@@ -737,6 +790,54 @@ static void test_firing_alert_survives_restart(void **state)
     teardown((void **)&b);
     gsl_rng_free(r);
 }
+/* Event time (ms) of the resolve of column's alert, or -1. */
+static int64_t resolved_at(json_t *docs, const char *column)
+{
+    size_t i, k;
+    json_t *d, *a;
+    json_array_foreach (docs, i, d)
+        json_array_foreach (json_object_get(d, "alerts"), k, a) {
+            if (!strcmp(json_string_value(json_object_get(a, "column")), column) &&
+                !strcmp(json_string_value(json_object_get(a, "status")), "resolved")) {
+                const char *at = json_string_value(json_object_get(a, "ends_at"));
+                int64_t ms;
+                assert_int_equal(dw_ts_parse_rfc3339(at, strlen(at), &ms), 0);
+                return ms;
+            }
+        }
+    return -1;
+}
+
+/* alerts.keep_firing_for: the same stream resolves the same alerts, each
+ * at least that much later (event time) than without it, and once. */
+static void test_keep_firing_for_delays_resolve(void **state)
+{
+    void *plain_state;
+    alerts_yaml = "alerts: {for: 2}\n";
+    assert_int_equal(setup(&plain_state), 0);
+    fixture *plain = plain_state;
+    alerts_yaml = "alerts: {for: 2, keep_firing_for: 10m}\n";
+    assert_int_equal(setup(state), 0);
+    alerts_yaml = "alerts: {for: 2}\n";
+    fixture *keep = *state;
+    fixture *fs[2] = {plain, keep};
+    for (int k = 0; k < 2; k++) {
+        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(r, 2);
+        feed(fs[k], r, 0, 60, 200, 0, false);
+        feed(fs[k], r, 60, 30, 200, 1.0, false);
+        feed(fs[k], r, 90, 60, 200, 0, false);
+        dw_engine_flush(fs[k]->e);
+        gsl_rng_free(r);
+    }
+    assert_int_equal(count_alerts(keep->docs, "features.x", "firing"), 1);
+    assert_int_equal(count_alerts(keep->docs, "features.x", "resolved"), 1);
+    int64_t t_plain = resolved_at(plain->docs, "features.x");
+    int64_t t_keep = resolved_at(keep->docs, "features.x");
+    assert_true(t_plain > 0);
+    assert_true(t_keep >= t_plain + 10 * 60000);
+    teardown(&plain_state);
+}
 
 int main(void)
 {
@@ -747,6 +848,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_junk_versions_age_out_for_a_real_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_input_same_documents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changing_record_shapes_count_the_right_columns, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delta_dense_equals_per_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delta_size_is_bounded, setup, teardown),
@@ -754,6 +857,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reload_keeps_windows_and_applies_thresholds, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_firing_alert_survives_restart, setup, teardown),
+        cmocka_unit_test_teardown(test_keep_firing_for_delays_resolve, teardown),
         cmocka_unit_test_setup_teardown(test_reminders_for_alertmanager, setup_alertmanager,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_retrain_once_per_episode_and_cooldown, setup_retrain,

@@ -102,6 +102,63 @@ static void test_bin_matches_linear_scan(void **state)
     free(e);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static long bin_by_definition(const double *e, size_t n, double x)
+{
+    if (x < e[0])
+        return -1;
+    if (x > e[n])
+        return (long)n;
+    long i = 0;
+    while (!(x <= e[i + 1]))
+        i++;
+    return i;
+}
+
+/* With the lookup table (dw_bin_index_build) the bin is the one the
+ * definition gives, on quantile edges of a normal sample (narrow bins in the
+ * middle, wide in the tails: the table's fixed-step search spans several
+ * edges there), on repeated edges (discrete values), exactly on edges and
+ * one ulp either side. */
+static void test_bin_index_matches_definition(void **state)
+{
+    (void)state;
+    enum { NB = 1000, N = 20000 };
+    double *e = malloc((NB + 1) * sizeof *e);
+    double *sample = malloc(N * sizeof *sample);
+    srand(7);
+    for (size_t i = 0; i < N; i++) {
+        /* Box-Muller, rounded to 4 decimals like the benchmark data */
+        double u1 = (rand() + 1.0) / ((double)RAND_MAX + 2.0), u2 = rand() / (double)RAND_MAX;
+        sample[i] = round(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2) * 1e4) / 1e4;
+    }
+    for (int shape = 0; shape < 2; shape++) {
+        qsort(sample, N, sizeof *sample, cmp_double);
+        for (size_t i = 0; i <= NB; i++)
+            e[i] = shape == 0 ? sample[i * (N - 1) / NB] : floor(sample[i * (N - 1) / NB] * 4) / 4;
+        dw_ref_column c = numeric(e, NB);
+        assert_int_equal(dw_bin_index_build(&c), 0);
+        for (int t = 0; t < 60000; t++) {
+            double x;
+            if (t % 3 == 0) {
+                x = e[rand() % (NB + 1)];
+                x = t % 2 ? nextafter(x, -INFINITY) : t % 5 ? x : nextafter(x, INFINITY);
+            } else {
+                x = -6.0 + 12.0 * rand() / (double)RAND_MAX;
+            }
+            assert_int_equal(dw_ref_bin(&c, x), bin_by_definition(e, NB, x));
+        }
+        dw_bin_index_free(c.bin_index);
+    }
+    free(sample);
+    free(e);
+}
+
 static dw_ref_column categorical(char **cats, size_t n)
 {
     dw_ref_column c;
@@ -255,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_bin_constant_column),
         cmocka_unit_test(test_bin_discrete_column),
         cmocka_unit_test(test_bin_matches_linear_scan),
+        cmocka_unit_test(test_bin_index_matches_definition),
         cmocka_unit_test(test_category_index_lookup_slices),
         cmocka_unit_test(test_category_without_index_scans),
         cmocka_unit_test(test_category_index_many),

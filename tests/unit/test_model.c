@@ -16,6 +16,7 @@
 #include "driftwatch/model.h"
 #include "driftwatch/reference_build.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,7 +94,7 @@ static dw_model *new_model(size_t K, uint32_t alert_for, const bool *ignored)
         .nwindows = 1,
         .lateness_ms = 0,
         .max_new_categories = K,
-        .alert_for = alert_for,
+        .alert = {.for_count = alert_for},
         .clear_psi = 0.1,
         .clear_ks = 0.05,
     };
@@ -254,6 +255,39 @@ static void test_categorical_slots_and_unseen_names(void **state)
     dw_model_sample(m, 0, 1, &s);
     assert_int_equal(s.nnew, 0);
     dw_model_free(m);
+}
+
+/* The record path's shortcuts (dw_model_number_slot, dw_model_text_slot)
+ * give the counter and status dw_model_slot() gives for the same value,
+ * unseen-category slots included (taken in the same order). */
+static void test_fast_slots_agree_with_dw_model_slot(void **state)
+{
+    (void)state;
+    dw_model *a = new_model(2, 1, NULL), *b = new_model(2, 1, NULL);
+    const double xs[] = {-1e300, 0.0, 1.0, 1.5, 5.0, 10.0, 10.000001, 1e300, 0.25, 0.9999};
+    for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++)
+        for (size_t col = 0; col < 3; col += 2) {
+            dw_slot_status st;
+            size_t want =
+                dw_model_slot(a, col, &(dw_value){.kind = DW_VAL_NUMBER, .num = xs[i]}, &st);
+            assert_int_equal(st, DW_SLOT_OK);
+            assert_int_equal(dw_model_number_slot(b, col, xs[i]), want);
+        }
+    dw_slot_status st;
+    assert_int_equal(dw_model_number_slot(b, 0, NAN),
+                     dw_model_slot(a, 0, &(dw_value){.kind = DW_VAL_NUMBER, .num = NAN}, &st));
+    assert_int_equal(st, DW_SLOT_MISSING);
+    const char *texts[] = {"a", "c", "", "NA", "null", "x", "y", "x", "z", "b", "y"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        dw_slot_status sa, sb;
+        size_t len = strlen(texts[i]);
+        size_t want = dw_model_slot(
+            a, 1, &(dw_value){.kind = DW_VAL_STRING, .str = texts[i], .len = len}, &sa);
+        assert_int_equal(dw_model_text_slot(b, 1, texts[i], len, &sb), want);
+        assert_int_equal(sb, sa);
+    }
+    dw_model_free(a);
+    dw_model_free(b);
 }
 
 static void test_added_records_show_in_the_sample_once_closed(void **state)
@@ -444,7 +478,7 @@ static void test_ignored_columns_are_evaluated_but_never_alert(void **state)
     assert_int_equal(dw_model_alert(m, 2, 0, 0)->state, DW_ALERT_INACTIVE);
 
     /* A reload that stops ignoring it: the next evaluation fires (for 1). */
-    dw_model_set_params(m, ths, NULL, 1, 0.1, 0.05);
+    dw_model_set_params(m, ths, NULL, &(dw_alert_rule){.for_count = 1}, 0.1, 0.05);
     add_u_minute(m, 10, 100, 0.5);
     drifting = dw_model_evaluate(m, 0, close_next(m), res, ev);
     assert_true(res[2].drift);
@@ -467,7 +501,7 @@ static void test_reload_thresholds_change_the_decision(void **state)
     high.psi_threshold = 1e9;
     high.ks_threshold = 1.0;
     const dw_thresholds *hp[3] = {&high, &high, &high};
-    dw_model_set_params(m, hp, NULL, 1, 0.1, 0.05);
+    dw_model_set_params(m, hp, NULL, &(dw_alert_rule){.for_count = 1}, 0.1, 0.05);
     add_u_minute(m, 10, 100, 0.5);
     drifting = dw_model_evaluate(m, 0, close_next(m), res, ev);
     assert_int_equal(res[2].count, 1000); /* the window survived the reload */
@@ -642,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_accessors),
         cmocka_unit_test(test_numeric_slots_follow_the_layout),
         cmocka_unit_test(test_categorical_slots_and_unseen_names),
+        cmocka_unit_test(test_fast_slots_agree_with_dw_model_slot),
         cmocka_unit_test(test_added_records_show_in_the_sample_once_closed),
         cmocka_unit_test(test_add_refuses_records_ahead_and_late),
         cmocka_unit_test(test_unseen_slots_are_reused_once_no_window_counts_them),
