@@ -44,6 +44,14 @@ json_t *dw_eng_tests_json(const dw_column_result *r)
                                       dw_eng_jnum(r->chi2.p_value), "p_adjusted",
                                       dw_eng_jnum(r->p_adjusted)));
     json_object_set_new(t, "psi", dw_eng_jnum(r->psi));
+    if (r->recent_panes) {
+        /* The window alone was not flagged, its newest panes were. */
+        json_t *g = json_pack("{s:I,s:o}", "panes", (json_int_t)r->recent_panes, "psi",
+                              dw_eng_jnum(r->recent_psi));
+        if (r->has_ks)
+            json_object_set_new(g, "ks", dw_eng_jnum(r->recent_ks));
+        json_object_set_new(t, "recent", g);
+    }
     return t;
 }
 
