@@ -44,6 +44,7 @@ struct dw_model {
      * segment's counters (width) */
     dw_column_result *scan;
     uint64_t *seg;
+    bool *scan_high; /* ncols: a segment is significant and above a clear level */
 };
 
 /* Recent segments a window's evaluation also tests: its newest 1, 2, 4,
@@ -128,6 +129,7 @@ dw_model *dw_model_new(const dw_model_spec *spec)
     m->tested_th = dw_calloc(nc, sizeof *m->tested_th);
     m->tested_map = dw_calloc(nc, sizeof *m->tested_map);
     m->scan = dw_calloc(DW_SCAN_SCALES * nc, sizeof *m->scan);
+    m->scan_high = dw_calloc(nc, sizeof *m->scan_high);
     m->nwin = spec->nwindows;
     for (size_t w = 0; w < DW_MAX_WINDOWS; w++)
         m->last_eval[w] = INT64_MIN;
@@ -170,6 +172,7 @@ void dw_model_free(dw_model *m)
     free(m->tested_map);
     free(m->scan);
     free(m->seg);
+    free(m->scan_high);
     free(m->cols);
     free(m->name);
     free(m->version);
@@ -352,15 +355,30 @@ static size_t scan_recent(dw_model *m, size_t wi, dw_column_result *tested,
     return nsc;
 }
 
+/* The effect is at or above the clear levels of the hysteresis. */
+static bool effect_high(const dw_model *m, const dw_column_result *r)
+{
+    return r->psi >= m->clear_psi || (r->has_ks && r->ks.statistic >= m->clear_ks);
+}
+
 /* After the window's own decision: a column the window does not flag
- * drifts when one of the nsc segments scan_recent() decided does. */
-static size_t scan_merge(dw_model *m, dw_column_result *tested, size_t n, size_t nsc)
+ * drifts when one of the nsc segments scan_recent() decided does. Also
+ * notes, per column, whether a segment is still significant with an effect
+ * above the clear levels: a firing alert does not resolve then. */
+static size_t scan_merge(dw_model *m, dw_column_result *tested, const size_t *map, size_t n,
+                         size_t nsc)
 {
     size_t drifting = 0;
     for (size_t i = 0; i < n; i++) {
         dw_column_result *r = &tested[i];
         r->recent_panes = 0;
         r->recent_ks = r->recent_psi = 0.0;
+        bool high = false;
+        for (size_t sc = 0; sc < nsc; sc++) {
+            const dw_column_result *g = &m->scan[sc * n + i];
+            high = high || (g->significant && effect_high(m, g));
+        }
+        m->scan_high[map[i]] = high;
         /* The window decides before its segments; the shortest flagged
          * segment is reported. */
         for (size_t sc = 0; sc < nsc && !r->drift; sc++) {
@@ -431,7 +449,7 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
     if (n) {
         size_t nsc = scan_recent(m, wi, tested, th, map, n);
         (void)dw_drift_decide(tested, n, th, 1);
-        drifting = scan_merge(m, tested, n, nsc);
+        drifting = scan_merge(m, tested, map, n, nsc);
     }
     for (size_t i = 0; i < n; i++)
         res[map[i]] = tested[i];
@@ -449,13 +467,15 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
         }
         /* Hysteresis: a firing distribution alert resolves once the test is
          * no longer significant, the window is too thin to judge, or the
-         * effect fell below the clear levels. */
-        bool effect_high = r->psi >= m->clear_psi || (r->has_ks && r->ks.statistic >= m->clear_ks);
+         * effect fell below the clear levels, in the window and in every
+         * recent segment (an alert a segment raised while the window still
+         * looks clear does not resolve at once). */
         /* A window still filling (after a start or a long gap) that is too
          * thin to judge does not resolve what is firing: it waits until the
          * window is full, then too few samples means the data stopped. */
         bool thin = !r->enough_samples, judge_thin = full;
-        bool clear = thin ? judge_thin : (!r->significant || !effect_high);
+        bool clear = thin ? judge_thin
+                          : (!r->significant || !effect_high(m, r)) && !m->scan_high[j];
         /* Inhibition: while the column has a data-quality problem (an
          * upstream outage flooding it with nulls or wrong types), its
          * distribution is a symptom, not news: the one quality alert says

@@ -497,6 +497,46 @@ static void test_recent_segments_flag_before_the_window_within_the_budget(void *
     dw_model_free(m);
 }
 
+static void test_segment_alert_resolves_only_when_its_segments_are_clear(void **state)
+{
+    (void)state;
+    dw_model *m = new_model(2, 1, NULL); /* for = 1: fires on one breach */
+    dw_column_result res[3];
+    dw_alert_event ev[6];
+    for (int64_t k = 0; k < 10; k++) {
+        add_u_minute(m, k, 200, 0.0);
+        dw_model_evaluate(m, 0, close_next(m), res, ev);
+    }
+    /* 100 values shifted by 0.5: the newest pane fires (D 0.5), the window
+     * (1,900 values, D 0.026) is below the clear levels. */
+    add_u_minute(m, 10, 100, 0.5);
+    dw_model_evaluate(m, 0, close_next(m), res, ev);
+    assert_int_equal(ev[4], DW_ALERT_FIRED);
+    assert_int_equal(res[2].recent_panes, 1);
+    assert_true(res[2].ks.statistic < 0.05 && res[2].psi < 0.1);
+    /* 400 clean values: no segment is flagged any more (the newest 2 panes:
+     * D 0.1, critical about 0.15) and the window is below the clear
+     * levels, but those 2 panes are still significant with D above the
+     * clear level 0.05: the alert stays firing. */
+    add_u_minute(m, 11, 400, 0.0);
+    dw_model_evaluate(m, 0, close_next(m), res, ev);
+    assert_false(res[2].drift);
+    assert_true(res[2].ks.statistic < 0.05 && res[2].psi < 0.1);
+    assert_int_equal(ev[4], DW_ALERT_NONE);
+    assert_int_equal(dw_model_alert(m, 2, 0, 0)->state, DW_ALERT_FIRING);
+    /* It resolves once, before the burst leaves the window. */
+    int resolved = 0;
+    for (int64_t k = 12; k < 20; k++) {
+        add_u_minute(m, k, 400, 0.0);
+        dw_model_evaluate(m, 0, close_next(m), res, ev);
+        resolved += ev[4] == DW_ALERT_RESOLVED;
+        assert_int_not_equal(ev[4], DW_ALERT_FIRED);
+    }
+    assert_int_equal(resolved, 1);
+    assert_int_equal(dw_model_alert(m, 2, 0, 0)->episodes, 1);
+    dw_model_free(m);
+}
+
 static void test_ignored_columns_are_evaluated_but_never_alert(void **state)
 {
     (void)state;
@@ -718,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_unseen_slots_are_reused_once_no_window_counts_them),
         cmocka_unit_test(test_no_shift_no_drift_shift_fires_after_for_and_resolves),
         cmocka_unit_test(test_recent_segments_flag_before_the_window_within_the_budget),
+        cmocka_unit_test(test_segment_alert_resolves_only_when_its_segments_are_clear),
         cmocka_unit_test(test_ignored_columns_are_evaluated_but_never_alert),
         cmocka_unit_test(test_reload_thresholds_change_the_decision),
         cmocka_unit_test(test_quality_issue_inhibits_the_distribution_alert),
