@@ -35,43 +35,41 @@ _Static_assert(DW_CONFIG_MAX_WINDOWS <= DW_MAX_WINDOWS,
 
 /* ------------------------------------------------------ schema validators */
 
-/* Window, sink and retrain names appear in metric labels and URLs. */
-static const char *v_name(const char *s)
+/* What the name-like values share: not empty, at most max bytes, and with
+ * bad_char (NULL: any bytes) only letters, digits, '_', '-' and '.'.
+ * NULL when acceptable, else the reason. */
+static const char *v_text(const char *s, size_t max, const char *too_long, const char *bad_char)
 {
     if (!*s)
         return "must not be empty";
-    if (strlen(s) > DW_CONFIG_MAX_NAME)
-        return "is longer than 64 characters";
-    for (; *s; s++) {
-        char ch = *s;
-        if (!dw_yaml_var_char(ch) && ch != '-' && ch != '.')
-            return "may contain only letters, digits, '_', '-' and '.'";
-    }
+    if (strlen(s) > max)
+        return too_long;
+    for (; bad_char && *s; s++)
+        if (!dw_yaml_var_char(*s) && *s != '-' && *s != '.')
+            return bad_char;
     return NULL;
+}
+
+/* Window, sink and retrain names appear in metric labels and URLs. */
+static const char *v_name(const char *s)
+{
+    return v_text(s, DW_CONFIG_MAX_NAME, "is longer than 64 characters",
+                  "may contain only letters, digits, '_', '-' and '.'");
 }
 
 static const char *v_model_name(const char *s)
 {
-    if (!*s)
-        return "must not be empty";
-    if (strlen(s) >= 256)
-        return "is longer than 255 bytes";
-    return NULL;
+    return v_text(s, 255, "is longer than 255 bytes", NULL);
 }
 
 /* Kafka's own rule for topic names. */
 static const char *v_topic(const char *s)
 {
-    if (!*s)
-        return "must not be empty";
-    if (strlen(s) > 249)
-        return "is longer than 249 characters (Kafka's limit)";
-    if (!strcmp(s, ".") || !strcmp(s, ".."))
+    const char *why = v_text(s, 249, "is longer than 249 characters (Kafka's limit)",
+                             "may contain only letters, digits, '.', '_' and '-' (Kafka's rule)");
+    if (!why && (!strcmp(s, ".") || !strcmp(s, "..")))
         return "is not a valid Kafka topic name";
-    for (; *s; s++)
-        if (!dw_yaml_var_char(*s) && *s != '-' && *s != '.')
-            return "may contain only letters, digits, '.', '_' and '-' (Kafka's rule)";
-    return NULL;
+    return why;
 }
 
 /* Names of a dotted path; 0 when it is not one. */
@@ -88,10 +86,9 @@ static int dotted_depth(const char *s)
 /* A field's path: the record reader sees fields DW_SCAN_MAX_DEPTH deep. */
 static const char *v_dotted(const char *s)
 {
-    if (!*s)
-        return "must not be empty";
-    if (strlen(s) > 255)
-        return "is longer than 255 bytes";
+    const char *why = v_text(s, 255, "is longer than 255 bytes", NULL);
+    if (why)
+        return why;
     int d = dotted_depth(s);
     if (!d)
         return "is not a dotted path (like \"features\" or \"meta.ts\")";

@@ -165,17 +165,26 @@ const char *dw_yaml_key_text(dw_yaml_ctx *c, const yaml_node_pair_t *p, yaml_nod
     return k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : NULL;
 }
 
+/* Checks that n is of type (what names it: "a mapping", "a list") and
+ * charges its *count entries to the node budget. */
+static int check_kind(dw_yaml_ctx *c, yaml_node_t *n, yaml_node_type_t type, const char *what,
+                      const char *path, size_t *count)
+{
+    if (n->type != type)
+        return dw_yaml_fail(c, n, DW_ERR_INVALID, "%s: expected %s, got %s", path, what,
+                            dw_yaml_kind_name(n));
+    *count = type == YAML_MAPPING_NODE ? dw_yaml_map_size(n) : dw_yaml_seq_size(n);
+    return dw_yaml_budget(c, n, *count);
+}
+
 /* Checks that n is a mapping of at most max entries (0: no bound beyond the
  * node budget) with string keys, no duplicates and, when allowed is not
  * NULL, only keys from allowed[0..nallowed). */
 int dw_yaml_check_map(dw_yaml_ctx *c, yaml_node_t *n, const char *path, const char *const *allowed,
                       size_t nallowed, size_t max)
 {
-    if (n->type != YAML_MAPPING_NODE)
-        return dw_yaml_fail(c, n, DW_ERR_INVALID, "%s: expected a mapping, got %s", path,
-                            dw_yaml_kind_name(n));
-    size_t count = dw_yaml_map_size(n);
-    int rc = dw_yaml_budget(c, n, count);
+    size_t count = 0;
+    int rc = check_kind(c, n, YAML_MAPPING_NODE, "a mapping", path, &count);
     if (rc)
         return rc;
     if (max && count > max)
@@ -226,11 +235,8 @@ yaml_node_t *dw_yaml_map_get(dw_yaml_ctx *c, yaml_node_t *m, const char *key)
 
 int dw_yaml_check_seq(dw_yaml_ctx *c, yaml_node_t *n, const char *path, size_t min, size_t max)
 {
-    if (n->type != YAML_SEQUENCE_NODE)
-        return dw_yaml_fail(c, n, DW_ERR_INVALID, "%s: expected a list, got %s", path,
-                            dw_yaml_kind_name(n));
-    size_t count = dw_yaml_seq_size(n);
-    int rc = dw_yaml_budget(c, n, count);
+    size_t count = 0;
+    int rc = check_kind(c, n, YAML_SEQUENCE_NODE, "a list", path, &count);
     if (rc)
         return rc;
     if (count < min)

@@ -142,6 +142,29 @@ static int end_field(dw_csv *c, size_t field_start, int quoted, char *errbuf, si
 
 enum { ST_START, ST_UNQUOTED, ST_QUOTED, ST_QUOTE_SEEN };
 
+enum { AT_NONE = 0, AT_RECORD_END = 1, AT_NEXT = 2 };
+
+/* Where an unquoted field or a closed quoted one may end: when *ch (CRLF
+ * read as one '\n') is ',', '\n' or EOF, ends the field and says whether
+ * another field follows (AT_NEXT) or the record ended (AT_RECORD_END);
+ * AT_NONE when *ch is not a delimiter; a negative dw_err on error. */
+static int at_delimiter(dw_csv *c, int *ch, size_t field_start, int quoted, char *errbuf,
+                        size_t errlen)
+{
+    if (*ch == '\r' && peekbyte(c) == '\n')
+        *ch = getbyte(c);
+    if (*ch != ',' && *ch != '\n' && *ch != EOF)
+        return AT_NONE;
+    int rc = end_field(c, field_start, quoted, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    if (*ch == ',')
+        return AT_NEXT;
+    if (*ch == '\n')
+        c->line++;
+    return AT_RECORD_END;
+}
+
 /* Reads one record into rec/offs. 1 = record, 0 = end of input, < 0 error. */
 static int read_record(dw_csv *c, char *errbuf, size_t errlen)
 {
@@ -178,32 +201,14 @@ static int read_record(dw_csv *c, char *errbuf, size_t errlen)
             return io_fail(c, errbuf, errlen);
         switch (st) {
         case ST_START:
-        case ST_UNQUOTED:
-            if (st == ST_START && ch == '"') {
+            if (ch == '"') {
                 st = ST_QUOTED;
                 quoted = 1;
                 quote_line = c->line;
                 continue;
             }
-            if (ch == '\r' && peekbyte(c) == '\n')
-                ch = getbyte(c);
-            if (ch == ',' || ch == '\n' || ch == EOF) {
-                if ((rc = end_field(c, field_start, quoted, errbuf, errlen)) < 0)
-                    return rc;
-                if (ch == ',') {
-                    field_start = c->reclen;
-                    quoted = 0;
-                    st = ST_START;
-                    continue;
-                }
-                if (ch == '\n')
-                    c->line++;
-                return 1;
-            }
-            if ((rc = append(c, ch, field_start, errbuf, errlen)) < 0)
-                return rc;
-            st = ST_UNQUOTED;
-            continue;
+            break;
+        case ST_UNQUOTED: break;
         case ST_QUOTED:
             if (ch == EOF)
                 return fail(c, errbuf, errlen, DW_ERR_PARSE,
@@ -226,26 +231,26 @@ static int read_record(dw_csv *c, char *errbuf, size_t errlen)
                 st = ST_QUOTED;
                 continue;
             }
-            if (ch == '\r' && peekbyte(c) == '\n')
-                ch = getbyte(c);
-            if (ch == ',' || ch == '\n' || ch == EOF) {
-                if ((rc = end_field(c, field_start, quoted, errbuf, errlen)) < 0)
-                    return rc;
-                if (ch == ',') {
-                    field_start = c->reclen;
-                    quoted = 0;
-                    st = ST_START;
-                    continue;
-                }
-                if (ch == '\n')
-                    c->line++;
-                return 1;
-            }
+            break;
+        }
+        /* Outside quotes (or right after the closing one): a delimiter ends
+         * the field. */
+        if ((rc = at_delimiter(c, &ch, field_start, quoted, errbuf, errlen)) == AT_NEXT) {
+            field_start = c->reclen;
+            quoted = 0;
+            st = ST_START;
+            continue;
+        }
+        if (rc != AT_NONE)
+            return rc; /* AT_RECORD_END (1) or an error */
+        if (st == ST_QUOTE_SEEN)
             return fail(c, errbuf, errlen, DW_ERR_PARSE,
                         "%s:%zu: unexpected character '%c' after the closing quote of field %zu "
                         "(a quote inside a quoted field must be doubled)",
                         c->name, c->line, (ch >= 0x20 && ch < 0x7f) ? ch : '?', c->nfields + 1);
-        }
+        if ((rc = append(c, ch, field_start, errbuf, errlen)) < 0)
+            return rc;
+        st = ST_UNQUOTED;
     }
 }
 

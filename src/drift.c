@@ -304,7 +304,9 @@ size_t dw_drift_decide(dw_column_result *res, size_t n, const dw_thresholds *th,
         dw_column_result *r = &res[i];
         const dw_thresholds *t = &th[i * th_stride];
         double a = column_alpha(t);
-        critical_values(r, a, &qc);
+        /* The distribution tests of the column (window and recent
+         * segments) share a by a union bound; quality tests use all of it. */
+        critical_values(r, r->tests > 1 ? a / (double)r->tests : a, &qc);
         r->significant = r->enough_samples && r->p_adjusted < t->alpha;
         r->effect = effect_clears(r, t);
         r->drift = r->enough_samples && r->significant && r->effect;

@@ -45,6 +45,11 @@ int dw_dynbuf_add(dw_dynbuf *b, const void *mem, size_t n)
     return rc;
 }
 
+int dw_dynbuf_addc(dw_dynbuf *b, char c)
+{
+    return dw_dynbuf_add(b, &c, 1);
+}
+
 int dw_dynbuf_addstr(dw_dynbuf *b, const char *s)
 {
     return dw_dynbuf_add(b, s, strlen(s));
@@ -53,9 +58,18 @@ int dw_dynbuf_addstr(dw_dynbuf *b, const char *s)
 int dw_dynbuf_addf(dw_dynbuf *b, const char *fmt, ...)
 {
     va_list ap;
+    /* Usually one pass: format straight into the free room (the exposition
+     * and the status page are built from thousands of short adds). */
+    size_t room = b->buf ? b->cap - b->len : 0;
     va_start(ap, fmt);
-    int w = vsnprintf(NULL, 0, fmt, ap);
+    int w = vsnprintf(room ? b->buf + b->len : NULL, room, fmt, ap);
     va_end(ap);
+    if (b->buf && w >= 0 && (size_t)w < room && (size_t)w <= b->max - b->len) {
+        b->len += (size_t)w;
+        return 0;
+    }
+    if (b->buf)
+        b->buf[b->len] = '\0'; /* undo a partial write */
     if (w < 0)
         return DW_ERR_INVALID;
     /* Format the whole output, then add what fits of it. */

@@ -3,7 +3,6 @@
 #include "engine_perf_int.h"
 
 #include "driftwatch/budget.h"
-#include "driftwatch/duration.h"
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 #include "driftwatch/model.h"
@@ -256,19 +255,22 @@ static int entries_load(const dw_config *cfg, model_entry **out, size_t *max_col
     return 0;
 }
 
-/* Alertmanager expects active alerts to be posted again: the smallest
- * resend_interval of the alertmanager sinks (default 5 minutes, of event
- * time), or 0 when there is none. */
+/* Sinks that want still-firing alerts posted again (Alertmanager) get
+ * reminders at the smallest interval they ask for (sink.h), or none (0). */
 static int64_t resend_interval(const dw_config *cfg)
 {
     int64_t best = 0;
     for (size_t i = 0; i < cfg->nsinks; i++) {
-        if (!dw_sink_ops_find(cfg->sinks[i].type)->reminders)
-            continue;
-        int64_t ms = 5 * 60 * 1000;
-        const char *v = dw_kv_get(cfg->sinks[i].params, cfg->sinks[i].nparams, "resend_interval");
-        if (v && dw_duration_parse(v, &ms) < 0)
-            ms = 5 * 60 * 1000; /* validated at load; keep the default if not */
+        const dw_sink_config *sc = &cfg->sinks[i];
+        dw_sink_kv opts[DW_SINK_MAX_OPTIONS];
+        dw_sink_spec sp;
+        dw_sink_spec_init(&sp);
+        sp.type = sc->type;
+        sp.options = opts;
+        for (; sp.n_options < sc->nparams && sp.n_options < DW_SINK_MAX_OPTIONS; sp.n_options++)
+            opts[sp.n_options] =
+                (dw_sink_kv){sc->params[sp.n_options].key, sc->params[sp.n_options].value};
+        int64_t ms = dw_sink_reminder_interval(&sp);
         if (ms > 0 && (best == 0 || ms < best))
             best = ms;
     }

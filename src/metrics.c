@@ -2,43 +2,23 @@
 
 #include "metrics_int.h"
 
+#include "driftwatch/dynbuf.h"
 #include "driftwatch/error.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* open_memstream() grows the output as needed; a failure can only be out
- * of memory, which the project's policy turns into an abort. */
-static FILE *buf_open(char **buf, size_t *len)
-{
-    FILE *f = open_memstream(buf, len);
-    if (!f) {
-        fputs("driftwatch: out of memory (open_memstream)\n", stderr);
-        abort();
-    }
-    return f;
-}
-
-static char *buf_close(FILE *f, char **buf, size_t *len)
-{
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        fputs("driftwatch: out of memory (metrics buffer)\n", stderr);
-        abort();
-    }
-    return *buf;
-}
-
-void dw_metrics_write_label_value(FILE *f, const char *v)
+void dw_metrics_write_label_value(dw_dynbuf *f, const char *v)
 {
     for (const char *p = v ? v : ""; *p; p++) {
         switch (*p) {
-        case '\\': fputs("\\\\", f); break;
-        case '"': fputs("\\\"", f); break;
-        case '\n': fputs("\\n", f); break;
-        default: fputc(*p, f);
+        case '\\': dw_dynbuf_addstr(f, "\\\\"); break;
+        case '"': dw_dynbuf_addstr(f, "\\\""); break;
+        case '\n': dw_dynbuf_addstr(f, "\\n"); break;
+        default: dw_dynbuf_addc(f, *p);
         }
     }
 }
@@ -46,68 +26,82 @@ void dw_metrics_write_label_value(FILE *f, const char *v)
 /* A float the way Prometheus reads it: NaN, +Inf, -Inf, or the shortest of
  * %.15g / %.17g that reads back to the same double (so 0.1 prints as 0.1,
  * not 0.10000000000000001). */
-void dw_metrics_write_double(FILE *f, double x)
+void dw_metrics_write_double(dw_dynbuf *f, double x)
 {
     if (isnan(x)) {
-        fputs("NaN", f);
+        dw_dynbuf_addstr(f, "NaN");
         return;
     }
     if (isinf(x)) {
-        fputs(x > 0 ? "+Inf" : "-Inf", f);
+        dw_dynbuf_addstr(f, x > 0 ? "+Inf" : "-Inf");
         return;
     }
     char b[40];
     snprintf(b, sizeof b, "%.15g", x);
     if (strtod(b, NULL) != x)
         snprintf(b, sizeof b, "%.17g", x);
-    fputs(b, f);
+    dw_dynbuf_addstr(f, b);
 }
 
-static void family(FILE *f, const char *name, const char *type, const char *help)
+static void family(dw_dynbuf *f, const char *name, const char *type, const char *help)
 {
     /* HELP texts are constants of this file without backslashes or
      * newlines, so they need no escaping. */
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    dw_dynbuf_addf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample_u64(FILE *f, const char *name, const char *labels, uint64_t v)
+static void sample_u64(dw_dynbuf *f, const char *name, const char *labels, uint64_t v)
 {
     if (labels && *labels)
-        fprintf(f, "%s{%s} %" PRIu64 "\n", name, labels, v);
+        dw_dynbuf_addf(f, "%s{%s} %" PRIu64 "\n", name, labels, v);
     else
-        fprintf(f, "%s %" PRIu64 "\n", name, v);
+        dw_dynbuf_addf(f, "%s %" PRIu64 "\n", name, v);
 }
 
-static void sample_double(FILE *f, const char *name, const char *labels, double v)
+static void sample_double(dw_dynbuf *f, const char *name, const char *labels, double v)
 {
     if (labels && *labels)
-        fprintf(f, "%s{%s} ", name, labels);
+        dw_dynbuf_addf(f, "%s{%s} ", name, labels);
     else
-        fprintf(f, "%s ", name);
+        dw_dynbuf_addf(f, "%s ", name);
     dw_metrics_write_double(f, v);
-    fputc('\n', f);
+    dw_dynbuf_addc(f, '\n');
+}
+
+/* A family with one unlabelled sample: the common case. */
+static void metric_u64(dw_dynbuf *f, const char *name, const char *type, const char *help,
+                       uint64_t v)
+{
+    family(f, name, type, help);
+    sample_u64(f, name, NULL, v);
+}
+
+static void metric_double(dw_dynbuf *f, const char *name, const char *type, const char *help,
+                          double v)
+{
+    family(f, name, type, help);
+    sample_double(f, name, NULL, v);
 }
 
 /* Formats label pairs (names[i]="values[i]", escaped) into a new string. */
 static char *labels_of(size_t n, const char *const *names, const char *const *values)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = buf_open(&buf, &len);
+    dw_dynbuf b;
+    dw_dynbuf_init(&b, DW_METRICS_MAX_BYTES);
     for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%s%s=\"", i ? "," : "", names[i]);
-        dw_metrics_write_label_value(f, values[i]);
-        fputc('"', f);
+        dw_dynbuf_addf(&b, "%s%s=\"", i ? "," : "", names[i]);
+        dw_metrics_write_label_value(&b, values[i]);
+        dw_dynbuf_addc(&b, '"');
     }
-    return buf_close(f, &buf, &len);
+    return dw_dynbuf_take(&b);
 }
 
-void dw_mx_family(FILE *f, const char *name, const char *type, const char *help)
+void dw_mx_family(dw_dynbuf *f, const char *name, const char *type, const char *help)
 {
     family(f, name, type, help);
 }
 
-void dw_mx_sample(FILE *f, const char *name, const char *labels, double v)
+void dw_mx_sample(dw_dynbuf *f, const char *name, const char *labels, double v)
 {
     sample_double(f, name, labels, v);
 }
@@ -117,10 +111,12 @@ char *dw_mx_labels(size_t n, const char *const *names, const char *const *values
     return labels_of(n, names, values);
 }
 
-/* One sample of name per value, labelled label="values[i]". */
-static void one_label_samples(FILE *f, const char *name, const char *label,
-                              const char *const *values, const uint64_t *v, size_t n)
+/* A family with one sample per value, labelled label="values[i]". */
+static void metric_by_label(dw_dynbuf *f, const char *name, const char *type, const char *help,
+                            const char *label, const char *const *values, const uint64_t *v,
+                            size_t n)
 {
+    family(f, name, type, help);
     for (size_t i = 0; i < n; i++) {
         const char *const names[] = {label};
         const char *vals[] = {values[i]};
@@ -231,7 +227,7 @@ static size_t collect_columns(const dw_status *st, size_t max, col_series **out,
     return total;
 }
 
-static void alerts_firing(FILE *f, const dw_status *st)
+static void alerts_firing(dw_dynbuf *f, const dw_status *st)
 {
     static const char *const names[] = {"model", "model_version", "kind"};
     for (size_t i = 0; i < st->nmodels; i++) {
@@ -254,7 +250,7 @@ static void alerts_firing(FILE *f, const dw_status *st)
 
 /* ---- the exposition ---- */
 
-static void write_histogram(FILE *f, const dw_engine_stats *st)
+static void write_histogram(dw_dynbuf *f, const dw_engine_stats *st)
 {
     const char *name = "driftwatch_evaluation_duration_seconds";
     family(f, name, "histogram",
@@ -262,12 +258,12 @@ static void write_histogram(FILE *f, const dw_engine_stats *st)
     uint64_t cum = 0;
     for (int b = 0; b <= DW_ENGINE_EVAL_BUCKETS; b++) {
         cum += st->eval_buckets[b];
-        fprintf(f, "%s_bucket{le=\"", name);
+        dw_dynbuf_addf(f, "%s_bucket{le=\"", name);
         if (b < DW_ENGINE_EVAL_BUCKETS)
             dw_metrics_write_double(f, dw_engine_eval_bounds[b]);
         else
-            fputs("+Inf", f);
-        fprintf(f, "\"} %" PRIu64 "\n", cum);
+            dw_dynbuf_addstr(f, "+Inf");
+        dw_dynbuf_addf(f, "\"} %" PRIu64 "\n", cum);
     }
     sample_double(f, "driftwatch_evaluation_duration_seconds_sum", NULL, (double)st->eval_ns / 1e9);
     sample_u64(f, "driftwatch_evaluation_duration_seconds_count", NULL, cum);
@@ -275,68 +271,57 @@ static void write_histogram(FILE *f, const dw_engine_stats *st)
 
 /* The names and meanings of the official Prometheus clients
  * (client_golang's process collector), without a driftwatch_ prefix. */
-static void process_metrics(FILE *f, const dw_process_stats *p)
+static void process_metrics(dw_dynbuf *f, const dw_process_stats *p)
 {
-    family(f, "process_cpu_seconds_total", "counter",
-           "Total user and system CPU time spent in seconds.");
-    sample_double(f, "process_cpu_seconds_total", NULL, p->cpu_seconds);
-    family(f, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-    sample_u64(f, "process_resident_memory_bytes", NULL, p->rss_bytes);
-    family(f, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-    sample_u64(f, "process_virtual_memory_bytes", NULL, p->virtual_bytes);
-    family(f, "process_open_fds", "gauge", "Number of open file descriptors.");
-    sample_u64(f, "process_open_fds", NULL, p->open_fds);
-    if (p->max_fds) {
-        family(f, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
-        sample_u64(f, "process_max_fds", NULL, p->max_fds);
-    }
-    family(f, "process_start_time_seconds", "gauge",
-           "Start time of the process since unix epoch in seconds.");
-    sample_double(f, "process_start_time_seconds", NULL, p->start_time);
+    metric_double(f, "process_cpu_seconds_total", "counter",
+                  "Total user and system CPU time spent in seconds.", p->cpu_seconds);
+    metric_u64(f, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+               p->rss_bytes);
+    metric_u64(f, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+               p->virtual_bytes);
+    metric_u64(f, "process_open_fds", "gauge", "Number of open file descriptors.", p->open_fds);
+    if (p->max_fds)
+        metric_u64(f, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                   p->max_fds);
+    metric_double(f, "process_start_time_seconds", "gauge",
+                  "Start time of the process since unix epoch in seconds.", p->start_time);
 }
 
 char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropped)
 {
-    char *buf = NULL;
-    size_t blen = 0;
     uint64_t drop = 0;
     const dw_engine_stats *st = in->stats;
-    FILE *f = buf_open(&buf, &blen);
+    dw_dynbuf out;
+    dw_dynbuf_init(&out, DW_METRICS_MAX_BYTES);
+    dw_dynbuf *f = &out;
 
-    family(f, "driftwatch_build_info", "gauge",
-           "Always 1; the version label says which build runs.");
-    {
-        static const char *const n[] = {"version"};
-        const char *v[] = {in->version ? in->version : "unknown"};
-        char *l = labels_of(1, n, v);
-        sample_u64(f, "driftwatch_build_info", l, 1);
-        free(l);
-    }
-    family(f, "driftwatch_up", "gauge",
-           "1 while the consumer loop makes progress (the same test as /healthz), else 0.");
-    sample_u64(f, "driftwatch_up", NULL, in->up ? 1 : 0);
+    const char *version = in->version ? in->version : "unknown";
+    const uint64_t one = 1;
+    metric_by_label(f, "driftwatch_build_info", "gauge",
+                    "Always 1; the version label says which build runs.", "version", &version, &one,
+                    1);
+    metric_u64(f, "driftwatch_up", "gauge",
+               "1 while the consumer loop makes progress (the same test as /healthz), else 0.",
+               in->up ? 1 : 0);
 
-    family(f, "driftwatch_messages_total", "counter", "Messages given to the engine.");
-    sample_u64(f, "driftwatch_messages_total", NULL, st->messages);
-    family(f, "driftwatch_records_total", "counter", "Records found in the messages.");
-    sample_u64(f, "driftwatch_records_total", NULL, st->records);
-    family(f, "driftwatch_records_applied_total", "counter", "Records counted into the windows.");
-    sample_u64(f, "driftwatch_records_applied_total", NULL, st->applied);
-    family(f, "driftwatch_records_rejected_total", "counter",
-           "Records or messages not applied, by reason (late records have reason late).");
-    for (int r = 0; r < DW_REJECT_MAX; r++) {
-        static const char *const n[] = {"reason"};
-        const char *v[] = {dw_reject_reason_name((dw_reject_reason)r)};
-        char *l = labels_of(1, n, v);
-        sample_u64(f, "driftwatch_records_rejected_total", l, st->rejected[r]);
-        free(l);
-    }
-    family(f, "driftwatch_field_type_errors_total", "counter",
-           "Monitored values of the wrong type (the record is still applied).");
-    sample_u64(f, "driftwatch_field_type_errors_total", NULL, st->wrong_type_fields);
-    family(f, "driftwatch_model_versions_dropped_total", "counter",
-           "Model versions dropped to make room for a new one (no record for a window length).");
-    sample_u64(f, "driftwatch_model_versions_dropped_total", NULL, st->versions_dropped);
+    metric_u64(f, "driftwatch_messages_total", "counter", "Messages given to the engine.",
+               st->messages);
+    metric_u64(f, "driftwatch_records_total", "counter", "Records found in the messages.",
+               st->records);
+    metric_u64(f, "driftwatch_records_applied_total", "counter",
+               "Records counted into the windows.", st->applied);
+    const char *reasons[DW_REJECT_MAX];
+    for (int r = 0; r < DW_REJECT_MAX; r++)
+        reasons[r] = dw_reject_reason_name((dw_reject_reason)r);
+    metric_by_label(f, "driftwatch_records_rejected_total", "counter",
+                    "Records or messages not applied, by reason (late records have reason late).",
+                    "reason", reasons, st->rejected, DW_REJECT_MAX);
+    metric_u64(f, "driftwatch_field_type_errors_total", "counter",
+               "Monitored values of the wrong type (the record is still applied).",
+               st->wrong_type_fields);
+    metric_u64(f, "driftwatch_model_versions_dropped_total", "counter",
+               "Model versions dropped to make room for a new one (no record for a window length).",
+               st->versions_dropped);
 
     family(f, "driftwatch_consumer_lag", "gauge",
            "Messages between the consumer position and the partition's high watermark.");
@@ -363,16 +348,16 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         uint64_t npaused = 0;
         for (size_t i = 0; i < in->nlag; i++)
             npaused += in->lag[i].paused;
-        family(f, "driftwatch_consumer_paused_partitions", "gauge",
-               "Partitions paused because they ran ahead of the others in event time.");
-        sample_u64(f, "driftwatch_consumer_paused_partitions", NULL, npaused);
+        metric_u64(f, "driftwatch_consumer_paused_partitions", "gauge",
+                   "Partitions paused because they ran ahead of the others in event time.",
+                   npaused);
     }
     family(f, "driftwatch_watermark_seconds", "gauge",
            "Event-time watermark (Unix seconds); absent before the first record.");
     if (st->watermark_ms != INT64_MIN)
         sample_double(f, "driftwatch_watermark_seconds", NULL, (double)st->watermark_ms / 1000.0);
-    family(f, "driftwatch_evaluations_total", "counter", "Window evaluations.");
-    sample_u64(f, "driftwatch_evaluations_total", NULL, st->evaluations);
+    metric_u64(f, "driftwatch_evaluations_total", "counter", "Window evaluations.",
+               st->evaluations);
     write_histogram(f, st);
 
     col_series *cs = NULL;
@@ -403,16 +388,31 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
     if (in->status && in->status->perf)
         dw_metrics_write_performance(f, in->status->perf);
 
+    /* Per-sink families: a value of dw_metrics_sink each (all uint64_t). */
     static const struct {
-        const char *name, *help;
-    } sink_counters[] = {
-        {"driftwatch_notifications_sent_total", "Notifications the sink's receiver accepted."},
-        {"driftwatch_notifications_retried_total",
-         "Delivery attempts that failed and were retried."},
-        {"driftwatch_notifications_failed_total",
-         "Notifications given up (retries exhausted or a permanent error)."},
-        {"driftwatch_notifications_dropped_total",
-         "Notifications dropped because the queue was full."},
+        const char *name, *type, *help;
+        size_t at; /* offsetof(dw_metrics_sink, ...) */
+    } sink_fams[] = {
+        {"driftwatch_notifications_sent_total", "counter",
+         "Notifications the sink's receiver accepted.", offsetof(dw_metrics_sink, stats.sent)},
+        {"driftwatch_notifications_retried_total", "counter",
+         "Delivery attempts that failed and were retried.",
+         offsetof(dw_metrics_sink, stats.retried)},
+        {"driftwatch_notifications_failed_total", "counter",
+         "Notifications given up (retries exhausted or a permanent error).",
+         offsetof(dw_metrics_sink, stats.failed)},
+        {"driftwatch_notifications_dropped_total", "counter",
+         "Notifications dropped because the queue was full.",
+         offsetof(dw_metrics_sink, stats.dropped)},
+        {"driftwatch_outbox_depth", "gauge",
+         "Notifications kept in the on-disk outbox for delivery after a restart.",
+         offsetof(dw_metrics_sink, outbox_depth)},
+        {"driftwatch_sink_circuit_open", "gauge",
+         "1 while the sink's circuit breaker holds deliveries back after repeated failures.",
+         offsetof(dw_metrics_sink, stats.circuit_open)},
+        {"driftwatch_outbox_errors_total", "counter",
+         "Outbox files that could not be written, removed or read (set aside as .bad).",
+         offsetof(dw_metrics_sink, stats.outbox_errors)},
     };
     size_t nsinks = in->nsinks < DW_METRICS_MAX_SINKS ? in->nsinks : DW_METRICS_MAX_SINKS;
     if (in->nsinks > nsinks)
@@ -423,29 +423,14 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         const char *v[] = {in->sinks[i].name};
         sl[i] = labels_of(1, n, v);
     }
-    for (size_t k = 0; k < sizeof sink_counters / sizeof sink_counters[0]; k++) {
-        family(f, sink_counters[k].name, "counter", sink_counters[k].help);
+    for (size_t k = 0; k < sizeof sink_fams / sizeof sink_fams[0]; k++) {
+        family(f, sink_fams[k].name, sink_fams[k].type, sink_fams[k].help);
         for (size_t i = 0; i < nsinks; i++) {
-            const dw_sink_stats *ss = &in->sinks[i].stats;
-            uint64_t v = k == 0   ? ss->sent
-                         : k == 1 ? ss->retried
-                         : k == 2 ? ss->failed
-                                  : ss->dropped;
-            sample_u64(f, sink_counters[k].name, sl[i], v);
+            uint64_t v;
+            memcpy(&v, (const char *)&in->sinks[i] + sink_fams[k].at, sizeof v);
+            sample_u64(f, sink_fams[k].name, sl[i], v);
         }
     }
-    family(f, "driftwatch_outbox_depth", "gauge",
-           "Notifications kept in the on-disk outbox for delivery after a restart.");
-    for (size_t i = 0; i < nsinks; i++)
-        sample_u64(f, "driftwatch_outbox_depth", sl[i], in->sinks[i].outbox_depth);
-    family(f, "driftwatch_sink_circuit_open", "gauge",
-           "1 while the sink's circuit breaker holds deliveries back after repeated failures.");
-    for (size_t i = 0; i < nsinks; i++)
-        sample_u64(f, "driftwatch_sink_circuit_open", sl[i], in->sinks[i].stats.circuit_open);
-    family(f, "driftwatch_outbox_errors_total", "counter",
-           "Outbox files that could not be written, removed or read (set aside as .bad).");
-    for (size_t i = 0; i < nsinks; i++)
-        sample_u64(f, "driftwatch_outbox_errors_total", sl[i], in->sinks[i].stats.outbox_errors);
     for (size_t i = 0; i < nsinks; i++)
         free(sl[i]);
     free(sl);
@@ -454,37 +439,34 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         static const char *const res[] = {"queued", "delivered", "failed", "dropped_queue_full"};
         const uint64_t val[] = {in->dead_letter->queued, in->dead_letter->delivered,
                                 in->dead_letter->failed, in->dead_letter->dropped_queue_full};
-        family(f, "driftwatch_dead_letter_records_total", "counter",
-               "Rejected records copied to kafka.dead_letter_topic, by result (failed: the "
-               "broker refused them or they were not flushed; dropped_queue_full: the local "
-               "queue was full).");
-        one_label_samples(f, "driftwatch_dead_letter_records_total", "result", res, val,
-                          sizeof res / sizeof *res);
+        metric_by_label(
+            f, "driftwatch_dead_letter_records_total", "counter",
+            "Rejected records copied to kafka.dead_letter_topic, by result (failed: the "
+            "broker refused them or they were not flushed; dropped_queue_full: the local "
+            "queue was full).",
+            "result", res, val, sizeof res / sizeof *res);
     }
     if (in->http) {
         static const char *const why[] = {"request_timeout", "capacity", "refused"};
         const uint64_t val[] = {in->http->closed_timeout, in->http->closed_capacity,
                                 in->http->refused};
-        family(f, "driftwatch_http_connections", "gauge", "HTTP connections held now.");
-        sample_u64(f, "driftwatch_http_connections", NULL, in->http->open);
-        family(f, "driftwatch_http_connections_closed_total", "counter",
-               "HTTP connections the server closed before answering, by reason (slow or "
-               "idle clients; see docs/operations.md).");
-        one_label_samples(f, "driftwatch_http_connections_closed_total", "reason", why, val,
-                          sizeof why / sizeof *why);
+        metric_u64(f, "driftwatch_http_connections", "gauge", "HTTP connections held now.",
+                   in->http->open);
+        metric_by_label(f, "driftwatch_http_connections_closed_total", "counter",
+                        "HTTP connections the server closed before answering, by reason (slow or "
+                        "idle clients; see docs/operations.md).",
+                        "reason", why, val, sizeof why / sizeof *why);
     }
     if (in->kafka) {
         /* Kafka health: visible although readiness does not depend on it
          * (docs/operations.md, "Readiness is deliberately not tied to Kafka"). */
-        family(f, "driftwatch_kafka_brokers_up", "gauge",
-               "Kafka brokers of the cluster the consumer is connected to (0: none; from "
-               "librdkafka's statistics every 2 s).");
-        sample_u64(f, "driftwatch_kafka_brokers_up", NULL,
+        metric_u64(f, "driftwatch_kafka_brokers_up", "gauge",
+                   "Kafka brokers of the cluster the consumer is connected to (0: none; from "
+                   "librdkafka's statistics every 2 s).",
                    in->kafka->brokers_up > 0 ? (uint64_t)in->kafka->brokers_up : 0);
         if (in->kafka->last_message_ms > 0) {
-            family(f, "driftwatch_kafka_last_message_timestamp_seconds", "gauge",
-                   "When the consumer last received a message, Unix seconds.");
-            sample_double(f, "driftwatch_kafka_last_message_timestamp_seconds", NULL,
+            metric_double(f, "driftwatch_kafka_last_message_timestamp_seconds", "gauge",
+                          "When the consumer last received a message, Unix seconds.",
                           (double)in->kafka->last_message_ms / 1000.0);
         }
     }
@@ -530,39 +512,33 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
              "Held documents dropped because the bounded list was full.", ms->held_dropped},
         };
         for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
-            family(f, fams[i].name, fams[i].type, fams[i].help);
-            sample_u64(f, fams[i].name, NULL, fams[i].v);
+            metric_u64(f, fams[i].name, fams[i].type, fams[i].help, fams[i].v);
         }
         static const char *const why[] = {"duplicate", "foreign", "invalid"};
         const uint64_t val[] = {st->delta_duplicates, st->delta_foreign, st->delta_invalid};
-        family(f, "driftwatch_state_deltas_ignored_total", "counter",
-               "Parts of the state topic not merged: duplicate (offsets already covered), "
-               "foreign (another model or reference), invalid (not a delta).");
-        one_label_samples(f, "driftwatch_state_deltas_ignored_total", "reason", why, val,
-                          sizeof why / sizeof *why);
+        metric_by_label(f, "driftwatch_state_deltas_ignored_total", "counter",
+                        "Parts of the state topic not merged: duplicate (offsets already covered), "
+                        "foreign (another model or reference), invalid (not a delta).",
+                        "reason", why, val, sizeof why / sizeof *why);
     }
     if (in->reload) {
-        family(f, "driftwatch_config_last_reload_successful", "gauge",
-               "1 when the last configuration load (start or SIGHUP) succeeded, else 0.");
-        sample_u64(f, "driftwatch_config_last_reload_successful", NULL,
+        metric_u64(f, "driftwatch_config_last_reload_successful", "gauge",
+                   "1 when the last configuration load (start or SIGHUP) succeeded, else 0.",
                    in->reload->last_successful ? 1 : 0);
-        family(f, "driftwatch_config_last_reload_success_timestamp_seconds", "gauge",
-               "When the configuration was last loaded successfully, Unix seconds.");
-        sample_double(f, "driftwatch_config_last_reload_success_timestamp_seconds", NULL,
+        metric_double(f, "driftwatch_config_last_reload_success_timestamp_seconds", "gauge",
+                      "When the configuration was last loaded successfully, Unix seconds.",
                       in->reload->success_time);
     }
     if (in->process)
         process_metrics(f, in->process);
 
-    family(f, "driftwatch_metrics_series_dropped_total", "counter",
-           "Series left out of /metrics by the label cardinality bounds, summed over scrapes.");
-    sample_u64(f, "driftwatch_metrics_series_dropped_total", NULL,
+    metric_u64(f, "driftwatch_metrics_series_dropped_total", "counter",
+               "Series left out of /metrics by the label cardinality bounds, summed over scrapes.",
                in->series_dropped_before + drop);
 
     if (dropped)
         *dropped = drop;
-    char *out = buf_close(f, &buf, &blen);
     if (len)
-        *len = blen;
-    return out;
+        *len = out.len;
+    return dw_dynbuf_take(&out);
 }

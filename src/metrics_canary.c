@@ -8,6 +8,7 @@
 #include "metrics_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,22 +48,16 @@ static bool column_value(int k, const dw_compare_column *cc, double *v)
 {
     const dw_column_result *r = &cc->r;
     switch (k) {
-    case CC_KS:
-        *v = r->ks.statistic;
-        return r->has_ks && isfinite(*v);
-    case CC_PSI:
-        *v = r->psi;
-        return isfinite(*v);
+    case CC_KS: *v = r->ks.statistic; return r->has_ks && isfinite(*v);
+    case CC_PSI: *v = r->psi; return isfinite(*v);
     case CC_P:
         *v = r->has_ks ? r->ks.p_value : r->chi2.p_value;
         return (r->has_ks || r->has_chi2) && isfinite(*v);
-    default:
-        *v = r->drift;
-        return true;
+    default: *v = r->drift; return true;
     }
 }
 
-static size_t comparisons(FILE *f, const dw_status *st, size_t max)
+static size_t comparisons(dw_dynbuf *f, const dw_status *st, size_t max)
 {
     static const char *const pn[] = {"model", "baseline", "candidate", "window", "verdict"};
     static const char *const cn[] = {"model", "baseline", "candidate", "window", "column"};
@@ -140,7 +135,7 @@ static double unit_seconds(const char *unit)
     return !strcmp(unit, "s") ? 1 : !strcmp(unit, "us") ? 1e-6 : 1e-3;
 }
 
-static void latency(FILE *f, const dw_status *st, uint64_t invalid)
+static void latency(dw_dynbuf *f, const dw_status *st, uint64_t invalid)
 {
     static const char *const qn[] = {"model", "model_version", "window", "quantile"};
     static const char *const sn[] = {"model", "model_version", "window", "slo"};
@@ -194,7 +189,8 @@ static void latency(FILE *f, const dw_status *st, uint64_t invalid)
     dw_mx_sample(f, "driftwatch_latency_invalid_total", NULL, (double)invalid);
 }
 
-size_t dw_metrics_canary(FILE *f, const dw_status *st, size_t max_series, uint64_t latency_invalid)
+size_t dw_metrics_canary(dw_dynbuf *f, const dw_status *st, size_t max_series,
+                         uint64_t latency_invalid)
 {
     size_t dropped = comparisons(f, st, max_series);
     latency(f, st, latency_invalid);
@@ -214,7 +210,7 @@ static size_t firing_columns(const dw_status_comparison *c)
     return n;
 }
 
-void dw_metrics_canary_alerts(FILE *f, const dw_status *st)
+void dw_metrics_canary_alerts(dw_dynbuf *f, const dw_status *st)
 {
     static const char *const names[] = {"model", "model_version", "kind"};
     /* divergence: one sample per (model, candidate), at its first

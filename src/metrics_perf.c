@@ -10,30 +10,30 @@
 #include <stdbool.h>
 #include <string.h>
 
-static void family(FILE *f, const char *name, const char *type, const char *help)
+static void family(dw_dynbuf *f, const char *name, const char *type, const char *help)
 {
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    dw_dynbuf_addf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* name{model=..,model_version=..,window=..[,metric=..][,status=..]} v */
-static void sample(FILE *f, const char *name, const dw_status_perf_model *m, const char *window,
-                   const char *metric, const char *status, double v)
+static void sample(dw_dynbuf *f, const char *name, const dw_status_perf_model *m,
+                   const char *window, const char *metric, const char *status, double v)
 {
-    fprintf(f, "%s{model=\"", name);
+    dw_dynbuf_addf(f, "%s{model=\"", name);
     dw_metrics_write_label_value(f, m->model);
-    fputs("\",model_version=\"", f);
+    dw_dynbuf_addstr(f, "\",model_version=\"");
     dw_metrics_write_label_value(f, m->version ? m->version : "");
-    fputs("\",window=\"", f);
+    dw_dynbuf_addstr(f, "\",window=\"");
     dw_metrics_write_label_value(f, window);
     if (metric) {
-        fputs("\",metric=\"", f);
+        dw_dynbuf_addstr(f, "\",metric=\"");
         dw_metrics_write_label_value(f, metric);
     }
     if (status)
-        fprintf(f, "\",status=\"%s", status);
-    fputs("\"} ", f);
+        dw_dynbuf_addf(f, "\",status=\"%s", status);
+    dw_dynbuf_addstr(f, "\"} ");
     dw_metrics_write_double(f, v);
-    fputc('\n', f);
+    dw_dynbuf_addc(f, '\n');
 }
 
 /* Which number of a window's result a family shows. */
@@ -58,7 +58,7 @@ static double pick(int k, const dw_perf_value *v)
     return k == F_LOWER ? v->lo : k == F_UPPER ? v->hi : v->value;
 }
 
-static void window_family(FILE *f, int k, const dw_status_perf_model *m, const char *wname,
+static void window_family(dw_dynbuf *f, int k, const dw_status_perf_model *m, const char *wname,
                           const dw_status_perf_result *r)
 {
     if (!r->present)
@@ -92,7 +92,7 @@ static void window_family(FILE *f, int k, const dw_status_perf_model *m, const c
     }
 }
 
-void dw_metrics_write_performance(FILE *f, const dw_status_perf *p)
+void dw_metrics_write_performance(dw_dynbuf *f, const dw_status_perf *p)
 {
     for (int k = 0; k < F_N; k++) {
         family(f, fams[k].name, "gauge", fams[k].help);
@@ -116,34 +116,35 @@ void dw_metrics_write_performance(FILE *f, const dw_status_perf *p)
 
     family(f, "driftwatch_label_coverage", "gauge",
            "Share of the predictions that left the join with a label.");
-    fputs("driftwatch_label_coverage ", f);
+    dw_dynbuf_addstr(f, "driftwatch_label_coverage ");
     dw_metrics_write_double(f, p->coverage);
-    fputc('\n', f);
+    dw_dynbuf_addc(f, '\n');
     family(f, "driftwatch_label_delay_seconds", "gauge",
            "Label delay quantiles (label time - prediction time) over every match.");
     for (size_t i = 0; i < 3; i++) {
-        fprintf(f, "driftwatch_label_delay_seconds{quantile=\"%s\"} ",
-                dw_status_perf_quantile_names[i]);
+        dw_dynbuf_addf(f, "driftwatch_label_delay_seconds{quantile=\"%s\"} ",
+                       dw_status_perf_quantile_names[i]);
         dw_metrics_write_double(f, p->delay_s[i]);
-        fputc('\n', f);
+        dw_dynbuf_addc(f, '\n');
     }
     family(f, "driftwatch_label_join_events_total", "counter",
            "What the label join saw, by event (docs/performance.md).");
     dw_status_perf_counter c[DW_STATUS_PERF_NCOUNTERS];
     dw_status_perf_counters(p, c);
     for (size_t i = 0; i < DW_STATUS_PERF_NCOUNTERS; i++)
-        fprintf(f, "driftwatch_label_join_events_total{event=\"%s\"} %" PRIu64 "\n", c[i].name,
-                c[i].value);
+        dw_dynbuf_addf(f, "driftwatch_label_join_events_total{event=\"%s\"} %" PRIu64 "\n",
+                       c[i].name, c[i].value);
     family(f, "driftwatch_label_join_waiting", "gauge",
            "Predictions waiting for their label, and labels waiting for their prediction.");
-    fprintf(f, "driftwatch_label_join_waiting{kind=\"predictions\"} %" PRIu64 "\n",
-            p->join.waiting_predictions);
-    fprintf(f, "driftwatch_label_join_waiting{kind=\"labels\"} %" PRIu64 "\n",
-            p->join.waiting_labels);
+    dw_dynbuf_addf(f, "driftwatch_label_join_waiting{kind=\"predictions\"} %" PRIu64 "\n",
+                   p->join.waiting_predictions);
+    dw_dynbuf_addf(f, "driftwatch_label_join_waiting{kind=\"labels\"} %" PRIu64 "\n",
+                   p->join.waiting_labels);
     family(f, "driftwatch_label_join_memory_bytes", "gauge",
            "Memory the label join holds (allocated once, never above the limit).");
-    fprintf(f, "driftwatch_label_join_memory_bytes %zu\n", p->join.memory_bytes);
+    dw_dynbuf_addf(f, "driftwatch_label_join_memory_bytes %zu\n", p->join.memory_bytes);
     family(f, "driftwatch_label_join_memory_limit_bytes", "gauge",
            "The configured labels.memory_mb in bytes.");
-    fprintf(f, "driftwatch_label_join_memory_limit_bytes %" PRIu64 "\n", p->memory_limit_bytes);
+    dw_dynbuf_addf(f, "driftwatch_label_join_memory_limit_bytes %" PRIu64 "\n",
+                   p->memory_limit_bytes);
 }

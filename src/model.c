@@ -40,7 +40,17 @@ struct dw_model {
     dw_column_result *tested;
     dw_thresholds *tested_th;
     size_t *tested_map;
+    /* the recent-segment scan: DW_SCAN_SCALES * ncols results and one
+     * segment's counters (width) */
+    dw_column_result *scan;
+    uint64_t *seg;
+    bool *scan_high; /* ncols: a segment is significant and above a clear level */
 };
+
+/* Recent segments a window's evaluation also tests: its newest 1, 2, 4,
+ * ... panes, up to DW_SCAN_MAX_PANES and shorter than the window. */
+#define DW_SCAN_MAX_PANES 32
+#define DW_SCAN_SCALES 6
 
 static size_t col_width(const dw_ref_column *c, size_t K)
 {
@@ -110,6 +120,7 @@ dw_model *dw_model_new(const dw_model_spec *spec)
     }
     m->extra_off = off;
     m->width = off + spec->extra_width ? off + spec->extra_width : 1;
+    m->seg = dw_calloc(m->width, sizeof *m->seg);
     m->newcat = dw_calloc(m->width, 1);
     for (size_t j = 0; j < m->ncols; j++)
         if (m->cols[j].new_names)
@@ -118,6 +129,8 @@ dw_model *dw_model_new(const dw_model_spec *spec)
     m->tested = dw_calloc(nc, sizeof *m->tested);
     m->tested_th = dw_calloc(nc, sizeof *m->tested_th);
     m->tested_map = dw_calloc(nc, sizeof *m->tested_map);
+    m->scan = dw_calloc(DW_SCAN_SCALES * nc, sizeof *m->scan);
+    m->scan_high = dw_calloc(nc, sizeof *m->scan_high);
     m->nwin = spec->nwindows;
     for (size_t w = 0; w < DW_MAX_WINDOWS; w++)
         m->last_eval[w] = INT64_MIN;
@@ -158,6 +171,9 @@ void dw_model_free(dw_model *m)
     free(m->tested);
     free(m->tested_th);
     free(m->tested_map);
+    free(m->scan);
+    free(m->seg);
+    free(m->scan_high);
     free(m->cols);
     free(m->name);
     free(m->version);
@@ -301,10 +317,12 @@ int dw_model_add(dw_model *m, int64_t t_ms, const size_t *slots, size_t n)
     return 0;
 }
 
-void dw_model_sample(const dw_model *m, size_t wi, size_t col, dw_sample *out)
+/* The sample of column col over a model-wide array of counters (a window's
+ * sum or a segment of its panes). */
+static void sample_of(const dw_model *m, size_t col, const uint64_t *counters, dw_sample *out)
 {
     const col_state *c = &m->cols[col];
-    const uint64_t *sum = dw_window_sum(m->win[wi]) + c->off;
+    const uint64_t *sum = counters + c->off;
     memset(out, 0, sizeof *out);
     out->ref = c->ref;
     out->missing = sum[0];
@@ -316,6 +334,92 @@ void dw_model_sample(const dw_model *m, size_t wi, size_t col, dw_sample *out)
         out->new_names = c->new_view;
         out->new_overflow = sum[2 + c->ref->ncat + m->K];
     }
+}
+
+void dw_model_sample(const dw_model *m, size_t wi, size_t col, dw_sample *out)
+{
+    sample_of(m, col, dw_window_sum(m->win[wi]), out);
+}
+
+/* The recent-segment scan (model.h): evaluates the newest 1, 2, 4, ...
+ * closed panes of window wi for the n tested columns, sets every column's
+ * number of distribution tests (the window plus each segment with at least
+ * min_samples values: a segment too thin to flag spends none of the
+ * budget) and decides each segment as its own BH family. Returns the
+ * number of segments. */
+static size_t scan_recent(dw_model *m, size_t wi, dw_column_result *tested,
+                          const dw_thresholds *th, const size_t *map, size_t n)
+{
+    const dw_window *win = m->win[wi];
+    size_t filled = dw_window_filled(win), nsc = 0, age = 0;
+    memset(m->seg, 0, m->width * sizeof *m->seg);
+    for (size_t k = 1; k < filled && k <= DW_SCAN_MAX_PANES && nsc < DW_SCAN_SCALES; k *= 2) {
+        for (; age < k; age++) {
+            const uint64_t *pane = dw_window_closed_pane(win, age);
+            for (size_t i = 0; i < m->width; i++)
+                m->seg[i] += pane[i];
+        }
+        for (size_t i = 0; i < n; i++) {
+            dw_sample s;
+            sample_of(m, map[i], m->seg, &s);
+            dw_column_evaluate(&s, &m->scan[nsc * n + i]);
+        }
+        nsc++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned tests = 1;
+        for (size_t sc = 0; sc < nsc; sc++)
+            tests += m->scan[sc * n + i].count >= th[i].min_samples;
+        tested[i].tests = tests;
+        for (size_t sc = 0; sc < nsc; sc++)
+            m->scan[sc * n + i].tests = tests;
+    }
+    for (size_t sc = 0; sc < nsc; sc++)
+        (void)dw_drift_decide(&m->scan[sc * n], n, th, 1);
+    return nsc;
+}
+
+/* The effect is at or above the clear levels of the hysteresis. */
+static bool effect_high(const dw_model *m, const dw_column_result *r)
+{
+    return r->psi >= m->clear_psi || (r->has_ks && r->ks.statistic >= m->clear_ks);
+}
+
+/* After the window's own decision: a column the window does not flag
+ * drifts when one of the nsc segments scan_recent() decided does. Also
+ * notes, per column, whether a segment is still significant with an effect
+ * above the clear levels: a firing alert does not resolve then. */
+static size_t scan_merge(dw_model *m, dw_column_result *tested, const size_t *map, size_t n,
+                         size_t nsc)
+{
+    size_t drifting = 0;
+    for (size_t i = 0; i < n; i++) {
+        dw_column_result *r = &tested[i];
+        r->recent_panes = 0;
+        r->recent_ks = r->recent_psi = 0.0;
+        bool high = false;
+        for (size_t sc = 0; sc < nsc; sc++) {
+            const dw_column_result *g = &m->scan[sc * n + i];
+            high = high || (g->significant && effect_high(m, g));
+        }
+        m->scan_high[map[i]] = high;
+        /* The window decides before its segments; the shortest flagged
+         * segment is reported. */
+        for (size_t sc = 0; sc < nsc && !r->drift; sc++) {
+            const dw_column_result *g = &m->scan[sc * n + i];
+            /* A segment flooded with missing values or type errors is an
+             * outage starting, whose distribution is a symptom (the
+             * inhibition below, judged on the segment's own rates). */
+            if (!g->drift || (g->quality_reasons & (DW_QUALITY_MISSING | DW_QUALITY_TYPE_ERRORS)))
+                continue;
+            r->drift = true;
+            r->recent_panes = (size_t)1 << sc;
+            r->recent_ks = g->has_ks ? g->ks.statistic : 0.0;
+            r->recent_psi = g->psi;
+        }
+        drifting += r->drift;
+    }
+    return drifting;
 }
 
 /* Frees unseen-category slots no window counts any more, so a long-running
@@ -365,7 +469,12 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
     }
     for (size_t i = 0; i < n; i++)
         th[i].eval_alpha = dw_eval_alpha(&th[i], n, m->nwin, dw_window_slide(m->win[wi]));
-    size_t drifting = n ? dw_drift_decide(tested, n, th, 1) : 0;
+    size_t drifting = 0;
+    if (n) {
+        size_t nsc = scan_recent(m, wi, tested, th, map, n);
+        (void)dw_drift_decide(tested, n, th, 1);
+        drifting = scan_merge(m, tested, map, n, nsc);
+    }
     for (size_t i = 0; i < n; i++)
         res[map[i]] = tested[i];
 
@@ -382,13 +491,15 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
         }
         /* Hysteresis: a firing distribution alert resolves once the test is
          * no longer significant, the window is too thin to judge, or the
-         * effect fell below the clear levels. */
-        bool effect_high = r->psi >= m->clear_psi || (r->has_ks && r->ks.statistic >= m->clear_ks);
+         * effect fell below the clear levels, in the window and in every
+         * recent segment (an alert a segment raised while the window still
+         * looks clear does not resolve at once). */
         /* A window still filling (after a start or a long gap) that is too
          * thin to judge does not resolve what is firing: it waits until the
          * window is full, then too few samples means the data stopped. */
         bool thin = !r->enough_samples, judge_thin = full;
-        bool clear = thin ? judge_thin : (!r->significant || !effect_high);
+        bool clear = thin ? judge_thin
+                          : (!r->significant || !effect_high(m, r)) && !m->scan_high[j];
         /* Inhibition: while the column has a data-quality problem (an
          * upstream outage flooding it with nulls or wrong types), its
          * distribution is a symptom, not news: the one quality alert says

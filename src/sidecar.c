@@ -465,17 +465,27 @@ static bool sinks_equal(const dw_config *a, const dw_config *b)
     return true;
 }
 
+/* A reload that cannot apply: frees what it had built (any may be NULL)
+ * and logs why. Returns false (for reload()). */
+static bool refuse_reload(const char *err, dw_config *cfg, dw_notifier *notifier,
+                          dw_sink_spec *specs, dw_sink_kv *spec_kv)
+{
+    dw_notifier_free(notifier);
+    free(specs);
+    free(spec_kv);
+    dw_config_free(cfg);
+    dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s", err);
+    return false;
+}
+
 /* SIGHUP: the new configuration and references, or the old ones with the
  * reason logged. Window state is kept (dw_engine_reload). */
 static bool reload(dw_sidecar *s)
 {
     char err[1024];
     dw_config *cfg = NULL;
-    if (dw_config_load(s->cfg->path, &cfg, err, sizeof err) < 0) {
-        dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s",
-               err);
-        return false;
-    }
+    if (dw_config_load(s->cfg->path, &cfg, err, sizeof err) < 0)
+        return refuse_reload(err, NULL, NULL, NULL, NULL);
     if (strcmp(cfg->kafka.brokers, s->cfg->kafka.brokers) ||
         strcmp(cfg->kafka.group_id, s->cfg->kafka.group_id))
         dw_log(DW_LOG_WARN, "sidecar", "kafka settings changed: they apply after a restart");
@@ -502,24 +512,11 @@ static bool reload(dw_sidecar *s)
         s->cfg = old;
         s->specs = old_specs;
         s->spec_kv = old_kv;
-        if (rc < 0) {
-            free(specs);
-            free(spec_kv);
-            dw_config_free(cfg);
-            dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s",
-                   err);
-            return false;
-        }
+        if (rc < 0)
+            return refuse_reload(err, cfg, NULL, specs, spec_kv);
     }
-    if (dw_engine_reload(s->engine, cfg, err, sizeof err) < 0) {
-        dw_notifier_free(notifier);
-        free(specs);
-        free(spec_kv);
-        dw_config_free(cfg);
-        dw_log(DW_LOG_ERROR, "sidecar", "reload refused, keeping the running configuration: %s",
-               err);
-        return false;
-    }
+    if (dw_engine_reload(s->engine, cfg, err, sizeof err) < 0)
+        return refuse_reload(err, cfg, notifier, specs, spec_kv);
     if (new_sinks) {
         dw_notifier_drain(s->notifier, 2000);
         dw_http_set_notifier(s->http, notifier); /* before the old one is freed */

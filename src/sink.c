@@ -156,13 +156,19 @@ static bool listed(char *const *list, size_t n, const char *s)
     return false;
 }
 
+int64_t dw_sink_reminder_interval(const dw_sink_spec *spec)
+{
+    const dw_sink_ops *ops = dw_sink_ops_find(spec->type);
+    return ops && ops->reminder_interval ? ops->reminder_interval(spec) : 0;
+}
+
 json_t *dw_sink_filter_alerts(const dw_sink_spec *spec, const json_t *doc)
 {
     json_t *d = (json_t *)doc; /* jansson's getters are not const-correct */
     /* Reminders of still-firing alerts go only to sinks that want them. */
     if (json_is_true(json_object_get(d, "reminder"))) {
         const dw_sink_ops *ops = dw_sink_ops_find(spec->type);
-        if (!ops || !ops->reminders)
+        if (!ops || !ops->reminder_interval)
             return NULL;
     }
     /* A model outside the filter: nothing in this document is for us. */

@@ -143,6 +143,14 @@ json_t *dw_status_tests_json(const dw_column_result *r)
                                       "p_value", dw_json_number(r->chi2.p_value), "p_adjusted",
                                       dw_json_number(r->p_adjusted)));
     json_object_set_new(t, "psi", dw_json_number(r->psi));
+    if (r->recent_panes) {
+        /* The window alone was not flagged, its newest panes were. */
+        json_t *g = json_pack("{s:I,s:o}", "panes", (json_int_t)r->recent_panes, "psi",
+                              dw_json_number(r->recent_psi));
+        if (r->has_ks)
+            json_object_set_new(g, "ks", dw_json_number(r->recent_ks));
+        json_object_set_new(t, "recent", g);
+    }
     return t;
 }
 

@@ -1,7 +1,6 @@
 #include "driftwatch/ui.h"
 
-#include "ui_int.h"
-
+#include "driftwatch/dynbuf.h"
 #include "driftwatch/timestamp.h"
 
 #include "ui_int.h"
@@ -36,23 +35,23 @@
 #define MAX_BARS 64
 #define MAX_SPARK 256
 
-static void esc(FILE *f, const char *s)
+static void esc(dw_dynbuf *f, const char *s)
 {
     for (const char *p = s ? s : ""; *p; p++) {
         switch (*p) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*p, f);
+        case '&': dw_dynbuf_addstr(f, "&amp;"); break;
+        case '<': dw_dynbuf_addstr(f, "&lt;"); break;
+        case '>': dw_dynbuf_addstr(f, "&gt;"); break;
+        case '"': dw_dynbuf_addstr(f, "&quot;"); break;
+        case '\'': dw_dynbuf_addstr(f, "&#39;"); break;
+        default: dw_dynbuf_addc(f, *p);
         }
     }
 }
 
 /* At most max bytes of s, escaped, with an ellipsis when cut (never in the
  * middle of a UTF-8 sequence). */
-static void esc_short(FILE *f, const char *s, size_t max)
+static void esc_short(dw_dynbuf *f, const char *s, size_t max)
 {
     size_t n = strlen(s);
     if (n <= max) {
@@ -67,40 +66,40 @@ static void esc_short(FILE *f, const char *s, size_t max)
     memcpy(buf, s, max);
     buf[max] = 0;
     esc(f, buf);
-    fputs("&#8230;", f);
+    dw_dynbuf_addstr(f, "&#8230;");
 }
 
-void dw_ui_esc(FILE *f, const char *s)
+void dw_ui_esc(dw_dynbuf *f, const char *s)
 {
     esc(f, s);
 }
 
-void dw_ui_model_title(FILE *f, const char *model, const char *version)
+void dw_ui_model_title(dw_dynbuf *f, const char *model, const char *version)
 {
     esc(f, model);
     if (version) {
-        fputs(" <span class=\"ver\">", f);
+        dw_dynbuf_addstr(f, " <span class=\"ver\">");
         esc(f, version);
-        fputs("</span>", f);
+        dw_dynbuf_addstr(f, "</span>");
     }
 }
 
 /* A statistic for people: 3 significant digits, small p-values in
  * scientific notation, p-values that underflowed as "< 1e-300". */
-static void num(FILE *f, double x, bool p_value)
+static void num(dw_dynbuf *f, double x, bool p_value)
 {
     if (p_value && x < P_FLOOR)
-        fputs("&lt; 1e-300", f);
+        dw_dynbuf_addstr(f, "&lt; 1e-300");
     else if (x != 0 && fabs(x) < 1e-3)
-        fprintf(f, "%.2e", x);
+        dw_dynbuf_addf(f, "%.2e", x);
     else
-        fprintf(f, "%.3g", x);
+        dw_dynbuf_addf(f, "%.3g", x);
 }
 
 /* A share for an axis label: whole percent from 10 % on, else one decimal. */
-static void pct(FILE *f, double share)
+static void pct(dw_dynbuf *f, double share)
 {
-    fprintf(f, share >= 0.1 || share == 0 ? "%.0f%%" : "%.1f%%", 100 * share);
+    dw_dynbuf_addf(f, share >= 0.1 || share == 0 ? "%.0f%%" : "%.1f%%", 100 * share);
 }
 
 static const char STYLE[] =
@@ -171,7 +170,7 @@ static void card_state(const dw_status_cell *x, const char **cls, const char **l
     }
 }
 
-static void chart(FILE *f, const char *column, const dw_status_hist *hist)
+static void chart(dw_dynbuf *f, const char *column, const dw_status_hist *hist)
 {
     size_t n = hist->n;
     if (n > MAX_BARS)
@@ -185,21 +184,21 @@ static void chart(FILE *f, const char *column, const dw_status_hist *hist)
         if (c > top)
             top = c;
     }
-    fputs("<svg class=\"chart\" data-column=\"", f);
+    dw_dynbuf_addstr(f, "<svg class=\"chart\" data-column=\"");
     esc(f, column);
-    fprintf(f,
-            "\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\">"
-            "<title>",
-            CH_W, CH_H);
+    dw_dynbuf_addf(f,
+                   "\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\">"
+                   "<title>",
+                   CH_W, CH_H);
     esc(f, column);
-    fputs(": reference (grey) vs current window</title>", f);
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c5cdd5\"/>",
-            CH_LEFT, CH_BOTTOM, CH_RIGHT, CH_BOTTOM);
+    dw_dynbuf_addstr(f, ": reference (grey) vs current window</title>");
+    dw_dynbuf_addf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c5cdd5\"/>",
+                   CH_LEFT, CH_BOTTOM, CH_RIGHT, CH_BOTTOM);
     if (n == 0 || top <= 0) {
-        fprintf(f,
-                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\" "
-                "fill=\"#8a97a4\">no values in this window yet</text></svg>",
-                CH_W / 2, (CH_TOP + CH_BOTTOM) / 2);
+        dw_dynbuf_addf(f,
+                       "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\" "
+                       "fill=\"#8a97a4\">no values in this window yet</text></svg>",
+                       CH_W / 2, (CH_TOP + CH_BOTTOM) / 2);
         return;
     }
     double slot = (CH_RIGHT - CH_LEFT) / (double)n, h = CH_BOTTOM - CH_TOP;
@@ -209,30 +208,31 @@ static void chart(FILE *f, const char *column, const dw_status_hist *hist)
         double c = hist->current[i];
         double x = CH_LEFT + slot * (double)i;
         double rh = h * r / top, chh = h * c / top;
-        fputs("<g><title>", f);
+        dw_dynbuf_addstr(f, "<g><title>");
         esc(f, hist->labels[i]);
-        fprintf(f, ": reference %.1f%%, current %.1f%%</title>", 100 * r, 100 * c);
+        dw_dynbuf_addf(f, ": reference %.1f%%, current %.1f%%</title>", 100 * r, 100 * c);
         /* Reference: a full-width grey bar; current: a narrower bar in
          * the state colour on top, so both stay visible where they differ. */
-        fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#aeb9c4\"/>",
-                x + gap / 2, CH_BOTTOM - rh, slot - gap, rh);
-        fprintf(f,
-                "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
-                "style=\"fill:var(--c)\" fill-opacity=\"0.7\"/></g>",
-                x + slot * 0.22, CH_BOTTOM - chh, slot * 0.56, chh);
+        dw_dynbuf_addf(
+            f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#aeb9c4\"/>",
+            x + gap / 2, CH_BOTTOM - rh, slot - gap, rh);
+        dw_dynbuf_addf(f,
+                       "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
+                       "style=\"fill:var(--c)\" fill-opacity=\"0.7\"/></g>",
+                       x + slot * 0.22, CH_BOTTOM - chh, slot * 0.56, chh);
     }
     /* y axis: 0, half and the top, as shares of each side's total. */
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c5cdd5\"/>",
-            CH_LEFT, CH_TOP, CH_LEFT, CH_BOTTOM);
+    dw_dynbuf_addf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c5cdd5\"/>",
+                   CH_LEFT, CH_TOP, CH_LEFT, CH_BOTTOM);
     for (int k = 0; k <= 2; k++) {
         double y = CH_BOTTOM - h * k / 2.0;
-        fprintf(f,
-                "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#c5cdd5\"/>"
-                "<text class=\"ytick\" x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\" "
-                "font-size=\"9\" fill=\"#55626f\">",
-                CH_LEFT - 3, y, CH_LEFT, y, CH_LEFT - 5, y + 3);
+        dw_dynbuf_addf(f,
+                       "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#c5cdd5\"/>"
+                       "<text class=\"ytick\" x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\" "
+                       "font-size=\"9\" fill=\"#55626f\">",
+                       CH_LEFT - 3, y, CH_LEFT, y, CH_LEFT - 5, y + 3);
         pct(f, top * k / 2.0);
-        fputs("</text>", f);
+        dw_dynbuf_addstr(f, "</text>");
     }
     /* x labels, rotated and anchored at the bar's centre: every bar when
      * they fit, else every step-th, always the first and the last. */
@@ -245,26 +245,26 @@ static void chart(FILE *f, const char *column, const dw_status_hist *hist)
         if (i != n - 1 && i + step > n - 1 && (double)(n - 1 - i) * slot < XLAB_PITCH)
             continue; /* too close to the last label */
         double x = CH_LEFT + slot * ((double)i + 0.5), y = CH_BOTTOM + 9;
-        fprintf(f,
-                "<text class=\"xtick\" x=\"%.2f\" y=\"%.1f\" text-anchor=\"end\" "
-                "font-size=\"%.0f\" fill=\"#55626f\" transform=\"rotate(-%.0f %.2f %.1f)\">",
-                x, y, XLAB_FONT, XLAB_ANGLE, x, y);
+        dw_dynbuf_addf(f,
+                       "<text class=\"xtick\" x=\"%.2f\" y=\"%.1f\" text-anchor=\"end\" "
+                       "font-size=\"%.0f\" fill=\"#55626f\" transform=\"rotate(-%.0f %.2f %.1f)\">",
+                       x, y, XLAB_FONT, XLAB_ANGLE, x, y);
         esc_short(f, hist->labels[i] ? hist->labels[i] : "", XLAB_MAX);
-        fputs("</text>", f);
+        dw_dynbuf_addstr(f, "</text>");
     }
-    fputs("</svg>", f);
+    dw_dynbuf_addstr(f, "</svg>");
 }
 
 /* "HH:MM" of an RFC 3339 time, with "MM-DD " before it when with_date. */
-static void hhmm(FILE *f, const char *t, bool with_date)
+static void hhmm(dw_dynbuf *f, const char *t, bool with_date)
 {
     if (!t || strlen(t) < 16) {
-        fputs("?", f);
+        dw_dynbuf_addstr(f, "?");
         return;
     }
     if (with_date)
-        fprintf(f, "%.5s ", t + 5);
-    fprintf(f, "%.5s", t + 11);
+        dw_dynbuf_addf(f, "%.5s ", t + 5);
+    dw_dynbuf_addf(f, "%.5s", t + 11);
 }
 
 /* ms as RFC 3339 text in t. Returns t. */
@@ -277,7 +277,7 @@ static const char *time_text(int64_t ms, char t[40])
 /* PSI of recent evaluations over their window end times: the 0.2 level
  * dashed, the first and last times (UTC) under the line. Points whose PSI
  * is not finite are left out. */
-static void sparkline(FILE *f, const dw_status_point *hist, size_t n)
+static void sparkline(dw_dynbuf *f, const dw_status_point *hist, size_t n)
 {
     size_t first = n > MAX_SPARK ? n - MAX_SPARK : 0;
     double top = 0;
@@ -294,24 +294,25 @@ static void sparkline(FILE *f, const dw_status_point *hist, size_t n)
             dw_ts_format(hist[i].at_ms, t1, sizeof t1);
         }
     }
-    fprintf(f,
-            "<svg class=\"spark\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-            "xmlns=\"http://www.w3.org/2000/svg\"><title>PSI of the last evaluations</title>",
-            SPARK_W, SPARK_H, SPARK_W, SPARK_H);
-    fprintf(f, "<rect width=\"%.0f\" height=\"%.0f\" rx=\"3\" fill=\"#f3f5f7\"/>", SPARK_W,
-            SPARK_PLOT_H);
+    dw_dynbuf_addf(
+        f,
+        "<svg class=\"spark\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+        "xmlns=\"http://www.w3.org/2000/svg\"><title>PSI of the last evaluations</title>",
+        SPARK_W, SPARK_H, SPARK_W, SPARK_H);
+    dw_dynbuf_addf(f, "<rect width=\"%.0f\" height=\"%.0f\" rx=\"3\" fill=\"#f3f5f7\"/>", SPARK_W,
+                   SPARK_PLOT_H);
     if (valid >= 1) {
         /* Scale to at least 0.25 so a calm column's noise stays flat and
          * the usual 0.2 threshold is visible as a dashed line. */
         if (top < 0.25)
             top = 0.25;
         double th = SPARK_PLOT_H - 3 - (SPARK_PLOT_H - 6) * 0.2 / top;
-        fprintf(f,
-                "<line x1=\"0\" y1=\"%.2f\" x2=\"%.0f\" y2=\"%.2f\" stroke=\"#d6a3a3\" "
-                "stroke-dasharray=\"3 2\"/>",
-                th, SPARK_W, th);
-        fputs("<polyline fill=\"none\" style=\"stroke:var(--c)\" stroke-width=\"1.5\" points=\"",
-              f);
+        dw_dynbuf_addf(f,
+                       "<line x1=\"0\" y1=\"%.2f\" x2=\"%.0f\" y2=\"%.2f\" stroke=\"#d6a3a3\" "
+                       "stroke-dasharray=\"3 2\"/>",
+                       th, SPARK_W, th);
+        dw_dynbuf_addstr(
+            f, "<polyline fill=\"none\" style=\"stroke:var(--c)\" stroke-width=\"1.5\" points=\"");
         size_t k = 0;
         double lx = 0, ly = 0;
         for (size_t i = first; i < n; i++) {
@@ -320,83 +321,83 @@ static void sparkline(FILE *f, const dw_status_point *hist, size_t n)
                 continue;
             lx = valid > 1 ? 3 + (SPARK_W - 6) * (double)k / (double)(valid - 1) : SPARK_W / 2;
             ly = SPARK_PLOT_H - 3 - (SPARK_PLOT_H - 6) * v / top;
-            fprintf(f, "%s%.2f,%.2f", k ? " " : "", lx, ly);
+            dw_dynbuf_addf(f, "%s%.2f,%.2f", k ? " " : "", lx, ly);
             k++;
         }
-        fprintf(f, "\"/><circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" style=\"fill:var(--c)\"/>", lx,
-                ly);
+        dw_dynbuf_addf(f, "\"/><circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" style=\"fill:var(--c)\"/>",
+                       lx, ly);
         /* The time axis: evaluations are at window ends, oldest left. */
         bool days = strncmp(t0, t1, 10) != 0;
-        fprintf(f,
-                "<text class=\"ttick\" x=\"3\" y=\"%.0f\" font-size=\"9\" "
-                "fill=\"#55626f\">",
-                SPARK_H - 2);
+        dw_dynbuf_addf(f,
+                       "<text class=\"ttick\" x=\"3\" y=\"%.0f\" font-size=\"9\" "
+                       "fill=\"#55626f\">",
+                       SPARK_H - 2);
         hhmm(f, t0, days);
-        fputs("</text>", f);
+        dw_dynbuf_addstr(f, "</text>");
         if (valid > 1) {
-            fprintf(f,
-                    "<text class=\"ttick\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\" "
-                    "font-size=\"9\" fill=\"#55626f\">",
-                    SPARK_W - 3, SPARK_H - 2);
+            dw_dynbuf_addf(f,
+                           "<text class=\"ttick\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\" "
+                           "font-size=\"9\" fill=\"#55626f\">",
+                           SPARK_W - 3, SPARK_H - 2);
             hhmm(f, t1, days);
-            fputs(" UTC</text>", f);
+            dw_dynbuf_addstr(f, " UTC</text>");
         }
     }
-    fputs("</svg>", f);
+    dw_dynbuf_addstr(f, "</svg>");
 }
 
 /* One statistic row, when the value is there (finite). */
-static void stat_row(FILE *f, const char *name, bool has, double v, bool p_value)
+static void stat_row(dw_dynbuf *f, const char *name, bool has, double v, bool p_value)
 {
     if (!has || !isfinite(v))
         return;
-    fprintf(f, "<tr><td>%s</td><td class=\"v\">", name);
+    dw_dynbuf_addf(f, "<tr><td>%s</td><td class=\"v\">", name);
     num(f, v, p_value);
-    fputs("</td></tr>", f);
+    dw_dynbuf_addstr(f, "</td></tr>");
 }
 
-static void card(FILE *f, const dw_status_column *col, const dw_status_cell *x)
+static void card(dw_dynbuf *f, const dw_status_column *col, const dw_status_cell *x)
 {
     const char *cls, *label;
     card_state(x, &cls, &label);
-    fprintf(f, "<div class=\"card %s\"><h3><span>", cls);
+    dw_dynbuf_addf(f, "<div class=\"card %s\"><h3><span>", cls);
     esc(f, col->name);
-    fputs(" <span class=\"type\">", f);
+    dw_dynbuf_addstr(f, " <span class=\"type\">");
     esc(f, dw_status_col_type_name(col->type));
-    fprintf(f, "</span></span><span class=\"badge\">%s</span></h3>", label);
+    dw_dynbuf_addf(f, "</span></span><span class=\"badge\">%s</span></h3>", label);
     chart(f, col->name, &x->histogram);
-    fputs("<div class=\"legend\"><span><span class=\"sw\" style=\"background:#aeb9c4\"></span>"
-          "reference</span><span><span class=\"sw\" style=\"background:var(--c);opacity:.7\">"
-          "</span>current window</span></div>",
-          f);
-    fputs("<table class=\"stats\">", f);
+    dw_dynbuf_addstr(
+        f, "<div class=\"legend\"><span><span class=\"sw\" style=\"background:#aeb9c4\"></span>"
+           "reference</span><span><span class=\"sw\" style=\"background:var(--c);opacity:.7\">"
+           "</span>current window</span></div>");
+    dw_dynbuf_addstr(f, "<table class=\"stats\">");
     const dw_column_result *r = &x->result;
     bool ev = x->evaluated;
     if (ev)
-        fprintf(f, "<tr><td>samples</td><td class=\"v\">%.0f</td></tr>", (double)r->count);
+        dw_dynbuf_addf(f, "<tr><td>samples</td><td class=\"v\">%.0f</td></tr>", (double)r->count);
     stat_row(f, "KS D", ev && r->has_ks, r->ks.statistic, false);
     stat_row(f, "KS p", ev && r->has_ks, r->ks.p_value, true);
     stat_row(f, "&chi;&sup2; p", ev && r->has_chi2, r->chi2.p_value, true);
     stat_row(f, "PSI", ev, r->psi, false);
     stat_row(f, "missing rate", ev, r->quality.missing_rate, false);
     stat_row(f, "reference missing rate", ev, r->quality.ref_missing_rate, false);
-    fputs("</table>", f);
+    dw_dynbuf_addstr(f, "</table>");
     if (x->nnew > 0) {
-        fputs("<div class=\"new\">new categories: ", f);
+        dw_dynbuf_addstr(f, "<div class=\"new\">new categories: ");
         for (size_t i = 0; i < x->nnew; i++) {
             if (i >= 5) {
-                fprintf(f, " and %zu more", x->nnew - 5);
+                dw_dynbuf_addf(f, " and %zu more", x->nnew - 5);
                 break;
             }
             if (i)
-                fputs(", ", f);
+                dw_dynbuf_addstr(f, ", ");
             esc_short(f, x->new_categories[i], 24);
         }
-        fputs("</div>", f);
+        dw_dynbuf_addstr(f, "</div>");
     }
-    fputs("<div class=\"sparkrow\">", f);
+    dw_dynbuf_addstr(f, "<div class=\"sparkrow\">");
     sparkline(f, x->history, x->nhistory);
-    fputs("<span>PSI, recent evaluations</span></div></div>", f);
+    dw_dynbuf_addstr(f, "<span>PSI, recent evaluations</span></div></div>");
 }
 
 /* The window a model's cards show: the requested one if the model has it,
@@ -409,65 +410,68 @@ static long pick_window(const dw_status_model *m, const char *want)
     return m->nwindows ? 0 : -1;
 }
 
-static void model_section(FILE *f, const dw_status_model *m, const char *want)
+static void model_section(dw_dynbuf *f, const dw_status_model *m, const char *want)
 {
     long wi = pick_window(m, want);
-    fputs("<section class=\"model\"><h2>", f);
+    dw_dynbuf_addstr(f, "<section class=\"model\"><h2>");
     dw_ui_model_title(f, m->model, m->version);
-    fputs("</h2><div class=\"meta\">", f);
+    dw_dynbuf_addstr(f, "</h2><div class=\"meta\">");
     if (wi >= 0) {
         const dw_status_window *w = &m->windows[wi];
-        fputs("window <b>", f);
+        dw_dynbuf_addstr(f, "window <b>");
         esc(f, w->name);
-        fputs("</b>", f);
+        dw_dynbuf_addstr(f, "</b>");
         if (w->evaluated) {
             char t[40];
-            fputs(" &middot; ", f);
+            dw_dynbuf_addstr(f, " &middot; ");
             esc(f, time_text(w->start_ms, t));
-            fputs(" &ndash; ", f);
+            dw_dynbuf_addstr(f, " &ndash; ");
             esc(f, time_text(w->end_ms, t));
         } else {
-            fputs(" &middot; not evaluated yet", f);
+            dw_dynbuf_addstr(f, " &middot; not evaluated yet");
         }
         dw_ui_latency_meta(f, w);
     }
-    fputs(" &middot; reference ", f);
+    dw_dynbuf_addstr(f, " &middot; reference ");
     esc(f, m->reference_path);
-    fprintf(f, " (%.0f rows)", (double)m->reference_rows);
-    fputs("</div><div class=\"grid\">", f);
+    dw_dynbuf_addf(f, " (%.0f rows)", (double)m->reference_rows);
+    dw_dynbuf_addstr(f, "</div><div class=\"grid\">");
     /* A model without windows (not configurable today) still lists its
      * columns, as cards without data. */
     static const dw_status_cell none;
     for (size_t j = 0; j < m->ncolumns; j++)
         card(f, &m->columns[j], wi >= 0 ? &m->columns[j].cells[wi] : &none);
-    fputs("</div></section>", f);
+    dw_dynbuf_addstr(f, "</div></section>");
 }
 
-static void header(FILE *f, const dw_status *st, const dw_ui_header *hd)
+static void header(dw_dynbuf *f, const dw_status *st, const dw_ui_header *hd)
 {
-    fputs("<header><h1>driftwatch</h1>", f);
+    dw_dynbuf_addstr(f, "<header><h1>driftwatch</h1>");
     if (hd && hd->version) {
-        fputs("<span class=\"kv\">version <b>", f);
+        dw_dynbuf_addstr(f, "<span class=\"kv\">version <b>");
         esc(f, hd->version);
-        fputs("</b></span>", f);
+        dw_dynbuf_addstr(f, "</b></span>");
     }
     if (hd && hd->have_health)
-        fprintf(f, "<span class=\"kv\">consumer <b>%s</b></span>", hd->live ? "live" : "stalled");
-    fputs("<span class=\"kv\">watermark <b>", f);
+        dw_dynbuf_addf(f, "<span class=\"kv\">consumer <b>%s</b></span>",
+                       hd->live ? "live" : "stalled");
+    dw_dynbuf_addstr(f, "<span class=\"kv\">watermark <b>");
     char t[40];
     esc(f, st->watermark_ms != INT64_MIN ? time_text(st->watermark_ms, t) : "none yet");
-    fputs("</b></span>", f);
+    dw_dynbuf_addstr(f, "</b></span>");
     if (hd && hd->have_counters) {
-        fprintf(f, "<span class=\"kv\">records applied <b>%.0f</b></span>", (double)hd->applied);
-        fprintf(f, "<span class=\"kv\">rejected <b>%.0f</b></span>", (double)hd->rejected);
+        dw_dynbuf_addf(f, "<span class=\"kv\">records applied <b>%.0f</b></span>",
+                       (double)hd->applied);
+        dw_dynbuf_addf(f, "<span class=\"kv\">rejected <b>%.0f</b></span>", (double)hd->rejected);
     }
     if (hd && hd->have_lag)
-        fprintf(f, "<span class=\"kv\">consumer lag <b>%.0f</b></span>", (double)hd->lag_total);
-    fputs("</header>", f);
+        dw_dynbuf_addf(f, "<span class=\"kv\">consumer lag <b>%.0f</b></span>",
+                       (double)hd->lag_total);
+    dw_dynbuf_addstr(f, "</header>");
 }
 
 /* Links to every window name the models have (first appearance order). */
-static void nav(FILE *f, const dw_status *st, const char *want)
+static void nav(dw_dynbuf *f, const dw_status *st, const char *want)
 {
     const char *names[32];
     size_t n = 0;
@@ -487,59 +491,51 @@ static void nav(FILE *f, const dw_status *st, const char *want)
     bool found = false;
     for (size_t k = 0; k < n; k++)
         found |= want && !strcmp(want, names[k]);
-    fputs("<nav>window:", f);
+    dw_dynbuf_addstr(f, "<nav>window:");
     for (size_t k = 0; k < n; k++) {
         bool sel = found ? !strcmp(want, names[k]) : k == 0;
-        fprintf(f, "<a%s href=\"?window=", sel ? " class=\"sel\"" : "");
+        dw_dynbuf_addf(f, "<a%s href=\"?window=", sel ? " class=\"sel\"" : "");
         /* Window names are letters, digits, '_', '-', '.' (config.c):
          * safe in a query string; escape anyway for the attribute. */
         esc(f, names[k]);
-        fputs("\">", f);
+        dw_dynbuf_addstr(f, "\">");
         esc(f, names[k]);
-        fputs("</a>", f);
+        dw_dynbuf_addstr(f, "</a>");
     }
-    fputs("</nav>", f);
+    dw_dynbuf_addstr(f, "</nav>");
 }
 
 char *dw_ui_render(const dw_status *status, const dw_ui_header *hd, const char *window, size_t *len)
 {
-    char *buf = NULL;
-    size_t blen = 0;
-    FILE *f = open_memstream(&buf, &blen);
-    if (!f) {
-        fputs("driftwatch: out of memory (open_memstream)\n", stderr);
-        abort();
-    }
-    fprintf(f,
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta http-equiv=\"refresh\" content=\"%d\">"
-            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-            "<title>driftwatch status</title><style>%s</style></head><body>",
-            DW_UI_REFRESH_SECONDS, STYLE);
+    dw_dynbuf page;
+    dw_dynbuf_init(&page, DW_UI_MAX_BYTES);
+    dw_dynbuf *f = &page;
+    dw_dynbuf_addf(f,
+                   "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                   "<meta http-equiv=\"refresh\" content=\"%d\">"
+                   "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+                   "<title>driftwatch status</title><style>%s</style></head><body>",
+                   DW_UI_REFRESH_SECONDS, STYLE);
     header(f, status, hd);
     nav(f, status, window);
-    fputs("<main>", f);
+    dw_dynbuf_addstr(f, "<main>");
     if (status->nmodels == 0) {
-        fputs("<div class=\"empty\">No window has been evaluated yet. Charts appear once the "
-              "first window closes in event time (records are being counted meanwhile).</div>",
-              f);
+        dw_dynbuf_addstr(
+            f, "<div class=\"empty\">No window has been evaluated yet. Charts appear once the "
+               "first window closes in event time (records are being counted meanwhile).</div>");
     }
     dw_ui_comparisons(f, status);
     for (size_t i = 0; i < status->nmodels; i++)
         model_section(f, &status->models[i], window);
     if (status->perf)
         dw_ui_performance(f, status->perf, window);
-    fprintf(f,
-            "</main><footer>Grey bars: training reference; coloured bars: the current window "
-            "(green ok, amber pending, red drifting, purple data-quality problem, grey not "
-            "enough data). The page refreshes every %d s.</footer></body></html>\n",
-            DW_UI_REFRESH_SECONDS);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        fputs("driftwatch: out of memory (ui buffer)\n", stderr);
-        abort();
-    }
+    dw_dynbuf_addf(
+        f,
+        "</main><footer>Grey bars: training reference; coloured bars: the current window "
+        "(green ok, amber pending, red drifting, purple data-quality problem, grey not "
+        "enough data). The page refreshes every %d s.</footer></body></html>\n",
+        DW_UI_REFRESH_SECONDS);
     if (len)
-        *len = blen;
-    return buf;
+        *len = page.len;
+    return dw_dynbuf_take(&page);
 }

@@ -5,68 +5,70 @@
 
 #include "ui_int.h"
 
+#include "driftwatch/dynbuf.h"
+
 #include <math.h>
 #include <stdbool.h>
 
-void dw_ui_latency_meta(FILE *f, const dw_status_window *w)
+void dw_ui_latency_meta(dw_dynbuf *f, const dw_status_window *w)
 {
     const dw_status_latency *lat = w->latency;
     if (!lat)
         return;
-    fputs(" &middot; latency", f);
+    dw_dynbuf_addstr(f, " &middot; latency");
     int shown = 0;
     for (size_t k = 0; k < lat->nquantiles; k++) {
         if (!isfinite(lat->values[k]))
             continue;
         char key[32];
-        fputc(' ', f);
+        dw_dynbuf_addc(f, ' ');
         dw_ui_esc(f, dw_status_quantile_key(lat->quantiles[k], key, sizeof key));
-        fprintf(f, " <b>%.4g</b>", lat->values[k]);
+        dw_dynbuf_addf(f, " <b>%.4g</b>", lat->values[k]);
         shown++;
     }
-    fputc(' ', f);
+    dw_dynbuf_addc(f, ' ');
     if (shown)
         dw_ui_esc(f, lat->unit);
     else
-        fputs("no values", f);
+        dw_dynbuf_addstr(f, "no values");
     for (size_t i = 0; i < lat->nslos; i++) {
         bool firing = lat->slos[i].state == DW_ALERT_FIRING;
-        fputs(" &middot; SLO ", f);
+        dw_dynbuf_addstr(f, " &middot; SLO ");
         dw_ui_esc(f, lat->slos[i].name);
-        fprintf(f, " <b class=\"%s\" style=\"color:var(--c)\">%s</b>", firing ? "firing" : "ok",
-                firing ? "breached" : "met");
+        dw_dynbuf_addf(f, " <b class=\"%s\" style=\"color:var(--c)\">%s</b>",
+                       firing ? "firing" : "ok", firing ? "breached" : "met");
     }
 }
 
-void dw_ui_comparisons(FILE *f, const dw_status *status)
+void dw_ui_comparisons(dw_dynbuf *f, const dw_status *status)
 {
     if (status->ncomparisons == 0)
         return;
-    fputs("<section class=\"model\"><h2>Versions side by side</h2>"
-          "<table class=\"stats\" style=\"background:#fff\"><tr><td>model</td><td>baseline</td>"
-          "<td>candidate</td><td>window</td><td>verdict</td><td>evidence</td><td>latency "
-          "ratio</td></tr>",
-          f);
+    dw_dynbuf_addstr(
+        f, "<section class=\"model\"><h2>Versions side by side</h2>"
+           "<table class=\"stats\" style=\"background:#fff\"><tr><td>model</td><td>baseline</td>"
+           "<td>candidate</td><td>window</td><td>verdict</td><td>evidence</td><td>latency "
+           "ratio</td></tr>");
     for (size_t i = 0; i < status->ncomparisons; i++) {
         const dw_status_comparison *c = &status->comparisons[i];
         const char *cls = c->verdict == DW_VERDICT_FAIL   ? "firing"
                           : c->verdict == DW_VERDICT_PASS ? "ok"
                                                           : "pending";
         const char *cells[] = {c->model, c->baseline, c->candidate, c->window};
-        fputs("<tr>", f);
+        dw_dynbuf_addstr(f, "<tr>");
         for (size_t k = 0; k < 4; k++) {
-            fputs("<td>", f);
+            dw_dynbuf_addstr(f, "<td>");
             dw_ui_esc(f, cells[k]);
-            fputs("</td>", f);
+            dw_dynbuf_addstr(f, "</td>");
         }
-        fprintf(f, "<td class=\"%s\"><span class=\"badge\">", cls);
+        dw_dynbuf_addf(f, "<td class=\"%s\"><span class=\"badge\">", cls);
         dw_ui_esc(f, dw_verdict_name(c->verdict));
-        fputs("</span></td><td>", f);
+        dw_dynbuf_addstr(f, "</span></td><td>");
         dw_ui_esc(f, c->reason);
-        fputs("</td><td class=\"v\">", f);
+        dw_dynbuf_addstr(f, "</td><td class=\"v\">");
         if (c->latency && isfinite(c->latency->cmp.ratio))
-            fprintf(f, "%.3g", c->latency->cmp.ratio);
-        fputs("</td></tr>", f);
+            dw_dynbuf_addf(f, "%.3g", c->latency->cmp.ratio);
+        dw_dynbuf_addstr(f, "</td></tr>");
     }
-    fputs("</table></section>", f);
+    dw_dynbuf_addstr(f, "</table></section>");
 }

@@ -204,6 +204,13 @@ size_t dw_window_filled(const dw_window *w)
     return w->filled;
 }
 
+const uint64_t *dw_window_closed_pane(const dw_window *w, size_t age)
+{
+    if (age >= w->filled)
+        return NULL;
+    return slot(w, w->next - 1 - (int64_t)age);
+}
+
 uint64_t dw_window_total(const dw_window *w, size_t i)
 {
     /* Closed panes stay in the ring until they expire, so the ring alone

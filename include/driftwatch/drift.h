@@ -110,6 +110,16 @@ typedef struct dw_column_result {
     size_t psi_buckets;       /* buckets PSI summed over */
     double ks_critical;       /* D that noise reaches with probability eval_alpha */
     double psi_critical;      /* the same for PSI */
+    /* Set by the caller before dw_drift_decide(): the number of
+     * distribution tests the column's eval_alpha is shared by (the window
+     * and its recent segments, see model.h); the critical values use
+     * eval_alpha / tests. 0 counts as 1. */
+    unsigned tests;
+    /* Set by dw_model_evaluate() when the window itself is not flagged but
+     * its newest recent_panes panes are (drift is then true): that
+     * segment's D (numeric) and PSI. 0 when the window decided. */
+    size_t recent_panes;
+    double recent_ks, recent_psi;
 } dw_column_result;
 
 #define DW_QUALITY_MISSING 1u

@@ -28,6 +28,9 @@ void dw_dynbuf_init(dw_dynbuf *b, size_t max);
  * (what fits is kept). */
 int dw_dynbuf_add(dw_dynbuf *b, const void *mem, size_t n);
 
+/* Appends one byte; same returns. */
+int dw_dynbuf_addc(dw_dynbuf *b, char c);
+
 /* Appends a NUL-terminated string; same returns. */
 int dw_dynbuf_addstr(dw_dynbuf *b, const char *s);
 

@@ -11,6 +11,7 @@
 
 #include "driftwatch/consumer.h"
 #include "driftwatch/dead_letter.h"
+#include "driftwatch/dynbuf.h"
 #include "driftwatch/engine.h"
 #include "driftwatch/notifier.h"
 #include "driftwatch/process.h"
@@ -20,7 +21,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 /* Label cardinality bounds. A column series is one (model, model_version,
  * column, window) label set; each carries the seven driftwatch_column_*
@@ -31,6 +31,10 @@
 #define DW_METRICS_MAX_COLUMN_SERIES 10000
 #define DW_METRICS_MAX_PARTITIONS 1024
 #define DW_METRICS_MAX_SINKS 256
+/* Ceiling on the exposition text: far above what the bounds above allow
+ * (10000 column series x 7 gauges of ~200 bytes is 14 MB); an exposition
+ * that reached it would end cut rather than grow memory further. */
+#define DW_METRICS_MAX_BYTES ((size_t)256 << 20)
 
 /* One notification sink's counters. */
 typedef struct dw_metrics_sink {
@@ -93,8 +97,8 @@ typedef struct dw_metrics_input {
  * Never fails (out of memory aborts, the project's policy). */
 char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropped);
 
-/* Writes v as a Prometheus label value (backslash, double quote and
- * newline escaped) to f. Exported for tests. */
-void dw_metrics_write_label_value(FILE *f, const char *v);
+/* Appends v as a Prometheus label value (backslash, double quote and
+ * newline escaped) to b. Exported for tests. */
+void dw_metrics_write_label_value(dw_dynbuf *b, const char *v);
 
 #endif

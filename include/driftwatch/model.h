@@ -107,7 +107,17 @@ int dw_model_add(dw_model *m, int64_t t_ms, const size_t *slots, size_t n);
 
 /* Evaluates window wi (after the caller closed a pane of it): computes the
  * statistics of every non-ignored column, applies BH and the decision, and
- * steps the alert state machines at event time now_ms. res receives
+ * steps the alert state machines at event time now_ms. Besides the window,
+ * its newest 1, 2, 4, ... closed panes (shorter than the window, at most
+ * 32) are tested as their own BH families, so a change younger than the
+ * window is not diluted by the older panes: a column drifts when the
+ * window or one of these segments is flagged (dw_column_result
+ * recent_panes says which). The column's distribution tests (the window
+ * and every segment with at least min_samples values) share its
+ * eval_alpha (dw_column_result tests); a segment whose own missing or
+ * type-error rate is flagged is an outage, not drift. A firing alert
+ * resolves only when the window and every segment are clear (not
+ * significant, or below the clear levels). res receives
  * ref->ncols results (ignored columns have count 0 and drift false);
  * events receives, per column, the distribution event in [2*col] and the
  * quality event in [2*col+1]. Frees unseen-category slots that no window

@@ -205,11 +205,13 @@ typedef struct dw_sink_ops {
      * second). */
     int64_t default_min_interval_ms;
 
-    /* The sink wants reminder documents ("reminder": true: alerts that are
-     * still firing, re-sent every resend_interval), as Alertmanager expects
-     * clients to re-post active alerts. Other sinks never see them, so
-     * people are not paged again for the same episode. */
-    bool reminders;
+    /* Optional: the sink wants reminder documents ("reminder": true: alerts
+     * that are still firing, re-sent), as Alertmanager expects clients to
+     * re-post active alerts; returns how often, in ms of event time (> 0),
+     * from the spec's options (Alertmanager: resend_interval). NULL: no
+     * reminders; such sinks never see them, so people are not paged again
+     * for the same episode. */
+    int64_t (*reminder_interval)(const dw_sink_spec *spec);
 } dw_sink_ops;
 
 /* Bytes of a response body kept for classification and logging. */
@@ -218,6 +220,11 @@ typedef struct dw_sink_ops {
 /* The shared HTTP policy: 2xx OK; 0 (no response), 408, 429 and 5xx RETRY;
  * every other status DROP. */
 dw_delivery dw_sink_classify_http(long status);
+
+/* How often (ms of event time) the sink spec wants still-firing alerts
+ * re-sent as reminder documents; 0 when its type takes none or is not
+ * registered. The engine sends reminders at the smallest such interval. */
+int64_t dw_sink_reminder_interval(const dw_sink_spec *spec);
 
 /* The registered sink type called name, or NULL. */
 const dw_sink_ops *dw_sink_ops_find(const char *name);

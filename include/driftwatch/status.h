@@ -12,9 +12,9 @@
  *      renders the snapshot as JSON) and docs/api.md;
  *   4. a metric, if it is one: a row in the table of per-cell gauges in
  *      src/metrics.c (cell_gauges[], a getter per row) or a family beside
- *      alerts_firing() there, and docs/operations.md;
+ *      alerts_firing() there, and docs/api.md;
  *   5. the UI reads the struct directly (src/ui.c).
- * Free what you allocated in dw_status_free() (src/status.c).
+ * Free what you allocated in free_model() (src/status.c).
  *
  * Threads: the engine's thread builds a snapshot; dw_engine_status() gives
  * any thread its own reference, dropped with dw_status_release(). A

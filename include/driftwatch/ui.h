@@ -18,6 +18,9 @@
 #include <stdint.h>
 
 #define DW_UI_REFRESH_SECONDS 10
+/* Ceiling on the page (a card is a few kB; a page that reached it would end
+ * cut rather than grow memory further). */
+#define DW_UI_MAX_BYTES ((size_t)256 << 20)
 
 /* The page header's process facts (src/http.c fills them). */
 typedef struct dw_ui_header {

@@ -74,6 +74,11 @@ size_t dw_window_width(const dw_window *w);
 /* Number of closed panes in the window (grows to length/slide after start). */
 size_t dw_window_filled(const dw_window *w);
 
+/* The counters (width) of a closed pane in the window: age 0 is the newest
+ * (the last one closed), age filled - 1 the oldest. NULL when age >=
+ * dw_window_filled(). Valid until the next close. */
+const uint64_t *dw_window_closed_pane(const dw_window *w, size_t age);
+
 /* Sum of counter i over every pane still in the ring (the closed panes of
  * the window and the open ones): 0 means the counter holds nothing anywhere, so e.g. a
  * new-category slot can be reused. O(panes). */

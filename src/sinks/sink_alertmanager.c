@@ -54,7 +54,7 @@ static const char *am_label_name(const char *s)
 
 static const dw_sink_option am_options[] = {
     {.key = "generator_url", .type = DW_SINK_OPT_URL},
-    /* Also read by the engine, which sends the reminders (sink.h). */
+    /* How often the engine sends reminders (am_resend_ms(), sink.h). */
     {.key = "resend_interval", .type = DW_SINK_OPT_DURATION, .def = AM_DEFAULT_RESEND, .min = 1},
     {.key = "labels",
      .type = DW_SINK_OPT_MAP,
@@ -97,14 +97,21 @@ static void set_label(json_t *labels, const char *key, const char *value)
         json_object_set_new(labels, key, json_string(value));
 }
 
-/* How long a posted firing alert stays active without a re-post. */
-static int64_t am_hold_ms(const dw_sink_spec *spec)
+/* resend_interval: how often firing alerts are posted again (the engine
+ * sends them as reminder documents). */
+static int64_t am_resend_ms(const dw_sink_spec *spec)
 {
     int64_t resend = 0;
     const char *v = dw_sink_spec_option(spec, "resend_interval");
     if (!v || dw_duration_parse(v, &resend) < 0 || resend <= 0)
         dw_duration_parse(AM_DEFAULT_RESEND, &resend); /* validated at load */
-    return DW_AM_ENDS_AFTER_RESENDS * resend;
+    return resend;
+}
+
+/* How long a posted firing alert stays active without a re-post. */
+static int64_t am_hold_ms(const dw_sink_spec *spec)
+{
+    return DW_AM_ENDS_AFTER_RESENDS * am_resend_ms(spec);
 }
 
 /* Adds the sink's static "<prefix>.<name>" options to obj, keeping what
@@ -213,5 +220,5 @@ const dw_sink_ops dw_sink_alertmanager = {
     .write = NULL,
     .one_alert_per_request = false,
     .default_min_interval_ms = 0,
-    .reminders = true,
+    .reminder_interval = am_resend_ms,
 };

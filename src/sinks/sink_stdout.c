@@ -4,11 +4,16 @@
  * library file that writes to stdout; it runs on the notifier thread. */
 #include "sink_int.h"
 
+#include "driftwatch/dynbuf.h"
 #include "driftwatch/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Ceiling on one text-mode document: an alert's line is a few hundred
+ * bytes and a document holds at most one alert per (column, window, kind). */
+#define DW_STDOUT_MAX_BYTES ((size_t)16 << 20)
 
 static bool text_mode(const dw_sink_spec *spec)
 {
@@ -25,37 +30,37 @@ static const dw_sink_option stdout_options[] = {
 
 /* Writes s with control characters replaced, so one alert stays one line
  * whatever a column name contains. */
-static void put_clean(FILE *f, const char *s)
+static void put_clean(dw_dynbuf *f, const char *s)
 {
     for (; s && *s; s++)
-        fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
+        dw_dynbuf_addc(f, (unsigned char)*s < 0x20 ? '?' : *s);
 }
 
-static void put_str(FILE *f, const char *key, json_t *v)
+static void put_str(dw_dynbuf *f, const char *key, json_t *v)
 {
     const char *s = json_string_value(v);
     if (!s)
         return;
-    fprintf(f, " %s=", key);
+    dw_dynbuf_addf(f, " %s=", key);
     put_clean(f, s);
 }
 
-static void put_num(FILE *f, const char *key, json_t *v)
+static void put_num(dw_dynbuf *f, const char *key, json_t *v)
 {
     if (json_is_number(v))
-        fprintf(f, " %s=%.6g", key, json_number_value(v));
+        dw_dynbuf_addf(f, " %s=%.6g", key, json_number_value(v));
 }
 
 /* "<evaluated_at> FIRING model=fraud version=v3 column=... window=15m
  *  severity=warning kind=distribution samples=4980 ks.statistic=0.31
  *  ks.p_adjusted=1e-39 psi=0.52" */
-static void text_line(FILE *f, json_t *doc, json_t *a)
+static void text_line(dw_dynbuf *f, json_t *doc, json_t *a)
 {
     put_clean(f, json_string_value(json_object_get(doc, "evaluated_at")));
     const char *st = json_string_value(json_object_get(a, "status"));
-    fputc(' ', f);
+    dw_dynbuf_addc(f, ' ');
     for (const char *p = st ? st : "unknown"; *p; p++)
-        fputc((unsigned char)*p < 0x20 ? '?' : (*p >= 'a' && *p <= 'z' ? *p - 32 : *p), f);
+        dw_dynbuf_addc(f, (unsigned char)*p < 0x20 ? '?' : (*p >= 'a' && *p <= 'z' ? *p - 32 : *p));
     put_str(f, "model", json_object_get(doc, "model"));
     put_str(f, "version", json_object_get(doc, "model_version"));
     put_str(f, "column", json_object_get(a, "column"));
@@ -64,7 +69,7 @@ static void text_line(FILE *f, json_t *doc, json_t *a)
     put_str(f, "kind", json_object_get(a, "kind"));
     json_t *samples = json_object_get(a, "samples");
     if (json_is_integer(samples))
-        fprintf(f, " samples=%lld", (long long)json_integer_value(samples));
+        dw_dynbuf_addf(f, " samples=%lld", (long long)json_integer_value(samples));
     const char *k;
     json_t *v;
     json_object_foreach (json_object_get(a, "tests"), k, v) {
@@ -87,7 +92,7 @@ static void text_line(FILE *f, json_t *doc, json_t *a)
         for (size_t i = 0; i < sizeof pk / sizeof pk[0]; i++)
             put_num(f, pk[i], json_object_get(perf, pk[i]));
     }
-    fputc('\n', f);
+    dw_dynbuf_addc(f, '\n');
 }
 
 static int stdout_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
@@ -105,21 +110,15 @@ static int stdout_format(const dw_sink_spec *spec, const json_t *doc, dw_http_re
             out->body[out->body_len] = '\0';
         }
     } else {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        if (!f) {
-            fprintf(stderr, "driftwatch: out of memory formatting a notification\n");
-            abort();
-        }
+        dw_dynbuf b;
+        dw_dynbuf_init(&b, DW_STDOUT_MAX_BYTES);
         json_t *a;
         size_t i;
         json_array_foreach (json_object_get(d, "alerts"), i, a)
-            text_line(f, d, a);
-        fclose(f);
+            text_line(&b, d, a);
         free(out->body);
-        out->body = buf;
-        out->body_len = len;
+        out->body_len = b.len;
+        out->body = dw_dynbuf_take(&b);
         snprintf(out->content_type, sizeof out->content_type, "text/plain");
     }
     json_decref(d);

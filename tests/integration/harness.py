@@ -203,8 +203,19 @@ def run_cases(cases, only=()):
     `only` (all when empty), prints PASS/FAIL lines with timings, and
     returns (passed, failed)."""
     passed = failed = 0
+    # A case is named by its function name or without the "case_" prefix
+    # (test_state.py restart == case_restart); a name that matches no case
+    # fails rather than run nothing and pass.
+    def names(case):
+        n = case.__name__
+        return {n, n[5:]} if n.startswith("case_") else {n}
+    unknown = [o for o in only if not any(o in names(c) for c in cases)]
+    if unknown:
+        print("FAIL: no such case: %s (cases: %s)" % (", ".join(unknown), ", ".join(
+            c.__name__ for c in cases)), flush=True)
+        return 0, len(unknown)
     for case in cases:
-        if only and case.__name__ not in only:
+        if only and not (names(case) & set(only)):
             continue
         t = time.monotonic()
         try:

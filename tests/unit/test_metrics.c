@@ -415,15 +415,16 @@ static void test_metrics_label_escaping(void **state)
                    "column=\"x\\\\\\\"y\",window=\"15m\"} 120");
     free(t);
 
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_non_null(f);
-    dw_metrics_write_label_value(f, "plain {}=, \xc3\xa9");
-    dw_metrics_write_label_value(f, NULL);
-    fclose(f);
-    assert_string_equal(buf, "plain {}=, \xc3\xa9"); /* only \\, \" and \n are escaped */
-    free(buf);
+    dw_dynbuf b;
+    dw_dynbuf_init(&b, 1024);
+    dw_metrics_write_label_value(&b, "plain {}=, \xc3\xa9");
+    dw_metrics_write_label_value(&b, NULL);
+    assert_string_equal(dw_dynbuf_str(&b),
+                        "plain {}=, \xc3\xa9"); /* only \\, \" and \n are escaped */
+    dw_metrics_write_label_value(&b, "a\\b\"c\nd");
+    assert_string_equal(dw_dynbuf_str(&b), "plain {}=, \xc3\xa9"
+                                           "a\\\\b\\\"c\\nd");
+    dw_dynbuf_free(&b);
 }
 
 static void test_metrics_histogram_cumulative(void **state)

@@ -13,6 +13,7 @@
 
 #include "driftwatch/error.h"
 #include "driftwatch/histogram.h"
+#include "driftwatch/ks.h"
 #include "driftwatch/model.h"
 #include "driftwatch/reference_build.h"
 
@@ -413,9 +414,10 @@ static void test_no_shift_no_drift_shift_fires_after_for_and_resolves(void **sta
     assert_int_equal(ev[0], DW_ALERT_NONE);
     assert_int_equal(dw_model_last_evaluated(m, 0), T0 + 10 * MIN);
 
-    /* Shift by 0.5 one minute at a time: after j shifted minutes KS D is
-     * about 0.05 j. The first breaching evaluation makes the alert pending,
-     * the second (for = 2) fires it. */
+    /* Shift by 0.5 one minute at a time: after j shifted minutes the
+     * window's KS D is about 0.05 j, but the newest minute alone has D 0.5
+     * (the recent-segment scan). The first breaching evaluation makes the
+     * alert pending, the second (for = 2) fires it. */
     int64_t minute = 10, first_drift = -1, fired = -1;
     for (; minute < 20 && fired < 0; minute++) {
         add_u_minute(m, minute, 100, 0.5);
@@ -429,7 +431,9 @@ static void test_no_shift_no_drift_shift_fires_after_for_and_resolves(void **sta
         if (ev[4] == DW_ALERT_FIRED)
             fired = minute;
     }
-    assert_true(first_drift >= 11); /* one shifted minute of ten is not enough */
+    /* One shifted minute is enough: the window alone (D 0.05) is not
+     * flagged, its newest pane is. */
+    assert_int_equal(first_drift, 10);
     assert_int_equal(fired, first_drift + 1);
     const dw_alert *a = dw_model_alert(m, 2, 0, 0);
     assert_int_equal(a->state, DW_ALERT_FIRING);
@@ -457,6 +461,112 @@ static void test_no_shift_no_drift_shift_fires_after_for_and_resolves(void **sta
     assert_true(resolved_at > minute);
     assert_int_equal(a->state, DW_ALERT_INACTIVE);
     assert_int_equal(a->ended_ms, T0 + (resolved_at + 1) * MIN);
+    dw_model_free(m);
+}
+
+/* The critical D of a column, undone: the a that gives it for sample sizes
+ * m (window) and n (reference). */
+static double ks_level(const dw_column_result *r)
+{
+    double m = (double)r->count, n = (double)r->ref->count;
+    return dw_kolmogorov_sf(r->ks_critical / (1.0 / sqrt(m) + 1.0 / sqrt(n)));
+}
+
+static void test_recent_segments_flag_before_the_window_within_the_budget(void **state)
+{
+    (void)state;
+    dw_model *m = new_model(2, 2, NULL);
+    dw_column_result res[3];
+    dw_alert_event ev[6];
+    size_t drifting = 99;
+    /* 50 values a minute: the newest pane alone is below min_samples (100),
+     * so it is not a test; 2, 4 and 8 panes are. */
+    for (int64_t k = 0; k < 10; k++) {
+        add_u_minute(m, k, 50, 0.0);
+        drifting = dw_model_evaluate(m, 0, close_next(m), res, ev);
+    }
+    assert_int_equal(drifting, 0);
+    assert_int_equal(res[2].tests, 4);
+    assert_int_equal(res[2].recent_panes, 0);
+    double a = dw_eval_alpha(&th, 3, 1, MIN);
+    assert_float_equal(ks_level(&res[2]), a / 4, a * 1e-6);
+    /* Columns without values take no segment: their one test has all of a. */
+    assert_int_equal(res[0].tests, 1);
+
+    /* One minute of 100 values shifted by 0.5: D 0.5 in the newest pane,
+     * now a test too (critical D about 0.28), 0.09 over the window (not
+     * flagged: below the 0.1 threshold). */
+    add_u_minute(m, 10, 100, 0.5);
+    drifting = dw_model_evaluate(m, 0, close_next(m), res, ev);
+    assert_int_equal(res[2].tests, 5);
+    assert_float_equal(ks_level(&res[2]), a / 5, a * 1e-6);
+    assert_true(res[2].ks.statistic < 0.1);
+    assert_false(res[2].effect);
+    assert_true(res[2].drift);
+    assert_int_equal(drifting, 1);
+    assert_int_equal(res[2].recent_panes, 1);
+    assert_float_equal(res[2].recent_ks, 0.5, 0.01);
+    assert_int_equal(dw_model_alert(m, 2, 0, 0)->state, DW_ALERT_PENDING);
+    /* A burst of one slide: the next minute (50 clean values) still has it
+     * in its newest 2 panes (D 0.33, critical about 0.23), so it fires
+     * (for = 2). The window stays significant with D above the clear level
+     * (0.05) until the burst leaves it, ten minutes later. */
+    add_u_minute(m, 11, 50, 0.0);
+    dw_model_evaluate(m, 0, close_next(m), res, ev);
+    assert_int_equal(res[2].recent_panes, 2);
+    assert_int_equal(ev[4], DW_ALERT_FIRED);
+    int64_t resolved_at = -1;
+    for (int64_t k = 12; k < 25 && resolved_at < 0; k++) {
+        add_u_minute(m, k, 50, 0.0);
+        dw_model_evaluate(m, 0, close_next(m), res, ev);
+        if (ev[4] == DW_ALERT_RESOLVED)
+            resolved_at = k;
+        else
+            assert_int_equal(dw_model_alert(m, 2, 0, 0)->state, DW_ALERT_FIRING);
+    }
+    assert_int_equal(resolved_at, 20);
+    assert_false(res[2].drift);
+    assert_int_equal(dw_model_alert(m, 2, 0, 0)->episodes, 1);
+    dw_model_free(m);
+}
+
+static void test_segment_alert_resolves_only_when_its_segments_are_clear(void **state)
+{
+    (void)state;
+    dw_model *m = new_model(2, 1, NULL); /* for = 1: fires on one breach */
+    dw_column_result res[3];
+    dw_alert_event ev[6];
+    for (int64_t k = 0; k < 10; k++) {
+        add_u_minute(m, k, 200, 0.0);
+        dw_model_evaluate(m, 0, close_next(m), res, ev);
+    }
+    /* 100 values shifted by 0.5: the newest pane fires (D 0.5), the window
+     * (1,900 values, D 0.026) is below the clear levels. */
+    add_u_minute(m, 10, 100, 0.5);
+    dw_model_evaluate(m, 0, close_next(m), res, ev);
+    assert_int_equal(ev[4], DW_ALERT_FIRED);
+    assert_int_equal(res[2].recent_panes, 1);
+    assert_true(res[2].ks.statistic < 0.05 && res[2].psi < 0.1);
+    /* 400 clean values: no segment is flagged any more (the newest 2 panes:
+     * D 0.1, critical about 0.15) and the window is below the clear
+     * levels, but those 2 panes are still significant with D above the
+     * clear level 0.05: the alert stays firing. */
+    add_u_minute(m, 11, 400, 0.0);
+    dw_model_evaluate(m, 0, close_next(m), res, ev);
+    assert_false(res[2].drift);
+    assert_true(res[2].ks.statistic < 0.05 && res[2].psi < 0.1);
+    assert_int_equal(ev[4], DW_ALERT_NONE);
+    assert_int_equal(dw_model_alert(m, 2, 0, 0)->state, DW_ALERT_FIRING);
+    /* It resolves once, before the burst leaves the window. */
+    int resolved = 0;
+    for (int64_t k = 12; k < 20; k++) {
+        add_u_minute(m, k, 400, 0.0);
+        dw_model_evaluate(m, 0, close_next(m), res, ev);
+        resolved += ev[4] == DW_ALERT_RESOLVED;
+        assert_int_not_equal(ev[4], DW_ALERT_FIRED);
+    }
+    assert_int_equal(resolved, 1);
+    assert_int_equal(dw_model_alert(m, 2, 0, 0)->episodes, 1);
     dw_model_free(m);
 }
 
@@ -681,6 +791,8 @@ int main(void)
         cmocka_unit_test(test_add_refuses_records_ahead_and_late),
         cmocka_unit_test(test_unseen_slots_are_reused_once_no_window_counts_them),
         cmocka_unit_test(test_no_shift_no_drift_shift_fires_after_for_and_resolves),
+        cmocka_unit_test(test_recent_segments_flag_before_the_window_within_the_budget),
+        cmocka_unit_test(test_segment_alert_resolves_only_when_its_segments_are_clear),
         cmocka_unit_test(test_ignored_columns_are_evaluated_but_never_alert),
         cmocka_unit_test(test_reload_thresholds_change_the_decision),
         cmocka_unit_test(test_quality_issue_inhibits_the_distribution_alert),

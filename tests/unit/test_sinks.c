@@ -690,6 +690,14 @@ static void test_alertmanager_static_labels_and_resend_interval(void **state)
     json_decref(arr);
     dw_http_request_clear(&req);
     json_decref(doc);
+
+    /* The same option sets the engine's reminder interval (sink API);
+     * unset it is the default 5m; a webhook wants no reminders. */
+    assert_int_equal(dw_sink_reminder_interval(&s), 2 * 60000);
+    dw_sink_spec d = spec_of("alertmanager", "http://127.0.0.1:9093", opts + 1, 4);
+    assert_int_equal(dw_sink_reminder_interval(&d), 5 * 60000);
+    dw_sink_spec w = spec_of("webhook", "http://127.0.0.1:9", NULL, 0);
+    assert_int_equal(dw_sink_reminder_interval(&w), 0);
 }
 
 static void test_alertmanager_endpoint_and_validation(void **state)

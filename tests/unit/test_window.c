@@ -49,6 +49,38 @@ static void test_panes_align_to_slide_and_slide_over(void **state)
     dw_window_free(w);
 }
 
+static void test_closed_panes_by_age_sum_to_the_window(void **state)
+{
+    (void)state;
+    /* 3 panes of 10 s with 10 s lateness (an open pane behind the newest):
+     * pane k gets k + 1 counts; age 0 is the newest closed pane. */
+    dw_window *w = dw_window_new(30000, 10000, 10000, 2);
+    assert_non_null(w);
+    assert_null(dw_window_closed_pane(w, 0));
+    for (int k = 0; k < 5; k++) {
+        uint64_t *p = dw_window_pane_for(w, k * 10000);
+        assert_non_null(p);
+        p[0] += (uint64_t)k + 1;
+        p[1] += 100;
+        if (k >= 1)
+            dw_window_close_next(w); /* closes pane k - 1 */
+    }
+    /* Closed: panes 0..3, the window holds 1..3 (counts 2, 3, 4); pane 4
+     * (5 counts) is still open and never visible by age. */
+    assert_int_equal(dw_window_filled(w), 3);
+    uint64_t sum = 0;
+    for (size_t age = 0; age < 3; age++) {
+        const uint64_t *c = dw_window_closed_pane(w, age);
+        assert_non_null(c);
+        assert_int_equal(c[0], 4 - age);
+        assert_int_equal(c[1], 100);
+        sum += c[0];
+    }
+    assert_int_equal(sum, dw_window_sum(w)[0]);
+    assert_null(dw_window_closed_pane(w, 3));
+    dw_window_free(w);
+}
+
 static void test_records_ahead_of_ring_are_refused(void **state)
 {
     (void)state;
@@ -163,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_rejects_bad_sizes),
         cmocka_unit_test(test_panes_align_to_slide_and_slide_over),
         cmocka_unit_test(test_records_ahead_of_ring_are_refused),
+        cmocka_unit_test(test_closed_panes_by_age_sum_to_the_window),
         cmocka_unit_test(test_matches_brute_force_with_lateness),
         cmocka_unit_test(test_skip_clears_after_long_gap),
         cmocka_unit_test(test_clock_moves_back_before_first_close),
