@@ -356,7 +356,7 @@ static size_t scan_recent(dw_model *m, size_t wi, dw_column_result *tested,
     for (size_t k = 1; k < filled && k <= DW_SCAN_MAX_PANES && nsc < DW_SCAN_SCALES; k *= 2) {
         for (; age < k; age++) {
             const uint64_t *pane = dw_window_closed_pane(win, age);
-            for (size_t i = 0; i < m->width; i++)
+            for (size_t i = 0; i < m->extra_off; i++) /* the columns' counters */
                 m->seg[i] += pane[i];
         }
         for (size_t i = 0; i < n; i++) {
