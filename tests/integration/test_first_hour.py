@@ -118,6 +118,18 @@ class QuickStart(Tmp):
 
 
 class Matching(Tmp):
+    def assert_amount_and_country_drift(self, r):
+        """replay's run r fired exactly amount's and country's distribution alerts."""
+        self.assertEqual(r.returncode, 0, r.stderr)
+        fired = set()
+        for line in r.stdout.splitlines():
+            for a in json.loads(line).get("alerts", []):
+                if a.get("status") == "firing":
+                    fired.add((a["column"], a["kind"]))
+        self.assertEqual(fired, {("amount", "distribution"), ("country", "distribution")},
+                         r.stdout[:2000])
+        self.assertNotIn("occur in no record", r.stderr)
+
     def test_check_json_names_the_followed_field(self):
         ref = self.flat_ref()
         r = run("check", "--json", "--reference", ref, os.path.join(EX, "serving.jsonl"))
@@ -163,15 +175,7 @@ class Matching(Tmp):
     def test_replay_with_a_flat_reference_alerts_on_the_nested_fields(self):
         cfg = self.config(self.flat_ref())
         r = run("replay", "-c", cfg, "--stdout", os.path.join(EX, "serving-drift.jsonl"))
-        self.assertEqual(r.returncode, 0, r.stderr)
-        fired = set()
-        for line in r.stdout.splitlines():
-            for a in json.loads(line).get("alerts", []):
-                if a.get("status") == "firing":
-                    fired.add((a["column"], a["kind"]))
-        self.assertEqual(fired, {("amount", "distribution"), ("country", "distribution")},
-                         r.stdout[:2000])
-        self.assertNotIn("occur in no record", r.stderr)
+        self.assert_amount_and_country_drift(r)
 
     def test_columns_object_one_level_deeper(self):
         # records.columns may name an object inside another ("payload.features").
@@ -183,15 +187,7 @@ class Matching(Tmp):
         inp = self.write("deeper.jsonl", "\n".join(recs) + "\n")
         cfg = self.config(self.flat_ref(), "records: {columns: [payload.features, prediction]}\n")
         r = run("replay", "-c", cfg, "--stdout", inp)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        fired = set()
-        for line in r.stdout.splitlines():
-            for a in json.loads(line).get("alerts", []):
-                if a.get("status") == "firing":
-                    fired.add((a["column"], a["kind"]))
-        self.assertEqual(fired, {("amount", "distribution"), ("country", "distribution")},
-                         r.stdout[:2000])
-        self.assertNotIn("occur in no record", r.stderr)
+        self.assert_amount_and_country_drift(r)
 
     def test_replay_and_validate_warn_when_names_do_not_match(self):
         # The records keep their features under "inputs": the nested
