@@ -120,7 +120,7 @@ typedef struct sink {
     char *cur_file;         /* cur's outbox file, or NULL */
     unsigned attempt;       /* failed tries of cur so far */
     uint64_t next_at_ms;    /* monotonic time of the next try */
-    uint64_t last_start_ms; /* for min_interval_ms */
+    uint64_t last_done_ms; /* end of the last attempt, for min_interval_ms */
     bool started_once;
     CURL *easy;
     struct curl_slist *slist;
@@ -247,6 +247,7 @@ static void body_excerpt(const char *body, size_t len, char *out, size_t outlen)
  * failure (NULL when a response arrived). */
 static void attempt_done(dw_notifier *n, sink *s, dw_delivery d, long status, const char *why)
 {
+    s->last_done_ms = dw_now_ms();
     const char *id = json_string_value(json_object_get(s->cur, "id"));
     if (!id)
         id = "";
@@ -381,7 +382,6 @@ static void start_attempt(dw_notifier *n, sink *s)
         finish(n, s);
         return;
     }
-    s->last_start_ms = dw_now_ms();
     s->started_once = true;
     if (s->type->write) {
         dw_delivery d = s->type->write(&s->spec, &s->req);
@@ -454,13 +454,15 @@ static void transfer_done(dw_notifier *n, CURL *e, CURLcode res)
 }
 
 /* Earliest monotonic time the next attempt of s->cur may start: its retry
- * schedule, the sink's minimum interval and an open circuit. */
+ * schedule, the sink's minimum interval and an open circuit. The interval
+ * runs from the end of the last attempt, not its start, so requests also
+ * *arrive* at least that far apart, however long one took in transit. */
 static uint64_t next_start_ms(const sink *s)
 {
     uint64_t at = s->next_at_ms;
     if (s->started_once && s->spec.min_interval_ms > 0 &&
-        s->last_start_ms + (uint64_t)s->spec.min_interval_ms > at)
-        at = s->last_start_ms + (uint64_t)s->spec.min_interval_ms;
+        s->last_done_ms + (uint64_t)s->spec.min_interval_ms > at)
+        at = s->last_done_ms + (uint64_t)s->spec.min_interval_ms;
     if (s->br.state == DW_BREAKER_OPEN && s->br.open_until_ms > 0 &&
         (uint64_t)s->br.open_until_ms > at)
         at = (uint64_t)s->br.open_until_ms;
