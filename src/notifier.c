@@ -117,9 +117,9 @@ typedef struct sink {
     /* Notifier thread only. */
     sink_state state;
     json_t *cur;
-    char *cur_file;         /* cur's outbox file, or NULL */
-    unsigned attempt;       /* failed tries of cur so far */
-    uint64_t next_at_ms;    /* monotonic time of the next try */
+    char *cur_file;        /* cur's outbox file, or NULL */
+    unsigned attempt;      /* failed tries of cur so far */
+    uint64_t next_at_ms;   /* monotonic time of the next try */
     uint64_t last_done_ms; /* end of the last attempt, for min_interval_ms */
     bool started_once;
     CURL *easy;
