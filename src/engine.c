@@ -110,40 +110,6 @@ void dw_engine_on_reject(dw_engine *e, dw_reject_fn fn, void *ctx)
     e->reject_ctx = ctx;
 }
 
-/* a[0..n) == b[0..n) without a libc call for the short keys records are
- * made of: two overlapping loads of 2, 4 or 8 bytes, each inside both
- * ranges (memcpy of a constant size compiles to one load). */
-static inline bool key_eq(const char *a, const char *b, size_t n)
-{
-    if (n >= 8) {
-        if (n > 16)
-            return memcmp(a, b, n) == 0;
-        uint64_t x0, y0, x1, y1;
-        memcpy(&x0, a, 8);
-        memcpy(&y0, b, 8);
-        memcpy(&x1, a + n - 8, 8);
-        memcpy(&y1, b + n - 8, 8);
-        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-    }
-    if (n >= 4) {
-        uint32_t x0, y0, x1, y1;
-        memcpy(&x0, a, 4);
-        memcpy(&y0, b, 4);
-        memcpy(&x1, a + n - 4, 4);
-        memcpy(&y1, b + n - 4, 4);
-        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-    }
-    if (n >= 2) {
-        uint16_t x0, y0, x1, y1;
-        memcpy(&x0, a, 2);
-        memcpy(&y0, b, 2);
-        memcpy(&x1, a + n - 2, 2);
-        memcpy(&y1, b + n - 2, 2);
-        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-    }
-    return n == 0 || a[0] == b[0];
-}
-
 /* The C string s equals p[0..n): one pass, no libc calls (model names and
  * versions, compared for every record, are short). */
 static inline bool cstr_eq(const char *s, const char *p, size_t n)
@@ -176,19 +142,6 @@ static void cpaths_init(dw_engine *e)
     dw_eng_cpath_init(&e->p_ts, e->cfg->records.timestamp);
     dw_eng_cpath_init(&e->p_model, e->cfg->records.model);
     dw_eng_cpath_init(&e->p_version, e->cfg->records.model_version);
-}
-
-/* dw_scan_path_eq() with cheap rejects first: depth, then lengths. */
-static inline bool cpath_eq(const cpath *cp, const dw_scan_field *f)
-{
-    if (f->depth != cp->depth)
-        return false;
-    if (f->key_escaped)
-        return dw_scan_path_eq(f, cp->dotted);
-    for (int d = 0; d < cp->depth; d++)
-        if (f->key[d].len != cp->len[d] || !key_eq(f->key[d].ptr, cp->part[d], cp->len[d]))
-            return false;
-    return true;
 }
 
 static void entry_free(model_entry *me)
@@ -1222,11 +1175,11 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
     }
     for (size_t i = 0; i < rec->nfields; i++) {
         const dw_scan_field *f = &rec->fields[i];
-        if (!f_ts && cpath_eq(&e->p_ts, f))
+        if (!f_ts && dw_eng_cpath_eq(&e->p_ts, f))
             f_ts = f;
-        else if (!f_model && cpath_eq(&e->p_model, f))
+        else if (!f_model && dw_eng_cpath_eq(&e->p_model, f))
             f_model = f;
-        else if (!f_ver && cpath_eq(&e->p_version, f))
+        else if (!f_ver && dw_eng_cpath_eq(&e->p_version, f))
             f_ver = f;
         else if (f_ts && f_model && f_ver)
             break;
@@ -1332,9 +1285,10 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         int col;
         if (mm->col != -2 && mm->depth == f->depth && !f->key_escaped &&
             ((mm->same_parent && f->key[0].ptr == parent_ok) ||
-             (mm->len[0] == f->key[0].len && key_eq(mm->key[0], f->key[0].ptr, mm->len[0]))) &&
-            (f->depth == 1 ||
-             (mm->len[1] == f->key[1].len && key_eq(mm->key[1], f->key[1].ptr, mm->len[1])))) {
+             (mm->len[0] == f->key[0].len &&
+              dw_eng_key_eq(mm->key[0], f->key[0].ptr, mm->len[0]))) &&
+            (f->depth == 1 || (mm->len[1] == f->key[1].len &&
+                               dw_eng_key_eq(mm->key[1], f->key[1].ptr, mm->len[1])))) {
             col = mm->col;
             parent_ok = f->depth == 2 ? f->key[0].ptr : NULL;
         } else {

@@ -43,10 +43,10 @@ void dw_metrics_write_double(dw_dynbuf *f, double x)
     dw_dynbuf_addstr(f, b);
 }
 
-static void family(dw_dynbuf *f, const char *name, const char *type, const char *help)
+void dw_mx_family(dw_dynbuf *f, const char *name, const char *type, const char *help)
 {
-    /* HELP texts are constants of this file without backslashes or
-     * newlines, so they need no escaping. */
+    /* HELP texts are constants of the metrics files without backslashes
+     * or newlines, so they need no escaping. */
     dw_dynbuf_addf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
@@ -72,14 +72,14 @@ static void sample_double(dw_dynbuf *f, const char *name, const char *labels, do
 static void metric_u64(dw_dynbuf *f, const char *name, const char *type, const char *help,
                        uint64_t v)
 {
-    family(f, name, type, help);
+    dw_mx_family(f, name, type, help);
     sample_u64(f, name, NULL, v);
 }
 
 static void metric_double(dw_dynbuf *f, const char *name, const char *type, const char *help,
                           double v)
 {
-    family(f, name, type, help);
+    dw_mx_family(f, name, type, help);
     sample_double(f, name, NULL, v);
 }
 
@@ -94,11 +94,6 @@ static char *labels_of(size_t n, const char *const *names, const char *const *va
         dw_dynbuf_addc(&b, '"');
     }
     return dw_dynbuf_take(&b);
-}
-
-void dw_mx_family(dw_dynbuf *f, const char *name, const char *type, const char *help)
-{
-    family(f, name, type, help);
 }
 
 void dw_mx_sample(dw_dynbuf *f, const char *name, const char *labels, double v)
@@ -116,7 +111,7 @@ static void metric_by_label(dw_dynbuf *f, const char *name, const char *type, co
                             const char *label, const char *const *values, const uint64_t *v,
                             size_t n)
 {
-    family(f, name, type, help);
+    dw_mx_family(f, name, type, help);
     for (size_t i = 0; i < n; i++) {
         const char *const names[] = {label};
         const char *vals[] = {values[i]};
@@ -253,7 +248,7 @@ static void alerts_firing(dw_dynbuf *f, const dw_status *st)
 static void write_histogram(dw_dynbuf *f, const dw_engine_stats *st)
 {
     const char *name = "driftwatch_evaluation_duration_seconds";
-    family(f, name, "histogram",
+    dw_mx_family(f, name, "histogram",
            "Time to evaluate one window of one model version (all its columns).");
     uint64_t cum = 0;
     for (int b = 0; b <= DW_ENGINE_EVAL_BUCKETS; b++) {
@@ -323,7 +318,7 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
                "Model versions dropped to make room for a new one (no record for a window length).",
                st->versions_dropped);
 
-    family(f, "driftwatch_consumer_lag", "gauge",
+    dw_mx_family(f, "driftwatch_consumer_lag", "gauge",
            "Messages between the consumer position and the partition's high watermark.");
     size_t nlag = 0;
     for (size_t i = 0; i < in->nlag; i++) {
@@ -352,7 +347,7 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
                    "Partitions paused because they ran ahead of the others in event time.",
                    npaused);
     }
-    family(f, "driftwatch_watermark_seconds", "gauge",
+    dw_mx_family(f, "driftwatch_watermark_seconds", "gauge",
            "Event-time watermark (Unix seconds); absent before the first record.");
     if (st->watermark_ms != INT64_MIN)
         sample_double(f, "driftwatch_watermark_seconds", NULL, (double)st->watermark_ms / 1000.0);
@@ -366,7 +361,7 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
     if (in->status)
         drop += collect_columns(in->status, max, &cs, &ncs) - ncs;
     for (size_t k = 0; k < NGAUGES; k++) {
-        family(f, cell_gauges[k].name, "gauge", cell_gauges[k].help);
+        dw_mx_family(f, cell_gauges[k].name, "gauge", cell_gauges[k].help);
         for (size_t i = 0; i < ncs; i++) {
             double v;
             if (cell_gauges[k].get(cs[i].r, &v))
@@ -377,7 +372,7 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         free(cs[i].labels);
     free(cs);
 
-    family(f, "driftwatch_alerts_firing", "gauge",
+    dw_mx_family(f, "driftwatch_alerts_firing", "gauge",
            "Alerts firing now, per model version and kind (distribution, quality, divergence, "
            "latency).");
     if (in->status) {
@@ -424,7 +419,7 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         sl[i] = labels_of(1, n, v);
     }
     for (size_t k = 0; k < sizeof sink_fams / sizeof sink_fams[0]; k++) {
-        family(f, sink_fams[k].name, sink_fams[k].type, sink_fams[k].help);
+        dw_mx_family(f, sink_fams[k].name, sink_fams[k].type, sink_fams[k].help);
         for (size_t i = 0; i < nsinks; i++) {
             uint64_t v;
             memcpy(&v, (const char *)&in->sinks[i] + sink_fams[k].at, sizeof v);

@@ -10,11 +10,6 @@
 #include <stdbool.h>
 #include <string.h>
 
-static void family(dw_dynbuf *f, const char *name, const char *type, const char *help)
-{
-    dw_dynbuf_addf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 /* name{model=..,model_version=..,window=..[,metric=..][,status=..]} v */
 static void sample(dw_dynbuf *f, const char *name, const dw_status_perf_model *m,
                    const char *window, const char *metric, const char *status, double v)
@@ -95,7 +90,7 @@ static void window_family(dw_dynbuf *f, int k, const dw_status_perf_model *m, co
 void dw_metrics_write_performance(dw_dynbuf *f, const dw_status_perf *p)
 {
     for (int k = 0; k < F_N; k++) {
-        family(f, fams[k].name, "gauge", fams[k].help);
+        dw_mx_family(f, fams[k].name, "gauge", fams[k].help);
         for (size_t i = 0; i < p->nmodels; i++)
             for (size_t w = 0; w < p->models[i].nwindows; w++) {
                 const dw_status_perf_window *sw = &p->models[i].windows[w];
@@ -103,7 +98,7 @@ void dw_metrics_write_performance(dw_dynbuf *f, const dw_status_perf *p)
                 window_family(f, k, &p->models[i], sw->name, &sw->provisional);
             }
     }
-    family(f, "driftwatch_performance_alert_firing", "gauge",
+    dw_mx_family(f, "driftwatch_performance_alert_firing", "gauge",
            "1 while the performance rule of the metric fires.");
     for (size_t i = 0; i < p->nmodels; i++)
         for (size_t w = 0; w < p->models[i].nwindows; w++) {
@@ -114,12 +109,12 @@ void dw_metrics_write_performance(dw_dynbuf *f, const dw_status_perf *p)
                        sw->rules[r].state == DW_ALERT_FIRING);
         }
 
-    family(f, "driftwatch_label_coverage", "gauge",
+    dw_mx_family(f, "driftwatch_label_coverage", "gauge",
            "Share of the predictions that left the join with a label.");
     dw_dynbuf_addstr(f, "driftwatch_label_coverage ");
     dw_metrics_write_double(f, p->coverage);
     dw_dynbuf_addc(f, '\n');
-    family(f, "driftwatch_label_delay_seconds", "gauge",
+    dw_mx_family(f, "driftwatch_label_delay_seconds", "gauge",
            "Label delay quantiles (label time - prediction time) over every match.");
     for (size_t i = 0; i < 3; i++) {
         dw_dynbuf_addf(f, "driftwatch_label_delay_seconds{quantile=\"%s\"} ",
@@ -127,23 +122,23 @@ void dw_metrics_write_performance(dw_dynbuf *f, const dw_status_perf *p)
         dw_metrics_write_double(f, p->delay_s[i]);
         dw_dynbuf_addc(f, '\n');
     }
-    family(f, "driftwatch_label_join_events_total", "counter",
+    dw_mx_family(f, "driftwatch_label_join_events_total", "counter",
            "What the label join saw, by event (docs/performance.md).");
     dw_status_perf_counter c[DW_STATUS_PERF_NCOUNTERS];
     dw_status_perf_counters(p, c);
     for (size_t i = 0; i < DW_STATUS_PERF_NCOUNTERS; i++)
         dw_dynbuf_addf(f, "driftwatch_label_join_events_total{event=\"%s\"} %" PRIu64 "\n",
                        c[i].name, c[i].value);
-    family(f, "driftwatch_label_join_waiting", "gauge",
+    dw_mx_family(f, "driftwatch_label_join_waiting", "gauge",
            "Predictions waiting for their label, and labels waiting for their prediction.");
     dw_dynbuf_addf(f, "driftwatch_label_join_waiting{kind=\"predictions\"} %" PRIu64 "\n",
                    p->join.waiting_predictions);
     dw_dynbuf_addf(f, "driftwatch_label_join_waiting{kind=\"labels\"} %" PRIu64 "\n",
                    p->join.waiting_labels);
-    family(f, "driftwatch_label_join_memory_bytes", "gauge",
+    dw_mx_family(f, "driftwatch_label_join_memory_bytes", "gauge",
            "Memory the label join holds (allocated once, never above the limit).");
     dw_dynbuf_addf(f, "driftwatch_label_join_memory_bytes %zu\n", p->join.memory_bytes);
-    family(f, "driftwatch_label_join_memory_limit_bytes", "gauge",
+    dw_mx_family(f, "driftwatch_label_join_memory_limit_bytes", "gauge",
            "The configured labels.memory_mb in bytes.");
     dw_dynbuf_addf(f, "driftwatch_label_join_memory_limit_bytes %" PRIu64 "\n",
                    p->memory_limit_bytes);
