@@ -37,6 +37,9 @@
  * state_dir) tries again to take it over and load what is left in it. */
 #define OUTBOX_RETRY_MS 1000
 
+/* Delivered ids remembered per sink for deduplication (sink.recent_ids). */
+#define RECENT_IDS 64
+
 /* ------------------------------------------------------------------ */
 /* Bounded document queue (a ring; guarded by dw_notifier.lock)        */
 
@@ -106,6 +109,12 @@ typedef struct sink {
     doc_queue q;  /* under lock */
     bool busy;    /* under lock: cur is set */
     char *cur_id; /* under lock: the id of cur (for deduplication), or NULL */
+    /* Under lock: ids of the last RECENT_IDS documents delivered, a ring
+     * (next: the slot to reuse). A document that comes again after its
+     * delivery (an evaluation replayed after a restart, while the outbox
+     * copy of its first emission was already sent) is not sent twice. */
+    char *recent_ids[RECENT_IDS];
+    size_t recent_next;
 
     /* Set up before the thread starts, then: put from any thread, load and
      * remove on the notifier thread. NULL without an outbox. */
@@ -257,6 +266,13 @@ static void attempt_done(dw_notifier *n, sink *s, dw_delivery d, long status, co
     if (d == DW_DELIVERY_OK) {
         INC(s->sent);
         dw_log(DW_LOG_DEBUG, MOD, "sink \"%s\": delivered %s (status %ld)", s->name, id, status);
+        if (*id) {
+            pthread_mutex_lock(&n->lock);
+            free(s->recent_ids[s->recent_next]);
+            s->recent_ids[s->recent_next] = dw_strdup(id);
+            s->recent_next = (s->recent_next + 1) % RECENT_IDS;
+            pthread_mutex_unlock(&n->lock);
+        }
         finish(n, s);
         return;
     }
@@ -470,13 +486,17 @@ static uint64_t next_start_ms(const sink *s)
 }
 
 /* Where a document with this id is already held for s: 1 in the queue
- * (*file = its outbox file), 2 in flight, 0 nowhere. Under n->lock. */
+ * (*file = its outbox file), 2 in flight, 3 delivered a moment ago, 0
+ * nowhere. Under n->lock. */
 static int find_id(const sink *s, const char *id, const char **file)
 {
     if (!id)
         return 0;
     if (s->cur_id && strcmp(s->cur_id, id) == 0)
         return 2;
+    for (size_t k = 0; k < RECENT_IDS; k++)
+        if (s->recent_ids[k] && strcmp(s->recent_ids[k], id) == 0)
+            return 3;
     for (size_t k = 0; k < s->q.len; k++) {
         const qitem *it = &s->q.items[(s->q.head + k) % s->q.cap];
         const char *other = doc_id(it->doc);
@@ -690,6 +710,8 @@ static void sink_release(sink *s)
     free(s->filter_severity);
     free(s->q.items);
     free(s->cur_id);
+    for (size_t k = 0; k < RECENT_IDS; k++)
+        free(s->recent_ids[k]);
     dw_outbox_close(s->ob);
 }
 

@@ -411,6 +411,30 @@ static void test_only_resolved_is_skipped_when_not_sent(void **state)
     dw_notifier_free(NULL);
 }
 
+/* A document delivered a moment ago and submitted again (the same
+ * evaluation replayed after a restart, its outbox copy already sent) is
+ * not sent twice. */
+static void test_recently_delivered_id_is_not_sent_again(void **state)
+{
+    (void)state;
+    dw_sink_spec sp;
+    dw_sink_spec_init(&sp);
+    sp.name = "out";
+    sp.type = "stdout";
+    dw_notifier *n = NULL;
+    assert_int_equal(dw_notifier_new(&sp, 1, &n, NULL, 0), 0);
+    assert_int_equal(dw_notifier_submit(n, make_doc("r-1", "firing", NULL)), 0);
+    assert_int_equal(dw_notifier_drain(n, 10000), 0);
+    assert_int_equal(dw_notifier_submit(n, make_doc("r-1", "firing", NULL)), 0);
+    assert_int_equal(dw_notifier_submit(n, make_doc("r-2", "firing", NULL)), 0);
+    assert_int_equal(dw_notifier_drain(n, 10000), 0);
+    dw_sink_stats st;
+    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    assert_int_equal(st.sent, 2);
+    assert_int_equal(st.deduplicated, 1);
+    dw_notifier_free(n);
+}
+
 static void test_time_format_rfc3339_ms(void **state)
 {
     (void)state;
@@ -437,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_stdout_text_format_one_line_per_alert),
         cmocka_unit_test(test_queue_overflow_drops_oldest_and_counts),
         cmocka_unit_test(test_only_resolved_is_skipped_when_not_sent),
+        cmocka_unit_test(test_recently_delivered_id_is_not_sent_again),
         cmocka_unit_test(test_time_format_rfc3339_ms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
