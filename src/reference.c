@@ -5,7 +5,13 @@
  * JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)), stored as
  * "sha256:<64 lowercase hex>". Hashing the canonical serialisation rather
  * than the file bytes keeps the checksum independent of indentation, and 17
- * significant digits make every double round-trip exactly. */
+ * significant digits make every double round-trip exactly.
+ *
+ * Loading does not go through jansson's tree: src/reference_doc.c reads the
+ * document and hashes the same canonical bytes as it writes them (five times
+ * cheaper, see reference_doc_int.h). Writing still uses jansson, and
+ * dw_reference_save() loads what it wrote, so every saved file is checked
+ * against both. */
 #include "driftwatch/reference.h"
 
 #include "driftwatch/error.h"

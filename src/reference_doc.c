@@ -9,10 +9,11 @@
  * between two doubles; then, and for everything else, strtod() decides.
  *
  * Writing. "%.17g" is the 17-digit integer N = round(|v| * 10^(16 - X)),
- * X = floor(log10|v|), laid out as printf does. For 10^-28 <= |v| < 10^39
- * the product is computed the same way as a double-double (exact for
- * |v| >= 10^-6); when it falls within 10^-6 of a rounding tie, and outside
- * that range, snprintf() decides. */
+ * X = floor(log10|v|), laid out as printf does. For normal |v| from 10^-28
+ * to below 10^39 the product is computed as a double-double the same way
+ * (exactly for 10^-6 <= |v| < 10^17, where 10^(16 - X) is one exact
+ * double); when it falls within 10^-6 of a rounding tie, and outside that
+ * range, snprintf() decides. */
 #include "reference_doc_int.h"
 
 #include "driftwatch/error.h"
@@ -150,64 +151,120 @@ static bool decimal_to_double(uint64_t mant, int e10, double *out)
     return true;
 }
 
-int dw_jdoc_parse_real(const char *s, size_t len, double *out)
+static inline bool is_digit(const char *p, const char *end)
 {
-    const char *p = s, *end = s + len;
+    return p < end && (unsigned)(*p - '0') < 10;
+}
+
+/* The 8 bytes at p as a number when all are digits, else -1. */
+static inline int64_t digits8_value(const char *p)
+{
+    uint64_t c;
+    memcpy(&c, p, 8); /* little-endian: the first digit is the low byte */
+    if ((c & 0xF0F0F0F0F0F0F0F0ULL) != 0x3030303030303030ULL ||
+        ((c + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) != 0x3030303030303030ULL)
+        return -1;
+    c -= 0x3030303030303030ULL;
+    c = (c * 10 + (c >> 8)) & 0x00FF00FF00FF00FFULL;   /* pairs */
+    c = (c * 100 + (c >> 16)) & 0x0000FFFF0000FFFFULL; /* fours */
+    return (int64_t)((c * 10000 + (c >> 32)) & 0xFFFFFFFFULL);
+}
+
+/* The digits at p into *mant (at most 19 significant ones, *nd counting
+ * them; later ones set *more). A digit kept in a fraction lowers *e10, a
+ * digit dropped from a whole part raises it. Returns the digits read. */
+static inline size_t read_digits(const char *p, const char *end, uint64_t *mant, int *nd,
+                                 bool *more, int *e10, bool frac)
+{
+    const char *s = p;
+    int64_t eight;
+    while (*nd <= 11 && end - p >= 8 && (eight = digits8_value(p)) >= 0) {
+        *mant = *mant * 100000000 + (uint64_t)eight;
+        *nd += 8;
+        *e10 -= frac ? 8 : 0;
+        p += 8;
+    }
+    for (; is_digit(p, end); p++) {
+        if (*nd < 19) {
+            *mant = *mant * 10 + (uint64_t)(*p - '0');
+            ++*nd;
+            *e10 -= frac;
+        } else {
+            *more = true;
+            *e10 += !frac;
+        }
+    }
+    return (size_t)(p - s);
+}
+
+/* One JSON number at s (at '-' or a digit), read in one pass: *stop is set
+ * past it. An integer (no fraction, no exponent) goes to *i with *is_int
+ * set, else the value to *d. Returns 0, or DW_ERR_PARSE for bad text, an
+ * integer outside int64 or a real that overflows (jansson's errors). */
+static int read_number(const char *s, const char *end, const char **stop, bool *is_int, int64_t *i,
+                       double *d)
+{
+    const char *p = s;
     bool neg = p < end && *p == '-';
     p += neg;
     uint64_t mant = 0;
-    int nd = 0, e10 = 0;
-    bool more = false; /* significant digits beyond 19 */
-    const char *digits = p;
-    for (; p < end && *p >= '0' && *p <= '9'; p++) {
-        if (nd < 19) {
-            mant = mant * 10 + (uint64_t)(*p - '0');
-            nd += mant != 0;
-        } else {
-            more = true;
-            e10++;
-        }
-    }
-    if (p == digits || (*digits == '0' && p - digits > 1))
+    int nd = 0, e10 = 0; /* significant digits in mant; value mant * 10^e10 */
+    bool more = false;   /* significant digits beyond 19 (dropped) */
+    if (!is_digit(p, end))
         return DW_ERR_PARSE;
-    if (p < end && *p == '.') {
-        const char *f = ++p;
-        for (; p < end && *p >= '0' && *p <= '9'; p++) {
-            if (nd < 19) {
-                mant = mant * 10 + (uint64_t)(*p - '0');
-                nd += mant != 0;
-                e10--;
-            } else {
-                more = true;
-            }
-        }
-        if (p == f)
+    if (*p == '0') {
+        p++;
+    } else {
+        p += read_digits(p, end, &mant, &nd, &more, &e10, false);
+    }
+    *is_int = !(p < end && (*p == '.' || *p == 'e' || *p == 'E'));
+    if (*is_int) {
+        *stop = p;
+        if (more || (neg ? mant > (1ULL << 63) : mant > (uint64_t)INT64_MAX))
+            return DW_ERR_PARSE; /* "too big integer" */
+        *i = neg ? (int64_t)(0 - mant) : (int64_t)mant;
+        return 0;
+    }
+    if (*p == '.') {
+        if (!is_digit(++p, end))
             return DW_ERR_PARSE;
+        if (nd == 0)
+            for (; p < end && *p == '0'; p++)
+                e10--;
+        p += read_digits(p, end, &mant, &nd, &more, &e10, true);
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
         bool xneg = p < end && *p == '-';
         if (p < end && (*p == '-' || *p == '+'))
             p++;
-        const char *x = p;
+        if (!is_digit(p, end))
+            return DW_ERR_PARSE;
         int xv = 0;
-        for (; p < end && *p >= '0' && *p <= '9'; p++)
+        for (; is_digit(p, end); p++)
             if (xv < 100000)
                 xv = xv * 10 + (*p - '0');
-        if (p == x)
-            return DW_ERR_PARSE;
         e10 += xneg ? -xv : xv;
     }
-    if (p != end)
-        return DW_ERR_PARSE;
+    *stop = p;
     double v;
-    if (mant == 0 && !more) {
-        *out = neg ? -0.0 : 0.0;
+    if (mant == 0) { /* more is false: dropped digits follow 19 others */
+        *d = neg ? -0.0 : 0.0;
         return 0;
     }
     if (more || mant >= (1ULL << 63) || e10 < -22 || e10 > 22 || !decimal_to_double(mant, e10, &v))
-        return real_strtod(s, len, out);
-    *out = neg ? -v : v;
+        return real_strtod(s, (size_t)(p - s), d);
+    *d = neg ? -v : v;
+    return 0;
+}
+
+int dw_jdoc_parse_real(const char *s, size_t len, double *out)
+{
+    const char *stop;
+    bool is_int;
+    int64_t i;
+    if (read_number(s, s + len, &stop, &is_int, &i, out) < 0 || is_int || stop != s + len)
+        return DW_ERR_PARSE;
     return 0;
 }
 
@@ -238,9 +295,10 @@ static size_t real_snprintf(double v, char *buf)
     return real_fixup(buf, (size_t)n);
 }
 
-/* round(a * 10^k) for a > 0 into *n, or false when the product is not
- * known precisely enough to round it (or k is outside what is handled). */
-static bool scaled_17(double a, int k, uint64_t *n)
+/* The whole part of a * 10^k (a > 0) into *t and whether the rest is
+ * above one half, or false when the product is not known precisely enough
+ * to round it or k is outside what is handled. */
+static bool scaled(double a, int k, uint64_t *t, bool *up)
 {
     double H, L;
     if (k >= 0 && k <= 22) {
@@ -257,37 +315,65 @@ static bool scaled_17(double a, int k, uint64_t *n)
     } else {
         return false;
     }
-    /* H + L is near 10^16..10^17 > 2^53, so H is a whole number. */
+    /* Near 10^16..10^18, beyond 2^53: H is a whole number and |L| small. */
     if (!(H >= 0x1p53 && H < 0x1p63))
         return false;
-    double fl = floor(L), frac = L - fl;
+    double fl = (double)(int64_t)L;
+    if (fl > L)
+        fl -= 1;
+    double frac = L - fl;
     if (fabs(frac - 0.5) < 1e-6)
         return false;
-    *n = (uint64_t)H + (uint64_t)(int64_t)fl + (frac > 0.5);
+    *t = (uint64_t)H + (uint64_t)(int64_t)fl;
+    *up = frac > 0.5;
     return true;
+}
+
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+/* n < 10^8 as 8 digits. */
+static void digits8(uint32_t n, char *out)
+{
+    uint32_t hi = n / 10000, lo = n % 10000;
+    memcpy(out, digit_pairs + 2 * (hi / 100), 2);
+    memcpy(out + 2, digit_pairs + 2 * (hi % 100), 2);
+    memcpy(out + 4, digit_pairs + 2 * (lo / 100), 2);
+    memcpy(out + 6, digit_pairs + 2 * (lo % 100), 2);
 }
 
 size_t dw_jdoc_format_real(double v, char *buf)
 {
-    if (v == 0)
-        return (size_t)snprintf(buf, DW_JDOC_REAL_MAX, "%s", signbit(v) ? "-0.0" : "0.0");
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    int be = (int)((bits >> 52) & 0x7FF);
+    if (be == 0 || be == 0x7FF) { /* zero, subnormal (or not finite) */
+        if (v == 0) {
+            memcpy(buf, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 5 : 4);
+            return signbit(v) ? 4 : 3;
+        }
+        return real_snprintf(v, buf);
+    }
     double a = fabs(v);
-    int e2;
-    frexp(a, &e2);
-    int x = (int)floor((e2 - 1) * 0.30102999566398120); /* floor(log10(a)), or one less */
+    /* floor(log10(a)), or one less: 2^(be-1023) <= a < 2^(be-1022) */
+    int x = ((be - 1023) * 78913) >> 18;
     uint64_t n = 0;
     bool ok = false;
     for (int tries = 0; tries < 3; tries++) {
-        if (!scaled_17(a, 16 - x, &n))
+        bool up;
+        if (!scaled(a, 16 - x, &n, &up))
             break;
         if (n < 10000000000000000ULL) {
             x--;
             continue;
         }
-        if (n > 100000000000000000ULL) {
+        if (n >= 100000000000000000ULL) {
             x++;
             continue;
         }
+        n += up;
         if (n == 100000000000000000ULL) { /* rounded up into the next decade */
             n /= 10;
             x++;
@@ -297,11 +383,11 @@ size_t dw_jdoc_format_real(double v, char *buf)
     }
     if (!ok)
         return real_snprintf(v, buf);
-    char dig[17];
-    for (int i = 16; i >= 0; i--) {
-        dig[i] = (char)('0' + n % 10);
-        n /= 10;
-    }
+    char dig[24];
+    dig[0] = (char)('0' + n / 10000000000000000ULL);
+    n %= 10000000000000000ULL;
+    digits8((uint32_t)(n / 100000000), dig + 1);
+    digits8((uint32_t)(n % 100000000), dig + 9);
     int nd = 17;
     while (nd > 1 && dig[nd - 1] == '0')
         nd--;
@@ -315,7 +401,17 @@ size_t dw_jdoc_format_real(double v, char *buf)
             memcpy(p, dig + 1, (size_t)nd - 1);
             p += nd - 1;
         }
-        p += snprintf(p, 8, "e%d", x);
+        *p++ = 'e';
+        int ax = x;
+        if (x < 0) {
+            *p++ = '-';
+            ax = -x;
+        }
+        if (ax >= 100)
+            *p++ = (char)('0' + ax / 100);
+        if (ax >= 10)
+            *p++ = (char)('0' + ax / 10 % 10);
+        *p++ = (char)('0' + ax % 10);
     } else if (x >= 0) {
         int ip = x + 1; /* integer digits */
         memcpy(p, dig, (size_t)ip);
@@ -517,32 +613,12 @@ static int parse_string(parser *ps, const char **out, size_t *outlen)
 
 static int parse_number(parser *ps, dw_jnode *v)
 {
-    const char *s = ps->p, *p = s, *end = ps->end;
-    p += p < end && *p == '-';
-    bool is_int = true;
-    while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
-                       *p == '+' || *p == '-')) {
-        if (*p < '0' || *p > '9')
-            is_int = false;
-        p++;
-    }
-    ps->p = p;
-    if (p < end && *p == '\0') /* jansson drops a NUL after a number: let it decide */
+    bool is_int;
+    if (read_number(ps->p, ps->end, &ps->p, &is_int, &v->u.i, &v->u.d) < 0)
         return -1;
-    if (!is_int) {
-        v->type = DW_J_REAL;
-        return dw_jdoc_parse_real(s, (size_t)(p - s), &v->u.d) < 0 ? -1 : 0;
-    }
-    const char *d = s + (*s == '-');
-    if (d == p || (*d == '0' && p - d > 1) || p - d > 19)
+    if (ps->p < ps->end && *ps->p == '\0') /* jansson drops a NUL after a number: let it decide */
         return -1;
-    uint64_t m = 0;
-    for (; d < p; d++)
-        m = m * 10 + (uint64_t)(*d - '0');
-    if (*s == '-' ? m > (1ULL << 63) : m > (uint64_t)INT64_MAX)
-        return -1; /* jansson: "too big integer" */
-    v->type = DW_J_INT;
-    v->u.i = *s == '-' ? (int64_t)(0 - m) : (int64_t)m;
+    v->type = is_int ? DW_J_INT : DW_J_REAL;
     return 0;
 }
 
