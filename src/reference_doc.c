@@ -686,7 +686,8 @@ static int parse_container(parser *ps, dw_jnode *v, int nest)
     }
     size_t n = ps->sp - base;
     dw_jnode *kids = arena_alloc(ps->doc, (n ? n : 1) * sizeof *kids);
-    memcpy(kids, ps->stack + base, n * sizeof *kids);
+    if (n)
+        memcpy(kids, ps->stack + base, n * sizeof *kids);
     ps->sp = base;
     v->type = obj ? DW_J_OBJECT : DW_J_ARRAY;
     v->n = n;

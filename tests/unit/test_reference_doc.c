@@ -411,7 +411,13 @@ static void test_random_documents_match_jansson(void **state)
             if (at < b.len)
                 b.p[at] = '\0';
             break;
-        default: add(&b, b.p, b.len); break;
+        default: { /* twice over (a copy: add() may move b.p) */
+            char *copy = malloc(b.len + 1);
+            memcpy(copy, b.p, b.len);
+            add(&b, copy, b.len);
+            free(copy);
+            break;
+        }
         }
         if (check_document(b.p, b.len))
             accepted++;
