@@ -17,6 +17,7 @@
 #include "reference_doc_int.h"
 
 #include "driftwatch/error.h"
+#include "driftwatch/scanner.h"
 
 #include <errno.h>
 #include <math.h>
@@ -442,7 +443,7 @@ typedef struct parser {
     dw_jdoc *doc;
     dw_jnode *stack; /* children of the open containers */
     size_t sp, cap;
-    char *scratch; /* decoded string */
+    char *scratch; /* decode_string()'s copy */
     size_t scap;
 } parser;
 
@@ -453,69 +454,36 @@ static inline const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-static int hex4(const char *p, const char *end)
+/* A string with escapes or non-ASCII bytes, raw[0..len) between its quotes,
+ * decoded into out (len + 1 bytes of room). The record scanner checks it
+ * (src/scanner.c has the one copy of jansson's UTF-8 and escape rules) as
+ * the value of {"":"..."}, and dw_scan_unescape() decodes it. Returns the
+ * decoded length, or -1 for what jansson refuses (\u0000 included). */
+static long decode_string(parser *ps, const char *raw, size_t len, char *out)
 {
-    if (end - p < 4)
-        return -1;
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        char ch = p[i];
-        int d = ch >= '0' && ch <= '9'   ? ch - '0'
-                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                         : -1;
-        if (d < 0)
-            return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. */
-static int utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    unsigned char c = p[0];
-    int n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (end - p < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (int i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return n;
-}
-
-static void scratch_put(parser *ps, size_t *len, const char *s, size_t n)
-{
-    if (*len + n + 1 > ps->scap) {
-        ps->scap = (*len + n + 1) * 2;
+    if (len + 8 > ps->scap) {
+        ps->scap = (len + 8) * 2;
         ps->scratch = dw_realloc(ps->scratch, ps->scap);
     }
-    memcpy(ps->scratch + *len, s, n);
-    *len += n;
+    memcpy(ps->scratch, "{\"\":\"", 5);
+    memcpy(ps->scratch + 5, raw, len);
+    memcpy(ps->scratch + 5 + len, "\"}", 2);
+    dw_scanner sc;
+    dw_scan_field field;
+    dw_scan_record rec = {.fields = &field, .cap = 1};
+    dw_scan_init(&sc, ps->scratch, len + 7);
+    size_t n;
+    if (dw_scan_next(&sc, &rec) != 1 || dw_scan_next(&sc, &rec) != 0 || rec.nfields != 1 ||
+        dw_scan_unescape(raw, len, out, len + 1, &n) < 0 || memchr(out, '\0', n))
+        return -1;
+    return (long)n;
 }
 
 /* The string at ps->p (at '"') into the arena, NUL-terminated. */
 static int parse_string(parser *ps, const char **out, size_t *outlen)
 {
-    const char *p = ps->p + 1, *end = ps->end, *run = p;
-    size_t len = 0;
+    const char *s = ps->p + 1, *p = s, *end = ps->end;
+    bool plain = true;
     for (;;) {
         if (p >= end)
             return -1;
@@ -524,89 +492,24 @@ static int parse_string(parser *ps, const char **out, size_t *outlen)
             break;
         if (c < 0x20)
             return -1;
-        if (c >= 0x80) {
-            int n = utf8_seq((const unsigned char *)p, (const unsigned char *)end);
-            if (!n)
-                return -1;
-            p += n;
-            continue;
-        }
-        if (c != '\\') {
-            p++;
-            continue;
-        }
-        scratch_put(ps, &len, run, (size_t)(p - run));
-        if (end - p < 2)
-            return -1;
-        char e = p[1], one;
-        p += 2;
-        switch (e) {
-        case '"':
-        case '\\':
-        case '/': one = e; break;
-        case 'b': one = '\b'; break;
-        case 'f': one = '\f'; break;
-        case 'n': one = '\n'; break;
-        case 'r': one = '\r'; break;
-        case 't': one = '\t'; break;
-        case 'u': {
-            long cp = hex4(p, end);
-            if (cp <= 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) /* \u0000, lone low half */
-                return -1;
-            p += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
-                    return -1;
-                long lo = hex4(p + 2, end);
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                    return -1;
-                p += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            char u[4];
-            size_t n;
-            if (cp < 0x80) {
-                u[0] = (char)cp;
-                n = 1;
-            } else if (cp < 0x800) {
-                u[0] = (char)(0xC0 | (cp >> 6));
-                u[1] = (char)(0x80 | (cp & 0x3F));
-                n = 2;
-            } else if (cp < 0x10000) {
-                u[0] = (char)(0xE0 | (cp >> 12));
-                u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                u[2] = (char)(0x80 | (cp & 0x3F));
-                n = 3;
-            } else {
-                u[0] = (char)(0xF0 | (cp >> 18));
-                u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-                u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                u[3] = (char)(0x80 | (cp & 0x3F));
-                n = 4;
-            }
-            scratch_put(ps, &len, u, n);
-            run = p;
-            continue;
-        }
-        default: return -1;
-        }
-        scratch_put(ps, &len, &one, 1);
-        run = p;
+        plain = plain && c < 0x80 && c != '\\';
+        p += c == '\\' ? 2 : 1; /* an escaped quote does not end the string */
     }
-    const char *src = run;
-    size_t tail = (size_t)(p - run);
-    if (len) { /* escapes seen: the decoded text is in scratch */
-        scratch_put(ps, &len, run, tail);
-        src = ps->scratch;
-        tail = len;
-    }
-    if (tail > UINT32_MAX)
+    size_t len = (size_t)(p - s);
+    if (len > UINT32_MAX)
         return -1;
-    char *s = arena_alloc(ps->doc, tail + 1);
-    memcpy(s, src, tail);
-    s[tail] = '\0';
-    *out = s;
-    *outlen = tail;
+    char *str = arena_alloc(ps->doc, len + 1);
+    if (plain) {
+        memcpy(str, s, len);
+        str[len] = '\0';
+    } else {
+        long n = decode_string(ps, s, len, str);
+        if (n < 0)
+            return -1;
+        len = (size_t)n;
+    }
+    *out = str;
+    *outlen = len;
     ps->p = p + 1;
     return 0;
 }
@@ -718,34 +621,27 @@ static int parse_value(parser *ps, dw_jnode *v, int nest)
 static void from_jansson(dw_jdoc *doc, json_t *j, dw_jnode *v)
 {
     switch (json_typeof(j)) {
-    case JSON_OBJECT: {
-        size_t n = json_object_size(j), i = 0;
-        dw_jnode *kids = arena_alloc(doc, (n ? n : 1) * sizeof *kids);
-        const char *key;
-        json_t *val;
-        json_object_foreach (j, key, val) {
-            size_t kl = strlen(key);
-            char *k = arena_alloc(doc, kl + 1);
-            memcpy(k, key, kl + 1);
-            kids[i] = (dw_jnode){0};
-            kids[i].key = k;
-            kids[i].keylen = (uint32_t)kl;
-            from_jansson(doc, val, &kids[i]);
-            i++;
-        }
-        v->type = DW_J_OBJECT;
-        v->n = i;
-        v->u.k = kids;
-        break;
-    }
+    case JSON_OBJECT:
     case JSON_ARRAY: {
-        size_t n = json_array_size(j);
+        bool obj = json_is_object(j);
+        size_t n = obj ? json_object_size(j) : json_array_size(j);
         dw_jnode *kids = arena_alloc(doc, (n ? n : 1) * sizeof *kids);
+        void *it = obj ? json_object_iter(j) : NULL;
         for (size_t i = 0; i < n; i++) {
             kids[i] = (dw_jnode){0};
-            from_jansson(doc, json_array_get(j, i), &kids[i]);
+            json_t *val = obj ? json_object_iter_value(it) : json_array_get(j, i);
+            if (obj) {
+                const char *key = json_object_iter_key(it);
+                size_t kl = strlen(key);
+                char *k = arena_alloc(doc, kl + 1);
+                memcpy(k, key, kl + 1);
+                kids[i].key = k;
+                kids[i].keylen = (uint32_t)kl;
+                it = json_object_iter_next(j, it);
+            }
+            from_jansson(doc, val, &kids[i]);
         }
-        v->type = DW_J_ARRAY;
+        v->type = obj ? DW_J_OBJECT : DW_J_ARRAY;
         v->n = n;
         v->u.k = kids;
         break;

@@ -430,6 +430,44 @@ static void test_random_documents_match_jansson(void **state)
     free(b.p);
 }
 
+/* Strings of random bytes and random \u escapes (surrogates, pairs, NUL):
+ * jansson's UTF-8 and escape rules, byte for byte. */
+static void test_random_strings_match_jansson(void **state)
+{
+    (void)state;
+    rng_state = 18;
+    static const char *esc[] = {
+        "\\u0000", "\\ud800", "\\udc00", "\\ud83d\\ude00", "\\ud83d\\u0041", "\\uD834\\uDD1E",
+        "\\u00",   "\\x",     "\\",      "\\u12g4"};
+    int accepted = 0, refused = 0;
+    for (int i = 0; i < 50000; i++) {
+        char doc[64] = "{\"s\":\"";
+        size_t len = strlen(doc);
+        int n = 1 + (int)(rng_u64() % 6);
+        for (int k = 0; k < n; k++) {
+            if (rng_u64() % 4 == 0) {
+                const char *e = esc[rng_u64() % (sizeof esc / sizeof *esc)];
+                memcpy(doc + len, e, strlen(e));
+                len += strlen(e);
+            } else {
+                char c;
+                do
+                    c = (char)(rng_u64() % 255 + 1);
+                while (c == '"' || c == '\\');
+                doc[len++] = c;
+            }
+        }
+        memcpy(doc + len, "\"}", 2);
+        len += 2;
+        if (check_document(doc, len))
+            accepted++;
+        else
+            refused++;
+    }
+    assert_true(accepted > 1000);
+    assert_true(refused > 1000);
+}
+
 /* Deep nesting (beyond the reader's own limit) and a NUL after a number
  * are left to jansson: same verdict, same tree. */
 static void test_left_to_jansson(void **state)
@@ -512,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_real_format_matches_jansson),
         cmocka_unit_test(test_real_parse_matches_strtod),
         cmocka_unit_test(test_random_documents_match_jansson),
+        cmocka_unit_test(test_random_strings_match_jansson),
         cmocka_unit_test(test_left_to_jansson),
         cmocka_unit_test(test_repository_references),
     };
