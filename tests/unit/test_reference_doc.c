@@ -313,37 +313,25 @@ static void gen_value(buf *b, int depth)
     case 3:
     case 4:
     case 5: gen_number(b); break;
-    case 6:
-    case 7: {
-        adds(b, "[");
+    default: { /* 6, 7: an array; 8, 9: an object */
+        bool obj = r >= 8;
+        adds(b, obj ? "{" : "[");
         int n = (int)(rng_u64() % 6);
         for (int i = 0; i < n; i++) {
             ws(b);
             if (i)
                 adds(b, ",");
             ws(b);
+            if (obj) {
+                gen_string(b, true); /* few keys: duplicates are common */
+                ws(b);
+                adds(b, ":");
+                ws(b);
+            }
             gen_value(b, depth + 1);
         }
         ws(b);
-        adds(b, "]");
-        break;
-    }
-    default: {
-        adds(b, "{");
-        int n = (int)(rng_u64() % 6);
-        for (int i = 0; i < n; i++) {
-            ws(b);
-            if (i)
-                adds(b, ",");
-            ws(b);
-            gen_string(b, true); /* few keys: duplicates are common */
-            ws(b);
-            adds(b, ":");
-            ws(b);
-            gen_value(b, depth + 1);
-        }
-        ws(b);
-        adds(b, "}");
+        adds(b, obj ? "}" : "]");
         break;
     }
     }
