@@ -429,7 +429,7 @@ static void test_random_strings_match_jansson(void **state)
         "\\u00",   "\\x",     "\\",      "\\u12g4"};
     int accepted = 0, refused = 0;
     for (int i = 0; i < 50000; i++) {
-        char doc[64] = "{\"s\":\"";
+        char doc[128] = "{\"s\":\""; /* 7 + 6 pieces of at most 12 + 2 */
         size_t len = strlen(doc);
         int n = 1 + (int)(rng_u64() % 6);
         for (int k = 0; k < n; k++) {
