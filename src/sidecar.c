@@ -322,7 +322,7 @@ typedef struct replay_in {
     int64_t t;
 } replay_in;
 
-static void replay_fill(dw_sidecar *s, replay_in *r)
+static void replay_fill(dw_sidecar *s, replay_in *r, bool merge)
 {
     while (!r->has && !r->eof) {
         ssize_t n = getline(&r->line, &r->cap, r->f);
@@ -338,7 +338,9 @@ static void replay_fill(dw_sidecar *s, replay_in *r)
             n = REPLAY_MAX_LINE; /* counted as invalid JSON by the scanner */
         r->n = (size_t)n;
         r->has = true;
-        r->t = dw_engine_message_time(s->engine, r->line, r->n, r->label);
+        /* The time only orders two inputs; with one, it is never read,
+         * and finding it scans the whole record a second time. */
+        r->t = merge ? dw_engine_message_time(s->engine, r->line, r->n, r->label) : INT64_MIN;
     }
 }
 
@@ -365,8 +367,8 @@ int dw_sidecar_replay_labels(dw_sidecar *s, FILE *in, const char *name, FILE *la
     uint64_t lines = 0;
     replay_in rin[2] = {{.f = in}, {.f = labels, .eof = labels == NULL, .label = true}};
     for (;;) {
-        replay_fill(s, &rin[0]);
-        replay_fill(s, &rin[1]);
+        replay_fill(s, &rin[0], labels != NULL);
+        replay_fill(s, &rin[1], labels != NULL);
         /* Two files: the older record first (predictions on ties), so the
          * join sees both streams in event-time order as a live run would. */
         replay_in *r = rin[0].has ? &rin[0] : NULL;
