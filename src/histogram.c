@@ -108,6 +108,24 @@ long dw_ref_bin(const dw_ref_column *col, double x)
         /* The start is right unless rounding put x one bucket too far:
          * then e[i] >= x, and the search below decides. */
         if (i == 0 || e[i] < x) {
+            /* With a narrow span away from the top edge, the answer is i
+             * plus how many of e[i + 1..i + 4] (or ..i + 8) are below x:
+             * the edges are sorted, so those form a prefix. The loads are
+             * independent, unlike the steps of the search below, each of
+             * which waits for the one before (the lookup is bound by that
+             * latency, not by instructions). e[n] >= x, so comparing up to
+             * e[n] counts nothing past the answer. */
+            if (idx->span <= 4 && i + 4 <= n) {
+                const double *p = e + i + 1;
+                return (long)(i + (size_t)(p[0] < x) + (size_t)(p[1] < x) + (size_t)(p[2] < x) +
+                              (size_t)(p[3] < x));
+            }
+            if (idx->span <= 8 && i + 8 <= n) {
+                const double *p = e + i + 1;
+                return (long)(i + (size_t)(p[0] < x) + (size_t)(p[1] < x) + (size_t)(p[2] < x) +
+                              (size_t)(p[3] < x) + (size_t)(p[4] < x) + (size_t)(p[5] < x) +
+                              (size_t)(p[6] < x) + (size_t)(p[7] < x));
+            }
             /* The answer is the largest j in [i, i + span] with e[j] < x
              * (j = i qualifies): a binary search with a fixed number of
              * steps per column and no data-dependent branch (the loop
