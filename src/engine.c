@@ -1348,7 +1348,9 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
         if (st == DW_SLOT_TYPE_ERROR)
             wrong++;
     }
-    for (size_t j = 0; j < me->ref->ncols; j++)
+    /* n counts distinct columns seen: all of them (the usual record) leave
+     * none missing. */
+    for (size_t j = 0; n < me->ref->ncols && j < me->ref->ncols; j++)
         if (e->seen[j] != gen)
             e->slots[n++] = dw_model_missing_slot(m, j);
     if (me->canary)
