@@ -1458,7 +1458,9 @@ static void process_message(dw_engine *e, int source_id, const char *buf, size_t
         return;
     }
     uint64_t applied_before = STAT_GET(e, applied);
-    int64_t wall = dw_wall_ms();
+    /* Read per message: the coarse clock (a clock_gettime was 1.5 % of
+     * replay's time). */
+    int64_t wall = dw_wall_ms_coarse();
     dw_scanner sc;
     /* An array of records is validated whole first, so a message that is
      * not valid JSON is rejected whole instead of half applied. (A single
