@@ -61,9 +61,16 @@ size_t dw_psi_group(const uint64_t *ref, const uint64_t *cur, size_t n, uint64_t
         /* before < total: trailing empty reference bins stay in the last
          * bucket instead of forming an empty one. */
         if (before < total) {
-            /* 128-bit product: before * B must not overflow for any count. */
-            __extension__ unsigned __int128 scaled = (unsigned __int128)before * DW_PSI_BUCKETS;
-            uint64_t g = (uint64_t)(scaled / total);
+            /* 128-bit product: before * B must not overflow for any count.
+             * (64-bit arithmetic when it cannot: the same quotient without
+             * a call to the 128-bit division for every fine bin.) */
+            uint64_t g;
+            if (before <= UINT64_MAX / DW_PSI_BUCKETS) {
+                g = before * DW_PSI_BUCKETS / total;
+            } else {
+                __extension__ unsigned __int128 scaled = (unsigned __int128)before * DW_PSI_BUCKETS;
+                g = (uint64_t)(scaled / total);
+            }
             if (g > DW_PSI_BUCKETS - 1)
                 g = DW_PSI_BUCKETS - 1;
             if (g > id) {

@@ -218,6 +218,28 @@ static void test_psi_categorical(void **state)
     assert_rel(psi, dw_psi_counts((uint64_t[]){30, 20, 6}, (uint64_t[]){10, 10, 5}, 3));
 }
 
+/* Counts so large that before * DW_PSI_BUCKETS overflows 64 bits take the
+ * 128-bit division; small ones the 64-bit one: both give equal-frequency
+ * buckets (2 fine bins each here), and the same for the same proportions. */
+static void test_psi_group_huge_counts(void **state)
+{
+    (void)state;
+    enum { N = 2 * DW_PSI_BUCKETS };
+    const uint64_t scales[] = {1, 1000, UINT64_MAX / (2 * N)};
+    for (size_t sc = 0; sc < sizeof scales / sizeof *scales; sc++) {
+        uint64_t ref[N], cur[N], r[DW_PSI_BUCKETS], c[DW_PSI_BUCKETS];
+        for (size_t i = 0; i < N; i++) {
+            ref[i] = scales[sc];
+            cur[i] = i;
+        }
+        assert_int_equal(dw_psi_group(ref, cur, N, r, c), DW_PSI_BUCKETS);
+        for (size_t k = 0; k < DW_PSI_BUCKETS; k++) {
+            assert_true(r[k] == 2 * scales[sc]);
+            assert_true(c[k] == 4 * k + 1);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_psi_numeric_trailing_empty_and_constant),
         cmocka_unit_test(test_psi_empty_current),
         cmocka_unit_test(test_psi_categorical),
+        cmocka_unit_test(test_psi_group_huge_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
