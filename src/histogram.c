@@ -12,6 +12,7 @@
 
 struct dw_bin_index {
     double lo, inv_width; /* bucket of x: (x - lo) * inv_width */
+    double hi;            /* edges[nbins]; lo is edges[0] */
     size_t nbuckets;
     /* nbuckets: upper edges below the bucket's start; 16 bits when nbins
      * allows (half the cache footprint: it is read for every value) */
@@ -51,6 +52,7 @@ int dw_bin_index_build(dw_ref_column *col)
         nb = DW_BIN_INDEX_MAX;
     struct dw_bin_index *idx = dw_calloc(1, sizeof *idx);
     idx->lo = lo;
+    idx->hi = hi;
     idx->inv_width = (double)nb / (hi - lo);
     idx->nbuckets = nb;
     idx->first = dw_calloc(nb, sizeof *idx->first);
@@ -81,8 +83,32 @@ int dw_bin_index_build(dw_ref_column *col)
     return 0;
 }
 
+/* dw_ref_bin() for x in [edges[0], edges[nbins]] with a 16-bit index and
+ * a span of at most 4 (1000 quantile bins of most shapes): the checks of the
+ * general path that cannot fail here are left out. */
+static inline long bin_narrow(const dw_ref_column *col, const struct dw_bin_index *idx, double x)
+{
+    const double *e = col->edges;
+    size_t n = col->nbins;
+    size_t b = (size_t)((x - idx->lo) * idx->inv_width);
+    if (b >= idx->nbuckets)
+        b = idx->nbuckets - 1;
+    size_t i = idx->first16[b];
+    if (i + 4 > n || (i > 0 && !(e[i] < x)))
+        return -2; /* near the top, or rounding: the general path */
+    const double *p = e + i + 1;
+    return (long)(i + (size_t)(p[0] < x) + (size_t)(p[1] < x) + (size_t)(p[2] < x) +
+                  (size_t)(p[3] < x));
+}
+
 long dw_ref_bin(const dw_ref_column *col, double x)
 {
+    const struct dw_bin_index *fast = col->bin_index;
+    if (fast && fast->first16 && fast->span <= 4 && x >= fast->lo && x <= fast->hi) {
+        long bin = bin_narrow(col, fast, x);
+        if (bin >= 0)
+            return bin;
+    }
     if (isnan(x))
         return DW_BIN_NAN;
     const double *e = col->edges;
