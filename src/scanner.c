@@ -511,12 +511,22 @@ fraction_done:
 static inline __attribute__((always_inline)) int scan_number_at(ctx *c, const char **pp,
                                                                 double *out)
 {
-    if (__builtin_expect(c->end - *pp >= 41, 1) ? number_fast(pp, c->end, out, false)
-                                                : number_fast(pp, c->end, out, true))
+    /* The fast path's value in a local, the general path's in another: the
+     * caller's double then stays in a register (its address went to the
+     * general reader, so it lived in memory, stored and reloaded for every
+     * number). */
+    double v;
+    if (__builtin_expect(c->end - *pp >= 41, 1) ? number_fast(pp, c->end, &v, false)
+                                                : number_fast(pp, c->end, &v, true)) {
+        *out = v;
         return 0;
+    }
     c->p = *pp;
-    int rc = scan_number_general(c, out);
+    double g;
+    int rc = scan_number_general(c, &g);
     *pp = c->p;
+    if (rc == 0)
+        *out = g;
     return rc;
 }
 
