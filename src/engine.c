@@ -4,6 +4,7 @@
 
 #include "driftwatch/budget.h"
 #include "driftwatch/error.h"
+#include "driftwatch/hash.h"
 #include "driftwatch/log.h"
 #include "driftwatch/model.h"
 #include "driftwatch/reference.h"
@@ -20,18 +21,6 @@
 /* ---- column name index: "features.amount" -> column, looked up from
  * scanner path slices without building the joined string ---- */
 
-
-static uint64_t fnv_bytes(uint64_t h, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-#define FNV_SEED 14695981039346656037ULL
-
 static void col_index_build(col_index *ci, const dw_reference *ref)
 {
     size_t size = 8;
@@ -44,7 +33,7 @@ static void col_index_build(col_index *ci, const dw_reference *ref)
         ci->slots[i] = -1;
     for (size_t j = 0; j < ref->ncols; j++) {
         const char *n = ref->cols[j].name;
-        size_t h = (size_t)fnv_bytes(FNV_SEED, n, strlen(n)) & ci->mask;
+        size_t h = (size_t)dw_fnv1a(DW_FNV1A_SEED, n, strlen(n)) & ci->mask;
         while (ci->slots[h] >= 0)
             h = (h + 1) & ci->mask;
         ci->slots[h] = (int32_t)j;
@@ -54,14 +43,14 @@ static void col_index_build(col_index *ci, const dw_reference *ref)
 /* Finds the column whose name is parts joined by '.'. */
 static int col_index_find(const col_index *ci, const dw_scan_slice *parts, size_t nparts)
 {
-    uint64_t hv = FNV_SEED;
+    uint64_t hv = DW_FNV1A_SEED;
     size_t total = 0;
     for (size_t i = 0; i < nparts; i++) {
         if (i) {
-            hv = fnv_bytes(hv, ".", 1);
+            hv = dw_fnv1a(hv, ".", 1);
             total++;
         }
-        hv = fnv_bytes(hv, parts[i].ptr, parts[i].len);
+        hv = dw_fnv1a(hv, parts[i].ptr, parts[i].len);
         total += parts[i].len;
     }
     for (size_t h = (size_t)hv & ci->mask;; h = (h + 1) & ci->mask) {
@@ -928,9 +917,9 @@ static int flat_bind(model_entry *me, const dw_scan_field *f, int col, bool nest
         col = col_index_find(&me->cols, &f->key[f->depth - 1], 1);
     if (col < 0)
         return col;
-    uint64_t h = FNV_SEED;
+    uint64_t h = DW_FNV1A_SEED;
     for (int d = 0; d < f->depth; d++)
-        h = fnv_bytes(fnv_bytes(h, f->key[d].ptr, f->key[d].len), ".", 1);
+        h = dw_fnv1a(dw_fnv1a(h, f->key[d].ptr, f->key[d].len), ".", 1);
     h |= 1; /* 0 means unbound */
     if (!me->via[col])
         me->via[col] = h;
