@@ -434,32 +434,17 @@ void dw_engine_free(dw_engine *e)
     free(e);
 }
 
+/* Every member of dw_engine_stats is a 64-bit counter or time (engine.h),
+ * so the struct is an array of words: each is read as STAT_GET reads it. */
+_Static_assert(sizeof(dw_engine_stats) % sizeof(uint64_t) == 0,
+               "dw_engine_stats holds 64-bit members only");
+
 void dw_engine_stats_get(dw_engine *e, dw_engine_stats *out)
 {
-    out->messages = STAT_GET(e, messages);
-    out->records = STAT_GET(e, records);
-    out->applied = STAT_GET(e, applied);
-    for (int r = 0; r < DW_REJECT_MAX; r++)
-        out->rejected[r] = STAT_GET(e, rejected[r]);
-    out->wrong_type_fields = STAT_GET(e, wrong_type_fields);
-    out->versions_dropped = STAT_GET(e, versions_dropped);
-    out->latency_invalid = STAT_GET(e, latency_invalid);
-    out->evaluations = STAT_GET(e, evaluations);
-    out->notifications = STAT_GET(e, notifications);
-    out->watermark_ms = STAT_GET(e, watermark_ms);
-    out->max_event_ms = STAT_GET(e, max_event_ms);
-    for (int b = 0; b <= DW_ENGINE_EVAL_BUCKETS; b++)
-        out->eval_buckets[b] = STAT_GET(e, eval_buckets[b]);
-    out->eval_ns = STAT_GET(e, eval_ns);
-    out->deltas_out = STAT_GET(e, deltas_out);
-    out->delta_bytes_out = STAT_GET(e, delta_bytes_out);
-    out->deltas_in = STAT_GET(e, deltas_in);
-    out->delta_records_in = STAT_GET(e, delta_records_in);
-    out->delta_duplicates = STAT_GET(e, delta_duplicates);
-    out->delta_foreign = STAT_GET(e, delta_foreign);
-    out->delta_invalid = STAT_GET(e, delta_invalid);
-    out->delta_late = STAT_GET(e, delta_late);
-    out->delta_ahead = STAT_GET(e, delta_ahead);
+    const uint64_t *from = (const uint64_t *)&e->stats;
+    uint64_t *to = (uint64_t *)out;
+    for (size_t i = 0; i < sizeof *out / sizeof *to; i++)
+        to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
 }
 
 static void reject(dw_engine *e, dw_reject_reason r, const char *detail, const char *raw,
