@@ -495,13 +495,33 @@ static int parse_windows(dw_yaml_ctx *c, yaml_node_t *root)
 
 /* ------------------------------------------------- alerts, time, misc */
 
+/* alerts.clear_<stat>: the level an alert of that statistic clears below
+ * (default def, at most hi), which must not be above thresholds.<stat>
+ * (fire, 0 when that test is off) that fires it. */
+static int clear_level(dw_yaml_ctx *c, yaml_node_t *sec, const char *stat, double def, double hi,
+                       double fire, double *out)
+{
+    char key[32];
+    yaml_node_t *w;
+    snprintf(key, sizeof key, "clear_%s", stat);
+    int rc = dw_yaml_get_double(c, sec, "alerts", key, def, 0, false, hi, false, out, &w);
+    if (rc)
+        return rc;
+    if (w && fire > 0 && *out > fire)
+        return dw_yaml_fail(c, w, DW_ERR_INVALID,
+                            "alerts.%s: %g is above thresholds.%s %g (an alert must clear below "
+                            "the level that fires it)",
+                            key, *out, stat, fire);
+    return 0;
+}
+
 static int parse_alerts(dw_yaml_ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {"for", "clear_psi", "clear_ks", "keep_firing_for",
                                        "group_by_model"};
     dw_alerts_config *a = &c->cfg->alerts;
     const dw_thresholds *t = &c->cfg->thresholds;
-    yaml_node_t *sec, *w;
+    yaml_node_t *sec;
     int rc = dw_yaml_get_section(c, root, "", "alerts", keys, NELEM(keys), &sec);
     if (rc)
         return rc;
@@ -516,22 +536,9 @@ static int parse_alerts(dw_yaml_ctx *c, yaml_node_t *root)
         def_psi = t->psi_threshold;
     if (t->ks_threshold > 0 && t->ks_threshold < def_ks)
         def_ks = t->ks_threshold;
-    if ((rc = dw_yaml_get_double(c, sec, "alerts", "clear_psi", def_psi, 0, false, INFINITY, false,
-                                 &a->clear_psi, &w)))
+    if ((rc = clear_level(c, sec, "psi", def_psi, INFINITY, t->psi_threshold, &a->clear_psi)) ||
+        (rc = clear_level(c, sec, "ks", def_ks, 1, t->ks_threshold, &a->clear_ks)))
         return rc;
-    if (w && t->psi_threshold > 0 && a->clear_psi > t->psi_threshold)
-        return dw_yaml_fail(c, w, DW_ERR_INVALID,
-                            "alerts.clear_psi: %g is above thresholds.psi %g (an alert must clear "
-                            "below the level that fires it)",
-                            a->clear_psi, t->psi_threshold);
-    if ((rc = dw_yaml_get_double(c, sec, "alerts", "clear_ks", def_ks, 0, false, 1, false,
-                                 &a->clear_ks, &w)))
-        return rc;
-    if (w && t->ks_threshold > 0 && a->clear_ks > t->ks_threshold)
-        return dw_yaml_fail(c, w, DW_ERR_INVALID,
-                            "alerts.clear_ks: %g is above thresholds.ks %g (an alert must clear "
-                            "below the level that fires it)",
-                            a->clear_ks, t->ks_threshold);
     if ((rc = dw_yaml_get_duration(c, sec, "alerts", "keep_firing_for", 0, 0,
                                    30LL * 24 * 3600 * 1000, &a->keep_firing_for_ms, NULL)))
         return rc;
