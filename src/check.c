@@ -419,15 +419,7 @@ json_t *dw_check_report_json(const dw_check_report *r)
                                 json_integer((json_int_t)c->new_overflow));
             json_object_set_new(o, "unseen_rate", dw_json_number(res->quality.unseen_rate));
         }
-        json_object_set_new(
-            o, "thresholds",
-            json_pack("{s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o}", "alpha", dw_json_number(th->alpha),
-                      "psi", dw_json_number(th->psi_threshold), "ks",
-                      dw_json_number(th->ks_threshold), "min_samples", (json_int_t)th->min_samples,
-                      "missing_rate_delta", dw_json_number(th->missing_rate_delta),
-                      "type_error_rate", dw_json_number(th->type_error_rate), "out_of_range_rate",
-                      dw_json_number(th->out_of_range_rate), "unseen_rate",
-                      dw_json_number(th->unseen_rate)));
+        json_object_set_new(o, "thresholds", dw_status_thresholds_json(th, true));
         json_array_append_new(cols, o);
     }
     free(order);

@@ -148,6 +148,8 @@ json_t *dw_status_test_json(const dw_column_result *r, dw_status_test t, unsigne
      * its p-value alone). */
     if ((extra & DW_STATUS_TEST_CRITICAL) && t == DW_STATUS_TEST_KS)
         json_object_set_new(o, "critical", dw_json_number(r->ks_critical));
+    if ((extra & DW_STATUS_TEST_N_EFF) && t == DW_STATUS_TEST_KS)
+        json_object_set_new(o, "n_eff", dw_json_number(r->ks.n_eff));
     return o;
 }
 
@@ -181,6 +183,20 @@ json_t *dw_status_quality_json(const dw_column_result *r)
                      dw_json_number(q->out_of_range_rate), "unseen_rate",
                      dw_json_number(q->unseen_rate), "type_error_rate",
                      dw_json_number(q->type_error_rate), "type_errors", (json_int_t)q->type_errors);
+}
+
+json_t *dw_status_thresholds_json(const dw_thresholds *t, bool quality)
+{
+    json_t *o = json_pack("{s:o,s:o,s:o,s:I}", "alpha", dw_json_number(t->alpha), "psi",
+                          dw_json_number(t->psi_threshold), "ks", dw_json_number(t->ks_threshold),
+                          "min_samples", (json_int_t)t->min_samples);
+    if (quality) {
+        json_object_set_new(o, "missing_rate_delta", dw_json_number(t->missing_rate_delta));
+        json_object_set_new(o, "type_error_rate", dw_json_number(t->type_error_rate));
+        json_object_set_new(o, "out_of_range_rate", dw_json_number(t->out_of_range_rate));
+        json_object_set_new(o, "unseen_rate", dw_json_number(t->unseen_rate));
+    }
+    return o;
 }
 
 json_t *dw_status_quality_reasons_json(const dw_column_result *r)
@@ -295,17 +311,13 @@ json_t *dw_status_comparison_json(const dw_status_comparison *c, bool all_column
                         "baseline_samples", (json_int_t)l->n_baseline, "candidate_samples",
                         (json_int_t)l->n_candidate, "verdict", dw_verdict_name(l->verdict));
     }
-    const dw_compare_summary *s = &c->summary;
     return json_pack(
-        "{s:s,s:s,s:o,s:s,s:o,s:o,s:s,s:s,s:{s:I,s:I,s:I,s:I},s:{s:f,s:f,s:f,s:I},s:o,s:o}",
-        "model", c->model, "baseline", c->baseline, "candidate",
-        c->candidate ? json_string(c->candidate) : json_null(), "window", c->window, "window_start",
-        dw_json_time(c->start_ms), "window_end", dw_json_time(c->end_ms), "verdict",
-        dw_verdict_name(c->verdict), "reason", c->reason, "summary", "compared",
-        (json_int_t)s->compared, "failed", (json_int_t)s->failed, "inconclusive",
-        (json_int_t)s->inconclusive, "passed", (json_int_t)s->passed, "thresholds", "alpha",
-        c->alpha, "psi", c->psi_threshold, "ks", c->ks_threshold, "min_samples",
-        (json_int_t)c->min_samples, "columns", cols, "latency", lat);
+        "{s:s,s:s,s:o,s:s,s:o,s:o,s:s,s:s,s:o,s:o,s:o,s:o}", "model", c->model, "baseline",
+        c->baseline, "candidate", c->candidate ? json_string(c->candidate) : json_null(), "window",
+        c->window, "window_start", dw_json_time(c->start_ms), "window_end", dw_json_time(c->end_ms),
+        "verdict", dw_verdict_name(c->verdict), "reason", c->reason, "summary",
+        dw_compare_summary_json(&c->summary), "thresholds",
+        dw_status_thresholds_json(&c->thresholds, false), "columns", cols, "latency", lat);
 }
 
 static json_t *model_json(const dw_status_model *m)
