@@ -4,6 +4,7 @@
 #include "driftwatch/histogram.h"
 
 #include "driftwatch/error.h"
+#include "driftwatch/hash.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -182,18 +183,6 @@ struct dw_cat_index {
     size_t ncat;
 };
 
-/* FNV-1a: short category strings, no need for a keyed hash because the
- * index is built from the trusted reference and never grows from input. */
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 void dw_cat_index_free(struct dw_cat_index *idx)
 {
     if (!idx)
@@ -217,7 +206,9 @@ static inline bool name_eq(const char *a, const char *b, size_t n)
 static size_t probe(const struct dw_cat_index *idx, char *const *cats, const char *value,
                     size_t len)
 {
-    size_t i = (size_t)hash_bytes(value, len) & idx->mask;
+    /* FNV-1a, not keyed: the index is built from the trusted reference and
+     * never grows from input. */
+    size_t i = (size_t)dw_fnv1a(DW_FNV1A_SEED, value, len) & idx->mask;
     /* Terminates: the load factor is <= 0.5, so an empty slot exists. */
     for (;;) {
         uint32_t s = idx->slots[i];

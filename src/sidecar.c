@@ -79,6 +79,19 @@ static void on_reject(void *ctx, dw_reject_reason reason, const char *detail, co
     }
 }
 
+/* n configuration pairs seen as sink pairs, written at kv[*k] onwards;
+ * advances *k past them. */
+static const dw_sink_kv *kv_view(dw_sink_kv *kv, size_t *k, const dw_kv *src, size_t n)
+{
+    dw_sink_kv *v = &kv[*k];
+    for (size_t i = 0; i < n; i++) {
+        v[i].key = src[i].key;
+        v[i].value = src[i].value;
+    }
+    *k += n;
+    return v;
+}
+
 /* The notifier's sink specs from the configuration (borrowing its strings):
  * the sinks, then one per retraining target (emit() relies on the order). */
 static int build_specs(dw_sidecar *s, char *errbuf, size_t errlen)
@@ -110,18 +123,10 @@ static int build_specs(dw_sidecar *s, char *errbuf, size_t errlen)
         sp->filter_severity = sc->filter.min_severity == DW_SEVERITY_CRITICAL  ? "critical"
                               : sc->filter.min_severity == DW_SEVERITY_WARNING ? "warning"
                                                                                : NULL;
-        sp->headers = &s->spec_kv[k];
         sp->n_headers = sc->nheaders;
-        for (size_t h = 0; h < sc->nheaders; h++, k++) {
-            s->spec_kv[k].key = sc->headers[h].key;
-            s->spec_kv[k].value = sc->headers[h].value;
-        }
-        sp->options = &s->spec_kv[k];
+        sp->headers = kv_view(s->spec_kv, &k, sc->headers, sc->nheaders);
         sp->n_options = sc->nparams;
-        for (size_t h = 0; h < sc->nparams; h++, k++) {
-            s->spec_kv[k].key = sc->params[h].key;
-            s->spec_kv[k].value = sc->params[h].value;
-        }
+        sp->options = kv_view(s->spec_kv, &k, sc->params, sc->nparams);
         if (!dw_sink_ops_find(sp->type))
             return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
                              "%s: sink \"%s\": type \"%s\" is not supported yet", cfg->path,
@@ -137,12 +142,8 @@ static int build_specs(dw_sidecar *s, char *errbuf, size_t errlen)
         /* One trigger per drift episode: worth retrying longer than an
          * alert that the next evaluation repeats anyway. */
         sp->max_retries = 10;
-        sp->options = &s->spec_kv[k];
         sp->n_options = rc->nparams;
-        for (size_t h = 0; h < rc->nparams; h++, k++) {
-            s->spec_kv[k].key = rc->params[h].key;
-            s->spec_kv[k].value = rc->params[h].value;
-        }
+        sp->options = kv_view(s->spec_kv, &k, rc->params, rc->nparams);
         for (size_t j = 0; j < cfg->nsinks; j++)
             if (strcmp(cfg->sinks[j].name, rc->name) == 0)
                 return dw_seterr(errbuf, errlen, DW_ERR_INVALID,
