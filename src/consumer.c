@@ -251,8 +251,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * object): a partition dw_consumer_pause_at() paused before it went
          * away would come back paused, and nobody would resume it (the
          * owner forgets its pauses on revoke). A new assignment reads from
-         * its start offset; partitions not paused are left alone. */
-        rd_kafka_resp_err_t rerr = rd_kafka_resume_partitions(rk, parts);
+         * its start offset; partitions not paused are left alone. On a
+         * copy: resuming sets each element's err, and parts is assigned. */
+        rd_kafka_topic_partition_list_t *rl = rd_kafka_topic_partition_list_copy(parts);
+        rd_kafka_resp_err_t rerr = rd_kafka_resume_partitions(rk, rl);
+        rd_kafka_topic_partition_list_destroy(rl);
         if (rerr)
             dw_log(DW_LOG_WARN, "consumer", "resuming newly assigned partitions failed: %s",
                    rd_kafka_err2str(rerr));
