@@ -164,6 +164,7 @@ int dw_sidecar_new(const dw_config *cfg, const dw_sidecar_options *opts, dw_side
         s->opts.drain_budget_ms = cfg->shutdown_budget_ms > 0 ? cfg->shutdown_budget_ms : 10000;
     s->reject_rl = (dw_ratelimit)DW_RATELIMIT_INIT(5000);
     s->state_rl = (dw_ratelimit)DW_RATELIMIT_INIT(600000);
+    s->stall_rl = (dw_ratelimit)DW_RATELIMIT_INIT(600000);
     int rc = dw_engine_new(cfg, &s->engine, errbuf, errlen);
     if (rc < 0)
         goto fail;
@@ -427,10 +428,26 @@ static void on_assign(void *ctx, const char *topic, int32_t partition, int assig
 static void resume_due(dw_sidecar *s, dw_consumer *c)
 {
     size_t n = dw_rewind_npaused(s->rewind);
-    if (n == 0 || dw_rewind_paused_min_ts(s->rewind) >= dw_engine_open_until(s->engine))
+    if (n == 0)
         return;
-    dw_log(DW_LOG_DEBUG, "sidecar", "resuming %zu paused partition(s)", n);
     int64_t now = dw_now_ms();
+    int64_t min_ts = dw_rewind_paused_min_ts(s->rewind);
+    int64_t open_until = dw_engine_open_until(s->engine);
+    if (min_ts >= open_until) {
+        /* A safety net, not the rule: nothing at all was applied for a
+         * while, so no partition is moving event time. */
+        if (now - s->last_applied_ms < DW_SIDECAR_STALL_RESUME_MS)
+            return;
+        dw_log_ratelimited(&s->stall_rl, DW_LOG_WARN, "sidecar",
+                           "no message applied for %lld s while %zu partition(s) wait for event "
+                           "time to pass %lld (windows open until %lld): reading them again",
+                           (long long)(DW_SIDECAR_STALL_RESUME_MS / 1000), n, (long long)min_ts,
+                           (long long)open_until);
+        s->last_applied_ms = now;
+    }
+    dw_log(DW_LOG_DEBUG, "sidecar",
+           "resuming %zu paused partition(s) (event time %lld, windows open until %lld)", n,
+           (long long)min_ts, (long long)open_until);
     for (int id = dw_rewind_resume_next(s->rewind, 0, now); id >= 0;
          id = dw_rewind_resume_next(s->rewind, id + 1, now)) {
         int32_t part;
@@ -638,6 +655,7 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
             goto out;
     }
     s->rewind = dw_rewind_new(DW_ENGINE_MAX_SOURCES);
+    s->last_applied_ms = dw_now_ms();
     rc = dw_consumer_new(&ks, &c, errbuf, errlen);
     if (rc < 0)
         goto out;
@@ -706,6 +724,7 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
                        "records in between were deleted or another member committed past them",
                        msg.topic, (int)msg.partition, (long long)msg.offset);
             s->current = &msg;
+            s->last_applied_ms = dw_now_ms();
             if (s->state)
                 dw_engine_source_offset(s->engine, src, msg.offset + 1);
             dw_engine_process_from(s->engine, src, msg.payload, msg.payload ? msg.len : 0,
@@ -715,8 +734,11 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
                 /* This partition ran ahead of the others in event time:
                  * wait for them, then read this message again. */
                 dw_log(DW_LOG_DEBUG, "sidecar",
-                       "pausing %s [%d] at offset %lld: ahead in event time", msg.topic,
-                       (int)msg.partition, (long long)msg.offset);
+                       "pausing %s [%d] at offset %lld: event time %lld is ahead (windows open "
+                       "until %lld, watermark %lld)",
+                       msg.topic, (int)msg.partition, (long long)msg.offset, (long long)pr.ahead_ts,
+                       (long long)dw_engine_open_until(s->engine),
+                       (long long)dw_engine_watermark(s->engine));
                 if (dw_consumer_pause_at(c, &msg) == 0)
                     dw_rewind_paused(s->rewind, src, msg.offset, pr.ahead_ts);
             } else if (!s->state) {

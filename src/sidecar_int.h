@@ -31,6 +31,11 @@
  * driftwatch_consumer_rewinds_total{outcome="reseek"}). Normally the
  * message comes with the first fetch, well under a second. */
 #define DW_SIDECAR_REWIND_TIMEOUT_MS 15000
+/* Partitions paused while no message at all went to the engine for this
+ * long are resumed anyway (a message still ahead pauses its partition
+ * again; nothing is lost or counted twice): whatever held event time back
+ * is then read again instead of waiting for good. */
+#define DW_SIDECAR_STALL_RESUME_MS 15000
 
 struct dw_sidecar {
     const dw_config *cfg;
@@ -46,6 +51,8 @@ struct dw_sidecar {
      * the offset each must be read again at (driftwatch/rewind.h). */
     dw_rewind *rewind;
     int64_t last_rewind_check; /* dw_now_ms() of the last overdue check */
+    int64_t last_applied_ms;   /* dw_now_ms() when a message last went to the engine */
+    dw_ratelimit stall_rl;     /* the stalled-resume warning (resume_due) */
     const char *last_topic;    /* cache of the last message's source id */
     int32_t last_partition;
     int last_source;

@@ -20,7 +20,9 @@ their first minute. A second member (python3-confluent-kafka, same group,
 cooperative-sticky, no commits) joins, which moves partitions away from
 the sidecar, paused ones among them, and leaves, which gives them back.
 (time.idle_timeout is 0: a quiet partition holds time back
-however long it is quiet.) Then partition 3 gets its records: the sidecar must apply every record
+however long it is quiet.) While they wait and nothing is applied, the sidecar's safety net
+resumes them after 15 s and they pause again. Then partition 3 gets its
+records: the sidecar must apply every record
 exactly once (committed offsets reach the end offsets; the counters line
 says applied == produced) and count what happened to the rewinds in
 driftwatch_consumer_rewinds_total.
@@ -113,6 +115,13 @@ log:
     # Partition 3 has not delivered, so the watermark is unknown and
     # partitions 0-2 each wait after their first minute.
     h.wait_for(lambda: paused() == 3, 60, "partitions 0-2 to pause", 0.2)
+    # Nothing is applied now: after 15 s the sidecar reads the paused
+    # partitions again (its safety net against a resume rule that can no
+    # longer be met), and they pause again at the same messages; the final
+    # counts show that nothing was lost or counted twice by it.
+    h.wait_for(lambda: any("reading them again" in m for m in h.log_msgs(sc)), 60,
+               "the stalled-resume warning", 0.5)
+    h.wait_for(lambda: paused() == 3, 60, "partitions 0-2 to pause again", 0.2)
 
     other = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP,
                          "partition.assignment.strategy": "cooperative-sticky",
