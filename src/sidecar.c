@@ -425,26 +425,26 @@ static void on_assign(void *ctx, const char *topic, int32_t partition, int assig
  * partitions holding time back have caught up. (The slowest partition's
  * own message always fits, and a revoked partition no longer holds time
  * back or stays paused, so this does not deadlock.) */
-static void resume_due(dw_sidecar *s, dw_consumer *c)
+static void resume_due(dw_sidecar *s, dw_consumer *c, bool stalled)
 {
     size_t n = dw_rewind_npaused(s->rewind);
     if (n == 0)
         return;
-    int64_t now = dw_now_ms();
     int64_t min_ts = dw_rewind_paused_min_ts(s->rewind);
     int64_t open_until = dw_engine_open_until(s->engine);
     if (min_ts >= open_until) {
-        /* A safety net, not the rule: nothing at all was applied for a
+        /* stalled: a safety net, not the rule (see
+         * DW_SIDECAR_STALL_RESUME_MS): nothing at all was applied for a
          * while, so no partition is moving event time. */
-        if (now - s->last_applied_ms < DW_SIDECAR_STALL_RESUME_MS)
+        if (!stalled)
             return;
         dw_log_ratelimited(&s->stall_rl, DW_LOG_WARN, "sidecar",
                            "no message applied for %lld s while %zu partition(s) wait for event "
                            "time to pass %lld (windows open until %lld): reading them again",
                            (long long)(DW_SIDECAR_STALL_RESUME_MS / 1000), n, (long long)min_ts,
                            (long long)open_until);
-        s->last_applied_ms = now;
     }
+    int64_t now = dw_now_ms();
     dw_log(DW_LOG_DEBUG, "sidecar",
            "resuming %zu paused partition(s) (event time %lld, windows open until %lld)", n,
            (long long)min_ts, (long long)open_until);
@@ -724,7 +724,7 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
                        "records in between were deleted or another member committed past them",
                        msg.topic, (int)msg.partition, (long long)msg.offset);
             s->current = &msg;
-            s->last_applied_ms = dw_now_ms();
+            s->processed++;
             if (s->state)
                 dw_engine_source_offset(s->engine, src, msg.offset + 1);
             dw_engine_process_from(s->engine, src, msg.payload, msg.payload ? msg.len : 0,
@@ -749,11 +749,7 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
             }
             dw_kafka_msg_release(&msg);
         }
-        resume_due(s, c);
-        if (dw_rewind_nwaiting(s->rewind) && dw_now_ms() - s->last_rewind_check >= 1000) {
-            reseek_overdue(s, c);
-            s->last_rewind_check = dw_now_ms();
-        }
+        resume_due(s, c, false);
         rc = 0;
         if (s->opts.reload && *s->opts.reload) {
             *s->opts.reload = 0;
@@ -768,6 +764,17 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
                 dw_http_publish_dead_letter(s->http, &dls);
             }
             dw_http_publish_lag(s->http, c);
+            /* Paused partitions: the watchdogs, once a second. */
+            if (s->processed != s->processed_at_tick) {
+                s->processed_at_tick = s->processed;
+                s->last_applied_ms = dw_now_ms();
+            } else if (dw_rewind_npaused(s->rewind) &&
+                       dw_now_ms() - s->last_applied_ms >= DW_SIDECAR_STALL_RESUME_MS) {
+                resume_due(s, c, true);
+                s->last_applied_ms = dw_now_ms();
+            }
+            if (dw_rewind_nwaiting(s->rewind))
+                reseek_overdue(s, c);
             if (s->state)
                 dw_sc_state_publish(s);
             last_tick = now;

@@ -50,10 +50,10 @@ struct dw_sidecar {
     /* Event-time alignment: partitions paused because they ran ahead, and
      * the offset each must be read again at (driftwatch/rewind.h). */
     dw_rewind *rewind;
-    int64_t last_rewind_check; /* dw_now_ms() of the last overdue check */
-    int64_t last_applied_ms;   /* dw_now_ms() when a message last went to the engine */
-    dw_ratelimit stall_rl;     /* the stalled-resume warning (resume_due) */
-    const char *last_topic;    /* cache of the last message's source id */
+    uint64_t processed, processed_at_tick; /* messages given to the engine */
+    int64_t last_applied_ms;               /* dw_now_ms() of the tick that saw processed move */
+    dw_ratelimit stall_rl;                 /* the stalled-resume warning (resume_due) */
+    const char *last_topic;                /* cache of the last message's source id */
     int32_t last_partition;
     int last_source;
     dw_ratelimit reject_rl;
