@@ -412,7 +412,8 @@ static void on_assign(void *ctx, const char *topic, int32_t partition, int assig
      * committed offset (or the state topic's): a pause or an offset it
      * waited for no longer applies (the consumer lifts librdkafka's pause
      * on assignment). Kept, it dropped the partition's messages for good
-     * or held the resume rule back forever (a stall seen in CI). */
+     * or held the resume rule back forever (test_paused_partitions,
+     * rebalance). */
     if (s->rewind && dw_rewind_forget(s->rewind, id)) {
         dw_log(DW_LOG_DEBUG, "sidecar", "%s [%d] %s while paused for event-time alignment", topic,
                (int)partition, assigned ? "assigned anew" : "revoked");
@@ -423,8 +424,9 @@ static void on_assign(void *ctx, const char *topic, int32_t partition, int assig
 
 /* Resumes the paused partitions once the earliest paused message fits: the
  * partitions holding time back have caught up. (The slowest partition's
- * own message always fits, and a revoked partition no longer holds time
- * back or stays paused, so this does not deadlock.) */
+ * own message always fits once the windows' panes follow the watermark,
+ * and a revoked partition no longer holds time back or stays paused;
+ * stalled: see DW_SIDECAR_STALL_RESUME_MS.) */
 static void resume_due(dw_sidecar *s, dw_consumer *c, bool stalled)
 {
     size_t n = dw_rewind_npaused(s->rewind);

@@ -11,7 +11,7 @@
  * Kafka. No Kafka, no I/O, no locks: one thread (the consumer loop) owns a
  * dw_rewind.
  *
- * Robustness (a stall seen in CI, docs/operations.md "Paused partitions"):
+ * Robustness (docs/operations.md, "Paused partitions"):
  *   - after the resume, the first message at or past the offset is taken,
  *     so a fetch that resumes further on (records deleted or compacted,
  *     the committed offset moved by another member) is not dropped forever;
@@ -49,7 +49,7 @@ void dw_rewind_free(dw_rewind *r); /* NULL is a no-op */
  * time ts that did not fit yet. A source already waiting is replaced. */
 void dw_rewind_paused(dw_rewind *r, int src, int64_t offset, int64_t ts);
 
-/* A message of src at offset arrived at now_ms. Returns false when it must
+/* A message of src at offset arrived. Returns false when it must
  * be dropped: src is paused (the message was fetched before the seek) or
  * resumed and the message is older than the offset (applied before the
  * pause). Otherwise src stops waiting and true is returned, with *outcome
