@@ -1351,8 +1351,14 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
                rec->raw.len);
         return;
     }
-    if (fresh) {
-        /* This state's windows started their clocks with this record. */
+    if (fresh || dw_model_clock_moved_back(m)) {
+        /* This state's windows started their clocks with this record, or
+         * an older record moved them back (another partition's, before
+         * the first pane closed). Without looking again the cached
+         * boundary stayed at the later pane: the watermark passed the
+         * earlier panes without closing them, newer records were refused
+         * as ahead, and with every partition paused nothing moved again
+         * (test_sidecar case 4 stalled so under TSan). */
         dw_eng_refresh_next_boundary(e);
         if (e->watermark_ms >= e->next_boundary)
             dw_eng_advance(e, e->watermark_ms, false);

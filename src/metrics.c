@@ -4,6 +4,7 @@
 
 #include "driftwatch/dynbuf.h"
 #include "driftwatch/error.h"
+#include "driftwatch/rewind.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -486,6 +487,15 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
                           "When the consumer last received a message, Unix seconds.",
                           (double)in->kafka->last_message_ms / 1000.0);
         }
+        const char *outcomes[DW_REWIND_OUTCOME_MAX];
+        for (int o = 0; o < DW_REWIND_OUTCOME_MAX; o++)
+            outcomes[o] = dw_rewind_outcome_name((dw_rewind_outcome)o);
+        metric_by_label(f, "driftwatch_consumer_rewinds_total", "counter",
+                        "Partitions paused and sought back for event-time alignment, by what "
+                        "became of them (reread: read again at the offset; skipped: the fetch "
+                        "resumed past it; revoked: revoked first; reseek: sought again after "
+                        "a timeout).",
+                        "outcome", outcomes, in->kafka->rewinds, DW_REWIND_OUTCOME_MAX);
     }
     if (in->state) {
         const dw_metrics_state *ms = in->state;

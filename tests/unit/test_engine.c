@@ -467,6 +467,60 @@ static void test_partition_ahead_is_held_back(void **state)
     assert_false(res.ahead);
 }
 
+/* One record of source src at minute m (fractional) after T0. */
+static void at_minute(fixture *f, int src, double m, dw_process_result *res)
+{
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "{\"ts\":%lld,\"model\":\"m\"}",
+                     (long long)(T0 + (int64_t)(m * 60000)));
+    dw_engine_process_from(f->e, src, buf, (size_t)n, INT64_MIN, res);
+}
+
+/* Regression (test_sidecar case 4 stalled under TSan, 532 records applied,
+ * then nothing): after a restart two partitions delivered from minute 21
+ * and paused a minute later (the watermark was not known yet); the third
+ * started ten minutes earlier, moved the windows' clock back to its pane,
+ * caught up and then ran ahead of the open panes itself. Every partition
+ * was then paused, and the resume rule (the earliest paused message fits
+ * before dw_engine_open_until()) must still be met, or nothing moves again. */
+static void test_all_paused_after_an_older_partition_can_resume(void **state)
+{
+    fixture *f = *state;
+    int s[3];
+    for (int p = 0; p < 3; p++) {
+        s[p] = dw_engine_source(f->e, "t", p);
+        dw_engine_source_assigned(f->e, s[p], true);
+    }
+    dw_process_result res;
+    int64_t paused_min = INT64_MAX;
+    const double newer[2][3] = {{21.0023, 21.5, 22.0630}, {21.0141, 21.6, 22.0545}};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 3; i++) {
+            at_minute(f, s[k == 0 ? 0 : 2], newer[k][i], &res);
+            if (res.ahead)
+                break;
+        }
+        assert_true(res.ahead); /* a minute past the first before the watermark is known */
+        if (res.ahead_ts < paused_min)
+            paused_min = res.ahead_ts;
+    }
+    bool ahead = false;
+    for (double m = 11.0085; m < 22.01 && !ahead; m += 0.0833) {
+        at_minute(f, s[1], m, &res);
+        ahead = res.ahead;
+        if (ahead && res.ahead_ts < paused_min)
+            paused_min = res.ahead_ts;
+    }
+    if (!ahead) {
+        at_minute(f, s[1], 22.0067, &res);
+        if (res.ahead && res.ahead_ts < paused_min)
+            paused_min = res.ahead_ts;
+    }
+    assert_int_equal(f->rejects[DW_REJECT_LATE], 0);
+    assert_true(dw_engine_watermark(f->e) != INT64_MIN);
+    assert_true(paused_min < dw_engine_open_until(f->e));
+}
+
 /* Per-slot sums of the deltas an engine hands out. */
 #define SUM_SLOTS 65536
 typedef struct delta_sum {
@@ -851,6 +905,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_changing_record_shapes_count_the_right_columns, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_all_paused_after_an_older_partition_can_resume, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_delta_dense_equals_per_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delta_size_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_flood_is_one_quality_alert, setup, teardown),

@@ -294,6 +294,30 @@ static void test_metrics_dead_letter_and_http(void **state)
     free(t);
 }
 
+/* Kafka health: the rewinds family has every outcome, with the consumer's
+ * counts; absent without a consumer (replay). */
+static void test_metrics_kafka_rewinds(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    char *t = render(&st, NULL, 0, NULL);
+    assert_false(has_prefix_line(t, "driftwatch_consumer_rewinds_total"));
+    free(t);
+
+    dw_kafka_health kh = {.brokers_up = 1, .brokers_known = 1};
+    kh.rewinds[DW_REWIND_REREAD] = 9;
+    kh.rewinds[DW_REWIND_REVOKED] = 2;
+    dw_metrics_input in = {.version = "9.9.9", .stats = &st, .kafka = &kh};
+    t = dw_metrics_render(&in, NULL, NULL);
+    assert_wellformed(t);
+    assert_line(t, "# TYPE driftwatch_consumer_rewinds_total counter");
+    assert_line(t, "driftwatch_consumer_rewinds_total{outcome=\"reread\"} 9");
+    assert_line(t, "driftwatch_consumer_rewinds_total{outcome=\"skipped\"} 0");
+    assert_line(t, "driftwatch_consumer_rewinds_total{outcome=\"revoked\"} 2");
+    assert_line(t, "driftwatch_consumer_rewinds_total{outcome=\"reseek\"} 0");
+    free(t);
+}
+
 /* The reload and process families appear only when given, with the
  * values given (the process numbers themselves: tests/unit/test_process.c). */
 /* The state topic's families appear only with a state topic, with the
@@ -536,6 +560,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_counters_and_format),
         cmocka_unit_test(test_metrics_dead_letter_and_http),
+        cmocka_unit_test(test_metrics_kafka_rewinds),
         cmocka_unit_test(test_metrics_reload_and_process),
         cmocka_unit_test(test_metrics_state),
         cmocka_unit_test(test_metrics_column_series),
