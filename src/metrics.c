@@ -374,10 +374,12 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
 
     dw_mx_family(f, "driftwatch_alerts_firing", "gauge",
            "Alerts firing now, per model version and kind (distribution, quality, divergence, "
-           "latency).");
+           "latency, performance).");
     if (in->status) {
         alerts_firing(f, in->status);
         dw_metrics_canary_alerts(f, in->status);
+        if (in->status->perf)
+            dw_metrics_perf_alerts(f, in->status->perf);
         drop += dw_metrics_canary(f, in->status, max, in->stats->latency_invalid);
     }
     if (in->status && in->status->perf)
