@@ -807,8 +807,7 @@ static void divergence_trail(json_t *docs, char *out, size_t len, char key[17])
             const char *by = json_string_value(json_object_get(a, "resolved_by"));
             size_t n = strlen(out);
             snprintf(out + n, len - n, "%s%s%s%s", n ? " " : "",
-                     json_string_value(json_object_get(a, "status")), by ? "/" : "",
-                     by ? by : "");
+                     json_string_value(json_object_get(a, "status")), by ? "/" : "", by ? by : "");
             snprintf(key, 17, "%s", json_string_value(json_object_get(a, "dedup_key")));
         }
 }
@@ -851,8 +850,8 @@ static void test_divergence_alert_survives_restart(void **state)
         char trail[256], key[17];
         divergence_trail(f->docs, trail, sizeof trail, key);
         /* Against v0, the pair v1/v2 starts afresh: its own episode. */
-        assert_string_equal(trail, pass == 0 ? "resolved"
-                                             : "resolved/baseline_changed firing resolved");
+        assert_string_equal(trail,
+                            pass == 0 ? "resolved" : "resolved/baseline_changed firing resolved");
         assert_string_equal(key, want_key);
         gsl_rng_free(r);
         teardown((void **)&f);
