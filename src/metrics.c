@@ -372,9 +372,10 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         free(cs[i].labels);
     free(cs);
 
-    dw_mx_family(f, "driftwatch_alerts_firing", "gauge",
-           "Alerts firing now, per model version and kind (distribution, quality, divergence, "
-           "latency, performance).");
+    dw_mx_family(
+        f, "driftwatch_alerts_firing", "gauge",
+        "Alerts firing now, per model version and kind (distribution, quality, divergence, "
+        "latency, performance).");
     if (in->status) {
         alerts_firing(f, in->status);
         dw_metrics_canary_alerts(f, in->status);
