@@ -921,8 +921,9 @@ static void apply_restored(dw_engine *e, model_entry *me, size_t v)
                                     notified);
             continue;
         }
+        /* A kind this build does not know (from a newer one) is left out. */
         int col = dw_reference_find(me->ref, column);
-        if (col < 0)
+        if (col < 0 || (strcmp(kind, "distribution") && strcmp(kind, "quality")))
             continue;
         dw_model_alert_restore(m, (size_t)col, (size_t)w, !strcmp(kind, "quality"), started,
                                notified);
