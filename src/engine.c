@@ -865,7 +865,7 @@ json_t *dw_engine_alert_state(dw_engine *e)
                                                    kind ? "quality" : "distribution", a));
                     }
             if (me->canary)
-                dw_eng_canary_alert_state(e, me, v, extra);
+                dw_eng_canary_alert_state(me, v, extra);
             if (e->perf)
                 dw_eng_perf_alert_state(e, i, v, extra);
         }

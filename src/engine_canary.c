@@ -555,9 +555,8 @@ static bool slo_applies(const dw_slo_config *slo, size_t wi, const char *ver)
     return slo->window == wi && (!slo->version || (ver && !strcmp(ver, slo->version)));
 }
 
-void dw_eng_canary_alert_state(const dw_engine *e, const model_entry *me, size_t v, json_t *arr)
+void dw_eng_canary_alert_state(const model_entry *me, size_t v, json_t *arr)
 {
-    (void)e;
     const struct dw_canary *c = me->canary;
     const dw_model *m = me->states[v];
     const dw_latency_config *l = &c->cfg->latency;

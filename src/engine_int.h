@@ -360,7 +360,7 @@ void dw_eng_canary_status(const dw_engine *e, dw_status *st);
  * its dedup_key; a divergence entry has its "baseline"); and one such entry
  * restored into state v (kind "divergence" or "latency", window wi),
  * ignored when its column, SLO or window is no longer configured. */
-void dw_eng_canary_alert_state(const dw_engine *e, const model_entry *me, size_t v, json_t *arr);
+void dw_eng_canary_alert_state(const model_entry *me, size_t v, json_t *arr);
 void dw_eng_canary_restore(model_entry *me, size_t v, const char *kind, const char *column,
                            size_t wi, int64_t started_ms, int64_t notified_ms,
                            const char *baseline);
