@@ -151,6 +151,10 @@ state_dir: {tmp}
                    90, "the resolves of %s" % sorted(still))
         if h.stop(run) != 0:
             failures.append("second run did not exit 0")
+        nsaved = len(saved.get("alerts", [])) + len(saved.get("extra_alerts", []))
+        if not any(m.startswith("restored %d firing alert(s)" % nsaved) for m in h.log_msgs(run)):
+            failures.append("the second run does not log restoring %d alerts: %s"
+                            % (nsaved, [m for m in h.log_msgs(run) if "restored" in m]))
         after = alerts(rcv)[len(before):]
         refired = [(k, key) for k, st, key, _ in after if st == "firing"]
         if refired:
