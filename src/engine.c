@@ -887,46 +887,57 @@ void dw_engine_restore_alerts(dw_engine *e, const json_t *state)
         json_array_extend(e->restored, extra);
 }
 
-/* Applies the restored alerts of (model, version) state v just created. */
+/* Restores entry a (of state v's model and version) into state v. */
+static void restore_one(dw_engine *e, model_entry *me, size_t v, const json_t *a)
+{
+    const char *kind = json_string_value(json_object_get(a, "kind"));
+    int w = window_index(e, json_string_value(json_object_get(a, "window")));
+    if (!kind || w < 0)
+        return;
+    int64_t started = (int64_t)json_integer_value(json_object_get(a, "started_at_ms"));
+    int64_t notified = (int64_t)json_integer_value(json_object_get(a, "notified_at_ms"));
+    const char *column = json_string_value(json_object_get(a, "column"));
+    if (!strcmp(kind, "divergence") || !strcmp(kind, "latency")) {
+        if (me->canary && column)
+            dw_eng_canary_restore(me, v, kind, column, (size_t)w, started, notified,
+                                  json_string_value(json_object_get(a, "baseline")));
+        return;
+    }
+    if (!strcmp(kind, "performance")) {
+        if (e->perf && column)
+            dw_eng_perf_restore(e, (size_t)(me - e->models), v, column, (size_t)w, started,
+                                notified);
+        return;
+    }
+    /* A kind this build does not know (from a newer one) is left out. */
+    int col = dw_reference_find(me->ref, column);
+    if (col < 0 || (strcmp(kind, "distribution") && strcmp(kind, "quality")))
+        return;
+    dw_model_alert_restore(me->states[v], (size_t)col, (size_t)w, !strcmp(kind, "quality"), started,
+                           notified);
+}
+
+/* Applies the restored alerts of (model, version) state v just created,
+ * and forgets them: a state made again later for the same version (after
+ * a reload that starts the windows afresh, or after the version was
+ * dropped) does not take up an episode this run has already ended. */
 static void apply_restored(dw_engine *e, model_entry *me, size_t v)
 {
     if (!e->restored)
         return;
     dw_model *m = me->states[v];
-    size_t i;
-    json_t *a;
-    json_array_foreach(e->restored, i, a)
-    {
+    const char *mv = dw_model_version(m);
+    for (size_t i = 0; i < json_array_size(e->restored);) {
+        json_t *a = json_array_get(e->restored, i);
         const char *model = json_string_value(json_object_get(a, "model"));
         const char *ver = json_string_value(json_object_get(a, "model_version"));
-        const char *mv = dw_model_version(m);
-        if (!model || strcmp(model, dw_model_name(m)) || !((!ver && !mv) || (ver && mv && !strcmp(ver, mv))))
-            continue;
-        const char *kind = json_string_value(json_object_get(a, "kind"));
-        int w = window_index(e, json_string_value(json_object_get(a, "window")));
-        if (!kind || w < 0)
-            continue;
-        int64_t started = (int64_t)json_integer_value(json_object_get(a, "started_at_ms"));
-        int64_t notified = (int64_t)json_integer_value(json_object_get(a, "notified_at_ms"));
-        const char *column = json_string_value(json_object_get(a, "column"));
-        if (!strcmp(kind, "divergence") || !strcmp(kind, "latency")) {
-            if (me->canary && column)
-                dw_eng_canary_restore(me, v, kind, column, (size_t)w, started, notified,
-                                      json_string_value(json_object_get(a, "baseline")));
+        if (!model || strcmp(model, dw_model_name(m)) ||
+            !((!ver && !mv) || (ver && mv && !strcmp(ver, mv)))) {
+            i++;
             continue;
         }
-        if (!strcmp(kind, "performance")) {
-            if (e->perf && column)
-                dw_eng_perf_restore(e, (size_t)(me - e->models), v, column, (size_t)w, started,
-                                    notified);
-            continue;
-        }
-        /* A kind this build does not know (from a newer one) is left out. */
-        int col = dw_reference_find(me->ref, column);
-        if (col < 0 || (strcmp(kind, "distribution") && strcmp(kind, "quality")))
-            continue;
-        dw_model_alert_restore(m, (size_t)col, (size_t)w, !strcmp(kind, "quality"), started,
-                               notified);
+        restore_one(e, me, v, a);
+        json_array_remove(e->restored, i);
     }
 }
 

@@ -788,6 +788,19 @@ static void test_firing_alert_survives_restart(void **state)
     assert_non_null(resolved);
     assert_string_equal(resolved, fired);
     assert_null(dedup_of(b->docs, "features.x", "firing"));
+    /* Regression: a reload with another reference starts the windows
+     * afresh, and the new state took up the restored (and since resolved)
+     * alert again, so a second resolve went out. */
+    dwt_build_reference(b->dir, b->refpath, 2, 20000);
+    dw_config *other = config_with(b, "{psi: 0.2, ks: 0.1}", "10m");
+    char err[512];
+    assert_int_equal(dw_engine_reload(b->e, other, err, sizeof err), 0);
+    feed(b, r, 50, 15, 200, 0, false);
+    assert_int_equal(count_alerts(b->docs, "features.x", "resolved"), 1);
+    assert_int_equal(count_alerts(b->docs, "features.x", "firing"), 0);
+    dw_engine_free(b->e);
+    b->e = NULL;
+    dw_config_free(other);
     teardown((void **)&b);
     gsl_rng_free(r);
 }
