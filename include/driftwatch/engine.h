@@ -221,8 +221,8 @@ json_t *dw_engine_alert_state(dw_engine *e);
 /* Restores alerts a previous run left firing (a document from
  * dw_engine_alert_state()), so that their resolve is sent once the data
  * has recovered; entries for models, columns or windows that no longer
- * exist are ignored. Each applies when its (model, version) delivers its
- * first record. Engine thread only; state is borrowed for the call. */
+ * exist are ignored. Each applies once, when its (model, version) delivers
+ * its first record. Engine thread only; state is borrowed for the call. */
 void dw_engine_restore_alerts(dw_engine *e, const json_t *state);
 
 /* ---- State on Kafka (state.topic; docs/operations.md) ----
