@@ -67,6 +67,7 @@ struct dw_http {
      * callbacks and the handler); the counters are atomic for /metrics. */
     conn_slot conns[CONN_SLOTS];
     uint64_t nopen, closed_timeout, closed_capacity, refused; /* atomic */
+    uint64_t too_large; /* request bodies answered 413; atomic */
 };
 
 /* ---- state published by other threads ---- */
@@ -333,6 +334,7 @@ static char *render_metrics(dw_http *h, size_t *len)
         .closed_timeout = __atomic_load_n(&h->closed_timeout, __ATOMIC_RELAXED),
         .closed_capacity = __atomic_load_n(&h->closed_capacity, __ATOMIC_RELAXED),
         .refused = __atomic_load_n(&h->refused, __ATOMIC_RELAXED),
+        .too_large = __atomic_load_n(&h->too_large, __ATOMIC_RELAXED),
     };
     pthread_mutex_lock(&h->lock);
     dw_dead_letter_stats dl = h->dead_letter;
@@ -634,9 +636,11 @@ static enum MHD_Result handle_compare_post(dw_http *h, struct MHD_Connection *co
         return MHD_YES;
     }
     mark_requested(conn);
-    if (b->cut)
+    if (b->cut) {
+        __atomic_fetch_add(&h->too_large, 1, __ATOMIC_RELAXED);
         return respond_text(conn, MHD_HTTP_CONTENT_TOO_LARGE,
                             "request body too large for /api/v1/compare\n");
+    }
     dw_status *st = dw_engine_status(h->engine);
     json_t *body;
     unsigned code = dw_compare_webhook_answer(st, dw_dynbuf_str(b), b->len, &body);

@@ -454,6 +454,9 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
                         "HTTP connections the server closed before answering, by reason (slow or "
                         "idle clients; see docs/operations.md).",
                         "reason", why, val, sizeof why / sizeof *why);
+        metric_u64(f, "driftwatch_http_request_bodies_too_large_total", "counter",
+                   "Request bodies over their limit, answered 413 (POST /api/v1/compare).",
+                   in->http->too_large);
     }
     if (in->kafka) {
         /* Kafka health: visible although readiness does not depend on it

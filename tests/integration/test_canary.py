@@ -260,6 +260,9 @@ def case2_shift_alert_gate_slo():
     check(code == 412 and hook["verdict"] == "fail", "webhook by name: %d %s" % (code, hook))
     code, hook = rp.flagger(None, raw="x" * 20000)
     check(code == 413, "oversized webhook body answered %d" % code)
+    samples, _, _ = h.metrics(rp.base)
+    check(h.metric(samples, "driftwatch_http_request_bodies_too_large_total") == 1.0,
+          "the 413 is not counted")
     code, hook = rp.flagger(None, raw="{not json")
     check(code == 400 and "Flagger" in hook["error"], "bad webhook body: %d %s" % (code, hook))
     code, hook = rp.flagger({"model": "fraud", "candidate": "v9"})

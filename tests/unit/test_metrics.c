@@ -277,7 +277,8 @@ static void test_metrics_dead_letter_and_http(void **state)
     free(t);
 
     dw_dead_letter_stats dl = {.queued = 7, .delivered = 3, .failed = 4, .dropped_queue_full = 2};
-    dw_metrics_http hs = {.open = 5, .closed_timeout = 11, .closed_capacity = 12, .refused = 1};
+    dw_metrics_http hs = {
+        .open = 5, .closed_timeout = 11, .closed_capacity = 12, .refused = 1, .too_large = 3};
     dw_metrics_input in = {.version = "9.9.9", .stats = &st, .http = &hs, .dead_letter = &dl};
     t = dw_metrics_render(&in, NULL, NULL);
     assert_wellformed(t);
@@ -291,6 +292,8 @@ static void test_metrics_dead_letter_and_http(void **state)
     assert_line(t, "driftwatch_http_connections_closed_total{reason=\"request_timeout\"} 11");
     assert_line(t, "driftwatch_http_connections_closed_total{reason=\"capacity\"} 12");
     assert_line(t, "driftwatch_http_connections_closed_total{reason=\"refused\"} 1");
+    assert_line(t, "# TYPE driftwatch_http_request_bodies_too_large_total counter");
+    assert_line(t, "driftwatch_http_request_bodies_too_large_total 3");
     assert_line(t, "driftwatch_records_rejected_total{reason=\"too_many_fields\"} 0");
     free(t);
 }
