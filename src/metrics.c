@@ -395,10 +395,12 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
     dw_mx_family(
         f, "driftwatch_alerts_firing", "gauge",
         "Alerts firing now, per model version and kind (distribution, quality, divergence, "
-        "latency).");
+        "latency, performance).");
     if (in->status) {
         alerts_firing(f, in->status);
         dw_metrics_canary_alerts(f, in->status);
+        if (in->status->perf)
+            dw_metrics_perf_alerts(f, in->status->perf);
         drop += dw_metrics_canary(f, in->status, max, in->stats->latency_invalid);
     }
     if (in->status && in->status->perf)
@@ -474,6 +476,9 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
                          "HTTP connections the server closed before answering, by reason (slow or "
                          "idle clients; see docs/operations.md).",
                          "reason", why, sizeof why / sizeof *why);
+        metric_u64(f, "driftwatch_http_request_bodies_too_large_total", "counter",
+                   "Request bodies over their limit, answered 413 (POST /api/v1/compare).",
+                   in->http->too_large);
     }
     if (in->kafka) {
         /* Kafka health: visible although readiness does not depend on it

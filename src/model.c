@@ -575,13 +575,8 @@ void dw_model_alert_notified(dw_model *m, size_t col, size_t wi, int kind, int64
 void dw_model_alert_restore(dw_model *m, size_t col, size_t wi, int kind, int64_t started_ms,
                             int64_t notified_ms)
 {
-    dw_alert *a = &m->cols[col].alerts[wi][kind ? 1 : 0];
-    a->state = DW_ALERT_FIRING;
-    a->breaches = m->alert.for_count ? m->alert.for_count : 1;
-    a->clear_held = false;
-    a->started_ms = started_ms;
-    a->notified_ms = notified_ms;
-    a->episodes++;
+    dw_alert_restore(&m->cols[col].alerts[wi][kind ? 1 : 0], m->alert.for_count, started_ms,
+                     notified_ms);
 }
 
 /* ---- state deltas (see engine.h, "State on Kafka") ---- */

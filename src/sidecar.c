@@ -236,7 +236,9 @@ static void load_alert_state(dw_sidecar *s)
     }
     dw_engine_restore_alerts(s->engine, doc);
     dw_log(DW_LOG_INFO, "sidecar", "restored %zu firing alert(s) from %s",
-           json_array_size(json_object_get(doc, "alerts")), path);
+           json_array_size(json_object_get(doc, "alerts")) +
+               json_array_size(json_object_get(doc, "extra_alerts")),
+           path);
     json_decref(doc);
 }
 

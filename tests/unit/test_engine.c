@@ -47,6 +47,7 @@ static int record(char *buf, size_t cap, gsl_rng *r, int64_t ts, double shift, b
 }
 
 static const char *extra_yaml = "";
+static const char *model_yaml = ""; /* more keys of model m */
 static const char *alerts_yaml = "alerts: {for: 2}\n";
 static const char *sinks_yaml = "sinks: []\n";
 
@@ -62,12 +63,12 @@ static int setup(void **state)
     char yaml[2048];
     snprintf(yaml, sizeof yaml,
              "kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
-             "models:\n  - name: m\n    reference: \"%s\"\n"
+             "models:\n  - name: m\n    reference: \"%s\"\n%s"
              "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
              "%s"
              "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
              "%s%s",
-             f->refpath, alerts_yaml, sinks_yaml, extra_yaml);
+             f->refpath, model_yaml, alerts_yaml, sinks_yaml, extra_yaml);
     assert_int_equal(
         dw_config_parse("test.yaml", yaml, strlen(yaml), NULL, &f->cfg, err, sizeof err), 0);
     assert_int_equal(dw_engine_new(f->cfg, &f->e, err, sizeof err), 0);
@@ -841,9 +842,90 @@ static void test_firing_alert_survives_restart(void **state)
     assert_non_null(resolved);
     assert_string_equal(resolved, fired);
     assert_null(dedup_of(b->docs, "features.x", "firing"));
+    /* Regression: a reload with another reference starts the windows
+     * afresh, and the new state took up the restored (and since resolved)
+     * alert again, so a second resolve went out. */
+    dwt_build_reference(b->dir, b->refpath, 2, 20000);
+    dw_config *other = config_with(b, "{psi: 0.2, ks: 0.1}", "10m");
+    char err[512];
+    assert_int_equal(dw_engine_reload(b->e, other, err, sizeof err), 0);
+    feed(b, r, 50, 15, 200, 0, false);
+    assert_int_equal(count_alerts(b->docs, "features.x", "resolved"), 1);
+    assert_int_equal(count_alerts(b->docs, "features.x", "firing"), 0);
+    dw_engine_free(b->e);
+    b->e = NULL;
+    dw_config_free(other);
     teardown((void **)&b);
     gsl_rng_free(r);
 }
+/* The divergence alerts of v2's features.x in the captured documents, as
+ * "<status>[/<resolved_by>]" joined by spaces, and their dedup_key. */
+static void divergence_trail(json_t *docs, char *out, size_t len, char key[17])
+{
+    out[0] = 0;
+    key[0] = 0;
+    size_t i, k;
+    json_t *d, *a;
+    json_array_foreach (docs, i, d)
+        json_array_foreach (json_object_get(d, "alerts"), k, a) {
+            if (strcmp(json_string_value(json_object_get(a, "kind")), "divergence") ||
+                strcmp(json_string_value(json_object_get(a, "column")), "features.x"))
+                continue;
+            const char *by = json_string_value(json_object_get(a, "resolved_by"));
+            size_t n = strlen(out);
+            snprintf(out + n, len - n, "%s%s%s%s", n ? " " : "",
+                     json_string_value(json_object_get(a, "status")), by ? "/" : "", by ? by : "");
+            snprintf(key, 17, "%s", json_string_value(json_object_get(a, "dedup_key")));
+        }
+}
+
+/* A divergence episode left firing by a previous run: restored, it sends
+ * no second firing while v2 still diverges and resolves with the key the
+ * receiver knows; restored against another baseline than this run's, it
+ * resolves at the first comparison, as at any change of baseline (and the
+ * pair this run compares has an episode of its own). */
+static void test_divergence_alert_survives_restart(void **state)
+{
+    (void)state;
+    model_yaml = "    compare: {baseline: v1, thresholds: {psi: 0.1, ks: 0.05}}\n";
+    char want_key[17];
+    dw_alert_dedup_key("m", "v2", "features.x", "10m", "divergence", want_key);
+    static const char *const baselines[] = {"v1", "v0"};
+    for (int pass = 0; pass < 2; pass++) {
+        fixture *f = NULL;
+        setup((void **)&f);
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"version\":1,\"alerts\":[],\"extra_alerts\":[{\"model\":\"m\","
+                 "\"model_version\":\"v2\",\"column\":\"features.x\",\"window\":\"10m\","
+                 "\"kind\":\"divergence\",\"started_at_ms\":%lld,\"notified_at_ms\":%lld,"
+                 "\"dedup_key\":\"%s\",\"baseline\":\"%s\"}]}",
+                 (long long)T0, (long long)T0, want_key, baselines[pass]);
+        json_t *saved = json_loads(text, 0, NULL);
+        assert_non_null(saved);
+        dw_engine_restore_alerts(f->e, saved);
+        json_decref(saved);
+        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(r, 30);
+        /* v2 still diverges for 20 minutes, then no longer. */
+        for (int64_t m = 10; m < 60; m++)
+            for (int i = 0; i < 100; i++) {
+                int64_t ts = T0 + m * 60000 + i * 600;
+                feed_version(f, r, "v1", ts, 0);
+                feed_version(f, r, "v2", ts + 300, m < 30 ? 1.5 : 0);
+            }
+        char trail[256], key[17];
+        divergence_trail(f->docs, trail, sizeof trail, key);
+        /* Against v0, the pair v1/v2 starts afresh: its own episode. */
+        assert_string_equal(trail,
+                            pass == 0 ? "resolved" : "resolved/baseline_changed firing resolved");
+        assert_string_equal(key, want_key);
+        gsl_rng_free(r);
+        teardown((void **)&f);
+    }
+    model_yaml = "";
+}
+
 /* Event time (ms) of the resolve of column's alert, or -1. */
 static int64_t resolved_at(json_t *docs, const char *column)
 {
@@ -913,6 +995,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reload_keeps_windows_and_applies_thresholds, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_firing_alert_survives_restart, setup, teardown),
+        cmocka_unit_test(test_divergence_alert_survives_restart),
         cmocka_unit_test_teardown(test_keep_firing_for_delays_resolve, teardown),
         cmocka_unit_test_setup_teardown(test_reminders_for_alertmanager, setup_alertmanager,
                                         teardown),
