@@ -261,6 +261,7 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     e->cfg = cfg;
     pthread_mutex_init(&e->snap_lock, NULL);
     e->max_event_ms = INT64_MIN;
+    e->flush_until = INT64_MIN;
     e->watermark_ms = INT64_MIN;
     e->stats.watermark_ms = INT64_MIN; /* as documented: INT64_MIN before data */
     e->stats.max_event_ms = INT64_MIN;
@@ -296,7 +297,6 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     *out = e;
     return 0;
 }
-
 
 /* alerts.for and alerts.keep_firing_for as every model's alert rule. */
 static dw_alert_rule alert_rule(const dw_config *cfg)
@@ -342,8 +342,7 @@ int dw_engine_reload(dw_engine *e, const dw_config *cfg, char *errbuf, size_t er
                 continue;
             if (dw_eng_canary_width(oe->cfg) != dw_eng_canary_width(me->cfg)) {
                 dw_log(DW_LOG_WARN, "engine",
-                       "model %s: latency sketch changed, its windows start afresh",
-                       me->cfg->name);
+                       "model %s: latency sketch changed, its windows start afresh", me->cfg->name);
                 break;
             }
             if (strcmp(oe->ref->checksum, me->ref->checksum) != 0) {
@@ -521,8 +520,9 @@ static void evaluate_window(dw_engine *e, model_entry *me, size_t state_idx, siz
                     e->pending_reminder[pidx] = dw_eng_new_document(m, end_ms, "reminder");
                     json_object_set_new(e->pending_reminder[pidx], "reminder", json_true());
                 }
-                json_array_append_new(json_object_get(e->pending_reminder[pidx], "alerts"),
-                                      dw_eng_alert_json(me, m, wi, j, kind, DW_ALERT_FIRED, &e->res[j]));
+                json_array_append_new(
+                    json_object_get(e->pending_reminder[pidx], "alerts"),
+                    dw_eng_alert_json(me, m, wi, j, kind, DW_ALERT_FIRED, &e->res[j]));
                 dw_model_alert_notified(m, j, wi, kind, end_ms);
             }
     }
@@ -562,7 +562,6 @@ static void emit_pending(dw_engine *e)
     json_array_clear(e->pending_retrain);
 }
 
-
 /* Caches the earliest pane end still open, so records only pay for
  * advance() when the watermark crosses a boundary. */
 void dw_eng_refresh_next_boundary(dw_engine *e)
@@ -582,6 +581,13 @@ void dw_eng_refresh_next_boundary(dw_engine *e)
  * limit_for(slide)), evaluating each window as its pane closes and emitting
  * the grouped documents once per boundary. final: limit is the end of the
  * pane holding the newest record (flush). */
+/* The newest event time a final evaluation closes panes up to. */
+static int64_t final_end(const dw_engine *e)
+{
+    return e->flush_until != INT64_MIN && e->flush_until < e->max_event_ms ? e->flush_until
+                                                                           : e->max_event_ms;
+}
+
 void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
 {
     bool published = true; /* nothing evaluated yet: nothing new to publish */
@@ -599,7 +605,7 @@ void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
                 dw_window *win = dw_model_window(e->models[i].states[v], w);
                 int64_t slide = dw_window_slide(win);
                 int64_t lim =
-                    final ? floor_to(e->max_event_ms, slide) + slide : floor_to(limit, slide);
+                    final ? floor_to(final_end(e), slide) + slide : floor_to(limit, slide);
                 dw_window_skip_to(win, lim);
             }
     for (;;) {
@@ -610,7 +616,7 @@ void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
                     dw_window *win = dw_model_window(e->models[i].states[v], w);
                     int64_t ne = dw_window_next_end(win);
                     int64_t slide = dw_window_slide(win);
-                    int64_t lim = final ? floor_to(e->max_event_ms, slide) + slide : limit;
+                    int64_t lim = final ? floor_to(final_end(e), slide) + slide : limit;
                     if (ne != INT64_MIN && ne <= lim && ne < next)
                         next = ne;
                 }
@@ -797,6 +803,25 @@ void dw_engine_flush(dw_engine *e)
     if (e->max_event_ms == INT64_MIN)
         return;
     dw_eng_advance(e, 0, true);
+}
+
+void dw_engine_flush_complete(dw_engine *e, int64_t wall_ms)
+{
+    if (e->max_event_ms == INT64_MIN)
+        return;
+    /* The slowest source that has delivered and is not idle: a source
+     * that never delivered (an empty partition) holds nothing back. */
+    int64_t idle = e->cfg->time.idle_timeout_ms, m = INT64_MAX;
+    for (size_t i = 0; i < e->nsources; i++) {
+        const source *src = &e->sources[i];
+        if (!src->seen || (idle > 0 && wall_ms - src->last_wall >= idle))
+            continue;
+        if (src->max_t < m)
+            m = src->max_t;
+    }
+    e->flush_until = m == INT64_MAX ? INT64_MIN : m;
+    dw_eng_advance(e, 0, true);
+    e->flush_until = INT64_MIN;
 }
 
 /* ---- alert state across restarts ---- */

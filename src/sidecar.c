@@ -198,12 +198,16 @@ dw_engine *dw_sidecar_engine(dw_sidecar *s)
     return s->engine;
 }
 
-static void finish(dw_sidecar *s)
+/* replay: the files are read to their end, every pane is evaluated. run:
+ * only up to where the slowest source is (dw_engine_flush_complete). */
+static void finish(dw_sidecar *s, bool replay)
 {
     /* With state.topic the windows live on: the next start (or the other
      * replicas) evaluates them when their panes end, not now. */
-    if (!s->state)
+    if (replay)
         dw_engine_flush(s->engine);
+    else if (!s->state)
+        dw_engine_flush_complete(s->engine, dw_wall_ms());
     if (s->notifier) {
         int left = dw_notifier_drain(s->notifier, s->opts.drain_budget_ms);
         if (left > 0)
@@ -481,7 +485,7 @@ int dw_sidecar_replay_labels(dw_sidecar *s, FILE *in, const char *name, FILE *la
     }
     dw_http_heartbeat(s->http);
     dw_engine_labels_complete(s->engine); /* the files hold every label there is */
-    finish(s);
+    finish(s, true);
     log_counters(s);
     http_stop(s);
     return 0;
@@ -879,7 +883,7 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
     dw_http_set_ready(s->http, false, "stopping");
     if (s->state)
         dw_sc_state_stop(s, s->opts.drain_budget_ms);
-    finish(s);
+    finish(s, false);
     if (!s->state)
         save_alert_state(s);
     log_counters(s);

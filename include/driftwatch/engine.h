@@ -195,6 +195,15 @@ void dw_engine_set_live_snapshot(dw_engine *e, bool live);
  * the final evaluation at the end of a replay or at shutdown. */
 void dw_engine_flush(dw_engine *e);
 
+/* The final evaluation of `run` at shutdown: like dw_engine_flush(), but
+ * panes are closed only up to the pane holding the newest event time of the
+ * slowest source that has delivered (not idle for time.idle_timeout at
+ * wall_ms). A topic or partition that lags (predictions behind labels, one
+ * partition behind the others) does not get windows evaluated over time it
+ * has not delivered yet: those would resolve (or fire) on partial data and
+ * flip back after the restart. One source: the same as dw_engine_flush(). */
+void dw_engine_flush_complete(dw_engine *e, int64_t wall_ms);
+
 /* Publishes the status document now (it is otherwise throttled to once a
  * second): after a rebuild from the state topic, so the first status shows
  * the rebuilt windows. Engine thread only. */
@@ -291,10 +300,10 @@ int64_t dw_engine_source_resume(dw_engine *e, int source);
 void dw_engine_delta_flush(dw_engine *e);
 
 typedef struct dw_delta_result {
-    bool own;            /* written by this process (only offsets are taken) */
-    size_t sections;     /* sections applied */
-    size_t duplicates;   /* sections ignored as already covered */
-    uint64_t records;    /* records their counts hold */
+    bool own;          /* written by this process (only offsets are taken) */
+    size_t sections;   /* sections applied */
+    size_t duplicates; /* sections ignored as already covered */
+    uint64_t records;  /* records their counts hold */
 } dw_delta_result;
 
 /* Merges one delta message read from the state topic. Returns 0, or
