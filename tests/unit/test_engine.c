@@ -120,8 +120,7 @@ static size_t count_alerts(json_t *docs, const char *column, const char *status)
 static void test_quiet_then_drift_then_resolve(void **state)
 {
     fixture *f = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 2);
+    gsl_rng *r = dwt_rng(2);
     feed(f, r, 0, 60, 200, 0, false);
     assert_int_equal(json_array_size(f->docs), 0); /* no drift: nothing sent */
     feed(f, r, 60, 30, 200, 1.0, true);
@@ -202,8 +201,7 @@ static void test_rejects_are_counted_by_reason(void **state)
 static void test_record_from_the_future_cannot_hijack_event_time(void **state)
 {
     fixture *f = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 11);
+    gsl_rng *r = dwt_rng(11);
     feed(f, r, 0, 5, 50, 0, false);
     char buf[512];
     int64_t future = (int64_t)time(NULL) * 1000 + 3600 * 1000;
@@ -256,8 +254,7 @@ static bool snapshot_has_version(fixture *f, const char *ver)
 static void test_junk_versions_age_out_for_a_real_one(void **state)
 {
     fixture *f = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 12);
+    gsl_rng *r = dwt_rng(12);
     /* v3 serves; j00 drifts for 6 minutes (its alert fires), then stops. */
     for (int64_t s = 0; s < 6 * 60; s++) {
         feed_version(f, r, "v3", T0 + s * 1000, 0);
@@ -314,8 +311,7 @@ static void test_junk_versions_age_out_for_a_real_one(void **state)
 
 static json_t *run_once(fixture *f, unsigned long seed)
 {
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, seed);
+    gsl_rng *r = dwt_rng(seed);
     feed(f, r, 0, 20, 100, 0, false);
     feed(f, r, 20, 20, 100, 1.5, false);
     feed(f, r, 40, 20, 100, 0, false);
@@ -398,8 +394,7 @@ static void test_changing_record_shapes_count_the_right_columns(void **state)
 static void test_missing_flood_is_one_quality_alert(void **state)
 {
     fixture *f = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 4);
+    gsl_rng *r = dwt_rng(4);
     feed(f, r, 0, 30, 200, 0, false);
     char buf[512];
     for (int64_t m = 30; m < 60; m++)
@@ -519,8 +514,7 @@ static void test_delta_dense_equals_per_record(void **state)
     int s1 = dw_engine_source(f->e, "t", 0), s2 = dw_engine_source(e2, "t", 0);
     dw_engine_source_assigned(f->e, s1, true);
     dw_engine_source_assigned(e2, s2, true);
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 7);
+    gsl_rng *r = dwt_rng(7);
     char buf[512];
     dw_process_result res;
     for (int i = 0; i < N; i++) {
@@ -567,8 +561,7 @@ static void test_delta_size_is_bounded(void **state)
         dw_engine_source_assigned(f->e, s1[p], true);
         dw_engine_source_assigned(e2, s2[p], true);
     }
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 8);
+    gsl_rng *r = dwt_rng(8);
     char buf[512];
     dw_process_result res;
     for (int i = 0; i < PER; i++)
@@ -621,8 +614,7 @@ static size_t count_kind(json_t *docs, const char *kind)
 static void test_retrain_once_per_episode_and_cooldown(void **state)
 {
     fixture *f = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 5);
+    gsl_rng *r = dwt_rng(5);
     feed(f, r, 0, 30, 200, 0, false);
     feed(f, r, 30, 60, 200, 1.0, true); /* x and c drift for an hour */
     assert_int_equal(count_kind(f->docs, "retrain"), 1);
@@ -672,8 +664,7 @@ static void test_reload_keeps_windows_and_applies_thresholds(void **state)
     dw_config *strict = config_with(f, "{psi: 50, ks: 0.99}", "10m");
     char err[512];
     assert_int_equal(dw_engine_reload(f->e, strict, err, sizeof err), 0);
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 6);
+    gsl_rng *r = dwt_rng(6);
     feed(f, r, 0, 20, 200, 1.0, false);
     assert_int_equal(count_alerts(f->docs, "features.x", "firing"), 0);
 
@@ -714,8 +705,7 @@ static int setup_alertmanager(void **state)
 static void test_reminders_for_alertmanager(void **state)
 {
     fixture *f = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 8);
+    gsl_rng *r = dwt_rng(8);
     feed(f, r, 0, 20, 200, 0, false);
     feed(f, r, 20, 40, 200, 1.5, false); /* features.x drifts for 40 minutes */
     size_t i, k, firing = 0, reminders = 0;
@@ -762,8 +752,7 @@ static const char *dedup_of(json_t *docs, const char *column, const char *status
 static void test_firing_alert_survives_restart(void **state)
 {
     fixture *a = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 10);
+    gsl_rng *r = dwt_rng(10);
     feed(a, r, 0, 20, 200, 0, false);
     feed(a, r, 20, 20, 200, 1.5, false);
     const char *fired = dedup_of(a->docs, "features.x", "firing");
@@ -822,8 +811,7 @@ static void test_keep_firing_for_delays_resolve(void **state)
     fixture *keep = *state;
     fixture *fs[2] = {plain, keep};
     for (int k = 0; k < 2; k++) {
-        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-        gsl_rng_set(r, 2);
+        gsl_rng *r = dwt_rng(2);
         feed(fs[k], r, 0, 60, 200, 0, false);
         feed(fs[k], r, 60, 30, 200, 1.0, false);
         feed(fs[k], r, 90, 60, 200, 0, false);
@@ -841,22 +829,20 @@ static void test_keep_firing_for_delays_resolve(void **state)
 
 int main(void)
 {
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_quiet_then_drift_then_resolve, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rejects_are_counted_by_reason, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_record_from_the_future_cannot_hijack_event_time, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_junk_versions_age_out_for_a_real_one, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_same_input_same_documents, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_changing_record_shapes_count_the_right_columns, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delta_dense_equals_per_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delta_size_is_bounded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_flood_is_one_quality_alert, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reload_keeps_windows_and_applies_thresholds, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_firing_alert_survives_restart, setup, teardown),
+        TEST(test_quiet_then_drift_then_resolve),
+        TEST(test_rejects_are_counted_by_reason),
+        TEST(test_record_from_the_future_cannot_hijack_event_time),
+        TEST(test_junk_versions_age_out_for_a_real_one),
+        TEST(test_same_input_same_documents),
+        TEST(test_changing_record_shapes_count_the_right_columns),
+        TEST(test_partition_ahead_is_held_back),
+        TEST(test_delta_dense_equals_per_record),
+        TEST(test_delta_size_is_bounded),
+        TEST(test_missing_flood_is_one_quality_alert),
+        TEST(test_reload_keeps_windows_and_applies_thresholds),
+        TEST(test_firing_alert_survives_restart),
         cmocka_unit_test_teardown(test_keep_firing_for_delays_resolve, teardown),
         cmocka_unit_test_setup_teardown(test_reminders_for_alertmanager, setup_alertmanager,
                                         teardown),

@@ -1,0 +1,66 @@
+/* Small helpers shared by unit tests that watch what a sink writes to
+ * stdout (test_notifier.c, test_outbox.c): stdout captured in a temporary
+ * file, and the JSON documents written there checked by id. Include after
+ * cmocka.h. */
+#ifndef DW_TEST_UTIL_H
+#define DW_TEST_UTIL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    char path[64];
+    int fd;    /* the file stdout goes to */
+    int saved; /* the real stdout */
+} dwt_capture;
+
+/* From now on stdout goes to a new temporary file. */
+static inline void dwt_capture_start(dwt_capture *c)
+{
+    snprintf(c->path, sizeof c->path, "/tmp/dw_test_stdout_XXXXXX");
+    c->fd = mkstemp(c->path);
+    assert_true(c->fd >= 0);
+    fflush(stdout);
+    c->saved = dup(STDOUT_FILENO);
+    dup2(c->fd, STDOUT_FILENO);
+}
+
+/* stdout back to where it went before. */
+static inline void dwt_capture_stop(dwt_capture *c)
+{
+    fflush(stdout);
+    dup2(c->saved, STDOUT_FILENO);
+    close(c->saved);
+}
+
+/* The captured lines are exactly n JSON documents whose "id"s are want[],
+ * in that order, each with a string "sent_at" when sent_at is set. Closes
+ * and removes the file. */
+static inline void dwt_capture_expect_ids(dwt_capture *c, const char *const *want, size_t n,
+                                          bool sent_at)
+{
+    FILE *f = fdopen(c->fd, "r");
+    assert_non_null(f);
+    rewind(f);
+    char line[4096];
+    size_t k = 0;
+    while (fgets(line, sizeof line, f)) {
+        json_t *d = json_loads(line, 0, NULL);
+        assert_non_null(d);
+        assert_true(k < n);
+        assert_string_equal(json_string_value(json_object_get(d, "id")), want[k]);
+        if (sent_at)
+            assert_non_null(json_string_value(json_object_get(d, "sent_at")));
+        json_decref(d);
+        k++;
+    }
+    assert_int_equal(k, n);
+    fclose(f);
+    unlink(c->path);
+}
+
+#endif
