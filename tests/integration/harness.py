@@ -28,6 +28,9 @@ Running a test
                                 prints PASS/FAIL lines, returns
                                 (passed, failed).
     workdir(prefix)             a fresh temporary directory (see main()).
+    ROOT                        the source tree (examples/, docs/, ...).
+    read(path) -> text; write_jsonl(path, records): dicts as compact JSON
+                                lines.
     args(argv, doc, budget_s=None, exact=False) -> (binary, case names)
                                 the command line BINARY [CASE...] of a
                                 test (exact: BINARY alone): the binary's
@@ -92,6 +95,9 @@ driftwatch
         path of an existing input file. Runs `driftwatch reference build`
         and fails with its stderr when it fails.
     validate(dw, config_path)   `driftwatch validate -c`; fails on rc != 0.
+    check_json(dw, ref, cur, *opts) -> (exit status, document, stderr)
+        `driftwatch check --json --reference REF [OPTS] CUR`; fails unless
+        it exits 0 (no drift) or 1 (drift or quality issue).
     config_head(models, windows=("15m",), brokers="127.0.0.1:9",
                 topic="unused", group="unused", fast=False, kafka_extra="")
         -> YAML text: the kafka:, models: and windows: sections of a
@@ -162,12 +168,16 @@ from datetime import datetime, timezone
 from receiver import Receiver as _Receiver
 
 __all__ = [
-    "main", "skip", "need_tool", "need_module", "budget", "remaining", "check", "run_cases",
-    "workdir", "args", "report", "Checks", "wait_for", "spawn", "stop", "stderr_tail", "log_msgs", "counters",
-    "free_port", "run", "mock_kafka", "produce", "consume", "KafkaTopic", "build_reference",
-    "validate", "config_head", "scraped", "iso", "ms_of", "Receiver", "http", "metrics", "metric", "status",
-    "native_doc", "DriverTest", "unittest_main",
+    "ROOT", "read", "write_jsonl", "main", "skip", "need_tool", "need_module", "budget", "remaining", "check", "run_cases",
+    "workdir", "args", "report", "Checks", "wait_for", "spawn", "stop", "stderr_tail",
+    "log_msgs", "counters", "free_port", "run", "mock_kafka", "produce", "consume",
+    "KafkaTopic", "build_reference", "validate", "check_json", "config_head", "scraped", "iso",
+    "ms_of", "Receiver", "http", "metrics", "metric", "status", "native_doc", "DriverTest",
+    "unittest_main",
 ]
+
+# The source tree (tests/integration/../..): examples/, reference_stats/, docs/.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 _procs = []
 _receivers = []
@@ -654,15 +664,26 @@ class KafkaTopic:
 
 # ---------------------------------------------------------------- driftwatch
 
+def read(path):
+    """The text of a file."""
+    with open(path) as f:
+        return f.read()
+
+
+def write_jsonl(path, records):
+    """records (dicts) as compact JSON, one a line."""
+    with open(path, "w") as f:
+        for r in records:
+            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+
+
 def build_reference(dw, path, records, model=None, args=()):
     """`driftwatch reference build` over records; returns the reference."""
     if isinstance(records, (str, os.PathLike)):
         src = records
     else:
         src = os.path.splitext(path)[0] + ".train.jsonl"
-        with open(src, "w") as f:
-            for r in records:
-                f.write(json.dumps(r, separators=(",", ":")) + "\n")
+        write_jsonl(src, records)
     cmd = [dw, "reference", "build", "--input", src, "--output", path]
     if model is not None:
         cmd += ["--model", model]
@@ -670,6 +691,15 @@ def build_reference(dw, path, records, model=None, args=()):
     check(r.returncode == 0, "reference build failed (rc %d): %s" % (r.returncode, r.stderr))
     with open(path) as f:
         return json.load(f)
+
+
+def check_json(dw, ref, cur, *opts):
+    """`driftwatch check --json`: (exit status, document, stderr)."""
+    r = run([dw, "check", "--json", "--reference", ref] + [str(o) for o in opts] + [cur],
+            timeout=120)
+    check(r.returncode in (0, 1), "check %s failed (%d): %s"
+          % (cur, r.returncode, r.stderr.strip()))
+    return r.returncode, json.loads(r.stdout), r.stderr
 
 
 def validate(dw, config_path):

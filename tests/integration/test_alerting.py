@@ -54,10 +54,7 @@ def minute_of(s):
 
 # ---------------------------------------------------------------- data
 
-def write_jsonl(path, recs):
-    with open(path, "w") as f:
-        for r in recs:
-            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+write_jsonl = h.write_jsonl
 
 
 def record(ts, i, model, names, values, version="v1"):

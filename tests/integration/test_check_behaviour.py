@@ -27,7 +27,6 @@ that --psi, --ks, --alpha and --min-samples change decisions the documented
 way, and that --column overrides one column only. The observed rates are
 printed. Exits 1 on any failure.
 """
-import json
 import math
 import os
 import sys
@@ -142,15 +141,11 @@ def build_ref(path_csv, path_json):
 
 
 def check_json(ref, cur, *opts):
-    out = run("check", "--json", "--reference", ref, *opts, cur)
-    if out.returncode not in (0, 1):
-        print("check failed (%d): %s" % (out.returncode, out.stderr.strip()))
-        sys.exit(1)
+    rc, doc, err = h.check_json(DW, ref, cur, *opts)
     # Nothing on stderr on success (this also catches sanitizer reports,
     # which exit 1 like a drift verdict).
-    check(out.stderr == "", "check %s: stderr: %s" % (cur, out.stderr.strip()[:2000]))
-    doc = json.loads(out.stdout)
-    return out.returncode, doc, {c["name"]: c for c in doc["columns"]}
+    check(err == "", "check %s: stderr: %s" % (cur, err.strip()[:2000]))
+    return rc, doc, {c["name"]: c for c in doc["columns"]}
 
 
 def drifted(doc):

@@ -29,7 +29,7 @@ import sys
 import harness as h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = h.ROOT
 
 BUDGET_S = 100  # hard bound: the test fails rather than hang
 TOPIC = "model-logs"

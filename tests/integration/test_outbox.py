@@ -17,7 +17,7 @@ import subprocess
 import harness as h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = h.ROOT
 
 DRIVER = os.environ.get("NOTIFY_DRIVER", "")
 DRIFTWATCH = os.environ.get("DRIFTWATCH", "")

@@ -96,10 +96,7 @@ def stream(hours, seed, flip=None, regression=False, orphans=0, duplicates=0, ra
     return preds, labs, truth
 
 
-def write_jsonl(path, recs):
-    with open(path, "w") as f:
-        for r in recs:
-            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+write_jsonl = h.write_jsonl
 
 
 def merged(preds, labs):

@@ -120,10 +120,7 @@ def record(ts, i, num, score):
             "prediction": {"score": round(float(score), 4)}}
 
 
-def write_jsonl(path, recs):
-    with open(path, "w") as f:
-        for r in recs:
-            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+write_jsonl = h.write_jsonl
 
 
 def build_reference(path):

@@ -36,10 +36,11 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import harness as h  # noqa: E402
 from harness import run_cases  # noqa: E402
+
+ROOT = h.ROOT
 
 DW = None
 PORT = None

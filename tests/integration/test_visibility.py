@@ -25,7 +25,7 @@ import urllib.request
 import harness as h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = h.ROOT
 Producer = h.need_module("confluent_kafka").Producer  # skips (77) without it
 
 DW = None

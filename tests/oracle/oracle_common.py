@@ -7,6 +7,26 @@ import sys
 failures = []
 
 
+def need(*modules):
+    """The modules imported, in order; exits 77 (meson's SKIP) when one is
+    not installed."""
+    import importlib
+    try:
+        return [importlib.import_module(m) for m in modules]
+    except ImportError as e:
+        print("SKIP: %s (Debian's python3-numpy, -scipy, -sklearn)" % e)
+        sys.exit(77)
+
+
+def driver_arg(doc):
+    """The driver named on the command line; prints doc and exits 2
+    unless there is exactly one argument."""
+    if len(sys.argv) != 2:
+        print(doc)
+        sys.exit(2)
+    return sys.argv[1]
+
+
 def fail(msg):
     failures.append(msg)
     print("MISMATCH: " + msg)

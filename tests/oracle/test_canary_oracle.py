@@ -21,14 +21,9 @@ import math
 import sys
 import warnings
 
-try:
-    import numpy as np
-    from scipy import stats
-except ImportError:
-    print("numpy/scipy not installed: skipping")
-    sys.exit(77)
+from oracle_common import driver_arg, fail, finish, need, rel_ok, run
 
-from oracle_common import fail, finish, rel_ok, run
+np, stats = need("numpy", "scipy.stats")
 # The documented pooling of sparse chi-squared columns (chi2.h), which
 # comparisons share with reference drift.
 from test_stats_oracle import pool_sparse
@@ -308,10 +303,7 @@ def check_categorical(driver, rng):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: test_canary_oracle.py CANARY_DRIVER")
-        return 2
-    driver = sys.argv[1]
+    driver = driver_arg("usage: test_canary_oracle.py CANARY_DRIVER")
     check_sketch(driver, np.random.default_rng(20261130))
     check_layout(driver, np.random.default_rng(31))
     check_sketch_panes(driver, np.random.default_rng(13))

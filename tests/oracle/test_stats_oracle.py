@@ -16,7 +16,7 @@ import sys
 import numpy as np
 from scipy import special, stats
 
-from oracle_common import fail, failures, rel_ok, run
+from oracle_common import driver_arg, fail, finish, rel_ok, run
 
 # Tolerances, with their reasons:
 # chi2: the task requires agreement with scipy to 1e-9 relative; both sides
@@ -445,10 +445,7 @@ def check_categorical(driver, rng):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: test_stats_oracle.py STATS_DRIVER")
-        return 2
-    driver = sys.argv[1]
+    driver = driver_arg("usage: test_stats_oracle.py STATS_DRIVER")
     check_chi2(driver, np.random.default_rng(20240601))
     check_psi_counts(driver, np.random.default_rng(7))
     check_psi_numeric_edge_cases(driver)
@@ -456,11 +453,7 @@ def main():
     check_ks(driver, np.random.default_rng(12345))
     check_bh(driver, np.random.default_rng(99))
     check_categorical(driver, np.random.default_rng(2024))
-    if failures:
-        print("FAILED: %d mismatches" % len(failures))
-        return 1
-    print("all oracle checks passed")
-    return 0
+    return finish("stats")
 
 
 if __name__ == "__main__":
