@@ -56,6 +56,23 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* The names copied out of the command line (option keys, sink types,
+ * header names): every one freed by owned_free() on the way out. */
+static char *owned[MAX_SINKS * (MAX_OPTIONS + 1) + MAX_HEADERS];
+static size_t n_owned;
+
+static char *own_prefix(const char *v, const char *eq)
+{
+    return owned[n_owned++] = dw_strndup(v, (size_t)(eq - v));
+}
+
+static void owned_free(void)
+{
+    for (size_t i = 0; i < n_owned; i++)
+        free(owned[i]);
+    n_owned = 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *input = NULL, *stats_path = NULL, *stdout_format = NULL;
@@ -63,10 +80,7 @@ int main(int argc, char **argv)
     const char *sink_types[MAX_SINKS];
     size_t n_webhooks = 0;
     dw_sink_kv sink_opts[MAX_SINKS][MAX_OPTIONS];
-    char *opt_store[MAX_SINKS][MAX_OPTIONS];
     size_t n_sink_opts[MAX_SINKS] = {0};
-    char *type_store[MAX_SINKS];
-    size_t n_type_store = 0;
     char *filter_models[MAX_FILTERS], *filter_columns[MAX_FILTERS];
     size_t n_filter_models = 0, n_filter_columns = 0;
     const char *filter_severity = NULL;
@@ -74,7 +88,6 @@ int main(int argc, char **argv)
     long long timeout_ms = 2000, drain_ms = 60000, min_interval_ms = 0, queue_size = 0;
     dw_notifier_options opts = {0};
     dw_sink_kv headers[MAX_HEADERS];
-    char *header_store[MAX_HEADERS];
     size_t n_headers = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -100,8 +113,7 @@ int main(int argc, char **argv)
             char *eq = strchr(v, '=');
             if (!eq || n_webhooks + (size_t)want_stdout >= MAX_SINKS)
                 return usage("--sink takes TYPE=URL (at most 8 sinks)");
-            type_store[n_type_store] = dw_strndup(v, (size_t)(eq - v));
-            sink_types[n_webhooks] = type_store[n_type_store++];
+            sink_types[n_webhooks] = own_prefix(v, eq);
             webhooks[n_webhooks++] = eq + 1;
         } else if (strcmp(a, "--option") == 0) {
             NEED_VALUE;
@@ -109,8 +121,7 @@ int main(int argc, char **argv)
             if (!eq || n_webhooks == 0 || n_sink_opts[n_webhooks - 1] >= MAX_OPTIONS)
                 return usage("--option takes KEY=VALUE after --webhook or --sink (at most 8)");
             size_t si = n_webhooks - 1, k = n_sink_opts[si]++;
-            opt_store[si][k] = dw_strndup(v, (size_t)(eq - v));
-            sink_opts[si][k].key = opt_store[si][k];
+            sink_opts[si][k].key = own_prefix(v, eq);
             sink_opts[si][k].value = eq + 1;
         } else if (strcmp(a, "--filter-model") == 0) {
             NEED_VALUE;
@@ -149,8 +160,7 @@ int main(int argc, char **argv)
             char *eq = strchr(v, '=');
             if (!eq || n_headers >= MAX_HEADERS)
                 return usage("--header takes NAME=VALUE (at most 8)");
-            header_store[n_headers] = dw_strndup(v, (size_t)(eq - v));
-            headers[n_headers].key = header_store[n_headers];
+            headers[n_headers].key = own_prefix(v, eq);
             headers[n_headers].value = eq + 1;
             n_headers++;
         } else if (strcmp(a, "--backoff-base-ms") == 0) {
@@ -269,13 +279,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < n_docs; i++)
             json_decref(docs[i]);
         free(docs);
-        for (size_t i = 0; i < n_headers; i++)
-            free(header_store[i]);
-        for (size_t i = 0; i < n_type_store; i++)
-            free(type_store[i]);
-        for (size_t i = 0; i < n_webhooks; i++)
-            for (size_t k = 0; k < n_sink_opts[i]; k++)
-                free(opt_store[i][k]);
+        owned_free();
         return 2;
     }
 
@@ -329,12 +333,6 @@ int main(int argc, char **argv)
     if (so != stdout)
         fclose(so);
     json_decref(out);
-    for (size_t i = 0; i < n_headers; i++)
-        free(header_store[i]);
-    for (size_t i = 0; i < n_type_store; i++)
-        free(type_store[i]);
-    for (size_t i = 0; i < n_webhooks; i++)
-        for (size_t k = 0; k < n_sink_opts[i]; k++)
-            free(opt_store[i][k]);
+    owned_free();
     return 0;
 }

@@ -1,6 +1,7 @@
-/* Small helpers shared by unit tests that watch what a sink writes to
- * stdout (test_notifier.c, test_outbox.c): stdout captured in a temporary
- * file, and the JSON documents written there checked by id. Include after
+/* Small helpers shared by unit tests: stdout captured in a temporary file
+ * and the JSON documents written there checked by id (test_notifier.c,
+ * test_outbox.c, for the stdout sink); a table of texts for a
+ * missing-value predicate (test_table.c, test_value.c). Include after
  * cmocka.h. */
 #ifndef DW_TEST_UTIL_H
 #define DW_TEST_UTIL_H
@@ -62,5 +63,24 @@ static inline void dwt_capture_expect_ids(dwt_capture *c, const char *const *wan
     fclose(f);
     unlink(c->path);
 }
+
+/* A text of len bytes and whether a missing-value predicate must take it
+ * for missing. */
+typedef struct {
+    const char *text;
+    size_t len;
+    bool missing;
+} dwt_text_case;
+
+/* Checks fn (a predicate taking (const char *, size_t)) on every case of
+ * the array cases. */
+#define DWT_EXPECT_MISSING(fn, cases)                                                              \
+    do {                                                                                           \
+        for (size_t i_ = 0; i_ < sizeof(cases) / sizeof((cases)[0]); i_++)                         \
+            if ((fn((cases)[i_].text, (cases)[i_].len) != 0) != (cases)[i_].missing)               \
+                fail_msg("%s(\"%.*s\", %zu) is not %s", #fn, (int)(cases)[i_].len,                 \
+                         (cases)[i_].text, (cases)[i_].len,                                        \
+                         (cases)[i_].missing ? "true" : "false");                                  \
+    } while (0)
 
 #endif

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "driftwatch/reference.h"
 #include "driftwatch/reference_build.h"
 #include "driftwatch/value.h"
@@ -158,18 +160,21 @@ static void test_missing_forms(void **state)
 static void test_text_is_missing_list(void **state)
 {
     (void)state;
-    assert_true(dw_value_text_is_missing("", 0));
-    assert_true(dw_value_text_is_missing("NA", 2));
-    assert_true(dw_value_text_is_missing("NaN", 3));
-    assert_true(dw_value_text_is_missing("nan", 3));
-    assert_true(dw_value_text_is_missing("null", 4));
-    /* Only those: a prefix, other spellings and real values are not. */
-    assert_false(dw_value_text_is_missing("N", 1));
-    assert_false(dw_value_text_is_missing("nulls", 5));
-    assert_false(dw_value_text_is_missing("0", 1));
-    assert_false(dw_value_text_is_missing(" ", 1));
-    /* The length decides, not a NUL: "NA" inside a longer buffer. */
-    assert_true(dw_value_text_is_missing("NAxyz", 2));
+    static const dwt_text_case cases[] = {
+        {"", 0, true},
+        {"NA", 2, true},
+        {"NaN", 3, true},
+        {"nan", 3, true},
+        {"null", 4, true},
+        /* Only those: a prefix, other spellings and real values are not. */
+        {"N", 1, false},
+        {"nulls", 5, false},
+        {"0", 1, false},
+        {" ", 1, false},
+        /* The length decides, not a NUL: "NA" inside a longer buffer. */
+        {"NAxyz", 2, true},
+    };
+    DWT_EXPECT_MISSING(dw_value_text_is_missing, cases);
 }
 
 static void test_objects_arrays_and_bools_in_numeric_columns(void **state)
