@@ -1,6 +1,7 @@
-/* Hand-built reference columns and samples shared by the unit tests of the
- * statistics (test_chi2.c, test_drift.c, test_histogram.c, test_psi.c,
- * test_quality.c). Include after cmocka.h. */
+/* Hand-built references, columns and samples shared by the unit tests of
+ * the statistics and of what reads a reference (test_chi2.c, test_drift.c,
+ * test_histogram.c, test_model.c, test_psi.c, test_quality.c,
+ * test_reference.c, test_value.c). Include after cmocka.h. */
 #ifndef DW_TEST_COLUMN_FIXTURE_H
 #define DW_TEST_COLUMN_FIXTURE_H
 
@@ -8,7 +9,19 @@
 #include "driftwatch/sample.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* A reference of ncols zeroed columns, for dw_reference_free(). */
+static inline dw_reference *dwt_reference_new(size_t ncols)
+{
+    dw_reference *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    r->ncols = ncols;
+    r->cols = calloc(ncols, sizeof *r->cols);
+    assert_non_null(r->cols);
+    return r;
+}
 
 /* A numeric column with the edges given (nbins bins), no counts. */
 static inline dw_ref_column dwt_numeric_col(double *edges, size_t nbins)

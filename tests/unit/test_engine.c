@@ -103,17 +103,27 @@ static void feed(fixture *f, gsl_rng *r, int64_t from_min, int minutes, int per_
         }
 }
 
-/* (column, status) pairs of every captured alert, in order. */
+/* The objects of arr whose string member k1 is v1 and (k2 not NULL) k2 is v2. */
+static size_t count_matching(json_t *arr, const char *k1, const char *v1, const char *k2,
+                             const char *v2)
+{
+    size_t n = 0, i;
+    json_t *o;
+    json_array_foreach (arr, i, o) {
+        const char *s1 = json_string_value(json_object_get(o, k1));
+        const char *s2 = k2 ? json_string_value(json_object_get(o, k2)) : NULL;
+        n += s1 && !strcmp(s1, v1) && (!k2 || (s2 && !strcmp(s2, v2)));
+    }
+    return n;
+}
+
+/* The captured alerts of column with status, over every document. */
 static size_t count_alerts(json_t *docs, const char *column, const char *status)
 {
-    size_t n = 0, i, k;
-    json_t *d, *a;
+    size_t n = 0, i;
+    json_t *d;
     json_array_foreach (docs, i, d)
-        json_array_foreach (json_object_get(d, "alerts"), k, a) {
-            if (!strcmp(json_string_value(json_object_get(a, "column")), column) &&
-                !strcmp(json_string_value(json_object_get(a, "status")), status))
-                n++;
-        }
+        n += count_matching(json_object_get(d, "alerts"), "column", column, "status", status);
     return n;
 }
 
@@ -601,12 +611,7 @@ static int setup_retrain(void **state)
 
 static size_t count_kind(json_t *docs, const char *kind)
 {
-    size_t n = 0, i;
-    json_t *d;
-    json_array_foreach (docs, i, d)
-        if (!strcmp(json_string_value(json_object_get(d, "kind")), kind))
-            n++;
-    return n;
+    return count_matching(docs, "kind", kind, NULL, NULL);
 }
 
 /* A 1-hour drift in 2 columns: one trigger per episode, not one per

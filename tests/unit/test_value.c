@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "column_fixture.h"
 #include "test_util.h"
 
 #include "driftwatch/reference.h"
@@ -23,13 +24,10 @@ typedef struct cols {
 
 static int setup(void **state)
 {
-    dw_reference *ref = calloc(1, sizeof *ref);
-    ref->ncols = 2;
-    ref->cols = calloc(2, sizeof *ref->cols);
+    dw_reference *ref = dwt_reference_new(2);
 
     dw_ref_column *num = &ref->cols[0];
-    num->name = strdup("features.x");
-    num->type = DW_COL_NUMERIC;
+    num->name = strdup("features.x"); /* the builders set the type */
     double v[10];
     for (int i = 0; i < 10; i++)
         v[i] = 10 - i; /* unsorted on purpose: the builder sorts */
@@ -37,7 +35,6 @@ static int setup(void **state)
 
     dw_ref_column *cat = &ref->cols[1];
     cat->name = strdup("features.c");
-    cat->type = DW_COL_CATEGORICAL;
     static const char *const values[] = {"DE", "FR", "true", "5", "0.1"};
     static const uint64_t counts[] = {50, 30, 10, 5, 5};
     assert_int_equal(dw_build_categorical(cat, values, counts, 5, 0, 100), 0);
