@@ -508,6 +508,20 @@ static void sum_delta(void *ctx, const void *buf, size_t len, const dw_delta_cov
     dw_delta_free(&dd);
 }
 
+/* A second engine on f's configuration: f's engine sums its deltas into
+ * *a (writer 1), the second engine into *b (writer 2); free both. */
+static dw_engine *delta_pair(fixture *f, delta_sum **a, delta_sum **b)
+{
+    dw_engine *e2 = NULL;
+    char err[512];
+    assert_int_equal(dw_engine_new(f->cfg, &e2, err, sizeof err), 0);
+    *a = calloc(1, sizeof **a);
+    *b = calloc(1, sizeof **b);
+    dw_engine_state_enable(f->e, 1, sum_delta, *a);
+    dw_engine_state_enable(e2, 2, sum_delta, *b);
+    return e2;
+}
+
 /* A delta of a busy pane (most counters touched: the encoder lists them by
  * a pass over the counters) holds the same counts, in ascending slots, as
  * one delta per record (a few counters: sorted). */
@@ -515,12 +529,8 @@ static void test_delta_dense_equals_per_record(void **state)
 {
     fixture *f = *state;
     enum { N = 3000 };
-    dw_engine *e2 = NULL;
-    char err[512];
-    assert_int_equal(dw_engine_new(f->cfg, &e2, err, sizeof err), 0);
-    delta_sum *dense = calloc(1, sizeof *dense), *single = calloc(1, sizeof *single);
-    dw_engine_state_enable(f->e, 1, sum_delta, dense);
-    dw_engine_state_enable(e2, 2, sum_delta, single);
+    delta_sum *dense, *single;
+    dw_engine *e2 = delta_pair(f, &dense, &single);
     int s1 = dw_engine_source(f->e, "t", 0), s2 = dw_engine_source(e2, "t", 0);
     dw_engine_source_assigned(f->e, s1, true);
     dw_engine_source_assigned(e2, s2, true);
@@ -558,12 +568,8 @@ static void test_delta_size_is_bounded(void **state)
 {
     fixture *f = *state;
     enum { PARTS = 30, PER = 3000 };
-    dw_engine *e2 = NULL;
-    char err[512];
-    assert_int_equal(dw_engine_new(f->cfg, &e2, err, sizeof err), 0);
-    delta_sum *busy = calloc(1, sizeof *busy), *single = calloc(1, sizeof *single);
-    dw_engine_state_enable(f->e, 1, sum_delta, busy);
-    dw_engine_state_enable(e2, 2, sum_delta, single);
+    delta_sum *busy, *single;
+    dw_engine *e2 = delta_pair(f, &busy, &single);
     int s1[PARTS], s2[PARTS];
     for (int p = 0; p < PARTS; p++) {
         s1[p] = dw_engine_source(f->e, "t", p);

@@ -354,8 +354,7 @@ static void test_queue_overflow_drops_oldest_and_counts(void **state)
         snprintf(id, sizeof id, "n-%d", i);
         assert_int_equal(dw_notifier_submit(n, make_doc(id, "firing", NULL)), 0);
     }
-    dw_sink_stats st;
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    dw_sink_stats st = dwt_stats(n, 0);
     assert_int_equal(st.submitted, 5);
     assert_int_equal(st.dropped, 2);
     assert_int_equal(st.queued, 3);
@@ -366,7 +365,7 @@ static void test_queue_overflow_drops_oldest_and_counts(void **state)
     dw_notifier_resume(n);
     assert_int_equal(dw_notifier_drain(n, 10000), 0);
     dw_log_set_level((dw_log_level)old_level);
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    st = dwt_stats(n, 0);
     assert_int_equal(st.sent, 3);
     assert_int_equal(st.queued, 0);
     assert_int_equal(st.failed, 0);
@@ -393,8 +392,7 @@ static void test_only_resolved_is_skipped_when_not_sent(void **state)
     assert_int_equal(dw_notifier_submit(n, make_doc("n-9", "resolved", NULL)), 0);
     assert_int_equal(dw_notifier_submit(n, json_string("not an object")), DW_ERR_INVALID);
     assert_int_equal(dw_notifier_drain(n, 10000), 0);
-    dw_sink_stats st;
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    dw_sink_stats st = dwt_stats(n, 0);
     assert_int_equal(st.skipped, 1);
     assert_int_equal(st.sent, 0);
     assert_int_equal(st.submitted, 1);
@@ -419,8 +417,7 @@ static void test_recently_delivered_id_is_not_sent_again(void **state)
     assert_int_equal(dw_notifier_submit(n, make_doc("r-1", "firing", NULL)), 0);
     assert_int_equal(dw_notifier_submit(n, make_doc("r-2", "firing", NULL)), 0);
     assert_int_equal(dw_notifier_drain(n, 10000), 0);
-    dw_sink_stats st;
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    dw_sink_stats st = dwt_stats(n, 0);
     assert_int_equal(st.sent, 2);
     assert_int_equal(st.deduplicated, 1);
     dw_notifier_free(n);

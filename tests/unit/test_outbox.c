@@ -369,8 +369,7 @@ static void test_notifier_keeps_undelivered_files_and_recovers_them(void **state
         snprintf(id, sizeof id, "n-%d", i);
         assert_int_equal(dw_notifier_submit(n, doc_with_id(id, i)), 0);
     }
-    dw_sink_stats st;
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    dw_sink_stats st = dwt_stats(n, 0);
     /* Bounded like the queue: the oldest went, with its file. */
     assert_int_equal(st.dropped, 1);
     assert_int_equal(st.outbox_depth, 3);
@@ -384,12 +383,12 @@ static void test_notifier_keeps_undelivered_files_and_recovers_them(void **state
     /* The next run queues them again; a document with an id it already
      * holds is not queued twice. */
     n = paused_notifier(sd, 3);
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    st = dwt_stats(n, 0);
     assert_int_equal(st.recovered, 3);
     assert_int_equal(st.queued, 3);
     assert_int_equal(st.outbox_depth, 3);
     assert_int_equal(dw_notifier_submit(n, doc_with_id("n-3", 3)), 0);
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    st = dwt_stats(n, 0);
     assert_int_equal(st.deduplicated, 1);
     assert_int_equal(st.queued, 3);
     assert_int_equal(outbox_files(sd), 3);
@@ -400,7 +399,7 @@ static void test_notifier_keeps_undelivered_files_and_recovers_them(void **state
     dw_notifier_resume(n);
     assert_int_equal(dw_notifier_drain(n, 10000), 0);
     dwt_capture_stop(&cap);
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    st = dwt_stats(n, 0);
     assert_int_equal(st.sent, 3);
     assert_int_equal(st.outbox_depth, 0);
     assert_int_equal(outbox_files(sd), 0);
@@ -420,8 +419,7 @@ static void test_notifier_without_a_usable_state_dir_still_runs(void **state)
     dw_log_set_level(DW_LOG_OFF); /* the expected error line */
     dw_notifier *n = paused_notifier(missing, 4);
     assert_int_equal(dw_notifier_submit(n, doc_with_id("x", 1)), 0);
-    dw_sink_stats st;
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    dw_sink_stats st = dwt_stats(n, 0);
     assert_int_equal(st.outbox_errors, 1);
     assert_int_equal(st.outbox_depth, 0);
     assert_int_equal(st.queued, 1);

@@ -1,10 +1,14 @@
 /* Small helpers shared by unit tests: stdout captured in a temporary file
- * and the JSON documents written there checked by id (test_notifier.c,
- * test_outbox.c, for the stdout sink); a table of texts for a
- * missing-value predicate (test_table.c, test_value.c). Include after
+ * and the JSON documents written there checked by id, and a sink's
+ * statistics (test_notifier.c, test_outbox.c); a table of texts for a
+ * missing-value predicate (test_table.c, test_value.c); the one record of
+ * a JSON text scanned (test_scanner.c, test_timestamp.c). Include after
  * cmocka.h. */
 #ifndef DW_TEST_UTIL_H
 #define DW_TEST_UTIL_H
+
+#include "driftwatch/notifier.h"
+#include "driftwatch/scanner.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -36,6 +40,25 @@ static inline void dwt_capture_stop(dwt_capture *c)
     fflush(stdout);
     dup2(c->saved, STDOUT_FILENO);
     close(c->saved);
+}
+
+/* The record of json (a single object) scanned into fields (cap of them);
+ * fails unless there is one. s must outlive the record's fields. */
+static inline dw_scan_record dwt_scan_one(dw_scanner *s, const char *json, dw_scan_field *fields,
+                                          size_t cap)
+{
+    dw_scan_init(s, json, strlen(json));
+    dw_scan_record rec = {.fields = fields, .cap = cap};
+    assert_int_equal(dw_scan_next(s, &rec), 1);
+    return rec;
+}
+
+/* The statistics of sink i of n (which must have it). */
+static inline dw_sink_stats dwt_stats(dw_notifier *n, size_t i)
+{
+    dw_sink_stats st;
+    assert_int_equal(dw_notifier_stats(n, i, &st), 0);
+    return st;
 }
 
 /* The captured lines are exactly n JSON documents whose "id"s are want[],
