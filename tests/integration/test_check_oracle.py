@@ -274,16 +274,13 @@ def critical_values(n, m, k, alpha=ALPHA):
 
 
 def bh(pvals):
-    p = np.asarray(pvals, dtype=float)
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p)
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adj = np.minimum.accumulate(scaled[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adj, 1.0)
-    return out
+    """Benjamini-Hochberg adjusted p-values from the definition: p's is the
+    smallest min(1, p_j * m / rank_j) over the p_j >= p (rank_j: p_j's
+    1-based place in ascending order; tied values get the same result)."""
+    ranked = sorted(float(v) for v in pvals)
+    m = len(ranked)
+    step = [min(1.0, ranked[j] * m / (j + 1)) for j in range(m)]
+    return [min(step[ranked.index(float(v)):]) for v in pvals]
 
 
 # ------------------------------------------------------------ runner ----

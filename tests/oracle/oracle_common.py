@@ -49,6 +49,20 @@ def rel_ok(got, want, rtol):
     return abs(got - want) <= rtol * abs(want)
 
 
+def run_checks(usage, what, checks):
+    """The main of an oracle test: each (check, seed) of checks runs as
+    check(driver, numpy.random.default_rng(seed)), or check(driver) when
+    seed is None, driver named on the command line; returns finish(what)."""
+    import numpy as np
+    driver = driver_arg(usage)
+    for check, seed in checks:
+        if seed is None:
+            check(driver)
+        else:
+            check(driver, np.random.default_rng(seed))
+    return finish(what)
+
+
 def finish(what):
     """The exit status of an oracle test: 1 after any mismatch."""
     if failures:

@@ -21,7 +21,7 @@ import math
 import sys
 import warnings
 
-from oracle_common import driver_arg, fail, finish, need, rel_ok, run
+from oracle_common import fail, need, rel_ok, run, run_checks
 
 np, stats = need("numpy", "scipy.stats")
 # The documented pooling of sparse chi-squared columns (chi2.h), which
@@ -303,13 +303,9 @@ def check_categorical(driver, rng):
 
 
 def main():
-    driver = driver_arg("usage: test_canary_oracle.py CANARY_DRIVER")
-    check_sketch(driver, np.random.default_rng(20261130))
-    check_layout(driver, np.random.default_rng(31))
-    check_sketch_panes(driver, np.random.default_rng(13))
-    check_numeric(driver, np.random.default_rng(4242))
-    check_categorical(driver, np.random.default_rng(77))
-    return finish("canary")
+    return run_checks("usage: test_canary_oracle.py CANARY_DRIVER", "canary", [
+        (check_sketch, 20261130), (check_layout, 31), (check_sketch_panes, 13),
+        (check_numeric, 4242), (check_categorical, 77)])
 
 
 if __name__ == "__main__":
