@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "config_fixture.h"
+
 #include "driftwatch/config.h"
 #include "driftwatch/delta.h"
 #include "driftwatch/engine.h"
@@ -59,17 +61,13 @@ static int setup(void **state)
     dwt_build_reference(f->dir, f->refpath, 1, 20000);
     char err[512];
 
-    char yaml[2048];
-    snprintf(yaml, sizeof yaml,
-             "kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
-             "models:\n  - name: m\n    reference: \"%s\"\n"
-             "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
-             "%s"
-             "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
-             "%s%s",
-             f->refpath, alerts_yaml, sinks_yaml, extra_yaml);
-    assert_int_equal(
-        dw_config_parse("test.yaml", yaml, strlen(yaml), NULL, &f->cfg, err, sizeof err), 0);
+    f->cfg = dwt_parse_fmt("kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
+                           "models:\n  - name: m\n    reference: \"%s\"\n"
+                           "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
+                           "%s"
+                           "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
+                           "%s%s",
+                           f->refpath, alerts_yaml, sinks_yaml, extra_yaml);
     assert_int_equal(dw_engine_new(f->cfg, &f->e, err, sizeof err), 0);
     f->docs = json_array();
     dw_engine_on_emit(f->e, capture, f);
@@ -650,20 +648,14 @@ static void test_retrain_once_per_episode_and_cooldown(void **state)
 
 static dw_config *config_with(fixture *f, const char *thresholds, const char *window)
 {
-    char yaml[2048], err[512];
-    snprintf(yaml, sizeof yaml,
-             "kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
-             "models:\n  - name: m\n    reference: \"%s\"\n"
-             "windows:\n  - {name: 10m, length: %s, slide: 1m}\n"
-             "thresholds: %s\n"
-             "alerts: {for: 2}\n"
-             "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
-             "sinks: []\n",
-             f->refpath, window, thresholds);
-    dw_config *cfg = NULL;
-    assert_int_equal(
-        dw_config_parse("reload.yaml", yaml, strlen(yaml), NULL, &cfg, err, sizeof err), 0);
-    return cfg;
+    return dwt_parse_fmt("kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
+                         "models:\n  - name: m\n    reference: \"%s\"\n"
+                         "windows:\n  - {name: 10m, length: %s, slide: 1m}\n"
+                         "thresholds: %s\n"
+                         "alerts: {for: 2}\n"
+                         "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
+                         "sinks: []\n",
+                         f->refpath, window, thresholds);
 }
 
 /* SIGHUP: a changed threshold changes the next evaluation, the windows keep

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "config_fixture.h"
+
 #include "driftwatch/config.h"
 #include "driftwatch/delta.h"
 #include "driftwatch/engine.h"
@@ -80,21 +82,15 @@ static int g_max_new;
 
 static dw_config *make_config(const char *ref)
 {
-    char yaml[2048], err[512];
-    snprintf(yaml, sizeof yaml,
-             "kafka: {brokers: \"127.0.0.1:1\", topics: [in]}\n"
-             "models:\n  - name: m\n    reference: \"%s\"\n"
-             "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
-             "  - {name: 30m, length: 30m, slide: 5m}\n"
-             "alerts: {for: 2}\n"
-             "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
-             "evaluation: {max_new_categories: %d}\n"
-             "sinks: []\n",
-             ref, g_max_new ? g_max_new : 32);
-    dw_config *cfg = NULL;
-    assert_int_equal(dw_config_parse("state.yaml", yaml, strlen(yaml), NULL, &cfg, err, sizeof err),
-                     0);
-    return cfg;
+    return dwt_parse_fmt("kafka: {brokers: \"127.0.0.1:1\", topics: [in]}\n"
+                         "models:\n  - name: m\n    reference: \"%s\"\n"
+                         "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
+                         "  - {name: 30m, length: 30m, slide: 5m}\n"
+                         "alerts: {for: 2}\n"
+                         "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
+                         "evaluation: {max_new_categories: %d}\n"
+                         "sinks: []\n",
+                         ref, g_max_new ? g_max_new : 32);
 }
 
 static dw_engine *make_engine(const dw_config *cfg)
