@@ -48,15 +48,17 @@ static const char minimal_yaml[] = "kafka:\n"
     "  - name: fraud\n"                                                                            \
     "    reference: r.json\n"
 
-/* The alerts: block and the time: lateness and idle timeout cfg holds. */
-static void expect_alerts_and_time(const dw_config *cfg, dw_alerts_config want, int64_t lateness_ms,
-                                   int64_t idle_ms)
+/* The alerts: block (for, clear_psi, clear_ks, keep_firing_for, group_by_model)
+ * and the time: lateness and idle timeout cfg holds. */
+static void expect_alerts_and_time(const dw_config *cfg, int for_evaluations, double clear_psi,
+                                   double clear_ks, int64_t keep_ms, bool group_by_model,
+                                   int64_t lateness_ms, int64_t idle_ms)
 {
-    assert_int_equal(cfg->alerts.for_evaluations, want.for_evaluations);
-    assert_close(cfg->alerts.clear_psi, want.clear_psi, EPS);
-    assert_close(cfg->alerts.clear_ks, want.clear_ks, EPS);
-    assert_int_equal(cfg->alerts.keep_firing_for_ms, want.keep_firing_for_ms);
-    assert_int_equal(cfg->alerts.group_by_model, want.group_by_model);
+    assert_int_equal(cfg->alerts.for_evaluations, for_evaluations);
+    assert_close(cfg->alerts.clear_psi, clear_psi, EPS);
+    assert_close(cfg->alerts.clear_ks, clear_ks, EPS);
+    assert_int_equal(cfg->alerts.keep_firing_for_ms, keep_ms);
+    assert_int_equal(cfg->alerts.group_by_model, group_by_model);
     assert_int_equal(cfg->time.allowed_lateness_ms, lateness_ms);
     assert_int_equal(cfg->time.idle_timeout_ms, idle_ms);
 }
@@ -113,13 +115,7 @@ static void test_minimal_defaults(void **state)
     assert_close(t->unseen_rate, 0.01, EPS);
     assert_close(t->false_alarms_per_week, 1.0, EPS);
 
-    expect_alerts_and_time(cfg,
-                           (dw_alerts_config){.for_evaluations = 2,
-                                              .clear_psi = 0.1,
-                                              .clear_ks = 0.05,
-                                              .keep_firing_for_ms = 0,
-                                              .group_by_model = true},
-                           60000, 30000);
+    expect_alerts_and_time(cfg, 2, 0.1, 0.05, 0, true, 60000, 30000);
 
     assert_int_equal(cfg->nsinks, 1);
     const dw_sink_config *s = &cfg->sinks[0];
@@ -385,13 +381,7 @@ static void test_full_file(void **state)
     assert_ptr_equal(dw_config_find_window(cfg, "day"), &cfg->windows[1]);
     assert_null(dw_config_find_window(cfg, "1h"));
 
-    expect_alerts_and_time(cfg,
-                           (dw_alerts_config){.for_evaluations = 3,
-                                              .clear_psi = 0.15,
-                                              .clear_ks = 0.1,
-                                              .keep_firing_for_ms = 600000,
-                                              .group_by_model = false},
-                           120000, 0);
+    expect_alerts_and_time(cfg, 3, 0.15, 0.1, 600000, false, 120000, 0);
 
     assert_int_equal(cfg->nsinks, 5);
     const dw_sink_config *s = &cfg->sinks[0];
