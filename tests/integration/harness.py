@@ -168,12 +168,12 @@ from datetime import datetime, timezone
 from receiver import Receiver as _Receiver
 
 __all__ = [
-    "ROOT", "read", "write_jsonl", "main", "skip", "need_tool", "need_module", "budget", "remaining", "check", "run_cases",
-    "workdir", "args", "report", "Checks", "wait_for", "spawn", "stop", "stderr_tail",
-    "log_msgs", "counters", "free_port", "run", "mock_kafka", "produce", "consume",
-    "KafkaTopic", "build_reference", "validate", "check_json", "config_head", "scraped", "iso",
-    "ms_of", "Receiver", "http", "metrics", "metric", "status", "native_doc", "DriverTest",
-    "unittest_main",
+    "ROOT", "read", "write_jsonl", "main", "skip", "need_tool", "need_module", "budget",
+    "remaining", "check", "run_cases", "workdir", "args", "report", "Checks", "wait_for",
+    "spawn", "stop", "stderr_tail", "log_msgs", "counters", "free_port", "run", "mock_kafka",
+    "produce", "consume", "KafkaTopic", "build_reference", "validate", "check_json",
+    "config_head", "scraped", "iso", "ms_of", "Receiver", "http", "metrics", "metric", "status",
+    "native_doc", "DriverTest", "unittest_main",
 ]
 
 # The source tree (tests/integration/../..): examples/, reference_stats/, docs/.
