@@ -62,11 +62,7 @@ SEEDS = {"flush": 4001, "outbox": 4002}
 
 # ---------------------------------------------------------------- helpers
 
-iso, ms_of = h.iso, h.ms_of
-
-
-def spawn(args, name, env=None):
-    return h.spawn(args, name, env=env)
+iso, ms_of, spawn = h.iso, h.ms_of, h.spawn
 
 
 def terminate(proc, cap):

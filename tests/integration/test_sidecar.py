@@ -73,11 +73,7 @@ TOPICS = {"main": ("model-logs", 3), "malformed": ("malformed-logs", 3),
 
 # ---------------------------------------------------------------- helpers
 
-def spawn(args, name):
-    return h.spawn(args, name)
-
-
-iso = h.iso
+iso, spawn = h.iso, h.spawn
 
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")

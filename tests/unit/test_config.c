@@ -48,6 +48,29 @@ static const char minimal_yaml[] = "kafka:\n"
     "  - name: fraud\n"                                                                            \
     "    reference: r.json\n"
 
+/* Window w of cfg: its name, length, slide and number of panes. */
+static void expect_window(const dw_config *cfg, size_t w, const char *name, int64_t length_ms,
+                          int64_t slide_ms, int panes)
+{
+    assert_true(w < cfg->nwindows);
+    assert_string_equal(cfg->windows[w].name, name);
+    assert_int_equal(cfg->windows[w].length_ms, length_ms);
+    assert_int_equal(cfg->windows[w].slide_ms, slide_ms);
+    assert_int_equal(cfg->windows[w].panes, panes);
+}
+
+/* The http: and log: settings of cfg. */
+static void expect_http_and_log(const dw_config *cfg, const char *listen, const char *host,
+                                int port, bool enabled, dw_log_level level, dw_log_format format)
+{
+    assert_string_equal(cfg->http.listen, listen);
+    assert_string_equal(cfg->http.host, host);
+    assert_int_equal(cfg->http.port, port);
+    assert_int_equal(cfg->http.enabled, enabled);
+    assert_int_equal(cfg->log.level, level);
+    assert_int_equal(cfg->log.format, format);
+}
+
 /* The alerts: block (for, clear_psi, clear_ks, keep_firing_for, group_by_model)
  * and the time: lateness and idle timeout cfg holds. */
 static void expect_alerts_and_time(const dw_config *cfg, int for_evaluations, double clear_psi,
@@ -99,10 +122,7 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(cfg->models[0].ncolumns, 0);
 
     assert_int_equal(cfg->nwindows, 1);
-    assert_string_equal(cfg->windows[0].name, "15m");
-    assert_int_equal(cfg->windows[0].length_ms, 15 * 60000);
-    assert_int_equal(cfg->windows[0].slide_ms, 60000);
-    assert_int_equal(cfg->windows[0].panes, 15);
+    expect_window(cfg, 0, "15m", 15 * 60000, 60000, 15);
 
     const dw_thresholds *t = &cfg->thresholds;
     assert_close(t->alpha, 0.01, EPS);
@@ -133,12 +153,7 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(s->nparams, 0);
 
     assert_int_equal(cfg->nretrain, 0);
-    assert_string_equal(cfg->http.listen, "0.0.0.0:9187");
-    assert_string_equal(cfg->http.host, "0.0.0.0");
-    assert_int_equal(cfg->http.port, 9187);
-    assert_true(cfg->http.enabled);
-    assert_int_equal(cfg->log.level, DW_LOG_INFO);
-    assert_int_equal(cfg->log.format, DW_LOG_JSON);
+    expect_http_and_log(cfg, "0.0.0.0:9187", "0.0.0.0", 9187, true, DW_LOG_INFO, DW_LOG_JSON);
     /* No state_dir: the default that works where the process runs
      * (/var/lib/driftwatch in the image, ~/.local/state/driftwatch on a
      * laptop). */
@@ -155,13 +170,8 @@ static void test_omitted_sections_get_defaults(void **state)
     (void)state;
     dw_config *cfg = dwt_parse_ok(BASE, NULL);
     assert_int_equal(cfg->nwindows, 2);
-    assert_string_equal(cfg->windows[0].name, "15m");
-    assert_int_equal(cfg->windows[0].length_ms, 900000);
-    assert_int_equal(cfg->windows[0].slide_ms, 60000);
-    assert_string_equal(cfg->windows[1].name, "1h");
-    assert_int_equal(cfg->windows[1].length_ms, 3600000);
-    assert_int_equal(cfg->windows[1].slide_ms, 300000);
-    assert_int_equal(cfg->windows[1].panes, 12);
+    expect_window(cfg, 0, "15m", 900000, 60000, 15);
+    expect_window(cfg, 1, "1h", 3600000, 300000, 12);
     assert_int_equal(cfg->nsinks, 1);
     assert_string_equal(cfg->sinks[0].type, "stdout");
     assert_string_equal(cfg->sinks[0].name, "stdout");
@@ -370,14 +380,10 @@ static void test_full_file(void **state)
     assert_null(dw_config_find_model(cfg, "other", NULL));
 
     assert_int_equal(cfg->nwindows, 3);
-    assert_string_equal(cfg->windows[0].name, "5m");
-    assert_int_equal(cfg->windows[0].panes, 10);
-    assert_int_equal(cfg->windows[1].length_ms, 86400000);
-    assert_int_equal(cfg->windows[1].panes, 24);
+    expect_window(cfg, 0, "5m", 300000, 30000, 10);
+    expect_window(cfg, 1, "day", 86400000, 3600000, 24);
     /* Name defaults to the length, slide to the length (tumbling). */
-    assert_string_equal(cfg->windows[2].name, "2h");
-    assert_int_equal(cfg->windows[2].slide_ms, 7200000);
-    assert_int_equal(cfg->windows[2].panes, 1);
+    expect_window(cfg, 2, "2h", 7200000, 7200000, 1);
     assert_ptr_equal(dw_config_find_window(cfg, "day"), &cfg->windows[1]);
     assert_null(dw_config_find_window(cfg, "1h"));
 
@@ -426,12 +432,7 @@ static void test_full_file(void **state)
     assert_int_equal(rt->cooldown_ms, 6 * 3600000);
     assert_ptr_equal(rt->type, dw_sink_ops_find("airflow")->name);
 
-    assert_string_equal(cfg->http.listen, "[::1]:9999");
-    assert_string_equal(cfg->http.host, "::1");
-    assert_int_equal(cfg->http.port, 9999);
-    assert_false(cfg->http.enabled);
-    assert_int_equal(cfg->log.level, DW_LOG_DEBUG);
-    assert_int_equal(cfg->log.format, DW_LOG_TEXT);
+    expect_http_and_log(cfg, "[::1]:9999", "::1", 9999, false, DW_LOG_DEBUG, DW_LOG_TEXT);
     assert_string_equal(cfg->state_dir, "/cfg/state");
     assert_false(cfg->state_dir_default);
     assert_int_equal(cfg->evaluation.max_new_categories, 64);
