@@ -201,21 +201,19 @@ static void cmd_table(void)
     dw_perf_free(perf);
 }
 
+static void cmd_class(void)
+{
+    cmd_perf(DW_PERF_CLASSIFICATION);
+}
+
+static void cmd_reg(void)
+{
+    cmd_perf(DW_PERF_REGRESSION);
+}
+
 int main(void)
 {
-    char cmd[32];
-    while (scanf("%31s", cmd) == 1) {
-        if (strcmp(cmd, "class") == 0)
-            cmd_perf(DW_PERF_CLASSIFICATION);
-        else if (strcmp(cmd, "reg") == 0)
-            cmd_perf(DW_PERF_REGRESSION);
-        else if (strcmp(cmd, "cbpe") == 0)
-            cmd_cbpe();
-        else if (strcmp(cmd, "table") == 0)
-            cmd_table();
-        else
-            die(cmd);
-        fflush(stdout);
-    }
-    return 0;
+    static const driver_command cmds[] = {
+        {"class", cmd_class}, {"reg", cmd_reg}, {"cbpe", cmd_cbpe}, {"table", cmd_table}};
+    return run_commands(cmds, sizeof cmds / sizeof cmds[0]);
 }
