@@ -1,4 +1,5 @@
 #include "driftwatch/alert.h"
+#include "driftwatch/hash.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -62,19 +63,14 @@ const char *dw_alert_state_name(dw_alert_state s)
  * needed: the key only has to be stable and well spread. */
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
-    for (; s && *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    h ^= 0x1f;
-    h *= 1099511628211ULL;
-    return h;
+    h = dw_fnv1a(h, s, s ? strlen(s) : 0);
+    return dw_fnv1a(h, "\x1f", 1);
 }
 
 void dw_alert_dedup_key(const char *model, const char *version, const char *column,
                         const char *window, const char *kind, char out[17])
 {
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = DW_FNV1A_SEED;
     h = fnv1a(h, model);
     h = fnv1a(h, version ? version : "");
     h = fnv1a(h, column);

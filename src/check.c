@@ -379,8 +379,7 @@ json_t *dw_check_report_json(const dw_check_report *r)
         json_object_set_new(o, "name", json_string(r->ref->cols[j].name));
         json_object_set_new(o, "input_column",
                             r->bound[j] ? json_string(r->bound[j]) : json_null());
-        json_object_set_new(o, "type",
-                            json_string(res->type == DW_COL_NUMERIC ? "numeric" : "categorical"));
+        json_object_set_new(o, "type", json_string(dw_status_col_type_name(res->type)));
         json_object_set_new(o, "count", json_integer((json_int_t)res->count));
         json_object_set_new(o, "missing", json_integer((json_int_t)res->missing));
         json_object_set_new(o, "missing_rate", dw_json_number(res->quality.missing_rate));
@@ -389,23 +388,15 @@ json_t *dw_check_report_json(const dw_check_report *r)
         json_object_set_new(o, "type_errors", json_integer((json_int_t)res->quality.type_errors));
         json_object_set_new(o, "drift", json_boolean(res->drift));
         json_object_set_new(o, "quality_issue", json_boolean(res->quality_issue));
-        json_t *why = json_array();
-        static const char *const reasons[] = {"missing", "type_errors", "out_of_range", "unseen"};
-        for (unsigned b = 0; b < 4; b++)
-            if (res->quality_reasons & (1u << b))
-                json_array_append_new(why, json_string(reasons[b]));
-        json_object_set_new(o, "quality_reasons", why);
+        json_object_set_new(o, "quality_reasons", dw_status_quality_reasons_json(res));
+        /* The test objects as the status document renders them, with KS's
+         * critical value instead of p_adjusted (a column member here,
+         * docs/check.md). */
         if (res->has_ks)
-            json_object_set_new(o, "ks",
-                                json_pack("{s:o,s:o,s:o}", "statistic",
-                                          dw_json_number(res->ks.statistic), "p_value",
-                                          dw_json_number(res->ks.p_value), "critical",
-                                          dw_json_number(res->ks_critical)));
+            json_object_set_new(
+                o, "ks", dw_status_test_json(res, DW_STATUS_TEST_KS, DW_STATUS_TEST_CRITICAL));
         if (res->has_chi2)
-            json_object_set_new(o, "chi2",
-                                json_pack("{s:o,s:i,s:o}", "statistic",
-                                          dw_json_number(res->chi2.statistic), "df", res->chi2.df,
-                                          "p_value", dw_json_number(res->chi2.p_value)));
+            json_object_set_new(o, "chi2", dw_status_test_json(res, DW_STATUS_TEST_CHI2, 0));
         json_object_set_new(o, "psi", dw_json_number(res->psi));
         json_object_set_new(o, "psi_critical", dw_json_number(res->psi_critical));
         json_object_set_new(o, "p_adjusted", dw_json_number(res->p_adjusted));
@@ -428,15 +419,7 @@ json_t *dw_check_report_json(const dw_check_report *r)
                                 json_integer((json_int_t)c->new_overflow));
             json_object_set_new(o, "unseen_rate", dw_json_number(res->quality.unseen_rate));
         }
-        json_object_set_new(
-            o, "thresholds",
-            json_pack("{s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o}", "alpha", dw_json_number(th->alpha),
-                      "psi", dw_json_number(th->psi_threshold), "ks",
-                      dw_json_number(th->ks_threshold), "min_samples", (json_int_t)th->min_samples,
-                      "missing_rate_delta", dw_json_number(th->missing_rate_delta),
-                      "type_error_rate", dw_json_number(th->type_error_rate), "out_of_range_rate",
-                      dw_json_number(th->out_of_range_rate), "unseen_rate",
-                      dw_json_number(th->unseen_rate)));
+        json_object_set_new(o, "thresholds", dw_status_thresholds_json(th, true));
         json_array_append_new(cols, o);
     }
     free(order);

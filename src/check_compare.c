@@ -4,16 +4,12 @@
 #include "driftwatch/check_compare.h"
 
 #include "driftwatch/error.h"
+#include "driftwatch/status.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static json_t *jnum(double x)
-{
-    return isfinite(x) ? json_real(x) : json_null();
-}
 
 json_t *dw_compare_column_json(const dw_compare_column *cc, const char *name)
 {
@@ -21,20 +17,27 @@ json_t *dw_compare_column_json(const dw_compare_column *cc, const char *name)
     json_t *t = json_object();
     if (r->has_ks)
         json_object_set_new(t, "ks",
-                            json_pack("{s:o,s:o,s:o,s:o}", "statistic", jnum(r->ks.statistic),
-                                      "p_value", jnum(r->ks.p_value), "p_adjusted",
-                                      jnum(r->p_adjusted), "n_eff", jnum(r->ks.n_eff)));
+                            dw_status_test_json(r, DW_STATUS_TEST_KS,
+                                                DW_STATUS_TEST_P_ADJUSTED | DW_STATUS_TEST_N_EFF));
     if (r->has_chi2)
         json_object_set_new(t, "chi2",
-                            json_pack("{s:o,s:i,s:o,s:o}", "statistic", jnum(r->chi2.statistic),
-                                      "df", r->chi2.df, "p_value", jnum(r->chi2.p_value),
-                                      "p_adjusted", jnum(r->p_adjusted)));
-    json_object_set_new(t, "psi", jnum(r->psi));
-    return json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:o}", "name", name ? name : r->ref ? r->ref->name : "", "type",
-                     r->type == DW_COL_NUMERIC ? "numeric" : "categorical", "verdict",
+                            dw_status_test_json(r, DW_STATUS_TEST_CHI2, DW_STATUS_TEST_P_ADJUSTED));
+    json_object_set_new(t, "psi", dw_json_number(r->psi));
+    return json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:o}", "name",
+                     name     ? name
+                     : r->ref ? r->ref->name
+                              : "",
+                     "type", dw_status_col_type_name(r->type), "verdict",
                      dw_verdict_name(cc->verdict), "divergent", r->drift, "baseline_samples",
-                     (json_int_t)cc->n_baseline, "candidate_samples",
-                     (json_int_t)cc->n_candidate, "tests", t);
+                     (json_int_t)cc->n_baseline, "candidate_samples", (json_int_t)cc->n_candidate,
+                     "tests", t);
+}
+
+json_t *dw_compare_summary_json(const dw_compare_summary *s)
+{
+    return json_pack("{s:I,s:I,s:I,s:I}", "compared", (json_int_t)s->compared, "failed",
+                     (json_int_t)s->failed, "inconclusive", (json_int_t)s->inconclusive, "passed",
+                     (json_int_t)s->passed);
 }
 
 char *dw_compare_reason(const dw_compare_column *cols, size_t n, const dw_compare_summary *sum,
@@ -84,14 +87,10 @@ dw_verdict dw_check_compare(const dw_check_report *baseline, const dw_check_repo
                 json_array_append_new(jc, dw_compare_column_json(&cols[j], NULL));
     char why[700];
     dw_compare_reason(cols, n, &sum, why, sizeof why);
-    *doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:I,s:I,s:I,s:I},s:{s:f,s:f,s:f,s:I},s:o}",
-                     "version", "1", "baseline", baseline_name, "candidate", candidate_name,
-                     "verdict", dw_verdict_name(sum.verdict), "reason", why, "summary",
-                     "compared", (json_int_t)sum.compared, "failed", (json_int_t)sum.failed,
-                     "inconclusive", (json_int_t)sum.inconclusive, "passed",
-                     (json_int_t)sum.passed, "thresholds", "alpha", th->alpha, "psi",
-                     th->psi_threshold, "ks", th->ks_threshold, "min_samples",
-                     (json_int_t)th->min_samples, "columns", jc);
+    *doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "version", "1", "baseline", baseline_name,
+                     "candidate", candidate_name, "verdict", dw_verdict_name(sum.verdict), "reason",
+                     why, "summary", dw_compare_summary_json(&sum), "thresholds",
+                     dw_status_thresholds_json(th, false), "columns", jc);
     free(cols);
     return sum.verdict;
 }

@@ -495,13 +495,33 @@ static int parse_windows(dw_yaml_ctx *c, yaml_node_t *root)
 
 /* ------------------------------------------------- alerts, time, misc */
 
+/* alerts.clear_<stat>: the level an alert of that statistic clears below
+ * (default def, at most hi), which must not be above thresholds.<stat>
+ * (fire, 0 when that test is off) that fires it. */
+static int clear_level(dw_yaml_ctx *c, yaml_node_t *sec, const char *stat, double def, double hi,
+                       double fire, double *out)
+{
+    char key[32];
+    yaml_node_t *w;
+    snprintf(key, sizeof key, "clear_%s", stat);
+    int rc = dw_yaml_get_double(c, sec, "alerts", key, def, 0, false, hi, false, out, &w);
+    if (rc)
+        return rc;
+    if (w && fire > 0 && *out > fire)
+        return dw_yaml_fail(c, w, DW_ERR_INVALID,
+                            "alerts.%s: %g is above thresholds.%s %g (an alert must clear below "
+                            "the level that fires it)",
+                            key, *out, stat, fire);
+    return 0;
+}
+
 static int parse_alerts(dw_yaml_ctx *c, yaml_node_t *root)
 {
     static const char *const keys[] = {"for", "clear_psi", "clear_ks", "keep_firing_for",
                                        "group_by_model"};
     dw_alerts_config *a = &c->cfg->alerts;
     const dw_thresholds *t = &c->cfg->thresholds;
-    yaml_node_t *sec, *w;
+    yaml_node_t *sec;
     int rc = dw_yaml_get_section(c, root, "", "alerts", keys, NELEM(keys), &sec);
     if (rc)
         return rc;
@@ -516,22 +536,9 @@ static int parse_alerts(dw_yaml_ctx *c, yaml_node_t *root)
         def_psi = t->psi_threshold;
     if (t->ks_threshold > 0 && t->ks_threshold < def_ks)
         def_ks = t->ks_threshold;
-    if ((rc = dw_yaml_get_double(c, sec, "alerts", "clear_psi", def_psi, 0, false, INFINITY, false,
-                                 &a->clear_psi, &w)))
+    if ((rc = clear_level(c, sec, "psi", def_psi, INFINITY, t->psi_threshold, &a->clear_psi)) ||
+        (rc = clear_level(c, sec, "ks", def_ks, 1, t->ks_threshold, &a->clear_ks)))
         return rc;
-    if (w && t->psi_threshold > 0 && a->clear_psi > t->psi_threshold)
-        return dw_yaml_fail(c, w, DW_ERR_INVALID,
-                            "alerts.clear_psi: %g is above thresholds.psi %g (an alert must clear "
-                            "below the level that fires it)",
-                            a->clear_psi, t->psi_threshold);
-    if ((rc = dw_yaml_get_double(c, sec, "alerts", "clear_ks", def_ks, 0, false, 1, false,
-                                 &a->clear_ks, &w)))
-        return rc;
-    if (w && t->ks_threshold > 0 && a->clear_ks > t->ks_threshold)
-        return dw_yaml_fail(c, w, DW_ERR_INVALID,
-                            "alerts.clear_ks: %g is above thresholds.ks %g (an alert must clear "
-                            "below the level that fires it)",
-                            a->clear_ks, t->ks_threshold);
     if ((rc = dw_yaml_get_duration(c, sec, "alerts", "keep_firing_for", 0, 0,
                                    30LL * 24 * 3600 * 1000, &a->keep_firing_for_ms, NULL)))
         return rc;
@@ -836,6 +843,39 @@ static int parse_filter(dw_yaml_ctx *c, yaml_node_t *v, const char *path, dw_sin
     return 0;
 }
 
+/* Parses one element of a named sequence into out (see parse_named_seq). */
+typedef int (*entry_parser)(dw_yaml_ctx *c, yaml_node_t *v, const char *path, void *out);
+
+/* The sequence v at key (sinks, retrain) of up to max entries, each parsed
+ * by parse into an array of size-byte elements whose char * at name_off
+ * must differ from the earlier entries' ("duplicate <what> name"). The
+ * array and its length are stored before the first entry is parsed, so
+ * dw_config_free() releases a partly parsed list. */
+static int parse_named_seq(dw_yaml_ctx *c, yaml_node_t *v, const char *key, size_t max, size_t size,
+                           size_t name_off, entry_parser parse, const char *what, void **items,
+                           size_t *nitems)
+{
+    char ip[DW_YAML_PATHLEN];
+    int rc = dw_yaml_check_seq(c, v, key, 0, max);
+    if (rc)
+        return rc;
+    size_t n = dw_yaml_seq_size(v);
+    char *a = dw_calloc(n, size);
+    *items = a;
+    *nitems = n;
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *it = dw_yaml_seq_item(c, v, i);
+        if ((rc = parse(c, it, dw_yaml_index_path(ip, key, i), a + i * size)))
+            return rc;
+        const char *name = *(char **)(a + i * size + name_off);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(*(char **)(a + j * size + name_off), name))
+                return dw_yaml_fail(c, dw_yaml_map_get(c, it, "name"), DW_ERR_INVALID,
+                                    "%s.name: duplicate %s name \"%s\"", ip, what, name);
+    }
+    return 0;
+}
+
 static void free_sink(dw_sink_config *s)
 {
     free(s->name);
@@ -846,8 +886,9 @@ static void free_sink(dw_sink_config *s)
     dw_yaml_free_kv(s->params, s->nparams);
 }
 
-static int parse_sink(dw_yaml_ctx *c, yaml_node_t *v, const char *path, dw_sink_config *s)
+static int parse_sink(dw_yaml_ctx *c, yaml_node_t *v, const char *path, void *out)
 {
+    dw_sink_config *s = out;
     static const char *const common[] = {"name",    "type",         "url",
                                          "timeout", "max_retries",  "send_resolved",
                                          "headers", "min_interval", "filter"};
@@ -881,7 +922,6 @@ static int parse_sinks(dw_yaml_ctx *c, yaml_node_t *root)
 {
     dw_config *cfg = c->cfg;
     yaml_node_t *v = dw_yaml_map_get(c, root, "sinks");
-    char ip[DW_YAML_PATHLEN];
     if (dw_yaml_is_null(v)) {
         cfg->sinks = dw_calloc(1, sizeof *cfg->sinks);
         cfg->nsinks = 1;
@@ -893,22 +933,12 @@ static int parse_sinks(dw_yaml_ctx *c, yaml_node_t *root)
         s->send_resolved = true;
         return 0;
     }
-    int rc = dw_yaml_check_seq(c, v, "sinks", 0, DW_CONFIG_MAX_SINKS);
-    if (rc)
-        return rc;
-    size_t n = dw_yaml_seq_size(v);
-    cfg->sinks = dw_calloc(n, sizeof *cfg->sinks);
-    cfg->nsinks = n;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *it = dw_yaml_seq_item(c, v, i);
-        if ((rc = parse_sink(c, it, dw_yaml_index_path(ip, "sinks", i), &cfg->sinks[i])))
-            return rc;
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(cfg->sinks[j].name, cfg->sinks[i].name))
-                return dw_yaml_fail(c, dw_yaml_map_get(c, it, "name"), DW_ERR_INVALID,
-                                    "%s.name: duplicate sink name \"%s\"", ip, cfg->sinks[i].name);
-    }
-    return 0;
+    void *items = NULL;
+    int rc =
+        parse_named_seq(c, v, "sinks", DW_CONFIG_MAX_SINKS, sizeof *cfg->sinks,
+                        offsetof(dw_sink_config, name), parse_sink, "sink", &items, &cfg->nsinks);
+    cfg->sinks = items;
+    return rc;
 }
 
 static void free_retrain(dw_retrain_config *r)
@@ -920,9 +950,9 @@ static void free_retrain(dw_retrain_config *r)
     dw_yaml_free_kv(r->params, r->nparams);
 }
 
-static int parse_retrain_entry(dw_yaml_ctx *c, yaml_node_t *v, const char *path,
-                               dw_retrain_config *r)
+static int parse_retrain_entry(dw_yaml_ctx *c, yaml_node_t *v, const char *path, void *out)
 {
+    dw_retrain_config *r = out;
     static const char *const common[] = {"name",        "type",   "url", "model",
                                          "min_columns", "window", "for", "cooldown"};
     const dw_sink_ops *type;
@@ -953,6 +983,11 @@ static int parse_retrain_entry(dw_yaml_ctx *c, yaml_node_t *v, const char *path,
         (rc = dw_yaml_get_duration(c, v, path, "cooldown", 6 * 3600000, 0, 30LL * 24 * 3600 * 1000,
                                    &r->cooldown_ms, NULL)))
         return rc;
+    /* Rules and sinks share the notifier's names (logs, metrics). */
+    for (size_t j = 0; j < c->cfg->nsinks; j++)
+        if (!strcmp(c->cfg->sinks[j].name, r->name))
+            return dw_yaml_fail(c, dw_yaml_map_get(c, v, "name"), DW_ERR_INVALID,
+                                "%s.name: \"%s\" is already the name of a sink", path, r->name);
     return 0;
 }
 
@@ -960,33 +995,14 @@ static int parse_retrain(dw_yaml_ctx *c, yaml_node_t *root)
 {
     dw_config *cfg = c->cfg;
     yaml_node_t *v = dw_yaml_map_get(c, root, "retrain");
-    char ip[DW_YAML_PATHLEN];
     if (dw_yaml_is_null(v))
         return 0;
-    int rc = dw_yaml_check_seq(c, v, "retrain", 0, DW_CONFIG_MAX_RETRAIN);
-    if (rc)
-        return rc;
-    size_t n = dw_yaml_seq_size(v);
-    cfg->retrain = dw_calloc(n, sizeof *cfg->retrain);
-    cfg->nretrain = n;
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *it = dw_yaml_seq_item(c, v, i);
-        if ((rc = parse_retrain_entry(c, it, dw_yaml_index_path(ip, "retrain", i),
-                                      &cfg->retrain[i])))
-            return rc;
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(cfg->retrain[j].name, cfg->retrain[i].name))
-                return dw_yaml_fail(c, dw_yaml_map_get(c, it, "name"), DW_ERR_INVALID,
-                                    "%s.name: duplicate retrain target name \"%s\"", ip,
-                                    cfg->retrain[i].name);
-        /* Rules and sinks share the notifier's names (logs, metrics). */
-        for (size_t j = 0; j < cfg->nsinks; j++)
-            if (!strcmp(cfg->sinks[j].name, cfg->retrain[i].name))
-                return dw_yaml_fail(c, dw_yaml_map_get(c, it, "name"), DW_ERR_INVALID,
-                                    "%s.name: \"%s\" is already the name of a sink", ip,
-                                    cfg->retrain[i].name);
-    }
-    return 0;
+    void *items = NULL;
+    int rc = parse_named_seq(c, v, "retrain", DW_CONFIG_MAX_RETRAIN, sizeof *cfg->retrain,
+                             offsetof(dw_retrain_config, name), parse_retrain_entry,
+                             "retrain target", &items, &cfg->nretrain);
+    cfg->retrain = items;
+    return rc;
 }
 
 /* ------------------------------------------------------------ top level */

@@ -100,6 +100,17 @@ static int io_fail(dw_csv *c, char *errbuf, size_t errlen)
                 strerror(errno));
 }
 
+/* Appends one byte to the record buffer (bounded: append() stops at
+ * DW_CSV_MAX_RECORD bytes, end_field() at DW_CSV_MAX_FIELDS fields). */
+static void rec_push(dw_csv *c, char ch)
+{
+    if (c->reclen + 1 >= c->reccap) {
+        c->reccap = c->reccap ? c->reccap * 2 : 4096;
+        c->rec = dw_realloc(c->rec, c->reccap);
+    }
+    c->rec[c->reclen++] = ch;
+}
+
 static int append(dw_csv *c, int ch, size_t field_start, char *errbuf, size_t errlen)
 {
     if (c->reclen - field_start >= DW_CSV_MAX_FIELD)
@@ -110,11 +121,7 @@ static int append(dw_csv *c, int ch, size_t field_start, char *errbuf, size_t er
         return fail(c, errbuf, errlen, DW_ERR_LIMIT,
                     "%s:%zu: record is longer than %u bytes (the record size limit)", c->name,
                     c->rec_line, DW_CSV_MAX_RECORD);
-    if (c->reclen + 1 >= c->reccap) {
-        c->reccap = c->reccap ? c->reccap * 2 : 4096;
-        c->rec = dw_realloc(c->rec, c->reccap);
-    }
-    c->rec[c->reclen++] = (char)ch;
+    rec_push(c, (char)ch);
     return 0;
 }
 
@@ -124,11 +131,7 @@ static int end_field(dw_csv *c, size_t field_start, int quoted, char *errbuf, si
         return fail(c, errbuf, errlen, DW_ERR_LIMIT,
                     "%s:%zu: record has more than %d fields (the field count limit)", c->name,
                     c->rec_line, DW_CSV_MAX_FIELDS);
-    if (c->reclen + 1 >= c->reccap) {
-        c->reccap = c->reccap ? c->reccap * 2 : 4096;
-        c->rec = dw_realloc(c->rec, c->reccap);
-    }
-    c->rec[c->reclen++] = '\0';
+    rec_push(c, '\0');
     if (c->nfields == c->fieldcap) {
         c->fieldcap = c->fieldcap ? c->fieldcap * 2 : 64;
         c->offs = dw_realloc(c->offs, c->fieldcap * sizeof *c->offs);

@@ -571,10 +571,7 @@ static void comparison_status(const dw_engine *e, const model_entry *me, size_t 
     sc->start_ms = r->start_ms;
     sc->end_ms = r->end_ms;
     sc->summary = r->sum;
-    sc->alpha = cc->thresholds.alpha;
-    sc->psi_threshold = cc->thresholds.psi_threshold;
-    sc->ks_threshold = cc->thresholds.ks_threshold;
-    sc->min_samples = cc->thresholds.min_samples;
+    sc->thresholds = cc->thresholds;
     sc->columns = dw_calloc(c->ncmp + 1, sizeof *sc->columns);
     /* Failing and inconclusive columns first: they are the evidence. */
     static const dw_verdict order[] = {DW_VERDICT_FAIL, DW_VERDICT_INCONCLUSIVE, DW_VERDICT_PASS};

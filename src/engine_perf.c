@@ -13,6 +13,7 @@
 #include "driftwatch/alert.h"
 #include "driftwatch/cbpe.h"
 #include "driftwatch/error.h"
+#include "driftwatch/hash.h"
 #include "driftwatch/label_join.h"
 #include "driftwatch/log.h"
 #include "driftwatch/model.h"
@@ -88,11 +89,7 @@ struct dw_eng_perf {
 
 static int32_t class_id(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
+    uint64_t h = dw_fnv1a(DW_FNV1A_SEED, s, n);
     return (int32_t)((h ^ (h >> 31)) & 0x7fffffff);
 }
 

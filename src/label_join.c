@@ -279,10 +279,7 @@ dw_label_join *dw_label_join_new(const dw_join_config *cfg, dw_join_emit_fn emit
         return NULL;
     }
     dw_label_join *j = dw_calloc(1, sizeof *j);
-    j->cfg = c;
-    j->emit = emit;
-    j->ctx = ctx;
-    j->clock = INT64_MIN;
+    *j = (dw_label_join){.cfg = c, .emit = emit, .ctx = ctx, .clock = INT64_MIN};
     if (getrandom(&j->seed, sizeof j->seed, GRND_NONBLOCK) != (ssize_t)sizeof j->seed)
         j->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)j; /* still not constant */
     /* The budget covers everything this join allocates. */

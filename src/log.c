@@ -64,6 +64,14 @@ int64_t dw_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t dw_wall_ms_coarse(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME_COARSE, &ts) != 0)
+        return dw_wall_ms();
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Appends s to out as JSON string content (without quotes). */
 static void json_escape(char *out, size_t outlen, const char *s)
 {

@@ -57,13 +57,23 @@ size_t dw_psi_group(const uint64_t *ref, const uint64_t *cur, size_t n, uint64_t
     uint64_t id = 0, before = 0;
     r[0] = 0;
     c[0] = 0;
+    /* g = before * B / total only changes when before * B reaches
+     * (id + 1) * total: one compare per fine bin, a division only at the
+     * (at most B) bucket starts. With total * B over 64 bits, the 128-bit
+     * quotient for every bin. Both give the same buckets. */
+    const bool narrow = total <= UINT64_MAX / DW_PSI_BUCKETS;
+    uint64_t next = total; /* (id + 1) * total, when narrow */
     for (size_t i = 0; i < n; i++) {
         /* before < total: trailing empty reference bins stay in the last
          * bucket instead of forming an empty one. */
-        if (before < total) {
-            /* 128-bit product: before * B must not overflow for any count. */
-            __extension__ unsigned __int128 scaled = (unsigned __int128)before * DW_PSI_BUCKETS;
-            uint64_t g = (uint64_t)(scaled / total);
+        if (before < total && (!narrow || before * DW_PSI_BUCKETS >= next)) {
+            uint64_t g;
+            if (narrow) {
+                g = before * DW_PSI_BUCKETS / total;
+            } else {
+                __extension__ unsigned __int128 scaled = (unsigned __int128)before * DW_PSI_BUCKETS;
+                g = (uint64_t)(scaled / total);
+            }
             if (g > DW_PSI_BUCKETS - 1)
                 g = DW_PSI_BUCKETS - 1;
             if (g > id) {
@@ -72,6 +82,8 @@ size_t dw_psi_group(const uint64_t *ref, const uint64_t *cur, size_t n, uint64_t
                 c[k] = 0;
                 k++;
             }
+            if (narrow)
+                next = (id + 1) * total;
         }
         r[k - 1] += ref[i];
         c[k - 1] += cur[i];

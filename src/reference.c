@@ -5,11 +5,18 @@
  * JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)), stored as
  * "sha256:<64 lowercase hex>". Hashing the canonical serialisation rather
  * than the file bytes keeps the checksum independent of indentation, and 17
- * significant digits make every double round-trip exactly. */
+ * significant digits make every double round-trip exactly.
+ *
+ * Loading does not go through jansson's tree: src/reference_doc.c reads the
+ * document and hashes the same canonical bytes as it writes them (five times
+ * cheaper, see reference_doc_int.h). Writing still uses jansson, and
+ * dw_reference_save() loads what it wrote, so every saved file is checked
+ * against both. */
 #include "driftwatch/reference.h"
 
 #include "driftwatch/error.h"
 #include "driftwatch/histogram.h"
+#include "reference_doc_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -176,38 +183,38 @@ static int perr(const pctx *p, const char *fmt, ...)
     return dw_seterr(p->errbuf, p->errlen, DW_ERR_INVALID, "%s: %s", p->name, msg);
 }
 
-static int get_u64(const pctx *p, json_t *obj, const char *key, uint64_t *out)
+static int get_u64(const pctx *p, const dw_jnode *obj, const char *key, uint64_t *out)
 {
-    json_t *v = json_object_get(obj, key);
+    const dw_jnode *v = dw_jnode_get(obj, key);
     if (!v)
         return perr(p, "missing field \"%s\"", key);
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
+    if (!dw_jnode_is(v, DW_J_INT) || v->u.i < 0)
         return perr(p, "field \"%s\" must be a non-negative integer", key);
-    *out = (uint64_t)json_integer_value(v);
+    *out = (uint64_t)v->u.i;
     return 0;
 }
 
-static int get_double(const pctx *p, json_t *obj, const char *key, double *out)
+static int get_double(const pctx *p, const dw_jnode *obj, const char *key, double *out)
 {
-    json_t *v = json_object_get(obj, key);
+    const dw_jnode *v = dw_jnode_get(obj, key);
     if (!v)
         return perr(p, "missing field \"%s\"", key);
-    if (!json_is_number(v) || !isfinite(json_number_value(v)))
+    if (!dw_jnode_is_number(v) || !isfinite(dw_jnode_number(v)))
         return perr(p, "field \"%s\" must be a finite number", key);
-    *out = json_number_value(v);
+    *out = dw_jnode_number(v);
     return 0;
 }
 
 /* Optional string (absent or null -> NULL). */
-static int get_opt_str(const pctx *p, json_t *obj, const char *key, char **out)
+static int get_opt_str(const pctx *p, const dw_jnode *obj, const char *key, char **out)
 {
-    json_t *v = json_object_get(obj, key);
+    const dw_jnode *v = dw_jnode_get(obj, key);
     *out = NULL;
-    if (!v || json_is_null(v))
+    if (!v || dw_jnode_is(v, DW_J_NULL))
         return 0;
-    if (!json_is_string(v))
+    if (!dw_jnode_is(v, DW_J_STRING))
         return perr(p, "field \"%s\" must be a string or null", key);
-    *out = dw_strdup(json_string_value(v));
+    *out = dw_strdup(dw_jnode_string(v));
     return 0;
 }
 
@@ -219,7 +226,7 @@ static int add_u64(const pctx *p, uint64_t *sum, uint64_t x, const char *what)
     return 0;
 }
 
-static int parse_numeric(const pctx *p, json_t *jc, dw_ref_column *c)
+static int parse_numeric(const pctx *p, const dw_jnode *jc, dw_ref_column *c)
 {
     int rc;
     uint64_t nb = 0;
@@ -238,24 +245,22 @@ static int parse_numeric(const pctx *p, json_t *jc, dw_ref_column *c)
         return perr(p, "nbins must be between 1 and %d, found %llu", DW_MAX_BINS,
                     (unsigned long long)nb);
     c->nbins = (size_t)nb;
-    json_t *je = json_object_get(jc, "edges"), *jb = json_object_get(jc, "bin_counts");
-    if (!json_is_array(je))
+    const dw_jnode *je = dw_jnode_get(jc, "edges"), *jb = dw_jnode_get(jc, "bin_counts");
+    if (!dw_jnode_is(je, DW_J_ARRAY))
         return perr(p, "missing array \"edges\"");
-    if (!json_is_array(jb))
+    if (!dw_jnode_is(jb, DW_J_ARRAY))
         return perr(p, "missing array \"bin_counts\"");
-    if (json_array_size(je) != c->nbins + 1)
-        return perr(p, "\"edges\" has %zu entries, expected nbins + 1 = %zu", json_array_size(je),
-                    c->nbins + 1);
-    if (json_array_size(jb) != c->nbins)
-        return perr(p, "\"bin_counts\" has %zu entries, expected nbins = %zu", json_array_size(jb),
-                    c->nbins);
+    if (je->n != c->nbins + 1)
+        return perr(p, "\"edges\" has %zu entries, expected nbins + 1 = %zu", je->n, c->nbins + 1);
+    if (jb->n != c->nbins)
+        return perr(p, "\"bin_counts\" has %zu entries, expected nbins = %zu", jb->n, c->nbins);
     c->edges = dw_malloc((c->nbins + 1) * sizeof *c->edges);
     c->bin_counts = dw_malloc(c->nbins * sizeof *c->bin_counts);
     for (size_t i = 0; i <= c->nbins; i++) {
-        json_t *v = json_array_get(je, i);
-        if (!json_is_number(v) || !isfinite(json_number_value(v)))
+        const dw_jnode *v = &je->u.k[i];
+        if (!dw_jnode_is_number(v) || !isfinite(dw_jnode_number(v)))
             return perr(p, "edges[%zu] is not a finite number", i);
-        c->edges[i] = json_number_value(v);
+        c->edges[i] = dw_jnode_number(v);
         /* edges[0] may equal edges[1] (a bin of the minimum alone); from
          * index 1 on they must strictly increase (reference.h). */
         if (i == 1 && c->edges[1] < c->edges[0])
@@ -270,10 +275,10 @@ static int parse_numeric(const pctx *p, json_t *jc, dw_ref_column *c)
         return perr(p, "edges[nbins] (%.17g) differs from max (%.17g)", c->edges[c->nbins], c->max);
     uint64_t sum = 0;
     for (size_t i = 0; i < c->nbins; i++) {
-        json_t *v = json_array_get(jb, i);
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
+        const dw_jnode *v = &jb->u.k[i];
+        if (!dw_jnode_is(v, DW_J_INT) || v->u.i < 0)
             return perr(p, "bin_counts[%zu] is not a non-negative integer", i);
-        c->bin_counts[i] = (uint64_t)json_integer_value(v);
+        c->bin_counts[i] = (uint64_t)v->u.i;
         if ((rc = add_u64(p, &sum, c->bin_counts[i], "bin_counts")) < 0)
             return rc;
     }
@@ -289,34 +294,34 @@ static int cmp_strp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int parse_categorical(const pctx *p, json_t *jc, dw_ref_column *c)
+static int parse_categorical(const pctx *p, const dw_jnode *jc, dw_ref_column *c)
 {
     int rc;
     if ((rc = get_u64(p, jc, "other_count", &c->other_count)) < 0)
         return rc;
-    json_t *jcat = json_object_get(jc, "categories");
-    if (!json_is_array(jcat))
+    const dw_jnode *jcat = dw_jnode_get(jc, "categories");
+    if (!dw_jnode_is(jcat, DW_J_ARRAY))
         return perr(p, "missing array \"categories\"");
-    size_t n = json_array_size(jcat);
+    size_t n = jcat->n;
     if (n > DW_MAX_CATEGORIES)
         return perr(p, "%zu categories, more than the limit of %d", n, DW_MAX_CATEGORIES);
     c->categories = dw_calloc(n ? n : 1, sizeof *c->categories);
     c->cat_counts = dw_calloc(n ? n : 1, sizeof *c->cat_counts);
     uint64_t sum = c->other_count;
     for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(jcat, i), *jv = json_object_get(e, "value");
-        if (!json_is_object(e) || !json_is_string(jv))
+        const dw_jnode *e = &jcat->u.k[i], *jv = dw_jnode_get(e, "value");
+        if (!dw_jnode_is(e, DW_J_OBJECT) || !dw_jnode_is(jv, DW_J_STRING))
             return perr(p, "categories[%zu] must be an object with a string \"value\"", i);
-        size_t len = json_string_length(jv);
-        if (len == 0 || len > DW_MAX_NAME || memchr(json_string_value(jv), '\0', len))
+        size_t len = jv->n;
+        if (len == 0 || len > DW_MAX_NAME || memchr(dw_jnode_string(jv), '\0', len))
             return perr(p, "categories[%zu] value must be 1 to %d bytes without NUL", i,
                         DW_MAX_NAME);
-        json_t *jn = json_object_get(e, "count");
-        if (!json_is_integer(jn) || json_integer_value(jn) < 1)
+        const dw_jnode *jn = dw_jnode_get(e, "count");
+        if (!dw_jnode_is(jn, DW_J_INT) || jn->u.i < 1)
             return perr(p, "categories[%zu] (\"%s\") count must be a positive integer", i,
-                        json_string_value(jv));
-        c->categories[i] = dw_strdup(json_string_value(jv));
-        c->cat_counts[i] = (uint64_t)json_integer_value(jn);
+                        dw_jnode_string(jv));
+        c->categories[i] = dw_strdup(dw_jnode_string(jv));
+        c->cat_counts[i] = (uint64_t)jn->u.i;
         c->ncat = i + 1;
         if ((rc = add_u64(p, &sum, c->cat_counts[i], "category counts")) < 0)
             return rc;
@@ -341,18 +346,18 @@ static int parse_categorical(const pctx *p, json_t *jc, dw_ref_column *c)
     return 0;
 }
 
-static int parse_column(pctx *p, json_t *jc, size_t idx, uint64_t rows, dw_ref_column *c)
+static int parse_column(pctx *p, const dw_jnode *jc, size_t idx, uint64_t rows, dw_ref_column *c)
 {
     int rc;
     p->col = NULL;
-    if (!json_is_object(jc))
+    if (!dw_jnode_is(jc, DW_J_OBJECT))
         return perr(p, "columns[%zu] is not an object", idx);
-    json_t *jn = json_object_get(jc, "name");
-    if (!json_is_string(jn) || json_string_length(jn) == 0 || json_string_length(jn) > DW_MAX_NAME)
+    const dw_jnode *jn = dw_jnode_get(jc, "name");
+    if (!dw_jnode_is(jn, DW_J_STRING) || jn->n == 0 || jn->n > DW_MAX_NAME)
         return perr(p, "columns[%zu] needs a \"name\" of 1 to %d bytes", idx, DW_MAX_NAME);
-    c->name = dw_strdup(json_string_value(jn));
+    c->name = dw_strdup(dw_jnode_string(jn));
     p->col = c->name;
-    const char *type = json_string_value(json_object_get(jc, "type"));
+    const char *type = dw_jnode_string(dw_jnode_get(jc, "type"));
     if (!type)
         return perr(p, "missing string field \"type\"");
     if (!strcmp(type, "numeric"))
@@ -379,22 +384,22 @@ static int is_hex64(const char *s)
     return s[64] == '\0';
 }
 
-static int parse_root(pctx *p, json_t *root, dw_reference *ref)
+static int parse_root(pctx *p, const dw_jnode *root, dw_reference *ref)
 {
     int rc;
-    if (!json_is_object(root))
+    if (!dw_jnode_is(root, DW_J_OBJECT))
         return perr(p, "not a driftwatch reference (the top level is not a JSON object)");
-    const char *fmt = json_string_value(json_object_get(root, "format"));
+    const char *fmt = dw_jnode_string(dw_jnode_get(root, "format"));
     if (!fmt || strcmp(fmt, FORMAT_NAME))
         return perr(p, "not a driftwatch reference (\"format\" is not \"%s\")", FORMAT_NAME);
-    json_t *jv = json_object_get(root, "format_version");
-    if (!json_is_integer(jv))
+    const dw_jnode *jv = dw_jnode_get(root, "format_version");
+    if (!dw_jnode_is(jv, DW_J_INT))
         return perr(p, "missing integer field \"format_version\"");
-    if (json_integer_value(jv) != DW_REFERENCE_FORMAT_VERSION)
+    if (jv->u.i != DW_REFERENCE_FORMAT_VERSION)
         return perr(p, "unsupported format_version %lld (this driftwatch reads %d)",
-                    (long long)json_integer_value(jv), DW_REFERENCE_FORMAT_VERSION);
+                    (long long)jv->u.i, DW_REFERENCE_FORMAT_VERSION);
     ref->format_version = DW_REFERENCE_FORMAT_VERSION;
-    const char *sum = json_string_value(json_object_get(root, "checksum"));
+    const char *sum = dw_jnode_string(dw_jnode_get(root, "checksum"));
     if (!sum)
         return perr(p, "missing string field \"checksum\"");
     if (strncmp(sum, "sha256:", 7) || !is_hex64(sum + 7))
@@ -406,10 +411,10 @@ static int parse_root(pctx *p, json_t *root, dw_reference *ref)
         (rc = get_opt_str(p, root, "source", &ref->source)) < 0 ||
         (rc = get_u64(p, root, "rows", &ref->rows)) < 0)
         return rc;
-    json_t *jcols = json_object_get(root, "columns");
-    if (!json_is_array(jcols))
+    const dw_jnode *jcols = dw_jnode_get(root, "columns");
+    if (!dw_jnode_is(jcols, DW_J_ARRAY))
         return perr(p, "missing array \"columns\"");
-    size_t n = json_array_size(jcols);
+    size_t n = jcols->n;
     if (n == 0)
         return perr(p, "\"columns\" is empty");
     if (n > DW_REFERENCE_MAX_COLUMNS)
@@ -417,7 +422,7 @@ static int parse_root(pctx *p, json_t *root, dw_reference *ref)
     ref->cols = dw_calloc(n, sizeof *ref->cols);
     for (size_t i = 0; i < n; i++) {
         ref->ncols = i + 1;
-        if ((rc = parse_column(p, json_array_get(jcols, i), i, ref->rows, &ref->cols[i])) < 0)
+        if ((rc = parse_column(p, &jcols->u.k[i], i, ref->rows, &ref->cols[i])) < 0)
             return rc;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(ref->cols[j].name, ref->cols[i].name))
@@ -427,10 +432,7 @@ static int parse_root(pctx *p, json_t *root, dw_reference *ref)
     /* Last, so that a structural defect gets its specific message; any
      * change that keeps the structure valid is caught here. */
     char computed[72];
-    json_t *copy = json_copy(root);
-    json_object_del(copy, "checksum");
-    rc = checksum_of(copy, computed);
-    json_decref(copy);
+    rc = dw_jdoc_checksum(root, "checksum", computed);
     if (rc < 0)
         return perr(p, "cannot compute the checksum");
     if (strcmp(computed, ref->checksum))
@@ -446,15 +448,15 @@ int dw_reference_parse(const char *name, const char *json, size_t len, dw_refere
 {
     *out = NULL;
     json_error_t jerr;
-    json_t *root = json_loadb(json, len, 0, &jerr);
-    if (!root)
+    dw_jdoc *doc;
+    if (dw_jdoc_parse(json, len, &doc, &jerr) < 0)
         return dw_seterr(errbuf, errlen, DW_ERR_PARSE,
                          "%s: not valid JSON at line %d column %d: %s (truncated file?)", name,
                          jerr.line, jerr.column, jerr.text);
     dw_reference *ref = dw_calloc(1, sizeof *ref);
     pctx p = {name, NULL, errbuf, errlen};
-    int rc = parse_root(&p, root, ref);
-    json_decref(root);
+    int rc = parse_root(&p, dw_jdoc_root(doc), ref);
+    dw_jdoc_free(doc);
     if (rc < 0) {
         dw_reference_free(ref);
         return rc;

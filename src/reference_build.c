@@ -4,6 +4,7 @@
 #include "driftwatch/reference_build.h"
 
 #include "driftwatch/error.h"
+#include "driftwatch/hash.h"
 #include "driftwatch/timestamp.h"
 #include "driftwatch/histogram.h"
 
@@ -174,16 +175,6 @@ typedef struct catmap {
     size_t cap, n;
 } catmap;
 
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static void catmap_free(catmap *m)
 {
     for (size_t i = 0; i < m->cap; i++)
@@ -195,7 +186,7 @@ static void catmap_free(catmap *m)
 static catent *catmap_slot(catent *slots, size_t cap, const char *s, size_t len)
 {
     size_t mask = cap - 1;
-    for (size_t i = hash_bytes(s, len) & mask;; i = (i + 1) & mask)
+    for (size_t i = dw_fnv1a(DW_FNV1A_SEED, s, len) & mask;; i = (i + 1) & mask)
         if (!slots[i].s || (slots[i].len == len && !memcmp(slots[i].s, s, len)))
             return &slots[i];
 }

@@ -416,6 +416,30 @@ static int __attribute__((noinline)) scan_number_general(ctx *c, double *out)
  * same value and the same error. bounded: p may reach end (within 41 bytes
  * of it); otherwise no bounds test is needed, since at most '-', 19 digits,
  * '.' and the byte after are read. */
+static const uint64_t pow10_u64[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+
+/* Bytes of w (8 characters, the first in the low byte) that are not ASCII
+ * digits get a nonzero byte in the result: high nibble other than 3, or low
+ * nibble above 9 (+6 carries it into bit 4; no carry leaves its byte). */
+static inline uint64_t nondigit_bytes(uint64_t w)
+{
+    const uint64_t lo = 0x0F0F0F0F0F0F0F0FULL;
+    return ((w & ~lo) ^ 0x3030303030303030ULL) |
+           (((w & lo) + 0x0606060606060606ULL) & 0x1010101010101010ULL);
+}
+
+/* The value of the first k (1..7) characters of w, all digits. Subtracting
+ * '0' borrows only upwards, into the bytes shifted out; the shift leaves the
+ * k digits in the high bytes behind zeros. Then adjacent digits, pairs and
+ * quadruples are combined in place (each lane's sum fits its lane). */
+static inline uint64_t digits_value(uint64_t w, int k)
+{
+    uint64_t v = (w - 0x3030303030303030ULL) << (8 * (8 - k));
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
+    return (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
+}
+
 static inline __attribute__((always_inline)) int number_fast(const char **pp, const char *end,
                                                              double *out, bool bounded)
 {
@@ -442,6 +466,22 @@ static inline __attribute__((always_inline)) int number_fast(const char **pp, co
     }
     if ((!bounded || p < end) && *p == '.') {
         p++;
+        if (!bounded) {
+            /* Fewer than 8 fraction digits (the usual case) in one step:
+             * at least 20 bytes follow p (41 from the number's start, at
+             * most 21 of them read so far), so 8 can be loaded. */
+            uint64_t w, n;
+            memcpy(&w, p, sizeof w);
+            if ((n = nondigit_bytes(w)) != 0) {
+                int k = __builtin_ctzll(n) >> 3; /* digits before the first non-digit */
+                if (k == 0 || nd + k > 19)
+                    return 0;
+                mant = mant * pow10_u64[k] + digits_value(w, k);
+                frac = k;
+                p += k;
+                goto fraction_done;
+            }
+        }
         d = DIGIT_AT(p);
         if (d >= 10)
             return 0;
@@ -454,6 +494,7 @@ static inline __attribute__((always_inline)) int number_fast(const char **pp, co
             d = DIGIT_AT(p);
         } while (d < 10);
     }
+fraction_done:
 #undef DIGIT_AT
     if (((!bounded || p < end) && (*p == 'e' || *p == 'E')) || frac > 22 || mant > (1ULL << 53))
         return 0;
@@ -470,12 +511,22 @@ static inline __attribute__((always_inline)) int number_fast(const char **pp, co
 static inline __attribute__((always_inline)) int scan_number_at(ctx *c, const char **pp,
                                                                 double *out)
 {
-    if (__builtin_expect(c->end - *pp >= 41, 1) ? number_fast(pp, c->end, out, false)
-                                                : number_fast(pp, c->end, out, true))
+    /* The fast path's value in a local, the general path's in another: the
+     * caller's double then stays in a register (its address went to the
+     * general reader, so it lived in memory, stored and reloaded for every
+     * number). */
+    double v;
+    if (__builtin_expect(c->end - *pp >= 41, 1) ? number_fast(pp, c->end, &v, false)
+                                                : number_fast(pp, c->end, &v, true)) {
+        *out = v;
         return 0;
+    }
     c->p = *pp;
-    int rc = scan_number_general(c, out);
+    double g;
+    int rc = scan_number_general(c, &g);
     *pp = c->p;
+    if (rc == 0)
+        *out = g;
     return rc;
 }
 

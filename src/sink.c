@@ -211,6 +211,18 @@ json_t *dw_sink_filter_alerts(const dw_sink_spec *spec, const json_t *doc)
     return copy;
 }
 
+json_t *dw_sink_filter_alert_list(const dw_sink_spec *spec, const json_t *doc, json_t **alerts)
+{
+    json_t *d = dw_sink_filter_alerts(spec, doc);
+    *alerts = d ? json_object_get(d, "alerts") : NULL;
+    if (d && json_array_size(*alerts) == 0) {
+        json_decref(d);
+        *alerts = NULL;
+        return NULL;
+    }
+    return d;
+}
+
 static void append_num(dw_dynbuf *b, const char *sep, const char *name, json_t *v)
 {
     if (json_is_number(v))

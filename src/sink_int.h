@@ -16,6 +16,12 @@
  * nothing is removed; NULL when no alert is left. */
 json_t *dw_sink_filter_alerts(const dw_sink_spec *spec, const json_t *doc);
 
+/* dw_sink_filter_alerts() for types that send alerts and nothing else
+ * (Slack, PagerDuty, Alertmanager): also NULL when no "alerts" array with
+ * at least one alert is left. *alerts is that array, borrowed from the
+ * result (NULL with it). */
+json_t *dw_sink_filter_alert_list(const dw_sink_spec *spec, const json_t *doc, json_t **alerts);
+
 /* Rank of a severity name: info 1, warning 2, error 3, critical 4; 0 for
  * anything else (NULL included). */
 int dw_sink_severity_rank(const char *severity);

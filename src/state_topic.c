@@ -150,6 +150,34 @@ static void create_topic(dw_state_topic *st, int64_t retention_ms)
     rd_kafka_NewTopic_destroy(nt);
 }
 
+/* The producer or the reader: base_conf() with the settings forced (n
+ * key/value pairs) and, for the producer, the delivery callback dr. NULL
+ * with errbuf set when a setting or the client is refused. */
+static rd_kafka_t *new_client(const dw_state_settings *s, dw_state_topic *st, rd_kafka_type_t type,
+                              const char *client_id, const char *const (*forced)[2], size_t n,
+                              void (*dr)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                              char *errbuf, size_t errlen)
+{
+    rd_kafka_conf_t *conf = base_conf(s, st, client_id, errbuf, errlen);
+    if (!conf)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (set(conf, forced[i][0], forced[i][1], errbuf, errlen) < 0) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    if (dr)
+        rd_kafka_conf_set_dr_msg_cb(conf, dr);
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        dw_seterr(errbuf, errlen, DW_ERR_KAFKA, "state topic: creating the %s: %s",
+                  type == RD_KAFKA_PRODUCER ? "producer" : "reader", err);
+    }
+    return rk;
+}
+
 int dw_state_topic_new(const dw_state_settings *s, dw_state_topic **out, char *errbuf,
                        size_t errlen)
 {
@@ -162,55 +190,34 @@ int dw_state_topic_new(const dw_state_settings *s, dw_state_topic **out, char *e
     st->ctx = s->ctx;
     st->err_rl = (dw_ratelimit)DW_RATELIMIT_INIT(10000);
     st->st.position = st->st.end = -1;
-    char err[512], kb[32];
+    char kb[32];
     snprintf(kb, sizeof kb, "%d", DW_STATE_QUEUE_KB);
 
-    rd_kafka_conf_t *pc = base_conf(s, st, "driftwatch-state", errbuf, errlen);
-    if (!pc)
-        goto fail;
     /* Uncompressed: deltas are varints (delta.h, version 2) that lz4
      * shrank by 3-10 %, while every replica paid for compressing its own
      * deltas and decompressing every replica's (bench/results.md). */
-    const char *forced[][2] = {
+    const char *const forced[][2] = {
         {"enable.idempotence", "true"},     {"message.timeout.ms", "0"},
         {"compression.codec", "none"},      {"linger.ms", "5"},
         {"queue.buffering.max.kbytes", kb},
     };
-    for (size_t i = 0; i < sizeof forced / sizeof forced[0]; i++)
-        if (set(pc, forced[i][0], forced[i][1], errbuf, errlen) < 0) {
-            rd_kafka_conf_destroy(pc);
-            goto fail;
-        }
-    rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
-    st->prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
-    if (!st->prod) {
-        rd_kafka_conf_destroy(pc);
-        dw_seterr(errbuf, errlen, DW_ERR_KAFKA, "state topic: creating the producer: %s", err);
+    st->prod = new_client(s, st, RD_KAFKA_PRODUCER, "driftwatch-state", forced,
+                          sizeof forced / sizeof forced[0], dr_cb, errbuf, errlen);
+    if (!st->prod)
         goto fail;
-    }
     st->ptopic = rd_kafka_topic_new(st->prod, st->topic, NULL);
 
-    rd_kafka_conf_t *rc = base_conf(s, st, "driftwatch-state-reader", errbuf, errlen);
-    if (!rc)
-        goto fail;
     /* A group id is needed for the consumer API; assign() never joins the
      * group and nothing is committed: every replica reads everything. */
-    const char *rforced[][2] = {
+    const char *const rforced[][2] = {
         {"group.id", "driftwatch-state-reader"}, {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},   {"enable.partition.eof", "false"},
         {"auto.offset.reset", "earliest"},       {"fetch.wait.max.ms", "50"},
     };
-    for (size_t i = 0; i < sizeof rforced / sizeof rforced[0]; i++)
-        if (set(rc, rforced[i][0], rforced[i][1], errbuf, errlen) < 0) {
-            rd_kafka_conf_destroy(rc);
-            goto fail;
-        }
-    st->reader = rd_kafka_new(RD_KAFKA_CONSUMER, rc, err, sizeof err);
-    if (!st->reader) {
-        rd_kafka_conf_destroy(rc);
-        dw_seterr(errbuf, errlen, DW_ERR_KAFKA, "state topic: creating the reader: %s", err);
+    st->reader = new_client(s, st, RD_KAFKA_CONSUMER, "driftwatch-state-reader", rforced,
+                            sizeof rforced / sizeof rforced[0], NULL, errbuf, errlen);
+    if (!st->reader)
         goto fail;
-    }
     rd_kafka_poll_set_consumer(st->reader);
 
     create_topic(st, s->retention_ms);

@@ -128,20 +128,40 @@ static json_t *time_or_null(int64_t ms)
     return ms == INT64_MIN ? json_null() : dw_json_time(ms);
 }
 
+json_t *dw_status_test_json(const dw_column_result *r, dw_status_test t, unsigned extra)
+{
+    json_t *o;
+    if (t == DW_STATUS_TEST_KS) {
+        if (!r->has_ks)
+            return NULL;
+        o = json_pack("{s:o,s:o}", "statistic", dw_json_number(r->ks.statistic), "p_value",
+                      dw_json_number(r->ks.p_value));
+    } else {
+        if (!r->has_chi2)
+            return NULL;
+        o = json_pack("{s:o,s:i,s:o}", "statistic", dw_json_number(r->chi2.statistic), "df",
+                      r->chi2.df, "p_value", dw_json_number(r->chi2.p_value));
+    }
+    if (extra & DW_STATUS_TEST_P_ADJUSTED)
+        json_object_set_new(o, "p_adjusted", dw_json_number(r->p_adjusted));
+    /* Only KS has a critical value in the result (chi2's decision uses
+     * its p-value alone). */
+    if ((extra & DW_STATUS_TEST_CRITICAL) && t == DW_STATUS_TEST_KS)
+        json_object_set_new(o, "critical", dw_json_number(r->ks_critical));
+    if ((extra & DW_STATUS_TEST_N_EFF) && t == DW_STATUS_TEST_KS)
+        json_object_set_new(o, "n_eff", dw_json_number(r->ks.n_eff));
+    return o;
+}
+
 json_t *dw_status_tests_json(const dw_column_result *r)
 {
     json_t *t = json_object();
     if (r->has_ks)
         json_object_set_new(t, "ks",
-                            json_pack("{s:o,s:o,s:o}", "statistic", dw_json_number(r->ks.statistic),
-                                      "p_value", dw_json_number(r->ks.p_value), "p_adjusted",
-                                      dw_json_number(r->p_adjusted)));
+                            dw_status_test_json(r, DW_STATUS_TEST_KS, DW_STATUS_TEST_P_ADJUSTED));
     if (r->has_chi2)
         json_object_set_new(t, "chi2",
-                            json_pack("{s:o,s:i,s:o,s:o}", "statistic",
-                                      dw_json_number(r->chi2.statistic), "df", r->chi2.df,
-                                      "p_value", dw_json_number(r->chi2.p_value), "p_adjusted",
-                                      dw_json_number(r->p_adjusted)));
+                            dw_status_test_json(r, DW_STATUS_TEST_CHI2, DW_STATUS_TEST_P_ADJUSTED));
     json_object_set_new(t, "psi", dw_json_number(r->psi));
     if (r->recent_panes) {
         /* The window alone was not flagged, its newest panes were. */
@@ -163,6 +183,31 @@ json_t *dw_status_quality_json(const dw_column_result *r)
                      dw_json_number(q->out_of_range_rate), "unseen_rate",
                      dw_json_number(q->unseen_rate), "type_error_rate",
                      dw_json_number(q->type_error_rate), "type_errors", (json_int_t)q->type_errors);
+}
+
+json_t *dw_status_thresholds_json(const dw_thresholds *t, bool quality)
+{
+    json_t *o = json_pack("{s:o,s:o,s:o,s:I}", "alpha", dw_json_number(t->alpha), "psi",
+                          dw_json_number(t->psi_threshold), "ks", dw_json_number(t->ks_threshold),
+                          "min_samples", (json_int_t)t->min_samples);
+    if (quality) {
+        json_object_set_new(o, "missing_rate_delta", dw_json_number(t->missing_rate_delta));
+        json_object_set_new(o, "type_error_rate", dw_json_number(t->type_error_rate));
+        json_object_set_new(o, "out_of_range_rate", dw_json_number(t->out_of_range_rate));
+        json_object_set_new(o, "unseen_rate", dw_json_number(t->unseen_rate));
+    }
+    return o;
+}
+
+json_t *dw_status_quality_reasons_json(const dw_column_result *r)
+{
+    /* In the order of the DW_QUALITY_* bits (drift.h). */
+    static const char *const reasons[] = {"missing", "type_errors", "out_of_range", "unseen"};
+    json_t *why = json_array();
+    for (unsigned b = 0; b < sizeof reasons / sizeof *reasons; b++)
+        if (r->quality_reasons & (1u << b))
+            json_array_append_new(why, json_string(reasons[b]));
+    return why;
 }
 
 json_t *dw_json_strings(char *const *v, size_t n)
@@ -266,17 +311,13 @@ json_t *dw_status_comparison_json(const dw_status_comparison *c, bool all_column
                         "baseline_samples", (json_int_t)l->n_baseline, "candidate_samples",
                         (json_int_t)l->n_candidate, "verdict", dw_verdict_name(l->verdict));
     }
-    const dw_compare_summary *s = &c->summary;
     return json_pack(
-        "{s:s,s:s,s:o,s:s,s:o,s:o,s:s,s:s,s:{s:I,s:I,s:I,s:I},s:{s:f,s:f,s:f,s:I},s:o,s:o}",
-        "model", c->model, "baseline", c->baseline, "candidate",
-        c->candidate ? json_string(c->candidate) : json_null(), "window", c->window,
-        "window_start", dw_json_time(c->start_ms), "window_end", dw_json_time(c->end_ms),
-        "verdict", dw_verdict_name(c->verdict), "reason", c->reason, "summary", "compared",
-        (json_int_t)s->compared, "failed", (json_int_t)s->failed, "inconclusive",
-        (json_int_t)s->inconclusive, "passed", (json_int_t)s->passed, "thresholds", "alpha",
-        c->alpha, "psi", c->psi_threshold, "ks", c->ks_threshold, "min_samples",
-        (json_int_t)c->min_samples, "columns", cols, "latency", lat);
+        "{s:s,s:s,s:o,s:s,s:o,s:o,s:s,s:s,s:o,s:o,s:o,s:o}", "model", c->model, "baseline",
+        c->baseline, "candidate", c->candidate ? json_string(c->candidate) : json_null(), "window",
+        c->window, "window_start", dw_json_time(c->start_ms), "window_end", dw_json_time(c->end_ms),
+        "verdict", dw_verdict_name(c->verdict), "reason", c->reason, "summary",
+        dw_compare_summary_json(&c->summary), "thresholds",
+        dw_status_thresholds_json(&c->thresholds, false), "columns", cols, "latency", lat);
 }
 
 static json_t *model_json(const dw_status_model *m)
@@ -287,11 +328,11 @@ static json_t *model_json(const dw_status_model *m)
         json_t *wo;
         json_array_append_new(
             wins, wo = json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "name", sw->name, "length_seconds",
-                            (json_int_t)(sw->length_ms / 1000), "slide_seconds",
-                            (json_int_t)(sw->slide_ms / 1000), "start",
-                            sw->evaluated ? dw_json_time(sw->start_ms) : json_null(), "end",
-                            sw->evaluated ? dw_json_time(sw->end_ms) : json_null(), "evaluated",
-                            json_boolean(sw->evaluated)));
+                                 (json_int_t)(sw->length_ms / 1000), "slide_seconds",
+                                 (json_int_t)(sw->slide_ms / 1000), "start",
+                                 sw->evaluated ? dw_json_time(sw->start_ms) : json_null(), "end",
+                                 sw->evaluated ? dw_json_time(sw->end_ms) : json_null(),
+                                 "evaluated", json_boolean(sw->evaluated)));
         if (sw->latency)
             json_object_set_new(wo, "latency", latency_json(sw->latency));
     }

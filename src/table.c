@@ -5,6 +5,7 @@
 
 #include "driftwatch/csv.h"
 #include "driftwatch/error.h"
+#include "driftwatch/hash.h"
 #include "driftwatch/reference.h"
 
 #include <errno.h>
@@ -145,12 +146,7 @@ const char *dw_cell_text(const dw_cell *c, char *buf, size_t *len)
  * bounded), and simple. */
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return dw_fnv1a(DW_FNV1A_SEED, s, strlen(s));
 }
 
 long dw_table_find_column(const dw_table *t, const char *name)

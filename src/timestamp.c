@@ -232,6 +232,12 @@ int dw_ts_parse(const char *s, size_t len, int64_t *out_ms)
 int dw_ts_from_field(const dw_scan_field *f, int64_t *out_ms)
 {
     if (f->kind == DW_SCAN_NUMBER) {
+        /* A whole number of seconds or milliseconds (every record's epoch
+         * timestamp): the scanner's value is exact below 1e14 (at most 14
+         * digits, its exact path), and both readings below give the same
+         * milliseconds for it, so the text need not be read again. */
+        if (f->num >= 0 && f->num < DW_TS_MILLIS_BELOW && f->num == (double)(int64_t)f->num)
+            return dw_ts_from_int((int64_t)f->num, out_ms);
         int64_t iv;
         if (parse_int_text(f->raw.ptr, f->raw.len, &iv) == 0)
             return dw_ts_from_int(iv, out_ms);

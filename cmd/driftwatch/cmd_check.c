@@ -50,10 +50,11 @@ static int set_threshold(dw_thresholds *th, const char *key, const char *val)
 {
     int i = dw_threshold_index(key);
     if (i < 0 || i >= DW_THRESHOLD_NKEYS_CHECK) {
-        fprintf(stderr,
-                "driftwatch: --column: unknown threshold '%s' (alpha, psi, ks, min_samples, "
-                "missing_rate_delta, type_error_rate, out_of_range_rate, unseen_rate)\n",
-                key);
+        /* The keys from drift.h's table, the one list run and check share. */
+        fprintf(stderr, "driftwatch: --column: unknown threshold '%s' (", key);
+        for (int k = 0; k < DW_THRESHOLD_NKEYS_CHECK; k++)
+            fprintf(stderr, "%s%s", k ? ", " : "", dw_threshold_keys[k]);
+        fputs(")\n", stderr);
         return -1;
     }
     char why[160];

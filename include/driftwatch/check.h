@@ -68,7 +68,10 @@ void dw_check_sample(const dw_check_report *r, size_t j, dw_sample *out);
 /* Rows counted (after the version filter). */
 uint64_t dw_check_rows(const dw_check_report *r);
 
-/* The documented JSON report (docs/check.md). New reference. */
+/* The documented JSON report (docs/check.md). Its per-column results are
+ * the status snapshot's type (dw_column_result) and their test objects and
+ * quality reasons come from status.c's renderers, as in GET /api/v1/status.
+ * New reference. */
 json_t *dw_check_report_json(const dw_check_report *r);
 
 /* The aligned table for people. */

@@ -17,6 +17,9 @@
  * NULL: the name of cc->r.ref. New reference. */
 json_t *dw_compare_column_json(const dw_compare_column *cc, const char *name);
 
+/* {"compared", "failed", "inconclusive", "passed"}. New reference. */
+json_t *dw_compare_summary_json(const dw_compare_summary *s);
+
 /* One sentence for the verdict of cols[0..n) ("1 of 3 columns diverge:
  * prediction.score") into buf. Returns buf. */
 char *dw_compare_reason(const dw_compare_column *cols, size_t n, const dw_compare_summary *sum,

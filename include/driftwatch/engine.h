@@ -48,6 +48,9 @@ const char *dw_reject_reason_name(dw_reject_reason r);
 #define DW_ENGINE_EVAL_BUCKETS 12
 extern const double dw_engine_eval_bounds[DW_ENGINE_EVAL_BUCKETS];
 
+/* Counters and times of the engine. Every member is 64 bits wide
+ * (uint64_t or int64_t, arrays of them): dw_engine_stats_get() copies
+ * the struct word by word. */
 typedef struct dw_engine_stats {
     uint64_t messages; /* messages given to dw_engine_process() */
     uint64_t records;  /* records found in them */

@@ -73,5 +73,9 @@ int dw_ratelimit_allow(dw_ratelimit *rl, uint64_t now_ms, uint64_t *suppressed);
 uint64_t dw_now_ms(void);
 /* Wall-clock milliseconds since the Unix epoch. */
 int64_t dw_wall_ms(void);
+/* The same, as of the last clock tick (up to a few milliseconds behind):
+ * several times cheaper, for a time read per message whose uses (idle
+ * timeouts, the future bound) are seconds wide. */
+int64_t dw_wall_ms_coarse(void);
 
 #endif

@@ -138,8 +138,7 @@ typedef struct dw_status_comparison {
     dw_verdict verdict;         /* the columns' verdict with the latency gate's */
     char *reason;               /* one sentence for the verdict */
     dw_compare_summary summary; /* the columns alone */
-    double alpha, psi_threshold, ks_threshold;
-    uint64_t min_samples;
+    dw_thresholds thresholds;   /* compare.thresholds (alpha, psi, ks, min_samples used) */
     size_t ncolumns;
     dw_status_compare_column *columns; /* failing, then inconclusive, then passing */
     dw_status_compare_latency *latency; /* NULL: no latency gate */
@@ -193,10 +192,35 @@ json_t *dw_json_time(int64_t ms);
 /* A JSON array of the n strings of v. New reference. */
 json_t *dw_json_strings(char *const *v, size_t n);
 
+/* A column result (dw_column_result, the type of a status cell's result
+ * and of `driftwatch check`'s per-column results) is rendered as JSON
+ * here only; the status, notification and check documents pick what they
+ * show of it. */
+
+typedef enum dw_status_test { DW_STATUS_TEST_KS, DW_STATUS_TEST_CHI2 } dw_status_test;
+
+/* Members of a test object beside "statistic", ("df",) "p_value". */
+#define DW_STATUS_TEST_P_ADJUSTED 1u /* "p_adjusted": status and notifications */
+#define DW_STATUS_TEST_CRITICAL 2u   /* "critical" (KS only): check --json */
+#define DW_STATUS_TEST_N_EFF 4u      /* "n_eff" (KS only): version comparisons */
+
+/* The object of test t of r with the members extra asks for, or NULL when
+ * r has no such test. New reference. */
+json_t *dw_status_test_json(const dw_column_result *r, dw_status_test t, unsigned extra);
+
 /* A column result's tests ({"ks": {...}, "chi2": {...}, "psi": x}) and
  * quality rates as the status and notification documents show them
  * (docs/api.md, docs/alerts.md). New references. */
 json_t *dw_status_tests_json(const dw_column_result *r);
 json_t *dw_status_quality_json(const dw_column_result *r);
+
+/* Thresholds as documents show them: {"alpha", "psi", "ks", "min_samples"}
+ * and, with quality, "missing_rate_delta", "type_error_rate",
+ * "out_of_range_rate", "unseen_rate" (check --json). New reference. */
+json_t *dw_status_thresholds_json(const dw_thresholds *t, bool quality);
+
+/* The names of r's quality_reasons bits ("missing", "type_errors",
+ * "out_of_range", "unseen") as a JSON array. New reference. */
+json_t *dw_status_quality_reasons_json(const dw_column_result *r);
 
 #endif

@@ -188,14 +188,10 @@ static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_
 
 static int am_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
 {
-    json_t *d = dw_sink_filter_alerts(spec, doc);
+    json_t *alerts;
+    json_t *d = dw_sink_filter_alert_list(spec, doc, &alerts);
     if (!d)
         return DW_SINK_SKIP;
-    json_t *alerts = json_object_get(d, "alerts");
-    if (json_array_size(alerts) == 0) {
-        json_decref(d);
-        return DW_SINK_SKIP;
-    }
     int64_t now = dw_wall_ms();
     json_t *arr = json_array();
     size_t i;

@@ -80,16 +80,15 @@ static json_t *custom_details(json_t *doc, json_t *a)
 
 static int pd_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
 {
-    json_t *d = dw_sink_filter_alerts(spec, doc);
+    json_t *alerts;
+    json_t *d = dw_sink_filter_alert_list(spec, doc, &alerts);
     if (!d)
         return DW_SINK_SKIP;
-    json_t *alerts = json_object_get(d, "alerts");
-    size_t n = json_array_size(alerts);
-    if (n != 1) {
+    if (json_array_size(alerts) != 1) {
         json_decref(d);
         /* The notifier splits documents for this type; anything else is a
          * caller's mistake, not something to half-send. */
-        return n == 0 ? DW_SINK_SKIP : DW_ERR_INVALID;
+        return DW_ERR_INVALID;
     }
     json_t *a = json_array_get(alerts, 0);
     const char *dk = str_of(a, "dedup_key");

@@ -211,15 +211,11 @@ static char *fallback_text(json_t *doc, json_t *alerts, size_t nfiring, size_t n
 
 static int slack_format(const dw_sink_spec *spec, const json_t *doc, dw_http_request *out)
 {
-    json_t *d = dw_sink_filter_alerts(spec, doc);
+    json_t *alerts;
+    json_t *d = dw_sink_filter_alert_list(spec, doc, &alerts);
     if (!d)
         return DW_SINK_SKIP;
-    json_t *alerts = json_object_get(d, "alerts");
     size_t n = json_array_size(alerts);
-    if (n == 0) {
-        json_decref(d);
-        return DW_SINK_SKIP;
-    }
     size_t nfiring = 0, i;
     json_t *a;
     json_array_foreach (alerts, i, a)

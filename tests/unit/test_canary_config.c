@@ -292,8 +292,8 @@ static dw_status *canary_status(void)
     c->end_ms = 1767225600000;
     c->summary = (dw_compare_summary){.verdict = DW_VERDICT_FAIL, .compared = 2, .failed = 1,
                                       .passed = 1};
-    c->alpha = 0.05;
-    c->min_samples = 30;
+    c->thresholds.alpha = 0.05;
+    c->thresholds.min_samples = 30;
     c->columns[0].state = DW_ALERT_FIRING;
     c->columns[0].c.r = (dw_column_result){.type = DW_COL_NUMERIC, .has_ks = true, .drift = true,
                                            .psi = 0.4};

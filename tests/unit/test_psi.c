@@ -10,6 +10,7 @@
 #include "driftwatch/error.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Hand-computed expectations go through a handful of logs and divisions:
@@ -189,6 +190,85 @@ static void test_psi_categorical(void **state)
     assert_rel(psi, dw_psi_counts((uint64_t[]){30, 20, 6}, (uint64_t[]){10, 10, 5}, 3));
 }
 
+/* Counts so large that before * DW_PSI_BUCKETS overflows 64 bits take the
+ * 128-bit division; small ones the 64-bit one: both give equal-frequency
+ * buckets (2 fine bins each here), and the same for the same proportions. */
+/* The grouping by its definition: fine bin i starts bucket
+ * min(B - 1, floor(before_i * B / total)) when that exceeds the last id. */
+static size_t group_by_definition(const uint64_t *ref, size_t n, size_t *bucket_of)
+{
+    __extension__ unsigned __int128 total = 0, before = 0;
+    for (size_t i = 0; i < n; i++)
+        total += ref[i];
+    size_t k = 1, id = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (before < total) {
+            size_t g = (size_t)(before * DW_PSI_BUCKETS / total);
+            if (g > DW_PSI_BUCKETS - 1)
+                g = DW_PSI_BUCKETS - 1;
+            if (g > id) {
+                id = g;
+                k++;
+            }
+        }
+        bucket_of[i] = k - 1;
+        before += ref[i];
+    }
+    return k;
+}
+
+/* Random reference counts with empty bins, heavy bins (several ids
+ * skipped) and trailing zeros: the buckets are the definition's. */
+static void test_psi_group_matches_definition(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    uint64_t ref[N], cur[N], r[DW_PSI_BUCKETS], c[DW_PSI_BUCKETS];
+    size_t want_of[N];
+    srand(11);
+    for (int t = 0; t < 500; t++) {
+        size_t n = 1 + (size_t)rand() % N;
+        for (size_t i = 0; i < n; i++) {
+            int u = rand() % 10;
+            ref[i] = u < 3 ? 0 : u < 9 ? (uint64_t)(rand() % 100) : (uint64_t)(rand() % 5000);
+            cur[i] = (uint64_t)(rand() % 7);
+        }
+        if (t % 5 == 0)
+            for (size_t i = n / 2; i < n; i++)
+                ref[i] = 0;
+        size_t want_k = group_by_definition(ref, n, want_of);
+        assert_int_equal(dw_psi_group(ref, cur, n, r, c), want_k);
+        uint64_t wr[DW_PSI_BUCKETS] = {0}, wc[DW_PSI_BUCKETS] = {0};
+        for (size_t i = 0; i < n; i++) {
+            wr[want_of[i]] += ref[i];
+            wc[want_of[i]] += cur[i];
+        }
+        for (size_t b = 0; b < want_k; b++) {
+            assert_true(r[b] == wr[b]);
+            assert_true(c[b] == wc[b]);
+        }
+    }
+}
+
+static void test_psi_group_huge_counts(void **state)
+{
+    (void)state;
+    enum { N = 2 * DW_PSI_BUCKETS };
+    const uint64_t scales[] = {1, 1000, UINT64_MAX / (2 * N)};
+    for (size_t sc = 0; sc < sizeof scales / sizeof *scales; sc++) {
+        uint64_t ref[N], cur[N], r[DW_PSI_BUCKETS], c[DW_PSI_BUCKETS];
+        for (size_t i = 0; i < N; i++) {
+            ref[i] = scales[sc];
+            cur[i] = i;
+        }
+        assert_int_equal(dw_psi_group(ref, cur, N, r, c), DW_PSI_BUCKETS);
+        for (size_t k = 0; k < DW_PSI_BUCKETS; k++) {
+            assert_true(r[k] == 2 * scales[sc]);
+            assert_true(c[k] == 4 * k + 1);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +279,8 @@ int main(void)
         cmocka_unit_test(test_psi_numeric_trailing_empty_and_constant),
         cmocka_unit_test(test_psi_empty_current),
         cmocka_unit_test(test_psi_categorical),
+        cmocka_unit_test(test_psi_group_huge_counts),
+        cmocka_unit_test(test_psi_group_matches_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -405,6 +405,47 @@ static void test_numbers(void **state)
     assert_true(z == 0.0 && signbit(z));
 }
 
+/* Numbers followed by at least 41 bytes take the fast reader, which reads
+ * a fraction of up to 7 digits in one 8-byte step: every fraction length
+ * around that step, a digit count over 19 (the exact path's limit), an
+ * exponent right after the fraction, and a fraction ending at each kind of
+ * delimiter must give strtod's value. */
+static void test_number_fraction_step(void **state)
+{
+    (void)state;
+    const char *pad = "\"pad\": \"........................................\"";
+    const char *ints[] = {"0", "-0", "7", "-42", "123456789012", "-1234567890123456"};
+    const char *digits = "31415926535897932384";
+    char num[64], buf[256];
+    for (size_t ii = 0; ii < sizeof ints / sizeof *ints; ii++)
+        for (int k = 1; k <= 12; k++) {
+            snprintf(num, sizeof num, "%s.%.*s", ints[ii], k, digits);
+            snprintf(buf, sizeof buf, "{\"v\": %s, %s}", num, pad);
+            double want = strtod(num, NULL), got = num_of(buf, "v");
+            if (strlen(num) - (num[0] == '-') - 1 <= 15)
+                assert_true(got == want && signbit(got) == signbit(want));
+            else
+                assert_true(oracle_ulps(got, want) <= 1);
+            snprintf(buf, sizeof buf, "{\"v\": [%s], %s}", num, pad);
+            scan *sc = scan_str(buf);
+            assert_int_equal(dw_scan_next(&sc->s, &sc->rec), 1);
+            scan_free(sc);
+            snprintf(buf, sizeof buf, "{\"a\": {\"v\":%s}, %s}", num, pad);
+            assert_true(num_of(buf, "a.v") == got);
+        }
+    snprintf(buf, sizeof buf, "{\"v\": 0.25e2, %s}", pad);
+    assert_true(num_of(buf, "v") == 25.0);
+    snprintf(buf, sizeof buf, "{\"v\": -1.5E-3 , %s}", pad);
+    assert_true(num_of(buf, "v") == strtod("-1.5E-3", NULL));
+    snprintf(buf, sizeof buf, "{\"v\": 12.0000, %s}", pad);
+    assert_true(num_of(buf, "v") == 12.0);
+    /* A fraction without digits is an error on the fast path too. */
+    snprintf(buf, sizeof buf, "{\"v\": 1., %s}", pad);
+    scan *sc = scan_str(buf);
+    assert_true(dw_scan_next(&sc->s, &sc->rec) < 0);
+    scan_free(sc);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -806,6 +847,7 @@ int main(void)
         cmocka_unit_test(test_unescape_bounds),
         cmocka_unit_test(test_key_eq),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_number_fraction_step),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_capacity_counts_dropped),
         cmocka_unit_test(test_never_reads_past_len),

@@ -744,7 +744,9 @@ static void test_option_tables_are_well_formed(void **state)
         }
         assert_true(nopts <= DW_SINK_MAX_OPTION_KEYS);
     }
-    assert_int_equal(ntypes, 9);
+    /* At least the shipped types; a new type needs no change here (adding
+     * one touches three places, docs/writing-a-sink.md). */
+    assert_true(ntypes >= 9);
 }
 
 /* dw_sink_validate() refuses an option the type does not declare, and

@@ -205,6 +205,50 @@ static void test_text_and_fields(void **state)
     assert_int_equal(dw_ts_from_field(&f[5], &ms), DW_ERR_PARSE);
 }
 
+/* dw_ts_from_field() takes whole numbers below 1e14 from the scanner's
+ * value instead of reading the text again: every kind of number text must
+ * give what the text itself gives (integer text read exactly, other text
+ * as a double), on both sides of the seconds/milliseconds/micros bounds. */
+static void test_number_fields_whole_values(void **state)
+{
+    (void)state;
+    const char *texts[] = {"0",
+                           "-0",
+                           "1",
+                           "-5",
+                           "1795500000",
+                           "99999999999",
+                           "100000000000",
+                           "1795500000000",
+                           "99999999999999",
+                           "100000000000000",
+                           "1.5e3",
+                           "1795500000000.0",
+                           "-0.0",
+                           "2e13",
+                           "1e14",
+                           "99999999999999.5",
+                           "1795500000.25",
+                           "-1795500000000",
+                           "17955000000000000"};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        char j[96];
+        snprintf(j, sizeof j, "{\"t\": %s}", texts[i]);
+        dw_scan_field f[2];
+        dw_scanner s;
+        dw_scan_init(&s, j, strlen(j));
+        dw_scan_record rec = {.fields = f, .cap = 2};
+        assert_int_equal(dw_scan_next(&s, &rec), 1);
+        bool integer = strspn(texts[i] + (texts[i][0] == '-'), "0123456789") ==
+                       strlen(texts[i] + (texts[i][0] == '-'));
+        int64_t want = -1, got = -1;
+        int want_rc = integer ? dw_ts_from_int(strtoll(texts[i], NULL, 10), &want)
+                              : dw_ts_from_number(strtod(texts[i], NULL), &want);
+        assert_int_equal(dw_ts_from_field(&f[0], &got), want_rc);
+        assert_int_equal(got, want);
+    }
+}
+
 static void test_format(void **state)
 {
     (void)state;
@@ -286,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_bad_strings),
         cmocka_unit_test(test_numbers_by_magnitude),
         cmocka_unit_test(test_text_and_fields),
+        cmocka_unit_test(test_number_fields_whole_values),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_random_against_timegm_and_roundtrip),
     };
