@@ -107,18 +107,37 @@ char *dw_mx_labels(size_t n, const char *const *names, const char *const *values
 }
 
 /* A family with one sample per value, labelled label="values[i]". */
+static void sample_labelled(dw_dynbuf *f, const char *name, const char *label, const char *value,
+                            uint64_t v)
+{
+    const char *const names[] = {label};
+    const char *vals[] = {value};
+    char *l = labels_of(1, names, vals);
+    sample_u64(f, name, l, v);
+    free(l);
+}
+
 static void metric_by_label(dw_dynbuf *f, const char *name, const char *type, const char *help,
                             const char *label, const char *const *values, const uint64_t *v,
                             size_t n)
 {
     dw_mx_family(f, name, type, help);
-    for (size_t i = 0; i < n; i++) {
-        const char *const names[] = {label};
-        const char *vals[] = {values[i]};
-        char *l = labels_of(1, names, vals);
-        sample_u64(f, name, l, v[i]);
-        free(l);
-    }
+    for (size_t i = 0; i < n; i++)
+        sample_labelled(f, name, label, values[i], v[i]);
+}
+
+/* A counter family with one sample per value of one label. */
+typedef struct {
+    const char *value;
+    uint64_t n;
+} label_count;
+
+static void counter_by_label(dw_dynbuf *f, const char *name, const char *help, const char *label,
+                             const label_count *c, size_t n)
+{
+    dw_mx_family(f, name, "counter", help);
+    for (size_t i = 0; i < n; i++)
+        sample_labelled(f, name, label, c[i].value, c[i].n);
 }
 
 /* ---- column series from the status snapshot ---- */
@@ -249,7 +268,7 @@ static void write_histogram(dw_dynbuf *f, const dw_engine_stats *st)
 {
     const char *name = "driftwatch_evaluation_duration_seconds";
     dw_mx_family(f, name, "histogram",
-           "Time to evaluate one window of one model version (all its columns).");
+                 "Time to evaluate one window of one model version (all its columns).");
     uint64_t cum = 0;
     for (int b = 0; b <= DW_ENGINE_EVAL_BUCKETS; b++) {
         cum += st->eval_buckets[b];
@@ -319,7 +338,7 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
                st->versions_dropped);
 
     dw_mx_family(f, "driftwatch_consumer_lag", "gauge",
-           "Messages between the consumer position and the partition's high watermark.");
+                 "Messages between the consumer position and the partition's high watermark.");
     size_t nlag = 0;
     for (size_t i = 0; i < in->nlag; i++) {
         const dw_partition_lag *pl = &in->lag[i];
@@ -348,7 +367,7 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
                    npaused);
     }
     dw_mx_family(f, "driftwatch_watermark_seconds", "gauge",
-           "Event-time watermark (Unix seconds); absent before the first record.");
+                 "Event-time watermark (Unix seconds); absent before the first record.");
     if (st->watermark_ms != INT64_MIN)
         sample_double(f, "driftwatch_watermark_seconds", NULL, (double)st->watermark_ms / 1000.0);
     metric_u64(f, "driftwatch_evaluations_total", "counter", "Window evaluations.",
@@ -372,9 +391,10 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         free(cs[i].labels);
     free(cs);
 
-    dw_mx_family(f, "driftwatch_alerts_firing", "gauge",
-           "Alerts firing now, per model version and kind (distribution, quality, divergence, "
-           "latency).");
+    dw_mx_family(
+        f, "driftwatch_alerts_firing", "gauge",
+        "Alerts firing now, per model version and kind (distribution, quality, divergence, "
+        "latency).");
     if (in->status) {
         alerts_firing(f, in->status);
         dw_metrics_canary_alerts(f, in->status);
@@ -431,26 +451,28 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
     free(sl);
 
     if (in->dead_letter) {
-        static const char *const res[] = {"queued", "delivered", "failed", "dropped_queue_full"};
-        const uint64_t val[] = {in->dead_letter->queued, in->dead_letter->delivered,
-                                in->dead_letter->failed, in->dead_letter->dropped_queue_full};
-        metric_by_label(
-            f, "driftwatch_dead_letter_records_total", "counter",
+        const dw_dead_letter_stats *d = in->dead_letter;
+        const label_count res[] = {{"queued", d->queued},
+                                   {"delivered", d->delivered},
+                                   {"failed", d->failed},
+                                   {"dropped_queue_full", d->dropped_queue_full}};
+        counter_by_label(
+            f, "driftwatch_dead_letter_records_total",
             "Rejected records copied to kafka.dead_letter_topic, by result (failed: the "
-            "broker refused them or they were not flushed; dropped_queue_full: the local "
-            "queue was full).",
-            "result", res, val, sizeof res / sizeof *res);
+            "broker refused them or they were not flushed; dropped_queue_full: the "
+            "local queue was full).",
+            "result", res, sizeof res / sizeof *res);
     }
     if (in->http) {
-        static const char *const why[] = {"request_timeout", "capacity", "refused"};
-        const uint64_t val[] = {in->http->closed_timeout, in->http->closed_capacity,
-                                in->http->refused};
+        const label_count why[] = {{"request_timeout", in->http->closed_timeout},
+                                   {"capacity", in->http->closed_capacity},
+                                   {"refused", in->http->refused}};
         metric_u64(f, "driftwatch_http_connections", "gauge", "HTTP connections held now.",
                    in->http->open);
-        metric_by_label(f, "driftwatch_http_connections_closed_total", "counter",
-                        "HTTP connections the server closed before answering, by reason (slow or "
-                        "idle clients; see docs/operations.md).",
-                        "reason", why, val, sizeof why / sizeof *why);
+        counter_by_label(f, "driftwatch_http_connections_closed_total",
+                         "HTTP connections the server closed before answering, by reason (slow or "
+                         "idle clients; see docs/operations.md).",
+                         "reason", why, sizeof why / sizeof *why);
     }
     if (in->kafka) {
         /* Kafka health: visible although readiness does not depend on it
@@ -509,12 +531,14 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
         for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
             metric_u64(f, fams[i].name, fams[i].type, fams[i].help, fams[i].v);
         }
-        static const char *const why[] = {"duplicate", "foreign", "invalid"};
-        const uint64_t val[] = {st->delta_duplicates, st->delta_foreign, st->delta_invalid};
-        metric_by_label(f, "driftwatch_state_deltas_ignored_total", "counter",
-                        "Parts of the state topic not merged: duplicate (offsets already covered), "
-                        "foreign (another model or reference), invalid (not a delta).",
-                        "reason", why, val, sizeof why / sizeof *why);
+        const label_count why[] = {{"duplicate", st->delta_duplicates},
+                                   {"foreign", st->delta_foreign},
+                                   {"invalid", st->delta_invalid}};
+        counter_by_label(
+            f, "driftwatch_state_deltas_ignored_total",
+            "Parts of the state topic not merged: duplicate (offsets already covered), "
+            "foreign (another model or reference), invalid (not a delta).",
+            "reason", why, sizeof why / sizeof *why);
     }
     if (in->reload) {
         metric_u64(f, "driftwatch_config_last_reload_successful", "gauge",

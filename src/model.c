@@ -347,8 +347,8 @@ void dw_model_sample(const dw_model *m, size_t wi, size_t col, dw_sample *out)
  * min_samples values: a segment too thin to flag spends none of the
  * budget) and decides each segment as its own BH family. Returns the
  * number of segments. */
-static size_t scan_recent(dw_model *m, size_t wi, dw_column_result *tested,
-                          const dw_thresholds *th, const size_t *map, size_t n)
+static size_t scan_recent(dw_model *m, size_t wi, dw_column_result *tested, const dw_thresholds *th,
+                          const size_t *map, size_t n)
 {
     const dw_window *win = m->win[wi];
     size_t filled = dw_window_filled(win), nsc = 0, age = 0;
@@ -479,8 +479,7 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
         res[map[i]] = tested[i];
 
     const dw_window *win = m->win[wi];
-    bool full = dw_window_filled(win) >=
-                (size_t)(dw_window_length(win) / dw_window_slide(win));
+    bool full = dw_window_filled(win) >= (size_t)(dw_window_length(win) / dw_window_slide(win));
     for (size_t j = 0; j < m->ncols; j++) {
         col_state *c = &m->cols[j];
         dw_column_result *r = &res[j];
@@ -498,8 +497,8 @@ size_t dw_model_evaluate(dw_model *m, size_t wi, int64_t now_ms, dw_column_resul
          * thin to judge does not resolve what is firing: it waits until the
          * window is full, then too few samples means the data stopped. */
         bool thin = !r->enough_samples, judge_thin = full;
-        bool clear = thin ? judge_thin
-                          : (!r->significant || !effect_high(m, r)) && !m->scan_high[j];
+        bool clear =
+            thin ? judge_thin : (!r->significant || !effect_high(m, r)) && !m->scan_high[j];
         /* Inhibition: while the column has a data-quality problem (an
          * upstream outage flooding it with nulls or wrong types), its
          * distribution is a symptom, not news: the one quality alert says
@@ -591,15 +590,15 @@ int dw_model_add_counts(dw_model *m, int64_t t_ms, const uint32_t *slots, const 
                         size_t n)
 {
     int rc = panes_for(m, t_ms);
-    if (rc < 0)
-        return rc;
-    for (size_t w = 0; w < m->nwin; w++) {
-        uint64_t *pane = m->pane_tmp[w];
-        for (size_t i = 0; i < n; i++)
-            if (slots[i] < m->width)
-                pane[slots[i]] += counts[i];
+    /* Slots past the model's width (a delta from another layout) are
+     * skipped; each count goes to the pane of every window. */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (slots[i] >= m->width)
+            continue;
+        for (size_t w = 0; w < m->nwin; w++)
+            m->pane_tmp[w][slots[i]] += counts[i];
     }
-    return 0;
+    return rc;
 }
 
 const uint8_t *dw_model_new_category_map(const dw_model *m)
