@@ -48,6 +48,16 @@ dw_alert_event dw_alert_step(dw_alert *a, bool breach, bool clear, const dw_aler
     return DW_ALERT_NONE;
 }
 
+void dw_alert_restore(dw_alert *a, uint32_t for_count, int64_t started_ms, int64_t notified_ms)
+{
+    a->state = DW_ALERT_FIRING;
+    a->breaches = for_count ? for_count : 1;
+    a->clear_held = false;
+    a->started_ms = started_ms;
+    a->notified_ms = notified_ms;
+    a->episodes++;
+}
+
 const char *dw_alert_state_name(dw_alert_state s)
 {
     switch (s) {

@@ -55,6 +55,7 @@ struct dw_consumer {
     int brokers_up;          /* -1 until the first statistics */
     int brokers_known;
     int64_t last_message_ms; /* wall time; 0 none yet */
+    uint64_t rewinds[DW_REWIND_OUTCOME_MAX];
 };
 
 static part_mem *mem_find(dw_consumer *c, const char *topic, int32_t partition, bool create)
@@ -191,6 +192,13 @@ void dw_consumer_health(const dw_consumer *c, dw_kafka_health *out)
     out->brokers_up = c->brokers_up;
     out->brokers_known = c->brokers_known;
     out->last_message_ms = c->last_message_ms;
+    memcpy(out->rewinds, c->rewinds, sizeof out->rewinds);
+}
+
+void dw_consumer_count_rewind(dw_consumer *c, dw_rewind_outcome o)
+{
+    if (o >= 0 && o < DW_REWIND_OUTCOME_MAX)
+        c->rewinds[o]++;
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -238,6 +246,19 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (off >= 0)
                 parts->elems[i].offset = off;
         }
+        /* librdkafka keeps an application's pause on a partition across its
+         * revoke and a later assignment (the flag lives on its partition
+         * object): a partition dw_consumer_pause_at() paused before it went
+         * away would come back paused, and nobody would resume it (the
+         * owner forgets its pauses on revoke). A new assignment reads from
+         * its start offset; partitions not paused are left alone. On a
+         * copy: resuming sets each element's err, and parts is assigned. */
+        rd_kafka_topic_partition_list_t *rl = rd_kafka_topic_partition_list_copy(parts);
+        rd_kafka_resp_err_t rerr = rd_kafka_resume_partitions(rk, rl);
+        rd_kafka_topic_partition_list_destroy(rl);
+        if (rerr)
+            dw_log(DW_LOG_WARN, "consumer", "resuming newly assigned partitions failed: %s",
+                   rd_kafka_err2str(rerr));
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
         else
@@ -501,9 +522,21 @@ int dw_consumer_pause_at(dw_consumer *c, const dw_kafka_msg *msg)
     tp->offset = msg->offset;
     int rc = 0;
     rd_kafka_resp_err_t err = rd_kafka_pause_partitions(c->rk, l);
+    if (!err)
+        err = tp->err; /* per partition: not assigned (any more) */
     /* An asynchronous seek: messages fetched before it are discarded by
-     * librdkafka, the next fetch starts at msg's offset. */
-    rd_kafka_error_t *error = err ? NULL : rd_kafka_seek_partitions(c->rk, l, 0);
+     * librdkafka, the next fetch starts at msg's offset. It reports no
+     * error later; __IN_PROGRESS in the list means it was sent. */
+    rd_kafka_error_t *error = NULL;
+    if (!err) {
+        error = rd_kafka_seek_partitions(c->rk, l, 0);
+        if (!error && tp->err && tp->err != RD_KAFKA_RESP_ERR__IN_PROGRESS)
+            err = tp->err;
+        if (error || err)
+            /* Not left paused with nobody to resume it: the fetch goes on
+             * after the message, which the caller then counts as lost. */
+            (void)rd_kafka_resume_partitions(c->rk, l);
+    }
     if (err || error) {
         dw_log(DW_LOG_WARN, "consumer", "pause/seek of %s [%d] failed: %s", msg->topic,
                (int)msg->partition, err ? rd_kafka_err2str(err) : rd_kafka_error_string(error));

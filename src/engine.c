@@ -809,9 +809,21 @@ static int window_index(const dw_engine *e, const char *name)
     return -1;
 }
 
+json_t *dw_eng_alert_entry(const dw_model *m, const char *column, const char *window,
+                           const char *kind, const dw_alert *a)
+{
+    char key[17];
+    dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), column, window, kind, key);
+    return json_pack(
+        "{s:s,s:o,s:s,s:s,s:s,s:I,s:I,s:s}", "model", dw_model_name(m), "model_version",
+        dw_model_version(m) ? json_string(dw_model_version(m)) : json_null(), "column", column,
+        "window", window, "kind", kind, "started_at_ms", (json_int_t)a->started_ms,
+        "notified_at_ms", (json_int_t)a->notified_ms, "dedup_key", key);
+}
+
 json_t *dw_engine_alert_state(dw_engine *e)
 {
-    json_t *alerts = json_array();
+    json_t *alerts = json_array(), *extra = json_array();
     for (size_t i = 0; i < e->nmodels; i++) {
         model_entry *me = &e->models[i];
         for (size_t v = 0; v < me->nstates; v++) {
@@ -820,59 +832,86 @@ json_t *dw_engine_alert_state(dw_engine *e)
                 for (size_t w = 0; w < e->nwindows; w++)
                     for (int kind = 0; kind < 2; kind++) {
                         const dw_alert *a = dw_model_alert(m, j, w, kind);
-                        if (a->state != DW_ALERT_FIRING)
-                            continue;
-                        const char *kn = kind ? "quality" : "distribution";
-                        char key[17];
-                        dw_alert_dedup_key(dw_model_name(m), dw_model_version(m),
-                                           me->ref->cols[j].name, e->windows[w].name, kn, key);
-                        json_array_append_new(
-                            alerts,
-                            json_pack("{s:s,s:o,s:s,s:s,s:s,s:I,s:I,s:s}", "model",
-                                      dw_model_name(m), "model_version",
-                                      dw_model_version(m) ? json_string(dw_model_version(m))
-                                                          : json_null(),
-                                      "column", me->ref->cols[j].name, "window",
-                                      e->windows[w].name, "kind", kn, "started_at_ms",
-                                      (json_int_t)a->started_ms, "notified_at_ms",
-                                      (json_int_t)a->notified_ms, "dedup_key", key));
+                        if (a->state == DW_ALERT_FIRING)
+                            json_array_append_new(
+                                alerts,
+                                dw_eng_alert_entry(m, me->ref->cols[j].name, e->windows[w].name,
+                                                   kind ? "quality" : "distribution", a));
                     }
+            if (me->canary)
+                dw_eng_canary_alert_state(me, v, extra);
+            if (e->perf)
+                dw_eng_perf_alert_state(e, i, v, extra);
         }
     }
-    return json_pack("{s:i,s:o}", "version", 1, "alerts", alerts);
+    /* The other kinds apart: a build from before them reads every entry of
+     * "alerts" as a drift alert of its column. */
+    return json_pack("{s:i,s:o,s:o}", "version", 1, "alerts", alerts, "extra_alerts", extra);
 }
 
 void dw_engine_restore_alerts(dw_engine *e, const json_t *state)
 {
     json_t *alerts = json_object_get(state, "alerts");
+    json_t *extra = json_object_get(state, "extra_alerts");
     if (!json_is_array(alerts))
         return;
     json_decref(e->restored);
     e->restored = json_deep_copy(alerts);
+    if (json_is_array(extra))
+        json_array_extend(e->restored, extra);
 }
 
-/* Applies the restored alerts of a (model, version) state just created. */
-static void apply_restored(dw_engine *e, model_entry *me, dw_model *m)
+/* Restores entry a (of state v's model and version) into state v. */
+static void restore_one(dw_engine *e, model_entry *me, size_t v, const json_t *a)
+{
+    const char *kind = json_string_value(json_object_get(a, "kind"));
+    int w = window_index(e, json_string_value(json_object_get(a, "window")));
+    if (!kind || w < 0)
+        return;
+    int64_t started = (int64_t)json_integer_value(json_object_get(a, "started_at_ms"));
+    int64_t notified = (int64_t)json_integer_value(json_object_get(a, "notified_at_ms"));
+    const char *column = json_string_value(json_object_get(a, "column"));
+    if (!strcmp(kind, "divergence") || !strcmp(kind, "latency")) {
+        if (me->canary && column)
+            dw_eng_canary_restore(me, v, kind, column, (size_t)w, started, notified,
+                                  json_string_value(json_object_get(a, "baseline")));
+        return;
+    }
+    if (!strcmp(kind, "performance")) {
+        if (e->perf && column)
+            dw_eng_perf_restore(e, (size_t)(me - e->models), v, column, (size_t)w, started,
+                                notified);
+        return;
+    }
+    /* A kind this build does not know (from a newer one) is left out. */
+    int col = dw_reference_find(me->ref, column);
+    if (col < 0 || (strcmp(kind, "distribution") && strcmp(kind, "quality")))
+        return;
+    dw_model_alert_restore(me->states[v], (size_t)col, (size_t)w, !strcmp(kind, "quality"), started,
+                           notified);
+}
+
+/* Applies the restored alerts of (model, version) state v just created,
+ * and forgets them: a state made again later for the same version (after
+ * a reload that starts the windows afresh, or after the version was
+ * dropped) does not take up an episode this run has already ended. */
+static void apply_restored(dw_engine *e, model_entry *me, size_t v)
 {
     if (!e->restored)
         return;
-    size_t i;
-    json_t *a;
-    json_array_foreach(e->restored, i, a)
-    {
+    dw_model *m = me->states[v];
+    const char *mv = dw_model_version(m);
+    for (size_t i = 0; i < json_array_size(e->restored);) {
+        json_t *a = json_array_get(e->restored, i);
         const char *model = json_string_value(json_object_get(a, "model"));
         const char *ver = json_string_value(json_object_get(a, "model_version"));
-        const char *mv = dw_model_version(m);
-        if (!model || strcmp(model, dw_model_name(m)) || !((!ver && !mv) || (ver && mv && !strcmp(ver, mv))))
+        if (!model || strcmp(model, dw_model_name(m)) ||
+            !((!ver && !mv) || (ver && mv && !strcmp(ver, mv)))) {
+            i++;
             continue;
-        int col = dw_reference_find(me->ref, json_string_value(json_object_get(a, "column")));
-        int w = window_index(e, json_string_value(json_object_get(a, "window")));
-        const char *kind = json_string_value(json_object_get(a, "kind"));
-        if (col < 0 || w < 0 || !kind)
-            continue;
-        dw_model_alert_restore(m, (size_t)col, (size_t)w, !strcmp(kind, "quality"),
-                               (int64_t)json_integer_value(json_object_get(a, "started_at_ms")),
-                               (int64_t)json_integer_value(json_object_get(a, "notified_at_ms")));
+        }
+        restore_one(e, me, v, a);
+        json_array_remove(e->restored, i);
     }
 }
 
@@ -1071,7 +1110,7 @@ dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, siz
     *state_idx = me->nstates;
     me->last_t[me->nstates] = INT64_MIN;
     me->states[me->nstates++] = m;
-    apply_restored(e, me, m);
+    apply_restored(e, me, *state_idx);
     return m;
 }
 
@@ -1351,8 +1390,14 @@ static void apply_record(dw_engine *e, source *src, dw_scan_record *rec, int64_t
                rec->raw.len);
         return;
     }
-    if (fresh) {
-        /* This state's windows started their clocks with this record. */
+    if (fresh || dw_model_clock_moved_back(m)) {
+        /* This state's windows started their clocks with this record, or
+         * an older record moved them back (another partition's, before
+         * the first pane closed). Without looking again the cached
+         * boundary stayed at the later pane: the watermark passed the
+         * earlier panes without closing them, newer records were refused
+         * as ahead, and with every partition paused nothing moved again
+         * (test_sidecar case 4 stalled so under TSan). */
         dw_eng_refresh_next_boundary(e);
         if (e->watermark_ms >= e->next_boundary)
             dw_eng_advance(e, e->watermark_ms, false);

@@ -233,10 +233,39 @@ static void add_alert(dw_engine *e, model_entry *me, size_t v, int64_t end_ms, j
     json_array_append_new(json_object_get(e->pending[pidx], "alerts"), a);
 }
 
+/* State v's latency and comparison results, allocated on first use. */
+static lat_result *lat_results(struct dw_canary *c, size_t v)
+{
+    if (!c->lat[v]) {
+        c->lat[v] = dw_calloc(c->nwin, sizeof *c->lat[v]);
+        for (size_t w = 0; w < c->nwin; w++)
+            c->lat[v][w].end_ms = INT64_MIN;
+    }
+    return c->lat[v];
+}
+
+static cmp_result *cmp_results(struct dw_canary *c, size_t v)
+{
+    if (!c->cmp[v]) {
+        c->cmp[v] = dw_calloc(c->nwin, sizeof *c->cmp[v]);
+        for (size_t w = 0; w < c->nwin; w++) {
+            c->cmp[v][w].end_ms = INT64_MIN;
+            c->cmp[v][w].cols = dw_calloc(c->ncmp + 1, sizeof *c->cmp[v][w].cols);
+            c->cmp[v][w].alerts = dw_calloc(c->ncmp + 1, sizeof *c->cmp[v][w].alerts);
+        }
+    }
+    return c->cmp[v];
+}
+
 static json_t *alert_common(const dw_alert *a, dw_alert_event ev, const char *kind,
                             const char *column, const char *window, int64_t start, int64_t end,
                             const char *key)
 {
+    /* An episode restored from a previous run and resolved before this run
+     * evaluated its window has no window bounds: the resolve time stands
+     * for them. */
+    if (end == INT64_MIN)
+        start = end = a->ended_ms;
     json_t *o = json_object();
     json_object_set_new(o, "status", json_string(ev == DW_ALERT_FIRED ? "firing" : "resolved"));
     json_object_set_new(o, "kind", json_string(kind));
@@ -256,12 +285,7 @@ static void latency_window(dw_engine *e, model_entry *me, size_t v, size_t wi, i
     struct dw_canary *c = me->canary;
     const dw_latency_config *l = &c->cfg->latency;
     dw_model *m = me->states[v];
-    if (!c->lat[v]) {
-        c->lat[v] = dw_calloc(c->nwin, sizeof *c->lat[v]);
-        for (size_t w = 0; w < c->nwin; w++)
-            c->lat[v][w].end_ms = INT64_MIN;
-    }
-    lat_result *r = &c->lat[v][wi];
+    lat_result *r = &lat_results(c, v)[wi];
     dw_window *win = dw_model_window(m, wi);
     const uint64_t *cnt = dw_window_sum(win) + dw_model_extra_offset(m);
     r->end_ms = end_ms;
@@ -309,15 +333,7 @@ static void compare_window(dw_engine *e, model_entry *me, size_t b, size_t v, si
     struct dw_canary *c = me->canary;
     const dw_compare_config *cc = &c->cfg->compare;
     dw_model *mb = me->states[b], *mv = me->states[v];
-    if (!c->cmp[v]) {
-        c->cmp[v] = dw_calloc(c->nwin, sizeof *c->cmp[v]);
-        for (size_t w = 0; w < c->nwin; w++) {
-            c->cmp[v][w].end_ms = INT64_MIN;
-            c->cmp[v][w].cols = dw_calloc(c->ncmp + 1, sizeof *c->cmp[v][w].cols);
-            c->cmp[v][w].alerts = dw_calloc(c->ncmp + 1, sizeof *c->cmp[v][w].alerts);
-        }
-    }
-    cmp_result *r = &c->cmp[v][wi];
+    cmp_result *r = &cmp_results(c, v)[wi];
     dw_window *win = dw_model_window(mv, wi);
     int64_t slide = dw_window_slide(win);
     size_t nwin = (size_t)__builtin_popcount(cc->windows);
@@ -433,6 +449,24 @@ static void baseline_changed(dw_engine *e, model_entry *me, size_t wi, int64_t e
     }
 }
 
+/* The first baseline of window wi in this run is b: whether an episode
+ * restored from a previous run (dw_eng_canary_restore()) compared against
+ * another version. Then it resolves as for a change of baseline. */
+static bool restored_against_other(const struct dw_canary *c, const model_entry *me, size_t wi,
+                                   int b)
+{
+    const char *bname = dw_model_version(me->states[b]);
+    for (size_t v = 0; v < me->nstates; v++) {
+        const cmp_result *r = c->cmp[v] ? &c->cmp[v][wi] : NULL;
+        if (!r || !r->baseline[0] || !strcmp(r->baseline, bname ? bname : ""))
+            continue;
+        for (size_t k = 0; k < c->ncmp; k++)
+            if (r->alerts[k].state == DW_ALERT_FIRING)
+                return true;
+    }
+    return false;
+}
+
 void dw_eng_canary_evaluate(dw_engine *e, int64_t end_ms)
 {
     for (size_t i = 0; i < e->nmodels; i++) {
@@ -449,7 +483,8 @@ void dw_eng_canary_evaluate(dw_engine *e, int64_t end_ms)
             if (!cc->enabled || !(cc->windows & (1u << wi)))
                 continue;
             int b = pick_baseline(c, me, wi, end_ms);
-            if (b >= 0 && c->baseline[wi] != -1 && b != c->baseline[wi])
+            if (b >= 0 && (c->baseline[wi] != -1 ? b != c->baseline[wi]
+                                                 : restored_against_other(c, me, wi, b)))
                 baseline_changed(e, me, wi, end_ms);
             if (b >= 0)
                 c->baseline[wi] = b;
@@ -513,12 +548,67 @@ void dw_eng_canary_drop(dw_engine *e, model_entry *me, size_t v, int64_t at)
     dw_eng_emit(e, doc);
 }
 
-/* ---- status snapshot (driftwatch/status.h) ---- */
+/* ---- alert states across restarts ---- */
 
 static bool slo_applies(const dw_slo_config *slo, size_t wi, const char *ver)
 {
     return slo->window == wi && (!slo->version || (ver && !strcmp(ver, slo->version)));
 }
+
+void dw_eng_canary_alert_state(const model_entry *me, size_t v, json_t *arr)
+{
+    const struct dw_canary *c = me->canary;
+    const dw_model *m = me->states[v];
+    const dw_latency_config *l = &c->cfg->latency;
+    for (size_t wi = 0; wi < c->nwin; wi++) {
+        const cmp_result *r = c->cmp[v] ? &c->cmp[v][wi] : NULL;
+        for (size_t k = 0; r && k < c->ncmp; k++)
+            if (r->alerts[k].state == DW_ALERT_FIRING) {
+                json_t *o =
+                    dw_eng_alert_entry(m, me->ref->cols[c->cmp_cols[k]].name,
+                                       dw_model_window_name(m, wi), "divergence", &r->alerts[k]);
+                json_object_set_new(o, "baseline", json_string(r->baseline));
+                json_array_append_new(arr, o);
+            }
+        const lat_result *lr = c->lat[v] ? &c->lat[v][wi] : NULL;
+        for (size_t s = 0; lr && s < l->nslos; s++)
+            if (lr->slo[s].state == DW_ALERT_FIRING)
+                json_array_append_new(arr, dw_eng_alert_entry(m, l->slos[s].name,
+                                                              dw_model_window_name(m, wi),
+                                                              "latency", &lr->slo[s]));
+    }
+}
+
+void dw_eng_canary_restore(model_entry *me, size_t v, const char *kind, const char *column,
+                           size_t wi, int64_t started_ms, int64_t notified_ms, const char *baseline)
+{
+    struct dw_canary *c = me->canary;
+    const char *ver = dw_model_version(me->states[v]);
+    if (wi >= c->nwin)
+        return;
+    if (!strcmp(kind, "latency")) {
+        const dw_latency_config *l = &c->cfg->latency;
+        for (size_t s = 0; c->lat_on && s < l->nslos; s++)
+            if (!strcmp(l->slos[s].name, column) && slo_applies(&l->slos[s], wi, ver)) {
+                dw_alert_restore(&lat_results(c, v)[wi].slo[s], l->slos[s].for_evaluations,
+                                 started_ms, notified_ms);
+                return;
+            }
+        return;
+    }
+    const dw_compare_config *cc = &c->cfg->compare;
+    if (!cc->enabled || !(cc->windows & (1u << wi)) || !is_candidate(cc, ver))
+        return;
+    for (size_t k = 0; k < c->ncmp; k++)
+        if (!strcmp(me->ref->cols[c->cmp_cols[k]].name, column)) {
+            cmp_result *r = &cmp_results(c, v)[wi];
+            dw_alert_restore(&r->alerts[k], cc->for_evaluations, started_ms, notified_ms);
+            snprintf(r->baseline, sizeof r->baseline, "%s", baseline ? baseline : "");
+            return;
+        }
+}
+
+/* ---- status snapshot (driftwatch/status.h) ---- */
 
 void dw_eng_canary_status_model(const model_entry *me, size_t v, dw_status_model *sm)
 {

@@ -319,6 +319,11 @@ dw_model *dw_eng_model_state(dw_engine *e, model_entry *me, const char *ver, siz
 json_t *dw_eng_alert_json(const model_entry *me, dw_model *m, size_t wi, size_t col, int kind,
                           dw_alert_event ev, const dw_column_result *r);
 json_t *dw_eng_new_document(const dw_model *m, int64_t at_ms, const char *kind);
+/* One entry of the alert state document (dw_engine_alert_state()): firing
+ * alert a of state m, its dedup_key hashed from (column, window, kind). New
+ * reference. */
+json_t *dw_eng_alert_entry(const dw_model *m, const char *column, const char *window,
+                           const char *kind, const dw_alert *a);
 void dw_eng_publish_snapshot(dw_engine *e);
 
 /* engine_retrain.c */
@@ -349,6 +354,16 @@ void dw_eng_canary_evaluate(dw_engine *e, int64_t end_ms);
  * status sm, and the current comparisons of every model into st. */
 void dw_eng_canary_status_model(const model_entry *me, size_t v, dw_status_model *sm);
 void dw_eng_canary_status(const dw_engine *e, dw_status *st);
+/* Alert states across restarts (dw_engine_alert_state()): the firing
+ * divergence and latency alerts of state v appended to arr, as entries of
+ * dw_eng_alert_entry() (a latency entry's column is its SLO's name, as in
+ * its dedup_key; a divergence entry has its "baseline"); and one such entry
+ * restored into state v (kind "divergence" or "latency", window wi),
+ * ignored when its column, SLO or window is no longer configured. */
+void dw_eng_canary_alert_state(const model_entry *me, size_t v, json_t *arr);
+void dw_eng_canary_restore(model_entry *me, size_t v, const char *kind, const char *column,
+                           size_t wi, int64_t started_ms, int64_t notified_ms,
+                           const char *baseline);
 
 /* engine_state.c */
 void dw_eng_pend_add(dw_engine *e, source *src, size_t pidx, dw_model *m, int64_t t,

@@ -499,6 +499,13 @@ static json_t *perf_value_json(const dw_perf_value *v)
                      dw_json_number(v->lo), "upper", dw_json_number(v->hi));
 }
 
+/* The alert column of rule k: "performance.<metric>". */
+static void rule_column(const perf_model *pm, size_t k, char *buf, size_t len)
+{
+    snprintf(buf, len, "performance.%s",
+             dw_perf_metric_name((dw_perf_metric)pm->pc->rules[k].metric));
+}
+
 static json_t *alert_json(dw_engine *e, size_t midx, size_t sidx, size_t wi, size_t k,
                           dw_alert_event ev, const dw_perf_result *r, const dw_cbpe_result *est,
                           int64_t end)
@@ -510,7 +517,7 @@ static json_t *alert_json(dw_engine *e, size_t midx, size_t sidx, size_t wi, siz
     const dw_perf_rule_config *rc = &pm->pc->rules[k];
     const char *mname = dw_perf_metric_name((dw_perf_metric)rc->metric);
     char col[40], key[17];
-    snprintf(col, sizeof col, "performance.%s", mname);
+    rule_column(pm, k, col, sizeof col);
     const char *wname = e->cfg->windows[wi].name;
     dw_alert_dedup_key(dw_model_name(m), dw_model_version(m), col, wname, "performance", key);
     const dw_alert *a = &w->alerts[k];
@@ -677,6 +684,45 @@ bool dw_eng_perf_firing(const dw_engine *e, size_t midx, size_t sidx, size_t wi)
         if (w->alerts[k].state == DW_ALERT_FIRING)
             return true;
     return false;
+}
+
+/* ---- alert states across restarts ---- */
+
+void dw_eng_perf_alert_state(const dw_engine *e, size_t midx, size_t sidx, json_t *arr)
+{
+    const dw_eng_perf *p = e->perf;
+    if (midx >= p->nmodels || !p->models[midx].pc || !p->models[midx].mv[sidx])
+        return;
+    const perf_model *pm = &p->models[midx];
+    const dw_model *m = e->models[midx].states[sidx];
+    for (size_t wi = 0; wi < e->nwindows; wi++)
+        for (size_t k = 0; k < pm->pc->nrules; k++) {
+            const dw_alert *a = &pm->mv[sidx]->win[wi].alerts[k];
+            if (a->state != DW_ALERT_FIRING)
+                continue;
+            char col[40];
+            rule_column(pm, k, col, sizeof col);
+            json_array_append_new(
+                arr, dw_eng_alert_entry(m, col, e->cfg->windows[wi].name, "performance", a));
+        }
+}
+
+void dw_eng_perf_restore(dw_engine *e, size_t midx, size_t sidx, const char *column, size_t wi,
+                         int64_t started_ms, int64_t notified_ms)
+{
+    dw_eng_perf *p = e->perf;
+    if (midx >= p->nmodels || !p->models[midx].pc || wi >= e->nwindows)
+        return;
+    perf_model *pm = &p->models[midx];
+    for (size_t k = 0; k < pm->pc->nrules; k++) {
+        char col[40];
+        rule_column(pm, k, col, sizeof col);
+        if (strcmp(col, column))
+            continue;
+        dw_alert_restore(&mv_get(p, pm, sidx)->win[wi].alerts[k],
+                         (uint32_t)e->cfg->alerts.for_evaluations, started_ms, notified_ms);
+        return;
+    }
 }
 
 /* ---- status ---- */

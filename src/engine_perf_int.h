@@ -42,6 +42,13 @@ void dw_eng_perf_force_label(dw_engine *e, bool on);
 bool dw_eng_perf_firing(const dw_engine *e, size_t midx, size_t sidx, size_t wi);
 /* The reference value of rule k of model midx (inline or reference_data). */
 double dw_eng_perf_rule_reference(const dw_eng_perf *p, size_t midx, size_t rule);
+/* Alert states across restarts (dw_engine_alert_state()): the firing
+ * performance rules of version state sidx of model midx appended to arr
+ * (column "performance.<metric>"), and one such entry restored; ignored
+ * when the model has no rule of that metric. */
+void dw_eng_perf_alert_state(const dw_engine *e, size_t midx, size_t sidx, json_t *arr);
+void dw_eng_perf_restore(dw_engine *e, size_t midx, size_t sidx, const char *column, size_t wi,
+                         int64_t started_ms, int64_t notified_ms);
 /* The performance part of the status snapshot (status_perf.h); the caller
  * owns it (normally a dw_status's perf member). */
 struct dw_status_perf *dw_eng_perf_status(dw_engine *e);

@@ -1,6 +1,7 @@
 #include "driftwatch/http.h"
 #include "driftwatch/http_compare.h"
 
+#include "driftwatch/dynbuf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 #include "driftwatch/timestamp.h"
@@ -66,6 +67,7 @@ struct dw_http {
      * callbacks and the handler); the counters are atomic for /metrics. */
     conn_slot conns[CONN_SLOTS];
     uint64_t nopen, closed_timeout, closed_capacity, refused; /* atomic */
+    uint64_t too_large; /* request bodies answered 413; atomic */
 };
 
 /* ---- state published by other threads ---- */
@@ -332,6 +334,7 @@ static char *render_metrics(dw_http *h, size_t *len)
         .closed_timeout = __atomic_load_n(&h->closed_timeout, __ATOMIC_RELAXED),
         .closed_capacity = __atomic_load_n(&h->closed_capacity, __ATOMIC_RELAXED),
         .refused = __atomic_load_n(&h->refused, __ATOMIC_RELAXED),
+        .too_large = __atomic_load_n(&h->too_large, __ATOMIC_RELAXED),
     };
     pthread_mutex_lock(&h->lock);
     dw_dead_letter_stats dl = h->dead_letter;
@@ -565,14 +568,28 @@ static void mark_requested(struct MHD_Connection *conn)
         c->requested = true;
 }
 
-static const char INDEX[] = "driftwatch\n"
-                            "\n"
-                            "/healthz        liveness: the consumer loop makes progress\n"
-                            "/readyz         readiness: configuration and references loaded\n"
-                            "/metrics        Prometheus metrics\n"
-                            "/api/v1/status  status document (JSON)\n"
-                            "/api/v1/compare canary verdict: ?model=&candidate=[&baseline=&window=]\n"
-                            "/ui             status page\n";
+static const char INDEX[] =
+    "driftwatch\n"
+    "\n"
+    "/healthz        liveness: the consumer loop makes progress\n"
+    "/readyz         readiness: configuration and references loaded\n"
+    "/metrics        Prometheus metrics\n"
+    "/api/v1/status  status document (JSON)\n"
+    "/api/v1/compare canary verdict: ?model=&candidate=[&baseline=&window=]\n"
+    "                (POST: a Flagger webhook, 200 pass / 412 not)\n"
+    "/ui             status page\n";
+
+/* Answers with body (a reference taken over) as indented JSON. */
+static enum MHD_Result respond_json(struct MHD_Connection *conn, unsigned code, json_t *body)
+{
+    char *text = json_dumps(body, JSON_INDENT(2));
+    json_decref(body);
+    if (!text) {
+        fputs("driftwatch: out of memory (compare document)\n", stderr);
+        abort();
+    }
+    return respond(conn, code, text, strlen(text), "application/json");
+}
 
 static enum MHD_Result handle_compare(dw_http *h, struct MHD_Connection *conn)
 {
@@ -588,13 +605,61 @@ static enum MHD_Result handle_compare(dw_http *h, struct MHD_Connection *conn)
     json_t *body;
     unsigned code = dw_compare_answer(st, &q, &body);
     dw_status_release(st);
-    char *text = json_dumps(body, JSON_INDENT(2));
-    json_decref(body);
-    if (!text) {
-        fputs("driftwatch: out of memory (compare document)\n", stderr);
-        abort();
+    return respond_json(conn, code, body);
+}
+
+#ifndef MHD_HTTP_CONTENT_TOO_LARGE /* libmicrohttpd before 0.9.74 */
+#define MHD_HTTP_CONTENT_TOO_LARGE 413
+#endif
+
+/* POST /api/v1/compare (a Flagger webhook): libmicrohttpd calls once
+ * without data, then with each piece of the body, then once more without;
+ * the body collects in *con_cls (freed by request_completed()), at most
+ * DW_COMPARE_MAX_BODY bytes. The connection counts as requested only once
+ * the body is in, so a client sending it slowly is closed like one
+ * sending its headers slowly. */
+static enum MHD_Result handle_compare_post(dw_http *h, struct MHD_Connection *conn,
+                                           const char *upload_data, size_t *upload_data_size,
+                                           void **con_cls)
+{
+    dw_dynbuf *b = *con_cls;
+    if (!b) {
+        b = dw_malloc(sizeof *b);
+        dw_dynbuf_init(b, DW_COMPARE_MAX_BODY);
+        *con_cls = b;
+        return MHD_YES;
     }
-    return respond(conn, code, text, strlen(text), "application/json");
+    if (*upload_data_size) {
+        /* Beyond the limit the rest is dropped (b->cut) and answered 413. */
+        (void)dw_dynbuf_add(b, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    mark_requested(conn);
+    if (b->cut) {
+        __atomic_fetch_add(&h->too_large, 1, __ATOMIC_RELAXED);
+        return respond_text(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+                            "request body too large for /api/v1/compare\n");
+    }
+    dw_status *st = dw_engine_status(h->engine);
+    json_t *body;
+    unsigned code = dw_compare_webhook_answer(st, dw_dynbuf_str(b), b->len, &body);
+    dw_status_release(st);
+    return respond_json(conn, code, body);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    dw_dynbuf *b = *con_cls;
+    if (b) {
+        dw_dynbuf_free(b);
+        free(b);
+        *con_cls = NULL;
+    }
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -603,9 +668,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 {
     dw_http *h = cls;
     (void)version;
-    (void)upload_data;
-    (void)upload_data_size;
-    (void)con_cls;
+    if (!strcmp(method, MHD_HTTP_METHOD_POST) && !strcmp(url, "/api/v1/compare"))
+        return handle_compare_post(h, conn, upload_data, upload_data_size, con_cls);
     mark_requested(conn);
     dw_log(DW_LOG_DEBUG, "http", "%s %s", method, url);
     if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
@@ -770,11 +834,11 @@ int dw_http_start(const dw_http_options *opts, dw_http **out, char *errbuf, size
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->daemon = MHD_start_daemon(flags, port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER,
-                                 mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_SLOTS,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DW_HTTP_TIMEOUT_S,
-                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+    h->daemon = MHD_start_daemon(
+        flags, port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_SLOTS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DW_HTTP_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, request_completed, h, MHD_OPTION_END);
     if (!h->daemon) {
         close(fd);
         dw_http_stop(h);

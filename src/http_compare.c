@@ -1,6 +1,7 @@
 /* GET /api/v1/compare: picks one comparison out of the status snapshot's
  * comparisons (engine_canary.c fills them) and shapes it for a rollout
- * controller (Argo Rollouts' web provider reads {$.verdict}). */
+ * controller (Argo Rollouts' web provider reads {$.verdict}); POST, the
+ * same for a Flagger webhook, which reads only the status code. */
 #include "driftwatch/http_compare.h"
 
 #include <stdarg.h>
@@ -77,4 +78,51 @@ unsigned dw_compare_answer(const dw_status *status, const dw_compare_query *q, j
     json_object_set_new(doc, "version", json_string("1"));
     *body = doc;
     return 200;
+}
+
+/* A string member of metadata, NULL when absent; *bad when present and
+ * not a string (Flagger's metadata is a map of strings). */
+static const char *meta_str(json_t *meta, const char *key, bool *bad)
+{
+    json_t *v = json_object_get(meta, key);
+    if (v && !json_is_string(v))
+        *bad = true;
+    return json_string_value(v);
+}
+
+unsigned dw_compare_webhook_answer(const dw_status *status, const char *req, size_t len,
+                                   json_t **body)
+{
+    json_error_t jerr;
+    json_t *in = json_loadb(req, len, 0, &jerr);
+    if (!json_is_object(in)) {
+        json_decref(in);
+        return fail(body, 400,
+                    "the body must be a Flagger webhook payload, a JSON object with name and "
+                    "metadata (%.200s)",
+                    in ? "not an object" : jerr.text);
+    }
+    json_t *meta = json_object_get(in, "metadata");
+    bool bad = meta && !json_is_object(meta);
+    const char *cols = meta_str(meta, "columns", &bad);
+    dw_compare_query q = {.model = meta_str(meta, "model", &bad),
+                          .candidate = meta_str(meta, "candidate", &bad),
+                          .baseline = meta_str(meta, "baseline", &bad),
+                          .window = meta_str(meta, "window", &bad),
+                          .all_columns = cols && !strcmp(cols, "all")};
+    if (!q.model)
+        q.model = json_string_value(json_object_get(in, "name"));
+    unsigned code;
+    if (bad)
+        code = fail(body, 400,
+                    "metadata must be an object of strings (model, candidate, "
+                    "baseline, window, columns)");
+    else if (!q.model || !*q.model)
+        code = fail(body, 400, "metadata.model (or the canary's name) is required");
+    else
+        code = dw_compare_answer(status, &q, body);
+    json_decref(in);
+    if (code == 200 && !eq(json_string_value(json_object_get(*body, "verdict")), "pass"))
+        code = 412;
+    return code;
 }

@@ -4,6 +4,7 @@
 
 #include "driftwatch/dynbuf.h"
 #include "driftwatch/error.h"
+#include "driftwatch/rewind.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -394,10 +395,12 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
     dw_mx_family(
         f, "driftwatch_alerts_firing", "gauge",
         "Alerts firing now, per model version and kind (distribution, quality, divergence, "
-        "latency).");
+        "latency, performance).");
     if (in->status) {
         alerts_firing(f, in->status);
         dw_metrics_canary_alerts(f, in->status);
+        if (in->status->perf)
+            dw_metrics_perf_alerts(f, in->status->perf);
         drop += dw_metrics_canary(f, in->status, max, in->stats->latency_invalid);
     }
     if (in->status && in->status->perf)
@@ -473,6 +476,9 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
                          "HTTP connections the server closed before answering, by reason (slow or "
                          "idle clients; see docs/operations.md).",
                          "reason", why, sizeof why / sizeof *why);
+        metric_u64(f, "driftwatch_http_request_bodies_too_large_total", "counter",
+                   "Request bodies over their limit, answered 413 (POST /api/v1/compare).",
+                   in->http->too_large);
     }
     if (in->kafka) {
         /* Kafka health: visible although readiness does not depend on it
@@ -486,6 +492,15 @@ char *dw_metrics_render(const dw_metrics_input *in, size_t *len, uint64_t *dropp
                           "When the consumer last received a message, Unix seconds.",
                           (double)in->kafka->last_message_ms / 1000.0);
         }
+        const char *outcomes[DW_REWIND_OUTCOME_MAX];
+        for (int o = 0; o < DW_REWIND_OUTCOME_MAX; o++)
+            outcomes[o] = dw_rewind_outcome_name((dw_rewind_outcome)o);
+        metric_by_label(f, "driftwatch_consumer_rewinds_total", "counter",
+                        "Partitions paused and sought back for event-time alignment, by what "
+                        "became of them (reread: read again at the offset; skipped: the fetch "
+                        "resumed past it; revoked: revoked first; reseek: sought again after "
+                        "a timeout).",
+                        "outcome", outcomes, in->kafka->rewinds, DW_REWIND_OUTCOME_MAX);
     }
     if (in->state) {
         const dw_metrics_state *ms = in->state;

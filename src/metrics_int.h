@@ -30,5 +30,9 @@ size_t dw_metrics_canary(dw_dynbuf *f, const dw_status *st, size_t max_series,
                          uint64_t latency_invalid);
 /* driftwatch_alerts_firing samples of kinds divergence and latency. */
 void dw_metrics_canary_alerts(dw_dynbuf *f, const dw_status *st);
+/* driftwatch_alerts_firing samples of kind performance: one per model
+ * version with performance rules, their firing rules over every window
+ * (driftwatch_performance_alert_firing has them one by one). */
+void dw_metrics_perf_alerts(dw_dynbuf *f, const dw_status_perf *p);
 
 #endif

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* name{model=..,model_version=..,window=..[,metric=..][,status=..]} v */
@@ -99,7 +100,7 @@ void dw_metrics_write_performance(dw_dynbuf *f, const dw_status_perf *p)
             }
     }
     dw_mx_family(f, "driftwatch_performance_alert_firing", "gauge",
-           "1 while the performance rule of the metric fires.");
+                 "1 while the performance rule of the metric fires.");
     for (size_t i = 0; i < p->nmodels; i++)
         for (size_t w = 0; w < p->models[i].nwindows; w++) {
             const dw_status_perf_window *sw = &p->models[i].windows[w];
@@ -110,12 +111,12 @@ void dw_metrics_write_performance(dw_dynbuf *f, const dw_status_perf *p)
         }
 
     dw_mx_family(f, "driftwatch_label_coverage", "gauge",
-           "Share of the predictions that left the join with a label.");
+                 "Share of the predictions that left the join with a label.");
     dw_dynbuf_addstr(f, "driftwatch_label_coverage ");
     dw_metrics_write_double(f, p->coverage);
     dw_dynbuf_addc(f, '\n');
     dw_mx_family(f, "driftwatch_label_delay_seconds", "gauge",
-           "Label delay quantiles (label time - prediction time) over every match.");
+                 "Label delay quantiles (label time - prediction time) over every match.");
     for (size_t i = 0; i < 3; i++) {
         dw_dynbuf_addf(f, "driftwatch_label_delay_seconds{quantile=\"%s\"} ",
                        dw_status_perf_quantile_names[i]);
@@ -123,23 +124,39 @@ void dw_metrics_write_performance(dw_dynbuf *f, const dw_status_perf *p)
         dw_dynbuf_addc(f, '\n');
     }
     dw_mx_family(f, "driftwatch_label_join_events_total", "counter",
-           "What the label join saw, by event (docs/performance.md).");
+                 "What the label join saw, by event (docs/performance.md).");
     dw_status_perf_counter c[DW_STATUS_PERF_NCOUNTERS];
     dw_status_perf_counters(p, c);
     for (size_t i = 0; i < DW_STATUS_PERF_NCOUNTERS; i++)
         dw_dynbuf_addf(f, "driftwatch_label_join_events_total{event=\"%s\"} %" PRIu64 "\n",
                        c[i].name, c[i].value);
     dw_mx_family(f, "driftwatch_label_join_waiting", "gauge",
-           "Predictions waiting for their label, and labels waiting for their prediction.");
+                 "Predictions waiting for their label, and labels waiting for their prediction.");
     dw_dynbuf_addf(f, "driftwatch_label_join_waiting{kind=\"predictions\"} %" PRIu64 "\n",
                    p->join.waiting_predictions);
     dw_dynbuf_addf(f, "driftwatch_label_join_waiting{kind=\"labels\"} %" PRIu64 "\n",
                    p->join.waiting_labels);
     dw_mx_family(f, "driftwatch_label_join_memory_bytes", "gauge",
-           "Memory the label join holds (allocated once, never above the limit).");
+                 "Memory the label join holds (allocated once, never above the limit).");
     dw_dynbuf_addf(f, "driftwatch_label_join_memory_bytes %zu\n", p->join.memory_bytes);
     dw_mx_family(f, "driftwatch_label_join_memory_limit_bytes", "gauge",
-           "The configured labels.memory_mb in bytes.");
+                 "The configured labels.memory_mb in bytes.");
     dw_dynbuf_addf(f, "driftwatch_label_join_memory_limit_bytes %" PRIu64 "\n",
                    p->memory_limit_bytes);
+}
+
+void dw_metrics_perf_alerts(dw_dynbuf *f, const dw_status_perf *p)
+{
+    static const char *const names[] = {"model", "model_version", "kind"};
+    for (size_t i = 0; i < p->nmodels; i++) {
+        const dw_status_perf_model *m = &p->models[i];
+        size_t n = 0;
+        for (size_t w = 0; w < m->nwindows; w++)
+            for (size_t r = 0; r < m->windows[w].nrules; r++)
+                n += m->windows[w].rules[r].state == DW_ALERT_FIRING;
+        const char *vals[] = {m->model, m->version ? m->version : "", "performance"};
+        char *l = dw_mx_labels(3, names, vals);
+        dw_mx_sample(f, "driftwatch_alerts_firing", l, (double)n);
+        free(l);
+    }
 }

@@ -34,6 +34,7 @@ struct dw_model {
     dw_alert_rule alert;
     double clear_psi, clear_ks;
     uint64_t **pane_tmp; /* per-window pane pointers for dw_model_add */
+    bool clock_back;     /* a window's clock moved back (dw_model_clock_moved_back) */
     uint8_t *newcat;     /* width: 1 at the unseen-category slots (deltas ask per counter) */
     int64_t last_eval[DW_MAX_WINDOWS];
     /* evaluation scratch, ncols each, so evaluating does not allocate */
@@ -139,6 +140,8 @@ dw_model *dw_model_new(const dw_model_spec *spec)
         m->win[w] = dw_window_new(spec->windows[w].length_ms, spec->windows[w].slide_ms,
                                   spec->lateness_ms, m->width);
         m->win_name[w] = dw_strdup(spec->windows[w].name);
+        if (m->win[w])
+            dw_window_on_clock_back(m->win[w], &m->clock_back);
         if (!m->win[w]) {
             m->nwin = w + 1;
             dw_model_free(m);
@@ -302,6 +305,13 @@ static int panes_for(dw_model *m, int64_t t_ms)
             return dw_window_is_ahead(m->win[w], t_ms) ? DW_ERR_STATE : DW_ERR_LIMIT;
     }
     return 0;
+}
+
+bool dw_model_clock_moved_back(dw_model *m)
+{
+    bool moved = m->clock_back;
+    m->clock_back = false;
+    return moved;
 }
 
 int dw_model_add(dw_model *m, int64_t t_ms, const size_t *slots, size_t n)
@@ -565,13 +575,8 @@ void dw_model_alert_notified(dw_model *m, size_t col, size_t wi, int kind, int64
 void dw_model_alert_restore(dw_model *m, size_t col, size_t wi, int kind, int64_t started_ms,
                             int64_t notified_ms)
 {
-    dw_alert *a = &m->cols[col].alerts[wi][kind ? 1 : 0];
-    a->state = DW_ALERT_FIRING;
-    a->breaches = m->alert.for_count ? m->alert.for_count : 1;
-    a->clear_held = false;
-    a->started_ms = started_ms;
-    a->notified_ms = notified_ms;
-    a->episodes++;
+    dw_alert_restore(&m->cols[col].alerts[wi][kind ? 1 : 0], m->alert.for_count, started_ms,
+                     notified_ms);
 }
 
 /* ---- state deltas (see engine.h, "State on Kafka") ---- */

@@ -166,6 +166,7 @@ int dw_sidecar_new(const dw_config *cfg, const dw_sidecar_options *opts, dw_side
         s->opts.drain_budget_ms = cfg->shutdown_budget_ms > 0 ? cfg->shutdown_budget_ms : 10000;
     s->reject_rl = (dw_ratelimit)DW_RATELIMIT_INIT(5000);
     s->state_rl = (dw_ratelimit)DW_RATELIMIT_INIT(600000);
+    s->stall_rl = (dw_ratelimit)DW_RATELIMIT_INIT(600000);
     int rc = dw_engine_new(cfg, &s->engine, errbuf, errlen);
     if (rc < 0)
         goto fail;
@@ -235,7 +236,9 @@ static void load_alert_state(dw_sidecar *s)
     }
     dw_engine_restore_alerts(s->engine, doc);
     dw_log(DW_LOG_INFO, "sidecar", "restored %zu firing alert(s) from %s",
-           json_array_size(json_object_get(doc, "alerts")), path);
+           json_array_size(json_object_get(doc, "alerts")) +
+               json_array_size(json_object_get(doc, "extra_alerts")),
+           path);
     json_decref(doc);
 }
 
@@ -494,6 +497,78 @@ static void on_assign(void *ctx, const char *topic, int32_t partition, int assig
            topic, (int)partition, id);
     dw_engine_source_assigned(s->engine, id, assigned != 0);
     s->last_topic = NULL; /* topic strings may be freed with the assignment */
+    /* Revoked or assigned anew, the partition is read from the group's
+     * committed offset (or the state topic's): a pause or an offset it
+     * waited for no longer applies (the consumer lifts librdkafka's pause
+     * on assignment). Kept, it dropped the partition's messages for good
+     * or held the resume rule back forever (test_paused_partitions,
+     * rebalance). */
+    if (s->rewind && dw_rewind_forget(s->rewind, id)) {
+        dw_log(DW_LOG_DEBUG, "sidecar", "%s [%d] %s while paused for event-time alignment", topic,
+               (int)partition, assigned ? "assigned anew" : "revoked");
+        if (s->consumer)
+            dw_consumer_count_rewind(s->consumer, DW_REWIND_REVOKED);
+    }
+}
+
+/* Resumes the paused partitions once the earliest paused message fits: the
+ * partitions holding time back have caught up. (The slowest partition's
+ * own message always fits once the windows' panes follow the watermark,
+ * and a revoked partition no longer holds time back or stays paused;
+ * stalled: see DW_SIDECAR_STALL_RESUME_MS.) */
+static void resume_due(dw_sidecar *s, dw_consumer *c, bool stalled)
+{
+    size_t n = dw_rewind_npaused(s->rewind);
+    if (n == 0)
+        return;
+    int64_t min_ts = dw_rewind_paused_min_ts(s->rewind);
+    int64_t open_until = dw_engine_open_until(s->engine);
+    if (min_ts >= open_until) {
+        /* stalled: a safety net, not the rule (see
+         * DW_SIDECAR_STALL_RESUME_MS): nothing at all was applied for a
+         * while, so no partition is moving event time. */
+        if (!stalled)
+            return;
+        dw_log_ratelimited(&s->stall_rl, DW_LOG_WARN, "sidecar",
+                           "no message applied for %lld s while %zu partition(s) wait for event "
+                           "time to pass %lld (windows open until %lld): reading them again",
+                           (long long)(DW_SIDECAR_STALL_RESUME_MS / 1000), n, (long long)min_ts,
+                           (long long)open_until);
+    }
+    int64_t now = dw_now_ms();
+    dw_log(DW_LOG_DEBUG, "sidecar",
+           "resuming %zu paused partition(s) (event time %lld, windows open until %lld)", n,
+           (long long)min_ts, (long long)open_until);
+    for (int id = dw_rewind_resume_next(s->rewind, 0, now); id >= 0;
+         id = dw_rewind_resume_next(s->rewind, id + 1, now)) {
+        int32_t part;
+        const char *topic = dw_engine_source_topic(s->engine, id, &part);
+        if (topic)
+            (void)dw_consumer_resume(c, topic, part);
+    }
+}
+
+/* A partition resumed but not read again at its offset in
+ * DW_SIDECAR_REWIND_TIMEOUT_MS: the seek did not take (librdkafka reports
+ * no error for an asynchronous one). Seek it there again, once a timeout. */
+static void reseek_overdue(dw_sidecar *s, dw_consumer *c)
+{
+    int64_t now = dw_now_ms(), off;
+    for (int id = dw_rewind_overdue(s->rewind, 0, now, DW_SIDECAR_REWIND_TIMEOUT_MS, &off); id >= 0;
+         id = dw_rewind_overdue(s->rewind, id + 1, now, DW_SIDECAR_REWIND_TIMEOUT_MS, &off)) {
+        int32_t part;
+        const char *topic = dw_engine_source_topic(s->engine, id, &part);
+        if (!topic)
+            continue;
+        dw_log(DW_LOG_WARN, "sidecar",
+               "%s [%d] was resumed %lld s ago and has not delivered offset %lld again: seeking "
+               "there again",
+               topic, (int)part, (long long)(DW_SIDECAR_REWIND_TIMEOUT_MS / 1000), (long long)off);
+        dw_consumer_count_rewind(c, DW_REWIND_RESEEK);
+        dw_kafka_msg at = {.topic = topic, .partition = part, .offset = off};
+        if (dw_consumer_pause_at(c, &at) == 0)
+            (void)dw_consumer_resume(c, topic, part);
+    }
 }
 
 static int source_of(dw_sidecar *s, const dw_kafka_msg *msg)
@@ -670,6 +745,8 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         if (rc < 0)
             goto out;
     }
+    s->rewind = dw_rewind_new(DW_ENGINE_MAX_SOURCES);
+    s->last_applied_ms = dw_now_ms();
     rc = dw_consumer_new(&ks, &c, errbuf, errlen);
     if (rc < 0)
         goto out;
@@ -686,10 +763,6 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         if (rc < 0)
             goto out;
     }
-    s->rewind_to = dw_malloc(DW_ENGINE_MAX_SOURCES * sizeof *s->rewind_to);
-    s->resumed = dw_calloc(DW_ENGINE_MAX_SOURCES, 1);
-    for (size_t i = 0; i < DW_ENGINE_MAX_SOURCES; i++)
-        s->rewind_to[i] = -1;
     dw_log(DW_LOG_INFO, "sidecar", "consuming %zu topic(s) from %s as group %s", kc->ntopics,
            brokers, kc->group_id);
     int64_t last_tick = 0, last_save = dw_now_ms();
@@ -729,15 +802,20 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
         if (rc == 1) {
             dw_process_result pr;
             int src = source_of(s, &msg);
-            if (s->rewind_to[src] >= 0) {
-                if (msg.offset != s->rewind_to[src]) {
-                    dw_kafka_msg_release(&msg); /* fetched before the seek */
-                    continue;
-                }
-                s->rewind_to[src] = -1;
-                s->resumed[src] = 0;
+            int outcome;
+            if (!dw_rewind_accept(s->rewind, src, msg.offset, &outcome)) {
+                dw_kafka_msg_release(&msg); /* fetched before the seek, or applied */
+                continue;
             }
+            if (outcome >= 0)
+                dw_consumer_count_rewind(c, (dw_rewind_outcome)outcome);
+            if (outcome == DW_REWIND_SKIPPED)
+                dw_log(DW_LOG_WARN, "sidecar",
+                       "%s [%d] resumed at offset %lld, past the offset it was paused at: the "
+                       "records in between were deleted or another member committed past them",
+                       msg.topic, (int)msg.partition, (long long)msg.offset);
             s->current = &msg;
+            s->processed++;
             if (s->state)
                 dw_engine_source_offset(s->engine, src, msg.offset + 1);
             dw_engine_process_from(s->engine, src, msg.payload, msg.payload ? msg.len : 0,
@@ -747,14 +825,13 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
                 /* This partition ran ahead of the others in event time:
                  * wait for them, then read this message again. */
                 dw_log(DW_LOG_DEBUG, "sidecar",
-                       "pausing %s [%d] at offset %lld: ahead in event time", msg.topic,
-                       (int)msg.partition, (long long)msg.offset);
-                if (dw_consumer_pause_at(c, &msg) == 0) {
-                    s->rewind_to[src] = msg.offset;
-                    s->resumed[src] = 0;
-                    if (s->npaused++ == 0 || pr.ahead_ts < s->paused_min_ts)
-                        s->paused_min_ts = pr.ahead_ts;
-                }
+                       "pausing %s [%d] at offset %lld: event time %lld is ahead (windows open "
+                       "until %lld, watermark %lld)",
+                       msg.topic, (int)msg.partition, (long long)msg.offset, (long long)pr.ahead_ts,
+                       (long long)dw_engine_open_until(s->engine),
+                       (long long)dw_engine_watermark(s->engine));
+                if (dw_consumer_pause_at(c, &msg) == 0)
+                    dw_rewind_paused(s->rewind, src, msg.offset, pr.ahead_ts);
             } else if (!s->state) {
                 /* At-least-once: the offset is stored only now that the
                  * record is counted in the windows. (With state.topic it
@@ -763,22 +840,7 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
             }
             dw_kafka_msg_release(&msg);
         }
-        /* Resume once the earliest paused message fits: the partitions
-         * holding time back have caught up (the slowest partition's own
-         * message always fits, so this cannot deadlock). */
-        if (s->npaused && s->paused_min_ts < dw_engine_open_until(s->engine)) {
-            dw_log(DW_LOG_DEBUG, "sidecar", "resuming %zu paused partition(s)", s->npaused);
-            for (int id = 0; id < DW_ENGINE_MAX_SOURCES && s->npaused; id++) {
-                int32_t part;
-                const char *topic = dw_engine_source_topic(s->engine, id, &part);
-                if (s->rewind_to[id] >= 0 && topic && !s->resumed[id]) {
-                    dw_consumer_resume(c, topic, part);
-                    s->resumed[id] = 1;
-                    s->npaused--;
-                }
-            }
-            s->npaused = 0;
-        }
+        resume_due(s, c, false);
         rc = 0;
         if (s->opts.reload && *s->opts.reload) {
             *s->opts.reload = 0;
@@ -793,6 +855,17 @@ int dw_sidecar_run(dw_sidecar *s, volatile sig_atomic_t *stop, char *errbuf, siz
                 dw_http_publish_dead_letter(s->http, &dls);
             }
             dw_http_publish_lag(s->http, c);
+            /* Paused partitions: the watchdogs, once a second. */
+            if (s->processed != s->processed_at_tick) {
+                s->processed_at_tick = s->processed;
+                s->last_applied_ms = dw_now_ms();
+            } else if (dw_rewind_npaused(s->rewind) &&
+                       dw_now_ms() - s->last_applied_ms >= DW_SIDECAR_STALL_RESUME_MS) {
+                resume_due(s, c, true);
+                s->last_applied_ms = dw_now_ms();
+            }
+            if (dw_rewind_nwaiting(s->rewind))
+                reseek_overdue(s, c);
             if (s->state)
                 dw_sc_state_publish(s);
             last_tick = now;
@@ -854,8 +927,7 @@ void dw_sidecar_free(dw_sidecar *s)
     dw_engine_free(s->engine);
     free(s->specs);
     free(s->spec_kv);
-    free(s->rewind_to);
-    free(s->resumed);
+    dw_rewind_free(s->rewind);
     dw_config_free(s->owned_cfg);
     free(s);
 }

@@ -8,6 +8,7 @@
 #include "driftwatch/http.h"
 #include "driftwatch/log.h"
 #include "driftwatch/notifier.h"
+#include "driftwatch/rewind.h"
 #include "driftwatch/sidecar.h"
 #include "driftwatch/state_topic.h"
 
@@ -25,6 +26,17 @@
 /* Messages behind on the state topic before `run` warns (every 10 s). */
 #define DW_SIDECAR_STATE_LAG_WARN 1000
 
+/* A partition resumed after a pause that has not delivered the message it
+ * was sought back to within this long is sought there again (and counted:
+ * driftwatch_consumer_rewinds_total{outcome="reseek"}). Normally the
+ * message comes with the first fetch, well under a second. */
+#define DW_SIDECAR_REWIND_TIMEOUT_MS 15000
+/* Partitions paused while no message at all went to the engine for this
+ * long are resumed anyway (a message still ahead pauses its partition
+ * again; nothing is lost or counted twice): whatever held event time back
+ * is then read again instead of waiting for good. */
+#define DW_SIDECAR_STALL_RESUME_MS 15000
+
 struct dw_sidecar {
     const dw_config *cfg;
     dw_config *owned_cfg; /* a reloaded configuration (the first is the caller's) */
@@ -35,15 +47,13 @@ struct dw_sidecar {
     dw_sink_kv *spec_kv; /* headers and options of all specs */
     dw_dead_letter *dlq;
     const dw_kafka_msg *current; /* message being processed (for dead letters) */
-    /* event-time alignment: partitions paused because they ran ahead */
-    size_t npaused;
-    int64_t paused_min_ts; /* smallest event time of a paused message */
-    /* Per source id: the offset a paused partition must restart at, or -1.
-     * Messages librdkafka had already fetched past it are dropped (they
-     * come again after the seek), so nothing is counted twice. */
-    int64_t *rewind_to;
-    uint8_t *resumed;       /* per source id: paused, resumed, not yet re-read */
-    const char *last_topic; /* cache of the last message's source id */
+    /* Event-time alignment: partitions paused because they ran ahead, and
+     * the offset each must be read again at (driftwatch/rewind.h). */
+    dw_rewind *rewind;
+    uint64_t processed, processed_at_tick; /* messages given to the engine */
+    int64_t last_applied_ms;               /* dw_now_ms() of the tick that saw processed move */
+    dw_ratelimit stall_rl;                 /* the stalled-resume warning (resume_due) */
+    const char *last_topic;                /* cache of the last message's source id */
     int32_t last_partition;
     int last_source;
     dw_ratelimit reject_rl;

@@ -482,18 +482,22 @@ int dw_sink_validate(const dw_sink_spec *sp, char *errbuf, size_t errlen)
     return check_options(t, sp, errbuf, errlen);
 }
 
+/* One row per alert kind; a kind not listed (distribution) is drift. */
 static const struct {
-    const char *kind, *title, *name;
+    const char *kind, *title, *name, *header;
 } alert_kinds[] = {
-    {"quality", "Data quality problem", "DataQuality"},
-    {"divergence", "Divergence from baseline", "ModelDivergence"},
-    {"latency", "Latency SLO breach", "LatencySLOBreach"},
+    {"quality", "Data quality problem", "DataQuality", "Data quality"},
+    {"divergence", "Divergence from baseline", "ModelDivergence", "Canary divergence"},
+    {"latency", "Latency SLO breach", "LatencySLOBreach", "Latency SLO"},
+    {"performance", "Model performance below reference", "ModelPerformanceDrop",
+     "Model performance"},
 };
+#define NKINDS (sizeof alert_kinds / sizeof alert_kinds[0])
 
 static int alert_kind(const json_t *alert)
 {
     const char *kind = json_string_value(json_object_get(alert, "kind"));
-    for (size_t i = 0; kind && i < sizeof alert_kinds / sizeof alert_kinds[0]; i++)
+    for (size_t i = 0; kind && i < NKINDS; i++)
         if (!strcmp(kind, alert_kinds[i].kind))
             return (int)i;
     return -1; /* distribution drift */
@@ -509,4 +513,25 @@ const char *dw_sink_alert_name(const json_t *alert)
 {
     int k = alert_kind(alert);
     return k < 0 ? "DriftDetected" : alert_kinds[k].name;
+}
+
+void dw_sink_alerts_header(const json_t *alerts, dw_dynbuf *b)
+{
+    /* Bit 0: drift; bit k + 1: alert_kinds[k]. */
+    unsigned seen = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach ((json_t *)alerts, i, a) {
+        const char *st = json_string_value(json_object_get(a, "status"));
+        if (!st || strcmp(st, "resolved") != 0)
+            seen |= 1u << (alert_kind(a) + 1);
+    }
+    /* Quality problems go with the drift of the same evaluation under
+     * "Drift", as they always have; alone they have their own title. */
+    if (seen & 1u)
+        seen &= ~(1u << 1);
+    size_t n = 0;
+    for (int k = -1; k < (int)NKINDS; k++)
+        if (seen & (1u << (k + 1)))
+            dw_dynbuf_addf(b, "%s%s", n++ ? ", " : "", k < 0 ? "Drift" : alert_kinds[k].header);
 }

@@ -5,6 +5,7 @@
 #ifndef DRIFTWATCH_SINK_INT_H
 #define DRIFTWATCH_SINK_INT_H
 
+#include "driftwatch/dynbuf.h"
 #include "driftwatch/sink.h"
 
 #include <jansson.h>
@@ -33,11 +34,19 @@ int dw_sink_severity_rank(const char *severity);
 char *dw_sink_alert_stats(const json_t *alert, char *buf, size_t len);
 
 /* What an alert is, by its kind: a title for people ("Drift", "Data
- * quality problem", "Divergence from baseline", "Latency SLO breach") and
- * an Alertmanager alertname ("DriftDetected", "DataQuality",
- * "ModelDivergence", "LatencySLOBreach"). Static strings. */
+ * quality problem", "Divergence from baseline", "Latency SLO breach",
+ * "Model performance below reference") and an Alertmanager alertname
+ * ("DriftDetected", "DataQuality", "ModelDivergence", "LatencySLOBreach",
+ * "ModelPerformanceDrop"). Static strings. */
 const char *dw_sink_alert_title(const json_t *alert);
 const char *dw_sink_alert_name(const json_t *alert);
+
+/* Appends to b a short heading for the kinds among the firing alerts of an
+ * array, as in a Slack header: "Drift", "Data quality", "Canary
+ * divergence", "Latency SLO", "Model performance", in that order and
+ * ", "-separated ("Drift, Latency SLO"). Quality goes under "Drift" when
+ * distribution alerts fire too. Nothing is appended when no alert fires. */
+void dw_sink_alerts_header(const json_t *alerts, dw_dynbuf *b);
 
 /* The registry: one line per sink type (src/sinks/sink_<name>.c) or
  * retraining target (src/sinks/target_<name>.c, a type that takes only

@@ -24,6 +24,7 @@ struct dw_window {
      * its three divisions). Emptied whenever next moves. */
     int64_t c_lo, c_hi;
     uint64_t *c_pane;
+    bool *moved; /* dw_window_on_clock_back(): set when next moves back */
 };
 
 static inline void cache_clear(dw_window *w)
@@ -103,6 +104,8 @@ uint64_t *dw_window_pane_for(dw_window *w, int64_t t_ms)
             return NULL; /* late: its pane closed, or cannot be opened */
         w->next = q;
         cache_clear(w);
+        if (w->moved)
+            *w->moved = true;
     }
     if (q - w->next >= (int64_t)w->nopen)
         return NULL; /* ahead of the ring: caller must close panes first */
@@ -112,6 +115,11 @@ uint64_t *dw_window_pane_for(dw_window *w, int64_t t_ms)
     w->c_lo = q * w->slide_ms;
     w->c_hi = w->c_lo + w->slide_ms;
     return w->c_pane;
+}
+
+void dw_window_on_clock_back(dw_window *w, bool *flag)
+{
+    w->moved = flag;
 }
 
 bool dw_window_is_ahead(const dw_window *w, int64_t t_ms)

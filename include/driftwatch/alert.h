@@ -55,6 +55,12 @@ dw_alert_event dw_alert_step(dw_alert *a, bool breach, bool clear, const dw_aler
 
 const char *dw_alert_state_name(dw_alert_state s);
 
+/* Puts a firing alert of a previous run back (its state saved by
+ * dw_engine_alert_state()): firing since started_ms, last notified at
+ * notified_ms, as if for_count (0 means 1) breaches had fired it, so that
+ * no second firing is sent and its resolve is. */
+void dw_alert_restore(dw_alert *a, uint32_t for_count, int64_t started_ms, int64_t notified_ms);
+
 /* A stable 16-hex-digit key for (model, version, column, window, kind):
  * the same alert gets the same key across restarts and replicas, so
  * receivers (PagerDuty, Alertmanager) deduplicate. out must hold 17 bytes. */

@@ -26,6 +26,8 @@
 #ifndef DRIFTWATCH_CONSUMER_H
 #define DRIFTWATCH_CONSUMER_H
 
+#include "driftwatch/rewind.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,13 +126,24 @@ void dw_kafka_msg_release(dw_kafka_msg *msg);
 int dw_consumer_commit(dw_consumer *c);
 
 /* Pauses msg's partition and seeks it back to msg's offset, so the message
- * is delivered again after dw_consumer_resume_all(). For event-time
- * alignment: a partition read far ahead of the others waits for them. */
+ * is delivered again after dw_consumer_resume(). For event-time
+ * alignment: a partition read far ahead of the others waits for them (the
+ * caller's bookkeeping: driftwatch/rewind.h). Only msg's topic, partition
+ * and offset are used. The seek is asynchronous: librdkafka reports no
+ * error for it later (a seek during a revoke fails silently; the revoke
+ * then starts the partition afresh). Returns 0, or DW_ERR_KAFKA (logged)
+ * with the partition not paused. librdkafka keeps an application's pause
+ * across a revoke and a later assignment of the partition; this module
+ * lifts it when the partition is assigned again. */
 int dw_consumer_pause_at(dw_consumer *c, const dw_kafka_msg *msg);
 
-/* Resumes a partition paused by dw_consumer_pause_at(). Partitions that
- * were not paused must not be "resumed": librdkafka restarts their fetch. */
+/* Resumes a partition paused by dw_consumer_pause_at(). Resuming one that
+ * is not paused does nothing (librdkafka checks its pause flag). */
 int dw_consumer_resume(dw_consumer *c, const char *topic, int32_t partition);
+
+/* Counts what became of a rewind (dw_kafka_health.rewinds, the metric
+ * driftwatch_consumer_rewinds_total). Polling thread only. */
+void dw_consumer_count_rewind(dw_consumer *c, dw_rewind_outcome o);
 
 /* Fills up to max entries with the lag of the currently assigned partitions
  * (and of those lost to a session timeout, until the group assigns again)
@@ -152,6 +165,7 @@ typedef struct dw_kafka_health {
     int brokers_up;
     int brokers_known;
     int64_t last_message_ms;
+    uint64_t rewinds[DW_REWIND_OUTCOME_MAX]; /* dw_consumer_count_rewind() */
 } dw_kafka_health;
 void dw_consumer_health(const dw_consumer *c, dw_kafka_health *out);
 

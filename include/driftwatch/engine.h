@@ -214,15 +214,18 @@ json_t *dw_engine_snapshot(dw_engine *e);
 
 /* The alerts firing now, as a document a later run can restore:
  * {"version": 1, "alerts": [{"model", "model_version", "column", "window",
- * "kind", "started_at_ms", "notified_at_ms", "dedup_key"}]}. New reference.
- * Engine thread only. */
+ * "kind", "started_at_ms", "notified_at_ms", "dedup_key"}], "extra_alerts":
+ * [...]}. "alerts" holds the distribution and quality alerts (what builds
+ * before the other kinds read), "extra_alerts" the divergence (with their
+ * "baseline"), latency (column: the SLO's name) and performance (column:
+ * "performance.<metric>") alerts. New reference. Engine thread only. */
 json_t *dw_engine_alert_state(dw_engine *e);
 
 /* Restores alerts a previous run left firing (a document from
  * dw_engine_alert_state()), so that their resolve is sent once the data
  * has recovered; entries for models, columns or windows that no longer
- * exist are ignored. Each applies when its (model, version) delivers its
- * first record. Engine thread only; state is borrowed for the call. */
+ * exist are ignored. Each applies once, when its (model, version) delivers
+ * its first record. Engine thread only; state is borrowed for the call. */
 void dw_engine_restore_alerts(dw_engine *e, const json_t *state);
 
 /* ---- State on Kafka (state.topic; docs/operations.md) ----

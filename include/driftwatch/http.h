@@ -10,7 +10,9 @@
  * connection; at a limit the oldest connection still waiting for its
  * request is closed to admit a new one (src/http.c, "connection
  * admission"), so slow clients cannot keep /healthz from answering. GET
- * and HEAD only (405 otherwise, request bodies are not read), 404 for
+ * and HEAD only (405 otherwise, request bodies are not read), except POST
+ * /api/v1/compare (a Flagger webhook; its body is read up to
+ * DW_COMPARE_MAX_BODY bytes, within DW_HTTP_REQUEST_TIMEOUT_MS), 404 for
  * unknown paths. */
 #ifndef DRIFTWATCH_HTTP_H
 #define DRIFTWATCH_HTTP_H

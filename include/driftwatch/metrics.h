@@ -49,6 +49,7 @@ typedef struct dw_metrics_http {
     uint64_t closed_timeout;  /* no complete request within DW_HTTP_REQUEST_TIMEOUT_MS */
     uint64_t closed_capacity; /* waiting for their request when a newer one needed the room */
     uint64_t refused;         /* no room: every held connection was being answered */
+    uint64_t too_large;       /* request bodies over their limit (POST /api/v1/compare), 413 */
 } dw_metrics_http;
 /* The outcome of the last configuration load: at start, then each SIGHUP
  * (driftwatch_config_last_reload_*, named like Prometheus's own). */

@@ -105,6 +105,14 @@ size_t dw_model_missing_slot(const dw_model *m, size_t col);
  * added); DW_ERR_LIMIT if some window's pane for t closed (a late record). */
 int dw_model_add(dw_model *m, int64_t t_ms, const size_t *slots, size_t n);
 
+/* True (once) when an add since the last call moved a window's clock
+ * back: an older record, before the first pane closed, made an earlier
+ * pane the next to close. A caller caching the next pane end
+ * (dw_window_next_end()) must look again: until it does, panes the
+ * watermark already passed stay open and the ring may refuse newer
+ * records as ahead. */
+bool dw_model_clock_moved_back(dw_model *m);
+
 /* Evaluates window wi (after the caller closed a pane of it): computes the
  * statistics of every non-ignored column, applies BH and the decision, and
  * steps the alert state machines at event time now_ms. Besides the window,

@@ -38,6 +38,11 @@ size_t dw_window_memory(int64_t length_ms, int64_t slide_ms, int64_t lateness_ms
  * sizes how far ahead of the next pane to close records may be. */
 uint64_t *dw_window_pane_for(dw_window *w, int64_t t_ms);
 
+/* *flag (borrowed; NULL: none) is set to true whenever an older record
+ * moves the clock back (the next pane to close becomes an earlier one), so
+ * a caller that caches the next pane end knows to look again. */
+void dw_window_on_clock_back(dw_window *w, bool *flag);
+
 /* True when t_ms lies beyond the panes the ring holds open. */
 bool dw_window_is_ahead(const dw_window *w, int64_t t_ms);
 

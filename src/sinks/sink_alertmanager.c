@@ -3,7 +3,8 @@
  * Alertmanager's postableAlerts, so its grouping, silences and inhibition
  * work on driftwatch's labels:
  *
- *   labels       alertname (DriftDetected | DataQuality), model,
+ *   labels       alertname (DriftDetected | DataQuality | ModelDivergence |
+ *                LatencySLOBreach | ModelPerformanceDrop), model,
  *                model_version, column, window, severity
  *   annotations  summary, description (the statistics)
  *   startsAt     when the alert started firing (event time)

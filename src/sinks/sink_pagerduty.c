@@ -71,8 +71,11 @@ static json_t *custom_details(json_t *doc, json_t *a)
     const char *kind = str_of(a, "kind");
     if (kind && strcmp(kind, "quality") == 0)
         copy_field(c, a, "quality");
-    copy_field(c, a, "baseline");
-    copy_field(c, a, "latency");
+    /* The evidence of the other kinds (absent from drift alerts). */
+    static const char *const kkeys[] = {"baseline", "candidate", "baseline_samples", "latency",
+                                        "performance"};
+    for (size_t k = 0; k < sizeof kkeys / sizeof kkeys[0]; k++)
+        copy_field(c, a, kkeys[k]);
     copy_field(c, doc, "evaluated_at");
     json_object_set(c, "notification_id", json_object_get(doc, "id"));
     return c;

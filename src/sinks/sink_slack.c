@@ -1,8 +1,8 @@
 /* The Slack sink: posts to a Slack incoming webhook
  * (https://api.slack.com/messaging/webhooks) a message with `text` (the
  * fallback shown in notifications) and Block Kit `blocks`: a header with
- * the model, version and windows, one section per alert (firing and
- * resolved, marked), and a context line with the evaluation time.
+ * what fires (drift, canary divergence, ...), the model, version and windows, one section per alert
+ * (firing and resolved, marked), and a context line with the evaluation time.
  *
  * Slack allows about one message a second per webhook: the sink's
  * default min_interval is 1000 ms, and 429 + Retry-After is honoured by the
@@ -74,12 +74,18 @@ static json_t *text_obj(const char *type, const char *text)
     return json_pack("{s:s, s:s}", "type", type, "text", text);
 }
 
-/* "Drift: fraud v3 (15m, 1h)" or "Resolved: ..." when nothing fires. */
+/* "Drift: fraud v3 (15m, 1h)", "Latency SLO: ..." (the kinds that fire,
+ * dw_sink_alerts_header()) or "Resolved: ..." when nothing fires. */
 static json_t *header_block(json_t *doc, json_t *alerts, bool any_firing)
 {
     dw_dynbuf b;
     dw_dynbuf_init(&b, SLACK_BUILD_MAX);
-    dw_dynbuf_addstr(&b, any_firing ? "Drift: " : "Resolved: ");
+    if (any_firing) {
+        dw_sink_alerts_header(alerts, &b);
+        dw_dynbuf_addstr(&b, ": ");
+    } else {
+        dw_dynbuf_addstr(&b, "Resolved: ");
+    }
     const char *model = str_of(doc, "model"), *version = str_of(doc, "model_version");
     dw_dynbuf_addstr(&b, model ? model : "(unknown model)");
     if (version && *version) {

@@ -92,6 +92,15 @@ static void text_line(dw_dynbuf *f, json_t *doc, json_t *a)
         for (size_t i = 0; i < sizeof pk / sizeof pk[0]; i++)
             put_num(f, pk[i], json_object_get(perf, pk[i]));
     }
+    json_t *lat = json_object_get(a, "latency");
+    if (json_is_object(lat)) {
+        put_str(f, "slo", json_object_get(lat, "slo"));
+        static const char *const lk[] = {"quantile", "value", "max"};
+        for (size_t i = 0; i < sizeof lk / sizeof lk[0]; i++)
+            put_num(f, lk[i], json_object_get(lat, lk[i]));
+        put_str(f, "unit", json_object_get(lat, "unit"));
+    }
+    put_str(f, "baseline", json_object_get(a, "baseline"));
     dw_dynbuf_addc(f, '\n');
 }
 

@@ -11,7 +11,8 @@ usage: test_canary.py DRIFTWATCH_BINARY [CASE...]
      03:00 to 04:00, and v2's latency tripled from 01:00 to 01:30; replay
      --http reads stdin, so the test feeds the hours in stages and asks
      /api/v1/compare between them: pass at 02:00, fail at 03:35, pass at
-     05:59. The notifications (replay --stdout) hold exactly one firing and
+     05:59; POSTed as Flagger's webhook, 200 on pass and 412 on fail with
+     the same document (413 for an oversized body, 400 for a bad one). The notifications (replay --stdout) hold exactly one firing and
      one resolved divergence alert, for v2's prediction.score on the 15m
      window, fired within 10 event-minutes of 03:00 and resolved after
      04:00, none for v1; and one firing and one resolved latency alert for
@@ -192,6 +193,18 @@ class Replay:
         code, _, body = h.http("GET", self.base + "/api/v1/compare?" + query)
         return code, json.loads(body)
 
+    def flagger(self, metadata, name="fraud-api", raw=None):
+        """POST /api/v1/compare as Flagger's webhook does (JSON body with
+        name, namespace, phase, metadata; 2xx passes the check)."""
+        body = raw if raw is not None else json.dumps(
+            {"name": name, "namespace": "ml", "phase": "Progressing", "metadata": metadata})
+        code, _, text = h.http("POST", self.base + "/api/v1/compare", body,
+                               {"Content-Type": "application/json"})
+        try:
+            return code, json.loads(text)
+        except ValueError:
+            return code, text
+
     def finish(self):
         self.proc.stdin.close()
         rc = self.proc.wait(h.remaining(60))
@@ -230,6 +243,8 @@ def case2_shift_alert_gate_slo():
     check(doc["baseline"] == "v1" and doc["candidate"] == "v2", doc)
     check(doc["summary"]["compared"] == 3, "compared columns %s" % doc["summary"])
     check(doc["latency"]["verdict"] == "pass", "latency gate %s" % doc["latency"])
+    code, hook = rp.flagger({"model": "fraud", "candidate": "v2", "window": "15m"})
+    check(code == 200 and hook == doc, "Flagger webhook at 02:00: %d %s" % (code, hook))
     # 2. during the shift
     rp.feed(lines[at(121):at(216)], 214)
     code, doc = rp.compare("model=fraud&candidate=v2")
@@ -238,6 +253,22 @@ def case2_shift_alert_gate_slo():
     check(failing == ["prediction.score"], "failing columns %s" % failing)
     check(all(c["verdict"] != "pass" for c in doc["columns"]),
           "passing columns listed without columns=all")
+    # Flagger's webhook: not 2xx (the check fails), with the same evidence
+    code, hook = rp.flagger({"model": "fraud", "candidate": "v2"})
+    check(code == 412 and hook == doc, "Flagger webhook at 03:35: %d %s" % (code, hook))
+    code, hook = rp.flagger({"candidate": "v2"}, name="fraud")  # the canary's name as model
+    check(code == 412 and hook["verdict"] == "fail", "webhook by name: %d %s" % (code, hook))
+    code, hook = rp.flagger(None, raw="x" * 20000)
+    check(code == 413, "oversized webhook body answered %d" % code)
+    samples, _, _ = h.metrics(rp.base)
+    check(h.metric(samples, "driftwatch_http_request_bodies_too_large_total") == 1.0,
+          "the 413 is not counted")
+    code, hook = rp.flagger(None, raw="{not json")
+    check(code == 400 and "Flagger" in hook["error"], "bad webhook body: %d %s" % (code, hook))
+    code, hook = rp.flagger({"model": "fraud", "candidate": "v9"})
+    check(code == 404, "webhook for an unknown candidate: %d %s" % (code, hook))
+    code, _, _ = h.http("POST", rp.base + "/api/v1/status", "{}")
+    check(code == 405, "POST /api/v1/status answered %d" % code)
     code, full = rp.compare("model=fraud&candidate=v2&columns=all")
     check(len(full["columns"]) == 3, "columns=all lists %d" % len(full["columns"]))
     ks = doc["columns"][0]["tests"]["ks"]
@@ -265,6 +296,8 @@ def case2_shift_alert_gate_slo():
     rp.feed(lines[at(216):at(359)], 357)
     code, doc = rp.compare("model=fraud&candidate=v2&window=15m")
     check(code == 200 and doc["verdict"] == "pass", "verdict at 05:57: %s" % doc)
+    code, hook = rp.flagger({"model": "fraud", "candidate": "v2", "window": "15m"})
+    check(code == 200 and hook == doc, "Flagger webhook at 05:57: %d %s" % (code, hook))
     rp.proc.stdin.write("\n".join(lines[at(359):]) + "\n")
     docs, cnt = rp.finish()
     check(cnt["applied"] == len(lines), "applied %s" % cnt)

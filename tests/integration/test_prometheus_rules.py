@@ -55,7 +55,7 @@ class Rules(unittest.TestCase):
     def test_plain_rules_file_checks_and_its_unit_test_passes(self):
         r = promtool("check", "rules", RULES)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("SUCCESS: 8 rules found", r.stdout)
+        self.assertIn("SUCCESS: 9 rules found", r.stdout)
         r = promtool("test", "rules", os.path.basename(RULES_TEST), cwd=os.path.dirname(RULES_TEST))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
@@ -77,7 +77,7 @@ class Rules(unittest.TestCase):
     def test_alerts_cover_the_issue_and_use_exposed_metrics(self):
         rules = [r for g in yaml.safe_load(read(RULES))["groups"] for r in g["rules"]]
         names = {r["alert"] for r in rules}
-        for want in ("DriftwatchDriftFiring", "DriftwatchKafkaStalled", "DriftwatchLagGrowing",
+        for want in ("DriftwatchDriftFiring", "DriftwatchModelAlertFiring", "DriftwatchKafkaStalled", "DriftwatchLagGrowing",
                      "DriftwatchNotificationsFailing", "DriftwatchOutboxGrowing",
                      "DriftwatchReloadFailed"):
             self.assertIn(want, names)

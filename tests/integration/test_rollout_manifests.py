@@ -18,7 +18,9 @@ right. On top of the schemas:
 * Flagger: the query uses only the documented template variables; the
   Canary snippet in the file's comment (templateRef, thresholdRange,
   templateVariables) names existing templates and sets every
-  {{ variables.X }} their queries use;
+  {{ variables.X }} their queries use; its webhook posts to
+  /api/v1/compare with metadata driftwatch reads, and that POST answers
+  200 exactly when the verdict is pass (412 otherwise);
 * both: every metric and label a PromQL query selects exists in the
   /metrics of a driftwatch (replay --http) that compares two versions.
 """
@@ -100,6 +102,13 @@ CANARY_METRIC = obj({"name": STR, "templateRef": obj({"name": STR, "namespace": 
                      "interval": DUR, "templateVariables": MAP, "query": STR},
                     ["name"])
 FLAGGER_VARIABLES = {"name", "namespace", "target", "service", "ingress", "interval"}
+# A Canary's analysis webhook (Flagger usage/webhooks.md).
+FLAGGER_WEBHOOK_TYPES = {"confirm-rollout", "pre-rollout", "rollout", "confirm-traffic-increase",
+                         "confirm-promotion", "post-rollout", "rollback", "event"}
+CANARY_WEBHOOK = obj({"name": STR, "type": STR, "url": STR, "timeout": DUR, "muteAlert": BOOL,
+                      "metadata": MAP}, ["name", "url"])
+# What POST /api/v1/compare reads from the metadata.
+COMPARE_METADATA = {"model", "candidate", "baseline", "window", "columns"}
 
 
 def validate(doc, schema, path):
@@ -208,6 +217,12 @@ def served_metrics():
     code, _, body = h.http("GET", base + "/api/v1/compare?model=fraud&candidate=v2")
     check(code == 200, "compare answered %d: %s" % (code, body))
     verdict = json.loads(body)["verdict"]
+    # The same as Flagger's webhook asks it: 200 only on pass.
+    code, _, hook = h.http("POST", base + "/api/v1/compare", json.dumps(
+        {"name": "fraud-api", "namespace": "ml", "phase": "Progressing",
+         "metadata": {"model": "fraud", "candidate": "v2"}}))
+    check(code == (200 if verdict == "pass" else 412) and json.loads(hook)["verdict"] == verdict,
+          "webhook answered %d to verdict %s: %s" % (code, verdict, hook))
     p.stdin.close()
     p.wait(h.remaining(30))
     fams = {}
@@ -297,6 +312,18 @@ def check_flagger(fams):
     check({m["templateRef"]["name"] for m in metrics} == set(templates),
           "the Canary snippet uses %s, the file defines %s"
           % (sorted(m["templateRef"]["name"] for m in metrics), sorted(templates)))
+    hooks = analysis.get("webhooks", [])
+    validate(hooks, lst(CANARY_WEBHOOK), "Canary.analysis.webhooks")
+    check(hooks, "the Canary snippet has no driftwatch webhook")
+    for wh in hooks:
+        check(wh.get("type", "rollout") in FLAGGER_WEBHOOK_TYPES, "%s: type" % wh["name"])
+        url = urllib.parse.urlparse(wh["url"])
+        check(url.path == "/api/v1/compare" and not url.query,
+              "%s: the webhook posts to /api/v1/compare: %s" % (wh["name"], wh["url"]))
+        meta = set(wh.get("metadata", {}))
+        check(meta <= COMPARE_METADATA and "candidate" in meta,
+              "%s: metadata %s (driftwatch reads %s)" % (wh["name"], sorted(meta),
+                                                         sorted(COMPARE_METADATA)))
     for m in metrics:
         need = templates[m["templateRef"]["name"]]
         have = set(m.get("templateVariables", {}))

@@ -239,6 +239,72 @@ static void compare_answer(void **state)
     dw_status_release(st);
 }
 
+/* POST /api/v1/compare with Flagger's webhook payload: the query from its
+ * metadata (model defaulting to the canary's name), 200 only on pass and
+ * 412 with the same evidence on fail or inconclusive (Flagger fails the
+ * check on any non-2xx), 400 for what is not such a payload. */
+static unsigned webhook(const dw_status *st, const char *req, json_t **body)
+{
+    return dw_compare_webhook_answer(st, req, strlen(req), body);
+}
+
+static void compare_webhook_answer(void **state)
+{
+    (void)state;
+    dw_status *st = status_doc();
+    json_t *b;
+    assert_int_equal(webhook(st,
+                             "{\"name\":\"fraud-api\",\"namespace\":\"ml\",\"phase\":"
+                             "\"Progressing\",\"metadata\":{\"model\":\"fraud\","
+                             "\"candidate\":\"v2\"}}",
+                             &b),
+                     412);
+    assert_string_equal(json_string_value(json_object_get(b, "verdict")), "fail");
+    assert_string_equal(json_string_value(json_object_get(b, "window")), "15m");
+    assert_int_equal(json_array_size(json_object_get(b, "columns")), 2); /* the evidence */
+    json_decref(b);
+    assert_int_equal(webhook(st,
+                             "{\"name\":\"x\",\"metadata\":{\"model\":\"fraud\","
+                             "\"candidate\":\"v2\",\"window\":\"1h\",\"columns\":\"all\"}}",
+                             &b),
+                     200);
+    assert_string_equal(json_string_value(json_object_get(b, "verdict")), "pass");
+    json_decref(b);
+    assert_int_equal(webhook(st,
+                             "{\"name\":\"x\",\"metadata\":{\"model\":\"fraud\","
+                             "\"candidate\":\"v3\"}}",
+                             &b),
+                     412);
+    assert_string_equal(json_string_value(json_object_get(b, "verdict")), "inconclusive");
+    json_decref(b);
+    /* the canary's name stands for the model; one candidate needs no name */
+    assert_int_equal(webhook(st, "{\"name\":\"ads\",\"phase\":\"Progressing\"}", &b), 200);
+    json_decref(b);
+    /* the errors of GET, and a body that is not Flagger's */
+    assert_int_equal(webhook(st, "{\"name\":\"nope\"}", &b), 404);
+    json_decref(b);
+    assert_int_equal(webhook(st,
+                             "{\"name\":\"fraud\",\"metadata\":{\"baseline\":\"v0\","
+                             "\"candidate\":\"v2\"}}",
+                             &b),
+                     404);
+    json_decref(b);
+    static const char *const bad[] = {
+        "",
+        "not json",
+        "[1]",
+        "{\"phase\":\"Progressing\"}",
+        "{\"name\":\"fraud\",\"metadata\":[]}",
+        "{\"name\":\"fraud\",\"metadata\":{\"candidate\":2}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(webhook(st, bad[i], &b), 400);
+        assert_non_null(json_string_value(json_object_get(b, "error")));
+        json_decref(b);
+    }
+    dw_status_release(st);
+}
+
 /* ---- the snapshot's latency and comparisons, rendered ---- */
 
 /* One model version "v2" with one window "15m" whose latency has p50 12.5
@@ -426,6 +492,7 @@ int main(void)
         cmocka_unit_test(full_block),
         cmocka_unit_test(refused),
         cmocka_unit_test(compare_answer),
+        cmocka_unit_test(compare_webhook_answer),
         cmocka_unit_test(snapshot_json),
         cmocka_unit_test(snapshot_metrics_and_page),
     };

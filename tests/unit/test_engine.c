@@ -49,6 +49,7 @@ static int record(char *buf, size_t cap, gsl_rng *r, int64_t ts, double shift, b
 }
 
 static const char *extra_yaml = "";
+static const char *model_yaml = ""; /* more keys of model m */
 static const char *alerts_yaml = "alerts: {for: 2}\n";
 static const char *sinks_yaml = "sinks: []\n";
 
@@ -62,12 +63,12 @@ static int setup(void **state)
     char err[512];
 
     f->cfg = dwt_parse_fmt("kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
-                           "models:\n  - name: m\n    reference: \"%s\"\n"
+                           "models:\n  - name: m\n    reference: \"%s\"\n%s"
                            "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
                            "%s"
                            "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
                            "%s%s",
-                           f->refpath, alerts_yaml, sinks_yaml, extra_yaml);
+                           f->refpath, model_yaml, alerts_yaml, sinks_yaml, extra_yaml);
     assert_int_equal(dw_engine_new(f->cfg, &f->e, err, sizeof err), 0);
     f->docs = json_array();
     dw_engine_on_emit(f->e, capture, f);
@@ -470,6 +471,60 @@ static void test_partition_ahead_is_held_back(void **state)
     assert_false(res.ahead);
 }
 
+/* One record of source src at minute m (fractional) after T0. */
+static void at_minute(fixture *f, int src, double m, dw_process_result *res)
+{
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "{\"ts\":%lld,\"model\":\"m\"}",
+                     (long long)(T0 + (int64_t)(m * 60000)));
+    dw_engine_process_from(f->e, src, buf, (size_t)n, INT64_MIN, res);
+}
+
+/* Regression (test_sidecar case 4 stalled under TSan, 532 records applied,
+ * then nothing): after a restart two partitions delivered from minute 21
+ * and paused a minute later (the watermark was not known yet); the third
+ * started ten minutes earlier, moved the windows' clock back to its pane,
+ * caught up and then ran ahead of the open panes itself. Every partition
+ * was then paused, and the resume rule (the earliest paused message fits
+ * before dw_engine_open_until()) must still be met, or nothing moves again. */
+static void test_all_paused_after_an_older_partition_can_resume(void **state)
+{
+    fixture *f = *state;
+    int s[3];
+    for (int p = 0; p < 3; p++) {
+        s[p] = dw_engine_source(f->e, "t", p);
+        dw_engine_source_assigned(f->e, s[p], true);
+    }
+    dw_process_result res;
+    int64_t paused_min = INT64_MAX;
+    const double newer[2][3] = {{21.0023, 21.5, 22.0630}, {21.0141, 21.6, 22.0545}};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 3; i++) {
+            at_minute(f, s[k == 0 ? 0 : 2], newer[k][i], &res);
+            if (res.ahead)
+                break;
+        }
+        assert_true(res.ahead); /* a minute past the first before the watermark is known */
+        if (res.ahead_ts < paused_min)
+            paused_min = res.ahead_ts;
+    }
+    bool ahead = false;
+    for (double m = 11.0085; m < 22.01 && !ahead; m += 0.0833) {
+        at_minute(f, s[1], m, &res);
+        ahead = res.ahead;
+        if (ahead && res.ahead_ts < paused_min)
+            paused_min = res.ahead_ts;
+    }
+    if (!ahead) {
+        at_minute(f, s[1], 22.0067, &res);
+        if (res.ahead && res.ahead_ts < paused_min)
+            paused_min = res.ahead_ts;
+    }
+    assert_int_equal(f->rejects[DW_REJECT_LATE], 0);
+    assert_true(dw_engine_watermark(f->e) != INT64_MIN);
+    assert_true(paused_min < dw_engine_open_until(f->e));
+}
+
 /* Per-slot sums of the deltas an engine hands out. */
 #define SUM_SLOTS 65536
 typedef struct delta_sum {
@@ -779,9 +834,90 @@ static void test_firing_alert_survives_restart(void **state)
     assert_non_null(resolved);
     assert_string_equal(resolved, fired);
     assert_null(dedup_of(b->docs, "features.x", "firing"));
+    /* Regression: a reload with another reference starts the windows
+     * afresh, and the new state took up the restored (and since resolved)
+     * alert again, so a second resolve went out. */
+    dwt_build_reference(b->dir, b->refpath, 2, 20000);
+    dw_config *other = config_with(b, "{psi: 0.2, ks: 0.1}", "10m");
+    char err[512];
+    assert_int_equal(dw_engine_reload(b->e, other, err, sizeof err), 0);
+    feed(b, r, 50, 15, 200, 0, false);
+    assert_int_equal(count_alerts(b->docs, "features.x", "resolved"), 1);
+    assert_int_equal(count_alerts(b->docs, "features.x", "firing"), 0);
+    dw_engine_free(b->e);
+    b->e = NULL;
+    dw_config_free(other);
     teardown((void **)&b);
     gsl_rng_free(r);
 }
+/* The divergence alerts of v2's features.x in the captured documents, as
+ * "<status>[/<resolved_by>]" joined by spaces, and their dedup_key. */
+static void divergence_trail(json_t *docs, char *out, size_t len, char key[17])
+{
+    out[0] = 0;
+    key[0] = 0;
+    size_t i, k;
+    json_t *d, *a;
+    json_array_foreach (docs, i, d)
+        json_array_foreach (json_object_get(d, "alerts"), k, a) {
+            if (strcmp(json_string_value(json_object_get(a, "kind")), "divergence") ||
+                strcmp(json_string_value(json_object_get(a, "column")), "features.x"))
+                continue;
+            const char *by = json_string_value(json_object_get(a, "resolved_by"));
+            size_t n = strlen(out);
+            snprintf(out + n, len - n, "%s%s%s%s", n ? " " : "",
+                     json_string_value(json_object_get(a, "status")), by ? "/" : "", by ? by : "");
+            snprintf(key, 17, "%s", json_string_value(json_object_get(a, "dedup_key")));
+        }
+}
+
+/* A divergence episode left firing by a previous run: restored, it sends
+ * no second firing while v2 still diverges and resolves with the key the
+ * receiver knows; restored against another baseline than this run's, it
+ * resolves at the first comparison, as at any change of baseline (and the
+ * pair this run compares has an episode of its own). */
+static void test_divergence_alert_survives_restart(void **state)
+{
+    (void)state;
+    model_yaml = "    compare: {baseline: v1, thresholds: {psi: 0.1, ks: 0.05}}\n";
+    char want_key[17];
+    dw_alert_dedup_key("m", "v2", "features.x", "10m", "divergence", want_key);
+    static const char *const baselines[] = {"v1", "v0"};
+    for (int pass = 0; pass < 2; pass++) {
+        fixture *f = NULL;
+        setup((void **)&f);
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"version\":1,\"alerts\":[],\"extra_alerts\":[{\"model\":\"m\","
+                 "\"model_version\":\"v2\",\"column\":\"features.x\",\"window\":\"10m\","
+                 "\"kind\":\"divergence\",\"started_at_ms\":%lld,\"notified_at_ms\":%lld,"
+                 "\"dedup_key\":\"%s\",\"baseline\":\"%s\"}]}",
+                 (long long)T0, (long long)T0, want_key, baselines[pass]);
+        json_t *saved = json_loads(text, 0, NULL);
+        assert_non_null(saved);
+        dw_engine_restore_alerts(f->e, saved);
+        json_decref(saved);
+        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(r, 30);
+        /* v2 still diverges for 20 minutes, then no longer. */
+        for (int64_t m = 10; m < 60; m++)
+            for (int i = 0; i < 100; i++) {
+                int64_t ts = T0 + m * 60000 + i * 600;
+                feed_version(f, r, "v1", ts, 0);
+                feed_version(f, r, "v2", ts + 300, m < 30 ? 1.5 : 0);
+            }
+        char trail[256], key[17];
+        divergence_trail(f->docs, trail, sizeof trail, key);
+        /* Against v0, the pair v1/v2 starts afresh: its own episode. */
+        assert_string_equal(trail,
+                            pass == 0 ? "resolved" : "resolved/baseline_changed firing resolved");
+        assert_string_equal(key, want_key);
+        gsl_rng_free(r);
+        teardown((void **)&f);
+    }
+    model_yaml = "";
+}
+
 /* Event time (ms) of the resolve of column's alert, or -1. */
 static int64_t resolved_at(json_t *docs, const char *column)
 {
@@ -841,11 +977,13 @@ int main(void)
         TEST(test_same_input_same_documents),
         TEST(test_changing_record_shapes_count_the_right_columns),
         TEST(test_partition_ahead_is_held_back),
+        TEST(test_all_paused_after_an_older_partition_can_resume),
         TEST(test_delta_dense_equals_per_record),
         TEST(test_delta_size_is_bounded),
         TEST(test_missing_flood_is_one_quality_alert),
         TEST(test_reload_keeps_windows_and_applies_thresholds),
         TEST(test_firing_alert_survives_restart),
+        cmocka_unit_test(test_divergence_alert_survives_restart),
         cmocka_unit_test_teardown(test_keep_firing_for_delays_resolve, teardown),
         cmocka_unit_test_setup_teardown(test_reminders_for_alertmanager, setup_alertmanager,
                                         teardown),

@@ -4,6 +4,7 @@
 #include <cmocka.h>
 
 #include "driftwatch/metrics.h"
+#include "driftwatch/status_perf.h"
 
 #include "driftwatch/ui.h"
 
@@ -276,7 +277,8 @@ static void test_metrics_dead_letter_and_http(void **state)
     free(t);
 
     dw_dead_letter_stats dl = {.queued = 7, .delivered = 3, .failed = 4, .dropped_queue_full = 2};
-    dw_metrics_http hs = {.open = 5, .closed_timeout = 11, .closed_capacity = 12, .refused = 1};
+    dw_metrics_http hs = {
+        .open = 5, .closed_timeout = 11, .closed_capacity = 12, .refused = 1, .too_large = 3};
     dw_metrics_input in = {.version = "9.9.9", .stats = &st, .http = &hs, .dead_letter = &dl};
     t = dw_metrics_render(&in, NULL, NULL);
     assert_wellformed(t);
@@ -290,7 +292,33 @@ static void test_metrics_dead_letter_and_http(void **state)
     assert_line(t, "driftwatch_http_connections_closed_total{reason=\"request_timeout\"} 11");
     assert_line(t, "driftwatch_http_connections_closed_total{reason=\"capacity\"} 12");
     assert_line(t, "driftwatch_http_connections_closed_total{reason=\"refused\"} 1");
+    assert_line(t, "# TYPE driftwatch_http_request_bodies_too_large_total counter");
+    assert_line(t, "driftwatch_http_request_bodies_too_large_total 3");
     assert_line(t, "driftwatch_records_rejected_total{reason=\"too_many_fields\"} 0");
+    free(t);
+}
+
+/* Kafka health: the rewinds family has every outcome, with the consumer's
+ * counts; absent without a consumer (replay). */
+static void test_metrics_kafka_rewinds(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    char *t = render(&st, NULL, 0, NULL);
+    assert_false(has_prefix_line(t, "driftwatch_consumer_rewinds_total"));
+    free(t);
+
+    dw_kafka_health kh = {.brokers_up = 1, .brokers_known = 1};
+    kh.rewinds[DW_REWIND_REREAD] = 9;
+    kh.rewinds[DW_REWIND_REVOKED] = 2;
+    dw_metrics_input in = {.version = "9.9.9", .stats = &st, .kafka = &kh};
+    t = dw_metrics_render(&in, NULL, NULL);
+    assert_wellformed(t);
+    assert_line(t, "# TYPE driftwatch_consumer_rewinds_total counter");
+    assert_line(t, "driftwatch_consumer_rewinds_total{outcome=\"reread\"} 9");
+    assert_line(t, "driftwatch_consumer_rewinds_total{outcome=\"skipped\"} 0");
+    assert_line(t, "driftwatch_consumer_rewinds_total{outcome=\"revoked\"} 2");
+    assert_line(t, "driftwatch_consumer_rewinds_total{outcome=\"reseek\"} 0");
     free(t);
 }
 
@@ -400,6 +428,55 @@ static void test_metrics_column_series(void **state)
                    "kind=\"distribution\"} 1");
     assert_line(t, "driftwatch_alerts_firing{model=\"M\",model_version=\"v3\",kind=\"quality\"} 1");
 #undef L
+    free(t);
+}
+
+/* Performance alerts are a kind of driftwatch_alerts_firing like the
+ * others (they had only their per-rule gauge), counted over the windows of
+ * their model version; the per-rule gauge stays. */
+static void test_metrics_alerts_firing_has_kind_performance(void **state)
+{
+    (void)state;
+    dw_engine_stats st = base_stats();
+    fixture fx;
+    dw_status *snap = snapshot(&fx, "M", "C0");
+    dw_status_perf_rule r15[2] = {{.metric = DW_PERF_ACCURACY, .state = DW_ALERT_FIRING},
+                                  {.metric = DW_PERF_F1, .state = DW_ALERT_PENDING}};
+    dw_status_perf_rule r1h[1] = {{.metric = DW_PERF_ACCURACY, .state = DW_ALERT_FIRING}};
+    dw_status_perf_window pw[2] = {{.name = "15m", .nrules = 2, .rules = r15},
+                                   {.name = "1h", .nrules = 1, .rules = r1h}};
+    dw_status_perf_rule quiet = {.metric = DW_PERF_ACCURACY, .state = DW_ALERT_INACTIVE};
+    dw_status_perf_window pw2[1] = {{.name = "15m", .nrules = 1, .rules = &quiet}};
+    dw_status_perf_model pm[2] = {
+        {.model = "M",
+         .version = "v3",
+         .kind = DW_PERF_CLASSIFICATION,
+         .nwindows = 2,
+         .windows = pw},
+        {.model = "M",
+         .version = NULL,
+         .kind = DW_PERF_CLASSIFICATION,
+         .nwindows = 1,
+         .windows = pw2},
+    };
+    dw_status_perf perf = {.coverage = NAN, .delay_s = {NAN, NAN, NAN}, .nmodels = 2, .models = pm};
+    snap->perf = &perf;
+    char *t = render(&st, snap, 0, NULL);
+    assert_wellformed(t);
+    assert_line(t, "driftwatch_alerts_firing{model=\"M\",model_version=\"v3\","
+                   "kind=\"performance\"} 2");
+    assert_line(t, "driftwatch_alerts_firing{model=\"M\",model_version=\"\","
+                   "kind=\"performance\"} 0");
+    /* the other kinds and the per-rule gauge as before */
+    assert_line(t, "driftwatch_alerts_firing{model=\"M\",model_version=\"v3\","
+                   "kind=\"distribution\"} 1");
+    assert_line(t, "driftwatch_performance_alert_firing{model=\"M\",model_version=\"v3\","
+                   "window=\"1h\",metric=\"accuracy\"} 1");
+    free(t);
+    /* Without labels configured, no performance sample. */
+    snap->perf = NULL;
+    t = render(&st, snap, 0, NULL);
+    assert_false(strstr(t, "kind=\"performance\""));
     free(t);
 }
 
@@ -536,9 +613,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_counters_and_format),
         cmocka_unit_test(test_metrics_dead_letter_and_http),
+        cmocka_unit_test(test_metrics_kafka_rewinds),
         cmocka_unit_test(test_metrics_reload_and_process),
         cmocka_unit_test(test_metrics_state),
         cmocka_unit_test(test_metrics_column_series),
+        cmocka_unit_test(test_metrics_alerts_firing_has_kind_performance),
         cmocka_unit_test(test_metrics_label_escaping),
         cmocka_unit_test(test_metrics_histogram_cumulative),
         cmocka_unit_test(test_metrics_series_bound),

@@ -328,6 +328,44 @@ static void test_added_records_show_in_the_sample_once_closed(void **state)
     dw_model_free(m);
 }
 
+/* An older record moves the clock back before the first close, and the
+ * model says so once: the engine caches the next pane end and must look
+ * again (a stale one stalled test_sidecar case 4, see test_engine.c). */
+static void test_clock_moved_back_is_reported_once(void **state)
+{
+    (void)state;
+    dw_model_spec s = {
+        .name = "m",
+        .version = "v1",
+        .ref = ref,
+        .col_thresholds = ths,
+        .windows = &win10m,
+        .nwindows = 1,
+        .lateness_ms = 10 * MIN,
+        .max_new_categories = 2,
+        .clear_psi = 0.1,
+        .clear_ks = 0.05,
+    };
+    dw_model *m = dw_model_new(&s);
+    assert_non_null(m);
+    size_t i = dw_model_missing_slot(m, 0);
+    assert_int_equal(dw_model_add(m, T0 + 5 * MIN, &i, 1), 0); /* starts the clock */
+    assert_false(dw_model_clock_moved_back(m));
+    assert_int_equal(dw_model_add(m, T0 + 5 * MIN + 1000, &i, 1), 0);
+    assert_int_equal(dw_model_add(m, T0 + 9 * MIN, &i, 1), 0);
+    assert_false(dw_model_clock_moved_back(m));
+    assert_int_equal(dw_window_next_end(dw_model_window(m, 0)), T0 + 6 * MIN);
+    assert_int_equal(dw_model_add(m, T0 + 2 * MIN, &i, 1), 0); /* older: moves it back */
+    assert_true(dw_model_clock_moved_back(m));
+    assert_false(dw_model_clock_moved_back(m));
+    assert_int_equal(dw_window_next_end(dw_model_window(m, 0)), T0 + 3 * MIN);
+    assert_int_equal(close_next(m), T0 + 3 * MIN);
+    /* after a close the clock stays: older records are late, no move */
+    assert_int_equal(dw_model_add(m, T0 + 1 * MIN, &i, 1), DW_ERR_LIMIT);
+    assert_false(dw_model_clock_moved_back(m));
+    dw_model_free(m);
+}
+
 static void test_add_refuses_records_ahead_and_late(void **state)
 {
     (void)state;
@@ -786,6 +824,7 @@ int main(void)
         cmocka_unit_test(test_fast_slots_agree_with_dw_model_slot),
         cmocka_unit_test(test_added_records_show_in_the_sample_once_closed),
         cmocka_unit_test(test_add_refuses_records_ahead_and_late),
+        cmocka_unit_test(test_clock_moved_back_is_reported_once),
         cmocka_unit_test(test_unseen_slots_are_reused_once_no_window_counts_them),
         cmocka_unit_test(test_no_shift_no_drift_shift_fires_after_for_and_resolves),
         cmocka_unit_test(test_recent_segments_flag_before_the_window_within_the_budget),

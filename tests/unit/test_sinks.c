@@ -686,6 +686,156 @@ static void test_alertmanager_endpoint_and_validation(void **state)
     expect_refused("alertmanager", refused, DWT_N(refused));
 }
 
+/* ---- every alert kind named by what it is ------------------------------ */
+
+/* The other kinds' alerts, shaped as engine_canary.c and engine_perf.c
+ * make them (docs/alerts.md). */
+static json_t *divergence_alert(const char *status)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I,"
+                     " s:{s:{s:f, s:f, s:f}, s:f}, s:s, s:s, s:n}",
+                     "status", status, "kind", "divergence", "column", "features.amount",
+                     "column_type", "numeric", "window", "15m", "window_start",
+                     "2026-11-25T13:30:00.000Z", "window_end", "2026-11-25T13:45:00.000Z",
+                     "samples", (json_int_t)2100, "severity", "warning", "baseline", "v2",
+                     "baseline_samples", (json_int_t)18000, "tests", "ks", "statistic", 0.22,
+                     "p_value", 1e-9, "p_adjusted", 4e-9, "psi", 0.31, "dedup_key",
+                     "0d1f2e3c4b5a6978", "starts_at", "2026-11-25T13:45:00.000Z", "ends_at");
+}
+
+static json_t *latency_alert(void)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I,"
+                     " s:{s:s, s:f, s:f, s:f, s:s, s:f}, s:s, s:s, s:n}",
+                     "status", "firing", "kind", "latency", "column", "latency_ms", "window", "15m",
+                     "window_start", "2026-11-25T13:30:00.000Z", "window_end",
+                     "2026-11-25T13:45:00.000Z", "severity", "critical", "samples",
+                     (json_int_t)2100, "latency", "slo", "p99", "quantile", 0.99, "value", 412.0,
+                     "max", 250.0, "unit", "ms", "relative_error", 0.01, "dedup_key",
+                     "7a6b5c4d3e2f1a0b", "starts_at", "2026-11-25T13:45:00.000Z", "ends_at");
+}
+
+static json_t *performance_alert(void)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I,"
+                     " s:{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f}, s:s, s:s, s:n}",
+                     "status", "firing", "kind", "performance", "column", "performance.accuracy",
+                     "window", "1h", "window_start", "2026-11-25T12:00:00.000Z", "window_end",
+                     "2026-11-25T13:00:00.000Z", "severity", "warning", "samples", (json_int_t)3600,
+                     "performance", "metric", "accuracy", "value", 0.71, "lower", 0.69, "upper",
+                     0.73, "reference", 0.85, "margin", 0.03, "confidence", 0.95, "coverage", 0.9,
+                     "dedup_key", "99aa88bb77cc66dd", "starts_at", "2026-11-25T13:00:00.000Z",
+                     "ends_at");
+}
+
+/* The Slack header of a document holding the given alerts. */
+static void assert_slack_header(json_t *alerts, const char *want)
+{
+    dw_sink_spec s = spec_of("slack", "https://hooks.slack.com/services/T/B/X", NULL, 0);
+    json_t *doc = doc_with("fraud", alerts);
+    dw_http_request req = {0};
+    assert_int_equal(dw_sink_slack.format(&s, doc, &req), 0);
+    json_t *m = parse_body(&req);
+    json_t *h = json_array_get(json_object_get(m, "blocks"), 0);
+    assert_string_equal(sget(json_object_get(h, "text"), "text"), want);
+    json_decref(m);
+    dw_http_request_clear(&req);
+    json_decref(doc);
+}
+
+static void test_slack_header_names_the_firing_kinds(void **state)
+{
+    (void)state;
+    assert_slack_header(json_pack("[o]", divergence_alert("firing")),
+                        "Canary divergence: fraud v3 (15m)");
+    assert_slack_header(json_pack("[o]", latency_alert()), "Latency SLO: fraud v3 (15m)");
+    assert_slack_header(json_pack("[o]", performance_alert()), "Model performance: fraud v3 (1h)");
+    assert_slack_header(json_pack("[o]", quality_alert("firing")), "Data quality: fraud v3 (15m)");
+    /* Drift keeps its header, quality alerts beside it included (the
+     * payload drift documents always had). */
+    assert_slack_header(json_pack("[o, o]",
+                                  ks_alert("firing", "features.amount", "15m", "warning", "k"),
+                                  quality_alert("firing")),
+                        "Drift: fraud v3 (15m)");
+    /* Several kinds firing: each named, in a fixed order; a resolved
+     * alert's kind is not. */
+    assert_slack_header(json_pack("[o, o, o, o]", latency_alert(), divergence_alert("resolved"),
+                                  quality_alert("firing"),
+                                  ks_alert("firing", "features.age", "1h", "warning", "k")),
+                        "Drift, Latency SLO: fraud v3 (15m, 1h)");
+    assert_slack_header(json_pack("[o, o]", performance_alert(), divergence_alert("firing")),
+                        "Canary divergence, Model performance: fraud v3 (1h, 15m)");
+    assert_slack_header(json_pack("[o]", divergence_alert("resolved")), "Resolved: fraud v3 (15m)");
+}
+
+static void test_pagerduty_and_alertmanager_name_each_kind(void **state)
+{
+    (void)state;
+    dw_sink_kv rk = {"routing_key", "rk"};
+    dw_sink_spec pd = spec_of("pagerduty", "http://127.0.0.1:9/", &rk, 1);
+    dw_sink_spec am = spec_of("alertmanager", "http://127.0.0.1:9093", NULL, 0);
+    static const struct {
+        const char *summary, *alertname, *detail;
+    } want[] = {
+        {"Divergence from baseline in fraud v3: features.amount (15m window): KS D=0.22 "
+         "p_adj=4e-09, PSI=0.31; 2100 samples",
+         "ModelDivergence", "baseline"},
+        {"Latency SLO breach in fraud v3: latency_ms (15m window): value=412 max=250 "
+         "quantile=0.99 (ms); 2100 samples",
+         "LatencySLOBreach", "latency"},
+        {"Model performance below reference in fraud v3: performance.accuracy (1h window): "
+         "accuracy=0.71 [0.69, 0.73], reference=0.85, margin=0.03; 3600 samples",
+         "ModelPerformanceDrop", "performance"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        json_t *a = i == 0   ? divergence_alert("firing")
+                    : i == 1 ? latency_alert()
+                             : performance_alert();
+        json_t *doc = one_alert_doc(a);
+        dw_http_request req = {0};
+        assert_int_equal(dw_sink_pagerduty.format(&pd, doc, &req), 0);
+        json_t *ev = parse_body(&req);
+        json_t *p = json_object_get(ev, "payload");
+        assert_string_equal(sget(p, "summary"), want[i].summary);
+        /* The kind's evidence is in the details, as the tests are for drift. */
+        json_t *cd = json_object_get(p, "custom_details");
+        assert_true(
+            json_equal(json_object_get(cd, want[i].detail), json_object_get(a, want[i].detail)));
+        json_decref(ev);
+        dw_http_request_clear(&req);
+
+        assert_int_equal(dw_sink_alertmanager.format(&am, doc, &req), 0);
+        json_t *arr = parse_body(&req);
+        json_t *al = json_array_get(arr, 0);
+        assert_string_equal(sget(json_object_get(al, "labels"), "alertname"), want[i].alertname);
+        const char *sum = sget(json_object_get(al, "annotations"), "summary");
+        assert_int_equal(strncmp(sum, want[i].summary, strlen(sum)), 0);
+        json_decref(arr);
+        dw_http_request_clear(&req);
+        json_decref(doc);
+    }
+}
+
+static void test_stdout_text_shows_latency_and_baseline(void **state)
+{
+    (void)state;
+    dw_sink_kv fmt = {"format", "text"};
+    dw_sink_spec s = spec_of("stdout", NULL, &fmt, 1);
+    json_t *doc =
+        doc_with("fraud", json_pack("[o, o]", latency_alert(), divergence_alert("firing")));
+    dw_http_request req = {0};
+    assert_int_equal(dw_sink_stdout.format(&s, doc, &req), 0);
+    assert_string_equal(
+        req.body, "2026-11-25T13:45:00.000Z FIRING model=fraud version=v3 column=latency_ms "
+                  "window=15m severity=critical kind=latency samples=2100 slo=p99 "
+                  "quantile=0.99 value=412 max=250 unit=ms\n"
+                  "2026-11-25T13:45:00.000Z FIRING model=fraud version=v3 "
+                  "column=features.amount window=15m severity=warning kind=divergence "
+                  "samples=2100 ks.statistic=0.22 ks.p_adjusted=4e-09 psi=0.31 baseline=v2\n");
+    dw_http_request_clear(&req);
+    json_decref(doc);
+}
+
 static void test_notifier_queues_one_document_per_alert_for_pagerduty(void **state)
 {
     (void)state;
@@ -813,6 +963,9 @@ int main(void)
         cmocka_unit_test(test_alertmanager_postable_alerts),
         cmocka_unit_test(test_alertmanager_static_labels_and_resend_interval),
         cmocka_unit_test(test_alertmanager_endpoint_and_validation),
+        cmocka_unit_test(test_slack_header_names_the_firing_kinds),
+        cmocka_unit_test(test_pagerduty_and_alertmanager_name_each_kind),
+        cmocka_unit_test(test_stdout_text_shows_latency_and_baseline),
         cmocka_unit_test(test_notifier_queues_one_document_per_alert_for_pagerduty),
         cmocka_unit_test(test_registry_knows_the_new_types),
         cmocka_unit_test(test_option_tables_are_well_formed),
