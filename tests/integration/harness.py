@@ -28,6 +28,20 @@ Running a test
                                 prints PASS/FAIL lines, returns
                                 (passed, failed).
     workdir(prefix)             a fresh temporary directory (see main()).
+    ROOT                        the source tree (examples/, docs/, ...).
+    read(path) -> text; write_jsonl(path, records): dicts as compact JSON
+                                lines.
+    args(argv, doc, budget_s=None, exact=False) -> (binary, case names)
+                                the command line BINARY [CASE...] of a
+                                test (exact: BINARY alone): the binary's
+                                absolute path and the names after it;
+                                prints doc and exits 2 without a binary.
+                                Sets budget(budget_s) when given.
+    report(passed, failed)      prints "N passed, N failed"; returns the
+                                exit status (1 when any failed).
+    Checks()                    soft checks for scripts that report every
+                                check: checks(cond, msg) prints "ok"/"FAIL"
+                                and counts; checks.status() -> exit status.
 
 Waiting
     wait_for(predicate, timeout, what, step=0.1)
@@ -67,6 +81,9 @@ Kafka (driftwatch mock-kafka, python3-confluent-kafka)
         partition stays in event-time order); without, the partitioner
         chooses and the counts list has one entry. Flushes; raises on any
         delivery error.
+    consume(bootstrap, topic, count, timeout=60, group="dw-itest-reader")
+        -> the first count messages (confluent_kafka Message objects) of
+        topic from the earliest offset; fails after timeout seconds.
     KafkaTopic(bootstrap, topic, nparts, group)
         .produce(items) (partitions continue across calls), .committed(),
         .ends(), .wait_caught_up(proc, timeout=60), .close(): a group's
@@ -78,6 +95,20 @@ driftwatch
         path of an existing input file. Runs `driftwatch reference build`
         and fails with its stderr when it fails.
     validate(dw, config_path)   `driftwatch validate -c`; fails on rc != 0.
+    check_json(dw, ref, cur, *opts) -> (exit status, document, stderr)
+        `driftwatch check --json --reference REF [OPTS] CUR`; fails unless
+        it exits 0 (no drift) or 1 (drift or quality issue).
+    config_head(models, windows=("15m",), brokers="127.0.0.1:9",
+                topic="unused", group="unused", fast=False, kafka_extra="")
+        -> YAML text: the kafka:, models: and windows: sections of a
+        configuration. models: [(name, reference path)]; windows: "15m"
+        (length 15m, slide 1m) or (length, slide) pairs; group None: no
+        group_id; fast: the short poll, commit and group session settings
+        a test against mock-kafka wants; kafka_extra: more lines of the
+        kafka: section ("  dead_letter_topic: dead\n").
+    scraped(text, name, **labels) -> float or None
+        One sample of /metrics text, found by its exact series name (no
+        parser needed).
 
 Time
     iso(ms) -> "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC), the form driftwatch writes.
@@ -137,12 +168,16 @@ from datetime import datetime, timezone
 from receiver import Receiver as _Receiver
 
 __all__ = [
-    "main", "skip", "need_tool", "need_module", "budget", "remaining", "check", "run_cases",
-    "workdir", "wait_for", "spawn", "stop", "stderr_tail", "log_msgs", "counters",
-    "free_port", "run", "mock_kafka", "produce", "KafkaTopic", "build_reference",
-    "validate", "iso", "ms_of", "Receiver", "http", "metrics", "metric", "status",
+    "ROOT", "read", "write_jsonl", "main", "skip", "need_tool", "need_module", "budget",
+    "remaining", "check", "run_cases", "workdir", "args", "report", "Checks", "wait_for",
+    "spawn", "stop", "stderr_tail", "log_msgs", "counters", "free_port", "run", "mock_kafka",
+    "produce", "consume", "KafkaTopic", "build_reference", "validate", "check_json",
+    "config_head", "scraped", "iso", "ms_of", "Receiver", "http", "metrics", "metric", "status",
     "native_doc", "DriverTest", "unittest_main",
 ]
+
+# The source tree (tests/integration/../..): examples/, reference_stats/, docs/.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 _procs = []
 _receivers = []
@@ -228,6 +263,41 @@ def run_cases(cases, only=()):
             if not isinstance(e, AssertionError):
                 traceback.print_exc()
     return passed, failed
+
+
+def args(argv, doc, budget_s=None, exact=False):
+    """(absolute path of argv[1], the case names after it); prints doc and
+    exits 2 when argv has no binary (exact: when it has more)."""
+    if len(argv) < 2 or (exact and len(argv) != 2):
+        print(doc)
+        sys.exit(2)
+    if budget_s is not None:
+        budget(budget_s)
+    return os.path.abspath(argv[1]), argv[2:]
+
+
+def report(passed, failed):
+    """The "N passed, N failed" line of a case test; its exit status."""
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+class Checks:
+    """Soft checks: each prints "ok" or "FAIL" with its message and the
+    script goes on, so one run shows every failing check."""
+
+    def __init__(self):
+        self.failures = 0
+
+    def __call__(self, ok, msg):
+        print("%s %s" % ("ok  " if ok else "FAIL", msg), flush=True)
+        self.failures += not ok
+        return ok
+
+    def status(self):
+        if self.failures:
+            print("FAILED: %d checks" % self.failures)
+        return 1 if self.failures else 0
 
 
 def workdir(prefix="dw-itest-"):
@@ -515,6 +585,27 @@ def produce(bootstrap, topic, items, nparts=None):
     return _produce(p, topic, items, nparts, 0)
 
 
+def consume(bootstrap, topic, count, timeout=60, group="dw-itest-reader"):
+    """The first count messages of topic, read from the earliest offset
+    by a consumer of its own group; fails after timeout seconds."""
+    Consumer = need_module("confluent_kafka").Consumer
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                  "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    got = []
+
+    def poll():
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            got.append(m)
+        return len(got) >= count
+    try:
+        wait_for(poll, timeout, "%d messages on %s" % (count, topic))
+    finally:
+        c.close()
+    return got
+
+
 class KafkaTopic:
     """A producer and a reader of one group's committed offsets (outside
     the group) for one topic."""
@@ -573,15 +664,26 @@ class KafkaTopic:
 
 # ---------------------------------------------------------------- driftwatch
 
+def read(path):
+    """The text of a file."""
+    with open(path) as f:
+        return f.read()
+
+
+def write_jsonl(path, records):
+    """records (dicts) as compact JSON, one a line."""
+    with open(path, "w") as f:
+        for r in records:
+            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+
+
 def build_reference(dw, path, records, model=None, args=()):
     """`driftwatch reference build` over records; returns the reference."""
     if isinstance(records, (str, os.PathLike)):
         src = records
     else:
         src = os.path.splitext(path)[0] + ".train.jsonl"
-        with open(src, "w") as f:
-            for r in records:
-                f.write(json.dumps(r, separators=(",", ":")) + "\n")
+        write_jsonl(src, records)
     cmd = [dw, "reference", "build", "--input", src, "--output", path]
     if model is not None:
         cmd += ["--model", model]
@@ -591,9 +693,46 @@ def build_reference(dw, path, records, model=None, args=()):
         return json.load(f)
 
 
+def check_json(dw, ref, cur, *opts):
+    """`driftwatch check --json`: (exit status, document, stderr)."""
+    r = run([dw, "check", "--json", "--reference", ref] + [str(o) for o in opts] + [cur],
+            timeout=120)
+    check(r.returncode in (0, 1), "check %s failed (%d): %s"
+          % (cur, r.returncode, r.stderr.strip()))
+    return r.returncode, json.loads(r.stdout), r.stderr
+
+
 def validate(dw, config_path):
     r = run([dw, "validate", "-c", config_path], timeout=30)
     check(r.returncode == 0, "validate %s: %s%s" % (config_path, r.stdout, r.stderr))
+
+
+def config_head(models, windows=("15m",), brokers="127.0.0.1:9", topic="unused",
+                group="unused", fast=False, kafka_extra=""):
+    """The kafka:, models: and windows: sections of a configuration."""
+    text = 'kafka:\n  brokers: "%s"\n  topics: ["%s"]\n' % (brokers, topic)
+    if group is not None:
+        text += '  group_id: "%s"\n' % group
+    if fast:
+        text += ("  poll_timeout: 50ms\n  commit_interval: 200ms\n  properties:\n"
+                 '    session.timeout.ms: "6000"\n    heartbeat.interval.ms: "500"\n')
+    text += kafka_extra
+    text += "models:\n" + "".join("  - name: %s\n    reference: %s\n" % m for m in models)
+    text += "windows:\n"
+    for w in windows:
+        length, slide = (w, "1m") if isinstance(w, str) else w
+        text += "  - {name: %s, length: %s, slide: %s}\n" % (length, length, slide)
+    return text
+
+
+def scraped(text, name, **labels):
+    """The value of one series in /metrics text, or None."""
+    want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
+    key = "%s{%s}" % (name, want) if labels else name
+    for line in text.splitlines():
+        if line.split(" ")[0] == key:
+            return float(line.split(" ")[1])
+    return None
 
 
 # ---------------------------------------------------------------- time

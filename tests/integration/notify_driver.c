@@ -56,6 +56,23 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* The names copied out of the command line (option keys, sink types,
+ * header names): every one freed by owned_free() on the way out. */
+static char *owned[MAX_SINKS * (MAX_OPTIONS + 1) + MAX_HEADERS];
+static size_t n_owned;
+
+static char *own_prefix(const char *v, const char *eq)
+{
+    return owned[n_owned++] = dw_strndup(v, (size_t)(eq - v));
+}
+
+static void owned_free(void)
+{
+    for (size_t i = 0; i < n_owned; i++)
+        free(owned[i]);
+    n_owned = 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *input = NULL, *stats_path = NULL, *stdout_format = NULL;
@@ -63,19 +80,42 @@ int main(int argc, char **argv)
     const char *sink_types[MAX_SINKS];
     size_t n_webhooks = 0;
     dw_sink_kv sink_opts[MAX_SINKS][MAX_OPTIONS];
-    char *opt_store[MAX_SINKS][MAX_OPTIONS];
     size_t n_sink_opts[MAX_SINKS] = {0};
-    char *type_store[MAX_SINKS];
-    size_t n_type_store = 0;
     char *filter_models[MAX_FILTERS], *filter_columns[MAX_FILTERS];
     size_t n_filter_models = 0, n_filter_columns = 0;
     const char *filter_severity = NULL;
-    int want_stdout = 0, max_retries = 3, repeat = 1, send_resolved = 1;
-    long long timeout_ms = 2000, drain_ms = 60000, min_interval_ms = 0, queue_size = 0;
+    int want_stdout = 0, send_resolved = 1;
+    long long max_retries = 3, repeat = 1, timeout_ms = 2000, drain_ms = 60000, min_interval_ms = 0,
+              queue_size = 0;
+    long long backoff_base_ms = 0, backoff_cap_ms = 0, breaker_threshold = 0, breaker_open_ms = 0,
+              breaker_max_open_ms = 0;
     dw_notifier_options opts = {0};
     dw_sink_kv headers[MAX_HEADERS];
-    char *header_store[MAX_HEADERS];
     size_t n_headers = 0;
+    /* The options that take one value and only store it. */
+    const struct {
+        const char *name;
+        const char **text; /* the value itself, or */
+        long long *number; /* the value read by atoll() */
+    } stored[] = {
+        {"--input", &input, NULL},
+        {"--filter-severity", &filter_severity, NULL},
+        {"--stdout-format", &stdout_format, NULL},
+        {"--stats", &stats_path, NULL},
+        {"--state-dir", &opts.state_dir, NULL},
+        {"--max-retries", NULL, &max_retries},
+        {"--timeout-ms", NULL, &timeout_ms},
+        {"--queue-size", NULL, &queue_size},
+        {"--min-interval-ms", NULL, &min_interval_ms},
+        {"--backoff-base-ms", NULL, &backoff_base_ms},
+        {"--backoff-cap-ms", NULL, &backoff_cap_ms},
+        {"--repeat", NULL, &repeat},
+        {"--drain-ms", NULL, &drain_ms},
+        {"--breaker-threshold", NULL, &breaker_threshold},
+        {"--breaker-open-ms", NULL, &breaker_open_ms},
+        {"--breaker-max-open-ms", NULL, &breaker_max_open_ms},
+    };
+    const size_t n_stored = sizeof stored / sizeof stored[0];
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -86,9 +126,15 @@ int main(int argc, char **argv)
             return usage("an option is missing its value");                                        \
         i++;                                                                                       \
     } while (0)
-        if (strcmp(a, "--input") == 0) {
+        size_t so = 0;
+        while (so < n_stored && strcmp(a, stored[so].name) != 0)
+            so++;
+        if (so < n_stored) {
             NEED_VALUE;
-            input = v;
+            if (stored[so].text)
+                *stored[so].text = v;
+            else
+                *stored[so].number = atoll(v);
         } else if (strcmp(a, "--webhook") == 0) {
             NEED_VALUE;
             if (n_webhooks + (size_t)want_stdout >= MAX_SINKS)
@@ -100,8 +146,7 @@ int main(int argc, char **argv)
             char *eq = strchr(v, '=');
             if (!eq || n_webhooks + (size_t)want_stdout >= MAX_SINKS)
                 return usage("--sink takes TYPE=URL (at most 8 sinks)");
-            type_store[n_type_store] = dw_strndup(v, (size_t)(eq - v));
-            sink_types[n_webhooks] = type_store[n_type_store++];
+            sink_types[n_webhooks] = own_prefix(v, eq);
             webhooks[n_webhooks++] = eq + 1;
         } else if (strcmp(a, "--option") == 0) {
             NEED_VALUE;
@@ -109,8 +154,7 @@ int main(int argc, char **argv)
             if (!eq || n_webhooks == 0 || n_sink_opts[n_webhooks - 1] >= MAX_OPTIONS)
                 return usage("--option takes KEY=VALUE after --webhook or --sink (at most 8)");
             size_t si = n_webhooks - 1, k = n_sink_opts[si]++;
-            opt_store[si][k] = dw_strndup(v, (size_t)(eq - v));
-            sink_opts[si][k].key = opt_store[si][k];
+            sink_opts[si][k].key = own_prefix(v, eq);
             sink_opts[si][k].value = eq + 1;
         } else if (strcmp(a, "--filter-model") == 0) {
             NEED_VALUE;
@@ -122,26 +166,8 @@ int main(int argc, char **argv)
             if (n_filter_columns >= MAX_FILTERS)
                 return usage("too many --filter-column");
             filter_columns[n_filter_columns++] = (char *)v;
-        } else if (strcmp(a, "--filter-severity") == 0) {
-            NEED_VALUE;
-            filter_severity = v;
         } else if (strcmp(a, "--stdout") == 0) {
             want_stdout = 1;
-        } else if (strcmp(a, "--stdout-format") == 0) {
-            NEED_VALUE;
-            stdout_format = v;
-        } else if (strcmp(a, "--max-retries") == 0) {
-            NEED_VALUE;
-            max_retries = atoi(v);
-        } else if (strcmp(a, "--timeout-ms") == 0) {
-            NEED_VALUE;
-            timeout_ms = atoll(v);
-        } else if (strcmp(a, "--queue-size") == 0) {
-            NEED_VALUE;
-            queue_size = atoll(v);
-        } else if (strcmp(a, "--min-interval-ms") == 0) {
-            NEED_VALUE;
-            min_interval_ms = atoll(v);
         } else if (strcmp(a, "--no-send-resolved") == 0) {
             send_resolved = 0;
         } else if (strcmp(a, "--header") == 0) {
@@ -149,40 +175,12 @@ int main(int argc, char **argv)
             char *eq = strchr(v, '=');
             if (!eq || n_headers >= MAX_HEADERS)
                 return usage("--header takes NAME=VALUE (at most 8)");
-            header_store[n_headers] = dw_strndup(v, (size_t)(eq - v));
-            headers[n_headers].key = header_store[n_headers];
+            headers[n_headers].key = own_prefix(v, eq);
             headers[n_headers].value = eq + 1;
             n_headers++;
-        } else if (strcmp(a, "--backoff-base-ms") == 0) {
-            NEED_VALUE;
-            opts.backoff_base_ms = atoll(v);
-        } else if (strcmp(a, "--backoff-cap-ms") == 0) {
-            NEED_VALUE;
-            opts.backoff_cap_ms = atoll(v);
         } else if (strcmp(a, "--seed") == 0) {
             NEED_VALUE;
             opts.rng_seed = strtoull(v, NULL, 10);
-        } else if (strcmp(a, "--repeat") == 0) {
-            NEED_VALUE;
-            repeat = atoi(v);
-        } else if (strcmp(a, "--drain-ms") == 0) {
-            NEED_VALUE;
-            drain_ms = atoll(v);
-        } else if (strcmp(a, "--stats") == 0) {
-            NEED_VALUE;
-            stats_path = v;
-        } else if (strcmp(a, "--state-dir") == 0) {
-            NEED_VALUE;
-            opts.state_dir = v;
-        } else if (strcmp(a, "--breaker-threshold") == 0) {
-            NEED_VALUE;
-            opts.breaker_threshold = (unsigned)atoi(v);
-        } else if (strcmp(a, "--breaker-open-ms") == 0) {
-            NEED_VALUE;
-            opts.breaker_open_ms = atoll(v);
-        } else if (strcmp(a, "--breaker-max-open-ms") == 0) {
-            NEED_VALUE;
-            opts.breaker_max_open_ms = atoll(v);
         } else {
             return usage("unknown option (see the comment at the top of notify_driver.c)");
         }
@@ -192,6 +190,11 @@ int main(int argc, char **argv)
         return usage("--input is required");
     if (repeat < 1)
         return usage("--repeat must be at least 1");
+    opts.backoff_base_ms = backoff_base_ms;
+    opts.backoff_cap_ms = backoff_cap_ms;
+    opts.breaker_threshold = (unsigned)breaker_threshold;
+    opts.breaker_open_ms = breaker_open_ms;
+    opts.breaker_max_open_ms = breaker_max_open_ms;
 
     /* Read the documents first so that submit latency measures submit. */
     FILE *in = fopen(input, "r");
@@ -247,7 +250,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < n_specs; i++) {
         specs[i].timeout_ms = timeout_ms;
-        specs[i].max_retries = max_retries;
+        specs[i].max_retries = (int)max_retries;
         specs[i].send_resolved = send_resolved != 0;
         specs[i].min_interval_ms = min_interval_ms;
         specs[i].queue_size = (size_t)queue_size;
@@ -269,13 +272,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < n_docs; i++)
             json_decref(docs[i]);
         free(docs);
-        for (size_t i = 0; i < n_headers; i++)
-            free(header_store[i]);
-        for (size_t i = 0; i < n_type_store; i++)
-            free(type_store[i]);
-        for (size_t i = 0; i < n_webhooks; i++)
-            for (size_t k = 0; k < n_sink_opts[i]; k++)
-                free(opt_store[i][k]);
+        owned_free();
         return 2;
     }
 
@@ -329,12 +326,6 @@ int main(int argc, char **argv)
     if (so != stdout)
         fclose(so);
     json_decref(out);
-    for (size_t i = 0; i < n_headers; i++)
-        free(header_store[i]);
-    for (size_t i = 0; i < n_type_store; i++)
-        free(type_store[i]);
-    for (size_t i = 0; i < n_webhooks; i++)
-        for (size_t k = 0; k < n_sink_opts[i]; k++)
-            free(opt_store[i][k]);
+    owned_free();
     return 0;
 }

@@ -54,10 +54,7 @@ def minute_of(s):
 
 # ---------------------------------------------------------------- data
 
-def write_jsonl(path, recs):
-    with open(path, "w") as f:
-        for r in recs:
-            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+write_jsonl = h.write_jsonl
 
 
 def record(ts, i, model, names, values, version="v1"):
@@ -76,6 +73,18 @@ def build_reference(path, model, names, seed, n=20000):
     h.build_reference(DW, path, (record(i, i, model, names, x[i]) for i in range(n)), model)
 
 
+def episode(rng, first, last, shifted, shift, null_col=None, null_rate=0.0):
+    """A stream() transform: in event minutes [first, last) the columns
+    shifted move by shift standard deviations, then null_rate of null_col's
+    values become null (drawn from rng)."""
+    def transform(m, x):
+        if first <= m < last:
+            x[:, shifted] += shift
+            if null_col is not None:
+                x[rng.random(x.shape[0]) < null_rate, null_col] = np.nan
+    return transform
+
+
 def stream(rng, model, names, minutes, per_min, transform, first_id=0):
     """per_min records for each event minute in [0, minutes), timestamps
     sorted within the minute; transform(minute, matrix) may change the
@@ -92,17 +101,13 @@ def stream(rng, model, names, minutes, per_min, transform, first_id=0):
     return out
 
 
-def config(name, models, sinks, windows=None, extra=""):
+def config(name, models, sinks, windows=("15m",), extra=""):
     """Writes and validates a replay configuration; models: [(name, ref)],
     sinks: YAML text of the sinks list."""
     path = os.path.join(WORKDIR, name + ".yaml")
     state = os.path.join(WORKDIR, name + "-state")
     os.makedirs(state, exist_ok=True)
-    windows = windows or "  - name: 15m\n    length: 15m\n    slide: 1m\n"
-    text = "kafka:\n  brokers: \"127.0.0.1:9\"\n  topics: [\"unused\"]\nmodels:\n"
-    for mname, ref in models:
-        text += "  - name: %s\n    reference: %s\n" % (mname, ref)
-    text += "windows:\n" + windows
+    text = h.config_head(models, windows, group=None)
     text += "time:\n  idle_timeout: 0\n"
     text += "sinks:\n" + sinks
     text += "http:\n  enabled: false\nstate_dir: %s\nshutdown_budget: 60s\n" % state
@@ -159,8 +164,7 @@ def case1_pagerduty_one_trigger_one_resolve_per_episode():
     url: "http://127.0.0.1:%d/v2/enqueue"
     routing_key: "${DW_TEST_PD_ROUTING_KEY}"
 """ % pd.port
-        windows = ("  - name: 15m\n    length: 15m\n    slide: 1m\n"
-                   "  - name: 1h\n    length: 1h\n    slide: 5m\n")
+        windows = ("15m", ("1h", "5m"))
         os.environ["DW_TEST_PD_ROUTING_KEY"] = key  # for validate
         try:
             cfg = config("pd", [("pdm", ref)], sinks, windows)
@@ -248,8 +252,7 @@ def case2_fifty_columns_one_notification_per_sink_per_evaluation():
     type: slack
     url: "http://127.0.0.1:%d/services/T0/B0/x"
 """ % (hook.url, slack.port)
-        cfg = config("wide", [("wide", ref)], sinks,
-                     "  - name: 10m\n    length: 10m\n    slide: 10m\n")
+        cfg = config("wide", [("wide", ref)], sinks, [("10m", "10m")])
         cnt = replay(cfg, logs)
 
         docs = bodies(hook)
@@ -316,12 +319,7 @@ def case3_missing_flood_one_quality_alert_no_distribution_alert():
     ref = os.path.join(WORKDIR, "flood-ref.json")
     build_reference(ref, "flood", names, 301)
     rng = np.random.default_rng(302)
-
-    def outage(m, x):
-        if 40 <= m < 80:
-            x[:, 0] += 1.5
-            x[:, 1] += 1.5
-            x[rng.random(x.shape[0]) < 0.6, 0] = np.nan
+    outage = episode(rng, 40, 80, [0, 1], 1.5, null_col=0, null_rate=0.6)
     logs = os.path.join(WORKDIR, "flood.jsonl")
     write_jsonl(logs, stream(rng, "flood", names, 140, 200, outage))
     hook = Receiver(["200"]).start()
@@ -362,16 +360,8 @@ def case4_sink_filters_from_the_configuration():
     build_reference(ref1, "m1", names, 401)
     build_reference(ref2, "m2", names, 402)
     rng = np.random.default_rng(403)
-
-    def m1(m, x):
-        if 20 <= m < 50:
-            x[:, 0] += 1.0
-            x[:, 1] += 1.0
-            x[rng.random(x.shape[0]) < 0.5, 2] = np.nan
-
-    def m2(m, x):
-        if 20 <= m < 50:
-            x[:, 0] += 1.0
+    m1 = episode(rng, 20, 50, [0, 1], 1.0, null_col=2, null_rate=0.5)
+    m2 = episode(rng, 20, 50, [0], 1.0)
     r1 = stream(rng, "m1", names, 80, 150, m1)
     r2 = stream(rng, "m2", names, 80, 150, m2, first_id=10 ** 6)
     merged = sorted(r1 + r2, key=lambda r: r["ts"])
@@ -431,16 +421,9 @@ CASES = [case1_pagerduty_one_trigger_one_resolve_per_episode,
 
 def main(argv):
     global DW, WORKDIR
-    if len(argv) < 2:
-        print(__doc__)
-        return 2
-    h.budget(BUDGET_S)
-    DW = os.path.abspath(argv[1])
-    only = set(argv[2:])
+    DW, only = h.args(argv, __doc__, BUDGET_S)
     WORKDIR = h.workdir("dw-alerting-")
-    passed, failed = run_cases(CASES, only)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return h.report(*run_cases(CASES, only))
 
 
 if __name__ == "__main__":

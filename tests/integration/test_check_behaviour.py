@@ -27,7 +27,6 @@ that --psi, --ks, --alpha and --min-samples change decisions the documented
 way, and that --column overrides one column only. The observed rates are
 printed. Exits 1 on any failure.
 """
-import json
 import math
 import os
 import sys
@@ -141,16 +140,25 @@ def build_ref(path_csv, path_json):
     h.build_reference(DW, path_json, path_csv)
 
 
+def drawn(path, rng, n, **shift):
+    """n rows of draw(rng, n, **shift) written to the CSV file path."""
+    write_csv(path, draw(rng, n, **shift))
+    return path
+
+
+def drawn_reference(tmp, prefix, rng):
+    """A reference built from N_REF drawn rows; the path of its JSON."""
+    ref = os.path.join(tmp, prefix + "ref.json")
+    build_ref(drawn(os.path.join(tmp, prefix + "ref.csv"), rng, N_REF), ref)
+    return ref
+
+
 def check_json(ref, cur, *opts):
-    out = run("check", "--json", "--reference", ref, *opts, cur)
-    if out.returncode not in (0, 1):
-        print("check failed (%d): %s" % (out.returncode, out.stderr.strip()))
-        sys.exit(1)
+    rc, doc, err = h.check_json(DW, ref, cur, *opts)
     # Nothing on stderr on success (this also catches sanitizer reports,
     # which exit 1 like a drift verdict).
-    check(out.stderr == "", "check %s: stderr: %s" % (cur, out.stderr.strip()[:2000]))
-    doc = json.loads(out.stdout)
-    return out.returncode, doc, {c["name"]: c for c in doc["columns"]}
+    check(err == "", "check %s: stderr: %s" % (cur, err.strip()[:2000]))
+    return rc, doc, {c["name"]: c for c in doc["columns"]}
 
 
 def drifted(doc):
@@ -166,14 +174,10 @@ def seeds_test(tmp, nseeds):
     shift_d = []
     for seed in range(nseeds):
         rng = np.random.default_rng(1000 + seed)
-        ref_csv = os.path.join(tmp, "ref.csv")
-        ref = os.path.join(tmp, "ref.json")
-        write_csv(ref_csv, draw(rng, N_REF))
-        build_ref(ref_csv, ref)
+        ref = drawn_reference(tmp, "", rng)
 
         # Same distributions: nothing drifts, exit status 0.
-        cur = os.path.join(tmp, "cur.csv")
-        write_csv(cur, draw(rng, N_CUR))
+        cur = drawn(os.path.join(tmp, "cur.csv"), rng, N_CUR)
         rc, doc, _ = check_json(ref, cur)
         fp = drifted(doc)
         null_ok += not fp
@@ -284,20 +288,16 @@ def big_test(tmp, nseeds):
 
 def contract_test(tmp):
     rng = np.random.default_rng(424242)
-    ref_csv = os.path.join(tmp, "c-ref.csv")
-    ref = os.path.join(tmp, "c-ref.json")
-    write_csv(ref_csv, draw(rng, N_REF))
-    build_ref(ref_csv, ref)
-    null = os.path.join(tmp, "c-null.csv")
-    write_csv(null, draw(rng, N_CUR))
-    big = os.path.join(tmp, "c-big.csv")      # 0.5-SD shift in "gamma"
-    write_csv(big, draw(rng, N_CUR, shift_col="gamma", shift_sd=0.5))
-    small = os.path.join(tmp, "c-small.csv")  # 0.15-SD shift: significant, small effect
-    write_csv(small, draw(rng, N_CUR, shift_col="normal", shift_sd=0.15))
-    few = os.path.join(tmp, "c-few.csv")      # 150 rows, 0.8-SD shift
-    write_csv(few, draw(rng, 150, shift_col="gamma", shift_sd=0.8))
-    newcat = os.path.join(tmp, "c-newcat.csv")
-    write_csv(newcat, draw(rng, N_CUR, new_cat_col="country"))
+    ref = drawn_reference(tmp, "c-", rng)
+    null = drawn(os.path.join(tmp, "c-null.csv"), rng, N_CUR)
+    # a 0.5-SD shift in "gamma"
+    big = drawn(os.path.join(tmp, "c-big.csv"), rng, N_CUR, shift_col="gamma", shift_sd=0.5)
+    # a 0.15-SD shift: significant, small effect
+    small = drawn(os.path.join(tmp, "c-small.csv"), rng, N_CUR, shift_col="normal",
+                  shift_sd=0.15)
+    # 150 rows, 0.8-SD shift
+    few = drawn(os.path.join(tmp, "c-few.csv"), rng, 150, shift_col="gamma", shift_sd=0.8)
+    newcat = drawn(os.path.join(tmp, "c-newcat.csv"), rng, N_CUR, new_cat_col="country")
 
     # Exit status and the human table.
     out = run("check", "--reference", ref, null)

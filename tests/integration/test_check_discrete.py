@@ -11,26 +11,16 @@ seeds, and the big downward move must be flagged.
 
 Usage: test_check_discrete.py DRIFTWATCH
 """
-import json
 import os
-import subprocess
 import sys
-import tempfile
 
-try:
-    import numpy as np
-    from scipy import stats
-except ImportError:
-    print("numpy/scipy not available: skipped")
-    sys.exit(77)
+import harness as h
+
+np = h.need_module("numpy")
+stats = h.need_module("scipy.stats")
 
 DW = None
 D_ATOL = 0.01  # the issue's bound; the gap bins make D exact
-
-
-def run(*args):
-    return subprocess.run([DW] + [str(a) for a in args], capture_output=True, text=True,
-                          timeout=120)
 
 
 def write_csv(path, name, values):
@@ -42,49 +32,39 @@ def write_csv(path, name, values):
 
 def main():
     global DW
-    if len(sys.argv) != 2:
-        print(__doc__)
-        return 2
-    DW = sys.argv[1]
+    DW, _ = h.args(sys.argv, __doc__, exact=True)
     failures = 0
-    with tempfile.TemporaryDirectory(prefix="dw-discrete-") as tmp:
-        for seed, lam in ((1, 4.0), (2, 1.0), (3, 12.0)):
-            rng = np.random.default_rng(seed)
-            ref = rng.poisson(lam, 20000).astype(float)
-            ref_csv, ref_json = os.path.join(tmp, "ref.csv"), os.path.join(tmp, "ref.json")
-            write_csv(ref_csv, "x", ref)
-            out = run("reference", "build", "--input", ref_csv, "--output", ref_json)
-            if out.returncode != 0:
-                print("reference build failed: %s" % out.stderr)
-                return 1
-            base = rng.poisson(lam, 3000).astype(float)
-            half = rng.uniform(size=len(base)) < 0.5
-            for label, cur in (
-                    ("same", base),
-                    ("half down 0.5", np.where(half, base - 0.5, base)),
-                    ("half up 0.5", np.where(half, base + 0.5, base)),
-                    ("all down 0.25", base - 0.25),
-                    ("half down 0.5, 150 values", np.where(half, base - 0.5, base)[:150])):
-                cur_csv = os.path.join(tmp, "cur.csv")
-                write_csv(cur_csv, "x", cur)
-                out = run("check", "--json", "--reference", ref_json, cur_csv)
-                if out.returncode not in (0, 1):
-                    print("check failed (%d): %s" % (out.returncode, out.stderr))
-                    return 1
-                col = json.loads(out.stdout)["columns"][0]
-                d = col["ks"]["statistic"]
-                want = float(stats.ks_2samp(ref, cur).statistic)
-                ok = abs(d - want) <= D_ATOL
-                # 3,000 values: a move scipy measures at D >= 0.15 is well
-                # above the 0.1 threshold and the critical value (0.04), so
-                # it must be flagged; no move must not be.
-                if label == "same" and col["drift"]:
-                    ok = False
-                if len(cur) == 3000 and want >= 0.15 and not col["drift"]:
-                    ok = False
-                print("%s poisson(%g) %-26s D %.5f scipy %.5f drift %s"
-                      % ("ok  " if ok else "FAIL", lam, label, d, want, col["drift"]))
-                failures += not ok
+    tmp = h.workdir("dw-discrete-")
+    for seed, lam in ((1, 4.0), (2, 1.0), (3, 12.0)):
+        rng = np.random.default_rng(seed)
+        ref = rng.poisson(lam, 20000).astype(float)
+        ref_csv, ref_json = os.path.join(tmp, "ref.csv"), os.path.join(tmp, "ref.json")
+        write_csv(ref_csv, "x", ref)
+        h.build_reference(DW, ref_json, ref_csv)
+        base = rng.poisson(lam, 3000).astype(float)
+        half = rng.uniform(size=len(base)) < 0.5
+        for label, cur in (
+                ("same", base),
+                ("half down 0.5", np.where(half, base - 0.5, base)),
+                ("half up 0.5", np.where(half, base + 0.5, base)),
+                ("all down 0.25", base - 0.25),
+                ("half down 0.5, 150 values", np.where(half, base - 0.5, base)[:150])):
+            cur_csv = os.path.join(tmp, "cur.csv")
+            write_csv(cur_csv, "x", cur)
+            col = h.check_json(DW, ref_json, cur_csv)[1]["columns"][0]
+            d = col["ks"]["statistic"]
+            want = float(stats.ks_2samp(ref, cur).statistic)
+            ok = abs(d - want) <= D_ATOL
+            # 3,000 values: a move scipy measures at D >= 0.15 is well
+            # above the 0.1 threshold and the critical value (0.04), so
+            # it must be flagged; no move must not be.
+            if label == "same" and col["drift"]:
+                ok = False
+            if len(cur) == 3000 and want >= 0.15 and not col["drift"]:
+                ok = False
+            print("%s poisson(%g) %-26s D %.5f scipy %.5f drift %s"
+                  % ("ok  " if ok else "FAIL", lam, label, d, want, col["drift"]))
+            failures += not ok
     if failures:
         print("FAILED: %d cases" % failures)
         return 1
@@ -93,4 +73,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.main(main)

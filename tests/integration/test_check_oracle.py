@@ -27,7 +27,6 @@ column, empty bins, current samples of size 1 and 10, and size 0 (a column
 whose cells are all empty, and a column absent from the file). Exits 1 after
 printing every mismatch.
 """
-import json
 import math
 import os
 import sys
@@ -275,37 +274,25 @@ def critical_values(n, m, k, alpha=ALPHA):
 
 
 def bh(pvals):
-    p = np.asarray(pvals, dtype=float)
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p)
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adj = np.minimum.accumulate(scaled[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adj, 1.0)
-    return out
+    """Benjamini-Hochberg adjusted p-values from the definition: p's is the
+    smallest min(1, p_j * m / rank_j) over the p_j >= p (rank_j: p_j's
+    1-based place in ascending order; tied values get the same result)."""
+    ranked = sorted(float(v) for v in pvals)
+    m = len(ranked)
+    step = [min(1.0, ranked[j] * m / (j + 1)) for j in range(m)]
+    return [min(step[ranked.index(float(v)):]) for v in pvals]
 
 
 # ------------------------------------------------------------ runner ----
 
-def run(*args):
-    return h.run([DW] + list(args), timeout=120)
-
-
 def check_json(ref_path, cur_path):
-    out = run("check", "--json", "--reference", ref_path, cur_path)
-    if out.returncode not in (0, 1):
-        print("driftwatch check failed (%d): %s" % (out.returncode, out.stderr.strip()))
-        sys.exit(1)
+    rc, doc, err = h.check_json(DW, ref_path, cur_path)
     # Nothing on stderr on success (this also catches sanitizer reports,
     # which exit 1 like a drift verdict).
-    check(out.stderr == "", "%s: stderr: %s" % (cur_path, out.stderr.strip()[:2000]))
-    doc = json.loads(out.stdout)
+    check(err == "", "%s: stderr: %s" % (cur_path, err.strip()[:2000]))
     want_status = 1 if doc["drifted_columns"] or doc["quality_issues"] else 0
-    check(out.returncode == want_status,
-          "%s: exit status %d, document says drift=%d quality=%d"
-          % (cur_path, out.returncode, doc["drifted_columns"], doc["quality_issues"]))
+    check(rc == want_status, "%s: exit status %d, document says drift=%d quality=%d"
+          % (cur_path, rc, doc["drifted_columns"], doc["quality_issues"]))
     return doc
 
 
@@ -431,10 +418,7 @@ def compare(label, ref_doc, ref_data, cur_data, doc, present):
 
 def main():
     global DW
-    if len(sys.argv) != 2:
-        print(__doc__)
-        return 2
-    DW = sys.argv[1]
+    DW, _ = h.args(sys.argv, __doc__, exact=True)
     d = h.workdir("dw-check-oracle-")
 
     rng = np.random.default_rng(20260101)

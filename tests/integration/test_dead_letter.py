@@ -9,8 +9,7 @@ import sys
 
 import harness as h
 
-_ck = h.need_module("confluent_kafka")  # skips (77) without it
-Consumer = _ck.Consumer
+h.need_module("confluent_kafka")  # skips (77) without it
 
 
 def main(exe, ref):
@@ -21,19 +20,9 @@ def main(exe, ref):
     try:
         cfg = os.path.join(tmp, "c.yaml")
         with open(cfg, "w") as f:
-            f.write(f"""kafka:
-  brokers: "{boot}"
-  topics: [logs]
-  group_id: dlq-test
-  dead_letter_topic: dead
-  poll_timeout: 50ms
-  properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "500"}}
-models:
-  - name: fraud
-    reference: {ref}
-windows:
-  - {{name: 15m, length: 15m, slide: 1m}}
-sinks: []
+            f.write(h.config_head([("fraud", ref)], brokers=boot, topic="logs", group="dlq-test",
+                                  fast=True, kafka_extra="  dead_letter_topic: dead\n"))
+            f.write(f"""sinks: []
 http: {{enabled: false}}
 state_dir: {tmp}
 """)
@@ -44,18 +33,7 @@ state_dir: {tmp}
                 for i in range(5)]
         h.produce(boot, "logs", bad + good)
 
-        c = Consumer({"bootstrap.servers": boot, "group.id": "dlq-reader",
-                      "auto.offset.reset": "earliest"})
-        c.subscribe(["dead"])
-        got = []
-
-        def poll():
-            m = c.poll(0.2)
-            if m is not None and not m.error():
-                got.append(m)
-            return len(got) >= 3
-        h.wait_for(poll, 60, "3 dead letters")
-        c.close()
+        got = h.consume(boot, "dead", 3, 60, group="dlq-reader")
         reasons = sorted(dict(m.headers())["driftwatch-reason"].decode().split(":")[0]
                          for m in got)
         if reasons != ["invalid_json", "not_object", "unknown_model"]:

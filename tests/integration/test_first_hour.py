@@ -25,14 +25,12 @@ import unittest
 import harness as h
 
 DW = None
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = h.ROOT
 EX = os.path.join(ROOT, "examples", "fraud")
 NESTED_REF = os.path.join(ROOT, "reference_stats", "fraud.json")
 
 
-def read(path):
-    with open(path) as f:
-        return f.read()
+read = h.read
 
 
 def run(*args, env=None, timeout=120):

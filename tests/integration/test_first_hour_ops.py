@@ -29,14 +29,12 @@ yaml = h.need_module("yaml")
 h.need_module("prometheus_client.parser")  # h.metrics()
 
 DW = None
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = h.ROOT
 EX = os.path.join(ROOT, "examples", "fraud")
 REF = os.path.join(ROOT, "reference_stats", "fraud.json")
 
 
-def read(path):
-    with open(path) as f:
-        return f.read()
+read = h.read
 
 
 def run(*args, timeout=120):

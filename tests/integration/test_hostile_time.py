@@ -36,18 +36,8 @@ T_END = 0  # event time of the newest regular record (ms): a minute ago
 def config(tmp, boot, topic, group, port, time_extra=""):
     path = os.path.join(tmp, group + ".yaml")
     with open(path, "w") as f:
-        f.write(f"""kafka:
-  brokers: "{boot}"
-  topics: [{topic}]
-  group_id: {group}
-  poll_timeout: 50ms
-  properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "500"}}
-models:
-  - name: fraud
-    reference: {REF}
-windows:
-  - {{name: 5m, length: 5m, slide: 1m}}
-time: {{allowed_lateness: 30s {time_extra}}}
+        f.write(h.config_head([("fraud", REF)], ["5m"], boot, topic, group, fast=True))
+        f.write(f"""time: {{allowed_lateness: 30s {time_extra}}}
 sinks: []
 http: {{listen: "127.0.0.1:{port}"}}
 state_dir: {tmp}

@@ -29,7 +29,7 @@ import sys
 import harness as h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = h.ROOT
 
 BUDGET_S = 100  # hard bound: the test fails rather than hang
 TOPIC = "model-logs"
@@ -78,18 +78,8 @@ def main(dw, artifacts):
 
     cfg = os.path.join(work, "config.yaml")
     with open(cfg, "w") as f:
-        f.write("""kafka:
-  brokers: "%s"
-  topics: ["%s"]
-  group_id: "http-test"
-models:
-  - name: fraud
-    reference: %s
-windows:
-  - name: 5m
-    length: 5m
-    slide: 1m
-time:
+        f.write(h.config_head([("fraud", ref_path)], ["5m"], bootstrap, TOPIC, "http-test"))
+        f.write("""time:
   idle_timeout: 2s
 sinks:
   - name: hook
@@ -98,7 +88,7 @@ sinks:
 http:
   listen: "127.0.0.1:0"
 state_dir: "%s"
-""" % (bootstrap, TOPIC, ref_path, receiver.url, work))
+""" % (receiver.url, work))
 
     port_file = os.path.join(work, "http.port")
     env = dict(os.environ, DW_HTTP_PORT_FILE=port_file)

@@ -32,21 +32,13 @@ def main(argv):
     port = h.free_port()
     cfg = os.path.join(work, "c.yaml")
     with open(cfg, "w") as f:
-        f.write("""kafka:
-  brokers: "%s"
-  topics: ["health-logs"]
-  group_id: "dw-health"
-  poll_timeout: 50ms
-models:
-  - name: m
-    reference: %s
-windows:
-  - {name: 5m, length: 5m, slide: 1m}
-sinks: []
+        f.write(h.config_head([("m", ref)], ["5m"], bootstrap, "health-logs", "dw-health",
+                              kafka_extra="  poll_timeout: 50ms\n"))
+        f.write("""sinks: []
 http:
   listen: "127.0.0.1:%d"
 state_dir: %s
-""" % (bootstrap, ref, port, work))
+""" % (port, work))
     h.validate(dw, cfg)
     sc = h.spawn([dw, "run", "-c", cfg], "run")
     base = "http://127.0.0.1:%d" % port

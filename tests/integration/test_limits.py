@@ -26,11 +26,10 @@ import random
 import re
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import run_cases  # noqa: E402
+import harness as h  # noqa: E402
 
 DW = None
 TMP = None
@@ -258,17 +257,11 @@ CASES = [
 ]
 
 
-def main():
+def main(argv):
     global DW, TMP
-    if len(sys.argv) < 2:
-        print(__doc__)
-        return 2
-    DW = sys.argv[1]
-    with tempfile.TemporaryDirectory(prefix="dw-limits-") as TMP:
-        passed, failed = run_cases(CASES, sys.argv[2:])
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
+    DW, only = h.args(argv, __doc__)
+    TMP = h.workdir("dw-limits-")
+    return h.report(*h.run_cases(CASES, only))
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.main(main, sys.argv)

@@ -39,7 +39,7 @@ import yaml
 
 import harness as h
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = h.ROOT
 K8S = os.path.join(ROOT, "deploy", "k8s")
 BASE = os.path.join(K8S, "base")
 OVERLAY = os.path.join(K8S, "overlays", "plain-sidecar")

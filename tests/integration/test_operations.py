@@ -62,11 +62,7 @@ SEEDS = {"flush": 4001, "outbox": 4002}
 
 # ---------------------------------------------------------------- helpers
 
-iso, ms_of = h.iso, h.ms_of
-
-
-def spawn(args, name, env=None):
-    return h.spawn(args, name, env=env)
+iso, ms_of, spawn = h.iso, h.ms_of, h.spawn
 
 
 def terminate(proc, cap):
@@ -118,23 +114,9 @@ def write_config(name, topic, group, url, thresholds="", extra="", sink_extra=""
     path = os.path.join(WORKDIR, name + ".yaml")
     state = os.path.join(WORKDIR, name + "-state")
     os.makedirs(state, exist_ok=True)
-    text = """kafka:
-  brokers: "%s"
-  topics: ["%s"]
-  group_id: "%s"
-  poll_timeout: 50ms
-  commit_interval: 200ms
-  properties:
-    session.timeout.ms: "6000"
-    heartbeat.interval.ms: "500"
-models:
-  - name: %s
-    reference: %s
-windows:
-  - name: 15m
-    length: 15m
-    slide: 1m
-time:
+    text = h.config_head([(MODEL, os.path.join(WORKDIR, "ref.json"))], brokers=BOOTSTRAP,
+                         topic=topic, group=group, fast=True)
+    text += """time:
   idle_timeout: 0
 %ssinks:
   - name: hook
@@ -142,8 +124,7 @@ time:
     url: "%s"
 %s%sstate_dir: %s
 shutdown_budget: %ds
-""" % (BOOTSTRAP, topic, group, MODEL, os.path.join(WORKDIR, "ref.json"), thresholds, url,
-       sink_extra, extra, state, SHUTDOWN_BUDGET_S)
+""" % (thresholds, url, sink_extra, extra, state, SHUTDOWN_BUDGET_S)
     with open(path, "w") as f:
         f.write(text)
     return path, state
@@ -458,27 +439,14 @@ CASES = [case1_sigterm_flushes_notifications, case2_sigterm_keeps_undelivered_in
 
 def main(argv):
     global DW, WORKDIR, BOOTSTRAP
-    if len(argv) < 2:
-        print(__doc__)
-        return 2
-    h.budget(BUDGET_S)
-    DW = os.path.abspath(argv[1])
-    only = set(argv[2:])
+    DW, only = h.args(argv, __doc__, BUDGET_S)
     WORKDIR = h.workdir("dw-ops-")
-    passed = failed = 0
-    try:
-        build_reference(os.path.join(WORKDIR, "ref.json"))
-        mock, BOOTSTRAP = h.mock_kafka(DW, TOPICS)
-        p, f = run_cases(CASES, only)
-        passed += p
-        failed += f
-        rc, _ = terminate(mock, 20)
-        check(rc == 0, "mock-kafka exited %d on SIGTERM" % rc)
-    except Exception as e:
-        failed += 1
-        print("FAIL setup: %s" % e, flush=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    build_reference(os.path.join(WORKDIR, "ref.json"))
+    mock, BOOTSTRAP = h.mock_kafka(DW, TOPICS)
+    passed, failed = run_cases(CASES, only)
+    rc, _ = terminate(mock, 20)
+    check(rc == 0, "mock-kafka exited %d on SIGTERM" % rc)
+    return h.report(passed, failed)
 
 
 if __name__ == "__main__":

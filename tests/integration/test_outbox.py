@@ -17,7 +17,7 @@ import subprocess
 import harness as h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = h.ROOT
 
 DRIVER = os.environ.get("NOTIFY_DRIVER", "")
 DRIFTWATCH = os.environ.get("DRIFTWATCH", "")
@@ -170,18 +170,9 @@ class OutboxTest(h.DriverTest):
         def config(name):
             path = os.path.join(self.tmp.name, name)
             with open(path, "w") as f:
-                f.write("""kafka:
-  brokers: "127.0.0.1:9"
-  topics: ["unused"]
-  group_id: "unused"
-models:
-  - name: fraud
-    reference: %s
-windows:
-  - name: 5m
-    length: 5m
-    slide: 1m
-sinks:
+                f.write(h.config_head([("fraud", os.path.join(ROOT, "reference_stats",
+                                                              "fraud.json"))], ["5m"]))
+                f.write("""sinks:
   - name: hook
     type: webhook
     url: "http://127.0.0.1:%d/alerts"
@@ -190,7 +181,7 @@ http:
   enabled: false
 state_dir: %s
 shutdown_budget: 2s
-""" % (os.path.join(ROOT, "reference_stats", "fraud.json"), port, self.state))
+""" % (port, self.state))
             return path
 
         cfg = config("replay.yaml")

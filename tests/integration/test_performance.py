@@ -96,10 +96,7 @@ def stream(hours, seed, flip=None, regression=False, orphans=0, duplicates=0, ra
     return preds, labs, truth
 
 
-def write_jsonl(path, recs):
-    with open(path, "w") as f:
-        for r in recs:
-            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+write_jsonl = h.write_jsonl
 
 
 def merged(preds, labs):
@@ -438,6 +435,21 @@ def routing_rules():
             "matched %d of %d" % (lab["matched"], len(truth)))
 
 
+def validate_performance(name, performance):
+    """`driftwatch validate` of a configuration whose model clf has this
+    performance: section (the text after the key)."""
+    path = os.path.join(S.dir, name)
+    with open(path, "w") as f:
+        f.write(f"""kafka: {{brokers: "127.0.0.1:1", topics: [preds]}}
+models:
+  - name: clf
+    reference: {S.ref}
+    performance:{performance}
+windows: [{{name: 1h, length: 1h, slide: 30m}}]
+""")
+    return h.run([DW, "validate", "-c", path], timeout=30)
+
+
 def broken_config_refused():
     cases = [
         ("rules:\n        - {metric: accuracy, margin: 0.03}\n",
@@ -446,34 +458,17 @@ def broken_config_refused():
         ("rules:\n        - {metric: mae, reference: 1}\n", "mae is not a classification"),
     ]
     for rule, want in cases:
-        path = os.path.join(S.dir, "bad.yaml")
-        with open(path, "w") as f:
-            f.write(f"""kafka: {{brokers: "127.0.0.1:1", topics: [preds]}}
-models:
-  - name: clf
-    reference: {S.ref}
-    performance:
+        r = validate_performance("bad.yaml", f"""
       task: classification
       positive: "1"
       score: prediction.score
-      {rule}labels: {{}}
-windows: [{{name: 1h, length: 1h, slide: 30m}}]
-""")
-        r = h.run([DW, "validate", "-c", path], timeout=30)
+      {rule}labels: {{}}""")
         h.check(r.returncode != 0 and want in r.stderr and "bad.yaml:" in r.stderr,
                 "want %r with file:line, got rc %d: %s" % (want, r.returncode, r.stderr))
         line = r.stderr.split("bad.yaml:")[1].split(":")[0]
         h.check(line.isdigit() and int(line) >= 5, "no line number: %s" % r.stderr)
-    path = os.path.join(S.dir, "nolabels.yaml")
-    with open(path, "w") as f:
-        f.write(f"""kafka: {{brokers: "127.0.0.1:1", topics: [preds]}}
-models:
-  - name: clf
-    reference: {S.ref}
-    performance: {{task: classification, positive: "1", score: prediction.score}}
-windows: [{{name: 1h, length: 1h, slide: 30m}}]
-""")
-    r = h.run([DW, "validate", "-c", path], timeout=30)
+    r = validate_performance("nolabels.yaml",
+                             ' {task: classification, positive: "1", score: prediction.score}')
     h.check(r.returncode != 0 and "needs a labels section" in r.stderr, r.stderr)
     # A reference_data file that does not open: validate and run refuse it.
     cfg = S.config("missing")

@@ -28,15 +28,13 @@ yaml = h.need_module("yaml")
 
 DW = None
 PROMTOOL = None
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = h.ROOT
 RULES = os.path.join(ROOT, "deploy", "prometheus", "driftwatch-rules.yaml")
 RULES_TEST = os.path.join(ROOT, "deploy", "prometheus", "driftwatch-rules.test.yaml")
 OPERATOR_RULE = os.path.join(ROOT, "deploy", "k8s", "base", "prometheusrule.yaml")
 
 
-def read(path):
-    with open(path) as f:
-        return f.read()
+read = h.read
 
 
 def promtool(*args, cwd=None):

@@ -18,7 +18,7 @@ import numpy as np
 import harness as h
 
 DW = None
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = h.ROOT
 
 
 def run(*args, stdin=None, env=None):

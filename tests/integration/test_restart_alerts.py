@@ -42,19 +42,9 @@ def main(exe):
     try:
         cfg = os.path.join(tmp, "c.yaml")
         with open(cfg, "w") as f:
-            f.write(f"""kafka:
-  brokers: "{boot}"
-  topics: [logs]
-  group_id: restart
-  poll_timeout: 50ms
-  commit_interval: 200ms
-  properties: {{session.timeout.ms: "6000", heartbeat.interval.ms: "500"}}
-models:
-  - name: m
-    reference: {tmp}/ref.json
-windows:
-  - {{name: 10m, length: 10m, slide: 1m}}
-time: {{idle_timeout: 0s}}
+            f.write(h.config_head([("m", tmp + "/ref.json")], ["10m"], boot, "logs", "restart",
+                                  fast=True))
+            f.write(f"""time: {{idle_timeout: 0s}}
 sinks:
   - name: hook
     type: webhook

@@ -120,10 +120,7 @@ def record(ts, i, num, score):
             "prediction": {"score": round(float(score), 4)}}
 
 
-def write_jsonl(path, recs):
-    with open(path, "w") as f:
-        for r in recs:
-            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+write_jsonl = h.write_jsonl
 
 
 def build_reference(path):
@@ -161,18 +158,8 @@ def write_config(urls, sink_url):
     cooldown: %dm
 """ % (MODEL, FOR_MIN, COOLDOWN_MIN)
     with open(path, "w") as f:
-        f.write("""kafka:
-  brokers: "127.0.0.1:9"
-  topics: ["unused"]
-  group_id: "unused"
-models:
-  - name: %s
-    reference: %s
-windows:
-  - name: 15m
-    length: 15m
-    slide: 1m
-sinks:
+        f.write(h.config_head([(MODEL, os.path.join(WORKDIR, "ref.json"))]))
+        f.write("""sinks:
   - name: alerts
     type: webhook
     url: "%s"
@@ -208,8 +195,7 @@ retrain:
 %shttp:
   enabled: false
 state_dir: %s
-""" % (MODEL, os.path.join(WORKDIR, "ref.json"), sink_url,
-            urls["rt-airflow"], common, urls["rt-argo"], common, urls["rt-kubeflow"], common,
+""" % (sink_url, urls["rt-airflow"], common, urls["rt-argo"], common, urls["rt-kubeflow"], common,
             urls["rt-github"], common, urls["rt-webhook"], common, state))
     h.validate(DW, path)
     return path
@@ -398,15 +384,9 @@ CASES = [case_once_per_episode_and_cooldown]
 
 def main(argv):
     global DW, WORKDIR
-    if len(argv) != 2:
-        print(__doc__)
-        return 2
-    h.budget(BUDGET_S)
-    DW = os.path.abspath(argv[1])
+    DW, _ = h.args(argv, __doc__, BUDGET_S, exact=True)
     WORKDIR = h.workdir("dw-retrain-")
-    passed, failed = run_cases(CASES)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return h.report(*run_cases(CASES))
 
 
 if __name__ == "__main__":

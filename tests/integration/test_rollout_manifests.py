@@ -37,7 +37,7 @@ import yaml
 import harness as h
 from harness import check
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = h.ROOT
 DIR = os.path.join(ROOT, "deploy", "k8s", "rollouts")
 DW = None
 T0 = 1767225600000

@@ -73,11 +73,7 @@ TOPICS = {"main": ("model-logs", 3), "malformed": ("malformed-logs", 3),
 
 # ---------------------------------------------------------------- helpers
 
-def spawn(args, name):
-    return h.spawn(args, name)
-
-
-iso = h.iso
+iso, spawn = h.iso, h.spawn
 
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -162,23 +158,9 @@ def write_config(name, topic, group, url, extra_sink="", idle="0"):
     state = os.path.join(WORKDIR, name + "-state")
     os.makedirs(state, exist_ok=True)
     with open(path, "w") as f:
-        f.write("""kafka:
-  brokers: "%s"
-  topics: ["%s"]
-  group_id: "%s"
-  poll_timeout: 50ms
-  commit_interval: 200ms
-  properties:
-    session.timeout.ms: "6000"
-    heartbeat.interval.ms: "500"
-models:
-  - name: %s
-    reference: %s
-windows:
-  - name: 15m
-    length: 15m
-    slide: 1m
-time:
+        f.write(h.config_head([(MODEL, os.path.join(WORKDIR, "ref.json"))], brokers=BOOTSTRAP,
+                              topic=topic, group=group, fast=True))
+        f.write("""time:
   idle_timeout: %s
 sinks:
   - name: hook
@@ -189,8 +171,7 @@ sinks:
 state_dir: %s
 log:
   level: %s
-""" % (BOOTSTRAP, topic, group, MODEL, os.path.join(WORKDIR, "ref.json"), idle, url,
-            extra_sink, state, os.environ.get("DW_ITEST_LOG_LEVEL", "info")))
+""" % (idle, url, extra_sink, state, os.environ.get("DW_ITEST_LOG_LEVEL", "info")))
     h.validate(DW, path)
     return path
 
@@ -598,32 +579,18 @@ CASES = [case1_no_drift, case2_drift_fires_and_resolves, case3_malformed,
 
 def main(argv):
     global DW, WORKDIR, BOOTSTRAP
-    if len(argv) < 2:
-        print(__doc__)
-        return 2
-    h.budget(BUDGET_S)
-    DW = os.path.abspath(argv[1])
-    only = set(argv[2:])
+    DW, only = h.args(argv, __doc__, BUDGET_S)
     WORKDIR = h.workdir("dw-itest-")
-    passed = failed = 0
+    build_reference(os.path.join(WORKDIR, "ref.json"))
+    mock, BOOTSTRAP = h.mock_kafka(DW, dict(TOPICS.values()))
     try:
-        build_reference(os.path.join(WORKDIR, "ref.json"))
-        mock, BOOTSTRAP = h.mock_kafka(DW, dict(TOPICS.values()))
-        p, f = run_cases(CASES, only)
-        passed += p
-        failed += f
-        if Main.group:
-            Main.group.close()
-            Main.group = None
-        check(stop(mock) == 0, "mock-kafka did not exit 0 on SIGTERM")
-    except Exception as e:
-        failed += 1
-        print("FAIL setup: %s" % e, flush=True)
+        passed, failed = run_cases(CASES, only)
     finally:
         if Main.group:
             Main.group.close()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+            Main.group = None
+    check(stop(mock) == 0, "mock-kafka did not exit 0 on SIGTERM")
+    return h.report(passed, failed)
 
 
 if __name__ == "__main__":

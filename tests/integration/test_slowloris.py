@@ -36,9 +36,11 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+import harness as h  # noqa: E402
 from harness import run_cases  # noqa: E402
+
+ROOT = h.ROOT
 
 DW = None
 PORT = None
@@ -114,12 +116,10 @@ def get(path, timeout):
 
 
 def metric(text, name, **labels):
-    want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
-    key = "%s{%s}" % (name, want) if labels else name
-    for line in text.splitlines():
-        if line.split(" ")[0] == key:
-            return float(line.split(" ")[1])
-    raise AssertionError("no %s in /metrics" % key)
+    v = h.scraped(text, name, **labels)
+    if v is None:
+        raise AssertionError("no %s%s in /metrics" % (name, labels or ""))
+    return v
 
 
 def closed_total(text):

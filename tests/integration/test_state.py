@@ -97,22 +97,9 @@ def write_config(name, topic, group, url, port, state=True, extra=""):
     os.makedirs(sdir, exist_ok=True)
     state_block = ("state:\n  topic: %s-state\n  flush_interval: 200ms\n" % group) if state else ""
     with open(path, "w") as f:
-        f.write("""kafka:
-  brokers: "%s"
-  topics: ["%s"]
-  group_id: "%s"
-  poll_timeout: 50ms
-  commit_interval: 200ms
-  properties:
-    session.timeout.ms: "6000"
-    heartbeat.interval.ms: "500"
-models:
-  - name: %s
-    reference: %s
-windows:
-  - {name: 15m, length: 15m, slide: 1m}
-  - {name: 1h, length: 1h, slide: 5m}
-time:
+        f.write(h.config_head([(MODEL, os.path.join(WORK, "ref.json"))], ("15m", ("1h", "5m")),
+                              BOOTSTRAP, topic, group, fast=True))
+        f.write("""time:
   idle_timeout: 0
 sinks:
   - name: hook
@@ -123,8 +110,7 @@ http:
 state_dir: %s
 %s%slog:
   level: info
-""" % (BOOTSTRAP, topic, group, MODEL, os.path.join(WORK, "ref.json"), url, port, sdir,
-            state_block, extra))
+""" % (url, port, sdir, state_block, extra))
     h.validate(DW, path)
     return path
 

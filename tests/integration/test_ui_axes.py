@@ -29,7 +29,7 @@ import harness as h
 
 DW = ARTIFACTS = None
 CHROMIUM = "/usr/bin/chromium"
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = h.ROOT
 REF = os.path.join(ROOT, "reference_stats", "fraud.json")
 
 
@@ -90,9 +90,7 @@ class Page(html.parser.HTMLParser):
             self.cells.append((self._card_col, self._row[0], self._row[1]))
 
 
-def read(path):
-    with open(path) as f:
-        return f.read()
+read = h.read
 
 
 def chromium(args, profile):

@@ -19,43 +19,20 @@ confluent_kafka:
 """
 import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-from harness import run_cases  # noqa: E402
+import harness as h
 
-try:
-    from confluent_kafka import Consumer, Producer
-except ImportError:
-    print("python3-confluent-kafka is not installed")
-    sys.exit(77)
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = h.ROOT
+Producer = h.need_module("confluent_kafka").Producer  # skips (77) without it
 
 DW = None
 TMP = None
 REF = os.path.join(ROOT, "reference_stats", "fraud.json")
 T = 1795500000000
-
-
-def wait_for(what, cond, timeout):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-        except (OSError, ValueError, KeyError) as e:
-            last = e
-        else:
-            if last:
-                return last
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+metric = h.scraped
 
 
 class Run:
@@ -64,10 +41,8 @@ class Run:
     def __init__(self, name, kafka_extra="", state_dir=None, http=True):
         self.dir = os.path.join(TMP, name)
         os.makedirs(self.dir)
-        self.mk = subprocess.Popen([DW, "mock-kafka", "--topic", "logs:1", "--topic", "dead:1",
-                                    "--log-level", "warn"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.boot = self.mk.stdout.readline().strip()
+        self.mk, self.boot = h.mock_kafka(DW, {"logs": 1, "dead": 1}, name="mock-" + name,
+                                          args=["--log-level", "warn"])
         self.portfile = os.path.join(self.dir, "port")
         cfg = os.path.join(self.dir, "c.yaml")
         with open(cfg, "w") as f:
@@ -88,10 +63,9 @@ http: {enabled: %s, listen: "127.0.0.1:0"}
 state_dir: %s
 """ % (self.boot, kafka_extra[0], kafka_extra[1], REF, "true" if http else "false",
                 state_dir or self.dir))
-        self.log = os.path.join(self.dir, "run.err")
-        self.run = subprocess.Popen([DW, "run", "-c", cfg], stdout=subprocess.DEVNULL,
-                                    stderr=open(self.log, "w"),
-                                    env=dict(os.environ, DW_HTTP_PORT_FILE=self.portfile))
+        self.run = h.spawn([DW, "run", "-c", cfg], "run-" + name,
+                           env=dict(os.environ, DW_HTTP_PORT_FILE=self.portfile))
+        self.log = self.run.stderr_path
 
     def produce(self, msgs):
         p = Producer({"bootstrap.servers": self.boot, "message.max.bytes": 100000})
@@ -106,10 +80,8 @@ state_dir: %s
             return r.read().decode()
 
     def stop(self):
-        self.run.send_signal(signal.SIGTERM)
-        rc = self.run.wait(30)
-        self.mk.send_signal(signal.SIGTERM)
-        self.mk.wait(10)
+        rc = h.stop(self.run, 30)
+        h.stop(self.mk, 10)
         return rc
 
     def kill(self):
@@ -117,15 +89,6 @@ state_dir: %s
             if p.poll() is None:
                 p.kill()
                 p.wait()
-
-
-def metric(text, name, **labels):
-    want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
-    key = "%s{%s}" % (name, want) if labels else name
-    for line in text.splitlines():
-        if line.split(" ")[0] == key:
-            return float(line.split(" ")[1])
-    return None
 
 
 def case_dead_letter_failures_counted():
@@ -139,7 +102,7 @@ def case_dead_letter_failures_counted():
             t = r.metrics()
             failed = metric(t, "driftwatch_dead_letter_records_total", result="failed")
             return t if failed == 4 else None
-        t = wait_for("4 failed dead letters in /metrics", counted, 60)
+        t = h.wait_for(counted, 60, "4 failed dead letters in /metrics")
         assert metric(t, "driftwatch_dead_letter_records_total", result="queued") == 4, t
         assert metric(t, "driftwatch_dead_letter_records_total", result="delivered") == 0
         assert metric(t, "driftwatch_dead_letter_records_total",
@@ -155,19 +118,7 @@ def case_too_large_copy_is_256_bytes():
     try:
         big = b'{"ts": %d, "model": "fraud", "pad": "%s"}' % (T, b"x" * 5000)
         r.produce([big])
-        c = Consumer({"bootstrap.servers": r.boot, "group.id": "reader",
-                      "auto.offset.reset": "earliest"})
-        c.subscribe(["dead"])
-        got = []
-
-        def poll():
-            m = c.poll(0.2)
-            if m is not None and not m.error():
-                got.append(m)
-            return got
-        wait_for("the dead letter", poll, 60)
-        c.close()
-        m = got[0]
+        m = h.consume(r.boot, "dead", 1, 60, group="reader")[0]
         assert m.value() == big[:256], (len(m.value()), m.value()[:40])
         reason = dict(m.headers())["driftwatch-reason"].decode()
         assert reason.startswith("too_large:"), reason
@@ -175,7 +126,7 @@ def case_too_large_copy_is_256_bytes():
         def delivered():
             t = r.metrics()
             return metric(t, "driftwatch_dead_letter_records_total", result="delivered") == 1
-        wait_for("1 delivered dead letter in /metrics", delivered, 30)
+        h.wait_for(delivered, 30, "1 delivered dead letter in /metrics")
         assert r.stop() == 0
     finally:
         r.kill()
@@ -198,7 +149,7 @@ def case_state_dir_reported_at_start():
                             "not a directory" in d["msg"]:
                         return d
             return None
-        d = wait_for("the state_dir error while running", reported, 20)
+        d = h.wait_for(reported, 20, "the state_dir error while running")
         assert r.run.poll() is None, "run exited"
         assert "survive a restart" in d["msg"], d
         assert r.stop() == 0
@@ -206,19 +157,14 @@ def case_state_dir_reported_at_start():
         r.kill()
 
 
-def main():
+def main(argv):
     global DW, TMP
-    if len(sys.argv) < 2:
-        print(__doc__)
-        return 2
-    DW = sys.argv[1]
-    with tempfile.TemporaryDirectory(prefix="dw-visibility-") as TMP:
-        passed, failed = run_cases([case_dead_letter_failures_counted,
-                                    case_too_large_copy_is_256_bytes,
-                                    case_state_dir_reported_at_start], sys.argv[2:])
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    DW, only = h.args(argv, __doc__)
+    TMP = h.workdir("dw-visibility-")
+    return h.report(*h.run_cases([case_dead_letter_failures_counted,
+                                  case_too_large_copy_is_256_bytes,
+                                  case_state_dir_reported_at_start], only))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    h.main(main, sys.argv)

@@ -220,20 +220,9 @@ static void cmd_cmpcat(void)
 
 int main(void)
 {
-    char cmd[32];
-    while (scanf("%31s", cmd) == 1) {
-        if (strcmp(cmd, "sketch") == 0)
-            cmd_sketch();
-        else if (strcmp(cmd, "sketchpanes") == 0)
-            cmd_sketchpanes();
-        else if (strcmp(cmd, "layout") == 0)
-            cmd_layout();
-        else if (strcmp(cmd, "cmpnum") == 0)
-            cmd_cmpnum();
-        else if (strcmp(cmd, "cmpcat") == 0)
-            cmd_cmpcat();
-        else
-            die(cmd);
-    }
-    return 0;
+    static const driver_command cmds[] = {
+        {"sketch", cmd_sketch}, {"sketchpanes", cmd_sketchpanes}, {"layout", cmd_layout},
+        {"cmpnum", cmd_cmpnum}, {"cmpcat", cmd_cmpcat},
+    };
+    return run_commands(cmds, sizeof cmds / sizeof cmds[0]);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Bound on any count of items in one command (values of a sample, bins). */
 #define MAX_ITEMS 100000000UL
@@ -66,6 +67,29 @@ static inline size_t read_count_max(uint64_t max)
     if (v > max)
         die("count out of range");
     return (size_t)v;
+}
+
+/* One command of a driver: its name on stdin and what runs it. */
+typedef struct driver_command {
+    const char *name;
+    void (*run)(void);
+} driver_command;
+
+/* The main loop of a driver: reads command names until EOF and runs each
+ * (an unknown one is bad input), flushing its output line after each. */
+static inline int run_commands(const driver_command *cmds, size_t n)
+{
+    char cmd[32];
+    while (scanf("%31s", cmd) == 1) {
+        size_t i = 0;
+        while (i < n && strcmp(cmd, cmds[i].name) != 0)
+            i++;
+        if (i == n)
+            die(cmd);
+        cmds[i].run();
+        fflush(stdout);
+    }
+    return 0;
 }
 
 #endif

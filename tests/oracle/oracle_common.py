@@ -7,6 +7,26 @@ import sys
 failures = []
 
 
+def need(*modules):
+    """The modules imported, in order; exits 77 (meson's SKIP) when one is
+    not installed."""
+    import importlib
+    try:
+        return [importlib.import_module(m) for m in modules]
+    except ImportError as e:
+        print("SKIP: %s (Debian's python3-numpy, -scipy, -sklearn)" % e)
+        sys.exit(77)
+
+
+def driver_arg(doc):
+    """The driver named on the command line; prints doc and exits 2
+    unless there is exactly one argument."""
+    if len(sys.argv) != 2:
+        print(doc)
+        sys.exit(2)
+    return sys.argv[1]
+
+
 def fail(msg):
     failures.append(msg)
     print("MISMATCH: " + msg)
@@ -27,6 +47,20 @@ def rel_ok(got, want, rtol):
     if want == 0:
         return got == 0
     return abs(got - want) <= rtol * abs(want)
+
+
+def run_checks(usage, what, checks):
+    """The main of an oracle test: each (check, seed) of checks runs as
+    check(driver, numpy.random.default_rng(seed)), or check(driver) when
+    seed is None, driver named on the command line; returns finish(what)."""
+    import numpy as np
+    driver = driver_arg(usage)
+    for check, seed in checks:
+        if seed is None:
+            check(driver)
+        else:
+            check(driver, np.random.default_rng(seed))
+    return finish(what)
 
 
 def finish(what):

@@ -44,12 +44,20 @@ typedef struct panes {
     uint64_t *sum;
 } panes;
 
-static void panes_init(panes *p, size_t width)
+/* Sets up the panes of one command; returns its record count, read next. */
+static size_t panes_init(panes *p, size_t width)
 {
     p->width = width;
     for (int i = 0; i < MAX_PANES; i++)
         p->pane[i] = dw_calloc(width, sizeof(uint64_t));
     p->sum = dw_calloc(width, sizeof(uint64_t));
+    return read_count_max(MAX_RECORDS);
+}
+
+/* The pane a record goes to, read from its first field. */
+static uint64_t *next_pane(const panes *p)
+{
+    return p->pane[read_count_max(MAX_PANES - 1)];
 }
 
 /* sum = all panes - pane 0 */
@@ -94,20 +102,28 @@ static void print_result(const dw_perf *perf, const uint64_t *c)
     printf("\n");
 }
 
-static void cmd_class(void)
+/* "class" and "reg": one window of classification or regression records
+ * (a classification window starts with its score and ECE bin counts). */
+static void cmd_perf(dw_perf_kind kind)
 {
-    dw_perf_spec spec = {.kind = DW_PERF_CLASSIFICATION};
-    spec.score_bins = (uint32_t)read_count_max(DW_PERF_MAX_BINS);
-    spec.ece_bins = (uint32_t)read_count_max(DW_PERF_MAX_BINS);
+    dw_perf_spec spec = {.kind = kind};
+    if (kind == DW_PERF_CLASSIFICATION) {
+        spec.score_bins = (uint32_t)read_count_max(DW_PERF_MAX_BINS);
+        spec.ece_bins = (uint32_t)read_count_max(DW_PERF_MAX_BINS);
+    }
     char err[256];
     dw_perf *perf = dw_perf_new(&spec, err, sizeof err);
     if (!perf)
         die(err);
     panes p;
-    panes_init(&p, dw_perf_width(perf));
-    size_t n = read_count_max(MAX_RECORDS);
+    size_t n = panes_init(&p, dw_perf_width(perf));
     for (size_t i = 0; i < n; i++) {
-        size_t pane = read_count_max(MAX_PANES - 1);
+        uint64_t *pane = next_pane(&p);
+        if (kind == DW_PERF_REGRESSION) {
+            double predicted = read_double(), actual = read_double();
+            dw_perf_add_reg(perf, pane, predicted, actual);
+            continue;
+        }
         double score = read_double();
         int actual = (int)read_count_max(1), predicted = (int)read_count_max(1);
         dw_perf_obs o = {.predicted_positive = predicted,
@@ -115,33 +131,7 @@ static void cmd_class(void)
                          .correct = predicted == actual,
                          .has_score = score == score,
                          .score = score};
-        dw_perf_add_class(perf, p.pane[pane], &o);
-    }
-    panes_window(&p);
-    dw_perf_result r;
-    if (dw_perf_compute(perf, p.sum, CONFIDENCE, &r) != 0)
-        die("compute");
-    printf("%llu %llu %llu %llu %llu %llu %.17g", (unsigned long long)r.n, (unsigned long long)r.tp,
-           (unsigned long long)r.fp, (unsigned long long)r.fn, (unsigned long long)r.tn,
-           (unsigned long long)r.scored, r.auc_bound);
-    for (int m = DW_PERF_ACCURACY; m <= DW_PERF_ECE; m++)
-        print_value(&r.m[m]);
-    printf("\n");
-    panes_free(&p);
-    dw_perf_free(perf);
-}
-
-static void cmd_reg(void)
-{
-    dw_perf_spec spec = {.kind = DW_PERF_REGRESSION};
-    dw_perf *perf = dw_perf_new(&spec, NULL, 0);
-    panes p;
-    panes_init(&p, dw_perf_width(perf));
-    size_t n = read_count_max(MAX_RECORDS);
-    for (size_t i = 0; i < n; i++) {
-        size_t pane = read_count_max(MAX_PANES - 1);
-        double predicted = read_double(), actual = read_double();
-        dw_perf_add_reg(perf, p.pane[pane], predicted, actual);
+        dw_perf_add_class(perf, pane, &o);
     }
     panes_window(&p);
     print_result(perf, p.sum);
@@ -156,13 +146,12 @@ static void cmd_cbpe(void)
     if (!e)
         die(err);
     panes p;
-    panes_init(&p, dw_cbpe_width(e));
-    size_t n = read_count_max(MAX_RECORDS);
+    size_t n = panes_init(&p, dw_cbpe_width(e));
     for (size_t i = 0; i < n; i++) {
-        size_t pane = read_count_max(MAX_PANES - 1);
+        uint64_t *pane = next_pane(&p);
         double score = read_double();
         int predicted = (int)read_count_max(1);
-        dw_cbpe_add(e, p.pane[pane], score, predicted);
+        dw_cbpe_add(e, pane, score, predicted);
     }
     panes_window(&p);
     dw_cbpe_result r;
@@ -212,21 +201,19 @@ static void cmd_table(void)
     dw_perf_free(perf);
 }
 
+static void cmd_class(void)
+{
+    cmd_perf(DW_PERF_CLASSIFICATION);
+}
+
+static void cmd_reg(void)
+{
+    cmd_perf(DW_PERF_REGRESSION);
+}
+
 int main(void)
 {
-    char cmd[32];
-    while (scanf("%31s", cmd) == 1) {
-        if (strcmp(cmd, "class") == 0)
-            cmd_class();
-        else if (strcmp(cmd, "reg") == 0)
-            cmd_reg();
-        else if (strcmp(cmd, "cbpe") == 0)
-            cmd_cbpe();
-        else if (strcmp(cmd, "table") == 0)
-            cmd_table();
-        else
-            die(cmd);
-        fflush(stdout);
-    }
-    return 0;
+    static const driver_command cmds[] = {
+        {"class", cmd_class}, {"reg", cmd_reg}, {"cbpe", cmd_cbpe}, {"table", cmd_table}};
+    return run_commands(cmds, sizeof cmds / sizeof cmds[0]);
 }

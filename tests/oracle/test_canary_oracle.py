@@ -21,14 +21,9 @@ import math
 import sys
 import warnings
 
-try:
-    import numpy as np
-    from scipy import stats
-except ImportError:
-    print("numpy/scipy not installed: skipping")
-    sys.exit(77)
+from oracle_common import fail, need, rel_ok, run, run_checks
 
-from oracle_common import fail, finish, rel_ok, run
+np, stats = need("numpy", "scipy.stats")
 # The documented pooling of sparse chi-squared columns (chi2.h), which
 # comparisons share with reference drift.
 from test_stats_oracle import pool_sparse
@@ -308,16 +303,9 @@ def check_categorical(driver, rng):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: test_canary_oracle.py CANARY_DRIVER")
-        return 2
-    driver = sys.argv[1]
-    check_sketch(driver, np.random.default_rng(20261130))
-    check_layout(driver, np.random.default_rng(31))
-    check_sketch_panes(driver, np.random.default_rng(13))
-    check_numeric(driver, np.random.default_rng(4242))
-    check_categorical(driver, np.random.default_rng(77))
-    return finish("canary")
+    return run_checks("usage: test_canary_oracle.py CANARY_DRIVER", "canary", [
+        (check_sketch, 20261130), (check_layout, 31), (check_sketch_panes, 13),
+        (check_numeric, 4242), (check_categorical, 77)])
 
 
 if __name__ == "__main__":

@@ -16,19 +16,14 @@ scikit-learn is absent, 1 on any mismatch after printing all of them.
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import warnings
 
-import numpy as np
+from oracle_common import driver_arg, fail, failures, need
+from oracle_common import run as run_words
 
-try:
-    from sklearn import metrics
-except ImportError:
-    print("scikit-learn (Debian python3-sklearn) is not installed: skipping")
-    sys.exit(77)
-from scipy import stats
+np, metrics, stats = need("numpy", "sklearn.metrics", "scipy.stats")
 
 # Tolerances, with their reasons:
 # Ratios of integer counts (accuracy, precision, recall, F1): one division
@@ -49,20 +44,8 @@ CI_ATOL = 1e-12
 #   calibrated model; the expected-ROC AUC is held to the same bound.
 CBPE_ATOL = 0.02
 
-failures = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("MISMATCH: " + msg)
-
-
 def run(driver, text):
-    out = subprocess.run([driver], input=text, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        print("perf_driver failed (%d): %s" % (out.returncode, out.stderr.strip()))
-        sys.exit(1)
-    return [[float(x) for x in line.split()] for line in out.stdout.splitlines()]
+    return [[float(x) for x in words] for words in run_words(driver, text)]
 
 
 def close(got, want, rtol, atol=0.0):
@@ -348,10 +331,7 @@ def check_skipped(name, got, want):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__)
-        sys.exit(2)
-    driver = sys.argv[1]
+    driver = driver_arg(__doc__)
     rng = np.random.default_rng(20261130)
 
     ccases = classification_cases(rng)

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 from scipy import special, stats
 
-from oracle_common import fail, failures, rel_ok, run
+from oracle_common import fail, rel_ok, run, run_checks
 
 # Tolerances, with their reasons:
 # chi2: the task requires agreement with scipy to 1e-9 relative; both sides
@@ -445,22 +445,9 @@ def check_categorical(driver, rng):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: test_stats_oracle.py STATS_DRIVER")
-        return 2
-    driver = sys.argv[1]
-    check_chi2(driver, np.random.default_rng(20240601))
-    check_psi_counts(driver, np.random.default_rng(7))
-    check_psi_numeric_edge_cases(driver)
-    check_kolmogorov(driver)
-    check_ks(driver, np.random.default_rng(12345))
-    check_bh(driver, np.random.default_rng(99))
-    check_categorical(driver, np.random.default_rng(2024))
-    if failures:
-        print("FAILED: %d mismatches" % len(failures))
-        return 1
-    print("all oracle checks passed")
-    return 0
+    return run_checks("usage: test_stats_oracle.py STATS_DRIVER", "stats", [
+        (check_chi2, 20240601), (check_psi_counts, 7), (check_psi_numeric_edge_cases, None),
+        (check_kolmogorov, None), (check_ks, 12345), (check_bh, 99), (check_categorical, 2024)])
 
 
 if __name__ == "__main__":

@@ -16,6 +16,14 @@
 /* Event time of the first generated minute. */
 #define T0 1795500000000LL
 
+/* A Mersenne Twister generator seeded with seed; gsl_rng_free() it. */
+static inline gsl_rng *dwt_rng(unsigned long seed)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, seed);
+    return r;
+}
+
 /* One record of model "m": numeric features.x (shifted by `shift`) and
  * features.y, categorical features.c (a, b, c; with newcat, 30% of the
  * records carry that unseen category instead), prediction.score. version
@@ -42,8 +50,7 @@ static inline void dwt_build_reference(const char *dir, const char *path, unsign
     snprintf(training, sizeof training, "%s/training.jsonl", dir);
     FILE *fp = fopen(training, "w");
     assert_non_null(fp);
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, seed);
+    gsl_rng *r = dwt_rng(seed);
     char buf[512];
     for (int i = 0; i < rows; i++) {
         dwt_record(buf, sizeof buf, r, T0, 0, NULL, NULL);

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "config_fixture.h"
+
 #include "driftwatch/budget.h"
 #include "driftwatch/config.h"
 #include "driftwatch/error.h"
@@ -18,21 +20,14 @@
 
 static dw_config *load(const char *extra)
 {
-    char yaml[1024], err[512];
-    snprintf(yaml, sizeof yaml,
-             "kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
-             "models:\n  - name: m\n    reference: \"%s\"\n"
-             "  - name: p\n    version: v1\n    reference: \"%s\"\n"
-             "windows:\n  - {name: 1h, length: 1h, slide: 1m}\n"
-             "  - {name: 1d, length: 1d, slide: 1h}\n"
-             "time: {allowed_lateness: 30s}\n"
-             "%s",
-             REF, REF, extra);
-    dw_config *cfg = NULL;
-    int rc = dw_config_parse("t.yaml", yaml, strlen(yaml), NULL, &cfg, err, sizeof err);
-    if (rc != 0)
-        fail_msg("%s", err);
-    return cfg;
+    return dwt_parse_fmt("kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
+                         "models:\n  - name: m\n    reference: \"%s\"\n"
+                         "  - name: p\n    version: v1\n    reference: \"%s\"\n"
+                         "windows:\n  - {name: 1h, length: 1h, slide: 1m}\n"
+                         "  - {name: 1d, length: 1d, slide: 1h}\n"
+                         "time: {allowed_lateness: 30s}\n"
+                         "%s",
+                         REF, REF, extra);
 }
 
 /* The counters of one (model, version), worked out from the reference the

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "column_fixture.h"
+
 #include "driftwatch/chi2.h"
 
 #include "driftwatch/error.h"
@@ -75,24 +77,12 @@ static void test_chi2_degenerate(void **state)
     assert_rel(r.statistic, 8e12);
 }
 
-static dw_ref_column cat_col(char **cats, uint64_t *counts, size_t n, uint64_t other)
-{
-    dw_ref_column c;
-    memset(&c, 0, sizeof c);
-    c.type = DW_COL_CATEGORICAL;
-    c.ncat = n;
-    c.categories = cats;
-    c.cat_counts = counts;
-    c.other_count = other;
-    return c;
-}
-
 static void test_chi2_sample_unseen_categories(void **state)
 {
     (void)state;
     char *cats[] = {"A", "B", "C"};
     uint64_t rc[] = {10, 20, 30};
-    dw_ref_column col = cat_col(cats, rc, 3, 0);
+    dw_ref_column col = dwt_categorical(cats, rc, 3, 0);
     uint64_t bins[] = {20, 0, 20}; /* "B" only in the reference */
     const char *names[] = {"X", "Y"};
     uint64_t nc[] = {15, 0};
@@ -131,7 +121,7 @@ static void test_chi2_sparse_columns_pooled(void **state)
     (void)state;
     char *cats[] = {"A", "B", "C", "D", "E"};
     uint64_t rc[] = {5000, 3000, 1500, 300, 200};
-    dw_ref_column col = cat_col(cats, rc, 5, 0);
+    dw_ref_column col = dwt_categorical(cats, rc, 5, 0);
     uint64_t bins[] = {50, 30, 12, 3, 5}; /* 100 values */
     dw_sample s = {.ref = &col, .bins = bins};
     dw_chi2_result got, want;
@@ -158,7 +148,7 @@ static void test_chi2_sample_identical_empty_numeric(void **state)
     (void)state;
     char *cats[] = {"A", "B"};
     uint64_t rc[] = {10, 30};
-    dw_ref_column col = cat_col(cats, rc, 2, 0);
+    dw_ref_column col = dwt_categorical(cats, rc, 2, 0);
     uint64_t bins[] = {10, 30};
     dw_sample s = {.ref = &col, .bins = bins};
     dw_chi2_result r;

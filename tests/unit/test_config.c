@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "config_fixture.h"
+
 #include "driftwatch/config.h"
 #include "driftwatch/state_dir.h"
 #include "driftwatch/duration.h"
@@ -46,31 +48,48 @@ static const char minimal_yaml[] = "kafka:\n"
     "  - name: fraud\n"                                                                            \
     "    reference: r.json\n"
 
-static dw_config *parse_ok(const char *text, const char *basedir)
+/* Window w of cfg: its name, length, slide and number of panes. */
+static void expect_window(const dw_config *cfg, size_t w, const char *name, int64_t length_ms,
+                          int64_t slide_ms, int panes)
 {
-    char err[512] = "";
-    dw_config *cfg = NULL;
-    int rc = dw_config_parse("test.yaml", text, strlen(text), basedir, &cfg, err, sizeof err);
-    if (rc != 0)
-        fail_msg("unexpected error: %s", err);
-    assert_non_null(cfg);
-    return cfg;
+    assert_true(w < cfg->nwindows);
+    assert_string_equal(cfg->windows[w].name, name);
+    assert_int_equal(cfg->windows[w].length_ms, length_ms);
+    assert_int_equal(cfg->windows[w].slide_ms, slide_ms);
+    assert_int_equal(cfg->windows[w].panes, panes);
 }
 
-static void expect_error(const char *text, int code, const char *msg)
+/* The http: and log: settings of cfg. */
+static void expect_http_and_log(const dw_config *cfg, const char *listen, const char *host,
+                                int port, bool enabled, dw_log_level level, dw_log_format format)
 {
-    char err[512] = "";
-    dw_config *cfg = (dw_config *)1;
-    int rc = dw_config_parse("test.yaml", text, strlen(text), NULL, &cfg, err, sizeof err);
-    assert_int_equal(rc, code);
-    assert_null(cfg);
-    assert_string_equal(err, msg);
+    assert_string_equal(cfg->http.listen, listen);
+    assert_string_equal(cfg->http.host, host);
+    assert_int_equal(cfg->http.port, port);
+    assert_int_equal(cfg->http.enabled, enabled);
+    assert_int_equal(cfg->log.level, level);
+    assert_int_equal(cfg->log.format, format);
+}
+
+/* The alerts: block (for, clear_psi, clear_ks, keep_firing_for, group_by_model)
+ * and the time: lateness and idle timeout cfg holds. */
+static void expect_alerts_and_time(const dw_config *cfg, int for_evaluations, double clear_psi,
+                                   double clear_ks, int64_t keep_ms, bool group_by_model,
+                                   int64_t lateness_ms, int64_t idle_ms)
+{
+    assert_int_equal(cfg->alerts.for_evaluations, for_evaluations);
+    assert_close(cfg->alerts.clear_psi, clear_psi, EPS);
+    assert_close(cfg->alerts.clear_ks, clear_ks, EPS);
+    assert_int_equal(cfg->alerts.keep_firing_for_ms, keep_ms);
+    assert_int_equal(cfg->alerts.group_by_model, group_by_model);
+    assert_int_equal(cfg->time.allowed_lateness_ms, lateness_ms);
+    assert_int_equal(cfg->time.idle_timeout_ms, idle_ms);
 }
 
 static void test_minimal_defaults(void **state)
 {
     (void)state;
-    dw_config *cfg = parse_ok(minimal_yaml, "/etc/driftwatch");
+    dw_config *cfg = dwt_parse_ok(minimal_yaml, "/etc/driftwatch");
     assert_string_equal(cfg->path, "test.yaml");
 
     assert_string_equal(cfg->kafka.brokers, "127.0.0.1:9092");
@@ -103,10 +122,7 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(cfg->models[0].ncolumns, 0);
 
     assert_int_equal(cfg->nwindows, 1);
-    assert_string_equal(cfg->windows[0].name, "15m");
-    assert_int_equal(cfg->windows[0].length_ms, 15 * 60000);
-    assert_int_equal(cfg->windows[0].slide_ms, 60000);
-    assert_int_equal(cfg->windows[0].panes, 15);
+    expect_window(cfg, 0, "15m", 15 * 60000, 60000, 15);
 
     const dw_thresholds *t = &cfg->thresholds;
     assert_close(t->alpha, 0.01, EPS);
@@ -119,14 +135,7 @@ static void test_minimal_defaults(void **state)
     assert_close(t->unseen_rate, 0.01, EPS);
     assert_close(t->false_alarms_per_week, 1.0, EPS);
 
-    assert_int_equal(cfg->alerts.for_evaluations, 2);
-    assert_close(cfg->alerts.clear_psi, 0.1, EPS);
-    assert_close(cfg->alerts.clear_ks, 0.05, EPS);
-    assert_int_equal(cfg->alerts.keep_firing_for_ms, 0);
-    assert_true(cfg->alerts.group_by_model);
-
-    assert_int_equal(cfg->time.allowed_lateness_ms, 60000);
-    assert_int_equal(cfg->time.idle_timeout_ms, 30000);
+    expect_alerts_and_time(cfg, 2, 0.1, 0.05, 0, true, 60000, 30000);
 
     assert_int_equal(cfg->nsinks, 1);
     const dw_sink_config *s = &cfg->sinks[0];
@@ -144,12 +153,7 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(s->nparams, 0);
 
     assert_int_equal(cfg->nretrain, 0);
-    assert_string_equal(cfg->http.listen, "0.0.0.0:9187");
-    assert_string_equal(cfg->http.host, "0.0.0.0");
-    assert_int_equal(cfg->http.port, 9187);
-    assert_true(cfg->http.enabled);
-    assert_int_equal(cfg->log.level, DW_LOG_INFO);
-    assert_int_equal(cfg->log.format, DW_LOG_JSON);
+    expect_http_and_log(cfg, "0.0.0.0:9187", "0.0.0.0", 9187, true, DW_LOG_INFO, DW_LOG_JSON);
     /* No state_dir: the default that works where the process runs
      * (/var/lib/driftwatch in the image, ~/.local/state/driftwatch on a
      * laptop). */
@@ -164,15 +168,10 @@ static void test_minimal_defaults(void **state)
 static void test_omitted_sections_get_defaults(void **state)
 {
     (void)state;
-    dw_config *cfg = parse_ok(BASE, NULL);
+    dw_config *cfg = dwt_parse_ok(BASE, NULL);
     assert_int_equal(cfg->nwindows, 2);
-    assert_string_equal(cfg->windows[0].name, "15m");
-    assert_int_equal(cfg->windows[0].length_ms, 900000);
-    assert_int_equal(cfg->windows[0].slide_ms, 60000);
-    assert_string_equal(cfg->windows[1].name, "1h");
-    assert_int_equal(cfg->windows[1].length_ms, 3600000);
-    assert_int_equal(cfg->windows[1].slide_ms, 300000);
-    assert_int_equal(cfg->windows[1].panes, 12);
+    expect_window(cfg, 0, "15m", 900000, 60000, 15);
+    expect_window(cfg, 1, "1h", 3600000, 300000, 12);
     assert_int_equal(cfg->nsinks, 1);
     assert_string_equal(cfg->sinks[0].type, "stdout");
     assert_string_equal(cfg->sinks[0].name, "stdout");
@@ -182,7 +181,7 @@ static void test_omitted_sections_get_defaults(void **state)
     dw_config_free(cfg);
 
     /* An explicit empty list means "no sinks", not the default. */
-    cfg = parse_ok(BASE "sinks: []\n", NULL);
+    cfg = dwt_parse_ok(BASE "sinks: []\n", NULL);
     assert_int_equal(cfg->nsinks, 0);
     dw_config_free(cfg);
 }
@@ -305,7 +304,7 @@ static const char full_yaml[] = "# every key set\n"
 static void test_full_file(void **state)
 {
     (void)state;
-    dw_config *cfg = parse_ok(full_yaml, "/cfg");
+    dw_config *cfg = dwt_parse_ok(full_yaml, "/cfg");
     const dw_kafka_config *k = &cfg->kafka;
     assert_string_equal(k->brokers, "k1:9092,k2:9092");
     assert_int_equal(k->ntopics, 2);
@@ -381,24 +380,14 @@ static void test_full_file(void **state)
     assert_null(dw_config_find_model(cfg, "other", NULL));
 
     assert_int_equal(cfg->nwindows, 3);
-    assert_string_equal(cfg->windows[0].name, "5m");
-    assert_int_equal(cfg->windows[0].panes, 10);
-    assert_int_equal(cfg->windows[1].length_ms, 86400000);
-    assert_int_equal(cfg->windows[1].panes, 24);
+    expect_window(cfg, 0, "5m", 300000, 30000, 10);
+    expect_window(cfg, 1, "day", 86400000, 3600000, 24);
     /* Name defaults to the length, slide to the length (tumbling). */
-    assert_string_equal(cfg->windows[2].name, "2h");
-    assert_int_equal(cfg->windows[2].slide_ms, 7200000);
-    assert_int_equal(cfg->windows[2].panes, 1);
+    expect_window(cfg, 2, "2h", 7200000, 7200000, 1);
     assert_ptr_equal(dw_config_find_window(cfg, "day"), &cfg->windows[1]);
     assert_null(dw_config_find_window(cfg, "1h"));
 
-    assert_int_equal(cfg->alerts.for_evaluations, 3);
-    assert_close(cfg->alerts.clear_psi, 0.15, EPS);
-    assert_close(cfg->alerts.clear_ks, 0.1, EPS);
-    assert_int_equal(cfg->alerts.keep_firing_for_ms, 600000);
-    assert_false(cfg->alerts.group_by_model);
-    assert_int_equal(cfg->time.allowed_lateness_ms, 120000);
-    assert_int_equal(cfg->time.idle_timeout_ms, 0);
+    expect_alerts_and_time(cfg, 3, 0.15, 0.1, 600000, false, 120000, 0);
 
     assert_int_equal(cfg->nsinks, 5);
     const dw_sink_config *s = &cfg->sinks[0];
@@ -443,12 +432,7 @@ static void test_full_file(void **state)
     assert_int_equal(rt->cooldown_ms, 6 * 3600000);
     assert_ptr_equal(rt->type, dw_sink_ops_find("airflow")->name);
 
-    assert_string_equal(cfg->http.listen, "[::1]:9999");
-    assert_string_equal(cfg->http.host, "::1");
-    assert_int_equal(cfg->http.port, 9999);
-    assert_false(cfg->http.enabled);
-    assert_int_equal(cfg->log.level, DW_LOG_DEBUG);
-    assert_int_equal(cfg->log.format, DW_LOG_TEXT);
+    expect_http_and_log(cfg, "[::1]:9999", "::1", 9999, false, DW_LOG_DEBUG, DW_LOG_TEXT);
     assert_string_equal(cfg->state_dir, "/cfg/state");
     assert_false(cfg->state_dir_default);
     assert_int_equal(cfg->evaluation.max_new_categories, 64);
@@ -466,7 +450,7 @@ static void test_json_config(void **state)
         "  \"windows\": [{\"name\": \"w\", \"length\": \"10m\", \"slide\": \"1m\"}],\n"
         "  \"http\": {\"enabled\": false}\n"
         "}\n";
-    dw_config *cfg = parse_ok(json, NULL);
+    dw_config *cfg = dwt_parse_ok(json, NULL);
     assert_string_equal(cfg->kafka.topics[0], "a");
     assert_close(cfg->models[0].thresholds.alpha, 0.02, EPS);
     assert_int_equal(cfg->models[0].thresholds.min_samples, 50);
@@ -475,11 +459,11 @@ static void test_json_config(void **state)
     dw_config_free(cfg);
 
     /* Errors in JSON carry the line too. */
-    expect_error("{\"kafka\": {\"brokers\": \"b\", \"topics\": [\"a\"]},\n"
-                 " \"models\": [{\"name\": \"m\", \"reference\": \"r\"}],\n"
-                 " \"http\": {\"enabeld\": true}}\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:3: http: unknown key \"enabeld\" (did you mean \"enabled\"?)");
+    dwt_parse_error("{\"kafka\": {\"brokers\": \"b\", \"topics\": [\"a\"]},\n"
+                    " \"models\": [{\"name\": \"m\", \"reference\": \"r\"}],\n"
+                    " \"http\": {\"enabeld\": true}}\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:3: http: unknown key \"enabeld\" (did you mean \"enabled\"?)");
 }
 
 static void test_env_interpolation(void **state)
@@ -490,20 +474,20 @@ static void test_env_interpolation(void **state)
     setenv("DW_TEST_RETRIES", "7", 1);
     unsetenv("DW_TEST_UNSET");
     dw_config *cfg =
-        parse_ok("kafka:\n"
-                 "  brokers: ${DW_TEST_BROKERS}\n"
-                 "  topics: [\"${DW_TEST_UNSET:-fallback}\", \"x${DW_TEST_EMPTY:-e}y\"]\n"
-                 "  group_id: \"g-${DW_TEST_EMPTY}-$$HOME-$x\"\n"
-                 "  dead_letter_topic: \"${DW_TEST_UNSET:-}\"\n"
-                 "models:\n"
-                 "  - {name: m, reference: r}\n"
-                 "sinks:\n"
-                 "  - name: s\n"
-                 "    type: webhook\n"
-                 "    url: \"http://127.0.0.1:${DW_TEST_PORT:-8080}/a\"\n"
-                 "    max_retries: \"${DW_TEST_RETRIES}\"\n"
-                 "    headers: {X-Key: \"${DW_TEST_UNSET:-}\"}\n",
-                 NULL);
+        dwt_parse_ok("kafka:\n"
+                     "  brokers: ${DW_TEST_BROKERS}\n"
+                     "  topics: [\"${DW_TEST_UNSET:-fallback}\", \"x${DW_TEST_EMPTY:-e}y\"]\n"
+                     "  group_id: \"g-${DW_TEST_EMPTY}-$$HOME-$x\"\n"
+                     "  dead_letter_topic: \"${DW_TEST_UNSET:-}\"\n"
+                     "models:\n"
+                     "  - {name: m, reference: r}\n"
+                     "sinks:\n"
+                     "  - name: s\n"
+                     "    type: webhook\n"
+                     "    url: \"http://127.0.0.1:${DW_TEST_PORT:-8080}/a\"\n"
+                     "    max_retries: \"${DW_TEST_RETRIES}\"\n"
+                     "    headers: {X-Key: \"${DW_TEST_UNSET:-}\"}\n",
+                     NULL);
     assert_string_equal(cfg->kafka.brokers, "10.0.0.1:9092");
     assert_string_equal(cfg->kafka.topics[0], "fallback");
     /* ":-" also applies when the variable is set but empty, as in the shell. */
@@ -517,19 +501,19 @@ static void test_env_interpolation(void **state)
     assert_string_equal(dw_kv_get(cfg->sinks[0].headers, 1, "X-Key"), "");
     dw_config_free(cfg);
 
-    expect_error(BASE "state_dir: /x/${DW_TEST_UNSET}\n", DW_ERR_NOT_FOUND,
-                 "test.yaml:7: state_dir: environment variable \"DW_TEST_UNSET\" is not set "
-                 "(use ${DW_TEST_UNSET:-default} for a default)");
-    expect_error(BASE "state_dir: /x/${DW_TEST\n", DW_ERR_INVALID,
-                 "test.yaml:7: state_dir: unterminated \"${\" (write $$ for a literal dollar)");
-    expect_error(BASE "state_dir: \"${1BAD}\"\n", DW_ERR_INVALID,
-                 "test.yaml:7: state_dir: \"${1BAD}\" is not a variable reference (use ${NAME} "
-                 "or ${NAME:-default}; $$ for a literal dollar)");
+    dwt_parse_error(BASE "state_dir: /x/${DW_TEST_UNSET}\n", DW_ERR_NOT_FOUND,
+                    "test.yaml:7: state_dir: environment variable \"DW_TEST_UNSET\" is not set "
+                    "(use ${DW_TEST_UNSET:-default} for a default)");
+    dwt_parse_error(BASE "state_dir: /x/${DW_TEST\n", DW_ERR_INVALID,
+                    "test.yaml:7: state_dir: unterminated \"${\" (write $$ for a literal dollar)");
+    dwt_parse_error(BASE "state_dir: \"${1BAD}\"\n", DW_ERR_INVALID,
+                    "test.yaml:7: state_dir: \"${1BAD}\" is not a variable reference (use ${NAME} "
+                    "or ${NAME:-default}; $$ for a literal dollar)");
     /* Interpolated values are type-checked like written ones. */
     setenv("DW_TEST_RETRIES", "many", 1);
-    expect_error(BASE
-                 "sinks:\n  - name: s\n    type: stdout\n    max_retries: ${DW_TEST_RETRIES}\n",
-                 DW_ERR_INVALID, "test.yaml:10: sinks[0].max_retries: \"many\" is not an integer");
+    dwt_parse_error(
+        BASE "sinks:\n  - name: s\n    type: stdout\n    max_retries: ${DW_TEST_RETRIES}\n",
+        DW_ERR_INVALID, "test.yaml:10: sinks[0].max_retries: \"many\" is not an integer");
     unsetenv("DW_TEST_BROKERS");
     unsetenv("DW_TEST_EMPTY");
     unsetenv("DW_TEST_RETRIES");
@@ -538,186 +522,186 @@ static void test_env_interpolation(void **state)
 static void test_unknown_keys(void **state)
 {
     (void)state;
-    expect_error("kafka:\n  brokers: b\n  topic: [t]\n", DW_ERR_INVALID,
-                 "test.yaml:3: kafka: unknown key \"topic\" (did you mean \"topics\"?)");
-    expect_error(BASE "kafak: {}\n", DW_ERR_INVALID,
-                 "test.yaml:7: unknown top-level key \"kafak\" (did you mean \"kafka\"?)");
-    expect_error(BASE "colour: red\n", DW_ERR_INVALID,
-                 "test.yaml:7: unknown top-level key \"colour\"");
-    expect_error(BASE "windows:\n  - name: w\n    length: 1h\n    slid: 1m\n", DW_ERR_INVALID,
-                 "test.yaml:10: windows[0]: unknown key \"slid\" (did you mean \"slide\"?)");
+    dwt_parse_error("kafka:\n  brokers: b\n  topic: [t]\n", DW_ERR_INVALID,
+                    "test.yaml:3: kafka: unknown key \"topic\" (did you mean \"topics\"?)");
+    dwt_parse_error(BASE "kafak: {}\n", DW_ERR_INVALID,
+                    "test.yaml:7: unknown top-level key \"kafak\" (did you mean \"kafka\"?)");
+    dwt_parse_error(BASE "colour: red\n", DW_ERR_INVALID,
+                    "test.yaml:7: unknown top-level key \"colour\"");
+    dwt_parse_error(BASE "windows:\n  - name: w\n    length: 1h\n    slid: 1m\n", DW_ERR_INVALID,
+                    "test.yaml:10: windows[0]: unknown key \"slid\" (did you mean \"slide\"?)");
     /* A key of another sink type names the type it belongs to. */
-    expect_error(BASE "sinks:\n  - name: s\n    type: webhook\n    url: http://h\n"
-                      "    channel: x\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:11: sinks[0]: key \"channel\" is not used by webhook sinks (it "
-                 "belongs to type slack)");
-    expect_error(BASE "  - name: m2\n    reference: r\n    columns:\n      a.b: {ignore: true, "
-                      "pis: 0.1}\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:10: models[1].columns.a.b: unknown key \"pis\" (did you mean "
-                 "\"psi\"?)");
+    dwt_parse_error(BASE "sinks:\n  - name: s\n    type: webhook\n    url: http://h\n"
+                         "    channel: x\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:11: sinks[0]: key \"channel\" is not used by webhook sinks (it "
+                    "belongs to type slack)");
+    dwt_parse_error(BASE "  - name: m2\n    reference: r\n    columns:\n      a.b: {ignore: true, "
+                         "pis: 0.1}\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:10: models[1].columns.a.b: unknown key \"pis\" (did you mean "
+                    "\"psi\"?)");
 }
 
 static void test_wrong_types(void **state)
 {
     (void)state;
-    expect_error("kafka:\n  brokers: b\n  topics: t\nmodels: []\n", DW_ERR_INVALID,
-                 "test.yaml:3: kafka.topics: expected a list, got a scalar");
-    expect_error("kafka:\n  brokers: [a, b]\n", DW_ERR_INVALID,
-                 "test.yaml:2: kafka.brokers: expected a single value, got a list");
-    expect_error(BASE "http:\n  enabled: yes\n", DW_ERR_INVALID,
-                 "test.yaml:8: http.enabled: \"yes\" is not a boolean (use true or false)");
-    expect_error(BASE "alerts:\n  for: 2.5\n", DW_ERR_INVALID,
-                 "test.yaml:8: alerts.for: \"2.5\" is not an integer");
-    expect_error(BASE "thresholds:\n  psi: high\n", DW_ERR_INVALID,
-                 "test.yaml:8: thresholds.psi: \"high\" is not a number");
-    expect_error(BASE "time: 5m\n", DW_ERR_INVALID,
-                 "test.yaml:7: time: expected a mapping, got a scalar");
-    expect_error("- a\n- b\n", DW_ERR_INVALID,
-                 "test.yaml:1: the configuration must be a mapping, not a list");
-    expect_error(BASE "log:\n  level: verbose\n", DW_ERR_INVALID,
-                 "test.yaml:8: log.level: \"verbose\" is not one of debug, info, warn, error");
-    expect_error(BASE "kafka2: 1\n", DW_ERR_INVALID,
-                 "test.yaml:7: unknown top-level key \"kafka2\" (did you mean \"kafka\"?)");
+    dwt_parse_error("kafka:\n  brokers: b\n  topics: t\nmodels: []\n", DW_ERR_INVALID,
+                    "test.yaml:3: kafka.topics: expected a list, got a scalar");
+    dwt_parse_error("kafka:\n  brokers: [a, b]\n", DW_ERR_INVALID,
+                    "test.yaml:2: kafka.brokers: expected a single value, got a list");
+    dwt_parse_error(BASE "http:\n  enabled: yes\n", DW_ERR_INVALID,
+                    "test.yaml:8: http.enabled: \"yes\" is not a boolean (use true or false)");
+    dwt_parse_error(BASE "alerts:\n  for: 2.5\n", DW_ERR_INVALID,
+                    "test.yaml:8: alerts.for: \"2.5\" is not an integer");
+    dwt_parse_error(BASE "thresholds:\n  psi: high\n", DW_ERR_INVALID,
+                    "test.yaml:8: thresholds.psi: \"high\" is not a number");
+    dwt_parse_error(BASE "time: 5m\n", DW_ERR_INVALID,
+                    "test.yaml:7: time: expected a mapping, got a scalar");
+    dwt_parse_error("- a\n- b\n", DW_ERR_INVALID,
+                    "test.yaml:1: the configuration must be a mapping, not a list");
+    dwt_parse_error(BASE "log:\n  level: verbose\n", DW_ERR_INVALID,
+                    "test.yaml:8: log.level: \"verbose\" is not one of debug, info, warn, error");
+    dwt_parse_error(BASE "kafka2: 1\n", DW_ERR_INVALID,
+                    "test.yaml:7: unknown top-level key \"kafka2\" (did you mean \"kafka\"?)");
 }
 
 static void test_required_keys(void **state)
 {
     (void)state;
-    expect_error("models:\n  - {name: m, reference: r}\n", DW_ERR_INVALID,
-                 "test.yaml:1: missing required section \"kafka\"");
-    expect_error("kafka:\n  topics: [t]\nmodels: []\n", DW_ERR_INVALID,
-                 "test.yaml:2: kafka: missing required key \"brokers\"");
-    expect_error("kafka:\n  brokers: b\nmodels: []\n", DW_ERR_INVALID,
-                 "test.yaml:2: kafka: missing required key \"topics\"");
-    expect_error("kafka:\n  brokers: b\n  topics: []\nmodels: []\n", DW_ERR_INVALID,
-                 "test.yaml:3: kafka.topics: needs at least 1 entry");
-    expect_error("kafka:\n  brokers: \"\"\n  topics: [t]\n", DW_ERR_INVALID,
-                 "test.yaml:2: kafka.brokers: must not be empty");
-    expect_error("kafka:\n  brokers: b\n  topics: [t]\n", DW_ERR_INVALID,
-                 "test.yaml:1: missing required section \"models\"");
-    expect_error("kafka:\n  brokers: b\n  topics: [t]\nmodels: []\n", DW_ERR_INVALID,
-                 "test.yaml:4: models: needs at least 1 entry");
-    expect_error("kafka:\n  brokers: b\n  topics: [t]\nmodels:\n  - name: m\n", DW_ERR_INVALID,
-                 "test.yaml:5: models[0]: missing required key \"reference\"");
-    expect_error(BASE "  - reference: x\n", DW_ERR_INVALID,
-                 "test.yaml:7: models[1]: missing required key \"name\"");
-    expect_error(BASE "sinks:\n  - name: s\n    type: slack\n", DW_ERR_INVALID,
-                 "test.yaml:8: sinks[0]: missing required key \"url\"");
-    expect_error(BASE "sinks:\n  - name: s\n    url: http://h\n", DW_ERR_INVALID,
-                 "test.yaml:8: sinks[0]: missing required key \"type\"");
-    expect_error(BASE "sinks:\n  - name: s\n    type: pagerduty\n    url: http://h\n",
-                 DW_ERR_INVALID, "test.yaml:8: sinks[0]: missing required key \"routing_key\"");
-    expect_error(BASE "retrain:\n  - name: r\n    type: github\n    url: http://h\n",
-                 DW_ERR_INVALID, "test.yaml:8: retrain[0]: missing required key \"repository\"");
-    expect_error(BASE "retrain:\n  - name: r\n    type: github\n    url: http://h\n"
-                      "    repository: nobody\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:11: retrain[0].repository: \"nobody\" is not owner/name");
-    expect_error(BASE "sinks:\n  - {name: same, type: stdout}\n"
-                      "retrain:\n  - name: same\n    type: webhook\n    url: http://h\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:10: retrain[0].name: \"same\" is already the name of a sink");
-    expect_error(BASE "windows:\n  - name: w\n", DW_ERR_INVALID,
-                 "test.yaml:8: windows[0]: missing required key \"length\"");
+    dwt_parse_error("models:\n  - {name: m, reference: r}\n", DW_ERR_INVALID,
+                    "test.yaml:1: missing required section \"kafka\"");
+    dwt_parse_error("kafka:\n  topics: [t]\nmodels: []\n", DW_ERR_INVALID,
+                    "test.yaml:2: kafka: missing required key \"brokers\"");
+    dwt_parse_error("kafka:\n  brokers: b\nmodels: []\n", DW_ERR_INVALID,
+                    "test.yaml:2: kafka: missing required key \"topics\"");
+    dwt_parse_error("kafka:\n  brokers: b\n  topics: []\nmodels: []\n", DW_ERR_INVALID,
+                    "test.yaml:3: kafka.topics: needs at least 1 entry");
+    dwt_parse_error("kafka:\n  brokers: \"\"\n  topics: [t]\n", DW_ERR_INVALID,
+                    "test.yaml:2: kafka.brokers: must not be empty");
+    dwt_parse_error("kafka:\n  brokers: b\n  topics: [t]\n", DW_ERR_INVALID,
+                    "test.yaml:1: missing required section \"models\"");
+    dwt_parse_error("kafka:\n  brokers: b\n  topics: [t]\nmodels: []\n", DW_ERR_INVALID,
+                    "test.yaml:4: models: needs at least 1 entry");
+    dwt_parse_error("kafka:\n  brokers: b\n  topics: [t]\nmodels:\n  - name: m\n", DW_ERR_INVALID,
+                    "test.yaml:5: models[0]: missing required key \"reference\"");
+    dwt_parse_error(BASE "  - reference: x\n", DW_ERR_INVALID,
+                    "test.yaml:7: models[1]: missing required key \"name\"");
+    dwt_parse_error(BASE "sinks:\n  - name: s\n    type: slack\n", DW_ERR_INVALID,
+                    "test.yaml:8: sinks[0]: missing required key \"url\"");
+    dwt_parse_error(BASE "sinks:\n  - name: s\n    url: http://h\n", DW_ERR_INVALID,
+                    "test.yaml:8: sinks[0]: missing required key \"type\"");
+    dwt_parse_error(BASE "sinks:\n  - name: s\n    type: pagerduty\n    url: http://h\n",
+                    DW_ERR_INVALID, "test.yaml:8: sinks[0]: missing required key \"routing_key\"");
+    dwt_parse_error(BASE "retrain:\n  - name: r\n    type: github\n    url: http://h\n",
+                    DW_ERR_INVALID, "test.yaml:8: retrain[0]: missing required key \"repository\"");
+    dwt_parse_error(BASE "retrain:\n  - name: r\n    type: github\n    url: http://h\n"
+                         "    repository: nobody\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:11: retrain[0].repository: \"nobody\" is not owner/name");
+    dwt_parse_error(BASE "sinks:\n  - {name: same, type: stdout}\n"
+                         "retrain:\n  - name: same\n    type: webhook\n    url: http://h\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:10: retrain[0].name: \"same\" is already the name of a sink");
+    dwt_parse_error(BASE "windows:\n  - name: w\n", DW_ERR_INVALID,
+                    "test.yaml:8: windows[0]: missing required key \"length\"");
 }
 
 static void test_ranges_and_durations(void **state)
 {
     (void)state;
-    expect_error(BASE "windows:\n  - name: w\n    length: 15m\n    slide: 5x\n", DW_ERR_INVALID,
-                 "test.yaml:10: windows[0].slide: \"5x\" is not a duration (use 30s, 5m, 1h, "
-                 "1h30m)");
-    expect_error(BASE "windows:\n  - name: w\n    length: 15m\n    slide: 7m\n", DW_ERR_INVALID,
-                 "test.yaml:9: windows[0].length: 15m is not a positive multiple of slide 7m");
-    expect_error(BASE "windows:\n  - name: w\n    length: 1h\n    slide: 2h\n", DW_ERR_INVALID,
-                 "test.yaml:9: windows[0].length: 1h is not a positive multiple of slide 2h");
-    expect_error(BASE "windows:\n  - name: w\n    length: 1d\n    slide: 30s\n", DW_ERR_LIMIT,
-                 "test.yaml:10: windows[0]: length 1d / slide 30s = 2880 panes, more than 1440 "
-                 "(use a longer slide)");
-    expect_error(BASE "windows:\n  - name: w\n    length: 0s\n", DW_ERR_INVALID,
-                 "test.yaml:9: windows[0].length: 0s is out of range (1ms to 366d)");
-    expect_error(BASE "windows:\n  - {name: a, length: 1h}\n  - {name: a, length: 2h}\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:9: windows[1].name: duplicate window name \"a\" (first at line 8)");
-    expect_error(BASE "windows:\n  - {name: \"a b\", length: 1h}\n", DW_ERR_INVALID,
-                 "test.yaml:8: windows[0].name: \"a b\" may contain only letters, digits, '_', "
-                 "'-' and '.'");
-    expect_error(BASE "thresholds:\n  alpha: 1.5\n", DW_ERR_INVALID,
-                 "test.yaml:8: thresholds.alpha: 1.5 is out of range (must be > 0 and < 1)");
-    expect_error(BASE "thresholds:\n  alpha: 0\n", DW_ERR_INVALID,
-                 "test.yaml:8: thresholds.alpha: 0 is out of range (must be > 0 and < 1)");
-    expect_error(BASE "thresholds:\n  psi: -0.1\n", DW_ERR_INVALID,
-                 "test.yaml:8: thresholds.psi: -0.1 is out of range (must be >= 0)");
-    expect_error(BASE "thresholds:\n  min_samples: 0\n", DW_ERR_INVALID,
-                 "test.yaml:8: thresholds.min_samples: 0 is out of range (1 to 1000000000000)");
-    expect_error(BASE "alerts:\n  for: 0\n", DW_ERR_INVALID,
-                 "test.yaml:8: alerts.for: 0 is out of range (1 to 10000)");
-    expect_error(BASE "alerts:\n  clear_psi: 0.3\n", DW_ERR_INVALID,
-                 "test.yaml:8: alerts.clear_psi: 0.3 is above thresholds.psi 0.2 (an alert must "
-                 "clear below the level that fires it)");
-    expect_error(BASE "http:\n  listen: localhost\n", DW_ERR_INVALID,
-                 "test.yaml:8: http.listen: \"localhost\" is not host:port (like 0.0.0.0:9187 "
-                 "or [::]:9187)");
-    expect_error(BASE "http:\n  listen: \"0.0.0.0:70000\"\n", DW_ERR_INVALID,
-                 "test.yaml:8: http.listen: \"0.0.0.0:70000\" is not host:port (like "
-                 "0.0.0.0:9187 or [::]:9187)");
-    expect_error(BASE "sinks:\n  - {name: s, type: stdout, url: \"http://h\"}\n", DW_ERR_INVALID,
-                 "test.yaml:8: sinks[0].url: stdout sinks take no url");
-    expect_error(BASE "sinks:\n  - {name: s, type: webhook, url: \"ftp://h\"}\n", DW_ERR_INVALID,
-                 "test.yaml:8: sinks[0].url: \"ftp://h\" must start with http:// or https://");
-    expect_error(BASE "sinks:\n  - {name: s, type: webhok, url: \"http://h\"}\n", DW_ERR_INVALID,
-                 "test.yaml:8: sinks[0].type: \"webhok\" is not one of webhook, stdout, slack, "
-                 "pagerduty, alertmanager (did you mean \"webhook\"?)");
-    expect_error(BASE "sinks:\n  - {name: a, type: stdout}\n  - {name: a, type: stdout}\n",
-                 DW_ERR_INVALID, "test.yaml:9: sinks[1].name: duplicate sink name \"a\"");
-    expect_error(BASE "sinks:\n  - name: a\n    type: alertmanager\n    url: http://h\n"
-                      "    resend_interval: often\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:11: sinks[0].resend_interval: \"often\" is not a duration (use 30s, "
-                 "5m, 1h, 1h30m)");
-    expect_error(BASE "sinks:\n  - name: a\n    type: stdout\n    filter: {models: [fruad]}\n",
-                 DW_ERR_NOT_FOUND,
-                 "test.yaml:10: sinks[0].filter.models[0]: \"fruad\" is not one of the models");
-    expect_error(BASE "retrain:\n  - {name: r, type: webhook, url: \"http://h\", window: 2h}\n",
-                 DW_ERR_NOT_FOUND,
-                 "test.yaml:8: retrain[0].window: \"2h\" is not one of the windows");
-    expect_error(BASE "records:\n  default_model: churn\n", DW_ERR_NOT_FOUND,
-                 "test.yaml:8: records.default_model: \"churn\" is not one of the models");
-    expect_error(BASE "records:\n  columns: []\n", DW_ERR_INVALID,
-                 "test.yaml:8: records: columns and fields are both empty, so nothing would be "
-                 "monitored");
-    expect_error(BASE "records:\n  columns: [features..x]\n", DW_ERR_INVALID,
-                 "test.yaml:8: records.columns[0]: \"features..x\" is not a dotted path (like "
-                 "\"features\" or \"meta.ts\")");
+    dwt_parse_error(BASE "windows:\n  - name: w\n    length: 15m\n    slide: 5x\n", DW_ERR_INVALID,
+                    "test.yaml:10: windows[0].slide: \"5x\" is not a duration (use 30s, 5m, 1h, "
+                    "1h30m)");
+    dwt_parse_error(BASE "windows:\n  - name: w\n    length: 15m\n    slide: 7m\n", DW_ERR_INVALID,
+                    "test.yaml:9: windows[0].length: 15m is not a positive multiple of slide 7m");
+    dwt_parse_error(BASE "windows:\n  - name: w\n    length: 1h\n    slide: 2h\n", DW_ERR_INVALID,
+                    "test.yaml:9: windows[0].length: 1h is not a positive multiple of slide 2h");
+    dwt_parse_error(BASE "windows:\n  - name: w\n    length: 1d\n    slide: 30s\n", DW_ERR_LIMIT,
+                    "test.yaml:10: windows[0]: length 1d / slide 30s = 2880 panes, more than 1440 "
+                    "(use a longer slide)");
+    dwt_parse_error(BASE "windows:\n  - name: w\n    length: 0s\n", DW_ERR_INVALID,
+                    "test.yaml:9: windows[0].length: 0s is out of range (1ms to 366d)");
+    dwt_parse_error(BASE "windows:\n  - {name: a, length: 1h}\n  - {name: a, length: 2h}\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:9: windows[1].name: duplicate window name \"a\" (first at line 8)");
+    dwt_parse_error(BASE "windows:\n  - {name: \"a b\", length: 1h}\n", DW_ERR_INVALID,
+                    "test.yaml:8: windows[0].name: \"a b\" may contain only letters, digits, '_', "
+                    "'-' and '.'");
+    dwt_parse_error(BASE "thresholds:\n  alpha: 1.5\n", DW_ERR_INVALID,
+                    "test.yaml:8: thresholds.alpha: 1.5 is out of range (must be > 0 and < 1)");
+    dwt_parse_error(BASE "thresholds:\n  alpha: 0\n", DW_ERR_INVALID,
+                    "test.yaml:8: thresholds.alpha: 0 is out of range (must be > 0 and < 1)");
+    dwt_parse_error(BASE "thresholds:\n  psi: -0.1\n", DW_ERR_INVALID,
+                    "test.yaml:8: thresholds.psi: -0.1 is out of range (must be >= 0)");
+    dwt_parse_error(BASE "thresholds:\n  min_samples: 0\n", DW_ERR_INVALID,
+                    "test.yaml:8: thresholds.min_samples: 0 is out of range (1 to 1000000000000)");
+    dwt_parse_error(BASE "alerts:\n  for: 0\n", DW_ERR_INVALID,
+                    "test.yaml:8: alerts.for: 0 is out of range (1 to 10000)");
+    dwt_parse_error(BASE "alerts:\n  clear_psi: 0.3\n", DW_ERR_INVALID,
+                    "test.yaml:8: alerts.clear_psi: 0.3 is above thresholds.psi 0.2 (an alert must "
+                    "clear below the level that fires it)");
+    dwt_parse_error(BASE "http:\n  listen: localhost\n", DW_ERR_INVALID,
+                    "test.yaml:8: http.listen: \"localhost\" is not host:port (like 0.0.0.0:9187 "
+                    "or [::]:9187)");
+    dwt_parse_error(BASE "http:\n  listen: \"0.0.0.0:70000\"\n", DW_ERR_INVALID,
+                    "test.yaml:8: http.listen: \"0.0.0.0:70000\" is not host:port (like "
+                    "0.0.0.0:9187 or [::]:9187)");
+    dwt_parse_error(BASE "sinks:\n  - {name: s, type: stdout, url: \"http://h\"}\n", DW_ERR_INVALID,
+                    "test.yaml:8: sinks[0].url: stdout sinks take no url");
+    dwt_parse_error(BASE "sinks:\n  - {name: s, type: webhook, url: \"ftp://h\"}\n", DW_ERR_INVALID,
+                    "test.yaml:8: sinks[0].url: \"ftp://h\" must start with http:// or https://");
+    dwt_parse_error(BASE "sinks:\n  - {name: s, type: webhok, url: \"http://h\"}\n", DW_ERR_INVALID,
+                    "test.yaml:8: sinks[0].type: \"webhok\" is not one of webhook, stdout, slack, "
+                    "pagerduty, alertmanager (did you mean \"webhook\"?)");
+    dwt_parse_error(BASE "sinks:\n  - {name: a, type: stdout}\n  - {name: a, type: stdout}\n",
+                    DW_ERR_INVALID, "test.yaml:9: sinks[1].name: duplicate sink name \"a\"");
+    dwt_parse_error(BASE "sinks:\n  - name: a\n    type: alertmanager\n    url: http://h\n"
+                         "    resend_interval: often\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:11: sinks[0].resend_interval: \"often\" is not a duration (use 30s, "
+                    "5m, 1h, 1h30m)");
+    dwt_parse_error(BASE "sinks:\n  - name: a\n    type: stdout\n    filter: {models: [fruad]}\n",
+                    DW_ERR_NOT_FOUND,
+                    "test.yaml:10: sinks[0].filter.models[0]: \"fruad\" is not one of the models");
+    dwt_parse_error(BASE "retrain:\n  - {name: r, type: webhook, url: \"http://h\", window: 2h}\n",
+                    DW_ERR_NOT_FOUND,
+                    "test.yaml:8: retrain[0].window: \"2h\" is not one of the windows");
+    dwt_parse_error(BASE "records:\n  default_model: churn\n", DW_ERR_NOT_FOUND,
+                    "test.yaml:8: records.default_model: \"churn\" is not one of the models");
+    dwt_parse_error(BASE "records:\n  columns: []\n", DW_ERR_INVALID,
+                    "test.yaml:8: records: columns and fields are both empty, so nothing would be "
+                    "monitored");
+    dwt_parse_error(BASE "records:\n  columns: [features..x]\n", DW_ERR_INVALID,
+                    "test.yaml:8: records.columns[0]: \"features..x\" is not a dotted path (like "
+                    "\"features\" or \"meta.ts\")");
     /* Members of a.b.c would be 4 names deep; records are read 3 deep. */
-    expect_error(BASE "records:\n  columns: [a.b.c]\n", DW_ERR_INVALID,
-                 "test.yaml:8: records.columns[0]: \"a.b.c\" is nested too deep: its members "
-                 "would be deeper than records are read (at most 2 names, like "
-                 "\"payload.features\")");
-    expect_error(BASE "records:\n  timestamp: a.b.c.d\n", DW_ERR_INVALID,
-                 "test.yaml:8: records.timestamp: \"a.b.c.d\" is nested deeper than records "
-                 "are read (at most 3 names, like \"a.b.c\")");
-    expect_error("kafka:\n  brokers: b\n  topics: [\"bad topic\"]\n", DW_ERR_INVALID,
-                 "test.yaml:3: kafka.topics[0]: \"bad topic\" may contain only letters, digits, "
-                 "'.', '_' and '-' (Kafka's rule)");
-    expect_error(BASE "  - name: fraud\n    reference: other.json\n", DW_ERR_INVALID,
-                 "test.yaml:7: models[1]: model \"fraud\" (version any) is configured twice "
-                 "(first at line 5)");
-    expect_error("kafka:\n  brokers: b\n  topics: [t]\n  properties:\n    group.id: x\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:5: kafka.properties: key \"group.id\" is set by driftwatch (use "
-                 "kafka.group_id)");
-    expect_error(BASE "sinks:\n  - name: a\n    type: webhook\n    url: http://h\n"
-                      "    headers: {X-A: \"a\\r\\nX-B: b\"}\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:11: sinks[0].headers.X-A: must not contain a line break");
-    expect_error(BASE "  - name: m2\n    reference: r\n    columns:\n      a: {psi: 0.1, "
-                      "thresholds: {psi: 0.2}}\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:10: models[1].columns.a: \"psi\" is set both here and under "
-                 "thresholds");
+    dwt_parse_error(BASE "records:\n  columns: [a.b.c]\n", DW_ERR_INVALID,
+                    "test.yaml:8: records.columns[0]: \"a.b.c\" is nested too deep: its members "
+                    "would be deeper than records are read (at most 2 names, like "
+                    "\"payload.features\")");
+    dwt_parse_error(BASE "records:\n  timestamp: a.b.c.d\n", DW_ERR_INVALID,
+                    "test.yaml:8: records.timestamp: \"a.b.c.d\" is nested deeper than records "
+                    "are read (at most 3 names, like \"a.b.c\")");
+    dwt_parse_error("kafka:\n  brokers: b\n  topics: [\"bad topic\"]\n", DW_ERR_INVALID,
+                    "test.yaml:3: kafka.topics[0]: \"bad topic\" may contain only letters, digits, "
+                    "'.', '_' and '-' (Kafka's rule)");
+    dwt_parse_error(BASE "  - name: fraud\n    reference: other.json\n", DW_ERR_INVALID,
+                    "test.yaml:7: models[1]: model \"fraud\" (version any) is configured twice "
+                    "(first at line 5)");
+    dwt_parse_error("kafka:\n  brokers: b\n  topics: [t]\n  properties:\n    group.id: x\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:5: kafka.properties: key \"group.id\" is set by driftwatch (use "
+                    "kafka.group_id)");
+    dwt_parse_error(BASE "sinks:\n  - name: a\n    type: webhook\n    url: http://h\n"
+                         "    headers: {X-A: \"a\\r\\nX-B: b\"}\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:11: sinks[0].headers.X-A: must not contain a line break");
+    dwt_parse_error(BASE "  - name: m2\n    reference: r\n    columns:\n      a: {psi: 0.1, "
+                         "thresholds: {psi: 0.2}}\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:10: models[1].columns.a: \"psi\" is set both here and under "
+                    "thresholds");
 }
 
 static void test_too_many_windows(void **state)
@@ -728,30 +712,30 @@ static void test_too_many_windows(void **state)
         size_t o = strlen(text);
         snprintf(text + o, sizeof text - o, "  - {name: w%d, length: %dm}\n", i, i + 1);
     }
-    expect_error(text, DW_ERR_LIMIT, "test.yaml:8: windows: more than 16 entries");
+    dwt_parse_error(text, DW_ERR_LIMIT, "test.yaml:8: windows: more than 16 entries");
 }
 
 static void test_syntax_and_structure_errors(void **state)
 {
     (void)state;
-    expect_error("kafka:\n  brokers: b\n   topics: [t]\n", DW_ERR_PARSE,
-                 "test.yaml:3: invalid YAML: mapping values are not allowed in this context");
-    expect_error("kafka: {brokers: b\n", DW_ERR_PARSE,
-                 "test.yaml:2: invalid YAML: did not find expected ',' or '}' while parsing a "
-                 "flow mapping");
-    expect_error("kafka:\n  brokers: a\n  brokers: b\n", DW_ERR_INVALID,
-                 "test.yaml:3: kafka: duplicate key \"brokers\" (first at line 2)");
-    expect_error(BASE "state_dir: a\nstate_dir: b\n", DW_ERR_INVALID,
-                 "test.yaml:8: duplicate key \"state_dir\" (first at line 7)");
-    expect_error("", DW_ERR_EMPTY, "test.yaml:1: the configuration is empty");
-    expect_error("# only a comment\n", DW_ERR_EMPTY, "test.yaml:1: the configuration is empty");
-    expect_error(BASE "---\nother: 1\n", DW_ERR_INVALID,
-                 "test.yaml:8: only one YAML document is allowed");
+    dwt_parse_error("kafka:\n  brokers: b\n   topics: [t]\n", DW_ERR_PARSE,
+                    "test.yaml:3: invalid YAML: mapping values are not allowed in this context");
+    dwt_parse_error("kafka: {brokers: b\n", DW_ERR_PARSE,
+                    "test.yaml:2: invalid YAML: did not find expected ',' or '}' while parsing a "
+                    "flow mapping");
+    dwt_parse_error("kafka:\n  brokers: a\n  brokers: b\n", DW_ERR_INVALID,
+                    "test.yaml:3: kafka: duplicate key \"brokers\" (first at line 2)");
+    dwt_parse_error(BASE "state_dir: a\nstate_dir: b\n", DW_ERR_INVALID,
+                    "test.yaml:8: duplicate key \"state_dir\" (first at line 7)");
+    dwt_parse_error("", DW_ERR_EMPTY, "test.yaml:1: the configuration is empty");
+    dwt_parse_error("# only a comment\n", DW_ERR_EMPTY, "test.yaml:1: the configuration is empty");
+    dwt_parse_error(BASE "---\nother: 1\n", DW_ERR_INVALID,
+                    "test.yaml:8: only one YAML document is allowed");
     /* Aliases are expanded, within the node budget. */
-    dw_config *cfg = parse_ok("kafka:\n  brokers: b\n  topics: &t [a, b]\n"
-                              "models:\n  - {name: m, reference: r}\n"
-                              "sinks:\n  - {name: s, type: stdout, filter: {columns: *t}}\n",
-                              NULL);
+    dw_config *cfg = dwt_parse_ok("kafka:\n  brokers: b\n  topics: &t [a, b]\n"
+                                  "models:\n  - {name: m, reference: r}\n"
+                                  "sinks:\n  - {name: s, type: stdout, filter: {columns: *t}}\n",
+                                  NULL);
     assert_int_equal(cfg->sinks[0].filter.ncolumns, 2);
     dw_config_free(cfg);
 }
@@ -884,12 +868,12 @@ static void test_examples_parse(void **state)
 static void test_sink_options_come_from_the_type_tables(void **state)
 {
     (void)state;
-    dw_config *cfg = parse_ok(BASE "sinks:\n  - name: pd\n    type: pagerduty\n"
-                                   "    routing_key: rk\n  - name: out\n    type: stdout\n"
-                                   "    format: text\n"
-                                   "retrain:\n  - name: gh\n    type: github\n"
-                                   "    repository: acme/models\n",
-                              NULL);
+    dw_config *cfg = dwt_parse_ok(BASE "sinks:\n  - name: pd\n    type: pagerduty\n"
+                                       "    routing_key: rk\n  - name: out\n    type: stdout\n"
+                                       "    format: text\n"
+                                       "retrain:\n  - name: gh\n    type: github\n"
+                                       "    repository: acme/models\n",
+                                  NULL);
     assert_string_equal(cfg->sinks[0].type, "pagerduty");
     assert_null(cfg->sinks[0].url);
     assert_string_equal(dw_kv_get(cfg->sinks[0].params, cfg->sinks[0].nparams, "routing_key"),
@@ -899,44 +883,45 @@ static void test_sink_options_come_from_the_type_tables(void **state)
     assert_null(cfg->retrain[0].url);
     dw_config_free(cfg);
 
-    expect_error(BASE "sinks:\n  - name: out\n    type: stdout\n    format: yaml\n", DW_ERR_INVALID,
-                 "test.yaml:10: sinks[0].format: \"yaml\" is not one of json, text");
-    expect_error(BASE "sinks:\n  - name: pd\n    type: pagerduty\n    routing_key: rk\n"
-                      "    severity: critcal\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:11: sinks[0].severity: \"critcal\" is not one of critical, error, "
-                 "warning, info (did you mean \"critical\"?)");
-    expect_error(BASE "retrain:\n  - name: gh\n    type: github\n    repository: a/b\n"
-                      "    event_type: \""
-                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:11: retrain[0].event_type: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" is longer than 100 characters");
-    expect_error(BASE "retrain:\n  - name: r\n    type: airflow\n    url: http://h\n"
-                      "    dag_id: d\n    routing_key: rk\n",
-                 DW_ERR_INVALID, "test.yaml:12: retrain[0]: unknown key \"routing_key\"");
+    dwt_parse_error(BASE "sinks:\n  - name: out\n    type: stdout\n    format: yaml\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:10: sinks[0].format: \"yaml\" is not one of json, text");
+    dwt_parse_error(BASE "sinks:\n  - name: pd\n    type: pagerduty\n    routing_key: rk\n"
+                         "    severity: critcal\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:11: sinks[0].severity: \"critcal\" is not one of critical, error, "
+                    "warning, info (did you mean \"critical\"?)");
+    dwt_parse_error(BASE "retrain:\n  - name: gh\n    type: github\n    repository: a/b\n"
+                         "    event_type: \""
+                         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:11: retrain[0].event_type: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" is longer than 100 characters");
+    dwt_parse_error(BASE "retrain:\n  - name: r\n    type: airflow\n    url: http://h\n"
+                         "    dag_id: d\n    routing_key: rk\n",
+                    DW_ERR_INVALID, "test.yaml:12: retrain[0]: unknown key \"routing_key\"");
     /* A map option (alertmanager's static labels) arrives as "<key>.<name>";
      * another type's entry with it is told which type takes it. */
-    cfg = parse_ok(BASE "sinks:\n  - name: am\n    type: alertmanager\n    url: http://h\n"
-                        "    labels: {team: ml}\n",
-                   NULL);
+    cfg = dwt_parse_ok(BASE "sinks:\n  - name: am\n    type: alertmanager\n    url: http://h\n"
+                            "    labels: {team: ml}\n",
+                       NULL);
     assert_string_equal(dw_kv_get(cfg->sinks[0].params, cfg->sinks[0].nparams, "labels.team"),
                         "ml");
     dw_config_free(cfg);
-    expect_error(BASE "sinks:\n  - name: w\n    type: webhook\n    url: http://h\n"
-                      "    labels: {team: ml}\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:11: sinks[0].labels: only alertmanager sinks take "
-                 "static labels");
-    expect_error(BASE "sinks:\n  - name: am\n    type: alertmanager\n    url: http://h\n"
-                      "    annotations: {__x: y}\n",
-                 DW_ERR_INVALID,
-                 "test.yaml:11: sinks[0].annotations: key \"__x\" is not a label name "
-                 "([a-zA-Z_][a-zA-Z0-9_]*, no leading __)");
+    dwt_parse_error(BASE "sinks:\n  - name: w\n    type: webhook\n    url: http://h\n"
+                         "    labels: {team: ml}\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:11: sinks[0].labels: only alertmanager sinks take "
+                    "static labels");
+    dwt_parse_error(BASE "sinks:\n  - name: am\n    type: alertmanager\n    url: http://h\n"
+                         "    annotations: {__x: y}\n",
+                    DW_ERR_INVALID,
+                    "test.yaml:11: sinks[0].annotations: key \"__x\" is not a label name "
+                    "([a-zA-Z_][a-zA-Z0-9_]*, no leading __)");
     /* The limits the notifier enforces are the ones the loader checks. */
-    expect_error(BASE "sinks:\n  - {name: s, type: stdout, min_interval: 2h}\n", DW_ERR_INVALID,
-                 "test.yaml:8: sinks[0].min_interval: 2h is out of range (0s to 1h)");
+    dwt_parse_error(BASE "sinks:\n  - {name: s, type: stdout, min_interval: 2h}\n", DW_ERR_INVALID,
+                    "test.yaml:8: sinks[0].min_interval: 2h is out of range (0s to 1h)");
 }
 
 int main(void)

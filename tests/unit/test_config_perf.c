@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "config_fixture.h"
+
 /* Seven lines: a performance block's keys follow on line 8. */
 #define BASE                                                                                       \
     "kafka: {brokers: 127.0.0.1:9092, topics: [preds]}\n"                                          \
@@ -25,22 +27,12 @@
 
 static dw_config *parse_ok(const char *text)
 {
-    char err[512] = "";
-    dw_config *cfg = NULL;
-    int rc = dw_config_parse("test.yaml", text, strlen(text), "/etc/dw", &cfg, err, sizeof err);
-    if (rc != 0)
-        fail_msg("unexpected error: %s", err);
-    return cfg;
+    return dwt_parse_ok(text, "/etc/dw");
 }
 
 static void expect_error(const char *text, const char *msg)
 {
-    char err[512] = "";
-    dw_config *cfg = (dw_config *)1;
-    int rc = dw_config_parse("test.yaml", text, strlen(text), NULL, &cfg, err, sizeof err);
-    assert_true(rc < 0);
-    assert_null(cfg);
-    assert_string_equal(err, msg);
+    dwt_parse_error(text, 0, msg);
 }
 
 static void test_defaults(void **state)

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "column_fixture.h"
+
 #include "driftwatch/drift.h"
 
 #include "driftwatch/fdr.h"
@@ -13,40 +15,10 @@
 
 enum { NB = 100 };
 
-typedef struct numfix {
-    double edges[NB + 1];
-    uint64_t counts[NB];
-    uint64_t bins[NB + 2];
-    dw_ref_column col;
-    dw_sample s;
-} numfix;
-
-/* A uniform reference: NB bins of `per_bin` values each. */
-static void numeric(numfix *f, uint64_t per_bin)
-{
-    memset(f, 0, sizeof *f);
-    for (size_t i = 0; i <= NB; i++)
-        f->edges[i] = (double)i;
-    for (size_t i = 0; i < NB; i++)
-        f->counts[i] = per_bin;
-    f->col.type = DW_COL_NUMERIC;
-    f->col.nbins = NB;
-    f->col.edges = f->edges;
-    f->col.bin_counts = f->counts;
-    f->col.count = per_bin * NB;
-    f->s.ref = &f->col;
-    f->s.bins = f->bins;
-}
-
 /* A categorical reference with the two categories cats and counts rc. */
 static dw_ref_column two_categories(char **cats, uint64_t *rc)
 {
-    dw_ref_column col;
-    memset(&col, 0, sizeof col);
-    col.type = DW_COL_CATEGORICAL;
-    col.ncat = 2;
-    col.categories = cats;
-    col.cat_counts = rc;
+    dw_ref_column col = dwt_categorical(cats, rc, 2, 0);
     col.count = rc[0] + rc[1];
     return col;
 }
@@ -77,8 +49,8 @@ static void test_numeric_identical_vs_shifted(void **state)
     dw_thresholds t;
     dw_thresholds_default(&t);
     numfix same, shifted;
-    numeric(&same, 100);
-    numeric(&shifted, 100);
+    dwt_numeric(&same, NB, 100);
+    dwt_numeric(&shifted, NB, 100);
     for (size_t i = 0; i < NB; i++)
         same.bins[1 + i] = 50;
     for (size_t i = NB / 2; i < NB; i++)
@@ -109,7 +81,7 @@ static void test_too_few_samples_never_drift(void **state)
     dw_thresholds t;
     dw_thresholds_default(&t);
     numfix f;
-    numeric(&f, 100);
+    dwt_numeric(&f, NB, 100);
     f.bins[NB + 1] = 60; /* 60 values above the maximum: D = 1 */
     dw_column_result r;
     dw_column_evaluate(&f.s, &r);
@@ -129,7 +101,7 @@ static void test_significant_but_small_effect(void **state)
     dw_thresholds t;
     dw_thresholds_default(&t);
     numfix f;
-    numeric(&f, 1000000);
+    dwt_numeric(&f, NB, 1000000);
     for (size_t i = 0; i < NB; i++)
         f.bins[1 + i] = i < NB / 2 ? 1030000 : 970000;
     dw_column_result r;
@@ -213,7 +185,7 @@ static void test_quality_issue(void **state)
     dw_thresholds t;
     dw_thresholds_default(&t);
     numfix f;
-    numeric(&f, 100);
+    dwt_numeric(&f, NB, 100);
     f.col.missing = 1000; /* reference missing rate 1000 / 11000 */
     for (size_t i = 0; i < NB; i++)
         f.bins[1 + i] = 2;
@@ -247,7 +219,7 @@ static void test_quality_issue(void **state)
 
     /* Fewer than min_samples values seen: no verdict. */
     numfix g;
-    numeric(&g, 100);
+    dwt_numeric(&g, NB, 100);
     g.s.missing = 50;
     decide1(&g.s, &t, &r);
     assert_false(r.quality_issue);
@@ -299,7 +271,7 @@ static void test_out_of_range_is_quality(void **state)
     dw_thresholds t;
     dw_thresholds_default(&t);
     numfix f;
-    numeric(&f, 500); /* 50,000 reference rows */
+    dwt_numeric(&f, NB, 500); /* 50,000 reference rows */
     for (size_t i = 0; i < NB; i++)
         f.bins[1 + i] = 46;
     f.bins[0] = 400; /* 400 / 5000 = 8 % below the minimum */
@@ -317,7 +289,7 @@ static void test_out_of_range_is_quality(void **state)
     /* A reference of 200 rows allows up to 2 ln(2 / .01) / 200 = 5.3 %
      * beyond its range: 4 % there is expected, not a quality problem. */
     numfix g;
-    numeric(&g, 2);
+    dwt_numeric(&g, NB, 2);
     for (size_t i = 0; i < NB; i++)
         g.bins[1 + i] = 48;
     g.bins[NB + 1] = 200; /* 4 % */
@@ -373,7 +345,7 @@ static void test_critical_values_scale_with_sample_sizes(void **state)
     dw_thresholds t;
     dw_thresholds_default(&t);
     numfix f;
-    numeric(&f, 20); /* 2,000 reference rows */
+    dwt_numeric(&f, NB, 20); /* 2,000 reference rows */
     /* 400 values, 5 in each of the lower 50 bins and 3 in each upper one:
      * D = 250 / 400 - 1 / 2 = .125, above the .1 threshold. */
     for (size_t i = 0; i < NB; i++)

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "config_fixture.h"
+
 #include "driftwatch/config.h"
 #include "driftwatch/delta.h"
 #include "driftwatch/engine.h"
@@ -60,17 +62,13 @@ static int setup(void **state)
     dwt_build_reference(f->dir, f->refpath, 1, 20000);
     char err[512];
 
-    char yaml[2048];
-    snprintf(yaml, sizeof yaml,
-             "kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
-             "models:\n  - name: m\n    reference: \"%s\"\n%s"
-             "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
-             "%s"
-             "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
-             "%s%s",
-             f->refpath, model_yaml, alerts_yaml, sinks_yaml, extra_yaml);
-    assert_int_equal(
-        dw_config_parse("test.yaml", yaml, strlen(yaml), NULL, &f->cfg, err, sizeof err), 0);
+    f->cfg = dwt_parse_fmt("kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
+                           "models:\n  - name: m\n    reference: \"%s\"\n%s"
+                           "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
+                           "%s"
+                           "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
+                           "%s%s",
+                           f->refpath, model_yaml, alerts_yaml, sinks_yaml, extra_yaml);
     assert_int_equal(dw_engine_new(f->cfg, &f->e, err, sizeof err), 0);
     f->docs = json_array();
     dw_engine_on_emit(f->e, capture, f);
@@ -104,25 +102,34 @@ static void feed(fixture *f, gsl_rng *r, int64_t from_min, int minutes, int per_
         }
 }
 
-/* (column, status) pairs of every captured alert, in order. */
+/* The objects of arr whose string member k1 is v1 and (k2 not NULL) k2 is v2. */
+static size_t count_matching(json_t *arr, const char *k1, const char *v1, const char *k2,
+                             const char *v2)
+{
+    size_t n = 0, i;
+    json_t *o;
+    json_array_foreach (arr, i, o) {
+        const char *s1 = json_string_value(json_object_get(o, k1));
+        const char *s2 = k2 ? json_string_value(json_object_get(o, k2)) : NULL;
+        n += s1 && !strcmp(s1, v1) && (!k2 || (s2 && !strcmp(s2, v2)));
+    }
+    return n;
+}
+
+/* The captured alerts of column with status, over every document. */
 static size_t count_alerts(json_t *docs, const char *column, const char *status)
 {
-    size_t n = 0, i, k;
-    json_t *d, *a;
+    size_t n = 0, i;
+    json_t *d;
     json_array_foreach (docs, i, d)
-        json_array_foreach (json_object_get(d, "alerts"), k, a) {
-            if (!strcmp(json_string_value(json_object_get(a, "column")), column) &&
-                !strcmp(json_string_value(json_object_get(a, "status")), status))
-                n++;
-        }
+        n += count_matching(json_object_get(d, "alerts"), "column", column, "status", status);
     return n;
 }
 
 static void test_quiet_then_drift_then_resolve(void **state)
 {
     fixture *f = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 2);
+    gsl_rng *r = dwt_rng(2);
     feed(f, r, 0, 60, 200, 0, false);
     assert_int_equal(json_array_size(f->docs), 0); /* no drift: nothing sent */
     feed(f, r, 60, 30, 200, 1.0, true);
@@ -203,8 +210,7 @@ static void test_rejects_are_counted_by_reason(void **state)
 static void test_record_from_the_future_cannot_hijack_event_time(void **state)
 {
     fixture *f = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 11);
+    gsl_rng *r = dwt_rng(11);
     feed(f, r, 0, 5, 50, 0, false);
     char buf[512];
     int64_t future = (int64_t)time(NULL) * 1000 + 3600 * 1000;
@@ -257,8 +263,7 @@ static bool snapshot_has_version(fixture *f, const char *ver)
 static void test_junk_versions_age_out_for_a_real_one(void **state)
 {
     fixture *f = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 12);
+    gsl_rng *r = dwt_rng(12);
     /* v3 serves; j00 drifts for 6 minutes (its alert fires), then stops. */
     for (int64_t s = 0; s < 6 * 60; s++) {
         feed_version(f, r, "v3", T0 + s * 1000, 0);
@@ -315,8 +320,7 @@ static void test_junk_versions_age_out_for_a_real_one(void **state)
 
 static json_t *run_once(fixture *f, unsigned long seed)
 {
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, seed);
+    gsl_rng *r = dwt_rng(seed);
     feed(f, r, 0, 20, 100, 0, false);
     feed(f, r, 20, 20, 100, 1.5, false);
     feed(f, r, 40, 20, 100, 0, false);
@@ -399,8 +403,7 @@ static void test_changing_record_shapes_count_the_right_columns(void **state)
 static void test_missing_flood_is_one_quality_alert(void **state)
 {
     fixture *f = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 4);
+    gsl_rng *r = dwt_rng(4);
     feed(f, r, 0, 30, 200, 0, false);
     char buf[512];
     for (int64_t m = 30; m < 60; m++)
@@ -592,6 +595,20 @@ static void sum_delta(void *ctx, const void *buf, size_t len, const dw_delta_cov
     dw_delta_free(&dd);
 }
 
+/* A second engine on f's configuration: f's engine sums its deltas into
+ * *a (writer 1), the second engine into *b (writer 2); free both. */
+static dw_engine *delta_pair(fixture *f, delta_sum **a, delta_sum **b)
+{
+    dw_engine *e2 = NULL;
+    char err[512];
+    assert_int_equal(dw_engine_new(f->cfg, &e2, err, sizeof err), 0);
+    *a = calloc(1, sizeof **a);
+    *b = calloc(1, sizeof **b);
+    dw_engine_state_enable(f->e, 1, sum_delta, *a);
+    dw_engine_state_enable(e2, 2, sum_delta, *b);
+    return e2;
+}
+
 /* A delta of a busy pane (most counters touched: the encoder lists them by
  * a pass over the counters) holds the same counts, in ascending slots, as
  * one delta per record (a few counters: sorted). */
@@ -599,17 +616,12 @@ static void test_delta_dense_equals_per_record(void **state)
 {
     fixture *f = *state;
     enum { N = 3000 };
-    dw_engine *e2 = NULL;
-    char err[512];
-    assert_int_equal(dw_engine_new(f->cfg, &e2, err, sizeof err), 0);
-    delta_sum *dense = calloc(1, sizeof *dense), *single = calloc(1, sizeof *single);
-    dw_engine_state_enable(f->e, 1, sum_delta, dense);
-    dw_engine_state_enable(e2, 2, sum_delta, single);
+    delta_sum *dense, *single;
+    dw_engine *e2 = delta_pair(f, &dense, &single);
     int s1 = dw_engine_source(f->e, "t", 0), s2 = dw_engine_source(e2, "t", 0);
     dw_engine_source_assigned(f->e, s1, true);
     dw_engine_source_assigned(e2, s2, true);
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 7);
+    gsl_rng *r = dwt_rng(7);
     char buf[512];
     dw_process_result res;
     for (int i = 0; i < N; i++) {
@@ -643,12 +655,8 @@ static void test_delta_size_is_bounded(void **state)
 {
     fixture *f = *state;
     enum { PARTS = 30, PER = 3000 };
-    dw_engine *e2 = NULL;
-    char err[512];
-    assert_int_equal(dw_engine_new(f->cfg, &e2, err, sizeof err), 0);
-    delta_sum *busy = calloc(1, sizeof *busy), *single = calloc(1, sizeof *single);
-    dw_engine_state_enable(f->e, 1, sum_delta, busy);
-    dw_engine_state_enable(e2, 2, sum_delta, single);
+    delta_sum *busy, *single;
+    dw_engine *e2 = delta_pair(f, &busy, &single);
     int s1[PARTS], s2[PARTS];
     for (int p = 0; p < PARTS; p++) {
         s1[p] = dw_engine_source(f->e, "t", p);
@@ -656,8 +664,7 @@ static void test_delta_size_is_bounded(void **state)
         dw_engine_source_assigned(f->e, s1[p], true);
         dw_engine_source_assigned(e2, s2[p], true);
     }
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 8);
+    gsl_rng *r = dwt_rng(8);
     char buf[512];
     dw_process_result res;
     for (int i = 0; i < PER; i++)
@@ -697,12 +704,7 @@ static int setup_retrain(void **state)
 
 static size_t count_kind(json_t *docs, const char *kind)
 {
-    size_t n = 0, i;
-    json_t *d;
-    json_array_foreach (docs, i, d)
-        if (!strcmp(json_string_value(json_object_get(d, "kind")), kind))
-            n++;
-    return n;
+    return count_matching(docs, "kind", kind, NULL, NULL);
 }
 
 /* A 1-hour drift in 2 columns: one trigger per episode, not one per
@@ -710,8 +712,7 @@ static size_t count_kind(json_t *docs, const char *kind)
 static void test_retrain_once_per_episode_and_cooldown(void **state)
 {
     fixture *f = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 5);
+    gsl_rng *r = dwt_rng(5);
     feed(f, r, 0, 30, 200, 0, false);
     feed(f, r, 30, 60, 200, 1.0, true); /* x and c drift for an hour */
     assert_int_equal(count_kind(f->docs, "retrain"), 1);
@@ -736,20 +737,14 @@ static void test_retrain_once_per_episode_and_cooldown(void **state)
 
 static dw_config *config_with(fixture *f, const char *thresholds, const char *window)
 {
-    char yaml[2048], err[512];
-    snprintf(yaml, sizeof yaml,
-             "kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
-             "models:\n  - name: m\n    reference: \"%s\"\n"
-             "windows:\n  - {name: 10m, length: %s, slide: 1m}\n"
-             "thresholds: %s\n"
-             "alerts: {for: 2}\n"
-             "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
-             "sinks: []\n",
-             f->refpath, window, thresholds);
-    dw_config *cfg = NULL;
-    assert_int_equal(
-        dw_config_parse("reload.yaml", yaml, strlen(yaml), NULL, &cfg, err, sizeof err), 0);
-    return cfg;
+    return dwt_parse_fmt("kafka: {brokers: \"127.0.0.1:1\", topics: [t]}\n"
+                         "models:\n  - name: m\n    reference: \"%s\"\n"
+                         "windows:\n  - {name: 10m, length: %s, slide: 1m}\n"
+                         "thresholds: %s\n"
+                         "alerts: {for: 2}\n"
+                         "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
+                         "sinks: []\n",
+                         f->refpath, window, thresholds);
 }
 
 /* SIGHUP: a changed threshold changes the next evaluation, the windows keep
@@ -761,8 +756,7 @@ static void test_reload_keeps_windows_and_applies_thresholds(void **state)
     dw_config *strict = config_with(f, "{psi: 50, ks: 0.99}", "10m");
     char err[512];
     assert_int_equal(dw_engine_reload(f->e, strict, err, sizeof err), 0);
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 6);
+    gsl_rng *r = dwt_rng(6);
     feed(f, r, 0, 20, 200, 1.0, false);
     assert_int_equal(count_alerts(f->docs, "features.x", "firing"), 0);
 
@@ -803,8 +797,7 @@ static int setup_alertmanager(void **state)
 static void test_reminders_for_alertmanager(void **state)
 {
     fixture *f = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 8);
+    gsl_rng *r = dwt_rng(8);
     feed(f, r, 0, 20, 200, 0, false);
     feed(f, r, 20, 40, 200, 1.5, false); /* features.x drifts for 40 minutes */
     size_t i, k, firing = 0, reminders = 0;
@@ -851,8 +844,7 @@ static const char *dedup_of(json_t *docs, const char *column, const char *status
 static void test_firing_alert_survives_restart(void **state)
 {
     fixture *a = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 10);
+    gsl_rng *r = dwt_rng(10);
     feed(a, r, 0, 20, 200, 0, false);
     feed(a, r, 20, 20, 200, 1.5, false);
     const char *fired = dedup_of(a->docs, "features.x", "firing");
@@ -992,8 +984,7 @@ static void test_keep_firing_for_delays_resolve(void **state)
     fixture *keep = *state;
     fixture *fs[2] = {plain, keep};
     for (int k = 0; k < 2; k++) {
-        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-        gsl_rng_set(r, 2);
+        gsl_rng *r = dwt_rng(2);
         feed(fs[k], r, 0, 60, 200, 0, false);
         feed(fs[k], r, 60, 30, 200, 1.0, false);
         feed(fs[k], r, 90, 60, 200, 0, false);
@@ -1011,26 +1002,22 @@ static void test_keep_firing_for_delays_resolve(void **state)
 
 int main(void)
 {
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_quiet_then_drift_then_resolve, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rejects_are_counted_by_reason, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_record_from_the_future_cannot_hijack_event_time, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_junk_versions_age_out_for_a_real_one, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_same_input_same_documents, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_changing_record_shapes_count_the_right_columns, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_partition_ahead_is_held_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_evaluates_only_complete_panes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_all_paused_after_an_older_partition_can_resume, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_delta_dense_equals_per_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delta_size_is_bounded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_flood_is_one_quality_alert, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reload_keeps_windows_and_applies_thresholds, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_firing_alert_survives_restart, setup, teardown),
+        TEST(test_quiet_then_drift_then_resolve),
+        TEST(test_rejects_are_counted_by_reason),
+        TEST(test_record_from_the_future_cannot_hijack_event_time),
+        TEST(test_junk_versions_age_out_for_a_real_one),
+        TEST(test_same_input_same_documents),
+        TEST(test_changing_record_shapes_count_the_right_columns),
+        TEST(test_partition_ahead_is_held_back),
+        TEST(test_shutdown_evaluates_only_complete_panes),
+        TEST(test_all_paused_after_an_older_partition_can_resume),
+        TEST(test_delta_dense_equals_per_record),
+        TEST(test_delta_size_is_bounded),
+        TEST(test_missing_flood_is_one_quality_alert),
+        TEST(test_reload_keeps_windows_and_applies_thresholds),
+        TEST(test_firing_alert_survives_restart),
         cmocka_unit_test(test_divergence_alert_survives_restart),
         cmocka_unit_test_teardown(test_keep_firing_for_delays_resolve, teardown),
         cmocka_unit_test_setup_teardown(test_reminders_for_alertmanager, setup_alertmanager,

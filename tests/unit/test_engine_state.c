@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "config_fixture.h"
+
 #include "driftwatch/config.h"
 #include "driftwatch/delta.h"
 #include "driftwatch/engine.h"
@@ -80,21 +82,15 @@ static int g_max_new;
 
 static dw_config *make_config(const char *ref)
 {
-    char yaml[2048], err[512];
-    snprintf(yaml, sizeof yaml,
-             "kafka: {brokers: \"127.0.0.1:1\", topics: [in]}\n"
-             "models:\n  - name: m\n    reference: \"%s\"\n"
-             "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
-             "  - {name: 30m, length: 30m, slide: 5m}\n"
-             "alerts: {for: 2}\n"
-             "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
-             "evaluation: {max_new_categories: %d}\n"
-             "sinks: []\n",
-             ref, g_max_new ? g_max_new : 32);
-    dw_config *cfg = NULL;
-    assert_int_equal(dw_config_parse("state.yaml", yaml, strlen(yaml), NULL, &cfg, err, sizeof err),
-                     0);
-    return cfg;
+    return dwt_parse_fmt("kafka: {brokers: \"127.0.0.1:1\", topics: [in]}\n"
+                         "models:\n  - name: m\n    reference: \"%s\"\n"
+                         "windows:\n  - {name: 10m, length: 10m, slide: 1m}\n"
+                         "  - {name: 30m, length: 30m, slide: 5m}\n"
+                         "alerts: {for: 2}\n"
+                         "time: {allowed_lateness: 30s, idle_timeout: 0s}\n"
+                         "evaluation: {max_new_categories: %d}\n"
+                         "sinks: []\n",
+                         ref, g_max_new ? g_max_new : 32);
 }
 
 static dw_engine *make_engine(const dw_config *cfg)
@@ -341,8 +337,7 @@ static size_t category_slot_of(dw_engine *e, const char *version, const char *na
  * same documents. */
 static void replica_equals_writer(pair *p, bool lagging)
 {
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 11);
+    gsl_rng *r = dwt_rng(11);
     static const char *versions[] = {NULL, "v1", "v2"};
     static const char *newcats[] = {"p0new", "p1new", "p2new"};
     const int per_min = 40, minutes = 70;
@@ -525,8 +520,7 @@ static void test_replica_equals_writer_one_slot(void **state)
 static void test_message_across_pane_boundary(void **state)
 {
     pair *p = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 12);
+    gsl_rng *r = dwt_rng(12);
     char msg[4096];
     dw_process_result res;
     feed(p, 0, r, T0, 5 * 60, NULL); /* 5 minutes */
@@ -605,8 +599,7 @@ static void test_message_across_pane_boundary(void **state)
 static void test_slot_reused_inside_a_message(void **state)
 {
     pair *p = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 18);
+    gsl_rng *r = dwt_rng(18);
     char *msg = malloc(65536);
     dw_process_result res;
     int n = dwt_record(msg, 65536, r, T0, 0, NULL, NULL);
@@ -665,8 +658,7 @@ static void test_slot_reused_inside_a_message(void **state)
 static void test_late_record_of_new_version(void **state)
 {
     pair *p = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 19);
+    gsl_rng *r = dwt_rng(19);
     char msg[1024];
     dw_process_result res;
     feed(p, 0, r, T0, 3 * 60, NULL);
@@ -742,8 +734,7 @@ static void test_ahead_and_late_counts(void **state)
 static void test_duplicate_delta_is_ignored(void **state)
 {
     pair *p = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 13);
+    gsl_rng *r = dwt_rng(13);
     char msg[1024];
     dw_process_result res;
     for (int i = 0; i < 4 * 60; i++) {
@@ -787,8 +778,7 @@ static void test_duplicate_delta_is_ignored(void **state)
 static void test_own_delta_moves_only_offsets(void **state)
 {
     pair *p = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 14);
+    gsl_rng *r = dwt_rng(14);
     char msg[1024];
     dw_process_result res;
     /* Nothing read back yet. (Called on assignment, before the source has
@@ -856,8 +846,7 @@ static void test_own_delta_moves_only_offsets(void **state)
 static void test_large_counts_in_one_group(void **state)
 {
     pair *p = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 16);
+    gsl_rng *r = dwt_rng(16);
     char msg[1024];
     dw_process_result res;
     for (int i = 0; i < 1500; i++) {
@@ -903,8 +892,7 @@ static void test_large_counts_in_one_group(void **state)
 static void test_own_deltas_read_back_as_decoded(void **state)
 {
     pair *p = *state;
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 15);
+    gsl_rng *r = dwt_rng(15);
     for (int k = 0; k < 4; k++) {
         feed(p, 1, r, T0 + k * 10000, 5, NULL);
         if (k % 2)
@@ -952,8 +940,7 @@ static void test_ahead_message_is_not_covered(void **state)
     pair *p = *state;
     dw_engine_source_assigned(p->a, p->src_a[0], true);
     dw_engine_source_assigned(p->a, p->src_a[1], true);
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 17);
+    gsl_rng *r = dwt_rng(17);
     char msg[1024];
     dw_process_result res;
     int64_t t;
@@ -1008,8 +995,7 @@ static void test_foreign_deltas_are_not_merged(void **state)
     dw_engine *c = make_engine(cfg2);
     dw_engine_state_enable(c, 0xC, capture_delta, p);
     int src = dw_engine_source(c, "in", 0);
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 15);
+    gsl_rng *r = dwt_rng(15);
     char msg[1024];
     dw_process_result res;
     for (int i = 0; i < 20; i++) {
@@ -1070,8 +1056,7 @@ static void test_garbage_is_invalid(void **state)
 {
     pair *p = *state;
     char msg[1024];
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(r, 16);
+    gsl_rng *r = dwt_rng(16);
     dw_process_result res;
     int n = dwt_record(msg, sizeof msg, r, T0, 0, NULL, NULL);
     send(p, 0, msg, (size_t)n, &res);
@@ -1108,22 +1093,23 @@ static void test_garbage_is_invalid(void **state)
 
 int main(void)
 {
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_replica_equals_writer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lagging_replica_equals_writer, setup, teardown),
+        TEST(test_replica_equals_writer),
+        TEST(test_lagging_replica_equals_writer),
         cmocka_unit_test_setup_teardown(test_replica_equals_writer_one_slot, setup_one_new_category,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_message_across_pane_boundary, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slot_reused_inside_a_message, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_late_record_of_new_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ahead_and_late_counts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_delta_is_ignored, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_own_delta_moves_only_offsets, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_own_deltas_read_back_as_decoded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_large_counts_in_one_group, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ahead_message_is_not_covered, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_foreign_deltas_are_not_merged, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_garbage_is_invalid, setup, teardown),
+        TEST(test_message_across_pane_boundary),
+        TEST(test_slot_reused_inside_a_message),
+        TEST(test_late_record_of_new_version),
+        TEST(test_ahead_and_late_counts),
+        TEST(test_duplicate_delta_is_ignored),
+        TEST(test_own_delta_moves_only_offsets),
+        TEST(test_own_deltas_read_back_as_decoded),
+        TEST(test_large_counts_in_one_group),
+        TEST(test_ahead_message_is_not_covered),
+        TEST(test_foreign_deltas_are_not_merged),
+        TEST(test_garbage_is_invalid),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "column_fixture.h"
+
 #include "driftwatch/histogram.h"
 
 #include "driftwatch/error.h"
@@ -12,21 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static dw_ref_column numeric(double *edges, size_t nbins)
-{
-    dw_ref_column c;
-    memset(&c, 0, sizeof c);
-    c.type = DW_COL_NUMERIC;
-    c.nbins = nbins;
-    c.edges = edges;
-    return c;
-}
-
 static void test_bin_right_closed_rule(void **state)
 {
     (void)state;
     double e[] = {0.0, 1.0, 2.0, 3.0};
-    dw_ref_column c = numeric(e, 3);
+    dw_ref_column c = dwt_numeric_col(e, 3);
     assert_int_equal(dw_ref_bin(&c, -0.1), -1);
     assert_int_equal(dw_ref_bin(&c, 0.0), 0); /* bin 0 is closed on the left */
     assert_int_equal(dw_ref_bin(&c, 0.5), 0);
@@ -42,7 +34,7 @@ static void test_bin_nan_and_infinities(void **state)
 {
     (void)state;
     double e[] = {0.0, 1.0, 2.0};
-    dw_ref_column c = numeric(e, 2);
+    dw_ref_column c = dwt_numeric_col(e, 2);
     assert_int_equal(dw_ref_bin(&c, NAN), DW_BIN_NAN);
     assert_int_equal(dw_ref_bin(&c, -INFINITY), -1);
     assert_int_equal(dw_ref_bin(&c, INFINITY), 2);
@@ -53,7 +45,7 @@ static void test_bin_constant_column(void **state)
     (void)state;
     /* One bin holding only the value 5: edges[0] == edges[1]. */
     double e[] = {5.0, 5.0};
-    dw_ref_column c = numeric(e, 1);
+    dw_ref_column c = dwt_numeric_col(e, 1);
     assert_int_equal(dw_ref_bin(&c, 5.0), 0);
     assert_int_equal(dw_ref_bin(&c, 4.999), -1);
     assert_int_equal(dw_ref_bin(&c, 5.001), 1);
@@ -64,7 +56,7 @@ static void test_bin_discrete_column(void **state)
     (void)state;
     /* Values 1, 2, 3 each in their own bin: {1}, (1, 2], (2, 3]. */
     double e[] = {1.0, 1.0, 2.0, 3.0};
-    dw_ref_column c = numeric(e, 3);
+    dw_ref_column c = dwt_numeric_col(e, 3);
     assert_int_equal(dw_ref_bin(&c, 1.0), 0);
     assert_int_equal(dw_ref_bin(&c, 2.0), 1);
     assert_int_equal(dw_ref_bin(&c, 3.0), 2);
@@ -79,7 +71,7 @@ static void test_bin_matches_linear_scan(void **state)
     double *e = malloc((NB + 1) * sizeof *e);
     for (size_t i = 0; i <= NB; i++)
         e[i] = (double)i * 0.37 - 100.0;
-    dw_ref_column c = numeric(e, NB);
+    dw_ref_column c = dwt_numeric_col(e, NB);
     srand(42);
     for (int t = 0; t < 20000; t++) {
         double x;
@@ -141,7 +133,7 @@ static void test_bin_index_matches_definition(void **state)
         qsort(sample, N, sizeof *sample, cmp_double);
         for (size_t i = 0; i <= NB; i++)
             e[i] = shape == 0 ? sample[i * (N - 1) / NB] : floor(sample[i * (N - 1) / NB] * 4) / 4;
-        dw_ref_column c = numeric(e, NB);
+        dw_ref_column c = dwt_numeric_col(e, NB);
         assert_int_equal(dw_bin_index_build(&c), 0);
         for (int t = 0; t < 60000; t++) {
             double x;
@@ -159,21 +151,11 @@ static void test_bin_index_matches_definition(void **state)
     free(e);
 }
 
-static dw_ref_column categorical(char **cats, size_t n)
-{
-    dw_ref_column c;
-    memset(&c, 0, sizeof c);
-    c.type = DW_COL_CATEGORICAL;
-    c.ncat = n;
-    c.categories = cats;
-    return c;
-}
-
 static void test_category_index_lookup_slices(void **state)
 {
     (void)state;
     char *cats[] = {"DE", "FR", "", "D", "DEU"};
-    dw_ref_column c = categorical(cats, 5);
+    dw_ref_column c = dwt_categorical(cats, NULL, 5, 0);
     assert_int_equal(dw_cat_index_build(&c), 0);
     assert_non_null(c.cat_index);
     /* Slices need not be NUL-terminated. */
@@ -194,7 +176,7 @@ static void test_category_without_index_scans(void **state)
 {
     (void)state;
     char *cats[] = {"a", "bb"};
-    dw_ref_column c = categorical(cats, 2);
+    dw_ref_column c = dwt_categorical(cats, NULL, 2, 0);
     assert_int_equal(dw_ref_category(&c, "bbb", 2), 1);
     assert_int_equal(dw_ref_category(&c, "bbb", 3), -1);
     assert_int_equal(dw_ref_category(&c, "a\0", 2), -1);
@@ -209,7 +191,7 @@ static void test_category_index_many(void **state)
         cats[i] = malloc(16);
         snprintf(cats[i], 16, "cat-%zu", i * 7919);
     }
-    dw_ref_column c = categorical(cats, N);
+    dw_ref_column c = dwt_categorical(cats, NULL, N, 0);
     assert_int_equal(dw_cat_index_build(&c), 0);
     char buf[32];
     for (size_t i = 0; i < N; i++) {
@@ -228,20 +210,20 @@ static void test_category_index_errors(void **state)
 {
     (void)state;
     char *dup[] = {"x", "y", "x"};
-    dw_ref_column c = categorical(dup, 3);
+    dw_ref_column c = dwt_categorical(dup, NULL, 3, 0);
     assert_int_equal(dw_cat_index_build(&c), DW_ERR_INVALID);
     assert_null(c.cat_index);
 
     static char *many[DW_MAX_CATEGORIES + 1];
-    dw_ref_column big = categorical(many, DW_MAX_CATEGORIES + 1);
+    dw_ref_column big = dwt_categorical(many, NULL, DW_MAX_CATEGORIES + 1, 0);
     assert_int_equal(dw_cat_index_build(&big), DW_ERR_LIMIT);
     assert_null(big.cat_index);
 
     double e[] = {0.0, 1.0};
-    dw_ref_column num = numeric(e, 1);
+    dw_ref_column num = dwt_numeric_col(e, 1);
     assert_int_equal(dw_cat_index_build(&num), DW_ERR_INVALID);
 
-    dw_ref_column empty = categorical(NULL, 0);
+    dw_ref_column empty = dwt_categorical(NULL, NULL, 0, 0);
     assert_int_equal(dw_cat_index_build(&empty), 0);
     assert_int_equal(dw_ref_category(&empty, "a", 1), -1);
     dw_cat_index_free(empty.cat_index);
@@ -280,7 +262,7 @@ static void test_bin_index_matches_search(void **state)
             double v[] = {1, 1, 2, 3, 5, 8, 13, 21};
             memcpy(e, v, sizeof v);
         }
-        dw_ref_column plain = numeric(e, n), fast = numeric(e, n);
+        dw_ref_column plain = dwt_numeric_col(e, n), fast = dwt_numeric_col(e, n);
         assert_int_equal(dw_bin_index_build(&fast), 0);
         assert_non_null(fast.bin_index);
         for (size_t i = 0; i <= n; i++) {
@@ -298,7 +280,7 @@ static void test_bin_index_matches_search(void **state)
     }
     /* A constant column has no table: the search serves it. */
     double c[] = {4, 4};
-    dw_ref_column k = numeric(c, 1);
+    dw_ref_column k = dwt_numeric_col(c, 1);
     assert_true(dw_bin_index_build(&k) < 0);
     assert_int_equal(dw_ref_bin(&k, 4), 0);
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "column_fixture.h"
+
 #include "driftwatch/error.h"
 #include "driftwatch/histogram.h"
 #include "driftwatch/ks.h"
@@ -33,13 +35,10 @@ static int group_setup(void **state)
 {
     (void)state;
     dw_thresholds_default(&th);
-    ref = calloc(1, sizeof *ref);
-    ref->ncols = 3;
-    ref->cols = calloc(3, sizeof *ref->cols);
+    ref = dwt_reference_new(3);
 
     dw_ref_column *x = &ref->cols[0];
-    x->name = strdup("features.x");
-    x->type = DW_COL_NUMERIC;
+    x->name = strdup("features.x"); /* the builders set the type */
     double v[10];
     for (int i = 0; i < 10; i++)
         v[i] = i + 1;
@@ -58,14 +57,12 @@ static int group_setup(void **state)
 
     dw_ref_column *c = &ref->cols[1];
     c->name = strdup("features.c");
-    c->type = DW_COL_CATEGORICAL;
     static const char *const cats[] = {"a", "b", "c"};
     static const uint64_t counts[] = {500, 300, 200};
     assert_int_equal(dw_build_categorical(c, cats, counts, 3, 0, 100), 0);
 
     dw_ref_column *u = &ref->cols[2];
     u->name = strdup("features.u");
-    u->type = DW_COL_NUMERIC;
     double *uv = malloc(NU * sizeof *uv);
     for (int i = 0; i < NU; i++)
         uv[i] = (i + 0.5) / NU;

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 #include "driftwatch/notifier.h"
@@ -67,40 +69,51 @@ static void test_full_jitter_stays_within_ceiling_and_grows(void **state)
 /* Wed, 21 Oct 2015 07:28:00 GMT */
 #define NOW_MS 1445412480000LL
 
+/* Each Retry-After value parses to the delay given in milliseconds. */
+typedef struct {
+    const char *value;
+    int64_t want_ms;
+} retry_after_case;
+
+static void expect_retry_after(const retry_after_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t d = -1;
+        assert_int_equal(dw_retry_after_parse(c[i].value, NOW_MS, &d), 0);
+        if (d != c[i].want_ms)
+            fail_msg("Retry-After \"%s\": %lld ms, want %lld", c[i].value, (long long)d,
+                     (long long)c[i].want_ms);
+    }
+}
+
 static void test_retry_after_seconds(void **state)
 {
     (void)state;
-    int64_t d = -1;
-    assert_int_equal(dw_retry_after_parse("2", NOW_MS, &d), 0);
-    assert_int_equal(d, 2000);
-    assert_int_equal(dw_retry_after_parse(" 120 ", NOW_MS, &d), 0);
-    assert_int_equal(d, 120000);
-    assert_int_equal(dw_retry_after_parse("0", NOW_MS, &d), 0);
-    assert_int_equal(d, 0);
-    /* Longer than the cap: shortened to it (and no overflow). */
-    assert_int_equal(dw_retry_after_parse("99999999999999999999999", NOW_MS, &d), 0);
-    assert_int_equal(d, DW_RETRY_AFTER_CAP_MS);
-    assert_int_equal(dw_retry_after_parse("301", NOW_MS, &d), 0);
-    assert_int_equal(d, DW_RETRY_AFTER_CAP_MS);
+    static const retry_after_case cases[] = {
+        {"2", 2000},
+        {" 120 ", 120000},
+        {"0", 0},
+        /* Longer than the cap: shortened to it (and no overflow). */
+        {"99999999999999999999999", DW_RETRY_AFTER_CAP_MS},
+        {"301", DW_RETRY_AFTER_CAP_MS},
+    };
+    expect_retry_after(cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_retry_after_http_date(void **state)
 {
     (void)state;
-    int64_t d = -1;
-    assert_int_equal(dw_retry_after_parse("Wed, 21 Oct 2015 07:28:30 GMT", NOW_MS, &d), 0);
-    assert_int_equal(d, 30000);
-    /* The two obsolete forms HTTP still requires receivers to accept. */
-    assert_int_equal(dw_retry_after_parse("Wednesday, 21-Oct-15 07:29:00 GMT", NOW_MS, &d), 0);
-    assert_int_equal(d, 60000);
-    assert_int_equal(dw_retry_after_parse("Wed Oct 21 07:28:10 2015", NOW_MS, &d), 0);
-    assert_int_equal(d, 10000);
-    /* A date in the past means "now". */
-    assert_int_equal(dw_retry_after_parse("Wed, 21 Oct 2015 07:00:00 GMT", NOW_MS, &d), 0);
-    assert_int_equal(d, 0);
-    /* Far future: capped. */
-    assert_int_equal(dw_retry_after_parse("Fri, 01 Jan 2100 00:00:00 GMT", NOW_MS, &d), 0);
-    assert_int_equal(d, DW_RETRY_AFTER_CAP_MS);
+    static const retry_after_case cases[] = {
+        {"Wed, 21 Oct 2015 07:28:30 GMT", 30000},
+        /* The two obsolete forms HTTP still requires receivers to accept. */
+        {"Wednesday, 21-Oct-15 07:29:00 GMT", 60000},
+        {"Wed Oct 21 07:28:10 2015", 10000},
+        /* A date in the past means "now". */
+        {"Wed, 21 Oct 2015 07:00:00 GMT", 0},
+        /* Far future: capped. */
+        {"Fri, 01 Jan 2100 00:00:00 GMT", DW_RETRY_AFTER_CAP_MS},
+    };
+    expect_retry_after(cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_retry_after_garbage(void **state)
@@ -331,12 +344,8 @@ static void test_queue_overflow_drops_oldest_and_counts(void **state)
     assert_int_equal(dw_notifier_new_ex(&sp, 1, &o, &n, err, sizeof err), 0);
 
     /* Capture stdout in a file while the sink writes. */
-    char path[] = "/tmp/dw_test_notifier_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stdout);
-    int saved = dup(STDOUT_FILENO);
-    dup2(fd, STDOUT_FILENO);
+    dwt_capture cap;
+    dwt_capture_start(&cap);
 
     int old_level = dw_log_min_level;
     dw_log_set_level(DW_LOG_ERROR); /* the expected drop warnings */
@@ -345,8 +354,7 @@ static void test_queue_overflow_drops_oldest_and_counts(void **state)
         snprintf(id, sizeof id, "n-%d", i);
         assert_int_equal(dw_notifier_submit(n, make_doc(id, "firing", NULL)), 0);
     }
-    dw_sink_stats st;
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    dw_sink_stats st = dwt_stats(n, 0);
     assert_int_equal(st.submitted, 5);
     assert_int_equal(st.dropped, 2);
     assert_int_equal(st.queued, 3);
@@ -357,36 +365,18 @@ static void test_queue_overflow_drops_oldest_and_counts(void **state)
     dw_notifier_resume(n);
     assert_int_equal(dw_notifier_drain(n, 10000), 0);
     dw_log_set_level((dw_log_level)old_level);
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    st = dwt_stats(n, 0);
     assert_int_equal(st.sent, 3);
     assert_int_equal(st.queued, 0);
     assert_int_equal(st.failed, 0);
     assert_int_equal(dw_notifier_stats(n, 1, &st), DW_ERR_INVALID);
     dw_notifier_free(n);
 
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
+    dwt_capture_stop(&cap);
 
     /* The survivors are the three newest, in order, each with sent_at. */
-    FILE *f = fdopen(fd, "r");
-    assert_non_null(f);
-    rewind(f);
-    char line[4096];
-    const char *want[] = {"n-3", "n-4", "n-5"};
-    int k = 0;
-    while (fgets(line, sizeof line, f)) {
-        json_t *d = json_loads(line, 0, NULL);
-        assert_non_null(d);
-        assert_true(k < 3);
-        assert_string_equal(json_string_value(json_object_get(d, "id")), want[k]);
-        assert_non_null(json_string_value(json_object_get(d, "sent_at")));
-        json_decref(d);
-        k++;
-    }
-    assert_int_equal(k, 3);
-    fclose(f);
-    unlink(path);
+    static const char *const want[] = {"n-3", "n-4", "n-5"};
+    dwt_capture_expect_ids(&cap, want, 3, true);
 }
 
 static void test_only_resolved_is_skipped_when_not_sent(void **state)
@@ -402,8 +392,7 @@ static void test_only_resolved_is_skipped_when_not_sent(void **state)
     assert_int_equal(dw_notifier_submit(n, make_doc("n-9", "resolved", NULL)), 0);
     assert_int_equal(dw_notifier_submit(n, json_string("not an object")), DW_ERR_INVALID);
     assert_int_equal(dw_notifier_drain(n, 10000), 0);
-    dw_sink_stats st;
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    dw_sink_stats st = dwt_stats(n, 0);
     assert_int_equal(st.skipped, 1);
     assert_int_equal(st.sent, 0);
     assert_int_equal(st.submitted, 1);
@@ -428,8 +417,7 @@ static void test_recently_delivered_id_is_not_sent_again(void **state)
     assert_int_equal(dw_notifier_submit(n, make_doc("r-1", "firing", NULL)), 0);
     assert_int_equal(dw_notifier_submit(n, make_doc("r-2", "firing", NULL)), 0);
     assert_int_equal(dw_notifier_drain(n, 10000), 0);
-    dw_sink_stats st;
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    dw_sink_stats st = dwt_stats(n, 0);
     assert_int_equal(st.sent, 2);
     assert_int_equal(st.deduplicated, 1);
     dw_notifier_free(n);

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "driftwatch/error.h"
 #include "driftwatch/log.h"
 #include "driftwatch/notifier.h"
@@ -367,8 +369,7 @@ static void test_notifier_keeps_undelivered_files_and_recovers_them(void **state
         snprintf(id, sizeof id, "n-%d", i);
         assert_int_equal(dw_notifier_submit(n, doc_with_id(id, i)), 0);
     }
-    dw_sink_stats st;
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    dw_sink_stats st = dwt_stats(n, 0);
     /* Bounded like the queue: the oldest went, with its file. */
     assert_int_equal(st.dropped, 1);
     assert_int_equal(st.outbox_depth, 3);
@@ -382,52 +383,31 @@ static void test_notifier_keeps_undelivered_files_and_recovers_them(void **state
     /* The next run queues them again; a document with an id it already
      * holds is not queued twice. */
     n = paused_notifier(sd, 3);
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    st = dwt_stats(n, 0);
     assert_int_equal(st.recovered, 3);
     assert_int_equal(st.queued, 3);
     assert_int_equal(st.outbox_depth, 3);
     assert_int_equal(dw_notifier_submit(n, doc_with_id("n-3", 3)), 0);
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    st = dwt_stats(n, 0);
     assert_int_equal(st.deduplicated, 1);
     assert_int_equal(st.queued, 3);
     assert_int_equal(outbox_files(sd), 3);
 
     /* Delivered (to stdout, captured in a file), oldest first: n-2, n-3, n-4. */
-    char path[] = "/tmp/dw_test_outbox_out_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stdout);
-    int saved = dup(STDOUT_FILENO);
-    dup2(fd, STDOUT_FILENO);
+    dwt_capture cap;
+    dwt_capture_start(&cap);
     dw_notifier_resume(n);
     assert_int_equal(dw_notifier_drain(n, 10000), 0);
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    dwt_capture_stop(&cap);
+    st = dwt_stats(n, 0);
     assert_int_equal(st.sent, 3);
     assert_int_equal(st.outbox_depth, 0);
     assert_int_equal(outbox_files(sd), 0);
     dw_notifier_free(n);
     dw_log_set_level((dw_log_level)old_level);
 
-    FILE *f = fdopen(fd, "r");
-    assert_non_null(f);
-    rewind(f);
-    char line[4096];
-    const char *want[] = {"n-2", "n-3", "n-4"};
-    int k = 0;
-    while (fgets(line, sizeof line, f)) {
-        json_t *d = json_loads(line, 0, NULL);
-        assert_non_null(d);
-        assert_true(k < 3);
-        assert_string_equal(json_string_value(json_object_get(d, "id")), want[k]);
-        json_decref(d);
-        k++;
-    }
-    assert_int_equal(k, 3);
-    fclose(f);
-    unlink(path);
+    static const char *const want[] = {"n-2", "n-3", "n-4"};
+    dwt_capture_expect_ids(&cap, want, 3, false);
 }
 
 static void test_notifier_without_a_usable_state_dir_still_runs(void **state)
@@ -439,8 +419,7 @@ static void test_notifier_without_a_usable_state_dir_still_runs(void **state)
     dw_log_set_level(DW_LOG_OFF); /* the expected error line */
     dw_notifier *n = paused_notifier(missing, 4);
     assert_int_equal(dw_notifier_submit(n, doc_with_id("x", 1)), 0);
-    dw_sink_stats st;
-    assert_int_equal(dw_notifier_stats(n, 0, &st), 0);
+    dw_sink_stats st = dwt_stats(n, 0);
     assert_int_equal(st.outbox_errors, 1);
     assert_int_equal(st.outbox_depth, 0);
     assert_int_equal(st.queued, 1);
@@ -539,23 +518,18 @@ static void test_breaker_failure_classification(void **state)
 
 int main(void)
 {
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, teardown_dir)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_put_then_load_in_order, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_duplicate_ids_load_once, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_corrupt_files_are_set_aside, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_load_keeps_the_newest_max_files, setup_dir,
-                                        teardown_dir),
-        cmocka_unit_test_setup_teardown(test_one_loader_per_directory, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_sink_names_cannot_escape_or_collide, setup_dir,
-                                        teardown_dir),
-        cmocka_unit_test_setup_teardown(test_missing_state_dir_is_one_sentence, setup_dir,
-                                        teardown_dir),
-        cmocka_unit_test_setup_teardown(test_stale_temporary_files_are_removed, setup_dir,
-                                        teardown_dir),
-        cmocka_unit_test_setup_teardown(test_notifier_keeps_undelivered_files_and_recovers_them,
-                                        setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_notifier_without_a_usable_state_dir_still_runs,
-                                        setup_dir, teardown_dir),
+        TEST(test_put_then_load_in_order),
+        TEST(test_duplicate_ids_load_once),
+        TEST(test_corrupt_files_are_set_aside),
+        TEST(test_load_keeps_the_newest_max_files),
+        TEST(test_one_loader_per_directory),
+        TEST(test_sink_names_cannot_escape_or_collide),
+        TEST(test_missing_state_dir_is_one_sentence),
+        TEST(test_stale_temporary_files_are_removed),
+        TEST(test_notifier_keeps_undelivered_files_and_recovers_them),
+        TEST(test_notifier_without_a_usable_state_dir_still_runs),
         cmocka_unit_test(test_breaker_opens_after_threshold_and_doubles),
         cmocka_unit_test(test_breaker_half_open_success_closes_and_resets),
         cmocka_unit_test(test_breaker_counts_consecutive_failures_only),

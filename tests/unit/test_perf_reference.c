@@ -31,6 +31,17 @@ static dw_perf *layout(dw_perf_kind kind)
     return dw_perf_new(&spec, NULL, 0);
 }
 
+/* The counters of table t read with cols into a new array (the caller
+ * frees it); rows left out counted in *skipped. */
+static uint64_t *count_ok(dw_perf *p, const dw_perf_columns *cols, dw_table *t, uint64_t *skipped)
+{
+    uint64_t *c = calloc(dw_perf_width(p), sizeof *c);
+    char err[256] = "";
+    if (dw_perf_count_table(p, cols, t, c, skipped, err, sizeof err) != 0)
+        fail_msg("counting the table failed: %s", err);
+    return c;
+}
+
 /* CSV with a predicted class: multi-class accuracy by text, the positive
  * class for precision/recall; a row without label is skipped. */
 static void test_csv_predicted_class(void **state)
@@ -44,11 +55,9 @@ static void test_csv_predicted_class(void **state)
                                        "other,other,0.1\n"
                                        ",ok,0.3\n");
     dw_perf *p = layout(DW_PERF_CLASSIFICATION);
-    uint64_t *c = calloc(dw_perf_width(p), sizeof *c), skipped = 0;
     dw_perf_columns cols = {
         .label = "label", .predicted = "pred", .score = "score", .positive = "fraud"};
-    char err[256];
-    assert_int_equal(dw_perf_count_table(p, &cols, t, c, &skipped, err, sizeof err), 0);
+    uint64_t skipped = 0, *c = count_ok(p, &cols, t, &skipped);
     assert_int_equal(skipped, 1);
     dw_perf_result r;
     dw_perf_compute(p, c, 0.95, &r);
@@ -73,10 +82,9 @@ static void test_jsonl_threshold(void **state)
                                          "{\"y\": 0, \"prediction\": {\"score\": 0.1}}\n"
                                          "{\"y\": 1}\n");
     dw_perf *p = layout(DW_PERF_CLASSIFICATION);
-    uint64_t *c = calloc(dw_perf_width(p), sizeof *c), skipped = 0;
     dw_perf_columns cols = {
         .label = "y", .score = "prediction.score", .positive = "1", .threshold = 0.75};
-    assert_int_equal(dw_perf_count_table(p, &cols, t, c, &skipped, NULL, 0), 0);
+    uint64_t skipped = 0, *c = count_ok(p, &cols, t, &skipped);
     assert_int_equal(skipped, 1); /* no score: no predicted class */
     dw_perf_result r;
     dw_perf_compute(p, c, 0.95, &r);
@@ -93,9 +101,8 @@ static void test_regression_and_json_round_trip(void **state)
     (void)state;
     dw_table *t = open_text("val.csv", "actual,predicted\n10,11\n10,8\n1,NA\nx,1\n");
     dw_perf *p = layout(DW_PERF_REGRESSION);
-    uint64_t *c = calloc(dw_perf_width(p), sizeof *c), skipped = 0;
     dw_perf_columns cols = {.label = "actual", .predicted = "predicted"};
-    assert_int_equal(dw_perf_count_table(p, &cols, t, c, &skipped, NULL, 0), 0);
+    uint64_t skipped = 0, *c = count_ok(p, &cols, t, &skipped);
     assert_int_equal(skipped, 2);
     dw_perf_result r;
     dw_perf_compute(p, c, 0.95, &r);

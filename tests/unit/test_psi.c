@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "column_fixture.h"
+
 #include "driftwatch/psi.h"
 
 #include "driftwatch/error.h"
@@ -60,32 +62,11 @@ static void test_psi_counts_edge_cases(void **state)
     assert_true(v < 1e-5);
 }
 
-typedef struct numfix {
-    double edges[64];
-    uint64_t counts[64];
-    uint64_t bins[66];
-    dw_ref_column col;
-    dw_sample s;
-} numfix;
-
-static void numeric(numfix *f, size_t nbins)
-{
-    memset(f, 0, sizeof *f);
-    for (size_t i = 0; i <= nbins; i++)
-        f->edges[i] = (double)i;
-    f->col.type = DW_COL_NUMERIC;
-    f->col.nbins = nbins;
-    f->col.edges = f->edges;
-    f->col.bin_counts = f->counts;
-    f->s.ref = &f->col;
-    f->s.bins = f->bins;
-}
-
 static void test_psi_numeric_equal_mass_groups(void **state)
 {
     (void)state;
     numfix f;
-    numeric(&f, 40);
+    dwt_numeric(&f, 40, 0);
     for (size_t i = 0; i < 40; i++)
         f.counts[i] = 1;
     /* Identical shape: 0. */
@@ -117,7 +98,7 @@ static void test_psi_numeric_unequal_mass_groups(void **state)
 {
     (void)state;
     numfix f;
-    numeric(&f, 11);
+    dwt_numeric(&f, 11, 0);
     /* Bin 0 holds half the reference. Group ids floor(10 * before / 100):
      * bin0 0; bins 1,2 -> 5,5; 3,4 -> 6,6; 5,6 -> 7,7; 7,8 -> 8,8; 9,10 -> 9,9.
      * So 6 buckets: {0} {1,2} {3,4} {5,6} {7,8} {9,10}. */
@@ -137,7 +118,7 @@ static void test_psi_numeric_trailing_empty_and_constant(void **state)
 {
     (void)state;
     numfix f;
-    numeric(&f, 4);
+    dwt_numeric(&f, 4, 0);
     /* Empty reference bins at the end stay in the last bucket. Ids: bin0 0,
      * bin1 floor(10*2/4)=5; bins 2 and 3 come after all the reference mass
      * -> {0} {1,2,3}, never an empty reference bucket. */
@@ -152,7 +133,7 @@ static void test_psi_numeric_trailing_empty_and_constant(void **state)
     /* A constant column has one bucket, so PSI is 0 whatever the values
      * (KS and the out-of-range rate see the change instead). */
     numfix g;
-    numeric(&g, 1);
+    dwt_numeric(&g, 1, 0);
     g.edges[1] = 0.0;
     g.counts[0] = 100;
     uint64_t c2[3] = {7, 1, 9};
@@ -165,7 +146,7 @@ static void test_psi_empty_current(void **state)
 {
     (void)state;
     numfix f;
-    numeric(&f, 2);
+    dwt_numeric(&f, 2, 0);
     f.counts[0] = f.counts[1] = 5;
     double psi = 42.0;
     assert_int_equal(dw_psi(&f.s, &psi), DW_ERR_EMPTY);
@@ -177,21 +158,11 @@ static void test_psi_categorical(void **state)
     (void)state;
     char *cats[] = {"A", "B"};
     uint64_t rc[] = {30, 20};
-    dw_ref_column col;
-    memset(&col, 0, sizeof col);
-    col.type = DW_COL_CATEGORICAL;
-    col.ncat = 2;
-    col.categories = cats;
-    col.cat_counts = rc;
+    dw_ref_column col = dwt_categorical(cats, rc, 2, 0);
     uint64_t bins[] = {10, 10};
     const char *names[] = {"C"};
     uint64_t nc[] = {4};
-    dw_sample s = {.ref = &col,
-                   .bins = bins,
-                   .nnew = 1,
-                   .new_counts = nc,
-                   .new_names = names,
-                   .new_overflow = 1};
+    dw_sample s = dwt_unseen_sample(&col, bins, names, nc, 1, 1);
     /* A category only in the current data: one unseen bucket with reference
      * count 0. Hand value for (30, 20, 0) vs (10, 10, 5). */
     double psi;

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "column_fixture.h"
+
 #include "driftwatch/quality.h"
 
 #include <math.h>
@@ -17,11 +19,7 @@ static void test_quality_numeric(void **state)
     (void)state;
     double edges[] = {0.0, 1.0, 2.0};
     uint64_t counts[] = {45, 45};
-    dw_ref_column col;
-    memset(&col, 0, sizeof col);
-    col.type = DW_COL_NUMERIC;
-    col.nbins = 2;
-    col.edges = edges;
+    dw_ref_column col = dwt_numeric_col(edges, 2);
     col.bin_counts = counts;
     col.count = 90;
     col.missing = 10;
@@ -43,21 +41,11 @@ static void test_quality_categorical_and_empty(void **state)
     (void)state;
     char *cats[] = {"A"};
     uint64_t rc[] = {10};
-    dw_ref_column col;
-    memset(&col, 0, sizeof col);
-    col.type = DW_COL_CATEGORICAL;
-    col.ncat = 1;
-    col.categories = cats;
-    col.cat_counts = rc;
+    dw_ref_column col = dwt_categorical(cats, rc, 1, 0);
     uint64_t bins[] = {6};
     const char *names[] = {"B"};
     uint64_t nc[] = {3};
-    dw_sample s = {.ref = &col,
-                   .bins = bins,
-                   .nnew = 1,
-                   .new_counts = nc,
-                   .new_names = names,
-                   .new_overflow = 1};
+    dw_sample s = dwt_unseen_sample(&col, bins, names, nc, 1, 1);
     dw_quality q;
     dw_quality_compute(&s, &q);
     assert_int_equal(q.total, 10);

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "column_fixture.h"
+
 #include "driftwatch/error.h"
 #include "driftwatch/reference.h"
 #include "driftwatch/reference_build.h"
@@ -19,15 +21,13 @@
  * built through the public builder functions. */
 static dw_reference *sample_ref(void)
 {
-    dw_reference *r = calloc(1, sizeof *r);
+    dw_reference *r = dwt_reference_new(3);
     r->format_version = DW_REFERENCE_FORMAT_VERSION;
     r->model = strdup("fraud");
     r->model_version = NULL;
     r->created_at = strdup("2026-01-02T03:04:05Z");
     r->source = strdup("train.jsonl");
     r->rows = 10;
-    r->ncols = 3;
-    r->cols = calloc(3, sizeof *r->cols);
     double a[] = {0.1, 0.2, 0.30000000000000004, 1e-300, 7.25, -3, 2, 2, 9, 1.0 / 3};
     r->cols[0].name = strdup("features.amount");
     assert_int_equal(dw_build_numeric(&r->cols[0], a, 10, 4), 0);

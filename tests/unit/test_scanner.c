@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "driftwatch/error.h"
 #include "driftwatch/scanner.h"
 
@@ -532,9 +534,7 @@ static void test_capacity_counts_dropped(void **state)
     const char *j = "{\"a\":1,\"b\":{\"c\":2,\"d\":3},\"e\":[],\"f\":null}";
     dw_scan_field fields[3];
     dw_scanner s;
-    dw_scan_init(&s, j, strlen(j));
-    dw_scan_record rec = {.fields = fields, .cap = 3};
-    assert_int_equal(dw_scan_next(&s, &rec), 1);
+    dw_scan_record rec = dwt_scan_one(&s, j, fields, 3);
     assert_int_equal(rec.nfields, 3);
     assert_int_equal(rec.ndropped, 2);
     assert_true(dw_scan_path_eq(&fields[2], "b.d"));

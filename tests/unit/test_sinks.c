@@ -16,6 +16,7 @@
 #include "driftwatch/timestamp.h"
 
 #include "sink_int.h"
+#include "sink_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,47 +82,6 @@ static json_t *three_alert_doc(void)
     json_array_append_new(a, chi2_alert());
     json_array_append_new(a, quality_alert("firing"));
     return doc_with("fraud", a);
-}
-
-static json_t *parse_body(const dw_http_request *req)
-{
-    assert_non_null(req->body);
-    assert_int_equal(strlen(req->body), req->body_len);
-    assert_string_equal(req->content_type, "application/json");
-    json_error_t e;
-    json_t *j = json_loads(req->body, 0, &e);
-    if (!j)
-        fail_msg("body is not JSON: %s (%s)", e.text, req->body);
-    return j;
-}
-
-static const char *sget(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    if (!json_is_string(v))
-        fail_msg("\"%s\" is not a string", key);
-    return json_string_value(v);
-}
-
-static const char *header_value(const dw_http_request *req, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < req->n_headers; i++)
-        if (strncmp(req->headers[i], name, n) == 0 && req->headers[i][n] == ':')
-            return req->headers[i] + n + 2;
-    return NULL;
-}
-
-static dw_sink_spec spec_of(const char *type, const char *url, const dw_sink_kv *opts, size_t n)
-{
-    dw_sink_spec s;
-    dw_sink_spec_init(&s);
-    s.name = "test";
-    s.type = type;
-    s.url = url;
-    s.options = opts;
-    s.n_options = n;
-    return s;
 }
 
 /* ---- base64, HMAC, Standard Webhooks ----------------------------------- */
@@ -464,11 +424,8 @@ static void test_slack_defaults_to_one_message_a_second(void **state)
     (void)state;
     assert_int_equal(dw_sink_slack.default_min_interval_ms, 1000);
     assert_false(dw_sink_slack.one_alert_per_request);
-    dw_sink_spec s = spec_of("slack", "ftp://x", NULL, 0);
-    char err[256];
-    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
-    s.url = NULL;
-    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
+    static const dwt_refused refused[] = {{{{0}}, 0, "ftp://x", NULL}, {{{0}}, 0, NULL, NULL}};
+    expect_refused("slack", refused, DWT_N(refused));
 }
 
 /* ---- PagerDuty ---------------------------------------------------------- */
@@ -564,17 +521,14 @@ static void test_pagerduty_resolve_severity_source_and_default_url(void **state)
 static void test_pagerduty_validation_and_one_alert_per_request(void **state)
 {
     (void)state;
-    char err[256];
-    dw_sink_spec s = spec_of("pagerduty", "http://127.0.0.1:9/", NULL, 0);
-    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
-    assert_non_null(strstr(err, "routing_key"));
-    dw_sink_kv bad[] = {{"routing_key", "rk"}, {"severity", "fatal"}};
-    s = spec_of("pagerduty", "http://127.0.0.1:9/", bad, 2);
-    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
-    assert_non_null(strstr(err, "severity"));
+    static const dwt_refused refused[] = {
+        {{{0}}, 0, "http://127.0.0.1:9/", "routing_key"},
+        {{{"routing_key", "rk"}, {"severity", "fatal"}}, 2, "http://127.0.0.1:9/", "severity"},
+    };
+    expect_refused("pagerduty", refused, DWT_N(refused));
 
     assert_true(dw_sink_pagerduty.one_alert_per_request);
-    s.n_options = 1;
+    dw_sink_spec s = spec_of("pagerduty", "http://127.0.0.1:9/", refused[1].opts, 1);
     json_t *doc = three_alert_doc();
     dw_http_request req = {0};
     /* The notifier splits documents for this type; an unsplit one is an
@@ -588,13 +542,13 @@ static void test_pagerduty_classifies_events_api_answers(void **state)
 {
     (void)state;
     dw_sink_spec s = spec_of("pagerduty", NULL, NULL, 0);
-    assert_int_equal(dw_sink_pagerduty.classify_response(&s, 202, "", 0), DW_DELIVERY_OK);
-    assert_int_equal(dw_sink_pagerduty.classify_response(&s, 400, "", 0), DW_DELIVERY_DROP);
-    assert_int_equal(dw_sink_pagerduty.classify_response(&s, 429, "", 0), DW_DELIVERY_RETRY);
-    assert_int_equal(dw_sink_pagerduty.classify_response(&s, 500, "", 0), DW_DELIVERY_RETRY);
-    assert_int_equal(dw_sink_pagerduty.classify_response(&s, 503, "", 0), DW_DELIVERY_RETRY);
-    assert_int_equal(dw_sink_pagerduty.classify_response(&s, 0, "", 0), DW_DELIVERY_RETRY);
-    assert_int_equal(dw_sink_pagerduty.classify_response(&s, 404, "", 0), DW_DELIVERY_DROP);
+    static const dwt_answer answers[] = {
+        {202, NULL, DW_DELIVERY_OK},    {400, NULL, DW_DELIVERY_DROP},
+        {429, NULL, DW_DELIVERY_RETRY}, {500, NULL, DW_DELIVERY_RETRY},
+        {503, NULL, DW_DELIVERY_RETRY}, {0, NULL, DW_DELIVERY_RETRY},
+        {404, NULL, DW_DELIVERY_DROP},
+    };
+    expect_answers(&dw_sink_pagerduty, &s, answers, DWT_N(answers));
 }
 
 /* ---- Alertmanager ------------------------------------------------------- */
@@ -619,12 +573,11 @@ static void test_alertmanager_postable_alerts(void **state)
     json_t *a0 = json_array_get(arr, 0);
     json_t *l = json_object_get(a0, "labels");
     assert_int_equal(json_object_size(l), 6);
-    assert_string_equal(sget(l, "alertname"), "DriftDetected");
-    assert_string_equal(sget(l, "model"), "fraud");
-    assert_string_equal(sget(l, "model_version"), "v3");
-    assert_string_equal(sget(l, "column"), "features.amount");
-    assert_string_equal(sget(l, "window"), "15m");
-    assert_string_equal(sget(l, "severity"), "warning");
+    static const char *const labels[][2] = {
+        {"alertname", "DriftDetected"}, {"model", "fraud"}, {"model_version", "v3"},
+        {"column", "features.amount"},  {"window", "15m"},  {"severity", "warning"},
+    };
+    expect_strings(l, labels, DWT_N(labels));
     json_t *an = json_object_get(a0, "annotations");
     assert_string_equal(sget(an, "summary"), "Drift in fraud v3: features.amount (15m window)");
     assert_string_equal(sget(an, "description"),
@@ -726,12 +679,11 @@ static void test_alertmanager_endpoint_and_validation(void **state)
         dw_http_request_clear(&req);
     }
     json_decref(doc);
-    dw_sink_spec s = spec_of("alertmanager", NULL, NULL, 0);
-    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
-    dw_sink_kv bad = {"generator_url", "driftwatch/ui"};
-    s = spec_of("alertmanager", "http://am:9093", &bad, 1);
-    assert_int_equal(dw_sink_validate(&s, err, sizeof err), DW_ERR_INVALID);
-    assert_non_null(strstr(err, "generator_url"));
+    static const dwt_refused refused[] = {
+        {{{0}}, 0, NULL, NULL},
+        {{{"generator_url", "driftwatch/ui"}}, 1, "http://am:9093", "generator_url"},
+    };
+    expect_refused("alertmanager", refused, DWT_N(refused));
 }
 
 /* ---- every alert kind named by what it is ------------------------------ */

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "driftwatch/error.h"
 #include "driftwatch/table.h"
 
@@ -215,13 +217,11 @@ static void test_number_text_and_parsing(void **state)
     assert_int_equal(dw_parse_number("-", 1, &v), DW_ERR_PARSE);
     assert_int_equal(dw_parse_number("12abc", 2, &v), 0); /* only len bytes count */
     assert_true(v == 12.0);
-    assert_true(dw_text_is_missing("", 0));
-    assert_true(dw_text_is_missing("NA", 2));
-    assert_true(dw_text_is_missing("NaN", 3));
-    assert_true(dw_text_is_missing("nan", 3));
-    assert_true(dw_text_is_missing("null", 4));
-    assert_false(dw_text_is_missing("NULL", 4));
-    assert_false(dw_text_is_missing("na", 2));
+    static const dwt_text_case missing[] = {
+        {"", 0, true},     {"NA", 2, true},    {"NaN", 3, true}, {"nan", 3, true},
+        {"null", 4, true}, {"NULL", 4, false}, {"na", 2, false},
+    };
+    DWT_EXPECT_MISSING(dw_text_is_missing, missing);
     dw_cell miss = {0};
     size_t len;
     assert_null(dw_cell_text(&miss, buf, &len));

@@ -17,6 +17,9 @@
 
 #include "sink_int.h"
 
+#define DWT_SPEC_NAME "rt"
+#include "sink_fixture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,47 +56,6 @@ static json_t *drift_doc(void)
                      "fraud/v3/x", "model", "fraud", "model_version", "v3", "alerts");
 }
 
-static dw_sink_spec spec_of(const char *type, const char *url, const dw_sink_kv *opts, size_t n)
-{
-    dw_sink_spec s;
-    dw_sink_spec_init(&s);
-    s.name = "rt";
-    s.type = type;
-    s.url = url;
-    s.options = opts;
-    s.n_options = n;
-    return s;
-}
-
-static json_t *parse_body(const dw_http_request *req)
-{
-    assert_non_null(req->body);
-    assert_int_equal(strlen(req->body), req->body_len);
-    assert_string_equal(req->content_type, "application/json");
-    json_error_t e;
-    json_t *j = json_loads(req->body, 0, &e);
-    if (!j)
-        fail_msg("body is not JSON: %s (%s)", e.text, req->body);
-    return j;
-}
-
-static const char *header_value(const dw_http_request *req, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < req->n_headers; i++)
-        if (strncmp(req->headers[i], name, n) == 0 && req->headers[i][n] == ':')
-            return req->headers[i] + n + 2;
-    return NULL;
-}
-
-static const char *sget(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    if (!json_is_string(v))
-        fail_msg("\"%s\" is not a string", key);
-    return json_string_value(v);
-}
-
 /* The evidence (docs/alerts.md, "Retraining triggers"): exactly these nine
  * keys, with these types and values from retrain_doc(). */
 static void check_evidence(json_t *ev, bool version_as_empty_string)
@@ -110,17 +72,19 @@ static void check_evidence(json_t *ev, bool version_as_empty_string)
         assert_string_equal(sget(ev, "model_version"), "v3");
     json_t *ref = json_object_get(ev, "reference");
     assert_int_equal(json_object_size(ref), 3);
-    assert_string_equal(sget(ref, "path"), "reference_stats/fraud.json");
-    assert_string_equal(sget(ref, "checksum"), "sha256:0a1b");
+    static const char *const ref_strings[][2] = {{"path", "reference_stats/fraud.json"},
+                                                 {"checksum", "sha256:0a1b"}};
+    expect_strings(ref, ref_strings, DWT_N(ref_strings));
     assert_true(json_is_integer(json_object_get(ref, "rows")));
     assert_int_equal(json_integer_value(json_object_get(ref, "rows")), 100000);
     json_t *w = json_object_get(ev, "window");
     assert_int_equal(json_object_size(w), 3);
-    assert_string_equal(sget(w, "name"), "1h");
-    assert_string_equal(sget(w, "start"), "2026-11-25T12:18:00.000Z");
-    assert_string_equal(sget(w, "end"), "2026-11-25T13:18:00.000Z");
-    assert_string_equal(sget(ev, "drift_since"), "2026-11-25T13:03:00.000Z");
-    assert_string_equal(sget(ev, "triggered_at"), "2026-11-25T13:18:00.000Z");
+    static const char *const w_strings[][2] = {
+        {"name", "1h"}, {"start", "2026-11-25T12:18:00.000Z"}, {"end", "2026-11-25T13:18:00.000Z"}};
+    expect_strings(w, w_strings, DWT_N(w_strings));
+    static const char *const times[][2] = {{"drift_since", "2026-11-25T13:03:00.000Z"},
+                                           {"triggered_at", "2026-11-25T13:18:00.000Z"}};
+    expect_strings(ev, times, DWT_N(times));
     json_t *cols = json_object_get(ev, "columns");
     assert_true(json_is_array(cols));
     assert_int_equal(json_array_size(cols), 2);
@@ -208,36 +172,28 @@ static void test_airflow_same_episode_same_run_and_409_is_delivered(void **state
     json_decref(bb);
     dw_http_request_clear(&a);
     dw_http_request_clear(&b);
-    const dw_sink_ops *ops = &dw_target_airflow;
-    assert_int_equal(ops->classify_response(&sp, 200, "", 0), DW_DELIVERY_OK);
-    assert_int_equal(ops->classify_response(&sp, 409, "{\"title\":\"Conflict\"}", 20),
-                     DW_DELIVERY_OK);
-    assert_int_equal(ops->classify_response(&sp, 400, "", 0), DW_DELIVERY_DROP);
-    assert_int_equal(ops->classify_response(&sp, 404, "", 0), DW_DELIVERY_DROP);
-    assert_int_equal(ops->classify_response(&sp, 503, "", 0), DW_DELIVERY_RETRY);
-    assert_int_equal(ops->classify_response(&sp, 0, "", 0), DW_DELIVERY_RETRY);
+    static const dwt_answer answers[] = {
+        {200, NULL, DW_DELIVERY_OK},    {409, "{\"title\":\"Conflict\"}", DW_DELIVERY_OK},
+        {400, NULL, DW_DELIVERY_DROP},  {404, NULL, DW_DELIVERY_DROP},
+        {503, NULL, DW_DELIVERY_RETRY}, {0, NULL, DW_DELIVERY_RETRY},
+    };
+    expect_answers(&dw_target_airflow, &sp, answers, DWT_N(answers));
 }
 
 static void test_airflow_validation(void **state)
 {
     (void)state;
-    char err[256];
-    dw_sink_spec sp = spec_of("airflow", "http://a", NULL, 0);
-    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
-    assert_non_null(strstr(err, "dag_id"));
-    dw_sink_kv bad_api[] = {{"dag_id", "d"}, {"api", "v3"}};
-    sp = spec_of("airflow", "http://a", bad_api, 2);
-    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
-    assert_non_null(strstr(err, "v1 or v2"));
-    dw_sink_kv half[] = {{"dag_id", "d"}, {"username", "u"}};
-    sp = spec_of("airflow", "http://a", half, 2);
-    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
-    dw_sink_kv both[] = {{"dag_id", "d"}, {"username", "u"}, {"password", "p"}, {"token", "t"}};
-    sp = spec_of("airflow", "http://a", both, 4);
-    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
-    dw_sink_kv ok[] = {{"dag_id", "d"}};
-    sp = spec_of("airflow", "ftp://a", ok, 1);
-    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
+    static const dwt_refused refused[] = {
+        {{{0}}, 0, "http://a", "dag_id"},
+        {{{"dag_id", "d"}, {"api", "v3"}}, 2, "http://a", "v1 or v2"},
+        {{{"dag_id", "d"}, {"username", "u"}}, 2, "http://a", NULL},
+        {{{"dag_id", "d"}, {"username", "u"}, {"password", "p"}, {"token", "t"}},
+         4,
+         "http://a",
+         NULL},
+        {{{"dag_id", "d"}}, 1, "ftp://a", NULL},
+    };
+    expect_refused("airflow", refused, DWT_N(refused));
 }
 
 /* ---- Argo -------------------------------------------------------------- */
@@ -271,10 +227,8 @@ static void test_argo_namespace_discriminator_and_token(void **state)
     assert_string_equal(header_value(&req, "Authorization"), "Bearer v2:abc");
     json_decref(b);
     dw_http_request_clear(&req);
-    char err[256];
-    sp = spec_of("argo", "http://a", NULL, 0);
-    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
-    assert_non_null(strstr(err, "workflow_template"));
+    static const dwt_refused refused[] = {{{{0}}, 0, "http://a", "workflow_template"}};
+    expect_refused("argo", refused, DWT_N(refused));
 }
 
 /* ---- Kubeflow ---------------------------------------------------------- */
@@ -324,10 +278,8 @@ static void test_kubeflow_optional_ids_left_out(void **state)
     check_evidence(json_object_get(json_object_get(b, "runtime_config"), "parameters"), true);
     json_decref(b);
     dw_http_request_clear(&req);
-    char err[256];
-    sp = spec_of("kubeflow", "http://kfp", NULL, 0);
-    assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
-    assert_non_null(strstr(err, "pipeline_id"));
+    static const dwt_refused refused[] = {{{{0}}, 0, "http://kfp", "pipeline_id"}};
+    expect_refused("kubeflow", refused, DWT_N(refused));
 }
 
 /* ---- GitHub ------------------------------------------------------------ */
@@ -374,26 +326,26 @@ static void test_github_loopback_url_and_answers(void **state)
     json_decref(b);
     dw_http_request_clear(&req);
 
-    const dw_sink_ops *ops = &dw_target_github;
-    assert_int_equal(ops->classify_response(&sp, 204, "", 0), DW_DELIVERY_OK);
-    const char *rl = "{\"message\":\"You have exceeded a secondary rate limit.\"}";
-    assert_int_equal(ops->classify_response(&sp, 403, rl, strlen(rl)), DW_DELIVERY_RETRY);
-    const char *perm = "{\"message\":\"Resource not accessible by integration\"}";
-    assert_int_equal(ops->classify_response(&sp, 403, perm, strlen(perm)), DW_DELIVERY_DROP);
-    assert_int_equal(ops->classify_response(&sp, 422, "", 0), DW_DELIVERY_DROP);
-    assert_int_equal(ops->classify_response(&sp, 429, "", 0), DW_DELIVERY_RETRY);
+    static const dwt_answer answers[] = {
+        {204, NULL, DW_DELIVERY_OK},
+        {403, "{\"message\":\"You have exceeded a secondary rate limit.\"}", DW_DELIVERY_RETRY},
+        {403, "{\"message\":\"Resource not accessible by integration\"}", DW_DELIVERY_DROP},
+        {422, NULL, DW_DELIVERY_DROP},
+        {429, NULL, DW_DELIVERY_RETRY},
+    };
+    expect_answers(&dw_target_github, &sp, answers, DWT_N(answers));
 
-    char err[256];
-    static const char *const bad[] = {"acme", "acme/", "/models", "a/b/c", ""};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        dw_sink_kv r = {"repository", bad[i]};
-        sp = spec_of("github", NULL, &r, 1);
-        assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
-    }
+    static const dwt_refused refused[] = {
+        {{{"repository", "acme"}}, 1, NULL, NULL},    {{{"repository", "acme/"}}, 1, NULL, NULL},
+        {{{"repository", "/models"}}, 1, NULL, NULL}, {{{"repository", "a/b/c"}}, 1, NULL, NULL},
+        {{{"repository", ""}}, 1, NULL, NULL},
+    };
+    expect_refused("github", refused, DWT_N(refused));
     char longtype[128];
     memset(longtype, 'x', 101);
     longtype[101] = '\0';
     dw_sink_kv lt[] = {{"repository", "a/b"}, {"event_type", longtype}};
+    char err[256];
     sp = spec_of("github", NULL, lt, 2);
     assert_int_equal(dw_sink_validate(&sp, err, sizeof err), DW_ERR_INVALID);
 }

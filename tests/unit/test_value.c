@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "column_fixture.h"
+#include "test_util.h"
+
 #include "driftwatch/reference.h"
 #include "driftwatch/reference_build.h"
 #include "driftwatch/value.h"
@@ -21,13 +24,10 @@ typedef struct cols {
 
 static int setup(void **state)
 {
-    dw_reference *ref = calloc(1, sizeof *ref);
-    ref->ncols = 2;
-    ref->cols = calloc(2, sizeof *ref->cols);
+    dw_reference *ref = dwt_reference_new(2);
 
     dw_ref_column *num = &ref->cols[0];
-    num->name = strdup("features.x");
-    num->type = DW_COL_NUMERIC;
+    num->name = strdup("features.x"); /* the builders set the type */
     double v[10];
     for (int i = 0; i < 10; i++)
         v[i] = 10 - i; /* unsorted on purpose: the builder sorts */
@@ -35,7 +35,6 @@ static int setup(void **state)
 
     dw_ref_column *cat = &ref->cols[1];
     cat->name = strdup("features.c");
-    cat->type = DW_COL_CATEGORICAL;
     static const char *const values[] = {"DE", "FR", "true", "5", "0.1"};
     static const uint64_t counts[] = {50, 30, 10, 5, 5};
     assert_int_equal(dw_build_categorical(cat, values, counts, 5, 0, 100), 0);
@@ -69,33 +68,34 @@ static dw_value boolean(bool b)
     return (dw_value){.kind = DW_VAL_BOOL, .b = b};
 }
 
-/* Classifies v; *index is set to -99 first so an untouched index shows. */
-static dw_value_class classify(const dw_ref_column *col, dw_value v, long *index, const char **text,
-                               size_t *len, char *scratch)
+/* One dw_value_classify() call: what it wrote. idx is -99 before the
+ * call, so an untouched index shows. */
+typedef struct seen {
+    long idx;
+    const char *text;
+    size_t len;
+    char scratch[DW_VALUE_SCRATCH];
+} seen;
+
+static dw_value_class see(seen *o, const dw_ref_column *col, dw_value v)
 {
-    *index = -99;
-    *text = NULL;
-    *len = 0;
-    return dw_value_classify(col, &v, index, text, len, scratch);
+    o->idx = -99;
+    o->text = NULL;
+    o->len = 0;
+    return dw_value_classify(col, &v, &o->idx, &o->text, &o->len, o->scratch);
 }
 
 static void assert_bin(const dw_ref_column *col, dw_value v, long want)
 {
-    long idx;
-    const char *text;
-    size_t len;
-    char scratch[DW_VALUE_SCRATCH];
-    assert_int_equal(classify(col, v, &idx, &text, &len, scratch), DW_CLASS_BIN);
-    assert_int_equal(idx, want);
+    seen o;
+    assert_int_equal(see(&o, col, v), DW_CLASS_BIN);
+    assert_int_equal(o.idx, want);
 }
 
 static void assert_class(const dw_ref_column *col, dw_value v, dw_value_class want)
 {
-    long idx;
-    const char *text;
-    size_t len;
-    char scratch[DW_VALUE_SCRATCH];
-    assert_int_equal(classify(col, v, &idx, &text, &len, scratch), want);
+    seen o;
+    assert_int_equal(see(&o, col, v), want);
 }
 
 static void test_the_hand_built_numeric_column(void **state)
@@ -158,18 +158,21 @@ static void test_missing_forms(void **state)
 static void test_text_is_missing_list(void **state)
 {
     (void)state;
-    assert_true(dw_value_text_is_missing("", 0));
-    assert_true(dw_value_text_is_missing("NA", 2));
-    assert_true(dw_value_text_is_missing("NaN", 3));
-    assert_true(dw_value_text_is_missing("nan", 3));
-    assert_true(dw_value_text_is_missing("null", 4));
-    /* Only those: a prefix, other spellings and real values are not. */
-    assert_false(dw_value_text_is_missing("N", 1));
-    assert_false(dw_value_text_is_missing("nulls", 5));
-    assert_false(dw_value_text_is_missing("0", 1));
-    assert_false(dw_value_text_is_missing(" ", 1));
-    /* The length decides, not a NUL: "NA" inside a longer buffer. */
-    assert_true(dw_value_text_is_missing("NAxyz", 2));
+    static const dwt_text_case cases[] = {
+        {"", 0, true},
+        {"NA", 2, true},
+        {"NaN", 3, true},
+        {"nan", 3, true},
+        {"null", 4, true},
+        /* Only those: a prefix, other spellings and real values are not. */
+        {"N", 1, false},
+        {"nulls", 5, false},
+        {"0", 1, false},
+        {" ", 1, false},
+        /* The length decides, not a NUL: "NA" inside a longer buffer. */
+        {"NAxyz", 2, true},
+    };
+    DWT_EXPECT_MISSING(dw_value_text_is_missing, cases);
 }
 
 static void test_objects_arrays_and_bools_in_numeric_columns(void **state)
@@ -184,60 +187,52 @@ static void test_objects_arrays_and_bools_in_numeric_columns(void **state)
 static void test_listed_categories(void **state)
 {
     const dw_ref_column *c = &((cols *)*state)->ref->cols[1];
-    long idx;
-    const char *text;
-    size_t len;
-    char scratch[DW_VALUE_SCRATCH];
+    seen o;
     static const char *const names[] = {"DE", "FR", "true", "5", "0.1"};
     for (long i = 0; i < 5; i++) {
-        assert_int_equal(classify(c, str(names[i]), &idx, &text, &len, scratch), DW_CLASS_CATEGORY);
-        assert_string_equal(c->categories[idx], names[i]);
+        assert_int_equal(see(&o, c, str(names[i])), DW_CLASS_CATEGORY);
+        assert_string_equal(c->categories[o.idx], names[i]);
     }
     /* The string's length counts, not a terminating NUL. */
     dw_value v = {.kind = DW_VAL_STRING, .str = "DEU", .len = 2};
-    assert_int_equal(dw_value_classify(c, &v, &idx, &text, &len, scratch), DW_CLASS_CATEGORY);
-    assert_string_equal(c->categories[idx], "DE");
+    assert_int_equal(dw_value_classify(c, &v, &o.idx, &o.text, &o.len, o.scratch),
+                     DW_CLASS_CATEGORY);
+    assert_string_equal(c->categories[o.idx], "DE");
 }
 
 static void test_bools_are_categories_by_their_text(void **state)
 {
     const dw_ref_column *c = &((cols *)*state)->ref->cols[1];
-    long idx;
-    const char *text;
-    size_t len;
-    char scratch[DW_VALUE_SCRATCH];
-    assert_int_equal(classify(c, boolean(true), &idx, &text, &len, scratch), DW_CLASS_CATEGORY);
-    assert_string_equal(c->categories[idx], "true");
+    seen o;
+    assert_int_equal(see(&o, c, boolean(true)), DW_CLASS_CATEGORY);
+    assert_string_equal(c->categories[o.idx], "true");
     /* "false" is not listed: unseen, and named. */
-    assert_int_equal(classify(c, boolean(false), &idx, &text, &len, scratch), DW_CLASS_UNSEEN);
-    assert_int_equal(len, 5);
-    assert_memory_equal(text, "false", 5);
+    assert_int_equal(see(&o, c, boolean(false)), DW_CLASS_UNSEEN);
+    assert_int_equal(o.len, 5);
+    assert_memory_equal(o.text, "false", 5);
 }
 
 static void test_numbers_in_categorical_columns_use_their_shortest_text(void **state)
 {
     const dw_ref_column *c = &((cols *)*state)->ref->cols[1];
-    long idx;
-    const char *text;
-    size_t len;
-    char scratch[DW_VALUE_SCRATCH];
+    seen o;
     /* 5 and 5.0 are the same category "5"; 0.1 reads back as "0.1". */
-    assert_int_equal(classify(c, num(5), &idx, &text, &len, scratch), DW_CLASS_CATEGORY);
-    assert_string_equal(c->categories[idx], "5");
-    assert_int_equal(classify(c, num(5.0), &idx, &text, &len, scratch), DW_CLASS_CATEGORY);
-    assert_string_equal(c->categories[idx], "5");
-    assert_int_equal(classify(c, num(0.1), &idx, &text, &len, scratch), DW_CLASS_CATEGORY);
-    assert_string_equal(c->categories[idx], "0.1");
+    assert_int_equal(see(&o, c, num(5)), DW_CLASS_CATEGORY);
+    assert_string_equal(c->categories[o.idx], "5");
+    assert_int_equal(see(&o, c, num(5.0)), DW_CLASS_CATEGORY);
+    assert_string_equal(c->categories[o.idx], "5");
+    assert_int_equal(see(&o, c, num(0.1)), DW_CLASS_CATEGORY);
+    assert_string_equal(c->categories[o.idx], "0.1");
     /* Unlisted numbers are unseen, named by their text in scratch. */
-    assert_int_equal(classify(c, num(5.5), &idx, &text, &len, scratch), DW_CLASS_UNSEEN);
-    assert_ptr_equal(text, scratch);
-    assert_int_equal(len, 3);
-    assert_memory_equal(text, "5.5", 3);
-    assert_int_equal(classify(c, num(-1e300), &idx, &text, &len, scratch), DW_CLASS_UNSEEN);
-    assert_true(len < DW_VALUE_SCRATCH);
-    assert_memory_equal(text, "-1e+300", len);
+    assert_int_equal(see(&o, c, num(5.5)), DW_CLASS_UNSEEN);
+    assert_ptr_equal(o.text, o.scratch);
+    assert_int_equal(o.len, 3);
+    assert_memory_equal(o.text, "5.5", 3);
+    assert_int_equal(see(&o, c, num(-1e300)), DW_CLASS_UNSEEN);
+    assert_true(o.len < DW_VALUE_SCRATCH);
+    assert_memory_equal(o.text, "-1e+300", o.len);
     /* Not finite: no category can name it. */
-    assert_int_equal(classify(c, num(INFINITY), &idx, &text, &len, scratch), DW_CLASS_TYPE_ERROR);
+    assert_int_equal(see(&o, c, num(INFINITY)), DW_CLASS_TYPE_ERROR);
 }
 
 static void test_nan_is_missing_in_categorical_columns_too(void **state)
@@ -250,17 +245,14 @@ static void test_nan_is_missing_in_categorical_columns_too(void **state)
 static void test_unseen_strings_point_into_the_value(void **state)
 {
     const dw_ref_column *c = &((cols *)*state)->ref->cols[1];
-    long idx;
-    const char *text;
-    size_t len;
-    char scratch[DW_VALUE_SCRATCH];
+    seen o;
     const char *s = "BR and more";
     dw_value v = {.kind = DW_VAL_STRING, .str = s, .len = 2};
-    idx = -99;
-    assert_int_equal(dw_value_classify(c, &v, &idx, &text, &len, scratch), DW_CLASS_UNSEEN);
-    assert_ptr_equal(text, s);
-    assert_int_equal(len, 2);
-    assert_int_equal(idx, -99); /* not a listed category: index untouched */
+    o.idx = -99;
+    assert_int_equal(dw_value_classify(c, &v, &o.idx, &o.text, &o.len, o.scratch), DW_CLASS_UNSEEN);
+    assert_ptr_equal(o.text, s);
+    assert_int_equal(o.len, 2);
+    assert_int_equal(o.idx, -99); /* not a listed category: index untouched */
     /* Case matters: "de" is not "DE". */
     assert_class(c, str("de"), DW_CLASS_UNSEEN);
 }
