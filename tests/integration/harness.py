@@ -106,6 +106,10 @@ driftwatch
         group_id; fast: the short poll, commit and group session settings
         a test against mock-kafka wants; kafka_extra: more lines of the
         kafka: section ("  dead_letter_topic: dead\n").
+    webhook_tail(url, state_dir) -> YAML text: time: (idle_timeout 0s),
+        sinks: (one webhook "hook" posting to url), http: (off) and
+        state_dir: sections, the end of a configuration a test receives
+        the alerts of.
     scraped(text, name, **labels) -> float or None
         One sample of /metrics text, found by its exact series name (no
         parser needed).
@@ -172,7 +176,8 @@ __all__ = [
     "remaining", "check", "run_cases", "workdir", "args", "report", "Checks", "wait_for",
     "spawn", "stop", "stderr_tail", "log_msgs", "counters", "free_port", "run", "mock_kafka",
     "produce", "consume", "KafkaTopic", "build_reference", "validate", "check_json",
-    "config_head", "scraped", "iso", "ms_of", "Receiver", "http", "metrics", "metric", "status",
+    "config_head", "webhook_tail", "scraped", "iso", "ms_of", "Receiver", "http", "metrics",
+    "metric", "status",
     "native_doc", "DriverTest", "unittest_main",
 ]
 
@@ -723,6 +728,13 @@ def config_head(models, windows=("15m",), brokers="127.0.0.1:9", topic="unused",
         length, slide = (w, "1m") if isinstance(w, str) else w
         text += "  - {name: %s, length: %s, slide: %s}\n" % (length, length, slide)
     return text
+
+
+def webhook_tail(url, state_dir):
+    """time:, sinks: (one webhook "hook" to url), http: (off) and state_dir:
+    sections: the end of a configuration whose alerts a test receives."""
+    return ("time: {idle_timeout: 0s}\nsinks:\n  - name: hook\n    type: webhook\n"
+            '    url: "%s"\nhttp: {enabled: false}\nstate_dir: %s\n' % (url, state_dir))
 
 
 def scraped(text, name, **labels):

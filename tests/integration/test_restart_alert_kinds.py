@@ -97,14 +97,7 @@ models:
 labels: {{topics: [labels], max_delay: 2m}}
 windows:
   - {{name: 10m, length: 10m, slide: 1m}}
-time: {{idle_timeout: 0s}}
-sinks:
-  - name: hook
-    type: webhook
-    url: "{rcv.url}"
-http: {{enabled: false}}
-state_dir: {tmp}
-""")
+""" + h.webhook_tail(rcv.url, tmp))
         h.validate(exe, cfg)
         runs = []
 

@@ -44,14 +44,7 @@ def main(exe):
         with open(cfg, "w") as f:
             f.write(h.config_head([("m", tmp + "/ref.json")], ["10m"], boot, "logs", "restart",
                                   fast=True))
-            f.write(f"""time: {{idle_timeout: 0s}}
-sinks:
-  - name: hook
-    type: webhook
-    url: "{rcv.url}"
-http: {{enabled: false}}
-state_dir: {tmp}
-""")
+            f.write(h.webhook_tail(rcv.url, tmp))
 
         runs = []
 
