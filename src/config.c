@@ -197,8 +197,7 @@ static int get_thresholds(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, 
     return 0;
 }
 
-int dw_cfg_thresholds_block(dw_yaml_ctx *c, yaml_node_t *map, const char *parent,
-                            dw_thresholds *t)
+int dw_cfg_thresholds_block(dw_yaml_ctx *c, yaml_node_t *map, const char *parent, dw_thresholds *t)
 {
     th_override ov;
     return get_thresholds(c, map, parent, t, &ov);
@@ -330,8 +329,8 @@ static int parse_column(dw_yaml_ctx *c, dw_model_config *m, yaml_node_t *kn, yam
 
 static int parse_model(dw_yaml_ctx *c, yaml_node_t *v, const char *path, dw_model_config *m)
 {
-    static const char *const keys[] = {"name",    "version", "reference",  "thresholds",
-                                       "columns", "compare", "latency", "performance"};
+    static const char *const keys[] = {"name",    "version", "reference", "thresholds",
+                                       "columns", "compare", "latency",   "performance"};
     m->line = dw_yaml_line_of(v);
     m->thresholds = c->cfg->thresholds;
     int rc;

@@ -52,7 +52,7 @@ struct dw_consumer {
     int64_t (*start_offset)(void *ctx, const char *topic, int32_t partition);
     /* Kafka health (dw_consumer_health): written on the polling thread
      * only, from librdkafka's statistics and the messages received. */
-    int brokers_up;          /* -1 until the first statistics */
+    int brokers_up; /* -1 until the first statistics */
     int brokers_known;
     int64_t last_message_ms; /* wall time; 0 none yet */
     uint64_t rewinds[DW_REWIND_OUTCOME_MAX];

@@ -48,9 +48,9 @@ struct dw_canary {
     bool lat_on;
     dw_sketch_layout lay;
     size_t lat_width;
-    size_t ncmp;          /* compared columns */
-    size_t *cmp_cols;     /* their indices in the reference */
-    dw_thresholds *th;    /* ncmp (eval_alpha set per evaluation) */
+    size_t ncmp;       /* compared columns */
+    size_t *cmp_cols;  /* their indices in the reference */
+    dw_thresholds *th; /* ncmp (eval_alpha set per evaluation) */
     size_t nwin;
     cmp_result *cmp[DW_ENGINE_MAX_VERSIONS + 1]; /* per state: nwin, or NULL */
     lat_result *lat[DW_ENGINE_MAX_VERSIONS + 1]; /* per state: nwin, or NULL */
@@ -172,8 +172,8 @@ void dw_eng_canary_adopt(struct dw_canary *c, struct dw_canary *old)
     }
 }
 
-void dw_eng_canary_record(dw_engine *e, model_entry *me, dw_model *m,
-                          const dw_scan_record *rec, size_t *slots, size_t *n)
+void dw_eng_canary_record(dw_engine *e, model_entry *me, dw_model *m, const dw_scan_record *rec,
+                          size_t *slots, size_t *n)
 {
     struct dw_canary *c = me->canary;
     if (!c->lat_on)
@@ -275,8 +275,8 @@ static json_t *alert_common(const dw_alert *a, dw_alert_event ev, const char *ki
     json_object_set_new(o, "window_end", dw_json_time(end));
     json_object_set_new(o, "dedup_key", json_string(key));
     json_object_set_new(o, "starts_at", dw_json_time(a->started_ms));
-    json_object_set_new(o, "ends_at", ev == DW_ALERT_RESOLVED ? dw_json_time(a->ended_ms)
-                                                              : json_null());
+    json_object_set_new(o, "ends_at",
+                        ev == DW_ALERT_RESOLVED ? dw_json_time(a->ended_ms) : json_null());
     return o;
 }
 
@@ -318,11 +318,10 @@ static void latency_window(dw_engine *e, model_entry *me, size_t v, size_t wi, i
                                  dw_window_start(win), end_ms, key);
         json_object_set_new(o, "severity", json_string(slo->critical ? "critical" : "warning"));
         json_object_set_new(o, "samples", json_integer((json_int_t)r->samples));
-        json_object_set_new(
-            o, "latency",
-            json_pack("{s:s,s:f,s:o,s:f,s:s,s:f}", "slo", slo->name, "quantile", slo->quantile,
-                      "value", dw_json_number(val), "max", slo->max, "unit", l->unit,
-                      "relative_error", l->alpha));
+        json_object_set_new(o, "latency",
+                            json_pack("{s:s,s:f,s:o,s:f,s:s,s:f}", "slo", slo->name, "quantile",
+                                      slo->quantile, "value", dw_json_number(val), "max", slo->max,
+                                      "unit", l->unit, "relative_error", l->alpha));
         add_alert(e, me, v, end_ms, o);
     }
 }
@@ -351,13 +350,15 @@ static void compare_window(dw_engine *e, model_entry *me, size_t b, size_t v, si
     snprintf(r->baseline, sizeof r->baseline, "%s", bname ? bname : "");
     bool full = dw_window_filled(win) >= (size_t)(dw_window_length(win) / slide);
     const dw_alerts_config *ac = &e->cfg->alerts;
-    dw_alert_rule rule = {.for_count = cc->for_evaluations, .keep_firing_ms = ac->keep_firing_for_ms};
+    dw_alert_rule rule = {.for_count = cc->for_evaluations,
+                          .keep_firing_ms = ac->keep_firing_for_ms};
     for (size_t k = 0; k < c->ncmp; k++) {
         dw_column_result *cr = &r->cols[k].r;
         /* Hysteresis as for drift alerts (model.c): clear once the
          * difference is no longer significant or fell below the clear
          * levels; a thin window clears only once it is full. */
-        bool effect_high = cr->psi >= ac->clear_psi || (cr->has_ks && cr->ks.statistic >= ac->clear_ks);
+        bool effect_high =
+            cr->psi >= ac->clear_psi || (cr->has_ks && cr->ks.statistic >= ac->clear_ks);
         bool clear = !cr->enough_samples ? full : (!cr->significant || !effect_high);
         dw_alert_event ev = dw_alert_step(&r->alerts[k], cr->drift, clear, &rule, end_ms);
         if (ev == DW_ALERT_NONE)
@@ -366,17 +367,15 @@ static void compare_window(dw_engine *e, model_entry *me, size_t b, size_t v, si
         char key[17];
         dw_alert_dedup_key(me->cfg->name, vname, col, dw_model_window_name(mv, wi), "divergence",
                            key);
-        json_t *o = alert_common(&r->alerts[k], ev, "divergence", col,
-                                 dw_model_window_name(mv, wi), r->start_ms, end_ms, key);
-        json_object_set_new(o, "column_type", json_string(cr->type == DW_COL_NUMERIC
-                                                              ? "numeric"
-                                                              : "categorical"));
+        json_t *o = alert_common(&r->alerts[k], ev, "divergence", col, dw_model_window_name(mv, wi),
+                                 r->start_ms, end_ms, key);
+        json_object_set_new(o, "column_type",
+                            json_string(cr->type == DW_COL_NUMERIC ? "numeric" : "categorical"));
         json_object_set_new(o, "severity", json_string("warning"));
         json_object_set_new(o, "samples", json_integer((json_int_t)r->cols[k].n_candidate));
         json_object_set_new(o, "baseline", bname ? json_string(bname) : json_null());
         json_object_set_new(o, "candidate", vname ? json_string(vname) : json_null());
-        json_object_set_new(o, "baseline_samples",
-                            json_integer((json_int_t)r->cols[k].n_baseline));
+        json_object_set_new(o, "baseline_samples", json_integer((json_int_t)r->cols[k].n_baseline));
         json_object_set_new(o, "tests", dw_status_tests_json(cr));
         add_alert(e, me, v, end_ms, o);
     }
@@ -512,8 +511,8 @@ void dw_eng_canary_drop(dw_engine *e, model_entry *me, size_t v, int64_t at)
                 continue;
             const char *col = me->ref->cols[c->cmp_cols[k]].name;
             char key[17];
-            dw_alert_dedup_key(me->cfg->name, dw_model_version(m), col,
-                               dw_model_window_name(m, wi), "divergence", key);
+            dw_alert_dedup_key(me->cfg->name, dw_model_version(m), col, dw_model_window_name(m, wi),
+                               "divergence", key);
             r->alerts[k].ended_ms = at;
             json_t *o = alert_common(&r->alerts[k], DW_ALERT_RESOLVED, "divergence", col,
                                      dw_model_window_name(m, wi), r->start_ms, r->end_ms, key);

@@ -75,7 +75,7 @@ struct dw_eng_perf {
     dw_engine *e;
     bool force_label;
     int col_depth[DW_CONFIG_MAX_LIST]; /* names in each records.columns path */
-    bool complete; /* dw_engine_labels_complete(): no input after this */
+    bool complete;                     /* dw_engine_labels_complete(): no input after this */
     uint64_t no_key_predictions, no_key_labels, bad_labels, dropped;
 };
 

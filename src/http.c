@@ -52,14 +52,14 @@ struct dw_http {
     pthread_mutex_t lock;  /* guards what follows */
     dw_notifier *notifier; /* swapped by a reload (dw_http_set_notifier) */
     char *not_ready_reason;
-    dw_partition_lag *lag; /* DW_HTTP_MAX_PARTITIONS entries */
+    dw_partition_lag *lag;      /* DW_HTTP_MAX_PARTITIONS entries */
     dw_partition_lag *lag_next; /* the publisher's scratch, filled outside the lock */
     size_t nlag;
     bool have_consumer; /* dw_http_publish_lag() was called at least once */
     dw_dead_letter_stats dead_letter;
     bool have_dead_letter; /* dw_http_publish_dead_letter() was called */
     dw_metrics_state state;
-    bool have_state; /* dw_http_publish_state() was called */
+    bool have_state;       /* dw_http_publish_state() was called */
     dw_kafka_health kafka; /* with have_consumer */
     dw_metrics_reload reload;
 
@@ -283,24 +283,24 @@ json_t *dw_http_status(dw_http *h)
         char last[40] = "";
         if (kh.last_message_ms > 0)
             dw_ts_format(kh.last_message_ms, last, sizeof last);
-        json_object_set_new(doc, "kafka",
-                            json_pack("{s:o,s:i,s:o}", "brokers_up",
-                                      kh.brokers_up >= 0 ? json_integer(kh.brokers_up)
-                                                         : json_null(),
-                                      "brokers_known", kh.brokers_known, "last_message",
-                                      *last ? json_string(last) : json_null()));
+        json_object_set_new(
+            doc, "kafka",
+            json_pack("{s:o,s:i,s:o}", "brokers_up",
+                      kh.brokers_up >= 0 ? json_integer(kh.brokers_up) : json_null(),
+                      "brokers_known", kh.brokers_known, "last_message",
+                      *last ? json_string(last) : json_null()));
     } else {
         json_object_set_new(doc, "kafka", json_null());
     }
     if (have_state)
-        json_object_set_new(
-            doc, "state",
-            json_pack("{s:b,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "leader", ms.leader, "lag",
-                      (json_int_t)ms.lag, "queued", (json_int_t)ms.queued, "deltas_written",
-                      jcount(st.deltas_out), "deltas_merged", jcount(st.deltas_in),
-                      "records_merged", jcount(st.delta_records_in), "duplicates",
-                      jcount(st.delta_duplicates), "late", jcount(st.delta_late),
-                      "documents_held", jcount(ms.held)));
+        json_object_set_new(doc, "state",
+                            json_pack("{s:b,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "leader", ms.leader,
+                                      "lag", (json_int_t)ms.lag, "queued", (json_int_t)ms.queued,
+                                      "deltas_written", jcount(st.deltas_out), "deltas_merged",
+                                      jcount(st.deltas_in), "records_merged",
+                                      jcount(st.delta_records_in), "duplicates",
+                                      jcount(st.delta_duplicates), "late", jcount(st.delta_late),
+                                      "documents_held", jcount(ms.held)));
     else
         json_object_set_new(doc, "state", json_null());
 

@@ -14,7 +14,7 @@ static bool eq(const char *a, const char *b)
 }
 
 __attribute__((format(printf, 3, 4))) static unsigned fail(json_t **body, unsigned code,
-                                                            const char *fmt, ...)
+                                                           const char *fmt, ...)
 {
     char msg[600];
     va_list ap;
@@ -72,8 +72,7 @@ unsigned dw_compare_answer(const dw_status *status, const dw_compare_query *q, j
                     current_base ? current_base : "", q->baseline);
     if (matches > 1)
         return fail(body, 400,
-                    "model \"%.200s\" has several candidates: name one with candidate=",
-                    q->model);
+                    "model \"%.200s\" has several candidates: name one with candidate=", q->model);
     json_t *doc = dw_status_comparison_json(found, q->all_columns);
     json_object_set_new(doc, "version", json_string("1"));
     *body = doc;

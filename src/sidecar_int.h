@@ -70,7 +70,7 @@ struct dw_sidecar {
     int64_t notified_until; /* newest evaluation this process sent */
     int64_t last_state_flush;
     int64_t last_lag_check;
-    int64_t last_pump; /* dw_now_ms() of the last dw_sc_state_pump() that did its work */
+    int64_t last_pump;     /* dw_now_ms() of the last dw_sc_state_pump() that did its work */
     bool assign_caught_up; /* the state topic was read to its end for the assignment in progress */
     json_t *held[DW_SIDECAR_HELD]; /* documents a non-leader keeps, oldest first */
     int64_t held_t[DW_SIDECAR_HELD];

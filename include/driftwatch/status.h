@@ -76,10 +76,10 @@ typedef struct dw_status_slo {
 typedef struct dw_status_latency {
     char *field, *unit; /* the record field; "ms", "s" or "us" */
     double relative_error;
-    uint64_t samples;   /* latency values in the window (0 before any) */
+    uint64_t samples; /* latency values in the window (0 before any) */
     size_t nquantiles;
-    double *quantiles;  /* nquantiles levels, 0..1, in the configuration's order */
-    double *values;     /* nquantiles values in unit; NaN: no value yet */
+    double *quantiles; /* nquantiles levels, 0..1, in the configuration's order */
+    double *values;    /* nquantiles values in unit; NaN: no value yet */
     size_t nslos;
     dw_status_slo *slos;
 } dw_status_latency;
@@ -87,9 +87,9 @@ typedef struct dw_status_latency {
 typedef struct dw_status_window {
     char *name;
     int64_t length_ms, slide_ms;
-    bool evaluated;   /* evaluated at least once */
-    int64_t start_ms; /* of the window at its latest evaluation (with evaluated) */
-    int64_t end_ms;   /* its latest evaluation (with evaluated) */
+    bool evaluated;             /* evaluated at least once */
+    int64_t start_ms;           /* of the window at its latest evaluation (with evaluated) */
+    int64_t end_ms;             /* its latest evaluation (with evaluated) */
     dw_status_latency *latency; /* NULL: the model has no latency: block */
 } dw_status_window;
 
@@ -140,7 +140,7 @@ typedef struct dw_status_comparison {
     dw_compare_summary summary; /* the columns alone */
     dw_thresholds thresholds;   /* compare.thresholds (alpha, psi, ks, min_samples used) */
     size_t ncolumns;
-    dw_status_compare_column *columns; /* failing, then inconclusive, then passing */
+    dw_status_compare_column *columns;  /* failing, then inconclusive, then passing */
     dw_status_compare_latency *latency; /* NULL: no latency gate */
 } dw_status_comparison;
 

@@ -143,9 +143,9 @@ static json_t *am_alert(const dw_sink_spec *spec, json_t *doc, json_t *a, int64_
     add_static(spec, "labels", labels);
 
     char summary[512], stats[512], desc[1024];
-    snprintf(summary, sizeof summary, "%s in %s%s%s: %s (%s window)",
-             dw_sink_alert_title(a), model ? model : "?", version ? " " : "",
-             version ? version : "", col ? col : "?", win ? win : "?");
+    snprintf(summary, sizeof summary, "%s in %s%s%s: %s (%s window)", dw_sink_alert_title(a),
+             model ? model : "?", version ? " " : "", version ? version : "", col ? col : "?",
+             win ? win : "?");
     dw_sink_alert_stats(a, stats, sizeof stats);
     const char *ws = str_of(a, "window_start"), *we = str_of(a, "window_end");
     snprintf(desc, sizeof desc, "%s%s%s%s%s%s", stats, ws && we ? " (window " : "",

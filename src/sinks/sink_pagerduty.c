@@ -120,10 +120,9 @@ static int pd_format(const dw_sink_spec *spec, const json_t *doc, dw_http_reques
          * a UTF-8 sequence (jansson refuses a broken one). */
         dw_dynbuf sb;
         dw_dynbuf_init(&sb, PD_SUMMARY_BUILD_MAX);
-        dw_dynbuf_addf(&sb, "%s in %s%s%s: %s (%s window)%s%s",
-                       dw_sink_alert_title(a), model ? model : "?",
-                       version ? " " : "", version ? version : "", col ? col : "?", win ? win : "?",
-                       stats[0] ? ": " : "", stats);
+        dw_dynbuf_addf(&sb, "%s in %s%s%s: %s (%s window)%s%s", dw_sink_alert_title(a),
+                       model ? model : "?", version ? " " : "", version ? version : "",
+                       col ? col : "?", win ? win : "?", stats[0] ? ": " : "", stats);
         dw_dynbuf_shorten_utf8(&sb, PD_SUMMARY_MAX - 1, "");
         const char *summary = dw_dynbuf_str(&sb);
         const char *source = dw_sink_spec_option(spec, "source");

@@ -50,7 +50,7 @@ static void defaults(void **state)
     assert_null(m->compare.baseline); /* most_traffic */
     assert_int_equal(m->compare.ncandidates, 0);
     assert_int_equal(m->compare.ncolumns, 0);
-    assert_int_equal(m->compare.windows, 3u);           /* both windows */
+    assert_int_equal(m->compare.windows, 3u);               /* both windows */
     assert_close(m->compare.thresholds.psi_threshold, 0.3); /* the model's */
     assert_close(m->compare.latency_max_ratio, 0);
     assert_true(m->latency.enabled);
@@ -195,8 +195,8 @@ static void compare_answer(void **state)
     dw_status *st = status_doc();
     json_t *b;
     /* the first window by default; passing columns left out */
-    assert_string_equal(answer(st, (dw_compare_query){.model = "fraud", .candidate = "v2"}, 200, &b),
-                        "fail");
+    assert_string_equal(
+        answer(st, (dw_compare_query){.model = "fraud", .candidate = "v2"}, 200, &b), "fail");
     assert_string_equal(json_string_value(json_object_get(b, "window")), "15m");
     assert_string_equal(json_string_value(json_object_get(b, "version")), "1");
     json_t *cols = json_object_get(b, "columns");
@@ -209,14 +209,15 @@ static void compare_answer(void **state)
     assert_int_equal(json_array_size(json_object_get(b, "columns")), 3);
     json_decref(b);
     assert_string_equal(
-        answer(st, (dw_compare_query){.model = "fraud", .candidate = "v2", .window = "1h"}, 200, &b),
+        answer(st, (dw_compare_query){.model = "fraud", .candidate = "v2", .window = "1h"}, 200,
+               &b),
         "pass");
     json_decref(b);
     /* one candidate: candidate may be left out */
     assert_string_equal(answer(st, (dw_compare_query){.model = "ads"}, 200, &b), "pass");
     json_decref(b);
-    assert_non_null(strstr(answer(st, (dw_compare_query){.model = "fraud"}, 400, &b),
-                           "several candidates"));
+    assert_non_null(
+        strstr(answer(st, (dw_compare_query){.model = "fraud"}, 400, &b), "several candidates"));
     json_decref(b);
     answer(st, (dw_compare_query){.candidate = "v2"}, 400, &b);
     json_decref(b);
@@ -226,10 +227,10 @@ static void compare_answer(void **state)
     json_decref(b);
     answer(st, (dw_compare_query){.model = "fraud", .candidate = "v2", .window = "6h"}, 404, &b);
     json_decref(b);
-    assert_non_null(strstr(
-        answer(st, (dw_compare_query){.model = "fraud", .candidate = "v2", .baseline = "v0"}, 404,
-               &b),
-        "the baseline is \"v1\""));
+    assert_non_null(
+        strstr(answer(st, (dw_compare_query){.model = "fraud", .candidate = "v2", .baseline = "v0"},
+                      404, &b),
+               "the baseline is \"v1\""));
     json_decref(b);
     assert_string_equal(
         answer(st, (dw_compare_query){.model = "fraud", .candidate = "v2", .baseline = "v1"}, 200,
@@ -327,8 +328,10 @@ static dw_status *canary_status(void)
     m->columns = calloc(1, sizeof *m->columns);
     m->windows = calloc(1, sizeof *m->windows);
     m->nwindows = 1;
-    m->windows[0] = (dw_status_window){.name = strdup("15m"), .length_ms = 900000,
-                                       .slide_ms = 60000, .start_ms = INT64_MIN,
+    m->windows[0] = (dw_status_window){.name = strdup("15m"),
+                                       .length_ms = 900000,
+                                       .slide_ms = 60000,
+                                       .start_ms = INT64_MIN,
                                        .end_ms = INT64_MIN};
     dw_status_latency *l = calloc(1, sizeof *l);
     l->field = strdup("latency_ms");
@@ -344,8 +347,11 @@ static dw_status *canary_status(void)
     l->values[1] = NAN;
     l->nslos = 1;
     l->slos = calloc(1, sizeof *l->slos);
-    l->slos[0] = (dw_status_slo){.name = strdup("p99-100ms"), .quantile = 0.99, .max = 100,
-                                 .value = 120, .state = DW_ALERT_FIRING};
+    l->slos[0] = (dw_status_slo){.name = strdup("p99-100ms"),
+                                 .quantile = 0.99,
+                                 .max = 100,
+                                 .value = 120,
+                                 .state = DW_ALERT_FIRING};
     m->windows[0].latency = l;
 
     static const dw_verdict cols[] = {DW_VERDICT_FAIL, DW_VERDICT_PASS};
@@ -356,22 +362,26 @@ static dw_status *canary_status(void)
     dw_status_comparison *c = &st->comparisons[0];
     c->start_ms = 1767225600000 - 900000;
     c->end_ms = 1767225600000;
-    c->summary = (dw_compare_summary){.verdict = DW_VERDICT_FAIL, .compared = 2, .failed = 1,
-                                      .passed = 1};
+    c->summary =
+        (dw_compare_summary){.verdict = DW_VERDICT_FAIL, .compared = 2, .failed = 1, .passed = 1};
     c->thresholds.alpha = 0.05;
     c->thresholds.min_samples = 30;
     c->columns[0].state = DW_ALERT_FIRING;
-    c->columns[0].c.r = (dw_column_result){.type = DW_COL_NUMERIC, .has_ks = true, .drift = true,
-                                           .psi = 0.4};
+    c->columns[0].c.r =
+        (dw_column_result){.type = DW_COL_NUMERIC, .has_ks = true, .drift = true, .psi = 0.4};
     c->columns[0].c.r.ks.statistic = 0.25;
     c->columns[0].c.r.ks.p_value = 1e-9;
     c->columns[0].c.r.p_adjusted = 2e-9;
-    c->columns[1].c.r = (dw_column_result){.type = DW_COL_CATEGORICAL, .has_chi2 = true,
-                                           .psi = NAN};
+    c->columns[1].c.r =
+        (dw_column_result){.type = DW_COL_CATEGORICAL, .has_chi2 = true, .psi = NAN};
     c->columns[1].c.r.chi2.p_value = 0.5;
     c->latency = calloc(1, sizeof *c->latency);
-    c->latency->cmp = (dw_latency_compare){.q = 0.99, .baseline = 40, .candidate = 100,
-                                           .ratio = 2.5, .n_baseline = 50, .n_candidate = 60,
+    c->latency->cmp = (dw_latency_compare){.q = 0.99,
+                                           .baseline = 40,
+                                           .candidate = 100,
+                                           .ratio = 2.5,
+                                           .n_baseline = 50,
+                                           .n_candidate = 60,
                                            .verdict = DW_VERDICT_FAIL};
     c->latency->max_ratio = 1.5;
     c->latency->relative_error = 0.01;
@@ -391,9 +401,8 @@ static void snapshot_json(void **state)
     dw_status *st = canary_status();
     json_t *doc = dw_status_json(st);
     json_t *lat = json_object_get(
-        json_array_get(json_object_get(json_array_get(json_object_get(doc, "models"), 0),
-                                       "windows"),
-                       0),
+        json_array_get(
+            json_object_get(json_array_get(json_object_get(doc, "models"), 0), "windows"), 0),
         "latency");
     assert_close(json_real_value(json_object_get(lat, "p50")), 12.5);
     assert_true(json_is_null(json_object_get(lat, "p99_9")));
@@ -419,8 +428,8 @@ static void snapshot_json(void **state)
     assert_int_equal(json_array_size(cols), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(cols, 0), "state")),
                         "firing");
-    assert_true(json_is_null(json_object_get(
-        json_object_get(json_array_get(cols, 1), "tests"), "psi")));
+    assert_true(
+        json_is_null(json_object_get(json_object_get(json_array_get(cols, 1), "tests"), "psi")));
     assert_close(json_real_value(json_object_get(json_object_get(c, "latency"), "ratio")), 2.5);
     assert_true(json_is_null(json_object_get(json_array_get(all, 1), "latency")));
     json_decref(doc);
