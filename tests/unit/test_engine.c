@@ -480,6 +480,15 @@ static void at_minute(fixture *f, int src, double m, dw_process_result *res)
     dw_engine_process_from(f->e, src, buf, (size_t)n, INT64_MIN, res);
 }
 
+/* Partitions 0..n-1 of topic t as sources of e, assigned, into s. */
+static void assign_partitions(dw_engine *e, int *s, int n)
+{
+    for (int p = 0; p < n; p++) {
+        s[p] = dw_engine_source(e, "t", p);
+        dw_engine_source_assigned(e, s[p], true);
+    }
+}
+
 /* run's final evaluation at shutdown stops at the slowest source's pane:
  * partition 1 has delivered up to minute 9.5 while partition 0 is at 29.5,
  * so only the panes up to minute 10 are evaluated (the full flush of a
@@ -488,10 +497,7 @@ static void test_shutdown_evaluates_only_complete_panes(void **state)
 {
     fixture *f = *state;
     int s[2];
-    for (int p = 0; p < 2; p++) {
-        s[p] = dw_engine_source(f->e, "t", p);
-        dw_engine_source_assigned(f->e, s[p], true);
-    }
+    assign_partitions(f->e, s, 2);
     dw_process_result res;
     for (int m = 0; m < 10; m++) {
         at_minute(f, s[0], m + 0.5, &res);
@@ -504,8 +510,7 @@ static void test_shutdown_evaluates_only_complete_panes(void **state)
     }
     dw_engine_stats st;
     dw_engine_stats_get(f->e, &st);
-    uint64_t before = st.evaluations;
-    assert_true(before < 10);
+    assert_true(st.evaluations < 10);
     dw_engine_flush_complete(f->e, dw_wall_ms());
     dw_engine_stats_get(f->e, &st);
     assert_int_equal(st.evaluations, 10);
@@ -525,10 +530,7 @@ static void test_all_paused_after_an_older_partition_can_resume(void **state)
 {
     fixture *f = *state;
     int s[3];
-    for (int p = 0; p < 3; p++) {
-        s[p] = dw_engine_source(f->e, "t", p);
-        dw_engine_source_assigned(f->e, s[p], true);
-    }
+    assign_partitions(f->e, s, 3);
     dw_process_result res;
     int64_t paused_min = INT64_MAX;
     const double newer[2][3] = {{21.0023, 21.5, 22.0630}, {21.0141, 21.6, 22.0545}};
@@ -658,12 +660,8 @@ static void test_delta_size_is_bounded(void **state)
     delta_sum *busy, *single;
     dw_engine *e2 = delta_pair(f, &busy, &single);
     int s1[PARTS], s2[PARTS];
-    for (int p = 0; p < PARTS; p++) {
-        s1[p] = dw_engine_source(f->e, "t", p);
-        s2[p] = dw_engine_source(e2, "t", p);
-        dw_engine_source_assigned(f->e, s1[p], true);
-        dw_engine_source_assigned(e2, s2[p], true);
-    }
+    assign_partitions(f->e, s1, PARTS);
+    assign_partitions(e2, s2, PARTS);
     gsl_rng *r = dwt_rng(8);
     char buf[512];
     dw_process_result res;

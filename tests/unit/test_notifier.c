@@ -301,15 +301,22 @@ static void test_webhook_filters_resolved_when_asked(void **state)
     json_decref(doc);
 }
 
+/* A stdout sink named "out" with every other setting at its default. */
+static dw_sink_spec stdout_spec(void)
+{
+    dw_sink_spec sp;
+    dw_sink_spec_init(&sp);
+    sp.name = "out";
+    sp.type = "stdout";
+    return sp;
+}
+
 static void test_stdout_text_format_one_line_per_alert(void **state)
 {
     (void)state;
     const dw_sink_ops *t = dw_sink_ops_find("stdout");
     dw_sink_kv opt = {"format", "text"};
-    dw_sink_spec sp;
-    dw_sink_spec_init(&sp);
-    sp.name = "out";
-    sp.type = "stdout";
+    dw_sink_spec sp = stdout_spec();
     sp.options = &opt;
     sp.n_options = 1;
     json_t *doc = make_doc("n-3", "firing", "resolved");
@@ -333,10 +340,7 @@ static void test_stdout_text_format_one_line_per_alert(void **state)
 static void test_queue_overflow_drops_oldest_and_counts(void **state)
 {
     (void)state;
-    dw_sink_spec sp;
-    dw_sink_spec_init(&sp);
-    sp.name = "out";
-    sp.type = "stdout";
+    dw_sink_spec sp = stdout_spec();
     sp.queue_size = 3;
     dw_notifier_options o = {.start_paused = true, .rng_seed = 1};
     dw_notifier *n = NULL;
@@ -382,10 +386,7 @@ static void test_queue_overflow_drops_oldest_and_counts(void **state)
 static void test_only_resolved_is_skipped_when_not_sent(void **state)
 {
     (void)state;
-    dw_sink_spec sp;
-    dw_sink_spec_init(&sp);
-    sp.name = "out";
-    sp.type = "stdout";
+    dw_sink_spec sp = stdout_spec();
     sp.send_resolved = false;
     dw_notifier *n = NULL;
     assert_int_equal(dw_notifier_new(&sp, 1, &n, NULL, 0), 0);
@@ -406,10 +407,7 @@ static void test_only_resolved_is_skipped_when_not_sent(void **state)
 static void test_recently_delivered_id_is_not_sent_again(void **state)
 {
     (void)state;
-    dw_sink_spec sp;
-    dw_sink_spec_init(&sp);
-    sp.name = "out";
-    sp.type = "stdout";
+    dw_sink_spec sp = stdout_spec();
     dw_notifier *n = NULL;
     assert_int_equal(dw_notifier_new(&sp, 1, &n, NULL, 0), 0);
     assert_int_equal(dw_notifier_submit(n, make_doc("r-1", "firing", NULL)), 0);
