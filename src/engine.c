@@ -261,7 +261,6 @@ int dw_engine_new(const dw_config *cfg, dw_engine **out, char *errbuf, size_t er
     e->cfg = cfg;
     pthread_mutex_init(&e->snap_lock, NULL);
     e->max_event_ms = INT64_MIN;
-    e->flush_until = INT64_MIN;
     e->watermark_ms = INT64_MIN;
     e->stats.watermark_ms = INT64_MIN; /* as documented: INT64_MIN before data */
     e->stats.max_event_ms = INT64_MIN;
@@ -579,15 +578,8 @@ void dw_eng_refresh_next_boundary(dw_engine *e)
 
 /* Closes, in time order, every pane whose end is <= limit (per window:
  * limit_for(slide)), evaluating each window as its pane closes and emitting
- * the grouped documents once per boundary. final: limit is the end of the
- * pane holding the newest record (flush). */
-/* The newest event time a final evaluation closes panes up to. */
-static int64_t final_end(const dw_engine *e)
-{
-    return e->flush_until != INT64_MIN && e->flush_until < e->max_event_ms ? e->flush_until
-                                                                           : e->max_event_ms;
-}
-
+ * the grouped documents once per boundary. final: limit is an event time,
+ * and each window closes up to the end of its pane holding it (flush). */
 void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
 {
     bool published = true; /* nothing evaluated yet: nothing new to publish */
@@ -604,8 +596,7 @@ void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
             for (size_t w = 0; w < e->nwindows; w++) {
                 dw_window *win = dw_model_window(e->models[i].states[v], w);
                 int64_t slide = dw_window_slide(win);
-                int64_t lim =
-                    final ? floor_to(final_end(e), slide) + slide : floor_to(limit, slide);
+                int64_t lim = floor_to(limit, slide) + (final ? slide : 0);
                 dw_window_skip_to(win, lim);
             }
     for (;;) {
@@ -616,7 +607,7 @@ void dw_eng_advance(dw_engine *e, int64_t limit, bool final)
                     dw_window *win = dw_model_window(e->models[i].states[v], w);
                     int64_t ne = dw_window_next_end(win);
                     int64_t slide = dw_window_slide(win);
-                    int64_t lim = final ? floor_to(final_end(e), slide) + slide : limit;
+                    int64_t lim = final ? floor_to(limit, slide) + slide : limit;
                     if (ne != INT64_MIN && ne <= lim && ne < next)
                         next = ne;
                 }
@@ -669,15 +660,16 @@ static void set_watermark(dw_engine *e, int64_t wm)
 }
 
 /* min over active sources of their newest event time (see engine.h);
- * INT64_MIN while an assigned source has delivered nothing yet. */
-static int64_t sources_min(const dw_engine *e, int64_t wall_ms)
+ * INT64_MIN while an assigned source has delivered nothing yet, unless
+ * delivered_only (then such a source, an empty partition, is left out). */
+static int64_t sources_min(const dw_engine *e, int64_t wall_ms, bool delivered_only)
 {
     int64_t idle = e->cfg->time.idle_timeout_ms;
     int64_t m = INT64_MAX;
     bool any = false;
     for (size_t i = 0; i < e->nsources; i++) {
         const source *src = &e->sources[i];
-        if (!src->seen && !src->assigned && !src->expected)
+        if (!src->seen && (delivered_only || (!src->assigned && !src->expected)))
             continue;
         if (idle > 0 && wall_ms - src->last_wall >= idle)
             continue;
@@ -691,7 +683,7 @@ static int64_t sources_min(const dw_engine *e, int64_t wall_ms)
 
 int64_t dw_eng_watermark_target(const dw_engine *e, int64_t wall_ms)
 {
-    int64_t m = sources_min(e, wall_ms);
+    int64_t m = sources_min(e, wall_ms, false);
     return m == INT64_MIN ? INT64_MIN : m - e->cfg->time.allowed_lateness_ms;
 }
 
@@ -802,7 +794,7 @@ void dw_engine_flush(dw_engine *e)
 {
     if (e->max_event_ms == INT64_MIN)
         return;
-    dw_eng_advance(e, 0, true);
+    dw_eng_advance(e, e->max_event_ms, true);
 }
 
 void dw_engine_flush_complete(dw_engine *e, int64_t wall_ms)
@@ -811,17 +803,7 @@ void dw_engine_flush_complete(dw_engine *e, int64_t wall_ms)
         return;
     /* The slowest source that has delivered and is not idle: a source
      * that never delivered (an empty partition) holds nothing back. */
-    int64_t idle = e->cfg->time.idle_timeout_ms, m = INT64_MAX;
-    for (size_t i = 0; i < e->nsources; i++) {
-        const source *src = &e->sources[i];
-        if (!src->seen || (idle > 0 && wall_ms - src->last_wall >= idle))
-            continue;
-        if (src->max_t < m)
-            m = src->max_t;
-    }
-    e->flush_until = m == INT64_MAX ? INT64_MIN : m;
-    dw_eng_advance(e, 0, true);
-    e->flush_until = INT64_MIN;
+    dw_eng_advance(e, sources_min(e, wall_ms, true), true);
 }
 
 /* ---- alert state across restarts ---- */

@@ -218,7 +218,6 @@ struct dw_engine {
 
     /* event time */
     int64_t max_event_ms;
-    int64_t flush_until; /* INT64_MIN, or where dw_engine_flush_complete() stops */
     int64_t watermark_ms;
     int64_t next_boundary; /* smallest pane end not closed yet, any window */
     int64_t last_record_wall, last_tick_wall;
